@@ -1,0 +1,1 @@
+//! Benchmarks and the scale harness for Brine (see BENCHMARKS.md).

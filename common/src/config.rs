@@ -1,0 +1,418 @@
+//! Master and minion configuration: Salt's file layout and key names.
+//!
+//! `<config dir>/master` (or `minion`) is read first, then `master.d/*.conf` in
+//! name order, each file overriding keys of the ones before (as Salt's default
+//! `default_include` does). Every file is read with the Salt-YAML loader. An
+//! unknown key is a warning; a value of the wrong type is an error naming the
+//! key and the file. Paths (`pki_dir`, `cachedir`, `sock_dir`, ...) are placed
+//! under `root_dir`, so a whole installation can live in a temp dir.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use thiserror::Error;
+
+/// Where configuration lives unless `-c` says otherwise.
+pub const DEFAULT_CONFIG_DIR: &str = "/etc/brine";
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("{file}: {source}")]
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Yaml(#[from] crate::yaml::YamlError),
+    #[error("{file}: the configuration must be a mapping of keys to values")]
+    NotAMapping { file: String },
+    #[error("{file}: invalid value for '{key}': {message}")]
+    Type {
+        file: String,
+        key: String,
+        message: String,
+    },
+}
+
+/// Something loaded from a config dir: its typed settings and the warnings
+/// (unknown keys) to log once logging is up.
+#[derive(Debug)]
+pub struct Loaded<T> {
+    pub config: T,
+    pub warnings: Vec<String>,
+    pub files: Vec<PathBuf>,
+}
+
+/// A config type: serde with every field defaulted, plus Salt's root_dir rule.
+pub trait ConfigFile: Serialize + DeserializeOwned + Default {
+    /// `master` or `minion`.
+    const NAME: &'static str;
+    /// Prefix path options with `root_dir`.
+    fn apply_root_dir(&mut self);
+}
+
+/// Load `<dir>/<NAME>` and `<dir>/<NAME>.d/*.conf`. Missing files are fine: an
+/// empty config dir gives the defaults.
+pub fn load<T: ConfigFile>(dir: &Path) -> Result<Loaded<T>, ConfigError> {
+    let files = config_files(dir, T::NAME);
+    let (merged, origin) = read_and_merge(&files)?;
+    let known = known_keys::<T>();
+    let mut warnings = Vec::new();
+    for (key, value) in &merged {
+        let file = origin
+            .get(key)
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        if !known.contains(key) {
+            warnings.push(format!(
+                "{file}: unknown configuration key '{key}' (ignored)"
+            ));
+            continue;
+        }
+        check_one_key::<T>(key, value, &file)?;
+    }
+    let known_only: Map<String, Value> = merged
+        .into_iter()
+        .filter(|(k, _)| known.contains(k))
+        .collect();
+    let mut config: T =
+        serde_json::from_value(Value::Object(known_only)).map_err(|e| ConfigError::Type {
+            file: dir.display().to_string(),
+            key: "?".into(),
+            message: e.to_string(),
+        })?;
+    config.apply_root_dir();
+    Ok(Loaded {
+        config,
+        warnings,
+        files,
+    })
+}
+
+fn config_files(dir: &Path, name: &str) -> Vec<PathBuf> {
+    let mut files = vec![dir.join(name)];
+    let mut extra: Vec<PathBuf> = fs::read_dir(dir.join(format!("{name}.d")))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+                .collect()
+        })
+        .unwrap_or_default();
+    extra.sort();
+    files.extend(extra);
+    files.into_iter().filter(|p| p.is_file()).collect()
+}
+
+type Origins = HashMap<String, PathBuf>;
+
+fn read_and_merge(files: &[PathBuf]) -> Result<(Map<String, Value>, Origins), ConfigError> {
+    let mut merged = Map::new();
+    let mut origin = HashMap::new();
+    for file in files {
+        let text = fs::read_to_string(file).map_err(|source| ConfigError::Read {
+            file: file.display().to_string(),
+            source,
+        })?;
+        match crate::yaml::load(&text, &file.display().to_string())? {
+            Value::Null => {}
+            Value::Object(map) => {
+                for (k, v) in map {
+                    origin.insert(k.clone(), file.clone());
+                    merged.insert(k, v);
+                }
+            }
+            _ => {
+                return Err(ConfigError::NotAMapping {
+                    file: file.display().to_string(),
+                });
+            }
+        }
+    }
+    Ok((merged, origin))
+}
+
+/// The keys a config type knows: the fields of its serialised default.
+fn known_keys<T: ConfigFile>() -> Vec<String> {
+    match serde_json::to_value(T::default()) {
+        Ok(Value::Object(map)) => map.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Deserialise a config holding only `key`, so a type error names that key.
+fn check_one_key<T: ConfigFile>(key: &str, value: &Value, file: &str) -> Result<(), ConfigError> {
+    let mut one = Map::new();
+    one.insert(key.to_string(), value.clone());
+    serde_json::from_value::<T>(Value::Object(one))
+        .map(|_| ())
+        .map_err(|e| ConfigError::Type {
+            file: file.to_string(),
+            key: key.to_string(),
+            message: e.to_string(),
+        })
+}
+
+/// Salt's rule: prefix `path` with `root_dir` unless it is already under it.
+pub fn under_root(root_dir: &Path, path: &Path) -> PathBuf {
+    if root_dir == Path::new("/") || path.starts_with(root_dir) {
+        return path.to_path_buf();
+    }
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    root_dir.join(rel)
+}
+
+fn prefix(root_dir: &Path, path: &mut PathBuf) {
+    *path = under_root(root_dir, path);
+}
+
+/// Salt accepts `True`/`False` but also strings for some booleans; we accept
+/// only booleans and say so in the type error.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MasterConfig {
+    pub root_dir: PathBuf,
+    pub pki_dir: PathBuf,
+    pub cachedir: PathBuf,
+    pub sock_dir: PathBuf,
+    pub log_file: PathBuf,
+    pub log_level: String,
+    pub interface: String,
+    pub publish_port: u16,
+    pub ret_port: u16,
+    pub auto_accept: bool,
+    pub autosign_file: Option<PathBuf>,
+    pub keep_jobs_seconds: u64,
+    pub timeout: u64,
+    pub gather_job_timeout: u64,
+    pub worker_threads: usize,
+    /// Largest accepted message on any master socket, in bytes.
+    pub max_message_size: usize,
+    /// How many recent publications are kept for minions that catch up.
+    pub publish_window: usize,
+    /// Seconds without a ping after which a minion counts as disconnected.
+    pub presence_timeout: u64,
+    pub file_roots: Map<String, Value>,
+    pub pillar_roots: Map<String, Value>,
+    pub nodegroups: Map<String, Value>,
+    pub reactor: Vec<Value>,
+    pub gitfs_remotes: Vec<Value>,
+    pub ext_pillar: Vec<Value>,
+    pub fileserver_backend: Vec<String>,
+    pub publisher_acl: Map<String, Value>,
+    pub external_auth: Map<String, Value>,
+    pub state_output: String,
+    pub color: bool,
+}
+
+impl Default for MasterConfig {
+    fn default() -> Self {
+        MasterConfig {
+            root_dir: "/".into(),
+            pki_dir: "/etc/brine/pki/master".into(),
+            cachedir: "/var/cache/brine/master".into(),
+            sock_dir: "/var/run/brine/master".into(),
+            log_file: "/var/log/brine/master".into(),
+            log_level: "warning".into(),
+            interface: "0.0.0.0".into(),
+            publish_port: 4505,
+            ret_port: 4506,
+            auto_accept: false,
+            autosign_file: None,
+            keep_jobs_seconds: 86400,
+            timeout: 5,
+            gather_job_timeout: 10,
+            worker_threads: 5,
+            max_message_size: 64 * 1024 * 1024,
+            publish_window: 1024,
+            presence_timeout: 30,
+            file_roots: base_env("/srv/salt"),
+            pillar_roots: base_env("/srv/pillar"),
+            nodegroups: Map::new(),
+            reactor: Vec::new(),
+            gitfs_remotes: Vec::new(),
+            ext_pillar: Vec::new(),
+            fileserver_backend: vec!["roots".into()],
+            publisher_acl: Map::new(),
+            external_auth: Map::new(),
+            state_output: "full".into(),
+            color: true,
+        }
+    }
+}
+
+fn base_env(path: &str) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert(
+        "base".into(),
+        Value::Array(vec![Value::String(path.into())]),
+    );
+    m
+}
+
+impl ConfigFile for MasterConfig {
+    const NAME: &'static str = "master";
+    fn apply_root_dir(&mut self) {
+        let root = self.root_dir.clone();
+        for p in [
+            &mut self.pki_dir,
+            &mut self.cachedir,
+            &mut self.sock_dir,
+            &mut self.log_file,
+        ] {
+            prefix(&root, p);
+        }
+        if let Some(p) = self.autosign_file.as_mut() {
+            prefix(&root, p);
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MinionConfig {
+    /// Defaults to the host name when unset.
+    pub id: Option<String>,
+    pub root_dir: PathBuf,
+    pub pki_dir: PathBuf,
+    pub cachedir: PathBuf,
+    pub sock_dir: PathBuf,
+    pub log_file: PathBuf,
+    pub log_level: String,
+    pub master: String,
+    pub master_port: u16,
+    /// Overrides the publish port the master announces.
+    pub publish_port: Option<u16>,
+    pub master_finger: Option<String>,
+    /// Seconds between auth attempts while the key is pending.
+    pub acceptance_wait_time: f64,
+    /// Upper bound of the growing wait; 0 means "same as acceptance_wait_time".
+    pub acceptance_wait_time_max: f64,
+    /// Seconds for one request to the master (auth included).
+    pub auth_timeout: f64,
+    /// Seconds between liveness pings to the master.
+    pub master_alive_interval: f64,
+    /// Seconds between heartbeats for running jobs.
+    pub job_heartbeat_interval: f64,
+    pub max_message_size: usize,
+    pub grains: Map<String, Value>,
+    pub file_client: String,
+    pub file_roots: Map<String, Value>,
+    pub pillar_roots: Map<String, Value>,
+    pub beacons: Value,
+    pub schedule: Value,
+    pub startup_states: String,
+    pub multiprocessing: bool,
+    pub state_output: String,
+    pub color: bool,
+}
+
+impl Default for MinionConfig {
+    fn default() -> Self {
+        MinionConfig {
+            id: None,
+            root_dir: "/".into(),
+            pki_dir: "/etc/brine/pki/minion".into(),
+            cachedir: "/var/cache/brine/minion".into(),
+            sock_dir: "/var/run/brine/minion".into(),
+            log_file: "/var/log/brine/minion".into(),
+            log_level: "warning".into(),
+            master: "salt".into(),
+            master_port: 4506,
+            publish_port: None,
+            master_finger: None,
+            acceptance_wait_time: 10.0,
+            acceptance_wait_time_max: 0.0,
+            auth_timeout: 5.0,
+            master_alive_interval: 10.0,
+            job_heartbeat_interval: 2.0,
+            max_message_size: 64 * 1024 * 1024,
+            grains: Map::new(),
+            file_client: "remote".into(),
+            file_roots: base_env("/srv/salt"),
+            pillar_roots: base_env("/srv/pillar"),
+            beacons: Value::Null,
+            schedule: Value::Null,
+            startup_states: String::new(),
+            multiprocessing: false,
+            state_output: "full".into(),
+            color: true,
+        }
+    }
+}
+
+impl ConfigFile for MinionConfig {
+    const NAME: &'static str = "minion";
+    fn apply_root_dir(&mut self) {
+        let root = self.root_dir.clone();
+        for p in [
+            &mut self.pki_dir,
+            &mut self.cachedir,
+            &mut self.sock_dir,
+            &mut self.log_file,
+        ] {
+            prefix(&root, p);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) {
+        let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).expect("mkdir");
+        }
+        fs::write(path, text).expect("write");
+    }
+
+    #[test]
+    fn empty_dir_gives_defaults() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let loaded = load::<MasterConfig>(dir.path()).expect("load");
+        assert_eq!(loaded.config.ret_port, 4506);
+        assert!(loaded.warnings.is_empty());
+    }
+
+    #[test]
+    fn dot_d_files_override_and_paths_go_under_root_dir() {
+        let dir = tempfile::tempdir().expect("tmp");
+        write(
+            dir.path(),
+            "master",
+            "root_dir: /tmp/brine-root\npublish_port: 1111\nauto_accept: yes\n",
+        );
+        write(dir.path(), "master.d/10-ports.conf", "publish_port: 2222\n");
+        let c = load::<MasterConfig>(dir.path()).expect("load").config;
+        assert_eq!(c.publish_port, 2222);
+        assert!(c.auto_accept);
+        assert_eq!(
+            c.pki_dir,
+            PathBuf::from("/tmp/brine-root/etc/brine/pki/master")
+        );
+    }
+
+    #[test]
+    fn unknown_key_warns_and_wrong_type_names_key_and_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        write(dir.path(), "minion", "master: 127.0.0.1\nfrobnicate: 1\n");
+        let loaded = load::<MinionConfig>(dir.path()).expect("load");
+        assert_eq!(loaded.config.master, "127.0.0.1");
+        assert_eq!(loaded.warnings.len(), 1);
+        assert!(loaded.warnings[0].contains("frobnicate"));
+
+        write(dir.path(), "minion.d/bad.conf", "master_port: not-a-port\n");
+        let err = load::<MinionConfig>(dir.path())
+            .expect_err("type error")
+            .to_string();
+        assert!(
+            err.contains("master_port") && err.contains("bad.conf"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,448 @@
+//! Identities and the cryptography of the wire protocol, all on `ring`.
+//!
+//! - Ed25519 identities for the master and each minion, PKCS#8 PEM on disk (0600),
+//!   public keys as SPKI PEM, fingerprints as colon-separated SHA-256 hex.
+//! - An X25519 ephemeral exchange plus HKDF-SHA256 derives each session's key.
+//! - AES-256-GCM seals session frames (counter nonces, one counter per direction)
+//!   and publications (random nonces under the shared publish key).
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::agreement::{self, EphemeralPrivateKey, X25519};
+use ring::digest::{SHA256, digest};
+use ring::hkdf;
+use ring::rand::{SecureRandom, SystemRandom};
+use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
+use thiserror::Error;
+
+/// DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410); the raw key follows.
+const ED25519_SPKI_PREFIX: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+
+#[derive(Debug, Error)]
+pub enum CryptoError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a valid {what} PEM file")]
+    BadPem { path: String, what: &'static str },
+    #[error("invalid Ed25519 public key")]
+    BadPublicKey,
+    #[error("signature verification failed")]
+    BadSignature,
+    #[error("decryption failed (wrong key, tampered data or replayed nonce)")]
+    Decrypt,
+    #[error("key agreement failed")]
+    Agreement,
+    #[error("the system random source failed")]
+    Random,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CryptoError + '_ {
+    move |source| CryptoError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Random bytes from the OS.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], CryptoError> {
+    let mut buf = [0u8; N];
+    SystemRandom::new()
+        .fill(&mut buf)
+        .map_err(|_| CryptoError::Random)?;
+    Ok(buf)
+}
+
+/// An Ed25519 key pair: the identity of a master or a minion.
+pub struct Identity {
+    pair: Ed25519KeyPair,
+    pkcs8: Vec<u8>,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Identity({})", self.public().fingerprint())
+    }
+}
+
+impl Identity {
+    pub fn generate() -> Result<Self, CryptoError> {
+        let doc = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+            .map_err(|_| CryptoError::Random)?;
+        Self::from_pkcs8(doc.as_ref().to_vec()).ok_or(CryptoError::Random)
+    }
+
+    fn from_pkcs8(pkcs8: Vec<u8>) -> Option<Self> {
+        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&pkcs8).ok()?;
+        Some(Identity { pair, pkcs8 })
+    }
+
+    /// Load the key pair at `path`, or create it (mode 0600) with its public
+    /// half beside it (`<stem>.pub`) when it does not exist yet.
+    pub fn load_or_generate(priv_path: &Path, pub_path: &Path) -> Result<Self, CryptoError> {
+        if priv_path.exists() {
+            let id = Self::load(priv_path)?;
+            if !pub_path.exists() {
+                write_file(pub_path, id.public().to_pem().as_bytes(), 0o644)?;
+            }
+            return Ok(id);
+        }
+        if let Some(dir) = priv_path.parent() {
+            fs::create_dir_all(dir).map_err(io_err(dir))?;
+        }
+        let id = Self::generate()?;
+        write_file(
+            priv_path,
+            pem_encode("PRIVATE KEY", &id.pkcs8).as_bytes(),
+            0o600,
+        )?;
+        write_file(pub_path, id.public().to_pem().as_bytes(), 0o644)?;
+        Ok(id)
+    }
+
+    pub fn load(path: &Path) -> Result<Self, CryptoError> {
+        let text = fs::read_to_string(path).map_err(io_err(path))?;
+        let bad = || CryptoError::BadPem {
+            path: path.display().to_string(),
+            what: "Ed25519 PKCS#8 private key",
+        };
+        let der = pem_decode("PRIVATE KEY", &text).ok_or_else(bad)?;
+        Self::from_pkcs8(der).ok_or_else(bad)
+    }
+
+    pub fn public(&self) -> PublicKey {
+        let mut raw = [0u8; 32];
+        raw.copy_from_slice(self.pair.public_key().as_ref());
+        PublicKey(raw)
+    }
+
+    pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
+        self.pair.sign(msg).as_ref().to_vec()
+    }
+}
+
+/// Write `bytes` to `path` with `mode`, replacing it atomically.
+pub fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), CryptoError> {
+    let tmp = path.with_extension("tmp");
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)
+        .map_err(io_err(&tmp))?;
+    f.write_all(bytes).map_err(io_err(&tmp))?;
+    f.sync_all().map_err(io_err(&tmp))?;
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(mode)).map_err(io_err(&tmp))?;
+    fs::rename(&tmp, path).map_err(io_err(path))
+}
+
+/// An Ed25519 public key (32 raw bytes).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PublicKey(pub [u8; 32]);
+
+impl std::fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PublicKey({})", self.fingerprint())
+    }
+}
+
+impl PublicKey {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
+        let raw: [u8; 32] = bytes.try_into().map_err(|_| CryptoError::BadPublicKey)?;
+        Ok(PublicKey(raw))
+    }
+
+    pub fn to_pem(&self) -> String {
+        let mut der = ED25519_SPKI_PREFIX.to_vec();
+        der.extend_from_slice(&self.0);
+        pem_encode("PUBLIC KEY", &der)
+    }
+
+    pub fn from_pem(text: &str) -> Option<Self> {
+        let der = pem_decode("PUBLIC KEY", text)?;
+        let raw = der.strip_prefix(&ED25519_SPKI_PREFIX[..])?;
+        Self::from_bytes(raw).ok()
+    }
+
+    pub fn load(path: &Path) -> Result<Self, CryptoError> {
+        let text = fs::read_to_string(path).map_err(io_err(path))?;
+        Self::from_pem(&text).ok_or_else(|| CryptoError::BadPem {
+            path: path.display().to_string(),
+            what: "Ed25519 public key",
+        })
+    }
+
+    pub fn verify(&self, msg: &[u8], sig: &[u8]) -> Result<(), CryptoError> {
+        UnparsedPublicKey::new(&ED25519, &self.0)
+            .verify(msg, sig)
+            .map_err(|_| CryptoError::BadSignature)
+    }
+
+    /// SHA-256 of the raw key as colon-separated hex, like `salt-key -f`.
+    pub fn fingerprint(&self) -> String {
+        fingerprint_of(&self.0)
+    }
+}
+
+pub fn fingerprint_of(bytes: &[u8]) -> String {
+    digest(&SHA256, bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn pem_encode(label: &str, der: &[u8]) -> String {
+    let b64 = B64.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+fn pem_decode(label: &str, text: &str) -> Option<Vec<u8>> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = text.find(&begin)? + begin.len();
+    let stop = text[start..].find(&end)? + start;
+    let body: String = text[start..stop].split_whitespace().collect();
+    B64.decode(body).ok()
+}
+
+/// One side of an X25519 ephemeral exchange.
+pub struct Ephemeral {
+    private: EphemeralPrivateKey,
+    public: [u8; 32],
+}
+
+impl Ephemeral {
+    pub fn generate() -> Result<Self, CryptoError> {
+        let private = EphemeralPrivateKey::generate(&X25519, &SystemRandom::new())
+            .map_err(|_| CryptoError::Random)?;
+        let public_key = private
+            .compute_public_key()
+            .map_err(|_| CryptoError::Random)?;
+        let mut public = [0u8; 32];
+        public.copy_from_slice(public_key.as_ref());
+        Ok(Ephemeral { private, public })
+    }
+
+    pub fn public(&self) -> [u8; 32] {
+        self.public
+    }
+
+    /// Agree with the peer's ephemeral key and derive the session key with
+    /// HKDF-SHA256 (salt: the handshake nonce, info: binds both identities).
+    pub fn derive_session(
+        self,
+        peer_public: &[u8],
+        nonce: &[u8],
+        info: &[u8],
+    ) -> Result<SessionCipher, CryptoError> {
+        let peer = agreement::UnparsedPublicKey::new(&X25519, peer_public);
+        let key = agreement::agree_ephemeral(self.private, &peer, |shared| {
+            let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, nonce).extract(shared);
+            let info_parts = [info];
+            let okm = prk
+                .expand(&info_parts, &AES_256_GCM)
+                .map_err(|_| CryptoError::Agreement)?;
+            Ok::<_, CryptoError>(UnboundKey::from(okm))
+        })
+        .map_err(|_| CryptoError::Agreement)??;
+        Ok(SessionCipher {
+            key: LessSafeKey::new(key),
+        })
+    }
+}
+
+/// Which way a session frame travels; part of the nonce, so the two
+/// directions never reuse a nonce under the shared session key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    ToMaster = 1,
+    ToMinion = 2,
+}
+
+/// AES-256-GCM under a session key, with counter nonces.
+pub struct SessionCipher {
+    key: LessSafeKey,
+}
+
+impl SessionCipher {
+    fn nonce(dir: Direction, counter: u64) -> Nonce {
+        let mut n = [0u8; NONCE_LEN];
+        n[..4].copy_from_slice(&(dir as u32).to_be_bytes());
+        n[4..].copy_from_slice(&counter.to_be_bytes());
+        Nonce::assume_unique_for_key(n)
+    }
+
+    pub fn seal(&self, dir: Direction, counter: u64, aad: &[u8], plain: &[u8]) -> Vec<u8> {
+        let mut buf = plain.to_vec();
+        // Sealing cannot fail for inputs below GCM's 64 GiB limit, far above our frame cap.
+        if self
+            .key
+            .seal_in_place_append_tag(Self::nonce(dir, counter), Aad::from(aad), &mut buf)
+            .is_err()
+        {
+            buf.clear();
+        }
+        buf
+    }
+
+    pub fn open(
+        &self,
+        dir: Direction,
+        counter: u64,
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        let mut buf = sealed.to_vec();
+        let plain = self
+            .key
+            .open_in_place(Self::nonce(dir, counter), Aad::from(aad), &mut buf)
+            .map_err(|_| CryptoError::Decrypt)?;
+        Ok(plain.to_vec())
+    }
+}
+
+/// The symmetric key every accepted minion shares for publications.
+#[derive(Clone)]
+pub struct PublishKey {
+    raw: [u8; 32],
+    key: LessSafeKey,
+}
+
+impl std::fmt::Debug for PublishKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PublishKey(..)")
+    }
+}
+
+impl PublishKey {
+    pub fn generate() -> Result<Self, CryptoError> {
+        Self::from_bytes(&random_bytes::<32>()?)
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
+        let raw: [u8; 32] = bytes.try_into().map_err(|_| CryptoError::Decrypt)?;
+        let unbound = UnboundKey::new(&AES_256_GCM, &raw).map_err(|_| CryptoError::Decrypt)?;
+        Ok(PublishKey {
+            raw,
+            key: LessSafeKey::new(unbound),
+        })
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.raw
+    }
+
+    /// Seal with a fresh random nonce; returns (nonce, ciphertext).
+    pub fn seal(
+        &self,
+        aad: &[u8],
+        plain: &[u8],
+    ) -> Result<([u8; NONCE_LEN], Vec<u8>), CryptoError> {
+        let nonce: [u8; NONCE_LEN] = random_bytes()?;
+        let mut buf = plain.to_vec();
+        self.key
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                &mut buf,
+            )
+            .map_err(|_| CryptoError::Decrypt)?;
+        Ok((nonce, buf))
+    }
+
+    pub fn open(&self, nonce: &[u8], aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| CryptoError::Decrypt)?;
+        let mut buf = sealed.to_vec();
+        let plain = self
+            .key
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                &mut buf,
+            )
+            .map_err(|_| CryptoError::Decrypt)?;
+        Ok(plain.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_round_trips_through_pem_files_with_private_mode() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (pem, pubp) = (dir.path().join("k.pem"), dir.path().join("k.pub"));
+        let a = Identity::load_or_generate(&pem, &pubp).expect("generate");
+        let b = Identity::load_or_generate(&pem, &pubp).expect("load");
+        assert_eq!(a.public(), b.public());
+        assert_eq!(PublicKey::load(&pubp).expect("pub"), a.public());
+        let mode = fs::metadata(&pem).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn signatures_verify_only_for_the_signed_message_and_key() {
+        let a = Identity::generate().expect("a");
+        let b = Identity::generate().expect("b");
+        let sig = a.sign(b"hello");
+        assert!(a.public().verify(b"hello", &sig).is_ok());
+        assert!(a.public().verify(b"hellp", &sig).is_err());
+        assert!(b.public().verify(b"hello", &sig).is_err());
+    }
+
+    #[test]
+    fn both_sides_derive_the_same_session_key() {
+        let (m, n) = (
+            Ephemeral::generate().expect("m"),
+            Ephemeral::generate().expect("n"),
+        );
+        let (mp, np) = (m.public(), n.public());
+        let k1 = m.derive_session(&np, b"nonce", b"info").expect("k1");
+        let k2 = n.derive_session(&mp, b"nonce", b"info").expect("k2");
+        let sealed = k1.seal(Direction::ToMaster, 7, b"aad", b"secret");
+        assert_eq!(
+            k2.open(Direction::ToMaster, 7, b"aad", &sealed)
+                .expect("open"),
+            b"secret"
+        );
+        assert!(k2.open(Direction::ToMaster, 8, b"aad", &sealed).is_err());
+        assert!(k2.open(Direction::ToMinion, 7, b"aad", &sealed).is_err());
+        assert!(k2.open(Direction::ToMaster, 7, b"aae", &sealed).is_err());
+    }
+
+    #[test]
+    fn publish_key_detects_tampering() {
+        let k = PublishKey::generate().expect("k");
+        let (nonce, mut ct) = k.seal(b"1:2:t", b"job").expect("seal");
+        assert_eq!(k.open(&nonce, b"1:2:t", &ct).expect("open"), b"job");
+        ct[0] ^= 1;
+        assert!(k.open(&nonce, b"1:2:t", &ct).is_err());
+    }
+
+    #[test]
+    fn fingerprint_is_colon_hex_sha256() {
+        let fp = fingerprint_of(b"");
+        assert!(fp.starts_with("e3:b0:c4:42"));
+        assert_eq!(fp.len(), 32 * 3 - 1);
+    }
+}

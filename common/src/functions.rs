@@ -1,0 +1,332 @@
+//! The `Functions` registry: named functions called with Salt-style args and kwargs.
+//!
+//! It is the one seam between "what to do" and "the host" (DESIGN.md): the
+//! minion's job executor, state modules and the Jinja `salt[...]` object all
+//! call through it. The context type `C` is whatever the caller gives its
+//! functions (the minion passes its runtime handle).
+//!
+//! Errors carry Salt's return strings, so `brine '*' nosuch.fun` prints what
+//! `salt` prints.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+/// Salt's generic failure exit code (`salt.defaults.exitcodes.EX_GENERIC`).
+pub const EX_GENERIC: i32 = 1;
+
+/// One call: the function name, positional args and keyword args.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Call {
+    pub fun: String,
+    pub args: Vec<Value>,
+    pub kwargs: Map<String, Value>,
+}
+
+impl Call {
+    /// A parameter given by position `index` or by keyword `name`, as Salt
+    /// binds arguments to a Python signature.
+    pub fn param(&self, index: usize, name: &str) -> Option<&Value> {
+        self.args.get(index).or_else(|| self.kwargs.get(name))
+    }
+
+    /// Keyword args without Salt's `__pub_*` bookkeeping.
+    pub fn user_kwargs(&self) -> Map<String, Value> {
+        self.kwargs
+            .iter()
+            .filter(|(k, _)| !k.starts_with("__"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// The parameter as an integer (accepting numeric strings, as Python's
+    /// `int()` does), or an invocation error naming it.
+    pub fn int_param(
+        &self,
+        index: usize,
+        name: &str,
+        default: Option<i64>,
+    ) -> Result<i64, FnError> {
+        match self.param(index, name) {
+            None => default
+                .ok_or_else(|| FnError::Invocation(format!("missing required argument '{name}'"))),
+            Some(Value::Number(n)) if n.is_i64() => Ok(n.as_i64().unwrap_or_default()),
+            Some(Value::Number(n)) => n.as_f64().map(|f| f as i64).ok_or_else(|| {
+                FnError::Invocation(format!("argument '{name}' must be an integer"))
+            }),
+            Some(Value::String(s)) => s.trim().parse().map_err(|_| {
+                FnError::Invocation(format!("argument '{name}' must be an integer, not {s:?}"))
+            }),
+            Some(other) => Err(FnError::Invocation(format!(
+                "argument '{name}' must be an integer, not {other}"
+            ))),
+        }
+    }
+
+    /// The parameter as a number of seconds (int or float).
+    pub fn float_param(
+        &self,
+        index: usize,
+        name: &str,
+        default: Option<f64>,
+    ) -> Result<f64, FnError> {
+        match self.param(index, name) {
+            None => default
+                .ok_or_else(|| FnError::Invocation(format!("missing required argument '{name}'"))),
+            Some(Value::Number(n)) => Ok(n.as_f64().unwrap_or_default()),
+            Some(Value::String(s)) => s.trim().parse().map_err(|_| {
+                FnError::Invocation(format!("argument '{name}' must be a number, not {s:?}"))
+            }),
+            Some(other) => Err(FnError::Invocation(format!(
+                "argument '{name}' must be a number, not {other}"
+            ))),
+        }
+    }
+}
+
+/// Why a function failed, in Salt's categories.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FnError {
+    /// Bad arguments (Salt's `SaltInvocationError`).
+    #[error("{0}")]
+    Invocation(String),
+    /// The host action failed (Salt's `CommandExecutionError`).
+    #[error("{0}")]
+    Execution(String),
+    /// The function raised (Salt's bare `Exception`).
+    #[error("{0}")]
+    Exception(String),
+}
+
+/// A successful result and the retcode the function chose.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FnOutput {
+    pub ret: Value,
+    pub retcode: i32,
+}
+
+impl From<Value> for FnOutput {
+    fn from(ret: Value) -> Self {
+        FnOutput { ret, retcode: 0 }
+    }
+}
+
+/// What a finished call produces: Salt's `return`, `retcode` and `success`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub ret: Value,
+    pub retcode: i32,
+    pub success: bool,
+}
+
+pub type FnFuture = Pin<Box<dyn Future<Output = Result<FnOutput, FnError>> + Send>>;
+type Handler<C> = Arc<dyn Fn(C, Call) -> FnFuture + Send + Sync>;
+
+struct Entry<C> {
+    doc: &'static str,
+    handler: Handler<C>,
+}
+
+/// A registry of named functions taking a context `C`.
+pub struct Functions<C> {
+    entries: BTreeMap<String, Entry<C>>,
+}
+
+impl<C> Default for Functions<C> {
+    fn default() -> Self {
+        Functions {
+            entries: BTreeMap::new(),
+        }
+    }
+}
+
+impl<C: Send + 'static> Functions<C> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Register `name` (`module.function`) with its doc string.
+    pub fn register<F, Fut>(&mut self, name: &str, doc: &'static str, f: F)
+    where
+        F: Fn(C, Call) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<FnOutput, FnError>> + Send + 'static,
+    {
+        let handler: Handler<C> = Arc::new(move |ctx, call| Box::pin(f(ctx, call)));
+        self.entries
+            .insert(name.to_string(), Entry { doc, handler });
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.entries.contains_key(name)
+    }
+
+    /// Names in sorted order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
+    pub fn doc(&self, name: &str) -> Option<&'static str> {
+        self.entries.get(name).map(|e| e.doc)
+    }
+
+    /// Run a call and turn its result into Salt's return shape, with Salt's
+    /// error strings (salt/minion.py `_thread_return`).
+    pub async fn call(&self, ctx: C, call: Call) -> Outcome {
+        let Some(entry) = self.entries.get(&call.fun) else {
+            return failure(format!("'{}' is not available.", call.fun));
+        };
+        let fun = call.fun.clone();
+        match (entry.handler)(ctx, call).await {
+            Ok(out) => Outcome {
+                success: out.retcode == 0,
+                ret: out.ret,
+                retcode: out.retcode,
+            },
+            Err(FnError::Invocation(msg)) => failure(format!("ERROR executing '{fun}': {msg}")),
+            Err(FnError::Execution(msg)) => failure(format!("ERROR: {msg}")),
+            Err(FnError::Exception(msg)) => {
+                failure(format!("The minion function caused an exception: {msg}"))
+            }
+        }
+    }
+}
+
+fn failure(msg: String) -> Outcome {
+    Outcome {
+        ret: Value::String(msg),
+        retcode: EX_GENERIC,
+        success: false,
+    }
+}
+
+/// Split CLI words into positional args and `key=value` kwargs, reading each
+/// value as YAML, as Salt's `parse_input`/`yamlify_arg` do (`1` is an int,
+/// `True` a bool, `[1, 2]` a list, anything unparsable stays a string).
+pub fn parse_cli_args(words: &[String]) -> (Vec<Value>, Map<String, Value>) {
+    let mut args = Vec::new();
+    let mut kwargs = Map::new();
+    for word in words {
+        match split_kwarg(word) {
+            Some((k, v)) => {
+                kwargs.insert(k.to_string(), yamlify_arg(v));
+            }
+            None => args.push(yamlify_arg(word)),
+        }
+    }
+    (args, kwargs)
+}
+
+/// `key=value` as Salt's `KWARG_REGEX` reads it: the key starts with a letter
+/// or `_` and holds only word characters, `.` and `-`; `==` is not a kwarg.
+fn split_kwarg(word: &str) -> Option<(&str, &str)> {
+    let (k, v) = word.split_once('=')?;
+    let mut chars = k.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_alphabetic() || c == '_');
+    let rest_ok = chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    (first_ok && rest_ok && !v.starts_with('=')).then_some((k, v))
+}
+
+/// Salt's `yamlify_arg`: read a CLI word as YAML, but keep the original string
+/// wherever the YAML reading would surprise a shell user.
+pub fn yamlify_arg(word: &str) -> Value {
+    let original = || Value::String(word.to_string());
+    let digits_with_underscores =
+        word.contains('_') && word.chars().all(|c| c.is_ascii_digit() || c == '_');
+    if word.trim().is_empty() || digits_with_underscores || word.contains('#') {
+        return original();
+    }
+    if word == "None" {
+        return Value::Null;
+    }
+    match crate::yaml::load(word, "<argument>") {
+        // Maps and lists only when written in flow style, as Salt requires.
+        Ok(v @ Value::Object(_)) if word.starts_with('{') => v,
+        Ok(v @ Value::Array(_)) if word.starts_with('[') => v,
+        Ok(Value::Object(_) | Value::Array(_) | Value::Null) => original(),
+        Ok(Value::String(s)) if s.is_empty() => original(),
+        // An integer too big for 64 bits (a jid, say) would lose digits as a float.
+        Ok(Value::Number(n))
+            if n.is_f64() && word.bytes().all(|b| b.is_ascii_digit() || b == b'-') =>
+        {
+            original()
+        }
+        Ok(v) => v,
+        Err(_) => original(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn registry() -> Functions<()> {
+        let mut f = Functions::new();
+        f.register("test.ping", "ping", |_, _| async { Ok(json!(true).into()) });
+        f.register("test.boom", "boom", |_, _| async {
+            Err(FnError::Exception("boom".into()))
+        });
+        f.register("test.bad", "bad", |_, _| async {
+            Err(FnError::Invocation("nope".into()))
+        });
+        f
+    }
+
+    #[tokio::test]
+    async fn calls_and_salt_error_strings() {
+        let f = registry();
+        let call = |fun: &str| Call {
+            fun: fun.into(),
+            ..Call::default()
+        };
+        assert_eq!(f.call((), call("test.ping")).await.ret, json!(true));
+        let missing = f.call((), call("no.such")).await;
+        assert_eq!(missing.ret, json!("'no.such' is not available."));
+        assert_eq!((missing.retcode, missing.success), (1, false));
+        assert!(
+            f.call((), call("test.boom"))
+                .await
+                .ret
+                .as_str()
+                .is_some_and(|s| s.starts_with("The minion function caused an exception"))
+        );
+        assert_eq!(
+            f.call((), call("test.bad")).await.ret,
+            json!("ERROR executing 'test.bad': nope")
+        );
+    }
+
+    #[test]
+    fn cli_words_become_args_and_kwargs_like_salt() {
+        let words: Vec<String> = [
+            "1",
+            "True",
+            "hello world",
+            "a=b",
+            "n=2",
+            "[1, 2]",
+            "x==y",
+            "url=http://a?b=c",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let (args, kwargs) = parse_cli_args(&words);
+        assert_eq!(
+            args,
+            vec![
+                json!(1),
+                json!(true),
+                json!("hello world"),
+                json!([1, 2]),
+                json!("x==y")
+            ]
+        );
+        assert_eq!(kwargs["a"], json!("b"));
+        assert_eq!(kwargs["n"], json!(2));
+        assert_eq!(kwargs["url"], json!("http://a?b=c"));
+    }
+}

@@ -1,0 +1,158 @@
+//! Validated identifiers that arrive from outside: minion ids and job ids.
+//!
+//! Deserialising one of these refuses bad values, so a minion id with a path
+//! separator, a NUL or `..` can never reach code that builds a file path from it
+//! (Salt's CVE-2020-11652 class). Construct them with `parse`/`TryFrom`.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use thiserror::Error;
+
+/// Longest minion id we accept; Salt has no limit, hostnames stop at 253.
+pub const MAX_MINION_ID_LEN: usize = 253;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum IdError {
+    #[error("invalid minion id {0:?}: {1}")]
+    MinionId(String, &'static str),
+    #[error(
+        "invalid jid {0:?}: expected 20 digits (YYYYMMDDhhmmssffffff), optionally followed by _<suffix>"
+    )]
+    Jid(String),
+}
+
+/// A minion id: non-empty, at most 253 bytes, no `/`, `\`, NUL or control
+/// characters, not `.` or `..`. Safe to use as a file name in `pki_dir`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MinionId(String);
+
+impl MinionId {
+    pub fn parse(raw: &str) -> Result<Self, IdError> {
+        let bad = |why| Err(IdError::MinionId(raw.to_string(), why));
+        if raw.is_empty() {
+            return bad("empty");
+        }
+        if raw.len() > MAX_MINION_ID_LEN {
+            return bad("longer than 253 bytes");
+        }
+        if raw == "." || raw == ".." {
+            return bad("a path component");
+        }
+        if raw.chars().any(|c| c == '/' || c == '\\' || c.is_control()) {
+            return bad("contains a path separator or control character");
+        }
+        Ok(MinionId(raw.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for MinionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for MinionId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for MinionId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        MinionId::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A Salt job id: `YYYYMMDDhhmmssffffff`, optionally `_<pid>` (Salt's `unique_jid`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Jid(String);
+
+impl Jid {
+    pub fn parse(raw: &str) -> Result<Self, IdError> {
+        let (digits, suffix) = match raw.split_once('_') {
+            Some((d, s)) => (d, Some(s)),
+            None => (raw, None),
+        };
+        let digits_ok = digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit());
+        let suffix_ok = suffix.is_none_or(|s| {
+            !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_alphanumeric())
+        });
+        if digits_ok && suffix_ok {
+            Ok(Jid(raw.to_string()))
+        } else {
+            Err(IdError::Jid(raw.to_string()))
+        }
+    }
+
+    /// A jid this process formatted itself (see `jid::jid_for_micros`).
+    pub(crate) fn from_generated(text: String) -> Self {
+        debug_assert!(Jid::parse(&text).is_ok(), "{text}");
+        Jid(text)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Jid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for Jid {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Jid {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Jid::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minion_ids_that_could_escape_a_directory_are_refused() {
+        for bad in ["", ".", "..", "../etc", "a/b", "a\\b", "a\0b", "a\nb"] {
+            assert!(MinionId::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(MinionId::parse(&"x".repeat(254)).is_err());
+        for good in ["web1", "web-1.example.com", "m0001", "db_1", "ünïcode"] {
+            assert!(MinionId::parse(good).is_ok(), "{good:?} refused");
+        }
+    }
+
+    #[test]
+    fn minion_id_deserialisation_validates() {
+        let bytes = rmp_serde::to_vec(&"../../etc").expect("encode");
+        assert!(rmp_serde::from_slice::<MinionId>(&bytes).is_err());
+    }
+
+    #[test]
+    fn jids_follow_salts_format() {
+        assert!(Jid::parse("20261121234019509933").is_ok());
+        assert!(Jid::parse("20261121234019509933_1234").is_ok());
+        for bad in [
+            "",
+            "2026112123401950993",
+            "2026112123401950993x",
+            "20261121234019509933_",
+            "20261121234019509933_../x",
+        ] {
+            assert!(Jid::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}

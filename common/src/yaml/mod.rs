@@ -1,0 +1,167 @@
+//! Brine's one Salt-compatible YAML loader, and the YAML emitters.
+//!
+//! # Loading
+//!
+//! [`load`] and [`load_all`] read YAML the way Salt's `SaltYamlSafeLoader`
+//! (`salt/utils/yamlloader.py`) does: PyYAML's `SafeLoader`, which speaks
+//! YAML 1.1, plus Salt's changes. `yaml-rust2`'s event parser does the syntax;
+//! everything after that is ours, in three steps:
+//!
+//! 1. `compose` turns events into a node tree (anchors and aliases resolved,
+//!    every node carrying its position) and gives each scalar its tag, using
+//!    the YAML 1.1 implicit resolver of `resolve` for plain untagged scalars.
+//! 2. `construct` turns nodes into `serde_json::Value`s: merge keys `<<`,
+//!    duplicate keys as errors, explicit tags.
+//! 3. `resolve` also holds the scalar constructors (ints, floats, ...).
+//!
+//! The rules, all checked against PyYAML 6 and Salt's loader:
+//!
+//! - Only plain, untagged scalars are resolved implicitly (`!` counts as
+//!   untagged, even on a quoted scalar, as in PyYAML). Booleans are the YAML 1.1
+//!   words `yes/no/true/false/on/off` in three spellings each (never `y`/`n`);
+//!   null is `~`, `null`, `Null`, `NULL` or empty.
+//! - Ints: `_` separators, `0x`, `0b`, sexagesimal `1:20` (= 80). Salt strips
+//!   leading zeros as *decimal*: `0644` is 644, not octal 420, and `00` is 0.
+//!   A signed one is not stripped, so `-0644` is octal, -420, as in Salt.
+//! - Floats need a `.`: `1.5`, `.5`, `1.0e+3`, `.inf`, `.nan`, `1:20.5`. As in
+//!   PyYAML the exponent needs a sign, so `1e3` and `1.0e3` are strings.
+//! - Timestamps stay strings (Salt's change).
+//! - Explicit tags: `!!str`, `!!int`, `!!float`, `!!bool`, `!!null`,
+//!   `!!binary` (base64, must decode to UTF-8), `!!timestamp` (a string),
+//!   `!!map`, `!!seq`, `!!python/unicode` (a string). Any other tag is an error.
+//! - A key that appears twice in one mapping is an error, as in Salt
+//!   (`found conflicting ID 'x'`); plain PyYAML would keep the last value.
+//! - Merge keys follow Salt's `flatten_mapping`: merged entries come first, an
+//!   explicit key drops the merged one, and a key that two merge sources both
+//!   give is a conflicting ID (Salt's duplicate check sees both; plain PyYAML
+//!   would let the earlier source win).
+//! - A leading byte-order mark is skipped, as PyYAML's reader does.
+//!
+//! ## Deviations from Salt/PyYAML
+//!
+//! JSON cannot hold everything Python can, and the parser is `yaml-rust2`'s:
+//!
+//! - Keys that are not strings become the string Python's `str()` prints:
+//!   `1` -> `"1"`, `1.5` -> `"1.5"`, `yes` -> `"True"`, `~` -> `"None"`.
+//!   Two keys conflict if Python says so (`1`, `1.0` and `true` are equal
+//!   there) and also if they are spelled alike, so `{1: a, "1": b}` is an
+//!   error here where Python keeps both. A sequence or mapping as a key is an
+//!   error, as in Python ("found unacceptable key").
+//! - `.inf`, `-.inf` and `.nan` cannot be JSON numbers; they load as the
+//!   strings `".inf"`, `"-.inf"` and `".nan"`.
+//! - Ints beyond `i64` become `u64` if they fit, else the nearest `f64`.
+//! - `!!binary` gives a string (bytes that are not UTF-8 are an error), and
+//!   only whitespace may be mixed into the base64 (Python skips any junk).
+//! - `!!set`, `!!omap` and `!!pairs` are errors.
+//! - A reused anchor name is accepted (the alias takes the latest definition)
+//!   where PyYAML says "found duplicate anchor". A recursive alias is an error.
+//! - Syntax is judged by `yaml-rust2`, which follows YAML 1.2's grammar, so
+//!   a few odd texts parse differently (e.g. `[a -]` is an error there, and
+//!   `[:x]` a string); its error messages are not PyYAML's, but carry a
+//!   position. The position of a tagged node is that of its value, after the
+//!   tag (PyYAML points at the tag).
+//! - An alias is expanded by copying, so a document that expands past
+//!   5,000,000 nodes, or nests deeper than 500 levels, is refused (a "billion
+//!   laughs" guard; Python's recursion limit stops Salt before 500 levels).
+//!
+//! # Emitting
+//!
+//! [`dump_block`] prints what Salt's `--out yaml` prints and [`dump_flow`] what
+//! its Jinja `|yaml` filter prints. Both go through `salt.utils.yaml.safe_dump`,
+//! which is PyYAML's `SafeDumper` with `allow_unicode=True`, running on libyaml's
+//! C emitter (`CSafeDumper`) wherever PyYAML is built with it, as it is in Salt's
+//! packages. `emit` is a port of that emitter, so the output matches
+//! `yaml.dump(v, Dumper=yaml.CSafeDumper, allow_unicode=True, sort_keys=False)`
+//! byte for byte, with keys in insertion order (Salt sorts plain dicts; we keep
+//! the order our maps have). libyaml differs from PyYAML's pure-Python emitter
+//! only in corners: no `...` after a bare plain scalar, `''` as a simple key,
+//! and characters outside the BMP (and U+0085) written as double-quoted escapes.
+
+mod compose;
+mod construct;
+mod emit;
+mod resolve;
+
+use serde_json::Value;
+
+/// A YAML document that could not be read: where, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{source_name}:{line}:{column}: {message}")]
+pub struct YamlError {
+    /// The name the caller gave the text, usually a path.
+    pub source_name: String,
+    /// 1-based line of the offending node or character.
+    pub line: usize,
+    /// 1-based column of the offending node or character.
+    pub column: usize,
+    /// What went wrong, in Salt's words where Salt has some.
+    pub message: String,
+}
+
+/// A position in the text, 1-based.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Mark {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Mark {
+    fn error(self, source_name: &str, message: impl Into<String>) -> YamlError {
+        YamlError {
+            source_name: source_name.to_owned(),
+            line: self.line,
+            column: self.column,
+            message: message.into(),
+        }
+    }
+}
+
+/// Parses one YAML document as Salt does. `source` names the text in errors.
+///
+/// Empty text (or only comments) gives `Value::Null`. A second document in the
+/// stream is an error, as with PyYAML's `yaml.load`.
+pub fn load(text: &str, source: &str) -> Result<Value, YamlError> {
+    let mut composer = compose::Composer::new(text, source);
+    let Some(root) = composer.next_document()? else {
+        return Ok(Value::Null);
+    };
+    if let Some(mark) = composer.next_document_start()? {
+        return Err(mark.error(
+            source,
+            "expected a single document in the stream, but found another document",
+        ));
+    }
+    construct::construct_document(&root, source)
+}
+
+/// Parses every document of a YAML stream as Salt does.
+pub fn load_all(text: &str, source: &str) -> Result<Vec<Value>, YamlError> {
+    let mut composer = compose::Composer::new(text, source);
+    let mut documents = Vec::new();
+    while let Some(root) = composer.next_document()? {
+        documents.push(construct::construct_document(&root, source)?);
+    }
+    Ok(documents)
+}
+
+/// Prints `value` as Salt's `--out yaml` does: block style, a trailing newline.
+///
+/// Sequences inside a mapping are not indented (`k:\n- 1\n`), empty
+/// collections are `{}` and `[]`, and strings are quoted exactly when PyYAML
+/// would quote them (`'yes'`, `'0644'`, `''`, ...).
+pub fn dump_block(value: &Value) -> String {
+    emit::emit(value, false)
+}
+
+/// Prints `value` as Salt's Jinja `|yaml` filter does: flow style, no trailing
+/// newline, e.g. `{a: 1, b: [1, 2]}`.
+///
+/// Long collections wrap at 80 columns, as libyaml wraps them.
+pub fn dump_flow(value: &Value) -> String {
+    // The filter strips the dump and drops a trailing "\n..." document end
+    // marker; libyaml never writes that marker for these values.
+    emit::emit(value, true).trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests;

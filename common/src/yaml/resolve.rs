@@ -1,0 +1,519 @@
+//! Tags, the YAML 1.1 implicit resolver, and the scalar constructors.
+//!
+//! The resolver is PyYAML's `Resolver` (`yaml/resolver.py`): the same regular
+//! expressions, tried in the same order. The constructors follow PyYAML's
+//! `SafeConstructor` with Salt's changes (leading zeros of ints are decimal).
+
+use std::sync::LazyLock;
+
+use base64::Engine as _;
+use base64::engine::{GeneralPurpose, GeneralPurposeConfig};
+use regex::Regex;
+use serde_json::Value;
+
+/// The YAML core tag prefix, which `!!` abbreviates.
+const CORE_PREFIX: &str = "tag:yaml.org,2002:";
+
+/// A node's tag after resolution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Tag {
+    Null,
+    Bool,
+    Int,
+    Float,
+    Str,
+    Binary,
+    Timestamp,
+    /// `<<`: only meaningful as a mapping key.
+    Merge,
+    /// `=`: PyYAML resolves it but has no constructor; Salt reads it as a
+    /// string when it is a mapping key.
+    ValueKey,
+    /// `!`, `&` or `*` alone; PyYAML lists it "for documentation purposes".
+    Yaml,
+    PythonUnicode,
+    Map,
+    Seq,
+    /// Any other tag, spelled out in full.
+    Other(String),
+}
+
+impl Tag {
+    /// The tag for a full tag URI such as `tag:yaml.org,2002:str` or `!foo`.
+    pub(crate) fn from_uri(uri: &str) -> Tag {
+        let Some(name) = uri.strip_prefix(CORE_PREFIX) else {
+            return Tag::Other(uri.to_owned());
+        };
+        match name {
+            "null" => Tag::Null,
+            "bool" => Tag::Bool,
+            "int" => Tag::Int,
+            "float" => Tag::Float,
+            "str" => Tag::Str,
+            "binary" => Tag::Binary,
+            "timestamp" => Tag::Timestamp,
+            "merge" => Tag::Merge,
+            "value" => Tag::ValueKey,
+            "yaml" => Tag::Yaml,
+            "python/unicode" => Tag::PythonUnicode,
+            "map" => Tag::Map,
+            "seq" => Tag::Seq,
+            _ => Tag::Other(uri.to_owned()),
+        }
+    }
+
+    /// The full URI, as PyYAML names tags in its messages.
+    pub(crate) fn uri(&self) -> String {
+        let name = match self {
+            Tag::Null => "null",
+            Tag::Bool => "bool",
+            Tag::Int => "int",
+            Tag::Float => "float",
+            Tag::Str => "str",
+            Tag::Binary => "binary",
+            Tag::Timestamp => "timestamp",
+            Tag::Merge => "merge",
+            Tag::ValueKey => "value",
+            Tag::Yaml => "yaml",
+            Tag::PythonUnicode => "python/unicode",
+            Tag::Map => "map",
+            Tag::Seq => "seq",
+            Tag::Other(uri) => return uri.clone(),
+        };
+        format!("{CORE_PREFIX}{name}")
+    }
+}
+
+/// PyYAML's implicit resolvers, in the order PyYAML registers (and tries) them.
+/// Its patterns are written in verbose mode; these are the same with the
+/// layout whitespace removed.
+static IMPLICIT_RESOLVERS: LazyLock<Vec<(Tag, Regex)>> = LazyLock::new(|| {
+    let patterns = [
+        (
+            Tag::Bool,
+            r"^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$",
+        ),
+        (
+            Tag::Float,
+            r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        ),
+        (
+            Tag::Int,
+            r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$",
+        ),
+        (Tag::Merge, r"^(?:<<)$"),
+        (Tag::Null, r"^(?:~|null|Null|NULL|)$"),
+        (
+            Tag::Timestamp,
+            r"^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$",
+        ),
+        (Tag::ValueKey, r"^(?:=)$"),
+        (Tag::Yaml, r"^(?:!|&|\*)$"),
+    ];
+    patterns
+        .into_iter()
+        .map(|(tag, pattern)| (tag, Regex::new(pattern).expect("built-in pattern is valid")))
+        .collect()
+});
+
+/// The tag PyYAML gives a plain, untagged scalar with this text.
+pub(crate) fn resolve_plain(text: &str) -> Tag {
+    IMPLICIT_RESOLVERS
+        .iter()
+        .find(|(_, pattern)| pattern.is_match(text))
+        .map_or(Tag::Str, |(tag, _)| tag.clone())
+}
+
+/// A constructed scalar, before it becomes a JSON value or a mapping key.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Scalar {
+    Null,
+    Bool(bool),
+    Int(i128),
+    Float(f64),
+    Str(String),
+}
+
+impl Scalar {
+    /// The JSON value. Ints go to `i64`, else `u64`, else `f64`; non-finite
+    /// floats, which JSON lacks, become their YAML spelling as a string.
+    pub(crate) fn into_value(self) -> Value {
+        match self {
+            Scalar::Null => Value::Null,
+            Scalar::Bool(b) => Value::Bool(b),
+            Scalar::Int(i) => {
+                if let Ok(small) = i64::try_from(i) {
+                    Value::from(small)
+                } else if let Ok(big) = u64::try_from(i) {
+                    Value::from(big)
+                } else {
+                    float_value(i as f64)
+                }
+            }
+            Scalar::Float(f) => float_value(f),
+            Scalar::Str(s) => Value::String(s),
+        }
+    }
+
+    /// What Python's `str()` prints for the constructed object: how a
+    /// non-string mapping key is spelled in our string-keyed maps.
+    pub(crate) fn python_str(&self) -> String {
+        match self {
+            Scalar::Null => "None".to_owned(),
+            Scalar::Bool(true) => "True".to_owned(),
+            Scalar::Bool(false) => "False".to_owned(),
+            Scalar::Int(i) => i.to_string(),
+            Scalar::Float(f) => python_float_repr(*f),
+            Scalar::Str(s) => s.clone(),
+        }
+    }
+}
+
+fn float_value(f: f64) -> Value {
+    match serde_json::Number::from_f64(f) {
+        Some(number) => Value::Number(number),
+        None if f.is_nan() => Value::String(".nan".to_owned()),
+        None if f > 0.0 => Value::String(".inf".to_owned()),
+        None => Value::String("-.inf".to_owned()),
+    }
+}
+
+/// `!!bool`: PyYAML lower-cases the text and looks it up.
+pub(crate) fn construct_bool(text: &str) -> Result<bool, String> {
+    match text.to_lowercase().as_str() {
+        "yes" | "true" | "on" => Ok(true),
+        "no" | "false" | "off" => Ok(false),
+        _ => Err(format!("invalid boolean '{text}'")),
+    }
+}
+
+/// An unsigned magnitude: exact while it fits, else approximate (Python's ints
+/// have no limit; ours end at `u128`, then JSON takes them as `f64` anyway).
+enum Magnitude {
+    Exact(u128),
+    Approx(f64),
+}
+
+impl Magnitude {
+    /// Digits as Python's `int(digits, radix)` reads them (it ignores
+    /// surrounding whitespace).
+    fn parse(digits: &str, radix: u32) -> Option<Magnitude> {
+        let digits = digits.trim();
+        if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+            return None;
+        }
+        if let Ok(exact) = u128::from_str_radix(digits, radix) {
+            return Some(Magnitude::Exact(exact));
+        }
+        let approx = digits.chars().fold(0.0, |acc, c| {
+            acc * f64::from(radix) + f64::from(c.to_digit(radix).unwrap_or(0))
+        });
+        Some(Magnitude::Approx(approx))
+    }
+
+    fn to_f64(&self) -> f64 {
+        match *self {
+            Magnitude::Exact(exact) => exact as f64,
+            Magnitude::Approx(approx) => approx,
+        }
+    }
+
+    fn signed(self, negative: bool) -> Scalar {
+        if let Magnitude::Exact(exact) = self {
+            if let Ok(positive) = i128::try_from(exact) {
+                return Scalar::Int(if negative { -positive } else { positive });
+            }
+            if negative && exact == i128::MIN.unsigned_abs() {
+                return Scalar::Int(i128::MIN);
+            }
+        }
+        let approx = self.to_f64();
+        Scalar::Float(if negative { -approx } else { approx })
+    }
+}
+
+/// `!!int`, with Salt's change: leading zeros are stripped first, so `0644` is
+/// the decimal 644 (Salt's file states then read those digits as a mode). Only
+/// an unsigned text is stripped, so `-0644` stays octal, as in Salt.
+pub(crate) fn construct_int(text: &str) -> Result<Scalar, String> {
+    let invalid = || format!("invalid integer '{text}'");
+    // Python's int() ignores surrounding whitespace (`!!int " 1"`).
+    let text = text.trim();
+    let mut salted = text;
+    if text != "0" && text.starts_with('0') && !text.starts_with("0b") && !text.starts_with("0x") {
+        salted = text.trim_start_matches('0');
+        if salted.is_empty() {
+            salted = "0";
+        }
+    }
+    let cleaned: String = salted.chars().filter(|&c| c != '_').collect();
+    let (negative, body) = split_sign(&cleaned);
+    let magnitude = if body == "0" {
+        Some(Magnitude::Exact(0))
+    } else if let Some(binary) = body.strip_prefix("0b") {
+        Magnitude::parse(binary, 2)
+    } else if let Some(hex) = body.strip_prefix("0x") {
+        Magnitude::parse(hex, 16)
+    } else if body.starts_with('0') {
+        Magnitude::parse(body, 8)
+    } else if body.contains(':') {
+        sexagesimal_int(body)
+    } else {
+        Magnitude::parse(body, 10)
+    };
+    magnitude.map(|m| m.signed(negative)).ok_or_else(invalid)
+}
+
+/// `1:20:30` is ((1 * 60) + 20) * 60 + 30.
+fn sexagesimal_int(body: &str) -> Option<Magnitude> {
+    let mut parts = Vec::new();
+    for part in body.split(':') {
+        parts.push(Magnitude::parse(part, 10)?);
+    }
+    let exact = parts.iter().try_fold(0u128, |acc, part| match part {
+        Magnitude::Exact(digit) => acc.checked_mul(60)?.checked_add(*digit),
+        Magnitude::Approx(_) => None,
+    });
+    Some(match exact {
+        Some(exact) => Magnitude::Exact(exact),
+        None => Magnitude::Approx(parts.iter().fold(0.0, |acc, p| acc * 60.0 + p.to_f64())),
+    })
+}
+
+/// `!!float`, as PyYAML's `construct_yaml_float`.
+pub(crate) fn construct_float(text: &str) -> Result<f64, String> {
+    let invalid = || format!("invalid float '{text}'");
+    let cleaned: String = text
+        .trim()
+        .chars()
+        .filter(|&c| c != '_')
+        .collect::<String>()
+        .to_lowercase();
+    let (negative, body) = split_sign(&cleaned);
+    let magnitude = match body {
+        ".inf" => f64::INFINITY,
+        // PyYAML returns its NaN without applying the sign.
+        ".nan" => return Ok(f64::NAN),
+        _ if body.contains(':') => {
+            // Summed from the last part up, as PyYAML does, for the same rounding.
+            let mut parts = Vec::new();
+            for part in body.split(':') {
+                parts.push(part.trim().parse::<f64>().map_err(|_| invalid())?);
+            }
+            let mut value = 0.0;
+            let mut base = 1.0;
+            for digit in parts.iter().rev() {
+                value += digit * base;
+                base *= 60.0;
+            }
+            value
+        }
+        _ => body.parse::<f64>().map_err(|_| invalid())?,
+    };
+    Ok(if negative { -magnitude } else { magnitude })
+}
+
+fn split_sign(text: &str) -> (bool, &str) {
+    if let Some(rest) = text.strip_prefix('-') {
+        (true, rest)
+    } else {
+        (false, text.strip_prefix('+').unwrap_or(text))
+    }
+}
+
+/// Python's `base64.decodebytes` pads strictly but tolerates stray bits.
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+);
+
+/// `!!binary`: base64 (whitespace and line breaks ignored) that must decode to
+/// UTF-8, since a JSON value has no bytes.
+pub(crate) fn construct_binary(text: &str) -> Result<String, String> {
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let bytes = BASE64
+        .decode(compact.as_bytes())
+        .map_err(|e| format!("failed to decode base64 data: {e}"))?;
+    String::from_utf8(bytes).map_err(|_| "!!binary data is not valid UTF-8".to_owned())
+}
+
+/// Python's `repr()` of a float: the shortest digits that read back the same,
+/// in positional notation unless the exponent is below -4 or above 15.
+pub(crate) fn python_float_repr(f: f64) -> String {
+    if f.is_nan() {
+        return "nan".to_owned();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "inf" } else { "-inf" }.to_owned();
+    }
+    // Rust's `{:e}` gives the same shortest round-trip digits: "-1.25e-7".
+    let scientific = format!("{f:e}");
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(|&c| c != '.').collect();
+    // Where the decimal point goes, counted from the left of `digits`.
+    let point = exponent + 1;
+    let body = if point <= -4 || point > 16 {
+        let (first, rest) = digits.split_at(1);
+        let fraction = if rest.is_empty() {
+            String::new()
+        } else {
+            format!(".{rest}")
+        };
+        let exp_sign = if exponent < 0 { '-' } else { '+' };
+        format!("{first}{fraction}e{exp_sign}{:02}", exponent.unsigned_abs())
+    } else if point <= 0 {
+        format!("0.{}{digits}", "0".repeat(point.unsigned_abs() as usize))
+    } else {
+        let point = point.unsigned_abs() as usize;
+        if point >= digits.len() {
+            format!("{digits}{}.0", "0".repeat(point - digits.len()))
+        } else {
+            format!("{}.{}", &digits[..point], &digits[point..])
+        }
+    };
+    format!("{sign}{body}")
+}
+
+/// How PyYAML's `SafeRepresenter` writes a float: `repr()`, lower-cased, with
+/// `.0` put before an exponent that lacks a point so it reads back as a float.
+pub(crate) fn represent_float(f: f64) -> String {
+    let repr = python_float_repr(f).to_lowercase();
+    if !repr.contains('.') && repr.contains('e') {
+        repr.replacen('e', ".0e", 1)
+    } else {
+        repr
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_plain_scalars_like_pyyaml() {
+        let cases = [
+            ("yes", Tag::Bool),
+            ("OFF", Tag::Bool),
+            ("y", Tag::Str),
+            ("n", Tag::Str),
+            ("yES", Tag::Str),
+            ("", Tag::Null),
+            ("~", Tag::Null),
+            ("NULL", Tag::Null),
+            ("nULL", Tag::Str),
+            ("0644", Tag::Int),
+            ("0899", Tag::Str),
+            ("1_000", Tag::Int),
+            ("0x1F", Tag::Int),
+            ("0X1F", Tag::Str),
+            ("0o17", Tag::Str),
+            ("1:20", Tag::Int),
+            ("1:70", Tag::Str),
+            ("1.5", Tag::Float),
+            ("1.", Tag::Float),
+            (".5", Tag::Float),
+            ("-.5", Tag::Str),
+            ("1e3", Tag::Str),
+            ("1.0e3", Tag::Str),
+            ("1.0e+3", Tag::Float),
+            ("-.INF", Tag::Float),
+            (".NaN", Tag::Float),
+            ("1:20.5", Tag::Float),
+            ("2001-12-14", Tag::Timestamp),
+            ("2001-12-14 21:59:43.10 -5", Tag::Timestamp),
+            ("<<", Tag::Merge),
+            ("=", Tag::ValueKey),
+            ("*", Tag::Yaml),
+            ("hello", Tag::Str),
+        ];
+        for (text, tag) in cases {
+            assert_eq!(resolve_plain(text), tag, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn constructs_ints_with_salts_leading_zero_rule() {
+        let cases = [
+            ("0", 0),
+            ("00", 0),
+            ("0644", 644),
+            ("0_644", 644),
+            ("-0644", -420),
+            ("+0644", 420),
+            ("1_000", 1000),
+            ("0x_1F", 31),
+            ("-0x10", -16),
+            ("0b101", 5),
+            ("1:20", 80),
+            ("-1:20:30", -4830),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(construct_int(text), Ok(Scalar::Int(expected)), "{text}");
+        }
+        // `!!int 0o644`: Salt strips the zero and Python fails on "o644".
+        assert!(construct_int("0o644").is_err());
+        assert!(construct_int("0_").is_err());
+        assert!(construct_int("").is_err());
+        assert!(construct_int("abc").is_err());
+    }
+
+    #[test]
+    fn big_ints_fall_back_to_u64_then_f64() {
+        let value = |text: &str| construct_int(text).map(Scalar::into_value);
+        assert_eq!(value("18446744073709551615"), Ok(Value::from(u64::MAX)));
+        assert_eq!(value("-9223372036854775808"), Ok(Value::from(i64::MIN)));
+        assert_eq!(value("99999999999999999999999"), Ok(Value::from(1e23)));
+        let huge = "9".repeat(50);
+        assert_eq!(value(&huge), Ok(Value::from(1e50)));
+    }
+
+    #[test]
+    fn constructs_floats() {
+        assert_eq!(construct_float("1_000.5"), Ok(1000.5));
+        assert_eq!(construct_float("1:20.5"), Ok(80.5));
+        assert_eq!(construct_float("-1.5E+3"), Ok(-1500.0));
+        assert_eq!(construct_float("1"), Ok(1.0));
+        assert_eq!(construct_float("-.inf"), Ok(f64::NEG_INFINITY));
+        assert!(construct_float(".NaN").is_ok_and(f64::is_nan));
+        assert!(construct_float("abc").is_err());
+        assert_eq!(
+            Scalar::Float(f64::INFINITY).into_value(),
+            Value::from(".inf")
+        );
+    }
+
+    #[test]
+    fn python_repr_of_floats() {
+        let cases = [
+            (1.5, "1.5"),
+            (1.0, "1.0"),
+            (-0.0, "-0.0"),
+            (0.1, "0.1"),
+            (1e16, "1e+16"),
+            (1.5e16, "1.5e+16"),
+            (1234567890123456.0, "1234567890123456.0"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1.25e-7, "1.25e-07"),
+            (1e100, "1e+100"),
+        ];
+        for (f, expected) in cases {
+            assert_eq!(python_float_repr(f), expected);
+        }
+        assert_eq!(represent_float(1e17), "1.0e+17");
+        assert_eq!(represent_float(1e-5), "1.0e-05");
+        assert_eq!(represent_float(2.5e-5), "2.5e-05");
+    }
+
+    #[test]
+    fn binary_must_be_base64_of_utf8() {
+        assert_eq!(construct_binary("aGVs\n bG8="), Ok("hello".to_owned()));
+        assert!(construct_binary("/w==").is_err());
+        assert!(construct_binary("aGVsbG8").is_err());
+    }
+}

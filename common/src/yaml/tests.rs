@@ -1,0 +1,500 @@
+//! The loader and emitters against answers taken from Salt's loader (PyYAML
+//! 6.0.3 `SafeLoader` with `salt/utils/yamlloader.py`'s changes) and from
+//! `yaml.dump(..., Dumper=yaml.CSafeDumper, allow_unicode=True,
+//! sort_keys=False)`. The expected values are hard-coded here.
+
+use super::*;
+
+/// Loads `text`, or fails the test naming it.
+fn load_ok(text: &str) -> Value {
+    match load(text, "test.sls") {
+        Ok(value) => value,
+        Err(e) => panic!("{text:?} did not load: {e}"),
+    }
+}
+
+/// Loads `text` expecting an error, and returns its display.
+fn load_err(text: &str) -> String {
+    match load(text, "test.sls") {
+        Ok(value) => panic!("{text:?} loaded as {value}, expected an error"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Each YAML text must load to the JSON given, key order included.
+fn assert_loads(cases: &[(&str, &str)]) {
+    for (text, expected) in cases {
+        let expected: Value = serde_json::from_str(expected).expect("test JSON is valid");
+        let got = load_ok(text);
+        // `Value`'s equality ignores key order; the printed form does not.
+        assert_eq!(got.to_string(), expected.to_string(), "loading {text:?}");
+    }
+}
+
+// The implicit resolver.
+
+#[test]
+fn yaml_11_booleans_but_not_y_and_n() {
+    assert_loads(&[
+        (
+            "[yes, Yes, YES, no, No, NO, true, True, TRUE, false, False, FALSE, on, On, ON, off, Off, OFF]",
+            "[true,true,true,false,false,false,true,true,true,false,false,false,true,true,true,false,false,false]",
+        ),
+        ("[y, n, Y, N, yES, oN]", r#"["y","n","Y","N","yES","oN"]"#),
+        (
+            "enabled: yes\nkey: on\nother: off",
+            r#"{"enabled":true,"key":true,"other":false}"#,
+        ),
+    ]);
+}
+
+#[test]
+fn nulls() {
+    assert_loads(&[
+        (
+            "- ~\n- null\n- Null\n- NULL\n-\n- nuLL\n- ''",
+            r#"[null,null,null,null,null,"nuLL",""]"#,
+        ),
+        ("a:\nb: ~", r#"{"a":null,"b":null}"#),
+    ]);
+}
+
+#[test]
+fn ints_with_salts_leading_zero_rule() {
+    assert_loads(&[
+        ("mode: 0644", r#"{"mode":644}"#),
+        ("[00, 0_644, -0644, +0644, 0, -0]", "[0,644,-420,420,0,0]"),
+        ("[1_000, 0x1F, 0x_1f, 0b101, +12]", "[1000,31,31,5,12]"),
+        ("[1:20, -1:20:30]", "[80,-4830]"),
+        // Not ints in YAML 1.1: no octal 8 or 9, no 0o, seconds above 59.
+        (
+            "[0899, 0o17, 1:70, 0X1F]",
+            r#"["0899","0o17","1:70","0X1F"]"#,
+        ),
+    ]);
+}
+
+#[test]
+fn ints_beyond_i64() {
+    assert_loads(&[(
+        "[18446744073709551615, 99999999999999999999999, -9223372036854775808, 9223372036854775808]",
+        "[18446744073709551615, 1e23, -9223372036854775808, 9223372036854775808]",
+    )]);
+}
+
+#[test]
+fn floats_need_a_point_and_a_signed_exponent() {
+    assert_loads(&[
+        (
+            "[1.5, .5, -1.5, 1., 1_000.5, 1.0e+3, 6.8523015e+5, 1:20.5, 190:20:30.15]",
+            "[1.5, 0.5, -1.5, 1.0, 1000.5, 1000.0, 685230.15, 80.5, 685230.15]",
+        ),
+        ("[1e3, 1.0e3, -.5, 1E3]", r#"["1e3","1.0e3","-.5","1E3"]"#),
+        // JSON has no infinities or NaN.
+        (
+            "[.inf, -.inf, +.INF, .NaN]",
+            r#"[".inf","-.inf",".inf",".nan"]"#,
+        ),
+    ]);
+}
+
+#[test]
+fn timestamps_stay_strings() {
+    assert_loads(&[(
+        "[2001-12-14, 2001-12-14t21:59:43.10-05:00, !!timestamp 2001-01-01]",
+        r#"["2001-12-14","2001-12-14t21:59:43.10-05:00","2001-01-01"]"#,
+    )]);
+}
+
+#[test]
+fn quoted_and_block_scalars_are_strings() {
+    assert_loads(&[
+        (
+            r#"['yes', "on", '0644', "1.5", '~', "", 'it''s']"#,
+            r#"["yes","on","0644","1.5","~","","it's"]"#,
+        ),
+        (
+            "a: |\n  line one\n  line two\nb: >\n  folded\n  text\nc: |-\n  1\n",
+            r#"{"a":"line one\nline two\n","b":"folded text\n","c":"1"}"#,
+        ),
+        (
+            "s: \"caf\\u00e9\\ttab\"\nt: 'plain # not a comment'\nu: plain # comment",
+            r#"{"s":"café\ttab","t":"plain # not a comment","u":"plain"}"#,
+        ),
+    ]);
+}
+
+// Tags.
+
+#[test]
+fn explicit_tags() {
+    assert_loads(&[
+        (
+            "- !!str 0644\n- !!str yes\n- !!int '0644'\n- !!int \"0x10\"\n- !!float 1\n- !!float '1e3'\n\
+             - !!bool 'on'\n- !!bool YeS\n- !!null abc\n- !!python/unicode hi\n- !!str\n\
+             - !<tag:yaml.org,2002:str> 12",
+            r#"["0644","yes",644,16,1.0,1000.0,true,true,null,"hi","","12"]"#,
+        ),
+        // The non-specific tag `!` resolves like a plain scalar, even quoted.
+        ("[! 123, ! '123']", "[123,123]"),
+        ("a: !!map {b: 1}\nc: !!seq [1]", r#"{"a":{"b":1},"c":[1]}"#),
+    ]);
+}
+
+#[test]
+fn binary_decodes_to_a_string() {
+    assert_loads(&[(
+        "a: !!binary aGVsbG8=\nb: !!binary |\n  aGVs\n  bG8=\n",
+        r#"{"a":"hello","b":"hello"}"#,
+    )]);
+    assert!(load_err("a: !!binary /w==").contains("not valid UTF-8"));
+}
+
+#[test]
+fn unknown_tags_are_errors_naming_the_tag() {
+    assert_eq!(
+        load_err("a: !foo x"),
+        "test.sls:1:9: could not determine a constructor for the tag '!foo'"
+    );
+    assert!(load_err("a: !!set {x}").contains("'tag:yaml.org,2002:set' is not supported"));
+    assert!(load_err("a: !!str [1]").ends_with("expected a scalar node, but found sequence"));
+    assert!(load_err("a: !!map 1").ends_with("expected a mapping node, but found scalar"));
+    assert!(load_err("a: !!int abc").ends_with("invalid integer 'abc'"));
+    // `=` resolves to the value tag, which has no constructor (except as a key).
+    assert!(load_err("a: =").ends_with("the tag 'tag:yaml.org,2002:value'"));
+}
+
+// Mappings: keys, duplicates, merges.
+
+#[test]
+fn non_string_keys_are_spelled_as_python_prints_them() {
+    assert_loads(&[(
+        "{2: a, 1.5: b, yes: c, ~: d, 0644: e, 2001-01-01: f, 1.0e+20: g, 0x10: h, off: i, '<<': j, =: k}",
+        r#"{"2":"a","1.5":"b","True":"c","None":"d","644":"e","2001-01-01":"f","1e+20":"g","16":"h","False":"i","<<":"j","=":"k"}"#,
+    )]);
+    assert!(load_err("[1, 2]: x").ends_with("found unacceptable key"));
+}
+
+#[test]
+fn duplicate_keys_name_the_key_and_its_position() {
+    assert_eq!(
+        load_err("x:\n  y:\n    foo: 1\n    bar: 2\n    foo: 3\n"),
+        "test.sls:5:5: found conflicting ID 'foo'"
+    );
+    // Python's dict sees 1 and true as the same key.
+    assert_eq!(
+        load_err("1: a\ntrue: b"),
+        "test.sls:2:1: found conflicting ID 'True'"
+    );
+    // Python would keep both; our string-keyed map cannot.
+    assert_eq!(
+        load_err("1: a\n'1': b"),
+        "test.sls:2:1: found conflicting ID '1'"
+    );
+}
+
+#[test]
+fn merge_keys() {
+    assert_loads(&[
+        // An explicit key drops the merged one; merged entries come first.
+        (
+            "base: &base\n  a: 1\n  b: 2\nchild:\n  <<: *base\n  b: 3\n  c: 4",
+            r#"{"base":{"a":1,"b":2},"child":{"a":1,"b":3,"c":4}}"#,
+        ),
+        (
+            "b: &b {c: 3}\nx: {a: 1, <<: *b}",
+            r#"{"b":{"c":3},"x":{"c":3,"a":1}}"#,
+        ),
+        // A list of sources is merged last source first.
+        (
+            "a: &a {x: 1}\nb: &b {y: 2}\nc:\n  <<: [*a, *b]\n  z: 3",
+            r#"{"a":{"x":1},"b":{"y":2},"c":{"y":2,"x":1,"z":3}}"#,
+        ),
+        // A source's own merges are flattened first.
+        (
+            "a: &a {x: 1, <<: {w: 0}}\nc:\n  <<: *a\n  y: 2",
+            r#"{"a":{"w":0,"x":1},"c":{"w":0,"x":1,"y":2}}"#,
+        ),
+        (
+            "a: &a {x: 1}\nb: &b {x: 2}\nc:\n  <<: [*a, *b]\n  x: 9",
+            r#"{"a":{"x":1},"b":{"x":2},"c":{"x":9}}"#,
+        ),
+    ]);
+}
+
+#[test]
+fn merge_errors() {
+    // Two sources giving the same key: Salt's duplicate check sees both.
+    assert_eq!(
+        load_err("a: &a {x: 1}\nb: &b {x: 2}\nc:\n  <<: [*a, *b]"),
+        "test.sls:1:8: found conflicting ID 'x'"
+    );
+    assert_eq!(
+        load_err("<<: 1"),
+        "test.sls:1:5: expected a mapping or list of mappings for merging, but found scalar"
+    );
+    assert_eq!(
+        load_err("<<: [{a: 1}, 2]"),
+        "test.sls:1:14: expected a mapping for merging, but found scalar"
+    );
+}
+
+#[test]
+fn anchors_and_aliases() {
+    assert_loads(&[
+        (
+            "a: &x [1, {b: 2}]\nc: *x",
+            r#"{"a":[1,{"b":2}],"c":[1,{"b":2}]}"#,
+        ),
+        // PyYAML refuses a reused anchor name; we take the latest definition.
+        (
+            "a: &x 1\nb: *x\nc: &x 2\nd: *x",
+            r#"{"a":1,"b":1,"c":2,"d":2}"#,
+        ),
+    ]);
+    assert_eq!(
+        load_err("a: &x [1, *x]"),
+        "test.sls:1:11: found recursive alias"
+    );
+    assert!(load_err("a: [1, *nope]").starts_with("test.sls:1:8: "));
+}
+
+#[test]
+fn alias_bombs_and_deep_nesting_are_refused() {
+    let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for level in 1..=8 {
+        let below = format!("*a{}", level - 1);
+        let items = [below.as_str(); 10].join(", ");
+        bomb.push_str(&format!("a{level}: &a{level} [{items}]\n"));
+    }
+    assert!(load_err(&bomb).contains("expands to more than"));
+    let deep = format!("{}x", "- ".repeat(compose::MAX_DEPTH + 1));
+    assert!(load_err(&deep).contains("nested deeper than"));
+}
+
+// Documents, streams and errors.
+
+#[test]
+fn documents() {
+    assert_loads(&[
+        ("", "null"),
+        ("# only a comment\n", "null"),
+        ("---\n", "null"),
+        ("hello", r#""hello""#),
+        ("1", "1"),
+        ("\u{feff}a: 1", r#"{"a":1}"#),
+    ]);
+    assert_eq!(
+        load_err("a: 1\n---\nb: 2\n"),
+        "test.sls:2:1: expected a single document in the stream, but found another document"
+    );
+}
+
+#[test]
+fn load_all_reads_every_document() {
+    let documents = load_all("a: 1\n---\nb: 2\n", "x").expect("loads");
+    assert_eq!(
+        documents,
+        vec![serde_json::json!({"a": 1}), serde_json::json!({"b": 2})]
+    );
+    assert_eq!(
+        load_all("---\n---\n", "x").expect("loads"),
+        vec![Value::Null, Value::Null]
+    );
+    assert!(load_all("", "x").expect("loads").is_empty());
+    assert!(load_all("a: 1\n---\na: 2\na: 3\n", "x").is_err());
+}
+
+#[test]
+fn syntax_errors_carry_their_position() {
+    let error = load("a: b: c", "/srv/salt/top.sls").expect_err("bad syntax");
+    assert_eq!((error.line, error.column), (1, 5));
+    assert_eq!(error.source_name, "/srv/salt/top.sls");
+    assert_eq!(
+        error.to_string(),
+        "/srv/salt/top.sls:1:5: mapping values are not allowed in this context"
+    );
+}
+
+#[test]
+fn a_typical_sls() {
+    assert_loads(&[(
+        "nginx:\n  pkg.installed:\n    - name: nginx\n    - version: 1.18\n  service.running:\n\
+         \x20   - enable: True\n    - watch:\n      - file: /etc/nginx/nginx.conf\n\
+         /etc/nginx/nginx.conf:\n  file.managed:\n    - mode: 0644\n    - user: root\n",
+        r#"{"nginx":{"pkg.installed":[{"name":"nginx"},{"version":1.18}],
+            "service.running":[{"enable":true},{"watch":[{"file":"/etc/nginx/nginx.conf"}]}]},
+            "/etc/nginx/nginx.conf":{"file.managed":[{"mode":644},{"user":"root"}]}}"#,
+    )]);
+}
+
+// Emitting.
+
+/// Each JSON value must dump to the block and flow texts given.
+fn assert_dumps(cases: &[(&str, &str, &str)]) {
+    for (json, block, flow) in cases {
+        let value: Value = serde_json::from_str(json).expect("test JSON is valid");
+        assert_eq!(dump_block(&value), *block, "dump_block of {json}");
+        assert_eq!(dump_flow(&value), *flow, "dump_flow of {json}");
+    }
+}
+
+#[test]
+fn dumps_collections() {
+    assert_dumps(&[
+        (
+            r#"{"a": 1, "b": [1, 2], "c": {"d": null, "e": true, "f": false}}"#,
+            "a: 1\nb:\n- 1\n- 2\nc:\n  d: null\n  e: true\n  f: false\n",
+            "{a: 1, b: [1, 2], c: {d: null, e: true, f: false}}",
+        ),
+        ("{}", "{}\n", "{}"),
+        ("[]", "[]\n", "[]"),
+        (r#"{"a": {}, "b": []}"#, "a: {}\nb: []\n", "{a: {}, b: []}"),
+        (
+            r#"[[1, [2, 3]], {"a": [1, {"b": [2]}]}, [{"x": 1, "y": 2}]]"#,
+            "- - 1\n  - - 2\n    - 3\n- a:\n  - 1\n  - b:\n    - 2\n- - x: 1\n    y: 2\n",
+            "[[1, [2, 3]], {a: [1, {b: [2]}]}, [{x: 1, y: 2}]]",
+        ),
+        (r#""abc""#, "abc\n", "abc"),
+        ("null", "null\n", "null"),
+        ("42", "42\n", "42"),
+    ]);
+}
+
+#[test]
+fn dumps_numbers_as_python_does() {
+    assert_dumps(&[(
+        "[1.0, 1.5, 1e17, 1e-05, -0.0, 0.1, 18446744073709551615, -5]",
+        "- 1.0\n- 1.5\n- 1.0e+17\n- 1.0e-05\n- -0.0\n- 0.1\n- 18446744073709551615\n- -5\n",
+        "[1.0, 1.5, 1.0e+17, 1.0e-05, -0.0, 0.1, 18446744073709551615, -5]",
+    )]);
+}
+
+#[test]
+fn quotes_strings_that_would_read_back_as_something_else() {
+    assert_dumps(&[(
+        r#"["yes", "on", "No", "0644", "1.5", "null", "~", "", "1e3", "0899", "y", "<<", "=", "2001-12-14", "0x1F", "1:20", ".inf"]"#,
+        "- 'yes'\n- 'on'\n- 'No'\n- '0644'\n- '1.5'\n- 'null'\n- '~'\n- ''\n- 1e3\n- 0899\n- y\n- '<<'\n\
+         - '='\n- '2001-12-14'\n- '0x1F'\n- '1:20'\n- '.inf'\n",
+        "['yes', 'on', 'No', '0644', '1.5', 'null', '~', '', 1e3, 0899, y, '<<', '=', '2001-12-14',\n  \
+         '0x1F', '1:20', '.inf']",
+    )]);
+}
+
+#[test]
+fn quotes_strings_with_indicators() {
+    assert_dumps(&[(
+        r##"["a: b", "a:b", "- x", "-x", "#c", "x #c", "x#c", " lead", "trail ", "it's", "@x", "`x", "%x", "!x", "&x", "*x", "|x", ">x", "[x", "{x", "x]", "x,y", "?x", "? x", ":x", "---", "...", "'q'", "\"q\""]"##,
+        "- 'a: b'\n- a:b\n- '- x'\n- -x\n- '#c'\n- 'x #c'\n- x#c\n- ' lead'\n- 'trail '\n- it's\n- '@x'\n\
+         - '`x'\n- '%x'\n- '!x'\n- '&x'\n- '*x'\n- '|x'\n- '>x'\n- '[x'\n- '{x'\n- x]\n- x,y\n- ?x\n\
+         - '? x'\n- :x\n- '---'\n- '...'\n- '''q'''\n- '\"q\"'\n",
+        "['a: b', 'a:b', '- x', -x, '#c', 'x #c', x#c, ' lead', 'trail ', it's, '@x', '`x',\n  \
+         '%x', '!x', '&x', '*x', '|x', '>x', '[x', '{x', 'x]', 'x,y', '?x', '? x', ':x',\n  \
+         '---', '...', '''q''', '\"q\"']",
+    )]);
+}
+
+#[test]
+fn escapes_what_libyaml_escapes() {
+    assert_dumps(&[(
+        "[\"caf\u{e9} \u{65e5}\u{672c}\", \"tab\\there\", \"\u{1F600}\", \"nul\\u0000\", \"bell\\u0007\", \
+         \"\u{feff}bom\", \"nel\u{85}\", \"nbsp\u{a0}\"]",
+        "- caf\u{e9} \u{65e5}\u{672c}\n- \"tab\\there\"\n- \"\\U0001F600\"\n- \"nul\\0\"\n- \"bell\\a\"\n\
+         - \"\\uFEFFbom\"\n- \"nel\\N\"\n- nbsp\u{a0}\n",
+        "[caf\u{e9} \u{65e5}\u{672c}, \"tab\\there\", \"\\U0001F600\", \"nul\\0\", \"bell\\a\", \
+         \"\\uFEFFbom\", \"nel\\N\", nbsp\u{a0}]",
+    )]);
+}
+
+#[test]
+fn multi_line_strings() {
+    assert_dumps(&[
+        (
+            r#"{"text": "line one\nline two\n", "two": "a\n\nb", "lead": "\nx", "trailsp": "a \nb", "indented": "a\n b"}"#,
+            "text: 'line one\n\n  line two\n\n  '\ntwo: 'a\n\n\n  b'\nlead: '\n\n  x'\ntrailsp: \"a \\nb\"\n\
+             indented: \"a\\n b\"\n",
+            "{text: 'line one\n\n    line two\n\n    ', two: 'a\n\n\n    b', lead: '\n\n    x', \
+             trailsp: \"a \\nb\", indented: \"a\\n b\"}",
+        ),
+        (
+            r#""multi\nline""#,
+            "'multi\n\n  line'\n",
+            "'multi\n\n  line'",
+        ),
+    ]);
+}
+
+#[test]
+fn wraps_long_lines_at_80_columns() {
+    let words = vec!["word"; 30].join(" ");
+    let items: Vec<String> = (0..30).map(|i| format!("\"item{i:02}\"")).collect();
+    assert_dumps(&[
+        (
+            &format!(r#"{{"k": "{words}"}}"#),
+            "k: word word word word word word word word word word word word word word word word\n  \
+             word word word word word word word word word word word word word word\n",
+            "{k: word word word word word word word word word word word word word word word word\n    \
+             word word word word word word word word word word word word word word}",
+        ),
+        (
+            &format!(
+                r#"{{"k": "tab\tand a long double quoted string {}"}}"#,
+                vec!["word"; 20].join(" ")
+            ),
+            "k: \"tab\\tand a long double quoted string word word word word word word word word word\n  \
+             word word word word word word word word word word word\"\n",
+            "{k: \"tab\\tand a long double quoted string word word word word word word word word\n    \
+             word word word word word word word word word word word word\"}",
+        ),
+        (
+            &format!("[{}]", items.join(", ")),
+            &(0..30)
+                .map(|i| format!("- item{i:02}\n"))
+                .collect::<String>(),
+            "[item00, item01, item02, item03, item04, item05, item06, item07, item08, item09, item10,\n  \
+             item11, item12, item13, item14, item15, item16, item17, item18, item19, item20,\n  \
+             item21, item22, item23, item24, item25, item26, item27, item28, item29]",
+        ),
+    ]);
+}
+
+#[test]
+fn complex_keys() {
+    let long = "k".repeat(129);
+    assert_dumps(&[
+        (
+            &format!(r#"{{"{long}": 1, "short": 2}}"#),
+            &format!("? {long}\n: 1\nshort: 2\n"),
+            &format!("{{? {long}\n  : 1, short: 2}}"),
+        ),
+        (
+            r#"{"multi\nline": 1}"#,
+            "? 'multi\n\n  line'\n: 1\n",
+            "{? 'multi\n\n    line' : 1}",
+        ),
+        (r#"{"": "empty key"}"#, "'': empty key\n", "{'': empty key}"),
+    ]);
+}
+
+#[test]
+fn dumps_a_state_return() {
+    assert_dumps(&[(
+        r#"{"minion": {"file_|-/etc/motd_|-/etc/motd_|-managed": {"result": true, "comment": "File /etc/motd updated", "changes": {"diff": "---\n+++\n@@ -1 +1 @@\n-old\n+new\n"}}}}"#,
+        "minion:\n  file_|-/etc/motd_|-/etc/motd_|-managed:\n    result: true\n    comment: File /etc/motd updated\n    \
+         changes:\n      diff: '---\n\n        +++\n\n        @@ -1 +1 @@\n\n        -old\n\n        +new\n\n        '\n",
+        "{minion: {file_|-/etc/motd_|-/etc/motd_|-managed: {result: true, comment: File /etc/motd\n        \
+         updated, changes: {diff: '---\n\n          +++\n\n          @@ -1 +1 @@\n\n          -old\n\n          \
+         +new\n\n          '}}}}",
+    )]);
+}
+
+#[test]
+fn dumped_values_load_back() {
+    let value = serde_json::json!({
+        "strings": ["yes", "0644", "", "a: b", "multi\nline\n", " padded ", "é", "\u{1F600}"],
+        "numbers": [1, -2, 1.5, 1e17],
+        "nested": {"list": [[], {}], "null": null, "bool": false},
+    });
+    assert_eq!(load_ok(&dump_block(&value)), value);
+    assert_eq!(load_ok(&dump_flow(&value)), value);
+}

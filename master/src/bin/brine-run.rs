@@ -1,0 +1,164 @@
+//! `brine-run`: run a runner on the master (`jobs.*`, `manage.*`) or stream its
+//! event bus (`state.event`).
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use brine_common::cli::CommonArgs;
+use brine_common::functions::parse_cli_args;
+use brine_common::output::{OutputFormat, OutputOptions, render_value};
+use brine_master::client::{ClientReply, ClientRequest, Connection, request};
+use brine_master::runners::RUNNERS;
+use clap::Parser;
+use serde_json::{Map, Value};
+
+fn runner_list() -> String {
+    let mut s = String::from("Runners:\n");
+    for (name, doc) in RUNNERS {
+        s.push_str(&format!("  {name:<16} {doc}\n"));
+    }
+    s
+}
+
+#[derive(Parser)]
+#[command(name = "brine-run", version, about = "Run a runner function on the Brine master", after_help = runner_list())]
+struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Output format: nested, json, yaml, txt, raw, quiet
+    #[arg(long = "out", visible_alias = "output", default_value = "nested")]
+    out: OutputFormat,
+    /// Indentation for json output (negative: one line)
+    #[arg(long = "out-indent", allow_negative_numbers = true)]
+    out_indent: Option<i64>,
+    /// Never colour the output
+    #[arg(long = "no-color")]
+    no_color: bool,
+    /// The runner function, e.g. jobs.lookup_jid
+    function: String,
+    /// Arguments; key=value pairs become keyword arguments
+    args: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = (|| {
+        let config = brine_master::cli::master_config(&cli.common)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(run(&cli, &config))
+    })();
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("ERROR: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cli: &Cli, config: &brine_common::config::MasterConfig) -> anyhow::Result<u8> {
+    let (args, kwargs) = parse_cli_args(&cli.args);
+    if cli.function == "state.event" {
+        return state_event(config, &args, &kwargs).await;
+    }
+    let reply = request(
+        &config.sock_dir,
+        &ClientRequest::Runner {
+            fun: cli.function.clone(),
+            args,
+            kwargs,
+        },
+    )
+    .await?;
+    match reply {
+        ClientReply::RunnerResult { ret, retcode } => {
+            let opts = OutputOptions {
+                color: !cli.no_color && config.color && std::io::stdout().is_terminal(),
+                static_: true,
+                indent: cli.out_indent,
+            };
+            print!("{}", render_value(cli.out, &opts, &ret));
+            Ok(u8::try_from(retcode.clamp(0, 255)).unwrap_or(1))
+        }
+        ClientReply::Error { message } => {
+            eprintln!("{message}");
+            Ok(1)
+        }
+        other => anyhow::bail!("unexpected reply from the master: {other:?}"),
+    }
+}
+
+/// Salt's `state.event`: print `tag<TAB>json` for each matching event, with
+/// sorted, indented JSON when `pretty=True`; stop after `count` events.
+async fn state_event(
+    config: &brine_common::config::MasterConfig,
+    args: &[Value],
+    kwargs: &Map<String, Value>,
+) -> anyhow::Result<u8> {
+    let tagmatch = args
+        .first()
+        .or_else(|| kwargs.get("tagmatch"))
+        .and_then(Value::as_str)
+        .unwrap_or("*")
+        .to_string();
+    let pretty = kwargs
+        .get("pretty")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let count = kwargs.get("count").and_then(Value::as_i64).unwrap_or(-1);
+    let mut conn = Connection::open(
+        &config.sock_dir,
+        &ClientRequest::Events {
+            tag_glob: Some(tagmatch),
+        },
+    )
+    .await?;
+    let mut seen = 0i64;
+    let mut out = std::io::stdout();
+    loop {
+        match conn.next().await? {
+            ClientReply::Event(ev) => {
+                let data = if pretty {
+                    sorted_pretty(&ev.data)
+                } else {
+                    serde_json::to_string(&ev.data)?
+                };
+                writeln!(out, "{}\t{}", ev.tag, data)?;
+                out.flush()?;
+                seen += 1;
+                if count > 0 && seen >= count {
+                    return Ok(0);
+                }
+            }
+            ClientReply::Lagged(0) => {}
+            ClientReply::Lagged(n) => {
+                eprintln!("warning: {n} events were dropped (reader too slow)")
+            }
+            ClientReply::Error { message } => anyhow::bail!("{message}"),
+            _ => {}
+        }
+    }
+}
+
+/// `json.dumps(data, sort_keys=True, indent=4)`.
+fn sorted_pretty(v: &Value) -> String {
+    fn sort(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                Value::Object(keys.into_iter().map(|k| (k.clone(), sort(&m[k]))).collect())
+            }
+            Value::Array(a) => Value::Array(a.iter().map(sort).collect()),
+            other => other.clone(),
+        }
+    }
+    let mut buf = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    use serde::Serialize;
+    let _ = sort(v).serialize(&mut ser);
+    String::from_utf8_lossy(&buf).into_owned()
+}

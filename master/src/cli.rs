@@ -1,0 +1,18 @@
+//! Pieces the master-side binaries share.
+
+use brine_common::cli::CommonArgs;
+use brine_common::config::MasterConfig;
+
+/// Load the master config named by `-c` and start logging.
+pub fn master_config(args: &CommonArgs) -> anyhow::Result<MasterConfig> {
+    args.load::<MasterConfig>(|c| &c.log_level)
+}
+
+/// The user a job is published as (Salt's `user` field).
+pub fn current_user() -> String {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| "root".into())
+}

@@ -1,0 +1,174 @@
+//! The master's local socket: serves `brine`, `brine-key` and `brine-run`.
+//!
+//! The socket lives in `sock_dir`, which is created mode 0700 so only the
+//! master's user (and root) can publish jobs. Each connection carries one
+//! [`ClientRequest`]; a bad request is answered with an error, never fatal.
+
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+
+use brine_common::event::Event;
+use brine_common::frame::{FrameError, read_frame, write_frame};
+use globset::{GlobBuilder, GlobMatcher};
+use tokio::io::AsyncReadExt;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::client::{ClientReply, ClientRequest, socket_path};
+use crate::daemon::Master;
+use crate::jobs::{self, PublishOutcome};
+
+/// Requests from the CLI are small; returns flow the other way.
+const REQUEST_CAP: usize = 16 * 1024 * 1024;
+
+pub fn bind(master: &Master) -> anyhow::Result<UnixListener> {
+    let dir = &master.config.sock_dir;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("cannot create sock_dir {}: {e}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| anyhow::anyhow!("cannot restrict sock_dir {}: {e}", dir.display()))?;
+    let path = socket_path(dir);
+    // A socket file left by a master that was killed is stale: replace it.
+    let _ = std::fs::remove_file(&path);
+    UnixListener::bind(&path).map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", path.display()))
+}
+
+pub async fn serve(master: Arc<Master>, listener: UnixListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let master = master.clone();
+                tokio::spawn(async move { handle(master, stream).await });
+            }
+            Err(e) => {
+                tracing::warn!("client socket accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn handle(master: Arc<Master>, stream: UnixStream) {
+    let (mut read, mut write) = stream.into_split();
+    let request: ClientRequest = match read_frame(&mut read, REQUEST_CAP).await {
+        Ok(r) => r,
+        Err(FrameError::Closed) => return,
+        Err(e) => {
+            let _ = write_frame(&mut write, &error(format!("bad request: {e}"))).await;
+            return;
+        }
+    };
+    let result = match request {
+        ClientRequest::Publish { job, watch } => {
+            publish(&master, job, watch, read, &mut write).await
+        }
+        ClientRequest::Events { tag_glob } => {
+            stream_events(&master, tag_glob, read, &mut write).await
+        }
+        ClientRequest::Runner { fun, args, kwargs } => {
+            let reply = match crate::runners::run(&master, &fun, args, kwargs).await {
+                Ok((ret, retcode)) => ClientReply::RunnerResult { ret, retcode },
+                Err(e) => error(e.to_string()),
+            };
+            write_frame(&mut write, &reply).await
+        }
+        ClientRequest::Keys(cmd) => {
+            let reply = match master.key_command(&cmd) {
+                Ok(r) => ClientReply::Keys(r),
+                Err(e) => error(e.to_string()),
+            };
+            write_frame(&mut write, &reply).await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!("client connection ended: {e}");
+    }
+}
+
+fn error(message: String) -> ClientReply {
+    ClientReply::Error { message }
+}
+
+async fn publish(
+    master: &Arc<Master>,
+    job: crate::client::JobRequest,
+    watch: bool,
+    read: OwnedReadHalf,
+    write: &mut OwnedWriteHalf,
+) -> Result<(), FrameError> {
+    // Subscribe before publishing, so no return can slip past.
+    let events = watch.then(|| master.bus.subscribe());
+    let outcome = jobs::publish(master, job).await;
+    let jid = match outcome {
+        Ok(PublishOutcome::Published {
+            jid,
+            minions,
+            not_connected,
+        }) => {
+            write_frame(
+                write,
+                &ClientReply::Published {
+                    jid: jid.clone(),
+                    minions,
+                    not_connected,
+                },
+            )
+            .await?;
+            jid
+        }
+        Ok(PublishOutcome::NoMinions) => return write_frame(write, &ClientReply::NoMinions).await,
+        Err(e) => return write_frame(write, &error(e.to_string())).await,
+    };
+    let Some(events) = events else { return Ok(()) };
+    let prefixes = [format!("salt/job/{jid}/"), format!("brine/job/{jid}/")];
+    forward(events, read, write, |ev| {
+        prefixes.iter().any(|p| ev.tag.starts_with(p))
+    })
+    .await
+}
+
+async fn stream_events(
+    master: &Arc<Master>,
+    tag_glob: Option<String>,
+    read: OwnedReadHalf,
+    write: &mut OwnedWriteHalf,
+) -> Result<(), FrameError> {
+    let matcher: Option<GlobMatcher> = match tag_glob
+        .as_deref()
+        .map(|g| GlobBuilder::new(g).literal_separator(false).build())
+    {
+        None => None,
+        Some(Ok(g)) => Some(g.compile_matcher()),
+        Some(Err(e)) => return write_frame(write, &error(format!("invalid tag glob: {e}"))).await,
+    };
+    let events = master.bus.subscribe();
+    // An empty Lagged(0) tells the client the subscription is live.
+    write_frame(write, &ClientReply::Lagged(0)).await?;
+    forward(events, read, write, |ev| {
+        matcher.as_ref().is_none_or(|m| m.is_match(&ev.tag))
+    })
+    .await
+}
+
+/// Copy matching bus events to the client until it hangs up.
+async fn forward(
+    mut events: tokio::sync::broadcast::Receiver<Arc<Event>>,
+    mut read: OwnedReadHalf,
+    write: &mut OwnedWriteHalf,
+    wanted: impl Fn(&Event) -> bool,
+) -> Result<(), FrameError> {
+    let mut probe = [0u8; 1];
+    loop {
+        tokio::select! {
+            // The client never sends more; a read returning means it hung up.
+            _ = read.read(&mut probe) => return Ok(()),
+            ev = events.recv() => match ev {
+                Ok(ev) if wanted(&ev) => write_frame(write, &ClientReply::Event((*ev).clone())).await?,
+                Ok(_) => {}
+                Err(RecvError::Lagged(n)) => write_frame(write, &ClientReply::Lagged(n)).await?,
+                Err(RecvError::Closed) => return Ok(()),
+            },
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! The master daemon: builds the shared [`Master`] state, binds its sockets and
+//! runs its tasks until SIGTERM/SIGINT.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use brine_common::config::MasterConfig;
+use brine_common::crypto::Identity;
+use brine_common::event::{Event, tags};
+use brine_common::jid::JidGenerator;
+use serde_json::{Value, json};
+
+use crate::bus::EventBus;
+use crate::client::{KeyCommand, KeyReply};
+use crate::job_cache::{JobCache, RedbJobCache};
+use crate::keys::{KeyError, KeyStore};
+use crate::publisher::Publisher;
+use crate::sessions::Sessions;
+
+/// Everything the master's tasks share. Each part has one owner of its state.
+pub struct Master {
+    pub config: MasterConfig,
+    pub identity: Arc<Identity>,
+    pub keys: KeyStore,
+    pub cache: Arc<dyn JobCache>,
+    pub bus: EventBus,
+    pub publisher: Arc<Publisher>,
+    pub sessions: Sessions,
+    pub jids: JidGenerator,
+    pub publish_port: u16,
+}
+
+/// Paths of the master's own key pair.
+pub fn master_key_paths(config: &MasterConfig) -> (PathBuf, PathBuf) {
+    (
+        config.pki_dir.join("master.pem"),
+        config.pki_dir.join("master.pub"),
+    )
+}
+
+pub fn job_cache_path(config: &MasterConfig) -> PathBuf {
+    config.cachedir.join("jobs.redb")
+}
+
+/// Start the master and serve until a termination signal arrives.
+pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
+    let (priv_path, pub_path) = master_key_paths(&config);
+    let identity =
+        Arc::new(Identity::load_or_generate(&priv_path, &pub_path).context("master key")?);
+    let keys = KeyStore::open(&config.pki_dir).context("key store")?;
+    std::fs::create_dir_all(&config.cachedir)
+        .with_context(|| format!("cannot create cachedir {}", config.cachedir.display()))?;
+    let cache: Arc<dyn JobCache> =
+        Arc::new(RedbJobCache::open(&job_cache_path(&config)).context("job cache")?);
+
+    let pub_endpoint = format!("tcp://{}:{}", config.interface, config.publish_port);
+    let (publisher, publish_port) =
+        Publisher::bind(&pub_endpoint, identity.clone(), config.publish_window).await?;
+    let master = Arc::new(Master {
+        config: config.clone(),
+        identity,
+        keys,
+        cache,
+        bus: EventBus::new(),
+        publisher,
+        sessions: Sessions::default(),
+        jids: JidGenerator::new(),
+        publish_port,
+    });
+    let listener = crate::client_server::bind(&master)?;
+    let ret_endpoint = format!("tcp://{}:{}", config.interface, config.ret_port);
+    let ret_port = crate::reqserver::start(master.clone(), &ret_endpoint).await?;
+    tokio::spawn(crate::client_server::serve(master.clone(), listener));
+    tokio::spawn(housekeeping(master.clone()));
+    tracing::info!(publish_port, ret_port, "brine-master ready");
+    // Tests and supervisors read this line to learn the bound ports.
+    println!("brine-master ready publish_port={publish_port} ret_port={ret_port}");
+
+    wait_for_shutdown().await;
+    tracing::info!("shutting down");
+    if let Err(e) = master.cache.flush() {
+        tracing::error!("job cache flush failed: {e}");
+    }
+    Ok(())
+}
+
+/// Periodic work: expire silent sessions, prune old jobs.
+async fn housekeeping(master: Arc<Master>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(10));
+    loop {
+        tick.tick().await;
+        master.sessions.expire(master.presence_window() * 4);
+        let cache = master.cache.clone();
+        let keep = master.config.keep_jobs_seconds;
+        let now = jiff::Timestamp::now().as_microsecond();
+        match tokio::task::spawn_blocking(move || cache.prune(now, keep)).await {
+            Ok(Ok(n)) if n > 0 => tracing::info!("pruned {n} old jobs"),
+            Ok(Err(e)) => tracing::warn!("job cache prune failed: {e}"),
+            _ => {}
+        }
+    }
+}
+
+async fn wait_for_shutdown() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers, run until killed.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+impl Master {
+    pub fn autosign_patterns(&self) -> Vec<String> {
+        self.config
+            .autosign_file
+            .as_deref()
+            .map(crate::keys::autosign_patterns)
+            .unwrap_or_default()
+    }
+
+    /// Run a key command with its side effects: `salt/key` events, and for
+    /// removed keys the end of their sessions and a new publish key.
+    pub fn key_command(&self, cmd: &KeyCommand) -> Result<KeyReply, KeyError> {
+        let (reply, changes) = crate::key_admin::execute(&self.keys, cmd, &self.identity.public())?;
+        let mut removed_any = false;
+        for (id, act) in &changes {
+            self.bus.fire(Event::new(
+                tags::KEY,
+                json!({"act": act, "id": id, "result": true}),
+            ));
+            if *act != "accept" {
+                self.sessions.remove_minion(id);
+                removed_any = true;
+            }
+        }
+        if removed_any && let Err(e) = self.publisher.rotate_key() {
+            tracing::error!("publish key rotation failed: {e}");
+        }
+        Ok(reply)
+    }
+}
+
+/// A JSON list of ids.
+pub fn id_list<I: IntoIterator<Item = T>, T: ToString>(ids: I) -> Value {
+    Value::Array(
+        ids.into_iter()
+            .map(|i| Value::String(i.to_string()))
+            .collect(),
+    )
+}

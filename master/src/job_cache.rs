@@ -1,0 +1,1090 @@
+//! The job cache: published jobs, the returns minions sent for them, and the
+//! minion data cache (grains and the like), behind the [`JobCache`] trait so a
+//! shared external store can replace the embedded one later.
+//!
+//! [`RedbJobCache`] keeps everything in one `redb` file with three tables,
+//! values encoded as msgpack maps (`rmp_serde::to_vec_named`, so fields can be
+//! added later):
+//!
+//! | table         | key             | value                 |
+//! |---------------|-----------------|-----------------------|
+//! | `jobs`        | `<jid>`         | [`JobRecord`]         |
+//! | `returns`     | `<jid>/<minion>`| [`ReturnRecord`]      |
+//! | `minion_data` | `<minion>`      | any JSON value        |
+//!
+//! Jids sort by time, so both `jobs` and `returns` are ordered oldest first and
+//! pruning is one range deletion.
+//!
+//! Writes never wait for the disk. They go to a background writer thread that
+//! commits them in batches (256 writes or 5 ms, whichever comes first), so a
+//! thousand returns cost a handful of fsyncs rather than a thousand. Until its
+//! batch is committed a write sits in an in-memory overlay that every read
+//! consults, so a read sees every write accepted before it. [`JobCache::flush`]
+//! waits until everything accepted so far is durable; dropping the cache
+//! flushes too.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use brine_common::ids::{Jid, MinionId};
+use brine_common::jid::{jid_for_micros, stamp_now};
+use brine_common::wire::JobReturn;
+use redb::{Database, ReadableDatabase, TableDefinition};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use thiserror::Error;
+
+/// Commit once this many writes are queued...
+const BATCH_MAX: usize = 256;
+/// ...or once the oldest queued write has waited this long.
+const BATCH_WINDOW: Duration = Duration::from_millis(5);
+/// redb's page cache; its default (1 GiB) is more than a master needs.
+const CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+/// A published job, as `jobs.list_job` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRecord {
+    pub jid: Jid,
+    /// The function, e.g. `state.apply`.
+    pub fun: String,
+    #[serde(default)]
+    pub arg: Vec<Value>,
+    #[serde(default)]
+    pub kwarg: Map<String, Value>,
+    /// The target expression: a string, or a list for `list` targets.
+    pub tgt: Value,
+    /// `glob`, `list`, `grain`, `compound`, ...
+    pub tgt_type: String,
+    /// Who published it.
+    pub user: String,
+    /// The minions expected to answer, as computed at publish time.
+    #[serde(default)]
+    pub minions: Vec<String>,
+}
+
+/// One minion's return for one job: the parts of Salt's `_return` load worth
+/// keeping (the jid and the minion id are the key, not repeated here).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReturnRecord {
+    /// What the function returned.
+    #[serde(rename = "return")]
+    pub ret: Value,
+    pub retcode: i32,
+    pub success: bool,
+    pub fun: String,
+    #[serde(default)]
+    pub fun_args: Vec<Value>,
+    /// The outputter the minion asked for (`highstate`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out: Option<String>,
+    /// When the master received it: Salt's `_stamp`, ISO 8601 UTC.
+    #[serde(rename = "_stamp", default)]
+    pub stamp: String,
+}
+
+impl ReturnRecord {
+    /// The record of `ret`, stamped now.
+    pub fn from_return(ret: &JobReturn) -> Self {
+        Self::with_stamp(ret, stamp_now())
+    }
+
+    pub fn with_stamp(ret: &JobReturn, stamp: String) -> Self {
+        ReturnRecord {
+            ret: ret.ret.clone(),
+            retcode: ret.retcode,
+            success: ret.success,
+            fun: ret.fun.clone(),
+            fun_args: ret.fun_args.clone(),
+            out: ret.out.clone(),
+            stamp,
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum CacheError {
+    #[error("cannot open the job cache {}: {source}", .path.display())]
+    Open { path: PathBuf, source: redb::Error },
+    #[error("cannot create the job cache directory {}: {source}", .path.display())]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("job cache database: {0}")]
+    Db(#[from] redb::Error),
+    #[error("cannot encode {what}: {source}")]
+    Encode {
+        what: String,
+        source: rmp_serde::encode::Error,
+    },
+    #[error("job cache writer: {0}")]
+    Writer(String),
+}
+
+fn db_err(e: impl Into<redb::Error>) -> CacheError {
+    CacheError::Db(e.into())
+}
+
+/// Storage for jobs, their returns and the minion data cache.
+///
+/// Every method may block on I/O: call them from `spawn_blocking` in async code.
+pub trait JobCache: Send + Sync {
+    /// Store (or replace) a job.
+    fn save_job(&self, job: &JobRecord) -> Result<(), CacheError>;
+    fn get_job(&self, jid: &Jid) -> Result<Option<JobRecord>, CacheError>;
+    /// Every job, oldest first.
+    fn list_jobs(&self) -> Result<Vec<JobRecord>, CacheError>;
+    /// Store `minion`'s return for `jid`. Returns `false`, storing nothing,
+    /// when that minion already returned for that job (a re-sent or replayed
+    /// return): only the first one counts, as in Salt's `local_cache`.
+    fn add_return(
+        &self,
+        jid: &Jid,
+        minion: &MinionId,
+        ret: ReturnRecord,
+    ) -> Result<bool, CacheError>;
+    /// The returns of `jid` by minion id.
+    fn returns(&self, jid: &Jid) -> Result<BTreeMap<String, ReturnRecord>, CacheError>;
+    /// Drop the jobs (and their returns) whose jid is older than
+    /// `keep_jobs_seconds` before `now_micros`. `0` keeps everything, as in
+    /// Salt. Returns the number of jobs dropped.
+    fn prune(&self, now_micros: i64, keep_jobs_seconds: u64) -> Result<usize, CacheError>;
+    /// Store (or replace) what the master knows about a minion (grains, ...).
+    fn set_minion_data(&self, id: &MinionId, data: Value) -> Result<(), CacheError>;
+    fn minion_data(&self, id: &MinionId) -> Result<Option<Value>, CacheError>;
+    /// The data of every minion, by id (for grain targeting).
+    fn all_minion_data(&self) -> Result<BTreeMap<String, Value>, CacheError>;
+    /// Forget a minion's data (its key was deleted).
+    fn remove_minion_data(&self, id: &MinionId) -> Result<(), CacheError>;
+    /// Wait until every write accepted so far is on disk.
+    fn flush(&self) -> Result<(), CacheError>;
+}
+
+type RawTable = TableDefinition<'static, &'static str, &'static [u8]>;
+
+const JOBS: RawTable = TableDefinition::new("jobs");
+const RETURNS: RawTable = TableDefinition::new("returns");
+const MINION_DATA: RawTable = TableDefinition::new("minion_data");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Table {
+    Jobs,
+    Returns,
+    MinionData,
+}
+
+impl Table {
+    fn def(self) -> RawTable {
+        match self {
+            Table::Jobs => JOBS,
+            Table::Returns => RETURNS,
+            Table::MinionData => MINION_DATA,
+        }
+    }
+}
+
+/// The key of a return: `<jid>/<minion>`. Neither part can contain `/`.
+fn return_key(jid: &Jid, minion: &MinionId) -> String {
+    format!("{}/{}", jid.as_str(), minion.as_str())
+}
+
+/// The key range holding every return of `jid`: `<jid>/` up to `<jid>0`
+/// (`0` is the byte after `/`).
+fn return_range(jid: &Jid) -> (String, String) {
+    (format!("{}/", jid.as_str()), format!("{}0", jid.as_str()))
+}
+
+/// One queued write; `value: None` deletes the key.
+#[derive(Debug, Clone)]
+struct Write {
+    table: Table,
+    key: String,
+    value: Option<Arc<[u8]>>,
+    /// Position in the order writes were accepted (see [`Overlay`]).
+    seq: u64,
+}
+
+enum Msg {
+    Write(Write),
+    /// Commit now and answer when done.
+    Flush(SyncSender<Result<(), String>>),
+    /// Commit what is queued and stop.
+    Shutdown,
+}
+
+/// Writes accepted but not yet committed, newest per key, for reads to see.
+///
+/// A write leaves the overlay only after its commit (and only if no newer
+/// write to the same key replaced it meanwhile), so at every moment a write
+/// is in the overlay, in the database, or both.
+#[derive(Default)]
+struct Overlay {
+    entries: BTreeMap<(Table, String), Queued>,
+    next_seq: u64,
+}
+
+/// The newest accepted write of one key.
+struct Queued {
+    seq: u64,
+    value: Option<Arc<[u8]>>,
+}
+
+impl Overlay {
+    /// `Some(Some(bytes))` written, `Some(None)` deleted, `None` not in the overlay.
+    fn get(&self, table: Table, key: &str) -> Option<Option<Arc<[u8]>>> {
+        self.entries
+            .get(&(table, key.to_string()))
+            .map(|q| q.value.clone())
+    }
+
+    /// The overlay entries of `table` with keys in `start..end` (all when `None`).
+    fn range(
+        &self,
+        table: Table,
+        bounds: Option<(&str, &str)>,
+    ) -> Vec<(String, Option<Arc<[u8]>>)> {
+        let (start, end) = bounds.unwrap_or(("", ""));
+        let lower = Bound::Included((table, start.to_string()));
+        let upper = match bounds {
+            Some(_) => Bound::Excluded((table, end.to_string())),
+            None => Bound::Unbounded,
+        };
+        self.entries
+            .range((lower, upper))
+            .take_while(|((t, _), _)| *t == table)
+            .map(|((_, k), q)| (k.clone(), q.value.clone()))
+            .collect()
+    }
+
+    fn forget_committed(&mut self, batch: &[Write]) {
+        for w in batch {
+            let key = (w.table, w.key.clone());
+            if self.entries.get(&key).is_some_and(|q| q.seq == w.seq) {
+                self.entries.remove(&key);
+            }
+        }
+    }
+}
+
+/// The redb-backed [`JobCache`].
+pub struct RedbJobCache {
+    db: Arc<Database>,
+    overlay: Arc<Mutex<Overlay>>,
+    tx: Sender<Msg>,
+    writer: Option<JoinHandle<()>>,
+    commits: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for RedbJobCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedbJobCache")
+            .field("commits", &self.commit_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedbJobCache {
+    /// Open (or create) the cache file at `path`, creating its directory
+    /// (0700) if needed, and start its writer thread.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, CacheError> {
+        let path = path.as_ref();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|source| CacheError::CreateDir {
+                    path: dir.to_path_buf(),
+                    source,
+                })?;
+        }
+        let open_err = |e: redb::Error| CacheError::Open {
+            path: path.to_path_buf(),
+            source: e,
+        };
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| open_err(e.into()))?;
+        create_tables(&db).map_err(open_err)?;
+
+        let db = Arc::new(db);
+        let overlay = Arc::new(Mutex::new(Overlay::default()));
+        let commits = Arc::new(AtomicU64::new(0));
+        let (tx, rx) = mpsc::channel();
+        let writer = Writer {
+            db: db.clone(),
+            overlay: overlay.clone(),
+            commits: commits.clone(),
+            rx,
+        };
+        let handle = std::thread::Builder::new()
+            .name("brine-job-cache".into())
+            .spawn(move || writer.run())
+            .map_err(|e| CacheError::Writer(format!("cannot start the writer thread: {e}")))?;
+        Ok(RedbJobCache {
+            db,
+            overlay,
+            tx,
+            writer: Some(handle),
+            commits,
+        })
+    }
+
+    /// How many batches the writer has committed (for tests and benchmarks).
+    pub fn commit_count(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+
+    fn overlay(&self) -> MutexGuard<'_, Overlay> {
+        // A panic while holding the lock cannot leave the map half-updated in
+        // a way that matters more than losing the cache would.
+        self.overlay.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Accept a write: into the overlay and onto the writer's queue, in the
+    /// same critical section so the queue order is the acceptance order.
+    fn enqueue(
+        &self,
+        overlay: &mut Overlay,
+        table: Table,
+        key: String,
+        value: Option<Vec<u8>>,
+    ) -> Result<(), CacheError> {
+        let value: Option<Arc<[u8]>> = value.map(Arc::from);
+        let seq = overlay.next_seq;
+        overlay.next_seq += 1;
+        let write = Write {
+            table,
+            key: key.clone(),
+            value: value.clone(),
+            seq,
+        };
+        self.tx
+            .send(Msg::Write(write))
+            .map_err(|_| CacheError::Writer("the writer thread has stopped".into()))?;
+        overlay.entries.insert((table, key), Queued { seq, value });
+        Ok(())
+    }
+
+    fn put(&self, table: Table, key: String, value: Option<Vec<u8>>) -> Result<(), CacheError> {
+        let mut overlay = self.overlay();
+        self.enqueue(&mut overlay, table, key, value)
+    }
+
+    /// The committed value of one key.
+    fn db_get(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let t = txn.open_table(table.def()).map_err(db_err)?;
+        Ok(t.get(key).map_err(db_err)?.map(|v| v.value().to_vec()))
+    }
+
+    /// The committed entries of `table` with keys in `start..end` (all when `None`).
+    fn db_range(
+        &self,
+        table: Table,
+        bounds: Option<(&str, &str)>,
+    ) -> Result<BTreeMap<String, Vec<u8>>, CacheError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let t = txn.open_table(table.def()).map_err(db_err)?;
+        let iter = match bounds {
+            Some((start, end)) => t.range(start..end),
+            None => t.range::<&str>(..),
+        }
+        .map_err(db_err)?;
+        let mut out = BTreeMap::new();
+        for entry in iter {
+            let (k, v) = entry.map_err(db_err)?;
+            out.insert(k.value().to_string(), v.value().to_vec());
+        }
+        Ok(out)
+    }
+
+    /// The value of one key as a read sees it: overlay first, then the database.
+    fn get_raw(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
+        if let Some(pending) = self.overlay().get(table, key) {
+            return Ok(pending.map(|v| v.to_vec()));
+        }
+        self.db_get(table, key)
+    }
+
+    /// A key range as a read sees it: the database with the overlay on top.
+    fn range_raw(
+        &self,
+        table: Table,
+        bounds: Option<(&str, &str)>,
+    ) -> Result<BTreeMap<String, Vec<u8>>, CacheError> {
+        // Overlay first: a write leaves it only once committed, so anything
+        // missing from this snapshot is visible to the read that follows.
+        let pending = self.overlay().range(table, bounds);
+        let mut out = self.db_range(table, bounds)?;
+        for (key, value) in pending {
+            match value {
+                Some(v) => out.insert(key, v.to_vec()),
+                None => out.remove(&key),
+            };
+        }
+        Ok(out)
+    }
+
+    /// Delete jobs and returns with keys below `cutoff` in one transaction.
+    fn delete_before(&self, cutoff: &str) -> Result<usize, CacheError> {
+        let txn = self.db.begin_write().map_err(db_err)?;
+        let mut dropped = 0;
+        {
+            let mut jobs = txn.open_table(JOBS).map_err(db_err)?;
+            for entry in jobs
+                .extract_from_if(..cutoff, |_, _| true)
+                .map_err(db_err)?
+            {
+                entry.map_err(db_err)?;
+                dropped += 1;
+            }
+            let mut returns = txn.open_table(RETURNS).map_err(db_err)?;
+            returns.retain_in(..cutoff, |_, _| false).map_err(db_err)?;
+        }
+        txn.commit().map_err(db_err)?;
+        Ok(dropped)
+    }
+}
+
+impl Drop for RedbJobCache {
+    fn drop(&mut self) {
+        // The writer commits what is queued before it stops.
+        let _ = self.tx.send(Msg::Shutdown);
+        if let Some(handle) = self.writer.take()
+            && handle.join().is_err()
+        {
+            tracing::error!("the job cache writer thread panicked");
+        }
+    }
+}
+
+fn create_tables(db: &Database) -> Result<(), redb::Error> {
+    let txn = db.begin_write()?;
+    for table in [JOBS, RETURNS, MINION_DATA] {
+        txn.open_table(table)?;
+    }
+    txn.commit()?;
+    Ok(())
+}
+
+fn encode<T: Serialize>(value: &T, what: impl FnOnce() -> String) -> Result<Vec<u8>, CacheError> {
+    rmp_serde::to_vec_named(value).map_err(|source| CacheError::Encode {
+        what: what(),
+        source,
+    })
+}
+
+/// Decode a stored record; a record that does not decode is logged and skipped.
+fn decode<T: DeserializeOwned>(bytes: &[u8], table: Table, key: &str) -> Option<T> {
+    match rmp_serde::from_slice(bytes) {
+        Ok(value) => Some(value),
+        Err(e) => {
+            tracing::warn!("job cache: skipping undecodable {table:?} record {key:?}: {e}");
+            None
+        }
+    }
+}
+
+impl JobCache for RedbJobCache {
+    fn save_job(&self, job: &JobRecord) -> Result<(), CacheError> {
+        let bytes = encode(job, || format!("job {}", job.jid))?;
+        self.put(Table::Jobs, job.jid.as_str().to_string(), Some(bytes))
+    }
+
+    fn get_job(&self, jid: &Jid) -> Result<Option<JobRecord>, CacheError> {
+        let raw = self.get_raw(Table::Jobs, jid.as_str())?;
+        Ok(raw.and_then(|bytes| decode(&bytes, Table::Jobs, jid.as_str())))
+    }
+
+    fn list_jobs(&self) -> Result<Vec<JobRecord>, CacheError> {
+        let raw = self.range_raw(Table::Jobs, None)?;
+        Ok(raw
+            .iter()
+            .filter_map(|(key, bytes)| decode(bytes, Table::Jobs, key))
+            .collect())
+    }
+
+    fn add_return(
+        &self,
+        jid: &Jid,
+        minion: &MinionId,
+        ret: ReturnRecord,
+    ) -> Result<bool, CacheError> {
+        let key = return_key(jid, minion);
+        let bytes = encode(&ret, || format!("return {key}"))?;
+        // Held across the check and the enqueue, so two copies of one return
+        // racing each other cannot both count as the first.
+        let mut overlay = self.overlay();
+        if overlay.get(Table::Returns, &key).is_some()
+            || self.db_get(Table::Returns, &key)?.is_some()
+        {
+            tracing::debug!("duplicate return from {minion} for {jid} dropped");
+            return Ok(false);
+        }
+        self.enqueue(&mut overlay, Table::Returns, key, Some(bytes))?;
+        Ok(true)
+    }
+
+    fn returns(&self, jid: &Jid) -> Result<BTreeMap<String, ReturnRecord>, CacheError> {
+        let (start, end) = return_range(jid);
+        let raw = self.range_raw(Table::Returns, Some((&start, &end)))?;
+        Ok(raw
+            .iter()
+            .filter_map(|(key, bytes)| {
+                let minion = key.strip_prefix(&start)?;
+                let record = decode(bytes, Table::Returns, key)?;
+                Some((minion.to_string(), record))
+            })
+            .collect())
+    }
+
+    fn prune(&self, now_micros: i64, keep_jobs_seconds: u64) -> Result<usize, CacheError> {
+        if keep_jobs_seconds == 0 {
+            return Ok(0);
+        }
+        let keep_micros = i64::try_from(keep_jobs_seconds)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1_000_000);
+        // Jids are fixed-width timestamps: every key of an older job sorts
+        // below the jid of the cutoff instant.
+        let cutoff = jid_for_micros(now_micros.saturating_sub(keep_micros));
+        // Queued writes land first, so a pruned job's returns cannot be
+        // committed after the deletion.
+        self.flush()?;
+        self.delete_before(cutoff.as_str())
+    }
+
+    fn set_minion_data(&self, id: &MinionId, data: Value) -> Result<(), CacheError> {
+        let bytes = encode(&data, || format!("data of minion {id}"))?;
+        self.put(Table::MinionData, id.as_str().to_string(), Some(bytes))
+    }
+
+    fn minion_data(&self, id: &MinionId) -> Result<Option<Value>, CacheError> {
+        let raw = self.get_raw(Table::MinionData, id.as_str())?;
+        Ok(raw.and_then(|bytes| decode(&bytes, Table::MinionData, id.as_str())))
+    }
+
+    fn all_minion_data(&self) -> Result<BTreeMap<String, Value>, CacheError> {
+        let raw = self.range_raw(Table::MinionData, None)?;
+        Ok(raw
+            .into_iter()
+            .filter_map(|(key, bytes)| {
+                let value = decode(&bytes, Table::MinionData, &key)?;
+                Some((key, value))
+            })
+            .collect())
+    }
+
+    fn remove_minion_data(&self, id: &MinionId) -> Result<(), CacheError> {
+        self.put(Table::MinionData, id.as_str().to_string(), None)
+    }
+
+    fn flush(&self) -> Result<(), CacheError> {
+        let (done_tx, done_rx) = mpsc::sync_channel(1);
+        let gone = || CacheError::Writer("the writer thread has stopped".into());
+        self.tx.send(Msg::Flush(done_tx)).map_err(|_| gone())?;
+        done_rx
+            .recv()
+            .map_err(|_| gone())?
+            .map_err(CacheError::Writer)
+    }
+}
+
+/// The background writer: batches queued writes into few commits.
+struct Writer {
+    db: Arc<Database>,
+    overlay: Arc<Mutex<Overlay>>,
+    commits: Arc<AtomicU64>,
+    rx: Receiver<Msg>,
+}
+
+/// What ended the gathering of a batch.
+enum Gathered {
+    /// The batch is full or its window closed.
+    Batch,
+    /// Someone waits for a commit.
+    Flush,
+    /// The cache is being dropped (or every sender is gone).
+    Shutdown,
+}
+
+impl Writer {
+    fn run(self) {
+        let mut batch: Vec<Write> = Vec::new();
+        let mut waiters: Vec<SyncSender<Result<(), String>>> = Vec::new();
+        let mut failures: u32 = 0;
+        let mut stopping = false;
+        loop {
+            if !stopping {
+                stopping = matches!(self.gather(&mut batch, &mut waiters), Gathered::Shutdown);
+            }
+            let result = self.commit(&batch);
+            match &result {
+                Ok(()) => {
+                    failures = 0;
+                    self.overlay().forget_committed(&batch);
+                    batch.clear();
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::error!(
+                        "job cache commit of {} writes failed (attempt {failures}): {e}",
+                        batch.len()
+                    );
+                }
+            }
+            for waiter in waiters.drain(..) {
+                let _ = waiter.send(result.clone());
+            }
+            // When stopping, a failing batch gets a few more tries, then is given up.
+            if stopping && (result.is_ok() || failures >= 3) {
+                break;
+            }
+            if result.is_err() {
+                // The writes stay queued (and readable); retry after a pause.
+                std::thread::sleep(backoff(failures));
+            }
+        }
+        if !batch.is_empty() {
+            tracing::error!("job cache: {} writes lost at shutdown", batch.len());
+        }
+    }
+
+    /// Add writes to `batch` until it is full, its window closes, or a flush
+    /// or shutdown arrives. Blocks while there is nothing to do.
+    fn gather(
+        &self,
+        batch: &mut Vec<Write>,
+        waiters: &mut Vec<SyncSender<Result<(), String>>>,
+    ) -> Gathered {
+        if batch.is_empty() {
+            match self.rx.recv() {
+                Ok(msg) => {
+                    if let Some(stop) = absorb(msg, batch, waiters) {
+                        return stop;
+                    }
+                }
+                Err(_) => return Gathered::Shutdown,
+            }
+        }
+        let deadline = Instant::now() + BATCH_WINDOW;
+        while batch.len() < BATCH_MAX {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(wait) {
+                Ok(msg) => {
+                    if let Some(stop) = absorb(msg, batch, waiters) {
+                        return stop;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => return Gathered::Shutdown,
+            }
+        }
+        Gathered::Batch
+    }
+
+    /// Apply `batch` in one durable transaction.
+    fn commit(&self, batch: &[Write]) -> Result<(), String> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.try_commit(batch).map_err(|e| e.to_string())?;
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn try_commit(&self, batch: &[Write]) -> Result<(), redb::Error> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut jobs = txn.open_table(JOBS)?;
+            let mut returns = txn.open_table(RETURNS)?;
+            let mut minion_data = txn.open_table(MINION_DATA)?;
+            for w in batch {
+                let table = match w.table {
+                    Table::Jobs => &mut jobs,
+                    Table::Returns => &mut returns,
+                    Table::MinionData => &mut minion_data,
+                };
+                match &w.value {
+                    Some(v) => {
+                        table.insert(w.key.as_str(), &v[..])?;
+                    }
+                    None => {
+                        table.remove(w.key.as_str())?;
+                    }
+                }
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn overlay(&self) -> MutexGuard<'_, Overlay> {
+        self.overlay.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Take one message into the batch; `Some` when it ends the gathering.
+fn absorb(
+    msg: Msg,
+    batch: &mut Vec<Write>,
+    waiters: &mut Vec<SyncSender<Result<(), String>>>,
+) -> Option<Gathered> {
+    match msg {
+        Msg::Write(w) => {
+            batch.push(w);
+            None
+        }
+        Msg::Flush(waiter) => {
+            waiters.push(waiter);
+            Some(Gathered::Flush)
+        }
+        Msg::Shutdown => Some(Gathered::Shutdown),
+    }
+}
+
+/// 10 ms, 20 ms, ... up to 1 s between retries of a failing commit.
+fn backoff(failures: u32) -> Duration {
+    Duration::from_millis(10u64.saturating_mul(1 << failures.min(7)).min(1000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const T0: i64 = 1_795_304_419_509_933; // 2026-11-21T23:40:19.509933Z
+
+    fn jid_at(micros: i64) -> Jid {
+        jid_for_micros(micros)
+    }
+
+    fn minion(s: &str) -> MinionId {
+        MinionId::parse(s).expect("id")
+    }
+
+    fn job(jid: &Jid) -> JobRecord {
+        let mut kwarg = Map::new();
+        kwarg.insert("test".into(), json!(true));
+        JobRecord {
+            jid: jid.clone(),
+            fun: "state.apply".into(),
+            arg: vec![json!("web")],
+            kwarg,
+            tgt: json!("web*"),
+            tgt_type: "glob".into(),
+            user: "root".into(),
+            minions: vec!["web1".into(), "web2".into()],
+        }
+    }
+
+    fn ret(value: Value) -> ReturnRecord {
+        ReturnRecord {
+            ret: value,
+            retcode: 0,
+            success: true,
+            fun: "test.ping".into(),
+            fun_args: vec![],
+            out: None,
+            stamp: "2026-11-21T23:40:19.600000+00:00".into(),
+        }
+    }
+
+    fn open(dir: &tempfile::TempDir) -> RedbJobCache {
+        RedbJobCache::open(dir.path().join("cache/jobs.redb")).expect("open")
+    }
+
+    #[test]
+    fn saved_job_is_visible_at_once_and_after_flush() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = open(&dir);
+        let jid = jid_at(T0);
+        assert_eq!(cache.get_job(&jid).expect("get"), None);
+        cache.save_job(&job(&jid)).expect("save");
+        assert_eq!(cache.get_job(&jid).expect("get"), Some(job(&jid)));
+        cache.flush().expect("flush");
+        assert_eq!(cache.get_job(&jid).expect("get"), Some(job(&jid)));
+        assert!(
+            cache.overlay().entries.is_empty(),
+            "flushed writes leave the overlay"
+        );
+    }
+
+    #[test]
+    fn return_record_keeps_the_wire_return() {
+        let wire = JobReturn {
+            jid: jid_at(T0),
+            fun: "cmd.run".into(),
+            fun_args: vec![json!("echo hi")],
+            ret: json!("hi"),
+            retcode: 0,
+            success: true,
+            out: Some("nested".into()),
+        };
+        let rec = ReturnRecord::from_return(&wire);
+        assert_eq!(
+            (rec.ret.clone(), rec.fun.as_str(), rec.out.as_deref()),
+            (json!("hi"), "cmd.run", Some("nested"))
+        );
+        assert!(rec.stamp.ends_with("+00:00"));
+        let as_json = serde_json::to_value(&rec).expect("json");
+        assert_eq!(as_json["return"], json!("hi"));
+        assert!(as_json.get("_stamp").is_some());
+    }
+
+    #[test]
+    fn many_returns_are_batched_and_all_visible() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = open(&dir);
+        let jid = jid_at(T0);
+        cache.save_job(&job(&jid)).expect("save");
+        let n = 1000;
+        for i in 0..n {
+            let id = minion(&format!("m{i:04}"));
+            assert!(cache.add_return(&jid, &id, ret(json!(i))).expect("add"));
+        }
+        // Visible before any flush, through the overlay.
+        let got = cache.returns(&jid).expect("returns");
+        assert_eq!(got.len(), n);
+        assert_eq!(got["m0042"].ret, json!(42));
+        cache.flush().expect("flush");
+        let commits = cache.commit_count();
+        assert!(
+            commits >= 1 && commits <= (n as u64) / 4,
+            "{commits} commits for {n} returns"
+        );
+        assert_eq!(cache.returns(&jid).expect("returns").len(), n);
+        // Another job's returns are not mixed in.
+        assert!(cache.returns(&jid_at(T0 + 1)).expect("returns").is_empty());
+    }
+
+    #[test]
+    fn duplicate_return_is_refused_before_and_after_commit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = open(&dir);
+        let (jid, web1) = (jid_at(T0), minion("web1"));
+        assert!(
+            cache
+                .add_return(&jid, &web1, ret(json!(true)))
+                .expect("first")
+        );
+        assert!(
+            !cache
+                .add_return(&jid, &web1, ret(json!("replayed")))
+                .expect("queued dup")
+        );
+        cache.flush().expect("flush");
+        assert!(
+            !cache
+                .add_return(&jid, &web1, ret(json!("replayed")))
+                .expect("stored dup")
+        );
+        assert_eq!(
+            cache.returns(&jid).expect("returns")["web1"].ret,
+            json!(true)
+        );
+        // The same minion may return for another job.
+        assert!(
+            cache
+                .add_return(&jid_at(T0 + 1), &web1, ret(json!(1)))
+                .expect("other job")
+        );
+    }
+
+    #[test]
+    fn racing_copies_of_one_return_count_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = open(&dir);
+        let (jid, web1) = (jid_at(T0), minion("web1"));
+        let firsts: usize = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| cache.add_return(&jid, &web1, ret(json!(1))).expect("add")))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| usize::from(h.join().expect("join")))
+                .sum()
+        });
+        assert_eq!(firsts, 1);
+    }
+
+    #[test]
+    fn reopen_keeps_jobs_returns_and_minion_data() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let jid = jid_at(T0);
+        {
+            let cache = open(&dir);
+            cache.save_job(&job(&jid)).expect("save");
+            cache
+                .add_return(&jid, &minion("web1"), ret(json!(true)))
+                .expect("add");
+            cache
+                .set_minion_data(&minion("web1"), json!({"grains": {"os": "Debian"}}))
+                .expect("data");
+            // No flush: dropping the cache (a master shutting down) commits.
+        }
+        let cache = open(&dir);
+        assert_eq!(cache.get_job(&jid).expect("get"), Some(job(&jid)));
+        assert_eq!(
+            cache.returns(&jid).expect("returns")["web1"].ret,
+            json!(true)
+        );
+        assert!(
+            !cache
+                .add_return(&jid, &minion("web1"), ret(json!(2)))
+                .expect("dup after restart")
+        );
+        assert_eq!(
+            cache.minion_data(&minion("web1")).expect("data"),
+            Some(json!({"grains": {"os": "Debian"}}))
+        );
+    }
+
+    #[test]
+    fn prune_drops_old_jobs_and_their_returns() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = open(&dir);
+        let hour = 3_600 * 1_000_000;
+        let (old, edge, new) = (
+            jid_at(T0 - 25 * hour),
+            jid_at(T0 - 24 * hour),
+            jid_at(T0 - hour),
+        );
+        for jid in [&old, &edge, &new] {
+            cache.save_job(&job(jid)).expect("save");
+            cache
+                .add_return(jid, &minion("web1"), ret(json!(1)))
+                .expect("add");
+        }
+        // A return whose job record is gone is pruned by its jid's age too.
+        let orphan = jid_at(T0 - 30 * hour);
+        cache
+            .add_return(&orphan, &minion("web1"), ret(json!(1)))
+            .expect("add");
+
+        assert_eq!(cache.prune(T0, 0).expect("keep forever"), 0);
+        assert_eq!(cache.prune(T0, 24 * 3_600).expect("prune"), 1);
+        let left: Vec<Jid> = cache
+            .list_jobs()
+            .expect("list")
+            .into_iter()
+            .map(|j| j.jid)
+            .collect();
+        assert_eq!(
+            left,
+            vec![edge.clone(), new.clone()],
+            "a job exactly at the cutoff stays"
+        );
+        assert!(cache.returns(&old).expect("returns").is_empty());
+        assert!(cache.returns(&orphan).expect("returns").is_empty());
+        assert_eq!(cache.returns(&new).expect("returns").len(), 1);
+        assert_eq!(cache.prune(T0, 24 * 3_600).expect("again"), 0);
+    }
+
+    #[test]
+    fn list_jobs_is_oldest_first_including_queued_ones() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = open(&dir);
+        let jids: Vec<Jid> = [5, 1, 3]
+            .iter()
+            .map(|s| jid_at(T0 + s * 1_000_000))
+            .collect();
+        cache.save_job(&job(&jids[0])).expect("save");
+        cache.flush().expect("flush");
+        cache.save_job(&job(&jids[1])).expect("save"); // queued, not committed
+        cache.save_job(&job(&jids[2])).expect("save");
+        let listed: Vec<Jid> = cache
+            .list_jobs()
+            .expect("list")
+            .into_iter()
+            .map(|j| j.jid)
+            .collect();
+        assert_eq!(
+            listed,
+            vec![jids[1].clone(), jids[2].clone(), jids[0].clone()]
+        );
+    }
+
+    #[test]
+    fn undecodable_records_are_skipped_not_fatal() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = open(&dir);
+        let good = jid_at(T0);
+        cache.save_job(&job(&good)).expect("save");
+        cache
+            .add_return(&good, &minion("web1"), ret(json!(1)))
+            .expect("add");
+        cache.flush().expect("flush");
+        let bad = jid_at(T0 - 1);
+        let txn = cache.db.begin_write().expect("write");
+        {
+            let mut jobs = txn.open_table(JOBS).expect("jobs");
+            jobs.insert(bad.as_str(), &b"\xc1garbage"[..])
+                .expect("insert");
+            let mut returns = txn.open_table(RETURNS).expect("returns");
+            let key = return_key(&good, &minion("web2"));
+            returns
+                .insert(key.as_str(), &b"\x92\x01"[..])
+                .expect("insert");
+        }
+        txn.commit().expect("commit");
+        assert_eq!(cache.get_job(&bad).expect("get"), None);
+        assert_eq!(cache.list_jobs().expect("list"), vec![job(&good)]);
+        let returns = cache.returns(&good).expect("returns");
+        assert_eq!(returns.keys().collect::<Vec<_>>(), ["web1"]);
+    }
+
+    #[test]
+    fn minion_data_keeps_the_latest_write() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = open(&dir);
+        let (a, b) = (minion("web1"), minion("web2"));
+        for i in 0..50 {
+            cache.set_minion_data(&a, json!({"n": i})).expect("set");
+        }
+        cache.set_minion_data(&b, json!({"n": "b"})).expect("set");
+        assert_eq!(cache.minion_data(&a).expect("get"), Some(json!({"n": 49})));
+        cache.flush().expect("flush");
+        assert_eq!(cache.minion_data(&a).expect("get"), Some(json!({"n": 49})));
+        cache.remove_minion_data(&b).expect("remove");
+        assert_eq!(
+            cache.minion_data(&b).expect("get"),
+            None,
+            "removal visible before commit"
+        );
+        let all = cache.all_minion_data().expect("all");
+        assert_eq!(all.keys().collect::<Vec<_>>(), ["web1"]);
+        cache.flush().expect("flush");
+        assert_eq!(cache.all_minion_data().expect("all").len(), 1);
+    }
+
+    #[test]
+    fn cache_is_usable_as_a_shared_trait_object() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache: Arc<dyn JobCache> = Arc::new(open(&dir));
+        let jid = jid_at(T0);
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let cache = cache.clone();
+                let jid = jid.clone();
+                s.spawn(move || {
+                    for i in 0..100 {
+                        let id = minion(&format!("t{t}m{i}"));
+                        assert!(cache.add_return(&jid, &id, ret(json!(i))).expect("add"));
+                    }
+                });
+            }
+        });
+        assert_eq!(cache.returns(&jid).expect("returns").len(), 400);
+    }
+}

@@ -1,0 +1,88 @@
+//! `brine-key` commands over the key store: what each command changes and the
+//! reply it prints. The master runs these with side effects (events, session
+//! teardown, publish-key rotation, see `Master::key_command`); `brine-key` runs
+//! them directly on `pki_dir` when no master is running.
+
+use brine_common::crypto::PublicKey;
+use brine_common::ids::MinionId;
+use serde_json::{Map, Value};
+
+use crate::client::{KeyCommand, KeyReply};
+use crate::daemon::id_list;
+use crate::keys::{KeyError, KeyState, KeyStore};
+
+/// The order `salt-key -L --out json` prints the states in.
+pub const LISTING_ORDER: [KeyState; 4] = [
+    KeyState::Pending,
+    KeyState::Rejected,
+    KeyState::Accepted,
+    KeyState::Denied,
+];
+
+/// Run `cmd`; returns the reply and the (id, Salt `act`) pairs it changed.
+pub fn execute(
+    keys: &KeyStore,
+    cmd: &KeyCommand,
+    master_pub: &PublicKey,
+) -> Result<(KeyReply, Vec<(MinionId, &'static str)>), KeyError> {
+    Ok(match cmd {
+        KeyCommand::List => {
+            let mut map = Map::new();
+            for state in LISTING_ORDER {
+                map.insert(state.json_name().into(), id_list(keys.list(state)?));
+            }
+            (KeyReply::Listing(map), Vec::new())
+        }
+        KeyCommand::Accept {
+            pattern,
+            include_rejected,
+            include_denied,
+        } => {
+            let ids = keys.accept(pattern, *include_rejected, *include_denied)?;
+            changed(KeyState::Accepted, ids, "accept")
+        }
+        KeyCommand::Reject {
+            pattern,
+            include_accepted,
+            include_denied,
+        } => {
+            let ids = keys.reject(pattern, *include_accepted, *include_denied)?;
+            changed(KeyState::Rejected, ids, "reject")
+        }
+        KeyCommand::Delete { pattern } => {
+            let ids = keys.delete(pattern)?;
+            let mut map = Map::new();
+            map.insert("deleted".into(), id_list(&ids));
+            let acts = ids.into_iter().map(|id| (id, "delete")).collect();
+            (KeyReply::Changed(map), acts)
+        }
+        KeyCommand::Fingerprints { pattern } => {
+            let mut map = Map::new();
+            let mut local = Map::new();
+            local.insert("master.pub".into(), Value::String(master_pub.fingerprint()));
+            map.insert("local".into(), Value::Object(local));
+            for (state, id, fp) in keys.fingerprints(pattern)? {
+                let entry = map
+                    .entry(state.json_name())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if let Value::Object(m) = entry {
+                    m.insert(id.to_string(), Value::String(fp));
+                }
+            }
+            (KeyReply::Fingerprints(map), Vec::new())
+        }
+    })
+}
+
+fn changed(
+    state: KeyState,
+    ids: Vec<MinionId>,
+    act: &'static str,
+) -> (KeyReply, Vec<(MinionId, &'static str)>) {
+    let mut map = Map::new();
+    map.insert(state.json_name().into(), id_list(&ids));
+    (
+        KeyReply::Changed(map),
+        ids.into_iter().map(|id| (id, act)).collect(),
+    )
+}

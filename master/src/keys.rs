@@ -1,0 +1,1171 @@
+//! The minion key store: Salt's `pki_dir` layout and its auth rules.
+//!
+//! Each minion's Ed25519 public key (SPKI PEM) lives in one file named after
+//! the minion id, in the directory of its state, exactly where Salt keeps it:
+//!
+//! | directory           | state                                               |
+//! |---------------------|-----------------------------------------------------|
+//! | `minions/`          | accepted                                            |
+//! | `minions_pre/`      | pending (unaccepted)                                |
+//! | `minions_rejected/` | rejected                                            |
+//! | `minions_denied/`   | denied: another key presented for a known id        |
+//!
+//! An id is in at most one of accepted, pending and rejected: every write into
+//! one of them removes the id from the other two (as Salt 3008's
+//! `localfs_key.store` does). A denied file sits beside them: it records the
+//! last key that was refused for that id and is not a state of the id.
+//!
+//! Rules follow Salt 3008 (`salt/channel/server.py` `_auth`, `salt/key.py`,
+//! `salt/cache/localfs_key.py`, `salt/daemons/masterapi.py`):
+//! - a rejected id is refused whatever key it presents, and rejection wins
+//!   when an id somehow has several state files (rejected > pending > accepted);
+//! - a key that differs from the accepted *or pending* one is written to
+//!   `minions_denied/` and refused;
+//! - symlinks and dot-files in the key directories are ignored;
+//! - listings sort case-insensitively, like `salt.utils.data.sorted_ignorecase`.
+//!
+//! Mutations are serialised by a mutex, so concurrent auth requests and
+//! `brine-key` commands in one master never interleave a read-decide-write.
+//! The master's own key pair (`master.pem`, `master.pub`) lives in `pki_dir`
+//! itself and is not touched here.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use brine_common::crypto::PublicKey;
+use brine_common::ids::MinionId;
+use globset::{GlobBuilder, GlobMatcher};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Mode of the key directories: only the master's user may list them.
+const DIR_MODE: u32 = 0o700;
+/// Mode of a public key file.
+const KEY_MODE: u32 = 0o644;
+
+/// The state of a minion key.
+///
+/// Variants are declared in the order of their JSON names, so sorting (and a
+/// `BTreeMap<KeyState, _>`) gives the order `salt-key -L` prints them in:
+/// Accepted, Denied, Unaccepted, Rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum KeyState {
+    #[serde(rename = "minions")]
+    Accepted,
+    #[serde(rename = "minions_denied")]
+    Denied,
+    #[serde(rename = "minions_pre")]
+    Pending,
+    #[serde(rename = "minions_rejected")]
+    Rejected,
+}
+
+impl KeyState {
+    /// Every state, in `salt-key -L` order.
+    pub const ALL: [KeyState; 4] = [
+        KeyState::Accepted,
+        KeyState::Denied,
+        KeyState::Pending,
+        KeyState::Rejected,
+    ];
+
+    /// Salt's name for the state: its directory in `pki_dir` and its key in
+    /// `salt-key --out json`.
+    pub fn json_name(self) -> &'static str {
+        match self {
+            KeyState::Accepted => "minions",
+            KeyState::Denied => "minions_denied",
+            KeyState::Pending => "minions_pre",
+            KeyState::Rejected => "minions_rejected",
+        }
+    }
+
+    /// The heading `salt-key -L` prints above the state's ids.
+    pub fn heading(self) -> &'static str {
+        match self {
+            KeyState::Accepted => "Accepted Keys:",
+            KeyState::Denied => "Denied Keys:",
+            KeyState::Pending => "Unaccepted Keys:",
+            KeyState::Rejected => "Rejected Keys:",
+        }
+    }
+
+    /// The state named by `salt-key -l ARG`, which matches on prefixes:
+    /// `acc`, `pre`/`un`, `rej`, `den` (`all` is the caller's business).
+    pub fn from_list_arg(arg: &str) -> Option<KeyState> {
+        let arg = arg.to_ascii_lowercase();
+        if arg.starts_with("acc") {
+            Some(KeyState::Accepted)
+        } else if arg.starts_with("pre") || arg.starts_with("un") {
+            Some(KeyState::Pending)
+        } else if arg.starts_with("rej") {
+            Some(KeyState::Rejected)
+        } else if arg.starts_with("den") {
+            Some(KeyState::Denied)
+        } else {
+            None
+        }
+    }
+}
+
+impl std::fmt::Display for KeyState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.json_name())
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum KeyError {
+    #[error("cannot {action} {}: {source}", .path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error("{}: not an Ed25519 public key in PEM form", .path.display())]
+    BadKey { path: PathBuf },
+    #[error("invalid key glob {pattern:?}: {reason}")]
+    BadPattern { pattern: String, reason: String },
+}
+
+fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> KeyError + 'a {
+    move |source| KeyError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What the master does with an auth request, and what the key store changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthDecision {
+    /// Accepted: the minion may have a session. Pending, Rejected, Denied:
+    /// refused (Salt answers `ret: true` for pending so the minion retries).
+    pub state: KeyState,
+    /// The presented key was written to disk by this decision: a new pending
+    /// key, an auto-accepted key, or a denied key.
+    pub newly_stored: bool,
+    /// The key was accepted by `auto_accept` or `autosign_file` just now.
+    pub auto_accepted: bool,
+}
+
+impl AuthDecision {
+    fn new(state: KeyState, newly_stored: bool, auto_accepted: bool) -> Self {
+        AuthDecision {
+            state,
+            newly_stored,
+            auto_accepted,
+        }
+    }
+
+    /// Salt's `act` for the `salt/auth` event.
+    pub fn act(&self) -> &'static str {
+        match self.state {
+            KeyState::Accepted => "accept",
+            KeyState::Pending => "pend",
+            KeyState::Rejected => "reject",
+            KeyState::Denied => "denied",
+        }
+    }
+
+    /// Salt's `result` for the `salt/auth` event: true for accept and pend.
+    pub fn result(&self) -> bool {
+        matches!(self.state, KeyState::Accepted | KeyState::Pending)
+    }
+}
+
+/// The key directories under one `pki_dir`.
+#[derive(Debug)]
+pub struct KeyStore {
+    pki_dir: PathBuf,
+    /// Serialises every read-decide-write sequence of this process.
+    lock: Mutex<()>,
+}
+
+impl KeyStore {
+    /// Open the store, creating `pki_dir` and the four key directories (0700)
+    /// when they are missing.
+    pub fn open(pki_dir: impl AsRef<Path>) -> Result<KeyStore, KeyError> {
+        let store = KeyStore {
+            pki_dir: pki_dir.as_ref().to_path_buf(),
+            lock: Mutex::new(()),
+        };
+        create_dir(&store.pki_dir)?;
+        for state in KeyState::ALL {
+            create_dir(&store.dir(state))?;
+        }
+        Ok(store)
+    }
+
+    pub fn pki_dir(&self) -> &Path {
+        &self.pki_dir
+    }
+
+    /// The directory of a state.
+    pub fn dir(&self, state: KeyState) -> PathBuf {
+        self.pki_dir.join(state.json_name())
+    }
+
+    /// The file that holds `id`'s key in `state`.
+    pub fn key_path(&self, state: KeyState, id: &MinionId) -> PathBuf {
+        self.dir(state).join(id.as_str())
+    }
+
+    fn guard(&self) -> MutexGuard<'_, ()> {
+        // The guarded data is `()`: a panic elsewhere cannot leave it inconsistent.
+        self.lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The state of `id` for auth purposes and its stored key. A rejected file
+    /// wins over a pending one, which wins over an accepted one (Salt 3008's
+    /// order, and the safe one should several exist). Denied is not a state of
+    /// an id: see [`KeyStore::denied_key`].
+    pub fn lookup(&self, id: &MinionId) -> Result<Option<(KeyState, PublicKey)>, KeyError> {
+        for state in [KeyState::Rejected, KeyState::Pending, KeyState::Accepted] {
+            if let Some(key) = self.read_key(state, id)? {
+                return Ok(Some((state, key)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The last key that was denied for `id`, if any.
+    pub fn denied_key(&self, id: &MinionId) -> Result<Option<PublicKey>, KeyError> {
+        self.read_key(KeyState::Denied, id)
+    }
+
+    /// Decide an auth request, as Salt's master `_auth` does, and record it:
+    ///
+    /// | stored state | presented key | auto-accept | result                       |
+    /// |--------------|---------------|-------------|------------------------------|
+    /// | rejected     | any           | any         | Rejected                     |
+    /// | accepted     | same          | any         | Accepted                     |
+    /// | accepted     | different     | any         | Denied (written to denied/)  |
+    /// | pending      | different     | any         | Denied (written to denied/)  |
+    /// | pending      | same          | yes         | Accepted (moved)             |
+    /// | pending      | same          | no          | Pending                      |
+    /// | none         | -             | yes         | Accepted (stored)            |
+    /// | none         | -             | no          | Pending (stored)             |
+    ///
+    /// "auto-accept" is `auto_accept` or an `autosign_file` glob matching the id.
+    pub fn decide_auth(
+        &self,
+        id: &MinionId,
+        presented: &PublicKey,
+        auto_accept: bool,
+        autosign_patterns: &[String],
+    ) -> Result<AuthDecision, KeyError> {
+        let _guard = self.guard();
+        let auto = auto_accept || autosign_matches(id, autosign_patterns);
+        let decision = match self.lookup(id)? {
+            Some((KeyState::Rejected, _)) => AuthDecision::new(KeyState::Rejected, false, false),
+            Some((KeyState::Accepted | KeyState::Pending, stored)) if stored != *presented => {
+                tracing::error!(
+                    "authentication attempt from {id} failed: its public key does not match the \
+                     stored one; this may be an attempt to compromise the cluster"
+                );
+                let written = self.write_denied(id, presented)?;
+                AuthDecision::new(KeyState::Denied, written, false)
+            }
+            Some((KeyState::Accepted, _)) => AuthDecision::new(KeyState::Accepted, false, false),
+            Some((KeyState::Pending, _)) if auto => {
+                self.move_key(id, KeyState::Pending, KeyState::Accepted)?;
+                tracing::info!("pending key of {id} accepted automatically");
+                AuthDecision::new(KeyState::Accepted, true, true)
+            }
+            Some((KeyState::Pending, _)) => {
+                tracing::info!("key of {id} is pending: accept it with brine-key -a {id}");
+                AuthDecision::new(KeyState::Pending, false, false)
+            }
+            // `lookup` never answers Denied; treat it like an unknown id.
+            Some((KeyState::Denied, _)) | None if auto => {
+                self.store(KeyState::Accepted, id, presented)?;
+                tracing::info!("new key of {id} accepted automatically");
+                AuthDecision::new(KeyState::Accepted, true, true)
+            }
+            Some((KeyState::Denied, _)) | None => {
+                self.store(KeyState::Pending, id, presented)?;
+                tracing::info!("new key of {id} placed in pending");
+                AuthDecision::new(KeyState::Pending, true, false)
+            }
+        };
+        Ok(decision)
+    }
+
+    /// The ids in `state`, sorted case-insensitively.
+    pub fn list(&self, state: KeyState) -> Result<Vec<MinionId>, KeyError> {
+        let dir = self.dir(state);
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            // A directory removed behind our back simply holds no keys.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_err("list", &dir)(e)),
+        };
+        let mut ids = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io_err("list", &dir))?;
+            if let Some(id) = key_file_id(&entry) {
+                ids.push(id);
+            }
+        }
+        sort_ids(&mut ids);
+        Ok(ids)
+    }
+
+    /// Every state with its ids (empty states included, as `salt-key -L` shows them).
+    pub fn list_all(&self) -> Result<BTreeMap<KeyState, Vec<MinionId>>, KeyError> {
+        KeyState::ALL
+            .into_iter()
+            .map(|state| Ok((state, self.list(state)?)))
+            .collect()
+    }
+
+    /// Accept the pending keys whose id matches `pattern`, and the rejected
+    /// and denied ones when asked. Returns the ids accepted, sorted.
+    ///
+    /// When an id matches in several source states, the first of pending,
+    /// rejected, denied wins: accepting a denied key over a pending one takes
+    /// an explicit second command.
+    pub fn accept(
+        &self,
+        pattern: &str,
+        include_rejected: bool,
+        include_denied: bool,
+    ) -> Result<Vec<MinionId>, KeyError> {
+        let mut sources = vec![KeyState::Pending];
+        if include_rejected {
+            sources.push(KeyState::Rejected);
+        }
+        if include_denied {
+            sources.push(KeyState::Denied);
+        }
+        self.move_matching(pattern, &sources, KeyState::Accepted)
+    }
+
+    /// Reject the pending keys whose id matches `pattern`, and the accepted
+    /// and denied ones when asked. Returns the ids rejected, sorted.
+    pub fn reject(
+        &self,
+        pattern: &str,
+        include_accepted: bool,
+        include_denied: bool,
+    ) -> Result<Vec<MinionId>, KeyError> {
+        let mut sources = vec![KeyState::Pending];
+        if include_accepted {
+            sources.push(KeyState::Accepted);
+        }
+        if include_denied {
+            sources.push(KeyState::Denied);
+        }
+        self.move_matching(pattern, &sources, KeyState::Rejected)
+    }
+
+    /// Delete every key (in any state) whose id matches `pattern`. Returns the
+    /// ids that lost at least one key, sorted.
+    pub fn delete(&self, pattern: &str) -> Result<Vec<MinionId>, KeyError> {
+        let matcher = IdPattern::new(pattern)?;
+        let _guard = self.guard();
+        let mut deleted = Vec::new();
+        for state in KeyState::ALL {
+            for id in self
+                .list(state)?
+                .into_iter()
+                .filter(|id| matcher.matches(id))
+            {
+                if remove_file(&self.key_path(state, &id))? {
+                    deleted.push(id);
+                }
+            }
+        }
+        self.sync_dirs(&KeyState::ALL)?;
+        sort_ids(&mut deleted);
+        deleted.dedup();
+        Ok(deleted)
+    }
+
+    /// `(state, id, fingerprint)` of every key whose id matches `pattern`,
+    /// ordered by state then id. A key file that cannot be read is logged and
+    /// left out, so one bad file does not hide the others.
+    pub fn fingerprints(
+        &self,
+        pattern: &str,
+    ) -> Result<Vec<(KeyState, MinionId, String)>, KeyError> {
+        let matcher = IdPattern::new(pattern)?;
+        let mut out = Vec::new();
+        for state in KeyState::ALL {
+            for id in self
+                .list(state)?
+                .into_iter()
+                .filter(|id| matcher.matches(id))
+            {
+                match self.read_key(state, &id) {
+                    Ok(Some(key)) => out.push((state, id, key.fingerprint())),
+                    Ok(None) => {} // removed since the listing
+                    Err(e) => tracing::warn!("skipping key of {id}: {e}"),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Move the ids matching `pattern` from `sources` (in priority order) to `target`.
+    fn move_matching(
+        &self,
+        pattern: &str,
+        sources: &[KeyState],
+        target: KeyState,
+    ) -> Result<Vec<MinionId>, KeyError> {
+        let matcher = IdPattern::new(pattern)?;
+        let _guard = self.guard();
+        let mut moved: Vec<MinionId> = Vec::new();
+        for &source in sources {
+            for id in self
+                .list(source)?
+                .into_iter()
+                .filter(|id| matcher.matches(id))
+            {
+                if moved.contains(&id) {
+                    continue;
+                }
+                // Salt refuses to accept a file that is not a valid key; so do we.
+                if let Err(e) = self.read_key(source, &id) {
+                    tracing::error!("not moving the key of {id} to {target}: {e}");
+                    continue;
+                }
+                self.move_key(&id, source, target)?;
+                moved.push(id);
+            }
+        }
+        sort_ids(&mut moved);
+        Ok(moved)
+    }
+
+    /// Read `id`'s key in `state`: `None` when there is no such regular file.
+    fn read_key(&self, state: KeyState, id: &MinionId) -> Result<Option<PublicKey>, KeyError> {
+        let path = self.key_path(state, id);
+        let meta = match fs::symlink_metadata(&path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err("read", &path)(e)),
+        };
+        if !meta.file_type().is_file() {
+            // Salt ignores symlinks here too: a key must be a file of its own.
+            tracing::warn!("ignoring {}: not a regular file", path.display());
+            return Ok(None);
+        }
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err("read", &path)(e)),
+        };
+        PublicKey::from_pem(&text)
+            .map(Some)
+            .ok_or(KeyError::BadKey { path })
+    }
+
+    /// Store `key` as `id`'s key in `state` (accepted, pending or rejected)
+    /// and remove the id from the other two.
+    fn store(&self, state: KeyState, id: &MinionId, key: &PublicKey) -> Result<(), KeyError> {
+        write_key_file(&self.dir(state), id, key)?;
+        self.remove_other_states(id, state)
+    }
+
+    /// Record a refused key in `minions_denied/`. Returns whether the file
+    /// changed (the same refused key presented again writes nothing).
+    fn write_denied(&self, id: &MinionId, key: &PublicKey) -> Result<bool, KeyError> {
+        // An unreadable denied file is replaced rather than blocking the record.
+        if let Ok(Some(existing)) = self.read_key(KeyState::Denied, id)
+            && existing == *key
+        {
+            return Ok(false);
+        }
+        write_key_file(&self.dir(KeyState::Denied), id, key)?;
+        Ok(true)
+    }
+
+    /// Move `id`'s key file from `from` to `to` (one atomic rename) and keep
+    /// the id in one state only.
+    fn move_key(&self, id: &MinionId, from: KeyState, to: KeyState) -> Result<(), KeyError> {
+        let (src, dst) = (self.key_path(from, id), self.key_path(to, id));
+        fs::rename(&src, &dst).map_err(io_err("move", &src))?;
+        if to != KeyState::Denied {
+            self.remove_other_states(id, to)?;
+        }
+        self.sync_dirs(&[from, to])
+    }
+
+    fn sync_dirs(&self, states: &[KeyState]) -> Result<(), KeyError> {
+        states.iter().try_for_each(|&s| sync_dir(&self.dir(s)))
+    }
+
+    /// Remove `id` from the states of {accepted, pending, rejected} other than `keep`.
+    fn remove_other_states(&self, id: &MinionId, keep: KeyState) -> Result<(), KeyError> {
+        for state in [KeyState::Accepted, KeyState::Pending, KeyState::Rejected] {
+            if state != keep && remove_file(&self.key_path(state, id))? {
+                tracing::debug!("removed {id} from {state}");
+                sync_dir(&self.dir(state))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A `brine-key` glob: Salt's fnmatch, or several separated by commas.
+struct IdPattern {
+    globs: Vec<GlobMatcher>,
+}
+
+impl IdPattern {
+    fn new(pattern: &str) -> Result<Self, KeyError> {
+        let globs = pattern
+            .split(',')
+            .map(|part| {
+                compile_glob(part).map_err(|reason| KeyError::BadPattern {
+                    pattern: pattern.to_string(),
+                    reason,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(IdPattern { globs })
+    }
+
+    fn matches(&self, id: &MinionId) -> bool {
+        self.globs.iter().any(|g| g.is_match(id.as_str()))
+    }
+}
+
+/// Compile one glob with fnmatch's rules: `*` also matches `/` and `.`, a
+/// backslash is an ordinary character.
+fn compile_glob(pattern: &str) -> Result<GlobMatcher, String> {
+    GlobBuilder::new(pattern)
+        .literal_separator(false)
+        .backslash_escape(false)
+        .build()
+        .map(|g| g.compile_matcher())
+        .map_err(|e| e.to_string())
+}
+
+/// Whether `id` matches one of the `autosign_file` patterns: the id itself
+/// or a glob (Salt's `expr_match`, without its regular-expression fallback).
+pub fn autosign_matches(id: &MinionId, patterns: &[String]) -> bool {
+    patterns.iter().any(|p| {
+        p == id.as_str()
+            || match compile_glob(p) {
+                Ok(glob) => glob.is_match(id.as_str()),
+                Err(e) => {
+                    tracing::warn!("ignoring autosign pattern {p:?}: {e}");
+                    false
+                }
+            }
+    })
+}
+
+/// The patterns in Salt's `autosign_file`: one per line, surrounding blanks
+/// trimmed, `#` comments and blank lines skipped. A missing file gives none.
+///
+/// Like Salt (`AutoKey.check_permissions`, default `permissive_pki_access:
+/// False`), a file that others or its group may write is ignored with a
+/// warning: whoever can write it could have any minion accepted.
+pub fn autosign_patterns(path: &Path) -> Vec<String> {
+    read_signing_file(path, false)
+}
+
+/// [`autosign_patterns`] with Salt's `permissive_pki_access`: when true, a
+/// group-writable file is read too (never a world-writable one).
+pub fn read_signing_file(path: &Path, permissive_pki_access: bool) -> Vec<String> {
+    let meta = match fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) => {
+            tracing::warn!("cannot read {}: {e}", path.display());
+            return Vec::new();
+        }
+    };
+    let mode = meta.permissions().mode();
+    let group_writable = mode & 0o020 != 0;
+    if mode & 0o002 != 0 || (group_writable && !permissive_pki_access) {
+        tracing::warn!("wrong permissions for {}, ignoring content", path.display());
+        return Vec::new();
+    }
+    match fs::read_to_string(path) {
+        Ok(text) => parse_signing_file(&text),
+        Err(e) => {
+            tracing::warn!("cannot read {}: {e}", path.display());
+            Vec::new()
+        }
+    }
+}
+
+fn parse_signing_file(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(String::from)
+        .collect()
+}
+
+/// The minion id a directory entry stands for, if it is a key file: a
+/// regular file (not a symlink) whose name is a valid id and not a dot-file
+/// (Salt skips those; our temporary files are dot-files).
+fn key_file_id(entry: &fs::DirEntry) -> Option<MinionId> {
+    let name = entry.file_name();
+    let name = name.to_str()?;
+    if name.starts_with('.') {
+        return None;
+    }
+    let is_file = entry.file_type().map(|t| t.is_file()).unwrap_or(false);
+    if !is_file {
+        tracing::debug!("ignoring {name:?} in the key directory: not a regular file");
+        return None;
+    }
+    MinionId::parse(name).ok()
+}
+
+/// Salt's `sorted_ignorecase`, with the exact name as tie-break so the order
+/// is total.
+fn sort_ids(ids: &mut [MinionId]) {
+    ids.sort_by(|a, b| {
+        let (la, lb) = (a.as_str().to_lowercase(), b.as_str().to_lowercase());
+        la.cmp(&lb).then_with(|| a.cmp(b))
+    });
+}
+
+fn create_dir(path: &Path) -> Result<(), KeyError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(path)
+        .map_err(io_err("create directory", path))
+}
+
+/// Remove a file; `false` when it did not exist.
+fn remove_file(path: &Path) -> Result<bool, KeyError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(io_err("remove", path)(e)),
+    }
+}
+
+/// Write `key` to `dir/<id>` atomically, mode 0644.
+///
+/// Not `brine_common::crypto::write_file`: its temporary name is
+/// `path.with_extension("tmp")`, which two ids such as `web1.a` and `web1.b`
+/// share (`web1.tmp`), and which is itself a valid id should a crash leave it
+/// behind. Ours is a dot-file unique to this process and write, created with
+/// O_EXCL, and listings skip dot-files.
+fn write_key_file(dir: &Path, id: &MinionId, key: &PublicKey) -> Result<(), KeyError> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(".{}.{}.{n}.tmp", id.as_str(), std::process::id()));
+    let result = write_new_file(&tmp, key.to_pem().as_bytes())
+        .and_then(|()| fs::rename(&tmp, dir.join(id.as_str())).map_err(io_err("rename", &tmp)));
+    if result.is_err() {
+        // Best effort: do not leave a half-written temporary behind.
+        let _ = fs::remove_file(&tmp);
+    }
+    result?;
+    sync_dir(dir)
+}
+
+fn write_new_file(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(KEY_MODE)
+        .open(path)
+        .map_err(io_err("create", path))?;
+    file.write_all(bytes).map_err(io_err("write", path))?;
+    // The umask may have narrowed the mode; keys are meant to be world-readable.
+    file.set_permissions(fs::Permissions::from_mode(KEY_MODE))
+        .map_err(io_err("chmod", path))?;
+    file.sync_all().map_err(io_err("sync", path))
+}
+
+/// Make the renames and removals in `dir` durable.
+fn sync_dir(dir: &Path) -> Result<(), KeyError> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err("sync", dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use brine_common::crypto::Identity;
+
+    fn key() -> PublicKey {
+        Identity::generate().expect("generate").public()
+    }
+
+    fn id(s: &str) -> MinionId {
+        MinionId::parse(s).expect("id")
+    }
+
+    fn ids(list: &[&str]) -> Vec<MinionId> {
+        list.iter().map(|s| id(s)).collect()
+    }
+
+    fn store() -> (tempfile::TempDir, KeyStore) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = KeyStore::open(dir.path().join("pki")).expect("open");
+        (dir, store)
+    }
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).expect("metadata").permissions().mode() & 0o777
+    }
+
+    /// Put `id` with `key` in `state` directly, as an operator or an earlier run would.
+    fn place(store: &KeyStore, state: KeyState, name: &str, key: &PublicKey) {
+        write_key_file(&store.dir(state), &id(name), key).expect("place");
+    }
+
+    #[test]
+    fn open_creates_private_directories() {
+        let (_dir, store) = store();
+        for state in KeyState::ALL {
+            assert_eq!(mode(&store.dir(state)), 0o700, "{state}");
+        }
+        assert!(store.dir(KeyState::Pending).ends_with("minions_pre"));
+    }
+
+    #[test]
+    fn state_names_and_headings_are_salts() {
+        assert_eq!(
+            serde_json::to_value(KeyState::Pending).expect("json"),
+            "minions_pre"
+        );
+        assert_eq!(
+            serde_json::from_value::<KeyState>("minions_denied".into()).expect("json"),
+            KeyState::Denied
+        );
+        let headings: Vec<_> = KeyState::ALL.iter().map(|s| s.heading()).collect();
+        assert_eq!(
+            headings,
+            [
+                "Accepted Keys:",
+                "Denied Keys:",
+                "Unaccepted Keys:",
+                "Rejected Keys:"
+            ]
+        );
+        assert_eq!(KeyState::from_list_arg("un"), Some(KeyState::Pending));
+        assert_eq!(
+            KeyState::from_list_arg("accepted"),
+            Some(KeyState::Accepted)
+        );
+        assert_eq!(KeyState::from_list_arg("all"), None);
+    }
+
+    #[test]
+    fn unknown_minion_is_stored_pending_with_public_mode() {
+        let (_dir, store) = store();
+        let k = key();
+        let d = store
+            .decide_auth(&id("web1"), &k, false, &[])
+            .expect("auth");
+        assert_eq!(d, AuthDecision::new(KeyState::Pending, true, false));
+        assert_eq!((d.act(), d.result()), ("pend", true));
+        let path = store.key_path(KeyState::Pending, &id("web1"));
+        assert_eq!(mode(&path), 0o644);
+        assert_eq!(
+            store.lookup(&id("web1")).expect("lookup"),
+            Some((KeyState::Pending, k))
+        );
+        // Asking again with the same key changes nothing.
+        let again = store
+            .decide_auth(&id("web1"), &k, false, &[])
+            .expect("auth");
+        assert_eq!(again, AuthDecision::new(KeyState::Pending, false, false));
+    }
+
+    #[test]
+    fn unknown_minion_is_accepted_by_auto_accept_or_autosign() {
+        let (_dir, store) = store();
+        let d = store
+            .decide_auth(&id("a1"), &key(), true, &[])
+            .expect("auth");
+        assert_eq!(d, AuthDecision::new(KeyState::Accepted, true, true));
+        let globs = vec!["web*".to_string()];
+        let d = store
+            .decide_auth(&id("web7"), &key(), false, &globs)
+            .expect("auth");
+        assert_eq!((d.state, d.auto_accepted), (KeyState::Accepted, true));
+        let d = store
+            .decide_auth(&id("db1"), &key(), false, &globs)
+            .expect("auth");
+        assert_eq!(d.state, KeyState::Pending);
+        assert_eq!(
+            store.list(KeyState::Accepted).expect("list"),
+            ids(&["a1", "web7"])
+        );
+    }
+
+    #[test]
+    fn accepted_minion_with_same_key_is_accepted_without_writing() {
+        let (_dir, store) = store();
+        let k = key();
+        place(&store, KeyState::Accepted, "web1", &k);
+        let d = store
+            .decide_auth(&id("web1"), &k, false, &[])
+            .expect("auth");
+        assert_eq!(d, AuthDecision::new(KeyState::Accepted, false, false));
+        assert!(store.list(KeyState::Denied).expect("list").is_empty());
+    }
+
+    #[test]
+    fn accepted_minion_with_different_key_is_denied_and_recorded() {
+        let (_dir, store) = store();
+        let (good, evil) = (key(), key());
+        place(&store, KeyState::Accepted, "web1", &good);
+        // auto_accept must not let a different key in either.
+        let d = store
+            .decide_auth(&id("web1"), &evil, true, &["*".into()])
+            .expect("auth");
+        assert_eq!(d, AuthDecision::new(KeyState::Denied, true, false));
+        assert_eq!((d.act(), d.result()), ("denied", false));
+        assert_eq!(store.denied_key(&id("web1")).expect("denied"), Some(evil));
+        // The accepted key is untouched and still works.
+        assert_eq!(
+            store.lookup(&id("web1")).expect("lookup"),
+            Some((KeyState::Accepted, good))
+        );
+        // The same impostor again: still denied, nothing rewritten.
+        let again = store
+            .decide_auth(&id("web1"), &evil, false, &[])
+            .expect("auth");
+        assert_eq!(again, AuthDecision::new(KeyState::Denied, false, false));
+    }
+
+    #[test]
+    fn pending_minion_with_different_key_is_denied_like_salt() {
+        let (_dir, store) = store();
+        let (first, second) = (key(), key());
+        store
+            .decide_auth(&id("web1"), &first, false, &[])
+            .expect("pend");
+        for auto in [false, true] {
+            let d = store
+                .decide_auth(&id("web1"), &second, auto, &[])
+                .expect("auth");
+            assert_eq!(d.state, KeyState::Denied, "auto={auto}");
+        }
+        assert_eq!(
+            store.lookup(&id("web1")).expect("lookup"),
+            Some((KeyState::Pending, first))
+        );
+        assert_eq!(store.denied_key(&id("web1")).expect("denied"), Some(second));
+    }
+
+    #[test]
+    fn pending_minion_is_moved_to_accepted_by_autosign() {
+        let (_dir, store) = store();
+        let k = key();
+        store
+            .decide_auth(&id("web1"), &k, false, &[])
+            .expect("pend");
+        let d = store
+            .decide_auth(&id("web1"), &k, false, &["web?".into()])
+            .expect("auth");
+        assert_eq!(d, AuthDecision::new(KeyState::Accepted, true, true));
+        assert_eq!(
+            store.list(KeyState::Pending).expect("list"),
+            Vec::<MinionId>::new()
+        );
+        assert_eq!(
+            store.lookup(&id("web1")).expect("lookup"),
+            Some((KeyState::Accepted, k))
+        );
+    }
+
+    #[test]
+    fn rejected_minion_is_refused_whatever_key_it_presents() {
+        let (_dir, store) = store();
+        let k = key();
+        place(&store, KeyState::Rejected, "web1", &k);
+        for presented in [k, key()] {
+            let d = store
+                .decide_auth(&id("web1"), &presented, true, &["*".into()])
+                .expect("auth");
+            assert_eq!(d, AuthDecision::new(KeyState::Rejected, false, false));
+            assert_eq!((d.act(), d.result()), ("reject", false));
+        }
+        assert!(store.list(KeyState::Denied).expect("list").is_empty());
+    }
+
+    #[test]
+    fn rejection_wins_when_an_id_has_several_state_files() {
+        let (_dir, store) = store();
+        let k = key();
+        place(&store, KeyState::Accepted, "web1", &k);
+        place(&store, KeyState::Rejected, "web1", &k);
+        let d = store
+            .decide_auth(&id("web1"), &k, false, &[])
+            .expect("auth");
+        assert_eq!(d.state, KeyState::Rejected);
+    }
+
+    #[test]
+    fn corrupt_stored_key_is_an_error_not_an_accept() {
+        let (_dir, store) = store();
+        fs::write(store.key_path(KeyState::Accepted, &id("web1")), "not a key").expect("write");
+        let err = store
+            .decide_auth(&id("web1"), &key(), true, &[])
+            .expect_err("corrupt");
+        assert!(matches!(err, KeyError::BadKey { .. }), "{err}");
+        assert!(err.to_string().contains("minions/web1"), "{err}");
+    }
+
+    #[test]
+    fn symlinks_and_dot_files_are_not_keys() {
+        let (dir, store) = store();
+        let outside = dir.path().join("outside.pub");
+        fs::write(&outside, key().to_pem()).expect("write");
+        std::os::unix::fs::symlink(&outside, store.key_path(KeyState::Accepted, &id("evil")))
+            .expect("symlink");
+        fs::write(
+            store.dir(KeyState::Accepted).join(".hidden"),
+            key().to_pem(),
+        )
+        .expect("write");
+        assert!(store.list(KeyState::Accepted).expect("list").is_empty());
+        assert_eq!(store.lookup(&id("evil")).expect("lookup"), None);
+    }
+
+    #[test]
+    fn list_is_sorted_ignoring_case_and_list_all_has_every_state() {
+        let (_dir, store) = store();
+        for name in ["web10", "Alpha", "beta", "web2"] {
+            place(&store, KeyState::Accepted, name, &key());
+        }
+        place(&store, KeyState::Pending, "new", &key());
+        assert_eq!(
+            store.list(KeyState::Accepted).expect("list"),
+            ids(&["Alpha", "beta", "web10", "web2"])
+        );
+        let all = store.list_all().expect("all");
+        assert_eq!(
+            all.keys().copied().collect::<Vec<_>>(),
+            KeyState::ALL.to_vec()
+        );
+        assert_eq!(all[&KeyState::Pending], ids(&["new"]));
+        assert!(all[&KeyState::Rejected].is_empty());
+    }
+
+    #[test]
+    fn accept_moves_matching_pending_keys_only() {
+        let (_dir, store) = store();
+        for name in ["web1", "web2", "db1"] {
+            place(&store, KeyState::Pending, name, &key());
+        }
+        place(&store, KeyState::Rejected, "web3", &key());
+        assert_eq!(
+            store.accept("web*", false, false).expect("accept"),
+            ids(&["web1", "web2"])
+        );
+        assert_eq!(store.list(KeyState::Pending).expect("list"), ids(&["db1"]));
+        assert_eq!(
+            store.list(KeyState::Rejected).expect("list"),
+            ids(&["web3"])
+        );
+        assert_eq!(
+            store.accept("web*", true, false).expect("accept"),
+            ids(&["web3"])
+        );
+        assert!(store.list(KeyState::Rejected).expect("list").is_empty());
+        // Comma-separated globs, as salt-key takes them.
+        place(&store, KeyState::Pending, "x1", &key());
+        assert_eq!(
+            store.accept("db1,x?", false, false).expect("accept"),
+            ids(&["db1", "x1"])
+        );
+        assert_eq!(
+            store.accept("*", false, false).expect("accept"),
+            Vec::<MinionId>::new()
+        );
+    }
+
+    #[test]
+    fn accept_of_a_denied_key_replaces_the_accepted_one() {
+        let (_dir, store) = store();
+        let (old, new) = (key(), key());
+        place(&store, KeyState::Accepted, "web1", &old);
+        store
+            .decide_auth(&id("web1"), &new, false, &[])
+            .expect("deny");
+        assert!(
+            store
+                .accept("web1", false, false)
+                .expect("accept")
+                .is_empty()
+        );
+        assert_eq!(
+            store.accept("web1", false, true).expect("accept"),
+            ids(&["web1"])
+        );
+        assert_eq!(
+            store.lookup(&id("web1")).expect("lookup"),
+            Some((KeyState::Accepted, new))
+        );
+        assert!(store.list(KeyState::Denied).expect("list").is_empty());
+    }
+
+    #[test]
+    fn accept_skips_a_file_that_is_not_a_key() {
+        let (_dir, store) = store();
+        fs::write(store.key_path(KeyState::Pending, &id("junk")), "junk").expect("write");
+        place(&store, KeyState::Pending, "ok", &key());
+        assert_eq!(
+            store.accept("*", false, false).expect("accept"),
+            ids(&["ok"])
+        );
+        assert_eq!(store.list(KeyState::Pending).expect("list"), ids(&["junk"]));
+    }
+
+    #[test]
+    fn reject_moves_pending_and_optionally_accepted_keys() {
+        let (_dir, store) = store();
+        place(&store, KeyState::Pending, "web1", &key());
+        place(&store, KeyState::Accepted, "web2", &key());
+        assert_eq!(
+            store.reject("web*", false, false).expect("reject"),
+            ids(&["web1"])
+        );
+        assert_eq!(
+            store.list(KeyState::Accepted).expect("list"),
+            ids(&["web2"])
+        );
+        assert_eq!(
+            store.reject("web*", true, false).expect("reject"),
+            ids(&["web2"])
+        );
+        assert_eq!(
+            store.list(KeyState::Rejected).expect("list"),
+            ids(&["web1", "web2"])
+        );
+        assert!(store.list(KeyState::Accepted).expect("list").is_empty());
+        // Once rejected, the minion is refused.
+        let d = store
+            .decide_auth(&id("web2"), &key(), true, &[])
+            .expect("auth");
+        assert_eq!(d.state, KeyState::Rejected);
+    }
+
+    #[test]
+    fn delete_removes_matching_keys_in_every_state() {
+        let (_dir, store) = store();
+        place(&store, KeyState::Accepted, "web1", &key());
+        place(&store, KeyState::Denied, "web1", &key());
+        place(&store, KeyState::Pending, "web2", &key());
+        place(&store, KeyState::Rejected, "web3", &key());
+        place(&store, KeyState::Accepted, "db1", &key());
+        assert_eq!(
+            store.delete("web*").expect("delete"),
+            ids(&["web1", "web2", "web3"])
+        );
+        let all = store.list_all().expect("all");
+        assert_eq!(all[&KeyState::Accepted], ids(&["db1"]));
+        assert!(all[&KeyState::Denied].is_empty() && all[&KeyState::Pending].is_empty());
+        assert_eq!(store.delete("*").expect("delete all"), ids(&["db1"]));
+        // A deleted minion starts over as a new one.
+        let d = store
+            .decide_auth(&id("db1"), &key(), false, &[])
+            .expect("auth");
+        assert_eq!(d, AuthDecision::new(KeyState::Pending, true, false));
+    }
+
+    #[test]
+    fn fingerprints_cover_matching_keys_in_state_order() {
+        let (_dir, store) = store();
+        let (a, b) = (key(), key());
+        place(&store, KeyState::Pending, "web2", &b);
+        place(&store, KeyState::Accepted, "web1", &a);
+        place(&store, KeyState::Accepted, "db1", &key());
+        let fps = store.fingerprints("web*").expect("fingerprints");
+        assert_eq!(
+            fps,
+            vec![
+                (KeyState::Accepted, id("web1"), a.fingerprint()),
+                (KeyState::Pending, id("web2"), b.fingerprint()),
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_glob_is_a_clear_error() {
+        let (_dir, store) = store();
+        let err = store.accept("web[", false, false).expect_err("bad glob");
+        assert!(err.to_string().contains("web["), "{err}");
+    }
+
+    #[test]
+    fn ids_that_share_a_stem_do_not_share_a_temporary_file() {
+        let (_dir, store) = store();
+        let (a, b) = (key(), key());
+        std::thread::scope(|s| {
+            s.spawn(|| store.decide_auth(&id("web1.a"), &a, true, &[]).expect("a"));
+            s.spawn(|| store.decide_auth(&id("web1.b"), &b, true, &[]).expect("b"));
+        });
+        assert_eq!(
+            store.lookup(&id("web1.a")).expect("a"),
+            Some((KeyState::Accepted, a))
+        );
+        assert_eq!(
+            store.lookup(&id("web1.b")).expect("b"),
+            Some((KeyState::Accepted, b))
+        );
+        assert_eq!(
+            store.list(KeyState::Accepted).expect("list"),
+            ids(&["web1.a", "web1.b"])
+        );
+    }
+
+    #[test]
+    fn autosign_file_is_read_like_salts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("autosign.conf");
+        assert!(
+            autosign_patterns(&path).is_empty(),
+            "missing file gives none"
+        );
+        fs::write(&path, "# trusted hosts\nweb*\n\n  db[0-9]  \n#not-this\n").expect("write");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
+        let patterns = autosign_patterns(&path);
+        assert_eq!(patterns, ["web*", "db[0-9]"]);
+        assert!(autosign_matches(&id("web1.example.com"), &patterns));
+        assert!(autosign_matches(&id("db7"), &patterns));
+        assert!(!autosign_matches(&id("db10"), &patterns));
+        assert!(!autosign_matches(&id("not-this"), &patterns));
+    }
+
+    #[test]
+    fn autosign_file_writable_by_others_is_ignored() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("autosign.conf");
+        fs::write(&path, "*\n").expect("write");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o666)).expect("chmod");
+        assert!(autosign_patterns(&path).is_empty());
+        assert!(
+            read_signing_file(&path, true).is_empty(),
+            "world-writable never"
+        );
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o664)).expect("chmod");
+        assert!(
+            autosign_patterns(&path).is_empty(),
+            "group-writable by default"
+        );
+        assert_eq!(
+            read_signing_file(&path, true),
+            ["*"],
+            "permissive_pki_access"
+        );
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
+        assert_eq!(autosign_patterns(&path), ["*"]);
+    }
+}

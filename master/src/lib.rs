@@ -1,0 +1,23 @@
+//! brine-master: the master daemon and the CLIs that talk to it.
+//!
+//! The daemon ([`daemon`]) runs, on one tokio runtime: the publisher
+//! ([`publisher`], ZeroMQ PUB), the request server ([`reqserver`], ZeroMQ
+//! ROUTER: auth and sessions), the key store ([`keys`]), the job cache
+//! ([`job_cache`]), the event bus ([`bus`]) and the local client socket
+//! ([`client_server`]) that `brine`, `brine-key` and `brine-run` use through
+//! [`client`].
+
+pub mod bus;
+pub mod cli;
+pub mod client;
+pub mod client_server;
+pub mod daemon;
+pub mod job_cache;
+pub mod jobs;
+pub mod key_admin;
+pub mod keys;
+pub mod publisher;
+pub mod reqserver;
+pub mod runners;
+pub mod sessions;
+pub mod wait;

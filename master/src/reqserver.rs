@@ -1,0 +1,361 @@
+//! The request channel: a ZeroMQ ROUTER that every minion's DEALER talks to.
+//!
+//! Two kinds of frame arrive (see `brine_common::wire`): a signed auth request,
+//! answered by the key store's decision and, when accepted, a new session; and
+//! a sealed session frame, whose counter is checked and which is decrypted in
+//! the receive loop (so one minion's requests keep their order) and then
+//! handled on its own task. Nothing a peer sends can stop this loop: undecodable,
+//! oversize, forged or replayed frames are logged and dropped.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use brine_common::crypto::{Direction, Ephemeral, PublicKey, random_bytes};
+use brine_common::event::{Event, minion_may_fire, tags};
+use brine_common::frame::{decode, encode};
+use brine_common::ids::MinionId;
+use brine_common::wire::{
+    AUTH_MAX_SKEW_SECS, AuthReply, AuthRequest, AuthStatus, Grant, JobReturn, MasterFrame,
+    MinionFrame, Reply, Request, SealedFrame, SessionOffer, SessionReply, SignedBlob, session_info,
+};
+use bytes::Bytes;
+use serde_json::{Value, json};
+use zeromq::{
+    RouterSendHalf, RouterSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage,
+};
+
+use crate::daemon::Master;
+use crate::job_cache::ReturnRecord;
+use crate::keys::KeyState;
+use crate::sessions::SessionError;
+
+/// Bind the ROUTER on `endpoint` and serve it until the process ends.
+/// Returns the bound port.
+pub async fn start(master: Arc<Master>, endpoint: &str) -> anyhow::Result<u16> {
+    let mut options = SocketOptions::default();
+    // research/deps.md §1: a small read buffer keeps the ROUTER fast with many peers.
+    options.read_buffer(128, 1024, 2);
+    options.max_message_size(master.config.max_message_size);
+    let mut socket = RouterSocket::with_options(options);
+    let bound = socket
+        .bind(endpoint)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot bind the request port {endpoint}: {e}"))?;
+    let port = crate::publisher::endpoint_port(&bound.to_string());
+    let (send, mut recv) = socket.split();
+    tokio::spawn(async move {
+        loop {
+            match recv.recv().await {
+                Ok(msg) => dispatch(&master, &send, msg),
+                Err(e) => {
+                    tracing::warn!("request channel receive error: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+    });
+    Ok(port)
+}
+
+/// Route one incoming ROUTER message `[peer identity, payload]`.
+fn dispatch(master: &Arc<Master>, send: &RouterSendHalf, msg: ZmqMessage) {
+    let frames = msg.into_vec();
+    let [peer, payload] = frames.as_slice() else {
+        tracing::debug!("dropping a request with {} frames", frames.len());
+        return;
+    };
+    let cap = master.config.max_message_size;
+    let frame: MinionFrame = match decode(payload, cap) {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::debug!("dropping an undecodable request: {e}");
+            return;
+        }
+    };
+    match frame {
+        MinionFrame::Auth(blob) => {
+            let (master, send, peer) = (master.clone(), send.clone(), peer.clone());
+            tokio::spawn(async move {
+                if let Some(reply) = handle_auth(&master, &blob).await {
+                    reply_to(&send, peer, &MasterFrame::Auth(reply)).await;
+                }
+            });
+        }
+        MinionFrame::Session(sealed) => match master.sessions.open(&sealed, cap) {
+            Ok((minion, req)) => {
+                let (master, send, peer) = (master.clone(), send.clone(), peer.clone());
+                tokio::spawn(async move {
+                    let body = handle_request(&master, &minion, req.body).await;
+                    let reply = SessionReply {
+                        req_id: req.req_id,
+                        body,
+                    };
+                    match master.sessions.seal(sealed.session, &reply) {
+                        Ok(frame) => reply_to(&send, peer, &MasterFrame::Session(frame)).await,
+                        Err(e) => tracing::debug!("cannot seal a reply to {minion}: {e}"),
+                    }
+                });
+            }
+            Err(SessionError::Unknown) => {
+                let (send, peer) = (send.clone(), peer.clone());
+                tokio::spawn(async move {
+                    reply_to(
+                        &send,
+                        peer,
+                        &MasterFrame::UnknownSession {
+                            session: sealed.session,
+                        },
+                    )
+                    .await;
+                });
+            }
+            Err(e) => tracing::warn!(session = sealed.session, "refusing a session frame: {e}"),
+        },
+    }
+}
+
+async fn reply_to(send: &RouterSendHalf, peer: Bytes, frame: &MasterFrame) {
+    let Ok(body) = encode(frame) else {
+        tracing::warn!("cannot encode a reply");
+        return;
+    };
+    let mut msg = ZmqMessage::from(peer);
+    msg.push_back(Bytes::from(body));
+    let mut send = send.clone();
+    // A vanished peer or a full queue must not hold this task for ever.
+    match tokio::time::timeout(Duration::from_secs(5), send.send(msg)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!("reply not delivered: {e}"),
+        Err(_) => tracing::debug!("reply timed out"),
+    }
+}
+
+/// Verify an auth request and answer it with the key store's decision.
+/// Returns `None` for requests not worth an answer (forged, stale).
+async fn handle_auth(master: &Arc<Master>, blob: &SignedBlob) -> Option<SignedBlob> {
+    let req: AuthRequest = decode(&blob.body, master.config.max_message_size)
+        .map_err(|e| tracing::debug!("undecodable auth request: {e}"))
+        .ok()?;
+    let presented = PublicKey::from_bytes(&req.pubkey).ok()?;
+    if presented.verify(&blob.body, &blob.sig).is_err() {
+        tracing::warn!(id = %req.id, "auth request with a bad signature");
+        return None;
+    }
+    let now = jiff::Timestamp::now().as_second();
+    if (now - req.ts).abs() > AUTH_MAX_SKEW_SECS {
+        tracing::warn!(id = %req.id, "auth request outside the allowed clock skew");
+        return None;
+    }
+    let decision = {
+        let master = master.clone();
+        let (id, key) = (req.id.clone(), presented);
+        tokio::task::spawn_blocking(move || master.decide_auth(&id, &key))
+            .await
+            .ok()?
+    };
+    let status = match decision {
+        Ok(status) => status,
+        Err(e) => {
+            tracing::error!(id = %req.id, "key store error: {e}");
+            return None;
+        }
+    };
+    let session = match status {
+        AuthStatus::Accepted => Some(open_session(master, &req).ok()?),
+        _ => None,
+    };
+    let reply = AuthReply {
+        id: req.id.clone(),
+        nonce: req.nonce.clone(),
+        master_pub: master.identity.public().0.to_vec(),
+        status,
+        session,
+    };
+    SignedBlob::sign(&master.identity, &reply).ok()
+}
+
+/// Derive the session key, register the session and seal the grant.
+fn open_session(master: &Master, req: &AuthRequest) -> anyhow::Result<SessionOffer> {
+    let eph = Ephemeral::generate()?;
+    let eph_pub = eph.public();
+    let info = session_info(&req.id, &req.pubkey, &master.identity.public().0);
+    let cipher = eph.derive_session(&req.eph_pub, &req.nonce, &info)?;
+    let session = u64::from_be_bytes(random_bytes()?);
+    let (key, state) = master.publisher.grant_state(&req.id);
+    let grant = Grant {
+        publish_key: key.as_bytes().to_vec(),
+        state,
+        publish_port: master.publish_port,
+    };
+    let sealed = SealedFrame::seal(&cipher, Direction::ToMinion, session, 0, &grant)?;
+    master.sessions.insert(session, req.id.clone(), cipher);
+    Ok(SessionOffer {
+        session,
+        eph_pub: eph_pub.to_vec(),
+        sealed_grant: sealed.ct,
+    })
+}
+
+/// Handle one authenticated request from `minion`. Every variant is matched:
+/// there is no dispatch by a name that came off the wire.
+async fn handle_request(master: &Arc<Master>, minion: &MinionId, req: Request) -> Reply {
+    match req {
+        Request::Ping => Reply::Pong(master.publisher.grant_state(minion).1),
+        Request::Ack { jid } => {
+            master.bus.fire(Event::new(
+                tags::job_ack(jid.as_str(), minion.as_str()),
+                json!({"id": minion, "jid": jid}),
+            ));
+            Reply::Ok
+        }
+        Request::Heartbeat { jids } => {
+            for jid in jids {
+                master.bus.fire(Event::new(
+                    tags::job_beat(jid.as_str(), minion.as_str()),
+                    json!({"id": minion, "jid": jid}),
+                ));
+            }
+            Reply::Ok
+        }
+        Request::Return(ret) => handle_return(master, minion, ret).await,
+        Request::Event { tag, data } => {
+            if !minion_may_fire(minion, &tag) {
+                tracing::warn!(%minion, %tag, "refused an event under a reserved tag");
+                return Reply::Refused {
+                    reason: format!("minions may not fire events tagged {tag:?}"),
+                };
+            }
+            master
+                .bus
+                .fire(Event::new(tag, bind_event_id(data, minion)));
+            Reply::Ok
+        }
+        Request::GetPublishKey => {
+            let (key, state) = master.publisher.grant_state(minion);
+            Reply::PublishKey {
+                key: key.as_bytes().to_vec(),
+                state,
+            }
+        }
+        Request::CatchUp {
+            run,
+            broadcast_after,
+            own_after,
+        } => Reply::CatchUp(
+            master
+                .publisher
+                .catch_up(minion, run, broadcast_after, own_after),
+        ),
+    }
+}
+
+/// A minion's event data always names the minion that sent it.
+fn bind_event_id(data: Value, minion: &MinionId) -> Value {
+    let mut map = match data {
+        Value::Object(map) => map,
+        other => {
+            let mut m = serde_json::Map::new();
+            m.insert("data".into(), other);
+            m
+        }
+    };
+    map.insert("id".into(), json!(minion));
+    Value::Object(map)
+}
+
+/// Store a return (only for a job the master published) and fire its event.
+async fn handle_return(master: &Arc<Master>, minion: &MinionId, ret: JobReturn) -> Reply {
+    let cache = master.cache.clone();
+    let jid = ret.jid.clone();
+    let job = {
+        let cache = cache.clone();
+        let jid = jid.clone();
+        tokio::task::spawn_blocking(move || cache.get_job(&jid)).await
+    };
+    let job = match job {
+        Ok(Ok(Some(job))) => job,
+        Ok(Ok(None)) => {
+            return Reply::Refused {
+                reason: format!("no job {jid}"),
+            };
+        }
+        Ok(Err(e)) => {
+            tracing::error!("job cache read failed: {e}");
+            return Reply::Refused {
+                reason: "job cache unavailable".into(),
+            };
+        }
+        Err(_) => {
+            return Reply::Refused {
+                reason: "job cache unavailable".into(),
+            };
+        }
+    };
+    let record = ReturnRecord::from_return(&ret);
+    let stored = {
+        let (cache, minion, jid) = (cache.clone(), minion.clone(), jid.clone());
+        tokio::task::spawn_blocking(move || cache.add_return(&jid, &minion, record)).await
+    };
+    match stored {
+        Ok(Ok(true)) => {
+            master.bus.fire(return_event(&ret, minion, &job.user));
+            Reply::Ok
+        }
+        // A re-sent return (after a reconnect) is acknowledged again, not re-fired.
+        Ok(Ok(false)) => Reply::Ok,
+        Ok(Err(e)) => {
+            tracing::error!("job cache write failed: {e}");
+            Reply::Refused {
+                reason: "job cache unavailable".into(),
+            }
+        }
+        Err(_) => Reply::Refused {
+            reason: "job cache unavailable".into(),
+        },
+    }
+}
+
+/// Salt's `salt/job/<jid>/ret/<id>` event.
+pub fn return_event(ret: &JobReturn, minion: &MinionId, user: &str) -> Event {
+    let mut data = json!({
+        "cmd": "_return",
+        "fun": ret.fun,
+        "fun_args": ret.fun_args,
+        "id": minion,
+        "jid": ret.jid,
+        "retcode": ret.retcode,
+        "return": ret.ret,
+        "success": ret.success,
+        "ts": jiff::Timestamp::now().as_second(),
+        "user": user,
+    });
+    if let (Some(out), Some(map)) = (&ret.out, data.as_object_mut()) {
+        map.insert("out".into(), json!(out));
+    }
+    Event::new(tags::job_ret(ret.jid.as_str(), minion.as_str()), data)
+}
+
+impl Master {
+    /// The key store's decision for an auth request, plus its `salt/auth` event.
+    fn decide_auth(
+        &self,
+        id: &MinionId,
+        key: &PublicKey,
+    ) -> Result<AuthStatus, crate::keys::KeyError> {
+        let autosign = self.autosign_patterns();
+        let decision = self
+            .keys
+            .decide_auth(id, key, self.config.auto_accept, &autosign)?;
+        let (status, act) = match decision.state {
+            KeyState::Accepted => (AuthStatus::Accepted, "accept"),
+            KeyState::Pending => (AuthStatus::Pending, "pend"),
+            KeyState::Rejected => (AuthStatus::Rejected, "reject"),
+            KeyState::Denied => (AuthStatus::Denied, "denied"),
+        };
+        self.bus.fire(Event::new(
+            tags::AUTH,
+            json!({"act": act, "id": id, "pub": key.to_pem(), "result": status == AuthStatus::Accepted || status == AuthStatus::Pending}),
+        ));
+        Ok(status)
+    }
+}

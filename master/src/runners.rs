@@ -1,0 +1,267 @@
+//! Runners: functions that run on the master (`brine-run <fun>`), with Salt's
+//! names and output shapes: `jobs.*` read the job cache, `manage.*` ask the
+//! minions. (`state.event` streams from the CLI side, see `brine-run`.)
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use brine_common::ids::Jid;
+use brine_common::jid::jid_to_start_time;
+use serde_json::{Map, Value, json};
+
+use crate::client::JobRequest;
+use crate::daemon::{Master, id_list};
+use crate::job_cache::JobRecord;
+use crate::jobs::{self, PublishOutcome};
+use crate::keys::KeyState;
+use crate::wait::JobWaiter;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error("'{0}' is not available.")]
+    Unknown(String),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The runner functions, for `brine-run --help` and error messages.
+pub const RUNNERS: &[(&str, &str)] = &[
+    ("jobs.active", "Jobs still running on any minion"),
+    (
+        "jobs.list_job",
+        "One job with its returns: jobs.list_job <jid>",
+    ),
+    ("jobs.list_jobs", "Every job in the job cache"),
+    (
+        "jobs.lookup_jid",
+        "The returns of one job: jobs.lookup_jid <jid>",
+    ),
+    (
+        "manage.down",
+        "Accepted minions that do not answer test.ping",
+    ),
+    (
+        "manage.status",
+        "Minions that answer (up) and do not (down)",
+    ),
+    ("manage.up", "Accepted minions that answer test.ping"),
+    (
+        "state.event",
+        "Stream events from the bus: state.event [tag-glob] [pretty=True] [count=N]",
+    ),
+];
+
+pub async fn run(
+    master: &Master,
+    fun: &str,
+    args: Vec<Value>,
+    kwargs: Map<String, Value>,
+) -> Result<(Value, i32), RunnerError> {
+    let ret = match fun {
+        "jobs.list_jobs" => list_jobs(master).await?,
+        "jobs.lookup_jid" => lookup_jid(master, &jid_arg(&args, &kwargs)?).await?,
+        "jobs.list_job" => list_job(master, &jid_arg(&args, &kwargs)?).await?,
+        "jobs.active" => active(master, timeout_arg(master, &kwargs)).await?,
+        "manage.up" => id_list(manage(master, timeout_arg(master, &kwargs)).await?.0),
+        "manage.down" => id_list(manage(master, timeout_arg(master, &kwargs)).await?.1),
+        "manage.status" => {
+            let (up, down) = manage(master, timeout_arg(master, &kwargs)).await?;
+            json!({"up": up, "down": down})
+        }
+        _ => return Err(RunnerError::Unknown(fun.to_string())),
+    };
+    Ok((ret, 0))
+}
+
+fn jid_arg(args: &[Value], kwargs: &Map<String, Value>) -> Result<Jid, RunnerError> {
+    let raw = args
+        .first()
+        .or_else(|| kwargs.get("jid"))
+        .ok_or_else(|| RunnerError::Usage("missing argument: jid".into()))?;
+    let text = match raw {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    Jid::parse(&text).map_err(|e| RunnerError::Usage(e.to_string()))
+}
+
+fn timeout_arg(master: &Master, kwargs: &Map<String, Value>) -> Duration {
+    let secs = kwargs
+        .get("timeout")
+        .and_then(Value::as_f64)
+        .unwrap_or(master.config.timeout as f64);
+    Duration::from_secs_f64(secs.max(0.0))
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, crate::job_cache::CacheError> + Send + 'static,
+) -> Result<T, RunnerError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| RunnerError::Failed(e.to_string()))?
+        .map_err(|e| RunnerError::Failed(format!("job cache: {e}")))
+}
+
+/// Salt's job summary (`jobs.list_jobs` entries).
+fn job_summary(job: &JobRecord) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("Function".into(), json!(job.fun));
+    m.insert("Arguments".into(), json!(job.arg));
+    m.insert("Target".into(), job.tgt.clone());
+    m.insert("Target-type".into(), json!(job.tgt_type));
+    m.insert("User".into(), json!(job.user));
+    m.insert("StartTime".into(), json!(jid_to_start_time(&job.jid)));
+    m
+}
+
+async fn list_jobs(master: &Master) -> Result<Value, RunnerError> {
+    let cache = master.cache.clone();
+    let jobs = blocking(move || cache.list_jobs()).await?;
+    let mut out = Map::new();
+    for job in jobs {
+        out.insert(job.jid.to_string(), Value::Object(job_summary(&job)));
+    }
+    Ok(Value::Object(out))
+}
+
+async fn lookup_jid(master: &Master, jid: &Jid) -> Result<Value, RunnerError> {
+    let (cache, jid) = (master.cache.clone(), jid.clone());
+    let returns = blocking(move || cache.returns(&jid)).await?;
+    Ok(Value::Object(
+        returns.into_iter().map(|(m, r)| (m, r.ret)).collect(),
+    ))
+}
+
+async fn list_job(master: &Master, jid: &Jid) -> Result<Value, RunnerError> {
+    let (cache, j) = (master.cache.clone(), jid.clone());
+    let Some(job) = blocking(move || cache.get_job(&j)).await? else {
+        return Ok(
+            json!({"Result": {}, "jid": jid, "Error": "Cannot contact returner or no job with this jid"}),
+        );
+    };
+    let (cache, j) = (master.cache.clone(), jid.clone());
+    let returns = blocking(move || cache.returns(&j)).await?;
+    let mut out = Map::new();
+    out.insert("jid".into(), json!(jid));
+    out.extend(job_summary(&job));
+    out.insert("Minions".into(), json!(job.minions));
+    let result: Map<String, Value> = returns
+        .into_iter()
+        .map(|(m, r)| (m, json!({"return": r.ret})))
+        .collect();
+    out.insert("Result".into(), Value::Object(result));
+    Ok(Value::Object(out))
+}
+
+/// Publish `fun` to every accepted minion and collect what comes back.
+async fn ask_all(
+    master: &Master,
+    fun: &str,
+    timeout: Duration,
+) -> Result<BTreeMap<String, Value>, RunnerError> {
+    let events = master.bus.subscribe();
+    let job = JobRequest {
+        tgt: json!("*"),
+        tgt_type: "glob".into(),
+        fun: fun.into(),
+        arg: vec![],
+        kwarg: Map::new(),
+        user: "root".into(),
+    };
+    let outcome = jobs::publish(master, job)
+        .await
+        .map_err(|e| RunnerError::Failed(e.to_string()))?;
+    let PublishOutcome::Published {
+        jid,
+        minions,
+        not_connected,
+    } = outcome
+    else {
+        return Ok(BTreeMap::new());
+    };
+    let names = |ids: Vec<brine_common::ids::MinionId>| {
+        ids.into_iter().map(|m| m.to_string()).collect::<Vec<_>>()
+    };
+    let mut waiter = JobWaiter::new(
+        jid.as_str(),
+        &names(minions),
+        &names(not_connected),
+        timeout,
+        Instant::now(),
+    );
+    collect(events, &mut waiter).await
+}
+
+async fn collect(
+    mut events: tokio::sync::broadcast::Receiver<std::sync::Arc<brine_common::event::Event>>,
+    waiter: &mut JobWaiter,
+) -> Result<BTreeMap<String, Value>, RunnerError> {
+    let mut got = BTreeMap::new();
+    while !waiter.done(Instant::now()) {
+        let Some(deadline) = waiter.next_deadline() else {
+            break;
+        };
+        match tokio::time::timeout_at(deadline.into(), events.recv()).await {
+            Ok(Ok(ev)) => {
+                if let Some(arrived) = waiter.on_event(&ev, Instant::now()) {
+                    got.insert(
+                        arrived.minion,
+                        arrived.data.get("return").cloned().unwrap_or(Value::Null),
+                    );
+                }
+            }
+            Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+            Ok(Err(_)) => break,
+            Err(_) => {}
+        }
+    }
+    Ok(got)
+}
+
+/// (up, down) among accepted minions, by a live `test.ping`.
+async fn manage(
+    master: &Master,
+    timeout: Duration,
+) -> Result<(Vec<String>, Vec<String>), RunnerError> {
+    let answered = ask_all(master, "test.ping", timeout).await?;
+    let accepted = master
+        .keys
+        .list(KeyState::Accepted)
+        .map_err(|e| RunnerError::Failed(e.to_string()))?;
+    let (up, down) = accepted
+        .into_iter()
+        .map(|m| m.to_string())
+        .partition(|m| answered.contains_key(m));
+    Ok((up, down))
+}
+
+/// Salt's `jobs.active`: ask every minion for `saltutil.running` and group by jid.
+async fn active(master: &Master, timeout: Duration) -> Result<Value, RunnerError> {
+    let running = ask_all(master, "saltutil.running", timeout).await?;
+    let mut out: Map<String, Value> = Map::new();
+    for (minion, jobs) in running {
+        for job in jobs.as_array().into_iter().flatten() {
+            let Some(jid) = job.get("jid").and_then(Value::as_str) else {
+                continue;
+            };
+            let entry = out.entry(jid.to_string()).or_insert_with(|| {
+                json!({
+                    "Function": job.get("fun").cloned().unwrap_or(Value::Null),
+                    "Arguments": job.get("arg").cloned().unwrap_or(json!([])),
+                    "Target": job.get("tgt").cloned().unwrap_or(Value::Null),
+                    "Target-type": job.get("tgt_type").cloned().unwrap_or(Value::Null),
+                    "User": job.get("user").cloned().unwrap_or(Value::Null),
+                    "Running": [],
+                })
+            });
+            if let Some(list) = entry.get_mut("Running").and_then(Value::as_array_mut) {
+                list.push(
+                    json!({ minion.clone(): job.get("pid").cloned().unwrap_or(Value::Null) }),
+                );
+            }
+        }
+    }
+    Ok(Value::Object(out))
+}

@@ -1,0 +1,216 @@
+//! Knowing when to stop waiting for a job's returns (DESIGN.md, "Waiting for
+//! returns").
+//!
+//! Each minion acknowledges a publication it matched as soon as it gets it and
+//! heart-beats while the job runs, so per minion we know "never heard from",
+//! "running" or "returned". A minion is given up on after `timeout` without a
+//! word from it; everyone else is waited for exactly as long as they need.
+//! This type is pure bookkeeping over events, so the CLI and the master's
+//! runners share it and it is tested without a network.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use brine_common::event::Event;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    Silent,
+    Running,
+    Returned,
+}
+
+/// Why a minion did not return, in the words the CLI prints.
+pub fn missing_reason(not_connected: bool, acked: bool) -> &'static str {
+    match (not_connected, acked) {
+        (_, true) => "Minion did not return. [Job running, heartbeat lost]",
+        (true, false) => "Minion did not return. [Not connected]",
+        (false, false) => "Minion did not return. [No response]",
+    }
+}
+
+/// A return as it arrived: the minion and the event data (`return`, `retcode`, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arrived {
+    pub minion: String,
+    pub data: Value,
+}
+
+pub struct JobWaiter {
+    jid: String,
+    timeout: Duration,
+    progress: BTreeMap<String, Progress>,
+    last_heard: BTreeMap<String, Instant>,
+    not_connected: BTreeSet<String>,
+}
+
+impl JobWaiter {
+    pub fn new(
+        jid: &str,
+        expected: &[String],
+        not_connected: &[String],
+        timeout: Duration,
+        now: Instant,
+    ) -> Self {
+        JobWaiter {
+            jid: jid.to_string(),
+            timeout,
+            progress: expected
+                .iter()
+                .map(|m| (m.clone(), Progress::Silent))
+                .collect(),
+            last_heard: expected.iter().map(|m| (m.clone(), now)).collect(),
+            not_connected: not_connected.iter().cloned().collect(),
+        }
+    }
+
+    /// Take one event; returns the return it carried, if it was one for this job.
+    pub fn on_event(&mut self, event: &Event, now: Instant) -> Option<Arrived> {
+        let (kind, minion) = parse_job_tag(&event.tag, &self.jid)?;
+        match kind {
+            "ret" => {
+                // Returns from minions we did not expect are shown too, as Salt does.
+                let first = self.progress.insert(minion.to_string(), Progress::Returned)
+                    != Some(Progress::Returned);
+                first.then(|| Arrived {
+                    minion: minion.to_string(),
+                    data: event.data.clone(),
+                })
+            }
+            "ack" | "beat" => {
+                if let Some(p) = self.progress.get_mut(minion) {
+                    if *p == Progress::Silent {
+                        *p = Progress::Running;
+                    }
+                    self.last_heard.insert(minion.to_string(), now);
+                    self.not_connected.remove(minion);
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn given_up(&self, minion: &str, now: Instant) -> bool {
+        self.last_heard
+            .get(minion)
+            .is_some_and(|t| now.duration_since(*t) >= self.timeout)
+    }
+
+    /// Every expected minion has returned or been given up on.
+    pub fn done(&self, now: Instant) -> bool {
+        self.progress
+            .iter()
+            .all(|(m, p)| *p == Progress::Returned || self.given_up(m, now))
+    }
+
+    /// When the next minion will be given up on, if any is still pending.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.progress
+            .iter()
+            .filter(|(_, p)| **p != Progress::Returned)
+            .filter_map(|(m, _)| self.last_heard.get(m).map(|t| *t + self.timeout))
+            .min()
+    }
+
+    /// The minions that did not return, with the reason to print.
+    pub fn missing(&self) -> Vec<(String, &'static str)> {
+        self.progress
+            .iter()
+            .filter(|(_, p)| **p != Progress::Returned)
+            .map(|(m, p)| {
+                (
+                    m.clone(),
+                    missing_reason(self.not_connected.contains(m), *p == Progress::Running),
+                )
+            })
+            .collect()
+    }
+}
+
+/// `salt/job/<jid>/ret/<id>` -> ("ret", id); `brine/job/<jid>/ack|beat/<id>` likewise.
+fn parse_job_tag<'a>(tag: &'a str, jid: &str) -> Option<(&'a str, &'a str)> {
+    let rest = tag
+        .strip_prefix("salt/job/")
+        .or_else(|| tag.strip_prefix("brine/job/"))?;
+    let rest = rest.strip_prefix(jid)?.strip_prefix('/')?;
+    let (kind, minion) = rest.split_once('/')?;
+    Some((kind, minion))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const JID: &str = "20261121234019509933";
+
+    fn ev(tag: String) -> Event {
+        Event::new(tag, json!({"return": true}))
+    }
+
+    fn waiter(now: Instant) -> JobWaiter {
+        let expected = vec!["a".to_string(), "b".to_string(), "c".to_string()];
+        JobWaiter::new(
+            JID,
+            &expected,
+            &["c".to_string()],
+            Duration::from_secs(5),
+            now,
+        )
+    }
+
+    #[test]
+    fn returns_are_reported_once_and_finish_the_wait() {
+        let t0 = Instant::now();
+        let mut w = waiter(t0);
+        assert!(
+            w.on_event(&ev(format!("salt/job/{JID}/ret/a")), t0)
+                .is_some()
+        );
+        assert!(
+            w.on_event(&ev(format!("salt/job/{JID}/ret/a")), t0)
+                .is_none()
+        );
+        assert!(
+            w.on_event(&ev(format!("salt/job/other/ret/b")), t0)
+                .is_none()
+        );
+        assert!(!w.done(t0));
+        w.on_event(&ev(format!("salt/job/{JID}/ret/b")), t0);
+        w.on_event(&ev(format!("salt/job/{JID}/ret/c")), t0);
+        assert!(w.done(t0));
+        assert!(w.missing().is_empty());
+    }
+
+    #[test]
+    fn heartbeats_extend_the_wait_and_silence_ends_it() {
+        let t0 = Instant::now();
+        let mut w = waiter(t0);
+        let t4 = t0 + Duration::from_secs(4);
+        w.on_event(&ev(format!("brine/job/{JID}/ack/a")), t4);
+        let t6 = t0 + Duration::from_secs(6);
+        // b and c were silent for 6 s; a spoke 2 s ago.
+        assert!(!w.done(t6));
+        assert_eq!(w.next_deadline(), Some(t0 + Duration::from_secs(5)));
+        let t10 = t0 + Duration::from_secs(10);
+        assert!(w.done(t10));
+        let missing = w.missing();
+        assert_eq!(
+            missing[0],
+            (
+                "a".to_string(),
+                "Minion did not return. [Job running, heartbeat lost]"
+            )
+        );
+        assert_eq!(
+            missing[1],
+            ("b".to_string(), "Minion did not return. [No response]")
+        );
+        assert_eq!(
+            missing[2],
+            ("c".to_string(), "Minion did not return. [Not connected]")
+        );
+    }
+}

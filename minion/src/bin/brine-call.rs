@@ -1,0 +1,81 @@
+//! `brine-call`: run a function on this minion, like `salt-call`.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use brine_common::cli::CommonArgs;
+use brine_common::config::MinionConfig;
+use brine_common::functions::{Call, parse_cli_args};
+use brine_common::output::{OutputFormat, OutputOptions, render_all};
+use clap::Parser;
+use serde_json::Map;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  the function succeeded
+  1  the function failed (with --retcode-passthrough: its retcode)
+  2  bad usage or no master to talk to";
+
+#[derive(Parser)]
+#[command(name = "brine-call", version, about = "Run a function on this minion", after_help = EXIT_CODES)]
+struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Run without a master
+    #[arg(long)]
+    local: bool,
+    /// Output format: nested, json, yaml, txt, raw, quiet
+    #[arg(long = "out", visible_alias = "output", default_value = "nested")]
+    out: OutputFormat,
+    /// Indentation for json output (negative: one line)
+    #[arg(long = "out-indent", allow_negative_numbers = true)]
+    out_indent: Option<i64>,
+    /// Exit with the function's retcode
+    #[arg(long = "retcode-passthrough")]
+    retcode_passthrough: bool,
+    /// Never colour the output
+    #[arg(long = "no-color")]
+    no_color: bool,
+    /// The function, e.g. test.ping
+    function: String,
+    /// Arguments; key=value pairs become keyword arguments
+    args: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = (|| {
+        let config = cli.common.load::<MinionConfig>(|c| &c.log_level)?;
+        let color = !cli.no_color && config.color && std::io::stdout().is_terminal();
+        let (args, kwargs) = parse_cli_args(&cli.args);
+        let call = Call {
+            fun: cli.function.clone(),
+            args,
+            kwargs,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let outcome = runtime.block_on(brine_minion::call::call(config, cli.local, call))?;
+        let mut returns = Map::new();
+        returns.insert("local".into(), outcome.ret.clone());
+        let opts = OutputOptions {
+            color,
+            static_: true,
+            indent: cli.out_indent,
+        };
+        print!("{}", render_all(cli.out, &opts, &returns));
+        anyhow::Ok(outcome)
+    })();
+    match result {
+        Ok(outcome) if outcome.retcode == 0 && outcome.success => ExitCode::SUCCESS,
+        Ok(outcome) if cli.retcode_passthrough && outcome.retcode > 0 => {
+            ExitCode::from(u8::try_from(outcome.retcode.clamp(1, 255)).unwrap_or(1))
+        }
+        Ok(_) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("ERROR: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! `brine-minion`: the minion daemon.
+
+use brine_common::cli::CommonArgs;
+use brine_common::config::MinionConfig;
+use clap::Parser;
+
+#[derive(Parser)]
+#[command(name = "brine-minion", version, about = "The Brine minion daemon")]
+struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = cli.common.load::<MinionConfig>(|c| &c.log_level)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(brine_minion::daemon::run(config))
+}

@@ -1,0 +1,33 @@
+//! `brine-call`: run one function on this minion and print the result under
+//! `local`, like `salt-call`. Without `--local` it first authenticates with the
+//! master (which later serves pillar and files); with `--local` no master is
+//! involved at all.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use brine_common::config::MinionConfig;
+use brine_common::functions::{Call, Outcome};
+
+use crate::daemon::{link_settings, load_identity, minion_id};
+use crate::link::Link;
+use crate::modules::{self, MinionCtx};
+
+pub async fn call(config: MinionConfig, local: bool, call: Call) -> anyhow::Result<Outcome> {
+    let id = minion_id(&config)?;
+    if !local {
+        let identity = load_identity(&config)?;
+        let (link, _) = Link::start(link_settings(&config, id.clone(), false), identity);
+        let wait = Duration::from_secs_f64(config.auth_timeout.max(1.0) * 3.0);
+        if !link.wait_connected(wait).await {
+            anyhow::bail!(
+                "could not authenticate with the master at {}:{} within {wait:?} (is it running, and is this minion's key accepted?); use --local to run without a master",
+                config.master,
+                config.master_port
+            );
+        }
+    }
+    let ctx = MinionCtx::new(id, Arc::new(config));
+    let functions = modules::registry(&ctx);
+    Ok(functions.call(ctx, call).await)
+}

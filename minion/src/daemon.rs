@@ -1,0 +1,126 @@
+//! The minion daemon: identity, link to the master, job executor, start events.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use brine_common::config::MinionConfig;
+use brine_common::crypto::Identity;
+use brine_common::event::tags;
+use brine_common::ids::MinionId;
+use brine_common::wire::Request;
+use serde_json::json;
+
+use crate::link::{Link, LinkSettings};
+use crate::modules::{self, MinionCtx};
+use crate::pubstate::PositionFile;
+
+/// The minion's id: `id` from the config, else the host name (as Salt does).
+pub fn minion_id(config: &MinionConfig) -> anyhow::Result<MinionId> {
+    let raw = match &config.id {
+        Some(id) => id.clone(),
+        None => hostname::get()
+            .context("cannot read the host name; set `id` in the minion config")?
+            .to_string_lossy()
+            .into_owned(),
+    };
+    MinionId::parse(&raw).context("the minion id is not usable")
+}
+
+pub fn load_identity(config: &MinionConfig) -> anyhow::Result<Identity> {
+    let (priv_path, pub_path) = (
+        config.pki_dir.join("minion.pem"),
+        config.pki_dir.join("minion.pub"),
+    );
+    Identity::load_or_generate(&priv_path, &pub_path).context("minion key")
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s.max(0.0))
+}
+
+/// The link settings a minion config describes.
+pub fn link_settings(config: &MinionConfig, id: MinionId, subscribe: bool) -> LinkSettings {
+    LinkSettings {
+        id,
+        master_host: config.master.clone(),
+        master_port: config.master_port,
+        publish_port: config.publish_port,
+        master_finger: config.master_finger.clone(),
+        acceptance_wait_time: secs(config.acceptance_wait_time),
+        acceptance_wait_time_max: secs(config.acceptance_wait_time_max),
+        auth_timeout: secs(config.auth_timeout),
+        alive_interval: secs(config.master_alive_interval),
+        max_message_size: config.max_message_size,
+        master_pub_path: Some(config.pki_dir.join("minion_master.pub")),
+        position: PositionFile::new(subscribe.then_some(config.cachedir.as_path())),
+        subscribe,
+    }
+}
+
+pub async fn run(config: MinionConfig) -> anyhow::Result<()> {
+    let id = minion_id(&config)?;
+    let identity = load_identity(&config)?;
+    tracing::info!(%id, fingerprint = %identity.public().fingerprint(), "brine-minion starting");
+    let (link, publications) = Link::start(link_settings(&config, id.clone(), true), identity);
+    let ctx = MinionCtx::new(id.clone(), Arc::new(config.clone()));
+    let functions = modules::registry(&ctx);
+    let heartbeat = secs(config.job_heartbeat_interval).max(Duration::from_millis(100));
+    tokio::spawn(crate::executor::run(
+        link.clone(),
+        functions,
+        ctx,
+        publications,
+        heartbeat,
+    ));
+    tokio::spawn(fire_start_events(link));
+    wait_for_shutdown().await;
+    tracing::info!("brine-minion stopping");
+    Ok(())
+}
+
+/// Salt's `salt/minion/<id>/start` and legacy `minion_start`, once connected.
+async fn fire_start_events(link: Link) {
+    while !link.wait_connected(Duration::from_secs(3600)).await {}
+    let id = link.id().to_string();
+    let now = jiff::Zoned::now();
+    let message = format!(
+        "Minion {id} started at {}",
+        now.strftime("%a %b %e %H:%M:%S %Y")
+    );
+    for tag in [
+        tags::minion_start(&id),
+        tags::MINION_START_LEGACY.to_string(),
+    ] {
+        let data = json!({
+            "cmd": "_minion_event",
+            "data": message,
+            "id": id,
+            "pretag": null,
+            "tag": tag,
+            "ts": now.timestamp().as_second(),
+        });
+        let request = Request::Event {
+            tag: tag.clone(),
+            data,
+        };
+        if let Err(e) = link.request(request, Duration::from_secs(30)).await {
+            tracing::warn!("cannot fire {tag}: {e}");
+        }
+    }
+}
+
+async fn wait_for_shutdown() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

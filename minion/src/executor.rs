@@ -1,0 +1,249 @@
+//! The job executor: runs each publication the minion matches as its own task.
+//!
+//! On receipt it acknowledges the job, while it runs it heart-beats, and when
+//! it finishes the return goes to the master and is re-sent until the master
+//! acknowledges it (so a return survives a reconnect). A slow or failing job
+//! never blocks the minion or other jobs; `saltutil.kill_job` aborts one.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use brine_common::functions::{Call, Functions};
+use brine_common::ids::{Jid, MinionId};
+use brine_common::target::Matcher;
+use brine_common::wire::{JobReturn, Publication, Reply, Request};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+
+use crate::link::Link;
+use crate::modules::MinionCtx;
+
+/// How many recent jids are remembered to refuse running one twice.
+const SEEN_JIDS: usize = 4096;
+
+/// A job in progress, as `saltutil.running` reports it.
+#[derive(Clone)]
+pub struct RunningJob {
+    pub publication: Publication,
+    abort: Option<AbortHandle>,
+}
+
+impl RunningJob {
+    /// Salt's `saltutil.running` entry.
+    pub fn describe(&self) -> Value {
+        let p = &self.publication;
+        json!({
+            "jid": p.jid,
+            "fun": p.fun,
+            "arg": p.arg,
+            "tgt": p.tgt.tgt,
+            "tgt_type": p.tgt.tgt_type,
+            "user": p.user,
+            "pid": std::process::id(),
+        })
+    }
+}
+
+/// The jobs running now, shared with `saltutil.*`.
+#[derive(Default)]
+pub struct RunningJobs {
+    inner: Mutex<BTreeMap<Jid, RunningJob>>,
+}
+
+impl RunningJobs {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Jid, RunningJob>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn get(&self, jid: &Jid) -> Option<RunningJob> {
+        self.lock().get(jid).cloned()
+    }
+
+    pub fn list(&self) -> Vec<RunningJob> {
+        self.lock().values().cloned().collect()
+    }
+
+    pub fn jids(&self) -> Vec<Jid> {
+        self.lock().keys().cloned().collect()
+    }
+
+    /// Abort a running job; true if it was running.
+    pub fn kill(&self, jid: &Jid) -> bool {
+        match self.lock().remove(jid) {
+            Some(job) => {
+                if let Some(a) = job.abort {
+                    a.abort();
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn insert(&self, jid: Jid, job: RunningJob) {
+        self.lock().insert(jid, job);
+    }
+
+    fn set_abort(&self, jid: &Jid, abort: AbortHandle) {
+        if let Some(job) = self.lock().get_mut(jid) {
+            job.abort = Some(abort);
+        }
+    }
+
+    fn remove(&self, jid: &Jid) -> bool {
+        self.lock().remove(jid).is_some()
+    }
+}
+
+/// Run publications from `publications` until the channel closes.
+pub async fn run(
+    link: Link,
+    functions: Arc<Functions<MinionCtx>>,
+    ctx: MinionCtx,
+    mut publications: mpsc::UnboundedReceiver<Publication>,
+    heartbeat: Duration,
+) {
+    tokio::spawn(heartbeat_task(link.clone(), ctx.running.clone(), heartbeat));
+    let mut seen: VecDeque<Jid> = VecDeque::new();
+    let mut seen_set: HashSet<Jid> = HashSet::new();
+    while let Some(publication) = publications.recv().await {
+        if !matches_me(&publication, link.id(), &ctx) {
+            continue;
+        }
+        if !seen_set.insert(publication.jid.clone()) {
+            tracing::debug!(jid = %publication.jid, "already ran this job");
+            continue;
+        }
+        seen.push_back(publication.jid.clone());
+        if seen.len() > SEEN_JIDS
+            && let Some(old) = seen.pop_front()
+        {
+            seen_set.remove(&old);
+        }
+        start_job(&link, &functions, &ctx, publication);
+    }
+}
+
+fn matches_me(publication: &Publication, id: &MinionId, _ctx: &MinionCtx) -> bool {
+    match Matcher::compile(&publication.tgt) {
+        Ok(m) => m.matches_id(id.as_str()),
+        Err(e) => {
+            tracing::warn!(jid = %publication.jid, "cannot match the target: {e}");
+            false
+        }
+    }
+}
+
+fn start_job(
+    link: &Link,
+    functions: &Arc<Functions<MinionCtx>>,
+    ctx: &MinionCtx,
+    publication: Publication,
+) {
+    let jid = publication.jid.clone();
+    let job_jid = jid.clone();
+    let running_jobs = ctx.running.clone();
+    tracing::info!(%jid, fun = %publication.fun, "running job");
+    ctx.running.insert(
+        jid.clone(),
+        RunningJob {
+            publication: publication.clone(),
+            abort: None,
+        },
+    );
+    // Acknowledge at once so the CLI knows the job arrived.
+    let ack_link = link.clone();
+    let ack_jid = jid.clone();
+    tokio::spawn(async move {
+        let _ = ack_link
+            .request(Request::Ack { jid: ack_jid }, Duration::from_secs(10))
+            .await;
+    });
+    let running = ctx.running.clone();
+    let (link, functions, ctx) = (link.clone(), functions.clone(), ctx.clone());
+    let handle = tokio::spawn(async move {
+        let call = to_call(&publication, link.id());
+        let fun_args = fun_args(&publication);
+        let outcome = functions.call(ctx.for_job(jid.clone()), call).await;
+        if !running.remove(&jid) {
+            return; // killed meanwhile
+        }
+        let ret = JobReturn {
+            jid,
+            fun: publication.fun.clone(),
+            fun_args,
+            ret: outcome.ret,
+            retcode: outcome.retcode,
+            success: outcome.success,
+            out: None,
+        };
+        send_return(&link, ret).await;
+    });
+    // If the job already finished, its entry is gone and this does nothing.
+    running_jobs.set_abort(&job_jid, handle.abort_handle());
+}
+
+/// The call for a publication, with Salt's `__pub_*` keyword arguments.
+fn to_call(p: &Publication, id: &MinionId) -> Call {
+    let mut kwargs = p.kwarg.clone();
+    kwargs.insert("__pub_fun".into(), json!(p.fun));
+    kwargs.insert("__pub_jid".into(), json!(p.jid));
+    kwargs.insert("__pub_pid".into(), json!(std::process::id()));
+    kwargs.insert("__pub_tgt".into(), p.tgt.tgt.clone());
+    kwargs.insert("__pub_tgt_type".into(), json!(p.tgt.tgt_type));
+    kwargs.insert("__pub_user".into(), json!(p.user));
+    kwargs.insert("__pub_minion_id".into(), json!(id));
+    Call {
+        fun: p.fun.clone(),
+        args: p.arg.clone(),
+        kwargs,
+    }
+}
+
+/// Salt's `fun_args`: the positional args, then the kwargs as one dict.
+fn fun_args(p: &Publication) -> Vec<Value> {
+    let mut args = p.arg.clone();
+    if !p.kwarg.is_empty() {
+        args.push(Value::Object(p.kwarg.clone()));
+    }
+    args
+}
+
+/// Deliver a return, retrying through reconnects until the master answers.
+pub async fn send_return(link: &Link, ret: JobReturn) {
+    let mut wait = Duration::from_millis(200);
+    loop {
+        match link
+            .request(Request::Return(ret.clone()), Duration::from_secs(30))
+            .await
+        {
+            Ok(Reply::Ok) => return,
+            Ok(Reply::Refused { reason }) => {
+                tracing::warn!(jid = %ret.jid, "the master refused the return: {reason}");
+                return;
+            }
+            Ok(other) => {
+                tracing::warn!(jid = %ret.jid, "unexpected answer to a return: {other:?}");
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(jid = %ret.jid, "return not delivered yet: {e}");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+async fn heartbeat_task(link: Link, running: Arc<RunningJobs>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let jids = running.jids();
+        if !jids.is_empty() {
+            let _ = link.request(Request::Heartbeat { jids }, every).await;
+        }
+    }
+}

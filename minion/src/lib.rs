@@ -1,0 +1,14 @@
+//! brine-minion: the minion daemon and `brine-call`.
+//!
+//! [`link`] holds the connection to the master (auth, the request channel, the
+//! publish subscription, heartbeats, reconnects, catch-up); [`executor`] runs
+//! the jobs it delivers as tasks and returns their results; [`modules`] are the
+//! execution modules, registered in a `Functions` registry; [`daemon`] wires it
+//! together; [`call`] is `brine-call`.
+
+pub mod call;
+pub mod daemon;
+pub mod executor;
+pub mod link;
+pub mod modules;
+pub mod pubstate;
