@@ -131,20 +131,45 @@ impl Identity {
     }
 }
 
-/// Write `bytes` to `path` with `mode`, replacing it atomically.
+/// Write `bytes` to `path` with `mode`, replacing it atomically and durably.
+///
+/// The temporary file is a dot-file unique to this process and call, created
+/// exclusively, so two writers never share it and a leftover cannot pass for
+/// a real file (key listings skip dot-files).
 pub fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), CryptoError> {
-    let tmp = path.with_extension("tmp");
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()));
+    let result =
+        write_new(&tmp, bytes, mode).and_then(|()| fs::rename(&tmp, path).map_err(io_err(path)));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result?;
+    if let Some(dir) = path.parent() {
+        fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err(dir))?;
+    }
+    Ok(())
+}
+
+fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), CryptoError> {
     let mut f = fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(mode)
-        .open(&tmp)
-        .map_err(io_err(&tmp))?;
-    f.write_all(bytes).map_err(io_err(&tmp))?;
-    f.sync_all().map_err(io_err(&tmp))?;
-    fs::set_permissions(&tmp, fs::Permissions::from_mode(mode)).map_err(io_err(&tmp))?;
-    fs::rename(&tmp, path).map_err(io_err(path))
+        .open(path)
+        .map_err(io_err(path))?;
+    f.write_all(bytes).map_err(io_err(path))?;
+    // The umask may have narrowed the mode.
+    f.set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(io_err(path))?;
+    f.sync_all().map_err(io_err(path))
 }
 
 /// An Ed25519 public key (32 raw bytes).

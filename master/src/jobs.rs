@@ -67,7 +67,8 @@ pub async fn publish(master: &Master, job: JobRequest) -> Result<PublishOutcome,
         minions: minions.iter().map(|m| m.to_string()).collect(),
     };
     let cache = master.cache.clone();
-    tokio::task::spawn_blocking(move || cache.save_job(&record))
+    // The job is on disk before any minion can return for it.
+    tokio::task::spawn_blocking(move || cache.save_job(&record).and_then(|()| cache.flush()))
         .await
         .map_err(|e| JobError::Cache(e.to_string()))?
         .map_err(|e| JobError::Cache(e.to_string()))?;

@@ -31,10 +31,9 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use brine_common::crypto::PublicKey;
@@ -653,38 +652,15 @@ fn remove_file(path: &Path) -> Result<bool, KeyError> {
 }
 
 /// Write `key` to `dir/<id>` atomically, mode 0644.
-///
-/// Not `brine_common::crypto::write_file`: its temporary name is
-/// `path.with_extension("tmp")`, which two ids such as `web1.a` and `web1.b`
-/// share (`web1.tmp`), and which is itself a valid id should a crash leave it
-/// behind. Ours is a dot-file unique to this process and write, created with
-/// O_EXCL, and listings skip dot-files.
 fn write_key_file(dir: &Path, id: &MinionId, key: &PublicKey) -> Result<(), KeyError> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.join(format!(".{}.{}.{n}.tmp", id.as_str(), std::process::id()));
-    let result = write_new_file(&tmp, key.to_pem().as_bytes())
-        .and_then(|()| fs::rename(&tmp, dir.join(id.as_str())).map_err(io_err("rename", &tmp)));
-    if result.is_err() {
-        // Best effort: do not leave a half-written temporary behind.
-        let _ = fs::remove_file(&tmp);
-    }
-    result?;
-    sync_dir(dir)
-}
-
-fn write_new_file(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(KEY_MODE)
-        .open(path)
-        .map_err(io_err("create", path))?;
-    file.write_all(bytes).map_err(io_err("write", path))?;
-    // The umask may have narrowed the mode; keys are meant to be world-readable.
-    file.set_permissions(fs::Permissions::from_mode(KEY_MODE))
-        .map_err(io_err("chmod", path))?;
-    file.sync_all().map_err(io_err("sync", path))
+    let path = dir.join(id.as_str());
+    brine_common::crypto::write_file(&path, key.to_pem().as_bytes(), KEY_MODE).map_err(|e| {
+        KeyError::Io {
+            action: "write",
+            path: path.clone(),
+            source: std::io::Error::other(e.to_string()),
+        }
+    })
 }
 
 /// Make the renames and removals in `dir` durable.

@@ -198,7 +198,7 @@ enum AuthFailure {
 async fn connection_task(shared: Arc<Shared>, mut outgoing: mpsc::Receiver<Outgoing>) {
     let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     let mut pending_waits = 0u32;
-    let mut sub_port: Option<u16> = None;
+    let mut subscription: Option<(u16, tokio::task::JoinHandle<()>)> = None;
     loop {
         let Some((mut send, mut incoming, reader)) = connect_dealer(&shared).await else {
             tokio::time::sleep(backoff.next()).await;
@@ -224,9 +224,12 @@ async fn connection_task(shared: Arc<Shared>, mut outgoing: mpsc::Receiver<Outgo
         let catch_up = adopt_grant(&shared, &grant);
         if shared.settings.subscribe {
             let port = shared.settings.publish_port.unwrap_or(grant.publish_port);
-            if sub_port != Some(port) {
-                sub_port = Some(port);
-                tokio::spawn(subscription_task(shared.clone(), port));
+            if subscription.as_ref().is_none_or(|(p, _)| *p != port) {
+                // A master that came back on another publish port: follow it.
+                if let Some((_, old)) = subscription.take() {
+                    old.abort();
+                }
+                subscription = Some((port, tokio::spawn(subscription_task(shared.clone(), port))));
             }
         }
         shared.connected.send_modify(|n| *n += 1);

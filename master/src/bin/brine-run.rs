@@ -132,7 +132,8 @@ async fn state_event(
                     return Ok(0);
                 }
             }
-            ClientReply::Lagged(0) => {}
+            // The master's first frame: the subscription is live.
+            ClientReply::Lagged(0) => tracing::info!("listening for events"),
             ClientReply::Lagged(n) => {
                 eprintln!("warning: {n} events were dropped (reader too slow)")
             }

@@ -1,0 +1,527 @@
+//! The one cluster builder every end-to-end test shares.
+//!
+//! `Cluster::builder().minions(3).start()` writes configs into a temp dir,
+//! starts a master on free loopback ports and the minions, and offers the
+//! CLIs with the right `-c`. Every wait is bounded and fails with a message
+//! saying what it waited for. Dropping the cluster kills its processes.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Where cargo put the binaries: next to this test's `deps/` directory.
+pub fn bin_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("BRINE_BIN_DIR") {
+        return PathBuf::from(dir);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf();
+    assert!(
+        dir.join("brine-master").exists(),
+        "brine binaries not found in {}: run `cargo build --workspace --bins` first",
+        dir.display()
+    );
+    dir
+}
+
+pub fn bin(name: &str) -> PathBuf {
+    bin_dir().join(name)
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Poll `check` until it returns `Some`, or fail after `timeout` saying `what`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Run a command to completion within `timeout`.
+pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Output {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(out) => out.expect("wait"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("{cmd:?} did not finish within {timeout:?}");
+        }
+    }
+}
+
+pub struct Builder {
+    minion_ids: Vec<String>,
+    auto_accept: bool,
+    master_conf: String,
+    minion_conf: String,
+}
+
+impl Builder {
+    pub fn minions(mut self, n: usize) -> Self {
+        self.minion_ids = (1..=n).map(|i| format!("m{i}")).collect();
+        self
+    }
+
+    pub fn minion_ids(mut self, ids: &[&str]) -> Self {
+        self.minion_ids = ids.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    pub fn auto_accept(mut self, yes: bool) -> Self {
+        self.auto_accept = yes;
+        self
+    }
+
+    /// Extra lines for the master config.
+    pub fn master_conf(mut self, yaml: &str) -> Self {
+        self.master_conf.push_str(yaml);
+        self
+    }
+
+    /// Extra lines for every minion config.
+    pub fn minion_conf(mut self, yaml: &str) -> Self {
+        self.minion_conf.push_str(yaml);
+        self
+    }
+
+    pub fn start(self) -> Cluster {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut c = Cluster {
+            ret_port: free_port(),
+            publish_port: free_port(),
+            master: None,
+            minions: Vec::new(),
+            dir,
+        };
+        c.write_master_config(self.auto_accept, &self.master_conf);
+        c.start_master();
+        for id in &self.minion_ids {
+            c.add_minion(id, &self.minion_conf);
+        }
+        c
+    }
+}
+
+pub struct MinionProc {
+    pub id: String,
+    pub config_dir: PathBuf,
+    pub child: Option<Child>,
+}
+
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub ret_port: u16,
+    pub publish_port: u16,
+    master: Option<Child>,
+    pub minions: Vec<MinionProc>,
+}
+
+impl Cluster {
+    pub fn builder() -> Builder {
+        Builder {
+            minion_ids: vec!["m1".into()],
+            auto_accept: false,
+            master_conf: String::new(),
+            minion_conf: String::new(),
+        }
+    }
+
+    pub fn master_dir(&self) -> PathBuf {
+        self.dir.path().join("master-conf")
+    }
+
+    pub fn master_root(&self) -> PathBuf {
+        self.dir.path().join("master-root")
+    }
+
+    pub fn pki_dir(&self) -> PathBuf {
+        self.master_root().join("etc/brine/pki/master")
+    }
+
+    fn write_master_config(&self, auto_accept: bool, extra: &str) {
+        std::fs::create_dir_all(self.master_dir()).expect("mkdir");
+        let text = format!(
+            "root_dir: {root}\ninterface: 127.0.0.1\npublish_port: {pp}\nret_port: {rp}\nauto_accept: {aa}\npresence_timeout: 5\n{extra}",
+            root = self.master_root().display(),
+            pp = self.publish_port,
+            rp = self.ret_port,
+            aa = if auto_accept { "True" } else { "False" },
+        );
+        std::fs::write(self.master_dir().join("master"), text).expect("write master config");
+    }
+
+    /// Start (or restart) the master and wait until it says it is ready.
+    pub fn start_master(&mut self) {
+        let log = std::fs::File::create(self.dir.path().join("master.log")).expect("log");
+        let mut child = Command::new(bin("brine-master"))
+            .args(["-c"])
+            .arg(self.master_dir())
+            .args(["-l", "debug"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("start brine-master");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(line) if line.starts_with("brine-master ready") => {}
+            other => panic!(
+                "brine-master did not become ready: {other:?}\n{}",
+                self.master_log()
+            ),
+        }
+        self.master = Some(child);
+    }
+
+    pub fn master_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("master.log")).unwrap_or_default()
+    }
+
+    pub fn minion_log(&self, id: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("minion-{id}.log")))
+            .unwrap_or_default()
+    }
+
+    /// SIGKILL the master: no chance to flush or say goodbye.
+    pub fn kill_master(&mut self) {
+        if let Some(mut child) = self.master.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn minion_config_dir(&self, id: &str) -> PathBuf {
+        self.dir.path().join(format!("minion-{id}-conf"))
+    }
+
+    pub fn minion_root(&self, id: &str) -> PathBuf {
+        self.dir.path().join(format!("minion-{id}-root"))
+    }
+
+    /// Write a minion's config (fast test timings) and start it.
+    pub fn add_minion(&mut self, id: &str, extra: &str) {
+        let conf = self.minion_config_dir(id);
+        std::fs::create_dir_all(&conf).expect("mkdir");
+        let text = format!(
+            "root_dir: {root}\nid: {id}\nmaster: 127.0.0.1\nmaster_port: {rp}\nacceptance_wait_time: 0.3\nauth_timeout: 2\nmaster_alive_interval: 1\njob_heartbeat_interval: 0.5\n{extra}",
+            root = self.minion_root(id).display(),
+            rp = self.ret_port,
+        );
+        std::fs::write(conf.join("minion"), text).expect("write minion config");
+        self.minions.push(MinionProc {
+            id: id.to_string(),
+            config_dir: conf,
+            child: None,
+        });
+        self.start_minion(id);
+    }
+
+    pub fn start_minion(&mut self, id: &str) {
+        let log_path = self.dir.path().join(format!("minion-{id}.log"));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log_path)
+            .expect("log");
+        let m = self
+            .minions
+            .iter_mut()
+            .find(|m| m.id == id)
+            .expect("known minion");
+        let child = Command::new(bin("brine-minion"))
+            .arg("-c")
+            .arg(&m.config_dir)
+            .args(["-l", "debug"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start brine-minion");
+        m.child = Some(child);
+    }
+
+    pub fn stop_minion(&mut self, id: &str) {
+        let m = self
+            .minions
+            .iter_mut()
+            .find(|m| m.id == id)
+            .expect("known minion");
+        if let Some(mut child) = m.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn cli(&self, name: &str, conf: &Path, args: &[&str], timeout: Duration) -> Output {
+        run_with_timeout(
+            Command::new(bin(name)).arg("-c").arg(conf).args(args),
+            timeout,
+        )
+    }
+
+    pub fn brine(&self, args: &[&str]) -> Output {
+        self.cli("brine", &self.master_dir(), args, Duration::from_secs(60))
+    }
+
+    pub fn brine_key(&self, args: &[&str]) -> Output {
+        self.cli(
+            "brine-key",
+            &self.master_dir(),
+            args,
+            Duration::from_secs(30),
+        )
+    }
+
+    pub fn brine_run(&self, args: &[&str]) -> Output {
+        self.cli(
+            "brine-run",
+            &self.master_dir(),
+            args,
+            Duration::from_secs(60),
+        )
+    }
+
+    pub fn brine_call(&self, id: &str, args: &[&str]) -> Output {
+        self.cli(
+            "brine-call",
+            &self.minion_config_dir(id),
+            args,
+            Duration::from_secs(60),
+        )
+    }
+
+    /// `brine-key --out json -L` as JSON.
+    pub fn keys(&self) -> Value {
+        let out = self.brine_key(&["-L", "--out", "json"]);
+        assert!(
+            out.status.success(),
+            "brine-key -L failed: {}",
+            stderr(&out)
+        );
+        serde_json::from_slice(&out.stdout).expect("brine-key json")
+    }
+
+    pub fn wait_key_in(&self, state: &str, id: &str) {
+        wait_for(
+            &format!("key {id} in {state}"),
+            Duration::from_secs(20),
+            || {
+                self.keys()[state]
+                    .as_array()
+                    .is_some_and(|ids| ids.iter().any(|i| i == id))
+                    .then_some(())
+            },
+        );
+    }
+
+    /// Wait for every minion's key to be pending, then accept them all.
+    pub fn accept_all(&self) {
+        for m in &self.minions {
+            self.wait_key_in("minions_pre", &m.id);
+        }
+        let out = self.brine_key(&["-A", "-y"]);
+        assert!(
+            out.status.success(),
+            "brine-key -A failed: {}",
+            stderr(&out)
+        );
+    }
+
+    /// Ping `target` until each of `ids` answers True (bounded).
+    pub fn wait_pingable(&self, target: &str, ids: &[&str]) {
+        wait_for(
+            &format!("{ids:?} to answer test.ping"),
+            Duration::from_secs(30),
+            || {
+                let out =
+                    self.brine(&["-t", "2", "--out", "json", "--static", target, "test.ping"]);
+                let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+                ids.iter()
+                    .all(|id| v[*id] == Value::Bool(true))
+                    .then_some(())
+            },
+        );
+    }
+
+    /// A started cluster with every minion accepted and answering.
+    pub fn ready(self) -> Self {
+        self.accept_all();
+        let ids: Vec<&str> = self.minions.iter().map(|m| m.id.as_str()).collect();
+        self.wait_pingable("*", &ids);
+        self
+    }
+
+    /// Start `brine-run state.event <glob>` and read its lines.
+    pub fn events(&self, glob: &str) -> EventStream {
+        let mut child = Command::new(bin("brine-run"))
+            .arg("-c")
+            .arg(self.master_dir())
+            .args(["-l", "info", "state.event", glob])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start state.event");
+        let stderr = child.stderr.take().expect("stderr");
+        let (ready_tx, ready_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("listening for events") {
+                    let _ = ready_tx.send(());
+                }
+            }
+        });
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        ready_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("state.event did not start listening");
+        EventStream { child, rx }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for m in &mut self.minions {
+            if let Some(mut c) = m.child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+        self.kill_master();
+        if std::thread::panicking() {
+            eprintln!("--- master log ---\n{}", tail(&self.master_log(), 60));
+            for m in &self.minions {
+                eprintln!(
+                    "--- minion {} log ---\n{}",
+                    m.id,
+                    tail(&self.minion_log(&m.id), 40)
+                );
+            }
+        }
+    }
+}
+
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Lines from `brine-run state.event`: `tag<TAB>json`.
+pub struct EventStream {
+    child: Child,
+    rx: mpsc::Receiver<String>,
+}
+
+impl EventStream {
+    /// The next event whose tag satisfies `pred`, within `timeout`.
+    pub fn expect(
+        &self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&str, &Value) -> bool,
+    ) -> (String, Value) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .rx
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("timed out after {timeout:?} waiting for event {what}"));
+            let Some((tag, json)) = line.split_once('\t') else {
+                continue;
+            };
+            let data: Value = serde_json::from_str(json).unwrap_or(Value::Null);
+            if pred(tag, &data) {
+                return (tag.to_string(), data);
+            }
+        }
+    }
+
+    /// Every event that arrives within `window`.
+    pub fn collect_for(&self, window: Duration) -> Vec<(String, Value)> {
+        let deadline = Instant::now() + window;
+        let mut out = Vec::new();
+        while let Ok(line) = self
+            .rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            if let Some((tag, json)) = line.split_once('\t') {
+                out.push((
+                    tag.to_string(),
+                    serde_json::from_str(json).unwrap_or(Value::Null),
+                ));
+            }
+        }
+        out
+    }
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `brine ... --out json --static` parsed.
+pub fn json_out(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): stdout={} stderr={}", stdout(o), stderr(o)))
+}

@@ -1,0 +1,373 @@
+//! The core flows through the real binaries: keys, jobs, outputs, restarts,
+//! catch-up of missed jobs, the job cache and the event bus.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::cluster::{Cluster, json_out, stderr, stdout, wait_for};
+
+fn jid_of(out: &std::process::Output) -> String {
+    let text = stdout(out);
+    text.trim()
+        .strip_prefix("Executed command with job ID: ")
+        .unwrap_or_else(|| panic!("no jid in {text:?} / {}", stderr(out)))
+        .to_string()
+}
+
+#[test]
+fn pending_minion_gets_no_job_until_accepted_then_answers() {
+    let c = Cluster::builder().minions(1).start();
+    c.wait_key_in("minions_pre", "m1");
+
+    // Only accepted keys are targeted: nothing matches yet, exit code 2.
+    let out = c.brine(&["*", "test.ping"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("No minions matched the target"));
+    assert!(
+        !c.minion_log("m1").contains("running job"),
+        "a pending minion ran a job"
+    );
+
+    let out = c.brine_key(&["-a", "m1", "-y"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Key for minion m1 accepted."));
+    c.wait_pingable("m1", &["m1"]);
+
+    let out = c.brine(&["*", "test.ping"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out), "m1:\n    True\n");
+}
+
+#[test]
+fn key_listing_matches_salt_key_json() {
+    let c = Cluster::builder().minions(2).start().ready();
+    let keys = c.keys();
+    assert_eq!(
+        keys,
+        json!({"minions_pre": [], "minions_rejected": [], "minions": ["m1", "m2"], "minions_denied": []})
+    );
+    let out = c.brine_key(&["-L"]);
+    assert_eq!(
+        stdout(&out),
+        "Accepted Keys:\nm1\nm2\nDenied Keys:\nUnaccepted Keys:\nRejected Keys:\n"
+    );
+    let out = c.brine_key(&["-f", "m1"]);
+    assert!(
+        stdout(&out).contains("Local Keys:") && stdout(&out).contains("m1:  "),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn deleted_and_rejected_minions_receive_nothing_afterwards() {
+    let c = Cluster::builder().minions(3).start().ready();
+    let events = c.events("salt/job/*");
+
+    let out = c.brine_key(&["-d", "m1", "-y"]);
+    assert!(
+        stdout(&out).contains("Key for minion m1 deleted."),
+        "{}",
+        stdout(&out)
+    );
+    // m1 comes back with its key pending; reject it, and also reject m2.
+    c.wait_key_in("minions_pre", "m1");
+    assert!(c.brine_key(&["-r", "m1", "-y"]).status.success());
+    assert!(
+        c.brine_key(&["-r", "m2", "--include-accepted", "-y"])
+            .status
+            .success()
+    );
+
+    let out = c.brine(&["--out", "json", "--static", "*", "test.ping"]);
+    assert_eq!(json_out(&out), json!({"m3": true}));
+    let jid = events
+        .expect("the job's new event", Duration::from_secs(10), |tag, _| {
+            tag.ends_with("/new")
+        })
+        .1["jid"]
+        .as_str()
+        .expect("jid")
+        .to_string();
+    // Whatever the removed minions still hold, they cannot read the publication.
+    let later = events.collect_for(Duration::from_secs(2));
+    assert!(
+        !later
+            .iter()
+            .any(|(tag, _)| tag.contains(&format!("{jid}/ret/m1"))
+                || tag.contains(&format!("{jid}/ret/m2"))),
+        "a removed minion returned: {later:?}"
+    );
+    for id in ["m1", "m2"] {
+        assert!(
+            !c.minion_log(id).contains(&format!("running job jid={jid}")),
+            "{id} ran {jid}"
+        );
+    }
+}
+
+#[test]
+fn outputs_arguments_and_exit_codes() {
+    let c = Cluster::builder().minions(2).start().ready();
+
+    let out = c.brine(&[
+        "--out",
+        "json",
+        "--static",
+        "m1",
+        "test.arg",
+        "1",
+        "two",
+        "flag=True",
+    ]);
+    let v = json_out(&out);
+    assert_eq!(v["m1"]["args"], json!([1, "two"]));
+    assert_eq!(v["m1"]["kwargs"]["flag"], json!(true));
+    assert_eq!(v["m1"]["kwargs"]["__pub_fun"], json!("test.arg"));
+
+    let out = c.brine(&["--out", "yaml", "-L", "m1,m2", "test.echo", "hello"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("m1: hello\n") && text.contains("m2: hello\n"),
+        "{text}"
+    );
+
+    let out = c.brine(&["--out", "txt", "-E", "m[12]", "test.version"]);
+    assert!(stdout(&out).contains("m1: 0.1.0"), "{}", stdout(&out));
+
+    let out = c.brine(&["--out", "raw", "m1", "test.true"]);
+    assert_eq!(stdout(&out), "{'m1': True}\n");
+
+    let out = c.brine(&["--out", "quiet", "m1", "test.ping"]);
+    assert_eq!(stdout(&out), "");
+
+    // A failing function: Salt's string, exit 1; its retcode with passthrough.
+    let out = c.brine(&["m1", "test.exception", "boom"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("The minion function caused an exception"),
+        "{}",
+        stdout(&out)
+    );
+    let out = c.brine(&["m1", "no.such"]);
+    assert!(stdout(&out).contains("'no.such' is not available."));
+    let out = c.brine(&["--retcode-passthrough", "m1", "no.such"]);
+    assert_eq!(out.status.code(), Some(1));
+
+    let out = c.brine(&["--async", "*", "test.ping"]);
+    assert_eq!(out.status.code(), Some(0));
+    let jid = jid_of(&out);
+    assert_eq!(jid.len(), 20, "{jid}");
+
+    let out = c.brine(&[
+        "--out",
+        "json",
+        "--static",
+        "m1",
+        "sys.list_functions",
+        "test",
+    ]);
+    let funcs = json_out(&out)["m1"].clone();
+    assert!(
+        funcs
+            .as_array()
+            .is_some_and(|f| f.contains(&json!("test.ping")) && !f.contains(&json!("sys.doc")))
+    );
+}
+
+#[test]
+fn a_minion_that_is_down_is_reported_and_slow_jobs_are_waited_for() {
+    let mut c = Cluster::builder().minions(2).start().ready();
+
+    // A job longer than the timeout is waited for: the minion heart-beats.
+    let out = c.brine(&[
+        "-t",
+        "1",
+        "--out",
+        "json",
+        "--static",
+        "m1",
+        "test.sleep",
+        "2.5",
+    ]);
+    assert_eq!(json_out(&out), json!({"m1": true}), "{}", stderr(&out));
+
+    c.stop_minion("m2");
+    let out = c.brine(&["-t", "1", "*", "test.ping"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("m1:\n    True"), "{text}");
+    assert!(text.contains("m2:\n    Minion did not return. ["), "{text}");
+}
+
+#[test]
+fn jobs_run_concurrently_and_can_be_found_and_killed() {
+    let c = Cluster::builder().minions(1).start().ready();
+    let out = c.brine(&["--async", "m1", "test.sleep", "30"]);
+    let jid = jid_of(&out);
+    let found = wait_for(
+        "the sleeping job to be running",
+        Duration::from_secs(10),
+        || {
+            let out = c.brine(&["--out", "json", "--static", "m1", "saltutil.find_job", &jid]);
+            let v = json_out(&out);
+            (v["m1"]["jid"] == json!(jid)).then_some(v)
+        },
+    );
+    assert_eq!(found["m1"]["fun"], json!("test.sleep"));
+    // The minion is not blocked by the sleeping job.
+    let out = c.brine(&["--out", "json", "--static", "m1", "saltutil.running"]);
+    assert_eq!(json_out(&out)["m1"][0]["jid"], json!(jid));
+    let out = c.brine(&["--out", "json", "--static", "m1", "saltutil.kill_job", &jid]);
+    assert!(
+        json_out(&out)["m1"]
+            .as_str()
+            .is_some_and(|s| s.contains(&jid))
+    );
+    let out = c.brine(&["--out", "json", "--static", "m1", "saltutil.find_job", &jid]);
+    assert_eq!(json_out(&out), json!({"m1": {}}));
+}
+
+#[test]
+fn master_killed_mid_job_comes_back_with_its_cache_and_minions() {
+    let mut c = Cluster::builder().minions(2).start().ready();
+    let events = c.events("*");
+    let out = c.brine(&["--out", "json", "--static", "*", "test.ping"]);
+    assert_eq!(json_out(&out), json!({"m1": true, "m2": true}));
+    let ping_jid = events
+        .expect("the ping's new event", Duration::from_secs(10), |tag, _| {
+            tag.ends_with("/new")
+        })
+        .1["jid"]
+        .as_str()
+        .expect("jid")
+        .to_string();
+
+    // A job in flight when the master dies: its return must still arrive.
+    let out = c.brine(&["--async", "m1", "test.sleep", "2"]);
+    let sleep_jid = jid_of(&out);
+    events.expect("the sleep's ack", Duration::from_secs(10), |tag, _| {
+        tag.contains(&format!("{sleep_jid}/ack/m1"))
+    });
+    drop(events);
+    c.kill_master();
+    c.start_master();
+
+    // The minions re-authenticate by themselves.
+    c.wait_pingable("*", &["m1", "m2"]);
+    let jobs = json_out(&c.brine_run(&["--out", "json", "jobs.list_jobs"]));
+    assert!(jobs.get(&ping_jid).is_some(), "earlier job lost: {jobs}");
+    let ret = json_out(&c.brine_run(&["--out", "json", "jobs.lookup_jid", &ping_jid]));
+    assert_eq!(ret, json!({"m1": true, "m2": true}));
+    let slept = wait_for(
+        "the in-flight job's return",
+        Duration::from_secs(20),
+        || {
+            let v = json_out(&c.brine_run(&["--out", "json", "jobs.lookup_jid", &sleep_jid]));
+            (v == json!({"m1": true})).then_some(v)
+        },
+    );
+    assert_eq!(slept, json!({"m1": true}));
+}
+
+#[test]
+fn a_minion_that_was_down_runs_the_jobs_it_missed() {
+    let mut c = Cluster::builder().minions(2).start().ready();
+    c.stop_minion("m2");
+    let out = c.brine(&["--async", "*", "test.echo", "while-you-were-out"]);
+    let jid = jid_of(&out);
+    let out = c.brine(&["--async", "-L", "m2", "test.echo", "just-for-you"]);
+    let own_jid = jid_of(&out);
+    c.start_minion("m2");
+    for (jid, text) in [(&jid, "while-you-were-out"), (&own_jid, "just-for-you")] {
+        let got = wait_for(
+            "m2 to catch up on a missed job",
+            Duration::from_secs(30),
+            || {
+                let v = json_out(&c.brine_run(&["--out", "json", "jobs.lookup_jid", jid]));
+                v.get("m2").cloned()
+            },
+        );
+        assert_eq!(got, json!(text));
+    }
+}
+
+#[test]
+fn events_reach_state_event_subscribers() {
+    let c = Cluster::builder().minions(1).start();
+    let events = c.events("salt/*");
+    c.wait_key_in("minions_pre", "m1");
+    let (_, auth) = events.expect("salt/auth pend", Duration::from_secs(10), |tag, d| {
+        tag == "salt/auth" && d["act"] == json!("pend")
+    });
+    assert_eq!(auth["id"], json!("m1"));
+    assert!(auth["_stamp"].is_string());
+    assert!(c.brine_key(&["-a", "m1", "-y"]).status.success());
+    events.expect("salt/key accept", Duration::from_secs(10), |tag, d| {
+        tag == "salt/key" && d["act"] == json!("accept")
+    });
+    let (_, start) = events.expect(
+        "the minion's start event",
+        Duration::from_secs(20),
+        |tag, _| tag == "salt/minion/m1/start",
+    );
+    assert_eq!(start["id"], json!("m1"));
+    c.wait_pingable("m1", &["m1"]);
+    let (tag, ret) = events.expect("a return event", Duration::from_secs(10), |tag, _| {
+        tag.contains("/ret/m1")
+    });
+    assert!(tag.starts_with("salt/job/"));
+    for key in [
+        "cmd", "fun", "fun_args", "id", "jid", "retcode", "return", "success", "_stamp",
+    ] {
+        assert!(ret.get(key).is_some(), "return event lacks {key}: {ret}");
+    }
+}
+
+#[test]
+fn brine_call_runs_locally_and_through_the_master() {
+    let c = Cluster::builder().minions(1).start().ready();
+    let out = c.brine_call("m1", &["--local", "test.echo", "hi"]);
+    assert_eq!(stdout(&out), "local:\n    hi\n");
+    let out = c.brine_call("m1", &["--out", "json", "test.fib", "10"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json_out(&out)["local"][0], json!(55));
+    let out = c.brine_call("m1", &["--local", "test.exception"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = c.brine_call(
+        "m1",
+        &["--local", "--retcode-passthrough", "test.exception"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn manage_runners_report_up_and_down() {
+    let mut c = Cluster::builder().minions(2).start().ready();
+    c.stop_minion("m2");
+    let status = json_out(&c.brine_run(&["--out", "json", "manage.status", "timeout=1"]));
+    assert_eq!(status, json!({"up": ["m1"], "down": ["m2"]}));
+    let up: Value = json_out(&c.brine_run(&["--out", "json", "manage.up", "timeout=1"]));
+    assert_eq!(up, json!(["m1"]));
+}
+
+#[test]
+fn bad_config_is_an_error_naming_key_and_file() {
+    let c = Cluster::builder().minions(0).start();
+    let bad = c.dir.path().join("bad-conf");
+    std::fs::create_dir_all(bad.join("master.d")).expect("mkdir");
+    std::fs::write(bad.join("master.d/ports.conf"), "ret_port: lots\n").expect("write");
+    let out = crate::cluster::run_with_timeout(
+        std::process::Command::new(crate::cluster::bin("brine-master"))
+            .arg("-c")
+            .arg(&bad),
+        Duration::from_secs(10),
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("ret_port") && err.contains("ports.conf"),
+        "{err}"
+    );
+}

@@ -1,0 +1,7 @@
+//! End-to-end tests: real `brine-master` and `brine-minion` processes on
+//! 127.0.0.1 in temp dirs, driven through the real CLIs. Build the binaries
+//! first (`cargo build --workspace --bins`); the README's test command does.
+
+mod cluster;
+mod core;
+mod security;

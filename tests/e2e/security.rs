@@ -1,0 +1,1 @@
+//! Attacks on the protocol (filled in below).
