@@ -160,6 +160,11 @@ pub struct Grant {
     pub publish_key: Vec<u8>,
     pub state: PublishState,
     pub publish_port: u16,
+    /// Where the stream stood (broadcast, own) when this master run accepted
+    /// the minion's key: a minion with no position of its own starts there, so
+    /// jobs published between its acceptance and its first session reach it.
+    #[serde(default)]
+    pub accepted_at: Option<(u64, u64)>,
 }
 
 /// The HKDF `info` that binds a session key to both identities.

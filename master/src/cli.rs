@@ -7,12 +7,3 @@ use brine_common::config::MasterConfig;
 pub fn master_config(args: &CommonArgs) -> anyhow::Result<MasterConfig> {
     args.load::<MasterConfig>(|c| &c.log_level)
 }
-
-/// The user a job is published as (Salt's `user` field).
-pub fn current_user() -> String {
-    nix::unistd::User::from_uid(nix::unistd::getuid())
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .unwrap_or_else(|| "root".into())
-}

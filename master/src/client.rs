@@ -45,6 +45,7 @@ pub struct JobRequest {
     pub fun: String,
     pub arg: Vec<Value>,
     pub kwarg: Map<String, Value>,
+    /// Filled in by the master from the caller's peer credentials.
     pub user: String,
 }
 

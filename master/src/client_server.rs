@@ -50,6 +50,8 @@ pub async fn serve(master: Arc<Master>, listener: UnixListener) {
 }
 
 async fn handle(master: Arc<Master>, stream: UnixStream) {
+    // Who is asking comes from the kernel (SO_PEERCRED), not from the request.
+    let user = stream.peer_cred().ok().map(|c| user_name(c.uid()));
     let (mut read, mut write) = stream.into_split();
     let request: ClientRequest = match read_frame(&mut read, REQUEST_CAP).await {
         Ok(r) => r,
@@ -60,7 +62,8 @@ async fn handle(master: Arc<Master>, stream: UnixStream) {
         }
     };
     let result = match request {
-        ClientRequest::Publish { job, watch } => {
+        ClientRequest::Publish { mut job, watch } => {
+            job.user = user.unwrap_or_else(|| "unknown".into());
             publish(&master, job, watch, read, &mut write).await
         }
         ClientRequest::Events { tag_glob } => {
@@ -84,6 +87,14 @@ async fn handle(master: Arc<Master>, stream: UnixStream) {
     if let Err(e) = result {
         tracing::debug!("client connection ended: {e}");
     }
+}
+
+fn user_name(uid: u32) -> String {
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| uid.to_string())
 }
 
 fn error(message: String) -> ClientReply {

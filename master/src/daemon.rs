@@ -138,7 +138,9 @@ impl Master {
                 tags::KEY,
                 json!({"act": act, "id": id, "result": true}),
             ));
-            if *act != "accept" {
+            if *act == "accept" {
+                self.publisher.mark_accepted(id);
+            } else {
                 self.sessions.remove_minion(id);
                 removed_any = true;
             }

@@ -40,6 +40,8 @@ struct PubState {
     seqs: HashMap<String, u64>,
     window: VecDeque<Published>,
     window_cap: usize,
+    /// (broadcast, own) sequences when each minion was accepted in this run.
+    accepted_at: HashMap<MinionId, (u64, u64)>,
 }
 
 pub struct Publisher {
@@ -80,6 +82,7 @@ impl Publisher {
             seqs: HashMap::new(),
             window: VecDeque::new(),
             window_cap,
+            accepted_at: HashMap::new(),
         };
         Ok((
             Arc::new(Publisher {
@@ -151,6 +154,19 @@ impl Publisher {
         st.epoch += 1;
         tracing::info!(epoch = st.epoch, "publish key rotated");
         Ok(())
+    }
+
+    /// Remember where the stream stands as `minion` is accepted (see `Grant::accepted_at`).
+    pub fn mark_accepted(&self, minion: &MinionId) {
+        let mut st = self.state();
+        let seq_of = |topic: &str| st.seqs.get(topic).copied().unwrap_or(0);
+        let at = (seq_of(TOPIC_BROADCAST), seq_of(&minion_topic(minion)));
+        st.accepted_at.insert(minion.clone(), at);
+    }
+
+    /// Where the stream stood when `minion` was accepted in this run, if it was.
+    pub fn accepted_at(&self, minion: &MinionId) -> Option<(u64, u64)> {
+        self.state().accepted_at.get(minion).copied()
     }
 
     /// The current key and stream position, as a minion sees it.

@@ -186,6 +186,7 @@ fn open_session(master: &Master, req: &AuthRequest) -> anyhow::Result<SessionOff
         publish_key: key.as_bytes().to_vec(),
         state,
         publish_port: master.publish_port,
+        accepted_at: master.publisher.accepted_at(&req.id),
     };
     let sealed = SealedFrame::seal(&cipher, Direction::ToMinion, session, 0, &grant)?;
     master.sessions.insert(session, req.id.clone(), cipher);
@@ -346,6 +347,9 @@ impl Master {
         let decision = self
             .keys
             .decide_auth(id, key, self.config.auto_accept, &autosign)?;
+        if decision.auto_accepted {
+            self.publisher.mark_accepted(id);
+        }
         let (status, act) = match decision.state {
             KeyState::Accepted => (AuthStatus::Accepted, "accept"),
             KeyState::Pending => (AuthStatus::Pending, "pend"),

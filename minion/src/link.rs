@@ -437,14 +437,16 @@ fn adopt_grant(shared: &Arc<Shared>, grant: &Grant) -> Option<Request> {
     t.epoch = grant.state.epoch;
     let g = &grant.state;
     let request = if !t.known {
-        // A brand-new minion starts at the present, not at the master's backlog.
+        // A brand-new minion starts where the stream stood when its key was
+        // accepted (jobs since then were meant for it), else at the present.
+        let (broadcast, own) = grant.accepted_at.unwrap_or((g.broadcast_seq, g.own_seq));
         t.pos = StreamPosition {
             run: g.run,
-            broadcast: g.broadcast_seq,
-            own: g.own_seq,
+            broadcast,
+            own,
         };
         t.known = true;
-        None
+        behind(&t.pos, g).then(|| catch_up_request(&t.pos))
     } else if t.pos.run != g.run {
         // The master restarted: everything of its new run is new to us.
         t.pos = StreamPosition {
@@ -493,6 +495,10 @@ async fn serve(
     let mut ping = tokio::time::interval(s.alive_interval);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut awaiting_pong: Option<Instant> = None;
+    tracing::debug!(
+        catching_up = first_catch_up.is_some(),
+        "session established"
+    );
     if let Some(req) = first_catch_up
         && !send_request(shared, &mut session, send, &mut waiting, req, Waiter::Link).await
     {

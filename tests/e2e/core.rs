@@ -32,7 +32,19 @@ fn pending_minion_gets_no_job_until_accepted_then_answers() {
     let out = c.brine_key(&["-a", "m1", "-y"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("Key for minion m1 accepted."));
-    c.wait_pingable("m1", &["m1"]);
+    // Published before the minion's next auth attempt (it retries every
+    // 0.3 s): it was meant for the minion, so it must still reach it.
+    let jid = jid_of(&c.brine(&["--async", "*", "test.echo", "first"]));
+    let got = wait_for(
+        "the first job after acceptance",
+        Duration::from_secs(20),
+        || {
+            json_out(&c.brine_run(&["--out", "json", "jobs.lookup_jid", &jid]))
+                .get("m1")
+                .cloned()
+        },
+    );
+    assert_eq!(got, json!("first"));
 
     let out = c.brine(&["*", "test.ping"]);
     assert_eq!(out.status.code(), Some(0));
@@ -370,4 +382,64 @@ fn bad_config_is_an_error_naming_key_and_file() {
         err.contains("ret_port") && err.contains("ports.conf"),
         "{err}"
     );
+}
+
+#[test]
+fn auto_accept_and_autosign_file_accept_without_an_operator() {
+    let c = Cluster::builder().minions(1).auto_accept(true).start();
+    c.wait_pingable("m1", &["m1"]);
+
+    // Like every path option, autosign_file lives under root_dir.
+    let c = Cluster::builder()
+        .minion_ids(&["web1", "db1"])
+        .master_root_file(
+            "/etc/brine/autosign.conf",
+            "# web servers sign themselves\nweb*\n",
+        )
+        .master_conf("autosign_file: /etc/brine/autosign.conf\n")
+        .start();
+    c.wait_pingable("web1", &["web1"]);
+    c.wait_key_in("minions_pre", "db1");
+}
+
+#[test]
+fn master_finger_pins_the_expected_master() {
+    let mut c = Cluster::builder().minions(0).auto_accept(true).start();
+    let master_pub =
+        brine_common::crypto::PublicKey::load(&c.pki_dir().join("master.pub")).expect("master.pub");
+    c.add_minion(
+        "good",
+        &format!("master_finger: '{}'\n", master_pub.fingerprint()),
+    );
+    c.add_minion(
+        "wary",
+        &format!("master_finger: '{}'\n", "00:".repeat(31) + "00"),
+    );
+    c.wait_pingable("good", &["good"]);
+    // The wary minion refuses the master's answer, so it never runs anything.
+    let out = c.brine(&["-t", "1", "wary", "test.ping"]);
+    assert!(!stdout(&out).contains("True"), "{}", stdout(&out));
+    assert!(
+        c.minion_log("wary")
+            .contains("does not match master_finger")
+    );
+}
+
+#[test]
+fn jobs_active_lists_running_jobs() {
+    let c = Cluster::builder().minions(1).start().ready();
+    let jid = jid_of(&c.brine(&["--async", "m1", "test.sleep", "20"]));
+    let active = wait_for("the job to be active", Duration::from_secs(10), || {
+        let v = json_out(&c.brine_run(&["--out", "json", "jobs.active", "timeout=2"]));
+        v.get(&jid).cloned()
+    });
+    assert_eq!(active["Function"], json!("test.sleep"));
+    assert!(
+        active["Running"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|m| m.get("m1").is_some()))
+    );
+    let list = json_out(&c.brine_run(&["--out", "json", "jobs.list_job", &jid]));
+    assert_eq!(list["Function"], json!("test.sleep"));
+    assert_eq!(list["Minions"], json!(["m1"]));
 }

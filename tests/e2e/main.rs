@@ -2,6 +2,6 @@
 //! 127.0.0.1 in temp dirs, driven through the real CLIs. Build the binaries
 //! first (`cargo build --workspace --bins`); the README's test command does.
 
-mod cluster;
+use brine_tests::cluster;
 mod core;
 mod security;

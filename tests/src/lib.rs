@@ -1,1 +1,4 @@
-//! End-to-end tests live in tests/tests/; this crate only hosts them (and the shared cluster builder in tests/tests/common).
+//! brine-tests: the shared cluster builder ([`cluster`]) that the end-to-end
+//! tests in `e2e/` and the benchmarks in `bench/` start real daemons with.
+
+pub mod cluster;

@@ -101,7 +101,8 @@ async fn run(cli: &Cli, config: &brine_common::config::MasterConfig) -> anyhow::
         fun: cli.function.clone(),
         arg,
         kwarg,
-        user: brine_master::cli::current_user(),
+        // The master takes the user from the socket's peer credentials.
+        user: String::new(),
     };
     let mut conn = Connection::open(
         &config.sock_dir,

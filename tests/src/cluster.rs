@@ -5,8 +5,6 @@
 //! CLIs with the right `-c`. Every wait is bounded and fails with a message
 //! saying what it waited for. Dropping the cluster kills its processes.
 
-#![allow(dead_code)]
-
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -85,6 +83,8 @@ pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Output {
 }
 
 pub struct Builder {
+    root_files: Vec<(String, String)>,
+    log_level: String,
     minion_ids: Vec<String>,
     auto_accept: bool,
     master_conf: String,
@@ -99,6 +99,20 @@ impl Builder {
 
     pub fn minion_ids(mut self, ids: &[&str]) -> Self {
         self.minion_ids = ids.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    /// A file to create under the master's `root_dir` before it starts
+    /// (`path` is absolute as the config would name it, e.g. `/etc/brine/autosign.conf`).
+    pub fn master_root_file(mut self, path: &str, contents: &str) -> Self {
+        self.root_files
+            .push((path.to_string(), contents.to_string()));
+        self
+    }
+
+    /// The daemons' `-l` (tests keep `debug` for their failure logs).
+    pub fn log_level(mut self, level: &str) -> Self {
+        self.log_level = level.to_string();
         self
     }
 
@@ -122,6 +136,7 @@ impl Builder {
     pub fn start(self) -> Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut c = Cluster {
+            log_level: self.log_level.clone(),
             ret_port: free_port(),
             publish_port: free_port(),
             master: None,
@@ -129,6 +144,11 @@ impl Builder {
             dir,
         };
         c.write_master_config(self.auto_accept, &self.master_conf);
+        for (path, contents) in &self.root_files {
+            let full = c.master_root().join(path.trim_start_matches('/'));
+            std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&full, contents).expect("write root file");
+        }
         c.start_master();
         for id in &self.minion_ids {
             c.add_minion(id, &self.minion_conf);
@@ -144,6 +164,7 @@ pub struct MinionProc {
 }
 
 pub struct Cluster {
+    log_level: String,
     pub dir: tempfile::TempDir,
     pub ret_port: u16,
     pub publish_port: u16,
@@ -154,6 +175,8 @@ pub struct Cluster {
 impl Cluster {
     pub fn builder() -> Builder {
         Builder {
+            root_files: Vec::new(),
+            log_level: "debug".into(),
             minion_ids: vec!["m1".into()],
             auto_accept: false,
             master_conf: String::new(),
@@ -191,7 +214,7 @@ impl Cluster {
         let mut child = Command::new(bin("brine-master"))
             .args(["-c"])
             .arg(self.master_dir())
-            .args(["-l", "debug"])
+            .args(["-l", &self.log_level])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -221,6 +244,19 @@ impl Cluster {
     pub fn minion_log(&self, id: &str) -> String {
         std::fs::read_to_string(self.dir.path().join(format!("minion-{id}.log")))
             .unwrap_or_default()
+    }
+
+    pub fn master_pid(&self) -> Option<u32> {
+        self.master.as_ref().map(Child::id)
+    }
+
+    pub fn minion_pid(&self, id: &str) -> Option<u32> {
+        self.minions
+            .iter()
+            .find(|m| m.id == id)?
+            .child
+            .as_ref()
+            .map(Child::id)
     }
 
     /// SIGKILL the master: no chance to flush or say goodbye.
@@ -272,7 +308,7 @@ impl Cluster {
         let child = Command::new(bin("brine-minion"))
             .arg("-c")
             .arg(&m.config_dir)
-            .args(["-l", "debug"])
+            .args(["-l", &self.log_level])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
