@@ -14,17 +14,20 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// Where cargo put the binaries: next to this test's `deps/` directory.
+/// Where cargo put the binaries: `target/<profile>`, which holds a test's
+/// `deps/` directory and the bench binaries themselves.
 pub fn bin_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("BRINE_BIN_DIR") {
         return PathBuf::from(dir);
     }
     let exe = std::env::current_exe().expect("current exe");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .to_path_buf();
+    let parent = exe.parent().expect("exe dir");
+    let dir = if parent.ends_with("deps") {
+        parent.parent().unwrap_or(parent)
+    } else {
+        parent
+    }
+    .to_path_buf();
     assert!(
         dir.join("brine-master").exists(),
         "brine binaries not found in {}: run `cargo build --workspace --bins` first",
