@@ -8,6 +8,7 @@ use clap::Args;
 
 use crate::config::{ConfigFile, DEFAULT_CONFIG_DIR, load};
 use crate::logging;
+use crate::output::{OutputFormat, OutputOptions};
 
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
@@ -40,5 +41,61 @@ impl CommonArgs {
             tracing::warn!("{w}");
         }
         Ok(loaded.config)
+    }
+}
+
+/// The output flags `brine`, `brine-run` and `brine-call` share.
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    /// Output format: nested, json, yaml, txt, raw, quiet
+    #[arg(long = "out", visible_alias = "output", default_value = "nested")]
+    pub out: OutputFormat,
+
+    /// Indentation for json output (negative: one line)
+    #[arg(
+        long = "out-indent",
+        visible_alias = "output-indent",
+        allow_negative_numbers = true
+    )]
+    pub out_indent: Option<i64>,
+
+    /// Never colour the output
+    #[arg(long = "no-color", visible_alias = "no-colour")]
+    pub no_color: bool,
+
+    /// Colour the output even when not on a terminal
+    #[arg(long = "force-color", visible_alias = "force-colour")]
+    pub force_color: bool,
+}
+
+impl OutputArgs {
+    /// Salt's rule: colour when the config allows it and stdout is a
+    /// terminal, unless `--no-color`; always with `--force-color`.
+    pub fn options(&self, config_color: bool, static_: bool) -> OutputOptions {
+        use std::io::IsTerminal;
+        let color = !self.no_color
+            && (self.force_color || (config_color && std::io::stdout().is_terminal()));
+        OutputOptions {
+            color,
+            static_,
+            indent: self.out_indent,
+        }
+    }
+}
+
+/// Wait for SIGTERM or SIGINT (a daemon's signal to stop).
+pub async fn wait_for_shutdown() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers, run until killed.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
     }
 }

@@ -345,6 +345,58 @@ impl SessionCipher {
     }
 }
 
+/// Which session counters have been seen: a sliding window, as in IPsec and
+/// DTLS. Frames may overtake each other (the master seals replies on
+/// concurrent tasks), so a counter below the highest is still accepted once,
+/// as long as it is within the window; anything older or already seen is a
+/// replay.
+#[derive(Debug, Default, Clone)]
+pub struct ReplayWindow {
+    highest: u64,
+    /// Bit i set = counter `highest - i` was seen.
+    seen: u128,
+}
+
+impl ReplayWindow {
+    const SIZE: u64 = 128;
+
+    /// A window where `counter` (e.g. the grant's 0) is already spent.
+    pub fn starting_at(counter: u64) -> Self {
+        ReplayWindow {
+            highest: counter,
+            seen: 1,
+        }
+    }
+
+    /// Would `counter` be fresh? (Check before decrypting, record after.)
+    pub fn is_fresh(&self, counter: u64) -> bool {
+        if counter > self.highest {
+            return true;
+        }
+        let age = self.highest - counter;
+        age < Self::SIZE && self.seen & (1u128 << age) == 0
+    }
+
+    /// Record an authentic frame's counter.
+    pub fn record(&mut self, counter: u64) {
+        if counter > self.highest {
+            let shift = counter - self.highest;
+            self.seen = if shift >= Self::SIZE {
+                0
+            } else {
+                self.seen << shift
+            };
+            self.seen |= 1;
+            self.highest = counter;
+        } else {
+            let age = self.highest - counter;
+            if age < Self::SIZE {
+                self.seen |= 1u128 << age;
+            }
+        }
+    }
+}
+
 /// The symmetric key every accepted minion shares for publications.
 #[derive(Clone)]
 pub struct PublishKey {
@@ -462,6 +514,21 @@ mod tests {
         assert_eq!(k.open(&nonce, b"1:2:t", &ct).expect("open"), b"job");
         ct[0] ^= 1;
         assert!(k.open(&nonce, b"1:2:t", &ct).is_err());
+    }
+
+    #[test]
+    fn replay_window_accepts_reordering_once_and_refuses_repeats() {
+        let mut w = ReplayWindow::starting_at(0);
+        assert!(!w.is_fresh(0));
+        for c in [2, 1, 5, 3] {
+            assert!(w.is_fresh(c), "{c}");
+            w.record(c);
+            assert!(!w.is_fresh(c), "{c} again");
+        }
+        assert!(w.is_fresh(4));
+        w.record(300);
+        assert!(!w.is_fresh(4), "far behind the window");
+        assert!(w.is_fresh(299) && !w.is_fresh(300));
     }
 
     #[test]

@@ -24,9 +24,12 @@ pub fn filter_for(level: &str) -> Option<&'static str> {
 pub fn init(level: &str) {
     let directive = filter_for(level).unwrap_or("warn");
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(directive));
+    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour only for a person at a terminal, never into log files.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
 }

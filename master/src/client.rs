@@ -140,6 +140,17 @@ impl Connection {
     }
 }
 
+impl crate::wait::EventSource for Connection {
+    async fn next_event(&mut self) -> crate::wait::Next {
+        use crate::wait::Next;
+        match self.next().await {
+            Ok(ClientReply::Event(ev)) => Next::Event(ev),
+            Ok(_) => Next::Nothing,
+            Err(e) => Next::Closed(Some(e.to_string())),
+        }
+    }
+}
+
 /// Send one request and read its single reply.
 pub async fn request(sock_dir: &Path, request: &ClientRequest) -> Result<ClientReply, ClientError> {
     Connection::open(sock_dir, request).await?.next().await

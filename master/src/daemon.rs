@@ -53,7 +53,7 @@ pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.cachedir)
         .with_context(|| format!("cannot create cachedir {}", config.cachedir.display()))?;
     let cache: Arc<dyn JobCache> =
-        Arc::new(RedbJobCache::open(&job_cache_path(&config)).context("job cache")?);
+        Arc::new(RedbJobCache::open(job_cache_path(&config)).context("job cache")?);
 
     let pub_endpoint = format!("tcp://{}:{}", config.interface, config.publish_port);
     let (publisher, publish_port) =
@@ -78,7 +78,7 @@ pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
     // Tests and supervisors read this line to learn the bound ports.
     println!("brine-master ready publish_port={publish_port} ret_port={ret_port}");
 
-    wait_for_shutdown().await;
+    brine_common::cli::wait_for_shutdown().await;
     tracing::info!("shutting down");
     if let Err(e) = master.cache.flush() {
         tracing::error!("job cache flush failed: {e}");
@@ -100,22 +100,6 @@ async fn housekeeping(master: Arc<Master>) {
             Ok(Err(e)) => tracing::warn!("job cache prune failed: {e}"),
             _ => {}
         }
-    }
-}
-
-async fn wait_for_shutdown() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        // Without signal handlers, run until killed.
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
     }
 }
 

@@ -19,12 +19,15 @@ pub const LISTING_ORDER: [KeyState; 4] = [
     KeyState::Denied,
 ];
 
-/// Run `cmd`; returns the reply and the (id, Salt `act`) pairs it changed.
+/// The ids a command changed, each with Salt's `act` for its `salt/key` event.
+pub type KeyChanges = Vec<(MinionId, &'static str)>;
+
+/// Run `cmd`; returns the reply and the ids it changed.
 pub fn execute(
     keys: &KeyStore,
     cmd: &KeyCommand,
     master_pub: &PublicKey,
-) -> Result<(KeyReply, Vec<(MinionId, &'static str)>), KeyError> {
+) -> Result<(KeyReply, KeyChanges), KeyError> {
     Ok(match cmd {
         KeyCommand::List => {
             let mut map = Map::new();
@@ -74,11 +77,7 @@ pub fn execute(
     })
 }
 
-fn changed(
-    state: KeyState,
-    ids: Vec<MinionId>,
-    act: &'static str,
-) -> (KeyReply, Vec<(MinionId, &'static str)>) {
+fn changed(state: KeyState, ids: Vec<MinionId>, act: &'static str) -> (KeyReply, KeyChanges) {
     let mut map = Map::new();
     map.insert(state.json_name().into(), id_list(&ids));
     (

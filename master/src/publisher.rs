@@ -16,7 +16,10 @@ use brine_common::wire::{
 };
 use bytes::Bytes;
 use tokio::sync::mpsc;
-use zeromq::{PubSocket, Socket, SocketSend, ZmqMessage};
+use zeromq::{PubSocket, Socket, SocketOptions, SocketSend, ZmqMessage};
+
+/// Largest message a subscriber may send us (a subscription is one topic).
+const SUBSCRIPTION_CAP: usize = 4096;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
@@ -58,7 +61,11 @@ impl Publisher {
         master: Arc<Identity>,
         window_cap: usize,
     ) -> Result<(Arc<Self>, u16), PublishError> {
-        let mut socket = PubSocket::new();
+        // Subscribers only ever send subscriptions (a topic each): refuse
+        // anything bigger before it is buffered (vendor/zeromq/BRINE-PATCH.md).
+        let mut options = SocketOptions::default();
+        options.max_message_size(SUBSCRIPTION_CAP);
+        let mut socket = PubSocket::with_options(options);
         let bound = socket
             .bind(endpoint)
             .await

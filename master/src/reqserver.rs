@@ -292,6 +292,14 @@ async fn handle_return(master: &Arc<Master>, minion: &MinionId, ret: JobReturn) 
             };
         }
     };
+    // Targets are matched on ids for now, so the expected list is exact: a
+    // minion the job was not for has nothing to return (and must not feed a
+    // reactor a `salt/job/<jid>/ret/<id>` event for it).
+    if !job.minions.iter().any(|m| m == minion.as_str()) {
+        return Reply::Refused {
+            reason: format!("job {jid} was not for {minion}"),
+        };
+    }
     let record = ReturnRecord::from_return(&ret);
     let stored = {
         let (cache, minion, jid) = (cache.clone(), minion.clone(), jid.clone());

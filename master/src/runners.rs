@@ -191,32 +191,17 @@ async fn ask_all(
         timeout,
         Instant::now(),
     );
-    collect(events, &mut waiter).await
-}
-
-async fn collect(
-    mut events: tokio::sync::broadcast::Receiver<std::sync::Arc<brine_common::event::Event>>,
-    waiter: &mut JobWaiter,
-) -> Result<BTreeMap<String, Value>, RunnerError> {
     let mut got = BTreeMap::new();
-    while !waiter.done(Instant::now()) {
-        let Some(deadline) = waiter.next_deadline() else {
-            break;
-        };
-        match tokio::time::timeout_at(deadline.into(), events.recv()).await {
-            Ok(Ok(ev)) => {
-                if let Some(arrived) = waiter.on_event(&ev, Instant::now()) {
-                    got.insert(
-                        arrived.minion,
-                        arrived.data.get("return").cloned().unwrap_or(Value::Null),
-                    );
-                }
-            }
-            Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
-            Ok(Err(_)) => break,
-            Err(_) => {}
-        }
-    }
+    let mut events = events;
+    waiter
+        .drive(&mut events, |arrived| {
+            got.insert(
+                arrived.minion,
+                arrived.data.get("return").cloned().unwrap_or(Value::Null),
+            );
+        })
+        .await
+        .map_err(RunnerError::Failed)?;
     Ok(got)
 }
 

@@ -9,15 +9,15 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use brine_common::crypto::{Direction, SessionCipher};
+use brine_common::crypto::{Direction, ReplayWindow, SessionCipher};
 use brine_common::ids::MinionId;
 use brine_common::wire::{SealedFrame, SessionReply, SessionRequest, WireError};
 
 pub struct Session {
     pub minion: MinionId,
     cipher: SessionCipher,
-    /// Highest counter received; anything not above it is a replay.
-    last_in: u64,
+    /// Counters received; a repeated or too-old one is a replay.
+    requests: ReplayWindow,
     /// Counter for the next reply (0 was used for the sealed grant).
     next_out: u64,
     last_seen: Instant,
@@ -62,7 +62,7 @@ impl Sessions {
             Session {
                 minion,
                 cipher,
-                last_in: 0,
+                requests: ReplayWindow::default(),
                 next_out: 1,
                 last_seen: Instant::now(),
             },
@@ -81,12 +81,12 @@ impl Sessions {
             .by_id
             .get_mut(&frame.session)
             .ok_or(SessionError::Unknown)?;
-        if frame.counter <= s.last_in {
+        if frame.counter == 0 || !s.requests.is_fresh(frame.counter) {
             return Err(SessionError::Replay(frame.counter));
         }
         let req: SessionRequest = frame.open(&s.cipher, Direction::ToMaster, cap)?;
         // Only an authentic frame moves the window, so garbage cannot block a session.
-        s.last_in = frame.counter;
+        s.requests.record(frame.counter);
         s.last_seen = Instant::now();
         Ok((s.minion.clone(), req))
     }

@@ -129,6 +129,59 @@ impl JobWaiter {
     }
 }
 
+/// What an event source yields to [`JobWaiter::drive`].
+pub enum Next {
+    Event(Event),
+    /// Something that is not an event (e.g. a lag notice): keep waiting.
+    Nothing,
+    /// The source ended, with the reason if it failed.
+    Closed(Option<String>),
+}
+
+/// Where a waiter's events come from: the bus inside the master, the local
+/// socket in the CLI.
+pub trait EventSource {
+    fn next_event(&mut self) -> impl std::future::Future<Output = Next> + Send;
+}
+
+impl EventSource for tokio::sync::broadcast::Receiver<std::sync::Arc<Event>> {
+    async fn next_event(&mut self) -> Next {
+        use tokio::sync::broadcast::error::RecvError;
+        match self.recv().await {
+            Ok(ev) => Next::Event((*ev).clone()),
+            Err(RecvError::Lagged(_)) => Next::Nothing,
+            Err(RecvError::Closed) => Next::Closed(None),
+        }
+    }
+}
+
+impl JobWaiter {
+    /// Feed events from `source` until every expected minion has returned or
+    /// been given up on; `on_return` sees each return as it arrives.
+    pub async fn drive(
+        &mut self,
+        source: &mut impl EventSource,
+        mut on_return: impl FnMut(Arrived),
+    ) -> Result<(), String> {
+        while !self.done(Instant::now()) {
+            let Some(deadline) = self.next_deadline() else {
+                break;
+            };
+            match tokio::time::timeout_at(deadline.into(), source.next_event()).await {
+                Ok(Next::Event(ev)) => {
+                    if let Some(arrived) = self.on_event(&ev, Instant::now()) {
+                        on_return(arrived);
+                    }
+                }
+                Ok(Next::Nothing) | Err(_) => {}
+                Ok(Next::Closed(None)) => break,
+                Ok(Next::Closed(Some(e))) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `salt/job/<jid>/ret/<id>` -> ("ret", id); `brine/job/<jid>/ack|beat/<id>` likewise.
 fn parse_job_tag<'a>(tag: &'a str, jid: &str) -> Option<(&'a str, &'a str)> {
     let rest = tag
@@ -174,7 +227,7 @@ mod tests {
                 .is_none()
         );
         assert!(
-            w.on_event(&ev(format!("salt/job/other/ret/b")), t0)
+            w.on_event(&ev("salt/job/other/ret/b".to_string()), t0)
                 .is_none()
         );
         assert!(!w.done(t0));

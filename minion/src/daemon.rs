@@ -74,7 +74,7 @@ pub async fn run(config: MinionConfig) -> anyhow::Result<()> {
         heartbeat,
     ));
     tokio::spawn(fire_start_events(link));
-    wait_for_shutdown().await;
+    brine_common::cli::wait_for_shutdown().await;
     tracing::info!("brine-minion stopping");
     Ok(())
 }
@@ -107,20 +107,5 @@ async fn fire_start_events(link: Link) {
         if let Err(e) = link.request(request, Duration::from_secs(30)).await {
             tracing::warn!("cannot fire {tag}: {e}");
         }
-    }
-}
-
-async fn wait_for_shutdown() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
     }
 }

@@ -18,7 +18,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use brine_common::crypto::{
-    Direction, Ephemeral, Identity, PublicKey, PublishKey, SessionCipher, random_bytes,
+    Direction, Ephemeral, Identity, PublicKey, PublishKey, ReplayWindow, SessionCipher,
+    random_bytes,
 };
 use brine_common::frame::{decode, encode};
 use brine_common::ids::MinionId;
@@ -184,7 +185,8 @@ struct Session {
     id: u64,
     cipher: SessionCipher,
     next_out: u64,
-    last_in: u64,
+    /// Counters of the master's replies seen so far (0 was the grant).
+    replies: ReplayWindow,
 }
 
 /// Why authentication did not produce a session.
@@ -369,7 +371,7 @@ async fn authenticate(
             id: offer.session,
             cipher,
             next_out: 1,
-            last_in: 0,
+            replies: ReplayWindow::starting_at(0),
         },
         grant,
     ))
@@ -590,7 +592,7 @@ async fn send_request(
 
 /// Decrypt a reply; refuse replayed counters from the master's side too.
 fn open_reply(session: &mut Session, sealed: &SealedFrame, cap: usize) -> Option<SessionReply> {
-    if sealed.counter <= session.last_in {
+    if !session.replies.is_fresh(sealed.counter) {
         tracing::warn!(counter = sealed.counter, "refusing a replayed reply");
         return None;
     }
@@ -598,7 +600,7 @@ fn open_reply(session: &mut Session, sealed: &SealedFrame, cap: usize) -> Option
         .open(&session.cipher, Direction::ToMinion, cap)
         .map_err(|e| tracing::warn!("refusing a reply that does not decrypt: {e}"))
         .ok()?;
-    session.last_in = sealed.counter;
+    session.replies.record(sealed.counter);
     Some(reply)
 }
 

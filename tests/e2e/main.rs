@@ -4,4 +4,5 @@
 
 use brine_tests::cluster;
 mod core;
+mod rogue;
 mod security;

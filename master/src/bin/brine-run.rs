@@ -1,12 +1,12 @@
 //! `brine-run`: run a runner on the master (`jobs.*`, `manage.*`) or stream its
 //! event bus (`state.event`).
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
-use brine_common::cli::CommonArgs;
+use brine_common::cli::{CommonArgs, OutputArgs};
 use brine_common::functions::parse_cli_args;
-use brine_common::output::{OutputFormat, OutputOptions, render_value};
+use brine_common::output::render_value;
 use brine_master::client::{ClientReply, ClientRequest, Connection, request};
 use brine_master::runners::RUNNERS;
 use clap::Parser;
@@ -25,15 +25,8 @@ fn runner_list() -> String {
 struct Cli {
     #[command(flatten)]
     common: CommonArgs,
-    /// Output format: nested, json, yaml, txt, raw, quiet
-    #[arg(long = "out", visible_alias = "output", default_value = "nested")]
-    out: OutputFormat,
-    /// Indentation for json output (negative: one line)
-    #[arg(long = "out-indent", allow_negative_numbers = true)]
-    out_indent: Option<i64>,
-    /// Never colour the output
-    #[arg(long = "no-color")]
-    no_color: bool,
+    #[command(flatten)]
+    output: OutputArgs,
     /// The runner function, e.g. jobs.lookup_jid
     function: String,
     /// Arguments; key=value pairs become keyword arguments
@@ -74,12 +67,8 @@ async fn run(cli: &Cli, config: &brine_common::config::MasterConfig) -> anyhow::
     .await?;
     match reply {
         ClientReply::RunnerResult { ret, retcode } => {
-            let opts = OutputOptions {
-                color: !cli.no_color && config.color && std::io::stdout().is_terminal(),
-                static_: true,
-                indent: cli.out_indent,
-            };
-            print!("{}", render_value(cli.out, &opts, &ret));
+            let opts = cli.output.options(config.color, true);
+            print!("{}", render_value(cli.output.out, &opts, &ret));
             Ok(u8::try_from(retcode.clamp(0, 255)).unwrap_or(1))
         }
         ClientReply::Error { message } => {

@@ -1,10 +1,10 @@
 //! `brine`: publish a job to minions, wait for their returns and print them.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use brine_common::cli::CommonArgs;
+use brine_common::cli::{CommonArgs, OutputArgs};
 use brine_common::functions::parse_cli_args;
 use brine_common::output::{OutputFormat, OutputOptions, render_all, render_minion_with_retcode};
 use brine_master::client::{ClientReply, ClientRequest, Connection, JobRequest};
@@ -25,6 +25,8 @@ Exit codes:
 struct Cli {
     #[command(flatten)]
     common: CommonArgs,
+    #[command(flatten)]
+    output: OutputArgs,
     /// Target is a regular expression over minion ids
     #[arg(short = 'E', long)]
     pcre: bool,
@@ -34,16 +36,6 @@ struct Cli {
     /// Seconds without a word from a minion before giving up on it
     #[arg(short = 't', long, env = "BRINE_TIMEOUT")]
     timeout: Option<f64>,
-    /// Output format: nested, json, yaml, txt, raw, quiet
-    #[arg(long = "out", visible_alias = "output", default_value = "nested")]
-    out: OutputFormat,
-    /// Indentation for json output (negative: one line)
-    #[arg(
-        long = "out-indent",
-        visible_alias = "output-indent",
-        allow_negative_numbers = true
-    )]
-    out_indent: Option<i64>,
     /// Print all returns at once, as one document
     #[arg(long = "static")]
     static_: bool,
@@ -53,12 +45,6 @@ struct Cli {
     /// Exit with the highest retcode a minion returned
     #[arg(long = "retcode-passthrough")]
     retcode_passthrough: bool,
-    /// Never colour the output
-    #[arg(long = "no-color", visible_alias = "no-colour")]
-    no_color: bool,
-    /// Colour the output even when not on a terminal
-    #[arg(long = "force-color", visible_alias = "force-colour")]
-    force_color: bool,
     /// Which minions: a glob over ids unless -E or -L
     target: String,
     /// The function to run, e.g. test.ping
@@ -142,21 +128,12 @@ async fn run(cli: &Cli, config: &brine_common::config::MasterConfig) -> anyhow::
         Instant::now(),
     );
     let mut printer = Printer::new(cli, config.color);
-    while !waiter.done(Instant::now()) {
-        let Some(deadline) = waiter.next_deadline() else {
-            break;
-        };
-        match tokio::time::timeout_at(deadline.into(), conn.next()).await {
-            Ok(Ok(ClientReply::Event(ev))) => {
-                if let Some(arrived) = waiter.on_event(&ev, Instant::now()) {
-                    printer.returned(&arrived.minion, &arrived.data);
-                }
-            }
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => anyhow::bail!("{e}"),
-            Err(_) => {}
-        }
-    }
+    waiter
+        .drive(&mut conn, |arrived| {
+            printer.returned(&arrived.minion, &arrived.data)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
     for (minion, reason) in waiter.missing() {
         printer.missing(&minion, reason);
     }
@@ -175,15 +152,9 @@ struct Printer {
 
 impl Printer {
     fn new(cli: &Cli, config_color: bool) -> Self {
-        let color =
-            !cli.no_color && (cli.force_color || (config_color && std::io::stdout().is_terminal()));
         Printer {
-            format: cli.out,
-            opts: OutputOptions {
-                color,
-                static_: cli.static_,
-                indent: cli.out_indent,
-            },
+            format: cli.output.out,
+            opts: cli.output.options(config_color, cli.static_),
             collected: Map::new(),
             max_retcode: 0,
             any_failed: false,

@@ -1,12 +1,11 @@
 //! `brine-call`: run a function on this minion, like `salt-call`.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use brine_common::cli::CommonArgs;
+use brine_common::cli::{CommonArgs, OutputArgs};
 use brine_common::config::MinionConfig;
 use brine_common::functions::{Call, parse_cli_args};
-use brine_common::output::{OutputFormat, OutputOptions, render_all};
+use brine_common::output::render_all;
 use clap::Parser;
 use serde_json::Map;
 
@@ -21,21 +20,14 @@ Exit codes:
 struct Cli {
     #[command(flatten)]
     common: CommonArgs,
+    #[command(flatten)]
+    output: OutputArgs,
     /// Run without a master
     #[arg(long)]
     local: bool,
-    /// Output format: nested, json, yaml, txt, raw, quiet
-    #[arg(long = "out", visible_alias = "output", default_value = "nested")]
-    out: OutputFormat,
-    /// Indentation for json output (negative: one line)
-    #[arg(long = "out-indent", allow_negative_numbers = true)]
-    out_indent: Option<i64>,
     /// Exit with the function's retcode
     #[arg(long = "retcode-passthrough")]
     retcode_passthrough: bool,
-    /// Never colour the output
-    #[arg(long = "no-color")]
-    no_color: bool,
     /// The function, e.g. test.ping
     function: String,
     /// Arguments; key=value pairs become keyword arguments
@@ -46,7 +38,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = (|| {
         let config = cli.common.load::<MinionConfig>(|c| &c.log_level)?;
-        let color = !cli.no_color && config.color && std::io::stdout().is_terminal();
+        let opts = cli.output.options(config.color, true);
         let (args, kwargs) = parse_cli_args(&cli.args);
         let call = Call {
             fun: cli.function.clone(),
@@ -59,12 +51,7 @@ fn main() -> ExitCode {
         let outcome = runtime.block_on(brine_minion::call::call(config, cli.local, call))?;
         let mut returns = Map::new();
         returns.insert("local".into(), outcome.ret.clone());
-        let opts = OutputOptions {
-            color,
-            static_: true,
-            indent: cli.out_indent,
-        };
-        print!("{}", render_all(cli.out, &opts, &returns));
+        print!("{}", render_all(cli.output.out, &opts, &returns));
         anyhow::Ok(outcome)
     })();
     match result {
