@@ -101,6 +101,26 @@ pub enum FnError {
     Exception(String),
 }
 
+/// The value of a Python literal as a signature's default writes it.
+fn python_literal(text: &str) -> Value {
+    match text {
+        "None" => Value::Null,
+        "True" => Value::Bool(true),
+        "False" => Value::Bool(false),
+        _ => {
+            let unquoted = text
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .or_else(|| text.strip_prefix('\'').and_then(|t| t.strip_suffix('\'')));
+            match unquoted {
+                Some(s) => Value::String(s.to_string()),
+                None => crate::yaml::load(text, "<default>")
+                    .unwrap_or_else(|_| Value::String(text.to_string())),
+            }
+        }
+    }
+}
+
 /// A successful result and the retcode the function chose.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FnOutput {
@@ -127,7 +147,109 @@ type Handler<C> = Arc<dyn Fn(C, Call) -> FnFuture + Send + Sync>;
 
 struct Entry<C> {
     doc: &'static str,
+    signature: Signature,
     handler: Handler<C>,
+}
+
+/// A function's parameters, written like a Python signature:
+/// `"name, cwd=None, *args, **kwargs"`. The registry checks every call
+/// against it (arity, required parameters, unknown keywords) with Salt's
+/// messages, and `sys.argspec` reports it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Signature {
+    /// Parameter names in order.
+    pub args: Vec<String>,
+    /// Default values (as written, e.g. `None`, `True`, `'/'`) of the last
+    /// `defaults.len()` parameters.
+    pub defaults: Vec<String>,
+    pub varargs: bool,
+    pub kwargs: bool,
+}
+
+impl Signature {
+    /// Parse `"a, b=1, *args, **kwargs"`. Panics on a malformed signature:
+    /// signatures are literals in our own source, checked by the tests.
+    pub fn parse(text: &str) -> Self {
+        let mut sig = Signature::default();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            if part.starts_with("**") {
+                sig.kwargs = true;
+            } else if part.starts_with('*') {
+                sig.varargs = true;
+            } else if let Some((name, default)) = part.split_once('=') {
+                sig.args.push(name.trim().to_string());
+                sig.defaults.push(default.trim().to_string());
+            } else {
+                assert!(
+                    sig.defaults.is_empty(),
+                    "parameter {part:?} without a default after one with: {text:?}"
+                );
+                sig.args.push(part.to_string());
+            }
+        }
+        sig
+    }
+
+    fn required(&self) -> &[String] {
+        &self.args[..self.args.len() - self.defaults.len()]
+    }
+
+    /// Salt's `sys.argspec` entry.
+    pub fn to_argspec(&self) -> Value {
+        let defaults = if self.defaults.is_empty() {
+            Value::Null
+        } else {
+            Value::Array(self.defaults.iter().map(|d| python_literal(d)).collect())
+        };
+        serde_json::json!({
+            "args": self.args,
+            "defaults": defaults,
+            "kwargs": self.kwargs,
+            "varargs": self.varargs,
+        })
+    }
+
+    /// Check a call's arguments; the error is what Salt says.
+    fn check(&self, fun: &str, call: &Call) -> Result<(), String> {
+        let short = fun.rsplit('.').next().unwrap_or(fun);
+        if !self.varargs && call.args.len() > self.args.len() {
+            return Err(format!(
+                "{short}() takes {} positional argument{} but {} were given",
+                self.args.len(),
+                if self.args.len() == 1 { "" } else { "s" },
+                call.args.len()
+            ));
+        }
+        let missing: Vec<&String> = self
+            .required()
+            .iter()
+            .enumerate()
+            .filter(|(i, name)| *i >= call.args.len() && !call.kwargs.contains_key(name.as_str()))
+            .map(|(_, name)| name)
+            .collect();
+        if !missing.is_empty() {
+            let names: Vec<String> = missing.iter().map(|n| format!("'{n}'")).collect();
+            return Err(format!(
+                "{short}() missing {} required positional argument{}: {}",
+                missing.len(),
+                if missing.len() == 1 { "" } else { "s" },
+                names.join(" and ")
+            ));
+        }
+        Ok(())
+    }
+
+    /// Keyword arguments the function does not take (Salt's `invalid_kwargs`).
+    fn invalid_kwargs(&self, call: &Call) -> Vec<String> {
+        if self.kwargs {
+            return Vec::new();
+        }
+        call.kwargs
+            .iter()
+            .filter(|(k, _)| !k.starts_with("__") && !self.args.iter().any(|a| a == *k))
+            .map(|(k, v)| format!("{k}={}", crate::output::python::to_str(v)))
+            .collect()
+    }
 }
 
 /// A registry of named functions taking a context `C`.
@@ -148,15 +270,27 @@ impl<C: Send + 'static> Functions<C> {
         Self::default()
     }
 
-    /// Register `name` (`module.function`) with its doc string.
-    pub fn register<F, Fut>(&mut self, name: &str, doc: &'static str, f: F)
+    /// Register `name` (`module.function`) with its parameters (a Python-like
+    /// signature, see [`Signature::parse`]) and its doc string.
+    pub fn register<F, Fut>(&mut self, name: &str, signature: &str, doc: &'static str, f: F)
     where
         F: Fn(C, Call) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<FnOutput, FnError>> + Send + 'static,
     {
         let handler: Handler<C> = Arc::new(move |ctx, call| Box::pin(f(ctx, call)));
-        self.entries
-            .insert(name.to_string(), Entry { doc, handler });
+        let signature = Signature::parse(signature);
+        self.entries.insert(
+            name.to_string(),
+            Entry {
+                doc,
+                signature,
+                handler,
+            },
+        );
+    }
+
+    pub fn signature(&self, name: &str) -> Option<&Signature> {
+        self.entries.get(name).map(|e| &e.signature)
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -179,6 +313,19 @@ impl<C: Send + 'static> Functions<C> {
             return failure(format!("'{}' is not available.", call.fun));
         };
         let fun = call.fun.clone();
+        if let Err(msg) = entry.signature.check(&fun, &call) {
+            return failure(format!(
+                "Passed invalid arguments to {fun}: {msg}\n\n{}",
+                entry.doc
+            ));
+        }
+        let invalid = entry.signature.invalid_kwargs(&call);
+        if !invalid.is_empty() {
+            return failure(format!(
+                "ERROR executing '{fun}': The following keyword arguments are not valid: {}",
+                invalid.join(", ")
+            ));
+        }
         match (entry.handler)(ctx, call).await {
             Ok(out) => Outcome {
                 success: out.retcode == 0,
@@ -265,11 +412,16 @@ mod tests {
 
     fn registry() -> Functions<()> {
         let mut f = Functions::new();
-        f.register("test.ping", "ping", |_, _| async { Ok(json!(true).into()) });
-        f.register("test.boom", "boom", |_, _| async {
+        f.register("test.echo", "text", "echo", |_, c: Call| async move {
+            Ok(c.args[0].clone().into())
+        });
+        f.register("test.ping", "", "ping", |_, _| async {
+            Ok(json!(true).into())
+        });
+        f.register("test.boom", "", "boom", |_, _| async {
             Err(FnError::Exception("boom".into()))
         });
-        f.register("test.bad", "bad", |_, _| async {
+        f.register("test.bad", "", "bad", |_, _| async {
             Err(FnError::Invocation("nope".into()))
         });
         f
@@ -296,6 +448,62 @@ mod tests {
         assert_eq!(
             f.call((), call("test.bad")).await.ret,
             json!("ERROR executing 'test.bad': nope")
+        );
+    }
+
+    #[tokio::test]
+    async fn calls_are_checked_against_the_signature() {
+        let f = registry();
+        let call = |args: Vec<Value>, kwargs: &[(&str, Value)]| Call {
+            fun: "test.echo".into(),
+            args,
+            kwargs: kwargs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        };
+        let out = f.call((), call(vec![], &[])).await;
+        assert!(out.ret.as_str().is_some_and(|s| s.starts_with(
+            "Passed invalid arguments to test.echo: echo() missing 1 required positional argument: 'text'"
+        )), "{out:?}");
+        let out = f.call((), call(vec![json!(1), json!(2)], &[])).await;
+        assert!(
+            out.ret
+                .as_str()
+                .is_some_and(|s| s.contains("echo() takes 1 positional argument but 2 were given"))
+        );
+        let out = f
+            .call(
+                (),
+                call(
+                    vec![json!("x")],
+                    &[("foo", json!("bar")), ("__pub_jid", json!(1))],
+                ),
+            )
+            .await;
+        assert_eq!(
+            out.ret,
+            json!(
+                "ERROR executing 'test.echo': The following keyword arguments are not valid: foo=bar"
+            )
+        );
+        assert_eq!(
+            f.call((), call(vec![json!("x")], &[("__pub_jid", json!(1))]))
+                .await
+                .ret,
+            json!("x")
+        );
+    }
+
+    #[test]
+    fn signatures_parse_like_python() {
+        let s = Signature::parse("cmd, cwd=None, runas=None, *args, **kwargs");
+        assert_eq!(s.args, ["cmd", "cwd", "runas"]);
+        assert_eq!(s.required(), ["cmd"]);
+        assert!(s.varargs && s.kwargs);
+        assert_eq!(
+            s.to_argspec(),
+            json!({"args": ["cmd", "cwd", "runas"], "defaults": [null, null], "kwargs": true, "varargs": true})
         );
     }
 

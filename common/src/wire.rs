@@ -245,6 +245,12 @@ pub enum Request {
     },
     /// The current publish key (after a rotation).
     GetPublishKey,
+    /// The minion's grains and pillar, for the master's targeting cache.
+    /// Sent after every authentication and whenever they change.
+    MinionData {
+        grains: Map<String, Value>,
+        pillar: Map<String, Value>,
+    },
     /// Publications this minion may see with sequences above these.
     CatchUp {
         run: u64,

@@ -231,6 +231,9 @@ async fn handle_request(master: &Arc<Master>, minion: &MinionId, req: Request) -
                 .fire(Event::new(tag, bind_event_id(data, minion)));
             Reply::Ok
         }
+        Request::MinionData { grains, pillar } => {
+            store_minion_data(master, minion, grains, pillar).await
+        }
         Request::GetPublishKey => {
             let (key, state) = master.publisher.grant_state(minion);
             Reply::PublishKey {
@@ -247,6 +250,29 @@ async fn handle_request(master: &Arc<Master>, minion: &MinionId, req: Request) -
                 .publisher
                 .catch_up(minion, run, broadcast_after, own_after),
         ),
+    }
+}
+
+/// Keep a minion's grains and pillar for targeting (`salt/minion/...` data cache).
+async fn store_minion_data(
+    master: &Arc<Master>,
+    minion: &MinionId,
+    grains: serde_json::Map<String, Value>,
+    pillar: serde_json::Map<String, Value>,
+) -> Reply {
+    let (cache, id) = (master.cache.clone(), minion.clone());
+    let data = json!({"grains": grains, "pillar": pillar});
+    match tokio::task::spawn_blocking(move || cache.set_minion_data(&id, data)).await {
+        Ok(Ok(())) => Reply::Ok,
+        Ok(Err(e)) => {
+            tracing::error!("cannot store {minion}'s data: {e}");
+            Reply::Refused {
+                reason: "job cache unavailable".into(),
+            }
+        }
+        Err(_) => Reply::Refused {
+            reason: "job cache unavailable".into(),
+        },
     }
 }
 

@@ -15,9 +15,11 @@ use crate::modules::{self, MinionCtx};
 
 pub async fn call(config: MinionConfig, local: bool, call: Call) -> anyhow::Result<Outcome> {
     let id = minion_id(&config)?;
+    let mut link = None;
     if !local {
         let identity = load_identity(&config)?;
-        let (link, _) = Link::start(link_settings(&config, id.clone(), false), identity);
+        let (started, _) = Link::start(link_settings(&config, id.clone(), false), identity);
+        let link = link.insert(started);
         let wait = Duration::from_secs_f64(config.auth_timeout.max(1.0) * 3.0);
         if !link.wait_connected(wait).await {
             anyhow::bail!(
@@ -27,7 +29,10 @@ pub async fn call(config: MinionConfig, local: bool, call: Call) -> anyhow::Resu
             );
         }
     }
-    let ctx = MinionCtx::new(id, Arc::new(config));
+    let mut ctx = MinionCtx::new(id, Arc::new(config));
+    if let Some(link) = link {
+        ctx = ctx.with_link(link);
+    }
     let functions = modules::registry(&ctx);
     Ok(functions.call(ctx, call).await)
 }

@@ -63,9 +63,10 @@ pub async fn run(config: MinionConfig) -> anyhow::Result<()> {
     let identity = load_identity(&config)?;
     tracing::info!(%id, fingerprint = %identity.public().fingerprint(), "brine-minion starting");
     let (link, publications) = Link::start(link_settings(&config, id.clone(), true), identity);
-    let ctx = MinionCtx::new(id.clone(), Arc::new(config.clone()));
+    let ctx = MinionCtx::new(id.clone(), Arc::new(config.clone())).with_link(link.clone());
     let functions = modules::registry(&ctx);
     let heartbeat = secs(config.job_heartbeat_interval).max(Duration::from_millis(100));
+    tokio::spawn(report_minion_data(link.clone(), ctx.clone()));
     tokio::spawn(crate::executor::run(
         link.clone(),
         functions,
@@ -77,6 +78,35 @@ pub async fn run(config: MinionConfig) -> anyhow::Result<()> {
     brine_common::cli::wait_for_shutdown().await;
     tracing::info!("brine-minion stopping");
     Ok(())
+}
+
+/// Send grains and pillar to the master's targeting cache after every
+/// authentication (a restarted master may have lost nothing, but a minion
+/// whose grains changed while it was away must not be targeted by old ones).
+async fn report_minion_data(link: Link, ctx: MinionCtx) {
+    let mut sessions = link.session_changes();
+    let mut reported = 0;
+    loop {
+        let established = *sessions.borrow_and_update();
+        if established > reported {
+            reported = established;
+            send_minion_data(&link, &ctx).await;
+        }
+        if sessions.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Push the current grains and pillar to the master.
+pub async fn send_minion_data(link: &Link, ctx: &MinionCtx) {
+    let request = Request::MinionData {
+        grains: ctx.grains(),
+        pillar: ctx.pillar(),
+    };
+    if let Err(e) = link.request(request, Duration::from_secs(30)).await {
+        tracing::warn!("cannot send grains to the master: {e}");
+    }
 }
 
 /// Salt's `salt/minion/<id>/start` and legacy `minion_start`, once connected.

@@ -9,6 +9,7 @@
 pub mod call;
 pub mod daemon;
 pub mod executor;
+pub mod grains;
 pub mod link;
 pub mod modules;
 pub mod pubstate;

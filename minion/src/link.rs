@@ -161,6 +161,11 @@ impl Link {
             .is_ok()
     }
 
+    /// Changes each time a session is established (the first and every re-auth).
+    pub fn session_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.shared.connected.subscribe()
+    }
+
     /// How many sessions this link has established (1 + re-auths).
     pub fn sessions_established(&self) -> u64 {
         *self.shared.connected.borrow()

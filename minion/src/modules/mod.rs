@@ -2,11 +2,12 @@
 //! registry. Each module file registers its own functions with Salt's names,
 //! argument conventions and return shapes.
 
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, OnceLock, RwLock, Weak};
 
 use brine_common::config::MinionConfig;
 use brine_common::functions::Functions;
 use brine_common::ids::{Jid, MinionId};
+use serde_json::{Map, Value};
 
 use crate::executor::RunningJobs;
 
@@ -20,20 +21,37 @@ pub struct MinionCtx {
     pub id: MinionId,
     pub config: Arc<MinionConfig>,
     pub running: Arc<RunningJobs>,
+    /// The minion's grains (see `crate::grains`); refreshed in place.
+    pub grains: Arc<RwLock<Map<String, Value>>>,
+    /// The minion's pillar (empty until pillar is compiled by the master).
+    pub pillar: Arc<RwLock<Map<String, Value>>>,
     /// The registry itself, for `sys.*` (weak: the registry does not own contexts).
     pub functions: Arc<OnceLock<Weak<Functions<MinionCtx>>>>,
     /// The job this call belongs to, if any.
     pub jid: Option<Jid>,
+    /// The link to the master (`None` for `brine-call --local`).
+    pub link: Option<crate::link::Link>,
 }
 
 impl MinionCtx {
     pub fn new(id: MinionId, config: Arc<MinionConfig>) -> Self {
+        let grains = crate::grains::collect(&config, &id);
         MinionCtx {
             id,
             config,
             running: Arc::new(RunningJobs::default()),
+            grains: Arc::new(RwLock::new(grains)),
+            pillar: Arc::new(RwLock::new(Map::new())),
             functions: Arc::new(OnceLock::new()),
             jid: None,
+            link: None,
+        }
+    }
+
+    pub fn with_link(self, link: crate::link::Link) -> Self {
+        MinionCtx {
+            link: Some(link),
+            ..self
         }
     }
 
@@ -42,6 +60,22 @@ impl MinionCtx {
             jid: Some(jid),
             ..self.clone()
         }
+    }
+
+    /// A snapshot of the grains.
+    pub fn grains(&self) -> Map<String, Value> {
+        self.grains
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// A snapshot of the pillar.
+    pub fn pillar(&self) -> Map<String, Value> {
+        self.pillar
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn registry(&self) -> Option<Arc<Functions<MinionCtx>>> {

@@ -9,16 +9,19 @@ use super::MinionCtx;
 pub fn register(f: &mut Functions<MinionCtx>) {
     f.register(
         "saltutil.running",
+        "",
         "Return the data on all running salt processes on the minion\n\nCLI Example:\n\n    brine '*' saltutil.running",
         |ctx, _| async move { running(&ctx) },
     );
     f.register(
         "saltutil.find_job",
+        "jid",
         "Return the data for a specific job id that is currently running.\n\njid\n    The job id to search for and return data.\n\nCLI Example:\n\n    brine '*' saltutil.find_job <job id>",
         |ctx, call| async move { find_job(&ctx, &call) },
     );
     f.register(
         "saltutil.kill_job",
+        "jid",
         "Sends a kill signal (SIGKILL 9) to the named salt job's process\n\nCLI Example:\n\n    brine '*' saltutil.kill_job <job id>",
         |ctx, call| async move { kill_job(&ctx, &call) },
     );

@@ -9,21 +9,38 @@ use serde_json::{Value, json};
 use super::MinionCtx;
 
 pub fn register(f: &mut Functions<MinionCtx>) {
-    f.register("test.ping", PING_DOC, |_, _| async { ok(json!(true)) });
-    f.register("test.echo", ECHO_DOC, |_, call| async move { echo(&call) });
-    f.register("test.arg", ARG_DOC, |_, call| async move { ok(arg(&call)) });
-    f.register("test.version", VERSION_DOC, |_, _| async {
+    f.register("test.ping", "", PING_DOC, |_, _| async { ok(json!(true)) });
+    f.register("test.echo", "text", ECHO_DOC, |_, call| async move {
+        echo(&call)
+    });
+    f.register(
+        "test.arg",
+        "*args, **kwargs",
+        ARG_DOC,
+        |_, call| async move { ok(arg(&call)) },
+    );
+    f.register("test.version", "", VERSION_DOC, |_, _| async {
         ok(json!(env!("CARGO_PKG_VERSION")))
     });
-    f.register("test.sleep", SLEEP_DOC, |_, call| async move {
+    f.register("test.sleep", "length", SLEEP_DOC, |_, call| async move {
         sleep(&call).await
     });
-    f.register("test.true", TRUE_DOC, |_, _| async { ok(json!(true)) });
-    f.register("test.false", FALSE_DOC, |_, _| async { ok(json!(false)) });
-    f.register("test.fib", FIB_DOC, |_, call| async move { fib(&call) });
-    f.register("test.exception", EXCEPTION_DOC, |_, call| async move {
-        exception(&call)
+    f.register("test.true", "", TRUE_DOC, |_, _| async { ok(json!(true)) });
+    f.register("test.false", "", FALSE_DOC, |_, _| async {
+        ok(json!(false))
     });
+    f.register(
+        "test.fib",
+        "num",
+        FIB_DOC,
+        |_, call| async move { fib(&call) },
+    );
+    f.register(
+        "test.exception",
+        r#"message="Test Exception""#,
+        EXCEPTION_DOC,
+        |_, call| async move { exception(&call) },
+    );
 }
 
 fn ok(v: Value) -> Result<FnOutput, FnError> {
