@@ -4,5 +4,8 @@
 
 use brine_tests::cluster;
 mod core;
+mod modules_cmd_file;
+mod modules_system;
 mod rogue;
 mod security;
+mod targeting;

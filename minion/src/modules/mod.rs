@@ -11,9 +11,24 @@ use serde_json::{Map, Value};
 
 use crate::executor::RunningJobs;
 
+pub mod cmd;
+pub mod cron;
+pub mod disk;
+pub mod event;
+pub mod file;
+pub mod grains;
+pub mod group;
+pub mod hosts;
+pub mod network;
+pub mod pkg;
 pub mod saltutil;
+pub mod service;
+pub mod status;
 pub mod sys;
+pub mod sysctl;
+pub mod system;
 pub mod test;
+pub mod user;
 
 /// What a function sees of the minion it runs on.
 #[derive(Clone)]
@@ -86,9 +101,24 @@ impl MinionCtx {
 /// Every execution module, registered; `ctx` learns the registry.
 pub fn registry(ctx: &MinionCtx) -> Arc<Functions<MinionCtx>> {
     let mut f = Functions::new();
-    test::register(&mut f);
-    sys::register(&mut f);
+    cmd::register(&mut f);
+    cron::register(&mut f);
+    disk::register(&mut f);
+    event::register(&mut f);
+    file::register(&mut f);
+    grains::register(&mut f);
+    group::register(&mut f);
+    hosts::register(&mut f);
+    network::register(&mut f);
+    pkg::register(&mut f);
     saltutil::register(&mut f);
+    service::register(&mut f);
+    status::register(&mut f);
+    sys::register(&mut f);
+    sysctl::register(&mut f);
+    system::register(&mut f);
+    test::register(&mut f);
+    user::register(&mut f);
     let f = Arc::new(f);
     let _ = ctx.functions.set(Arc::downgrade(&f));
     f
