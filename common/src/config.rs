@@ -297,6 +297,10 @@ pub struct MinionConfig {
     pub master_alive_interval: f64,
     /// Seconds between heartbeats for running jobs.
     pub job_heartbeat_interval: f64,
+    /// Seconds a job runs before the minion acknowledges it; a job done
+    /// sooner is acknowledged by its return alone (half the requests for
+    /// quick jobs on a large fleet).
+    pub job_ack_delay: f64,
     pub max_message_size: usize,
     pub grains: Map<String, Value>,
     pub file_client: String,
@@ -329,6 +333,7 @@ impl Default for MinionConfig {
             auth_timeout: 5.0,
             master_alive_interval: 10.0,
             job_heartbeat_interval: 2.0,
+            job_ack_delay: 0.1,
             max_message_size: 64 * 1024 * 1024,
             grains: Map::new(),
             file_client: "remote".into(),

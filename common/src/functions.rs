@@ -293,6 +293,11 @@ impl<C: Send + 'static> Functions<C> {
         self.entries.get(name).map(|e| &e.signature)
     }
 
+    /// Keep only the functions whose name passes `keep`.
+    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+        self.entries.retain(|name, _| keep(name));
+    }
+
     pub fn contains(&self, name: &str) -> bool {
         self.entries.contains_key(name)
     }

@@ -61,6 +61,12 @@ impl Matcher {
         }
     }
 
+    /// Whether the target is decided by minion ids alone (so the master's
+    /// expected list is exact).
+    pub fn is_id_only(&self) -> bool {
+        matches!(self, Matcher::Glob(_) | Matcher::Pcre(_) | Matcher::List(_))
+    }
+
     /// The ids a list target names, so the master can publish on their topics.
     pub fn listed_ids(&self) -> Option<&[String]> {
         match self {

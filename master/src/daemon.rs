@@ -29,6 +29,8 @@ pub struct Master {
     pub publisher: Arc<Publisher>,
     pub sessions: Sessions,
     pub jids: JidGenerator,
+    /// Recent jobs, for the return path.
+    pub in_flight: crate::jobs::InFlight,
     pub publish_port: u16,
 }
 
@@ -67,6 +69,7 @@ pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
         publisher,
         sessions: Sessions::default(),
         jids: JidGenerator::new(),
+        in_flight: Default::default(),
         publish_port,
     });
     let listener = crate::client_server::bind(&master)?;

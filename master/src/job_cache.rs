@@ -151,6 +151,15 @@ pub trait JobCache: Send + Sync {
         minion: &MinionId,
         ret: ReturnRecord,
     ) -> Result<bool, CacheError>;
+    /// Store a return the caller already knows to be the first from `minion`
+    /// for `jid` (the master tracks that for jobs in flight). Never waits on
+    /// the disk: the write is queued for the next batch.
+    fn store_return(
+        &self,
+        jid: &Jid,
+        minion: &MinionId,
+        ret: ReturnRecord,
+    ) -> Result<(), CacheError>;
     /// The returns of `jid` by minion id.
     fn returns(&self, jid: &Jid) -> Result<BTreeMap<String, ReturnRecord>, CacheError>;
     /// Drop the jobs (and their returns) whose jid is older than
@@ -512,6 +521,17 @@ impl JobCache for RedbJobCache {
             .iter()
             .filter_map(|(key, bytes)| decode(bytes, Table::Jobs, key))
             .collect())
+    }
+
+    fn store_return(
+        &self,
+        jid: &Jid,
+        minion: &MinionId,
+        ret: ReturnRecord,
+    ) -> Result<(), CacheError> {
+        let key = return_key(jid, minion);
+        let bytes = encode(&ret, || format!("return {key}"))?;
+        self.put(Table::Returns, key, Some(bytes))
     }
 
     fn add_return(

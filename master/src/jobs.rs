@@ -1,6 +1,8 @@
 //! Publishing a job: work out which minions should answer, record the job,
 //! announce it on the bus (`salt/job/<jid>/new`) and send it to the minions.
 
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use brine_common::event::{Event, tags};
@@ -24,6 +26,69 @@ pub enum JobError {
     Cache(String),
     #[error("publish: {0}")]
     Publish(#[from] crate::publisher::PublishError),
+}
+
+/// How many recent jobs the master keeps in memory for the return path.
+const IN_FLIGHT_CAP: usize = 4096;
+
+/// What the return path needs to know about a recent job.
+#[derive(Debug)]
+pub struct JobInFlight {
+    pub user: String,
+    /// The minions the job expects, when the target names them exactly
+    /// (id-based targets); returns from anyone else are refused.
+    pub exact: Option<HashSet<String>>,
+    /// Who has returned already (only the first return counts).
+    returned: Mutex<HashSet<String>>,
+}
+
+impl JobInFlight {
+    pub fn new(user: String, exact: Option<HashSet<String>>) -> Self {
+        JobInFlight {
+            user,
+            exact,
+            returned: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// May `minion` return for this job?
+    pub fn targets(&self, minion: &str) -> bool {
+        self.exact.as_ref().is_none_or(|ids| ids.contains(minion))
+    }
+
+    /// Record `minion`'s return; false if it had returned already.
+    pub fn first_return(&self, minion: &str) -> bool {
+        self.returned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(minion.to_string())
+    }
+}
+
+/// The most recent jobs, so returns are checked and stored without reading
+/// the job cache (and without a blocking thread per return).
+#[derive(Default)]
+pub struct InFlight {
+    jobs: Mutex<BTreeMap<Jid, Arc<JobInFlight>>>,
+}
+
+impl InFlight {
+    pub fn insert(&self, jid: Jid, job: JobInFlight) {
+        let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        jobs.insert(jid, Arc::new(job));
+        // Jids sort by time: the oldest go first.
+        while jobs.len() > IN_FLIGHT_CAP {
+            jobs.pop_first();
+        }
+    }
+
+    pub fn get(&self, jid: &Jid) -> Option<Arc<JobInFlight>> {
+        self.jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(jid)
+            .cloned()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -66,6 +131,12 @@ pub async fn publish(master: &Master, job: JobRequest) -> Result<PublishOutcome,
         user: job.user.clone(),
         minions: minions.iter().map(|m| m.to_string()).collect(),
     };
+    let exact = matcher
+        .is_id_only()
+        .then(|| minions.iter().map(|m| m.to_string()).collect());
+    master
+        .in_flight
+        .insert(jid.clone(), JobInFlight::new(job.user.clone(), exact));
     let cache = master.cache.clone();
     // The job is on disk before any minion can return for it.
     tokio::task::spawn_blocking(move || cache.save_job(&record).and_then(|()| cache.flush()))

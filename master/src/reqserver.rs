@@ -13,10 +13,12 @@ use std::time::Duration;
 use brine_common::crypto::{Direction, Ephemeral, PublicKey, random_bytes};
 use brine_common::event::{Event, minion_may_fire, tags};
 use brine_common::frame::{decode, encode};
-use brine_common::ids::MinionId;
+use brine_common::ids::{Jid, MinionId};
+use brine_common::target::Matcher;
 use brine_common::wire::{
     AUTH_MAX_SKEW_SECS, AuthReply, AuthRequest, AuthStatus, Grant, JobReturn, MasterFrame,
-    MinionFrame, Reply, Request, SealedFrame, SessionOffer, SessionReply, SignedBlob, session_info,
+    MinionFrame, Reply, Request, SealedFrame, SessionOffer, SessionReply, SignedBlob, TargetSpec,
+    session_info,
 };
 use bytes::Bytes;
 use serde_json::{Value, json};
@@ -26,6 +28,7 @@ use zeromq::{
 
 use crate::daemon::Master;
 use crate::job_cache::ReturnRecord;
+use crate::jobs::JobInFlight;
 use crate::keys::KeyState;
 use crate::sessions::SessionError;
 
@@ -292,62 +295,75 @@ fn bind_event_id(data: Value, minion: &MinionId) -> Value {
 
 /// Store a return (only for a job the master published) and fire its event.
 async fn handle_return(master: &Arc<Master>, minion: &MinionId, ret: JobReturn) -> Reply {
-    let cache = master.cache.clone();
     let jid = ret.jid.clone();
-    let job = {
-        let cache = cache.clone();
-        let jid = jid.clone();
-        tokio::task::spawn_blocking(move || cache.get_job(&jid)).await
+    let job = match master.in_flight.get(&jid) {
+        Some(job) => job,
+        None => match load_job(master, &jid).await {
+            Ok(job) => job,
+            Err(reason) => return Reply::Refused { reason },
+        },
     };
-    let job = match job {
-        Ok(Ok(Some(job))) => job,
-        Ok(Ok(None)) => {
-            return Reply::Refused {
-                reason: format!("no job {jid}"),
-            };
-        }
-        Ok(Err(e)) => {
-            tracing::error!("job cache read failed: {e}");
-            return Reply::Refused {
-                reason: "job cache unavailable".into(),
-            };
-        }
-        Err(_) => {
-            return Reply::Refused {
-                reason: "job cache unavailable".into(),
-            };
-        }
-    };
-    // Targets are matched on ids for now, so the expected list is exact: a
-    // minion the job was not for has nothing to return (and must not feed a
-    // reactor a `salt/job/<jid>/ret/<id>` event for it).
-    if !job.minions.iter().any(|m| m == minion.as_str()) {
+    // A minion the job was not for has nothing to return (and must not feed a
+    // reactor a `salt/job/<jid>/ret/<id>` event).
+    if !job.targets(minion.as_str()) {
         return Reply::Refused {
             reason: format!("job {jid} was not for {minion}"),
         };
     }
-    let record = ReturnRecord::from_return(&ret);
-    let stored = {
-        let (cache, minion, jid) = (cache.clone(), minion.clone(), jid.clone());
-        tokio::task::spawn_blocking(move || cache.add_return(&jid, &minion, record)).await
-    };
-    match stored {
-        Ok(Ok(true)) => {
-            master.bus.fire(return_event(&ret, minion, &job.user));
-            Reply::Ok
-        }
-        // A re-sent return (after a reconnect) is acknowledged again, not re-fired.
-        Ok(Ok(false)) => Reply::Ok,
-        Ok(Err(e)) => {
-            tracing::error!("job cache write failed: {e}");
-            Reply::Refused {
-                reason: "job cache unavailable".into(),
-            }
-        }
-        Err(_) => Reply::Refused {
-            reason: "job cache unavailable".into(),
-        },
+    // A re-sent return (after a reconnect) is acknowledged again, not stored again.
+    if !job.first_return(minion.as_str()) {
+        return Reply::Ok;
     }
+    if let Err(e) = master
+        .cache
+        .store_return(&jid, minion, ReturnRecord::from_return(&ret))
+    {
+        tracing::error!("job cache write failed: {e}");
+        return Reply::Refused {
+            reason: "job cache unavailable".into(),
+        };
+    }
+    master.bus.fire(return_event(&ret, minion, &job.user));
+    Reply::Ok
+}
+
+/// A job that is no longer (or not yet, after a restart) in memory: read it
+/// and the returns it already has from the job cache.
+async fn load_job(master: &Arc<Master>, jid: &Jid) -> Result<Arc<JobInFlight>, String> {
+    let (cache, id) = (master.cache.clone(), jid.clone());
+    let loaded = tokio::task::spawn_blocking(move || {
+        let job = cache.get_job(&id)?;
+        let returned = match &job {
+            Some(_) => cache.returns(&id)?.into_keys().collect(),
+            None => Vec::new(),
+        };
+        Ok::<_, crate::job_cache::CacheError>((job, returned))
+    })
+    .await;
+    let (job, returned) = match loaded {
+        Ok(Ok((Some(job), returned))) => (job, returned),
+        Ok(Ok((None, _))) => return Err(format!("no job {jid}")),
+        Ok(Err(e)) => {
+            tracing::error!("job cache read failed: {e}");
+            return Err("job cache unavailable".into());
+        }
+        Err(_) => return Err("job cache unavailable".into()),
+    };
+    let spec = TargetSpec {
+        tgt: job.tgt.clone(),
+        tgt_type: job.tgt_type.clone(),
+    };
+    let id_only = Matcher::compile(&spec).is_ok_and(|m| m.is_id_only());
+    let exact = id_only.then(|| job.minions.iter().cloned().collect());
+    let in_flight = JobInFlight::new(job.user.clone(), exact);
+    for minion in returned {
+        in_flight.first_return(&minion);
+    }
+    master.in_flight.insert(jid.clone(), in_flight);
+    master
+        .in_flight
+        .get(jid)
+        .ok_or_else(|| "job cache unavailable".to_string())
 }
 
 /// Salt's `salt/job/<jid>/ret/<id>` event.

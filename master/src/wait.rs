@@ -8,7 +8,7 @@
 //! This type is pure bookkeeping over events, so the CLI and the master's
 //! runners share it and it is tested without a network.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use brine_common::event::Event;
@@ -40,8 +40,12 @@ pub struct Arrived {
 pub struct JobWaiter {
     jid: String,
     timeout: Duration,
-    progress: BTreeMap<String, Progress>,
-    last_heard: BTreeMap<String, Instant>,
+    progress: HashMap<String, Progress>,
+    /// When each minion still owed a return last spoke.
+    last_heard: HashMap<String, Instant>,
+    /// The same, ordered by time, so the latest deadline is found in O(log n)
+    /// however many minions a job has.
+    by_time: BTreeSet<(Instant, String)>,
     not_connected: BTreeSet<String>,
 }
 
@@ -61,6 +65,7 @@ impl JobWaiter {
                 .map(|m| (m.clone(), Progress::Silent))
                 .collect(),
             last_heard: expected.iter().map(|m| (m.clone(), now)).collect(),
+            by_time: expected.iter().map(|m| (now, m.clone())).collect(),
             not_connected: not_connected.iter().cloned().collect(),
         }
     }
@@ -73,17 +78,23 @@ impl JobWaiter {
                 // Returns from minions we did not expect are shown too, as Salt does.
                 let first = self.progress.insert(minion.to_string(), Progress::Returned)
                     != Some(Progress::Returned);
+                if let Some(t) = self.last_heard.remove(minion) {
+                    self.by_time.remove(&(t, minion.to_string()));
+                }
                 first.then(|| Arrived {
                     minion: minion.to_string(),
                     data: event.data.clone(),
                 })
             }
             "ack" | "beat" => {
-                if let Some(p) = self.progress.get_mut(minion) {
-                    if *p == Progress::Silent {
-                        *p = Progress::Running;
+                if let Some(p) = self.progress.get_mut(minion)
+                    && *p != Progress::Returned
+                {
+                    *p = Progress::Running;
+                    if let Some(old) = self.last_heard.insert(minion.to_string(), now) {
+                        self.by_time.remove(&(old, minion.to_string()));
                     }
-                    self.last_heard.insert(minion.to_string(), now);
+                    self.by_time.insert((now, minion.to_string()));
                     self.not_connected.remove(minion);
                 }
                 None
@@ -92,31 +103,21 @@ impl JobWaiter {
         }
     }
 
-    fn given_up(&self, minion: &str, now: Instant) -> bool {
-        self.last_heard
-            .get(minion)
-            .is_some_and(|t| now.duration_since(*t) >= self.timeout)
-    }
-
-    /// Every expected minion has returned or been given up on.
+    /// Every expected minion has returned or been given up on: nobody still
+    /// owed a return has spoken within `timeout`.
     pub fn done(&self, now: Instant) -> bool {
-        self.progress
-            .iter()
-            .all(|(m, p)| *p == Progress::Returned || self.given_up(m, now))
+        self.next_deadline().is_none_or(|deadline| deadline <= now)
     }
 
-    /// When the next minion will be given up on, if any is still pending.
+    /// When the last minion still owed a return will be given up on.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.progress
-            .iter()
-            .filter(|(_, p)| **p != Progress::Returned)
-            .filter_map(|(m, _)| self.last_heard.get(m).map(|t| *t + self.timeout))
-            .min()
+        self.by_time.last().map(|(t, _)| *t + self.timeout)
     }
 
-    /// The minions that did not return, with the reason to print.
+    /// The minions that did not return, with the reason to print, by id.
     pub fn missing(&self) -> Vec<(String, &'static str)> {
-        self.progress
+        let mut missing: Vec<(String, &'static str)> = self
+            .progress
             .iter()
             .filter(|(_, p)| **p != Progress::Returned)
             .map(|(m, p)| {
@@ -125,7 +126,9 @@ impl JobWaiter {
                     missing_reason(self.not_connected.contains(m), *p == Progress::Running),
                 )
             })
-            .collect()
+            .collect();
+        missing.sort();
+        missing
     }
 }
 
@@ -246,7 +249,8 @@ mod tests {
         let t6 = t0 + Duration::from_secs(6);
         // b and c were silent for 6 s; a spoke 2 s ago.
         assert!(!w.done(t6));
-        assert_eq!(w.next_deadline(), Some(t0 + Duration::from_secs(5)));
+        // The wait lasts until the last speaker's silence runs out.
+        assert_eq!(w.next_deadline(), Some(t4 + Duration::from_secs(5)));
         let t10 = t0 + Duration::from_secs(10);
         assert!(w.done(t10));
         let missing = w.missing();

@@ -29,10 +29,10 @@ pub async fn call(config: MinionConfig, local: bool, call: Call) -> anyhow::Resu
             );
         }
     }
-    let mut ctx = MinionCtx::new(id, Arc::new(config));
+    let functions = modules::registry();
+    let mut ctx = MinionCtx::new(id, Arc::new(config), &functions);
     if let Some(link) = link {
         ctx = ctx.with_link(link);
     }
-    let functions = modules::registry(&ctx);
     Ok(functions.call(ctx, call).await)
 }

@@ -7,6 +7,7 @@ use anyhow::Context;
 use brine_common::config::MinionConfig;
 use brine_common::crypto::Identity;
 use brine_common::event::tags;
+use brine_common::functions::Functions;
 use brine_common::ids::MinionId;
 use brine_common::wire::Request;
 use serde_json::json;
@@ -62,10 +63,28 @@ pub async fn run(config: MinionConfig) -> anyhow::Result<()> {
     let id = minion_id(&config)?;
     let identity = load_identity(&config)?;
     tracing::info!(%id, fingerprint = %identity.public().fingerprint(), "brine-minion starting");
-    let (link, publications) = Link::start(link_settings(&config, id.clone(), true), identity);
-    let ctx = MinionCtx::new(id.clone(), Arc::new(config.clone())).with_link(link.clone());
-    let functions = modules::registry(&ctx);
-    let heartbeat = secs(config.job_heartbeat_interval).max(Duration::from_millis(100));
+    let settings = link_settings(&config, id.clone(), true);
+    let config = Arc::new(config);
+    let functions = modules::registry();
+    let ctx = MinionCtx::new(id, config, &functions);
+    start_minion(ctx, identity, settings, functions);
+    brine_common::cli::wait_for_shutdown().await;
+    tracing::info!("brine-minion stopping");
+    Ok(())
+}
+
+/// Start one minion's tasks: its link to the master, its job executor, the
+/// grains report after every authentication and the start events. This is the
+/// whole minion; `brine-minion` runs one, `brine-swarm` runs thousands.
+pub fn start_minion(
+    ctx: MinionCtx,
+    identity: Identity,
+    settings: LinkSettings,
+    functions: Arc<Functions<MinionCtx>>,
+) -> Link {
+    let heartbeat = secs(ctx.config.job_heartbeat_interval).max(Duration::from_millis(100));
+    let (link, publications) = Link::start(settings, identity);
+    let ctx = ctx.with_link(link.clone());
     tokio::spawn(report_minion_data(link.clone(), ctx.clone()));
     tokio::spawn(crate::executor::run(
         link.clone(),
@@ -74,10 +93,8 @@ pub async fn run(config: MinionConfig) -> anyhow::Result<()> {
         publications,
         heartbeat,
     ));
-    tokio::spawn(fire_start_events(link));
-    brine_common::cli::wait_for_shutdown().await;
-    tracing::info!("brine-minion stopping");
-    Ok(())
+    tokio::spawn(fire_start_events(link.clone()));
+    link
 }
 
 /// Send grains and pillar to the master's targeting cache after every

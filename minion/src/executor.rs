@@ -13,6 +13,8 @@ use brine_common::functions::{Call, Functions};
 use brine_common::ids::{Jid, MinionId};
 use brine_common::target::Matcher;
 use brine_common::wire::{JobReturn, Publication, Reply, Request};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
@@ -28,6 +30,8 @@ const SEEN_JIDS: usize = 4096;
 pub struct RunningJob {
     pub publication: Publication,
     abort: Option<AbortHandle>,
+    /// Process groups the job's commands run in (`cmd.*`), killed with it.
+    process_groups: Vec<i32>,
 }
 
 impl RunningJob {
@@ -69,16 +73,34 @@ impl RunningJobs {
         self.lock().keys().cloned().collect()
     }
 
-    /// Abort a running job; true if it was running.
+    /// Abort a running job and SIGKILL the process groups of the commands
+    /// it started; true if it was running.
     pub fn kill(&self, jid: &Jid) -> bool {
-        match self.lock().remove(jid) {
-            Some(job) => {
-                if let Some(a) = job.abort {
-                    a.abort();
-                }
-                true
+        let Some(job) = self.lock().remove(jid) else {
+            return false;
+        };
+        if let Some(a) = job.abort {
+            a.abort();
+        }
+        for pgid in job.process_groups {
+            if let Err(e) = killpg(Pid::from_raw(pgid), Signal::SIGKILL) {
+                tracing::debug!(%jid, pgid, "process group already gone: {e}");
             }
-            None => false,
+        }
+        true
+    }
+
+    /// Remember that a command of job `jid` runs in process group `pgid`.
+    pub fn add_process_group(&self, jid: &Jid, pgid: i32) {
+        if let Some(job) = self.lock().get_mut(jid) {
+            job.process_groups.push(pgid);
+        }
+    }
+
+    /// The command in process group `pgid` finished.
+    pub fn remove_process_group(&self, jid: &Jid, pgid: i32) {
+        if let Some(job) = self.lock().get_mut(jid) {
+            job.process_groups.retain(|g| *g != pgid);
         }
     }
 
@@ -151,15 +173,24 @@ fn start_job(
         RunningJob {
             publication: publication.clone(),
             abort: None,
+            process_groups: Vec::new(),
         },
     );
-    // Acknowledge at once so the CLI knows the job arrived.
-    let ack_link = link.clone();
-    let ack_jid = jid.clone();
+    // Acknowledge soon, so the CLI knows the job arrived; a job that is
+    // already done by then is acknowledged by its return alone, which halves
+    // the requests for quick jobs on a large fleet.
+    let (ack_link, ack_jid, ack_running) = (link.clone(), jid.clone(), ctx.running.clone());
+    let ack_delay = Duration::from_secs_f64(ctx.config.job_ack_delay.max(0.0));
     tokio::spawn(async move {
-        let _ = ack_link
-            .request(Request::Ack { jid: ack_jid }, Duration::from_secs(10))
-            .await;
+        // With no delay configured, every job is acknowledged.
+        if !ack_delay.is_zero() {
+            tokio::time::sleep(ack_delay).await;
+        }
+        if ack_delay.is_zero() || ack_running.get(&ack_jid).is_some() {
+            let _ = ack_link
+                .request(Request::Ack { jid: ack_jid }, Duration::from_secs(10))
+                .await;
+        }
     });
     let running = ctx.running.clone();
     let (link, functions, ctx) = (link.clone(), functions.clone(), ctx.clone());

@@ -13,3 +13,4 @@ pub mod grains;
 pub mod link;
 pub mod modules;
 pub mod pubstate;
+pub mod swarm;

@@ -139,7 +139,8 @@ const NOT_THE_MASTERS: &str = "dropping a publication that is not the master's";
 fn proxied_cluster() -> (Cluster, PubProxy) {
     let mut c = Cluster::builder().minions(0).start();
     let proxy = PubProxy::start(c.publish_port);
-    c.add_minion("m1", &format!("publish_port: {}\n", proxy.port));
+    // Acknowledge every job at once: the tests use acks as proof that a job ran.
+    c.add_minion("m1", &format!("publish_port: {}\njob_ack_delay: 0\n", proxy.port));
     let c = c.ready();
     // Synchronous pings: when one returns, m1 has taken in every publication so far.
     proxy.warm_up(|| {
@@ -248,7 +249,12 @@ impl Drop for ExtraMinion {
 /// and answer m1's jobs.
 #[test]
 fn impostor_with_an_accepted_id_is_denied_and_gets_no_job() {
-    let c = Cluster::builder().minions(1).start().ready();
+    // Acknowledge every job at once: acks are the proof of who ran a job.
+    let c = Cluster::builder()
+        .minions(1)
+        .minion_conf("job_ack_delay: 0\n")
+        .start()
+        .ready();
     let events = c.events("*");
     let impostor = ExtraMinion::start(&c, "impostor", "m1");
 

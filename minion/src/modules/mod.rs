@@ -2,7 +2,7 @@
 //! registry. Each module file registers its own functions with Salt's names,
 //! argument conventions and return shapes.
 
-use std::sync::{Arc, OnceLock, RwLock, Weak};
+use std::sync::{Arc, RwLock, Weak};
 
 use brine_common::config::MinionConfig;
 use brine_common::functions::Functions;
@@ -41,7 +41,7 @@ pub struct MinionCtx {
     /// The minion's pillar (empty until pillar is compiled by the master).
     pub pillar: Arc<RwLock<Map<String, Value>>>,
     /// The registry itself, for `sys.*` (weak: the registry does not own contexts).
-    pub functions: Arc<OnceLock<Weak<Functions<MinionCtx>>>>,
+    pub functions: Weak<Functions<MinionCtx>>,
     /// The job this call belongs to, if any.
     pub jid: Option<Jid>,
     /// The link to the master (`None` for `brine-call --local`).
@@ -49,15 +49,30 @@ pub struct MinionCtx {
 }
 
 impl MinionCtx {
-    pub fn new(id: MinionId, config: Arc<MinionConfig>) -> Self {
+    /// A context with freshly collected grains.
+    pub fn new(
+        id: MinionId,
+        config: Arc<MinionConfig>,
+        functions: &Arc<Functions<MinionCtx>>,
+    ) -> Self {
         let grains = crate::grains::collect(&config, &id);
+        Self::with_grains(id, config, grains, functions)
+    }
+
+    /// A context with the given grains (the swarm collects the host's once).
+    pub fn with_grains(
+        id: MinionId,
+        config: Arc<MinionConfig>,
+        grains: Map<String, Value>,
+        functions: &Arc<Functions<MinionCtx>>,
+    ) -> Self {
         MinionCtx {
             id,
             config,
             running: Arc::new(RunningJobs::default()),
             grains: Arc::new(RwLock::new(grains)),
             pillar: Arc::new(RwLock::new(Map::new())),
-            functions: Arc::new(OnceLock::new()),
+            functions: Arc::downgrade(functions),
             jid: None,
             link: None,
         }
@@ -94,12 +109,26 @@ impl MinionCtx {
     }
 
     pub fn registry(&self) -> Option<Arc<Functions<MinionCtx>>> {
-        self.functions.get().and_then(Weak::upgrade)
+        self.functions.upgrade()
     }
 }
 
-/// Every execution module, registered; `ctx` learns the registry.
-pub fn registry(ctx: &MinionCtx) -> Arc<Functions<MinionCtx>> {
+/// Every execution module, registered.
+pub fn registry() -> Arc<Functions<MinionCtx>> {
+    Arc::new(all_functions())
+}
+
+/// Only the functions of `modules` (the swarm runs a safe subset).
+pub fn registry_of(modules: &[&str]) -> Arc<Functions<MinionCtx>> {
+    let mut f = all_functions();
+    f.retain(|name| {
+        name.split_once('.')
+            .is_some_and(|(m, _)| modules.contains(&m))
+    });
+    Arc::new(f)
+}
+
+fn all_functions() -> Functions<MinionCtx> {
     let mut f = Functions::new();
     cmd::register(&mut f);
     cron::register(&mut f);
@@ -119,7 +148,5 @@ pub fn registry(ctx: &MinionCtx) -> Arc<Functions<MinionCtx>> {
     system::register(&mut f);
     test::register(&mut f);
     user::register(&mut f);
-    let f = Arc::new(f);
-    let _ = ctx.functions.set(Arc::downgrade(&f));
     f
 }

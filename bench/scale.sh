@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Scale benchmark: a brine-master and an N-minion brine-swarm on 127.0.0.1 in a
+# temp dir. Measures the time until every minion is authenticated,
+# `brine '*' test.ping` (median of 5), a grain-targeted job matching 10%, 20
+# jobs to all N at once (sustained returns/s), master CPU seconds and peak RSS,
+# swarm memory per minion, and return loss (must be 0).
+#
+#   bench/scale.sh 1000
+#   bench/scale.sh 10000
+#
+# The last line is machine-readable: minions=N returned=R ping_ms=T
+set -euo pipefail
+
+n=${1:?usage: bench/scale.sh N}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cargo build --release --bins --manifest-path "$repo/Cargo.toml" >&2
+bin="${CARGO_TARGET_DIR:-$repo/target}/release"
+
+# Each minion holds two connections, and the master the other ends.
+need=$(( n * 4 + 4096 ))
+ulimit -n "$need" 2>/dev/null || ulimit -Hn "$need" 2>/dev/null && ulimit -n "$need" 2>/dev/null || {
+  echo "bench/scale.sh: cannot raise the open-file limit to $need (now $(ulimit -n)); run as root or raise the hard limit" >&2
+  exit 1
+}
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+now_ms() { date +%s%3N; }
+ret_port=$(free_port)
+pub_port=$(free_port)
+
+mkdir -p "$work/master" "$work/swarm"
+cat > "$work/master/master" <<CONF
+root_dir: $work/master-root
+interface: 127.0.0.1
+publish_port: $pub_port
+ret_port: $ret_port
+auto_accept: True
+timeout: 10
+CONF
+cat > "$work/swarm/minion" <<CONF
+root_dir: $work/swarm-root
+master: 127.0.0.1
+master_port: $ret_port
+acceptance_wait_time: 1
+master_alive_interval: 30
+auth_timeout: 20
+CONF
+
+"$bin/brine-master" -c "$work/master" > "$work/master.out" 2> "$work/master.log" & master_pid=$!; pids+=($master_pid)
+for _ in $(seq 100); do grep -q "brine-master ready" "$work/master.out" 2>/dev/null && break; sleep 0.1; done
+grep -q "brine-master ready" "$work/master.out" || { echo "master did not start:"; cat "$work/master.log"; exit 1; } >&2
+
+# Ten values of `role`, so role=r0 matches 10% of the swarm.
+start=$(now_ms)
+"$bin/brine-swarm" -c "$work/swarm" -n "$n" --wait-auth 300 \
+  --grain role=r0,r1,r2,r3,r4,r5,r6,r7,r8,r9 > "$work/swarm.out" 2> "$work/swarm.log" & swarm_pid=$!; pids+=($swarm_pid)
+until grep -q "swarm authenticated" "$work/swarm.out" 2>/dev/null; do
+  kill -0 "$swarm_pid" 2>/dev/null || { echo "swarm failed:"; tail -5 "$work/swarm.log"; exit 1; } >&2
+  sleep 0.2
+done
+auth_s=$(grep "swarm authenticated" "$work/swarm.out" | sed 's/.* in \(.*\)s/\1/')
+echo "minions authenticated: $n in ${auth_s} s"
+
+# Let the start-up traffic (grains reports, start events) settle.
+sleep 2
+
+ping_once() {
+  local t0 t1 out
+  t0=$(now_ms)
+  out=$("$bin/brine" -c "$work/master" -t 10 --out txt "$@" 2>/dev/null || true)
+  t1=$(now_ms)
+  echo "$(( t1 - t0 )) $(grep -c ': True$' <<< "$out")"
+}
+
+times=(); min_returned=$n
+for i in 1 2 3 4 5; do
+  read -r ms got < <(ping_once '*' test.ping)
+  times+=("$ms")
+  (( got < min_returned )) && min_returned=$got
+  echo "  test.ping run $i: ${ms} ms, $got/$n returned"
+done
+median=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 3p)
+echo "brine '*' test.ping: median ${median} ms over 5 runs, fewest returns $min_returned/$n"
+
+read -r gms gret < <(ping_once -C 'G@role:r0' test.ping)
+echo "grain-targeted test.ping (role:r0, 10%): ${gms} ms, $gret/$(( n / 10 )) returned"
+
+# 20 jobs to everyone at once; each brine waits for all of its returns.
+t0=$(now_ms)
+for j in $(seq 20); do
+  "$bin/brine" -c "$work/master" -t 30 --out txt '*' test.ping > "$work/burst.$j" 2>/dev/null &
+done
+wait_jobs=$(jobs -p | grep -v -e "^$master_pid$" -e "^$swarm_pid$" || true)
+for p in $wait_jobs; do wait "$p" 2>/dev/null || true; done
+t1=$(now_ms)
+burst_returns=$(cat "$work"/burst.* | grep -c ': True$' || true)
+burst_ms=$(( t1 - t0 ))
+echo "20 jobs x $n minions: $burst_returns/$(( 20 * n )) returns in ${burst_ms} ms = $(( burst_returns * 1000 / (burst_ms > 0 ? burst_ms : 1) )) returns/s"
+
+clk=$(getconf CLK_TCK)
+read -r utime stime < <(awk '{print $14, $15}' "/proc/$master_pid/stat")
+cpu=$(awk -v u="$utime" -v s="$stime" -v c="$clk" 'BEGIN { printf "%.1f", (u + s) / c }')
+hwm=$(awk '/VmHWM/ {print $2}' "/proc/$master_pid/status")
+rss=$(awk '/VmRSS/ {print $2}' "/proc/$master_pid/status")
+swarm_rss=$(awk '/VmRSS/ {print $2}' "/proc/$swarm_pid/status")
+echo "master: ${cpu} CPU s, peak RSS $(( hwm / 1024 )) MiB, RSS now $(( rss / 1024 )) MiB"
+echo "swarm: RSS $(( swarm_rss / 1024 )) MiB = $(( swarm_rss / n )) KiB per minion (sockets included)"
+echo "return loss: $(( n - min_returned )) in the pings, $(( 20 * n - burst_returns )) in the burst"
+echo "minions=$n returned=$min_returned ping_ms=$median"
