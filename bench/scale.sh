@@ -16,8 +16,8 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cargo build --release --bins --manifest-path "$repo/Cargo.toml" >&2
 bin="${CARGO_TARGET_DIR:-$repo/target}/release"
 
-# Each minion holds two connections, and the master the other ends.
-need=$(( n * 4 + 4096 ))
+# The master holds two connections per minion (the swarm processes split theirs).
+need=$(( n * 2 + 4096 ))
 ulimit -n "$need" 2>/dev/null || ulimit -Hn "$need" 2>/dev/null && ulimit -n "$need" 2>/dev/null || {
   echo "bench/scale.sh: cannot raise the open-file limit to $need (now $(ulimit -n)); run as root or raise the hard limit" >&2
   exit 1
@@ -59,16 +59,27 @@ CONF
 for _ in $(seq 100); do grep -q "brine-master ready" "$work/master.out" 2>/dev/null && break; sleep 0.1; done
 grep -q "brine-master ready" "$work/master.out" || { echo "master did not start:"; cat "$work/master.log"; exit 1; } >&2
 
-# Ten values of `role`, so role=r0 matches 10% of the swarm.
+# The swarm runs in processes of at most $per_proc minions: each minion holds
+# two sockets, and this machine caps a process at $(ulimit -Hn) open files.
+per_proc=${BRINE_SWARM_PER_PROCESS:-4000}
+procs=$(( (n + per_proc - 1) / per_proc ))
+swarm_pids=()
 start=$(now_ms)
-"$bin/brine-swarm" -c "$work/swarm" -n "$n" --wait-auth 300 \
-  --grain role=r0,r1,r2,r3,r4,r5,r6,r7,r8,r9 > "$work/swarm.out" 2> "$work/swarm.log" & swarm_pid=$!; pids+=($swarm_pid)
-until grep -q "swarm authenticated" "$work/swarm.out" 2>/dev/null; do
-  kill -0 "$swarm_pid" 2>/dev/null || { echo "swarm failed:"; tail -5 "$work/swarm.log"; exit 1; } >&2
-  sleep 0.2
+for p in $(seq "$procs"); do
+  count=$(( p < procs ? per_proc : n - per_proc * (procs - 1) ))
+  # Ten values of `role`, so role=r0 matches 10% of the swarm.
+  "$bin/brine-swarm" -c "$work/swarm" -n "$count" --id-prefix "s$p-" --wait-auth 300 \
+    --grain role=r0,r1,r2,r3,r4,r5,r6,r7,r8,r9 > "$work/swarm.$p.out" 2> "$work/swarm.$p.log" &
+  swarm_pids+=($!); pids+=($!)
 done
-auth_s=$(grep "swarm authenticated" "$work/swarm.out" | sed 's/.* in \(.*\)s/\1/')
-echo "minions authenticated: $n in ${auth_s} s"
+for p in $(seq "$procs"); do
+  until grep -q "swarm authenticated" "$work/swarm.$p.out" 2>/dev/null; do
+    kill -0 "${swarm_pids[$((p - 1))]}" 2>/dev/null || { echo "swarm $p failed:"; tail -5 "$work/swarm.$p.log"; exit 1; } >&2
+    sleep 0.1
+  done
+done
+auth_ms=$(( $(now_ms) - start ))
+echo "minions authenticated: $n in $(( auth_ms / 1000 )).$(( auth_ms % 1000 / 100 )) s ($procs swarm processes)"
 
 # Let the start-up traffic (grains reports, start events) settle.
 sleep 2
@@ -99,8 +110,9 @@ t0=$(now_ms)
 for j in $(seq 20); do
   "$bin/brine" -c "$work/master" -t 30 --out txt '*' test.ping > "$work/burst.$j" 2>/dev/null &
 done
-wait_jobs=$(jobs -p | grep -v -e "^$master_pid$" -e "^$swarm_pid$" || true)
-for p in $wait_jobs; do wait "$p" 2>/dev/null || true; done
+for p in $(jobs -p); do
+  [[ " ${pids[*]} " == *" $p "* ]] || wait "$p" 2>/dev/null || true
+done
 t1=$(now_ms)
 burst_returns=$(cat "$work"/burst.* | grep -c ': True$' || true)
 burst_ms=$(( t1 - t0 ))
@@ -111,8 +123,11 @@ read -r utime stime < <(awk '{print $14, $15}' "/proc/$master_pid/stat")
 cpu=$(awk -v u="$utime" -v s="$stime" -v c="$clk" 'BEGIN { printf "%.1f", (u + s) / c }')
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$master_pid/status")
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$master_pid/status")
-swarm_rss=$(awk '/VmRSS/ {print $2}' "/proc/$swarm_pid/status")
+swarm_rss=0
+for p in "${swarm_pids[@]}"; do
+  swarm_rss=$(( swarm_rss + $(awk '/VmRSS/ {print $2}' "/proc/$p/status") ))
+done
 echo "master: ${cpu} CPU s, peak RSS $(( hwm / 1024 )) MiB, RSS now $(( rss / 1024 )) MiB"
-echo "swarm: RSS $(( swarm_rss / 1024 )) MiB = $(( swarm_rss / n )) KiB per minion (sockets included)"
+echo "swarm: RSS $(( swarm_rss / 1024 )) MiB in $procs processes = $(( swarm_rss / n )) KiB per minion (sockets included)"
 echo "return loss: $(( n - min_returned )) in the pings, $(( 20 * n - burst_returns )) in the burst"
 echo "minions=$n returned=$min_returned ping_ms=$median"

@@ -53,6 +53,9 @@ pub trait ConfigFile: Serialize + DeserializeOwned + Default {
     const NAME: &'static str;
     /// Prefix path options with `root_dir`.
     fn apply_root_dir(&mut self);
+    /// Remember the directory the config was loaded from (for files that live
+    /// beside it, such as the minion's `grains` file).
+    fn set_config_dir(&mut self, _dir: &Path) {}
 }
 
 /// Load `<dir>/<NAME>` and `<dir>/<NAME>.d/*.conf`. Missing files are fine: an
@@ -86,6 +89,7 @@ pub fn load<T: ConfigFile>(dir: &Path) -> Result<Loaded<T>, ConfigError> {
             message: e.to_string(),
         })?;
     config.apply_root_dir();
+    config.set_config_dir(dir);
     Ok(Loaded {
         config,
         warnings,
@@ -193,6 +197,9 @@ pub struct MasterConfig {
     pub max_message_size: usize,
     /// How many recent publications are kept for minions that catch up.
     pub publish_window: usize,
+    /// The open-files limit the master asks for (Salt's key); each minion
+    /// costs one socket in the master and one in its publisher process.
+    pub max_open_files: u64,
     /// Seconds without a ping after which a minion counts as disconnected.
     pub presence_timeout: u64,
     pub file_roots: Map<String, Value>,
@@ -228,6 +235,7 @@ impl Default for MasterConfig {
             worker_threads: 5,
             max_message_size: 64 * 1024 * 1024,
             publish_window: 1024,
+            max_open_files: 100_000,
             presence_timeout: 30,
             file_roots: base_env("/srv/salt"),
             pillar_roots: base_env("/srv/pillar"),
@@ -303,6 +311,16 @@ pub struct MinionConfig {
     pub job_ack_delay: f64,
     pub max_message_size: usize,
     pub grains: Map<String, Value>,
+    /// Glob patterns of grain names to leave out (Salt's `grains_blacklist`).
+    pub grains_blacklist: Vec<String>,
+    /// Cache the detected grains in `cachedir` and reuse them at start-up.
+    pub grains_cache: bool,
+    /// Seconds the grains cache stays fresh.
+    pub grains_cache_expiration: u64,
+    /// Where this config was loaded from (set at load time, never read from
+    /// a file): the `grains` file that `grains.setval` writes lives there.
+    #[serde(skip)]
+    pub config_dir: PathBuf,
     pub file_client: String,
     pub file_roots: Map<String, Value>,
     pub pillar_roots: Map<String, Value>,
@@ -336,6 +354,10 @@ impl Default for MinionConfig {
             job_ack_delay: 0.1,
             max_message_size: 64 * 1024 * 1024,
             grains: Map::new(),
+            grains_blacklist: Vec::new(),
+            grains_cache: false,
+            grains_cache_expiration: 300,
+            config_dir: DEFAULT_CONFIG_DIR.into(),
             file_client: "remote".into(),
             file_roots: base_env("/srv/salt"),
             pillar_roots: base_env("/srv/pillar"),
@@ -361,6 +383,9 @@ impl ConfigFile for MinionConfig {
         ] {
             prefix(&root, p);
         }
+    }
+    fn set_config_dir(&mut self, dir: &Path) {
+        self.config_dir = dir.to_path_buf();
     }
 }
 
@@ -418,6 +443,26 @@ mod tests {
         assert!(
             err.contains("master_port") && err.contains("bad.conf"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn minion_config_knows_its_dir_and_grains_keys() {
+        let dir = tempfile::tempdir().expect("tmp");
+        write(
+            dir.path(),
+            "minion",
+            "grains_blacklist: [ipv6, 'ip*_interfaces']\ngrains_cache: True\nconfig_dir: /elsewhere\n",
+        );
+        let loaded = load::<MinionConfig>(dir.path()).expect("load");
+        assert_eq!(loaded.config.config_dir, dir.path());
+        assert_eq!(loaded.config.grains_blacklist, ["ipv6", "ip*_interfaces"]);
+        assert!(loaded.config.grains_cache);
+        assert_eq!(loaded.config.grains_cache_expiration, 300);
+        assert!(
+            loaded.warnings.iter().any(|w| w.contains("'config_dir'")),
+            "config_dir is not a config key: {:?}",
+            loaded.warnings
         );
     }
 }

@@ -48,6 +48,7 @@ pub fn job_cache_path(config: &MasterConfig) -> PathBuf {
 
 /// Start the master and serve until a termination signal arrives.
 pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
+    raise_open_files(config.max_open_files);
     let (priv_path, pub_path) = master_key_paths(&config);
     let identity =
         Arc::new(Identity::load_or_generate(&priv_path, &pub_path).context("master key")?);
@@ -87,6 +88,20 @@ pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
         tracing::error!("job cache flush failed: {e}");
     }
     Ok(())
+}
+
+/// Raise the soft open-files limit towards `max_open_files` (the hard limit
+/// caps it; Salt warns the same way when it cannot get what it asked for).
+fn raise_open_files(wanted: u64) {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else { return };
+    let target = wanted.min(hard);
+    if target > soft && let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, target, hard) {
+        tracing::warn!("cannot raise the open-files limit to {target}: {e}");
+    }
+    if hard < wanted {
+        tracing::info!("open files limited to {hard} (max_open_files is {wanted}): at most about {} minions", hard.saturating_sub(256));
+    }
 }
 
 /// Periodic work: expire silent sessions, prune old jobs.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use brine_common::event::{Event, tags};
 use brine_common::ids::{Jid, MinionId};
-use brine_common::target::Matcher;
+use brine_common::target::{MinionFacts, Target, expand_nodegroups};
 use brine_common::wire::{Publication, TargetSpec};
 use serde_json::json;
 
@@ -102,21 +102,52 @@ pub enum PublishOutcome {
 }
 
 /// The accepted minions a target expects to answer.
-pub fn expected_minions(master: &Master, matcher: &Matcher) -> Result<Vec<MinionId>, JobError> {
+///
+/// Id-only targets are exact. Grain, pillar and address targets are evaluated
+/// over the minion data cache (the grains and pillar each minion pushes after
+/// every authentication and after its grains change); the minions themselves
+/// stay the authority. A minion with no cached data is expected only if it is
+/// connected right now (it has just authenticated and its data is on the
+/// way). A disconnected minion without data is not waited for: if it catches
+/// up on the publication later it decides for itself, and its return is still
+/// accepted. This keeps "Minion did not return" for minions that were really
+/// meant, where Salt's greedy match would list every uncached minion.
+pub fn expected_minions(master: &Master, target: &Target) -> Result<Vec<MinionId>, JobError> {
     let accepted = master.keys.list(KeyState::Accepted)?;
+    if target.is_id_only() {
+        return Ok(accepted
+            .into_iter()
+            .filter(|id| target.matches_id(id.as_str()))
+            .collect());
+    }
+    let cached = master
+        .cache
+        .all_minion_data()
+        .map_err(|e| JobError::Cache(e.to_string()))?;
+    let connected = master.sessions.connected(master.presence_window());
     Ok(accepted
         .into_iter()
-        .filter(|id| matcher.matches_id(id.as_str()))
+        .filter(|id| {
+            let facts = MinionFacts::from_cache(id.as_str(), cached.get(id.as_str()));
+            target
+                .evaluate(&facts)
+                .unwrap_or_else(|| connected.contains(id))
+        })
         .collect())
 }
 
 pub async fn publish(master: &Master, job: JobRequest) -> Result<PublishOutcome, JobError> {
-    let tgt = TargetSpec {
-        tgt: job.tgt.clone(),
-        tgt_type: job.tgt_type.clone(),
-    };
-    let matcher = Matcher::compile(&tgt)?;
-    let minions = expected_minions(master, &matcher)?;
+    // Nodegroups become compound targets here, as Salt's client expands them:
+    // minions, the job record and the events all see the expanded target.
+    let tgt = expand_nodegroups(
+        &TargetSpec {
+            tgt: job.tgt.clone(),
+            tgt_type: job.tgt_type.clone(),
+        },
+        &master.config.nodegroups,
+    )?;
+    let target = Target::compile(&tgt)?;
+    let minions = expected_minions(master, &target)?;
     if minions.is_empty() {
         return Ok(PublishOutcome::NoMinions);
     }
@@ -126,12 +157,12 @@ pub async fn publish(master: &Master, job: JobRequest) -> Result<PublishOutcome,
         fun: job.fun.clone(),
         arg: job.arg.clone(),
         kwarg: job.kwarg.clone(),
-        tgt: job.tgt.clone(),
-        tgt_type: job.tgt_type.clone(),
+        tgt: tgt.tgt.clone(),
+        tgt_type: tgt.tgt_type.clone(),
         user: job.user.clone(),
         minions: minions.iter().map(|m| m.to_string()).collect(),
     };
-    let exact = matcher
+    let exact = target
         .is_id_only()
         .then(|| minions.iter().map(|m| m.to_string()).collect());
     master
@@ -151,8 +182,8 @@ pub async fn publish(master: &Master, job: JobRequest) -> Result<PublishOutcome,
             "jid": jid,
             "minions": minions,
             "missing": [],
-            "tgt": job.tgt,
-            "tgt_type": job.tgt_type,
+            "tgt": tgt.tgt.clone(),
+            "tgt_type": tgt.tgt_type.clone(),
             "user": job.user,
         }),
     ));
@@ -164,7 +195,7 @@ pub async fn publish(master: &Master, job: JobRequest) -> Result<PublishOutcome,
         kwarg: job.kwarg,
         user: job.user,
     };
-    match matcher.listed_ids() {
+    match target.listed_ids() {
         // A list target goes only to the listed minions' topics.
         Some(_) => master.publisher.to_minions(&minions, &publication)?,
         None => master.publisher.broadcast(&publication)?,

@@ -16,6 +16,7 @@ pub mod job_cache;
 pub mod jobs;
 pub mod key_admin;
 pub mod keys;
+pub mod pubproc;
 pub mod publisher;
 pub mod reqserver;
 pub mod runners;

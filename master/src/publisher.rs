@@ -14,20 +14,14 @@ use brine_common::ids::MinionId;
 use brine_common::wire::{
     PubEnvelope, Publication, PublishState, Published, TOPIC_BROADCAST, minion_topic,
 };
-use bytes::Bytes;
 use tokio::sync::mpsc;
-use zeromq::{PubSocket, Socket, SocketOptions, SocketSend, ZmqMessage};
 
-/// Largest message a subscriber may send us (a subscription is one topic).
-const SUBSCRIPTION_CAP: usize = 4096;
+use crate::pubproc::PubProcess;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
-    #[error("cannot bind the publish port {endpoint}: {source}")]
-    Bind {
-        endpoint: String,
-        source: zeromq::ZmqError,
-    },
+    #[error("{0}")]
+    Start(String),
     #[error("cannot seal the publication: {0}")]
     Seal(#[from] brine_common::wire::WireError),
     #[error("cannot create a key: {0}")]
@@ -50,7 +44,8 @@ struct PubState {
 pub struct Publisher {
     master: Arc<Identity>,
     state: Mutex<PubState>,
-    out: mpsc::UnboundedSender<ZmqMessage>,
+    /// `(topic, payload)` frames for the publisher process.
+    out: mpsc::UnboundedSender<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Publisher {
@@ -61,24 +56,28 @@ impl Publisher {
         master: Arc<Identity>,
         window_cap: usize,
     ) -> Result<(Arc<Self>, u16), PublishError> {
-        // Subscribers only ever send subscriptions (a topic each): refuse
-        // anything bigger before it is buffered (vendor/zeromq/BRINE-PATCH.md).
-        let mut options = SocketOptions::default();
-        options.max_message_size(SUBSCRIPTION_CAP);
-        let mut socket = PubSocket::with_options(options);
-        let bound = socket
-            .bind(endpoint)
+        let (mut process, port) = PubProcess::spawn(endpoint)
             .await
-            .map_err(|source| PublishError::Bind {
-                endpoint: endpoint.to_string(),
-                source,
-            })?;
-        let port = endpoint_port(&bound.to_string());
-        let (out, mut rx) = mpsc::unbounded_channel::<ZmqMessage>();
+            .map_err(|e| PublishError::Start(e.to_string()))?;
+        let (out, mut rx) = mpsc::unbounded_channel::<(Vec<u8>, Vec<u8>)>();
+        // Pin the port a restarted publisher must bind (the first may have been 0).
+        let endpoint = with_port(endpoint, port);
         tokio::spawn(async move {
-            while let Some(msg) = rx.recv().await {
-                if let Err(e) = socket.send(msg).await {
-                    tracing::warn!("publish send failed: {e}");
+            while let Some((topic, payload)) = rx.recv().await {
+                if let Err(e) = process.send(&topic, &payload).await {
+                    // The publisher process died: start another, resend once.
+                    // Minions catch up on anything lost in between.
+                    tracing::error!("the publisher process failed ({e}); restarting it");
+                    match PubProcess::spawn(&endpoint).await {
+                        Ok((restarted, _)) => process = restarted,
+                        Err(e) => {
+                            tracing::error!("cannot restart the publisher process: {e}");
+                            continue;
+                        }
+                    }
+                    if let Err(e) = process.send(&topic, &payload).await {
+                        tracing::error!("publish failed: {e}");
+                    }
                 }
             }
         });
@@ -147,9 +146,9 @@ impl Publisher {
         while st.window.len() > st.window_cap {
             st.window.pop_front();
         }
-        let mut msg = ZmqMessage::from(Bytes::from(topic.as_bytes().to_vec()));
-        msg.push_back(Bytes::from(body));
-        self.out.send(msg).map_err(|_| PublishError::Stopped)
+        self.out
+            .send((topic.as_bytes().to_vec(), body))
+            .map_err(|_| PublishError::Stopped)
     }
 
     /// A new publish key and epoch: minions whose keys were removed can no
@@ -216,6 +215,14 @@ impl Publisher {
             })
             .cloned()
             .collect()
+    }
+}
+
+/// `tcp://host:port` with the port replaced.
+fn with_port(endpoint: &str, port: u16) -> String {
+    match endpoint.rsplit_once(':') {
+        Some((head, _)) => format!("{head}:{port}"),
+        None => endpoint.to_string(),
     }
 }
 

@@ -38,6 +38,11 @@ use zeromq::{
 
 use crate::pubstate::{PositionFile, SeqVerdict, StreamPosition};
 
+/// Read chunk sizes for the minion's sockets: its messages are small, and a
+/// swarm holds thousands of these buffers (research/deps.md §1).
+const READ_BUFFER_MIN: usize = 128;
+const READ_BUFFER_MAX: usize = 8192;
+
 /// How the link reaches and trusts its master.
 pub struct LinkSettings {
     pub id: MinionId,
@@ -265,6 +270,7 @@ async fn connect_dealer(
     let s = &shared.settings;
     let mut options = SocketOptions::default();
     options.connect_timeout(s.auth_timeout);
+    options.read_buffer(READ_BUFFER_MIN, READ_BUFFER_MAX, 2);
     options.max_message_size(s.max_message_size);
     let mut dealer = DealerSocket::with_options(options);
     let endpoint = shared.endpoint(s.master_port);
@@ -663,6 +669,7 @@ fn deliver_caught_up(shared: &Arc<Shared>, list: Vec<Published>) {
 async fn subscription_task(shared: Arc<Shared>, port: u16) {
     let mut options = SocketOptions::default();
     options.no_connect_timeout();
+    options.read_buffer(READ_BUFFER_MIN, READ_BUFFER_MAX, 2);
     options.max_message_size(shared.settings.max_message_size);
     let mut sub = SubSocket::with_options(options);
     let endpoint = shared.endpoint(port);

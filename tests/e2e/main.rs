@@ -7,5 +7,6 @@ mod core;
 mod modules_cmd_file;
 mod modules_system;
 mod rogue;
+mod scale;
 mod security;
 mod targeting;

@@ -431,6 +431,32 @@ impl Cluster {
         self
     }
 
+    /// Start a `brine-swarm` of `count` simulated minions (ids `<prefix>0001`...)
+    /// against this master; `args` are extra `brine-swarm` flags. It is
+    /// killed when the returned handle drops.
+    pub fn start_swarm(&self, count: usize, prefix: &str, args: &[&str]) -> Swarm {
+        let conf = self.dir.path().join(format!("swarm-{prefix}conf"));
+        std::fs::create_dir_all(&conf).expect("mkdir");
+        let text = format!(
+            "root_dir: {root}\nmaster: 127.0.0.1\nmaster_port: {rp}\nacceptance_wait_time: 0.3\nauth_timeout: 5\nmaster_alive_interval: 5\n",
+            root = self.dir.path().join(format!("swarm-{prefix}root")).display(),
+            rp = self.ret_port,
+        );
+        std::fs::write(conf.join("minion"), text).expect("write swarm config");
+        let log = std::fs::File::create(self.dir.path().join(format!("swarm-{prefix}.log"))).expect("log");
+        let child = Command::new(bin("brine-swarm"))
+            .arg("-c")
+            .arg(&conf)
+            .args(["-l", &self.log_level, "-n", &count.to_string(), "--id-prefix", prefix])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start brine-swarm");
+        Swarm { child }
+    }
+
     /// Start `brine-run state.event <glob>` and read its lines.
     pub fn events(&self, glob: &str) -> EventStream {
         let mut child = Command::new(bin("brine-run"))
@@ -492,6 +518,24 @@ impl Drop for Cluster {
 fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// A running `brine-swarm`.
+pub struct Swarm {
+    child: Child,
+}
+
+impl Swarm {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Swarm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Lines from `brine-run state.event`: `tag<TAB>json`.

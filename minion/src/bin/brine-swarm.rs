@@ -44,8 +44,28 @@ struct Cli {
     wait_auth: u64,
 }
 
+/// Each simulated minion holds two sockets: refuse a count the process's
+/// open-files limit cannot hold, saying what to do instead.
+fn check_open_files(count: usize) -> anyhow::Result<()> {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let needed = (count as u64) * 2 + 256;
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    if soft >= needed {
+        return Ok(());
+    }
+    if hard >= needed {
+        setrlimit(Resource::RLIMIT_NOFILE, needed, hard)?;
+        return Ok(());
+    }
+    anyhow::bail!(
+        "{count} minions need {needed} open files but this process may open at most {hard}: \
+         run several swarms with distinct --id-prefix (bench/scale.sh does) or raise the hard limit"
+    )
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    check_open_files(cli.count)?;
     let mut config = cli.common.load::<MinionConfig>(|c| &c.log_level)?;
     if let Some(m) = &cli.master {
         config.master = m.clone();
