@@ -94,13 +94,20 @@ pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
 /// caps it; Salt warns the same way when it cannot get what it asked for).
 fn raise_open_files(wanted: u64) {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else { return };
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return;
+    };
     let target = wanted.min(hard);
-    if target > soft && let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, target, hard) {
+    if target > soft
+        && let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, target, hard)
+    {
         tracing::warn!("cannot raise the open-files limit to {target}: {e}");
     }
     if hard < wanted {
-        tracing::info!("open files limited to {hard} (max_open_files is {wanted}): at most about {} minions", hard.saturating_sub(256));
+        tracing::info!(
+            "open files limited to {hard} (max_open_files is {wanted}): at most about {} minions",
+            hard.saturating_sub(256)
+        );
     }
 }
 

@@ -44,19 +44,37 @@ impl PubProcess {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| anyhow::anyhow!("cannot start the publisher process: {e}"))?;
-        let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("publisher has no stdout"))?;
-        let stdin = child.stdin.take().ok_or_else(|| anyhow::anyhow!("publisher has no stdin"))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("publisher has no stdout"))?;
+        let stdin = child
+            .stdin
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("publisher has no stdin"))?;
         let mut line = String::new();
-        let read = tokio::time::timeout(Duration::from_secs(15), BufReader::new(stdout).read_line(&mut line)).await;
+        let read = tokio::time::timeout(
+            Duration::from_secs(15),
+            BufReader::new(stdout).read_line(&mut line),
+        )
+        .await;
         let port = match read {
             Ok(Ok(_)) => line
                 .trim()
                 .strip_prefix("publisher ready port=")
                 .and_then(|p| p.parse().ok())
-                .ok_or_else(|| anyhow::anyhow!("the publisher process could not bind {endpoint}"))?,
+                .ok_or_else(|| {
+                    anyhow::anyhow!("the publisher process could not bind {endpoint}")
+                })?,
             _ => anyhow::bail!("the publisher process did not start"),
         };
-        Ok((PubProcess { _child: child, stdin }, port))
+        Ok((
+            PubProcess {
+                _child: child,
+                stdin,
+            },
+            port,
+        ))
     }
 
     /// Hand one publication to the child.
@@ -99,7 +117,10 @@ async fn read_frame<R: AsyncReadExt + Unpin>(r: &mut R) -> std::io::Result<Optio
         return Err(std::io::Error::other("bad topic length"));
     }
     let buf = Bytes::from(buf);
-    Ok(Some((buf.slice(2..2 + topic_len), buf.slice(2 + topic_len..))))
+    Ok(Some((
+        buf.slice(2..2 + topic_len),
+        buf.slice(2 + topic_len..),
+    )))
 }
 
 /// The child's whole life: bind, say so, copy frames until stdin closes.
@@ -150,7 +171,10 @@ mod tests {
         let frame = encode_frame(b"@web1\n", b"payload").expect("encode");
         let mut r = &frame[..];
         let (topic, payload) = read_frame(&mut r).await.expect("read").expect("frame");
-        assert_eq!((&topic[..], &payload[..]), (&b"@web1\n"[..], &b"payload"[..]));
+        assert_eq!(
+            (&topic[..], &payload[..]),
+            (&b"@web1\n"[..], &b"payload"[..])
+        );
         assert!(read_frame(&mut r).await.expect("eof").is_none());
     }
 }

@@ -13,7 +13,8 @@ use crate::daemon::{link_settings, load_identity, minion_id};
 use crate::link::Link;
 use crate::modules::{self, MinionCtx};
 
-pub async fn call(config: MinionConfig, local: bool, call: Call) -> anyhow::Result<Outcome> {
+pub async fn call(config: MinionConfig, local: bool, mut call: Call) -> anyhow::Result<Outcome> {
+    add_pub_kwargs(&mut call);
     let id = minion_id(&config)?;
     let mut link = None;
     if !local {
@@ -35,4 +36,15 @@ pub async fn call(config: MinionConfig, local: bool, call: Call) -> anyhow::Resu
         ctx = ctx.with_link(link);
     }
     Ok(functions.call(ctx, call).await)
+}
+
+/// The `__pub_*` keyword arguments `salt-call` passes, so functions behave as
+/// when called through a job (e.g. `cmd.run` uses a shell by default).
+fn add_pub_kwargs(call: &mut Call) {
+    let jid = brine_common::jid::JidGenerator::new().next();
+    let kw = &mut call.kwargs;
+    kw.insert("__pub_fun".into(), serde_json::json!(call.fun));
+    kw.insert("__pub_jid".into(), serde_json::json!(jid));
+    kw.insert("__pub_pid".into(), serde_json::json!(std::process::id()));
+    kw.insert("__pub_tgt".into(), serde_json::json!("salt-call"));
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use brine_common::functions::{Call, Functions};
 use brine_common::ids::{Jid, MinionId};
-use brine_common::target::Matcher;
+use brine_common::target::{MinionFacts, Target};
 use brine_common::wire::{JobReturn, Publication, Reply, Request};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -148,14 +148,22 @@ pub async fn run(
     }
 }
 
-fn matches_me(publication: &Publication, id: &MinionId, _ctx: &MinionCtx) -> bool {
-    match Matcher::compile(&publication.tgt) {
-        Ok(m) => m.matches_id(id.as_str()),
+/// The minion decides for itself whether a publication is for it: its id,
+/// and for grain, pillar and address targets its own grains and pillar.
+fn matches_me(publication: &Publication, id: &MinionId, ctx: &MinionCtx) -> bool {
+    let target = match Target::compile(&publication.tgt) {
+        Ok(t) => t,
         Err(e) => {
             tracing::warn!(jid = %publication.jid, "cannot match the target: {e}");
-            false
+            return false;
         }
+    };
+    if target.is_id_only() {
+        return target.matches_id(id.as_str());
     }
+    let grains = ctx.grains.read().unwrap_or_else(|p| p.into_inner());
+    let pillar = ctx.pillar.read().unwrap_or_else(|p| p.into_inner());
+    target.matches(&MinionFacts::new(id.as_str(), &grains, &pillar))
 }
 
 fn start_job(

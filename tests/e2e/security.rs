@@ -140,7 +140,10 @@ fn proxied_cluster() -> (Cluster, PubProxy) {
     let mut c = Cluster::builder().minions(0).start();
     let proxy = PubProxy::start(c.publish_port);
     // Acknowledge every job at once: the tests use acks as proof that a job ran.
-    c.add_minion("m1", &format!("publish_port: {}\njob_ack_delay: 0\n", proxy.port));
+    c.add_minion(
+        "m1",
+        &format!("publish_port: {}\njob_ack_delay: 0\n", proxy.port),
+    );
     let c = c.ready();
     // Synchronous pings: when one returns, m1 has taken in every publication so far.
     proxy.warm_up(|| {

@@ -40,6 +40,14 @@ pub fn bin(name: &str) -> PathBuf {
     bin_dir().join(name)
 }
 
+/// Serializes the tests that change the host's accounts or packages:
+/// `useradd` and `dpkg` refuse to run while another process holds their lock,
+/// and every e2e test runs in the same test binary.
+pub fn host_lock() -> std::sync::MutexGuard<'static, ()> {
+    static HOST_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    HOST_LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -439,15 +447,27 @@ impl Cluster {
         std::fs::create_dir_all(&conf).expect("mkdir");
         let text = format!(
             "root_dir: {root}\nmaster: 127.0.0.1\nmaster_port: {rp}\nacceptance_wait_time: 0.3\nauth_timeout: 5\nmaster_alive_interval: 5\n",
-            root = self.dir.path().join(format!("swarm-{prefix}root")).display(),
+            root = self
+                .dir
+                .path()
+                .join(format!("swarm-{prefix}root"))
+                .display(),
             rp = self.ret_port,
         );
         std::fs::write(conf.join("minion"), text).expect("write swarm config");
-        let log = std::fs::File::create(self.dir.path().join(format!("swarm-{prefix}.log"))).expect("log");
+        let log = std::fs::File::create(self.dir.path().join(format!("swarm-{prefix}.log")))
+            .expect("log");
         let child = Command::new(bin("brine-swarm"))
             .arg("-c")
             .arg(&conf)
-            .args(["-l", &self.log_level, "-n", &count.to_string(), "--id-prefix", prefix])
+            .args([
+                "-l",
+                &self.log_level,
+                "-n",
+                &count.to_string(),
+                "--id-prefix",
+                prefix,
+            ])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

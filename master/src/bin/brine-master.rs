@@ -17,7 +17,10 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Some(endpoint) = &cli.publisher {
         brine_common::logging::init(cli.common.log_level.as_deref().unwrap_or("warning"));
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()?;
         return runtime.block_on(brine_master::pubproc::run_child(endpoint));
     }
     let config = brine_master::cli::master_config(&cli.common)?;

@@ -1,27 +1,44 @@
 //! `brine`: publish a job to minions, wait for their returns and print them.
+//!
+//! The target is checked here before anything is published (a malformed
+//! compound expression or an unknown nodegroup is exit code 2). With `-b` the
+//! job runs in batches: the target's minions are found with a `test.ping`, as
+//! Salt's batch does, then at most N run at once, the next starting as soon as
+//! one finishes (after `--batch-wait`), each batch a list-targeted job.
 
+use std::collections::{BTreeSet, VecDeque};
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use brine_common::cli::{CommonArgs, OutputArgs};
+use brine_common::config::MasterConfig;
 use brine_common::functions::parse_cli_args;
-use brine_common::output::{OutputFormat, OutputOptions, render_all, render_minion_with_retcode};
+use brine_common::ids::{Jid, MinionId};
+use brine_common::output::{
+    OutputFormat, OutputOptions, python, render_all, render_minion_with_retcode,
+};
+use brine_common::target::Target;
+use brine_common::wire::TargetSpec;
 use brine_master::client::{ClientReply, ClientRequest, Connection, JobRequest};
-use brine_master::wait::JobWaiter;
+use brine_master::wait::{Arrived, JobWaiter};
 use clap::{ArgGroup, Parser};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 const EXIT_CODES: &str = "\
 Exit codes:
   0  every targeted minion returned and succeeded
   1  a minion's function failed, or a minion did not return
-  2  the target matched no minion (nothing was published), or bad usage;
+  2  the target matched no minion (nothing was published), the target is
+     malformed, or bad usage;
      with --retcode-passthrough: the highest retcode a minion returned";
 
 #[derive(Parser)]
 #[command(name = "brine", version, about = "Publish a job to minions and print their returns", after_help = EXIT_CODES)]
-#[command(group(ArgGroup::new("tgt_type").args(["pcre", "list"])))]
+#[command(group(ArgGroup::new("tgt_type").args([
+    "pcre", "list", "grain", "grain_pcre", "pillar", "pillar_pcre", "ipcidr", "nodegroup", "compound",
+])))]
 struct Cli {
     #[command(flatten)]
     common: CommonArgs,
@@ -33,6 +50,38 @@ struct Cli {
     /// Target is a comma-separated list of minion ids
     #[arg(short = 'L', long)]
     list: bool,
+    /// Target is a grain and a glob, e.g. 'os:Debian' (nested keys with ':')
+    #[arg(short = 'G', long)]
+    grain: bool,
+    /// Target is a grain and a regular expression, e.g. 'os:(Debian|Ubuntu)'
+    #[arg(short = 'P', long = "grain-pcre")]
+    grain_pcre: bool,
+    /// Target is a pillar key and a glob
+    #[arg(short = 'I', long)]
+    pillar: bool,
+    /// Target is a pillar key and a regular expression
+    #[arg(short = 'J', long = "pillar-pcre")]
+    pillar_pcre: bool,
+    /// Target is an address or subnet, e.g. 10.0.0.0/8
+    #[arg(short = 'S', long)]
+    ipcidr: bool,
+    /// Target is a nodegroup from the master config's `nodegroups`
+    #[arg(short = 'N', long)]
+    nodegroup: bool,
+    /// Target is a compound expression, e.g. 'G@os:Debian and web*'
+    #[arg(short = 'C', long)]
+    compound: bool,
+    /// Run on at most this many minions at a time, or a percentage ('25%')
+    #[arg(
+        short = 'b',
+        long = "batch-size",
+        visible_alias = "batch",
+        conflicts_with = "async_"
+    )]
+    batch: Option<String>,
+    /// Seconds to wait after a minion returns before its batch slot is reused
+    #[arg(long = "batch-wait", requires = "batch", default_value_t = 0.0)]
+    batch_wait: f64,
     /// Seconds without a word from a minion before giving up on it
     #[arg(short = 't', long, env = "BRINE_TIMEOUT")]
     timeout: Option<f64>,
@@ -45,7 +94,7 @@ struct Cli {
     /// Exit with the highest retcode a minion returned
     #[arg(long = "retcode-passthrough")]
     retcode_passthrough: bool,
-    /// Which minions: a glob over ids unless -E or -L
+    /// Which minions: a glob over ids unless one of the target options says otherwise
     target: String,
     /// The function to run, e.g. test.ping
     function: String,
@@ -72,69 +121,136 @@ fn main() -> ExitCode {
 }
 
 fn tgt_type(cli: &Cli) -> &'static str {
-    match (cli.pcre, cli.list) {
-        (true, _) => "pcre",
-        (_, true) => "list",
-        _ => "glob",
+    [
+        (cli.pcre, "pcre"),
+        (cli.list, "list"),
+        (cli.grain, "grain"),
+        (cli.grain_pcre, "grain_pcre"),
+        (cli.pillar, "pillar"),
+        (cli.pillar_pcre, "pillar_pcre"),
+        (cli.ipcidr, "ipcidr"),
+        (cli.nodegroup, "nodegroup"),
+        (cli.compound, "compound"),
+    ]
+    .into_iter()
+    .find_map(|(set, name)| set.then_some(name))
+    .unwrap_or("glob")
+}
+
+async fn run(cli: &Cli, config: &MasterConfig) -> anyhow::Result<u8> {
+    let target = TargetSpec {
+        tgt: Value::String(cli.target.clone()),
+        tgt_type: tgt_type(cli).into(),
+    };
+    // Refuse a target that can never be right before anything is published.
+    if let Err(e) = Target::compile_with_nodegroups(&target, &config.nodegroups) {
+        eprintln!("ERROR: {e}");
+        return Ok(2);
+    }
+    match &cli.batch {
+        Some(size) => match batch::BatchSize::parse(size) {
+            Ok(size) => batch::run(cli, config, target, size).await,
+            Err(message) => {
+                eprintln!("ERROR: {message}");
+                Ok(2)
+            }
+        },
+        None => run_once(cli, config, target).await,
     }
 }
 
-async fn run(cli: &Cli, config: &brine_common::config::MasterConfig) -> anyhow::Result<u8> {
-    let (arg, kwarg) = parse_cli_args(&cli.args);
-    let job = JobRequest {
-        tgt: Value::String(cli.target.clone()),
-        tgt_type: tgt_type(cli).into(),
-        fun: cli.function.clone(),
+fn job_request(target: TargetSpec, fun: &str, args: &[String]) -> JobRequest {
+    let (arg, kwarg) = parse_cli_args(args);
+    JobRequest {
+        tgt: target.tgt,
+        tgt_type: target.tgt_type,
+        fun: fun.to_string(),
         arg,
         kwarg,
         // The master takes the user from the socket's peer credentials.
         user: String::new(),
-    };
-    let mut conn = Connection::open(
-        &config.sock_dir,
-        &ClientRequest::Publish {
-            job,
-            watch: !cli.async_,
-        },
-    )
-    .await?;
-    let (jid, minions, not_connected) = match conn.next().await? {
+    }
+}
+
+/// A published job whose events stream on `conn`.
+struct Published {
+    conn: Connection,
+    jid: Jid,
+    minions: Vec<String>,
+    not_connected: Vec<String>,
+}
+
+/// Publish `job`; `None` when the target matched no minion.
+async fn publish(
+    sock_dir: &Path,
+    job: JobRequest,
+    watch: bool,
+) -> anyhow::Result<Option<Published>> {
+    let mut conn = Connection::open(sock_dir, &ClientRequest::Publish { job, watch }).await?;
+    let names = |ids: Vec<MinionId>| ids.into_iter().map(|m| m.to_string()).collect();
+    match conn.next().await? {
         ClientReply::Published {
             jid,
             minions,
             not_connected,
-        } => (jid, minions, not_connected),
-        ClientReply::NoMinions => {
-            eprintln!("No minions matched the target. No command was sent, no jid was assigned.");
-            eprintln!("ERROR: No return received");
-            return Ok(2);
-        }
+        } => Ok(Some(Published {
+            conn,
+            jid,
+            minions: names(minions),
+            not_connected: names(not_connected),
+        })),
+        ClientReply::NoMinions => Ok(None),
         ClientReply::Error { message } => anyhow::bail!("{message}"),
         other => anyhow::bail!("unexpected reply from the master: {other:?}"),
-    };
-    if cli.async_ {
-        println!("Executed command with job ID: {jid}");
-        return Ok(0);
     }
-    let names = |ids: Vec<brine_common::ids::MinionId>| {
-        ids.into_iter().map(|m| m.to_string()).collect::<Vec<_>>()
-    };
-    let timeout = Duration::from_secs_f64(cli.timeout.unwrap_or(config.timeout as f64).max(0.0));
+}
+
+fn no_minions() -> u8 {
+    eprintln!("No minions matched the target. No command was sent, no jid was assigned.");
+    eprintln!("ERROR: No return received");
+    2
+}
+
+fn timeout(cli: &Cli, config: &MasterConfig) -> Duration {
+    Duration::from_secs_f64(cli.timeout.unwrap_or(config.timeout as f64).max(0.0))
+}
+
+/// Wait for a published job's returns; `on_return` sees each as it arrives.
+/// Returns the minions that did not return, with the reason.
+async fn wait_for_returns(
+    mut job: Published,
+    timeout: Duration,
+    on_return: impl FnMut(Arrived),
+) -> anyhow::Result<Vec<(String, &'static str)>> {
     let mut waiter = JobWaiter::new(
-        jid.as_str(),
-        &names(minions),
-        &names(not_connected),
+        job.jid.as_str(),
+        &job.minions,
+        &job.not_connected,
         timeout,
         Instant::now(),
     );
-    let mut printer = Printer::new(cli, config.color);
     waiter
-        .drive(&mut conn, |arrived| {
-            printer.returned(&arrived.minion, &arrived.data)
-        })
+        .drive(&mut job.conn, on_return)
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
-    for (minion, reason) in waiter.missing() {
+    Ok(waiter.missing())
+}
+
+async fn run_once(cli: &Cli, config: &MasterConfig, target: TargetSpec) -> anyhow::Result<u8> {
+    let job = job_request(target, &cli.function, &cli.args);
+    let Some(published) = publish(&config.sock_dir, job, !cli.async_).await? else {
+        return Ok(no_minions());
+    };
+    if cli.async_ {
+        println!("Executed command with job ID: {}", published.jid);
+        return Ok(0);
+    }
+    let mut printer = Printer::new(cli, config.color);
+    let missing = wait_for_returns(published, timeout(cli, config), |arrived| {
+        printer.returned(&arrived.minion, &arrived.data)
+    })
+    .await?;
+    for (minion, reason) in missing {
         printer.missing(&minion, reason);
     }
     Ok(printer.finish(cli.retcode_passthrough))
@@ -178,6 +294,23 @@ impl Printer {
         self.emit(minion, Value::String(reason.to_string()), 0);
     }
 
+    /// A progress line (batch mode): on stdout between returns, as Salt
+    /// prints it, or on stderr when stdout is one `--static` document.
+    fn note(&self, line: &str) {
+        if self.opts.static_ {
+            eprintln!("{line}");
+        } else {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        }
+    }
+
+    /// A failure that prints no return of its own.
+    fn note_failure(&mut self) {
+        self.any_failed = true;
+    }
+
     fn emit(&mut self, minion: &str, ret: Value, retcode: i64) {
         if self.opts.static_ {
             self.collected.insert(minion.to_string(), ret);
@@ -202,6 +335,309 @@ impl Printer {
             }
             (_, true) => 1,
             _ => 0,
+        }
+    }
+}
+
+/// Batch mode (`-b`): Salt's sliding window (`salt/cli/batch.py`). The
+/// target's minions are found with a `test.ping`; then at most N run at once,
+/// each wave a list-targeted job, and a finished minion's slot is refilled
+/// (after `--batch-wait`) while the others still run.
+mod batch {
+    use super::*;
+    use tokio::sync::mpsc;
+
+    /// `-b 3` or `-b 25%` (Salt also accepts `%25`).
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub enum BatchSize {
+        Count(usize),
+        Percent(f64),
+    }
+
+    impl BatchSize {
+        pub fn parse(text: &str) -> Result<Self, String> {
+            let invalid = || {
+                format!(
+                    "Invalid batch data sent: {text}\nData must be in the form of %10, 10% or 3"
+                )
+            };
+            let text = text.trim();
+            if text.contains('%') {
+                let percent: f64 = text.trim_matches('%').parse().map_err(|_| invalid())?;
+                return (percent > 0.0 && percent.is_finite())
+                    .then_some(BatchSize::Percent(percent))
+                    .ok_or_else(invalid);
+            }
+            match text.parse::<usize>() {
+                Ok(n) if n > 0 => Ok(BatchSize::Count(n)),
+                _ => Err(invalid()),
+            }
+        }
+
+        /// How many minions run at once out of `total`: Salt rounds a
+        /// percentage down, except that a fraction of one is one.
+        pub fn window(self, total: usize) -> usize {
+            let n = match self {
+                BatchSize::Count(n) => n,
+                BatchSize::Percent(p) => {
+                    let share = p / 100.0 * total as f64;
+                    if share < 1.0 {
+                        share.ceil() as usize
+                    } else {
+                        share as usize
+                    }
+                }
+            };
+            n.max(1)
+        }
+    }
+
+    /// Which minions run, which wait to, and which slots `--batch-wait`
+    /// still holds: pure bookkeeping.
+    pub struct Window {
+        size: usize,
+        to_run: VecDeque<String>,
+        active: BTreeSet<String>,
+        /// Slots freed by finished minions, usable again at these instants.
+        cooling: Vec<Instant>,
+        wait: Duration,
+    }
+
+    impl Window {
+        pub fn new(minions: Vec<String>, size: usize, wait: Duration) -> Self {
+            Window {
+                size,
+                to_run: minions.into(),
+                active: BTreeSet::new(),
+                cooling: Vec::new(),
+                wait,
+            }
+        }
+
+        /// The minions to start now, filling the free slots.
+        pub fn next_wave(&mut self, now: Instant) -> Vec<String> {
+            self.cooling.retain(|until| *until > now);
+            let free = self
+                .size
+                .saturating_sub(self.active.len() + self.cooling.len());
+            let wave: Vec<String> = (0..free).map_while(|_| self.to_run.pop_front()).collect();
+            self.active.extend(wave.iter().cloned());
+            wave
+        }
+
+        /// `minion` returned or was given up on: its slot frees (after the wait).
+        pub fn finished(&mut self, minion: &str, now: Instant) {
+            if self.active.remove(minion) && !self.wait.is_zero() {
+                self.cooling.push(now + self.wait);
+            }
+        }
+
+        pub fn done(&self) -> bool {
+            self.to_run.is_empty() && self.active.is_empty()
+        }
+
+        /// When a held slot frees up, if minions are waiting for one.
+        pub fn next_wake(&self) -> Option<Instant> {
+            if self.to_run.is_empty() {
+                return None;
+            }
+            self.cooling.iter().min().copied()
+        }
+    }
+
+    /// What a wave's job reports back to the batch loop.
+    enum Progress {
+        Returned(Arrived),
+        Missing { minion: String, reason: String },
+    }
+
+    /// Minions that answered the gathering ping, and those that did not.
+    struct Gathered {
+        up: Vec<String>,
+        down: Vec<String>,
+    }
+
+    pub async fn run(
+        cli: &Cli,
+        config: &MasterConfig,
+        target: TargetSpec,
+        size: BatchSize,
+    ) -> anyhow::Result<u8> {
+        let timeout = timeout(cli, config);
+        let Some(gathered) = gather(&config.sock_dir, target, timeout).await? else {
+            return Ok(no_minions());
+        };
+        let mut printer = Printer::new(cli, config.color);
+        for down in &gathered.down {
+            printer.note(&format!(
+                "Minion {down} did not respond. No job will be sent."
+            ));
+            printer.note_failure();
+        }
+        let size = size.window(gathered.up.len());
+        let wait = Duration::from_secs_f64(cli.batch_wait.max(0.0));
+        let mut window = Window::new(gathered.up, size, wait);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        while !window.done() {
+            let wave = window.next_wave(Instant::now());
+            if !wave.is_empty() {
+                printer.note(&format!(
+                    "\nExecuting run on {}\n",
+                    python::repr(&json!(wave))
+                ));
+                let job = job_request(
+                    TargetSpec {
+                        tgt: json!(wave),
+                        tgt_type: "list".into(),
+                    },
+                    &cli.function,
+                    &cli.args,
+                );
+                tokio::spawn(run_wave(
+                    config.sock_dir.clone(),
+                    job,
+                    wave,
+                    timeout,
+                    tx.clone(),
+                ));
+            }
+            let progress = match window.next_wake() {
+                Some(at) => tokio::select! {
+                    p = rx.recv() => p,
+                    () = tokio::time::sleep_until(at.into()) => continue,
+                },
+                None => rx.recv().await,
+            };
+            match progress {
+                Some(Progress::Returned(arrived)) => {
+                    printer.returned(&arrived.minion, &arrived.data);
+                    window.finished(&arrived.minion, Instant::now());
+                }
+                Some(Progress::Missing { minion, reason }) => {
+                    printer.missing(&minion, &reason);
+                    window.finished(&minion, Instant::now());
+                }
+                None => break,
+            }
+        }
+        Ok(printer.finish(cli.retcode_passthrough))
+    }
+
+    /// Ping the target, as Salt's batch does, to learn who is there.
+    async fn gather(
+        sock_dir: &Path,
+        target: TargetSpec,
+        timeout: Duration,
+    ) -> anyhow::Result<Option<Gathered>> {
+        let Some(ping) = publish(sock_dir, job_request(target, "test.ping", &[]), true).await?
+        else {
+            return Ok(None);
+        };
+        let mut up = BTreeSet::new();
+        let missing = wait_for_returns(ping, timeout, |arrived| {
+            up.insert(arrived.minion);
+        })
+        .await?;
+        Ok(Some(Gathered {
+            up: up.into_iter().collect(),
+            down: missing.into_iter().map(|(m, _)| m).collect(),
+        }))
+    }
+
+    /// Publish one wave and report each of its minions exactly once.
+    async fn run_wave(
+        sock_dir: PathBuf,
+        job: JobRequest,
+        wave: Vec<String>,
+        timeout: Duration,
+        tx: mpsc::UnboundedSender<Progress>,
+    ) {
+        let mut reported = BTreeSet::new();
+        let outcome = async {
+            let Some(published) = publish(&sock_dir, job, true).await? else {
+                anyhow::bail!("no longer accepted");
+            };
+            let missing = wait_for_returns(published, timeout, |arrived| {
+                reported.insert(arrived.minion.clone());
+                let _ = tx.send(Progress::Returned(arrived));
+            })
+            .await?;
+            Ok(missing)
+        }
+        .await;
+        let (missing, fallback) = match outcome {
+            Ok(missing) => (missing, None),
+            Err(e) => (Vec::new(), Some(format!("Minion did not return. [{e}]"))),
+        };
+        for (minion, reason) in missing {
+            reported.insert(minion.clone());
+            let reason = reason.to_string();
+            let _ = tx.send(Progress::Missing { minion, reason });
+        }
+        // Whoever is still unaccounted for (the job failed) is reported too,
+        // so the batch loop never waits for a slot that will not free.
+        for minion in wave.into_iter().filter(|m| !reported.contains(m)) {
+            let reason = fallback
+                .clone()
+                .unwrap_or_else(|| "Minion did not return. [No response]".into());
+            let _ = tx.send(Progress::Missing { minion, reason });
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn batch_sizes_like_salt() {
+            assert_eq!(BatchSize::parse("3"), Ok(BatchSize::Count(3)));
+            assert_eq!(BatchSize::parse("25%"), Ok(BatchSize::Percent(25.0)));
+            assert_eq!(BatchSize::parse("%10"), Ok(BatchSize::Percent(10.0)));
+            assert!(BatchSize::parse("0").is_err() && BatchSize::parse("x").is_err());
+            assert!(BatchSize::parse("-5%").is_err());
+            assert_eq!(BatchSize::Count(2).window(4), 2);
+            assert_eq!(BatchSize::Percent(50.0).window(4), 2);
+            assert_eq!(
+                BatchSize::Percent(10.0).window(4),
+                1,
+                "a fraction of one is one"
+            );
+            assert_eq!(BatchSize::Percent(30.0).window(10), 3);
+            assert_eq!(BatchSize::Percent(35.0).window(10), 3, "rounded down");
+        }
+
+        fn names(n: usize) -> Vec<String> {
+            (1..=n).map(|i| format!("m{i}")).collect()
+        }
+
+        #[test]
+        fn the_window_slides() {
+            let t0 = Instant::now();
+            let mut w = Window::new(names(4), 2, Duration::ZERO);
+            assert_eq!(w.next_wave(t0), ["m1", "m2"]);
+            assert!(w.next_wave(t0).is_empty(), "full");
+            w.finished("m2", t0);
+            assert_eq!(w.next_wave(t0), ["m3"], "one finished, one starts");
+            w.finished("m1", t0);
+            w.finished("m3", t0);
+            assert_eq!(w.next_wave(t0), ["m4"]);
+            assert!(!w.done());
+            w.finished("m4", t0);
+            assert!(w.done());
+        }
+
+        #[test]
+        fn batch_wait_holds_the_slot() {
+            let t0 = Instant::now();
+            let wait = Duration::from_secs(2);
+            let mut w = Window::new(names(3), 1, wait);
+            assert_eq!(w.next_wave(t0), ["m1"]);
+            w.finished("m1", t0);
+            assert!(w.next_wave(t0 + Duration::from_secs(1)).is_empty());
+            assert_eq!(w.next_wake(), Some(t0 + wait));
+            assert_eq!(w.next_wave(t0 + wait + Duration::from_millis(1)), ["m2"]);
+            w.finished("unknown", t0);
+            assert_eq!(w.next_wake(), None, "nothing held");
         }
     }
 }

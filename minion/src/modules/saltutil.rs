@@ -1,4 +1,5 @@
-//! Salt's `saltutil` job functions: what is running, and stopping it.
+//! Salt's `saltutil` job functions: what is running, and stopping it; and
+//! `saltutil.refresh_grains`.
 
 use brine_common::functions::{Call, FnError, FnOutput, Functions};
 use brine_common::ids::Jid;
@@ -18,6 +19,15 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         "jid",
         "Return the data for a specific job id that is currently running.\n\njid\n    The job id to search for and return data.\n\nCLI Example:\n\n    brine '*' saltutil.find_job <job id>",
         |ctx, call| async move { find_job(&ctx, &call) },
+    );
+    f.register(
+        "saltutil.refresh_grains",
+        "**kwargs",
+        "Refresh the minion's grains without syncing custom grains modules from\n``salt://_grains``; the new grains are sent to the master.\n\nrefresh_pillar\n    Accepted for compatibility; pillar is refreshed by the master.\n\nCLI Example:\n\n    brine '*' saltutil.refresh_grains",
+        |ctx, _| async move {
+            super::grains::refresh_grains(&ctx).await;
+            Ok(json!(true).into())
+        },
     );
     f.register(
         "saltutil.kill_job",
