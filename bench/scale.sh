@@ -16,8 +16,9 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cargo build --release --bins --manifest-path "$repo/Cargo.toml" >&2
 bin="${CARGO_TARGET_DIR:-$repo/target}/release"
 
-# The master holds two connections per minion (the swarm processes split theirs).
-need=$(( n * 2 + 4096 ))
+# The master and its publisher process each hold one connection per minion
+# (the swarm is split across processes for the same reason, below).
+need=$(( n + 4096 ))
 ulimit -n "$need" 2>/dev/null || ulimit -Hn "$need" 2>/dev/null && ulimit -n "$need" 2>/dev/null || {
   echo "bench/scale.sh: cannot raise the open-file limit to $need (now $(ulimit -n)); run as root or raise the hard limit" >&2
   exit 1

@@ -1,12 +1,19 @@
 //! The master's event bus: every event the master fires or receives from a
-//! minion goes through here to its subscribers (CLI waiters, `state.event`,
-//! later the reactor). A slow subscriber loses old events rather than slowing
-//! the master down (tokio broadcast semantics), and is told how many it lost.
+//! minion goes through here to its subscribers (`state.event`, later the
+//! reactor). A slow subscriber loses old events rather than slowing the
+//! master down (tokio broadcast semantics), and is told how many it lost.
+//!
+//! Whoever waits for one job's returns (the CLI, a runner) watches that jid
+//! instead: its events are routed to it alone, and none is ever dropped, so
+//! twenty jobs to ten thousand minions at once lose no return to a lagging
+//! broadcast and no watcher filters the others' events.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use brine_common::event::Event;
-use tokio::sync::broadcast;
+use brine_common::ids::Jid;
+use tokio::sync::{broadcast, mpsc};
 
 /// How many events a subscriber may fall behind before it starts losing them.
 const BUS_CAPACITY: usize = 65536;
@@ -14,6 +21,8 @@ const BUS_CAPACITY: usize = 65536;
 #[derive(Clone)]
 pub struct EventBus {
     tx: broadcast::Sender<Arc<Event>>,
+    /// Per-jid watchers of job events.
+    jobs: Arc<Mutex<HashMap<String, Vec<mpsc::UnboundedSender<Arc<Event>>>>>>,
 }
 
 impl Default for EventBus {
@@ -25,16 +34,113 @@ impl Default for EventBus {
 impl EventBus {
     pub fn new() -> Self {
         let (tx, _) = broadcast::channel(BUS_CAPACITY);
-        EventBus { tx }
+        EventBus {
+            tx,
+            jobs: Arc::default(),
+        }
     }
 
     pub fn fire(&self, event: Event) {
         tracing::debug!(tag = %event.tag, "event");
+        let event = Arc::new(event);
+        if let Some(jid) = job_of(&event.tag) {
+            self.route_to_watchers(jid, &event);
+        }
         // No subscribers is not an error: nobody is listening right now.
-        let _ = self.tx.send(Arc::new(event));
+        let _ = self.tx.send(event);
+    }
+
+    fn route_to_watchers(&self, jid: &str, event: &Arc<Event>) {
+        let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(watchers) = jobs.get_mut(jid) {
+            // A watcher that hung up is forgotten.
+            watchers.retain(|w| w.send(event.clone()).is_ok());
+            if watchers.is_empty() {
+                jobs.remove(jid);
+            }
+        }
+    }
+
+    /// Every event of job `jid` from now on (`salt/job/<jid>/...` and
+    /// `brine/job/<jid>/...`), in order, none dropped. Watch before publishing.
+    pub fn watch_job(&self, jid: &Jid) -> JobEvents {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        jobs.entry(jid.to_string()).or_default().push(tx);
+        JobEvents { rx }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.tx.subscribe()
+    }
+}
+
+/// The jid in a job event's tag.
+fn job_of(tag: &str) -> Option<&str> {
+    let rest = tag
+        .strip_prefix("salt/job/")
+        .or_else(|| tag.strip_prefix("brine/job/"))?;
+    rest.split('/').next()
+}
+
+/// The events of one job (see [`EventBus::watch_job`]).
+pub struct JobEvents {
+    rx: mpsc::UnboundedReceiver<Arc<Event>>,
+}
+
+impl JobEvents {
+    pub async fn recv(&mut self) -> Option<Arc<Event>> {
+        self.rx.recv().await
+    }
+}
+
+impl crate::wait::EventSource for JobEvents {
+    async fn next_event(&mut self) -> crate::wait::Next {
+        match self.rx.recv().await {
+            Some(ev) => crate::wait::Next::Event((*ev).clone()),
+            None => crate::wait::Next::Closed(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn job_watchers_get_their_jobs_events_only() {
+        let bus = EventBus::new();
+        let jid = Jid::parse("20261121234019509933").expect("jid");
+        let mut watcher = bus.watch_job(&jid);
+        bus.fire(Event::new(
+            "salt/job/20261121234019509934/ret/m1",
+            json!({}),
+        ));
+        bus.fire(Event::new(
+            "brine/job/20261121234019509933/ack/m1",
+            json!({}),
+        ));
+        bus.fire(Event::new(
+            "salt/job/20261121234019509933/ret/m1",
+            json!({}),
+        ));
+        assert_eq!(
+            watcher.recv().await.expect("ack").tag,
+            "brine/job/20261121234019509933/ack/m1"
+        );
+        assert_eq!(
+            watcher.recv().await.expect("ret").tag,
+            "salt/job/20261121234019509933/ret/m1"
+        );
+        drop(watcher);
+        bus.fire(Event::new(
+            "salt/job/20261121234019509933/ret/m2",
+            json!({}),
+        ));
+        assert!(
+            bus.jobs.lock().expect("lock").is_empty(),
+            "a dropped watcher is forgotten"
+        );
     }
 }

@@ -108,35 +108,44 @@ async fn publish(
     read: OwnedReadHalf,
     write: &mut OwnedWriteHalf,
 ) -> Result<(), FrameError> {
-    // Subscribe before publishing, so no return can slip past.
-    let events = watch.then(|| master.bus.subscribe());
-    let outcome = jobs::publish(master, job).await;
-    let jid = match outcome {
-        Ok(PublishOutcome::Published {
-            jid,
-            minions,
-            not_connected,
-        }) => {
-            write_frame(
-                write,
-                &ClientReply::Published {
-                    jid: jid.clone(),
-                    minions,
-                    not_connected,
-                },
-            )
-            .await?;
-            jid
+    let (jid, events) = match jobs::publish(master, job, watch).await {
+        Ok((
+            PublishOutcome::Published {
+                jid,
+                minions,
+                not_connected,
+            },
+            events,
+        )) => {
+            let reply = ClientReply::Published {
+                jid: jid.clone(),
+                minions,
+                not_connected,
+            };
+            write_frame(write, &reply).await?;
+            (jid, events)
         }
-        Ok(PublishOutcome::NoMinions) => return write_frame(write, &ClientReply::NoMinions).await,
+        Ok((PublishOutcome::NoMinions, _)) => {
+            return write_frame(write, &ClientReply::NoMinions).await;
+        }
         Err(e) => return write_frame(write, &error(e.to_string())).await,
     };
-    let Some(events) = events else { return Ok(()) };
-    let prefixes = [format!("salt/job/{jid}/"), format!("brine/job/{jid}/")];
-    forward(events, read, write, |ev| {
-        prefixes.iter().any(|p| ev.tag.starts_with(p))
-    })
-    .await
+    let Some(mut events) = events else {
+        return Ok(());
+    };
+    tracing::debug!(%jid, "streaming the job's events to the client");
+    let mut read = read;
+    let mut probe = [0u8; 1];
+    loop {
+        tokio::select! {
+            // The client never sends more; a read returning means it hung up.
+            _ = read.read(&mut probe) => return Ok(()),
+            ev = events.recv() => match ev {
+                Some(ev) => write_frame(write, &ClientReply::Event((*ev).clone())).await?,
+                None => return Ok(()),
+            },
+        }
+    }
 }
 
 async fn stream_events(

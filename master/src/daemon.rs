@@ -29,6 +29,8 @@ pub struct Master {
     pub publisher: Arc<Publisher>,
     pub sessions: Sessions,
     pub jids: JidGenerator,
+    /// Grains and pillar of every minion, for targeting.
+    pub minion_data: crate::minion_data::MinionData,
     /// Recent jobs, for the return path.
     pub in_flight: crate::jobs::InFlight,
     pub publish_port: u16,
@@ -58,6 +60,8 @@ pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
     let cache: Arc<dyn JobCache> =
         Arc::new(RedbJobCache::open(job_cache_path(&config)).context("job cache")?);
 
+    let minion_data =
+        crate::minion_data::MinionData::load(cache.as_ref()).context("minion data cache")?;
     let pub_endpoint = format!("tcp://{}:{}", config.interface, config.publish_port);
     let (publisher, publish_port) =
         Publisher::bind(&pub_endpoint, identity.clone(), config.publish_window).await?;
@@ -71,6 +75,7 @@ pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
         sessions: Sessions::default(),
         jids: JidGenerator::new(),
         in_flight: Default::default(),
+        minion_data,
         publish_port,
     });
     let listener = crate::client_server::bind(&master)?;
@@ -150,6 +155,11 @@ impl Master {
             if *act == "accept" {
                 self.publisher.mark_accepted(id);
             } else {
+                if *act == "delete"
+                    && let Err(e) = self.minion_data.remove(self.cache.as_ref(), id)
+                {
+                    tracing::warn!("cannot forget {id}'s data: {e}");
+                }
                 self.sessions.remove_minion(id);
                 removed_any = true;
             }

@@ -11,6 +11,7 @@ use brine_common::target::{MinionFacts, Target, expand_nodegroups};
 use brine_common::wire::{Publication, TargetSpec};
 use serde_json::json;
 
+use crate::bus::JobEvents;
 use crate::client::JobRequest;
 use crate::daemon::Master;
 use crate::job_cache::JobRecord;
@@ -120,23 +121,30 @@ pub fn expected_minions(master: &Master, target: &Target) -> Result<Vec<MinionId
             .filter(|id| target.matches_id(id.as_str()))
             .collect());
     }
-    let cached = master
-        .cache
-        .all_minion_data()
-        .map_err(|e| JobError::Cache(e.to_string()))?;
     let connected = master.sessions.connected(master.presence_window());
-    Ok(accepted
-        .into_iter()
-        .filter(|id| {
-            let facts = MinionFacts::from_cache(id.as_str(), cached.get(id.as_str()));
-            target
-                .evaluate(&facts)
-                .unwrap_or_else(|| connected.contains(id))
-        })
-        .collect())
+    Ok(master.minion_data.with(|cached| {
+        accepted
+            .into_iter()
+            .filter(|id| {
+                let facts = MinionFacts::from_cache(
+                    id.as_str(),
+                    cached.get(id.as_str()).map(|v| v.as_ref()),
+                );
+                target
+                    .evaluate(&facts)
+                    .unwrap_or_else(|| connected.contains(id))
+            })
+            .collect()
+    }))
 }
 
-pub async fn publish(master: &Master, job: JobRequest) -> Result<PublishOutcome, JobError> {
+/// Publish a job. With `watch`, also return the job's event stream, opened
+/// before anything is published so no event can slip past.
+pub async fn publish(
+    master: &Master,
+    job: JobRequest,
+    watch: bool,
+) -> Result<(PublishOutcome, Option<JobEvents>), JobError> {
     // Nodegroups become compound targets here, as Salt's client expands them:
     // minions, the job record and the events all see the expanded target.
     let tgt = expand_nodegroups(
@@ -149,9 +157,10 @@ pub async fn publish(master: &Master, job: JobRequest) -> Result<PublishOutcome,
     let target = Target::compile(&tgt)?;
     let minions = expected_minions(master, &target)?;
     if minions.is_empty() {
-        return Ok(PublishOutcome::NoMinions);
+        return Ok((PublishOutcome::NoMinions, None));
     }
     let jid = master.jids.next();
+    let events = watch.then(|| master.bus.watch_job(&jid));
     let record = JobRecord {
         jid: jid.clone(),
         fun: job.fun.clone(),
@@ -206,11 +215,12 @@ pub async fn publish(master: &Master, job: JobRequest) -> Result<PublishOutcome,
         .filter(|m| !connected.contains(*m))
         .cloned()
         .collect();
-    Ok(PublishOutcome::Published {
+    let outcome = PublishOutcome::Published {
         jid,
         minions,
         not_connected,
-    })
+    };
+    Ok((outcome, events))
 }
 
 impl Master {

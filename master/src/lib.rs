@@ -16,6 +16,7 @@ pub mod job_cache;
 pub mod jobs;
 pub mod key_admin;
 pub mod keys;
+pub mod minion_data;
 pub mod publisher;
 pub mod pubproc;
 pub mod reqserver;

@@ -234,9 +234,7 @@ async fn handle_request(master: &Arc<Master>, minion: &MinionId, req: Request) -
                 .fire(Event::new(tag, bind_event_id(data, minion)));
             Reply::Ok
         }
-        Request::MinionData { grains, pillar } => {
-            store_minion_data(master, minion, grains, pillar).await
-        }
+        Request::MinionData { grains, pillar } => store_minion_data(master, minion, grains, pillar),
         Request::GetPublishKey => {
             let (key, state) = master.publisher.grant_state(minion);
             Reply::PublishKey {
@@ -257,25 +255,22 @@ async fn handle_request(master: &Arc<Master>, minion: &MinionId, req: Request) -
 }
 
 /// Keep a minion's grains and pillar for targeting (`salt/minion/...` data cache).
-async fn store_minion_data(
+fn store_minion_data(
     master: &Arc<Master>,
     minion: &MinionId,
     grains: serde_json::Map<String, Value>,
     pillar: serde_json::Map<String, Value>,
 ) -> Reply {
-    let (cache, id) = (master.cache.clone(), minion.clone());
     let data = json!({"grains": grains, "pillar": pillar});
-    match tokio::task::spawn_blocking(move || cache.set_minion_data(&id, data)).await {
-        Ok(Ok(())) => Reply::Ok,
-        Ok(Err(e)) => {
+    // The cache write is queued for the next batch: no waiting on the disk.
+    match master.minion_data.set(master.cache.as_ref(), minion, data) {
+        Ok(()) => Reply::Ok,
+        Err(e) => {
             tracing::error!("cannot store {minion}'s data: {e}");
             Reply::Refused {
                 reason: "job cache unavailable".into(),
             }
         }
-        Err(_) => Reply::Refused {
-            reason: "job cache unavailable".into(),
-        },
     }
 }
 

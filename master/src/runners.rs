@@ -161,7 +161,6 @@ async fn ask_all(
     fun: &str,
     timeout: Duration,
 ) -> Result<BTreeMap<String, Value>, RunnerError> {
-    let events = master.bus.subscribe();
     let job = JobRequest {
         tgt: json!("*"),
         tgt_type: "glob".into(),
@@ -170,14 +169,17 @@ async fn ask_all(
         kwarg: Map::new(),
         user: "root".into(),
     };
-    let outcome = jobs::publish(master, job)
+    let (outcome, events) = jobs::publish(master, job, true)
         .await
         .map_err(|e| RunnerError::Failed(e.to_string()))?;
-    let PublishOutcome::Published {
-        jid,
-        minions,
-        not_connected,
-    } = outcome
+    let (
+        PublishOutcome::Published {
+            jid,
+            minions,
+            not_connected,
+        },
+        Some(mut events),
+    ) = (outcome, events)
     else {
         return Ok(BTreeMap::new());
     };
@@ -192,7 +194,6 @@ async fn ask_all(
         Instant::now(),
     );
     let mut got = BTreeMap::new();
-    let mut events = events;
     waiter
         .drive(&mut events, |arrived| {
             got.insert(

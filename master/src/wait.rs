@@ -87,9 +87,13 @@ impl JobWaiter {
                 })
             }
             "ack" | "beat" => {
-                if let Some(p) = self.progress.get_mut(minion)
-                    && *p != Progress::Returned
-                {
+                // A minion the master did not expect (its cached grains were
+                // stale) that says it runs the job is waited for too.
+                let p = self
+                    .progress
+                    .entry(minion.to_string())
+                    .or_insert(Progress::Silent);
+                if *p != Progress::Returned {
                     *p = Progress::Running;
                     if let Some(old) = self.last_heard.insert(minion.to_string(), now) {
                         self.by_time.remove(&(old, minion.to_string()));
@@ -145,17 +149,6 @@ pub enum Next {
 /// socket in the CLI.
 pub trait EventSource {
     fn next_event(&mut self) -> impl std::future::Future<Output = Next> + Send;
-}
-
-impl EventSource for tokio::sync::broadcast::Receiver<std::sync::Arc<Event>> {
-    async fn next_event(&mut self) -> Next {
-        use tokio::sync::broadcast::error::RecvError;
-        match self.recv().await {
-            Ok(ev) => Next::Event((*ev).clone()),
-            Err(RecvError::Lagged(_)) => Next::Nothing,
-            Err(RecvError::Closed) => Next::Closed(None),
-        }
-    }
 }
 
 impl JobWaiter {
@@ -238,6 +231,21 @@ mod tests {
         w.on_event(&ev(format!("salt/job/{JID}/ret/c")), t0);
         assert!(w.done(t0));
         assert!(w.missing().is_empty());
+    }
+
+    #[test]
+    fn an_unexpected_minion_that_acknowledges_is_waited_for() {
+        let t0 = Instant::now();
+        let mut w = JobWaiter::new(JID, &["a".to_string()], &[], Duration::from_secs(5), t0);
+        w.on_event(&ev(format!("salt/job/{JID}/ret/a")), t0);
+        assert!(w.done(t0));
+        w.on_event(&ev(format!("brine/job/{JID}/ack/z")), t0);
+        assert!(!w.done(t0), "z said it runs the job");
+        assert!(
+            w.on_event(&ev(format!("salt/job/{JID}/ret/z")), t0)
+                .is_some()
+        );
+        assert!(w.done(t0));
     }
 
     #[test]
