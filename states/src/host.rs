@@ -1,0 +1,39 @@
+//! The seam between the state system and the host it runs on.
+
+use std::path::PathBuf;
+
+use serde_json::{Map, Value};
+
+/// What rendering, compiling and running states need from the minion. All
+/// calls are synchronous: a state run happens on a blocking thread, and the
+/// minion's implementation waits for its async functions there.
+pub trait StateHost: Send + Sync {
+    /// Call an execution function with Salt-style arguments, as
+    /// `salt['mod.fun'](*args, **kwargs)` does. `Err` carries Salt's message
+    /// for a failed call (e.g. `'x.y' is not available.`).
+    fn call(&self, fun: &str, args: Vec<Value>, kwargs: Map<String, Value>) -> Result<Value, String>;
+
+    /// Whether an execution function exists (`salt['mod.fun']` lookups, `sys.list_functions`).
+    fn has_function(&self, fun: &str) -> bool;
+
+    fn grains(&self) -> Map<String, Value>;
+
+    fn pillar(&self) -> Map<String, Value>;
+
+    /// The minion's options (`opts` in templates; `config.get` falls back to them).
+    fn opts(&self) -> Map<String, Value>;
+
+    /// The text of a file on the file server: `path` is relative to the
+    /// environment's root (`apache/init.sls`, `top.sls`), without `salt://`.
+    /// `Ok(None)` when it does not exist.
+    fn read_file(&self, saltenv: &str, path: &str) -> Result<Option<Vec<u8>>, String>;
+
+    /// A local copy of a file-server file (for `file.managed source: salt://...`).
+    fn cache_file(&self, saltenv: &str, path: &str) -> Result<PathBuf, String>;
+
+    /// Every file path in an environment (to find SLS files and directories).
+    fn list_files(&self, saltenv: &str) -> Result<Vec<String>, String>;
+
+    /// The environments the file server knows (`base` first).
+    fn environments(&self) -> Vec<String>;
+}
