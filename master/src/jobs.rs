@@ -122,20 +122,15 @@ pub fn expected_minions(master: &Master, target: &Target) -> Result<Vec<MinionId
             .collect());
     }
     let connected = master.sessions.connected(master.presence_window());
-    Ok(master.minion_data.with(|cached| {
-        accepted
-            .into_iter()
-            .filter(|id| {
-                let facts = MinionFacts::from_cache(
-                    id.as_str(),
-                    cached.get(id.as_str()).map(|v| v.as_ref()),
-                );
-                target
-                    .evaluate(&facts)
-                    .unwrap_or_else(|| connected.contains(id))
-            })
-            .collect()
-    }))
+    let needs = target.data_needs();
+    Ok(accepted
+        .into_iter()
+        .filter(|id| {
+            let data = master.minion_data.facts(id.as_str(), &needs);
+            let facts = MinionFacts::from_cache(id.as_str(), data.as_ref());
+            target.evaluate(&facts).unwrap_or_else(|| connected.contains(id))
+        })
+        .collect())
 }
 
 /// Publish a job. With `watch`, also return the job's event stream, opened

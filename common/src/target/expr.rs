@@ -105,7 +105,57 @@ pub enum Expr {
     Any(Vec<Expr>),
 }
 
+/// Which parts of a minion's data a target reads: the master extracts only
+/// these from its compact store when it works out whom a target expects.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DataNeeds {
+    /// Top-level grain keys; `None` for all of them.
+    pub grains: Option<std::collections::BTreeSet<String>>,
+    pub pillar: Option<std::collections::BTreeSet<String>>,
+}
+
+impl DataNeeds {
+    fn nothing() -> Self {
+        DataNeeds {
+            grains: Some(Default::default()),
+            pillar: Some(Default::default()),
+        }
+    }
+
+    fn add(slot: &mut Option<std::collections::BTreeSet<String>>, keys: Option<Vec<String>>) {
+        match (slot.as_mut(), keys) {
+            (Some(set), Some(keys)) => set.extend(keys),
+            (Some(_), None) => *slot = None,
+            (None, _) => {}
+        }
+    }
+
+    fn add_term(&mut self, term: &Term) {
+        match term {
+            Term::Grain(p) => Self::add(&mut self.grains, p.top_keys()),
+            Term::Pillar(p) => Self::add(&mut self.pillar, p.top_keys()),
+            Term::IpCidr(_) => Self::add(&mut self.grains, Some(vec!["ipv4".into(), "ipv6".into()])),
+            Term::IdGlob(_) | Term::IdPcre(_) | Term::IdList(_) => {}
+        }
+    }
+}
+
 impl Expr {
+    /// The minion data this expression reads.
+    pub fn data_needs(&self) -> DataNeeds {
+        let mut needs = DataNeeds::nothing();
+        self.collect_needs(&mut needs);
+        needs
+    }
+
+    fn collect_needs(&self, needs: &mut DataNeeds) {
+        match self {
+            Expr::Term(t) => needs.add_term(t),
+            Expr::Not(e) => e.collect_needs(needs),
+            Expr::All(parts) | Expr::Any(parts) => parts.iter().for_each(|p| p.collect_needs(needs)),
+        }
+    }
+
     pub fn needs_data(&self) -> bool {
         match self {
             Expr::Term(t) => t.needs_data(),

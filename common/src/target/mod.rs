@@ -34,7 +34,7 @@ use thiserror::Error;
 use crate::wire::TargetSpec;
 
 pub use compound::CompoundError;
-pub use expr::MinionFacts;
+pub use expr::{DataNeeds, MinionFacts};
 pub use fnmatch::Fnmatch;
 pub use ipcidr::IpMatch;
 pub use nodegroup::{expand_group, expand_words};
@@ -134,6 +134,11 @@ impl Target {
     /// Whether the target looks beyond minion ids (grains, pillar, addresses).
     pub fn needs_minion_data(&self) -> bool {
         self.expr.needs_data()
+    }
+
+    /// Which grain and pillar keys the target reads.
+    pub fn data_needs(&self) -> expr::DataNeeds {
+        self.expr.data_needs()
     }
 
     /// Whether the target is decided by minion ids alone, so the master's

@@ -34,6 +34,20 @@ pub struct DataPattern {
     splits: Vec<Split>,
 }
 
+impl DataPattern {
+    /// The top-level keys this pattern can look at; `None` when it searches
+    /// the whole data (`G@*:value`).
+    pub fn top_keys(&self) -> Option<Vec<String>> {
+        self.splits
+            .iter()
+            .map(|split| {
+                let key = split.key.as_ref()?;
+                Some(key.split(self.delimiter.as_str()).next().unwrap_or(key).to_string())
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Split {
     /// `None` for the key `*`: the whole data is searched.

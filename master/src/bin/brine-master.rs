@@ -25,6 +25,10 @@ fn main() -> anyhow::Result<()> {
     }
     let config = brine_master::cli::master_config(&cli.common)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        // Blocking work (key files, job cache reads) is short: a few threads
+        // serve an auth storm of thousands without a thread (and its stack
+        // and malloc arena) per minion.
+        .max_blocking_threads(config.worker_threads.max(2) * 4)
         .enable_all()
         .build()?;
     runtime.block_on(brine_master::daemon::run(config))
