@@ -567,18 +567,9 @@ fn resolve_cwd(cwd: Option<&str>, user: Option<&User>) -> Result<String, FnError
     }
 }
 
-/// `os.path.expanduser("~")`: `$HOME`, else the passwd entry.
+/// `os.path.expanduser("~")`, or `/` when there is no home.
 fn own_home() -> String {
-    std::env::var("HOME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .or_else(|| {
-            User::from_uid(nix::unistd::getuid())
-                .ok()
-                .flatten()
-                .map(|u| u.dir.display().to_string())
-        })
-        .unwrap_or_else(|| "/".to_string())
+    super::file::meta::own_home().unwrap_or_else(|| "/".to_string())
 }
 
 /// The child's environment, built in Salt's order: the caller's `env`, the

@@ -13,7 +13,7 @@ mod diff;
 mod edit;
 mod find;
 mod hash;
-mod meta;
+pub(crate) mod meta;
 mod pyre;
 
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -217,10 +217,17 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         comment_line,
     );
     reg(f, "file.diskusage", "path", DISKUSAGE_DOC, diskusage);
+    reg(
+        f,
+        "file.manage_contents",
+        "path, contents=None, source=None, backup=None, dry_run=False, show_changes=True",
+        MANAGE_CONTENTS_DOC,
+        manage_contents,
+    );
 }
 
 const REPLACE_SIG: &str = "path, pattern, repl, count=0, flags=8, bufsize=1, append_if_not_found=False, prepend_if_not_found=False, not_found_content=None, backup='.bak', dry_run=False, search_only=False, show_changes=True, ignore_if_missing=False, preserve_inode=True, backslash_literal=False";
-const LINE_SIG: &str = "path, content=None, match=None, mode=None, location=None, before=None, after=None, show_changes=True, backup=False, quiet=False, indent=True";
+const LINE_SIG: &str = "path, content=None, match=None, mode=None, location=None, before=None, after=None, show_changes=True, backup=False, quiet=False, indent=True, dry_run=False";
 const BLOCK_SIG: &str = "path, marker_start='#-- start managed zone --', marker_end='#-- end managed zone --', content='', append_if_not_found=False, prepend_if_not_found=False, backup='.bak', dry_run=False, show_changes=True, append_newline=False, insert_before_match=None, insert_after_match=None";
 
 const EXISTS_DOC: &str = "Tests to see if path exists (a file, a directory, anything). Returns True/False.\n\nCLI Example:\n\n    brine '*' file.exists /etc/passwd";
@@ -258,6 +265,7 @@ const BLOCKREPLACE_DOC: &str = "Replace content of a text block in a file, delim
 const COMMENT_DOC: &str = "Comment out specified lines in a file (lines matching ``regex`` at their\nstart). Returns the diff of the changed lines, or False.\n\nCLI Example:\n\n    brine '*' file.comment /etc/modules pcspkr";
 const UNCOMMENT_DOC: &str = "Uncomment specified commented lines in a file. Returns the diff of the\nchanged lines, or False.\n\nCLI Example:\n\n    brine '*' file.uncomment /etc/hosts.deny 'ALL: PARANOID'";
 const COMMENT_LINE_DOC: &str = "Comment (``cmnt=True``) or uncomment a line in a text file.\n\nCLI Example:\n\n    brine '*' file.comment_line '/etc/modules' '^pcspkr'";
+const MANAGE_CONTENTS_DOC: &str = "Make a file hold exactly the given bytes (Brine: what Salt's ``file.manage_file``\ndoes with a fetched source or ``contents``, used by the ``file`` states).\n\ncontents / source\n    The new text, or a local file to copy the bytes from.\nbackup\n    Suffix for a copy of the original before it is replaced (none by default).\ndry_run\n    Only report what would change.\nshow_changes\n    Put the diff in the result (else ``<show_changes=False>``).\n\nReturns ``{'changed': bool, 'diff': str}``; the diff is ``New file`` for a\nnew file and ``Replace binary file`` when either side is binary. An\nexisting file keeps its owner and mode.\n\nCLI Example:\n\n    brine '*' file.manage_contents /etc/motd contents='hello'";
 const DISKUSAGE_DOC: &str = "Recursively calculate disk usage of path and return it in bytes\n\nCLI Example:\n\n    brine '*' file.diskusage /path/to/check";
 
 // ---------------------------------------------------------------------------
@@ -1067,7 +1075,7 @@ fn line(args: &Args) -> FileResult {
     let old = String::from_utf8_lossy(&read_bytes(&path)?).into_owned();
     let body = edit::edit_line(&old, &spec).map_err(FnError::Execution)?;
     let changed = body.concat() != old;
-    if changed && args.bool("backup", false) {
+    if changed && args.bool("backup", false) && !args.bool("dry_run", false) {
         let stamp = jiff::Zoned::now().strftime("%Y-%m-%d-%H-%M-%S").to_string();
         backup_copy(&path, &format!(".{stamp}"))?;
     }
@@ -1076,7 +1084,9 @@ fn line(args: &Args) -> FileResult {
         if args.bool("show_changes", true) {
             diff = diff::unified_diff(&edit::split_lines(&old), &body);
         }
-        atomic_write(&path, body.concat().as_bytes())?;
+        if !args.bool("dry_run", false) {
+            atomic_write(&path, body.concat().as_bytes())?;
+        }
     }
     if args.bool("show_changes", true) && !diff.is_empty() {
         Ok(json!(diff))
@@ -1175,6 +1185,62 @@ fn uncomment(args: &Args) -> FileResult {
 
 fn comment_line(args: &Args) -> FileResult {
     comment_impl(args, args.bool("cmnt", true))
+}
+
+// ---------------------------------------------------------------------------
+// manage_contents
+
+/// The bytes `manage_contents` should leave in the file.
+fn wanted_bytes(args: &Args) -> Result<Vec<u8>, FnError> {
+    match (args.get("contents"), args.str("source")) {
+        (Some(Value::String(text)), _) => Ok(text.clone().into_bytes()),
+        (Some(other), _) if !other.is_null() => Ok(py_str(other).into_bytes()),
+        (_, Some(source)) => read_bytes(&absolute(&source)?),
+        _ => Err(FnError::Invocation(
+            "file.manage_contents needs contents or source".into(),
+        )),
+    }
+}
+
+/// Salt's diff of an old and a new file body (`file.manage_file`).
+fn contents_diff(old: Option<&[u8]>, new: &[u8], show_changes: bool) -> String {
+    let Some(old) = old else {
+        return "New file".into();
+    };
+    let text = |b: &[u8]| !b.contains(&0) && std::str::from_utf8(b).is_ok();
+    if !text(old) || !text(new) {
+        return "Replace binary file".into();
+    }
+    if !show_changes {
+        return "<show_changes=False>".into();
+    }
+    let (a, b) = (String::from_utf8_lossy(old), String::from_utf8_lossy(new));
+    diff::unified_diff(&edit::split_lines(&a), &edit::split_lines(&b))
+}
+
+fn manage_contents(args: &Args) -> FileResult {
+    let path = path_arg(args, "path")?;
+    let new = wanted_bytes(args)?;
+    let old = if path.is_file() {
+        Some(read_bytes(&path)?)
+    } else {
+        None
+    };
+    if old.as_deref() == Some(new.as_slice()) {
+        return Ok(json!({"changed": false, "diff": ""}));
+    }
+    let diff = contents_diff(old.as_deref(), &new, args.bool("show_changes", true));
+    if !args.bool("dry_run", false) {
+        if old.is_some() {
+            if let Some(suffix) = args.str("backup").filter(|s| !s.is_empty()) {
+                backup_copy(&path, &suffix)?;
+            }
+            atomic_write(&path, &new)?;
+        } else {
+            std::fs::write(&path, &new).map_err(|e| os_exception(&e, &path))?;
+        }
+    }
+    Ok(json!({"changed": true, "diff": diff}))
 }
 
 // ---------------------------------------------------------------------------

@@ -18,6 +18,19 @@ use super::hash;
 // ---------------------------------------------------------------------------
 // Paths
 
+/// The minion user's home: `$HOME`, else its passwd entry.
+pub fn own_home() -> Option<String> {
+    std::env::var("HOME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            User::from_uid(nix::unistd::getuid())
+                .ok()
+                .flatten()
+                .map(|u| u.dir.display().to_string())
+        })
+}
+
 /// `os.path.expanduser`: `~` and `~user` at the start become home directories.
 pub fn expand_user(path: &str) -> String {
     let Some(rest) = path.strip_prefix('~') else {
@@ -25,15 +38,7 @@ pub fn expand_user(path: &str) -> String {
     };
     let (name, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let home = if name.is_empty() {
-        std::env::var("HOME")
-            .ok()
-            .filter(|h| !h.is_empty())
-            .or_else(|| {
-                User::from_uid(nix::unistd::getuid())
-                    .ok()
-                    .flatten()
-                    .map(|u| u.dir.display().to_string())
-            })
+        own_home()
     } else {
         User::from_name(name)
             .ok()
