@@ -20,6 +20,8 @@ pub enum IdError {
         "invalid jid {0:?}: expected 20 digits (YYYYMMDDhhmmssffffff), optionally followed by _<suffix>"
     )]
     Jid(String),
+    #[error("invalid file-server path {0:?}: {1}")]
+    Path(String, &'static str),
 }
 
 /// A minion id: non-empty, at most 253 bytes, no `/`, `\`, NUL or control
@@ -120,6 +122,106 @@ impl<'de> Deserialize<'de> for Jid {
     }
 }
 
+/// A path inside a file-server environment (`apache/init.sls`): relative,
+/// normalised, no `..`, no NUL, no empty or `.` components. Deserialising one
+/// refuses anything else, so a traversal cannot even be represented.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RelPath(String);
+
+impl RelPath {
+    pub fn parse(raw: &str) -> Result<Self, IdError> {
+        let bad = |why| Err(IdError::Path(raw.to_string(), why));
+        let trimmed = raw.strip_prefix("salt://").unwrap_or(raw);
+        if trimmed.is_empty() {
+            return bad("empty");
+        }
+        if trimmed.len() > 4096 {
+            return bad("longer than 4096 bytes");
+        }
+        if trimmed.starts_with('/') {
+            return bad("absolute");
+        }
+        if trimmed.contains('\0') || trimmed.contains('\\') {
+            return bad("contains a NUL byte or a backslash");
+        }
+        for part in trimmed.split('/') {
+            match part {
+                "" => return bad("has an empty component"),
+                "." | ".." => return bad("has a '.' or '..' component"),
+                _ => {}
+            }
+        }
+        Ok(RelPath(trimmed.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RelPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for RelPath {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for RelPath {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        RelPath::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A file-server environment name (`base`, `dev`, a git branch).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SaltEnv(String);
+
+impl SaltEnv {
+    pub fn parse(raw: &str) -> Result<Self, IdError> {
+        let ok = !raw.is_empty()
+            && raw.len() <= 255
+            && raw != "."
+            && raw != ".."
+            && raw
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if ok {
+            Ok(SaltEnv(raw.to_string()))
+        } else {
+            Err(IdError::Path(raw.to_string(), "not a valid saltenv"))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SaltEnv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for SaltEnv {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for SaltEnv {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        SaltEnv::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,6 +241,35 @@ mod tests {
     fn minion_id_deserialisation_validates() {
         let bytes = rmp_serde::to_vec(&"../../etc").expect("encode");
         assert!(rmp_serde::from_slice::<MinionId>(&bytes).is_err());
+    }
+
+    #[test]
+    fn file_server_paths_cannot_leave_their_root() {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../b",
+            "a/./b",
+            "a//b",
+            "a\0b",
+            "a\\..\\b",
+            "salt://../x",
+            "a/",
+        ] {
+            assert!(RelPath::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(
+            RelPath::parse("salt://apache/init.sls")
+                .expect("ok")
+                .as_str(),
+            "apache/init.sls"
+        );
+        assert!(RelPath::parse("top.sls").is_ok());
+        let bytes = rmp_serde::to_vec(&"../../etc/shadow").expect("encode");
+        assert!(rmp_serde::from_slice::<RelPath>(&bytes).is_err());
+        assert!(SaltEnv::parse("base").is_ok() && SaltEnv::parse("feature-x_1.2").is_ok());
+        assert!(SaltEnv::parse("../base").is_err() && SaltEnv::parse("a/b").is_err());
     }
 
     #[test]

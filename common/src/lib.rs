@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod event;
+pub mod fileroots;
 pub mod frame;
 pub mod functions;
 pub mod ids;

@@ -17,7 +17,10 @@ use serde_json::{Map, Value};
 use crate::crypto::{CryptoError, Direction, Identity, PublicKey, PublishKey, SessionCipher};
 use crate::event::Event;
 use crate::frame::{FrameError, decode, encode};
-use crate::ids::{Jid, MinionId};
+use crate::ids::{Jid, MinionId, RelPath, SaltEnv};
+
+/// The largest file chunk a minion may ask for.
+pub const MAX_FILE_CHUNK: u32 = 4 * 1024 * 1024;
 
 /// Protocol version carried in the auth request.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -251,6 +254,20 @@ pub enum Request {
         grains: Map<String, Value>,
         pillar: Map<String, Value>,
     },
+    /// The file server's environments.
+    FileEnvs,
+    /// Every file of an environment, with hashes (one request per state run,
+    /// not one per file).
+    FileList {
+        saltenv: SaltEnv,
+    },
+    /// Part of a file.
+    FileChunk {
+        saltenv: SaltEnv,
+        path: RelPath,
+        offset: u64,
+        len: u32,
+    },
     /// Publications this minion may see with sequences above these.
     CatchUp {
         run: u64,
@@ -275,6 +292,14 @@ pub enum Reply {
         state: PublishState,
     },
     CatchUp(Vec<Published>),
+    FileEnvs(Vec<String>),
+    FileList(Vec<crate::fileroots::FileEntry>),
+    FileChunk {
+        #[serde(with = "serde_bytes")]
+        data: Vec<u8>,
+        /// The whole file's size.
+        size: u64,
+    },
     Refused {
         reason: String,
     },

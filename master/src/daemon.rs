@@ -29,6 +29,8 @@ pub struct Master {
     pub publisher: Arc<Publisher>,
     pub sessions: Sessions,
     pub jids: JidGenerator,
+    /// `file_roots`, served to minions as `salt://`.
+    pub fileserver: Arc<brine_common::fileroots::Roots>,
     /// Grains and pillar of every minion, for targeting.
     pub minion_data: crate::minion_data::MinionData,
     /// Recent jobs, for the return path.
@@ -76,6 +78,9 @@ pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
         jids: JidGenerator::new(),
         in_flight: Default::default(),
         minion_data,
+        fileserver: Arc::new(brine_common::fileroots::Roots::from_config(
+            &config.file_roots,
+        )),
         publish_port,
     });
     let listener = crate::client_server::bind(&master)?;

@@ -235,6 +235,32 @@ async fn handle_request(master: &Arc<Master>, minion: &MinionId, req: Request) -
             Reply::Ok
         }
         Request::MinionData { grains, pillar } => store_minion_data(master, minion, grains, pillar),
+        Request::FileEnvs => Reply::FileEnvs(master.fileserver.environments()),
+        Request::FileList { saltenv } => {
+            let fs = master.fileserver.clone();
+            file_reply(
+                tokio::task::spawn_blocking(move || {
+                    fs.manifest(saltenv.as_str()).map(Reply::FileList)
+                })
+                .await,
+            )
+        }
+        Request::FileChunk {
+            saltenv,
+            path,
+            offset,
+            len,
+        } => {
+            let fs = master.fileserver.clone();
+            let len = len.min(brine_common::wire::MAX_FILE_CHUNK) as usize;
+            file_reply(
+                tokio::task::spawn_blocking(move || {
+                    fs.read_chunk(saltenv.as_str(), &path, offset, len)
+                        .map(|(data, size)| Reply::FileChunk { data, size })
+                })
+                .await,
+            )
+        }
         Request::GetPublishKey => {
             let (key, state) = master.publisher.grant_state(minion);
             Reply::PublishKey {
@@ -271,6 +297,22 @@ fn store_minion_data(
                 reason: "job cache unavailable".into(),
             }
         }
+    }
+}
+
+/// A file-server answer, or Salt-like refusal text (a missing file, a path
+/// that leaves its root) for the minion to report.
+fn file_reply(
+    result: Result<Result<Reply, brine_common::fileroots::RootsError>, tokio::task::JoinError>,
+) -> Reply {
+    match result {
+        Ok(Ok(reply)) => reply,
+        Ok(Err(e)) => Reply::Refused {
+            reason: e.to_string(),
+        },
+        Err(_) => Reply::Refused {
+            reason: "file server unavailable".into(),
+        },
     }
 }
 

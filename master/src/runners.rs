@@ -28,6 +28,15 @@ pub enum RunnerError {
 
 /// The runner functions, for `brine-run --help` and error messages.
 pub const RUNNERS: &[(&str, &str)] = &[
+    (
+        "fileserver.dir_list",
+        "Directories of an environment: fileserver.dir_list saltenv=base",
+    ),
+    ("fileserver.envs", "The file server's environments"),
+    (
+        "fileserver.file_list",
+        "Files of an environment: fileserver.file_list saltenv=base",
+    ),
     ("jobs.active", "Jobs still running on any minion"),
     (
         "jobs.list_job",
@@ -60,6 +69,11 @@ pub async fn run(
     kwargs: Map<String, Value>,
 ) -> Result<(Value, i32), RunnerError> {
     let ret = match fun {
+        "fileserver.envs" => id_list(master.fileserver.environments()),
+        "fileserver.file_list" => id_list(file_list(master, &saltenv_arg(&args, &kwargs)).await?),
+        "fileserver.dir_list" => id_list(dir_list(
+            file_list(master, &saltenv_arg(&args, &kwargs)).await?,
+        )),
         "jobs.list_jobs" => list_jobs(master).await?,
         "jobs.lookup_jid" => lookup_jid(master, &jid_arg(&args, &kwargs)?).await?,
         "jobs.list_job" => list_job(master, &jid_arg(&args, &kwargs)?).await?,
@@ -73,6 +87,37 @@ pub async fn run(
         _ => return Err(RunnerError::Unknown(fun.to_string())),
     };
     Ok((ret, 0))
+}
+
+fn saltenv_arg(args: &[Value], kwargs: &Map<String, Value>) -> String {
+    args.first()
+        .or_else(|| kwargs.get("saltenv"))
+        .and_then(Value::as_str)
+        .unwrap_or("base")
+        .to_string()
+}
+
+async fn file_list(master: &Master, saltenv: &str) -> Result<Vec<String>, RunnerError> {
+    let (fs, env) = (master.fileserver.clone(), saltenv.to_string());
+    let manifest = tokio::task::spawn_blocking(move || fs.manifest(&env))
+        .await
+        .map_err(|e| RunnerError::Failed(e.to_string()))?
+        .map_err(|e| RunnerError::Failed(e.to_string()))?;
+    Ok(manifest.into_iter().map(|e| e.path.to_string()).collect())
+}
+
+/// Every directory that holds a file, as Salt's `dir_list` reports them.
+fn dir_list(files: Vec<String>) -> Vec<String> {
+    let mut dirs: Vec<String> = files
+        .iter()
+        .flat_map(|f| {
+            let parts: Vec<&str> = f.split('/').collect();
+            (1..parts.len()).map(move |n| parts[..n].join("/"))
+        })
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    dirs
 }
 
 fn jid_arg(args: &[Value], kwargs: &Map<String, Value>) -> Result<Jid, RunnerError> {

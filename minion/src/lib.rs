@@ -9,6 +9,7 @@
 pub mod call;
 pub mod daemon;
 pub mod executor;
+pub mod fileclient;
 pub mod grains;
 pub mod link;
 pub mod modules;

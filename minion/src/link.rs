@@ -643,7 +643,12 @@ fn on_link_reply(shared: &Arc<Shared>, reply: Reply) -> Vec<Request> {
             deliver_caught_up(shared, list);
             vec![]
         }
-        Reply::Ok | Reply::Refused { .. } => vec![],
+        // Answers meant for callers never come back as the link's own.
+        Reply::Ok
+        | Reply::Refused { .. }
+        | Reply::FileEnvs(_)
+        | Reply::FileList(_)
+        | Reply::FileChunk { .. } => vec![],
     }
 }
 

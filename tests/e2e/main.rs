@@ -4,6 +4,7 @@
 
 use brine_tests::cluster;
 mod core;
+mod fileserver;
 mod modules_cmd_file;
 mod modules_system;
 mod rogue;

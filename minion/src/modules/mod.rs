@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::executor::RunningJobs;
 
 pub mod cmd;
+pub mod cp;
 pub mod cron;
 pub mod disk;
 pub mod event;
@@ -133,6 +134,7 @@ pub fn registry_of(modules: &[&str]) -> Arc<Functions<MinionCtx>> {
 fn all_functions() -> Functions<MinionCtx> {
     let mut f = Functions::new();
     cmd::register(&mut f);
+    cp::register(&mut f);
     cron::register(&mut f);
     disk::register(&mut f);
     event::register(&mut f);

@@ -1,0 +1,295 @@
+//! `file_roots`: the directories that serve `salt://` paths per environment.
+//!
+//! The master's file server reads them for its minions; a masterless minion
+//! (`file_client: local`) reads its own. Several roots may serve one
+//! environment: the first that has a path wins. Every path is a validated
+//! [`RelPath`] and is resolved to its real location, which must stay inside
+//! the root it was found in: `..`, absolute paths and NUL bytes cannot be
+//! written as a `RelPath`, and a symlink that leads out of its root is
+//! refused (and logged).
+
+use std::collections::BTreeMap;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::ids::RelPath;
+
+/// One file of an environment's manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    pub path: RelPath,
+    /// SHA-256, lowercase hex.
+    pub hash: String,
+    pub size: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RootsError {
+    #[error("no environment {0:?} in file_roots")]
+    NoEnv(String),
+    #[error("salt://{0} does not exist in environment {1:?}")]
+    NotFound(String, String),
+    #[error("salt://{0} leaves its file root (refused)")]
+    Escapes(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// `file_roots` (or `pillar_roots`): environment -> directories, in order.
+pub struct Roots {
+    envs: BTreeMap<String, Vec<PathBuf>>,
+    /// Hashes by (real path), valid while size and mtime are unchanged.
+    hashes: Mutex<BTreeMap<PathBuf, (u64, SystemTime, String)>>,
+}
+
+impl Roots {
+    /// From the config value (`{base: [/srv/salt], dev: [...]}`).
+    pub fn from_config(value: &Map<String, Value>) -> Self {
+        let envs = value
+            .iter()
+            .map(|(env, dirs)| {
+                let dirs = match dirs {
+                    Value::Array(items) => items
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(PathBuf::from)
+                        .collect(),
+                    Value::String(one) => vec![PathBuf::from(one)],
+                    _ => Vec::new(),
+                };
+                (env.clone(), dirs)
+            })
+            .collect();
+        Roots {
+            envs,
+            hashes: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn environments(&self) -> Vec<String> {
+        let mut envs: Vec<String> = self.envs.keys().cloned().collect();
+        // Salt lists base first.
+        envs.sort_by_key(|e| (e != "base", e.clone()));
+        envs
+    }
+
+    fn dirs(&self, env: &str) -> Result<&[PathBuf], RootsError> {
+        self.envs
+            .get(env)
+            .map(Vec::as_slice)
+            .ok_or_else(|| RootsError::NoEnv(env.to_string()))
+    }
+
+    /// The real location of `path` in `env`: the first root that has it,
+    /// refused if the real file is outside that root.
+    pub fn resolve(&self, env: &str, path: &RelPath) -> Result<PathBuf, RootsError> {
+        for root in self.dirs(env)? {
+            let candidate = root.join(path.as_str());
+            let Ok(real) = candidate.canonicalize() else {
+                continue;
+            };
+            let Ok(real_root) = root.canonicalize() else {
+                continue;
+            };
+            if !real.starts_with(&real_root) {
+                tracing::warn!(path = %path, root = %root.display(), "refused a path that leaves its file root");
+                return Err(RootsError::Escapes(path.to_string()));
+            }
+            if real.is_file() {
+                return Ok(real);
+            }
+        }
+        Err(RootsError::NotFound(path.to_string(), env.to_string()))
+    }
+
+    /// Every file of `env` (first root wins), with hashes. Symlinks that
+    /// leave their root are left out.
+    pub fn manifest(&self, env: &str) -> Result<Vec<FileEntry>, RootsError> {
+        let mut seen: BTreeMap<String, FileEntry> = BTreeMap::new();
+        for root in self.dirs(env)? {
+            let Ok(real_root) = root.canonicalize() else {
+                continue;
+            };
+            for rel in walk(&real_root) {
+                if seen.contains_key(&rel) {
+                    continue;
+                }
+                let Ok(path) = RelPath::parse(&rel) else {
+                    continue;
+                };
+                let Ok(real) = self.resolve(env, &path) else {
+                    continue;
+                };
+                match self.hash_of(&real) {
+                    Ok((size, hash)) => {
+                        seen.insert(rel, FileEntry { path, hash, size });
+                    }
+                    Err(e) => tracing::warn!("{e}"),
+                }
+            }
+        }
+        Ok(seen.into_values().collect())
+    }
+
+    /// Size and SHA-256 of a real file, cached while it is unchanged.
+    fn hash_of(&self, real: &Path) -> Result<(u64, String), RootsError> {
+        let io = |source| RootsError::Io {
+            path: real.display().to_string(),
+            source,
+        };
+        let meta = std::fs::metadata(real).map_err(io)?;
+        let mtime = meta.modified().map_err(io)?;
+        let mut cache = self.hashes.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((size, m, hash)) = cache.get(real)
+            && *size == meta.len()
+            && *m == mtime
+        {
+            return Ok((*size, hash.clone()));
+        }
+        let hash = sha256_file(real).map_err(io)?;
+        cache.insert(real.to_path_buf(), (meta.len(), mtime, hash.clone()));
+        Ok((meta.len(), hash))
+    }
+
+    /// Up to `len` bytes of `path` from `offset`, and the file's size.
+    pub fn read_chunk(
+        &self,
+        env: &str,
+        path: &RelPath,
+        offset: u64,
+        len: usize,
+    ) -> Result<(Vec<u8>, u64), RootsError> {
+        let real = self.resolve(env, path)?;
+        let io = |source| RootsError::Io {
+            path: real.display().to_string(),
+            source,
+        };
+        let mut f = std::fs::File::open(&real).map_err(io)?;
+        let size = f.metadata().map_err(io)?.len();
+        f.seek(SeekFrom::Start(offset.min(size))).map_err(io)?;
+        let mut buf = Vec::with_capacity(len.min(size.saturating_sub(offset) as usize));
+        f.take(len as u64).read_to_end(&mut buf).map_err(io)?;
+        Ok((buf, size))
+    }
+}
+
+/// Relative paths of the regular files under `root` (symlinks followed only
+/// as far as `resolve` allows later).
+fn walk(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(root.join(&rel)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let child = rel.join(name);
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(child),
+                Ok(_) => out.push(child.to_string_lossy().into_owned()),
+                Err(_) => {}
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// SHA-256 of a file, lowercase hex.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        ctx.update(&buf[..n]);
+    }
+    Ok(hex(ctx.finish().as_ref()))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn roots(dirs: &[&Path]) -> Roots {
+        let list: Vec<Value> = dirs
+            .iter()
+            .map(|d| json!(d.display().to_string()))
+            .collect();
+        let mut m = Map::new();
+        m.insert("base".into(), Value::Array(list));
+        Roots::from_config(&m)
+    }
+
+    #[test]
+    fn first_root_wins_and_manifest_hashes() {
+        let a = tempfile::tempdir().expect("a");
+        let b = tempfile::tempdir().expect("b");
+        std::fs::write(a.path().join("top.sls"), "from a").expect("w");
+        std::fs::write(b.path().join("top.sls"), "from b").expect("w");
+        std::fs::create_dir_all(b.path().join("web")).expect("mkdir");
+        std::fs::write(b.path().join("web/init.sls"), "web").expect("w");
+        let r = roots(&[a.path(), b.path()]);
+        let top = RelPath::parse("top.sls").expect("path");
+        assert_eq!(
+            r.read_chunk("base", &top, 0, 100).expect("read").0,
+            b"from a"
+        );
+        let m = r.manifest("base").expect("manifest");
+        let paths: Vec<&str> = m.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["top.sls", "web/init.sls"]);
+        assert_eq!(m[0].size, 6);
+        assert!(matches!(r.manifest("dev"), Err(RootsError::NoEnv(_))));
+    }
+
+    #[test]
+    fn symlinks_out_of_the_root_are_refused() {
+        let root = tempfile::tempdir().expect("root");
+        let outside = tempfile::tempdir().expect("outside");
+        std::fs::write(outside.path().join("secret"), "s").expect("w");
+        std::os::unix::fs::symlink(outside.path().join("secret"), root.path().join("link"))
+            .expect("ln");
+        std::os::unix::fs::symlink(outside.path(), root.path().join("dir")).expect("ln");
+        let r = roots(&[root.path()]);
+        for p in ["link", "dir/secret"] {
+            let path = RelPath::parse(p).expect("path");
+            assert!(
+                matches!(r.resolve("base", &path), Err(RootsError::Escapes(_))),
+                "{p}"
+            );
+        }
+        assert!(r.manifest("base").expect("manifest").is_empty());
+    }
+
+    #[test]
+    fn chunks_cover_the_file() {
+        let root = tempfile::tempdir().expect("root");
+        std::fs::write(root.path().join("f"), b"0123456789").expect("w");
+        let r = roots(&[root.path()]);
+        let p = RelPath::parse("f").expect("path");
+        assert_eq!(
+            r.read_chunk("base", &p, 4, 3).expect("chunk"),
+            (b"456".to_vec(), 10)
+        );
+        assert_eq!(r.read_chunk("base", &p, 8, 10).expect("chunk").0, b"89");
+        assert_eq!(r.read_chunk("base", &p, 20, 10).expect("chunk").0, b"");
+    }
+}

@@ -1,0 +1,167 @@
+//! The minion's file client: `salt://` files from the master's file server,
+//! or from the minion's own `file_roots` when `file_client: local`.
+//!
+//! Remote files are cached under `cachedir/files/<saltenv>/<path>` and keyed
+//! by hash: a state run asks for an environment's manifest once, and a file
+//! is downloaded (in chunks, its SHA-256 checked before it replaces the
+//! cached copy) only when its hash differs from the cached copy's.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use brine_common::config::MinionConfig;
+use brine_common::fileroots::{FileEntry, Roots, hex, sha256_file};
+use brine_common::ids::{RelPath, SaltEnv};
+use brine_common::wire::{MAX_FILE_CHUNK, Reply, Request};
+
+use crate::link::Link;
+
+/// How long one file-server request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub enum FileClient {
+    Local(Roots),
+    Remote { link: Link, cachedir: PathBuf },
+}
+
+impl FileClient {
+    /// Local roots when the config says `file_client: local` or there is no
+    /// master; the master's file server otherwise.
+    pub fn new(config: &MinionConfig, link: Option<&Link>) -> Self {
+        match link {
+            Some(link) if config.file_client != "local" => FileClient::Remote {
+                link: link.clone(),
+                cachedir: config.cachedir.join("files"),
+            },
+            _ => FileClient::Local(Roots::from_config(&config.file_roots)),
+        }
+    }
+
+    pub async fn environments(&self) -> Result<Vec<String>, String> {
+        match self {
+            FileClient::Local(roots) => Ok(roots.environments()),
+            FileClient::Remote { link, .. } => match request(link, Request::FileEnvs).await? {
+                Reply::FileEnvs(envs) => Ok(envs),
+                other => Err(unexpected(&other)),
+            },
+        }
+    }
+
+    /// Every file of `saltenv` with its hash.
+    pub async fn manifest(&self, saltenv: &str) -> Result<Vec<FileEntry>, String> {
+        let env = SaltEnv::parse(saltenv).map_err(|e| e.to_string())?;
+        match self {
+            FileClient::Local(roots) => roots.manifest(env.as_str()).map_err(|e| e.to_string()),
+            FileClient::Remote { link, .. } => {
+                match request(link, Request::FileList { saltenv: env }).await? {
+                    Reply::FileList(list) => Ok(list),
+                    other => Err(unexpected(&other)),
+                }
+            }
+        }
+    }
+
+    /// A local path holding `salt://path` of `saltenv`.
+    pub async fn cache_file(&self, saltenv: &str, path: &str) -> Result<PathBuf, String> {
+        let env = SaltEnv::parse(saltenv).map_err(|e| e.to_string())?;
+        let rel = RelPath::parse(path).map_err(|e| e.to_string())?;
+        match self {
+            FileClient::Local(roots) => {
+                roots.resolve(env.as_str(), &rel).map_err(|e| e.to_string())
+            }
+            FileClient::Remote { link, cachedir } => {
+                let entry = self
+                    .manifest(env.as_str())
+                    .await?
+                    .into_iter()
+                    .find(|e| e.path == rel)
+                    .ok_or_else(|| format!("salt://{rel} does not exist in environment {env:?}"))?;
+                let dest = cachedir.join(env.as_str()).join(rel.as_str());
+                if sha256_file(&dest).is_ok_and(|h| h == entry.hash) {
+                    return Ok(dest);
+                }
+                download(link, &env, &entry, &dest).await?;
+                Ok(dest)
+            }
+        }
+    }
+
+    /// The bytes of `salt://path`, `None` if it does not exist.
+    pub async fn read_file(&self, saltenv: &str, path: &str) -> Result<Option<Vec<u8>>, String> {
+        match self.cache_file(saltenv, path).await {
+            Ok(local) => std::fs::read(&local)
+                .map(Some)
+                .map_err(|e| format!("{}: {e}", local.display())),
+            Err(e) if e.contains("does not exist") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+async fn request(link: &Link, body: Request) -> Result<Reply, String> {
+    match link
+        .request(body, REQUEST_TIMEOUT)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        Reply::Refused { reason } => Err(reason),
+        reply => Ok(reply),
+    }
+}
+
+fn unexpected(reply: &Reply) -> String {
+    format!("unexpected answer from the file server: {reply:?}")
+}
+
+/// Fetch a file in chunks into a temporary file, check its hash, then put it
+/// in place; a file that changed on the master mid-way is refused.
+async fn download(
+    link: &Link,
+    env: &SaltEnv,
+    entry: &FileEntry,
+    dest: &PathBuf,
+) -> Result<(), String> {
+    let dir = dest.parent().ok_or("bad cache path")?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let tmp = dest.with_file_name(format!(
+        ".{}.{}.part",
+        dest.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id()
+    ));
+    let mut out = std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut offset = 0u64;
+    loop {
+        let reply = request(
+            link,
+            Request::FileChunk {
+                saltenv: env.clone(),
+                path: entry.path.clone(),
+                offset,
+                len: MAX_FILE_CHUNK,
+            },
+        )
+        .await?;
+        let Reply::FileChunk { data, size } = reply else {
+            return Err(unexpected(&reply));
+        };
+        ctx.update(&data);
+        out.write_all(&data)
+            .map_err(|e| format!("{}: {e}", tmp.display()))?;
+        offset += data.len() as u64;
+        if data.is_empty() || offset >= size {
+            break;
+        }
+    }
+    drop(out);
+    let got = hex(ctx.finish().as_ref());
+    if got != entry.hash {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(format!(
+            "salt://{} changed while it was being fetched; try again",
+            entry.path
+        ));
+    }
+    std::fs::rename(&tmp, dest).map_err(|e| format!("{}: {e}", dest.display()))
+}

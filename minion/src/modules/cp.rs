@@ -1,0 +1,193 @@
+//! Salt's `cp` module: files from the file server (`salt://`).
+
+use std::path::Path;
+
+use brine_common::functions::{Call, FnError, FnOutput, Functions};
+use serde_json::{Value, json};
+
+use super::MinionCtx;
+use crate::fileclient::FileClient;
+
+pub fn register(f: &mut Functions<MinionCtx>) {
+    f.register(
+        "cp.cache_file",
+        "path, saltenv='base'",
+        CACHE_FILE_DOC,
+        |ctx, call| async move {
+            let (env, path) = source(&call, 0, 1)?;
+            let local = client(&ctx)
+                .cache_file(&env, &path)
+                .await
+                .map_err(FnError::Execution)?;
+            Ok(json!(local.display().to_string()).into())
+        },
+    );
+    f.register(
+        "cp.get_file",
+        "path, dest, saltenv='base', makedirs=False",
+        GET_FILE_DOC,
+        |ctx, call| async move { get_file(&ctx, &call).await },
+    );
+    f.register(
+        "cp.list_master",
+        "saltenv='base', prefix=''",
+        LIST_MASTER_DOC,
+        |ctx, call| async move {
+            let env = str_param(&call, 0, "saltenv").unwrap_or_else(|| "base".into());
+            let prefix = str_param(&call, 1, "prefix").unwrap_or_default();
+            let files = client(&ctx)
+                .manifest(&env)
+                .await
+                .map_err(FnError::Execution)?;
+            let list: Vec<Value> = files
+                .into_iter()
+                .map(|e| e.path.to_string())
+                .filter(|p| p.starts_with(&prefix))
+                .map(Value::String)
+                .collect();
+            Ok(Value::Array(list).into())
+        },
+    );
+    f.register(
+        "cp.list_states",
+        "saltenv='base'",
+        LIST_STATES_DOC,
+        |ctx, call| async move {
+            let env = str_param(&call, 0, "saltenv").unwrap_or_else(|| "base".into());
+            let files = client(&ctx)
+                .manifest(&env)
+                .await
+                .map_err(FnError::Execution)?;
+            Ok(Value::Array(
+                sls_names(files.iter().map(|e| e.path.as_str()))
+                    .into_iter()
+                    .map(Value::String)
+                    .collect(),
+            )
+            .into())
+        },
+    );
+    f.register(
+        "cp.hash_file",
+        "path, saltenv='base'",
+        HASH_FILE_DOC,
+        |ctx, call| async move {
+            let (env, path) = source(&call, 0, 1)?;
+            let files = client(&ctx)
+                .manifest(&env)
+                .await
+                .map_err(FnError::Execution)?;
+            Ok(match files.into_iter().find(|e| e.path.as_str() == path) {
+                Some(e) => json!({"hash_type": "sha256", "hsum": e.hash}),
+                None => json!({}),
+            }
+            .into())
+        },
+    );
+    f.register(
+        "cp.is_cached",
+        "path, saltenv='base'",
+        IS_CACHED_DOC,
+        |ctx, call| async move {
+            let (env, path) = source(&call, 0, 1)?;
+            let local = ctx.config.cachedir.join("files").join(&env).join(&path);
+            Ok(json!(if local.is_file() {
+                local.display().to_string()
+            } else {
+                String::new()
+            })
+            .into())
+        },
+    );
+}
+
+const CACHE_FILE_DOC: &str = "Used to cache a single file on the Minion\n\nReturns the location of the new cached file on the Minion.\n\nCLI Example:\n\n    brine '*' cp.cache_file salt://path/to/file";
+const GET_FILE_DOC: &str = "Used to get a single file from the salt master\n\nCLI Example:\n\n    brine '*' cp.get_file salt://path/to/file /minion/dest";
+const LIST_MASTER_DOC: &str =
+    "List all of the files stored on the master\n\nCLI Example:\n\n    brine '*' cp.list_master";
+const LIST_STATES_DOC: &str = "List all of the available state files in an environment\n\nCLI Example:\n\n    brine '*' cp.list_states";
+const HASH_FILE_DOC: &str = "Return the hash of a file, to get the hash of a file on the salt master file server\n\nCLI Example:\n\n    brine '*' cp.hash_file salt://path/to/file";
+const IS_CACHED_DOC: &str = "Return a boolean if the given path on the master has been cached on the minion\n\nCLI Example:\n\n    brine '*' cp.is_cached salt://path/to/file";
+
+fn client(ctx: &MinionCtx) -> FileClient {
+    FileClient::new(&ctx.config, ctx.link.as_ref())
+}
+
+fn str_param(call: &Call, index: usize, name: &str) -> Option<String> {
+    call.param(index, name)
+        .and_then(Value::as_str)
+        .map(String::from)
+}
+
+/// `salt://path?saltenv=env` or a path plus a `saltenv` argument.
+fn source(call: &Call, path_index: usize, env_index: usize) -> Result<(String, String), FnError> {
+    let raw = str_param(call, path_index, "path")
+        .ok_or_else(|| FnError::Invocation("missing required argument 'path'".into()))?;
+    let raw = raw.strip_prefix("salt://").unwrap_or(&raw).to_string();
+    let (path, query_env) = match raw.split_once("?saltenv=") {
+        Some((p, e)) => (p.to_string(), Some(e.to_string())),
+        None => (raw, None),
+    };
+    let env = query_env
+        .or_else(|| str_param(call, env_index, "saltenv"))
+        .unwrap_or_else(|| "base".into());
+    Ok((env, path))
+}
+
+async fn get_file(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
+    let (env, path) = source(call, 0, 2)?;
+    let dest = str_param(call, 1, "dest")
+        .ok_or_else(|| FnError::Invocation("missing required argument 'dest'".into()))?;
+    let makedirs = call
+        .param(3, "makedirs")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let cached = match client(ctx).cache_file(&env, &path).await {
+        Ok(p) => p,
+        // Salt returns '' when the source does not exist.
+        Err(e) if e.contains("does not exist") => return Ok(json!("").into()),
+        Err(e) => return Err(FnError::Execution(e)),
+    };
+    let mut dest_path = Path::new(&dest).to_path_buf();
+    if dest.ends_with('/') || dest_path.is_dir() {
+        dest_path = dest_path.join(Path::new(&path).file_name().unwrap_or_default());
+    }
+    if let Some(dir) = dest_path.parent()
+        && !dir.exists()
+    {
+        if !makedirs {
+            return Err(FnError::Execution(format!(
+                "Destination directory {} does not exist",
+                dir.display()
+            )));
+        }
+        std::fs::create_dir_all(dir)
+            .map_err(|e| FnError::Execution(format!("{}: {e}", dir.display())))?;
+    }
+    std::fs::copy(&cached, &dest_path)
+        .map_err(|e| FnError::Execution(format!("{}: {e}", dest_path.display())))?;
+    Ok(json!(dest_path.display().to_string()).into())
+}
+
+/// SLS names of the files of an environment (`a/b.sls` -> `a.b`, `a/init.sls` -> `a`).
+fn sls_names<'a>(paths: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut names: Vec<String> = paths
+        .filter_map(|p| p.strip_suffix(".sls"))
+        .map(|p| p.strip_suffix("/init").unwrap_or(p).replace('/', "."))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sls_names_like_salt() {
+        let names =
+            sls_names(["top.sls", "web/init.sls", "web/conf.sls", "files/motd"].into_iter());
+        assert_eq!(names, ["top", "web", "web.conf"]);
+    }
+}

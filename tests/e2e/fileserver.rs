@@ -1,0 +1,117 @@
+//! The file server through the real binaries: `salt://` files reach minions
+//! intact, unchanged files are not transferred again, and paths that would
+//! leave the file root are refused.
+
+use std::os::unix::fs::MetadataExt;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::cluster::{Cluster, json_out, stdout};
+
+fn call(c: &Cluster, args: &[&str]) -> Value {
+    let out = c.brine(&[&["--out", "json", "--static", "-t", "30", "m1"][..], args].concat());
+    json_out(&out)["m1"].clone()
+}
+
+#[test]
+fn salt_files_reach_minions_once_and_never_from_outside_the_root() {
+    let tree = tempfile::tempdir().expect("tree");
+    let outside = tempfile::tempdir().expect("outside");
+    std::fs::create_dir_all(tree.path().join("files")).expect("mkdir");
+    std::fs::write(tree.path().join("files/motd"), "hello from the master\n").expect("write");
+    std::fs::write(tree.path().join("top.sls"), "base:\n  '*': []\n").expect("write");
+    std::fs::write(outside.path().join("secret"), "not for minions").expect("write");
+    std::os::unix::fs::symlink(
+        outside.path().join("secret"),
+        tree.path().join("files/leak"),
+    )
+    .expect("symlink");
+    // 100 MiB of varied bytes.
+    let big: Vec<u8> = (0..100u32 * 1024 * 1024 / 4)
+        .flat_map(|i| i.wrapping_mul(2654435761).to_le_bytes())
+        .collect();
+    std::fs::write(tree.path().join("files/big.bin"), &big).expect("write big");
+    let c = Cluster::builder()
+        .minions(1)
+        .master_conf(&format!(
+            "file_roots:\n  base:\n    - {}\n",
+            tree.path().display()
+        ))
+        .start()
+        .ready();
+
+    let listed = call(&c, &["cp.list_master"]);
+    assert_eq!(
+        listed,
+        json!(["files/big.bin", "files/motd", "top.sls"]),
+        "the escaping symlink is not listed"
+    );
+    assert_eq!(call(&c, &["cp.list_states"]), json!(["top"]));
+
+    let dest = c.dir.path().join("got/motd");
+    let got = call(
+        &c,
+        &[
+            "cp.get_file",
+            "salt://files/motd",
+            &dest.display().to_string(),
+            "makedirs=True",
+        ],
+    );
+    assert_eq!(got, json!(dest.display().to_string()));
+    assert_eq!(
+        std::fs::read_to_string(&dest).expect("read"),
+        "hello from the master\n"
+    );
+
+    // The big file arrives intact, and a second request does not fetch it again.
+    let cached = call(&c, &["cp.cache_file", "salt://files/big.bin"]);
+    let cached = std::path::PathBuf::from(cached.as_str().expect("cached path"));
+    assert_eq!(std::fs::read(&cached).expect("read cached"), big);
+    let before = std::fs::metadata(&cached).expect("meta");
+    assert_eq!(
+        call(&c, &["cp.cache_file", "salt://files/big.bin"]),
+        json!(cached.display().to_string())
+    );
+    let after = std::fs::metadata(&cached).expect("meta");
+    assert_eq!(
+        (before.ino(), before.mtime_nsec()),
+        (after.ino(), after.mtime_nsec()),
+        "re-downloaded an unchanged file"
+    );
+    let hash = call(&c, &["cp.hash_file", "salt://files/big.bin"]);
+    assert_eq!(hash["hash_type"], json!("sha256"));
+
+    // Out of the root: a symlink, a parent path, an absolute path.
+    for bad in [
+        "salt://files/leak",
+        "salt://../etc/passwd",
+        "salt:///etc/passwd",
+        "salt://files/../../x",
+    ] {
+        let out = c.brine(&["-t", "30", "m1", "cp.cache_file", bad]);
+        let text = stdout(&out);
+        assert!(text.contains("ERROR"), "{bad} was not refused: {text}");
+        assert!(!text.contains("not for minions"));
+    }
+    assert!(
+        crate::cluster::wait_for_text(
+            || c.master_log(),
+            "leaves its file root",
+            Duration::from_secs(5)
+        ),
+        "the refusal was not logged"
+    );
+
+    let files = json_out(&c.brine_run(&["--out", "json", "fileserver.file_list"]));
+    assert_eq!(files, json!(["files/big.bin", "files/motd", "top.sls"]));
+    assert_eq!(
+        json_out(&c.brine_run(&["--out", "json", "fileserver.envs"])),
+        json!(["base"])
+    );
+    assert_eq!(
+        json_out(&c.brine_run(&["--out", "json", "fileserver.dir_list"])),
+        json!(["files"])
+    );
+}
