@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Build Brine and run a local master and minion under a temp dir: the minion
-# authenticates, its key is accepted, and jobs run on it through the real CLIs.
-# Everything listens on 127.0.0.1 only and is removed at the end.
+# authenticates, its key is accepted, jobs run on it through the real CLIs, and
+# the example state tree (examples/salt) is applied from the master's file
+# server, twice (the second run changes nothing). Everything listens on
+# 127.0.0.1 only and is removed at the end.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,6 +26,9 @@ root_dir: $work/root-master
 interface: 127.0.0.1
 publish_port: 0
 ret_port: $port
+file_roots:
+  base:
+    - $repo/examples/salt
 CONF
 cat > "$work/minion/minion" <<CONF
 root_dir: $work/root-minion
@@ -58,4 +63,11 @@ echo "== brine-run jobs.list_jobs"
 "$bin/brine-run" -c "$work/master" jobs.list_jobs
 echo "== brine-call --local test.fib 20"
 "$bin/brine-call" -c "$work/minion" --local test.fib 20
+pillar="pillar={\"example_dir\": \"$work/applied\"}"
+echo "== brine '*' state.apply test=True (predicts the changes)"
+"$bin/brine" -c "$work/master" -t 30 '*' state.apply test=True "$pillar" || true
+echo "== brine '*' state.apply (applies the example tree from the master's file server)"
+"$bin/brine" -c "$work/master" -t 30 '*' state.apply "$pillar"
+echo "== brine '*' state.apply again (nothing left to change)"
+"$bin/brine" -c "$work/master" -t 30 '*' state.apply "$pillar"
 echo "== done"

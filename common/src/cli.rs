@@ -47,9 +47,9 @@ impl CommonArgs {
 /// The output flags `brine`, `brine-run` and `brine-call` share.
 #[derive(Debug, Clone, Args)]
 pub struct OutputArgs {
-    /// Output format: nested, json, yaml, txt, raw, quiet
-    #[arg(long = "out", visible_alias = "output", default_value = "nested")]
-    pub out: OutputFormat,
+    /// Output format: nested (default; highstate for state runs), json, yaml, txt, raw, quiet
+    #[arg(long = "out", visible_alias = "output")]
+    pub out: Option<OutputFormat>,
 
     /// Indentation for json output (negative: one line)
     #[arg(
@@ -69,6 +69,17 @@ pub struct OutputArgs {
 }
 
 impl OutputArgs {
+    /// The outputter: `--out`, else Salt's default (`nested`).
+    pub fn format(&self) -> OutputFormat {
+        self.out.unwrap_or(OutputFormat::Nested)
+    }
+
+    /// Whether a return that asks for the `highstate` outputter (a state
+    /// run) gets it: only when no `--out` was given, as in Salt.
+    pub fn wants_highstate(&self, ret_out: Option<&str>) -> bool {
+        self.out.is_none() && ret_out == Some("highstate")
+    }
+
     /// Salt's rule: colour when the config allows it and stdout is a
     /// terminal, unless `--no-color`; always with `--force-color`.
     pub fn options(&self, config_color: bool, static_: bool) -> OutputOptions {

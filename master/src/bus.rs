@@ -18,11 +18,13 @@ use tokio::sync::{broadcast, mpsc};
 /// How many events a subscriber may fall behind before it starts losing them.
 const BUS_CAPACITY: usize = 65536;
 
+type JobWatcher = mpsc::UnboundedSender<Arc<Event>>;
+
 #[derive(Clone)]
 pub struct EventBus {
     tx: broadcast::Sender<Arc<Event>>,
     /// Per-jid watchers of job events.
-    jobs: Arc<Mutex<HashMap<String, Vec<mpsc::UnboundedSender<Arc<Event>>>>>>,
+    jobs: Arc<Mutex<HashMap<String, Vec<JobWatcher>>>>,
 }
 
 impl Default for EventBus {

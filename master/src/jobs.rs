@@ -128,7 +128,9 @@ pub fn expected_minions(master: &Master, target: &Target) -> Result<Vec<MinionId
         .filter(|id| {
             let data = master.minion_data.facts(id.as_str(), &needs);
             let facts = MinionFacts::from_cache(id.as_str(), data.as_ref());
-            target.evaluate(&facts).unwrap_or_else(|| connected.contains(id))
+            target
+                .evaluate(&facts)
+                .unwrap_or_else(|| connected.contains(id))
         })
         .collect())
 }

@@ -79,7 +79,11 @@ fn encode(v: &Value) -> Option<Arc<[u8]>> {
 
 /// The entries of the map under top-level key `part` whose keys are in
 /// `keys` (all of them for `None`), decoding nothing else.
-fn extract(packed: &[u8], part: &str, keys: Option<&BTreeSet<String>>) -> Option<Map<String, Value>> {
+fn extract(
+    packed: &[u8],
+    part: &str,
+    keys: Option<&BTreeSet<String>>,
+) -> Option<Map<String, Value>> {
     if keys.is_some_and(BTreeSet::is_empty) {
         return Some(Map::new());
     }
@@ -137,7 +141,9 @@ fn skip_value(buf: &mut &[u8]) -> Option<()> {
         Some(v)
     };
     match marker {
-        Marker::FixPos(_) | Marker::FixNeg(_) | Marker::Null | Marker::True | Marker::False => Some(()),
+        Marker::FixPos(_) | Marker::FixNeg(_) | Marker::Null | Marker::True | Marker::False => {
+            Some(())
+        }
         Marker::U8 | Marker::I8 => take(buf, 1),
         Marker::U16 | Marker::I16 => take(buf, 2),
         Marker::U32 | Marker::I32 | Marker::F32 => take(buf, 4),
@@ -178,15 +184,26 @@ mod tests {
         let packed = encode(&data).expect("encode");
         let keys: BTreeSet<String> = ["nested".to_string(), "role".to_string()].into();
         let got = extract(&packed, "grains", Some(&keys)).expect("extract");
-        assert_eq!(Value::Object(got), json!({"role": "web", "nested": {"a": [1, 2.5, null, true]}}));
+        assert_eq!(
+            Value::Object(got),
+            json!({"role": "web", "nested": {"a": [1, 2.5, null, true]}})
+        );
         let all = extract(&packed, "pillar", None).expect("all");
         assert_eq!(Value::Object(all), json!({"env": "prod"}));
-        assert_eq!(extract(&packed, "grains", Some(&BTreeSet::new())), Some(Map::new()));
+        assert_eq!(
+            extract(&packed, "grains", Some(&BTreeSet::new())),
+            Some(Map::new())
+        );
     }
 
     #[test]
     fn garbage_gives_nothing_rather_than_a_panic() {
-        for bad in [&b""[..], &[0xc1][..], &[0x81, 0xa1][..], &[0xdf, 0xff, 0xff, 0xff, 0xff][..]] {
+        for bad in [
+            &b""[..],
+            &[0xc1][..],
+            &[0x81, 0xa1][..],
+            &[0xdf, 0xff, 0xff, 0xff, 0xff][..],
+        ] {
             let _ = extract(bad, "grains", None);
         }
     }

@@ -32,6 +32,9 @@ pub struct RunningJob {
     abort: Option<AbortHandle>,
     /// Process groups the job's commands run in (`cmd.*`), killed with it.
     process_groups: Vec<i32>,
+    /// Raised by `saltutil.kill_job`; a state run checks it between states
+    /// (its blocking thread cannot be aborted).
+    kill_flag: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl RunningJob {
@@ -79,6 +82,8 @@ impl RunningJobs {
         let Some(job) = self.lock().remove(jid) else {
             return false;
         };
+        job.kill_flag
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         if let Some(a) = job.abort {
             a.abort();
         }
@@ -106,6 +111,14 @@ impl RunningJobs {
 
     fn insert(&self, jid: Jid, job: RunningJob) {
         self.lock().insert(jid, job);
+    }
+
+    /// The kill flag of a running job (a fresh one if it is not running).
+    pub fn kill_flag(&self, jid: &Jid) -> Arc<std::sync::atomic::AtomicBool> {
+        self.lock()
+            .get(jid)
+            .map(|j| j.kill_flag.clone())
+            .unwrap_or_default()
     }
 
     fn set_abort(&self, jid: &Jid, abort: AbortHandle) {
@@ -182,6 +195,7 @@ fn start_job(
             publication: publication.clone(),
             abort: None,
             process_groups: Vec::new(),
+            kill_flag: Default::default(),
         },
     );
     // Acknowledge soon, so the CLI knows the job arrived; a job that is
@@ -216,7 +230,10 @@ fn start_job(
             ret: outcome.ret,
             retcode: outcome.retcode,
             success: outcome.success,
-            out: None,
+            // Salt's minion marks state runs for the `highstate` outputter.
+            out: crate::modules::state::RUN_FUNCTIONS
+                .contains(&publication.fun.as_str())
+                .then(|| "highstate".to_string()),
         };
         send_return(&link, ret).await;
     });

@@ -22,7 +22,13 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub enum FileClient {
     Local(Roots),
-    Remote { link: Link, cachedir: PathBuf },
+    Remote {
+        link: Link,
+        cachedir: PathBuf,
+        /// Manifests already fetched by this client (one per environment
+        /// per state run, not one request per file).
+        manifests: std::sync::Mutex<std::collections::HashMap<String, Vec<FileEntry>>>,
+    },
 }
 
 impl FileClient {
@@ -33,6 +39,7 @@ impl FileClient {
             Some(link) if config.file_client != "local" => FileClient::Remote {
                 link: link.clone(),
                 cachedir: config.cachedir.join("files"),
+                manifests: Default::default(),
             },
             _ => FileClient::Local(Roots::from_config(&config.file_roots)),
         }
@@ -70,7 +77,7 @@ impl FileClient {
             FileClient::Local(roots) => {
                 roots.resolve(env.as_str(), &rel).map_err(|e| e.to_string())
             }
-            FileClient::Remote { link, cachedir } => {
+            FileClient::Remote { link, cachedir, .. } => {
                 let entry = self
                     .manifest(env.as_str())
                     .await?

@@ -14,4 +14,5 @@ pub mod grains;
 pub mod link;
 pub mod modules;
 pub mod pubstate;
+pub mod state_host;
 pub mod swarm;

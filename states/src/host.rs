@@ -11,7 +11,12 @@ pub trait StateHost: Send + Sync {
     /// Call an execution function with Salt-style arguments, as
     /// `salt['mod.fun'](*args, **kwargs)` does. `Err` carries Salt's message
     /// for a failed call (e.g. `'x.y' is not available.`).
-    fn call(&self, fun: &str, args: Vec<Value>, kwargs: Map<String, Value>) -> Result<Value, String>;
+    fn call(
+        &self,
+        fun: &str,
+        args: Vec<Value>,
+        kwargs: Map<String, Value>,
+    ) -> Result<Value, String>;
 
     /// Whether an execution function exists (`salt['mod.fun']` lookups, `sys.list_functions`).
     fn has_function(&self, fun: &str) -> bool;

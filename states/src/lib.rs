@@ -11,6 +11,10 @@
 //! `Functions` registry and its file client); tests implement it in memory.
 //! The state run is synchronous and runs on a blocking thread.
 
+pub mod compile;
 pub mod host;
 pub mod lowstate;
+pub mod modules;
+pub mod output;
 pub mod render;
+pub mod runtime;

@@ -33,7 +33,10 @@ pub struct LowChunk {
 impl LowChunk {
     /// Salt's result key: `<state>_|-<id>_|-<name>_|-<fun>`.
     pub fn tag(&self) -> String {
-        format!("{}_|-{}_|-{}_|-{}", self.state, self.id, self.name, self.fun)
+        format!(
+            "{}_|-{}_|-{}_|-{}",
+            self.state, self.id, self.name, self.fun
+        )
     }
 
     /// An argument by name (`name` itself included).
@@ -55,7 +58,9 @@ impl LowChunk {
             None | Some(Value::Null) => default,
             Some(Value::Bool(b)) => *b,
             Some(Value::Number(n)) => n.as_f64().is_some_and(|f| f != 0.0),
-            Some(Value::String(s)) => !matches!(s.to_lowercase().as_str(), "" | "false" | "no" | "off" | "0"),
+            Some(Value::String(s)) => {
+                !matches!(s.to_lowercase().as_str(), "" | "false" | "no" | "off" | "0")
+            }
             Some(Value::Array(a)) => !a.is_empty(),
             Some(Value::Object(o)) => !o.is_empty(),
         }
@@ -123,7 +128,13 @@ pub struct StateModules {
 
 impl StateModules {
     pub fn register(&mut self, name: &str, run: StateFn) {
-        self.entries.insert(name.to_string(), StateEntry { run, mod_watch: None });
+        self.entries.insert(
+            name.to_string(),
+            StateEntry {
+                run,
+                mod_watch: None,
+            },
+        );
     }
 
     /// Give module `module` a `mod_watch` (Salt: one per module, e.g. `service.mod_watch`).

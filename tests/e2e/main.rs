@@ -10,4 +10,5 @@ mod modules_system;
 mod rogue;
 mod scale;
 mod security;
+mod states;
 mod targeting;

@@ -134,7 +134,9 @@ impl DataNeeds {
         match term {
             Term::Grain(p) => Self::add(&mut self.grains, p.top_keys()),
             Term::Pillar(p) => Self::add(&mut self.pillar, p.top_keys()),
-            Term::IpCidr(_) => Self::add(&mut self.grains, Some(vec!["ipv4".into(), "ipv6".into()])),
+            Term::IpCidr(_) => {
+                Self::add(&mut self.grains, Some(vec!["ipv4".into(), "ipv6".into()]))
+            }
             Term::IdGlob(_) | Term::IdPcre(_) | Term::IdList(_) => {}
         }
     }
@@ -152,7 +154,9 @@ impl Expr {
         match self {
             Expr::Term(t) => needs.add_term(t),
             Expr::Not(e) => e.collect_needs(needs),
-            Expr::All(parts) | Expr::Any(parts) => parts.iter().for_each(|p| p.collect_needs(needs)),
+            Expr::All(parts) | Expr::Any(parts) => {
+                parts.iter().for_each(|p| p.collect_needs(needs))
+            }
         }
     }
 

@@ -42,7 +42,12 @@ impl DataPattern {
             .iter()
             .map(|split| {
                 let key = split.key.as_ref()?;
-                Some(key.split(self.delimiter.as_str()).next().unwrap_or(key).to_string())
+                Some(
+                    key.split(self.delimiter.as_str())
+                        .next()
+                        .unwrap_or(key)
+                        .to_string(),
+                )
             })
             .collect()
     }

@@ -68,7 +68,7 @@ async fn run(cli: &Cli, config: &brine_common::config::MasterConfig) -> anyhow::
     match reply {
         ClientReply::RunnerResult { ret, retcode } => {
             let opts = cli.output.options(config.color, true);
-            print!("{}", render_value(cli.output.out, &opts, &ret));
+            print!("{}", render_value(cli.output.format(), &opts, &ret));
             Ok(u8::try_from(retcode.clamp(0, 255)).unwrap_or(1))
         }
         ClientReply::Error { message } => {

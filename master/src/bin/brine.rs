@@ -245,7 +245,7 @@ async fn run_once(cli: &Cli, config: &MasterConfig, target: TargetSpec) -> anyho
         println!("Executed command with job ID: {}", published.jid);
         return Ok(0);
     }
-    let mut printer = Printer::new(cli, config.color);
+    let mut printer = Printer::new(cli, config.color, &config.state_output);
     let missing = wait_for_returns(published, timeout(cli, config), |arrived| {
         printer.returned(&arrived.minion, &arrived.data)
     })
@@ -260,6 +260,9 @@ async fn run_once(cli: &Cli, config: &MasterConfig, target: TargetSpec) -> anyho
 /// out the exit code.
 struct Printer {
     format: OutputFormat,
+    /// No `--out` given: state runs get Salt's highstate outputter.
+    highstate_ok: bool,
+    state_output: String,
     opts: OutputOptions,
     collected: Map<String, Value>,
     max_retcode: i64,
@@ -267,9 +270,11 @@ struct Printer {
 }
 
 impl Printer {
-    fn new(cli: &Cli, config_color: bool) -> Self {
+    fn new(cli: &Cli, config_color: bool, state_output: &str) -> Self {
         Printer {
-            format: cli.output.out,
+            format: cli.output.format(),
+            highstate_ok: cli.output.wants_highstate(Some("highstate")),
+            state_output: state_output.to_string(),
             opts: cli.output.options(config_color, cli.static_),
             collected: Map::new(),
             max_retcode: 0,
@@ -286,6 +291,19 @@ impl Printer {
             .unwrap_or(retcode == 0);
         self.max_retcode = self.max_retcode.max(retcode);
         self.any_failed |= retcode != 0 || !success;
+        let is_state_run = data.get("out").and_then(Value::as_str) == Some("highstate");
+        if self.highstate_ok && is_state_run && !self.opts.static_ {
+            let opts = brine_states::output::HighstateOptions {
+                color: self.opts.color,
+                state_output: self.state_output.clone(),
+                ..Default::default()
+            };
+            let text = brine_states::output::render_highstate(minion, &ret, &opts);
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+            return;
+        }
         self.emit(minion, ret, retcode);
     }
 
@@ -467,7 +485,7 @@ mod batch {
         let Some(gathered) = gather(&config.sock_dir, target, timeout).await? else {
             return Ok(no_minions());
         };
-        let mut printer = Printer::new(cli, config.color);
+        let mut printer = Printer::new(cli, config.color, &config.state_output);
         for down in &gathered.down {
             printer.note(&format!(
                 "Minion {down} did not respond. No job will be sent."

@@ -34,11 +34,18 @@ struct Cli {
     args: Vec<String>,
 }
 
+/// Salt prints state runs (a dict or list of results) with `highstate`.
+fn is_state_run(fun: &str, ret: &serde_json::Value) -> bool {
+    brine_minion::modules::state::RUN_FUNCTIONS.contains(&fun)
+        && (ret.is_object() || ret.is_array())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = (|| {
         let config = cli.common.load::<MinionConfig>(|c| &c.log_level)?;
         let opts = cli.output.options(config.color, true);
+        let config_state_output = config.state_output.clone();
         let (args, kwargs) = parse_cli_args(&cli.args);
         let call = Call {
             fun: cli.function.clone(),
@@ -51,7 +58,20 @@ fn main() -> ExitCode {
         let outcome = runtime.block_on(brine_minion::call::call(config, cli.local, call))?;
         let mut returns = Map::new();
         returns.insert("local".into(), outcome.ret.clone());
-        print!("{}", render_all(cli.output.out, &opts, &returns));
+        let out = is_state_run(&cli.function, &outcome.ret).then_some("highstate");
+        if cli.output.wants_highstate(out) {
+            let hopts = brine_states::output::HighstateOptions {
+                color: opts.color,
+                state_output: config_state_output.clone(),
+                ..Default::default()
+            };
+            print!(
+                "{}",
+                brine_states::output::render_highstate_all(&returns, &hopts)
+            );
+        } else {
+            print!("{}", render_all(cli.output.format(), &opts, &returns));
+        }
         anyhow::Ok(outcome)
     })();
     match result {

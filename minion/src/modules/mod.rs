@@ -26,6 +26,7 @@ pub mod pkg;
 pub mod process;
 pub mod saltutil;
 pub mod service;
+pub mod state;
 pub mod status;
 pub mod sys;
 pub mod sysctl;
@@ -146,6 +147,7 @@ fn all_functions() -> Functions<MinionCtx> {
     pkg::register(&mut f);
     saltutil::register(&mut f);
     service::register(&mut f);
+    state::register(&mut f);
     status::register(&mut f);
     sys::register(&mut f);
     sysctl::register(&mut f);

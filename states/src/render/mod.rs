@@ -1,10 +1,50 @@
-//! Rendering SLS files into high data: Salt's renderer pipelines chosen by
-//! the first line's shebang (`#!jinja|yaml`, the default, `#!yaml`,
-//! `#!jinja|json`, `#!json`).
+//! Rendering SLS files into high data, and templates into text.
+//!
+//! A file's first line picks the renderer pipeline, as in Salt's
+//! `salt/template.py`: `#!jinja|yaml` (the default when there is no
+//! shebang), `#!yaml`, `#!jinja|json`, `#!json`, `#!jinja`, and the old
+//! combined names (`#!yaml_jinja` is `jinja|yaml`). Renderers run left to
+//! right; a name we do not have is an error (Salt logs it and renders
+//! nothing). A first line starting `#!/` is not a shebang.
+//!
+//! - [`render_sls`] runs the pipeline and gives the high data (a mapping;
+//!   empty text gives an empty mapping).
+//! - [`render_template`] renders one Jinja template to text
+//!   (`file.managed template: jinja`, `cmd.script template: jinja`).
+//!
+//! The Jinja side (`jinja`) follows `salt/utils/templates.py`: Salt's
+//! context (`salt`, `grains`, `pillar`, `opts`, `saltenv`, `sls`, `slspath`,
+//! `tpldir`, ...), Strict undefined, a `salt://` loader for `import`,
+//! `include` and `from ... import`, Salt's filters (`filters`) and the
+//! `import_yaml`/`load_yaml` tags (`preprocess`). Templates reach the host
+//! only through the `salt` object (`salt`), which answers `pillar.get`,
+//! `grains.get`, `config.get`, `grains.filter_by` and `defaults.merge`
+//! itself and sends everything else to [`StateHost::call`].
+//!
+//! Errors name the file (`salt://path`) and line and show the lines around
+//! it with Salt's `<======================` marker; for a YAML error after
+//! Jinja the lines are those of the rendered text.
 
-use serde_json::Value;
+mod bridge;
+mod data;
+mod filters;
+mod jinja;
+mod mutable;
+mod preprocess;
+mod pyjson;
+mod salt;
+mod snippet;
+mod values;
+
+#[cfg(test)]
+mod tests;
+
+use std::borrow::Cow;
+
+use serde_json::{Map, Value};
 
 use crate::host::StateHost;
+use jinja::{JinjaJob, display_name};
 
 /// Where rendering went wrong: the file, the line, and what the renderer said.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -26,13 +66,219 @@ pub struct SlsSource<'a> {
     pub path: &'a str,
 }
 
+/// What a non-SLS template (`file.managed template: jinja`) is rendered with.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TemplateContext {
+    pub saltenv: String,
+    /// The SLS that asked for the template (may be empty).
+    pub sls: String,
+    /// The template's path within the environment (`apache/files/httpd.conf`),
+    /// or a local absolute path; names the template in errors and sets `tpldir`.
+    pub path: String,
+    /// Extra context (`context:` and `defaults:` of `file.managed`); it
+    /// overrides the standard names.
+    pub context: Map<String, Value>,
+}
+
+/// One renderer of a pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Renderer {
+    Jinja,
+    Yaml,
+    Json,
+}
+
+/// What flows between renderers: text, or data once a data renderer ran.
+enum Stage {
+    Text(String),
+    Data(Value),
+}
+
 /// Render one SLS file's text into high data (a mapping, or empty).
-pub fn render_sls(host: &dyn StateHost, source: &SlsSource<'_>, text: &str) -> Result<Value, RenderError> {
-    let _ = host;
+pub fn render_sls(
+    host: &dyn StateHost,
+    source: &SlsSource<'_>,
+    text: &str,
+) -> Result<Value, RenderError> {
     let fail = |message: String| RenderError {
-        saltenv: source.saltenv.to_string(),
-        sls: source.sls.to_string(),
+        saltenv: source.saltenv.to_owned(),
+        sls: source.sls.to_owned(),
         message,
     };
-    brine_common::yaml::load(text, source.path).map_err(|e| fail(e.to_string()))
+    if text.trim().is_empty() {
+        return Ok(Value::Object(Map::new()));
+    }
+    let pipeline =
+        pipeline(text).map_err(|m| fail(format!("{m} (in {})", display_name(source.path))))?;
+    let mut stage = Stage::Text(text.to_owned());
+    let mut after_jinja = false;
+    for renderer in &pipeline {
+        let Stage::Text(input) = stage else {
+            return Err(fail(format!(
+                "the renderer pipeline of {} gives data to a text renderer",
+                display_name(source.path)
+            )));
+        };
+        stage = match renderer {
+            Renderer::Jinja => {
+                let job = JinjaJob {
+                    saltenv: source.saltenv,
+                    name: source.path,
+                    text: &input,
+                    is_sls: true,
+                    context: sls_context(source.path, source.sls),
+                };
+                after_jinja = true;
+                Stage::Text(jinja::render(host, &job).map_err(fail)?)
+            }
+            Renderer::Yaml => {
+                Stage::Data(load_yaml(&input, source.path, after_jinja).map_err(fail)?)
+            }
+            Renderer::Json => {
+                Stage::Data(load_json(&input, source.path, after_jinja).map_err(fail)?)
+            }
+        };
+    }
+    match stage {
+        Stage::Data(Value::Null) => Ok(Value::Object(Map::new())),
+        Stage::Data(data) => Ok(data),
+        Stage::Text(_) => Err(fail(format!(
+            "the renderer pipeline of {} ends in text, not data",
+            display_name(source.path)
+        ))),
+    }
+}
+
+/// Render a Jinja template to text with Salt's context, `tpldir` and
+/// friends from `context.path`, and `context.context` on top.
+pub fn render_template(
+    host: &dyn StateHost,
+    text: &str,
+    context: &TemplateContext,
+) -> Result<String, RenderError> {
+    let mut names = sls_context(&context.path, &context.sls);
+    names.insert("sls".to_owned(), Value::from(context.sls.clone()));
+    names.extend(context.context.clone());
+    let job = JinjaJob {
+        saltenv: &context.saltenv,
+        name: &context.path,
+        text,
+        is_sls: false,
+        context: names,
+    };
+    jinja::render(host, &job).map_err(|message| RenderError {
+        saltenv: context.saltenv.clone(),
+        sls: context.sls.clone(),
+        message,
+    })
+}
+
+/// The pipeline named by the first line's shebang, or the default.
+fn pipeline(text: &str) -> Result<Vec<Renderer>, String> {
+    let first = text.lines().next().unwrap_or("");
+    let spec = match first.strip_prefix("#!") {
+        Some(spec) if !spec.starts_with('/') => spec.trim(),
+        _ => "jinja|yaml",
+    };
+    let spec = match spec {
+        "yaml_jinja" => "jinja|yaml",
+        "json_jinja" => "jinja|json",
+        other => other,
+    };
+    spec.split('|').map(|part| renderer(part.trim())).collect()
+}
+
+fn renderer(part: &str) -> Result<Renderer, String> {
+    // A renderer may carry arguments after a space (`#!yaml strict`); ours take none.
+    let name = part.split_whitespace().next().unwrap_or("");
+    match name {
+        "jinja" => Ok(Renderer::Jinja),
+        "yaml" => Ok(Renderer::Yaml),
+        "json" => Ok(Renderer::Json),
+        other => Err(format!("The renderer \"{other}\" is not available")),
+    }
+}
+
+/// Salt's `generate_sls_context`: `sls`, `slspath`, `sls_path`,
+/// `slsdotpath`, `slscolonpath`, `tplpath`, `tplfile`, `tpldir`, `tpldot`.
+fn sls_context(path: &str, sls: &str) -> Map<String, Value> {
+    let slspath = sls.replace('.', "/");
+    let template = if sls.is_empty() {
+        path.rsplit('/').next().unwrap_or(path).to_owned()
+    } else if let Some(start) = tail_start(path, &format!("{slspath}.sls")) {
+        path[start..].to_owned()
+    } else if let Some(start) = tail_start(path, &format!("{slspath}/init.sls")) {
+        path[start..].to_owned()
+    } else {
+        path.to_owned()
+    };
+    let dir = template
+        .rsplit_once('/')
+        .map_or("", |(dir, _)| dir)
+        .to_owned();
+    let mut context = Map::new();
+    let mut put = |key: &str, value: String| {
+        context.insert(key.to_owned(), Value::String(value));
+    };
+    put("sls", sls.to_owned());
+    put("tplpath", path.to_owned());
+    put("tplfile", template.clone());
+    put(
+        "tpldir",
+        if dir.is_empty() {
+            ".".to_owned()
+        } else {
+            dir.clone()
+        },
+    );
+    put("tpldot", dir.replace('/', "."));
+    put("slspath", dir.clone());
+    put("slsdotpath", dir.replace('/', "."));
+    put("slscolonpath", dir.replace('/', ":"));
+    put("sls_path", dir.replace('/', "_"));
+    context
+}
+
+fn tail_start(path: &str, tail: &str) -> Option<usize> {
+    path.ends_with(tail).then(|| path.len() - tail.len())
+}
+
+/// Where a data renderer's input came from, for its error messages.
+fn data_error(
+    kind: &str,
+    path: &str,
+    after_jinja: bool,
+    message: &str,
+    line: usize,
+    text: &str,
+) -> String {
+    let file = if after_jinja {
+        format!("{} (as rendered by Jinja)", display_name(path))
+    } else {
+        display_name(path)
+    };
+    snippet::describe(
+        &format!("{kind} error: {message}"),
+        &file,
+        Some(line),
+        Some(text),
+    )
+}
+
+fn load_yaml(text: &str, path: &str, after_jinja: bool) -> Result<Value, String> {
+    brine_common::yaml::load(text, &display_name(path))
+        .map_err(|e| data_error("YAML", path, after_jinja, &e.message, e.line, text))
+}
+
+fn load_json(text: &str, path: &str, after_jinja: bool) -> Result<Value, String> {
+    // Salt's json renderer drops a leading shebang line; keep the line count.
+    let body = match text.strip_prefix("#!") {
+        Some(rest) => Cow::Owned(format!(
+            "\n{}",
+            rest.split_once('\n').map_or("", |(_, body)| body)
+        )),
+        None => Cow::Borrowed(text),
+    };
+    serde_json::from_str(&body)
+        .map_err(|e| data_error("JSON", path, after_jinja, &e.to_string(), e.line(), &body))
 }

@@ -1,0 +1,530 @@
+//! Salt's `state` execution module: `state.apply` (highstate without
+//! arguments, else SLS names), `state.highstate`, `state.sls`,
+//! `state.sls_id`, `state.single`, `state.test`, the `show_*` functions and
+//! `state.running`.
+//!
+//! Keyword arguments: `test=True`, `pillar={...}` (merged over the minion's
+//! pillar for this run), `saltenv`, `queue=True` (wait for a running state
+//! run instead of refusing). One state run at a time per minion process. A
+//! failed state gives retcode 2 (Salt's `EX_STATE_FAILURE`), a compile error
+//! retcode 1 with the errors as a list. The run itself happens on a blocking
+//! thread (`spawn_blocking`), checking the job's kill flag between states.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use brine_common::functions::{Call, FnError, FnOutput, Functions};
+use brine_states::compile::{self, CompileError, HighData, Lowstate, requisites};
+use brine_states::host::StateHost;
+use brine_states::lowstate::StateModules;
+use brine_states::runtime::{self, RunOptions};
+use serde_json::{Map, Value, json};
+
+use super::MinionCtx;
+use crate::state_host::MinionStateHost;
+
+/// Salt's `EX_STATE_FAILURE`.
+pub const EX_STATE_FAILURE: i32 = 2;
+/// Salt's `EX_STATE_COMPILER_ERROR`.
+pub const EX_STATE_COMPILER_ERROR: i32 = 1;
+
+/// The functions whose return is a state run (the CLIs print them with the `highstate` outputter).
+pub const RUN_FUNCTIONS: &[&str] = &[
+    "state.apply",
+    "state.highstate",
+    "state.sls",
+    "state.sls_id",
+    "state.single",
+    "state.test",
+];
+
+/// The state run in progress in this process, for the conflict message and `state.running`.
+#[derive(Clone)]
+struct Active {
+    fun: String,
+    jid: String,
+    started: String,
+}
+
+static ACTIVE: Mutex<Option<Active>> = Mutex::new(None);
+
+pub fn register(f: &mut Functions<MinionCtx>) {
+    f.register(
+        "state.apply",
+        "mods=None, **kwargs",
+        APPLY_DOC,
+        |ctx, call| async move {
+            let mods = mods_of(&call, 0);
+            let what = if mods.is_empty() {
+                What::Highstate
+            } else {
+                What::Sls(mods)
+            };
+            run_job(ctx, call, what).await
+        },
+    );
+    f.register(
+        "state.highstate",
+        "test=None, queue=False, **kwargs",
+        HIGHSTATE_DOC,
+        |ctx, call| async move { run_job(ctx, call, What::Highstate).await },
+    );
+    f.register(
+        "state.sls",
+        "mods, test=None, exclude=None, queue=False, **kwargs",
+        SLS_DOC,
+        |ctx, call| async move {
+            let mods = mods_of(&call, 0);
+            run_job(ctx, call, What::Sls(mods)).await
+        },
+    );
+    f.register(
+        "state.sls_id",
+        "id_, mods, test=None, queue=False, **kwargs",
+        SLS_ID_DOC,
+        |ctx, call| async move {
+            let id = str_param(&call, 0, "id_")?;
+            let mods = mods_of(&call, 1);
+            run_job(ctx, call, What::SlsId(id, mods)).await
+        },
+    );
+    f.register(
+        "state.single",
+        "fun, name, test=None, queue=False, **kwargs",
+        SINGLE_DOC,
+        |ctx, call| async move {
+            let fun = str_param(&call, 0, "fun")?;
+            let name = str_param(&call, 1, "name")?;
+            run_job(ctx, call, What::Single(fun, name)).await
+        },
+    );
+    f.register(
+        "state.test",
+        "*args, **kwargs",
+        TEST_DOC,
+        |ctx, mut call| async move {
+            call.kwargs.insert("test".into(), json!(true));
+            let mods = mods_of(&call, 0);
+            let what = if mods.is_empty() {
+                What::Highstate
+            } else {
+                What::Sls(mods)
+            };
+            run_job(ctx, call, what).await
+        },
+    );
+    f.register(
+        "state.show_sls",
+        "mods, test=None, queue=False, **kwargs",
+        SHOW_SLS_DOC,
+        |ctx, call| async move {
+            let mods = mods_of(&call, 0);
+            show(ctx, call, Show::Sls(mods)).await
+        },
+    );
+    f.register(
+        "state.show_highstate",
+        "queue=False, **kwargs",
+        SHOW_HIGHSTATE_DOC,
+        |ctx, call| async move { show(ctx, call, Show::Highstate).await },
+    );
+    f.register(
+        "state.show_lowstate",
+        "queue=False, **kwargs",
+        SHOW_LOWSTATE_DOC,
+        |ctx, call| async move { show(ctx, call, Show::Lowstate).await },
+    );
+    f.register(
+        "state.show_low_sls",
+        "mods, test=None, queue=False, **kwargs",
+        SHOW_LOW_SLS_DOC,
+        |ctx, call| async move {
+            let mods = mods_of(&call, 0);
+            show(ctx, call, Show::LowSls(mods)).await
+        },
+    );
+    f.register(
+        "state.show_top",
+        "queue=False, **kwargs",
+        SHOW_TOP_DOC,
+        |ctx, call| async move { show(ctx, call, Show::Top).await },
+    );
+    f.register(
+        "state.running",
+        "concurrent=False",
+        RUNNING_DOC,
+        |_, _| async {
+            Ok(json!(
+                running_message("state.running")
+                    .into_iter()
+                    .collect::<Vec<_>>()
+            )
+            .into())
+        },
+    );
+}
+
+const APPLY_DOC: &str = "Apply states: without arguments the highstate (top.sls), else the SLS names given (comma separated or a list).\n\nCLI Example:\n\n    brine '*' state.apply\n    brine '*' state.apply stuff,pkgs test=True";
+const HIGHSTATE_DOC: &str = "Apply the states the top file assigns to this minion.\n\nCLI Example:\n\n    brine '*' state.highstate";
+const SLS_DOC: &str = "Apply the SLS files named.\n\nCLI Example:\n\n    brine '*' state.sls core,edit.vim pillar='{\"foo\": \"bar\"}'";
+const SLS_ID_DOC: &str = "Apply one state id from the SLS files named.\n\nCLI Example:\n\n    brine '*' state.sls_id my_state my_module";
+const SINGLE_DOC: &str = "Apply a single state function.\n\nCLI Example:\n\n    brine '*' state.single pkg.installed name=vim";
+const TEST_DOC: &str = "state.apply with test=True.\n\nCLI Example:\n\n    brine '*' state.test";
+const SHOW_SLS_DOC: &str = "The high data of the SLS files named.\n\nCLI Example:\n\n    brine '*' state.show_sls core,edit.vim";
+const SHOW_HIGHSTATE_DOC: &str =
+    "The high data of the highstate.\n\nCLI Example:\n\n    brine '*' state.show_highstate";
+const SHOW_LOWSTATE_DOC: &str = "The low chunks of the highstate, in run order.\n\nCLI Example:\n\n    brine '*' state.show_lowstate";
+const SHOW_LOW_SLS_DOC: &str = "The low chunks of the SLS files named.\n\nCLI Example:\n\n    brine '*' state.show_low_sls foo";
+const SHOW_TOP_DOC: &str = "The SLS names the top file assigns to this minion.\n\nCLI Example:\n\n    brine '*' state.show_top";
+const RUNNING_DOC: &str = "The state run in progress on the minion, if any.\n\nCLI Example:\n\n    brine '*' state.running";
+
+/// What a run applies.
+enum What {
+    Highstate,
+    Sls(Vec<String>),
+    SlsId(String, Vec<String>),
+    Single(String, String),
+}
+
+enum Show {
+    Sls(Vec<String>),
+    Highstate,
+    Lowstate,
+    LowSls(Vec<String>),
+    Top,
+}
+
+fn str_param(call: &Call, index: usize, name: &str) -> Result<String, FnError> {
+    match call.param(index, name) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(Value::Null) | None => Err(FnError::Invocation(format!(
+            "missing required argument '{name}'"
+        ))),
+        Some(other) => Ok(brine_common::output::python::to_str(other)),
+    }
+}
+
+/// SLS names from a comma-separated string or a list.
+fn mods_of(call: &Call, index: usize) -> Vec<String> {
+    let value = call.param(index, "mods");
+    let raw: Vec<String> = match value {
+        Some(Value::String(s)) => s.split(',').map(str::to_string).collect(),
+        Some(Value::Array(a)) => a.iter().map(brine_common::output::python::to_str).collect(),
+        Some(Value::Null) | None => Vec::new(),
+        Some(other) => vec![brine_common::output::python::to_str(other)],
+    };
+    raw.into_iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn truthy(v: Option<&Value>) -> bool {
+    match v {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => matches!(s.to_lowercase().as_str(), "true" | "yes" | "1"),
+        Some(Value::Number(n)) => n.as_f64().is_some_and(|f| f != 0.0),
+        _ => false,
+    }
+}
+
+/// Salt's conflict message when a state run is already going.
+fn running_message(_asking: &str) -> Option<String> {
+    let active = ACTIVE.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
+    Some(format!(
+        "The function \"{}\" is running as PID {} and was started at {} with jid {}",
+        active.fun,
+        std::process::id(),
+        active.started,
+        active.jid
+    ))
+}
+
+/// Holds the one-run-at-a-time slot; frees it when dropped.
+struct Slot;
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        *ACTIVE.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+/// Take the run slot, waiting if `queue` is set; else Salt's conflict message.
+async fn take_slot(fun: &str, jid: &str, queue: bool) -> Result<Slot, String> {
+    loop {
+        {
+            let mut active = ACTIVE.lock().unwrap_or_else(|p| p.into_inner());
+            if active.is_none() {
+                let now = jiff::Zoned::now();
+                *active = Some(Active {
+                    fun: fun.to_string(),
+                    jid: jid.to_string(),
+                    started: now.strftime("%Y, %b %d %H:%M:%S%.6f").to_string(),
+                });
+                return Ok(Slot);
+            }
+        }
+        if !queue {
+            return Err(running_message(fun).unwrap_or_default());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The pillar for this run: the minion's, with `pillar=` merged over it.
+fn run_pillar(ctx: &MinionCtx, call: &Call) -> Result<Map<String, Value>, FnError> {
+    let mut pillar = ctx.pillar();
+    let over = match call.kwargs.get("pillar") {
+        None | Some(Value::Null) => return Ok(pillar),
+        Some(Value::Object(o)) => o.clone(),
+        Some(Value::String(s)) => match brine_common::yaml::load(s, "<pillar>") {
+            Ok(Value::Object(o)) => o,
+            _ => {
+                return Err(FnError::Invocation(
+                    "Pillar data must be formatted as a dictionary".into(),
+                ));
+            }
+        },
+        Some(_) => {
+            return Err(FnError::Invocation(
+                "Pillar data must be formatted as a dictionary".into(),
+            ));
+        }
+    };
+    merge(&mut pillar, over);
+    Ok(pillar)
+}
+
+fn merge(base: &mut Map<String, Value>, over: Map<String, Value>) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(Value::Object(b)), Value::Object(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+fn saltenv_of(call: &Call) -> Option<String> {
+    call.kwargs
+        .get("saltenv")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// A host for this call, built on the async side (it captures the runtime handle).
+fn host_for(ctx: &MinionCtx, call: &Call) -> Result<MinionStateHost, FnError> {
+    let functions = ctx
+        .registry()
+        .ok_or_else(|| FnError::Execution("the function registry is gone".into()))?;
+    let pillar = run_pillar(ctx, call)?;
+    Ok(MinionStateHost::new(
+        ctx.clone(),
+        functions,
+        tokio::runtime::Handle::current(),
+        pillar,
+    ))
+}
+
+/// Compile what a run applies.
+fn compile_what(
+    host: &dyn StateHost,
+    what: &What,
+    saltenv: Option<&str>,
+) -> Result<Option<Lowstate>, CompileError> {
+    let env = saltenv.unwrap_or("base");
+    let high = match what {
+        What::Highstate => {
+            let high = compile::high_from_top(host, saltenv)?;
+            if high.is_empty() {
+                return Ok(None);
+            }
+            high
+        }
+        What::Sls(mods) => compile::high_from_sls(host, env, mods)?,
+        What::SlsId(_, mods) => compile::high_from_sls(host, env, mods)?,
+        What::Single(fun, name) => {
+            let kwargs: Map<String, Value> = Map::new();
+            compile::high_from_single(fun, name, &kwargs)?
+        }
+    };
+    let low = match what {
+        What::SlsId(id, _) => only_id(&high, id)?,
+        _ => compile::compile(&high)?,
+    };
+    Ok(Some(low))
+}
+
+/// `state.sls_id`: the chunks of one id, without their requisites (as Salt runs them).
+fn only_id(high: &HighData, id: &str) -> Result<Lowstate, CompileError> {
+    let Some(body) = high.get(id) else {
+        return Err(CompileError::new(vec![format!(
+            "No matches for ID '{id}' found in SLS"
+        )]));
+    };
+    let mut one = Map::new();
+    one.insert(id.to_string(), body.clone());
+    let mut chunks = compile::low::compile_high(&one)?;
+    for c in &mut chunks {
+        c.args.retain(|k, _| !requisites::is_requisite_key(k));
+    }
+    requisites::resolve(chunks)
+}
+
+/// The result when nothing in the top file matches (Salt's `no_|-states_|-states_|-None`).
+fn no_states() -> Value {
+    json!({"no_|-states_|-states_|-None": {
+        "result": false,
+        "comment": compile::top::NO_TOP_MATCH,
+        "name": "No States",
+        "changes": {},
+        "__run_num__": 0,
+    }})
+}
+
+async fn run_job(ctx: MinionCtx, call: Call, what: What) -> Result<FnOutput, FnError> {
+    let jid = call
+        .kwargs
+        .get("__pub_jid")
+        .map(brine_common::output::python::to_str)
+        .or_else(|| ctx.jid.as_ref().map(|j| j.to_string()))
+        .unwrap_or_default();
+    let queue = truthy(call.kwargs.get("queue"));
+    let slot = match take_slot(&call.fun, &jid, queue).await {
+        Ok(slot) => slot,
+        Err(msg) => {
+            return Ok(FnOutput {
+                ret: json!([msg]),
+                retcode: EX_STATE_COMPILER_ERROR,
+            });
+        }
+    };
+    let host = host_for(&ctx, &call)?;
+    let test = match call.kwargs.get("test") {
+        Some(v) => truthy(Some(v)),
+        None => truthy(host.opts().get("test")),
+    };
+    let failhard = truthy(host.opts().get("failhard"));
+    let saltenv = saltenv_of(&call);
+    let single_kwargs = call.user_kwargs();
+    // saltutil.kill_job raises this; the run stops between states.
+    let kill = match &ctx.jid {
+        Some(jid) => ctx.running.kill_flag(jid),
+        None => Arc::new(AtomicBool::new(false)),
+    };
+    let job = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        let modules = brine_states::modules::registry();
+        let what = match what {
+            What::Single(fun, name) => {
+                return run_single(&host, &modules, &fun, &name, &single_kwargs, test);
+            }
+            other => other,
+        };
+        let low = match compile_what(&host, &what, saltenv.as_deref()) {
+            Ok(Some(low)) => low,
+            Ok(None) => return (no_states(), EX_STATE_FAILURE),
+            Err(e) => return (json!(e.errors), EX_STATE_COMPILER_ERROR),
+        };
+        run_low(&host, &modules, &low, test, failhard, &kill)
+    });
+    let (ret, retcode) = job
+        .await
+        .map_err(|e| FnError::Exception(format!("the state run stopped: {e}")))?;
+    Ok(FnOutput { ret, retcode })
+}
+
+fn run_low(
+    host: &dyn StateHost,
+    modules: &StateModules,
+    low: &Lowstate,
+    test: bool,
+    failhard: bool,
+    kill: &AtomicBool,
+) -> (Value, i32) {
+    let missing = runtime::missing_functions(low, modules);
+    if !missing.is_empty() {
+        return (json!(missing), EX_STATE_COMPILER_ERROR);
+    }
+    let opts = RunOptions {
+        test,
+        failhard,
+        kill: Some(kill),
+    };
+    let out = runtime::run(host, modules, low, &opts);
+    let failed = out
+        .values()
+        .any(|r| r.get("result") == Some(&Value::Bool(false)));
+    (
+        Value::Object(out),
+        if failed { EX_STATE_FAILURE } else { 0 },
+    )
+}
+
+fn run_single(
+    host: &dyn StateHost,
+    modules: &StateModules,
+    fun: &str,
+    name: &str,
+    kwargs: &Map<String, Value>,
+    test: bool,
+) -> (Value, i32) {
+    let args: Map<String, Value> = kwargs
+        .iter()
+        .filter(|(k, _)| {
+            !matches!(
+                k.as_str(),
+                "test" | "queue" | "pillar" | "saltenv" | "fun" | "name"
+            )
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let low = compile::high_from_single(fun, name, &args).and_then(|h| compile::compile(&h));
+    match low {
+        Ok(low) => run_low(host, modules, &low, test, false, &AtomicBool::new(false)),
+        Err(e) => (json!(e.errors), EX_STATE_COMPILER_ERROR),
+    }
+}
+
+async fn show(ctx: MinionCtx, call: Call, what: Show) -> Result<FnOutput, FnError> {
+    let host = host_for(&ctx, &call)?;
+    let saltenv = saltenv_of(&call);
+    let job = tokio::task::spawn_blocking(move || show_blocking(&host, &what, saltenv.as_deref()));
+    let result = job
+        .await
+        .map_err(|e| FnError::Exception(format!("the state compile stopped: {e}")))?;
+    Ok(match result {
+        Ok(v) => v.into(),
+        Err(e) => FnOutput {
+            ret: json!(e.errors),
+            retcode: EX_STATE_COMPILER_ERROR,
+        },
+    })
+}
+
+fn show_blocking(
+    host: &dyn StateHost,
+    what: &Show,
+    saltenv: Option<&str>,
+) -> Result<Value, CompileError> {
+    let env = saltenv.unwrap_or("base");
+    let chunks = |low: Lowstate| {
+        Value::Array(
+            low.chunks
+                .iter()
+                .filter_map(|c| serde_json::to_value(c).ok())
+                .collect(),
+        )
+    };
+    Ok(match what {
+        Show::Sls(mods) => Value::Object(compile::high_from_sls(host, env, mods)?),
+        Show::Highstate => Value::Object(compile::high_from_top(host, saltenv)?),
+        Show::Lowstate => chunks(compile::compile(&compile::high_from_top(host, saltenv)?)?),
+        Show::LowSls(mods) => chunks(compile::compile(&compile::high_from_sls(host, env, mods)?)?),
+        Show::Top => {
+            serde_json::to_value(compile::top::matches(host, saltenv)?).unwrap_or(Value::Null)
+        }
+    })
+}

@@ -1,0 +1,118 @@
+//! The minion's [`StateHost`]: execution functions through the minion's
+//! `Functions` registry, grains and pillar from its context, options from its
+//! config, and `salt://` files through the minion's [`FileClient`] (the
+//! master's file server, or the local `file_roots` with `file_client: local`),
+//! which confines every path to its root.
+//!
+//! A state run happens on a blocking thread; `call` and the file client wait
+//! there for their async work with the runtime handle.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use brine_common::functions::{Call, Functions};
+use brine_states::host::StateHost;
+use serde_json::{Map, Value, json};
+
+use crate::fileclient::FileClient;
+use crate::modules::MinionCtx;
+
+pub struct MinionStateHost {
+    ctx: MinionCtx,
+    functions: Arc<Functions<MinionCtx>>,
+    handle: tokio::runtime::Handle,
+    pillar: Map<String, Value>,
+    opts: Map<String, Value>,
+    files: FileClient,
+}
+
+impl MinionStateHost {
+    /// A host for one state run; `pillar` is the run's pillar (the minion's,
+    /// with any `pillar=` override merged in).
+    pub fn new(
+        ctx: MinionCtx,
+        functions: Arc<Functions<MinionCtx>>,
+        handle: tokio::runtime::Handle,
+        pillar: Map<String, Value>,
+    ) -> Self {
+        let mut opts = match serde_json::to_value(&*ctx.config) {
+            Ok(Value::Object(o)) => o,
+            _ => Map::new(),
+        };
+        opts.insert("id".into(), json!(ctx.id.to_string()));
+        let files = FileClient::new(&ctx.config, ctx.link.as_ref());
+        MinionStateHost {
+            ctx,
+            functions,
+            handle,
+            pillar,
+            opts,
+            files,
+        }
+    }
+}
+
+impl StateHost for MinionStateHost {
+    fn call(
+        &self,
+        fun: &str,
+        args: Vec<Value>,
+        kwargs: Map<String, Value>,
+    ) -> Result<Value, String> {
+        let call = Call {
+            fun: fun.to_string(),
+            args,
+            kwargs,
+        };
+        let outcome = self
+            .handle
+            .block_on(self.functions.call(self.ctx.clone(), call));
+        match outcome.ret {
+            Value::String(msg) if !outcome.success => Err(msg),
+            ret => Ok(ret),
+        }
+    }
+
+    fn has_function(&self, fun: &str) -> bool {
+        self.functions.contains(fun)
+    }
+
+    fn grains(&self) -> Map<String, Value> {
+        self.ctx.grains()
+    }
+
+    fn pillar(&self) -> Map<String, Value> {
+        self.pillar.clone()
+    }
+
+    fn opts(&self) -> Map<String, Value> {
+        self.opts.clone()
+    }
+
+    fn read_file(&self, saltenv: &str, path: &str) -> Result<Option<Vec<u8>>, String> {
+        self.handle.block_on(self.files.read_file(saltenv, path))
+    }
+
+    fn cache_file(&self, saltenv: &str, path: &str) -> Result<PathBuf, String> {
+        self.handle
+            .block_on(self.files.cache_file(saltenv, path))
+            .map_err(|e| {
+                if e.contains("does not exist") {
+                    format!("Source file salt://{path} not found in saltenv '{saltenv}'")
+                } else {
+                    e
+                }
+            })
+    }
+
+    fn list_files(&self, saltenv: &str) -> Result<Vec<String>, String> {
+        let manifest = self.handle.block_on(self.files.manifest(saltenv))?;
+        Ok(manifest.into_iter().map(|e| e.path.to_string()).collect())
+    }
+
+    fn environments(&self) -> Vec<String> {
+        self.handle
+            .block_on(self.files.environments())
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,87 @@
+//! An in-memory [`StateHost`] for the compiler's and runtime's tests: files
+//! by path, fixed grains and pillar, and `cmd.retcode` answering from a table.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use serde_json::{Map, Value, json};
+
+use crate::host::StateHost;
+
+#[derive(Default)]
+pub struct MemHost {
+    pub files: BTreeMap<String, String>,
+    pub grains: Map<String, Value>,
+    pub pillar: Map<String, Value>,
+    /// `cmd.retcode` answers by command text (missing: 1).
+    pub retcodes: BTreeMap<String, i64>,
+    pub calls: Mutex<Vec<String>>,
+}
+
+impl MemHost {
+    pub fn with_files(files: &[(&str, &str)]) -> Self {
+        let mut h = MemHost::default();
+        for (p, t) in files {
+            h.files.insert((*p).to_string(), (*t).to_string());
+        }
+        h.grains.insert("id".into(), json!("m1"));
+        h.grains.insert("os".into(), json!("Debian"));
+        h
+    }
+}
+
+impl StateHost for MemHost {
+    fn call(
+        &self,
+        fun: &str,
+        args: Vec<Value>,
+        _kwargs: Map<String, Value>,
+    ) -> Result<Value, String> {
+        let first = args
+            .first()
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        if let Ok(mut calls) = self.calls.lock() {
+            calls.push(format!("{fun} {first}"));
+        }
+        match fun {
+            "cmd.retcode" => Ok(json!(self.retcodes.get(&first).copied().unwrap_or(1))),
+            _ => Err(format!("'{fun}' is not available.")),
+        }
+    }
+    fn has_function(&self, fun: &str) -> bool {
+        fun == "cmd.retcode"
+    }
+    fn grains(&self) -> Map<String, Value> {
+        self.grains.clone()
+    }
+    fn pillar(&self) -> Map<String, Value> {
+        self.pillar.clone()
+    }
+    fn opts(&self) -> Map<String, Value> {
+        Map::from_iter([("id".to_string(), json!("m1"))])
+    }
+    fn read_file(&self, saltenv: &str, path: &str) -> Result<Option<Vec<u8>>, String> {
+        Ok(self
+            .files
+            .get(&format!("{saltenv}/{path}"))
+            .map(|t| t.as_bytes().to_vec()))
+    }
+    fn cache_file(&self, _saltenv: &str, path: &str) -> Result<PathBuf, String> {
+        Err(format!("no cache for {path}"))
+    }
+    fn list_files(&self, saltenv: &str) -> Result<Vec<String>, String> {
+        let prefix = format!("{saltenv}/");
+        Ok(self
+            .files
+            .keys()
+            .filter_map(|k| k.strip_prefix(&prefix))
+            .map(str::to_string)
+            .collect())
+    }
+    fn environments(&self) -> Vec<String> {
+        vec!["base".into()]
+    }
+}

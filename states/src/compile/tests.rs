@@ -1,0 +1,207 @@
+use serde_json::json;
+
+use super::testhost::MemHost;
+use super::*;
+
+fn compile_sls(files: &[(&str, &str)], mods: &[&str]) -> Result<Lowstate, CompileError> {
+    let host = MemHost::with_files(files);
+    let mods: Vec<String> = mods.iter().map(|m| m.to_string()).collect();
+    compile(&high_from_sls(&host, "base", &mods)?)
+}
+
+fn ids(low: &Lowstate) -> Vec<String> {
+    low.chunks
+        .iter()
+        .map(|c| format!("{}:{}", c.id, c.name))
+        .collect()
+}
+
+fn req_of(low: &Lowstate, id: &str) -> Vec<(ReqKind, String)> {
+    let i = low.chunks.iter().position(|c| c.id == id).expect("chunk");
+    low.reqs[i]
+        .iter()
+        .map(|r| (r.kind, low.chunks[r.target].id.clone()))
+        .collect()
+}
+
+#[test]
+fn compile_orders_by_definition_then_order_key() {
+    let sls = "b:\n  test.nop: []\na:\n  test.nop:\n    - order: last\nc:\n  test.nop:\n    - order: first\nd:\n  test.nop\n";
+    let low = compile_sls(&[("base/s.sls", sls)], &["s"]).expect("compiles");
+    assert_eq!(ids(&low), ["c:c", "b:b", "d:d", "a:a"]);
+    assert_eq!(low.chunks[1].order, 10000);
+    assert_eq!(low.chunks[1].env, "base");
+}
+
+#[test]
+fn compile_expands_names_and_defaults_name_to_id() {
+    let sls = "pkgs:\n  test.nop:\n    - names:\n      - one\n      - two:\n        - extra: 1\nsolo:\n  test.nop:\n    - name: other\n";
+    let low = compile_sls(&[("base/s.sls", sls)], &["s"]).expect("compiles");
+    assert_eq!(ids(&low), ["pkgs:one", "pkgs:two", "solo:other"]);
+    assert_eq!(low.chunks[1].args["extra"], json!(1));
+    assert_eq!(low.chunks[0].tag(), "test_|-pkgs_|-one_|-nop");
+}
+
+#[test]
+fn compile_includes_run_first_and_resolve_relative_names() {
+    let files = [
+        (
+            "base/app/init.sls",
+            "include:\n  - .conf\n  - common\nmain:\n  test.nop\n",
+        ),
+        ("base/app/conf.sls", "conf:\n  test.nop\n"),
+        ("base/common.sls", "common:\n  test.nop\n"),
+    ];
+    let low = compile_sls(&files, &["app"]).expect("compiles");
+    assert_eq!(ids(&low), ["conf:conf", "common:common", "main:main"]);
+    assert_eq!(low.chunks[0].sls, "app.conf");
+}
+
+#[test]
+fn compile_applies_extend_and_exclude() {
+    let files = [
+        (
+            "base/a.sls",
+            "include:\n  - b\nextend:\n  target:\n    test.nop:\n      - name: renamed\n      - require:\n        - test: other\nexclude:\n  - id: gone\n",
+        ),
+        (
+            "base/b.sls",
+            "target:\n  test.nop: []\nother:\n  test.nop: []\ngone:\n  test.nop: []\n",
+        ),
+    ];
+    let low = compile_sls(&files, &["a"]).expect("compiles");
+    assert_eq!(ids(&low), ["target:renamed", "other:other"]);
+    assert_eq!(
+        req_of(&low, "target"),
+        [(ReqKind::Require, "other".to_string())]
+    );
+}
+
+#[test]
+fn compile_resolves_requisites_in_all_forms() {
+    let sls = "\
+a:
+  test.nop: []
+b:
+  test.nop:
+    - require_in:
+      - cmd: c
+    - watch_in:
+      - a
+c:
+  cmd.run:
+    - name: echo c
+    - onchanges:
+      - sls: s
+    - onfail_any:
+      - id: a
+d:
+  test.nop:
+    - prereq:
+      - cmd: echo c
+    - listen:
+      - test: b
+";
+    let low = compile_sls(&[("base/s.sls", sls)], &["s"]).expect("compiles");
+    assert_eq!(req_of(&low, "a"), [(ReqKind::Watch, "b".into())]);
+    let c = req_of(&low, "c");
+    assert!(c.contains(&(ReqKind::Require, "b".into())), "{c:?}");
+    assert!(
+        c.contains(&(ReqKind::Onchanges, "a".into()))
+            && c.contains(&(ReqKind::Onchanges, "d".into()))
+    );
+    assert!(c.contains(&(ReqKind::Onfail, "a".into())));
+    assert!(c.contains(&(ReqKind::Prerequired, "d".into())));
+    assert_eq!(
+        req_of(&low, "d"),
+        [(ReqKind::Prereq, "c".into()), (ReqKind::Listen, "b".into())]
+    );
+}
+
+#[test]
+fn compile_use_copies_arguments() {
+    let sls = "a:\n  test.nop:\n    - mode: 644\n    - user: root\nb:\n  test.nop:\n    - user: www\n    - use:\n      - test: a\n";
+    let low = compile_sls(&[("base/s.sls", sls)], &["s"]).expect("compiles");
+    assert_eq!(low.chunks[1].args["mode"], json!(644));
+    assert_eq!(low.chunks[1].args["user"], json!("www"));
+}
+
+#[test]
+fn compile_error_names_state_with_missing_requisite() {
+    let sls = "g:\n  cmd.run:\n    - name: echo G\n    - require:\n      - cmd: Z\n";
+    let err = compile_sls(&[("base/s.sls", sls)], &["s"]).expect_err("missing");
+    assert_eq!(
+        err.errors,
+        [
+            "State 'g' (cmd.run) in SLS 's': The following requisites were not found:\n                   require:\n                       cmd: Z\n"
+        ]
+    );
+}
+
+#[test]
+fn compile_error_names_states_in_a_cycle() {
+    let sls = "a:\n  test.nop:\n    - require:\n      - test: b\nb:\n  test.nop:\n    - watch:\n      - test: a\n";
+    let err = compile_sls(&[("base/s.sls", sls)], &["s"]).expect_err("cycle");
+    assert_eq!(
+        err.errors,
+        ["Recursive requisite found: test: a (SLS 's') -> test: b (SLS 's') -> test: a (SLS 's')"]
+    );
+}
+
+#[test]
+fn compile_reports_missing_sls_conflicts_and_bad_functions() {
+    let err = compile_sls(&[], &["nope"]).expect_err("missing");
+    assert_eq!(
+        err.errors,
+        ["No matching sls found for 'nope' in env 'base'"]
+    );
+    let files = [
+        ("base/a.sls", "include:\n  - b\nx:\n  test.nop\n"),
+        ("base/b.sls", "x:\n  test.nop\n"),
+    ];
+    let err = compile_sls(&files, &["a"]).expect_err("conflict");
+    assert!(
+        err.errors[0].starts_with("Detected conflicting IDs"),
+        "{err:?}"
+    );
+    let err =
+        compile_sls(&[("base/s.sls", "x:\n  test:\n    - name: y\n")], &["s"]).expect_err("no fun");
+    assert_eq!(
+        err.errors,
+        ["No function declared in state 'test' in SLS 's'"]
+    );
+}
+
+#[test]
+fn compile_top_matches_by_type() {
+    let top = "\
+base:
+  '*':
+    - common
+  'os:Debian':
+    - match: grain
+    - debian
+  'os:RedHat':
+    - match: grain
+    - redhat
+  'm[0-9]':
+    - match: pcre
+    - numbered
+  'role:web':
+    - match: pillar
+    - web
+  'G@os:Debian and not m2':
+    - match: compound
+    - compound
+  'other,m1':
+    - match: list
+    - listed
+";
+    let mut host = MemHost::with_files(&[("base/top.sls", top)]);
+    host.pillar.insert("role".into(), json!("web"));
+    let matches = top::matches(&host, None).expect("top");
+    assert_eq!(
+        matches["base"],
+        ["common", "debian", "numbered", "web", "compound", "listed"]
+    );
+}

@@ -1,0 +1,407 @@
+//! `file.managed` and `file.serialize`: a file with the wanted bytes,
+//! owner and mode.
+//!
+//! The bytes come from `contents`, `contents_pillar`, or a `source` (a
+//! `salt://` file cached from the file server, or a local path), optionally
+//! rendered with `template: jinja`. `file.manage_contents` compares and
+//! writes them and gives Salt's diff (`New file` for a new file).
+
+use serde_json::{Map, Value, json};
+
+use super::absolute_error;
+use super::perms::{Wanted, enforce, needed, stats};
+use crate::lowstate::{StateCall, StateResult};
+use crate::modules::{call, changed, name_of, one, pending, str_of, text, truthy};
+use crate::render::{TemplateContext, render_template};
+
+/// Where the new bytes come from.
+#[derive(Debug, Clone, PartialEq)]
+enum Body {
+    /// The text itself (contents, a rendered template, a serialized dataset).
+    Text(String),
+    /// A local file holding the bytes (a cached `salt://` file, a local source).
+    Local(String),
+    /// Nothing given: an existing file keeps its bytes, a new one is empty.
+    Nothing,
+}
+
+pub fn managed(c: &StateCall<'_>) -> StateResult {
+    let name = name_of(c);
+    if let Some(err) = absolute_error(name) {
+        return StateResult::fail(name, err);
+    }
+    let has_contents = ["contents", "contents_pillar", "contents_grains"]
+        .iter()
+        .any(|k| c.chunk.arg(k).is_some_and(|v| !v.is_null()));
+    if has_contents && c.chunk.arg("source").is_some_and(truthy) {
+        return StateResult::fail(
+            name,
+            "'source' cannot be used in combination with 'contents', 'contents_pillar', or 'contents_grains'",
+        );
+    }
+    let current = stats(c.host, name);
+    if current
+        .as_ref()
+        .is_some_and(|st| st.get("type") == Some(&json!("dir")))
+    {
+        return StateResult::fail(name, format!("Specified target {name} is a directory"));
+    }
+    if current.is_some() && !c.chunk.bool_arg("replace", true) {
+        return ensure(
+            c,
+            Body::Nothing,
+            "exists with proper permissions. No changes made.",
+        );
+    }
+    match wanted_body(c) {
+        Ok(body) => ensure(c, body, ""),
+        Err(e) => StateResult::fail(name, e),
+    }
+}
+
+/// `file.serialize`: `dataset` (or `dataset_pillar`) written as YAML or JSON.
+pub fn serialize(c: &StateCall<'_>) -> StateResult {
+    let name = name_of(c);
+    if let Some(err) = absolute_error(name) {
+        return StateResult::fail(name, err);
+    }
+    let dataset = match (c.chunk.arg("dataset"), str_of(c.chunk, "dataset_pillar")) {
+        (Some(d), _) if !d.is_null() => d.clone(),
+        (_, Some(key)) => pillar_value(c, &key).unwrap_or(Value::Null),
+        _ => return StateResult::fail(name, "Neither 'dataset' nor 'dataset_pillar' was defined"),
+    };
+    let format = str_of(c.chunk, "serializer")
+        .or_else(|| str_of(c.chunk, "formatter"))
+        .unwrap_or_else(|| "yaml".into())
+        .to_lowercase();
+    let body = match format.as_str() {
+        "json" => {
+            let pretty = serde_json::to_string_pretty(&sorted(&dataset)).unwrap_or_default();
+            format!("{pretty}\n")
+        }
+        "yaml" => brine_common::yaml::dump_block(&dataset),
+        other => return StateResult::fail(name, format!("{other} format is not supported")),
+    };
+    ensure(c, Body::Text(body), "")
+}
+
+/// JSON objects with their keys sorted (Salt's `sort_keys=True`).
+fn sorted(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), sorted(&m[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
+/// A pillar value by colon-separated path (`app:config`).
+fn pillar_value(c: &StateCall<'_>, path: &str) -> Option<Value> {
+    let pillar = Value::Object(c.host.pillar());
+    path.split(':')
+        .try_fold(&pillar, |v, key| v.get(key))
+        .cloned()
+}
+
+/// The new bytes, from whichever argument gives them.
+fn wanted_body(c: &StateCall<'_>) -> Result<Body, String> {
+    if let Some(v) = c.chunk.arg("contents").filter(|v| !v.is_null()) {
+        return Ok(Body::Text(with_newline(c, contents_text(v))));
+    }
+    if let Some(key) = str_of(c.chunk, "contents_pillar") {
+        let v = pillar_value(c, &key).ok_or_else(|| format!("Pillar {key} does not exist"))?;
+        return Ok(Body::Text(with_newline(c, contents_text(&v))));
+    }
+    let sources = match c.chunk.arg("source") {
+        Some(Value::Array(items)) => items.iter().map(text).collect(),
+        Some(v) if truthy(v) => vec![text(v)],
+        _ => return Ok(Body::Nothing),
+    };
+    let template = str_of(c.chunk, "template");
+    for source in &sources {
+        if let Some(body) = fetch(c, source, template.as_deref())? {
+            return Ok(body);
+        }
+    }
+    Err(format!(
+        "Source file {} not found in saltenv '{}'",
+        sources.join(", "),
+        c.chunk.env
+    ))
+}
+
+/// `contents` as text: a list is joined with newlines.
+fn contents_text(v: &Value) -> String {
+    match v {
+        Value::Array(lines) => lines.iter().map(text).collect::<Vec<_>>().join("\n"),
+        other => text(other),
+    }
+}
+
+/// `contents_newline` (default on): end the contents with a newline.
+fn with_newline(c: &StateCall<'_>, mut body: String) -> String {
+    if c.chunk.bool_arg("contents_newline", true) && !body.ends_with('\n') {
+        body.push('\n');
+    }
+    body
+}
+
+/// `salt://path?saltenv=env` -> (env, path).
+fn salt_url<'a>(c: &'a StateCall<'_>, source: &'a str) -> Option<(&'a str, &'a str)> {
+    let rest = source.strip_prefix("salt://")?;
+    Some(match rest.split_once("?saltenv=") {
+        Some((path, env)) => (env, path),
+        None => (c.chunk.env.as_str(), rest),
+    })
+}
+
+/// One source: `Ok(None)` when it does not exist (the next one is tried).
+fn fetch(c: &StateCall<'_>, source: &str, template: Option<&str>) -> Result<Option<Body>, String> {
+    if let Some((env, path)) = salt_url(c, source) {
+        if let Some(engine) = template {
+            let Some(bytes) = c.host.read_file(env, path)? else {
+                return Ok(None);
+            };
+            let src = String::from_utf8(bytes)
+                .map_err(|_| format!("Source file {source} is not text"))?;
+            return render(c, engine, &src, path).map(|t| Some(Body::Text(t)));
+        }
+        if c.host.read_file(env, path)?.is_none() {
+            return Ok(None);
+        }
+        let local = c.host.cache_file(env, path)?;
+        let local = local.display().to_string();
+        check_hash(c, source, &local)?;
+        return Ok(Some(Body::Local(local)));
+    }
+    let local = source.strip_prefix("file://").unwrap_or(source);
+    if !local.starts_with('/') {
+        return Err(format!(
+            "Source {source} is neither salt:// nor an absolute local path"
+        ));
+    }
+    if !truthy(&call(c.host, "file.file_exists", vec![json!(local)], &[])?) {
+        return Ok(None);
+    }
+    if let Some(engine) = template {
+        let src = call(c.host, "file.read", vec![json!(local)], &[])?;
+        return render(c, engine, &text(&src), local).map(|t| Some(Body::Text(t)));
+    }
+    check_hash(c, source, local)?;
+    Ok(Some(Body::Local(local.to_string())))
+}
+
+/// `source_hash`: `sha256=<hex>`, or a bare hex digest (the type from its length).
+fn check_hash(c: &StateCall<'_>, source: &str, local: &str) -> Result<(), String> {
+    let Some(spec) = str_of(c.chunk, "source_hash") else {
+        return Ok(());
+    };
+    let (form, expected) = match spec.split_once('=') {
+        Some((form, hex)) => (form.to_string(), hex.to_lowercase()),
+        None => {
+            let form = match spec.len() {
+                32 => "md5",
+                40 => "sha1",
+                56 => "sha224",
+                96 => "sha384",
+                128 => "sha512",
+                _ => "sha256",
+            };
+            (form.to_string(), spec.to_lowercase())
+        }
+    };
+    let actual = text(&call(
+        c.host,
+        "file.get_hash",
+        vec![json!(local), json!(form)],
+        &[],
+    )?);
+    if actual == expected {
+        Ok(())
+    } else {
+        Err(format!(
+            "Specified {form} checksum for {source} ({expected}) does not match actual checksum ({actual})"
+        ))
+    }
+}
+
+/// Render a template source (Jinja only), with `defaults` overridden by `context`.
+fn render(c: &StateCall<'_>, engine: &str, src: &str, path: &str) -> Result<String, String> {
+    if !engine.eq_ignore_ascii_case("jinja") {
+        return Err(format!(
+            "Specified template format {engine} is not supported"
+        ));
+    }
+    let mut context = Map::new();
+    for key in ["defaults", "context"] {
+        if let Some(Value::Object(m)) = c.chunk.arg(key) {
+            context.extend(m.clone());
+        }
+    }
+    let ctx = TemplateContext {
+        saltenv: c.chunk.env.clone(),
+        sls: c.chunk.sls.clone(),
+        path: path.to_string(),
+        context,
+    };
+    render_template(c.host, src, &ctx).map_err(|e| format!("Unable to manage file: {}", e.message))
+}
+
+/// Salt's test-mode comment for a file that would change.
+fn would_change(name: &str) -> String {
+    format!(
+        "The file {name} is set to be changed\nNote: No changes made, actual changes may\nbe different due to other states."
+    )
+}
+
+/// Bring `name` to `body` with the wanted owner and mode. `kept` is the
+/// comment tail when an existing file is left as it is (`replace: False`).
+fn ensure(c: &StateCall<'_>, body: Body, kept: &str) -> StateResult {
+    let name = name_of(c);
+    let want = Wanted::of(c.chunk, "mode");
+    let current = stats(c.host, name);
+    let body = match (body, &current) {
+        (Body::Nothing, Some(_)) => None,
+        (Body::Nothing, None) => Some(Body::Text(String::new())),
+        (b, _) => Some(b),
+    };
+    if current.is_none()
+        && let Err(e) = parent_dir(c)
+    {
+        return StateResult::fail(name, e);
+    }
+    let contents = match &body {
+        Some(b) => match manage(c, b, c.test) {
+            Ok(out) => out,
+            Err(e) => return StateResult::fail(name, e),
+        },
+        None => None,
+    };
+    if c.test {
+        return predict(name, current.as_ref(), contents, &want, kept);
+    }
+    let mut changes = Map::new();
+    if let Some(diff) = contents {
+        changes.insert("diff".into(), json!(diff));
+    }
+    match enforce(c.host, name, &want) {
+        Ok(perm) => changes.extend(perm),
+        Err(e) => return StateResult::fail(name, e),
+    }
+    if changes.is_empty() {
+        let tail = if kept.is_empty() {
+            "is in the correct state"
+        } else {
+            kept
+        };
+        return StateResult::ok(name, format!("File {name} {tail}"));
+    }
+    changed(name, format!("File {name} updated"), changes)
+}
+
+/// The test-mode answer for `ensure`.
+fn predict(
+    name: &str,
+    current: Option<&Map<String, Value>>,
+    diff: Option<String>,
+    want: &Wanted,
+    kept: &str,
+) -> StateResult {
+    let changes = match (current, diff) {
+        (None, _) => one("newfile", json!(name)),
+        (Some(st), diff) => {
+            let mut ch = Map::new();
+            if let Some(d) = diff {
+                ch.insert("diff".into(), json!(d));
+            }
+            ch.extend(needed(st, want));
+            ch
+        }
+    };
+    if changes.is_empty() {
+        let tail = if kept.is_empty() {
+            "is in the correct state"
+        } else {
+            kept
+        };
+        return StateResult::ok(name, format!("The file {name} {tail}"));
+    }
+    pending(name, would_change(name), changes)
+}
+
+/// A missing parent directory: created with `makedirs` (not in test mode),
+/// else Salt's error.
+fn parent_dir(c: &StateCall<'_>) -> Result<(), String> {
+    let name = name_of(c);
+    let parent = name
+        .rsplit_once('/')
+        .map_or("/", |(p, _)| if p.is_empty() { "/" } else { p });
+    if truthy(&call(
+        c.host,
+        "file.directory_exists",
+        vec![json!(parent)],
+        &[],
+    )?) {
+        return Ok(());
+    }
+    if !c.chunk.bool_arg("makedirs", false) {
+        return Err("Parent directory not present".into());
+    }
+    if c.test {
+        return Ok(());
+    }
+    let dir_mode = c
+        .chunk
+        .arg("dir_mode")
+        .and_then(super::perms::normalize_mode);
+    call(
+        c.host,
+        "file.makedirs",
+        vec![json!(name)],
+        &[
+            ("user", c.chunk.arg("user").cloned().unwrap_or(Value::Null)),
+            (
+                "group",
+                c.chunk.arg("group").cloned().unwrap_or(Value::Null),
+            ),
+            ("mode", dir_mode.map_or(Value::Null, Value::String)),
+        ],
+    )
+    .map(|_| ())
+}
+
+/// Compare (and unless `dry_run`, write) the bytes: the diff when they differ.
+fn manage(c: &StateCall<'_>, body: &Body, dry_run: bool) -> Result<Option<String>, String> {
+    let (key, value) = match body {
+        Body::Text(t) => ("contents", json!(t)),
+        Body::Local(p) => ("source", json!(p)),
+        Body::Nothing => return Ok(None),
+    };
+    let backup = str_of(c.chunk, "backup").filter(|b| b != "minion");
+    let out = call(
+        c.host,
+        "file.manage_contents",
+        vec![json!(name_of(c))],
+        &[
+            (key, value),
+            ("dry_run", json!(dry_run)),
+            (
+                "show_changes",
+                json!(c.chunk.bool_arg("show_changes", true)),
+            ),
+            ("backup", backup.map_or(Value::Null, Value::String)),
+        ],
+    )?;
+    if out.get("changed").is_some_and(truthy) {
+        Ok(Some(out.get("diff").map(text).unwrap_or_default()))
+    } else {
+        Ok(None)
+    }
+}

@@ -1,0 +1,506 @@
+//! The file states about paths rather than contents: `directory`, `absent`,
+//! `exists`, `missing`, `symlink`, `touch`, `copy` and `rename`.
+
+use serde_json::{Map, Value, json};
+
+use super::absolute_error;
+use super::perms::{Wanted, apply, needed, stats};
+use crate::lowstate::{StateCall, StateResult};
+use crate::modules::{call, changed, name_of, one, pending, str_of, text, truthy};
+
+fn exists_at(c: &StateCall<'_>, path: &str) -> Result<bool, String> {
+    call(c.host, "file.exists", vec![json!(path)], &[]).map(|v| truthy(&v))
+}
+
+fn is_link(c: &StateCall<'_>, path: &str) -> Result<bool, String> {
+    call(c.host, "file.is_link", vec![json!(path)], &[]).map(|v| truthy(&v))
+}
+
+fn is_dir(c: &StateCall<'_>, path: &str) -> Result<bool, String> {
+    call(c.host, "file.directory_exists", vec![json!(path)], &[]).map(|v| truthy(&v))
+}
+
+fn parent_of(path: &str) -> &str {
+    match path.trim_end_matches('/').rsplit_once('/') {
+        Some(("", _)) | None => "/",
+        Some((p, _)) => p,
+    }
+}
+
+/// Run `f`, turning an execution error into a failed state.
+fn guarded(c: &StateCall<'_>, f: impl FnOnce() -> Result<StateResult, String>) -> StateResult {
+    f().unwrap_or_else(|e| StateResult::fail(name_of(c), e))
+}
+
+// ---------------------------------------------------------------------------
+// directory
+
+pub fn directory(c: &StateCall<'_>) -> StateResult {
+    let name = name_of(c).trim_end_matches('/');
+    let name = if name.is_empty() { "/" } else { name };
+    if let Some(err) = absolute_error(name) {
+        return StateResult::fail(name, err);
+    }
+    if c.chunk.bool_arg("clean", false) {
+        return StateResult::fail(name, "file.directory: clean is not supported by Brine yet");
+    }
+    guarded(c, || directory_inner(c, name))
+}
+
+fn directory_inner(c: &StateCall<'_>, name: &str) -> Result<StateResult, String> {
+    let mode_key = if c.chunk.arg("dir_mode").is_some() {
+        "dir_mode"
+    } else {
+        "mode"
+    };
+    let want = Wanted::of(c.chunk, mode_key);
+    if exists_at(c, name)? && !is_dir(c, name)? {
+        if !c.chunk.bool_arg("force", false) {
+            return Ok(StateResult::fail(
+                name,
+                format!("Specified location {name} exists and is a file"),
+            ));
+        }
+        if !c.test {
+            call(c.host, "file.remove", vec![json!(name)], &[])?;
+        }
+    }
+    let present = is_dir(c, name)?;
+    if !present && !c.chunk.bool_arg("makedirs", false) && !is_dir(c, parent_of(name))? {
+        return Ok(StateResult::fail(
+            name,
+            format!("No directory to create {name} in"),
+        ));
+    }
+    let mut changes = Map::new();
+    if !present {
+        if c.test {
+            let changes = one(name, json!({"directory": "new"}));
+            return Ok(pending(
+                name,
+                format!("The following files will be changed:\n{name}: directory - new\n"),
+                changes,
+            ));
+        }
+        call(
+            c.host,
+            "file.makedirs",
+            vec![json!(format!("{name}/"))],
+            &[
+                ("user", want.user.clone().map_or(Value::Null, Value::String)),
+                (
+                    "group",
+                    want.group.clone().map_or(Value::Null, Value::String),
+                ),
+                ("mode", want.mode.clone().map_or(Value::Null, Value::String)),
+            ],
+        )?;
+        changes.insert(name.to_string(), json!("New Dir"));
+    }
+    let st = stats(c.host, name).unwrap_or_default();
+    let perm = needed(&st, &want);
+    let recursed = recurse(c, name)?;
+    if c.test {
+        if perm.is_empty() && recursed.is_empty() {
+            return Ok(StateResult::ok(
+                name,
+                format!("The directory {name} is in the correct state"),
+            ));
+        }
+        let lines: String = perm
+            .iter()
+            .map(|(k, v)| format!("{name}: {k} - {}\n", text(v)))
+            .collect();
+        let mut ch = Map::new();
+        if !perm.is_empty() {
+            ch.insert(name.to_string(), Value::Object(perm));
+        }
+        ch.extend(recursed);
+        return Ok(pending(
+            name,
+            format!("The following files will be changed:\n{lines}"),
+            ch,
+        ));
+    }
+    apply(c.host, name, &perm)?;
+    changes.extend(perm);
+    changes.extend(recursed);
+    if changes.is_empty() {
+        return Ok(StateResult::ok(
+            name,
+            format!("The directory {name} is in the correct state"),
+        ));
+    }
+    Ok(changed(name, format!("Directory {name} updated"), changes))
+}
+
+/// `recurse: [user, group, mode]`: owner and `file_mode`/`dir_mode` below
+/// `name`. The changes are keyed by path (applied unless in test mode).
+fn recurse(c: &StateCall<'_>, name: &str) -> Result<Map<String, Value>, String> {
+    let what = crate::modules::list_of(c.chunk, "recurse");
+    if what.is_empty() {
+        return Ok(Map::new());
+    }
+    let pick = |key: &str| what.iter().any(|w| w == key);
+    let base = Wanted {
+        user: if pick("user") {
+            str_of(c.chunk, "user")
+        } else {
+            None
+        },
+        group: if pick("group") {
+            str_of(c.chunk, "group")
+        } else {
+            None
+        },
+        mode: None,
+    };
+    let mode_of = |key: &str| {
+        if pick("mode") {
+            c.chunk.arg(key).and_then(super::perms::normalize_mode)
+        } else {
+            None
+        }
+    };
+    let found = call(
+        c.host,
+        "file.find",
+        vec![json!(name)],
+        &[("mindepth", json!(1))],
+    )?;
+    let mut out = Map::new();
+    for path in found.as_array().into_iter().flatten().map(text) {
+        let Some(st) = stats(c.host, &path) else {
+            continue;
+        };
+        let dir = st.get("type") == Some(&json!("dir"));
+        let want = Wanted {
+            mode: mode_of(if dir { "dir_mode" } else { "file_mode" }),
+            ..base.clone()
+        };
+        let ch = needed(&st, &want);
+        if ch.is_empty() {
+            continue;
+        }
+        if !c.test {
+            apply(c.host, &path, &ch)?;
+        }
+        out.insert(path, Value::Object(ch));
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------
+// absent, exists, missing
+
+pub fn absent(c: &StateCall<'_>) -> StateResult {
+    let name = name_of(c);
+    if let Some(err) = absolute_error(name) {
+        return StateResult::fail(name, err);
+    }
+    if name.trim_end_matches('/').is_empty() {
+        return StateResult::fail(name, "Refusing to make \"/\" absent");
+    }
+    guarded(c, || {
+        if !exists_at(c, name)? && !is_link(c, name)? {
+            return Ok(StateResult::ok(name, format!("File {name} is not present")));
+        }
+        let changes = one("removed", json!(name));
+        if c.test {
+            return Ok(pending(
+                name,
+                format!("File {name} is set for removal"),
+                changes,
+            ));
+        }
+        let what = if is_dir(c, name)? && !is_link(c, name)? {
+            "directory"
+        } else {
+            "file"
+        };
+        call(c.host, "file.remove", vec![json!(name)], &[])?;
+        Ok(changed(name, format!("Removed {what} {name}"), changes))
+    })
+}
+
+pub fn exists(c: &StateCall<'_>) -> StateResult {
+    let name = name_of(c);
+    guarded(c, || {
+        Ok(if exists_at(c, name)? {
+            StateResult::ok(name, format!("Path {name} exists"))
+        } else {
+            StateResult::fail(name, format!("Specified path {name} does not exist"))
+        })
+    })
+}
+
+pub fn missing(c: &StateCall<'_>) -> StateResult {
+    let name = name_of(c);
+    guarded(c, || {
+        Ok(if exists_at(c, name)? {
+            StateResult::fail(name, format!("Specified path {name} exists"))
+        } else {
+            StateResult::ok(name, format!("Path {name} is missing"))
+        })
+    })
+}
+
+// ---------------------------------------------------------------------------
+// symlink
+
+pub fn symlink(c: &StateCall<'_>) -> StateResult {
+    let name = name_of(c);
+    if let Some(err) = absolute_error(name) {
+        return StateResult::fail(name, err);
+    }
+    let Some(target) = str_of(c.chunk, "target") else {
+        return StateResult::fail(name, "A target is required for file.symlink");
+    };
+    guarded(c, || symlink_inner(c, name, &target))
+}
+
+fn symlink_inner(c: &StateCall<'_>, name: &str, target: &str) -> Result<StateResult, String> {
+    let force = c.chunk.bool_arg("force", false);
+    let link = is_link(c, name)?;
+    if link {
+        let current = text(&call(c.host, "file.readlink", vec![json!(name)], &[])?);
+        if current == target {
+            return Ok(StateResult::ok(name, format!("Symlink {name} is present")));
+        }
+        if c.test {
+            let msg = format!("Link {name} target is set to be changed to {target}");
+            return Ok(pending(name, msg, one("change", json!(name))));
+        }
+        call(
+            c.host,
+            "file.symlink",
+            vec![json!(target), json!(name)],
+            &[("force", json!(true))],
+        )?;
+        return Ok(changed(
+            name,
+            format!("Set target of symlink {name} -> {target}"),
+            one("new", json!(name)),
+        ));
+    }
+    if exists_at(c, name)? && !force {
+        return Ok(StateResult::fail(
+            name,
+            format!("File exists where the symlink {name} should be"),
+        ));
+    }
+    if !is_dir(c, parent_of(name))? && !c.chunk.bool_arg("makedirs", false) {
+        return Ok(StateResult::fail(
+            name,
+            format!("Directory {} for symlink is not present", parent_of(name)),
+        ));
+    }
+    if c.test {
+        let msg = format!("Symlink {name} to {target} is set for creation");
+        return Ok(pending(name, msg, one("new", json!(name))));
+    }
+    if !is_dir(c, parent_of(name))? {
+        call(c.host, "file.makedirs", vec![json!(name)], &[])?;
+    }
+    call(
+        c.host,
+        "file.symlink",
+        vec![json!(target), json!(name)],
+        &[("force", json!(force))],
+    )?;
+    Ok(changed(
+        name,
+        format!("Created new symlink {name} -> {target}"),
+        one("new", json!(name)),
+    ))
+}
+
+// ---------------------------------------------------------------------------
+// touch, copy, rename
+
+pub fn touch(c: &StateCall<'_>) -> StateResult {
+    let name = name_of(c);
+    if let Some(err) = absolute_error(name) {
+        return StateResult::fail(name, err);
+    }
+    guarded(c, || {
+        let existed = exists_at(c, name)?;
+        if c.test {
+            return Ok(if existed {
+                pending(
+                    name,
+                    format!("File {name} set to have atime and mtime updated"),
+                    one("touched", json!(name)),
+                )
+            } else {
+                pending(
+                    name,
+                    format!("File {name} is set to be created"),
+                    one("new", json!(name)),
+                )
+            });
+        }
+        if !is_dir(c, parent_of(name))? {
+            if !c.chunk.bool_arg("makedirs", false) {
+                return Ok(StateResult::fail(
+                    name,
+                    format!("Directory not present to touch file {name}"),
+                ));
+            }
+            call(c.host, "file.makedirs", vec![json!(name)], &[])?;
+        }
+        let kw = [
+            (
+                "atime",
+                c.chunk.arg("atime").cloned().unwrap_or(Value::Null),
+            ),
+            (
+                "mtime",
+                c.chunk.arg("mtime").cloned().unwrap_or(Value::Null),
+            ),
+        ];
+        call(c.host, "file.touch", vec![json!(name)], &kw)?;
+        Ok(if existed {
+            changed(
+                name,
+                format!("Updated times on file {name}"),
+                one("touched", json!(name)),
+            )
+        } else {
+            changed(
+                name,
+                format!("Created empty file {name}"),
+                one("new", json!(name)),
+            )
+        })
+    })
+}
+
+pub fn copy(c: &StateCall<'_>) -> StateResult {
+    let name = name_of(c);
+    if let Some(err) = absolute_error(name) {
+        return StateResult::fail(name, err);
+    }
+    let Some(source) = str_of(c.chunk, "source") else {
+        return StateResult::fail(name, "Source file \"None\" is not present");
+    };
+    guarded(c, || {
+        if !exists_at(c, &source)? {
+            return Ok(StateResult::fail(
+                name,
+                format!("Source file \"{source}\" is not present"),
+            ));
+        }
+        let force = c.chunk.bool_arg("force", false);
+        if exists_at(c, name)? && !force {
+            return Ok(StateResult::ok(
+                name,
+                format!("The target file \"{name}\" exists and will not be overwritten"),
+            ));
+        }
+        if exists_at(c, name)? && same_file(c, &source, name)? {
+            return Ok(StateResult::ok(
+                name,
+                format!("The target file \"{name}\" exists and is identical to the source"),
+            ));
+        }
+        let changes = one(name, json!(source));
+        if c.test {
+            return Ok(pending(
+                name,
+                format!("File \"{source}\" is set to be copied to \"{name}\""),
+                changes,
+            ));
+        }
+        if !is_dir(c, parent_of(name))? {
+            if !c.chunk.bool_arg("makedirs", false) {
+                return Ok(StateResult::fail(
+                    name,
+                    format!("The target directory {} is not present", parent_of(name)),
+                ));
+            }
+            call(c.host, "file.makedirs", vec![json!(name)], &[])?;
+        }
+        let dir = is_dir(c, &source)?;
+        call(
+            c.host,
+            "file.copy",
+            vec![json!(source), json!(name)],
+            &[
+                ("recurse", json!(dir)),
+                ("remove_existing", json!(force && dir)),
+            ],
+        )?;
+        let want = Wanted::of(c.chunk, "mode");
+        let st = stats(c.host, name).unwrap_or_default();
+        apply(c.host, name, &needed(&st, &want))?;
+        Ok(changed(
+            name,
+            format!("Copied \"{source}\" to \"{name}\""),
+            changes,
+        ))
+    })
+}
+
+/// Two regular files with the same bytes.
+fn same_file(c: &StateCall<'_>, a: &str, b: &str) -> Result<bool, String> {
+    if is_dir(c, a)? || is_dir(c, b)? {
+        return Ok(false);
+    }
+    let sum = |p: &str| call(c.host, "file.get_hash", vec![json!(p)], &[]);
+    Ok(sum(a)? == sum(b)?)
+}
+
+pub fn rename(c: &StateCall<'_>) -> StateResult {
+    let name = name_of(c);
+    if let Some(err) = absolute_error(name) {
+        return StateResult::fail(name, err);
+    }
+    let Some(source) = str_of(c.chunk, "source") else {
+        return StateResult::fail(
+            name,
+            "Source file \"None\" has already been moved out of place",
+        );
+    };
+    guarded(c, || {
+        if !exists_at(c, &source)? && !is_link(c, &source)? {
+            return Ok(StateResult::ok(
+                name,
+                format!("Source file \"{source}\" has already been moved out of place"),
+            ));
+        }
+        let force = c.chunk.bool_arg("force", false);
+        if exists_at(c, name)? && !force {
+            return Ok(StateResult::ok(
+                name,
+                format!("The target file \"{name}\" exists and will not be overwritten"),
+            ));
+        }
+        let changes = one(name, json!(source));
+        if c.test {
+            return Ok(pending(
+                name,
+                format!("File \"{source}\" is set to be moved to \"{name}\""),
+                changes,
+            ));
+        }
+        if !is_dir(c, parent_of(name))? {
+            if !c.chunk.bool_arg("makedirs", false) {
+                return Ok(StateResult::fail(
+                    name,
+                    format!("The target directory {} is not present", parent_of(name)),
+                ));
+            }
+            call(c.host, "file.makedirs", vec![json!(name)], &[])?;
+        }
+        if exists_at(c, name)? {
+            call(c.host, "file.remove", vec![json!(name)], &[])?;
+        }
+        call(c.host, "file.rename", vec![json!(source), json!(name)], &[])?;
+        Ok(changed(
+            name,
+            format!("Moved \"{source}\" to \"{name}\""),
+            changes,
+        ))
+    })
+}

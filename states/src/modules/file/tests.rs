@@ -1,0 +1,309 @@
+//! Tests of the file states against an in-memory host: a small fake file
+//! system behind `file.stats`, `file.manage_contents` and friends.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Map, Value, json};
+
+use super::{edit, managed, paths};
+use crate::modules::mock::{MockHost, chunk, run};
+
+/// Path -> (contents, mode); directories have `None` contents.
+type Fs = Arc<Mutex<BTreeMap<String, (Option<String>, String)>>>;
+
+fn fs_host(files: &[(&str, Option<&str>, &str)]) -> (MockHost, Fs) {
+    let fs: Fs = Arc::new(Mutex::new(
+        files
+            .iter()
+            .map(|(p, c, m)| ((*p).to_string(), (c.map(String::from), (*m).to_string())))
+            .collect(),
+    ));
+    let inner = fs.clone();
+    let host = MockHost::new(move |f, args, kw| fake(&inner, f, args, kw));
+    (host, fs)
+}
+
+fn fake(fs: &Fs, f: &str, args: &[Value], kw: &Map<String, Value>) -> Result<Value, String> {
+    let mut fs = fs.lock().map_err(|e| e.to_string())?;
+    let path = args
+        .first()
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let entry = fs.get(&path).cloned();
+    match f {
+        "file.stats" => entry
+            .map(|(c, mode)| json!({"type": if c.is_some() {"file"} else {"dir"}, "mode": mode, "user": "root", "group": "root", "uid": 0, "gid": 0}))
+            .ok_or_else(|| format!("Path not found: {path}")),
+        "file.exists" => Ok(json!(entry.is_some())),
+        "file.file_exists" => Ok(json!(entry.is_some_and(|e| e.0.is_some()))),
+        "file.directory_exists" => Ok(json!(entry.is_some_and(|e| e.0.is_none()))),
+        "file.is_link" => Ok(json!(false)),
+        "file.read" => Ok(json!(entry.and_then(|e| e.0).unwrap_or_default())),
+        "file.set_mode" => {
+            let mode = args.get(1).map(crate::modules::text).unwrap_or_default();
+            if let Some(e) = fs.get_mut(&path) {
+                e.1 = mode.clone();
+            }
+            Ok(json!(mode))
+        }
+        "file.makedirs" => Ok(Value::Null),
+        "file.remove" => Ok(json!(fs.remove(&path).is_some())),
+        "file.manage_contents" => {
+            let new = kw.get("contents").and_then(Value::as_str).unwrap_or("cached bytes\n").to_string();
+            let old = entry.and_then(|e| e.0);
+            if old.as_deref() == Some(new.as_str()) {
+                return Ok(json!({"changed": false, "diff": ""}));
+            }
+            let diff = match &old {
+                None => "New file".to_string(),
+                Some(o) => format!("--- \n+++ \n@@ -1 +1 @@\n-{o}+{new}"),
+            };
+            if kw.get("dry_run") != Some(&json!(true)) {
+                fs.insert(path, (Some(new), "0644".into()));
+            }
+            Ok(json!({"changed": true, "diff": diff}))
+        }
+        "file.replace" => Ok(json!(if args.get(1) == Some(&json!("old")) { "--- \n+++ \n-old\n+new\n" } else { "" })),
+        _ => Err(format!("unexpected {f}")),
+    }
+}
+
+#[test]
+fn managed_creates_a_new_file_like_salt() {
+    let (h, fs) = fs_host(&[("/etc", None, "0755")]);
+    let ch = chunk("file", "managed", "/etc/motd", json!({"contents": "hello"}));
+    let t = run(managed::managed, &h, &ch, true);
+    assert_eq!(t.result, None);
+    assert_eq!(t.changes["newfile"], json!("/etc/motd"));
+    assert!(
+        t.comment
+            .starts_with("The file /etc/motd is set to be changed\nNote: No changes made")
+    );
+    let r = run(managed::managed, &h, &ch, false);
+    assert_eq!(r.result, Some(true));
+    assert_eq!(r.comment, "File /etc/motd updated");
+    assert_eq!(r.changes["diff"], json!("New file"));
+    let written = fs
+        .lock()
+        .map(|f| f.get("/etc/motd").cloned())
+        .ok()
+        .flatten();
+    assert_eq!(written.and_then(|w| w.0).as_deref(), Some("hello\n"));
+    let again = run(managed::managed, &h, &ch, false);
+    assert_eq!(again.comment, "File /etc/motd is in the correct state");
+    assert!(again.changes.is_empty());
+}
+
+#[test]
+fn managed_reports_a_diff_and_a_mode_change() {
+    let (h, _) = fs_host(&[
+        ("/etc", None, "0755"),
+        ("/etc/app.conf", Some("a=1\n"), "0644"),
+    ]);
+    let ch = chunk(
+        "file",
+        "managed",
+        "/etc/app.conf",
+        json!({"contents": "a=2", "mode": 600}),
+    );
+    let t = run(managed::managed, &h, &ch, true);
+    assert_eq!(t.result, None);
+    assert_eq!(t.changes["mode"], json!("0600"));
+    assert!(
+        t.changes["diff"]
+            .as_str()
+            .is_some_and(|d| d.contains("+a=2"))
+    );
+    let r = run(managed::managed, &h, &ch, false);
+    assert_eq!(r.changes["mode"], json!("0600"));
+    assert_eq!(h.calls_to("file.set_mode")[0].args[1], json!("0600"));
+}
+
+#[test]
+fn managed_needs_a_parent_directory_or_makedirs() {
+    let (h, _) = fs_host(&[]);
+    let ch = chunk("file", "managed", "/opt/x/y", json!({"contents": "x"}));
+    let r = run(managed::managed, &h, &ch, false);
+    assert_eq!(
+        (r.result, r.comment.as_str()),
+        (Some(false), "Parent directory not present")
+    );
+    let rel = chunk("file", "managed", "rel/path", json!({}));
+    assert_eq!(
+        run(managed::managed, &h, &rel, false).comment,
+        "Specified file rel/path is not an absolute path"
+    );
+}
+
+#[test]
+fn managed_with_replace_false_keeps_the_bytes() {
+    let (h, _) = fs_host(&[
+        ("/etc", None, "0755"),
+        ("/etc/keep", Some("mine\n"), "0644"),
+    ]);
+    let ch = chunk(
+        "file",
+        "managed",
+        "/etc/keep",
+        json!({"contents": "theirs", "replace": false}),
+    );
+    let r = run(managed::managed, &h, &ch, false);
+    assert_eq!(
+        r.comment,
+        "File /etc/keep exists with proper permissions. No changes made."
+    );
+    assert!(!h.called("file.manage_contents"));
+}
+
+#[test]
+fn managed_from_a_missing_salt_source_fails() {
+    let (h, _) = fs_host(&[("/etc", None, "0755")]);
+    let ch = chunk(
+        "file",
+        "managed",
+        "/etc/x",
+        json!({"source": "salt://nope"}),
+    );
+    let r = run(managed::managed, &h, &ch, false);
+    assert_eq!(
+        r.comment,
+        "Source file salt://nope not found in saltenv 'base'"
+    );
+}
+
+#[test]
+fn serialize_writes_sorted_json() {
+    let (h, fs) = fs_host(&[("/etc", None, "0755")]);
+    let ch = chunk(
+        "file",
+        "serialize",
+        "/etc/a.json",
+        json!({"dataset": {"b": 1, "a": [1]}, "formatter": "json"}),
+    );
+    run(managed::serialize, &h, &ch, false);
+    let body = fs
+        .lock()
+        .ok()
+        .and_then(|f| f.get("/etc/a.json").cloned())
+        .and_then(|e| e.0);
+    assert_eq!(
+        body.as_deref(),
+        Some("{\n  \"a\": [\n    1\n  ],\n  \"b\": 1\n}\n")
+    );
+}
+
+#[test]
+fn directory_is_created_and_predicted() {
+    let (h, _) = fs_host(&[("/srv", None, "0755")]);
+    let ch = chunk("file", "directory", "/srv/app", json!({}));
+    let t = run(paths::directory, &h, &ch, true);
+    assert_eq!(
+        t.comment,
+        "The following files will be changed:\n/srv/app: directory - new\n"
+    );
+    assert_eq!(t.changes["/srv/app"], json!({"directory": "new"}));
+    let r = run(paths::directory, &h, &ch, false);
+    assert_eq!(r.comment, "Directory /srv/app updated");
+    assert_eq!(r.changes["/srv/app"], json!("New Dir"));
+    let (h2, _) = fs_host(&[("/srv", None, "0755")]);
+    let ok = run(
+        paths::directory,
+        &h2,
+        &chunk("file", "directory", "/srv", json!({"mode": 755})),
+        false,
+    );
+    assert_eq!(ok.comment, "The directory /srv is in the correct state");
+}
+
+#[test]
+fn absent_removes_and_predicts() {
+    let (h, _) = fs_host(&[("/tmp/x", Some(""), "0644")]);
+    let ch = chunk("file", "absent", "/tmp/x", json!({}));
+    assert_eq!(
+        run(paths::absent, &h, &ch, true).comment,
+        "File /tmp/x is set for removal"
+    );
+    let r = run(paths::absent, &h, &ch, false);
+    assert_eq!(
+        (r.comment.as_str(), r.changes["removed"].clone()),
+        ("Removed file /tmp/x", json!("/tmp/x"))
+    );
+    assert_eq!(
+        run(paths::absent, &h, &ch, false).comment,
+        "File /tmp/x is not present"
+    );
+}
+
+#[test]
+fn replace_passes_dry_run_in_test_mode() {
+    let (h, _) = fs_host(&[("/etc/c", Some("old\n"), "0644")]);
+    let ch = chunk(
+        "file",
+        "replace",
+        "/etc/c",
+        json!({"pattern": "old", "repl": "new"}),
+    );
+    let t = run(edit::replace, &h, &ch, true);
+    assert_eq!(
+        (t.result, t.comment.as_str()),
+        (None, "Changes would have been made")
+    );
+    assert_eq!(h.calls_to("file.replace")[0].kwargs["dry_run"], json!(true));
+    let r = run(edit::replace, &h, &ch, false);
+    assert_eq!(r.comment, "Changes were made");
+    let none = chunk(
+        "file",
+        "replace",
+        "/etc/c",
+        json!({"pattern": "zzz", "repl": "new"}),
+    );
+    assert_eq!(
+        run(edit::replace, &h, &none, false).comment,
+        "No changes needed to be made"
+    );
+}
+
+#[test]
+fn append_adds_only_missing_text() {
+    let (h, fs) = fs_host(&[("/etc/f", Some("one\n"), "0644")]);
+    let ch = chunk("file", "append", "/etc/f", json!({"text": ["one", "two"]}));
+    let r = run(edit::append, &h, &ch, false);
+    assert_eq!(r.comment, "Appended 1 lines");
+    let body = fs
+        .lock()
+        .ok()
+        .and_then(|f| f.get("/etc/f").cloned())
+        .and_then(|e| e.0);
+    assert_eq!(body.as_deref(), Some("one\ntwo\n"));
+    assert_eq!(
+        run(edit::append, &h, &ch, false).comment,
+        "File /etc/f is in correct state"
+    );
+}
+
+#[test]
+fn exists_and_missing_check_only() {
+    let (h, _) = fs_host(&[("/etc", None, "0755")]);
+    assert_eq!(
+        run(
+            paths::exists,
+            &h,
+            &chunk("file", "exists", "/etc", json!({})),
+            false
+        )
+        .result,
+        Some(true)
+    );
+    assert_eq!(
+        run(
+            paths::missing,
+            &h,
+            &chunk("file", "missing", "/etc", json!({})),
+            false
+        )
+        .result,
+        Some(false)
+    );
+}

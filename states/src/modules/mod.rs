@@ -1,0 +1,155 @@
+//! Salt's state modules: `file.managed`, `service.running`, `pkg.installed`...
+//!
+//! Each state function decides whether the host is already in the wanted
+//! state, predicts the change in test mode (`result: None` plus the changes
+//! it would make) and otherwise makes the change. The host work is always
+//! done by the minion's execution functions through [`StateHost::call`]
+//! (`file.stats`, `pkg.install`, `service.start`, ...): a state module never
+//! carries its own copy of a host action. Comments and changes dicts are
+//! Salt's, so outputs and requisites (`onchanges`, `watch`) behave alike.
+
+use serde_json::{Map, Value};
+
+use crate::host::StateHost;
+use crate::lowstate::{LowChunk, StateCall, StateModules, StateResult};
+
+pub mod cmd;
+pub mod cron;
+pub mod event;
+pub mod file;
+pub mod group;
+pub mod host;
+pub mod module;
+pub mod pkg;
+pub mod service;
+pub mod sysctl;
+pub mod test;
+pub mod user;
+
+/// Every state function, registered under its `module.function` name.
+pub fn registry() -> StateModules {
+    let mut m = StateModules::default();
+    test::register(&mut m);
+    file::register(&mut m);
+    cmd::register(&mut m);
+    pkg::register(&mut m);
+    service::register(&mut m);
+    user::register(&mut m);
+    group::register(&mut m);
+    cron::register(&mut m);
+    host::register(&mut m);
+    sysctl::register(&mut m);
+    module::register(&mut m);
+    event::register(&mut m);
+    m
+}
+
+/// Keyword arguments from `(name, value)` pairs, leaving out nulls (the
+/// execution function's default then applies).
+pub(crate) fn kwargs(pairs: &[(&str, Value)]) -> Map<String, Value> {
+    pairs
+        .iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| ((*k).to_string(), v.clone()))
+        .collect()
+}
+
+/// Call an execution function with positional and keyword arguments.
+pub(crate) fn call(
+    host: &dyn StateHost,
+    fun: &str,
+    args: Vec<Value>,
+    kw: &[(&str, Value)],
+) -> Result<Value, String> {
+    host.call(fun, args, kwargs(kw))
+}
+
+/// A state argument as given, `Null` when absent.
+pub(crate) fn arg(chunk: &LowChunk, key: &str) -> Value {
+    chunk.arg(key).cloned().unwrap_or(Value::Null)
+}
+
+/// Python's `str()` of a value, for arguments that may come as numbers.
+pub(crate) fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => brine_common::output::python::to_str(other),
+    }
+}
+
+/// A string-ish argument (strings and numbers), `None` when absent or empty.
+pub(crate) fn str_of(chunk: &LowChunk, key: &str) -> Option<String> {
+    match chunk.arg(key) {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(text(v)).filter(|s| !s.is_empty()),
+    }
+}
+
+/// A list argument: a YAML list, or a comma-separated string.
+pub(crate) fn list_of(chunk: &LowChunk, key: &str) -> Vec<String> {
+    match chunk.arg(key) {
+        Some(Value::Array(items)) => items.iter().map(text).collect(),
+        Some(Value::String(s)) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+        Some(v) if !v.is_null() => vec![text(v)],
+        _ => Vec::new(),
+    }
+}
+
+/// Salt's truthiness of a returned value.
+pub(crate) fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
+/// A test-mode answer: nothing done, `result: None`, the predicted changes.
+pub(crate) fn pending(
+    name: &str,
+    comment: impl Into<String>,
+    changes: Map<String, Value>,
+) -> StateResult {
+    StateResult {
+        name: name.to_string(),
+        result: None,
+        changes,
+        comment: comment.into(),
+    }
+}
+
+/// A success carrying changes.
+pub(crate) fn changed(
+    name: &str,
+    comment: impl Into<String>,
+    changes: Map<String, Value>,
+) -> StateResult {
+    StateResult {
+        changes,
+        ..StateResult::ok(name, comment)
+    }
+}
+
+/// A one-entry changes dict.
+pub(crate) fn one(key: &str, value: Value) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert(key.to_string(), value);
+    m
+}
+
+/// The name a state acts on.
+pub(crate) fn name_of<'a>(c: &'a StateCall<'_>) -> &'a str {
+    &c.chunk.name
+}
+
+#[cfg(test)]
+pub(crate) mod mock;

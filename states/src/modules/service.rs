@@ -1,0 +1,309 @@
+//! Salt's `service` states: `running`, `dead`, `enabled`, `disabled`, and
+//! `mod_watch` (restart, or reload with `reload: True`).
+//!
+//! Status comes from `service.status`/`service.enabled`; the work from
+//! `service.start`, `stop`, `restart`, `reload`, `enable`, `disable`.
+
+use serde_json::{Value, json};
+
+use super::{call, name_of, one, pending, truthy};
+use crate::lowstate::{StateCall, StateModules, StateResult};
+
+pub fn register(m: &mut StateModules) {
+    m.register("service.running", running);
+    m.register("service.dead", dead);
+    m.register("service.enabled", enabled);
+    m.register("service.disabled", disabled);
+    m.register_mod_watch("service", mod_watch);
+}
+
+fn ask(c: &StateCall<'_>, fun: &str) -> Result<bool, String> {
+    call(c.host, fun, vec![json!(name_of(c))], &[]).map(|v| truthy(&v))
+}
+
+/// Run `f` after checking the service exists.
+fn with_service(c: &StateCall<'_>, f: impl FnOnce() -> Result<StateResult, String>) -> StateResult {
+    let name = name_of(c);
+    match ask(c, "service.available") {
+        Ok(true) => f().unwrap_or_else(|e| StateResult::fail(name, e)),
+        Ok(false) => StateResult::fail(name, format!("The named service {name} is not available")),
+        Err(e) => StateResult::fail(name, e),
+    }
+}
+
+/// The `enable:` part of `running`/`dead`: a comment line, and whether it changed.
+fn boot(c: &StateCall<'_>, want: bool, state: &str) -> Result<(String, bool), String> {
+    let name = name_of(c);
+    let (word, fun) = if want {
+        ("enabled", "service.enable")
+    } else {
+        ("disabled", "service.disable")
+    };
+    let is = ask(
+        c,
+        if want {
+            "service.enabled"
+        } else {
+            "service.disabled"
+        },
+    )?;
+    if is {
+        return Ok((
+            format!("Service {name} is already {word}, and is {state}"),
+            false,
+        ));
+    }
+    if c.test {
+        return Ok((format!("Service {name} set to be {word}"), true));
+    }
+    if !ask(c, fun)? {
+        return Err(format!(
+            "Failed when setting service {name} to start at boot, but the service is {state}"
+        ));
+    }
+    Ok((
+        format!("Service {name} has been {word}, and is {state}"),
+        true,
+    ))
+}
+
+fn running(c: &StateCall<'_>) -> StateResult {
+    let name = name_of(c);
+    with_service(c, || {
+        let up = ask(c, "service.status")?;
+        let mut ret = StateResult::ok(name, format!("The service {name} is already running"));
+        if !up {
+            if c.test {
+                ret = pending(
+                    name,
+                    format!("Service {name} is set to start"),
+                    Default::default(),
+                );
+            } else {
+                call(c.host, "service.start", vec![json!(name)], &[])?;
+                if !ask(c, "service.status")? {
+                    return Ok(StateResult::fail(
+                        name,
+                        format!("Service {name} failed to start"),
+                    ));
+                }
+                ret.comment = format!("Started service {name}");
+                ret.changes = one(name, json!(true));
+            }
+        }
+        if let Some(enable) = c.chunk.arg("enable").filter(|v| !v.is_null()) {
+            let (line, did) = boot(c, truthy(enable), "running")?;
+            ret.comment = if up {
+                line
+            } else {
+                format!("{}\n{line}", ret.comment)
+            };
+            if did && c.test {
+                ret.result = None;
+            } else if did {
+                ret.changes.insert(name.to_string(), json!(true));
+            }
+        }
+        Ok(ret)
+    })
+}
+
+fn dead(c: &StateCall<'_>) -> StateResult {
+    let name = name_of(c);
+    with_service(c, || {
+        let up = ask(c, "service.status")?;
+        let mut ret = StateResult::ok(name, format!("The service {name} is already dead"));
+        if up {
+            if c.test {
+                ret = pending(
+                    name,
+                    format!("Service {name} is set to be killed"),
+                    Default::default(),
+                );
+            } else {
+                call(c.host, "service.stop", vec![json!(name)], &[])?;
+                if ask(c, "service.status")? {
+                    return Ok(StateResult::fail(
+                        name,
+                        format!("Service {name} failed to die"),
+                    ));
+                }
+                ret.comment = format!("Service {name} was killed");
+                ret.changes = one(name, json!(true));
+            }
+        }
+        if let Some(enable) = c.chunk.arg("enable").filter(|v| !v.is_null()) {
+            let (line, did) = boot(c, truthy(enable), "dead")?;
+            ret.comment = if up {
+                format!("{}\n{line}", ret.comment)
+            } else {
+                line
+            };
+            if did && c.test {
+                ret.result = None;
+            } else if did {
+                ret.changes.insert(name.to_string(), json!(true));
+            }
+        }
+        Ok(ret)
+    })
+}
+
+fn at_boot(c: &StateCall<'_>, want: bool) -> StateResult {
+    let name = name_of(c);
+    with_service(c, || {
+        let (line, did) = boot(c, want, "in the desired state")?;
+        Ok(match (did, c.test) {
+            (false, _) => StateResult::ok(name, line),
+            (true, true) => pending(name, line, Default::default()),
+            (true, false) => StateResult {
+                changes: one(name, json!(true)),
+                ..StateResult::ok(name, line)
+            },
+        })
+    })
+}
+
+fn enabled(c: &StateCall<'_>) -> StateResult {
+    at_boot(c, true)
+}
+
+fn disabled(c: &StateCall<'_>) -> StateResult {
+    at_boot(c, false)
+}
+
+/// A watched state changed: restart (or reload, or start) a running
+/// service; stop one that should be dead.
+fn mod_watch(c: &StateCall<'_>) -> StateResult {
+    let name = name_of(c);
+    let run = || -> Result<StateResult, String> {
+        let up = ask(c, "service.status")?;
+        let (fun, past, future) = match (c.chunk.fun.as_str(), up) {
+            ("dead", true) => (
+                "service.stop",
+                "Service stopped",
+                "Service is set to be stopped",
+            ),
+            ("dead", false) => return Ok(StateResult::ok(name, "Service is already stopped")),
+            ("running", true) if c.chunk.bool_arg("reload", false) => (
+                "service.reload",
+                "Service reloaded",
+                "Service is set to be reloaded",
+            ),
+            ("running", true) => (
+                "service.restart",
+                "Service restarted",
+                "Service is set to be restarted",
+            ),
+            ("running", false) => (
+                "service.start",
+                "Service started",
+                "Service is set to be started",
+            ),
+            (other, _) => {
+                return Ok(StateResult::fail(
+                    name,
+                    format!("Unable to trigger watch for service.{other}"),
+                ));
+            }
+        };
+        if c.test {
+            return Ok(pending(name, future, Default::default()));
+        }
+        let out = call(c.host, fun, vec![json!(name)], &[])?;
+        let ok = !matches!(out, Value::Bool(false));
+        Ok(StateResult {
+            result: Some(ok),
+            changes: one(name, json!(ok)),
+            ..StateResult::ok(name, past)
+        })
+    };
+    run().unwrap_or_else(|e| StateResult::fail(name, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::mock::{MockHost, chunk, run};
+
+    fn host(up: bool, on_boot: bool) -> MockHost {
+        MockHost::new(move |f, _, _| match f {
+            "service.available" => Ok(json!(true)),
+            "service.status" => Ok(json!(up)),
+            "service.enabled" => Ok(json!(on_boot)),
+            "service.disabled" => Ok(json!(!on_boot)),
+            "service.start" | "service.stop" | "service.restart" | "service.reload"
+            | "service.enable" => Ok(json!(true)),
+            _ => Err(format!("unexpected {f}")),
+        })
+    }
+
+    #[test]
+    fn running_is_quiet_when_running() {
+        let h = host(true, true);
+        let r = run(
+            running,
+            &h,
+            &chunk("service", "running", "nginx", json!({"enable": true})),
+            false,
+        );
+        assert_eq!(r.result, Some(true));
+        assert_eq!(
+            r.comment,
+            "Service nginx is already enabled, and is running"
+        );
+        assert!(r.changes.is_empty());
+    }
+
+    #[test]
+    fn running_predicts_a_start_in_test_mode() {
+        let h = host(false, true);
+        let r = run(
+            running,
+            &h,
+            &chunk("service", "running", "nginx", json!({})),
+            true,
+        );
+        assert_eq!(
+            (r.result, r.comment.as_str()),
+            (None, "Service nginx is set to start")
+        );
+        assert!(!h.called("service.start"));
+    }
+
+    #[test]
+    fn enable_enables_a_disabled_service() {
+        let h = host(true, false);
+        let r = run(
+            enabled,
+            &h,
+            &chunk("service", "enabled", "nginx", json!({})),
+            false,
+        );
+        assert_eq!(
+            r.comment,
+            "Service nginx has been enabled, and is in the desired state"
+        );
+        assert_eq!(r.changes["nginx"], json!(true));
+    }
+
+    #[test]
+    fn mod_watch_restarts_or_reloads() {
+        let h = host(true, true);
+        let r = run(
+            mod_watch,
+            &h,
+            &chunk("service", "running", "nginx", json!({})),
+            false,
+        );
+        assert_eq!(r.comment, "Service restarted");
+        let r = run(
+            mod_watch,
+            &h,
+            &chunk("service", "running", "nginx", json!({"reload": true})),
+            false,
+        );
+        assert_eq!(r.comment, "Service reloaded");
+        assert!(h.called("service.reload"));
+    }
+}

@@ -1,0 +1,118 @@
+//! How `'static` template objects reach the borrowed [`StateHost`].
+//!
+//! minijinja requires loaders, functions and objects to be `'static`, but
+//! [`render_sls`](super::render_sls) only borrows its host. The render runs on
+//! the calling thread; a scoped helper thread holds the `&dyn StateHost` and
+//! answers requests sent over a channel by the [`HostBridge`] the template
+//! objects own. The helper ends when the last bridge is dropped, which
+//! happens when the render (and its environment) is done. This is safe code
+//! only, at the price of one thread per render (tens of microseconds).
+
+use std::sync::mpsc;
+use std::thread;
+
+use serde_json::{Map, Value};
+
+use crate::host::StateHost;
+
+enum Request {
+    Call {
+        fun: String,
+        args: Vec<Value>,
+        kwargs: Map<String, Value>,
+        reply: mpsc::SyncSender<Result<Value, String>>,
+    },
+    HasFunction {
+        fun: String,
+        reply: mpsc::SyncSender<bool>,
+    },
+    ReadFile {
+        saltenv: String,
+        path: String,
+        reply: mpsc::SyncSender<Result<Option<Vec<u8>>, String>>,
+    },
+}
+
+/// A cloneable, `'static` handle on the host for the duration of one render.
+#[derive(Clone, Debug)]
+pub(crate) struct HostBridge {
+    requests: mpsc::Sender<Request>,
+}
+
+const GONE: &str = "the state host is no longer available";
+
+impl HostBridge {
+    pub(crate) fn call(
+        &self,
+        fun: &str,
+        args: Vec<Value>,
+        kwargs: Map<String, Value>,
+    ) -> Result<Value, String> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        let request = Request::Call {
+            fun: fun.to_owned(),
+            args,
+            kwargs,
+            reply,
+        };
+        self.requests.send(request).map_err(|_| GONE.to_owned())?;
+        answer.recv().map_err(|_| GONE.to_owned())?
+    }
+
+    pub(crate) fn has_function(&self, fun: &str) -> bool {
+        let (reply, answer) = mpsc::sync_channel(1);
+        let request = Request::HasFunction {
+            fun: fun.to_owned(),
+            reply,
+        };
+        self.requests.send(request).is_ok() && answer.recv().unwrap_or(false)
+    }
+
+    pub(crate) fn read_file(&self, saltenv: &str, path: &str) -> Result<Option<Vec<u8>>, String> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        let request = Request::ReadFile {
+            saltenv: saltenv.to_owned(),
+            path: path.to_owned(),
+            reply,
+        };
+        self.requests.send(request).map_err(|_| GONE.to_owned())?;
+        answer.recv().map_err(|_| GONE.to_owned())?
+    }
+}
+
+/// Runs `work` with a bridge to `host`. Everything `work` builds from the
+/// bridge must be dropped before it returns (it is, when it returns owned
+/// plain data).
+pub(crate) fn with_bridge<R>(host: &dyn StateHost, work: impl FnOnce(HostBridge) -> R) -> R {
+    let (requests, inbox) = mpsc::channel();
+    thread::scope(|scope| {
+        scope.spawn(move || serve(host, inbox));
+        work(HostBridge { requests })
+    })
+}
+
+fn serve(host: &dyn StateHost, inbox: mpsc::Receiver<Request>) {
+    for request in inbox {
+        // A requester that went away has nothing to receive: ignore send errors.
+        match request {
+            Request::Call {
+                fun,
+                args,
+                kwargs,
+                reply,
+            } => {
+                let _ = reply.send(host.call(&fun, args, kwargs));
+            }
+            Request::HasFunction { fun, reply } => {
+                let _ = reply.send(host.has_function(&fun));
+            }
+            Request::ReadFile {
+                saltenv,
+                path,
+                reply,
+            } => {
+                let _ = reply.send(host.read_file(&saltenv, &path));
+            }
+        }
+    }
+}

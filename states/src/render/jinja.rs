@@ -1,0 +1,299 @@
+//! The Jinja renderer: one minijinja environment per render, with Salt's
+//! context as globals (as Salt does, so `import` without `with context`
+//! sees it too), the `salt://` loader, Salt's filters and extension tags,
+//! Strict undefined (Lenient with `allow_undefined: True`), and the final
+//! newline Jinja drops added back.
+//!
+//! Templates loaded by `import`, `include` and `import_yaml` are compiled
+//! once per render and shared by every place that uses them.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use minijinja::syntax::SyntaxConfig;
+use minijinja::value::Value;
+use minijinja::{AutoEscape, Environment, Error, ErrorKind, State, UndefinedBehavior};
+use serde_json::{Map, Value as Json};
+
+use super::bridge::{HostBridge, with_bridge};
+use super::filters::{self, invalid};
+use super::mutable::make_mutable;
+use super::preprocess::preprocess;
+use super::salt::{HostData, SaltObject};
+use super::snippet;
+use super::values::from_json;
+use crate::host::StateHost;
+
+/// One template to render.
+pub(crate) struct JinjaJob<'a> {
+    pub(crate) saltenv: &'a str,
+    /// The template's name: its path in the environment, or a local path.
+    pub(crate) name: &'a str,
+    pub(crate) text: &'a str,
+    /// Whether the template is an SLS file (selects `jinja_sls_env` over `jinja_env`).
+    pub(crate) is_sls: bool,
+    /// Context beyond `salt`, `grains`, `pillar`, `opts` and `saltenv`.
+    pub(crate) context: Map<String, Json>,
+}
+
+/// The original text of every template used in a render, by name, for error messages.
+type Sources = Arc<Mutex<HashMap<String, String>>>;
+
+fn lock(sources: &Sources) -> MutexGuard<'_, HashMap<String, String>> {
+    sources
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Renders `job` to text, or gives the error message Salt would (file,
+/// line, the lines around it).
+pub(crate) fn render(host: &dyn StateHost, job: &JinjaJob<'_>) -> Result<String, String> {
+    let data = Arc::new(HostData {
+        grains: Json::Object(host.grains()),
+        pillar: Json::Object(host.pillar()),
+        opts: Json::Object(host.opts()),
+    });
+    let output = with_bridge(host, |bridge| render_with(bridge, data, job))?;
+    Ok(add_back_newline(job.text, output))
+}
+
+/// Salt adds back the final newline that Jinja drops.
+fn add_back_newline(source: &str, mut output: String) -> String {
+    if source.ends_with("\r\n") {
+        output.push_str("\r\n");
+    } else if source.ends_with('\n') {
+        output.push('\n');
+    }
+    output
+}
+
+fn render_with(
+    bridge: HostBridge,
+    data: Arc<HostData>,
+    job: &JinjaJob<'_>,
+) -> Result<String, String> {
+    let sources: Sources = Arc::default();
+    let mut env = environment(bridge, data, job, sources.clone());
+    lock(&sources).insert(job.name.to_owned(), job.text.to_owned());
+    let compiled = preprocess(job.text).into_owned();
+    let result = env
+        .add_template_owned(job.name.to_owned(), compiled)
+        .and_then(|()| env.get_template(job.name))
+        .and_then(|template| template.render(()));
+    result.map_err(|error| describe(&error, job.name, &lock(&sources)))
+}
+
+fn environment(
+    bridge: HostBridge,
+    data: Arc<HostData>,
+    job: &JinjaJob<'_>,
+    sources: Sources,
+) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_syntax(syntax(&data.opts, job.is_sls));
+    env.set_undefined_behavior(undefined_behavior(&data.opts));
+    // Salt never auto-escapes; minijinja would for `.json`, `.html`, ... names.
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    env.set_path_join_callback(|name, parent| Cow::Owned(join_path(name, parent)));
+    env.set_loader(loader(bridge.clone(), job.saltenv.to_owned(), sources));
+    filters::register(&mut env);
+    add_functions(&mut env);
+    add_globals(&mut env, bridge, data, job);
+    env
+}
+
+/// `trim_blocks` and `lstrip_blocks` from `jinja_sls_env` (SLS files) or
+/// `jinja_env` (other templates), or the older `jinja_trim_blocks` and
+/// `jinja_lstrip_blocks`. Both are off by default, as in Salt.
+fn syntax(opts: &Json, is_sls: bool) -> SyntaxConfig {
+    let section = opts.get(if is_sls { "jinja_sls_env" } else { "jinja_env" });
+    let flag = |name: &str| {
+        section
+            .and_then(|s| s.get(name))
+            .and_then(Json::as_bool)
+            .unwrap_or(false)
+            || opts
+                .get(format!("jinja_{name}").as_str())
+                .and_then(Json::as_bool)
+                .unwrap_or(false)
+    };
+    SyntaxConfig::builder()
+        .trim_blocks(flag("trim_blocks"))
+        .lstrip_blocks(flag("lstrip_blocks"))
+        .build()
+        .unwrap_or_default()
+}
+
+fn undefined_behavior(opts: &Json) -> UndefinedBehavior {
+    if opts
+        .get("allow_undefined")
+        .and_then(Json::as_bool)
+        .unwrap_or(false)
+    {
+        UndefinedBehavior::Lenient
+    } else {
+        UndefinedBehavior::Strict
+    }
+}
+
+/// The `salt://` loader: a name is a path in the render's environment
+/// (`salt://` optional); sources go through the preprocessor.
+fn loader(
+    bridge: HostBridge,
+    saltenv: String,
+    sources: Sources,
+) -> impl Fn(&str) -> Result<Option<String>, Error> + Send + Sync + 'static {
+    move |name| {
+        let path = name.strip_prefix("salt://").unwrap_or(name);
+        let bytes = bridge.read_file(&saltenv, path).map_err(|e| {
+            Error::new(
+                ErrorKind::TemplateNotFound,
+                format!("cannot read salt://{path}: {e}"),
+            )
+        })?;
+        let Some(bytes) = bytes else {
+            return Ok(None);
+        };
+        let text = String::from_utf8(bytes).map_err(|_| {
+            Error::new(
+                ErrorKind::InvalidOperation,
+                format!("salt://{path} is not UTF-8"),
+            )
+        })?;
+        let compiled = preprocess(&text).into_owned();
+        lock(&sources).insert(name.to_owned(), text);
+        Ok(Some(compiled))
+    }
+}
+
+/// Resolves `./x` and `../x` against the parent template's directory;
+/// other names are paths from the environment's root (`salt://` dropped).
+pub(crate) fn join_path(name: &str, parent: &str) -> String {
+    let name = name.strip_prefix("salt://").unwrap_or(name);
+    if !(name.starts_with("./") || name.starts_with("../")) {
+        return name.to_owned();
+    }
+    let mut parts: Vec<&str> = parent.split('/').collect();
+    parts.pop();
+    for segment in name.split('/') {
+        match segment {
+            "." | "" => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    parts.retain(|p| !p.is_empty());
+    parts.join("/")
+}
+
+#[derive(Clone, Copy)]
+enum Format {
+    Yaml,
+    Json,
+    Text,
+}
+
+fn parse(format: Format, text: &str, name: &str) -> Result<Value, Error> {
+    let value = match format {
+        Format::Yaml => brine_common::yaml::load(text, name)
+            .map(from_json)
+            .map_err(|e| invalid(format!("Unable to load YAML from {name}: {e}")))?,
+        Format::Json => serde_json::from_str(text)
+            .map(from_json)
+            .map_err(|e| invalid(format!("Unable to load JSON from {name}: {e}")))?,
+        Format::Text => Value::from(text),
+    };
+    Ok(make_mutable(value))
+}
+
+/// `import_yaml` and friends: render the named template, then load it.
+fn import(state: &State<'_, '_>, name: &str, format: Format) -> Result<Value, Error> {
+    let resolved = join_path(name, state.name());
+    let text = state.env().get_template(&resolved)?.render(())?;
+    parse(format, &text, &resolved)
+}
+
+fn add_functions(env: &mut Environment<'static>) {
+    env.add_function("__salt_import_yaml", |s: &State<'_, '_>, n: String| {
+        import(s, &n, Format::Yaml)
+    });
+    env.add_function("__salt_import_json", |s: &State<'_, '_>, n: String| {
+        import(s, &n, Format::Json)
+    });
+    env.add_function("__salt_import_text", |s: &State<'_, '_>, n: String| {
+        import(s, &n, Format::Text)
+    });
+    env.add_function("__salt_load_yaml", |t: String| {
+        parse(Format::Yaml, &t, "<load_yaml>")
+    });
+    env.add_function("__salt_load_json", |t: String| {
+        parse(Format::Json, &t, "<load_json>")
+    });
+    env.add_function("__salt_load_text", |t: String| {
+        parse(Format::Text, &t, "<load_text>")
+    });
+    env.add_function("__salt_mutable", make_mutable);
+}
+
+fn add_globals(
+    env: &mut Environment<'static>,
+    bridge: HostBridge,
+    data: Arc<HostData>,
+    job: &JinjaJob<'_>,
+) {
+    env.add_global("grains", from_json(data.grains.clone()));
+    env.add_global("pillar", from_json(data.pillar.clone()));
+    env.add_global("opts", from_json(data.opts.clone()));
+    env.add_global("saltenv", job.saltenv.to_owned());
+    env.add_global("salt", Value::from_object(SaltObject { bridge, data }));
+    for (key, value) in &job.context {
+        env.add_global(key.clone(), from_json(value.clone()));
+    }
+}
+
+/// Salt's message for a Jinja failure: what kind, the detail, the file,
+/// the line and the lines around it (of the template that failed, which
+/// may be an imported one).
+fn describe(error: &Error, main: &str, sources: &HashMap<String, String>) -> String {
+    let innermost = innermost(error);
+    let prefix = match innermost.kind() {
+        ErrorKind::UndefinedError => "Jinja variable",
+        ErrorKind::SyntaxError => "Jinja syntax error",
+        _ => "Jinja error",
+    };
+    let message = match innermost.detail() {
+        Some(detail) => format!("{prefix}: {}: {detail}", innermost.kind()),
+        None => format!("{prefix}: {}", innermost.kind()),
+    };
+    let name = innermost.name().unwrap_or(main);
+    let text = sources.get(name).map(String::as_str);
+    snippet::describe(&message, &display_name(name), innermost.line(), text)
+}
+
+/// The deepest error in the chain that knows where it happened.
+fn innermost(error: &Error) -> &Error {
+    let mut best = error;
+    let mut current: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(next) = current {
+        if let Some(inner) = next.downcast_ref::<Error>()
+            && inner.line().is_some()
+        {
+            best = inner;
+        }
+        current = next.source();
+    }
+    best
+}
+
+/// `salt://path` for a file-server path; a local path as it is.
+pub(crate) fn display_name(name: &str) -> String {
+    if name.starts_with('/') || name.starts_with("salt://") {
+        name.to_owned()
+    } else {
+        format!("salt://{name}")
+    }
+}

@@ -1,0 +1,304 @@
+//! The `salt` object of templates: `salt['mod.fun'](...)` and `salt.mod.fun(...)`.
+//!
+//! A handful of functions that nearly every formula calls are answered by
+//! the renderer itself from the host data it already holds, for speed (no
+//! round trip to the host per lookup) and so that they behave the same on
+//! every minion: `pillar.get`, `grains.get`, `config.get`,
+//! `grains.filter_by` and `defaults.merge`. Every other name goes to
+//! [`StateHost::call`](crate::host::StateHost::call); a name the host does
+//! not have fails when called, with Salt's `'x.y' is not available.`
+//! (so `'x.y' in salt` is always true: the lookup cannot tell).
+
+use std::sync::Arc;
+
+use minijinja::value::{Kwargs, Object, ObjectRepr, Value};
+use minijinja::{Error, ErrorKind, State};
+use serde_json::{Map, Value as Json};
+
+use super::bridge::HostBridge;
+use super::data::{self, FilterBy};
+use super::mutable::make_mutable;
+use super::values::{from_json, to_json};
+
+/// Host data a render reads often, fetched once per render.
+#[derive(Debug)]
+pub(crate) struct HostData {
+    pub(crate) grains: Json,
+    pub(crate) pillar: Json,
+    pub(crate) opts: Json,
+}
+
+/// The `salt` global.
+#[derive(Debug)]
+pub(crate) struct SaltObject {
+    pub(crate) bridge: HostBridge,
+    pub(crate) data: Arc<HostData>,
+}
+
+impl Object for SaltObject {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let name = key.as_str()?;
+        if name.contains('.') {
+            Some(Value::from_object(SaltFunction {
+                name: name.to_owned(),
+                salt: self.clone(),
+            }))
+        } else {
+            Some(Value::from_object(SaltModule {
+                name: name.to_owned(),
+                salt: self.clone(),
+            }))
+        }
+    }
+}
+
+/// `salt.cmd` in `salt.cmd.run(...)`.
+#[derive(Debug)]
+struct SaltModule {
+    name: String,
+    salt: Arc<SaltObject>,
+}
+
+impl Object for SaltModule {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let name = format!("{}.{}", self.name, key.as_str()?);
+        Some(Value::from_object(SaltFunction {
+            name,
+            salt: self.salt.clone(),
+        }))
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        let function = Arc::new(SaltFunction {
+            name: format!("{}.{method}", self.name),
+            salt: self.salt.clone(),
+        });
+        function.call(state, args)
+    }
+}
+
+/// One callable `salt['mod.fun']`.
+#[derive(Debug)]
+struct SaltFunction {
+    name: String,
+    salt: Arc<SaltObject>,
+}
+
+impl Object for SaltFunction {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call(self: &Arc<Self>, _state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let call = CallArgs::split(args)?;
+        let data = &self.salt.data;
+        match self.name.as_str() {
+            "pillar.get" => pillar_get(data, &call),
+            "grains.get" => lookup(&data.grains, &call),
+            "config.get" => config_get(data, &call),
+            "grains.filter_by" => grains_filter_by(data, &call),
+            "defaults.merge" => defaults_merge(&call),
+            name => host_call(&self.salt.bridge, name, call),
+        }
+    }
+}
+
+/// Positional and keyword arguments as JSON, with Python-style lookup by
+/// position or name.
+struct CallArgs {
+    positional: Vec<Value>,
+    keywords: Vec<(String, Value)>,
+}
+
+impl CallArgs {
+    fn split(args: &[Value]) -> Result<CallArgs, Error> {
+        let (positional, keywords) = match args.split_last() {
+            Some((last, rest)) if last.is_kwargs() => {
+                let kwargs = Kwargs::try_from(last.clone())?;
+                let keywords = kwargs
+                    .args()
+                    .map(|key| Ok((key.to_owned(), kwargs.get::<Value>(key)?)))
+                    .collect::<Result<Vec<_>, Error>>()?;
+                (rest.to_vec(), keywords)
+            }
+            _ => (args.to_vec(), Vec::new()),
+        };
+        Ok(CallArgs {
+            positional,
+            keywords,
+        })
+    }
+
+    /// The argument at `index` or named `name`.
+    fn get(&self, index: usize, name: &str) -> Option<&Value> {
+        self.positional.get(index).or_else(|| {
+            self.keywords
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v)
+        })
+    }
+
+    fn json(&self, index: usize, name: &str) -> Result<Option<Json>, Error> {
+        self.get(index, name).map(to_json).transpose()
+    }
+
+    fn string(&self, index: usize, name: &str, default: &str) -> String {
+        self.get(index, name)
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_else(|| default.to_owned())
+    }
+
+    fn flag(&self, index: usize, name: &str) -> bool {
+        self.get(index, name).is_some_and(Value::is_true)
+    }
+
+    fn key(&self) -> Result<String, Error> {
+        self.get(0, "key")
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .ok_or_else(|| Error::new(ErrorKind::MissingArgument, "a key is required"))
+    }
+}
+
+/// `grains.get` (and the common part of the others): traverse, or the default (`''`).
+fn lookup(source: &Json, call: &CallArgs) -> Result<Value, Error> {
+    let key = call.key()?;
+    let delimiter = call.string(2, "delimiter", ":");
+    Ok(match data::traverse(source, &key, &delimiter) {
+        Some(found) => from_json(found.clone()),
+        None => call
+            .get(1, "default")
+            .cloned()
+            .unwrap_or_else(|| Value::from("")),
+    })
+}
+
+/// `pillar.get(key, default='', merge=False, delimiter=':')`.
+fn pillar_get(data: &HostData, call: &CallArgs) -> Result<Value, Error> {
+    let key = call.key()?;
+    let delimiter = call.string(3, "delimiter", ":");
+    let found = data::traverse(&data.pillar, &key, &delimiter);
+    if call.flag(2, "merge")
+        && let (Some(Json::Object(found)), Some(Json::Object(mut default))) =
+            (found, call.json(1, "default")?)
+    {
+        data::update(&mut default, found, false);
+        return Ok(from_json(Json::Object(default)));
+    }
+    Ok(match found {
+        Some(found) => from_json(found.clone()),
+        None => call
+            .get(1, "default")
+            .cloned()
+            .unwrap_or_else(|| Value::from("")),
+    })
+}
+
+/// `config.get(key, default='', delimiter=':')`: Salt's order is the
+/// minion's options, then grains, then pillar, then the master's config as
+/// pillar gives it (`pillar['master']`).
+fn config_get(data: &HostData, call: &CallArgs) -> Result<Value, Error> {
+    let key = call.key()?;
+    let delimiter = call.string(2, "delimiter", ":");
+    let master = data.pillar.get("master").cloned().unwrap_or(Json::Null);
+    let found = [&data.opts, &data.grains, &data.pillar, &master]
+        .into_iter()
+        .find_map(|source| data::traverse(source, &key, &delimiter));
+    Ok(match found {
+        Some(found) => from_json(found.clone()),
+        None => call
+            .get(1, "default")
+            .cloned()
+            .unwrap_or_else(|| Value::from("")),
+    })
+}
+
+/// `grains.filter_by(lookup_dict, grain='os_family', merge=None, default='default', base=None)`.
+fn grains_filter_by(data: &HostData, call: &CallArgs) -> Result<Value, Error> {
+    let Some(Json::Object(table)) = call.json(0, "lookup_dict")? else {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "grains.filter_by: lookup_dict must be a dictionary",
+        ));
+    };
+    let grain = call.string(1, "grain", "os_family");
+    let merge = call.json(2, "merge")?;
+    let default = call.string(3, "default", "default");
+    let base = call
+        .get(4, "base")
+        .and_then(|v| v.as_str().map(str::to_owned));
+    let args = FilterBy {
+        value: data::traverse(&data.grains, &grain, ":"),
+        merge: merge.as_ref(),
+        default: &default,
+        base: base.as_deref(),
+    };
+    data::filter_by(&table, &args)
+        .map(|found| make_mutable(from_json(found)))
+        .map_err(|message| Error::new(ErrorKind::InvalidOperation, message))
+}
+
+/// `defaults.merge(dest, src, merge_lists=False)`: a recursive update,
+/// returned (and written into `dest` when it is a mutable dict).
+fn defaults_merge(call: &CallArgs) -> Result<Value, Error> {
+    let (Some(dest_value), Some(Json::Object(src))) = (call.get(0, "dest"), call.json(1, "upd")?)
+    else {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "defaults.merge needs two dictionaries",
+        ));
+    };
+    let Json::Object(mut dest) = to_json(dest_value)? else {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "defaults.merge needs two dictionaries",
+        ));
+    };
+    data::update(&mut dest, &src, call.flag(2, "merge_lists"));
+    let merged = from_json(Json::Object(dest));
+    if let Some(target) = dest_value.downcast_object::<super::mutable::MutableDict>() {
+        target.replace_with(&merged)?;
+        return Ok(dest_value.clone());
+    }
+    Ok(make_mutable(merged))
+}
+
+fn host_call(bridge: &HostBridge, name: &str, call: CallArgs) -> Result<Value, Error> {
+    let args = call
+        .positional
+        .iter()
+        .map(to_json)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut kwargs = Map::new();
+    for (key, value) in &call.keywords {
+        kwargs.insert(key.clone(), to_json(value)?);
+    }
+    if !bridge.has_function(name) {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("'{name}' is not available."),
+        ));
+    }
+    bridge
+        .call(name, args, kwargs)
+        .map(from_json)
+        .map_err(|message| {
+            Error::new(
+                ErrorKind::InvalidOperation,
+                format!("Problem running salt function '{name}': {message}"),
+            )
+        })
+}

@@ -1,0 +1,586 @@
+//! Running low chunks: Salt's `call_chunks` / `call_chunk` / `check_requisite`.
+//!
+//! Chunks run in order; before a chunk runs, the chunks it requires run
+//! first (depth first). A chunk's requisites then decide what happens, with
+//! Salt's statuses and comments:
+//!
+//! | status | when | result |
+//! |---|---|---|
+//! | fail | a required/watched target failed | `False`, "One or more requisite failed: sls.id" |
+//! | onchanges | no `onchanges` target changed | `True`, "State was not run because none of the onchanges reqs changed" |
+//! | onfail | no `onfail` target failed | `True`, "State was not run because onfail req did not change" |
+//! | pre | the `prereq` target would not change | `True`, "No changes detected" |
+//! | change | a `watch` target changed | the state runs, then its module's `mod_watch` if it made no changes itself |
+//! | met | otherwise | the state runs |
+//!
+//! Around each call: `onlyif` / `unless` (via `cmd.retcode`) and `creates`,
+//! `retry`, `check_cmd`. `failhard` (per state or for the run) stops the run
+//! after a failure (not in test mode). `listen` runs `mod_watch` at the end.
+//! Each result carries `__run_num__`, `start_time`, `duration`, `__sls__`, `__id__`.
+
+mod checks;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use serde_json::{Map, Value, json};
+
+use crate::compile::{Lowstate, Req, ReqKind};
+use crate::host::StateHost;
+use crate::lowstate::{LowChunk, StateCall, StateFn, StateModules, StateResult};
+
+/// How to run.
+#[derive(Default, Clone, Copy)]
+pub struct RunOptions<'a> {
+    /// `test=True`: predict, change nothing.
+    pub test: bool,
+    /// The `failhard` option for the whole run.
+    pub failhard: bool,
+    /// Set by the caller to stop between states (`saltutil.kill_job`).
+    pub kill: Option<&'a AtomicBool>,
+}
+
+/// The state functions a lowstate calls that are not registered, as Salt's
+/// compile errors ("State 'x.y' was not found in SLS 'z'").
+pub fn missing_functions(low: &Lowstate, modules: &StateModules) -> Vec<String> {
+    let mut errors: Vec<String> = Vec::new();
+    for c in &low.chunks {
+        let full = format!("{}.{}", c.state, c.fun);
+        if modules.get(&full).is_none() {
+            let msg = format!(
+                "State '{full}' was not found in SLS '{}'\nReason: '{full}' is not available.\n",
+                c.sls
+            );
+            if !errors.contains(&msg) {
+                errors.push(msg);
+            }
+        }
+    }
+    errors
+}
+
+/// Run a compiled lowstate; the running dict keyed by Salt's tags, in completion order.
+pub fn run(
+    host: &dyn StateHost,
+    modules: &StateModules,
+    low: &Lowstate,
+    opts: &RunOptions<'_>,
+) -> Map<String, Value> {
+    let mut runner = Runner {
+        host,
+        modules,
+        low,
+        opts: *opts,
+        ran: vec![None; low.chunks.len()],
+        pre: HashMap::new(),
+        run_num: 0,
+        out: Map::new(),
+        stopped: false,
+    };
+    for i in 0..low.chunks.len() {
+        runner.run_chunk(i);
+        if runner.stopped {
+            break;
+        }
+    }
+    if !runner.stopped {
+        runner.run_listeners();
+    }
+    runner.out
+}
+
+/// What later checks need of a finished chunk.
+#[derive(Clone, Copy)]
+struct Ran {
+    result: Option<bool>,
+    changed: bool,
+    state_ran: bool,
+}
+
+impl Ran {
+    fn of(r: &StateResult, state_ran: bool) -> Self {
+        Ran {
+            result: r.result,
+            changed: !r.changes.is_empty(),
+            state_ran,
+        }
+    }
+}
+
+/// What the requisites say about a chunk.
+#[derive(Debug, PartialEq)]
+enum Status {
+    Met,
+    Fail,
+    Pre,
+    Onfail,
+    Onchanges,
+    Change,
+}
+
+struct Runner<'a> {
+    host: &'a dyn StateHost,
+    modules: &'a StateModules,
+    low: &'a Lowstate,
+    opts: RunOptions<'a>,
+    ran: Vec<Option<Ran>>,
+    /// Results of `prereq` targets run in test mode.
+    pre: HashMap<usize, Ran>,
+    run_num: u64,
+    out: Map<String, Value>,
+    stopped: bool,
+}
+
+impl Runner<'_> {
+    fn killed(&self) -> bool {
+        self.opts.kill.is_some_and(|k| k.load(Ordering::Relaxed))
+    }
+
+    fn run_chunk(&mut self, i: usize) {
+        if self.ran[i].is_some() || self.stopped {
+            return;
+        }
+        let ordering: Vec<usize> = self.low.reqs[i]
+            .iter()
+            .filter(|r| r.kind.orders())
+            .map(|r| r.target)
+            .collect();
+        for t in ordering {
+            self.run_chunk(t);
+            if self.stopped {
+                return;
+            }
+        }
+        if self.killed() {
+            self.stopped = true;
+            return;
+        }
+        self.run_prereq_tests(i);
+        let low = self.low;
+        let chunk = &low.chunks[i];
+        let status = self.status(i);
+        let ran = match status {
+            Status::Fail => {
+                let comment = format!(
+                    "One or more requisite failed: {}",
+                    self.failed_reqs(i).join(", ")
+                );
+                self.skip(chunk, false, &comment, Some(false))
+            }
+            Status::Pre => self.skip(chunk, true, "No changes detected", None),
+            Status::Onfail => self.skip(
+                chunk,
+                true,
+                "State was not run because onfail req did not change",
+                Some(false),
+            ),
+            Status::Onchanges => self.skip(
+                chunk,
+                true,
+                "State was not run because none of the onchanges reqs changed",
+                Some(false),
+            ),
+            Status::Change => self.call_with_watch(i),
+            Status::Met => self.call_and_record(chunk, None),
+        };
+        self.ran[i] = Some(ran);
+        let failhard = chunk.bool_arg("failhard", self.opts.failhard);
+        if failhard && !self.opts.test && ran.result == Some(false) {
+            self.stopped = true;
+        }
+    }
+
+    /// Run every `prereq` target of chunk `i` in test mode (once).
+    fn run_prereq_tests(&mut self, i: usize) {
+        let targets: Vec<usize> = self.low.reqs[i]
+            .iter()
+            .filter(|r| r.kind == ReqKind::Prereq)
+            .map(|r| r.target)
+            .collect();
+        for t in targets {
+            if self.pre.contains_key(&t) {
+                continue;
+            }
+            let ran = match self.ran[t] {
+                Some(ran) => ran,
+                None => {
+                    let low = self.low;
+                    let chunk = &low.chunks[t];
+                    let (result, _) = self.call(chunk, true, None);
+                    Ran::of(&result, true)
+                }
+            };
+            self.pre.insert(t, ran);
+        }
+    }
+
+    fn has_mod_watch(&self, chunk: &LowChunk) -> bool {
+        self.modules
+            .get(&format!("{}.{}", chunk.state, chunk.fun))
+            .is_some_and(|e| e.mod_watch.is_some())
+    }
+
+    /// Salt's `check_requisite`.
+    fn status(&self, i: usize) -> Status {
+        let chunk = &self.low.chunks[i];
+        let watch_fires = self.has_mod_watch(chunk);
+        let mut groups: Vec<((ReqKind, bool), Vec<Req>)> = Vec::new();
+        for req in &self.low.reqs[i] {
+            if req.kind == ReqKind::Listen {
+                continue;
+            }
+            let mut req = *req;
+            if req.kind == ReqKind::Watch && !watch_fires {
+                req.kind = ReqKind::Require;
+            }
+            match groups.iter_mut().find(|(k, _)| *k == (req.kind, req.any)) {
+                Some((_, list)) => list.push(req),
+                None => groups.push(((req.kind, req.any), vec![req])),
+            }
+        }
+        let mut stats: Vec<&'static str> = Vec::new();
+        for ((kind, any), reqs) in &groups {
+            let mut group = Vec::new();
+            for req in reqs {
+                group.push(self.req_stat(*kind, req.target));
+            }
+            let has = |g: &Vec<&str>, s: &str| g.contains(&s);
+            if *any {
+                if has(&group, "met") || has(&group, "change") {
+                    group.retain(|s| *s != "fail");
+                }
+                if has(&group, "onchangesmet") {
+                    group.retain(|s| *s != "onchanges" && *s != "fail");
+                }
+                if has(&group, "onfail") && has(&group, "met") {
+                    group.retain(|s| *s != "onfail");
+                }
+            } else if *kind == ReqKind::Onfail && has(&group, "onfail") {
+                group.retain(|s| *s != "met");
+            }
+            stats.extend(group);
+        }
+        let has = |s: &str| stats.contains(&s);
+        if has("fail") || has("unmet") {
+            Status::Fail
+        } else if has("pre") {
+            if has("premet") {
+                Status::Met
+            } else {
+                Status::Pre
+            }
+        } else if has("onfail") && !has("onchangesmet") {
+            Status::Onfail
+        } else if has("onchanges") && !has("onchangesmet") {
+            Status::Onchanges
+        } else if has("change") {
+            Status::Change
+        } else {
+            Status::Met
+        }
+    }
+
+    /// One target's contribution, as Salt's `req_stats`.
+    fn req_stat(&self, kind: ReqKind, target: usize) -> &'static str {
+        let ran = if kind == ReqKind::Prereq {
+            self.pre.get(&target).copied()
+        } else {
+            self.ran[target]
+        };
+        let Some(ran) = ran else {
+            return "unmet";
+        };
+        if kind == ReqKind::Onfail {
+            if ran.result == Some(true) {
+                return "onfail";
+            }
+        } else if ran.result == Some(false) {
+            return "fail";
+        }
+        match kind {
+            ReqKind::Onchanges => {
+                if ran.changed {
+                    "onchangesmet"
+                } else {
+                    "onchanges"
+                }
+            }
+            ReqKind::Watch if ran.changed => "change",
+            ReqKind::Prereq => {
+                if ran.result.is_none() {
+                    "premet"
+                } else {
+                    "pre"
+                }
+            }
+            ReqKind::Prerequired => "",
+            _ if ran.state_ran => "met",
+            _ => "",
+        }
+    }
+
+    /// `sls.id` of each failed requisite target, for the comment.
+    fn failed_reqs(&self, i: usize) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for req in &self.low.reqs[i] {
+            let ran = if req.kind == ReqKind::Prereq {
+                self.pre.get(&req.target).copied()
+            } else {
+                self.ran[req.target]
+            };
+            if ran.is_some_and(|r| r.result == Some(false)) {
+                let t = &self.low.chunks[req.target];
+                let name = format!("{}.{}", t.sls, t.id);
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+        names
+    }
+
+    /// A state that did not run: Salt's result without calling the function.
+    fn skip(
+        &mut self,
+        chunk: &LowChunk,
+        result: bool,
+        comment: &str,
+        state_ran: Option<bool>,
+    ) -> Ran {
+        let started = now_hms();
+        let t0 = Instant::now();
+        let mut v = Map::new();
+        v.insert("changes".into(), json!({}));
+        v.insert("result".into(), json!(result));
+        v.insert("duration".into(), json!(elapsed_ms(t0)));
+        v.insert("start_time".into(), json!(started));
+        v.insert("comment".into(), json!(comment));
+        if let Some(ran) = state_ran {
+            v.insert("__state_ran__".into(), json!(ran));
+        }
+        v.insert("__run_num__".into(), json!(self.next_run_num()));
+        v.insert("__sls__".into(), json!(chunk.sls));
+        v.insert("__id__".into(), json!(chunk.id));
+        v.insert("name".into(), json!(chunk.name));
+        self.out.insert(chunk.tag(), Value::Object(v));
+        Ran {
+            result: Some(result),
+            changed: false,
+            state_ran: state_ran.unwrap_or(true),
+        }
+    }
+
+    fn next_run_num(&mut self) -> u64 {
+        let n = self.run_num;
+        self.run_num += 1;
+        n
+    }
+
+    /// Run a chunk for real (or in test mode) and record its result.
+    fn call_and_record(&mut self, chunk: &LowChunk, mod_watch: Option<(StateFn, Value)>) -> Ran {
+        let started = now_hms();
+        let t0 = Instant::now();
+        let (result, _) = self.call(chunk, self.opts.test, mod_watch);
+        let ran = Ran::of(&result, true);
+        let value = self.result_value(chunk, &result, &started, elapsed_ms(t0));
+        self.out.insert(chunk.tag(), value);
+        ran
+    }
+
+    /// A watched target changed: run the state; if it made no changes itself,
+    /// call its module's `mod_watch` (both calls use a run number). `mod_watch`
+    /// sees `sfun` (the state's function), `__reqs__` (`{"watch": [changed
+    /// targets' lowstate]}`) and `__watch_changes__` (`["file: config_file"]`).
+    fn call_with_watch(&mut self, i: usize) -> Ran {
+        let low = self.low;
+        let chunk = &low.chunks[i];
+        let started = now_hms();
+        let t0 = Instant::now();
+        let (first, skip_watch) = self.call(chunk, self.opts.test, None);
+        let first_num = self.run_num - 1;
+        if !first.changes.is_empty() || skip_watch {
+            let value =
+                self.result_value_numbered(chunk, &first, &started, elapsed_ms(t0), first_num);
+            self.out.insert(chunk.tag(), value);
+            return Ran::of(&first, true);
+        }
+        let entry = self.modules.get(&format!("{}.{}", chunk.state, chunk.fun));
+        let Some(watch_fn) = entry.and_then(|e| e.mod_watch) else {
+            let value =
+                self.result_value_numbered(chunk, &first, &started, elapsed_ms(t0), first_num);
+            self.out.insert(chunk.tag(), value);
+            return Ran::of(&first, true);
+        };
+        let reqs = self.changed_targets(i, ReqKind::Watch);
+        self.call_and_record(chunk, Some((watch_fn, json!({ "watch": reqs }))))
+    }
+
+    /// The lowstate dicts of the targets of kind `kind` that changed.
+    fn changed_targets(&self, i: usize, kind: ReqKind) -> Vec<Value> {
+        self.low.reqs[i]
+            .iter()
+            .filter(|r| r.kind == kind && self.ran[r.target].is_some_and(|t| t.changed))
+            .filter_map(|r| serde_json::to_value(&self.low.chunks[r.target]).ok())
+            .collect()
+    }
+
+    /// `listen`: after the run, `mod_watch` for every listener whose target changed.
+    fn run_listeners(&mut self) {
+        for i in 0..self.low.chunks.len() {
+            if self.killed() {
+                return;
+            }
+            let reqs = self.changed_targets(i, ReqKind::Listen);
+            if reqs.is_empty() {
+                continue;
+            }
+            let low = self.low;
+            let chunk = &low.chunks[i];
+            let Some(watch_fn) = self
+                .modules
+                .get(&format!("{}.{}", chunk.state, chunk.fun))
+                .and_then(|e| e.mod_watch)
+            else {
+                continue;
+            };
+            let started = now_hms();
+            let t0 = Instant::now();
+            let (result, _) = self.call(
+                chunk,
+                self.opts.test,
+                Some((watch_fn, json!({ "listen": reqs }))),
+            );
+            let value = self.result_value(chunk, &result, &started, elapsed_ms(t0));
+            let tag = format!(
+                "{}_|-{}_|-{}_|-mod_watch",
+                chunk.state, chunk.id, chunk.name
+            );
+            self.out.insert(tag, value);
+        }
+    }
+
+    /// One call of the state function (or `mod_watch`), with the global
+    /// arguments around it. Uses a run number. Returns the result and Salt's
+    /// `skip_watch` (set when `onlyif`/`unless`/`creates` skipped the state).
+    fn call(
+        &mut self,
+        chunk: &LowChunk,
+        test: bool,
+        mod_watch: Option<(StateFn, Value)>,
+    ) -> (StateResult, bool) {
+        self.run_num += 1;
+        if let Some(skipped) = checks::run_checks(self.host, chunk) {
+            return (skipped, true);
+        }
+        let full = format!("{}.{}", chunk.state, chunk.fun);
+        let (fun, low) = match mod_watch {
+            Some((f, reqs)) => {
+                let mut low = chunk.clone();
+                low.args.insert("sfun".into(), json!(chunk.fun));
+                low.args
+                    .insert("__watch_changes__".into(), watch_changes(&reqs));
+                low.args.insert("__reqs__".into(), reqs);
+                (Some(f), low)
+            }
+            None => (self.modules.get(&full).map(|e| e.run), chunk.clone()),
+        };
+        let Some(fun) = fun else {
+            return (
+                StateResult::fail(&chunk.name, format!("State '{full}' was not found")),
+                false,
+            );
+        };
+        let call = StateCall {
+            host: self.host,
+            chunk: &low,
+            test,
+        };
+        let mut result = checks::with_retry(&call, fun, self.opts.kill);
+        if !test {
+            checks::check_cmd(self.host, chunk, &mut result);
+        }
+        (result, false)
+    }
+
+    fn result_value(
+        &self,
+        chunk: &LowChunk,
+        r: &StateResult,
+        started: &str,
+        duration: f64,
+    ) -> Value {
+        self.result_value_numbered(chunk, r, started, duration, self.run_num - 1)
+    }
+
+    /// Salt's running-dict entry, keys in Salt's order (the module's own
+    /// keys first, as its state functions build them).
+    fn result_value_numbered(
+        &self,
+        chunk: &LowChunk,
+        r: &StateResult,
+        started: &str,
+        duration: f64,
+        num: u64,
+    ) -> Value {
+        let mut v = Map::new();
+        if chunk.state == "file" {
+            v.insert("changes".into(), Value::Object(r.changes.clone()));
+            v.insert("comment".into(), json!(r.comment));
+            v.insert("name".into(), json!(r.name));
+            v.insert("result".into(), json!(r.result));
+        } else {
+            v.insert("name".into(), json!(r.name));
+            v.insert("changes".into(), Value::Object(r.changes.clone()));
+            v.insert("result".into(), json!(r.result));
+            v.insert("comment".into(), json!(r.comment));
+        }
+        v.insert("__sls__".into(), json!(chunk.sls));
+        v.insert("__run_num__".into(), json!(num));
+        v.insert("start_time".into(), json!(started));
+        v.insert("duration".into(), json!(duration));
+        v.insert("__id__".into(), json!(chunk.id));
+        Value::Object(v)
+    }
+}
+
+/// `["file: config_file", ...]`: the changed targets as `test.mod_watch` lists them.
+fn watch_changes(reqs: &Value) -> Value {
+    let names: Vec<Value> = reqs
+        .as_object()
+        .into_iter()
+        .flat_map(|o| o.values())
+        .filter_map(Value::as_array)
+        .flatten()
+        .map(|c| {
+            let field = |k: &str| {
+                c.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            json!(format!("{}: {}", field("state"), field("__id__")))
+        })
+        .collect();
+    Value::Array(names)
+}
+
+/// Local wall-clock time as Salt prints `start_time`: `HH:MM:SS.ffffff`.
+pub fn now_hms() -> String {
+    let t = jiff::Zoned::now().time();
+    format!(
+        "{:02}:{:02}:{:02}.{:06}",
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.subsec_nanosecond() / 1000
+    )
+}
+
+/// Milliseconds with microsecond precision, as Salt computes `duration`.
+fn elapsed_ms(t0: Instant) -> f64 {
+    t0.elapsed().as_micros() as f64 / 1000.0
+}
+
+#[cfg(test)]
+mod tests;

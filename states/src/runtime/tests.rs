@@ -1,0 +1,296 @@
+use serde_json::{Value, json};
+
+use super::*;
+use crate::compile::testhost::MemHost;
+use crate::compile::{compile, high_from_sls};
+
+fn changes_ok(c: &StateCall<'_>) -> StateResult {
+    let mut r = StateResult::ok(&c.chunk.name, "Success!");
+    r.changes.insert("changed".into(), json!(true));
+    if c.test {
+        r.result = None;
+    }
+    r
+}
+
+fn no_changes(c: &StateCall<'_>) -> StateResult {
+    StateResult::ok(&c.chunk.name, "Success!")
+}
+
+fn fails(c: &StateCall<'_>) -> StateResult {
+    StateResult::fail(&c.chunk.name, "Failure!")
+}
+
+fn watch_fired(c: &StateCall<'_>) -> StateResult {
+    let mut r = StateResult::ok(&c.chunk.name, "Watch statement fired.");
+    let changed = c
+        .chunk
+        .arg("__watch_changes__")
+        .cloned()
+        .unwrap_or(json!([]));
+    r.changes.insert("Requisites with changes".into(), changed);
+    r
+}
+
+fn registry() -> StateModules {
+    let mut m = StateModules::default();
+    m.register("test.succeed_with_changes", changes_ok);
+    m.register("test.succeed_without_changes", no_changes);
+    m.register("test.fail_without_changes", fails);
+    m.register_mod_watch("test", watch_fired);
+    m.register("file.managed", changes_ok);
+    m
+}
+
+fn run_sls(sls: &str, opts: &RunOptions<'_>) -> Map<String, Value> {
+    run_on(&MemHost::with_files(&[("base/s.sls", sls)]), sls, opts)
+}
+
+fn run_on(host: &MemHost, _sls: &str, opts: &RunOptions<'_>) -> Map<String, Value> {
+    let high = high_from_sls(host, "base", &["s".to_string()]).expect("renders");
+    let low = compile(&high).expect("compiles");
+    assert!(missing_functions(&low, &registry()).is_empty());
+    run(host, &registry(), &low, opts)
+}
+
+fn by_id<'a>(out: &'a Map<String, Value>, id: &str) -> &'a Value {
+    out.values()
+        .find(|v| v["__id__"] == json!(id))
+        .unwrap_or_else(|| panic!("no result for {id}: {out:#?}"))
+}
+
+const REQUISITES: &str = "\
+config_file:
+  file.managed:
+    - name: /tmp/app.conf
+always_fails:
+  test.fail_without_changes:
+    - name: this state always fails
+needs_failed:
+  test.succeed_with_changes:
+    - name: should never run
+    - require:
+      - test: always_fails
+restart_on_watch:
+  test.succeed_without_changes:
+    - name: pretend service restart
+    - watch:
+      - file: config_file
+run_on_changes:
+  test.succeed_with_changes:
+    - name: echo config changed
+    - onchanges:
+      - file: config_file
+";
+
+#[test]
+fn runtime_matches_salts_requisite_sample() {
+    let out = run_sls(REQUISITES, &RunOptions::default());
+    let needs = by_id(&out, "needs_failed");
+    assert_eq!(needs["result"], json!(false));
+    assert_eq!(
+        needs["comment"],
+        json!("One or more requisite failed: s.always_fails")
+    );
+    assert_eq!(needs["__state_ran__"], json!(false));
+    assert_eq!(needs["__run_num__"], json!(2));
+    let keys: Vec<&str> = needs
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        keys,
+        [
+            "changes",
+            "result",
+            "duration",
+            "start_time",
+            "comment",
+            "__state_ran__",
+            "__run_num__",
+            "__sls__",
+            "__id__",
+            "name"
+        ]
+    );
+    let watch = by_id(&out, "restart_on_watch");
+    assert_eq!(watch["comment"], json!("Watch statement fired."));
+    assert_eq!(
+        watch["changes"],
+        json!({"Requisites with changes": ["file: config_file"]})
+    );
+    assert_eq!(watch["__run_num__"], json!(4));
+    assert_eq!(by_id(&out, "run_on_changes")["__run_num__"], json!(5));
+    let start = by_id(&out, "config_file")["start_time"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(start.len(), 15, "{start}");
+    assert_eq!(
+        out.keys().next().map(String::as_str),
+        Some("file_|-config_file_|-/tmp/app.conf_|-managed")
+    );
+}
+
+#[test]
+fn runtime_onchanges_and_onfail_skip_with_salts_comments() {
+    let sls = "\
+quiet:
+  test.succeed_without_changes
+bad:
+  test.fail_without_changes
+after_quiet:
+  test.succeed_with_changes:
+    - onchanges:
+      - quiet
+on_fail:
+  test.succeed_with_changes:
+    - onfail:
+      - bad
+not_on_fail:
+  test.succeed_with_changes:
+    - onfail:
+      - quiet
+";
+    let out = run_sls(sls, &RunOptions::default());
+    let skipped = by_id(&out, "after_quiet");
+    assert_eq!(skipped["result"], json!(true));
+    assert_eq!(
+        skipped["comment"],
+        json!("State was not run because none of the onchanges reqs changed")
+    );
+    assert_eq!(by_id(&out, "on_fail")["comment"], json!("Success!"));
+    assert_eq!(
+        by_id(&out, "not_on_fail")["comment"],
+        json!("State was not run because onfail req did not change")
+    );
+}
+
+#[test]
+fn runtime_prereq_runs_first_only_when_target_would_change() {
+    let sls = "\
+target:
+  test.succeed_with_changes
+steady:
+  test.succeed_without_changes
+before_target:
+  test.succeed_without_changes:
+    - prereq:
+      - test: target
+before_steady:
+  test.succeed_without_changes:
+    - prereq:
+      - test: steady
+";
+    let out = run_sls(sls, &RunOptions::default());
+    let before = by_id(&out, "before_target")["__run_num__"].as_u64();
+    let target = by_id(&out, "target")["__run_num__"].as_u64();
+    assert!(before < target, "{out:#?}");
+    assert_eq!(by_id(&out, "before_target")["comment"], json!("Success!"));
+    assert_eq!(
+        by_id(&out, "before_steady")["comment"],
+        json!("No changes detected")
+    );
+}
+
+#[test]
+fn runtime_failhard_stops_and_test_mode_predicts() {
+    let sls = "\
+first:
+  test.fail_without_changes:
+    - failhard: True
+second:
+  test.succeed_with_changes
+";
+    let out = run_sls(sls, &RunOptions::default());
+    assert_eq!(out.len(), 1, "{out:#?}");
+    let out = run_sls(
+        sls,
+        &RunOptions {
+            test: true,
+            ..RunOptions::default()
+        },
+    );
+    assert_eq!(out.len(), 2);
+    assert_eq!(by_id(&out, "second")["result"], Value::Null);
+}
+
+#[test]
+fn runtime_unless_onlyif_creates_go_through_cmd_retcode() {
+    let sls = "\
+skip_unless:
+  test.succeed_with_changes:
+    - unless: 'true'
+skip_onlyif:
+  test.succeed_with_changes:
+    - onlyif: 'false'
+run_onlyif:
+  test.succeed_with_changes:
+    - onlyif:
+      - 'true'
+skip_creates:
+  test.succeed_with_changes:
+    - creates: /
+watcher:
+  test.succeed_without_changes:
+    - watch:
+      - test: skip_unless
+";
+    let mut host = MemHost::with_files(&[("base/s.sls", sls)]);
+    host.retcodes.insert("true".into(), 0);
+    let out = run_on(&host, sls, &RunOptions::default());
+    assert_eq!(
+        by_id(&out, "skip_unless")["comment"],
+        json!("unless condition is true")
+    );
+    assert_eq!(
+        by_id(&out, "skip_onlyif")["comment"],
+        json!("onlyif condition is false")
+    );
+    assert_eq!(by_id(&out, "run_onlyif")["comment"], json!("Success!"));
+    assert_eq!(
+        by_id(&out, "skip_creates")["comment"],
+        json!("All files in creates exist")
+    );
+    assert_eq!(by_id(&out, "watcher")["comment"], json!("Success!"));
+    let calls = host.calls.lock().map(|c| c.clone()).unwrap_or_default();
+    assert_eq!(
+        calls,
+        ["cmd.retcode true", "cmd.retcode false", "cmd.retcode true"]
+    );
+}
+
+#[test]
+fn runtime_listen_runs_mod_watch_at_the_end() {
+    let sls = "\
+listener:
+  test.succeed_without_changes:
+    - listen:
+      - test: changer
+changer:
+  test.succeed_with_changes
+";
+    let out = run_sls(sls, &RunOptions::default());
+    let keys: Vec<&String> = out.keys().collect();
+    assert_eq!(
+        keys.last().map(|k| k.as_str()),
+        Some("test_|-listener_|-listener_|-mod_watch")
+    );
+    assert_eq!(
+        out["test_|-listener_|-listener_|-mod_watch"]["__run_num__"],
+        json!(2)
+    );
+}
+
+#[test]
+fn runtime_kill_flag_stops_between_states() {
+    let flag = AtomicBool::new(true);
+    let out = run_sls(
+        "a:\n  test.succeed_without_changes\n",
+        &RunOptions {
+            kill: Some(&flag),
+            ..RunOptions::default()
+        },
+    );
+    assert!(out.is_empty());
+}

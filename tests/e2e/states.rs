@@ -1,0 +1,254 @@
+//! The state system through `brine-call --local state.apply`, masterless
+//! (`file_client: local`, `file_roots` at the repository's `examples/salt`),
+//! with the example states writing under a temp dir given by pillar.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::cluster::{Cluster, json_out, stderr, stdout};
+
+fn example_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/salt")
+}
+
+/// A one-minion cluster whose minion reads states from `examples/salt`.
+fn cluster() -> Cluster {
+    let conf = format!(
+        "file_client: local\nfile_roots:\n  base:\n    - {}\n",
+        example_root().display()
+    );
+    Cluster::builder().minions(1).minion_conf(&conf).start()
+}
+
+fn pillar(dir: &Path) -> String {
+    format!(
+        "pillar={}",
+        json!({"example_dir": dir.display().to_string()})
+    )
+}
+
+/// `brine-call --local --out json state.<args>`: (local's value, exit code).
+fn apply(c: &Cluster, args: &[&str]) -> (Value, i32) {
+    let mut all = vec!["--local", "--out", "json"];
+    all.extend_from_slice(args);
+    let out = c.brine_call("m1", &all);
+    (
+        json_out(&out)["local"].clone(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+fn by_id<'a>(ret: &'a Value, id: &str) -> &'a Value {
+    ret.as_object()
+        .and_then(|o| o.values().find(|v| v["__id__"] == json!(id)))
+        .unwrap_or_else(|| panic!("no result for {id}: {ret:#}"))
+}
+
+fn changed(ret: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = ret
+        .as_object()
+        .into_iter()
+        .flat_map(|o| o.values())
+        .filter(|v| v["changes"].as_object().is_some_and(|c| !c.is_empty()))
+        .filter_map(|v| v["__id__"].as_str().map(str::to_string))
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn states_highstate_applies_then_reports_no_changes_and_test_predicts() {
+    let c = cluster();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pillar = pillar(dir.path());
+
+    let (predicted, code) = apply(&c, &["state.apply", "test=True", &pillar]);
+    assert_eq!(code, 0, "{predicted:#}");
+    assert_eq!(
+        by_id(&predicted, "motd")["result"],
+        Value::Null,
+        "{predicted:#}"
+    );
+    assert!(
+        !dir.path().join("motd").exists(),
+        "test=True changed nothing"
+    );
+
+    let (first, code) = apply(&c, &["state.apply", &pillar]);
+    assert_eq!(code, 0, "{first:#}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("motd"))
+            .ok()
+            .as_deref(),
+        Some("Welcome to brine\n")
+    );
+    assert_eq!(
+        changed(&first),
+        ["app_config", "app_notify", "app_restart", "motd"]
+    );
+    assert_eq!(
+        by_id(&first, "app_restart")["comment"],
+        json!("Watch statement fired.")
+    );
+    let mut predicted_ids: Vec<String> = predicted
+        .as_object()
+        .into_iter()
+        .flat_map(|o| o.values())
+        .filter(|v| v["result"].is_null())
+        .filter_map(|v| v["__id__"].as_str().map(str::to_string))
+        .collect();
+    predicted_ids.sort();
+    assert!(
+        predicted_ids.contains(&"motd".to_string())
+            && predicted_ids.contains(&"app_config".to_string())
+    );
+
+    let (second, code) = apply(&c, &["state.apply", &pillar]);
+    assert_eq!(code, 0, "{second:#}");
+    assert!(changed(&second).is_empty(), "{second:#}");
+    assert_eq!(
+        by_id(&second, "app_notify")["comment"],
+        json!("State was not run because none of the onchanges reqs changed")
+    );
+}
+
+#[test]
+fn states_requisites_in_onfail_and_exit_codes() {
+    let c = cluster();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pillar = pillar(dir.path());
+    let (ret, code) = apply(&c, &["state.apply", "requisites", &pillar]);
+    assert_eq!(code, 1, "a failed state makes brine-call exit 1: {ret:#}");
+    let marker = by_id(&ret, "marker")["__run_num__"].as_u64();
+    let after = by_id(&ret, "after_marker")["__run_num__"].as_u64();
+    assert!(marker < after, "require_in orders: {ret:#}");
+    assert_eq!(by_id(&ret, "recover")["result"], json!(true));
+    assert_eq!(
+        by_id(&ret, "not_needed")["comment"],
+        json!("State was not run because onfail req did not change")
+    );
+    let out = c.brine_call(
+        "m1",
+        &[
+            "--local",
+            "--retcode-passthrough",
+            "state.apply",
+            "requisites",
+            &pillar,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("local:\n----------\n"), "{text}");
+    assert!(text.contains("\nSummary for local\n"), "{text}");
+}
+
+#[test]
+fn states_failhard_stops_the_run() {
+    let c = cluster();
+    let (ret, code) = apply(&c, &["state.sls", "failhard"]);
+    assert_eq!(code, 1);
+    assert_eq!(ret.as_object().map(|o| o.len()), Some(1), "{ret:#}");
+    assert_eq!(by_id(&ret, "stop_here")["result"], json!(false));
+}
+
+#[test]
+fn states_show_and_compile_errors() {
+    let c = cluster();
+    let (top, _) = apply(&c, &["state.show_top"]);
+    assert_eq!(top, json!({"base": ["motd", "app"]}));
+    let (low, _) = apply(&c, &["state.show_low_sls", "failhard"]);
+    assert_eq!(low[0]["__id__"], json!("stop_here"));
+    assert_eq!(low[0]["order"], json!(10000));
+    let (err, code) = apply(&c, &["state.sls", "no.such.sls"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        err,
+        json!(["No matching sls found for 'no.such.sls' in env 'base'"])
+    );
+}
+
+/// The master serves the tree: `brine '*' state.apply` applies it on the
+/// minion from the master's file server, a second run changes nothing, the
+/// highstate outputter prints it, and the lowstate matches the masterless one.
+#[test]
+fn states_apply_through_the_master_from_its_file_server() {
+    let c = Cluster::builder()
+        .minions(1)
+        .master_conf(&format!(
+            "file_roots:\n  base:\n    - {}\n",
+            example_root().display()
+        ))
+        .start()
+        .ready();
+    let dir = c.dir.path().join("applied");
+    let p = pillar(&dir);
+    let run = |extra: &[&str]| {
+        let out = c.brine(
+            &[
+                &["-t", "60", "--out", "json", "--static", "m1", "state.apply"][..],
+                extra,
+                &[p.as_str()],
+            ]
+            .concat(),
+        );
+        (json_out(&out)["m1"].clone(), out.status.code())
+    };
+    let (first, code) = run(&[]);
+    assert_eq!(code, Some(0), "{first:#}");
+    assert_eq!(
+        changed(&first),
+        ["app_config", "app_notify", "app_restart", "motd"]
+    );
+    // Salt ends `contents` with a newline (contents_newline defaults to True).
+    assert_eq!(
+        std::fs::read_to_string(dir.join("motd")).expect("motd"),
+        "Welcome to brine\n"
+    );
+    let (second, _) = run(&[]);
+    assert!(
+        changed(&second).is_empty(),
+        "second run changed: {second:#}"
+    );
+
+    // Without --out, a state run prints with Salt's highstate outputter.
+    let out = c.brine(&["-t", "60", "m1", "state.apply", &p]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("Summary for m1") && text.contains("Succeeded: 4"),
+        "{text}"
+    );
+
+    // The same lowstate through the master's file server and masterless.
+    let through_master = json_out(&c.brine(&[
+        "-t",
+        "60",
+        "--out",
+        "json",
+        "--static",
+        "m1",
+        "state.show_lowstate",
+        &p,
+    ]))["m1"]
+        .clone();
+    let local_conf = c.dir.path().join("local-conf");
+    std::fs::create_dir_all(&local_conf).expect("mkdir");
+    std::fs::write(
+        local_conf.join("minion"),
+        format!(
+            "root_dir: {}\nid: m1\nfile_client: local\nfile_roots:\n  base:\n    - {}\n",
+            c.dir.path().join("local-root").display(),
+            example_root().display()
+        ),
+    )
+    .expect("write config");
+    let out = crate::cluster::run_with_timeout(
+        std::process::Command::new(crate::cluster::bin("brine-call"))
+            .arg("-c")
+            .arg(&local_conf)
+            .args(["--local", "--out", "json", "state.show_lowstate", &p]),
+        std::time::Duration::from_secs(60),
+    );
+    assert_eq!(json_out(&out)["local"], through_master, "{}", stderr(&out));
+}
