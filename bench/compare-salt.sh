@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Brine next to Salt 3008.5 on this machine, measured the same way in the same
-# run: `<cli> '*' test.ping` against K real minion processes (default 10),
-# timed by the Salt baseline's own timer (../shared/salt-baseline/benchlib.py).
+# run: `<cli> '*' test.ping` against K real minion processes (default 10), and
+# a masterless state.apply of 200 file.managed states (first run and no-change
+# run), all timed by the Salt baseline's own timer
+# (../shared/salt-baseline/benchlib.py).
 #
 #   bench/compare-salt.sh        # K=10
 #   bench/compare-salt.sh 25
@@ -67,12 +69,26 @@ for _ in $(seq 100); do
 done
 brine_json=$($timer "$bin/brine" -c "$work/master" '*' test.ping)
 
-python3 - "$k" "$salt_json" "$brine_json" <<'PY'
+echo "== Salt: salt-call --local state.apply, 200 file.managed" >&2
+results="${SALT_RESULTS_DIR:-$run/results}/results.jsonl"
+BENCH_RUNS=$runs BENCH_SETTLE_MAX=${BENCH_SETTLE_MAX:-5} bash "$baseline/bench.sh" states-local >&2
+salt_first=$(grep '"name": "states_local_first"' "$results" | tail -1 | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["result"]))')
+salt_second=$(grep '"name": "states_local_second"' "$results" | tail -1 | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["result"]))')
+echo "== Brine: brine-call --local state.apply, the same 200 states" >&2
+brine_states=$(BENCH_RUNS=$runs bash "$repo/bench/states.sh" 200 2>/dev/null)
+brine_first=$(sed -n 's/^first //p' <<< "$brine_states")
+brine_second=$(sed -n 's/^second //p' <<< "$brine_states")
+
+python3 - "$k" "$salt_json" "$brine_json" "$salt_first" "$brine_first" "$salt_second" "$brine_second" <<'PY'
 import json, sys
-k, salt, brine = int(sys.argv[1]), json.loads(sys.argv[2]), json.loads(sys.argv[3])
-s, b = salt["median"], brine["median"]
-print(f"test.ping to {k} minions, median of {len(salt['runs'])} runs (same timer, same machine, same run):")
-print(f"  salt   {s * 1000:9.1f} ms   (CLI CPU {salt['cli_cpu_median'] * 1000:.0f} ms)")
-print(f"  brine  {b * 1000:9.1f} ms   (CLI CPU {brine['cli_cpu_median'] * 1000:.0f} ms)")
-print(f"  brine is {s / b:.0f}x faster")
+k = int(sys.argv[1])
+pairs = [
+    (f"test.ping to {k} minions", sys.argv[2], sys.argv[3]),
+    ("state.apply, 200 file.managed, first run", sys.argv[4], sys.argv[5]),
+    ("state.apply, 200 file.managed, no changes", sys.argv[6], sys.argv[7]),
+]
+print("Median of each series (same timer, same machine, same run):")
+for what, salt, brine in pairs:
+    s, b = json.loads(salt)["median"], json.loads(brine)["median"]
+    print(f"  {what:45s} salt {s * 1000:8.1f} ms   brine {b * 1000:7.1f} ms   {s / max(b, 0.001):5.0f}x")
 PY

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# State-run benchmark: `brine-call --local state.apply` of N `file.managed`
+# states (the same tree Salt's baseline uses: ../shared/salt-baseline/bench.sh
+# gen_states), timed with the baseline's own timer. Prints three lines,
+# `first <json>` (the run that creates the N files; target removed before
+# each run), `second <json>` (no changes) and `compile <json>` (render +
+# compile only, `state.show_lowstate`).
+#
+#   bench/states.sh 200     # the size Salt's baseline measured
+#   bench/states.sh 1000    # issue 5's targets
+set -euo pipefail
+
+n=${1:-200}
+runs=${BENCH_RUNS:-7}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+baseline=${SALT_BASELINE:-$repo/../shared/salt-baseline}
+cargo build --release --bins --manifest-path "$repo/Cargo.toml" >&2
+bin="${CARGO_TARGET_DIR:-$repo/target}/release"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/conf" "$work/srv"
+cat > "$work/conf/minion" <<CONF
+root_dir: $work/root
+id: bench
+file_client: local
+file_roots:
+  base:
+    - $work/srv
+CONF
+printf 'base:\n  "*":\n    - bench\n' > "$work/srv/top.sls"
+{
+  echo "{% set base = '$work/target/' ~ grains['id'] %}"
+  for i in $(seq -f '%04g' 1 "$n"); do
+    printf 'bench_file_%s:\n  file.managed:\n    - name: {{ base }}/f%s.txt\n    - contents: "bench file %s"\n    - makedirs: True\n' "$i" "$i" "$i"
+  done
+} > "$work/srv/bench.sls"
+
+# One line per series: a label, then the timer's JSON.
+timer() { python3 "$baseline/benchlib.py" time -n "$runs" "$@"; }
+echo "first $(timer --pre "rm -rf '$work/target'" --expect-lines-re "^Succeeded: $n \\(changed=$n\\)\$" --expect-count 1 -- \
+  "$bin/brine-call" -c "$work/conf" --local state.apply)"
+echo "second $(timer --expect-lines-re "^Succeeded: $n\$" --expect-count 1 -- "$bin/brine-call" -c "$work/conf" --local state.apply)"
+echo "compile $(timer -- "$bin/brine-call" -c "$work/conf" --local --out quiet state.show_lowstate)"
