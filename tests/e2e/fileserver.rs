@@ -21,6 +21,11 @@ fn salt_files_reach_minions_once_and_never_from_outside_the_root() {
     std::fs::create_dir_all(tree.path().join("files")).expect("mkdir");
     std::fs::write(tree.path().join("files/motd"), "hello from the master\n").expect("write");
     std::fs::write(tree.path().join("top.sls"), "base:\n  '*': []\n").expect("write");
+    std::fs::write(
+        tree.path().join("files/hi.sh"),
+        "#!/bin/sh\necho \"args: $1|$2\"\nexit 3\n",
+    )
+    .expect("write");
     std::fs::write(outside.path().join("secret"), "not for minions").expect("write");
     std::os::unix::fs::symlink(
         outside.path().join("secret"),
@@ -44,9 +49,14 @@ fn salt_files_reach_minions_once_and_never_from_outside_the_root() {
     let listed = call(&c, &["cp.list_master"]);
     assert_eq!(
         listed,
-        json!(["files/big.bin", "files/motd", "top.sls"]),
+        json!(["files/big.bin", "files/hi.sh", "files/motd", "top.sls"]),
         "the escaping symlink is not listed"
     );
+
+    // cmd.script runs a script served by the master, with its arguments.
+    let ran = call(&c, &["cmd.script", "salt://files/hi.sh", "one 'two words'"]);
+    assert_eq!(ran["stdout"], json!("args: one|two words"), "{ran}");
+    assert_eq!(ran["retcode"], json!(3));
     assert_eq!(call(&c, &["cp.list_states"]), json!(["top"]));
 
     let dest = c.dir.path().join("got/motd");
@@ -105,7 +115,10 @@ fn salt_files_reach_minions_once_and_never_from_outside_the_root() {
     );
 
     let files = json_out(&c.brine_run(&["--out", "json", "fileserver.file_list"]));
-    assert_eq!(files, json!(["files/big.bin", "files/motd", "top.sls"]));
+    assert_eq!(
+        files,
+        json!(["files/big.bin", "files/hi.sh", "files/motd", "top.sls"])
+    );
     assert_eq!(
         json_out(&c.brine_run(&["--out", "json", "fileserver.envs"])),
         json!(["base"])

@@ -34,6 +34,7 @@ const SHELL_SIG: &str = "cmd, cwd=None, stdin=None, runas=None, group=None, shel
 const STDOUT_SIG: &str = "cmd, cwd=None, stdin=None, runas=None, group=None, shell={shell}, python_shell=None, env=None, clean_env=False, template=None, rstrip=True, umask=None, output_encoding=None, output_loglevel='debug', log_callback=None, hide_output=False, timeout=None, reset_system_locale=True, ignore_retcode=False, saltenv=None, use_vt=False, password=None, prepend_path=None, success_retcodes=None, success_stdout=None, success_stderr=None, **kwargs";
 const ALL_SIG: &str = "cmd, cwd=None, stdin=None, runas=None, group=None, shell={shell}, python_shell=None, env=None, clean_env=False, template=None, rstrip=True, umask=None, output_encoding=None, output_loglevel='debug', log_callback=None, hide_output=False, timeout=None, reset_system_locale=True, ignore_retcode=False, saltenv=None, use_vt=False, redirect_stderr=False, password=None, encoded_cmd=False, prepend_path=None, success_retcodes=None, success_stdout=None, success_stderr=None, **kwargs";
 const RETCODE_SIG: &str = "cmd, cwd=None, stdin=None, runas=None, group=None, shell={shell}, python_shell=None, env=None, clean_env=False, template=None, umask=None, output_encoding=None, output_loglevel='debug', log_callback=None, timeout=None, reset_system_locale=True, ignore_retcode=False, saltenv=None, use_vt=False, password=None, success_retcodes=None, success_stdout=None, success_stderr=None, **kwargs";
+const SCRIPT_SIG: &str = "source, args=None, cwd=None, stdin=None, runas=None, group=None, shell={shell}, python_shell=None, env=None, template=None, umask=None, output_encoding=None, output_loglevel='debug', log_callback=None, hide_output=False, timeout=None, reset_system_locale=True, saltenv='base', use_vt=False, bg=False, password=None, success_retcodes=None, success_stdout=None, success_stderr=None, **kwargs";
 const BG_SIG: &str = "cmd, cwd=None, runas=None, group=None, shell={shell}, python_shell=None, env=None, clean_env=False, template=None, umask=None, timeout=None, output_encoding=None, output_loglevel='debug', log_callback=None, reset_system_locale=True, ignore_retcode=False, saltenv=None, password=None, prepend_path=None, success_retcodes=None, success_stdout=None, success_stderr=None, **kwargs";
 
 /// The locale variables Salt sets to `C` unless the caller set them
@@ -99,6 +100,12 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         RUN_BG_DOC,
         |ctx, call| async move { run_fn(&ctx, &call, Kind::Background).await },
     );
+    f.register(
+        "cmd.script",
+        &sig(SCRIPT_SIG),
+        SCRIPT_DOC,
+        |ctx, call| async move { script_fn(&ctx, &call).await },
+    );
     f.register("cmd.which", "cmd", WHICH_DOC, |_, call| async move {
         which_fn(&call)
     });
@@ -147,6 +154,7 @@ const RUN_BG_DOC: &str = concat!(
     "Execute the passed command in the background and return its pid at once;\nits output is discarded.\n\nCLI Example:\n\n    brine '*' cmd.run_bg \"sleep 60\"",
     common_args_doc!()
 );
+const SCRIPT_DOC: &str = "Download a script from a remote location and execute the script locally.\nThe script can be located on the salt master file server or on the minion\n(an absolute path). Returns the run_all dict: pid, retcode, stdout, stderr.\n\nCLI Example:\n\n    brine '*' cmd.script salt://scripts/runme.sh\n    brine '*' cmd.script salt://scripts/runme.sh 'arg1 arg2 \"arg 3\"'";
 const WHICH_DOC: &str = "Returns the path of an executable available on the minion, None otherwise\n\nCLI Example:\n\n    brine '*' cmd.which cat";
 const WHICH_BIN_DOC: &str = "Returns the first command found in a list of commands\n\nCLI Example:\n\n    brine '*' cmd.which_bin '[pip2, pip, pip-python]'";
 const HAS_EXEC_DOC: &str = "Returns true if the executable is available on the minion, false otherwise\n\nCLI Example:\n\n    brine '*' cmd.has_exec cat";
@@ -252,6 +260,91 @@ async fn run_fn(ctx: &MinionCtx, call: &Call, kind: Kind) -> Result<FnOutput, Fn
         ret,
         retcode: result.context_retcode,
     })
+}
+
+/// Salt's `cmd.script`: fetch `source` (salt:// through the file client, or a
+/// local path), run a private copy of it with `args`, and return `run_all`'s
+/// dict. The command runs without a shell unless `python_shell=True`.
+async fn script_fn(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
+    let source = call
+        .param(0, "source")
+        .and_then(Value::as_str)
+        .ok_or_else(|| FnError::Invocation("missing required argument 'source'".into()))?
+        .to_string();
+    let saltenv = call
+        .kwargs
+        .get("saltenv")
+        .and_then(Value::as_str)
+        .unwrap_or("base")
+        .to_string();
+    if call.kwargs.get("template").is_some_and(|t| !t.is_null()) {
+        return Err(FnError::Invocation(
+            "cmd.script: 'template' is not supported yet".into(),
+        ));
+    }
+    let fetched = match source.strip_prefix("salt://") {
+        Some(path) => crate::fileclient::FileClient::new(&ctx.config, ctx.link.as_ref())
+            .cache_file(&saltenv, path)
+            .await
+            .map_err(|e| FnError::Execution(format!("Unable to cache script {source}: {e}")))?,
+        None => PathBuf::from(&source),
+    };
+    let copy = private_copy(
+        ctx,
+        &fetched,
+        call.kwargs.get("runas").and_then(Value::as_str),
+    )?;
+    let mut cmd = python::str_repr(&copy.display().to_string());
+    if let Some(args) = call.param(1, "args").filter(|a| !a.is_null()) {
+        cmd.push(' ');
+        cmd.push_str(&py_str(args));
+    }
+    let mut kwargs: Map<String, Value> = call
+        .kwargs
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "source" | "args" | "saltenv" | "template"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    kwargs.insert("cmd".into(), json!(cmd));
+    kwargs.entry("python_shell").or_insert(json!(false));
+    let run = Call {
+        fun: "cmd.run_all".into(),
+        args: Vec::new(),
+        kwargs,
+    };
+    let result = run_fn(ctx, &run, Kind::All).await;
+    let _ = std::fs::remove_file(&copy);
+    result
+}
+
+/// A copy of a script only its runner can read and execute, in the cache dir.
+fn private_copy(ctx: &MinionCtx, script: &Path, runas: Option<&str>) -> Result<PathBuf, FnError> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = ctx.config.cachedir.join("scripts");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| FnError::Execution(format!("{}: {e}", dir.display())))?;
+    let name = script
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("script");
+    let copy = dir.join(format!("{}-{}-{name}", std::process::id(), rand_suffix()));
+    std::fs::copy(script, &copy)
+        .map_err(|e| FnError::Execution(format!("Unable to copy {}: {e}", script.display())))?;
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| FnError::Execution(format!("{}: {e}", copy.display())))?;
+    if let Some(user) = runas {
+        let user = lookup_user(user)?;
+        nix::unistd::chown(&copy, Some(user.uid), Some(user.gid))
+            .map_err(|e| FnError::Execution(format!("{}: {e}", copy.display())))?;
+        // The user must reach the file through the cache dir.
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711));
+    }
+    Ok(copy)
+}
+
+fn rand_suffix() -> String {
+    let bytes: [u8; 6] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn text_or_hidden(text: &str, hide: bool) -> Value {
