@@ -14,6 +14,18 @@ use serde_json::{Number, Value};
 /// `None`, `True`, `1`, `1.5`, `'text'`, `[1, 2]`, `{'a': 1}`.
 ///
 /// Dict keys keep their order, as a Python 3.7+ dict does.
+/// Python's truthiness: `None`, `False`, `0`, `""`, `[]` and `{}` are false.
+pub fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
 pub fn repr(value: &Value) -> String {
     let mut out = String::new();
     write_repr(&mut out, value);

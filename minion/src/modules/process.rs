@@ -9,6 +9,7 @@
 //! Everything is asynchronous (`tokio::process`); nothing blocks the
 //! runtime's threads.
 
+pub use brine_common::output::python::truthy;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -107,18 +108,6 @@ impl Args {
 /// Python's `str()` of a value.
 pub fn py_str(v: &Value) -> String {
     brine_common::output::python::to_str(v)
-}
-
-/// Python's truthiness: `None`, `False`, `0`, `""`, `[]` and `{}` are false.
-pub fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
-    }
 }
 
 /// Python's `int()` of a number or a numeric string.

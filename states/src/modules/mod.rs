@@ -8,6 +8,7 @@
 //! carries its own copy of a host action. Comments and changes dicts are
 //! Salt's, so outputs and requisites (`onchanges`, `watch`) behave alike.
 
+pub(crate) use brine_common::output::python::truthy;
 use serde_json::{Map, Value};
 
 use crate::host::StateHost;
@@ -98,18 +99,6 @@ pub(crate) fn list_of(chunk: &LowChunk, key: &str) -> Vec<String> {
             .collect(),
         Some(v) if !v.is_null() => vec![text(v)],
         _ => Vec::new(),
-    }
-}
-
-/// Salt's truthiness of a returned value.
-pub(crate) fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
     }
 }
 

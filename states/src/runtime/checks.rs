@@ -3,6 +3,7 @@
 //! comments. Commands go through the host's `cmd.retcode` with
 //! `python_shell=True` and `ignore_retcode=True`, as Salt runs them.
 
+use brine_common::output::python::truthy;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -70,17 +71,6 @@ fn condition_holds(host: &dyn StateHost, chunk: &LowChunk, entry: &Value) -> boo
             }
         }
         _ => false,
-    }
-}
-
-fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
     }
 }
 
