@@ -7,3 +7,56 @@ use brine_common::config::MasterConfig;
 pub fn master_config(args: &CommonArgs) -> anyhow::Result<MasterConfig> {
     args.load::<MasterConfig>(|c| &c.log_level)
 }
+
+/// The target-type flags `brine` and `brine-cp` share (Salt's), at most one.
+#[derive(Debug, Clone, clap::Args)]
+#[group(id = "tgt_type", multiple = false)]
+pub struct TargetArgs {
+    /// Target is a regular expression over minion ids
+    #[arg(short = 'E', long)]
+    pub pcre: bool,
+    /// Target is a comma-separated list of minion ids
+    #[arg(short = 'L', long)]
+    pub list: bool,
+    /// Target is a grain and a glob, e.g. 'os:Debian' (nested keys with ':')
+    #[arg(short = 'G', long)]
+    pub grain: bool,
+    /// Target is a grain and a regular expression, e.g. 'os:(Debian|Ubuntu)'
+    #[arg(short = 'P', long = "grain-pcre")]
+    pub grain_pcre: bool,
+    /// Target is a pillar key and a glob
+    #[arg(short = 'I', long)]
+    pub pillar: bool,
+    /// Target is a pillar key and a regular expression
+    #[arg(short = 'J', long = "pillar-pcre")]
+    pub pillar_pcre: bool,
+    /// Target is an address or subnet, e.g. 10.0.0.0/8
+    #[arg(short = 'S', long)]
+    pub ipcidr: bool,
+    /// Target is a nodegroup from the master config's `nodegroups`
+    #[arg(short = 'N', long)]
+    pub nodegroup: bool,
+    /// Target is a compound expression, e.g. 'G@os:Debian and web*'
+    #[arg(short = 'C', long)]
+    pub compound: bool,
+}
+
+impl TargetArgs {
+    /// Salt's `tgt_type` for the flags given (`glob` for none).
+    pub fn tgt_type(&self) -> &'static str {
+        [
+            (self.pcre, "pcre"),
+            (self.list, "list"),
+            (self.grain, "grain"),
+            (self.grain_pcre, "grain_pcre"),
+            (self.pillar, "pillar"),
+            (self.pillar_pcre, "pillar_pcre"),
+            (self.ipcidr, "ipcidr"),
+            (self.nodegroup, "nodegroup"),
+            (self.compound, "compound"),
+        ]
+        .into_iter()
+        .find_map(|(set, name)| set.then_some(name))
+        .unwrap_or("glob")
+    }
+}

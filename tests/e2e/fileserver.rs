@@ -128,3 +128,67 @@ fn salt_files_reach_minions_once_and_never_from_outside_the_root() {
         json!(["files"])
     );
 }
+
+#[test]
+fn brine_cp_pushes_local_files_to_the_targeted_minions() {
+    let c = Cluster::builder().minions(2).start().ready();
+    let src = c.dir.path().join("push");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    std::fs::write(src.join("a.conf"), "alpha\n").expect("write");
+    std::fs::write(src.join("b.bin"), [0u8, 1, 2, 255]).expect("write");
+
+    // One file to a file path, on m1 only.
+    let dest = c.dir.path().join("m1-got.conf");
+    let out = c.brine_cp(&[
+        "--out",
+        "json",
+        "m1",
+        &src.join("a.conf").display().to_string(),
+        &dest.display().to_string(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::cluster::stderr(&out)
+    );
+    assert_eq!(
+        json_out(&out),
+        json!({"m1": {dest.display().to_string(): true}})
+    );
+    assert_eq!(std::fs::read_to_string(&dest).expect("read"), "alpha\n");
+
+    // Two files into a directory, on both minions (they share this host).
+    let dir = c.dir.path().join("into");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let out = c.brine_cp(&[
+        "-L",
+        "m1,m2",
+        &src.join("a.conf").display().to_string(),
+        &src.join("b.bin").display().to_string(),
+        &format!("{}/", dir.display()),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(
+        std::fs::read(dir.join("b.bin")).expect("read"),
+        [0u8, 1, 2, 255]
+    );
+
+    // cp.recv refuses a file name that would lead elsewhere.
+    let out = c.brine(&[
+        "--out",
+        "json",
+        "--static",
+        "m1",
+        "cp.recv",
+        r#"files={"../x": "YQ=="}"#,
+        "dest=/tmp",
+    ]);
+    assert!(
+        json_out(&out)["m1"]
+            .as_str()
+            .is_some_and(|s| s.contains("refusing file name")),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -372,6 +372,15 @@ impl Cluster {
         )
     }
 
+    pub fn brine_cp(&self, args: &[&str]) -> Output {
+        self.cli(
+            "brine-cp",
+            &self.master_dir(),
+            args,
+            Duration::from_secs(60),
+        )
+    }
+
     pub fn brine_run(&self, args: &[&str]) -> Output {
         self.cli(
             "brine-run",

@@ -21,9 +21,10 @@ use brine_common::output::{
 };
 use brine_common::target::Target;
 use brine_common::wire::TargetSpec;
+use brine_master::cli::TargetArgs;
 use brine_master::client::{ClientReply, ClientRequest, Connection, JobRequest};
 use brine_master::wait::{Arrived, JobWaiter};
-use clap::{ArgGroup, Parser};
+use clap::Parser;
 use serde_json::{Map, Value, json};
 
 const EXIT_CODES: &str = "\
@@ -36,41 +37,13 @@ Exit codes:
 
 #[derive(Parser)]
 #[command(name = "brine", version, about = "Publish a job to minions and print their returns", after_help = EXIT_CODES)]
-#[command(group(ArgGroup::new("tgt_type").args([
-    "pcre", "list", "grain", "grain_pcre", "pillar", "pillar_pcre", "ipcidr", "nodegroup", "compound",
-])))]
 struct Cli {
     #[command(flatten)]
     common: CommonArgs,
     #[command(flatten)]
     output: OutputArgs,
-    /// Target is a regular expression over minion ids
-    #[arg(short = 'E', long)]
-    pcre: bool,
-    /// Target is a comma-separated list of minion ids
-    #[arg(short = 'L', long)]
-    list: bool,
-    /// Target is a grain and a glob, e.g. 'os:Debian' (nested keys with ':')
-    #[arg(short = 'G', long)]
-    grain: bool,
-    /// Target is a grain and a regular expression, e.g. 'os:(Debian|Ubuntu)'
-    #[arg(short = 'P', long = "grain-pcre")]
-    grain_pcre: bool,
-    /// Target is a pillar key and a glob
-    #[arg(short = 'I', long)]
-    pillar: bool,
-    /// Target is a pillar key and a regular expression
-    #[arg(short = 'J', long = "pillar-pcre")]
-    pillar_pcre: bool,
-    /// Target is an address or subnet, e.g. 10.0.0.0/8
-    #[arg(short = 'S', long)]
-    ipcidr: bool,
-    /// Target is a nodegroup from the master config's `nodegroups`
-    #[arg(short = 'N', long)]
-    nodegroup: bool,
-    /// Target is a compound expression, e.g. 'G@os:Debian and web*'
-    #[arg(short = 'C', long)]
-    compound: bool,
+    #[command(flatten)]
+    targeting: TargetArgs,
     /// Run on at most this many minions at a time, or a percentage ('25%')
     #[arg(
         short = 'b',
@@ -120,27 +93,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn tgt_type(cli: &Cli) -> &'static str {
-    [
-        (cli.pcre, "pcre"),
-        (cli.list, "list"),
-        (cli.grain, "grain"),
-        (cli.grain_pcre, "grain_pcre"),
-        (cli.pillar, "pillar"),
-        (cli.pillar_pcre, "pillar_pcre"),
-        (cli.ipcidr, "ipcidr"),
-        (cli.nodegroup, "nodegroup"),
-        (cli.compound, "compound"),
-    ]
-    .into_iter()
-    .find_map(|(set, name)| set.then_some(name))
-    .unwrap_or("glob")
-}
-
 async fn run(cli: &Cli, config: &MasterConfig) -> anyhow::Result<u8> {
     let target = TargetSpec {
         tgt: Value::String(cli.target.clone()),
-        tgt_type: tgt_type(cli).into(),
+        tgt_type: cli.targeting.tgt_type().into(),
     };
     // Refuse a target that can never be right before anything is published.
     if let Err(e) = Target::compile_with_nodegroups(&target, &config.nodegroups) {

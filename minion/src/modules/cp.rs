@@ -84,6 +84,9 @@ pub fn register(f: &mut Functions<MinionCtx>) {
             .into())
         },
     );
+    f.register("cp.recv", "files, dest", RECV_DOC, |_, call| async move {
+        recv(&call)
+    });
     f.register(
         "cp.is_cached",
         "path, saltenv='base'",
@@ -108,6 +111,42 @@ const LIST_MASTER_DOC: &str =
 const LIST_STATES_DOC: &str = "List all of the available state files in an environment\n\nCLI Example:\n\n    brine '*' cp.list_states";
 const HASH_FILE_DOC: &str = "Return the hash of a file, to get the hash of a file on the salt master file server\n\nCLI Example:\n\n    brine '*' cp.hash_file salt://path/to/file";
 const IS_CACHED_DOC: &str = "Return a boolean if the given path on the master has been cached on the minion\n\nCLI Example:\n\n    brine '*' cp.is_cached salt://path/to/file";
+
+const RECV_DOC: &str = "Used with brine-cp: write the files sent in the publication (name to\nbase64 content) to dest. One file and a dest that is not a directory: dest\nis the file's new path; otherwise the files go into dest.";
+
+/// Write `brine-cp`'s files; Salt's answer is `{path: True}` per file.
+fn recv(call: &Call) -> Result<FnOutput, FnError> {
+    use base64::Engine;
+    let files = call
+        .param(0, "files")
+        .and_then(Value::as_object)
+        .ok_or_else(|| {
+            FnError::Invocation("files must be a mapping of names to contents".into())
+        })?;
+    let dest = str_param(call, 1, "dest")
+        .ok_or_else(|| FnError::Invocation("missing required argument 'dest'".into()))?;
+    let dest = Path::new(&dest);
+    let into_dir = files.len() > 1 || dest.is_dir() || dest.to_string_lossy().ends_with('/');
+    let mut written = serde_json::Map::new();
+    for (name, content) in files {
+        // A name is a bare file name: it must not lead anywhere else.
+        if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+            return Err(FnError::Invocation(format!("refusing file name {name:?}")));
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(content.as_str().unwrap_or_default())
+            .map_err(|e| FnError::Invocation(format!("{name}: not base64: {e}")))?;
+        let path = if into_dir {
+            dest.join(name)
+        } else {
+            dest.to_path_buf()
+        };
+        std::fs::write(&path, bytes)
+            .map_err(|e| FnError::Execution(format!("{}: {e}", path.display())))?;
+        written.insert(path.display().to_string(), json!(true));
+    }
+    Ok(Value::Object(written).into())
+}
 
 fn client(ctx: &MinionCtx) -> FileClient {
     FileClient::new(&ctx.config, ctx.link.as_ref())

@@ -1,0 +1,141 @@
+//! `brine-cp`: copy local files to the targeted minions, like `salt-cp`.
+//!
+//! The files travel inside the publication (sealed with the publish key like
+//! any job) and `cp.recv` writes them on each minion; the message size cap
+//! (`max_message_size`) bounds what one copy can carry.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use brine_common::cli::{CommonArgs, OutputArgs};
+use brine_common::output::render_minion;
+use brine_master::cli::TargetArgs;
+use brine_master::client::{ClientReply, ClientRequest, Connection, JobRequest};
+use brine_master::wait::JobWaiter;
+use clap::Parser;
+use serde_json::{Map, Value, json};
+
+#[derive(Parser)]
+#[command(
+    name = "brine-cp",
+    version,
+    about = "Copy local files to minions, like salt-cp"
+)]
+struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+    #[command(flatten)]
+    targeting: TargetArgs,
+    /// Seconds without a word from a minion before giving up on it
+    #[arg(short = 't', long)]
+    timeout: Option<f64>,
+    /// Which minions: a glob over ids unless one of the target options says otherwise
+    target: String,
+    /// One or more local files, then the destination path on the minions
+    #[arg(required = true, num_args = 2..)]
+    paths: Vec<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = (|| {
+        let config = brine_master::cli::master_config(&cli.common)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(run(&cli, &config))
+    })();
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("ERROR: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `{file name: base64 content}` for every source.
+fn read_sources(sources: &[PathBuf]) -> anyhow::Result<Map<String, Value>> {
+    sources
+        .iter()
+        .map(|p| {
+            let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+            let name = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .with_context(|| format!("{} has no file name", p.display()))?;
+            Ok((name.to_string(), json!(B64.encode(bytes))))
+        })
+        .collect()
+}
+
+async fn run(cli: &Cli, config: &brine_common::config::MasterConfig) -> anyhow::Result<u8> {
+    let (dest, sources) = cli.paths.split_last().context("a destination is needed")?;
+    let mut kwarg = Map::new();
+    kwarg.insert("files".into(), Value::Object(read_sources(sources)?));
+    kwarg.insert("dest".into(), json!(dest.display().to_string()));
+    let job = JobRequest {
+        tgt: Value::String(cli.target.clone()),
+        tgt_type: cli.targeting.tgt_type().into(),
+        fun: "cp.recv".into(),
+        arg: Vec::new(),
+        kwarg,
+        user: String::new(),
+    };
+    let mut conn = Connection::open(
+        &config.sock_dir,
+        &ClientRequest::Publish { job, watch: true },
+    )
+    .await?;
+    let (jid, minions, not_connected) = match conn.next().await? {
+        ClientReply::Published {
+            jid,
+            minions,
+            not_connected,
+        } => (jid, minions, not_connected),
+        ClientReply::NoMinions => {
+            eprintln!("No minions matched the target. No command was sent, no jid was assigned.");
+            return Ok(2);
+        }
+        ClientReply::Error { message } => anyhow::bail!("{message}"),
+        other => anyhow::bail!("unexpected reply from the master: {other:?}"),
+    };
+    let names = |ids: Vec<brine_common::ids::MinionId>| {
+        ids.into_iter().map(|m| m.to_string()).collect::<Vec<_>>()
+    };
+    let timeout = Duration::from_secs_f64(cli.timeout.unwrap_or(config.timeout as f64).max(0.0));
+    let mut waiter = JobWaiter::new(
+        jid.as_str(),
+        &names(minions),
+        &names(not_connected),
+        timeout,
+        Instant::now(),
+    );
+    let opts = cli.output.options(config.color, false);
+    let format = cli.output.format();
+    let mut failed = false;
+    waiter
+        .drive(&mut conn, |arrived| {
+            failed |= arrived
+                .data
+                .get("retcode")
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+                != 0;
+            let ret = arrived.data.get("return").cloned().unwrap_or(Value::Null);
+            print!("{}", render_minion(format, &opts, &arrived.minion, &ret));
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+    for (minion, reason) in waiter.missing() {
+        failed = true;
+        print!("{}", render_minion(format, &opts, &minion, &json!(reason)));
+    }
+    Ok(u8::from(failed))
+}
