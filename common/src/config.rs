@@ -206,8 +206,29 @@ pub struct MasterConfig {
     pub pillar_roots: Map<String, Value>,
     pub nodegroups: Map<String, Value>,
     pub reactor: Vec<Value>,
+    /// Git remotes served as `salt://` (Salt's gitfs): a URL or path, or a
+    /// one-key map from it to per-remote options (`root`, `mountpoint`,
+    /// `base`, `name`).
     pub gitfs_remotes: Vec<Value>,
+    /// The branch or tag that is the `base` environment.
+    pub gitfs_base: String,
+    /// Seconds between fetches of every gitfs remote.
+    pub gitfs_update_interval: u64,
+    /// The subdirectory of every remote served as its top (per-remote `root`).
+    pub gitfs_root: String,
+    /// A prefix under which every remote's files appear (per-remote `mountpoint`).
+    pub gitfs_mountpoint: String,
     pub ext_pillar: Vec<Value>,
+    /// How pillar SLS files and sources are merged (Salt's key): `smart`
+    /// (default), `recurse`, `aggregate`, `overwrite` or `none`.
+    pub pillar_source_merging_strategy: String,
+    /// Merge lists instead of replacing them when pillar is merged.
+    pub pillar_merge_lists: bool,
+    /// Compile pillar from this environment only.
+    pub pillarenv: Option<String>,
+    /// Hide render details in pillar `_errors` (they go to the log).
+    pub pillar_safe_render_error: bool,
+    /// File server backends in lookup order: `roots`, `git` (or `gitfs`).
     pub fileserver_backend: Vec<String>,
     pub publisher_acl: Map<String, Value>,
     pub external_auth: Map<String, Value>,
@@ -242,7 +263,15 @@ impl Default for MasterConfig {
             nodegroups: Map::new(),
             reactor: Vec::new(),
             gitfs_remotes: Vec::new(),
+            gitfs_base: "master".into(),
+            gitfs_update_interval: 60,
+            gitfs_root: String::new(),
+            gitfs_mountpoint: String::new(),
             ext_pillar: Vec::new(),
+            pillar_source_merging_strategy: "smart".into(),
+            pillar_merge_lists: false,
+            pillarenv: None,
+            pillar_safe_render_error: true,
             fileserver_backend: vec!["roots".into()],
             publisher_acl: Map::new(),
             external_auth: Map::new(),
@@ -324,6 +353,15 @@ pub struct MinionConfig {
     pub file_client: String,
     pub file_roots: Map<String, Value>,
     pub pillar_roots: Map<String, Value>,
+    /// How pillar SLS files and sources are merged (Salt's key): `smart`
+    /// (default), `recurse`, `aggregate`, `overwrite` or `none`.
+    pub pillar_source_merging_strategy: String,
+    /// Merge lists instead of replacing them when pillar is merged.
+    pub pillar_merge_lists: bool,
+    /// Compile pillar from this environment only.
+    pub pillarenv: Option<String>,
+    /// Hide render details in pillar `_errors` (they go to the log).
+    pub pillar_safe_render_error: bool,
     pub beacons: Value,
     pub schedule: Value,
     pub startup_states: String,
@@ -361,6 +399,10 @@ impl Default for MinionConfig {
             file_client: "remote".into(),
             file_roots: base_env("/srv/salt"),
             pillar_roots: base_env("/srv/pillar"),
+            pillar_source_merging_strategy: "smart".into(),
+            pillar_merge_lists: false,
+            pillarenv: None,
+            pillar_safe_render_error: true,
             beacons: Value::Null,
             schedule: Value::Null,
             startup_states: String::new(),

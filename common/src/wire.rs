@@ -274,6 +274,16 @@ pub enum Request {
         broadcast_after: u64,
         own_after: u64,
     },
+    /// The pillar of the session's minion (Salt's `_pillar`). There is no id
+    /// field: the master compiles the pillar of the minion the session
+    /// belongs to, never another. `extra` is merged over the result (Salt's
+    /// `pillar_override`).
+    Pillar {
+        saltenv: Option<SaltEnv>,
+        pillarenv: Option<SaltEnv>,
+        #[serde(default)]
+        extra: Map<String, Value>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -300,6 +310,8 @@ pub enum Reply {
         /// The whole file's size.
         size: u64,
     },
+    /// The compiled pillar (render errors under Salt's `_errors` key).
+    Pillar(Map<String, Value>),
     Refused {
         reason: String,
     },

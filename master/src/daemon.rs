@@ -29,10 +29,12 @@ pub struct Master {
     pub publisher: Arc<Publisher>,
     pub sessions: Sessions,
     pub jids: JidGenerator,
-    /// `file_roots`, served to minions as `salt://`.
-    pub fileserver: Arc<brine_common::fileroots::Roots>,
+    /// `file_roots` and gitfs (`fileserver_backend`), served as `salt://`.
+    pub fileserver: Arc<crate::fileserver::FileServer>,
     /// Grains and pillar of every minion, for targeting.
     pub minion_data: crate::minion_data::MinionData,
+    /// `pillar_roots`, compiled into each minion's pillar on request.
+    pub pillar_roots: Arc<brine_common::fileroots::Roots>,
     /// Recent jobs, for the return path.
     pub in_flight: crate::jobs::InFlight,
     pub publish_port: u16,
@@ -78,11 +80,17 @@ pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
         jids: JidGenerator::new(),
         in_flight: Default::default(),
         minion_data,
-        fileserver: Arc::new(brine_common::fileroots::Roots::from_config(
-            &config.file_roots,
+        pillar_roots: Arc::new(brine_common::fileroots::Roots::from_config(
+            &config.pillar_roots,
         )),
+        fileserver: Arc::new(crate::fileserver::FileServer::from_config(&config)),
         publish_port,
     });
+    if master.fileserver.has_git() {
+        // The first fetch before minions are served; then every interval.
+        crate::fileserver::update(&master).await;
+        tokio::spawn(crate::fileserver::periodic_updates(master.clone()));
+    }
     let listener = crate::client_server::bind(&master)?;
     let ret_endpoint = format!("tcp://{}:{}", config.interface, config.ret_port);
     let ret_port = crate::reqserver::start(master.clone(), &ret_endpoint).await?;

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod client;
 pub mod client_server;
 pub mod daemon;
+pub mod fileserver;
 pub mod job_cache;
 pub mod jobs;
 pub mod key_admin;

@@ -235,6 +235,18 @@ async fn handle_request(master: &Arc<Master>, minion: &MinionId, req: Request) -
             Reply::Ok
         }
         Request::MinionData { grains, pillar } => store_minion_data(master, minion, grains, pillar),
+        Request::Pillar {
+            saltenv,
+            pillarenv,
+            extra,
+        } => {
+            let request = PillarRequest {
+                saltenv: saltenv.map(|e| e.to_string()),
+                pillarenv: pillarenv.map(|e| e.to_string()),
+                extra,
+            };
+            serve_pillar(master, minion, request).await
+        }
         Request::FileEnvs => Reply::FileEnvs(master.fileserver.environments()),
         Request::FileList { saltenv } => {
             let fs = master.fileserver.clone();
@@ -300,10 +312,74 @@ fn store_minion_data(
     }
 }
 
+/// What a minion may choose about its own pillar compile.
+#[derive(Debug, Default)]
+struct PillarRequest {
+    saltenv: Option<String>,
+    pillarenv: Option<String>,
+    extra: serde_json::Map<String, Value>,
+}
+
+/// Compile the pillar of the session's minion on a blocking thread, cache it
+/// for `-I`/`-J` targeting and answer it. The id is the session's: the
+/// request has no way to name another minion.
+async fn serve_pillar(master: &Arc<Master>, minion: &MinionId, request: PillarRequest) -> Reply {
+    let (job_master, id) = (master.clone(), minion.clone());
+    let compiled = tokio::task::spawn_blocking(move || {
+        session_pillar(
+            &job_master.config,
+            &job_master.pillar_roots,
+            &job_master.minion_data,
+            &id,
+            request,
+        )
+    })
+    .await;
+    let Ok((grains, pillar)) = compiled else {
+        return Reply::Refused {
+            reason: "the pillar compile stopped".into(),
+        };
+    };
+    let data = json!({"grains": grains, "pillar": pillar});
+    if let Err(e) = master.minion_data.set(master.cache.as_ref(), minion, data) {
+        tracing::warn!("cannot cache {minion}'s pillar: {e}");
+    }
+    Reply::Pillar(pillar)
+}
+
+/// The cached grains of `minion` and its freshly compiled pillar.
+fn session_pillar(
+    config: &brine_common::config::MasterConfig,
+    roots: &brine_common::fileroots::Roots,
+    minion_data: &crate::minion_data::MinionData,
+    minion: &MinionId,
+    request: PillarRequest,
+) -> (
+    serde_json::Map<String, Value>,
+    serde_json::Map<String, Value>,
+) {
+    let needs = brine_common::target::DataNeeds {
+        grains: None,
+        pillar: Some(Default::default()),
+    };
+    let grains = minion_data
+        .facts(minion.as_str(), &needs)
+        .and_then(|facts| facts.get("grains").and_then(Value::as_object).cloned())
+        .unwrap_or_default();
+    let mut opts = brine_pillar::PillarOpts::from_master(config);
+    opts.saltenv = request.saltenv;
+    if request.pillarenv.is_some() {
+        opts.pillarenv = request.pillarenv;
+    }
+    opts.pillar_override = request.extra;
+    let pillar = brine_pillar::compile(roots, minion.as_str(), &grains, &opts).into_map();
+    (grains, pillar)
+}
+
 /// A file-server answer, or Salt-like refusal text (a missing file, a path
 /// that leaves its root) for the minion to report.
 fn file_reply(
-    result: Result<Result<Reply, brine_common::fileroots::RootsError>, tokio::task::JoinError>,
+    result: Result<Result<Reply, crate::fileserver::FileServerError>, tokio::task::JoinError>,
 ) -> Reply {
     match result {
         Ok(Ok(reply)) => reply,
@@ -448,5 +524,60 @@ impl Master {
             json!({"act": act, "id": id, "pub": key.to_pem(), "result": status == AuthStatus::Accepted || status == AuthStatus::Pending}),
         ));
         Ok(status)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job_cache::RedbJobCache;
+
+    fn write(dir: &std::path::Path, path: &str, text: &str) {
+        std::fs::write(dir.join(path), text).expect("write");
+    }
+
+    /// The pillar request names no minion: the compile is for the session's
+    /// minion, with that minion's cached grains, and nobody else's data.
+    #[test]
+    fn the_pillar_is_compiled_for_the_session_minion_only() {
+        let tree = tempfile::tempdir().expect("tree");
+        write(
+            tree.path(),
+            "top.sls",
+            "base:\n  'role:web':\n    - match: grain\n    - web\n",
+        );
+        write(tree.path(), "web.sls", "web_secret: s3cret\n");
+        let config = brine_common::config::MasterConfig {
+            pillar_roots: serde_json::from_value(
+                json!({"base": [tree.path().display().to_string()]}),
+            )
+            .expect("roots"),
+            ..Default::default()
+        };
+        let roots = brine_common::fileroots::Roots::from_config(&config.pillar_roots);
+        let cache_dir = tempfile::tempdir().expect("cache");
+        let cache = RedbJobCache::open(cache_dir.path().join("jobs.redb")).expect("cache");
+        let data = crate::minion_data::MinionData::default();
+        let web = MinionId::parse("web1").expect("id");
+        let db = MinionId::parse("db1").expect("id");
+        for (id, role) in [(&web, "web"), (&db, "db")] {
+            let record = json!({"grains": {"role": role}, "pillar": {}});
+            data.set(&cache, id, record).expect("set");
+        }
+        // The wire request carries no id of its own.
+        let request = Request::Pillar {
+            saltenv: None,
+            pillarenv: None,
+            extra: serde_json::Map::new(),
+        };
+        let encoded = serde_json::to_value(&request).expect("encode");
+        assert!(!encoded.to_string().contains("\"id\""), "{encoded}");
+
+        let (_, db_pillar) = session_pillar(&config, &roots, &data, &db, PillarRequest::default());
+        assert!(!db_pillar.contains_key("web_secret"), "{db_pillar:?}");
+        let (grains, web_pillar) =
+            session_pillar(&config, &roots, &data, &web, PillarRequest::default());
+        assert_eq!(web_pillar.get("web_secret"), Some(&json!("s3cret")));
+        assert_eq!(grains.get("role"), Some(&json!("web")));
     }
 }

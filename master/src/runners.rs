@@ -37,6 +37,10 @@ pub const RUNNERS: &[(&str, &str)] = &[
         "fileserver.file_list",
         "Files of an environment: fileserver.file_list saltenv=base",
     ),
+    (
+        "fileserver.update",
+        "Fetch every gitfs remote now (fires salt/fileserver/gitfs/update)",
+    ),
     ("jobs.active", "Jobs still running on any minion"),
     (
         "jobs.list_job",
@@ -74,6 +78,7 @@ pub async fn run(
         "fileserver.dir_list" => id_list(dir_list(
             file_list(master, &saltenv_arg(&args, &kwargs)).await?,
         )),
+        "fileserver.update" => update(master).await?,
         "jobs.list_jobs" => list_jobs(master).await?,
         "jobs.lookup_jid" => lookup_jid(master, &jid_arg(&args, &kwargs)?).await?,
         "jobs.list_job" => list_job(master, &jid_arg(&args, &kwargs)?).await?,
@@ -104,6 +109,17 @@ async fn file_list(master: &Master, saltenv: &str) -> Result<Vec<String>, Runner
         .map_err(|e| RunnerError::Failed(e.to_string()))?
         .map_err(|e| RunnerError::Failed(e.to_string()))?;
     Ok(manifest.into_iter().map(|e| e.path.to_string()).collect())
+}
+
+/// Salt's `fileserver.update`: `True`, or the failures of the remotes that
+/// could not be fetched.
+async fn update(master: &Master) -> Result<Value, RunnerError> {
+    let outcome = crate::fileserver::update(master).await;
+    if outcome.errors.is_empty() {
+        return Ok(Value::Bool(true));
+    }
+    let reasons: Vec<String> = outcome.errors.iter().map(ToString::to_string).collect();
+    Err(RunnerError::Failed(reasons.join("\n")))
 }
 
 /// Every directory that holds a file, as Salt's `dir_list` reports them.

@@ -107,11 +107,22 @@ async fn report_minion_data(link: Link, ctx: MinionCtx) {
         let established = *sessions.borrow_and_update();
         if established > reported {
             reported = established;
+            // Grains first: the master compiles the pillar with the grains
+            // it has cached, and caches the pillar it compiled.
             send_minion_data(&link, &ctx).await;
+            fetch_pillar(&ctx).await;
         }
         if sessions.changed().await.is_err() {
             return;
         }
+    }
+}
+
+/// Fetch this minion's pillar from the master into `ctx.pillar`.
+async fn fetch_pillar(ctx: &MinionCtx) {
+    match crate::modules::pillar::compile_pillar(ctx, None, None).await {
+        Ok(pillar) => *ctx.pillar.write().unwrap_or_else(|p| p.into_inner()) = pillar,
+        Err(e) => tracing::warn!("{e}"),
     }
 }
 

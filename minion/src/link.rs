@@ -648,7 +648,8 @@ fn on_link_reply(shared: &Arc<Shared>, reply: Reply) -> Vec<Request> {
         | Reply::Refused { .. }
         | Reply::FileEnvs(_)
         | Reply::FileList(_)
-        | Reply::FileChunk { .. } => vec![],
+        | Reply::FileChunk { .. }
+        | Reply::Pillar(_) => vec![],
     }
 }
 

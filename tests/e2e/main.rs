@@ -5,8 +5,10 @@
 use brine_tests::cluster;
 mod core;
 mod fileserver;
+mod gitfs;
 mod modules_cmd_file;
 mod modules_system;
+mod pillar;
 mod rogue;
 mod scale;
 mod security;

@@ -22,6 +22,7 @@ pub mod group;
 pub mod host;
 pub mod hosts;
 pub mod network;
+pub mod pillar;
 pub mod pkg;
 pub mod process;
 pub mod saltutil;
@@ -144,6 +145,7 @@ fn all_functions() -> Functions<MinionCtx> {
     group::register(&mut f);
     hosts::register(&mut f);
     network::register(&mut f);
+    pillar::register(&mut f);
     pkg::register(&mut f);
     saltutil::register(&mut f);
     service::register(&mut f);

@@ -30,6 +30,20 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         },
     );
     f.register(
+        "saltutil.refresh_pillar",
+        "wait=False, timeout=30",
+        "Signal the minion to refresh the in-memory pillar data: a fresh pillar\nis compiled (by the master, or locally with ``file_client: local``) and\nsent back to the master's targeting cache.\n\nCLI Example:\n\n    brine '*' saltutil.refresh_pillar",
+        |ctx, _| async move {
+            match super::pillar::refresh_pillar(&ctx).await {
+                Ok(()) => Ok(json!(true).into()),
+                Err(e) => {
+                    tracing::warn!("pillar refresh failed: {e}");
+                    Ok(json!(false).into())
+                }
+            }
+        },
+    );
+    f.register(
         "saltutil.kill_job",
         "jid",
         "Sends a kill signal (SIGKILL 9) to the named salt job's process\n\nCLI Example:\n\n    brine '*' saltutil.kill_job <job id>",

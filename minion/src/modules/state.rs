@@ -28,6 +28,8 @@ use crate::state_host::MinionStateHost;
 pub const EX_STATE_FAILURE: i32 = 2;
 /// Salt's `EX_STATE_COMPILER_ERROR`.
 pub const EX_STATE_COMPILER_ERROR: i32 = 1;
+/// Salt's `EX_PILLAR_FAILURE`.
+pub const EX_PILLAR_FAILURE: i32 = 5;
 
 /// The functions whose return is a state run (the CLIs print them with the `highstate` outputter).
 pub const RUN_FUNCTIONS: &[&str] = &[
@@ -401,6 +403,10 @@ async fn run_job(ctx: MinionCtx, call: Call, what: What) -> Result<FnOutput, FnE
             });
         }
     };
+    super::pillar::loaded_pillar(&ctx).await;
+    if let Some(refused) = pillar_errors(&ctx, &call) {
+        return Ok(refused);
+    }
     let host = host_for(&ctx, &call)?;
     let test = match call.kwargs.get("test") {
         Some(v) => truthy(Some(v)),
@@ -488,7 +494,26 @@ fn run_single(
     }
 }
 
+/// Salt's refusal to run states with a pillar that failed to render
+/// (unless `force=True`).
+fn pillar_errors(ctx: &MinionCtx, call: &Call) -> Option<FnOutput> {
+    if truthy(call.kwargs.get("force")) {
+        return None;
+    }
+    let errors = brine_pillar::errors_of(&ctx.pillar());
+    if errors.is_empty() {
+        return None;
+    }
+    let mut lines = vec![Value::String(brine_pillar::PILLAR_FAILED.to_owned())];
+    lines.extend(errors.into_iter().map(Value::String));
+    Some(FnOutput {
+        ret: Value::Array(lines),
+        retcode: EX_PILLAR_FAILURE,
+    })
+}
+
 async fn show(ctx: MinionCtx, call: Call, what: Show) -> Result<FnOutput, FnError> {
+    super::pillar::loaded_pillar(&ctx).await;
     let host = host_for(&ctx, &call)?;
     let saltenv = saltenv_of(&call);
     let job = tokio::task::spawn_blocking(move || show_blocking(&host, &what, saltenv.as_deref()));

@@ -1,0 +1,164 @@
+//! Pillar through the real binaries: the master compiles each minion's
+//! pillar from `pillar_roots` for that minion only, minions fetch it after
+//! authenticating and on `saltutil.refresh_pillar`, `-I` targets see it, and
+//! a render error shows in `_errors` and stops `state.apply`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::cluster::{Cluster, json_out, stderr, stdout, wait_for};
+
+const TOP: &str = "base:\n  '*':\n    - common\n  'web1':\n    - web\n  'db1':\n    - db\n";
+
+fn write(dir: &Path, path: &str, text: &str) {
+    std::fs::write(dir.join(path), text).expect("write pillar file");
+}
+
+fn pillar_tree(dir: &Path) {
+    write(dir, "top.sls", TOP);
+    write(
+        dir,
+        "common.sls",
+        "common:\n  site: example\n  id: {{ grains['id'] }}\n",
+    );
+    write(dir, "web.sls", "web_secret: only-for-web1\n");
+    write(dir, "db.sls", "role: db\n");
+}
+
+/// `brine <id> <fun> [args]` with JSON output: the minion's return.
+fn call(c: &Cluster, id: &str, fun_and_args: &[&str]) -> Value {
+    let mut args = vec!["--out", "json", "--static", "-t", "20", id];
+    args.extend_from_slice(fun_and_args);
+    let out = c.brine(&args);
+    let all = json_out(&out);
+    all.get(id).cloned().unwrap_or_else(|| {
+        panic!(
+            "{fun_and_args:?}: no return from {id}: {} {}",
+            stdout(&out),
+            stderr(&out)
+        )
+    })
+}
+
+fn pingers(c: &Cluster, target: &[&str]) -> Vec<String> {
+    let mut args = vec!["--out", "json", "--static", "-t", "10"];
+    args.extend_from_slice(target);
+    args.push("test.ping");
+    let out = c.brine(&args);
+    match json_out(&out) {
+        Value::Object(map) => map.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[test]
+fn each_minion_gets_only_its_own_pillar() {
+    let tree = tempfile::tempdir().expect("pillar dir");
+    pillar_tree(tree.path());
+    let conf = format!("pillar_roots:\n  base:\n    - {}\n", tree.path().display());
+    let c = Cluster::builder()
+        .minion_ids(&["web1", "db1"])
+        .master_conf(&conf)
+        .start()
+        .ready();
+
+    let web = wait_for("web1's pillar", Duration::from_secs(20), || {
+        let p = call(&c, "web1", &["pillar.items"]);
+        p.get("web_secret").is_some().then_some(p)
+    });
+    assert_eq!(web["web_secret"], json!("only-for-web1"));
+    assert_eq!(web["common"], json!({"site": "example", "id": "web1"}));
+    assert!(web.get("_errors").is_none(), "{web}");
+
+    let db = call(&c, "db1", &["pillar.items"]);
+    assert!(
+        db.get("web_secret").is_none(),
+        "db1 sees web1's secret: {db}"
+    );
+    assert_eq!(db["role"], json!("db"));
+
+    // What the minion holds, after a refresh over the wire.
+    assert_eq!(call(&c, "db1", &["saltutil.refresh_pillar"]), json!(true));
+    let raw = call(&c, "db1", &["pillar.raw"]);
+    assert!(raw.get("web_secret").is_none(), "{raw}");
+    assert_eq!(raw["common"]["id"], json!("db1"));
+    assert!(
+        call(&c, "db1", &["pillar.items"])
+            .get("web_secret")
+            .is_none()
+    );
+
+    assert_eq!(
+        call(&c, "db1", &["pillar.get", "common:site"]),
+        json!("example")
+    );
+    assert_eq!(
+        call(&c, "db1", &["pillar.get", "common/id", "delimiter=/"]),
+        json!("db1")
+    );
+    assert_eq!(
+        call(&c, "db1", &["pillar.get", "nope", "default=fallback"]),
+        json!("fallback")
+    );
+    assert_eq!(
+        call(&c, "db1", &["pillar.item", "role"]),
+        json!({"role": "db"})
+    );
+    assert_eq!(
+        call(&c, "web1", &["pillar.keys", "common"]),
+        json!(["site", "id"])
+    );
+
+    // Pillar targeting, on the master's cache and on the minions.
+    let only_db = wait_for("-I role:db targets db1", Duration::from_secs(20), || {
+        let got = pingers(&c, &["-I", "role:db"]);
+        (got == ["db1"]).then_some(got)
+    });
+    assert_eq!(only_db, ["db1"]);
+    assert_eq!(pingers(&c, &["-J", "web_secret:only-.*"]), ["web1"]);
+}
+
+#[test]
+fn a_pillar_render_error_is_shown_and_stops_state_runs() {
+    let tree = tempfile::tempdir().expect("pillar dir");
+    pillar_tree(tree.path());
+    write(tree.path(), "top.sls", &format!("{TOP}    - broken\n"));
+    write(
+        tree.path(),
+        "broken.sls",
+        "x: {{ no_such_variable.attr }}\n",
+    );
+    let conf = format!("pillar_roots:\n  base:\n    - {}\n", tree.path().display());
+    let c = Cluster::builder()
+        .minion_ids(&["db1"])
+        .master_conf(&conf)
+        .start()
+        .ready();
+
+    let items = wait_for("db1's pillar", Duration::from_secs(20), || {
+        let p = call(&c, "db1", &["pillar.items"]);
+        p.get("_errors").is_some().then_some(p)
+    });
+    assert_eq!(
+        items["_errors"],
+        json!(["Rendering SLS 'broken' failed. Please see master log for details."])
+    );
+    // The rest of the pillar still renders.
+    assert_eq!(items["role"], json!("db"));
+
+    assert_eq!(call(&c, "db1", &["saltutil.refresh_pillar"]), json!(true));
+    let ret = call(&c, "db1", &["state.apply"]);
+    assert_eq!(
+        ret,
+        json!([
+            "Pillar failed to render with the following messages:",
+            "Rendering SLS 'broken' failed. Please see master log for details."
+        ])
+    );
+    assert!(
+        c.master_log().contains("no_such_variable"),
+        "the master log names the cause"
+    );
+}
