@@ -206,6 +206,14 @@ pub struct MasterConfig {
     pub pillar_roots: Map<String, Value>,
     pub nodegroups: Map<String, Value>,
     pub reactor: Vec<Value>,
+    /// Workers that run reactions (Salt's key).
+    pub reactor_worker_threads: usize,
+    /// Reactions that may wait for a worker; more are dropped (Salt's key).
+    pub reactor_worker_hwm: usize,
+    /// Fire `salt/presence/present` and `salt/presence/change` (Salt's key).
+    pub presence_events: bool,
+    /// Seconds between the master's maintenance looks, e.g. presence events (Salt's key).
+    pub loop_interval: u64,
     /// Git remotes served as `salt://` (Salt's gitfs): a URL or path, or a
     /// one-key map from it to per-remote options (`root`, `mountpoint`,
     /// `base`, `name`).
@@ -262,6 +270,10 @@ impl Default for MasterConfig {
             pillar_roots: base_env("/srv/pillar"),
             nodegroups: Map::new(),
             reactor: Vec::new(),
+            reactor_worker_threads: 10,
+            reactor_worker_hwm: 10000,
+            presence_events: false,
+            loop_interval: 60,
             gitfs_remotes: Vec::new(),
             gitfs_base: "master".into(),
             gitfs_update_interval: 60,
@@ -368,6 +380,11 @@ pub struct MinionConfig {
     pub multiprocessing: bool,
     pub state_output: String,
     pub color: bool,
+    /// Salt's `mine_functions`: `{name: [args...] | {kwargs} | null}`, an
+    /// alias naming its function with a `mine_function:` item.
+    pub mine_functions: Map<String, Value>,
+    /// Minutes between mine updates (Salt's `mine_interval`; 0 disables them).
+    pub mine_interval: f64,
 }
 
 impl Default for MinionConfig {
@@ -409,6 +426,8 @@ impl Default for MinionConfig {
             multiprocessing: false,
             state_output: "full".into(),
             color: true,
+            mine_functions: Map::new(),
+            mine_interval: 60.0,
         }
     }
 }

@@ -242,6 +242,14 @@ pub enum Request {
         jids: Vec<Jid>,
     },
     Return(JobReturn),
+    /// The return of a job the minion's own scheduler ran (Salt's
+    /// `schedule` returns): the jid is the minion's, with a suffix so it
+    /// never collides with a jid the master hands out, and the master stores
+    /// it only as this session's minion.
+    ScheduleReturn {
+        schedule: String,
+        ret: JobReturn,
+    },
     Event {
         tag: String,
         data: Value,
@@ -284,6 +292,25 @@ pub enum Request {
         #[serde(default)]
         extra: Map<String, Value>,
     },
+    /// Mine data of the session's minion (Salt's `_mine`): merged over what
+    /// the master holds, or replacing it all with `clear`. A minion stores
+    /// mine data only as itself.
+    MineSend {
+        data: Map<String, Value>,
+        #[serde(default)]
+        clear: bool,
+    },
+    /// Forget one mine function of the session's minion, or all of them
+    /// (`None`, Salt's `mine.flush`).
+    MineDelete {
+        fun: Option<String>,
+    },
+    /// Salt's `_mine_get`: the mine data of `fun` from every minion the target matches.
+    MineGet {
+        tgt: Value,
+        tgt_type: String,
+        fun: Value,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -312,6 +339,8 @@ pub enum Reply {
     },
     /// The compiled pillar (render errors under Salt's `_errors` key).
     Pillar(Map<String, Value>),
+    /// Mine data, `{minion: data}` (or `{fun: {minion: data}}` for several functions).
+    Mine(Map<String, Value>),
     Refused {
         reason: String,
     },

@@ -33,10 +33,14 @@ pub struct Master {
     pub fileserver: Arc<crate::fileserver::FileServer>,
     /// Grains and pillar of every minion, for targeting.
     pub minion_data: crate::minion_data::MinionData,
+    /// The Salt mine: each minion's `mine_functions` data.
+    pub mine: crate::mine::MineStore,
     /// `pillar_roots`, compiled into each minion's pillar on request.
     pub pillar_roots: Arc<brine_common::fileroots::Roots>,
     /// Recent jobs, for the return path.
     pub in_flight: crate::jobs::InFlight,
+    /// The reactor's rules (`reactor:`, changed by `reactor.add`/`delete`).
+    pub reactor: crate::reactor::Reactor,
     pub publish_port: u16,
 }
 
@@ -80,10 +84,12 @@ pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
         jids: JidGenerator::new(),
         in_flight: Default::default(),
         minion_data,
+        mine: crate::mine::MineStore::open(&config.cachedir.join("mine")).context("mine store")?,
         pillar_roots: Arc::new(brine_common::fileroots::Roots::from_config(
             &config.pillar_roots,
         )),
         fileserver: Arc::new(crate::fileserver::FileServer::from_config(&config)),
+        reactor: crate::reactor::Reactor::from_config(&config),
         publish_port,
     });
     if master.fileserver.has_git() {
@@ -96,6 +102,8 @@ pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
     let ret_port = crate::reqserver::start(master.clone(), &ret_endpoint).await?;
     tokio::spawn(crate::client_server::serve(master.clone(), listener));
     tokio::spawn(housekeeping(master.clone()));
+    crate::reactor::start(master.clone());
+    tokio::spawn(crate::reactor::presence::run(master.clone()));
     tracing::info!(publish_port, ret_port, "brine-master ready");
     // Tests and supervisors read this line to learn the bound ports.
     println!("brine-master ready publish_port={publish_port} ret_port={ret_port}");
@@ -172,6 +180,9 @@ impl Master {
                     && let Err(e) = self.minion_data.remove(self.cache.as_ref(), id)
                 {
                     tracing::warn!("cannot forget {id}'s data: {e}");
+                }
+                if *act == "delete" {
+                    self.mine.remove_minion(id.as_str());
                 }
                 self.sessions.remove_minion(id);
                 removed_any = true;

@@ -27,7 +27,7 @@ use zeromq::{
 };
 
 use crate::daemon::Master;
-use crate::job_cache::ReturnRecord;
+use crate::job_cache::{JobRecord, ReturnRecord};
 use crate::jobs::JobInFlight;
 use crate::keys::KeyState;
 use crate::sessions::SessionError;
@@ -222,6 +222,9 @@ async fn handle_request(master: &Arc<Master>, minion: &MinionId, req: Request) -
             Reply::Ok
         }
         Request::Return(ret) => handle_return(master, minion, ret).await,
+        Request::ScheduleReturn { schedule, ret } => {
+            handle_schedule_return(master, minion, schedule, ret).await
+        }
         Request::Event { tag, data } => {
             if !minion_may_fire(minion, &tag) {
                 tracing::warn!(%minion, %tag, "refused an event under a reserved tag");
@@ -246,6 +249,20 @@ async fn handle_request(master: &Arc<Master>, minion: &MinionId, req: Request) -
                 extra,
             };
             serve_pillar(master, minion, request).await
+        }
+        Request::MineSend { data, clear } => {
+            master.mine.send(minion.as_str(), data, clear);
+            Reply::Ok
+        }
+        Request::MineDelete { fun } => {
+            master.mine.delete(minion.as_str(), fun.as_deref());
+            Reply::Ok
+        }
+        Request::MineGet { tgt, tgt_type, fun } => {
+            match master.mine.get(&master.minion_data, &tgt, &tgt_type, &fun) {
+                Ok(found) => Reply::Mine(found),
+                Err(reason) => Reply::Refused { reason },
+            }
         }
         Request::FileEnvs => Reply::FileEnvs(master.fileserver.environments()),
         Request::FileList { saltenv } => {
@@ -437,6 +454,72 @@ async fn handle_return(master: &Arc<Master>, minion: &MinionId, ret: JobReturn) 
         };
     }
     master.bus.fire(return_event(&ret, minion, &job.user));
+    Reply::Ok
+}
+
+/// A scheduled job's return: the master never published it, so it records
+/// the job (targeting only the returning minion, user `schedule`) and then
+/// the return. A jid without the minion's suffix, or one that belongs to
+/// another job, is refused; a re-sent return is acknowledged once more.
+async fn handle_schedule_return(
+    master: &Arc<Master>,
+    minion: &MinionId,
+    schedule: String,
+    ret: JobReturn,
+) -> Reply {
+    let jid = ret.jid.clone();
+    if !jid.as_str().contains('_') {
+        return Reply::Refused {
+            reason: format!("scheduled job {jid} needs a minion-made jid"),
+        };
+    }
+    let record = JobRecord {
+        jid: jid.clone(),
+        fun: ret.fun.clone(),
+        arg: ret.fun_args.clone(),
+        kwarg: Default::default(),
+        tgt: json!(minion),
+        tgt_type: "glob".into(),
+        user: "schedule".into(),
+        minions: vec![minion.to_string()],
+    };
+    let (cache, stored) = (master.cache.clone(), ReturnRecord::from_return(&ret));
+    let (id, mine) = (minion.clone(), record.clone());
+    let saved = tokio::task::spawn_blocking(move || {
+        match cache.get_job(&mine.jid)? {
+            Some(existing) if existing == mine => return Ok(false),
+            Some(_) => return Ok(true),
+            None => {}
+        }
+        cache.save_job(&mine)?;
+        cache.store_return(&mine.jid, &id, stored)?;
+        cache.flush().map(|()| false)
+    })
+    .await;
+    match saved {
+        Ok(Ok(false)) => {}
+        Ok(Ok(true)) => {
+            return Reply::Refused {
+                reason: format!("job {jid} is not a scheduled job of {minion}"),
+            };
+        }
+        Ok(Err(e)) => {
+            tracing::error!("job cache write failed: {e}");
+            return Reply::Refused {
+                reason: "job cache unavailable".into(),
+            };
+        }
+        Err(_) => {
+            return Reply::Refused {
+                reason: "job cache unavailable".into(),
+            };
+        }
+    }
+    let mut event = return_event(&ret, minion, "schedule");
+    if let Some(map) = event.data.as_object_mut() {
+        map.insert("schedule".into(), json!(schedule));
+    }
+    master.bus.fire(event);
     Reply::Ok
 }
 

@@ -2,6 +2,7 @@
 //! names and output shapes: `jobs.*` read the job cache, `manage.*` ask the
 //! minions. (`state.event` streams from the CLI side, see `brine-run`.)
 
+use brine_common::output::python::truthy;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,10 @@ pub enum RunnerError {
 /// The runner functions, for `brine-run --help` and error messages.
 pub const RUNNERS: &[(&str, &str)] = &[
     (
+        "event.send",
+        "Fire an event on the master bus: event.send <tag> [data]",
+    ),
+    (
         "fileserver.dir_list",
         "Directories of an environment: fileserver.dir_list saltenv=base",
     ),
@@ -41,7 +46,27 @@ pub const RUNNERS: &[(&str, &str)] = &[
         "fileserver.update",
         "Fetch every gitfs remote now (fires salt/fileserver/gitfs/update)",
     ),
+    (
+        "cache.grains",
+        "Cached grains of the targeted minions: cache.grains [tgt] [tgt_type=glob]",
+    ),
+    (
+        "cache.mine",
+        "Mine data of the targeted minions: cache.mine [tgt] [tgt_type=glob]",
+    ),
+    (
+        "cache.pillar",
+        "Cached pillar of the targeted minions: cache.pillar [tgt] [tgt_type=glob]",
+    ),
     ("jobs.active", "Jobs still running on any minion"),
+    (
+        "jobs.exit_success",
+        "Whether each minion of a job returned a true value: jobs.exit_success <jid>",
+    ),
+    (
+        "jobs.print_job",
+        "One job with its returns, keyed by jid: jobs.print_job <jid>",
+    ),
     (
         "jobs.list_job",
         "One job with its returns: jobs.list_job <jid>",
@@ -59,11 +84,30 @@ pub const RUNNERS: &[(&str, &str)] = &[
         "manage.status",
         "Minions that answer (up) and do not (down)",
     ),
+    (
+        "manage.not_present",
+        "Accepted minions with no live connection",
+    ),
+    ("manage.present", "Minions connected right now"),
     ("manage.up", "Accepted minions that answer test.ping"),
+    (
+        "reactor.add",
+        "Add a reactor until restart: reactor.add <tag-glob> reactors=<sls>",
+    ),
+    (
+        "reactor.delete",
+        "Delete a reactor until restart: reactor.delete <tag-glob>",
+    ),
+    ("reactor.list", "The reactor's tag globs and SLS files"),
     (
         "state.event",
         "Stream events from the bus: state.event [tag-glob] [pretty=True] [count=N]",
     ),
+    (
+        "state.orchestrate",
+        "Run an orchestration SLS from the file server: state.orchestrate <sls> [saltenv=base] [test=True] [pillar={...}]",
+    ),
+    ("state.orch", "Alias of state.orchestrate"),
 ];
 
 pub async fn run(
@@ -83,12 +127,29 @@ pub async fn run(
         "jobs.lookup_jid" => lookup_jid(master, &jid_arg(&args, &kwargs)?).await?,
         "jobs.list_job" => list_job(master, &jid_arg(&args, &kwargs)?).await?,
         "jobs.active" => active(master, timeout_arg(master, &kwargs)).await?,
+        "jobs.print_job" => print_job(master, &jid_arg(&args, &kwargs)?).await?,
+        "jobs.exit_success" => exit_success(list_job(master, &jid_arg(&args, &kwargs)?).await?),
+        "cache.grains" | "cache.pillar" | "cache.mine" => cache_view(master, fun, &args, &kwargs)?,
+        "state.orchestrate" | "state.orch" => {
+            return crate::orchestrate::runner(master, args, kwargs)
+                .await
+                .map_err(RunnerError::Failed);
+        }
         "manage.up" => id_list(manage(master, timeout_arg(master, &kwargs)).await?.0),
         "manage.down" => id_list(manage(master, timeout_arg(master, &kwargs)).await?.1),
         "manage.status" => {
             let (up, down) = manage(master, timeout_arg(master, &kwargs)).await?;
             json!({"up": up, "down": down})
         }
+        "manage.present" => id_list(present(master)),
+        "manage.not_present" => id_list(not_present(master)?),
+        "event.send" => event_send(master, &args, &kwargs)?,
+        "reactor.list" => master.reactor.rules.list(),
+        "reactor.add" => reactor_add(master, &args, &kwargs)?,
+        "reactor.delete" => master
+            .reactor
+            .rules
+            .delete(&str_arg(&args, &kwargs, 0, "event")?),
         _ => return Err(RunnerError::Unknown(fun.to_string())),
     };
     Ok((ret, 0))
@@ -311,4 +372,177 @@ async fn active(master: &Master, timeout: Duration) -> Result<Value, RunnerError
         }
     }
     Ok(Value::Object(out))
+}
+
+/// Salt's `jobs.print_job`: the job and its returns, keyed by jid.
+async fn print_job(master: &Master, jid: &Jid) -> Result<Value, RunnerError> {
+    let mut job = list_job(master, jid).await?;
+    if let Some(fields) = job.as_object_mut() {
+        fields.remove("jid");
+    }
+    Ok(json!({ jid.to_string(): job }))
+}
+
+/// Salt's `jobs.exit_success`: per minion of the job, whether its return is truthy.
+fn exit_success(job: Value) -> Value {
+    let result = job.get("Result").and_then(Value::as_object);
+    let returned = |m: &str| {
+        result
+            .and_then(|r| r.get(m))
+            .and_then(|r| r.get("return"))
+            .is_some_and(truthy)
+    };
+    let mut out = Map::new();
+    for minion in job
+        .get("Minions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(m) = minion.as_str() {
+            out.insert(m.to_string(), json!(returned(m)));
+        }
+    }
+    for m in result.into_iter().flat_map(|r| r.keys()) {
+        if returned(m) {
+            out.insert(m.clone(), json!(true));
+        }
+    }
+    Value::Object(out)
+}
+
+/// Salt's `cache.grains`, `cache.pillar` and `cache.mine`: `{minion: data}`
+/// for the accepted minions `tgt` (default `*`) matches.
+fn cache_view(
+    master: &Master,
+    fun: &str,
+    args: &[Value],
+    kwargs: &Map<String, Value>,
+) -> Result<Value, RunnerError> {
+    let spec = brine_common::wire::TargetSpec {
+        tgt: args
+            .first()
+            .or_else(|| kwargs.get("tgt"))
+            .cloned()
+            .unwrap_or(json!("*")),
+        tgt_type: kwargs
+            .get("tgt_type")
+            .and_then(Value::as_str)
+            .unwrap_or("glob")
+            .to_string(),
+    };
+    let target = brine_common::target::Target::compile(&spec)
+        .map_err(|e| RunnerError::Usage(e.to_string()))?;
+    let accepted = master
+        .keys
+        .list(KeyState::Accepted)
+        .map_err(|e| RunnerError::Failed(e.to_string()))?;
+    let everything = brine_common::target::DataNeeds {
+        grains: None,
+        pillar: None,
+    };
+    let mut out = Map::new();
+    for id in accepted {
+        let data = master.minion_data.facts(id.as_str(), &everything);
+        let facts = brine_common::target::MinionFacts::from_cache(id.as_str(), data.as_ref());
+        if !target.evaluate(&facts).unwrap_or(false) {
+            continue;
+        }
+        let view = match fun {
+            "cache.mine" => master.mine.of(id.as_str()).map(Value::Object),
+            "cache.grains" => data.as_ref().and_then(|d| d.get("grains")).cloned(),
+            _ => data.as_ref().and_then(|d| d.get("pillar")).cloned(),
+        };
+        if let Some(view) = view {
+            out.insert(id.to_string(), view);
+        }
+    }
+    Ok(Value::Object(out))
+}
+
+/// Argument `n` or keyword `name`, as a string.
+fn str_arg(
+    args: &[Value],
+    kwargs: &Map<String, Value>,
+    n: usize,
+    name: &str,
+) -> Result<String, RunnerError> {
+    match args.get(n).or_else(|| kwargs.get(name)) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(other) => Ok(other.to_string()),
+        None => Err(RunnerError::Usage(format!("missing argument: {name}"))),
+    }
+}
+
+/// Minions with a live session (Salt's `manage.present`), sorted.
+fn present(master: &Master) -> Vec<String> {
+    let mut ids: Vec<String> = master
+        .sessions
+        .connected(master.presence_window())
+        .into_iter()
+        .map(|m| m.to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Accepted minions without a live session (Salt's `manage.not_present`).
+fn not_present(master: &Master) -> Result<Vec<String>, RunnerError> {
+    let connected = master.sessions.connected(master.presence_window());
+    let accepted = master
+        .keys
+        .list(KeyState::Accepted)
+        .map_err(|e| RunnerError::Failed(e.to_string()))?;
+    Ok(accepted
+        .into_iter()
+        .filter(|m| !connected.contains(m))
+        .map(|m| m.to_string())
+        .collect())
+}
+
+/// Salt's `event.send <tag> [data]`: fire on the master bus. `data` is a map
+/// (positional or `data=`); without it, the other keyword arguments are the data.
+fn event_send(
+    master: &Master,
+    args: &[Value],
+    kwargs: &Map<String, Value>,
+) -> Result<Value, RunnerError> {
+    let tag = str_arg(args, kwargs, 0, "tag")?;
+    if tag.is_empty() {
+        return Err(RunnerError::Usage("event.send: the tag is empty".into()));
+    }
+    let data = match args.get(1).or_else(|| kwargs.get("data")) {
+        Some(Value::Object(map)) => map.clone(),
+        Some(Value::Null) | None => kwargs
+            .iter()
+            .filter(|(k, _)| k.as_str() != "tag" && !k.starts_with("__"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        Some(other) => {
+            return Err(RunnerError::Usage(format!(
+                "event.send: data must be a mapping, not {other}"
+            )));
+        }
+    };
+    master
+        .bus
+        .fire(brine_common::event::Event::new(tag, Value::Object(data)));
+    Ok(Value::Bool(true))
+}
+
+/// Salt's `reactor.add <event> reactors=<sls or list>`.
+fn reactor_add(
+    master: &Master,
+    args: &[Value],
+    kwargs: &Map<String, Value>,
+) -> Result<Value, RunnerError> {
+    let glob = str_arg(args, kwargs, 0, "event")?;
+    let reactors = args
+        .get(1)
+        .or_else(|| kwargs.get("reactors"))
+        .and_then(crate::reactor::rules::sls_list)
+        .ok_or_else(|| {
+            RunnerError::Usage("reactor.add: reactors must be an SLS path or a list".into())
+        })?;
+    Ok(master.reactor.rules.add(&glob, reactors))
 }

@@ -67,7 +67,8 @@ pub async fn run(config: MinionConfig) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let functions = modules::registry();
     let ctx = MinionCtx::new(id, config, &functions);
-    start_minion(ctx, identity, settings, functions);
+    let link = start_minion(ctx.clone(), identity, settings, functions.clone());
+    start_monitors(ctx.with_link(link.clone()), functions, link);
     brine_common::cli::wait_for_shutdown().await;
     tracing::info!("brine-minion stopping");
     Ok(())
@@ -86,6 +87,7 @@ pub fn start_minion(
     let (link, publications) = Link::start(settings, identity);
     let ctx = ctx.with_link(link.clone());
     tokio::spawn(report_minion_data(link.clone(), ctx.clone()));
+    tokio::spawn(mine_updates(ctx.clone()));
     tokio::spawn(crate::executor::run(
         link.clone(),
         functions,
@@ -95,6 +97,14 @@ pub fn start_minion(
     ));
     tokio::spawn(fire_start_events(link.clone()));
     link
+}
+
+/// Start the beacons and the scheduler. Only `brine-minion` runs them:
+/// `brine-swarm`'s thousands of simulated minions call [`start_minion`]
+/// alone, so they never start inotify watchers or scheduled jobs.
+fn start_monitors(ctx: MinionCtx, functions: Arc<Functions<MinionCtx>>, link: Link) {
+    tokio::spawn(crate::beacons::run(ctx.clone(), link.clone()));
+    tokio::spawn(crate::schedule::run(ctx, functions, link));
 }
 
 /// Send grains and pillar to the master's targeting cache after every
@@ -111,10 +121,37 @@ async fn report_minion_data(link: Link, ctx: MinionCtx) {
             // it has cached, and caches the pillar it compiled.
             send_minion_data(&link, &ctx).await;
             fetch_pillar(&ctx).await;
+            update_mine(&ctx).await;
         }
         if sessions.changed().await.is_err() {
             return;
         }
+    }
+}
+
+/// Send `mine_functions` results to the master (Salt's `mine.update`).
+async fn update_mine(ctx: &MinionCtx) {
+    if ctx.config.mine_functions.is_empty() {
+        return;
+    }
+    let call = brine_common::functions::Call::default();
+    if let Err(e) = crate::modules::mine::update(ctx, &call).await {
+        tracing::warn!("mine update failed: {e}");
+    }
+}
+
+/// Update the mine every `mine_interval` minutes (the first update follows
+/// authentication, see [`report_minion_data`]).
+async fn mine_updates(ctx: MinionCtx) {
+    let minutes = ctx.config.mine_interval;
+    if minutes <= 0.0 || ctx.config.mine_functions.is_empty() {
+        return;
+    }
+    let mut tick = tokio::time::interval(secs(minutes * 60.0).max(Duration::from_secs(1)));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        update_mine(&ctx).await;
     }
 }
 

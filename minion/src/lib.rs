@@ -6,6 +6,7 @@
 //! execution modules, registered in a `Functions` registry; [`daemon`] wires it
 //! together; [`call`] is `brine-call`.
 
+pub mod beacons;
 pub mod call;
 pub mod daemon;
 pub mod executor;
@@ -14,5 +15,6 @@ pub mod grains;
 pub mod link;
 pub mod modules;
 pub mod pubstate;
+pub mod schedule;
 pub mod state_host;
 pub mod swarm;

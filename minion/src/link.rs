@@ -649,7 +649,8 @@ fn on_link_reply(shared: &Arc<Shared>, reply: Reply) -> Vec<Request> {
         | Reply::FileEnvs(_)
         | Reply::FileList(_)
         | Reply::FileChunk { .. }
-        | Reply::Pillar(_) => vec![],
+        | Reply::Pillar(_)
+        | Reply::Mine(_) => vec![],
     }
 }
 

@@ -3,12 +3,16 @@
 //! first (`cargo build --workspace --bins`); the README's test command does.
 
 use brine_tests::cluster;
+mod beacons;
 mod core;
 mod fileserver;
 mod gitfs;
+mod mine;
 mod modules_cmd_file;
 mod modules_system;
+mod orchestrate;
 mod pillar;
+mod reactor;
 mod rogue;
 mod scale;
 mod security;

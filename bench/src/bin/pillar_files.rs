@@ -40,8 +40,16 @@ fn pillar_for_1000_minions() {
         "common.sls",
         "include:\n  - users\nntp: {{ grains['id'] }}.ntp.example.com\nsettings:\n{% for i in range(20) %}  key{{ i }}: {{ i * 2 }}\n{% endfor %}",
     );
-    write(tree.path(), "users.sls", "users:\n  alice: {uid: 1000}\n  bob: {uid: 1001}\n");
-    write(tree.path(), "web.sls", "nginx:\n  workers: {{ grains.get('num_cpus', 1) * 2 }}\n");
+    write(
+        tree.path(),
+        "users.sls",
+        "users:\n  alice: {uid: 1000}\n  bob: {uid: 1001}\n",
+    );
+    write(
+        tree.path(),
+        "web.sls",
+        "nginx:\n  workers: {{ grains.get('num_cpus', 1) * 2 }}\n",
+    );
     write(tree.path(), "secrets.sls", "api_key: s3cr3t\n");
     let mut config = MasterConfig::default();
     let mut roots = Map::new();
@@ -69,13 +77,18 @@ fn pillar_for_1000_minions() {
 
 fn copy_100_mib() {
     let tree = tempfile::tempdir().expect("tmp");
-    let big: Vec<u8> = (0..100u32 * 1024 * 1024 / 4).flat_map(|i| i.wrapping_mul(2654435761).to_le_bytes()).collect();
+    let big: Vec<u8> = (0..100u32 * 1024 * 1024 / 4)
+        .flat_map(|i| i.wrapping_mul(2654435761).to_le_bytes())
+        .collect();
     std::fs::write(tree.path().join("big.bin"), &big).expect("write");
     let c = Cluster::builder()
         .log_level("warning")
         .minions(1)
         .auto_accept(true)
-        .master_conf(&format!("file_roots:\n  base:\n    - {}\n", tree.path().display()))
+        .master_conf(&format!(
+            "file_roots:\n  base:\n    - {}\n",
+            tree.path().display()
+        ))
         .start();
     c.wait_pingable("m1", &["m1"]);
     let cache = c.minion_root("m1").join("var/cache/brine/minion/files");
@@ -85,10 +98,22 @@ fn copy_100_mib() {
     for _ in 0..3 {
         let _ = std::fs::remove_dir_all(&cache);
         let start = Instant::now();
-        let out = c.brine(&["-t", "60", "--out", "json", "--static", "m1", "cp.cache_file", "salt://big.bin"]);
+        let out = c.brine(&[
+            "-t",
+            "60",
+            "--out",
+            "json",
+            "--static",
+            "m1",
+            "cp.cache_file",
+            "salt://big.bin",
+        ]);
         times.push(start.elapsed());
         let path: Value = json_out(&out)["m1"].clone();
-        assert!(path.as_str().is_some_and(|p| p.ends_with("big.bin")), "{path}");
+        assert!(
+            path.as_str().is_some_and(|p| p.ends_with("big.bin")),
+            "{path}"
+        );
     }
     times.sort();
     let median: Duration = times[1];

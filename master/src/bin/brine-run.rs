@@ -68,7 +68,25 @@ async fn run(cli: &Cli, config: &brine_common::config::MasterConfig) -> anyhow::
     match reply {
         ClientReply::RunnerResult { ret, retcode } => {
             let opts = cli.output.options(config.color, true);
-            print!("{}", render_value(cli.output.format(), &opts, &ret));
+            // Salt prints an orchestration with the highstate outputter.
+            let is_orchestration =
+                matches!(cli.function.as_str(), "state.orchestrate" | "state.orch");
+            match ret.as_object() {
+                Some(by_master)
+                    if is_orchestration && cli.output.wants_highstate(Some("highstate")) =>
+                {
+                    let hopts = brine_states::output::HighstateOptions {
+                        color: opts.color,
+                        state_output: config.state_output.clone(),
+                        ..Default::default()
+                    };
+                    print!(
+                        "{}",
+                        brine_states::output::render_highstate_all(by_master, &hopts)
+                    );
+                }
+                _ => print!("{}", render_value(cli.output.format(), &opts, &ret)),
+            }
             Ok(u8::try_from(retcode.clamp(0, 255)).unwrap_or(1))
         }
         ClientReply::Error { message } => {

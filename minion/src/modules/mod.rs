@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::executor::RunningJobs;
 
+pub mod beacons;
 pub mod cmd;
 pub mod cp;
 pub mod cron;
@@ -21,11 +22,13 @@ pub mod grains;
 pub mod group;
 pub mod host;
 pub mod hosts;
+pub mod mine;
 pub mod network;
 pub mod pillar;
 pub mod pkg;
 pub mod process;
 pub mod saltutil;
+pub mod schedule;
 pub mod service;
 pub mod state;
 pub mod status;
@@ -51,6 +54,10 @@ pub struct MinionCtx {
     pub jid: Option<Jid>,
     /// The link to the master (`None` for `brine-call --local`).
     pub link: Option<crate::link::Link>,
+    /// Beacon configuration, changed at run time by `beacons.*`.
+    pub beacons: Arc<crate::beacons::BeaconStore>,
+    /// Scheduled jobs, changed at run time by `schedule.*`.
+    pub schedule: Arc<crate::schedule::ScheduleStore>,
 }
 
 impl MinionCtx {
@@ -72,6 +79,8 @@ impl MinionCtx {
         functions: &Arc<Functions<MinionCtx>>,
     ) -> Self {
         MinionCtx {
+            beacons: Arc::new(crate::beacons::BeaconStore::new(&config.beacons)),
+            schedule: Arc::new(crate::schedule::ScheduleStore::new(&config.schedule)),
             id,
             config,
             running: Arc::new(RunningJobs::default()),
@@ -135,6 +144,7 @@ pub fn registry_of(modules: &[&str]) -> Arc<Functions<MinionCtx>> {
 
 fn all_functions() -> Functions<MinionCtx> {
     let mut f = Functions::new();
+    beacons::register(&mut f);
     cmd::register(&mut f);
     cp::register(&mut f);
     cron::register(&mut f);
@@ -144,10 +154,12 @@ fn all_functions() -> Functions<MinionCtx> {
     grains::register(&mut f);
     group::register(&mut f);
     hosts::register(&mut f);
+    mine::register(&mut f);
     network::register(&mut f);
     pillar::register(&mut f);
     pkg::register(&mut f);
     saltutil::register(&mut f);
+    schedule::register(&mut f);
     service::register(&mut f);
     state::register(&mut f);
     status::register(&mut f);

@@ -1,0 +1,297 @@
+//! The Salt mine on the master: what each minion's `mine_functions` last
+//! returned, kept in memory and written through to `cachedir/mine/<id>.json`
+//! so it survives a restart.
+//!
+//! Minions store data only as themselves (`Request::MineSend` carries no id);
+//! `mine.get` is answered here by matching the target over the master's
+//! cached grains and pillar, as Salt's `_mine_get` does.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+
+use brine_common::target::{MinionFacts, Target};
+use brine_common::wire::TargetSpec;
+use serde_json::{Map, Value};
+
+use crate::minion_data::MinionData;
+
+/// Mine data per minion: `{id: {function_or_alias: data}}`.
+pub struct MineStore {
+    by_id: RwLock<HashMap<String, Map<String, Value>>>,
+    /// Where each minion's data is persisted (`None`: memory only).
+    dir: Option<PathBuf>,
+}
+
+impl MineStore {
+    /// A store kept in memory only (tests).
+    pub fn in_memory() -> Self {
+        MineStore {
+            by_id: RwLock::default(),
+            dir: None,
+        }
+    }
+
+    /// The store persisted under `dir`, with everything already there.
+    pub fn open(dir: &Path) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let mut by_id = HashMap::new();
+        for entry in std::fs::read_dir(dir)?.flatten() {
+            let path = entry.path();
+            let Some(id) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".json"))
+            else {
+                continue;
+            };
+            match read_entry(&path) {
+                Some(data) => {
+                    by_id.insert(id.to_string(), data);
+                }
+                None => tracing::warn!("ignoring unreadable mine data {}", path.display()),
+            }
+        }
+        Ok(MineStore {
+            by_id: RwLock::new(by_id),
+            dir: Some(dir.to_path_buf()),
+        })
+    }
+
+    /// Merge `data` into `id`'s mine (replace it all with `clear`).
+    pub fn send(&self, id: &str, data: Map<String, Value>, clear: bool) {
+        let mut all = self.write();
+        let mine = all.entry(id.to_string()).or_default();
+        if clear {
+            mine.clear();
+        }
+        mine.extend(data);
+        self.persist(id, mine);
+    }
+
+    /// Forget one function of `id`'s mine, or all of it (`None`).
+    pub fn delete(&self, id: &str, fun: Option<&str>) {
+        let mut all = self.write();
+        match fun {
+            Some(fun) => {
+                if let Some(mine) = all.get_mut(id) {
+                    mine.remove(fun);
+                    self.persist(id, mine);
+                }
+            }
+            None => {
+                all.remove(id);
+                self.persist(id, &Map::new());
+            }
+        }
+    }
+
+    /// Forget a minion whose key was deleted.
+    pub fn remove_minion(&self, id: &str) {
+        self.delete(id, None);
+    }
+
+    /// `id`'s whole mine (for `cache.mine`).
+    pub fn of(&self, id: &str) -> Option<Map<String, Value>> {
+        self.read().get(id).cloned()
+    }
+
+    /// Every minion with mine data, sorted.
+    pub fn ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.read().keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    /// Salt's `mine.get`: `{minion: data}` for one function, or
+    /// `{fun: {minion: data}}` when `fun` is a list (or a comma-separated
+    /// string), over the minions `tgt` matches.
+    pub fn get(
+        &self,
+        minion_data: &MinionData,
+        tgt: &Value,
+        tgt_type: &str,
+        fun: &Value,
+    ) -> Result<Map<String, Value>, String> {
+        let spec = TargetSpec {
+            tgt: tgt.clone(),
+            tgt_type: tgt_type.to_string(),
+        };
+        let target = Target::compile(&spec).map_err(|e| e.to_string())?;
+        let matched = self.matching(minion_data, &target);
+        let (funs, several) = function_list(fun);
+        let pick = |f: &str| -> Map<String, Value> {
+            matched
+                .iter()
+                .filter_map(|(id, mine)| Some((id.clone(), mine.get(f)?.clone())))
+                .collect()
+        };
+        if !several {
+            return Ok(funs.first().map(|f| pick(f)).unwrap_or_default());
+        }
+        Ok(funs
+            .iter()
+            .map(|f| (f.clone(), Value::Object(pick(f))))
+            .collect())
+    }
+
+    /// The mines of the minions `target` matches (unknown facts do not match).
+    fn matching(
+        &self,
+        minion_data: &MinionData,
+        target: &Target,
+    ) -> Vec<(String, Map<String, Value>)> {
+        let needs = target.data_needs();
+        let mut out: Vec<(String, Map<String, Value>)> = self
+            .read()
+            .iter()
+            .filter(|(id, _)| {
+                let data = minion_data.facts(id, &needs);
+                let facts = MinionFacts::from_cache(id, data.as_ref());
+                target.evaluate(&facts).unwrap_or(false)
+            })
+            .map(|(id, mine)| (id.clone(), mine.clone()))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    fn persist(&self, id: &str, mine: &Map<String, Value>) {
+        let Some(dir) = &self.dir else {
+            return;
+        };
+        let path = dir.join(format!("{id}.json"));
+        let result = if mine.is_empty() {
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            }
+        } else {
+            write_entry(&path, mine)
+        };
+        if let Err(e) = result {
+            tracing::warn!("cannot persist mine data of {id}: {e}");
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Map<String, Value>>> {
+        self.by_id.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Map<String, Value>>> {
+        self.by_id.write().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The functions `mine.get` asks for, and whether several were asked for
+/// (which changes the shape of the answer).
+fn function_list(fun: &Value) -> (Vec<String>, bool) {
+    match fun {
+        Value::Array(items) => (
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+            true,
+        ),
+        Value::String(s) if s.contains(',') => (
+            s.split(',')
+                .map(|f| f.trim().to_string())
+                .filter(|f| !f.is_empty())
+                .collect(),
+            true,
+        ),
+        Value::String(s) => (vec![s.clone()], false),
+        _ => (Vec::new(), false),
+    }
+}
+
+fn read_entry(path: &Path) -> Option<Map<String, Value>> {
+    let text = std::fs::read(path).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+/// Write atomically: a temp file renamed over the old one.
+fn write_entry(path: &Path, mine: &Map<String, Value>) -> std::io::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    let bytes = serde_json::to_vec(mine).map_err(std::io::Error::other)?;
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
+    }
+
+    #[test]
+    fn get_matches_the_target_and_picks_the_function() {
+        let store = MineStore::in_memory();
+        store.send(
+            "web1",
+            map(json!({"network.ip_addrs": ["10.0.0.1"]})),
+            false,
+        );
+        store.send("db1", map(json!({"network.ip_addrs": ["10.0.0.2"]})), false);
+        let data = MinionData::default();
+        let got = store
+            .get(&data, &json!("web*"), "glob", &json!("network.ip_addrs"))
+            .expect("get");
+        assert_eq!(Value::Object(got), json!({"web1": ["10.0.0.1"]}));
+        let got = store
+            .get(
+                &data,
+                &json!("*"),
+                "glob",
+                &json!(["network.ip_addrs", "x"]),
+            )
+            .expect("get");
+        assert_eq!(
+            Value::Object(got),
+            json!({"network.ip_addrs": {"db1": ["10.0.0.2"], "web1": ["10.0.0.1"]}, "x": {}})
+        );
+    }
+
+    #[test]
+    fn send_merges_clear_replaces_delete_and_flush_forget() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = MineStore::open(dir.path()).expect("open");
+        store.send("m1", map(json!({"a": 1})), false);
+        store.send("m1", map(json!({"b": 2})), false);
+        assert_eq!(store.of("m1"), Some(map(json!({"a": 1, "b": 2}))));
+        store.send("m1", map(json!({"c": 3})), true);
+        assert_eq!(store.of("m1"), Some(map(json!({"c": 3}))));
+        let reopened = MineStore::open(dir.path()).expect("reopen");
+        assert_eq!(reopened.of("m1"), Some(map(json!({"c": 3}))));
+        store.delete("m1", Some("c"));
+        assert_eq!(store.of("m1"), Some(Map::new()));
+        store.send("m1", map(json!({"d": 4})), false);
+        store.delete("m1", None);
+        assert_eq!(store.of("m1"), None);
+        assert!(
+            MineStore::open(dir.path())
+                .expect("reopen")
+                .ids()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_bad_target_is_an_error() {
+        let store = MineStore::in_memory();
+        let data = MinionData::default();
+        assert!(
+            store
+                .get(&data, &json!("("), "compound", &json!("f"))
+                .is_err()
+        );
+    }
+}

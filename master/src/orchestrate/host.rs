@@ -1,0 +1,141 @@
+//! [`OrchHost`]: the [`StateHost`] orchestration SLS files are rendered and
+//! run with, on the master.
+//!
+//! Files come from the master's file server; `pillar` is the runner's
+//! `pillar=` override; there are no grains. `host.call("saltmod.<fun>")` is
+//! how the orchestration state functions reach the master (see
+//! `states.rs`): the call blocks this thread on the master's runtime.
+//! Templates may use what the renderer answers itself (`pillar.get`, ...);
+//! there are no execution modules on the master.
+
+use std::path::PathBuf;
+
+use brine_common::ids::RelPath;
+use brine_states::host::StateHost;
+use brine_states::lowstate::LowChunk;
+use serde_json::{Map, Value, json};
+use tokio::runtime::Handle;
+
+use super::OrchOptions;
+use super::steps;
+use crate::daemon::Master;
+
+/// How much of a file to ask the file server for at once.
+const READ_CHUNK: usize = 1 << 20;
+
+pub struct OrchHost<'a> {
+    master: &'a Master,
+    handle: Handle,
+    pillar: Map<String, Value>,
+    opts: Map<String, Value>,
+}
+
+impl<'a> OrchHost<'a> {
+    pub fn new(master: &'a Master, handle: Handle, orch: &OrchOptions) -> Self {
+        let mut opts = Map::new();
+        opts.insert("id".into(), json!(super::master_minion_id()));
+        opts.insert("__role".into(), json!("master"));
+        opts.insert("test".into(), json!(orch.test));
+        opts.insert("saltenv".into(), json!(orch.saltenv));
+        OrchHost {
+            master,
+            handle,
+            pillar: orch.pillar.clone(),
+            opts,
+        }
+    }
+
+    /// Run one orchestration step (`saltmod.state`, ...) for `chunk`.
+    fn step(&self, fun: &str, chunk: &LowChunk, test: bool) -> Result<Value, String> {
+        let master = self.master;
+        let result = match fun {
+            "saltmod.state" => self.handle.block_on(steps::state(master, chunk, test)),
+            "saltmod.function" => self.handle.block_on(steps::function(master, chunk, test)),
+            "saltmod.runner" => self.handle.block_on(steps::runner(master, chunk, test)),
+            "saltmod.wheel" => steps::wheel(master, chunk, test),
+            "saltmod.wait_for_event" => self
+                .handle
+                .block_on(steps::wait_for_event(master, chunk, test)),
+            _ => return Err(format!("'{fun}' is not available.")),
+        };
+        serde_json::to_value(result).map_err(|e| e.to_string())
+    }
+}
+
+impl StateHost for OrchHost<'_> {
+    fn call(
+        &self,
+        fun: &str,
+        args: Vec<Value>,
+        kwargs: Map<String, Value>,
+    ) -> Result<Value, String> {
+        if !fun.starts_with("saltmod.") {
+            return Err(format!(
+                "'{fun}' is not available: the master has no execution modules (orchestration \
+                 templates may use salt['pillar.get'], salt['config.get'] and the other \
+                 functions the renderer answers itself)"
+            ));
+        }
+        let chunk: LowChunk = args
+            .into_iter()
+            .next()
+            .ok_or_else(|| format!("{fun}: no state chunk given"))
+            .and_then(|v| serde_json::from_value(v).map_err(|e| format!("{fun}: {e}")))?;
+        let test = kwargs.get("test").is_some_and(super::truthy);
+        self.step(fun, &chunk, test)
+    }
+
+    fn has_function(&self, fun: &str) -> bool {
+        fun.starts_with("saltmod.")
+    }
+
+    fn grains(&self) -> Map<String, Value> {
+        Map::new()
+    }
+
+    fn pillar(&self) -> Map<String, Value> {
+        self.pillar.clone()
+    }
+
+    fn opts(&self) -> Map<String, Value> {
+        self.opts.clone()
+    }
+
+    fn read_file(&self, saltenv: &str, path: &str) -> Result<Option<Vec<u8>>, String> {
+        let rel = RelPath::parse(path).map_err(|e| format!("{path}: {e}"))?;
+        let fs = &self.master.fileserver;
+        let mut data = Vec::new();
+        loop {
+            match fs.read_chunk(saltenv, &rel, data.len() as u64, READ_CHUNK) {
+                Ok((bytes, size)) => {
+                    let empty = bytes.is_empty();
+                    data.extend(bytes);
+                    if empty || data.len() as u64 >= size {
+                        return Ok(Some(data));
+                    }
+                }
+                Err(crate::fileserver::FileServerError::NotFound(..))
+                | Err(crate::fileserver::FileServerError::NoEnv(_)) => return Ok(None),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+
+    fn cache_file(&self, _saltenv: &str, path: &str) -> Result<PathBuf, String> {
+        Err(format!(
+            "salt://{path}: orchestration runs on the master and cannot cache files"
+        ))
+    }
+
+    fn list_files(&self, saltenv: &str) -> Result<Vec<String>, String> {
+        match self.master.fileserver.manifest(saltenv) {
+            Ok(files) => Ok(files.into_iter().map(|f| f.path.to_string()).collect()),
+            Err(crate::fileserver::FileServerError::NoEnv(_)) => Ok(Vec::new()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn environments(&self) -> Vec<String> {
+        self.master.fileserver.environments()
+    }
+}

@@ -1,0 +1,278 @@
+//! Reading and rendering reactor SLS files.
+//!
+//! A reactor path is an absolute path on the master or a `salt://` path on
+//! the master's file server (`salt://reactor/x.sls?saltenv=dev` picks the
+//! environment). The text goes through Jinja with Salt's reactor context
+//! (`tag`, and `data`, the event's data) and then YAML, or JSON when the
+//! first line says `#!json`/`#!jinja|json`; `#!yaml`/`#!json` skip Jinja.
+//! The event data comes from minions: templates should treat it as untrusted.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use brine_common::ids::RelPath;
+use brine_states::host::StateHost;
+use brine_states::render::{TemplateContext, render_template};
+use serde_json::{Map, Value};
+
+use crate::fileserver::FileServer;
+
+/// The largest reactor SLS read.
+const MAX_SLS_BYTES: usize = 4 * 1024 * 1024;
+
+/// Where a reactor SLS lives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SlsLocation {
+    Local(PathBuf),
+    FileServer { saltenv: String, path: String },
+}
+
+impl SlsLocation {
+    pub fn parse(reference: &str) -> Result<SlsLocation, String> {
+        if let Some(rest) = reference.strip_prefix("salt://") {
+            let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+            let saltenv = query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("saltenv="))
+                .unwrap_or("base");
+            return Ok(SlsLocation::FileServer {
+                saltenv: saltenv.to_string(),
+                path: path.to_string(),
+            });
+        }
+        if Path::new(reference).is_absolute() {
+            return Ok(SlsLocation::Local(PathBuf::from(reference)));
+        }
+        Err(format!(
+            "reactor SLS '{reference}' must be an absolute path or a salt:// path"
+        ))
+    }
+
+    fn saltenv(&self) -> &str {
+        match self {
+            SlsLocation::Local(_) => "base",
+            SlsLocation::FileServer { saltenv, .. } => saltenv,
+        }
+    }
+
+    /// The name used in templates and errors.
+    fn display_path(&self) -> String {
+        match self {
+            SlsLocation::Local(p) => p.display().to_string(),
+            SlsLocation::FileServer { path, .. } => path.clone(),
+        }
+    }
+}
+
+/// The file server as templates see it while a reactor SLS renders: `salt://`
+/// imports work; there are no execution modules, grains or pillar on the master.
+pub struct ReactorHost {
+    fileserver: Arc<FileServer>,
+    opts: Map<String, Value>,
+}
+
+impl ReactorHost {
+    pub fn new(fileserver: Arc<FileServer>, opts: Map<String, Value>) -> Self {
+        ReactorHost { fileserver, opts }
+    }
+
+    /// The text of one reactor SLS.
+    pub fn load(&self, location: &SlsLocation) -> Result<String, String> {
+        let bytes = match location {
+            SlsLocation::Local(path) => {
+                std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?
+            }
+            SlsLocation::FileServer { saltenv, path } => {
+                self.read_file(saltenv, path)?.ok_or_else(|| {
+                    format!("salt://{path} does not exist in environment '{saltenv}'")
+                })?
+            }
+        };
+        if bytes.len() > MAX_SLS_BYTES {
+            return Err(format!(
+                "{} is larger than {MAX_SLS_BYTES} bytes",
+                location.display_path()
+            ));
+        }
+        String::from_utf8(bytes).map_err(|_| format!("{} is not UTF-8", location.display_path()))
+    }
+
+    /// Render one reactor SLS for an event into high data.
+    pub fn render(
+        &self,
+        location: &SlsLocation,
+        text: &str,
+        tag: &str,
+        data: &Value,
+    ) -> Result<Value, String> {
+        let name = location.display_path();
+        let pipeline = Pipeline::of(text);
+        let rendered = if pipeline.jinja {
+            let mut context = Map::new();
+            context.insert("tag".into(), Value::String(tag.to_string()));
+            context.insert("data".into(), data.clone());
+            let job = TemplateContext {
+                saltenv: location.saltenv().to_string(),
+                sls: String::new(),
+                path: name.clone(),
+                context,
+            };
+            render_template(self, text, &job).map_err(|e| e.message)?
+        } else {
+            text.to_string()
+        };
+        let high = if pipeline.json {
+            serde_json::from_str(&rendered).map_err(|e| format!("{name}: {e}"))?
+        } else {
+            brine_common::yaml::load(&rendered, &name).map_err(|e| e.to_string())?
+        };
+        Ok(if high.is_null() {
+            Value::Object(Map::new())
+        } else {
+            high
+        })
+    }
+}
+
+/// The renderers a file's shebang line asks for.
+struct Pipeline {
+    jinja: bool,
+    json: bool,
+}
+
+impl Pipeline {
+    fn of(text: &str) -> Pipeline {
+        let first = text.lines().next().unwrap_or("");
+        let spec = match first.strip_prefix("#!") {
+            Some(spec) if !spec.starts_with('/') => spec.trim(),
+            _ => "jinja|yaml",
+        };
+        Pipeline {
+            jinja: spec.contains("jinja"),
+            json: spec.contains("json"),
+        }
+    }
+}
+
+impl StateHost for ReactorHost {
+    fn call(
+        &self,
+        fun: &str,
+        _args: Vec<Value>,
+        _kwargs: Map<String, Value>,
+    ) -> Result<Value, String> {
+        Err(format!(
+            "'{fun}' is not available while rendering a reactor SLS: the master has no \
+             execution modules"
+        ))
+    }
+
+    fn has_function(&self, _fun: &str) -> bool {
+        false
+    }
+
+    fn grains(&self) -> Map<String, Value> {
+        Map::new()
+    }
+
+    fn pillar(&self) -> Map<String, Value> {
+        Map::new()
+    }
+
+    fn opts(&self) -> Map<String, Value> {
+        self.opts.clone()
+    }
+
+    fn read_file(&self, saltenv: &str, path: &str) -> Result<Option<Vec<u8>>, String> {
+        let rel = RelPath::parse(path).map_err(|e| format!("{path}: {e}"))?;
+        match self
+            .fileserver
+            .read_chunk(saltenv, &rel, 0, MAX_SLS_BYTES + 1)
+        {
+            Ok((bytes, _)) => Ok(Some(bytes)),
+            Err(
+                crate::fileserver::FileServerError::NotFound(..)
+                | crate::fileserver::FileServerError::NoEnv(_),
+            ) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn cache_file(&self, _saltenv: &str, path: &str) -> Result<PathBuf, String> {
+        Err(format!("salt://{path}: the reactor does not cache files"))
+    }
+
+    fn list_files(&self, saltenv: &str) -> Result<Vec<String>, String> {
+        match self.fileserver.manifest(saltenv) {
+            Ok(files) => Ok(files.into_iter().map(|f| f.path.to_string()).collect()),
+            Err(crate::fileserver::FileServerError::NoEnv(_)) => Ok(Vec::new()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn environments(&self) -> Vec<String> {
+        self.fileserver.environments()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn host() -> ReactorHost {
+        ReactorHost::new(Arc::new(FileServer::new(Vec::new())), Map::new())
+    }
+
+    #[test]
+    fn locations() {
+        assert_eq!(
+            SlsLocation::parse("salt://reactor/a.sls?saltenv=dev"),
+            Ok(SlsLocation::FileServer {
+                saltenv: "dev".into(),
+                path: "reactor/a.sls".into()
+            })
+        );
+        assert_eq!(
+            SlsLocation::parse("/srv/reactor/a.sls"),
+            Ok(SlsLocation::Local("/srv/reactor/a.sls".into()))
+        );
+        assert!(SlsLocation::parse("reactor/a.sls").is_err());
+    }
+
+    #[test]
+    fn renders_with_tag_and_data() {
+        let loc = SlsLocation::Local("/srv/reactor/deploy.sls".into());
+        let text = "deploy_{{ data['who'] }}:\n  local.test.echo:\n    - tgt: {{ data['who'] }}\n    \
+                    - arg:\n      - {{ tag }}\n";
+        let high = host()
+            .render(&loc, text, "myapp/deploy", &json!({"who": "m1"}))
+            .expect("render");
+        assert_eq!(
+            high,
+            json!({"deploy_m1": {"local.test.echo": [{"tgt": "m1"}, {"arg": ["myapp/deploy"]}]}})
+        );
+    }
+
+    #[test]
+    fn errors_name_the_file_and_line() {
+        let loc = SlsLocation::Local("/srv/reactor/bad.sls".into());
+        let err = host()
+            .render(&loc, "ok: 1\n{{ data['missing']['x'] }}\n", "t", &json!({}))
+            .expect_err("undefined");
+        assert!(err.contains("bad.sls"), "{err}");
+        let err = host()
+            .render(&loc, "a: [1\nb: 2\n", "t", &json!({}))
+            .expect_err("yaml");
+        assert!(err.contains("/srv/reactor/bad.sls:"), "{err}");
+    }
+
+    #[test]
+    fn empty_renders_to_nothing() {
+        let loc = SlsLocation::Local("/x.sls".into());
+        let high = host()
+            .render(&loc, "{% if false %}a: 1{% endif %}\n", "t", &json!({}))
+            .expect("render");
+        assert_eq!(high, json!({}));
+    }
+}

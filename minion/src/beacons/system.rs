@@ -1,0 +1,351 @@
+//! Beacons over the host's state: `diskusage`, `load`, `memusage`,
+//! `service`, `ps` and `status`. They read the host through the minion's
+//! own execution modules (`disk.usage`, `status.*`, `service.status`), so
+//! each host action has one implementation.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value, json};
+
+use super::{call_function, truthy};
+use crate::modules::MinionCtx;
+
+/// Keys every beacon config may hold that are not the beacon's own.
+const COMMON_KEYS: &[&str] = &[
+    "interval",
+    "enabled",
+    "disable_during_state_run",
+    "run_once",
+    "beacon_module",
+];
+
+/// What the stateful beacons remember between runs.
+#[derive(Debug, Default)]
+pub struct SystemState {
+    /// `load`: whether it has run once, and the averages it last reported.
+    load_started: bool,
+    load_last: Option<Value>,
+    /// `service`: each service's last running state.
+    services: HashMap<String, bool>,
+}
+
+/// A percentage from config (`63%`, `63`, 63.5).
+pub fn percent(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().trim_end_matches('%').trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// `diskusage`: `{diskusage: <percent used>, mount: <mount>}` for each
+/// mount point (the config keys are regular expressions, as in Salt) at or
+/// over its threshold.
+pub async fn diskusage(ctx: &MinionCtx, config: &Map<String, Value>) -> Vec<Map<String, Value>> {
+    let Some(Value::Object(usage)) = call_function(ctx, "disk.usage", Vec::new()).await else {
+        return Vec::new();
+    };
+    let mut ret = Vec::new();
+    for (pattern, threshold) in config.iter().filter(|(k, _)| !is_common(k)) {
+        let Some(threshold) = percent(threshold) else {
+            continue;
+        };
+        let Ok(re) = regex::Regex::new(&format!("^(?:{pattern})$")) else {
+            tracing::warn!("diskusage beacon: bad mount pattern {pattern:?}");
+            continue;
+        };
+        for (mount, info) in usage.iter().filter(|(m, _)| re.is_match(m)) {
+            let used = info.get("capacity").and_then(percent);
+            if let Some(used) = used.filter(|u| *u >= threshold) {
+                let mut item = Map::new();
+                item.insert("diskusage".into(), json!(used));
+                item.insert("mount".into(), json!(mount));
+                ret.push(item);
+            }
+        }
+    }
+    ret
+}
+
+fn is_common(key: &str) -> bool {
+    COMMON_KEYS.contains(&key)
+}
+
+/// `load`: `{1m, 5m, 15m}` when an average leaves its `[low, high]` range
+/// (`averages:`), at start with `emitatstartup`, and with `onchangeonly`
+/// only when the averages differ from the last ones reported.
+pub async fn load(
+    ctx: &MinionCtx,
+    config: &Map<String, Value>,
+    state: &mut SystemState,
+) -> Vec<Map<String, Value>> {
+    let Some(avg) = call_function(ctx, "status.loadavg", Vec::new()).await else {
+        return Vec::new();
+    };
+    let current = json!({
+        "1m": avg.get("1-min"),
+        "5m": avg.get("5-min"),
+        "15m": avg.get("15-min"),
+    });
+    let first = !state.load_started;
+    state.load_started = true;
+    let out_of_range = config
+        .get("averages")
+        .and_then(Value::as_object)
+        .is_some_and(|averages| averages_out_of_range(averages, &current));
+    let emit_at_start = first && config.get("emitatstartup").is_none_or(|v| truthy(Some(v)));
+    if !(out_of_range || emit_at_start) {
+        return Vec::new();
+    }
+    if truthy(config.get("onchangeonly")) && state.load_last.as_ref() == Some(&current) {
+        return Vec::new();
+    }
+    state.load_last = Some(current.clone());
+    current.as_object().cloned().into_iter().collect()
+}
+
+/// Whether any configured average is below its low or above its high mark.
+pub fn averages_out_of_range(averages: &Map<String, Value>, current: &Value) -> bool {
+    averages.iter().any(|(key, range)| {
+        let bounds: Vec<f64> = range
+            .as_array()
+            .map(|r| r.iter().filter_map(percent).collect())
+            .unwrap_or_default();
+        let value = current.get(key).and_then(Value::as_f64);
+        match (bounds.as_slice(), value) {
+            ([low, high], Some(v)) => v < *low || v > *high,
+            _ => false,
+        }
+    })
+}
+
+/// `memusage`: `{memusage: <percent used>}` at or over `percent`.
+pub async fn memusage(ctx: &MinionCtx, config: &Map<String, Value>) -> Vec<Map<String, Value>> {
+    let Some(threshold) = config.get("percent").and_then(percent) else {
+        return Vec::new();
+    };
+    let Some(info) = call_function(ctx, "status.meminfo", Vec::new()).await else {
+        return Vec::new();
+    };
+    let Some(used) = memory_used_percent(&info) else {
+        return Vec::new();
+    };
+    if used < threshold {
+        return Vec::new();
+    }
+    let mut item = Map::new();
+    item.insert("memusage".into(), json!(used));
+    vec![item]
+}
+
+/// psutil's `virtual_memory().percent`: (total - available) / total.
+pub fn memory_used_percent(meminfo: &Value) -> Option<f64> {
+    let field = |name: &str| -> Option<f64> {
+        meminfo
+            .get(name)?
+            .get("value")?
+            .as_str()?
+            .parse::<f64>()
+            .ok()
+    };
+    let total = field("MemTotal").filter(|t| *t > 0.0)?;
+    let available = field("MemAvailable").or_else(|| field("MemFree"))?;
+    Some(((total - available) / total * 1000.0).round() / 10.0)
+}
+
+/// `service`: `{service_name, tag: <name>, <name>: {running}}` per service;
+/// with `onchangeonly` only when the running state changed (the first run
+/// reports unless `emitatstartup: False`).
+pub async fn service(
+    ctx: &MinionCtx,
+    config: &Map<String, Value>,
+    state: &mut SystemState,
+) -> Vec<Map<String, Value>> {
+    let Some(services) = config.get("services").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    let mut ret = Vec::new();
+    for (name, opts) in services {
+        let Some(running) = call_function(ctx, "service.status", vec![json!(name)])
+            .await
+            .and_then(|v| v.as_bool())
+        else {
+            continue;
+        };
+        let previous = state.services.insert(name.clone(), running);
+        let onchangeonly = truthy(opts.get("onchangeonly"));
+        let emit_at_start = opts.get("emitatstartup").is_none_or(|v| truthy(Some(v)));
+        let report = match previous {
+            None => !onchangeonly || emit_at_start,
+            Some(before) => !onchangeonly || before != running,
+        };
+        if report {
+            let mut item = Map::new();
+            item.insert(name.clone(), json!({"running": running}));
+            item.insert("service_name".into(), json!(name));
+            item.insert("tag".into(), json!(name));
+            ret.push(item);
+        }
+    }
+    ret
+}
+
+/// `ps`: `{<name>: Running}` for each process configured `running` that
+/// runs, `{<name>: Stopped}` for each configured `stopped` that does not.
+pub async fn ps(_ctx: &MinionCtx, config: &Map<String, Value>) -> Vec<Map<String, Value>> {
+    let Some(wanted) = config.get("processes").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    let names: Vec<String> = tokio::task::spawn_blocking(process_names)
+        .await
+        .unwrap_or_default();
+    ps_items(wanted, &names)
+}
+
+/// The names of the running processes (the command's base name, and the
+/// kernel's 15-character `comm` form of it).
+fn process_names() -> Vec<String> {
+    crate::modules::status::processes()
+        .into_iter()
+        .filter_map(|p| {
+            let first = p.cmd.split_whitespace().next()?.to_string();
+            let base = first.trim_matches(['[', ']']);
+            Some(base.rsplit('/').next().unwrap_or(base).to_string())
+        })
+        .collect()
+}
+
+/// The ps beacon's items for the process names found.
+pub fn ps_items(wanted: &Map<String, Value>, names: &[String]) -> Vec<Map<String, Value>> {
+    let runs = |process: &str| {
+        names
+            .iter()
+            .any(|n| n == process || (process.len() > 15 && n.starts_with(&process[..15])))
+    };
+    let mut ret = Vec::new();
+    for (process, want) in wanted {
+        let value = match (want.as_str(), runs(process)) {
+            (Some("running"), true) => json!("Running"),
+            (Some("stopped"), false) => json!("Stopped"),
+            (Some("running" | "stopped"), _) => continue,
+            (_, false) => json!(false),
+            (_, true) => continue,
+        };
+        let mut item = Map::new();
+        item.insert(process.clone(), value);
+        ret.push(item);
+    }
+    ret
+}
+
+/// `status`: one item `{tag: <UTC time>, data: {<function>: <result>}}`
+/// with `status.<function>` for each configured function (all of Salt's
+/// defaults when none is), narrowed to the listed keys unless `all`.
+pub async fn status(ctx: &MinionCtx, config: &Map<String, Value>) -> Vec<Map<String, Value>> {
+    let mut selected: Vec<(String, Value)> = config
+        .iter()
+        .filter(|(k, _)| !is_common(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if selected.is_empty() {
+        selected = ["loadavg", "cpustats", "meminfo", "vmstats"]
+            .iter()
+            .map(|f| (f.to_string(), json!(["all"])))
+            .collect();
+    }
+    let mut data = Map::new();
+    for (function, keys) in selected {
+        let Some(result) = call_function(ctx, &format!("status.{function}"), Vec::new()).await
+        else {
+            continue;
+        };
+        data.insert(function, narrow(result, &keys));
+    }
+    let mut item = Map::new();
+    let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S.%6f");
+    item.insert("tag".into(), json!(now.to_string()));
+    item.insert("data".into(), Value::Object(data));
+    vec![item]
+}
+
+/// Keep only the listed keys of a result (everything for `all` or none).
+fn narrow(result: Value, keys: &Value) -> Value {
+    let keys: Vec<String> = match keys {
+        Value::Array(items) => items
+            .iter()
+            .map(|k| k.as_str().map_or_else(|| k.to_string(), String::from))
+            .collect(),
+        _ => Vec::new(),
+    };
+    if keys.is_empty() || keys.iter().any(|k| k == "all") {
+        return result;
+    }
+    match result {
+        Value::Object(map) => {
+            Value::Object(map.into_iter().filter(|(k, _)| keys.contains(k)).collect())
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentages_parse_in_salt_forms() {
+        assert_eq!(percent(&json!("63%")), Some(63.0));
+        assert_eq!(percent(&json!(" 50 % ")), Some(50.0));
+        assert_eq!(percent(&json!(12.5)), Some(12.5));
+        assert_eq!(percent(&json!([])), None);
+    }
+
+    #[test]
+    fn load_ranges() {
+        let averages = json!({"1m": [0.0, 2.0], "5m": [0.0, 1.5]});
+        let averages = averages.as_object().expect("test value");
+        assert!(!averages_out_of_range(
+            averages,
+            &json!({"1m": 1.0, "5m": 1.0})
+        ));
+        assert!(averages_out_of_range(
+            averages,
+            &json!({"1m": 2.5, "5m": 1.0})
+        ));
+    }
+
+    #[test]
+    fn memory_percent_uses_available() {
+        let info = json!({
+            "MemTotal": {"value": "1000", "unit": "kB"},
+            "MemAvailable": {"value": "250", "unit": "kB"},
+        });
+        assert_eq!(memory_used_percent(&info), Some(75.0));
+    }
+
+    #[test]
+    fn ps_reports_running_and_stopped() {
+        let wanted = json!({"sshd": "running", "mysqld": "stopped", "cron": "running"});
+        let items = ps_items(
+            wanted.as_object().expect("test value"),
+            &["sshd".to_string()],
+        );
+        assert!(
+            items.contains(
+                &json!({"sshd": "Running"})
+                    .as_object()
+                    .cloned()
+                    .expect("test value")
+            )
+        );
+        assert!(
+            items.contains(
+                &json!({"mysqld": "Stopped"})
+                    .as_object()
+                    .cloned()
+                    .expect("test value")
+            )
+        );
+        assert_eq!(items.len(), 2);
+    }
+}

@@ -1,0 +1,515 @@
+//! The minion's job scheduler (Salt's `salt.utils.schedule`): runs
+//! functions of the minion's registry on an interval and returns their
+//! results to the master's job cache.
+//!
+//! Configuration is Salt's `schedule:` map from the minion config:
+//!
+//! ```yaml
+//! schedule:
+//!   ping_often:
+//!     function: test.ping
+//!     seconds: 30          # or minutes / hours / days (they add up)
+//!     splay: 5             # or {start: 2, end: 10}: a random delay per run
+//!     args: []
+//!     kwargs: {}
+//!     maxrunning: 1        # runs of this job allowed at once
+//!     run_on_start: True   # first run at start instead of after one interval
+//!     enabled: True
+//!     return_job: True
+//!   one_shot:
+//!     function: state.apply
+//!     once: '2026-12-01T03:00:00'   # local time, `once_fmt` as in Salt
+//! ```
+//!
+//! A top-level `enabled: False` pauses every job. Each run gets a fresh jid
+//! made by the minion (`<time>_<random>`: the suffix keeps it apart from the
+//! master's jids) and its return travels as `Request::ScheduleReturn` with
+//! the job's name, which the master stores in the job cache as this minion's
+//! (Salt's scheduled returns carry `schedule: <name>` the same way). `cron`
+//! expressions are not supported yet.
+//!
+//! The schedule can change at run time (`schedule.add`, `modify`, `delete`,
+//! `enable`, `disable`, `run_job`): it lives in a [`ScheduleStore`] shared by
+//! the scheduler task and the `schedule.*` functions.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use brine_common::functions::{Call, Functions};
+use brine_common::ids::Jid;
+use brine_common::wire::{JobReturn, Reply, Request};
+use rand::Rng;
+use serde_json::{Map, Value, json};
+
+use crate::beacons::truthy;
+use crate::link::Link;
+use crate::modules::MinionCtx;
+
+/// How often the scheduler wakes (Salt's `loop_interval`).
+const LOOP_INTERVAL: Duration = Duration::from_secs(1);
+/// Salt's default `once_fmt`.
+const ONCE_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
+
+/// The minion's schedule, as `schedule.*` changes it at run time.
+#[derive(Debug, Default)]
+pub struct ScheduleStore {
+    jobs: Mutex<Map<String, Value>>,
+    /// Jobs `schedule.run_job` asked to run now.
+    run_now: Mutex<Vec<String>>,
+}
+
+impl ScheduleStore {
+    pub fn new(config: &Value) -> Self {
+        ScheduleStore {
+            jobs: Mutex::new(config.as_object().cloned().unwrap_or_default()),
+            run_now: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Map<String, Value>> {
+        self.jobs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A copy of the schedule.
+    pub fn snapshot(&self) -> Map<String, Value> {
+        self.lock().clone()
+    }
+
+    /// Change the schedule under the lock; returns what `f` returns.
+    pub fn update<T>(&self, f: impl FnOnce(&mut Map<String, Value>) -> T) -> T {
+        f(&mut self.lock())
+    }
+
+    /// Ask the scheduler to run `name` on its next tick.
+    pub fn request_run(&self, name: &str) {
+        self.run_now
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(name.to_string());
+    }
+
+    fn take_run_requests(&self) -> Vec<String> {
+        std::mem::take(&mut *self.run_now.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// A random delay added to each run: `splay: N` or `{start, end}`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Splay {
+    pub start: u64,
+    pub end: u64,
+}
+
+/// One job of the schedule, parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobSpec {
+    pub function: String,
+    pub args: Vec<Value>,
+    pub kwargs: Map<String, Value>,
+    /// `seconds + minutes + hours + days`, if any was given.
+    pub interval: Option<Duration>,
+    /// `once`: the one local time the job runs at.
+    pub once: Option<jiff::Timestamp>,
+    pub splay: Option<Splay>,
+    pub maxrunning: usize,
+    pub run_on_start: bool,
+    pub enabled: bool,
+    pub return_job: bool,
+}
+
+/// A number of seconds from a config value (int, float or numeric string).
+fn seconds(value: Option<&Value>) -> Option<f64> {
+    match value? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+impl JobSpec {
+    /// Parse one job's config, or say why it cannot run.
+    pub fn parse(item: &Value) -> Result<JobSpec, String> {
+        let map = item.as_object().ok_or("a job must be a dictionary")?;
+        let function = map
+            .get("function")
+            .and_then(Value::as_str)
+            .ok_or("the job has no function")?
+            .to_string();
+        let args = match map.get("args").or_else(|| map.get("job_args")) {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(a)) => a.clone(),
+            Some(other) => vec![other.clone()],
+        };
+        let kwargs = map
+            .get("kwargs")
+            .or_else(|| map.get("job_kwargs"))
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let once = match map.get("once") {
+            Some(value) => Some(parse_once(value, map.get("once_fmt"))?),
+            None => None,
+        };
+        let interval = parse_interval(map)?;
+        if interval.is_none() && once.is_none() {
+            if map.contains_key("cron") {
+                return Err("cron schedules are not supported yet".into());
+            }
+            return Err("the job has no seconds, minutes, hours, days or once".into());
+        }
+        Ok(JobSpec {
+            function,
+            args,
+            kwargs,
+            interval,
+            once,
+            splay: parse_splay(map.get("splay")),
+            maxrunning: seconds(map.get("maxrunning")).map_or(1, |n| n.max(0.0) as usize),
+            run_on_start: truthy(map.get("run_on_start")),
+            enabled: map.get("enabled").is_none_or(|v| truthy(Some(v))),
+            return_job: map.get("return_job").is_none_or(|v| truthy(Some(v))),
+        })
+    }
+
+    /// The delay before a run: the interval plus a random splay.
+    fn delay(&self) -> Duration {
+        self.interval.unwrap_or_default() + self.splay_delay()
+    }
+
+    fn splay_delay(&self) -> Duration {
+        match self.splay {
+            Some(Splay { start, end }) if end >= start => {
+                Duration::from_secs(rand::rng().random_range(start..=end))
+            }
+            _ => Duration::ZERO,
+        }
+    }
+}
+
+fn parse_interval(map: &Map<String, Value>) -> Result<Option<Duration>, String> {
+    let mut total = 0.0;
+    let mut any = false;
+    for (key, factor) in [
+        ("seconds", 1.0),
+        ("minutes", 60.0),
+        ("hours", 3600.0),
+        ("days", 86400.0),
+    ] {
+        if let Some(value) = map.get(key) {
+            let n = seconds(Some(value)).ok_or(format!("{key} must be a number"))?;
+            total += n * factor;
+            any = true;
+        }
+    }
+    if !any {
+        return Ok(None);
+    }
+    if !total.is_finite() || total <= 0.0 {
+        return Err("the interval must be positive".into());
+    }
+    Ok(Some(Duration::from_secs_f64(total)))
+}
+
+fn parse_splay(value: Option<&Value>) -> Option<Splay> {
+    match value? {
+        Value::Object(map) => Some(Splay {
+            start: seconds(map.get("start")).unwrap_or(0.0).max(0.0) as u64,
+            end: seconds(map.get("end")).unwrap_or(0.0).max(0.0) as u64,
+        }),
+        other => seconds(Some(other)).map(|end| Splay {
+            start: 0,
+            end: end.max(0.0) as u64,
+        }),
+    }
+}
+
+/// `once` in `once_fmt` (default `%Y-%m-%dT%H:%M:%S`), local time.
+fn parse_once(value: &Value, format: Option<&Value>) -> Result<jiff::Timestamp, String> {
+    let text = value.as_str().ok_or("once must be a date string")?;
+    let format = format.and_then(Value::as_str).unwrap_or(ONCE_FORMAT);
+    let civil = jiff::civil::DateTime::strptime(format, text)
+        .map_err(|e| format!("Date string could not be parsed: {text}, {format}: {e}"))?;
+    civil
+        .to_zoned(jiff::tz::TimeZone::system())
+        .map(|z| z.timestamp())
+        .map_err(|e| format!("Date string could not be placed in local time: {e}"))
+}
+
+/// What the scheduler remembers of one job.
+struct JobState {
+    spec: JobSpec,
+    next_fire: Option<Instant>,
+    running: Arc<AtomicUsize>,
+}
+
+impl JobState {
+    fn new(spec: JobSpec, now: Instant) -> JobState {
+        let next_fire = match spec.once {
+            Some(at) => {
+                let wait = at.duration_since(jiff::Timestamp::now());
+                // A `once` in the past never runs (Salt skips it too).
+                (!wait.is_negative()).then(|| now + wait.unsigned_abs())
+            }
+            None if spec.run_on_start => Some(now + spec.splay_delay()),
+            None => Some(now + spec.delay()),
+        };
+        JobState {
+            spec,
+            next_fire,
+            running: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+}
+
+/// Run the schedule until the process ends. Started only for a real
+/// minion (`brine-minion`), never for the swarm's simulated ones.
+pub async fn run(ctx: MinionCtx, functions: Arc<Functions<MinionCtx>>, link: Link) {
+    let store = ctx.schedule.clone();
+    let mut jobs: HashMap<String, JobState> = HashMap::new();
+    let mut tick = tokio::time::interval(LOOP_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let config = store.snapshot();
+        let forced: HashSet<String> = store.take_run_requests().into_iter().collect();
+        sync_jobs(&mut jobs, &config, Instant::now());
+        let paused = config.contains_key("enabled") && !truthy(config.get("enabled"));
+        if paused && forced.is_empty() {
+            continue;
+        }
+        for name in due_jobs(&mut jobs, &forced, paused, Instant::now()) {
+            if let Some(job) = jobs.get(&name) {
+                start_run(&ctx, &functions, &link, &name, job);
+            }
+        }
+    }
+}
+
+/// Bring the job states in line with the schedule: new or changed jobs
+/// start over, removed ones are forgotten.
+fn sync_jobs(jobs: &mut HashMap<String, JobState>, config: &Map<String, Value>, now: Instant) {
+    jobs.retain(|name, _| config.contains_key(name));
+    for (name, item) in config {
+        if name == "enabled" {
+            continue;
+        }
+        let spec = match JobSpec::parse(item) {
+            Ok(spec) => spec,
+            Err(e) => {
+                jobs.remove(name);
+                tracing::debug!("schedule job {name} cannot run: {e}");
+                continue;
+            }
+        };
+        if jobs.get(name).is_none_or(|j| j.spec != spec) {
+            jobs.insert(name.clone(), JobState::new(spec, now));
+        }
+    }
+}
+
+/// The jobs to run now (due and enabled, or forced by `run_job`), with
+/// their next fire times moved on.
+fn due_jobs(
+    jobs: &mut HashMap<String, JobState>,
+    forced: &HashSet<String>,
+    paused: bool,
+    now: Instant,
+) -> Vec<String> {
+    let mut due = Vec::new();
+    for (name, job) in jobs.iter_mut() {
+        if forced.contains(name) {
+            due.push(name.clone());
+            continue;
+        }
+        let ready = job.next_fire.is_some_and(|at| at <= now);
+        if paused || !job.spec.enabled || !ready {
+            continue;
+        }
+        job.next_fire = job.spec.interval.map(|_| now + job.spec.delay());
+        if job.running.load(Ordering::SeqCst) >= job.spec.maxrunning.max(1) {
+            tracing::debug!("schedule job {name}: maxrunning reached, skipping this run");
+            continue;
+        }
+        due.push(name.clone());
+    }
+    due.sort();
+    due
+}
+
+/// A fresh minion-made jid: the time, then a random suffix.
+pub fn schedule_jid() -> Option<Jid> {
+    let base = brine_common::jid::jid_for_micros(jiff::Timestamp::now().as_microsecond());
+    let suffix: String = rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(12)
+        .map(char::from)
+        .collect();
+    Jid::parse(&format!("{base}_{suffix}")).ok()
+}
+
+/// Run one job as its own task and send its return.
+fn start_run(
+    ctx: &MinionCtx,
+    functions: &Arc<Functions<MinionCtx>>,
+    link: &Link,
+    name: &str,
+    job: &JobState,
+) {
+    let Some(jid) = schedule_jid() else {
+        return;
+    };
+    tracing::info!(%jid, schedule = name, fun = %job.spec.function, "running scheduled job");
+    let (ctx, functions, link) = (ctx.clone(), functions.clone(), link.clone());
+    let (name, spec, running) = (name.to_string(), job.spec.clone(), job.running.clone());
+    running.fetch_add(1, Ordering::SeqCst);
+    tokio::spawn(async move {
+        let call = job_call(&spec, &jid, &name);
+        let outcome = functions.call(ctx.for_job(jid.clone()), call).await;
+        running.fetch_sub(1, Ordering::SeqCst);
+        if !spec.return_job {
+            return;
+        }
+        let ret = JobReturn {
+            jid,
+            fun: spec.function.clone(),
+            fun_args: fun_args(&spec),
+            ret: outcome.ret,
+            retcode: outcome.retcode,
+            success: outcome.success,
+            out: None,
+        };
+        send_schedule_return(&link, &name, ret).await;
+    });
+}
+
+/// The call a job makes, with Salt's `__pub_*` bookkeeping.
+fn job_call(spec: &JobSpec, jid: &Jid, name: &str) -> Call {
+    let mut kwargs = spec.kwargs.clone();
+    kwargs.insert("__pub_fun".into(), json!(spec.function));
+    kwargs.insert("__pub_jid".into(), json!(jid));
+    kwargs.insert("__pub_schedule".into(), json!(name));
+    Call {
+        fun: spec.function.clone(),
+        args: spec.args.clone(),
+        kwargs,
+    }
+}
+
+/// Salt's `fun_args`: the args, then the kwargs as one dict.
+fn fun_args(spec: &JobSpec) -> Vec<Value> {
+    let mut args = spec.args.clone();
+    if !spec.kwargs.is_empty() {
+        args.push(Value::Object(spec.kwargs.clone()));
+    }
+    args
+}
+
+/// Deliver a scheduled return, retrying through reconnects a few times.
+async fn send_schedule_return(link: &Link, name: &str, ret: JobReturn) {
+    let mut wait = Duration::from_millis(200);
+    for _ in 0..8 {
+        let request = Request::ScheduleReturn {
+            schedule: name.to_string(),
+            ret: ret.clone(),
+        };
+        match link.request(request, Duration::from_secs(30)).await {
+            Ok(Reply::Ok) => return,
+            Ok(other) => {
+                tracing::warn!(jid = %ret.jid, "the master did not take a scheduled return: {other:?}");
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(jid = %ret.jid, "scheduled return not delivered yet: {e}");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+    tracing::warn!(jid = %ret.jid, "gave up delivering a scheduled return");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_add_up() {
+        let spec = JobSpec::parse(&json!({"function": "test.ping", "seconds": 30, "minutes": 1}))
+            .expect("test value");
+        assert_eq!(spec.interval, Some(Duration::from_secs(90)));
+        assert_eq!(spec.maxrunning, 1);
+        assert!(spec.enabled && spec.return_job && !spec.run_on_start);
+    }
+
+    #[test]
+    fn bad_jobs_say_why() {
+        assert!(JobSpec::parse(&json!({"seconds": 5})).is_err());
+        assert!(JobSpec::parse(&json!({"function": "test.ping"})).is_err());
+        assert!(JobSpec::parse(&json!({"function": "test.ping", "seconds": 0})).is_err());
+        let cron = JobSpec::parse(&json!({"function": "test.ping", "cron": "* * * * *"}));
+        assert!(cron.expect_err("should fail").contains("cron"));
+    }
+
+    #[test]
+    fn splay_forms() {
+        assert_eq!(
+            parse_splay(Some(&json!(5))),
+            Some(Splay { start: 0, end: 5 })
+        );
+        assert_eq!(
+            parse_splay(Some(&json!({"start": 2, "end": 10}))),
+            Some(Splay { start: 2, end: 10 })
+        );
+    }
+
+    #[test]
+    fn once_parses_local_time() {
+        let spec = JobSpec::parse(&json!({"function": "test.ping", "once": "2030-01-02T03:04:05"}))
+            .expect("test value");
+        assert!(spec.once.is_some() && spec.interval.is_none());
+        let bad = JobSpec::parse(&json!({"function": "test.ping", "once": "tomorrow"}));
+        assert!(bad.is_err());
+    }
+
+    #[test]
+    fn jobs_fire_after_one_interval_or_at_start() {
+        let now = Instant::now();
+        let config = json!({
+            "later": {"function": "test.ping", "seconds": 10},
+            "now": {"function": "test.ping", "seconds": 10, "run_on_start": true},
+            "off": {"function": "test.ping", "seconds": 1, "enabled": false, "run_on_start": true},
+        });
+        let mut jobs = HashMap::new();
+        sync_jobs(&mut jobs, config.as_object().expect("test value"), now);
+        assert_eq!(
+            due_jobs(&mut jobs, &HashSet::new(), false, now),
+            vec!["now"]
+        );
+        let later = now + Duration::from_secs(11);
+        assert_eq!(
+            due_jobs(&mut jobs, &HashSet::new(), false, later),
+            vec!["later", "now"]
+        );
+        let forced: HashSet<String> = ["off".to_string()].into();
+        assert_eq!(due_jobs(&mut jobs, &forced, true, later), vec!["off"]);
+    }
+
+    #[test]
+    fn maxrunning_skips_a_run() {
+        let now = Instant::now();
+        let config = json!({"j": {"function": "test.ping", "seconds": 1, "run_on_start": true}});
+        let mut jobs = HashMap::new();
+        sync_jobs(&mut jobs, config.as_object().expect("test value"), now);
+        jobs["j"].running.store(1, Ordering::SeqCst);
+        assert!(due_jobs(&mut jobs, &HashSet::new(), false, now).is_empty());
+    }
+
+    #[test]
+    fn schedule_jids_have_a_suffix() {
+        let jid = schedule_jid().expect("test value");
+        assert!(jid.as_str().contains('_'));
+        assert_ne!(jid, schedule_jid().expect("test value"));
+    }
+}

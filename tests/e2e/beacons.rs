@@ -1,0 +1,59 @@
+//! Beacons and the scheduler through the real binaries: an `inotify`
+//! beacon's event reaches the master's bus, and a scheduled job's return
+//! reaches the master's job cache.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::cluster::{Cluster, json_out, wait_for};
+
+#[test]
+fn inotify_beacon_event_reaches_the_master_bus() {
+    let mut c = Cluster::builder().start();
+    let dir = c.minion_root("m1");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let watched = dir.join("watched.txt");
+    std::fs::write(&watched, "before\n").expect("write");
+    let path = watched.to_string_lossy().to_string();
+    c.add_minion(
+        "m1",
+        &format!("beacons:\n  inotify:\n    - files:\n        {path}:\n          mask: [modify]\n    - interval: 1\n"),
+    );
+    let c = c.ready();
+    let events = c.events("salt/beacon/*");
+    // The beacon watches from its first run on; keep editing until it reports.
+    let tag = format!("salt/beacon/m1/inotify/{path}");
+    let (_, data) = wait_for("the inotify beacon event", Duration::from_secs(30), || {
+        std::fs::write(&watched, "after\n").expect("edit");
+        let got = events.collect_for(Duration::from_millis(1500));
+        got.into_iter().find(|(t, _)| *t == tag)
+    });
+    assert_eq!(data["path"], Value::String(path.clone()), "{data}");
+    assert_eq!(data["change"], "IN_MODIFY", "{data}");
+    assert_eq!(data["id"], "m1", "{data}");
+}
+
+#[test]
+fn scheduled_job_return_lands_in_the_job_cache() {
+    let c = Cluster::builder()
+        .minion_conf("schedule:\n  pinger:\n    function: test.ping\n    seconds: 1\n")
+        .minions(1)
+        .start()
+        .ready();
+    let events = c.events("salt/job/*");
+    let (_, ret) = events.expect(
+        "a scheduled return",
+        Duration::from_secs(30),
+        |tag, data| tag.ends_with("/ret/m1") && data["schedule"] == "pinger",
+    );
+    assert_eq!(ret["fun"], "test.ping", "{ret}");
+    assert_eq!(ret["return"], true, "{ret}");
+    let jid = ret["jid"].as_str().expect("jid").to_string();
+    let jobs = json_out(&c.brine_run(&["--out", "json", "jobs.list_jobs"]));
+    let job = &jobs[&jid];
+    assert_eq!(job["Function"], "test.ping", "{jobs}");
+    assert_eq!(job["User"], "schedule", "{jobs}");
+    let found = json_out(&c.brine_run(&["--out", "json", "jobs.lookup_jid", &jid]));
+    assert_eq!(found["m1"], true, "{found}");
+}

@@ -1,0 +1,91 @@
+//! The Salt mine: minions publish `mine_functions` results to the master,
+//! any minion reads them with `mine.get` (also from a state's Jinja), and
+//! the master's `cache.*` runners show what it holds.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::cluster::{Cluster, json_out, wait_for};
+
+const MINE_CONF: &str =
+    "mine_functions:\n  test.ping: []\n  my_id:\n    - mine_function: grains.get\n    - id\n";
+
+/// `brine --out json --static <tgt> <args>`.
+fn salt(c: &Cluster, tgt: &str, args: &[&str]) -> Value {
+    let mut all = vec!["--out", "json", "--static", tgt];
+    all.extend_from_slice(args);
+    json_out(&c.brine(&all))
+}
+
+#[test]
+fn mine_data_is_shared_between_minions_and_templates() {
+    let roots = tempfile::tempdir().expect("tempdir");
+    let out = tempfile::tempdir().expect("tempdir");
+    let written = out.path().join("from_mine");
+    std::fs::write(
+        roots.path().join("mine_user.sls"),
+        format!(
+            "from_mine:\n  file.managed:\n    - name: {}\n    - contents: {{{{ salt['mine.get']('m1', 'my_id')['m1'] }}}}\n",
+            written.display()
+        ),
+    )
+    .expect("write sls");
+    let c = Cluster::builder()
+        .minions(2)
+        .minion_conf(MINE_CONF)
+        .master_conf(&format!(
+            "file_roots:\n  base:\n    - {}\n",
+            roots.path().display()
+        ))
+        .start()
+        .ready();
+
+    // m1's mine_functions reach the master after it authenticates.
+    let got = wait_for("m1's mine data", Duration::from_secs(30), || {
+        let v = salt(&c, "m2", &["mine.get", "m1", "my_id"]);
+        (v["m2"] == json!({"m1": "m1"})).then_some(v)
+    });
+    assert_eq!(got["m2"], json!({"m1": "m1"}));
+    let both = salt(&c, "m2", &["mine.get", "*", "test.ping"]);
+    assert_eq!(both["m2"], json!({"m1": true, "m2": true}));
+
+    // A state on m2 reads m1's mine data in Jinja.
+    let applied = salt(&c, "m2", &["state.sls", "mine_user"]);
+    assert!(
+        applied["m2"]
+            .as_object()
+            .is_some_and(|r| r.values().all(|s| s["result"] == json!(true))),
+        "{applied:#}"
+    );
+    assert_eq!(std::fs::read_to_string(&written).expect("read"), "m1\n");
+
+    // mine.send with an alias, then delete and flush.
+    let sent = salt(
+        &c,
+        "m2",
+        &["mine.send", "greeting", "mine_function=test.echo", "hello"],
+    );
+    assert_eq!(sent["m2"], json!(true));
+    let cached = json_out(&c.brine_run(&["--out", "json", "cache.mine", "m2"]));
+    assert_eq!(cached["m2"]["greeting"], json!("hello"), "{cached:#}");
+    assert_eq!(
+        salt(&c, "m2", &["mine.delete", "greeting"])["m2"],
+        json!(true)
+    );
+    let cached = json_out(&c.brine_run(&["--out", "json", "cache.mine"]));
+    assert!(cached["m2"].get("greeting").is_none(), "{cached:#}");
+    assert_eq!(salt(&c, "m1", &["mine.flush"])["m1"], json!(true));
+    let gone = salt(&c, "m2", &["mine.get", "m1", "my_id"]);
+    assert_eq!(gone["m2"], json!({}));
+
+    // The master's cached grains and pillar.
+    let grains = json_out(&c.brine_run(&["--out", "json", "cache.grains", "m1"]));
+    assert_eq!(grains["m1"]["id"], json!("m1"), "{grains:#}");
+    assert!(grains.get("m2").is_none());
+    let pillar = json_out(&c.brine_run(&["--out", "json", "cache.pillar"]));
+    assert!(
+        pillar["m1"].is_object() && pillar["m2"].is_object(),
+        "{pillar:#}"
+    );
+}
