@@ -5,6 +5,7 @@
 use brine_tests::cluster;
 mod beacons;
 mod core;
+mod event_chain;
 mod fileserver;
 mod gitfs;
 mod mine;
