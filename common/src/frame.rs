@@ -37,7 +37,8 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], cap: usize) -> Result<T, FrameE
     Ok(rmp_serde::from_slice(bytes)?)
 }
 
-pub async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(
+/// Write a frame without flushing (the caller flushes after a batch).
+pub async fn write_frame_unflushed<W: AsyncWrite + Unpin, T: Serialize>(
     w: &mut W,
     msg: &T,
 ) -> Result<(), FrameError> {
@@ -48,6 +49,14 @@ pub async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(
     })?;
     w.write_all(&len.to_be_bytes()).await?;
     w.write_all(&bytes).await?;
+    Ok(())
+}
+
+pub async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(
+    w: &mut W,
+    msg: &T,
+) -> Result<(), FrameError> {
+    write_frame_unflushed(w, msg).await?;
     w.flush().await?;
     Ok(())
 }

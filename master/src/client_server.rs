@@ -8,9 +8,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
 use brine_common::event::Event;
-use brine_common::frame::{FrameError, read_frame, write_frame};
+use brine_common::frame::{FrameError, read_frame, write_frame, write_frame_unflushed};
 use globset::{GlobBuilder, GlobMatcher};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::broadcast::error::RecvError;
@@ -82,6 +82,10 @@ async fn handle(master: Arc<Master>, stream: UnixStream) {
                 Err(e) => error(e.to_string()),
             };
             write_frame(&mut write, &reply).await
+        }
+        ClientRequest::FireEvent { tag, data } => {
+            master.bus.fire(Event::new(tag, data));
+            write_frame(&mut write, &ClientReply::Fired).await
         }
     };
     if let Err(e) = result {
@@ -179,16 +183,30 @@ async fn forward(
     wanted: impl Fn(&Event) -> bool,
 ) -> Result<(), FrameError> {
     let mut probe = [0u8; 1];
+    // Events that arrive together leave together: one flush per burst, not
+    // two writes per event, so a subscriber keeps up with a busy bus.
+    let mut out = tokio::io::BufWriter::new(write);
     loop {
         tokio::select! {
             // The client never sends more; a read returning means it hung up.
             _ = read.read(&mut probe) => return Ok(()),
-            ev = events.recv() => match ev {
-                Ok(ev) if wanted(&ev) => write_frame(write, &ClientReply::Event((*ev).clone())).await?,
-                Ok(_) => {}
-                Err(RecvError::Lagged(n)) => write_frame(write, &ClientReply::Lagged(n)).await?,
-                Err(RecvError::Closed) => return Ok(()),
-            },
+            ev = events.recv() => {
+                let mut next = Some(ev);
+                while let Some(ev) = next.take() {
+                    match ev {
+                        Ok(ev) if wanted(&ev) => write_frame_unflushed(&mut out, &ClientReply::Event((*ev).clone())).await?,
+                        Ok(_) => {}
+                        Err(RecvError::Lagged(n)) => write_frame_unflushed(&mut out, &ClientReply::Lagged(n)).await?,
+                        Err(RecvError::Closed) => return Ok(()),
+                    }
+                    next = match events.try_recv() {
+                        Ok(ev) => Some(Ok(ev)),
+                        Err(tokio::sync::broadcast::error::TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
+                        Err(_) => None,
+                    };
+                }
+                out.flush().await?;
+            }
         }
     }
 }
