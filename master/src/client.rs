@@ -36,6 +36,9 @@ pub enum ClientRequest {
     },
     /// Change or read keys.
     Keys(KeyCommand),
+    /// Fire an event on the master bus (e.g. `salt/netapi/hook/...` from
+    /// `brine-api`). Answered with `Fired`.
+    FireEvent { tag: String, data: Value },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -88,6 +91,8 @@ pub enum ClientReply {
         retcode: i32,
     },
     Keys(KeyReply),
+    /// The event of a `FireEvent` request is on the bus.
+    Fired,
     Error {
         message: String,
     },
