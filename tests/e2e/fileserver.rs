@@ -27,6 +27,13 @@ fn salt_files_reach_minions_once_and_never_from_outside_the_root() {
     )
     .expect("write");
     std::fs::write(outside.path().join("secret"), "not for minions").expect("write");
+    std::fs::create_dir_all(tree.path().join("tpl/sub")).expect("mkdir");
+    std::fs::write(
+        tree.path().join("tpl/hello.j2"),
+        "Hello {{ grains['id'] }} and {{ who }}\n",
+    )
+    .expect("write");
+    std::fs::write(tree.path().join("tpl/sub/plain.txt"), "plain\n").expect("write");
     std::os::unix::fs::symlink(
         outside.path().join("secret"),
         tree.path().join("files/leak"),
@@ -49,8 +56,42 @@ fn salt_files_reach_minions_once_and_never_from_outside_the_root() {
     let listed = call(&c, &["cp.list_master"]);
     assert_eq!(
         listed,
-        json!(["files/big.bin", "files/hi.sh", "files/motd", "top.sls"]),
+        json!([
+            "files/big.bin",
+            "files/hi.sh",
+            "files/motd",
+            "top.sls",
+            "tpl/hello.j2",
+            "tpl/sub/plain.txt"
+        ]),
         "the escaping symlink is not listed"
+    );
+
+    // cp.get_dir copies a directory; cp.get_template renders one file.
+    let into = c.dir.path().join("dir-dest");
+    let got = call(
+        &c,
+        &["cp.get_dir", "salt://tpl", &into.display().to_string()],
+    );
+    assert_eq!(got.as_array().map(Vec::len), Some(2), "{got}");
+    assert_eq!(
+        std::fs::read_to_string(into.join("tpl/sub/plain.txt")).expect("read"),
+        "plain\n"
+    );
+    let rendered = c.dir.path().join("rendered/hello");
+    call(
+        &c,
+        &[
+            "cp.get_template",
+            "salt://tpl/hello.j2",
+            &rendered.display().to_string(),
+            "makedirs=True",
+            "who=world",
+        ],
+    );
+    assert_eq!(
+        std::fs::read_to_string(&rendered).expect("read"),
+        "Hello m1 and world\n"
     );
 
     // cmd.script runs a script served by the master, with its arguments.
@@ -117,7 +158,14 @@ fn salt_files_reach_minions_once_and_never_from_outside_the_root() {
     let files = json_out(&c.brine_run(&["--out", "json", "fileserver.file_list"]));
     assert_eq!(
         files,
-        json!(["files/big.bin", "files/hi.sh", "files/motd", "top.sls"])
+        json!([
+            "files/big.bin",
+            "files/hi.sh",
+            "files/motd",
+            "top.sls",
+            "tpl/hello.j2",
+            "tpl/sub/plain.txt"
+        ])
     );
     assert_eq!(
         json_out(&c.brine_run(&["--out", "json", "fileserver.envs"])),
@@ -125,7 +173,7 @@ fn salt_files_reach_minions_once_and_never_from_outside_the_root() {
     );
     assert_eq!(
         json_out(&c.brine_run(&["--out", "json", "fileserver.dir_list"])),
-        json!(["files"])
+        json!(["files", "tpl", "tpl/sub"])
     );
 }
 

@@ -84,6 +84,18 @@ pub fn register(f: &mut Functions<MinionCtx>) {
             .into())
         },
     );
+    f.register(
+        "cp.get_dir",
+        "path, dest, saltenv='base', template=None, gzip=None, **kwargs",
+        GET_DIR_DOC,
+        |ctx, call| async move { get_dir(&ctx, &call).await },
+    );
+    f.register(
+        "cp.get_template",
+        "path, dest, template='jinja', saltenv='base', makedirs=False, **kwargs",
+        GET_TEMPLATE_DOC,
+        |ctx, call| async move { get_template(ctx, call).await },
+    );
     f.register("cp.recv", "files, dest", RECV_DOC, |_, call| async move {
         recv(&call)
     });
@@ -112,6 +124,8 @@ const LIST_STATES_DOC: &str = "List all of the available state files in an envir
 const HASH_FILE_DOC: &str = "Return the hash of a file, to get the hash of a file on the salt master file server\n\nCLI Example:\n\n    brine '*' cp.hash_file salt://path/to/file";
 const IS_CACHED_DOC: &str = "Return a boolean if the given path on the master has been cached on the minion\n\nCLI Example:\n\n    brine '*' cp.is_cached salt://path/to/file";
 
+const GET_DIR_DOC: &str = "Used to recursively copy a directory from the salt master\n\nCLI Example:\n\n    brine '*' cp.get_dir salt://path/to/dir/ /minion/dest";
+const GET_TEMPLATE_DOC: &str = "Render a file as a template before setting it down.\nWarning, order is not the same as in fileclient.cp for non breaking old API.\n\nCLI Example:\n\n    brine '*' cp.get_template salt://path/to/template /minion/dest";
 const RECV_DOC: &str = "Used with brine-cp: write the files sent in the publication (name to\nbase64 content) to dest. One file and a dest that is not a directory: dest\nis the file's new path; otherwise the files go into dest.";
 
 /// Write `brine-cp`'s files; Salt's answer is `{path: True}` per file.
@@ -206,6 +220,106 @@ async fn get_file(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
     std::fs::copy(&cached, &dest_path)
         .map_err(|e| FnError::Execution(format!("{}: {e}", dest_path.display())))?;
     Ok(json!(dest_path.display().to_string()).into())
+}
+
+/// Salt's `cp.get_dir`: every file under `salt://path/` lands under
+/// `dest/<last component of path>/`; returns the files written.
+async fn get_dir(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
+    let (env, path) = source(call, 0, 2)?;
+    let dest = str_param(call, 1, "dest")
+        .ok_or_else(|| FnError::Invocation("missing required argument 'dest'".into()))?;
+    let prefix = path.trim_end_matches('/');
+    let base = Path::new(prefix)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let files = client(ctx);
+    let mut written = Vec::new();
+    for entry in files.manifest(&env).await.map_err(FnError::Execution)? {
+        let Some(rel) = entry
+            .path
+            .as_str()
+            .strip_prefix(prefix)
+            .and_then(|r| r.strip_prefix('/'))
+        else {
+            continue;
+        };
+        let cached = files
+            .cache_file(&env, entry.path.as_str())
+            .await
+            .map_err(FnError::Execution)?;
+        let target = Path::new(&dest).join(&base).join(rel);
+        if let Some(dir) = target.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| FnError::Execution(format!("{}: {e}", dir.display())))?;
+        }
+        std::fs::copy(&cached, &target)
+            .map_err(|e| FnError::Execution(format!("{}: {e}", target.display())))?;
+        written.push(json!(target.display().to_string()));
+    }
+    Ok(Value::Array(written).into())
+}
+
+/// Salt's `cp.get_template`: render `salt://path` with Jinja (grains, pillar,
+/// `salt[...]` and the call's keyword arguments in its context) into `dest`.
+async fn get_template(ctx: MinionCtx, call: Call) -> Result<FnOutput, FnError> {
+    let (env, path) = source(&call, 0, 3)?;
+    let dest = str_param(&call, 1, "dest")
+        .ok_or_else(|| FnError::Invocation("missing required argument 'dest'".into()))?;
+    let engine = str_param(&call, 2, "template").unwrap_or_else(|| "jinja".into());
+    if engine != "jinja" {
+        return Err(FnError::Invocation(format!(
+            "template engine {engine:?} is not available; use jinja"
+        )));
+    }
+    let makedirs = call
+        .param(4, "makedirs")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let text = match client(&ctx)
+        .read_file(&env, &path)
+        .await
+        .map_err(FnError::Execution)?
+    {
+        Some(bytes) => String::from_utf8(bytes)
+            .map_err(|_| FnError::Execution(format!("salt://{path} is not UTF-8 text")))?,
+        None => return Ok(json!("").into()),
+    };
+    let functions = ctx
+        .registry()
+        .ok_or_else(|| FnError::Execution("the function registry is gone".into()))?;
+    let context: serde_json::Map<String, Value> = call.user_kwargs();
+    let pillar = ctx.pillar();
+    let handle = tokio::runtime::Handle::current();
+    let rendered = tokio::task::spawn_blocking(move || {
+        let host = crate::state_host::MinionStateHost::new(ctx, functions, handle, pillar);
+        let tctx = brine_states::render::TemplateContext {
+            saltenv: env,
+            path: path.clone(),
+            context,
+            ..Default::default()
+        };
+        brine_states::render::render_template(&host, &text, &tctx).map_err(|e| e.message)
+    })
+    .await
+    .map_err(|e| FnError::Exception(e.to_string()))?
+    .map_err(FnError::Execution)?;
+    let dest = Path::new(&dest);
+    if let Some(dir) = dest.parent()
+        && !dir.exists()
+    {
+        if !makedirs {
+            return Err(FnError::Execution(format!(
+                "Destination directory {} does not exist",
+                dir.display()
+            )));
+        }
+        std::fs::create_dir_all(dir)
+            .map_err(|e| FnError::Execution(format!("{}: {e}", dir.display())))?;
+    }
+    std::fs::write(dest, rendered)
+        .map_err(|e| FnError::Execution(format!("{}: {e}", dest.display())))?;
+    Ok(json!(dest.display().to_string()).into())
 }
 
 /// SLS names of the files of an environment (`a/b.sls` -> `a.b`, `a/init.sls` -> `a`).
