@@ -137,13 +137,14 @@ pub async fn run(
     link: Link,
     functions: Arc<Functions<MinionCtx>>,
     ctx: MinionCtx,
-    mut publications: mpsc::UnboundedReceiver<Publication>,
+    mut publications: mpsc::UnboundedReceiver<Box<Publication>>,
     heartbeat: Duration,
 ) {
     tokio::spawn(heartbeat_task(link.clone(), ctx.running.clone(), heartbeat));
     let mut seen: VecDeque<Jid> = VecDeque::new();
     let mut seen_set: HashSet<Jid> = HashSet::new();
     while let Some(publication) = publications.recv().await {
+        let publication = *publication;
         if !matches_me(&publication, link.id(), &ctx) {
             continue;
         }

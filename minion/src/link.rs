@@ -80,13 +80,15 @@ pub struct Link {
 struct Shared {
     settings: LinkSettings,
     identity: Identity,
-    outgoing: mpsc::Sender<Outgoing>,
+    // Channel items are boxed: a tokio channel allocates its slots in blocks
+    // of 32 items, and a swarm holds thousands of these channels.
+    outgoing: mpsc::Sender<Box<Outgoing>>,
     tracker: Mutex<Tracker>,
     /// The subscription task asks the connection task to resynchronise.
     resync: Notify,
     /// Set once the first session exists.
     connected: tokio::sync::watch::Sender<u64>,
-    publications: mpsc::UnboundedSender<Publication>,
+    publications: mpsc::UnboundedSender<Box<Publication>>,
     next_req: AtomicU64,
 }
 
@@ -111,7 +113,7 @@ impl Link {
     pub fn start(
         settings: LinkSettings,
         identity: Identity,
-    ) -> (Link, mpsc::UnboundedReceiver<Publication>) {
+    ) -> (Link, mpsc::UnboundedReceiver<Box<Publication>>) {
         let (outgoing, outgoing_rx) = mpsc::channel(1024);
         let (pub_tx, pub_rx) = mpsc::unbounded_channel();
         let saved = settings.position.load();
@@ -146,7 +148,10 @@ impl Link {
     /// Send a request and wait for its reply. Waits through reconnects up to `timeout`.
     pub async fn request(&self, body: Request, timeout: Duration) -> Result<Reply, LinkError> {
         let (tx, rx) = oneshot::channel();
-        let send = self.shared.outgoing.send(Outgoing { body, reply: tx });
+        let send = self
+            .shared
+            .outgoing
+            .send(Box::new(Outgoing { body, reply: tx }));
         match tokio::time::timeout(timeout, async {
             send.await.map_err(|_| LinkError::Stopped)?;
             rx.await.map_err(|_| LinkError::Stopped)
@@ -207,16 +212,17 @@ enum AuthFailure {
     Transport,
 }
 
-async fn connection_task(shared: Arc<Shared>, mut outgoing: mpsc::Receiver<Outgoing>) {
+async fn connection_task(shared: Arc<Shared>, mut outgoing: mpsc::Receiver<Box<Outgoing>>) {
     let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     let mut pending_waits = 0u32;
     let mut subscription: Option<(u16, tokio::task::JoinHandle<()>)> = None;
     loop {
-        let Some((mut send, mut incoming, reader)) = connect_dealer(&shared).await else {
+        let Some((mut send, mut incoming, reader)) = Box::pin(connect_dealer(&shared)).await else {
             tokio::time::sleep(backoff.next()).await;
             continue;
         };
-        let auth = authenticate(&shared, &mut send, &mut incoming).await;
+        // The big sub-futures are boxed so this task's own state stays small.
+        let auth = Box::pin(authenticate(&shared, &mut send, &mut incoming)).await;
         let (session, grant) = match auth {
             Ok(ok) => ok,
             Err(AuthFailure::RetryAfter(wait)) => {
@@ -246,21 +252,21 @@ async fn connection_task(shared: Arc<Shared>, mut outgoing: mpsc::Receiver<Outgo
         }
         shared.connected.send_modify(|n| *n += 1);
         tracing::info!(id = %shared.settings.id, "authenticated with the master");
-        serve(
+        Box::pin(serve(
             &shared,
             session,
             &mut send,
             &mut incoming,
             &mut outgoing,
             catch_up,
-        )
+        ))
         .await;
         reader.abort();
         tracing::warn!(id = %shared.settings.id, "lost the master; reconnecting");
     }
 }
 
-type Incoming = mpsc::Receiver<MasterFrame>;
+type Incoming = mpsc::Receiver<Box<MasterFrame>>;
 
 /// A fresh DEALER connected to the request port, with a reader task feeding
 /// decoded frames into a channel (so the serve loop can select on it safely).
@@ -301,7 +307,7 @@ async fn connect_dealer(
             };
             match decode::<MasterFrame>(&payload, cap) {
                 Ok(frame) => {
-                    if tx.send(frame).await.is_err() {
+                    if tx.send(Box::new(frame)).await.is_err() {
                         return;
                     }
                 }
@@ -346,7 +352,10 @@ async fn authenticate(
     }
     let deadline = tokio::time::Instant::now() + s.auth_timeout;
     let reply_blob = loop {
-        match tokio::time::timeout_at(deadline, incoming.recv()).await {
+        match tokio::time::timeout_at(deadline, incoming.recv())
+            .await
+            .map(|f| f.map(|b| *b))
+        {
             Ok(Some(MasterFrame::Auth(blob))) => break blob,
             Ok(Some(_)) => continue,
             Ok(None) | Err(_) => return Err(AuthFailure::Transport),
@@ -500,7 +509,7 @@ async fn serve(
     mut session: Session,
     send: &mut DealerSendHalf,
     incoming: &mut Incoming,
-    outgoing: &mut mpsc::Receiver<Outgoing>,
+    outgoing: &mut mpsc::Receiver<Box<Outgoing>>,
     first_catch_up: Option<Request>,
 ) {
     let s = &shared.settings;
@@ -527,7 +536,7 @@ async fn serve(
             }
             frame = incoming.recv() => {
                 let Some(frame) = frame else { return };
-                match frame {
+                match *frame {
                     MasterFrame::Session(sealed) if sealed.session == session.id => {
                         let Some(reply) = open_reply(&mut session, &sealed, s.max_message_size) else { continue };
                         match waiting.remove(&reply.req_id) {
@@ -661,7 +670,7 @@ fn deliver_caught_up(shared: &Arc<Shared>, list: Vec<Published>) {
         let own = p.topic != TOPIC_BROADCAST;
         if t.pos.advance(own, p.seq) {
             delivered += 1;
-            let _ = shared.publications.send(p.publication);
+            let _ = shared.publications.send(Box::new(p.publication));
         }
     }
     shared.settings.position.save(&t.pos);
@@ -748,7 +757,7 @@ fn on_publication(shared: &Arc<Shared>, own_topic: &str, msg: ZmqMessage) {
                 Ok(publication) => {
                     t.pos.advance(own, env.seq);
                     shared.settings.position.save(&t.pos);
-                    let _ = shared.publications.send(publication);
+                    let _ = shared.publications.send(Box::new(publication));
                 }
                 Err(e) => tracing::warn!("dropping a publication that does not decrypt: {e}"),
             }
