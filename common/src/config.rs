@@ -240,6 +240,11 @@ pub struct MasterConfig {
     pub fileserver_backend: Vec<String>,
     pub publisher_acl: Map<String, Value>,
     pub external_auth: Map<String, Value>,
+    /// `brine-api`'s settings (Salt's `rest_cherrypy` block): `port`,
+    /// `host`, `ssl_crt`, `ssl_key`, `disable_ssl`, ... Read by `brine-api`.
+    pub rest_api: Map<String, Value>,
+    /// Seconds an API login token stays valid (Salt's key).
+    pub token_expire: u64,
     pub state_output: String,
     pub color: bool,
 }
@@ -287,6 +292,8 @@ impl Default for MasterConfig {
             fileserver_backend: vec!["roots".into()],
             publisher_acl: Map::new(),
             external_auth: Map::new(),
+            rest_api: Map::new(),
+            token_expire: 43200,
             state_output: "full".into(),
             color: true,
         }

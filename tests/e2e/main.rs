@@ -3,6 +3,7 @@
 //! first (`cargo build --workspace --bins`); the README's test command does.
 
 use brine_tests::cluster;
+mod api;
 mod beacons;
 mod core;
 mod event_chain;

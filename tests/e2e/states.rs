@@ -252,3 +252,78 @@ fn states_apply_through_the_master_from_its_file_server() {
     );
     assert_eq!(json_out(&out)["local"], through_master, "{}", stderr(&out));
 }
+
+/// `file.recurse` mirrors a salt:// directory (each file through
+/// file.managed), predicts in test mode, removes strays with `clean`, and a
+/// second run changes nothing.
+#[test]
+fn states_file_recurse_mirrors_a_directory() {
+    let tree = tempfile::tempdir().expect("tree");
+    let dest = tempfile::tempdir().expect("dest");
+    std::fs::create_dir_all(tree.path().join("site/conf")).expect("mkdir");
+    std::fs::write(tree.path().join("site/index.html"), "<h1>hi</h1>\n").expect("write");
+    std::fs::write(tree.path().join("site/conf/app.ini"), "[app]\n").expect("write");
+    let target = dest.path().join("www");
+    std::fs::write(
+        tree.path().join("web.sls"),
+        format!("site:\n  file.recurse:\n    - name: {}\n    - source: salt://site\n    - clean: True\n", target.display()),
+    )
+    .expect("write");
+    let c = Cluster::builder()
+        .minions(1)
+        .master_conf(&format!(
+            "file_roots:\n  base:\n    - {}\n",
+            tree.path().display()
+        ))
+        .start()
+        .ready();
+    let run = |extra: &[&str]| {
+        let out = c.brine(
+            &[
+                &[
+                    "-t",
+                    "60",
+                    "--out",
+                    "json",
+                    "--static",
+                    "m1",
+                    "state.sls",
+                    "web",
+                ][..],
+                extra,
+            ]
+            .concat(),
+        );
+        json_out(&out)["m1"].clone()
+    };
+    let predicted = run(&["test=True"]);
+    let site = by_id(&predicted, "site");
+    assert_eq!(site["result"], Value::Null, "{site:#}");
+    assert!(!target.exists(), "test mode changed the disk");
+
+    std::fs::create_dir_all(&target).expect("mkdir");
+    std::fs::write(target.join("stray.txt"), "remove me").expect("write");
+    let applied = run(&[]);
+    let site = by_id(&applied, "site");
+    assert_eq!(site["result"], json!(true), "{site:#}");
+    assert_eq!(
+        std::fs::read_to_string(target.join("conf/app.ini")).expect("read"),
+        "[app]\n"
+    );
+    assert!(
+        !target.join("stray.txt").exists(),
+        "clean left a stray file"
+    );
+    assert!(site["changes"]["removed"].is_array(), "{site:#}");
+
+    let again = run(&[]);
+    let site = by_id(&again, "site");
+    assert_eq!(site["changes"], json!({}), "{site:#}");
+    assert_eq!(
+        site["comment"],
+        json!(format!(
+            "The directory {} is in the correct state",
+            target.display()
+        ))
+    );
+}

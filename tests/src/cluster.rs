@@ -498,6 +498,40 @@ impl Cluster {
         Swarm { child }
     }
 
+    /// Start `brine-api` with this master's config (its `rest_api` block
+    /// comes from the builder's `master_conf`) plus `args`, and wait until it
+    /// listens. It is killed when the returned handle drops.
+    pub fn start_api(&self, args: &[&str]) -> ApiProc {
+        let log = std::fs::File::create(self.dir.path().join("api.log")).expect("log");
+        let mut child = Command::new(bin("brine-api"))
+            .arg("-c")
+            .arg(self.master_dir())
+            .args(["-l", &self.log_level])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("start brine-api");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("brine-api ready on ") {
+                    let _ = tx.send(url.to_string());
+                }
+            }
+        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| {
+                let log =
+                    std::fs::read_to_string(self.dir.path().join("api.log")).unwrap_or_default();
+                panic!("brine-api did not become ready:\n{log}")
+            });
+        ApiProc { child, url }
+    }
+
     /// Start `brine-run state.event <glob>` and read its lines.
     pub fn events(&self, glob: &str) -> EventStream {
         let mut child = Command::new(bin("brine-run"))
@@ -573,6 +607,20 @@ impl Swarm {
 }
 
 impl Drop for Swarm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running `brine-api`.
+pub struct ApiProc {
+    child: Child,
+    /// `https://127.0.0.1:<port>` (or `http://` with `disable_ssl`).
+    pub url: String,
+}
+
+impl Drop for ApiProc {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

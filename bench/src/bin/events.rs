@@ -34,10 +34,12 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let mut config = MinionConfig::default();
-        config.master = "127.0.0.1".into();
-        config.master_port = c.ret_port;
-        config.acceptance_wait_time = 0.2;
+        let config = MinionConfig {
+            master: "127.0.0.1".into(),
+            master_port: c.ret_port,
+            acceptance_wait_time: 0.2,
+            ..MinionConfig::default()
+        };
         let mut links = Vec::new();
         for i in 0..MINIONS {
             let id = MinionId::parse(&format!("ev{i:03}")).expect("id");

@@ -12,6 +12,7 @@ mod edit;
 mod managed;
 mod paths;
 mod perms;
+mod recurse;
 
 use crate::lowstate::StateModules;
 
@@ -34,6 +35,7 @@ pub fn register(m: &mut StateModules) {
     m.register("file.append", edit::append);
     m.register("file.prepend", edit::prepend);
     m.register("file.keyvalue", edit::keyvalue);
+    m.register("file.recurse", recurse::recurse);
 }
 
 /// Salt refuses relative paths in every file state.

@@ -1,0 +1,315 @@
+//! `brine-api` end to end: HTTPS with a self-signed certificate, a login
+//! against external_auth (an argon2 password file), a `test.ping` through
+//! `POST /`, the 401/403/400/413 answers (none of which publishes a job), a
+//! webhook on the master's bus, and the refusal of plain HTTP off loopback.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use brine_tests::cluster::{ApiProc, Cluster, bin, free_port, run_with_timeout, stderr};
+use serde_json::{Value, json};
+
+/// An HTTP answer: status and JSON body.
+struct Reply {
+    status: u16,
+    body: Value,
+}
+
+/// A request through curl, trusting only the API's own certificate.
+fn curl(api: &ApiProc, ca: &Path, method: &str, path: &str, headers: &[&str], body: &str) -> Reply {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sS", "--max-time", "60", "-X", method, "--cacert"])
+        .arg(ca)
+        .args(["-w", "\n%{http_code}"]);
+    for h in headers {
+        cmd.args(["-H", h]);
+    }
+    if !body.is_empty() {
+        cmd.args(["--data-binary", body]);
+    }
+    cmd.arg(format!("{}{path}", api.url));
+    let out = run_with_timeout(&mut cmd, Duration::from_secs(90));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (json, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    Reply {
+        status: code.trim().parse().unwrap_or_else(|_| {
+            panic!(
+                "curl {method} {path}: no status in {text:?}: {}",
+                stderr(&out)
+            )
+        }),
+        body: serde_json::from_str(json).unwrap_or(Value::Null),
+    }
+}
+
+fn hash_password(password: &str) -> String {
+    let mut child = Command::new(bin("brine-api"))
+        .arg("hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("brine-api hash-password");
+    writeln!(child.stdin.take().expect("stdin"), "{password}").expect("write password");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "hash-password failed");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    crt: PathBuf,
+    conf: String,
+}
+
+/// The `rest_api` and `external_auth` config for user `alice` (password
+/// `wonderland`): `test.*` and `grains.items` on `m*`, and runners.
+fn api_config() -> Setup {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let users = dir.path().join("api-users");
+    std::fs::write(&users, format!("alice:{}\n", hash_password("wonderland"))).expect("users");
+    let crt = dir.path().join("tls/api.crt");
+    let conf = format!(
+        "rest_api:\n  port: {port}\n  ssl_crt: {crt}\n  ssl_key: {key}\n  max_request_body_size: 4096\n  hooks:\n    github:\n      secret: s3cret\n\
+         external_auth:\n  file:\n    ^filename: {users}\n    alice:\n      - 'm*': ['test.*', 'grains.items']\n      - '@runner'\n",
+        port = free_port(),
+        crt = crt.display(),
+        key = dir.path().join("tls/api.key").display(),
+        users = users.display(),
+    );
+    Setup {
+        _dir: dir,
+        crt,
+        conf,
+    }
+}
+
+const JSON: &str = "Content-Type: application/json";
+
+fn login(api: &ApiProc, ca: &Path) -> String {
+    let body = json!({"username": "alice", "password": "wonderland", "eauth": "file"});
+    let r = curl(api, ca, "POST", "/login", &[JSON], &body.to_string());
+    assert_eq!(r.status, 200, "login: {}", r.body);
+    let token = r.body["return"][0]["token"].as_str().expect("token");
+    assert!(r.body["return"][0]["expire"].as_f64().is_some());
+    token.to_string()
+}
+
+#[test]
+fn api_login_ping_errors_and_hooks() {
+    let setup = api_config();
+    let c = Cluster::builder()
+        .minions(1)
+        .master_conf(&setup.conf)
+        .start()
+        .ready();
+    let api = c.start_api(&["--gen-self-signed"]);
+    assert!(api.url.starts_with("https://"), "{}", api.url);
+    let ca = &setup.crt;
+
+    let bad = json!({"username": "alice", "password": "nope", "eauth": "file"});
+    assert_eq!(
+        curl(&api, ca, "POST", "/login", &[JSON], &bad.to_string()).status,
+        401
+    );
+
+    let token = login(&api, ca);
+    let auth = format!("X-Auth-Token: {token}");
+
+    let ping = json!([{"client": "local", "tgt": "*", "fun": "test.ping"}]);
+    let r = curl(&api, ca, "POST", "/", &[JSON, &auth], &ping.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body, json!({"return": [{"m1": true}]}));
+
+    // YAML bodies work too.
+    let yaml = "- client: local\n  tgt: m1\n  fun: test.echo\n  arg: [hi]\n";
+    let r = curl(
+        &api,
+        ca,
+        "POST",
+        "/",
+        &["Content-Type: application/x-yaml", &auth],
+        yaml,
+    );
+    assert_eq!(r.body, json!({"return": [{"m1": "hi"}]}), "{}", r.body);
+
+    let jobs = c.events("salt/job/*/new");
+    let r = curl(
+        &api,
+        ca,
+        "POST",
+        "/",
+        &[JSON, "X-Auth-Token: wrong"],
+        &ping.to_string(),
+    );
+    assert_eq!(r.status, 401, "{}", r.body);
+
+    let forbidden = json!({"client": "local", "tgt": "*", "fun": "cmd.run", "arg": ["id"]});
+    let r = curl(
+        &api,
+        ca,
+        "POST",
+        "/",
+        &[JSON, &auth],
+        &forbidden.to_string(),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(
+        r.body["return"]
+            .as_str()
+            .is_some_and(|m| m.contains("cmd.run")),
+        "{}",
+        r.body
+    );
+
+    let r = curl(
+        &api,
+        ca,
+        "POST",
+        "/",
+        &[JSON, &auth],
+        r#"{"client": "local", "tgt": "*"}"#,
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body["return"]
+            .as_str()
+            .is_some_and(|m| m.contains("'fun'")),
+        "{}",
+        r.body
+    );
+    let r = curl(&api, ca, "POST", "/", &[JSON, &auth], "{not json");
+    assert_eq!(r.status, 400, "{}", r.body);
+
+    let big = json!({"client": "local", "tgt": "*", "fun": "test.echo", "arg": ["x".repeat(8192)]});
+    let r = curl(&api, ca, "POST", "/", &[JSON, &auth], &big.to_string());
+    assert_eq!(r.status, 413, "{}", r.body);
+
+    let published = jobs.collect_for(Duration::from_secs(1));
+    assert!(
+        published.is_empty(),
+        "a refused call published a job: {published:?}"
+    );
+
+    let runner = json!({"client": "runner", "fun": "manage.present"});
+    let r = curl(&api, ca, "POST", "/", &[JSON, &auth], &runner.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let hooks = c.events("salt/netapi/hook/*");
+    let r = curl(
+        &api,
+        ca,
+        "POST",
+        "/hook/deploy/web",
+        &[JSON, &auth],
+        r#"{"ref": "main"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body, json!({"success": true}));
+    let (tag, data) = hooks.expect("the hook event", Duration::from_secs(10), |_, _| true);
+    assert_eq!(tag, "salt/netapi/hook/deploy/web");
+    assert_eq!(data["post"]["ref"], "main");
+    assert!(
+        data["headers"].get("x-auth-token").is_none(),
+        "token leaked: {data}"
+    );
+    let r = curl(&api, ca, "POST", "/hook/deploy/web", &[JSON], "{}");
+    assert_eq!(r.status, 401, "{}", r.body);
+
+    // A hook with an HMAC check needs the signature, not a token.
+    let payload = r#"{"action": "push"}"#;
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"s3cret");
+    let sig: String = ring::hmac::sign(&key, payload.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let signed = format!("X-Hub-Signature-256: sha256={sig}");
+    let r = curl(&api, ca, "POST", "/hook/github", &[JSON, &signed], payload);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (tag, data) = hooks.expect("the github hook", Duration::from_secs(10), |_, _| true);
+    assert_eq!(
+        (tag.as_str(), &data["post"]["action"]),
+        ("salt/netapi/hook/github", &json!("push"))
+    );
+    let forged = "X-Hub-Signature-256: sha256=00";
+    let r = curl(&api, ca, "POST", "/hook/github", &[JSON, forged], payload);
+    assert_eq!(r.status, 401, "{}", r.body);
+
+    let r = curl(&api, ca, "GET", "/minions/m1", &[&auth], "");
+    assert_eq!(r.body["return"][0]["m1"]["id"], "m1", "{}", r.body);
+    let r = curl(&api, ca, "GET", "/jobs", &[&auth], "");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = curl(&api, ca, "GET", "/keys", &[&auth], "");
+    assert_eq!(r.status, 403, "alice has no @wheel: {}", r.body);
+    let grain = json!({"client": "local", "tgt": "os:*", "tgt_type": "grain", "fun": "test.ping"});
+    let r = curl(&api, ca, "POST", "/", &[JSON, &auth], &grain.to_string());
+    assert_eq!(r.status, 403, "{}", r.body);
+
+    event_stream_shows_a_hook(&api, ca, &auth);
+}
+
+/// `GET /events` streams the bus as Server-Sent Events.
+fn event_stream_shows_a_hook(api: &ApiProc, ca: &Path, auth: &str) {
+    // The token in the query, as a browser's EventSource sends it.
+    let token = auth.trim_start_matches("X-Auth-Token: ");
+    let mut child = Command::new("curl")
+        .args(["-sSN", "--max-time", "30", "--cacert"])
+        .arg(ca)
+        .arg(format!("{}/events?token={token}", api.url))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("curl /events");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    // The stream opens with `retry:`; after it the subscription is live.
+    let first = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("SSE opened");
+    assert!(first.starts_with("retry:"), "{first}");
+    let r = curl(api, ca, "POST", "/hook/sse", &[JSON, auth], r#"{"n": 1}"#);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let tag = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the hook on /events");
+        if line.starts_with("tag: salt/netapi/hook/") {
+            break line;
+        }
+    };
+    assert_eq!(tag, "tag: salt/netapi/hook/sse");
+    let data = rx.recv_timeout(Duration::from_secs(5)).expect("data line");
+    let data: Value =
+        serde_json::from_str(data.trim_start_matches("data: ")).expect("data is JSON");
+    assert_eq!(data["data"]["post"]["n"], 1);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn api_refuses_plain_http_off_loopback() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("master"),
+        "rest_api:\n  host: 0.0.0.0\n  disable_ssl: True\n",
+    )
+    .expect("config");
+    let out = run_with_timeout(
+        Command::new(bin("brine-api")).arg("-c").arg(dir.path()),
+        Duration::from_secs(20),
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("disable_ssl"), "{}", stderr(&out));
+}
