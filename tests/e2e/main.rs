@@ -16,6 +16,7 @@ mod orchestrate;
 mod pillar;
 mod reactor;
 mod rogue;
+mod rollout;
 mod scale;
 mod security;
 mod states;
