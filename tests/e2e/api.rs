@@ -1,7 +1,8 @@
 //! `brine-api` end to end: HTTPS with a self-signed certificate, a login
 //! against external_auth (an argon2 password file), a `test.ping` through
 //! `POST /`, the 401/403/400/413 answers (none of which publishes a job), a
-//! webhook on the master's bus, and the refusal of plain HTTP off loopback.
+//! webhook on the master's bus, a client with an untrusted certificate store
+//! failing the handshake cleanly, and the refusal of plain HTTP off loopback.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -248,6 +249,66 @@ fn api_login_ping_errors_and_hooks() {
     assert_eq!(r.status, 403, "{}", r.body);
 
     event_stream_shows_a_hook(&api, ca, &auth);
+    untrusted_client_fails_cleanly(&api, ca, &auth);
+}
+
+/// A self-signed CA unrelated to the API's certificate: a client whose trust
+/// store holds only this cannot verify the API.
+const FOREIGN_CA: &str = "-----BEGIN CERTIFICATE-----
+MIIBkTCCATegAwIBAgIUAZ7YGJA337UdLb1/Ztg11QK9e7AwCgYIKoZIzj0EAwIw
+HTEbMBkGA1UEAwwSZm9yZWlnbi1jYS5pbnZhbGlkMCAXDTI2MTEyMjAxNTAxNVoY
+DzIxMjYxMDI5MDE1MDE1WjAdMRswGQYDVQQDDBJmb3JlaWduLWNhLmludmFsaWQw
+WTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAARG3jWvMJsxHeD6LFFfPL2HbqoXNVOR
+vSOA4ICd5SVI3DEvNDE22rhljwancq4SHY7i5yQg0XrGGEEMggv8+zmBo1MwUTAd
+BgNVHQ4EFgQUMUj2B2dKho9YgwVp57Sb8DRyRA0wHwYDVR0jBBgwFoAUMUj2B2dK
+ho9YgwVp57Sb8DRyRA0wDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBF
+AiAj2ji1mEFypKxKqua4cW+eNhma3VM7j+wT6N84Cb0m0QIhAKTM0uPI1rumzbBK
+jBueNNQ7WUZWfHXT9Fjz8O2Opshx
+-----END CERTIFICATE-----
+";
+
+/// A client with an untrusted certificate store fails the TLS handshake
+/// (curl's "SSL certificate problem", exit 60) before any request is sent;
+/// a plain-HTTP client on the TLS port is refused too. The API keeps serving.
+fn untrusted_client_fails_cleanly(api: &ApiProc, ca: &Path, auth: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let foreign = dir.path().join("foreign-ca.crt");
+    std::fs::write(&foreign, FOREIGN_CA).expect("foreign CA");
+    let ping = json!([{"client": "local", "tgt": "*", "fun": "test.ping"}]).to_string();
+    let out = run_with_timeout(
+        Command::new("curl")
+            .args(["-sS", "--max-time", "20", "--cacert"])
+            .arg(&foreign)
+            .args(["-H", JSON, "-H", auth, "--data-binary", &ping])
+            .arg(format!("{}/", api.url)),
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.status.code(), Some(60), "{}", stderr(&out));
+    assert!(out.stdout.is_empty(), "nothing was answered");
+
+    let plain = api.url.replacen("https://", "http://", 1);
+    let out = run_with_timeout(
+        Command::new("curl")
+            .args([
+                "-sS",
+                "--max-time",
+                "20",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+            ])
+            .arg(format!("{plain}/stats")),
+        Duration::from_secs(30),
+    );
+    assert!(!out.status.success(), "plain HTTP on the TLS port answered");
+
+    let r = curl(api, ca, "GET", "/minions/m1", &[auth], "");
+    assert_eq!(
+        r.status, 200,
+        "the API still serves after refused handshakes: {}",
+        r.body
+    );
 }
 
 /// `GET /events` streams the bus as Server-Sent Events.
