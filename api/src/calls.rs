@@ -109,8 +109,9 @@ async fn authorize_local(state: &AppState, session: &Session, chunk: Chunk) -> A
             fun: chunk.fun,
             arg: chunk.arg,
             kwarg: chunk.kwarg,
-            // The master takes the user from the socket's peer credentials.
-            user: String::new(),
+            // Recorded under the eauth login, as salt-api does; the master
+            // only honours this from its own user.
+            user: session.user.clone(),
         },
         timeout: chunk.timeout,
         wait: chunk.client == Client::Local,

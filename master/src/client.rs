@@ -48,7 +48,8 @@ pub struct JobRequest {
     pub fun: String,
     pub arg: Vec<Value>,
     pub kwarg: Map<String, Value>,
-    /// Filled in by the master from the caller's peer credentials.
+    /// Filled in by the master from the caller's peer credentials; a caller
+    /// running as the master's user may name the user it acts for.
     pub user: String,
 }
 

@@ -51,7 +51,7 @@ pub async fn serve(master: Arc<Master>, listener: UnixListener) {
 
 async fn handle(master: Arc<Master>, stream: UnixStream) {
     // Who is asking comes from the kernel (SO_PEERCRED), not from the request.
-    let user = stream.peer_cred().ok().map(|c| user_name(c.uid()));
+    let peer_uid = stream.peer_cred().ok().map(|c| c.uid());
     let (mut read, mut write) = stream.into_split();
     let request: ClientRequest = match read_frame(&mut read, REQUEST_CAP).await {
         Ok(r) => r,
@@ -63,7 +63,7 @@ async fn handle(master: Arc<Master>, stream: UnixStream) {
     };
     let result = match request {
         ClientRequest::Publish { mut job, watch } => {
-            job.user = user.unwrap_or_else(|| "unknown".into());
+            job.user = job_user(peer_uid, std::mem::take(&mut job.user));
             publish(&master, job, watch, read, &mut write).await
         }
         ClientRequest::Events { tag_glob } => {
@@ -90,6 +90,23 @@ async fn handle(master: Arc<Master>, stream: UnixStream) {
     };
     if let Err(e) = result {
         tracing::debug!("client connection ended: {e}");
+    }
+}
+
+/// The user a job is recorded under. A process running as the master's own
+/// user (or root) may name the user it acts for — `brine-api` names the
+/// eauth login, as salt-api does; it could read the master's keys anyway, so
+/// trusting it gives nothing away. Anyone else is recorded as who the kernel
+/// says they are, whatever they claim.
+fn job_user(peer_uid: Option<u32>, claimed: String) -> String {
+    let Some(uid) = peer_uid else {
+        return "unknown".into();
+    };
+    let trusted = uid == 0 || uid == nix::unistd::geteuid().as_raw();
+    if trusted && !claimed.is_empty() {
+        claimed
+    } else {
+        user_name(uid)
     }
 }
 
@@ -208,5 +225,28 @@ async fn forward(
                 out.flush().await?;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_masters_own_user_may_name_the_job_user() {
+        let me = nix::unistd::geteuid().as_raw();
+        assert_eq!(job_user(Some(me), "alice".into()), "alice");
+        assert_eq!(job_user(Some(me), String::new()), user_name(me));
+    }
+
+    #[test]
+    fn another_user_is_recorded_as_itself_whatever_it_claims() {
+        let me = nix::unistd::geteuid().as_raw();
+        let stranger = if me == 65534 { 65533 } else { 65534 };
+        assert_eq!(
+            job_user(Some(stranger), "alice".into()),
+            user_name(stranger)
+        );
+        assert_eq!(job_user(None, "alice".into()), "unknown");
     }
 }

@@ -242,6 +242,14 @@ fn api_login_ping_errors_and_hooks() {
     assert_eq!(r.body["return"][0]["m1"]["id"], "m1", "{}", r.body);
     let r = curl(&api, ca, "GET", "/jobs", &[&auth], "");
     assert_eq!(r.status, 200, "{}", r.body);
+    // Jobs sent through the API are recorded under the eauth login, not the
+    // API's own user (the cluster's readiness ping, from the CLI, is not).
+    let jobs = r.body["return"][0].as_object().expect("jobs listing");
+    let echo = jobs
+        .values()
+        .find(|j| j["Function"] == "test.echo")
+        .expect("the API's test.echo job");
+    assert_eq!(echo["User"], "alice", "{echo}");
     let r = curl(&api, ca, "GET", "/keys", &[&auth], "");
     assert_eq!(r.status, 403, "alice has no @wheel: {}", r.body);
     let grain = json!({"client": "local", "tgt": "os:*", "tgt_type": "grain", "fun": "test.ping"});
