@@ -1,8 +1,9 @@
 //! `brine-api` end to end: HTTPS with a self-signed certificate, a login
-//! against external_auth (an argon2 password file), a `test.ping` through
-//! `POST /`, the 401/403/400/413 answers (none of which publishes a job), a
-//! webhook on the master's bus, a client with an untrusted certificate store
-//! failing the handshake cleanly, and the refusal of plain HTTP off loopback.
+//! against external_auth (an argon2 password file), `test.ping` and
+//! `state.apply` through `POST /`, the 401/403/400/413 answers (none of which
+//! publishes a job), a webhook on the master's bus, a client with an untrusted
+//! certificate store failing the handshake cleanly, and the refusal of plain
+//! HTTP off loopback.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -65,19 +66,28 @@ struct Setup {
 }
 
 /// The `rest_api` and `external_auth` config for user `alice` (password
-/// `wonderland`): `test.*` and `grains.items` on `m*`, and runners.
+/// `wonderland`): `test.*`, `grains.items` and `state.apply` on `m*`, and runners.
 fn api_config() -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
     let users = dir.path().join("api-users");
     std::fs::write(&users, format!("alice:{}\n", hash_password("wonderland"))).expect("users");
+    let srv = dir.path().join("srv");
+    std::fs::create_dir(&srv).expect("srv");
+    std::fs::write(
+        srv.join("api.sls"),
+        "hello:\n  test.succeed_without_changes: []\n",
+    )
+    .expect("api.sls");
     let crt = dir.path().join("tls/api.crt");
     let conf = format!(
-        "rest_api:\n  port: {port}\n  ssl_crt: {crt}\n  ssl_key: {key}\n  max_request_body_size: 4096\n  hooks:\n    github:\n      secret: s3cret\n\
-         external_auth:\n  file:\n    ^filename: {users}\n    alice:\n      - 'm*': ['test.*', 'grains.items']\n      - '@runner'\n",
+        "file_roots:\n  base:\n    - {srv}\n\
+         rest_api:\n  port: {port}\n  ssl_crt: {crt}\n  ssl_key: {key}\n  max_request_body_size: 4096\n  hooks:\n    github:\n      secret: s3cret\n\
+         external_auth:\n  file:\n    ^filename: {users}\n    alice:\n      - 'm*': ['test.*', 'grains.items', 'state.apply']\n      - '@runner'\n",
         port = free_port(),
         crt = crt.display(),
         key = dir.path().join("tls/api.key").display(),
         users = users.display(),
+        srv = srv.display(),
     );
     Setup {
         _dir: dir,
@@ -134,6 +144,17 @@ fn api_login_ping_errors_and_hooks() {
         yaml,
     );
     assert_eq!(r.body, json!({"return": [{"m1": "hi"}]}), "{}", r.body);
+
+    // state.apply through `POST /` returns each minion's state results.
+    let apply = json!([{"client": "local", "tgt": "m1", "fun": "state.apply", "arg": ["api"]}]);
+    let r = curl(&api, ca, "POST", "/", &[JSON, &auth], &apply.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    let results = r.body["return"][0]["m1"]
+        .as_object()
+        .unwrap_or_else(|| panic!("state results: {}", r.body));
+    let hello = &results["test_|-hello_|-hello_|-succeed_without_changes"];
+    assert_eq!(hello["result"], true, "{}", r.body);
+    assert_eq!(hello["comment"], "Success!", "{}", r.body);
 
     let jobs = c.events("salt/job/*/new");
     let r = curl(
