@@ -2,7 +2,9 @@
 //! request is parsed and authorised before the first one runs, so a request
 //! with one forbidden chunk reaches no minion at all.
 
-use brine_common::target::Target;
+use std::collections::BTreeSet;
+
+use brine_common::target::{Target, TargetError, expand_nodegroups, restrict_to_ids};
 use brine_common::wire::TargetSpec;
 use brine_master::client::JobRequest;
 use serde_json::{Map, Value};
@@ -82,14 +84,12 @@ async fn authorize_local(state: &AppState, session: &Session, chunk: Chunk) -> A
     };
     let target = Target::compile_with_nodegroups(&spec, &state.nodegroups)
         .map_err(|e| ApiError::field("tgt", &e.to_string()))?;
-    if !target.is_id_only() {
-        return Err(ApiError::Forbidden(format!(
-            "target type '{}' depends on grains, pillar or addresses, which external_auth cannot check yet; use a glob, list, pcre or id-only compound target",
-            chunk.tgt_type
-        )));
-    }
     let known = state.master.accepted_minions().await?;
-    let matched = targeted(&target, &known);
+    let (matched, published) = if target.is_id_only() {
+        (targeted(&target, &known), spec)
+    } else {
+        narrowed_to_matches(state, &spec).await?
+    };
     if !session
         .perms
         .allows_local(&chunk.fun, &matched, &known, &state.nodegroups)
@@ -104,8 +104,8 @@ async fn authorize_local(state: &AppState, session: &Session, chunk: Chunk) -> A
     }
     Ok(Call::Local {
         job: JobRequest {
-            tgt: chunk.tgt,
-            tgt_type: chunk.tgt_type,
+            tgt: published.tgt,
+            tgt_type: published.tgt_type,
             fun: chunk.fun,
             arg: chunk.arg,
             kwarg: chunk.kwarg,
@@ -116,6 +116,21 @@ async fn authorize_local(state: &AppState, session: &Session, chunk: Chunk) -> A
         timeout: chunk.timeout,
         wait: chunk.client == Client::Local,
     })
+}
+
+/// A grain, pillar or address target: the master says which minions its
+/// data cache matches, permissions are checked on those, and the job is
+/// published narrowed to them — so a minion whose cached grains were stale
+/// cannot run a job its user was never permitted on it.
+async fn narrowed_to_matches(
+    state: &AppState,
+    spec: &TargetSpec,
+) -> ApiResult<(BTreeSet<String>, TargetSpec)> {
+    let bad_target = |e: TargetError| ApiError::field("tgt", &e.to_string());
+    let expanded = expand_nodegroups(spec, &state.nodegroups).map_err(bad_target)?;
+    let matched = state.master.matching_minions(&expanded).await?;
+    let narrowed = restrict_to_ids(&expanded, &matched).map_err(bad_target)?;
+    Ok((matched.into_iter().collect(), narrowed))
 }
 
 fn display_tgt(tgt: &Value) -> String {

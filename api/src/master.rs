@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use brine_common::wire::TargetSpec;
 use brine_master::client::{
     ClientReply, ClientRequest, Connection, JobRequest, KeyCommand, KeyReply, request,
 };
@@ -50,6 +51,20 @@ impl MasterLink {
                     .collect()
             })
             .unwrap_or_default())
+    }
+
+    /// The accepted minions the master's data cache says `spec` matches.
+    pub async fn matching_minions(&self, spec: &TargetSpec) -> ApiResult<Vec<String>> {
+        let req = ClientRequest::Match {
+            tgt: spec.tgt.clone(),
+            tgt_type: spec.tgt_type.clone(),
+        };
+        match self.ask(&req).await? {
+            ClientReply::Matched { minions } => {
+                Ok(minions.into_iter().map(|id| id.to_string()).collect())
+            }
+            other => Err(unexpected(&other)),
+        }
     }
 
     pub async fn keys(&self, cmd: KeyCommand) -> ApiResult<Map<String, Value>> {

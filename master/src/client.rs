@@ -39,6 +39,10 @@ pub enum ClientRequest {
     /// Fire an event on the master bus (e.g. `salt/netapi/hook/...` from
     /// `brine-api`). Answered with `Fired`.
     FireEvent { tag: String, data: Value },
+    /// Which accepted minions does a target match, as a publication of it
+    /// would expect them (see `jobs::expected_minions`)? Answered with
+    /// `Matched`; nodegroups are expanded first.
+    Match { tgt: Value, tgt_type: String },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -94,6 +98,9 @@ pub enum ClientReply {
     Keys(KeyReply),
     /// The event of a `FireEvent` request is on the bus.
     Fired,
+    Matched {
+        minions: Vec<MinionId>,
+    },
     Error {
         message: String,
     },

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use brine_common::event::Event;
 use brine_common::frame::{FrameError, read_frame, write_frame, write_frame_unflushed};
+use brine_common::wire::TargetSpec;
 use globset::{GlobBuilder, GlobMatcher};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
@@ -79,6 +80,13 @@ async fn handle(master: Arc<Master>, stream: UnixStream) {
         ClientRequest::Keys(cmd) => {
             let reply = match master.key_command(&cmd) {
                 Ok(r) => ClientReply::Keys(r),
+                Err(e) => error(e.to_string()),
+            };
+            write_frame(&mut write, &reply).await
+        }
+        ClientRequest::Match { tgt, tgt_type } => {
+            let reply = match jobs::match_target(&master, &TargetSpec { tgt, tgt_type }) {
+                Ok(minions) => ClientReply::Matched { minions },
                 Err(e) => error(e.to_string()),
             };
             write_frame(&mut write, &reply).await

@@ -135,6 +135,21 @@ pub fn expected_minions(master: &Master, target: &Target) -> Result<Vec<MinionId
         .collect())
 }
 
+/// The accepted minions a publication of `spec` would expect.
+pub fn match_target(master: &Master, spec: &TargetSpec) -> Result<Vec<MinionId>, JobError> {
+    let (_, target) = resolve_target(master, spec)?;
+    expected_minions(master, &target)
+}
+
+/// Expand nodegroups and compile. Nodegroups become compound targets here,
+/// as Salt's client expands them: minions, the job record and the events
+/// all see the expanded target.
+fn resolve_target(master: &Master, spec: &TargetSpec) -> Result<(TargetSpec, Target), JobError> {
+    let tgt = expand_nodegroups(spec, &master.config.nodegroups)?;
+    let target = Target::compile(&tgt)?;
+    Ok((tgt, target))
+}
+
 /// Publish a job. With `watch`, also return the job's event stream, opened
 /// before anything is published so no event can slip past.
 pub async fn publish(
@@ -142,16 +157,13 @@ pub async fn publish(
     job: JobRequest,
     watch: bool,
 ) -> Result<(PublishOutcome, Option<JobEvents>), JobError> {
-    // Nodegroups become compound targets here, as Salt's client expands them:
-    // minions, the job record and the events all see the expanded target.
-    let tgt = expand_nodegroups(
+    let (tgt, target) = resolve_target(
+        master,
         &TargetSpec {
             tgt: job.tgt.clone(),
             tgt_type: job.tgt_type.clone(),
         },
-        &master.config.nodegroups,
     )?;
-    let target = Target::compile(&tgt)?;
     let minions = expected_minions(master, &target)?;
     if minions.is_empty() {
         return Ok((PublishOutcome::NoMinions, None));

@@ -66,7 +66,8 @@ struct Setup {
 }
 
 /// The `rest_api` and `external_auth` config for user `alice` (password
-/// `wonderland`): `test.*`, `grains.items` and `state.apply` on `m*`, and runners.
+/// `wonderland`): `test.*`, `grains.items` and `state.apply` on `m*`,
+/// `sys.list_functions` on `web*` (no such minion), and runners.
 fn api_config() -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
     let users = dir.path().join("api-users");
@@ -82,7 +83,7 @@ fn api_config() -> Setup {
     let conf = format!(
         "file_roots:\n  base:\n    - {srv}\n\
          rest_api:\n  port: {port}\n  ssl_crt: {crt}\n  ssl_key: {key}\n  max_request_body_size: 4096\n  hooks:\n    github:\n      secret: s3cret\n\
-         external_auth:\n  file:\n    ^filename: {users}\n    alice:\n      - 'm*': ['test.*', 'grains.items', 'state.apply']\n      - '@runner'\n",
+         external_auth:\n  file:\n    ^filename: {users}\n    alice:\n      - 'm*': ['test.*', 'grains.items', 'state.apply']\n      - 'web*': ['sys.list_functions']\n      - '@runner'\n",
         port = free_port(),
         crt = crt.display(),
         key = dir.path().join("tls/api.key").display(),
@@ -273,9 +274,22 @@ fn api_login_ping_errors_and_hooks() {
     assert_eq!(echo["User"], "alice", "{echo}");
     let r = curl(&api, ca, "GET", "/keys", &[&auth], "");
     assert_eq!(r.status, 403, "alice has no @wheel: {}", r.body);
+    // A grain target is checked against the minions the master's cache says
+    // it matches: m1 is alice's for test.*, but not for sys.list_functions.
     let grain = json!({"client": "local", "tgt": "os:*", "tgt_type": "grain", "fun": "test.ping"});
     let r = curl(&api, ca, "POST", "/", &[JSON, &auth], &grain.to_string());
+    assert_eq!(r.body, json!({"return": [{"m1": true}]}), "{}", r.body);
+    let grain =
+        json!({"client": "local", "tgt": "os:*", "tgt_type": "grain", "fun": "sys.list_functions"});
+    let r = curl(&api, ca, "POST", "/", &[JSON, &auth], &grain.to_string());
     assert_eq!(r.status, 403, "{}", r.body);
+    assert!(
+        r.body["return"]
+            .as_str()
+            .is_some_and(|m| m.contains("1 matching minion")),
+        "{}",
+        r.body
+    );
 
     event_stream_shows_a_hook(&api, ca, &auth);
     untrusted_client_fails_cleanly(&api, ca, &auth);

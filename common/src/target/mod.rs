@@ -191,6 +191,57 @@ pub fn expand_nodegroups(
     })
 }
 
+/// The target narrowed to `ids`: the compound `( target ) and L@ids`. Each
+/// minion still decides the original target for itself, and no minion
+/// outside `ids` can match — how a caller that checked permissions against
+/// the minions a grain or pillar target matched on the master keeps any other
+/// minion (whose cached grains were stale) from running the job. Nodegroups
+/// must already be expanded. No ids gives an empty list, which matches none.
+pub fn restrict_to_ids(spec: &TargetSpec, ids: &[String]) -> Result<TargetSpec, TargetError> {
+    if ids.is_empty() {
+        return Ok(TargetSpec {
+            tgt: Value::Array(Vec::new()),
+            tgt_type: "list".into(),
+        });
+    }
+    let mut words = vec!["(".to_string()];
+    words.extend(as_compound_words(spec)?);
+    words.extend([")".into(), "and".into(), format!("L@{}", ids.join(","))]);
+    Ok(TargetSpec {
+        tgt: words_value(words),
+        tgt_type: "compound".into(),
+    })
+}
+
+/// A target as compound words: grain `os:Debian` is `G@os:Debian`.
+fn as_compound_words(spec: &TargetSpec) -> Result<Vec<String>, TargetError> {
+    let text = || {
+        spec.tgt
+            .as_str()
+            .ok_or_else(|| TargetError::Shape(spec.tgt_type.clone()))
+    };
+    let prefixed = |prefix: &str| Ok::<_, TargetError>(format!("{prefix}@{}", text()?));
+    let word = match spec.tgt_type.as_str() {
+        "compound" => return compound_words(&spec.tgt),
+        "glob" => text()?.to_string(),
+        "pcre" => prefixed("E")?,
+        "list" => format!("L@{}", list_items(&spec.tgt)?.join(",")),
+        "grain" => prefixed("G")?,
+        "grain_pcre" => prefixed("P")?,
+        "pillar" => prefixed("I")?,
+        "pillar_pcre" => prefixed("J")?,
+        "ipcidr" => prefixed("S")?,
+        "nodegroup" => {
+            return Err(TargetError::NodegroupNotExpanded(
+                spec.tgt.as_str().unwrap_or_default().to_string(),
+            ));
+        }
+        "range" => return Err(TargetError::RangeUnsupported),
+        other => return Err(TargetError::UnknownType(other.to_string())),
+    };
+    Ok(vec![word])
+}
+
 fn compile_expr(spec: &TargetSpec) -> Result<Expr, TargetError> {
     let text = || {
         spec.tgt

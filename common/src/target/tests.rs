@@ -646,3 +646,38 @@ fn unknown_data_never_decides_wrongly() {
         }
     }
 }
+
+#[test]
+fn a_restricted_target_matches_only_the_named_ids_that_match_it() {
+    let ids = ["m1".to_string(), "m2".to_string()];
+    for (tgt, ty, expected) in [
+        ("role:web", "grain", vec!["m1"]),
+        ("role:(web|db)", "grain_pcre", vec!["m1", "m2"]),
+        ("team:*", "pillar", vec!["m1"]),
+        ("10.0.0.0/8", "ipcidr", vec!["m1", "m2"]),
+        ("m*", "glob", vec!["m1", "m2"]),
+        ("m[23]", "pcre", vec!["m2"]),
+        ("m2,m3", "list", vec!["m2"]),
+        ("G@role:web or G@env:dev", "compound", vec!["m1"]),
+    ] {
+        let narrowed = restrict_to_ids(&spec(json!(tgt), ty), &ids).expect("restrict");
+        let target = Target::compile(&narrowed).unwrap_or_else(|e| panic!("{narrowed:?}: {e}"));
+        assert_eq!(matching(&target), expected, "{tgt} ({ty}) -> {narrowed:?}");
+    }
+}
+
+#[test]
+fn a_restricted_target_keeps_words_with_spaces_and_can_match_nothing() {
+    let narrowed = restrict_to_ids(&spec(json!("motd:hello world"), "grain"), &["m1".into()])
+        .expect("restrict");
+    assert_eq!(
+        narrowed.tgt,
+        json!(["(", "G@motd:hello world", ")", "and", "L@m1"])
+    );
+    let none = restrict_to_ids(&spec(json!("role:web"), "grain"), &[]).expect("restrict");
+    assert!(matching(&Target::compile(&none).expect("compile")).is_empty());
+    assert!(matches!(
+        restrict_to_ids(&spec(json!("g"), "nodegroup"), &["m1".into()]),
+        Err(TargetError::NodegroupNotExpanded(_))
+    ));
+}
