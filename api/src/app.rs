@@ -233,8 +233,15 @@ async fn job_one(
     Ok(Json(json!({"info": [info], "return": [ret]})))
 }
 
-fn require_wheel(session: &Session, fun: &str) -> ApiResult<()> {
-    if session.perms.allows_master(crate::perms::Form::Wheel, fun) {
+fn require_wheel(session: &Session, fun: &str, args: &[Value]) -> ApiResult<()> {
+    let call = crate::perms::CallArgs {
+        args,
+        kwargs: &Map::new(),
+    };
+    if session
+        .perms
+        .allows_master(crate::perms::Form::Wheel, fun, call)
+    {
         return Ok(());
     }
     Err(ApiError::Forbidden(format!(
@@ -244,7 +251,7 @@ fn require_wheel(session: &Session, fun: &str) -> ApiResult<()> {
 }
 
 async fn keys_all(State(state): State<Shared>, session: Session) -> ApiResult<Json<Value>> {
-    require_wheel(&session, "key.list_all")?;
+    require_wheel(&session, "key.list_all", &[])?;
     let listing = state.master.keys(KeyCommand::List).await?;
     Ok(Json(json!({"return": listing})))
 }
@@ -254,7 +261,7 @@ async fn key_one(
     session: Session,
     Path(mid): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    require_wheel(&session, "key.finger")?;
+    require_wheel(&session, "key.finger", &[Value::String(mid.clone())])?;
     let fingers = state
         .master
         .keys(KeyCommand::Fingerprints {

@@ -13,7 +13,7 @@ use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::lowstate::{Chunk, Client};
 use crate::master::targeted;
-use crate::perms::Form;
+use crate::perms::{CallArgs, Form};
 use crate::tokens::Session;
 use crate::wheel;
 
@@ -42,7 +42,7 @@ pub async fn authorize(state: &AppState, session: &Session, chunk: Chunk) -> Api
     match chunk.client {
         Client::Local | Client::LocalAsync => authorize_local(state, session, chunk).await,
         Client::Runner => {
-            authorize_master(session, Form::Runner, &chunk.fun)?;
+            authorize_master(session, Form::Runner, &chunk)?;
             if chunk.fun == "state.event" {
                 return Err(ApiError::field(
                     "fun",
@@ -56,7 +56,7 @@ pub async fn authorize(state: &AppState, session: &Session, chunk: Chunk) -> Api
             })
         }
         Client::Wheel => {
-            authorize_master(session, Form::Wheel, &chunk.fun)?;
+            authorize_master(session, Form::Wheel, &chunk)?;
             Ok(Call::Wheel {
                 fun: chunk.fun,
                 args: chunk.arg,
@@ -66,8 +66,9 @@ pub async fn authorize(state: &AppState, session: &Session, chunk: Chunk) -> Api
     }
 }
 
-fn authorize_master(session: &Session, form: Form, fun: &str) -> ApiResult<()> {
-    if session.perms.allows_master(form, fun) {
+fn authorize_master(session: &Session, form: Form, chunk: &Chunk) -> ApiResult<()> {
+    let fun = &chunk.fun;
+    if session.perms.allows_master(form, fun, call_args(chunk)) {
         return Ok(());
     }
     Err(ApiError::Forbidden(format!(
@@ -90,10 +91,13 @@ async fn authorize_local(state: &AppState, session: &Session, chunk: Chunk) -> A
     } else {
         narrowed_to_matches(state, &spec).await?
     };
-    if !session
-        .perms
-        .allows_local(&chunk.fun, &matched, &known, &state.nodegroups)
-    {
+    if !session.perms.allows_local(
+        &chunk.fun,
+        call_args(&chunk),
+        &matched,
+        &known,
+        &state.nodegroups,
+    ) {
         return Err(ApiError::Forbidden(format!(
             "user '{}' may not run '{}' on target '{}' ({} matching minion(s))",
             session.user,
@@ -131,6 +135,13 @@ async fn narrowed_to_matches(
     let matched = state.master.matching_minions(&expanded).await?;
     let narrowed = restrict_to_ids(&expanded, &matched).map_err(bad_target)?;
     Ok((matched.into_iter().collect(), narrowed))
+}
+
+fn call_args(chunk: &Chunk) -> CallArgs<'_> {
+    CallArgs {
+        args: &chunk.arg,
+        kwargs: &chunk.kwarg,
+    }
 }
 
 fn display_tgt(tgt: &Value) -> String {

@@ -9,10 +9,16 @@
 //! - `'@runner'`, `'@wheel'`, `'@jobs'`: every function of that client or
 //!   runner module; `{'@runner': ['jobs.*']}`: only those functions.
 //!
-//! Unlike Salt, function regexes must match the whole name (Salt anchors
-//! only the start, so `test.ping` there also allows `test.ping_evil`).
-//! Argument constraints (`{'pkg.install': {'args': ...}}`) are not checked
-//! yet, so such an entry allows nothing.
+//! A function may carry argument constraints, as in Salt:
+//! `{'test.echo': {'args': ['hello.*'], 'kwargs': {'lang': 'en|fr'}}}` (or a
+//! list of such dicts, any of which may pass). Each listed positional
+//! argument must be given and match its regex (`null` allows any value);
+//! each listed keyword must be given and match. Unlisted arguments are not
+//! constrained — Salt's rule.
+//!
+//! Unlike Salt, function and argument regexes must match the whole text
+//! (Salt anchors only the start, so `test.ping` there also allows
+//! `test.ping_evil`).
 
 use std::collections::BTreeSet;
 
@@ -30,10 +36,81 @@ pub struct PermsError {
 
 #[derive(Debug, Clone)]
 enum Entry {
-    AnyMinion(Regex),
-    OnTarget { target: String, funs: Vec<Regex> },
+    AnyMinion(FunRule),
+    OnTarget { target: String, funs: Vec<FunRule> },
     Form(String),
-    FormFuns { form: String, funs: Vec<Regex> },
+    FormFuns { form: String, funs: Vec<FunRule> },
+}
+
+/// A permitted function name, and the arguments it may be called with
+/// (`None`: any; otherwise any one of the constraints).
+#[derive(Debug, Clone)]
+struct FunRule {
+    name: Regex,
+    args: Option<Vec<ArgConstraint>>,
+}
+
+#[derive(Debug, Clone)]
+struct ArgConstraint {
+    /// Positional regexes by position; `None` allows any value there.
+    args: Vec<Option<Regex>>,
+    kwargs: Vec<(String, Option<Regex>)>,
+}
+
+/// The arguments of a call being checked.
+#[derive(Debug, Clone, Copy)]
+pub struct CallArgs<'a> {
+    pub args: &'a [Value],
+    pub kwargs: &'a Map<String, Value>,
+}
+
+impl CallArgs<'_> {
+    /// No arguments at all.
+    pub fn none() -> CallArgs<'static> {
+        static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
+        CallArgs {
+            args: &[],
+            kwargs: &EMPTY,
+        }
+    }
+}
+
+impl FunRule {
+    fn allows(&self, fun: &str, call: CallArgs) -> bool {
+        self.name.is_match(fun)
+            && self
+                .args
+                .as_ref()
+                .is_none_or(|constraints| constraints.iter().any(|c| c.allows(call)))
+    }
+}
+
+impl ArgConstraint {
+    fn allows(&self, call: CallArgs) -> bool {
+        let positional = self.args.iter().enumerate().all(|(i, re)| {
+            call.args
+                .get(i)
+                .is_some_and(|given| re.as_ref().is_none_or(|re| re.is_match(&as_text(given))))
+        });
+        let keywords = self.kwargs.iter().all(|(key, re)| {
+            call.kwargs
+                .get(key)
+                .is_some_and(|given| re.as_ref().is_none_or(|re| re.is_match(&as_text(given))))
+        });
+        positional && keywords
+    }
+}
+
+/// An argument as the text a constraint regex sees, as Salt's `str()` of
+/// it: strings bare, booleans `True`/`False`, null `None`, the rest JSON.
+fn as_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Null => "None".into(),
+        other => other.to_string(),
+    }
 }
 
 /// One user's compiled permissions, and the entries as configured (for the
@@ -91,14 +168,15 @@ impl Perms {
     pub fn allows_local(
         &self,
         fun: &str,
+        call: CallArgs,
         targeted: &BTreeSet<String>,
         known: &[String],
         nodegroups: &Map<String, Value>,
     ) -> bool {
         self.entries.iter().any(|entry| match entry {
-            Entry::AnyMinion(re) => re.is_match(fun),
+            Entry::AnyMinion(rule) => rule.allows(fun, call),
             Entry::OnTarget { target, funs } => {
-                funs.iter().any(|re| re.is_match(fun))
+                funs.iter().any(|rule| rule.allows(fun, call))
                     && permitted_minions(target, known, nodegroups)
                         .is_some_and(|allowed| targeted.is_subset(&allowed))
             }
@@ -107,7 +185,7 @@ impl Perms {
     }
 
     /// May the runner or wheel function `fun` (`module.function`) run?
-    pub fn allows_master(&self, form: Form, fun: &str) -> bool {
+    pub fn allows_master(&self, form: Form, fun: &str, call: CallArgs) -> bool {
         let Some((module, name)) = fun.split_once('.') else {
             return false;
         };
@@ -115,8 +193,8 @@ impl Perms {
         self.entries.iter().any(|entry| match entry {
             Entry::Form(f) => f == module || names_form(f),
             Entry::FormFuns { form: f, funs } => {
-                (f == module && funs.iter().any(|re| re.is_match(name)))
-                    || (names_form(f) && funs.iter().any(|re| re.is_match(fun)))
+                (f == module && funs.iter().any(|rule| rule.allows(name, call)))
+                    || (names_form(f) && funs.iter().any(|rule| rule.allows(fun, call)))
             }
             _ => false,
         })
@@ -148,7 +226,10 @@ impl Perms {
 fn string_entry(s: &str) -> Result<Entry, String> {
     match s.strip_prefix('@') {
         Some(form) => Ok(Entry::Form(form.to_string())),
-        None => Ok(Entry::AnyMinion(fun_regex(s)?)),
+        None => Ok(Entry::AnyMinion(FunRule {
+            name: fun_regex(s)?,
+            args: None,
+        })),
     }
 }
 
@@ -169,24 +250,90 @@ fn map_entry(map: &Map<String, Value>) -> Result<Entry, String> {
     })
 }
 
-/// The function regexes of a list; entries with argument constraints are
-/// skipped (they allow nothing yet).
-fn fun_list(value: &Value) -> Result<Vec<Regex>, String> {
+/// The function rules of a list: names, or `{name: constraints}` dicts.
+fn fun_list(value: &Value) -> Result<Vec<FunRule>, String> {
     let items = match value {
-        Value::String(s) => vec![Value::String(s.clone())],
-        Value::Array(a) => a.clone(),
-        other => return Err(format!("function list expected, got {other}")),
+        Value::Array(a) => a.as_slice(),
+        single => std::slice::from_ref(single),
     };
-    items
-        .iter()
-        .filter_map(Value::as_str)
-        .map(fun_regex)
-        .collect()
+    items.iter().map(fun_rule).collect()
+}
+
+fn fun_rule(item: &Value) -> Result<FunRule, String> {
+    match item {
+        Value::String(s) => Ok(FunRule {
+            name: fun_regex(s)?,
+            args: None,
+        }),
+        Value::Object(map) if map.len() == 1 => {
+            let (name, constraints) = map.iter().next().ok_or("empty function entry")?;
+            let constraints = match constraints {
+                Value::Array(list) => list.iter().map(|c| arg_constraint(name, c)).collect(),
+                single => arg_constraint(name, single).map(|c| vec![c]),
+            }?;
+            Ok(FunRule {
+                name: fun_regex(name)?,
+                args: Some(constraints),
+            })
+        }
+        other => Err(format!(
+            "a function entry must be a name or {{name: {{args: [...], kwargs: {{...}}}}}}, got {other}"
+        )),
+    }
+}
+
+fn arg_constraint(fun: &str, value: &Value) -> Result<ArgConstraint, String> {
+    let bad = |what: &str| format!("'{fun}': {what}");
+    let map = value
+        .as_object()
+        .ok_or_else(|| bad("argument constraints must be a dict with 'args' and/or 'kwargs'"))?;
+    if let Some(key) = map
+        .keys()
+        .find(|k| !matches!(k.as_str(), "args" | "kwargs"))
+    {
+        return Err(bad(&format!(
+            "unknown constraint key '{key}' (expected args or kwargs)"
+        )));
+    }
+    let args = match map.get("args") {
+        None => Vec::new(),
+        Some(Value::Array(list)) => list
+            .iter()
+            .map(|v| optional_regex(fun, v))
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(bad("'args' must be a list of regexes")),
+    };
+    let kwargs = match map.get("kwargs") {
+        None => Vec::new(),
+        Some(Value::Object(kw)) => kw
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), optional_regex(fun, v)?)))
+            .collect::<Result<_, String>>()?,
+        Some(_) => return Err(bad("'kwargs' must be a dict of regexes")),
+    };
+    Ok(ArgConstraint { args, kwargs })
+}
+
+/// An argument regex; `null` allows any value, as in Salt.
+fn optional_regex(fun: &str, value: &Value) -> Result<Option<Regex>, String> {
+    match value {
+        Value::Null => Ok(None),
+        other => {
+            let pattern = as_text(other);
+            anchored(&pattern)
+                .map(Some)
+                .map_err(|e| format!("'{fun}': invalid argument regex '{pattern}': {e}"))
+        }
+    }
 }
 
 fn fun_regex(pattern: &str) -> Result<Regex, String> {
+    anchored(pattern).map_err(|e| format!("invalid function regex '{pattern}': {e}"))
+}
+
+/// A regex that must match the whole text.
+fn anchored(pattern: &str) -> Result<Regex, regex::Error> {
     Regex::new(&format!("^(?:{pattern})$"))
-        .map_err(|e| format!("invalid function regex '{pattern}': {e}"))
 }
 
 /// A permitted target expression compiled as Salt's `validate_tgt` does
@@ -243,22 +390,46 @@ mod tests {
     fn local_needs_function_and_every_minion() {
         let p = alice();
         let ng = Map::new();
-        assert!(p.allows_local("test.ping", &set(&["web1", "web2"]), &known(), &ng));
-        assert!(p.allows_local("state.apply", &set(&["web1"]), &known(), &ng));
-        assert!(!p.allows_local("cmd.run", &set(&["web1"]), &known(), &ng));
-        assert!(!p.allows_local("test.ping", &set(&["web1", "db1"]), &known(), &ng));
-        assert!(!p.allows_local("state.apply_evil", &set(&["web1"]), &known(), &ng));
+        assert!(p.allows_local(
+            "test.ping",
+            CallArgs::none(),
+            &set(&["web1", "web2"]),
+            &known(),
+            &ng
+        ));
+        assert!(p.allows_local(
+            "state.apply",
+            CallArgs::none(),
+            &set(&["web1"]),
+            &known(),
+            &ng
+        ));
+        assert!(!p.allows_local("cmd.run", CallArgs::none(), &set(&["web1"]), &known(), &ng));
+        assert!(!p.allows_local(
+            "test.ping",
+            CallArgs::none(),
+            &set(&["web1", "db1"]),
+            &known(),
+            &ng
+        ));
+        assert!(!p.allows_local(
+            "state.apply_evil",
+            CallArgs::none(),
+            &set(&["web1"]),
+            &known(),
+            &ng
+        ));
     }
 
     #[test]
     fn runner_and_wheel_forms() {
         let p = alice();
-        assert!(p.allows_master(Form::Runner, "jobs.list_jobs"));
-        assert!(p.allows_master(Form::Wheel, "key.list_all"));
-        assert!(!p.allows_master(Form::Wheel, "key.delete"));
+        assert!(p.allows_master(Form::Runner, "jobs.list_jobs", CallArgs::none()));
+        assert!(p.allows_master(Form::Wheel, "key.list_all", CallArgs::none()));
+        assert!(!p.allows_master(Form::Wheel, "key.delete", CallArgs::none()));
         let jobs_only = Perms::parse("bob", &json!([{"@jobs": ["list_.*"]}])).expect("parse");
-        assert!(jobs_only.allows_master(Form::Runner, "jobs.list_jobs"));
-        assert!(!jobs_only.allows_master(Form::Runner, "manage.up"));
+        assert!(jobs_only.allows_master(Form::Runner, "jobs.list_jobs", CallArgs::none()));
+        assert!(!jobs_only.allows_master(Form::Runner, "manage.up", CallArgs::none()));
         assert!(!jobs_only.is_master_level());
     }
 
@@ -269,9 +440,73 @@ mod tests {
         assert!(!p.sees_minion("db1", &Map::new()));
     }
 
+    fn call<'a>(args: &'a [Value], kwargs: &'a Map<String, Value>) -> CallArgs<'a> {
+        CallArgs { args, kwargs }
+    }
+
+    #[test]
+    fn argument_constraints_as_salt_checks_them() {
+        let p = Perms::parse(
+            "carol",
+            &json!([{"web*": [
+                {"test.echo": {"args": ["hello.*"]}},
+                {"pkg.install": [{"args": [null], "kwargs": {"version": "1\\..*"}}, {"args": ["vim"]}]},
+            ]}]),
+        )
+        .expect("parse");
+        let ng = Map::new();
+        let web1 = set(&["web1"]);
+        let no_kw = Map::new();
+        let allows = |fun: &str, args: &[Value], kwargs: &Map<String, Value>| {
+            p.allows_local(fun, call(args, kwargs), &web1, &known(), &ng)
+        };
+        assert!(allows("test.echo", &[json!("hello world")], &no_kw));
+        assert!(!allows("test.echo", &[json!("goodbye")], &no_kw));
+        assert!(
+            !allows("test.echo", &[], &no_kw),
+            "a listed argument must be given"
+        );
+        assert!(
+            !allows("test.echo", &[json!("say hello")], &no_kw),
+            "anchored at both ends"
+        );
+        let v1 = json!({"version": "1.2"}).as_object().cloned().expect("map");
+        let v2 = json!({"version": "2.0"}).as_object().cloned().expect("map");
+        assert!(
+            allows("pkg.install", &[json!("nginx")], &v1),
+            "null allows any value"
+        );
+        assert!(!allows("pkg.install", &[json!("nginx")], &v2));
+        assert!(!allows("pkg.install", &[json!("nginx")], &no_kw));
+        assert!(
+            allows("pkg.install", &[json!("vim")], &no_kw),
+            "the second constraint"
+        );
+        assert!(!allows("test.ping", &[], &no_kw));
+    }
+
+    #[test]
+    fn runner_arguments_are_constrained_too() {
+        let p = Perms::parse(
+            "dave",
+            &json!([{"@runner": [{"jobs.lookup_jid": {"args": ["2026.*"]}}]}]),
+        )
+        .expect("parse");
+        let kw = Map::new();
+        assert!(p.allows_master(
+            Form::Runner,
+            "jobs.lookup_jid",
+            call(&[json!("20261122")], &kw)
+        ));
+        assert!(!p.allows_master(Form::Runner, "jobs.lookup_jid", call(&[json!("1999")], &kw)));
+    }
+
     #[test]
     fn bad_entries_are_errors() {
         assert!(Perms::parse("x", &json!("test.*")).is_err());
         assert!(Perms::parse("x", &json!(["test.(("])).is_err());
+        let bad_key = Perms::parse("x", &json!([{"*": [{"test.echo": {"arg": ["x"]}}]}]));
+        assert!(bad_key.is_err_and(|e| e.to_string().contains("unknown constraint key 'arg'")));
+        assert!(Perms::parse("x", &json!([{"*": [{"test.echo": {"args": "x"}}]}])).is_err());
     }
 }

@@ -66,7 +66,8 @@ struct Setup {
 }
 
 /// The `rest_api` and `external_auth` config for user `alice` (password
-/// `wonderland`): `test.*`, `grains.items` and `state.apply` on `m*`,
+/// `wonderland`): `test.*`, `grains.items`, `state.apply` and only
+/// `cmd.run 'echo brine'` on `m*`,
 /// `sys.list_functions` on `web*` (no such minion), and runners.
 fn api_config() -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -83,7 +84,7 @@ fn api_config() -> Setup {
     let conf = format!(
         "file_roots:\n  base:\n    - {srv}\n\
          rest_api:\n  port: {port}\n  ssl_crt: {crt}\n  ssl_key: {key}\n  max_request_body_size: 4096\n  hooks:\n    github:\n      secret: s3cret\n\
-         external_auth:\n  file:\n    ^filename: {users}\n    alice:\n      - 'm*': ['test.*', 'grains.items', 'state.apply']\n      - 'web*': ['sys.list_functions']\n      - '@runner'\n",
+         external_auth:\n  file:\n    ^filename: {users}\n    alice:\n      - 'm*': ['test.*', 'grains.items', 'state.apply', {{'cmd.run': {{'args': ['echo brine']}}}}]\n      - 'web*': ['sys.list_functions']\n      - '@runner'\n",
         port = free_port(),
         crt = crt.display(),
         key = dir.path().join("tls/api.key").display(),
@@ -157,7 +158,12 @@ fn api_login_ping_errors_and_hooks() {
     assert_eq!(hello["result"], true, "{}", r.body);
     assert_eq!(hello["comment"], "Success!", "{}", r.body);
 
+    // An argument constraint: cmd.run only as `echo brine`.
+    let allowed = json!({"client": "local", "tgt": "m1", "fun": "cmd.run", "arg": ["echo brine"]});
+    let r = curl(&api, ca, "POST", "/", &[JSON, &auth], &allowed.to_string());
+    assert_eq!(r.body, json!({"return": [{"m1": "brine"}]}), "{}", r.body);
     let jobs = c.events("salt/job/*/new");
+
     let r = curl(
         &api,
         ca,
