@@ -65,8 +65,10 @@ pub mod tags {
 /// May the minion `id` fire an event tagged `tag`?
 ///
 /// `salt/` and `brine/` belong to the master, except the minion's own
-/// `salt/minion/<id>/...` and `salt/beacon/<id>/...` subtrees. Anything else
-/// (custom tags such as `myapp/deploy`, the legacy `minion_start`) is allowed.
+/// `salt/minion/<id>/...` and `salt/beacon/<id>/...` subtrees and its state
+/// results, `salt/state_result/<jid>/<id>/...` (states' `fire_event`).
+/// Anything else (custom tags such as `myapp/deploy`, the legacy
+/// `minion_start`) is allowed.
 pub fn minion_may_fire(id: &MinionId, tag: &str) -> bool {
     if tag.is_empty() || tag.len() > 512 {
         return false;
@@ -80,7 +82,15 @@ pub fn minion_may_fire(id: &MinionId, tag: &str) -> bool {
                 .and_then(|r| r.strip_prefix(id.as_str()))
                 .is_some_and(|r| r.is_empty() || r.starts_with('/'))
         };
-        return own("minion/") || own("beacon/");
+        let own_state_result = rest
+            .strip_prefix("state_result/")
+            .and_then(|r| r.split_once('/'))
+            .is_some_and(|(jid, r)| {
+                !jid.is_empty()
+                    && r.strip_prefix(id.as_str())
+                        .is_some_and(|r| r.starts_with('/'))
+            });
+        return own("minion/") || own("beacon/") || own_state_result;
     }
     true
 }
@@ -105,6 +115,10 @@ mod tests {
             "salt/minion/other/start",
             "salt/beacon/other/inotify/",
             "brine/job/1/ack/web1",
+            "salt/state_result/1/web10/x",
+            "salt/state_result/1/other/x",
+            "salt/state_result//web1/x",
+            "salt/state_result/1/web1",
             "",
         ] {
             assert!(!minion_may_fire(&m, t), "{t} allowed");
@@ -112,6 +126,7 @@ mod tests {
         for t in [
             "salt/minion/web1/start",
             "salt/beacon/web1/inotify/",
+            "salt/state_result/20261122015500000000/web1/deploy/step1",
             "minion_start",
             "myapp/deploy",
         ] {

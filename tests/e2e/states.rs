@@ -3,6 +3,7 @@
 //! with the example states writing under a temp dir given by pillar.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -326,4 +327,47 @@ fn states_file_recurse_mirrors_a_directory() {
             target.display()
         ))
     );
+}
+
+/// `fire_event` through the master: `True` sends the result under the
+/// state's name, a string under that suffix, both as
+/// `salt/state_result/<jid>/<minion>/...` on the master's bus.
+#[test]
+fn states_fire_event_puts_results_on_the_masters_bus() {
+    let srv = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        srv.path().join("fired.sls"),
+        "announce:\n  test.succeed_with_changes:\n    - fire_event: True\n\
+         step:\n  test.succeed_without_changes:\n    - fire_event: deploy/step1\n",
+    )
+    .expect("sls");
+    let c = Cluster::builder()
+        .minions(1)
+        .master_conf(&format!(
+            "file_roots:\n  base:\n    - {}\n",
+            srv.path().display()
+        ))
+        .start()
+        .ready();
+    let events = c.events("salt/*");
+    let out = c.brine(&["--out", "json", "m1", "state.apply", "fired"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let (new_tag, _) = events.expect("the job", Duration::from_secs(20), |t, d| {
+        t.ends_with("/new") && d["fun"] == "state.apply"
+    });
+    let jid = new_tag.split('/').nth(2).expect("jid").to_string();
+    let (_, announce) = events.expect("the announce result", Duration::from_secs(30), |t, _| {
+        t == format!("salt/state_result/{jid}/m1/announce")
+    });
+    // As Salt's master puts a minion's event on the bus: the `_minion_event`
+    // load, the state's result under `data.ret`.
+    assert_eq!(announce["data"]["ret"]["result"], true, "{announce}");
+    assert_eq!(announce["data"]["ret"]["__id__"], "announce", "{announce}");
+    let (_, step) = events.expect(
+        "the custom-tagged result",
+        Duration::from_secs(30),
+        |t, _| t == format!("salt/state_result/{jid}/m1/deploy/step1"),
+    );
+    assert_eq!(step["data"]["ret"]["comment"], "Success!", "{step}");
+    assert_eq!(step["id"], "m1", "{step}");
 }

@@ -122,7 +122,7 @@ fn minion_event(id: &str, tag: &str, data: Value, preload: Option<Map<String, Va
 
 /// Send the event through the link: True when the master took it, False
 /// when it could not be reached; an error when it refused the tag.
-async fn fire_master(
+pub(crate) async fn fire_master(
     ctx: &MinionCtx,
     data: Value,
     tag: &str,

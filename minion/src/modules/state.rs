@@ -18,7 +18,7 @@ use brine_common::functions::{Call, FnError, FnOutput, Functions};
 use brine_states::compile::{self, CompileError, HighData, Lowstate, requisites};
 use brine_states::host::StateHost;
 use brine_states::lowstate::StateModules;
-use brine_states::runtime::{self, RunOptions};
+use brine_states::runtime::{self, RunOptions, StateEvents};
 use serde_json::{Map, Value, json};
 
 use super::MinionCtx;
@@ -420,8 +420,15 @@ async fn run_job(ctx: MinionCtx, call: Call, what: What) -> Result<FnOutput, FnE
         Some(jid) => ctx.running.kill_flag(jid),
         None => Arc::new(AtomicBool::new(false)),
     };
+    let fire = result_event_sender(&ctx);
+    let minion_id = ctx.id.to_string();
     let job = tokio::task::spawn_blocking(move || {
         let _slot = slot;
+        let events = (ctx.link.is_some() && !jid.is_empty()).then_some(StateEvents {
+            jid: &jid,
+            minion_id: &minion_id,
+            fire: &fire,
+        });
         let modules = brine_states::modules::registry();
         let what = match what {
             What::Single(fun, name) => {
@@ -434,12 +441,26 @@ async fn run_job(ctx: MinionCtx, call: Call, what: What) -> Result<FnOutput, FnE
             Ok(None) => return (no_states(), EX_STATE_FAILURE),
             Err(e) => return (json!(e.errors), EX_STATE_COMPILER_ERROR),
         };
-        run_low(&host, &modules, &low, test, failhard, &kill)
+        run_low(&host, &modules, &low, test, failhard, &kill, events)
     });
     let (ret, retcode) = job
         .await
         .map_err(|e| FnError::Exception(format!("the state run stopped: {e}")))?;
     Ok(FnOutput { ret, retcode })
+}
+
+/// How a state run on a blocking thread sends `fire_event` results to the
+/// master: a refused or undeliverable event is logged, never fatal.
+fn result_event_sender(ctx: &MinionCtx) -> impl Fn(&str, Value) + Sync + use<> {
+    let ctx = ctx.clone();
+    let handle = tokio::runtime::Handle::current();
+    move |tag: &str, data: Value| match handle
+        .block_on(super::event::fire_master(&ctx, data, tag, None))
+    {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(%tag, "the state result event did not reach the master"),
+        Err(e) => tracing::warn!(%tag, "the state result event was refused: {e}"),
+    }
 }
 
 fn run_low(
@@ -449,6 +470,7 @@ fn run_low(
     test: bool,
     failhard: bool,
     kill: &AtomicBool,
+    events: Option<StateEvents<'_>>,
 ) -> (Value, i32) {
     let missing = runtime::missing_functions(low, modules);
     if !missing.is_empty() {
@@ -458,6 +480,7 @@ fn run_low(
         test,
         failhard,
         kill: Some(kill),
+        events,
     };
     let out = runtime::run(host, modules, low, &opts);
     let failed = out
@@ -489,7 +512,15 @@ fn run_single(
         .collect();
     let low = compile::high_from_single(fun, name, &args).and_then(|h| compile::compile(&h));
     match low {
-        Ok(low) => run_low(host, modules, &low, test, false, &AtomicBool::new(false)),
+        Ok(low) => run_low(
+            host,
+            modules,
+            &low,
+            test,
+            false,
+            &AtomicBool::new(false),
+            None,
+        ),
         Err(e) => (json!(e.errors), EX_STATE_COMPILER_ERROR),
     }
 }

@@ -48,6 +48,7 @@ fn reserved(key: &str) -> bool {
                 | "creates"
                 | "check_cmd"
                 | "failhard"
+                | "fire_event"
                 | "reload_modules"
                 | "retry"
                 | "parallel"

@@ -39,6 +39,20 @@ pub struct RunOptions<'a> {
     pub failhard: bool,
     /// Set by the caller to stop between states (`saltutil.kill_job`).
     pub kill: Option<&'a AtomicBool>,
+    /// Where states with `fire_event` send their result. `None` for runs
+    /// outside a job (masterless), where Salt fires nothing either.
+    pub events: Option<StateEvents<'a>>,
+}
+
+/// The job a run belongs to and how to reach the master's bus, for Salt's
+/// `fire_event`: `fire_event: True` sends `salt/state_result/<jid>/<id>/<name>`,
+/// `fire_event: some/suffix` sends `salt/state_result/<jid>/<id>/some/suffix`,
+/// each with `{"ret": <the state's result>}`.
+#[derive(Clone, Copy)]
+pub struct StateEvents<'a> {
+    pub jid: &'a str,
+    pub minion_id: &'a str,
+    pub fire: &'a (dyn Fn(&str, Value) + Sync),
 }
 
 /// The state functions a lowstate calls that are not registered, as Salt's
@@ -185,6 +199,7 @@ impl Runner<'_> {
             Status::Met => self.call_and_record(chunk, None),
         };
         self.ran[i] = Some(ran);
+        self.fire_result_event(chunk);
         let failhard = chunk.bool_arg("failhard", self.opts.failhard);
         if failhard && !self.opts.test && ran.result == Some(false) {
             self.stopped = true;
@@ -338,6 +353,26 @@ impl Runner<'_> {
             }
         }
         names
+    }
+
+    /// Salt's `fire_event` state argument: the chunk's result on the bus.
+    fn fire_result_event(&self, chunk: &LowChunk) {
+        let Some(events) = self.opts.events else {
+            return;
+        };
+        let suffix = match chunk.arg("fire_event") {
+            Some(Value::Bool(true)) => chunk.name.clone(),
+            Some(Value::String(custom)) if !custom.is_empty() => custom.clone(),
+            _ => return,
+        };
+        let Some(ret) = self.out.get(&chunk.tag()) else {
+            return;
+        };
+        let tag = format!(
+            "salt/state_result/{}/{}/{suffix}",
+            events.jid, events.minion_id
+        );
+        (events.fire)(&tag, json!({"ret": ret}));
     }
 
     /// A state that did not run: Salt's result without calling the function.

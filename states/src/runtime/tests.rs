@@ -294,3 +294,47 @@ fn runtime_kill_flag_stops_between_states() {
     );
     assert!(out.is_empty());
 }
+
+#[test]
+fn runtime_fire_event_sends_the_result_with_salts_tag() {
+    let sls = "\
+plain:
+  test.succeed_with_changes:
+    - fire_event: True
+custom:
+  test.succeed_without_changes:
+    - name: the name
+    - fire_event: deploy/step1
+quiet:
+  test.succeed_without_changes
+";
+    let fired = std::sync::Mutex::new(Vec::new());
+    let fire = |tag: &str, data: Value| fired.lock().expect("lock").push((tag.to_string(), data));
+    let opts = RunOptions {
+        events: Some(StateEvents {
+            jid: "20261122015500000000",
+            minion_id: "m1",
+            fire: &fire,
+        }),
+        ..RunOptions::default()
+    };
+    let out = run_sls(sls, &opts);
+    let fired = fired.into_inner().expect("lock");
+    let tags: Vec<&str> = fired.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        tags,
+        [
+            "salt/state_result/20261122015500000000/m1/plain",
+            "salt/state_result/20261122015500000000/m1/deploy/step1",
+        ]
+    );
+    assert_eq!(
+        &fired[0].1["ret"],
+        by_id(&out, "plain"),
+        "the state's own result"
+    );
+    assert_eq!(fired[1].1["ret"]["name"], "the name");
+    // Without a job (masterless), nothing is fired and the argument is inert.
+    let out = run_sls(sls, &RunOptions::default());
+    assert_eq!(out.len(), 3);
+}
