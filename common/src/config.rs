@@ -381,6 +381,12 @@ pub struct MinionConfig {
     pub pillarenv: Option<String>,
     /// Hide render details in pillar `_errors` (they go to the log).
     pub pillar_safe_render_error: bool,
+    /// How the top files of several environments combine (Salt's key):
+    /// `merge` (default), `same` or `merge_all`.
+    pub top_file_merging_strategy: String,
+    /// With `same`: the environment whose top file serves environments
+    /// that have none.
+    pub default_top: String,
     pub beacons: Value,
     pub schedule: Value,
     pub startup_states: String,
@@ -427,6 +433,8 @@ impl Default for MinionConfig {
             pillar_merge_lists: false,
             pillarenv: None,
             pillar_safe_render_error: true,
+            top_file_merging_strategy: "merge".into(),
+            default_top: "base".into(),
             beacons: Value::Null,
             schedule: Value::Null,
             startup_states: String::new(),

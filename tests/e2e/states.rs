@@ -371,3 +371,51 @@ fn states_fire_event_puts_results_on_the_masters_bus() {
     assert_eq!(step["data"]["ret"]["comment"], "Success!", "{step}");
     assert_eq!(step["id"], "m1", "{step}");
 }
+
+/// `top_file_merging_strategy` decides which environment's top file speaks
+/// for which environment (a dev branch's stale copy of base's section is
+/// ignored by default).
+#[test]
+fn states_top_file_merging_strategy_picks_the_sections() {
+    let roots = tempfile::tempdir().expect("tempdir");
+    for (env, top) in [
+        (
+            "base",
+            "base:\n  '*':\n    - common\ndev:\n  '*':\n    - dev_from_base\n",
+        ),
+        (
+            "dev",
+            "base:\n  '*':\n    - stale_common\ndev:\n  '*':\n    - dev_own\n",
+        ),
+    ] {
+        std::fs::create_dir(roots.path().join(env)).expect("env dir");
+        std::fs::write(roots.path().join(env).join("top.sls"), top).expect("top");
+    }
+    let file_roots = format!(
+        "file_client: local\nfile_roots:\n  base:\n    - {root}/base\n  dev:\n    - {root}/dev\n",
+        root = roots.path().display()
+    );
+    let show_top = |strategy: &str| {
+        let c = Cluster::builder()
+            .minions(1)
+            .minion_conf(&format!(
+                "{file_roots}top_file_merging_strategy: {strategy}\n"
+            ))
+            .start();
+        let (top, code) = apply(&c, &["state.show_top"]);
+        assert_eq!(code, 0, "{top:#}");
+        top
+    };
+    assert_eq!(
+        show_top("merge"),
+        json!({"base": ["common"], "dev": ["dev_from_base"]})
+    );
+    assert_eq!(
+        show_top("same"),
+        json!({"base": ["common"], "dev": ["dev_own"]})
+    );
+    assert_eq!(
+        show_top("merge_all"),
+        json!({"base": ["common", "stale_common"], "dev": ["dev_from_base", "dev_own"]})
+    );
+}

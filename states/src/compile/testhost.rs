@@ -1,5 +1,6 @@
 //! An in-memory [`StateHost`] for the compiler's and runtime's tests: files
-//! by path, fixed grains and pillar, and `cmd.retcode` answering from a table.
+//! by path (`<saltenv>/<path>`), fixed grains and pillar, options, and
+//! `cmd.retcode` answering from a table.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -16,6 +17,8 @@ pub struct MemHost {
     pub pillar: Map<String, Value>,
     /// `cmd.retcode` answers by command text (missing: 1).
     pub retcodes: BTreeMap<String, i64>,
+    /// Options beyond `id`.
+    pub opts: Map<String, Value>,
     pub calls: Mutex<Vec<String>>,
 }
 
@@ -61,7 +64,9 @@ impl StateHost for MemHost {
         self.pillar.clone()
     }
     fn opts(&self) -> Map<String, Value> {
-        Map::from_iter([("id".to_string(), json!("m1"))])
+        let mut opts = self.opts.clone();
+        opts.insert("id".into(), json!("m1"));
+        opts
     }
     fn read_file(&self, saltenv: &str, path: &str) -> Result<Option<Vec<u8>>, String> {
         Ok(self
@@ -81,7 +86,19 @@ impl StateHost for MemHost {
             .map(str::to_string)
             .collect())
     }
+    /// `base`, then every other environment a file is under.
     fn environments(&self) -> Vec<String> {
-        vec!["base".into()]
+        let mut envs = vec!["base".to_string()];
+        for env in self
+            .files
+            .keys()
+            .filter_map(|k| k.split_once('/'))
+            .map(|(e, _)| e)
+        {
+            if !envs.iter().any(|known| known == env) {
+                envs.push(env.to_string());
+            }
+        }
+        envs
     }
 }

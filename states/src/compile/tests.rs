@@ -205,3 +205,87 @@ base:
         ["common", "debian", "numbered", "web", "compound", "listed"]
     );
 }
+
+/// Top files in three environments, as a gitfs remote with one branch per
+/// environment often has them: each branch carries its own copy.
+fn three_tops() -> MemHost {
+    MemHost::with_files(&[
+        (
+            "base/top.sls",
+            "base:\n  '*':\n    - common\ndev:\n  '*':\n    - dev_from_base\n",
+        ),
+        (
+            "dev/top.sls",
+            "base:\n  '*':\n    - stale_common\ndev:\n  '*':\n    - dev_own\n",
+        ),
+        (
+            "qa/top.sls",
+            "base:\n  '*':\n    - qa_base\nqa:\n  '*':\n    - qa_own\n",
+        ),
+    ])
+}
+
+fn merged(host: &mut MemHost, strategy: &str) -> Vec<(String, Vec<String>)> {
+    host.opts
+        .insert("top_file_merging_strategy".into(), json!(strategy));
+    top::matches(host, None).expect("top").into_iter().collect()
+}
+
+fn env(name: &str, mods: &[&str]) -> (String, Vec<String>) {
+    (
+        name.to_string(),
+        mods.iter().map(|m| m.to_string()).collect(),
+    )
+}
+
+#[test]
+fn top_merge_takes_base_then_each_environments_own_section() {
+    let mut host = three_tops();
+    assert_eq!(
+        merged(&mut host, "merge"),
+        [
+            env("base", &["common"]),
+            env("dev", &["dev_from_base"]),
+            env("qa", &["qa_own"])
+        ]
+    );
+}
+
+#[test]
+fn top_same_takes_each_section_from_its_own_environment() {
+    let mut host = three_tops();
+    assert_eq!(
+        merged(&mut host, "same"),
+        [
+            env("base", &["common"]),
+            env("dev", &["dev_own"]),
+            env("qa", &["qa_own"])
+        ]
+    );
+}
+
+#[test]
+fn top_merge_all_joins_every_section() {
+    let mut host = three_tops();
+    assert_eq!(
+        merged(&mut host, "merge_all"),
+        [
+            env("base", &["common", "stale_common", "qa_base"]),
+            env("dev", &["dev_from_base", "dev_own"]),
+            env("qa", &["qa_own"]),
+        ]
+    );
+}
+
+#[test]
+fn top_unknown_merging_strategy_is_an_error_naming_the_option() {
+    let mut host = three_tops();
+    host.opts
+        .insert("top_file_merging_strategy".into(), json!("smart"));
+    let err = top::matches(&host, None).expect_err("refused");
+    assert!(
+        err.to_string()
+            .contains("top_file_merging_strategy 'smart'"),
+        "{err}"
+    );
+}
