@@ -419,3 +419,89 @@ fn states_top_file_merging_strategy_picks_the_sections() {
         json!({"base": ["common", "stale_common"], "dev": ["dev_from_base", "dev_own"]})
     );
 }
+
+/// `file.directory` with `clean: True` removes what no required `file`
+/// state manages (a `require_in` counts, a required directory keeps its
+/// contents, `exclude_pat` spares), after predicting it in test mode.
+#[test]
+fn states_directory_clean_keeps_required_files_only() {
+    let roots = tempfile::tempdir().expect("tempdir");
+    let work = tempfile::tempdir().expect("tempdir");
+    let app = work.path().join("app");
+    for dir in ["old/deeper", "conf.d"] {
+        std::fs::create_dir_all(app.join(dir)).expect("mkdir");
+    }
+    for file in [
+        "stray.txt",
+        "old/deeper/file",
+        "notes.keep",
+        "conf.d/inner.txt",
+    ] {
+        std::fs::write(app.join(file), "x").expect("write");
+    }
+    let app = app.display().to_string();
+    std::fs::write(
+        roots.path().join("clean.sls"),
+        format!(
+            "{app}:\n  file.directory:\n    - clean: True\n    - exclude_pat: '*.keep'\n    - require:\n      - file: {app}/managed.conf\n\
+             {app}/managed.conf:\n  file.managed:\n    - contents: hi\n\
+             {app}/conf.d:\n  file.directory:\n    - require_in:\n      - file: {app}\n"
+        ),
+    )
+    .expect("sls");
+    let c = Cluster::builder()
+        .minions(1)
+        .minion_conf(&format!(
+            "file_client: local\nfile_roots:\n  base:\n    - {}\n",
+            roots.path().display()
+        ))
+        .start();
+    let doomed = json!([
+        format!("{app}/stray.txt"),
+        format!("{app}/old/deeper/file"),
+        format!("{app}/old/deeper"),
+        format!("{app}/old"),
+    ]);
+    let sorted = |v: &Value| {
+        let mut list: Vec<String> = v
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.as_str().map(String::from))
+            .collect();
+        list.sort();
+        list
+    };
+
+    let (predicted, code) = apply(&c, &["state.apply", "clean", "test=True"]);
+    assert_eq!(code, 0, "{predicted:#}");
+    let dir = by_id(&predicted, &app);
+    assert_eq!(dir["result"], Value::Null, "{predicted:#}");
+    assert_eq!(sorted(&dir["changes"]["removed"]), sorted(&doomed));
+    assert!(
+        Path::new(&app).join("stray.txt").exists(),
+        "test mode removed nothing"
+    );
+
+    let (ret, code) = apply(&c, &["state.apply", "clean"]);
+    assert_eq!(code, 0, "{ret:#}");
+    let dir = by_id(&ret, &app);
+    assert_eq!(
+        dir["comment"],
+        format!("Files cleaned from directory {app}")
+    );
+    assert_eq!(sorted(&dir["changes"]["removed"]), sorted(&doomed));
+    for gone in ["stray.txt", "old"] {
+        assert!(!Path::new(&app).join(gone).exists(), "{gone} was cleaned");
+    }
+    for kept in ["managed.conf", "notes.keep", "conf.d/inner.txt"] {
+        assert!(Path::new(&app).join(kept).exists(), "{kept} was kept");
+    }
+    let (again, _) = apply(&c, &["state.apply", "clean"]);
+    assert!(
+        by_id(&again, &app)["changes"]
+            .as_object()
+            .is_some_and(|c| c.is_empty()),
+        "{again:#}"
+    );
+}

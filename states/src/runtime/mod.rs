@@ -355,6 +355,30 @@ impl Runner<'_> {
         names
     }
 
+    /// `file.directory` with `clean` keeps the files other `file` states it
+    /// requires manage (Salt's `_gen_keep_files`): their names are handed
+    /// to it as `__required_files__`.
+    fn with_required_files(&self, mut low: LowChunk) -> LowChunk {
+        if low.state != "file" || low.fun != "directory" || !low.bool_arg("clean", false) {
+            return low;
+        }
+        // The chunk is a clone of one in the lowstate: find it by its tag.
+        let tag = low.tag();
+        let Some(i) = self.low.chunks.iter().position(|c| c.tag() == tag) else {
+            return low;
+        };
+        let names: Vec<Value> = self.low.reqs[i]
+            .iter()
+            .filter(|r| matches!(r.kind, ReqKind::Require | ReqKind::Watch))
+            .map(|r| &self.low.chunks[r.target])
+            .filter(|target| target.state == "file")
+            .map(|target| json!(target.name))
+            .collect();
+        low.args
+            .insert("__required_files__".into(), Value::Array(names));
+        low
+    }
+
     /// Salt's `fire_event` state argument: the chunk's result on the bus.
     fn fire_result_event(&self, chunk: &LowChunk) {
         let Some(events) = self.opts.events else {
@@ -520,6 +544,7 @@ impl Runner<'_> {
             }
             None => (self.modules.get(&full).map(|e| e.run), chunk.clone()),
         };
+        let low = self.with_required_files(low);
         let Some(fun) = fun else {
             return (
                 StateResult::fail(&chunk.name, format!("State '{full}' was not found")),

@@ -41,9 +41,6 @@ pub fn directory(c: &StateCall<'_>) -> StateResult {
     if let Some(err) = absolute_error(name) {
         return StateResult::fail(name, err);
     }
-    if c.chunk.bool_arg("clean", false) {
-        return StateResult::fail(name, "file.directory: clean is not supported by Brine yet");
-    }
     guarded(c, || directory_inner(c, name))
 }
 
@@ -100,6 +97,28 @@ fn directory_inner(c: &StateCall<'_>, name: &str) -> Result<StateResult, String>
     let st = stats(c.host, name).unwrap_or_default();
     let perm = needed(&st, &want);
     let recursed = recurse(c, name)?;
+    let removed = if present && c.chunk.bool_arg("clean", false) {
+        clean(c, name)?
+    } else {
+        Vec::new()
+    };
+    if !removed.is_empty() {
+        let comment = format!("Files cleaned from directory {name}");
+        if c.test {
+            let mut ch = Map::new();
+            if !perm.is_empty() {
+                ch.insert(name.to_string(), Value::Object(perm));
+            }
+            ch.extend(recursed);
+            ch.insert("removed".into(), json!(removed));
+            return Ok(pending(name, comment, ch));
+        }
+        apply(c.host, name, &perm)?;
+        changes.extend(perm);
+        changes.extend(recursed);
+        changes.insert("removed".into(), json!(removed));
+        return Ok(changed(name, comment, changes));
+    }
     if c.test {
         if perm.is_empty() && recursed.is_empty() {
             return Ok(StateResult::ok(
@@ -134,6 +153,68 @@ fn directory_inner(c: &StateCall<'_>, name: &str) -> Result<StateResult, String>
     Ok(changed(name, format!("Directory {name} updated"), changes))
 }
 
+/// `clean: True`: everything under `name` that no `file` state this one
+/// requires manages (the runtime hands their names over as
+/// `__required_files__`), except what `exclude_pat` matches. A required
+/// path keeps its parent directories, a required directory its contents.
+/// The paths removed (or, in test mode, to be removed), deepest first.
+fn clean(c: &StateCall<'_>, name: &str) -> Result<Vec<String>, String> {
+    let required: Vec<String> = c
+        .chunk
+        .arg("__required_files__")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(text)
+        .map(|p| p.trim_end_matches('/').to_string())
+        .collect();
+    let under = |path: &str, dir: &str| {
+        path.strip_prefix(dir)
+            .is_some_and(|rest| rest.starts_with('/'))
+    };
+    let kept = |path: &str| {
+        required
+            .iter()
+            .any(|r| r == path || under(r, path) || under(path, r))
+    };
+    let mut doomed: Vec<String> = everything_under(c, name)?
+        .into_iter()
+        .filter(|path| !kept(path))
+        .filter(|path| {
+            let rel = path
+                .strip_prefix(name)
+                .unwrap_or(path)
+                .trim_start_matches('/');
+            !excluded(c, rel)
+        })
+        .collect();
+    doomed.sort_by(|a, b| b.cmp(a));
+    if !c.test {
+        for path in &doomed {
+            if exists_at(c, path)? {
+                call(c.host, "file.remove", vec![json!(path)], &[])?;
+            }
+        }
+    }
+    Ok(doomed)
+}
+
+/// Every path below `name` (not `name` itself).
+fn everything_under(c: &StateCall<'_>, name: &str) -> Result<Vec<String>, String> {
+    let found = call(
+        c.host,
+        "file.find",
+        vec![json!(name)],
+        &[("mindepth", json!(1))],
+    )?;
+    Ok(found.as_array().into_iter().flatten().map(text).collect())
+}
+
+/// `exclude_pat` spares a path from `clean`.
+fn excluded(c: &StateCall<'_>, rel: &str) -> bool {
+    c.chunk.arg("exclude_pat").is_some() && !super::recurse::pattern_ok(c, rel)
+}
+
 /// `recurse: [user, group, mode]`: owner and `file_mode`/`dir_mode` below
 /// `name`. The changes are keyed by path (applied unless in test mode).
 fn recurse(c: &StateCall<'_>, name: &str) -> Result<Map<String, Value>, String> {
@@ -162,14 +243,8 @@ fn recurse(c: &StateCall<'_>, name: &str) -> Result<Map<String, Value>, String> 
             None
         }
     };
-    let found = call(
-        c.host,
-        "file.find",
-        vec![json!(name)],
-        &[("mindepth", json!(1))],
-    )?;
     let mut out = Map::new();
-    for path in found.as_array().into_iter().flatten().map(text) {
+    for path in everything_under(c, name)? {
         let Some(st) = stats(c.host, &path) else {
             continue;
         };

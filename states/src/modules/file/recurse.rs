@@ -111,8 +111,9 @@ fn file_chunk(parent: &LowChunk, target: &str, source: &str) -> LowChunk {
     }
 }
 
-/// Salt's `include_pat`/`exclude_pat`: globs over the path relative to the source.
-fn pattern_ok(c: &StateCall<'_>, rel: &str) -> bool {
+/// Salt's `include_pat`/`exclude_pat`: globs over the path relative to the
+/// source (`file.directory`'s `clean` uses `exclude_pat` the same way).
+pub(super) fn pattern_ok(c: &StateCall<'_>, rel: &str) -> bool {
     let matches = |key: &str| {
         str_of(c.chunk, key).map(|pat| {
             let pat = pat.strip_prefix("E@").unwrap_or(&pat).to_string();
