@@ -15,9 +15,15 @@ fn example_root() -> PathBuf {
 
 /// A one-minion cluster whose minion reads states from `examples/salt`.
 fn cluster() -> Cluster {
+    masterless(&example_root())
+}
+
+/// A one-minion cluster whose minion reads states from `file_root` itself
+/// (`file_client: local`).
+fn masterless(file_root: &Path) -> Cluster {
     let conf = format!(
         "file_client: local\nfile_roots:\n  base:\n    - {}\n",
-        example_root().display()
+        file_root.display()
     );
     Cluster::builder().minions(1).minion_conf(&conf).start()
 }
@@ -449,13 +455,7 @@ fn states_directory_clean_keeps_required_files_only() {
         ),
     )
     .expect("sls");
-    let c = Cluster::builder()
-        .minions(1)
-        .minion_conf(&format!(
-            "file_client: local\nfile_roots:\n  base:\n    - {}\n",
-            roots.path().display()
-        ))
-        .start();
+    let c = masterless(roots.path());
     let doomed = json!([
         format!("{app}/stray.txt"),
         format!("{app}/old/deeper/file"),
@@ -504,4 +504,33 @@ fn states_directory_clean_keeps_required_files_only() {
             .is_some_and(|c| c.is_empty()),
         "{again:#}"
     );
+}
+
+/// `parallel: True` states run at the same time: each waits (bounded) for
+/// the other's marker file, so they succeed only together.
+#[test]
+fn states_parallel_states_run_together() {
+    let roots = tempfile::tempdir().expect("tempdir");
+    let work = tempfile::tempdir().expect("tempdir");
+    let w = work.path().display();
+    let meet = |me: &str, other: &str| {
+        format!(
+            "  cmd.run:\n    - name: touch {w}/{me}; for i in $(seq 200); do [ -e {w}/{other} ] && exit 0; sleep 0.05; done; exit 1\n    - parallel: True\n"
+        )
+    };
+    std::fs::write(
+        roots.path().join("together.sls"),
+        format!(
+            "left:\n{}right:\n{}after:\n  cmd.run:\n    - name: echo both\n    - require:\n      - cmd: left\n      - cmd: right\n",
+            meet("left", "right"),
+            meet("right", "left")
+        ),
+    )
+    .expect("sls");
+    let c = masterless(roots.path());
+    let (ret, code) = apply(&c, &["state.apply", "together"]);
+    assert_eq!(code, 0, "{ret:#}");
+    for id in ["left", "right", "after"] {
+        assert_eq!(by_id(&ret, id)["result"], true, "{ret:#}");
+    }
 }

@@ -16,6 +16,8 @@
 //! Around each call: `onlyif` / `unless` (via `cmd.retcode`) and `creates`,
 //! `retry`, `check_cmd`. `failhard` (per state or for the run) stops the run
 //! after a failure (not in test mode). `listen` runs `mod_watch` at the end.
+//! A state with `parallel: True` runs on its own thread while the run goes
+//! on; anything requiring it waits for it, and the run ends when all are in.
 //! Each result carries `__run_num__`, `start_time`, `duration`, `__sls__`, `__id__`.
 
 mod checks;
@@ -81,27 +83,32 @@ pub fn run(
     low: &Lowstate,
     opts: &RunOptions<'_>,
 ) -> Map<String, Value> {
-    let mut runner = Runner {
-        host,
-        modules,
-        low,
-        opts: *opts,
-        ran: vec![None; low.chunks.len()],
-        pre: HashMap::new(),
-        run_num: 0,
-        out: Map::new(),
-        stopped: false,
-    };
-    for i in 0..low.chunks.len() {
-        runner.run_chunk(i);
-        if runner.stopped {
-            break;
+    std::thread::scope(|scope| {
+        let mut runner = Runner {
+            host,
+            modules,
+            low,
+            opts: *opts,
+            ran: vec![None; low.chunks.len()],
+            pre: HashMap::new(),
+            run_num: 0,
+            out: Map::new(),
+            stopped: false,
+            scope,
+            running: HashMap::new(),
+        };
+        for i in 0..low.chunks.len() {
+            runner.run_chunk(i);
+            if runner.stopped {
+                break;
+            }
         }
-    }
-    if !runner.stopped {
-        runner.run_listeners();
-    }
-    runner.out
+        runner.join_all();
+        if !runner.stopped {
+            runner.run_listeners();
+        }
+        runner.out
+    })
 }
 
 /// What later checks need of a finished chunk.
@@ -133,7 +140,14 @@ enum Status {
     Change,
 }
 
-struct Runner<'a> {
+/// A `parallel: True` state running on its own thread.
+struct Running<'s> {
+    handle: std::thread::ScopedJoinHandle<'s, (StateResult, f64)>,
+    started: String,
+    run_num: u64,
+}
+
+struct Runner<'a, 's> {
     host: &'a dyn StateHost,
     modules: &'a StateModules,
     low: &'a Lowstate,
@@ -144,15 +158,19 @@ struct Runner<'a> {
     run_num: u64,
     out: Map<String, Value>,
     stopped: bool,
+    /// Where `parallel: True` states run; each is joined before anything
+    /// that requires it is decided, and all are joined before the run ends.
+    scope: &'s std::thread::Scope<'s, 'a>,
+    running: HashMap<usize, Running<'s>>,
 }
 
-impl Runner<'_> {
+impl<'a, 's> Runner<'a, 's> {
     fn killed(&self) -> bool {
         self.opts.kill.is_some_and(|k| k.load(Ordering::Relaxed))
     }
 
     fn run_chunk(&mut self, i: usize) {
-        if self.ran[i].is_some() || self.stopped {
+        if self.ran[i].is_some() || self.running.contains_key(&i) || self.stopped {
             return;
         }
         let ordering: Vec<usize> = self.low.reqs[i]
@@ -165,6 +183,14 @@ impl Runner<'_> {
             if self.stopped {
                 return;
             }
+        }
+        // Every requisite's result must be in before this chunk is decided.
+        let targets: Vec<usize> = self.low.reqs[i].iter().map(|r| r.target).collect();
+        for t in targets {
+            self.join(t);
+        }
+        if self.stopped {
+            return;
         }
         if self.killed() {
             self.stopped = true;
@@ -196,13 +222,74 @@ impl Runner<'_> {
                 Some(false),
             ),
             Status::Change => self.call_with_watch(i),
+            Status::Met if chunk.bool_arg("parallel", false) => {
+                self.spawn_parallel(i);
+                return;
+            }
             Status::Met => self.call_and_record(chunk, None),
         };
+        self.finish(i, ran);
+    }
+
+    /// A chunk's result is in: fire its event, honour `failhard`.
+    fn finish(&mut self, i: usize, ran: Ran) {
+        let chunk = &self.low.chunks[i];
         self.ran[i] = Some(ran);
         self.fire_result_event(chunk);
         let failhard = chunk.bool_arg("failhard", self.opts.failhard);
         if failhard && !self.opts.test && ran.result == Some(false) {
             self.stopped = true;
+        }
+    }
+
+    /// `parallel: True`: run the state on its own thread and go on with the
+    /// next; its run number is taken now, as Salt numbers it at start.
+    fn spawn_parallel(&mut self, i: usize) {
+        let low: &'a Lowstate = self.low;
+        let chunk = &low.chunks[i];
+        self.run_num += 1;
+        let run_num = self.run_num - 1;
+        let prepared = self.prepare(chunk, None);
+        let (host, test, kill) = (self.host, self.opts.test, self.opts.kill);
+        let started = now_hms();
+        let handle = self.scope.spawn(move || {
+            let t0 = Instant::now();
+            let (result, _) = execute(host, chunk, prepared, test, kill);
+            (result, elapsed_ms(t0))
+        });
+        self.running.insert(
+            i,
+            Running {
+                handle,
+                started,
+                run_num,
+            },
+        );
+    }
+
+    /// Wait for chunk `i` if it runs in parallel, and record its result.
+    fn join(&mut self, i: usize) {
+        let Some(running) = self.running.remove(&i) else {
+            return;
+        };
+        let low = self.low;
+        let chunk = &low.chunks[i];
+        let (result, duration) = running.handle.join().unwrap_or_else(|_| {
+            let failed = StateResult::fail(&chunk.name, "The parallel state's thread panicked");
+            (failed, 0.0)
+        });
+        let value =
+            self.result_value_numbered(chunk, &result, &running.started, duration, running.run_num);
+        self.out.insert(chunk.tag(), value);
+        self.finish(i, Ran::of(&result, true));
+    }
+
+    /// Wait for every parallel state still running, in chunk order.
+    fn join_all(&mut self) {
+        let mut pending: Vec<usize> = self.running.keys().copied().collect();
+        pending.sort_unstable();
+        for i in pending {
+            self.join(i);
         }
     }
 
@@ -529,9 +616,13 @@ impl Runner<'_> {
         mod_watch: Option<(StateFn, Value)>,
     ) -> (StateResult, bool) {
         self.run_num += 1;
-        if let Some(skipped) = checks::run_checks(self.host, chunk) {
-            return (skipped, true);
-        }
+        let prepared = self.prepare(chunk, mod_watch);
+        execute(self.host, chunk, prepared, test, self.opts.kill)
+    }
+
+    /// The function a call runs and the chunk it sees (with `mod_watch`'s
+    /// extra arguments and `__required_files__`).
+    fn prepare(&self, chunk: &LowChunk, mod_watch: Option<(StateFn, Value)>) -> Prepared {
         let full = format!("{}.{}", chunk.state, chunk.fun);
         let (fun, low) = match mod_watch {
             Some((f, reqs)) => {
@@ -544,23 +635,11 @@ impl Runner<'_> {
             }
             None => (self.modules.get(&full).map(|e| e.run), chunk.clone()),
         };
-        let low = self.with_required_files(low);
-        let Some(fun) = fun else {
-            return (
-                StateResult::fail(&chunk.name, format!("State '{full}' was not found")),
-                false,
-            );
-        };
-        let call = StateCall {
-            host: self.host,
-            chunk: &low,
-            test,
-        };
-        let mut result = checks::with_retry(&call, fun, self.opts.kill);
-        if !test {
-            checks::check_cmd(self.host, chunk, &mut result);
+        Prepared {
+            fun,
+            full,
+            low: self.with_required_files(low),
         }
-        (result, false)
     }
 
     fn result_value(
@@ -602,6 +681,43 @@ impl Runner<'_> {
         v.insert("__id__".into(), json!(chunk.id));
         Value::Object(v)
     }
+}
+
+/// A state call made ready: the function (if registered) and the chunk it sees.
+struct Prepared {
+    fun: Option<StateFn>,
+    full: String,
+    low: LowChunk,
+}
+
+/// Run a prepared call: `onlyif`/`unless`/`creates` first, then the
+/// function with `retry`, then `check_cmd`. Returns the result and Salt's
+/// `skip_watch` (set when a check skipped the state). Needs nothing of the
+/// runner, so a `parallel` state runs it on its own thread.
+fn execute(
+    host: &dyn StateHost,
+    chunk: &LowChunk,
+    prepared: Prepared,
+    test: bool,
+    kill: Option<&AtomicBool>,
+) -> (StateResult, bool) {
+    if let Some(skipped) = checks::run_checks(host, chunk) {
+        return (skipped, true);
+    }
+    let Some(fun) = prepared.fun else {
+        let message = format!("State '{}' was not found", prepared.full);
+        return (StateResult::fail(&chunk.name, message), false);
+    };
+    let call = StateCall {
+        host,
+        chunk: &prepared.low,
+        test,
+    };
+    let mut result = checks::with_retry(&call, fun, kill);
+    if !test {
+        checks::check_cmd(host, chunk, &mut result);
+    }
+    (result, false)
 }
 
 /// `["file: config_file", ...]`: the changed targets as `test.mod_watch` lists them.

@@ -32,8 +32,28 @@ fn watch_fired(c: &StateCall<'_>) -> StateResult {
     r
 }
 
+/// Two `sync.meet` states meet only if they run at the same time: each
+/// waits (up to 10 s) for the other to arrive.
+static MEETING: (std::sync::Mutex<u32>, std::sync::Condvar) =
+    (std::sync::Mutex::new(0), std::sync::Condvar::new());
+
+fn meet(c: &StateCall<'_>) -> StateResult {
+    let (count, arrived) = &MEETING;
+    let Ok(mut here) = count.lock() else {
+        return StateResult::fail(&c.chunk.name, "poisoned");
+    };
+    *here += 1;
+    arrived.notify_all();
+    let waited = arrived.wait_timeout_while(here, std::time::Duration::from_secs(10), |n| *n < 2);
+    match waited {
+        Ok((_, timeout)) if !timeout.timed_out() => StateResult::ok(&c.chunk.name, "met"),
+        _ => StateResult::fail(&c.chunk.name, "alone"),
+    }
+}
+
 fn registry() -> StateModules {
     let mut m = StateModules::default();
+    m.register("sync.meet", meet);
     m.register("test.succeed_with_changes", changes_ok);
     m.register("test.succeed_without_changes", no_changes);
     m.register("test.fail_without_changes", fails);
@@ -337,4 +357,39 @@ quiet:
     // Without a job (masterless), nothing is fired and the argument is inert.
     let out = run_sls(sls, &RunOptions::default());
     assert_eq!(out.len(), 3);
+}
+
+#[test]
+fn runtime_parallel_states_run_at_the_same_time_and_requisites_wait() {
+    let sls = "\
+first:
+  sync.meet:
+    - parallel: True
+second:
+  sync.meet:
+    - parallel: True
+after_both:
+  test.succeed_without_changes:
+    - require:
+      - sync: first
+      - sync: second
+broken:
+  test.fail_without_changes:
+    - parallel: True
+needs_broken:
+  test.succeed_without_changes:
+    - require:
+      - test: broken
+";
+    let out = run_sls(sls, &RunOptions::default());
+    assert_eq!(by_id(&out, "first")["comment"], "met", "{out:#?}");
+    assert_eq!(by_id(&out, "second")["comment"], "met", "{out:#?}");
+    assert_eq!(by_id(&out, "after_both")["result"], true);
+    let first = by_id(&out, "first")["__run_num__"].as_u64();
+    let after = by_id(&out, "after_both")["__run_num__"].as_u64();
+    assert!(first < after, "run numbers are taken at start: {out:#?}");
+    assert_eq!(
+        by_id(&out, "needs_broken")["comment"],
+        "One or more requisite failed: s.broken"
+    );
 }
