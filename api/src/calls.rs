@@ -2,7 +2,7 @@
 //! request is parsed and authorised before the first one runs, so a request
 //! with one forbidden chunk reaches no minion at all.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use brine_common::target::{Target, TargetError, expand_nodegroups, restrict_to_ids};
 use brine_common::wire::TargetSpec;
@@ -13,7 +13,7 @@ use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::lowstate::{Chunk, Client};
 use crate::master::targeted;
-use crate::perms::{CallArgs, Form};
+use crate::perms::{CallArgs, Form, permitted_by_id};
 use crate::tokens::Session;
 use crate::wheel;
 
@@ -91,13 +91,14 @@ async fn authorize_local(state: &AppState, session: &Session, chunk: Chunk) -> A
     } else {
         narrowed_to_matches(state, &spec).await?
     };
-    if !session.perms.allows_local(
-        &chunk.fun,
-        call_args(&chunk),
-        &matched,
-        &known,
-        &state.nodegroups,
-    ) {
+    let by_data = permitted_by_data(state, session, &chunk).await?;
+    let permitted = |expr: &str| {
+        permitted_by_id(expr, &known, &state.nodegroups).or_else(|| by_data.get(expr).cloned())
+    };
+    if !session
+        .perms
+        .allows_local(&chunk.fun, call_args(&chunk), &matched, &permitted)
+    {
         return Err(ApiError::Forbidden(format!(
             "user '{}' may not run '{}' on target '{}' ({} matching minion(s))",
             session.user,
@@ -120,6 +121,29 @@ async fn authorize_local(state: &AppState, session: &Session, chunk: Chunk) -> A
         timeout: chunk.timeout,
         wait: chunk.client == Client::Local,
     })
+}
+
+/// The minions each grain, pillar or address expression in the user's
+/// permissions covers, by the master's data cache (as Salt's `auth_check`
+/// reads its cache).
+async fn permitted_by_data(
+    state: &AppState,
+    session: &Session,
+    chunk: &Chunk,
+) -> ApiResult<HashMap<String, BTreeSet<String>>> {
+    let mut covered = HashMap::new();
+    for expr in session
+        .perms
+        .data_targets(&chunk.fun, call_args(chunk), &state.nodegroups)
+    {
+        let spec = TargetSpec {
+            tgt: Value::String(expr.clone()),
+            tgt_type: "compound".into(),
+        };
+        let minions = state.master.matching_minions(&spec).await?;
+        covered.insert(expr, minions.into_iter().collect());
+    }
+    Ok(covered)
 }
 
 /// A grain, pillar or address target: the master says which minions its

@@ -4,8 +4,8 @@
 //! A user's entries are:
 //! - `'test.*'`: a function regex allowed on every minion;
 //! - `{'web*': ['test.*', 'state.apply']}`: function regexes allowed when
-//!   every minion the call targets is one the expression (compound, by id)
-//!   matches;
+//!   every minion the call targets is one the expression (compound) matches
+//!   — by id, or for grain, pillar and address words by the master's cache;
 //! - `'@runner'`, `'@wheel'`, `'@jobs'`: every function of that client or
 //!   runner module; `{'@runner': ['jobs.*']}`: only those functions.
 //!
@@ -163,25 +163,47 @@ impl Perms {
     }
 
     /// May `fun` run on `targeted` (the minions the call's target matches)?
-    /// `known` are all accepted minion ids, over which permitted target
-    /// expressions are evaluated.
+    /// `permitted` gives the minions a permitted target expression covers
+    /// (`None`: unknown, which allows nothing): see [`permitted_by_id`] and
+    /// [`Perms::data_targets`].
     pub fn allows_local(
         &self,
         fun: &str,
         call: CallArgs,
         targeted: &BTreeSet<String>,
-        known: &[String],
-        nodegroups: &Map<String, Value>,
+        permitted: &dyn Fn(&str) -> Option<BTreeSet<String>>,
     ) -> bool {
         self.entries.iter().any(|entry| match entry {
             Entry::AnyMinion(rule) => rule.allows(fun, call),
             Entry::OnTarget { target, funs } => {
                 funs.iter().any(|rule| rule.allows(fun, call))
-                    && permitted_minions(target, known, nodegroups)
-                        .is_some_and(|allowed| targeted.is_subset(&allowed))
+                    && permitted(target).is_some_and(|allowed| targeted.is_subset(&allowed))
             }
             _ => false,
         })
+    }
+
+    /// The permitted target expressions that could allow `fun` but look
+    /// beyond minion ids (`G@os:Debian`, `I@role:web`, `S@10.0.0.0/8`):
+    /// the minions they cover come from the master's data cache.
+    pub fn data_targets(
+        &self,
+        fun: &str,
+        call: CallArgs,
+        nodegroups: &Map<String, Value>,
+    ) -> Vec<String> {
+        self.entries
+            .iter()
+            .filter_map(|entry| match entry {
+                Entry::OnTarget { target, funs }
+                    if funs.iter().any(|rule| rule.allows(fun, call))
+                        && compile_by_id(target, nodegroups).is_none() =>
+                {
+                    Some(target.clone())
+                }
+                _ => None,
+            })
+            .collect()
     }
 
     /// May the runner or wheel function `fun` (`module.function`) run?
@@ -348,7 +370,9 @@ fn compile_by_id(expr: &str, nodegroups: &Map<String, Value>) -> Option<Target> 
         .filter(Target::is_id_only)
 }
 
-fn permitted_minions(
+/// The accepted minions (`known`) a permitted target expression covers, when
+/// ids alone decide it.
+pub fn permitted_by_id(
     expr: &str,
     known: &[String],
     nodegroups: &Map<String, Value>,
@@ -386,6 +410,10 @@ mod tests {
         KNOWN.iter().map(|s| s.to_string()).collect()
     }
 
+    fn by_id(ng: &Map<String, Value>) -> impl Fn(&str) -> Option<BTreeSet<String>> + '_ {
+        move |expr| permitted_by_id(expr, &known(), ng)
+    }
+
     #[test]
     fn local_needs_function_and_every_minion() {
         let p = alice();
@@ -394,30 +422,26 @@ mod tests {
             "test.ping",
             CallArgs::none(),
             &set(&["web1", "web2"]),
-            &known(),
-            &ng
+            &by_id(&ng)
         ));
         assert!(p.allows_local(
             "state.apply",
             CallArgs::none(),
             &set(&["web1"]),
-            &known(),
-            &ng
+            &by_id(&ng)
         ));
-        assert!(!p.allows_local("cmd.run", CallArgs::none(), &set(&["web1"]), &known(), &ng));
+        assert!(!p.allows_local("cmd.run", CallArgs::none(), &set(&["web1"]), &by_id(&ng)));
         assert!(!p.allows_local(
             "test.ping",
             CallArgs::none(),
             &set(&["web1", "db1"]),
-            &known(),
-            &ng
+            &by_id(&ng)
         ));
         assert!(!p.allows_local(
             "state.apply_evil",
             CallArgs::none(),
             &set(&["web1"]),
-            &known(),
-            &ng
+            &by_id(&ng)
         ));
     }
 
@@ -458,7 +482,7 @@ mod tests {
         let web1 = set(&["web1"]);
         let no_kw = Map::new();
         let allows = |fun: &str, args: &[Value], kwargs: &Map<String, Value>| {
-            p.allows_local(fun, call(args, kwargs), &web1, &known(), &ng)
+            p.allows_local(fun, call(args, kwargs), &web1, &by_id(&ng))
         };
         assert!(allows("test.echo", &[json!("hello world")], &no_kw));
         assert!(!allows("test.echo", &[json!("goodbye")], &no_kw));
@@ -483,6 +507,22 @@ mod tests {
             "the second constraint"
         );
         assert!(!allows("test.ping", &[], &no_kw));
+    }
+
+    #[test]
+    fn grain_permissions_take_the_minions_the_cache_matches() {
+        let p = Perms::parse("erin", &json!([{"G@role:web": ["test.*"]}])).expect("parse");
+        let ng = Map::new();
+        assert_eq!(
+            p.data_targets("test.ping", CallArgs::none(), &ng),
+            ["G@role:web"]
+        );
+        assert!(p.data_targets("cmd.run", CallArgs::none(), &ng).is_empty());
+        let cache = |expr: &str| (expr == "G@role:web").then(|| set(&["web1", "db1"]));
+        assert!(p.allows_local("test.ping", CallArgs::none(), &set(&["db1"]), &cache));
+        assert!(!p.allows_local("test.ping", CallArgs::none(), &set(&["web2"]), &cache));
+        let unknown = |_: &str| None;
+        assert!(!p.allows_local("test.ping", CallArgs::none(), &set(&["db1"]), &unknown));
     }
 
     #[test]

@@ -46,6 +46,11 @@ fn curl(api: &ApiProc, ca: &Path, method: &str, path: &str, headers: &[&str], bo
     }
 }
 
+/// `POST /` with lowstate chunks as JSON.
+fn lowstate(api: &ApiProc, ca: &Path, auth: &str, chunks: &Value) -> Reply {
+    curl(api, ca, "POST", "/", &[JSON, auth], &chunks.to_string())
+}
+
 fn hash_password(password: &str) -> String {
     let mut child = Command::new(bin("brine-api"))
         .arg("hash-password")
@@ -68,7 +73,8 @@ struct Setup {
 /// The `rest_api` and `external_auth` config for user `alice` (password
 /// `wonderland`): `test.*`, `grains.items`, `state.apply` and only
 /// `cmd.run 'echo brine'` on `m*`,
-/// `sys.list_functions` on `web*` (no such minion), and runners.
+/// `sys.list_functions` on `web*` (no such minion), `sys.list_modules` on
+/// Linux minions and `sys.doc` on Windows ones (by grain), and runners.
 fn api_config() -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
     let users = dir.path().join("api-users");
@@ -84,7 +90,7 @@ fn api_config() -> Setup {
     let conf = format!(
         "file_roots:\n  base:\n    - {srv}\n\
          rest_api:\n  port: {port}\n  ssl_crt: {crt}\n  ssl_key: {key}\n  max_request_body_size: 4096\n  hooks:\n    github:\n      secret: s3cret\n\
-         external_auth:\n  file:\n    ^filename: {users}\n    alice:\n      - 'm*': ['test.*', 'grains.items', 'state.apply', {{'cmd.run': {{'args': ['echo brine']}}}}]\n      - 'web*': ['sys.list_functions']\n      - '@runner'\n",
+         external_auth:\n  file:\n    ^filename: {users}\n    alice:\n      - 'm*': ['test.*', 'grains.items', 'state.apply', {{'cmd.run': {{'args': ['echo brine']}}}}]\n      - 'web*': ['sys.list_functions']\n      - 'G@kernel:Linux': ['sys.list_modules']\n      - 'G@kernel:Windows': ['sys.doc']\n      - '@runner'\n",
         port = free_port(),
         crt = crt.display(),
         key = dir.path().join("tls/api.key").display(),
@@ -131,7 +137,7 @@ fn api_login_ping_errors_and_hooks() {
     let auth = format!("X-Auth-Token: {token}");
 
     let ping = json!([{"client": "local", "tgt": "*", "fun": "test.ping"}]);
-    let r = curl(&api, ca, "POST", "/", &[JSON, &auth], &ping.to_string());
+    let r = lowstate(&api, ca, &auth, &ping);
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body, json!({"return": [{"m1": true}]}));
 
@@ -149,7 +155,7 @@ fn api_login_ping_errors_and_hooks() {
 
     // state.apply through `POST /` returns each minion's state results.
     let apply = json!([{"client": "local", "tgt": "m1", "fun": "state.apply", "arg": ["api"]}]);
-    let r = curl(&api, ca, "POST", "/", &[JSON, &auth], &apply.to_string());
+    let r = lowstate(&api, ca, &auth, &apply);
     assert_eq!(r.status, 200, "{}", r.body);
     let results = r.body["return"][0]["m1"]
         .as_object()
@@ -160,7 +166,7 @@ fn api_login_ping_errors_and_hooks() {
 
     // An argument constraint: cmd.run only as `echo brine`.
     let allowed = json!({"client": "local", "tgt": "m1", "fun": "cmd.run", "arg": ["echo brine"]});
-    let r = curl(&api, ca, "POST", "/", &[JSON, &auth], &allowed.to_string());
+    let r = lowstate(&api, ca, &auth, &allowed);
     assert_eq!(r.body, json!({"return": [{"m1": "brine"}]}), "{}", r.body);
     let jobs = c.events("salt/job/*/new");
 
@@ -175,14 +181,7 @@ fn api_login_ping_errors_and_hooks() {
     assert_eq!(r.status, 401, "{}", r.body);
 
     let forbidden = json!({"client": "local", "tgt": "*", "fun": "cmd.run", "arg": ["id"]});
-    let r = curl(
-        &api,
-        ca,
-        "POST",
-        "/",
-        &[JSON, &auth],
-        &forbidden.to_string(),
-    );
+    let r = lowstate(&api, ca, &auth, &forbidden);
     assert_eq!(r.status, 403, "{}", r.body);
     assert!(
         r.body["return"]
@@ -212,7 +211,7 @@ fn api_login_ping_errors_and_hooks() {
     assert_eq!(r.status, 400, "{}", r.body);
 
     let big = json!({"client": "local", "tgt": "*", "fun": "test.echo", "arg": ["x".repeat(8192)]});
-    let r = curl(&api, ca, "POST", "/", &[JSON, &auth], &big.to_string());
+    let r = lowstate(&api, ca, &auth, &big);
     assert_eq!(r.status, 413, "{}", r.body);
 
     let published = jobs.collect_for(Duration::from_secs(1));
@@ -222,7 +221,7 @@ fn api_login_ping_errors_and_hooks() {
     );
 
     let runner = json!({"client": "runner", "fun": "manage.present"});
-    let r = curl(&api, ca, "POST", "/", &[JSON, &auth], &runner.to_string());
+    let r = lowstate(&api, ca, &auth, &runner);
     assert_eq!(r.status, 200, "{}", r.body);
 
     let hooks = c.events("salt/netapi/hook/*");
@@ -283,11 +282,11 @@ fn api_login_ping_errors_and_hooks() {
     // A grain target is checked against the minions the master's cache says
     // it matches: m1 is alice's for test.*, but not for sys.list_functions.
     let grain = json!({"client": "local", "tgt": "os:*", "tgt_type": "grain", "fun": "test.ping"});
-    let r = curl(&api, ca, "POST", "/", &[JSON, &auth], &grain.to_string());
+    let r = lowstate(&api, ca, &auth, &grain);
     assert_eq!(r.body, json!({"return": [{"m1": true}]}), "{}", r.body);
     let grain =
         json!({"client": "local", "tgt": "os:*", "tgt_type": "grain", "fun": "sys.list_functions"});
-    let r = curl(&api, ca, "POST", "/", &[JSON, &auth], &grain.to_string());
+    let r = lowstate(&api, ca, &auth, &grain);
     assert_eq!(r.status, 403, "{}", r.body);
     assert!(
         r.body["return"]
@@ -296,6 +295,15 @@ fn api_login_ping_errors_and_hooks() {
         "{}",
         r.body
     );
+    // Grain expressions in the permissions cover the minions the master's
+    // cache matches: m1 runs Linux, not Windows.
+    let by_grain = json!({"client": "local", "tgt": "m1", "fun": "sys.list_modules"});
+    let r = lowstate(&api, ca, &auth, &by_grain);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body["return"][0]["m1"].is_array(), "{}", r.body);
+    let not_windows = json!({"client": "local", "tgt": "m1", "fun": "sys.doc"});
+    let r = lowstate(&api, ca, &auth, &not_windows);
+    assert_eq!(r.status, 403, "{}", r.body);
 
     event_stream_shows_a_hook(&api, ca, &auth);
     untrusted_client_fails_cleanly(&api, ca, &auth);
