@@ -2,7 +2,9 @@
 //! functions of the minion's registry on an interval and returns their
 //! results to the master's job cache.
 //!
-//! Configuration is Salt's `schedule:` map from the minion config:
+//! Configuration is Salt's `schedule:` map from the minion config, over the
+//! same map under the pillar's `schedule` key (a job of the same name in
+//! the minion config wins):
 //!
 //! ```yaml
 //! schedule:
@@ -272,7 +274,7 @@ pub async fn run(ctx: MinionCtx, functions: Arc<Functions<MinionCtx>>, link: Lin
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let config = store.snapshot();
+        let config = effective_schedule(&ctx);
         let forced: HashSet<String> = store.take_run_requests().into_iter().collect();
         sync_jobs(&mut jobs, &config, Instant::now());
         let paused = config.contains_key("enabled") && !truthy(config.get("enabled"));
@@ -285,6 +287,21 @@ pub async fn run(ctx: MinionCtx, functions: Arc<Functions<MinionCtx>>, link: Lin
             }
         }
     }
+}
+
+/// The schedule the minion runs: its own jobs over the pillar's.
+pub fn effective_schedule(ctx: &MinionCtx) -> Map<String, Value> {
+    with_pillar_jobs(ctx.schedule.snapshot(), ctx.pillar_key("schedule"))
+}
+
+/// Salt's `_get_schedule`: jobs from the pillar's `schedule` key, then the
+/// minion's own schedule over them (a job of the same name wins).
+fn with_pillar_jobs(own: Map<String, Value>, pillar: Option<Value>) -> Map<String, Value> {
+    let Some(Value::Object(mut jobs)) = pillar else {
+        return own;
+    };
+    jobs.extend(own);
+    jobs
 }
 
 /// Bring the job states in line with the schedule: new or changed jobs
@@ -433,6 +450,23 @@ async fn send_schedule_return(link: &Link, name: &str, ret: JobReturn) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pillar_jobs_join_the_schedule_and_the_config_wins() {
+        let own = json!({"ping": {"function": "test.ping", "seconds": 5}})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let pillar = json!({
+            "ping": {"function": "test.ping", "seconds": 99},
+            "apply": {"function": "state.apply", "hours": 1},
+        });
+        let merged = with_pillar_jobs(own.clone(), Some(pillar));
+        assert_eq!(merged["ping"]["seconds"], 5);
+        assert_eq!(merged["apply"]["function"], "state.apply");
+        assert_eq!(with_pillar_jobs(own.clone(), None), own);
+        assert_eq!(with_pillar_jobs(own.clone(), Some(json!("junk"))), own);
+    }
 
     #[test]
     fn intervals_add_up() {

@@ -1,6 +1,6 @@
 //! Beacons and the scheduler through the real binaries: an `inotify`
 //! beacon's event reaches the master's bus, and a scheduled job's return
-//! reaches the master's job cache.
+//! reaches the master's job cache, from the minion config or from pillar.
 
 use std::time::Duration;
 
@@ -56,4 +56,31 @@ fn scheduled_job_return_lands_in_the_job_cache() {
     assert_eq!(job["User"], "schedule", "{jobs}");
     let found = json_out(&c.brine_run(&["--out", "json", "jobs.lookup_jid", &jid]));
     assert_eq!(found["m1"], true, "{found}");
+}
+
+/// Jobs under the pillar's `schedule` key run like the minion config's.
+#[test]
+fn pillar_defined_schedule_runs() {
+    let tree = tempfile::tempdir().expect("tempdir");
+    std::fs::write(tree.path().join("top.sls"), "base:\n  '*':\n    - sched\n").expect("top");
+    std::fs::write(
+        tree.path().join("sched.sls"),
+        "schedule:\n  from_pillar:\n    function: test.echo\n    args: [pillar-job]\n    seconds: 1\n",
+    )
+    .expect("sls");
+    let c = Cluster::builder()
+        .master_conf(&format!(
+            "pillar_roots:\n  base:\n    - {}\n",
+            tree.path().display()
+        ))
+        .minions(1)
+        .start()
+        .ready();
+    let events = c.events("salt/job/*");
+    let (_, ret) = events.expect(
+        "the pillar job's return",
+        Duration::from_secs(30),
+        |tag, data| tag.ends_with("/ret/m1") && data["schedule"] == "from_pillar",
+    );
+    assert_eq!(ret["return"], "pillar-job", "{ret}");
 }

@@ -122,6 +122,15 @@ impl MinionCtx {
             .clone()
     }
 
+    /// One top-level pillar key, without copying the rest.
+    pub fn pillar_key(&self, key: &str) -> Option<Value> {
+        self.pillar
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .cloned()
+    }
+
     pub fn registry(&self) -> Option<Arc<Functions<MinionCtx>>> {
         self.functions.upgrade()
     }

@@ -112,8 +112,7 @@ fn list(ctx: &MinionCtx, call: &Call) -> Value {
     let show_disabled = call
         .param(1, "show_disabled")
         .is_none_or(|v| truthy(Some(v)));
-    let jobs: Map<String, Value> = store(ctx)
-        .snapshot()
+    let jobs: Map<String, Value> = crate::schedule::effective_schedule(ctx)
         .into_iter()
         .filter(|(name, job)| {
             name != "enabled"
@@ -258,8 +257,7 @@ fn run_job(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
     let name = name_param(call)?;
     let force = call.param(1, "force").is_some_and(|v| truthy(Some(v)));
     let store = store(ctx);
-    let Some(job) = store
-        .snapshot()
+    let Some(job) = crate::schedule::effective_schedule(ctx)
         .get(&name)
         .cloned()
         .filter(|_| name != "enabled")
