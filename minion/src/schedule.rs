@@ -21,14 +21,16 @@
 //!   one_shot:
 //!     function: state.apply
 //!     once: '2026-12-01T03:00:00'   # local time, `once_fmt` as in Salt
+//!   nightly:
+//!     function: state.apply
+//!     cron: '30 2 * * *'            # five fields, local time
 //! ```
 //!
 //! A top-level `enabled: False` pauses every job. Each run gets a fresh jid
 //! made by the minion (`<time>_<random>`: the suffix keeps it apart from the
 //! master's jids) and its return travels as `Request::ScheduleReturn` with
 //! the job's name, which the master stores in the job cache as this minion's
-//! (Salt's scheduled returns carry `schedule: <name>` the same way). `cron`
-//! expressions are not supported yet.
+//! (Salt's scheduled returns carry `schedule: <name>` the same way).
 //!
 //! The schedule can change at run time (`schedule.add`, `modify`, `delete`,
 //! `enable`, `disable`, `run_job`): it lives in a [`ScheduleStore`] shared by
@@ -114,6 +116,8 @@ pub struct JobSpec {
     pub interval: Option<Duration>,
     /// `once`: the one local time the job runs at.
     pub once: Option<jiff::Timestamp>,
+    /// `cron`: a five-field cron expression in local time (checked).
+    pub cron: Option<String>,
     pub splay: Option<Splay>,
     pub maxrunning: usize,
     pub run_on_start: bool,
@@ -155,11 +159,16 @@ impl JobSpec {
             None => None,
         };
         let interval = parse_interval(map)?;
-        if interval.is_none() && once.is_none() {
-            if map.contains_key("cron") {
-                return Err("cron schedules are not supported yet".into());
+        let cron = match map.get("cron") {
+            None => None,
+            Some(Value::String(expr)) => {
+                parse_cron(expr)?;
+                Some(expr.clone())
             }
-            return Err("the job has no seconds, minutes, hours, days or once".into());
+            Some(other) => return Err(format!("cron must be a string, got {other}")),
+        };
+        if interval.is_none() && once.is_none() && cron.is_none() {
+            return Err("the job has no seconds, minutes, hours, days, once or cron".into());
         }
         Ok(JobSpec {
             function,
@@ -167,6 +176,7 @@ impl JobSpec {
             kwargs,
             interval,
             once,
+            cron,
             splay: parse_splay(map.get("splay")),
             maxrunning: seconds(map.get("maxrunning")).map_or(1, |n| n.max(0.0) as usize),
             run_on_start: truthy(map.get("run_on_start")),
@@ -239,16 +249,56 @@ fn parse_once(value: &Value, format: Option<&Value>) -> Result<jiff::Timestamp, 
         .map_err(|e| format!("Date string could not be placed in local time: {e}"))
 }
 
+/// A cron expression as Salt's `croniter` reads it: minute, hour, day of
+/// month, month, day of week. (croniter's optional sixth field, seconds, is
+/// refused rather than misread: other tools put seconds first.)
+fn parse_cron(expr: &str) -> Result<croner::Cron, String> {
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Disallowed)
+        .build()
+        .parse(expr)
+        .map_err(|e| {
+            format!(
+                "invalid cron expression {expr:?} (five fields: minute hour day month weekday): {e}"
+            )
+        })
+}
+
+/// When a cron job next runs, after `now` (local time), plus its splay.
+fn next_cron_fire(cron: &croner::Cron, spec: &JobSpec, now: Instant) -> Option<Instant> {
+    let local = jiff::Zoned::now();
+    let next = cron.find_next_occurrence(&local, false).ok()?;
+    let wait = next.timestamp().duration_since(local.timestamp());
+    Some(now + wait.unsigned_abs() + spec.splay_delay())
+}
+
 /// What the scheduler remembers of one job.
 struct JobState {
     spec: JobSpec,
+    cron: Option<croner::Cron>,
     next_fire: Option<Instant>,
     running: Arc<AtomicUsize>,
 }
 
 impl JobState {
     fn new(spec: JobSpec, now: Instant) -> JobState {
-        let next_fire = match spec.once {
+        let cron = spec.cron.as_deref().and_then(|expr| parse_cron(expr).ok());
+        let next_fire = match &cron {
+            Some(_) if spec.run_on_start => Some(now + spec.splay_delay()),
+            Some(cron) => next_cron_fire(cron, &spec, now),
+            None => Self::first_fire(&spec, now),
+        };
+        JobState {
+            spec,
+            cron,
+            next_fire,
+            running: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// The first run of an interval or `once` job.
+    fn first_fire(spec: &JobSpec, now: Instant) -> Option<Instant> {
+        match spec.once {
             Some(at) => {
                 let wait = at.duration_since(jiff::Timestamp::now());
                 // A `once` in the past never runs (Salt skips it too).
@@ -256,11 +306,14 @@ impl JobState {
             }
             None if spec.run_on_start => Some(now + spec.splay_delay()),
             None => Some(now + spec.delay()),
-        };
-        JobState {
-            spec,
-            next_fire,
-            running: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// When the job runs next, after a run that started at `now`.
+    fn following_fire(&self, now: Instant) -> Option<Instant> {
+        match &self.cron {
+            Some(cron) => next_cron_fire(cron, &self.spec, now),
+            None => self.spec.interval.map(|_| now + self.spec.delay()),
         }
     }
 }
@@ -344,7 +397,7 @@ fn due_jobs(
         if paused || !job.spec.enabled || !ready {
             continue;
         }
-        job.next_fire = job.spec.interval.map(|_| now + job.spec.delay());
+        job.next_fire = job.following_fire(now);
         if job.running.load(Ordering::SeqCst) >= job.spec.maxrunning.max(1) {
             tracing::debug!("schedule job {name}: maxrunning reached, skipping this run");
             continue;
@@ -482,8 +535,8 @@ mod tests {
         assert!(JobSpec::parse(&json!({"seconds": 5})).is_err());
         assert!(JobSpec::parse(&json!({"function": "test.ping"})).is_err());
         assert!(JobSpec::parse(&json!({"function": "test.ping", "seconds": 0})).is_err());
-        let cron = JobSpec::parse(&json!({"function": "test.ping", "cron": "* * * * *"}));
-        assert!(cron.expect_err("should fail").contains("cron"));
+        let none = JobSpec::parse(&json!({"function": "test.ping"}));
+        assert!(none.expect_err("should fail").contains("once or cron"));
     }
 
     #[test]
@@ -528,6 +581,31 @@ mod tests {
         );
         let forced: HashSet<String> = ["off".to_string()].into();
         assert_eq!(due_jobs(&mut jobs, &forced, true, later), vec!["off"]);
+    }
+
+    #[test]
+    fn cron_jobs_parse_five_fields_and_fire_at_the_next_match() {
+        let every_minute = json!({"function": "test.ping", "cron": "* * * * *"});
+        let spec = JobSpec::parse(&every_minute).expect("parses");
+        let now = Instant::now();
+        let job = JobState::new(spec, now);
+        let next = job.next_fire.expect("scheduled");
+        assert!(
+            next > now && next <= now + Duration::from_secs(60),
+            "within the minute"
+        );
+        let later = job.following_fire(now).expect("again");
+        assert!(later <= now + Duration::from_secs(60));
+
+        let bad = JobSpec::parse(&json!({"function": "test.ping", "cron": "61 * * * *"}));
+        assert!(bad.is_err_and(|e| e.contains("invalid cron expression")));
+        let six = JobSpec::parse(&json!({"function": "test.ping", "cron": "0 0 * * * 5"}));
+        assert!(
+            six.is_err(),
+            "a sixth (seconds) field is refused, not misread"
+        );
+        let typed = JobSpec::parse(&json!({"function": "test.ping", "cron": 5}));
+        assert!(typed.is_err_and(|e| e.contains("cron must be a string")));
     }
 
     #[test]

@@ -84,3 +84,20 @@ fn pillar_defined_schedule_runs() {
     );
     assert_eq!(ret["return"], "pillar-job", "{ret}");
 }
+
+/// A `cron` job runs at the next matching minute (local time).
+#[test]
+fn cron_scheduled_job_runs_at_the_next_minute() {
+    let c = Cluster::builder()
+        .minion_conf("schedule:\n  every_minute:\n    function: test.echo\n    args: [cron]\n    cron: '* * * * *'\n")
+        .minions(1)
+        .start()
+        .ready();
+    let events = c.events("salt/job/*");
+    let (_, ret) = events.expect(
+        "the cron job's return (at most a minute away)",
+        Duration::from_secs(90),
+        |tag, data| tag.ends_with("/ret/m1") && data["schedule"] == "every_minute",
+    );
+    assert_eq!(ret["return"], "cron", "{ret}");
+}
