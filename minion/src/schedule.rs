@@ -342,19 +342,10 @@ pub async fn run(ctx: MinionCtx, functions: Arc<Functions<MinionCtx>>, link: Lin
     }
 }
 
-/// The schedule the minion runs: its own jobs over the pillar's.
+/// The schedule the minion runs: its own jobs over the pillar's (Salt's
+/// `_get_schedule`).
 pub fn effective_schedule(ctx: &MinionCtx) -> Map<String, Value> {
-    with_pillar_jobs(ctx.schedule.snapshot(), ctx.pillar_key("schedule"))
-}
-
-/// Salt's `_get_schedule`: jobs from the pillar's `schedule` key, then the
-/// minion's own schedule over them (a job of the same name wins).
-fn with_pillar_jobs(own: Map<String, Value>, pillar: Option<Value>) -> Map<String, Value> {
-    let Some(Value::Object(mut jobs)) = pillar else {
-        return own;
-    };
-    jobs.extend(own);
-    jobs
+    ctx.over_pillar("schedule", ctx.schedule.snapshot())
 }
 
 /// Bring the job states in line with the schedule: new or changed jobs
@@ -503,23 +494,6 @@ async fn send_schedule_return(link: &Link, name: &str, ret: JobReturn) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pillar_jobs_join_the_schedule_and_the_config_wins() {
-        let own = json!({"ping": {"function": "test.ping", "seconds": 5}})
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        let pillar = json!({
-            "ping": {"function": "test.ping", "seconds": 99},
-            "apply": {"function": "state.apply", "hours": 1},
-        });
-        let merged = with_pillar_jobs(own.clone(), Some(pillar));
-        assert_eq!(merged["ping"]["seconds"], 5);
-        assert_eq!(merged["apply"]["function"], "state.apply");
-        assert_eq!(with_pillar_jobs(own.clone(), None), own);
-        assert_eq!(with_pillar_jobs(own.clone(), Some(json!("junk"))), own);
-    }
 
     #[test]
     fn intervals_add_up() {

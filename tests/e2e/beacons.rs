@@ -1,6 +1,7 @@
 //! Beacons and the scheduler through the real binaries: an `inotify`
 //! beacon's event reaches the master's bus, and a scheduled job's return
-//! reaches the master's job cache, from the minion config or from pillar.
+//! reaches the master's job cache; beacons and jobs come from the minion
+//! config or from pillar.
 
 use std::time::Duration;
 
@@ -58,16 +59,12 @@ fn scheduled_job_return_lands_in_the_job_cache() {
     assert_eq!(found["m1"], true, "{found}");
 }
 
-/// Jobs under the pillar's `schedule` key run like the minion config's.
-#[test]
-fn pillar_defined_schedule_runs() {
+/// A one-minion cluster whose minion's pillar is `pillar_sls` (its temp
+/// tree is returned with it: it must live as long as the cluster).
+fn with_pillar(pillar_sls: &str) -> (Cluster, tempfile::TempDir) {
     let tree = tempfile::tempdir().expect("tempdir");
-    std::fs::write(tree.path().join("top.sls"), "base:\n  '*':\n    - sched\n").expect("top");
-    std::fs::write(
-        tree.path().join("sched.sls"),
-        "schedule:\n  from_pillar:\n    function: test.echo\n    args: [pillar-job]\n    seconds: 1\n",
-    )
-    .expect("sls");
+    std::fs::write(tree.path().join("top.sls"), "base:\n  '*':\n    - p\n").expect("top");
+    std::fs::write(tree.path().join("p.sls"), pillar_sls).expect("sls");
     let c = Cluster::builder()
         .master_conf(&format!(
             "pillar_roots:\n  base:\n    - {}\n",
@@ -76,6 +73,15 @@ fn pillar_defined_schedule_runs() {
         .minions(1)
         .start()
         .ready();
+    (c, tree)
+}
+
+/// Jobs under the pillar's `schedule` key run like the minion config's.
+#[test]
+fn pillar_defined_schedule_runs() {
+    let (c, _tree) = with_pillar(
+        "schedule:\n  from_pillar:\n    function: test.echo\n    args: [pillar-job]\n    seconds: 1\n",
+    );
     let events = c.events("salt/job/*");
     let (_, ret) = events.expect(
         "the pillar job's return",
@@ -83,6 +89,19 @@ fn pillar_defined_schedule_runs() {
         |tag, data| tag.ends_with("/ret/m1") && data["schedule"] == "from_pillar",
     );
     assert_eq!(ret["return"], "pillar-job", "{ret}");
+}
+
+/// Beacons under the pillar's `beacons` key run like the minion config's.
+#[test]
+fn pillar_defined_beacon_fires() {
+    let (c, _tree) = with_pillar("beacons:\n  status:\n    - interval: 1\n");
+    let events = c.events("salt/beacon/*");
+    let (tag, data) = events.expect(
+        "the pillar beacon's event",
+        Duration::from_secs(30),
+        |tag, _| tag.starts_with("salt/beacon/m1/status/"),
+    );
+    assert_eq!(data["id"], "m1", "{tag}: {data}");
 }
 
 /// A `cron` job runs at the next matching minute (local time).

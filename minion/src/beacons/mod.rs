@@ -1,7 +1,9 @@
 //! Beacons: small monitors the minion runs on an interval, each turning
 //! what it sees into events on the master's bus (Salt's `salt.beacons`).
 //!
-//! Configuration is Salt's `beacons:` map from the minion config, in either
+//! Configuration is Salt's `beacons:` map from the minion config (over the
+//! same map under the pillar's `beacons` key: a beacon of the same name in
+//! the minion config wins), in either
 //! form Salt accepts: a list of one-key dicts (`- interval: 5`) or the old
 //! plain dict. Keys every beacon understands: `interval` (seconds, default
 //! 1), `enabled`, `disable_during_state_run`, `run_once` and
@@ -184,7 +186,7 @@ pub async fn run(ctx: MinionCtx, link: Link) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let config = store.snapshot();
+        let config = ctx.over_pillar("beacons", store.snapshot());
         runtimes.retain(|name, _| config.contains_key(name));
         if config.contains_key("enabled") && !truthy(config.get("enabled")) {
             continue;

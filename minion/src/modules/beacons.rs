@@ -28,7 +28,7 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         "return_yaml=True, include_pillar=True, include_opts=True, **kwargs",
         "List the beacons currently configured on the minion.",
         |ctx, call| async move {
-            let beacons = Value::Object(store(&ctx).snapshot());
+            let beacons = Value::Object(ctx.over_pillar("beacons", store(&ctx).snapshot()));
             Ok(yaml_or_value("beacons", beacons, &call).into())
         },
     );

@@ -131,6 +131,13 @@ impl MinionCtx {
             .cloned()
     }
 
+    /// The minion's own `schedule` or `beacons` entries over those the
+    /// pillar defines under the same key (an entry of the same name in the
+    /// minion's own configuration wins).
+    pub fn over_pillar(&self, key: &str, own: Map<String, Value>) -> Map<String, Value> {
+        own_over_pillar(own, self.pillar_key(key))
+    }
+
     pub fn registry(&self) -> Option<Arc<Functions<MinionCtx>>> {
         self.functions.upgrade()
     }
@@ -178,4 +185,36 @@ fn all_functions() -> Functions<MinionCtx> {
     test::register(&mut f);
     user::register(&mut f);
     f
+}
+
+/// `own` entries over the pillar's dict (a non-dict pillar value is ignored).
+fn own_over_pillar(own: Map<String, Value>, pillar: Option<Value>) -> Map<String, Value> {
+    let Some(Value::Object(mut entries)) = pillar else {
+        return own;
+    };
+    entries.extend(own);
+    entries
+}
+
+#[cfg(test)]
+mod over_pillar_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn pillar_entries_join_and_the_minions_own_win() {
+        let own = json!({"ping": {"function": "test.ping", "seconds": 5}})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let pillar = json!({
+            "ping": {"function": "test.ping", "seconds": 99},
+            "apply": {"function": "state.apply", "hours": 1},
+        });
+        let merged = own_over_pillar(own.clone(), Some(pillar));
+        assert_eq!(merged["ping"]["seconds"], 5);
+        assert_eq!(merged["apply"]["function"], "state.apply");
+        assert_eq!(own_over_pillar(own.clone(), None), own);
+        assert_eq!(own_over_pillar(own.clone(), Some(json!("junk"))), own);
+    }
 }
