@@ -120,3 +120,25 @@ fn cron_scheduled_job_runs_at_the_next_minute() {
     );
     assert_eq!(ret["return"], "cron", "{ret}");
 }
+
+/// `network_info` reports an interface whose counter passes its threshold
+/// (loopback has carried traffic by the time the minion is up).
+#[test]
+fn network_info_beacon_reports_loopback() {
+    let c = Cluster::builder()
+        .minion_conf("beacons:\n  network_info:\n    - interfaces:\n        lo:\n          type: greater\n          bytes_recv: 0\n    - interval: 1\n")
+        .minions(1)
+        .start()
+        .ready();
+    let events = c.events("salt/beacon/*");
+    let (_, data) = events.expect(
+        "the network_info event",
+        Duration::from_secs(30),
+        |tag, _| tag == "salt/beacon/m1/network_info/",
+    );
+    assert_eq!(data["interface"], "lo", "{data}");
+    assert!(
+        data["network_info"]["bytes_recv"].as_u64() > Some(0),
+        "{data}"
+    );
+}

@@ -148,6 +148,7 @@ pub enum Module {
     Ps,
     Log,
     Status,
+    NetworkInfo,
 }
 
 impl Module {
@@ -161,6 +162,7 @@ impl Module {
             "ps" => Module::Ps,
             "log" => Module::Log,
             "status" => Module::Status,
+            "network_info" => Module::NetworkInfo,
             _ => return None,
         })
     }
@@ -281,6 +283,7 @@ async fn run_module(
         Module::Service => system::service(ctx, config, &mut runtime.system).await,
         Module::Ps => system::ps(ctx, config).await,
         Module::Status => system::status(ctx, config).await,
+        Module::NetworkInfo => system::network_info(config).await,
     }
 }
 

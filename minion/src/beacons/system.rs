@@ -238,6 +238,98 @@ pub fn ps_items(wanted: &Map<String, Value>, names: &[String]) -> Vec<Map<String
     ret
 }
 
+/// The counters `network_info` compares, in psutil's names.
+const NET_COUNTERS: [&str; 8] = [
+    "bytes_sent",
+    "bytes_recv",
+    "packets_sent",
+    "packets_recv",
+    "errin",
+    "errout",
+    "dropin",
+    "dropout",
+];
+
+/// `network_info`: for each configured interface, one item
+/// `{interface, network_info: {<counter>: n}}` when any configured counter
+/// equals its value (`type: equal`, the default) or exceeds it
+/// (`type: greater`), as Salt's beacon compares psutil's counters.
+pub async fn network_info(config: &Map<String, Value>) -> Vec<Map<String, Value>> {
+    let Some(interfaces) = config.get("interfaces").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    let text = tokio::fs::read_to_string("/proc/net/dev")
+        .await
+        .unwrap_or_default();
+    network_info_items(interfaces, &net_io_counters(&text))
+}
+
+/// The network_info beacon's items for the counters read.
+pub fn network_info_items(
+    interfaces: &Map<String, Value>,
+    counters: &Map<String, Value>,
+) -> Vec<Map<String, Value>> {
+    let mut ret = Vec::new();
+    for (interface, wanted) in interfaces {
+        let (Some(stats), Some(wanted)) = (counters.get(interface), wanted.as_object()) else {
+            continue;
+        };
+        let greater = wanted.get("type").and_then(Value::as_str) == Some("greater");
+        let crossed = NET_COUNTERS.iter().any(|attr| {
+            let (Some(limit), Some(now)) = (
+                wanted.get(*attr).and_then(as_count),
+                stats.get(*attr).and_then(Value::as_u64),
+            ) else {
+                return false;
+            };
+            if greater { now > limit } else { now == limit }
+        });
+        if crossed {
+            let mut item = Map::new();
+            item.insert("interface".into(), json!(interface));
+            item.insert("network_info".into(), stats.clone());
+            ret.push(item);
+        }
+    }
+    ret
+}
+
+/// A configured counter: a number or a numeric string (Salt calls `int()`).
+fn as_count(value: &Value) -> Option<u64> {
+    match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// psutil's `net_io_counters(pernic=True)` from `/proc/net/dev`.
+pub fn net_io_counters(proc_net_dev: &str) -> Map<String, Value> {
+    let mut out = Map::new();
+    for line in proc_net_dev.lines().skip(2) {
+        let Some((name, fields)) = line.split_once(':') else {
+            continue;
+        };
+        let n: Vec<u64> = fields
+            .split_whitespace()
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        if n.len() < 12 {
+            continue;
+        }
+        out.insert(
+            name.trim().to_string(),
+            json!({
+                "bytes_sent": n[8], "bytes_recv": n[0],
+                "packets_sent": n[9], "packets_recv": n[1],
+                "errin": n[2], "errout": n[10],
+                "dropin": n[3], "dropout": n[11],
+            }),
+        );
+    }
+    out
+}
+
 /// `status`: one item `{tag: <UTC time>, data: {<function>: <result>}}`
 /// with `status.<function>` for each configured function (all of Salt's
 /// defaults when none is), narrowed to the listed keys unless `all`.
@@ -321,6 +413,27 @@ mod tests {
             "MemAvailable": {"value": "250", "unit": "kB"},
         });
         assert_eq!(memory_used_percent(&info), Some(75.0));
+    }
+
+    #[test]
+    fn network_info_reads_proc_net_dev_and_compares_like_salt() {
+        let text = "Inter-|   Receive |  Transmit\n face |bytes packets errs drop fifo frame compressed multicast|bytes packets errs drop fifo colls carrier compressed\n    lo: 1000 10 0 2 0 0 0 0 2000 20 1 3 0 0 0 0\n  eth0: 5 1 0 0 0 0 0 0 6 1 0 0 0 0 0 0\n";
+        let counters = net_io_counters(text);
+        assert_eq!(
+            counters["lo"],
+            json!({"bytes_sent": 2000, "bytes_recv": 1000, "packets_sent": 20, "packets_recv": 10,
+                   "errin": 0, "errout": 1, "dropin": 2, "dropout": 3})
+        );
+        let config = json!({
+            "lo": {"type": "greater", "bytes_recv": 999},
+            "eth0": {"bytes_sent": "6"},
+            "missing": {"bytes_sent": 1},
+        });
+        let items = network_info_items(config.as_object().expect("map"), &counters);
+        let names: Vec<&Value> = items.iter().map(|i| &i["interface"]).collect();
+        assert_eq!(names, [&json!("lo"), &json!("eth0")]);
+        let quiet = json!({"lo": {"type": "greater", "bytes_recv": 5000}});
+        assert!(network_info_items(quiet.as_object().expect("map"), &counters).is_empty());
     }
 
     #[test]

@@ -17,6 +17,7 @@ const AVAILABLE: &[&str] = &[
     "load",
     "log",
     "memusage",
+    "network_info",
     "ps",
     "service",
     "status",
