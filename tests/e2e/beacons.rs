@@ -142,3 +142,27 @@ fn network_info_beacon_reports_loopback() {
         "{data}"
     );
 }
+
+/// A `when` job runs at the local time it names.
+#[test]
+fn when_scheduled_job_runs_at_its_time() {
+    let soon = std::process::Command::new("date")
+        .args(["-d", "+8 seconds", "+%H:%M:%S"])
+        .output()
+        .expect("date");
+    let soon = String::from_utf8_lossy(&soon.stdout).trim().to_string();
+    let c = Cluster::builder()
+        .minion_conf(&format!(
+            "schedule:\n  at_a_time:\n    function: test.echo\n    args: [when]\n    when: '{soon}'\n"
+        ))
+        .minions(1)
+        .start()
+        .ready();
+    let events = c.events("salt/job/*");
+    let (_, ret) = events.expect(
+        "the when job's return",
+        Duration::from_secs(30),
+        |tag, data| tag.ends_with("/ret/m1") && data["schedule"] == "at_a_time",
+    );
+    assert_eq!(ret["return"], "when", "{ret}");
+}

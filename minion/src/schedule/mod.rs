@@ -24,6 +24,13 @@
 //!   nightly:
 //!     function: state.apply
 //!     cron: '30 2 * * *'            # five fields, local time
+//!   weekly:
+//!     function: state.apply
+//!     when: ['Monday 5:00pm', '23:30']   # see `clock`
+//!   office_hours:
+//!     function: test.ping
+//!     minutes: 10
+//!     range: {start: '8:00am', end: '5:00pm'}   # invert: True for outside
 //! ```
 //!
 //! A top-level `enabled: False` pauses every job. Each run gets a fresh jid
@@ -50,6 +57,10 @@ use serde_json::{Map, Value, json};
 use crate::beacons::truthy;
 use crate::link::Link;
 use crate::modules::MinionCtx;
+
+pub mod clock;
+
+use clock::{TimeRange, WhenTime};
 
 /// How often the scheduler wakes (Salt's `loop_interval`).
 const LOOP_INTERVAL: Duration = Duration::from_secs(1);
@@ -118,6 +129,10 @@ pub struct JobSpec {
     pub once: Option<jiff::Timestamp>,
     /// `cron`: a five-field cron expression in local time (checked).
     pub cron: Option<String>,
+    /// `when`: the local times the job runs at.
+    pub when: Vec<WhenTime>,
+    /// `range`: the daily window runs are limited to.
+    pub range: Option<TimeRange>,
     pub splay: Option<Splay>,
     pub maxrunning: usize,
     pub run_on_start: bool,
@@ -167,8 +182,22 @@ impl JobSpec {
             }
             Some(other) => return Err(format!("cron must be a string, got {other}")),
         };
-        if interval.is_none() && once.is_none() && cron.is_none() {
-            return Err("the job has no seconds, minutes, hours, days, once or cron".into());
+        let when = match map.get("when") {
+            None => Vec::new(),
+            Some(Value::String(text)) => vec![clock::parse_when(text)?],
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| {
+                    item.as_str()
+                        .ok_or_else(|| format!("when: {item} is not a string"))
+                        .and_then(clock::parse_when)
+                })
+                .collect::<Result<_, _>>()?,
+            Some(other) => return Err(format!("when must be a string or a list, got {other}")),
+        };
+        let range = map.get("range").map(TimeRange::parse).transpose()?;
+        if interval.is_none() && once.is_none() && cron.is_none() && when.is_empty() {
+            return Err("the job has no seconds, minutes, hours, days, once, cron or when".into());
         }
         Ok(JobSpec {
             function,
@@ -177,6 +206,8 @@ impl JobSpec {
             interval,
             once,
             cron,
+            when,
+            range,
             splay: parse_splay(map.get("splay")),
             maxrunning: seconds(map.get("maxrunning")).map_or(1, |n| n.max(0.0) as usize),
             run_on_start: truthy(map.get("run_on_start")),
@@ -272,6 +303,19 @@ fn next_cron_fire(cron: &croner::Cron, spec: &JobSpec, now: Instant) -> Option<I
     Some(now + wait.unsigned_abs() + spec.splay_delay())
 }
 
+/// When a `when` job next runs: the nearest of its times after now, plus
+/// its splay.
+fn next_when_fire(spec: &JobSpec, now: Instant) -> Option<Instant> {
+    let local = jiff::Zoned::now();
+    let next = spec
+        .when
+        .iter()
+        .filter_map(|w| w.next_after(&local))
+        .min()?;
+    let wait = next.duration_since(local.timestamp());
+    Some(now + wait.unsigned_abs() + spec.splay_delay())
+}
+
 /// What the scheduler remembers of one job.
 struct JobState {
     spec: JobSpec,
@@ -286,6 +330,7 @@ impl JobState {
         let next_fire = match &cron {
             Some(_) if spec.run_on_start => Some(now + spec.splay_delay()),
             Some(cron) => next_cron_fire(cron, &spec, now),
+            None if !spec.when.is_empty() => next_when_fire(&spec, now),
             None => Self::first_fire(&spec, now),
         };
         JobState {
@@ -313,6 +358,7 @@ impl JobState {
     fn following_fire(&self, now: Instant) -> Option<Instant> {
         match &self.cron {
             Some(cron) => next_cron_fire(cron, &self.spec, now),
+            None if !self.spec.when.is_empty() => next_when_fire(&self.spec, now),
             None => self.spec.interval.map(|_| now + self.spec.delay()),
         }
     }
@@ -389,6 +435,15 @@ fn due_jobs(
             continue;
         }
         job.next_fire = job.following_fire(now);
+        if job
+            .spec
+            .range
+            .as_ref()
+            .is_some_and(|r| !r.allows(&jiff::Zoned::now()))
+        {
+            tracing::debug!("schedule job {name}: outside its range, skipping this run");
+            continue;
+        }
         if job.running.load(Ordering::SeqCst) >= job.spec.maxrunning.max(1) {
             tracing::debug!("schedule job {name}: maxrunning reached, skipping this run");
             continue;
@@ -510,7 +565,10 @@ mod tests {
         assert!(JobSpec::parse(&json!({"function": "test.ping"})).is_err());
         assert!(JobSpec::parse(&json!({"function": "test.ping", "seconds": 0})).is_err());
         let none = JobSpec::parse(&json!({"function": "test.ping"}));
-        assert!(none.expect_err("should fail").contains("once or cron"));
+        assert!(
+            none.expect_err("should fail")
+                .contains("once, cron or when")
+        );
     }
 
     #[test]
