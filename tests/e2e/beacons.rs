@@ -166,3 +166,42 @@ fn when_scheduled_job_runs_at_its_time() {
     );
     assert_eq!(ret["return"], "when", "{ret}");
 }
+
+/// `beacons.save` and `schedule.save` write `minion.d/` files that the
+/// restarted minion reads back.
+#[test]
+fn saved_beacons_and_schedule_survive_a_restart() {
+    let mut c = Cluster::builder().minions(1).start().ready();
+    let run = |c: &Cluster, args: &[&str]| {
+        let mut all = vec!["--out", "json", "m1"];
+        all.extend_from_slice(args);
+        json_out(&c.brine(&all))["m1"].clone()
+    };
+    let added = run(&c, &["beacons.add", "status", "[{'interval': 3600}]"]);
+    assert_eq!(added["result"], true, "{added}");
+    let added = run(
+        &c,
+        &[
+            "schedule.add",
+            "hourly",
+            "function=test.ping",
+            "seconds=3600",
+        ],
+    );
+    assert_eq!(added["result"], true, "{added}");
+    let saved = run(&c, &["beacons.save"]);
+    assert_eq!(saved["result"], true, "{saved}");
+    let saved = run(&c, &["schedule.save"]);
+    assert_eq!(saved["result"], true, "{saved}");
+    let conf = c.minion_config_dir("m1").join("minion.d");
+    let beacons = std::fs::read_to_string(conf.join("beacons.conf")).expect("beacons.conf");
+    assert!(beacons.contains("status"), "{beacons}");
+
+    c.stop_minion("m1");
+    c.start_minion("m1");
+    c.wait_pingable("m1", &["m1"]);
+    let beacons = run(&c, &["beacons.list", "return_yaml=False"]);
+    assert!(beacons["status"].is_array(), "{beacons}");
+    let schedule = run(&c, &["schedule.list", "return_yaml=False"]);
+    assert_eq!(schedule["hourly"]["function"], "test.ping", "{schedule}");
+}

@@ -82,6 +82,19 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         |ctx, call| async move { set_one(&ctx, &call, false) },
     );
     f.register(
+        "beacons.save",
+        "**kwargs",
+        "Save the beacons (not pillar's) to minion.d/beacons.conf, read at the next start.",
+        |ctx, _| async move {
+            Ok(
+                match ctx.save_include("beacons.conf", "beacons", store(&ctx).snapshot()) {
+                    Ok(path) => result(true, format!("Beacons saved to {}.", path.display())),
+                    Err(e) => result(false, format!("Unable to write the beacons file: {e}")),
+                },
+            )
+        },
+    );
+    f.register(
         "beacons.reset",
         "**kwargs",
         "Reset the beacons to the minion config's.",
@@ -100,15 +113,20 @@ fn result(ok: bool, comment: impl Into<String>) -> FnOutput {
     json!({"comment": comment.into(), "result": ok}).into()
 }
 
-/// `{key: value}` as Salt's YAML text, or as data with `return_yaml=False`.
+/// `{key: value}` as Salt's YAML text, or with `return_yaml=False` the
+/// value itself (Salt's `{key: {}}` when there is nothing).
 pub fn yaml_or_value(key: &str, value: Value, call: &Call) -> Value {
-    let mut map = Map::new();
-    map.insert(key.into(), value);
-    let wrapped = Value::Object(map);
-    if call
+    let empty = value.as_object().is_some_and(Map::is_empty) || value.is_null();
+    let as_data = call
         .param(0, "return_yaml")
-        .is_some_and(|v| !crate::beacons::truthy(Some(v)))
-    {
+        .is_some_and(|v| !crate::beacons::truthy(Some(v)));
+    if as_data && !empty {
+        return value;
+    }
+    let mut map = Map::new();
+    map.insert(key.into(), if empty { json!({}) } else { value });
+    let wrapped = Value::Object(map);
+    if as_data {
         return wrapped;
     }
     json!(brine_common::yaml::dump_block(&wrapped))

@@ -131,6 +131,32 @@ impl MinionCtx {
             .cloned()
     }
 
+    /// Write `{key: value}` as YAML to `minion.d/<file>` beside the minion
+    /// config, where the config loader reads it at the next start (Salt's
+    /// `beacons.save` and `schedule.save`). Nothing to save writes an empty
+    /// file, as Salt does. Returns the file's path.
+    pub fn save_include(
+        &self,
+        file: &str,
+        key: &str,
+        value: Map<String, Value>,
+    ) -> std::io::Result<std::path::PathBuf> {
+        let dir = self.config.config_dir.join("minion.d");
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(file);
+        let text = if value.is_empty() {
+            String::new()
+        } else {
+            let mut doc = Map::new();
+            doc.insert(key.to_string(), Value::Object(value));
+            brine_common::yaml::dump_block(&Value::Object(doc))
+        };
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, &path)?;
+        Ok(path)
+    }
+
     /// The minion's own `schedule` or `beacons` entries over those the
     /// pillar defines under the same key (an entry of the same name in the
     /// minion's own configuration wins).

@@ -85,6 +85,26 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         |ctx, call| async move { set_one(&ctx, &call, false) },
     );
     f.register(
+        "schedule.save",
+        "**kwargs",
+        "Save the schedule (not pillar's jobs) to minion.d/_schedule.conf, read at the next start.",
+        |ctx, call| async move {
+            if call.kwargs.get("test").is_some_and(|v| truthy(Some(v))) {
+                return Ok(answer(true, "Schedule would be saved.", json!({})));
+            }
+            Ok(
+                match ctx.save_include("_schedule.conf", "schedule", store(&ctx).snapshot()) {
+                    Ok(_) => answer(true, "Schedule (non-pillar items) saved.", json!({})),
+                    Err(e) => answer(
+                        false,
+                        format!("Unable to write the schedule file: {e}"),
+                        json!({}),
+                    ),
+                },
+            )
+        },
+    );
+    f.register(
         "schedule.run_job",
         "name, force=False",
         "Run a scheduled job on the minion immediately.",
