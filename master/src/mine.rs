@@ -105,10 +105,12 @@ impl MineStore {
 
     /// Salt's `mine.get`: `{minion: data}` for one function, or
     /// `{fun: {minion: data}}` when `fun` is a list (or a comma-separated
-    /// string), over the minions `tgt` matches.
+    /// string), over the minions `tgt` matches. Data stored with
+    /// `allow_tgt` is given only to a `requester` that target matches.
     pub fn get(
         &self,
         minion_data: &MinionData,
+        requester: &str,
         tgt: &Value,
         tgt_type: &str,
         fun: &Value,
@@ -123,7 +125,10 @@ impl MineStore {
         let pick = |f: &str| -> Map<String, Value> {
             matched
                 .iter()
-                .filter_map(|(id, mine)| Some((id.clone(), mine.get(f)?.clone())))
+                .filter_map(|(id, mine)| {
+                    let data = readable(minion_data, requester, mine.get(f)?)?;
+                    Some((id.clone(), data))
+                })
                 .collect()
         };
         if !several {
@@ -181,6 +186,33 @@ impl MineStore {
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Map<String, Value>>> {
         self.by_id.write().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// Stored mine data as `requester` may see it: plain data as is; data
+/// wrapped with an `allow_tgt` ACL (Salt's `__data__`/`__allow_tgt__`)
+/// unwrapped if the target matches the requester, else nothing.
+fn readable(minion_data: &MinionData, requester: &str, stored: &Value) -> Option<Value> {
+    let Some(data) = stored.get("__data__") else {
+        return Some(stored.clone());
+    };
+    let Some(allow_tgt) = stored.get("__allow_tgt__") else {
+        return Some(data.clone());
+    };
+    let spec = TargetSpec {
+        tgt: allow_tgt.clone(),
+        tgt_type: stored
+            .get("__allow_tgt_type__")
+            .and_then(Value::as_str)
+            .unwrap_or("glob")
+            .to_string(),
+    };
+    let target = Target::compile(&spec).ok()?;
+    let cached = minion_data.facts(requester, &target.data_needs());
+    let facts = MinionFacts::from_cache(requester, cached.as_ref());
+    target
+        .evaluate(&facts)
+        .unwrap_or(false)
+        .then(|| data.clone())
 }
 
 /// The functions `mine.get` asks for, and whether several were asked for
@@ -243,12 +275,19 @@ mod tests {
         store.send("db1", map(json!({"network.ip_addrs": ["10.0.0.2"]})), false);
         let data = MinionData::default();
         let got = store
-            .get(&data, &json!("web*"), "glob", &json!("network.ip_addrs"))
+            .get(
+                &data,
+                "app1",
+                &json!("web*"),
+                "glob",
+                &json!("network.ip_addrs"),
+            )
             .expect("get");
         assert_eq!(Value::Object(got), json!({"web1": ["10.0.0.1"]}));
         let got = store
             .get(
                 &data,
+                "app1",
                 &json!("*"),
                 "glob",
                 &json!(["network.ip_addrs", "x"]),
@@ -285,12 +324,34 @@ mod tests {
     }
 
     #[test]
+    fn allow_tgt_data_goes_only_to_the_minions_it_names() {
+        let store = MineStore::in_memory();
+        let wrapped =
+            json!({"__data__": "secret", "__allow_tgt__": "web*", "__allow_tgt_type__": "glob"});
+        store.send("db1", map(json!({"creds": wrapped})), false);
+        let data = MinionData::default();
+        let ask = |requester: &str| {
+            Value::Object(
+                store
+                    .get(&data, requester, &json!("*"), "glob", &json!("creds"))
+                    .expect("get"),
+            )
+        };
+        assert_eq!(
+            ask("web1"),
+            json!({"db1": "secret"}),
+            "unwrapped for an allowed minion"
+        );
+        assert_eq!(ask("app1"), json!({}), "hidden from the others");
+    }
+
+    #[test]
     fn a_bad_target_is_an_error() {
         let store = MineStore::in_memory();
         let data = MinionData::default();
         assert!(
             store
-                .get(&data, &json!("("), "compound", &json!("f"))
+                .get(&data, "app1", &json!("("), "compound", &json!("f"))
                 .is_err()
         );
     }

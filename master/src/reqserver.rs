@@ -259,7 +259,10 @@ async fn handle_request(master: &Arc<Master>, minion: &MinionId, req: Request) -
             Reply::Ok
         }
         Request::MineGet { tgt, tgt_type, fun } => {
-            match master.mine.get(&master.minion_data, &tgt, &tgt_type, &fun) {
+            match master
+                .mine
+                .get(&master.minion_data, minion.as_str(), &tgt, &tgt_type, &fun)
+            {
                 Ok(found) => Reply::Mine(found),
                 Err(reason) => Reply::Refused { reason },
             }

@@ -1,6 +1,7 @@
 //! The Salt mine: minions publish `mine_functions` results to the master,
 //! any minion reads them with `mine.get` (also from a state's Jinja), and
-//! the master's `cache.*` runners show what it holds.
+//! the master's `cache.*` runners show what it holds; `allow_tgt` limits
+//! who may read an entry.
 
 use std::time::Duration;
 
@@ -88,4 +89,26 @@ fn mine_data_is_shared_between_minions_and_templates() {
         pillar["m1"].is_object() && pillar["m2"].is_object(),
         "{pillar:#}"
     );
+}
+
+/// Mine data sent with `allow_tgt` is served only to the minions it names.
+#[test]
+fn allow_tgt_limits_who_reads_mine_data() {
+    let c = Cluster::builder().minions(2).start().ready();
+    let sent = salt(
+        &c,
+        "m1",
+        &[
+            "mine.send",
+            "secret_id",
+            "mine_function=grains.get",
+            "id",
+            "allow_tgt=m2",
+        ],
+    );
+    assert_eq!(sent["m1"], true, "{sent}");
+    let for_m2 = salt(&c, "m2", &["mine.get", "m1", "secret_id"]);
+    assert_eq!(for_m2["m2"], json!({"m1": "m1"}), "m2 is allowed: {for_m2}");
+    let for_m1 = salt(&c, "m1", &["mine.get", "m1", "secret_id"]);
+    assert_eq!(for_m1["m1"], json!({}), "m1 is not in allow_tgt: {for_m1}");
 }

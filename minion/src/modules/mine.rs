@@ -54,6 +54,34 @@ pub struct MineFunction {
     pub function: String,
     pub args: Vec<Value>,
     pub kwargs: Map<String, Value>,
+    /// `allow_tgt` (and `allow_tgt_type`): only minions this target matches
+    /// may read the data with `mine.get`.
+    pub allow: Option<(Value, String)>,
+}
+
+impl MineFunction {
+    /// The data as the master stores it: wrapped with its ACL as Salt's
+    /// `wrap_acl_structure` does when `allow_tgt` is set.
+    fn stored(allow: Option<(Value, String)>, data: Value) -> Value {
+        match allow {
+            None => data,
+            Some((tgt, tgt_type)) => json!({
+                "__data__": data,
+                "__allow_tgt__": tgt,
+                "__allow_tgt_type__": tgt_type,
+            }),
+        }
+    }
+}
+
+/// `allow_tgt`/`allow_tgt_type` from keyword arguments (removed from them).
+fn take_allow(kwargs: &mut Map<String, Value>) -> Option<(Value, String)> {
+    let tgt = kwargs.remove("allow_tgt")?;
+    let tgt_type = kwargs
+        .remove("allow_tgt_type")
+        .and_then(|t| t.as_str().map(String::from))
+        .unwrap_or_else(|| "glob".into());
+    Some((tgt, tgt_type))
 }
 
 /// Read one `mine_functions` entry as Salt's `parse_function` does: a list
@@ -70,6 +98,7 @@ pub fn parse_entry(alias: &str, data: &Value) -> MineFunction {
         function: alias.to_string(),
         args: Vec::new(),
         kwargs: Map::new(),
+        allow: None,
     };
     for item in items {
         match item {
@@ -77,8 +106,6 @@ pub fn parse_entry(alias: &str, data: &Value) -> MineFunction {
                 for (k, v) in map {
                     match (k.as_str(), v) {
                         ("mine_function", Value::String(f)) => entry.function = f,
-                        // Salt's ACL keys are not enforced here.
-                        ("allow_tgt" | "allow_tgt_type", _) => {}
                         (_, v) => {
                             entry.kwargs.insert(k, v);
                         }
@@ -88,6 +115,7 @@ pub fn parse_entry(alias: &str, data: &Value) -> MineFunction {
             other => entry.args.push(other),
         }
     }
+    entry.allow = take_allow(&mut entry.kwargs);
     entry
 }
 
@@ -143,9 +171,10 @@ pub async fn update(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
     };
     let mut data = Map::new();
     for (alias, spec) in &functions {
-        let entry = parse_entry(alias, spec);
+        let mut entry = parse_entry(alias, spec);
+        let allow = entry.allow.take();
         if let Some(ret) = run_function(ctx, alias, entry).await {
-            data.insert(alias.clone(), ret);
+            data.insert(alias.clone(), MineFunction::stored(allow, ret));
         }
     }
     if data.is_empty() && !clear {
@@ -163,10 +192,12 @@ async fn send(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
         Some(Value::String(f)) => f,
         _ => name.clone(),
     };
+    let allow = take_allow(&mut kwargs);
     let entry = MineFunction {
         function,
         args: call.args.iter().skip(1).cloned().collect(),
         kwargs,
+        allow: None,
     };
     let label = entry.function.clone();
     let Some(ret) = run_function(ctx, &name, entry).await else {
@@ -175,7 +206,7 @@ async fn send(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
         )));
     };
     let mut data = Map::new();
-    data.insert(name, ret);
+    data.insert(name, MineFunction::stored(allow, ret));
     let sent = ask(ctx, Request::MineSend { data, clear: false }).await?;
     Ok(json!(sent.is_some()).into())
 }
