@@ -137,7 +137,7 @@ impl TimeRange {
         if end <= start {
             return Err("range end must be after its start".into());
         }
-        let invert = crate::beacons::truthy(map.get("invert"));
+        let invert = map.get("invert").is_some_and(crate::output::python::truthy);
         Ok(TimeRange { start, end, invert })
     }
 

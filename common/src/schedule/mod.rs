@@ -1,114 +1,28 @@
-//! The minion's job scheduler (Salt's `salt.utils.schedule`): runs
-//! functions of the minion's registry on an interval and returns their
-//! results to the master's job cache.
+//! Schedule timing shared by the minion's scheduler and the master's (Salt's
+//! `salt.utils.schedule` job options): parsing a job's `schedule:` entry and
+//! deciding when it runs. Running a job is the caller's business.
 //!
-//! Configuration is Salt's `schedule:` map from the minion config, over the
-//! same map under the pillar's `schedule` key (a job of the same name in
-//! the minion config wins):
-//!
-//! ```yaml
-//! schedule:
-//!   ping_often:
-//!     function: test.ping
-//!     seconds: 30          # or minutes / hours / days (they add up)
-//!     splay: 5             # or {start: 2, end: 10}: a random delay per run
-//!     args: []
-//!     kwargs: {}
-//!     maxrunning: 1        # runs of this job allowed at once
-//!     run_on_start: True   # first run at start instead of after one interval
-//!     enabled: True
-//!     return_job: True
-//!   one_shot:
-//!     function: state.apply
-//!     once: '2026-12-01T03:00:00'   # local time, `once_fmt` as in Salt
-//!   nightly:
-//!     function: state.apply
-//!     cron: '30 2 * * *'            # five fields, local time
-//!   weekly:
-//!     function: state.apply
-//!     when: ['Monday 5:00pm', '23:30']   # see `clock`
-//!   office_hours:
-//!     function: test.ping
-//!     minutes: 10
-//!     range: {start: '8:00am', end: '5:00pm'}   # invert: True for outside
-//! ```
-//!
-//! A top-level `enabled: False` pauses every job. Each run gets a fresh jid
-//! made by the minion (`<time>_<random>`: the suffix keeps it apart from the
-//! master's jids) and its return travels as `Request::ScheduleReturn` with
-//! the job's name, which the master stores in the job cache as this minion's
-//! (Salt's scheduled returns carry `schedule: <name>` the same way).
-//!
-//! The schedule can change at run time (`schedule.add`, `modify`, `delete`,
-//! `enable`, `disable`, `run_job`): it lives in a [`ScheduleStore`] shared by
-//! the scheduler task and the `schedule.*` functions.
+//! A job: `function`, `args`/`kwargs`, an interval (`seconds`, `minutes`,
+//! `hours`, `days`, which add up), `once` (with `once_fmt`), `cron` (five
+//! fields), `when` and `range` (see [`clock`]), `splay`, `maxrunning`,
+//! `run_on_start`, `enabled`, `return_job`.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use brine_common::functions::{Call, Functions};
-use brine_common::ids::Jid;
-use brine_common::wire::{JobReturn, Reply, Request};
 use rand::Rng;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-use crate::beacons::truthy;
-use crate::link::Link;
-use crate::modules::MinionCtx;
+use crate::output::python::truthy;
 
 pub mod clock;
 
 use clock::{TimeRange, WhenTime};
 
-/// How often the scheduler wakes (Salt's `loop_interval`).
-const LOOP_INTERVAL: Duration = Duration::from_secs(1);
 /// Salt's default `once_fmt`.
 const ONCE_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
-
-/// The minion's schedule, as `schedule.*` changes it at run time.
-#[derive(Debug, Default)]
-pub struct ScheduleStore {
-    jobs: Mutex<Map<String, Value>>,
-    /// Jobs `schedule.run_job` asked to run now.
-    run_now: Mutex<Vec<String>>,
-}
-
-impl ScheduleStore {
-    pub fn new(config: &Value) -> Self {
-        ScheduleStore {
-            jobs: Mutex::new(config.as_object().cloned().unwrap_or_default()),
-            run_now: Mutex::new(Vec::new()),
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Map<String, Value>> {
-        self.jobs.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// A copy of the schedule.
-    pub fn snapshot(&self) -> Map<String, Value> {
-        self.lock().clone()
-    }
-
-    /// Change the schedule under the lock; returns what `f` returns.
-    pub fn update<T>(&self, f: impl FnOnce(&mut Map<String, Value>) -> T) -> T {
-        f(&mut self.lock())
-    }
-
-    /// Ask the scheduler to run `name` on its next tick.
-    pub fn request_run(&self, name: &str) {
-        self.run_now
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(name.to_string());
-    }
-
-    fn take_run_requests(&self) -> Vec<String> {
-        std::mem::take(&mut *self.run_now.lock().unwrap_or_else(|p| p.into_inner()))
-    }
-}
 
 /// A random delay added to each run: `splay: N` or `{start, end}`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -210,9 +124,9 @@ impl JobSpec {
             range,
             splay: parse_splay(map.get("splay")),
             maxrunning: seconds(map.get("maxrunning")).map_or(1, |n| n.max(0.0) as usize),
-            run_on_start: truthy(map.get("run_on_start")),
-            enabled: map.get("enabled").is_none_or(|v| truthy(Some(v))),
-            return_job: map.get("return_job").is_none_or(|v| truthy(Some(v))),
+            run_on_start: map.get("run_on_start").is_some_and(truthy),
+            enabled: map.get("enabled").is_none_or(truthy),
+            return_job: map.get("return_job").is_none_or(truthy),
         })
     }
 
@@ -317,15 +231,16 @@ fn next_when_fire(spec: &JobSpec, now: Instant) -> Option<Instant> {
 }
 
 /// What the scheduler remembers of one job.
-struct JobState {
-    spec: JobSpec,
+pub struct JobState {
+    pub spec: JobSpec,
     cron: Option<croner::Cron>,
     next_fire: Option<Instant>,
-    running: Arc<AtomicUsize>,
+    /// Runs of this job still going (for `maxrunning`).
+    pub running: Arc<AtomicUsize>,
 }
 
 impl JobState {
-    fn new(spec: JobSpec, now: Instant) -> JobState {
+    pub fn new(spec: JobSpec, now: Instant) -> JobState {
         let cron = spec.cron.as_deref().and_then(|expr| parse_cron(expr).ok());
         let next_fire = match &cron {
             Some(_) if spec.run_on_start => Some(now + spec.splay_delay()),
@@ -364,39 +279,9 @@ impl JobState {
     }
 }
 
-/// Run the schedule until the process ends. Started only for a real
-/// minion (`brine-minion`), never for the swarm's simulated ones.
-pub async fn run(ctx: MinionCtx, functions: Arc<Functions<MinionCtx>>, link: Link) {
-    let store = ctx.schedule.clone();
-    let mut jobs: HashMap<String, JobState> = HashMap::new();
-    let mut tick = tokio::time::interval(LOOP_INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let config = effective_schedule(&ctx);
-        let forced: HashSet<String> = store.take_run_requests().into_iter().collect();
-        sync_jobs(&mut jobs, &config, Instant::now());
-        let paused = config.contains_key("enabled") && !truthy(config.get("enabled"));
-        if paused && forced.is_empty() {
-            continue;
-        }
-        for name in due_jobs(&mut jobs, &forced, paused, Instant::now()) {
-            if let Some(job) = jobs.get(&name) {
-                start_run(&ctx, &functions, &link, &name, job);
-            }
-        }
-    }
-}
-
-/// The schedule the minion runs: its own jobs over the pillar's (Salt's
-/// `_get_schedule`).
-pub fn effective_schedule(ctx: &MinionCtx) -> Map<String, Value> {
-    ctx.over_pillar("schedule", ctx.schedule.snapshot())
-}
-
 /// Bring the job states in line with the schedule: new or changed jobs
 /// start over, removed ones are forgotten.
-fn sync_jobs(jobs: &mut HashMap<String, JobState>, config: &Map<String, Value>, now: Instant) {
+pub fn sync_jobs(jobs: &mut HashMap<String, JobState>, config: &Map<String, Value>, now: Instant) {
     jobs.retain(|name, _| config.contains_key(name));
     for (name, item) in config {
         if name == "enabled" {
@@ -418,7 +303,7 @@ fn sync_jobs(jobs: &mut HashMap<String, JobState>, config: &Map<String, Value>, 
 
 /// The jobs to run now (due and enabled, or forced by `run_job`), with
 /// their next fire times moved on.
-fn due_jobs(
+pub fn due_jobs(
     jobs: &mut HashMap<String, JobState>,
     forced: &HashSet<String>,
     paused: bool,
@@ -454,101 +339,15 @@ fn due_jobs(
     due
 }
 
-/// A fresh minion-made jid: the time, then a random suffix.
-pub fn schedule_jid() -> Option<Jid> {
-    let base = brine_common::jid::jid_for_micros(jiff::Timestamp::now().as_microsecond());
-    let suffix: String = rand::rng()
-        .sample_iter(rand::distr::Alphanumeric)
-        .take(12)
-        .map(char::from)
-        .collect();
-    Jid::parse(&format!("{base}_{suffix}")).ok()
-}
-
-/// Run one job as its own task and send its return.
-fn start_run(
-    ctx: &MinionCtx,
-    functions: &Arc<Functions<MinionCtx>>,
-    link: &Link,
-    name: &str,
-    job: &JobState,
-) {
-    let Some(jid) = schedule_jid() else {
-        return;
-    };
-    tracing::info!(%jid, schedule = name, fun = %job.spec.function, "running scheduled job");
-    let (ctx, functions, link) = (ctx.clone(), functions.clone(), link.clone());
-    let (name, spec, running) = (name.to_string(), job.spec.clone(), job.running.clone());
-    running.fetch_add(1, Ordering::SeqCst);
-    tokio::spawn(async move {
-        let call = job_call(&spec, &jid, &name);
-        let outcome = functions.call(ctx.for_job(jid.clone()), call).await;
-        running.fetch_sub(1, Ordering::SeqCst);
-        if !spec.return_job {
-            return;
-        }
-        let ret = JobReturn {
-            jid,
-            fun: spec.function.clone(),
-            fun_args: fun_args(&spec),
-            ret: outcome.ret,
-            retcode: outcome.retcode,
-            success: outcome.success,
-            out: None,
-        };
-        send_schedule_return(&link, &name, ret).await;
-    });
-}
-
-/// The call a job makes, with Salt's `__pub_*` bookkeeping.
-fn job_call(spec: &JobSpec, jid: &Jid, name: &str) -> Call {
-    let mut kwargs = spec.kwargs.clone();
-    kwargs.insert("__pub_fun".into(), json!(spec.function));
-    kwargs.insert("__pub_jid".into(), json!(jid));
-    kwargs.insert("__pub_schedule".into(), json!(name));
-    Call {
-        fun: spec.function.clone(),
-        args: spec.args.clone(),
-        kwargs,
-    }
-}
-
-/// Salt's `fun_args`: the args, then the kwargs as one dict.
-fn fun_args(spec: &JobSpec) -> Vec<Value> {
-    let mut args = spec.args.clone();
-    if !spec.kwargs.is_empty() {
-        args.push(Value::Object(spec.kwargs.clone()));
-    }
-    args
-}
-
-/// Deliver a scheduled return, retrying through reconnects a few times.
-async fn send_schedule_return(link: &Link, name: &str, ret: JobReturn) {
-    let mut wait = Duration::from_millis(200);
-    for _ in 0..8 {
-        let request = Request::ScheduleReturn {
-            schedule: name.to_string(),
-            ret: ret.clone(),
-        };
-        match link.request(request, Duration::from_secs(30)).await {
-            Ok(Reply::Ok) => return,
-            Ok(other) => {
-                tracing::warn!(jid = %ret.jid, "the master did not take a scheduled return: {other:?}");
-                return;
-            }
-            Err(e) => {
-                tracing::debug!(jid = %ret.jid, "scheduled return not delivered yet: {e}");
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(10));
-            }
-        }
-    }
-    tracing::warn!(jid = %ret.jid, "gave up delivering a scheduled return");
+/// Whether a top-level `enabled: False` pauses the whole schedule.
+pub fn is_paused(config: &Map<String, Value>) -> bool {
+    config.get("enabled").is_some_and(|v| !truthy(v))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn intervals_add_up() {
@@ -648,12 +447,5 @@ mod tests {
         sync_jobs(&mut jobs, config.as_object().expect("test value"), now);
         jobs["j"].running.store(1, Ordering::SeqCst);
         assert!(due_jobs(&mut jobs, &HashSet::new(), false, now).is_empty());
-    }
-
-    #[test]
-    fn schedule_jids_have_a_suffix() {
-        let jid = schedule_jid().expect("test value");
-        assert!(jid.as_str().contains('_'));
-        assert_ne!(jid, schedule_jid().expect("test value"));
     }
 }
