@@ -206,6 +206,9 @@ pub struct MasterConfig {
     pub pillar_roots: Map<String, Value>,
     pub nodegroups: Map<String, Value>,
     pub reactor: Vec<Value>,
+    /// Runner functions the master runs on a schedule (Salt's `schedule:`,
+    /// the minion's job format).
+    pub schedule: Value,
     /// Workers that run reactions (Salt's key).
     pub reactor_worker_threads: usize,
     /// Reactions that may wait for a worker; more are dropped (Salt's key).
@@ -275,6 +278,7 @@ impl Default for MasterConfig {
             pillar_roots: base_env("/srv/pillar"),
             nodegroups: Map::new(),
             reactor: Vec::new(),
+            schedule: Value::Null,
             reactor_worker_threads: 10,
             reactor_worker_hwm: 10000,
             presence_events: false,

@@ -104,6 +104,7 @@ pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
     tokio::spawn(housekeeping(master.clone()));
     crate::reactor::start(master.clone());
     tokio::spawn(crate::reactor::presence::run(master.clone()));
+    tokio::spawn(crate::schedule::run(master.clone()));
     tracing::info!(publish_port, ret_port, "brine-master ready");
     // Tests and supervisors read this line to learn the bound ports.
     println!("brine-master ready publish_port={publish_port} ret_port={ret_port}");

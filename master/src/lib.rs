@@ -25,5 +25,6 @@ pub mod pubproc;
 pub mod reactor;
 pub mod reqserver;
 pub mod runners;
+pub mod schedule;
 pub mod sessions;
 pub mod wait;

@@ -171,7 +171,7 @@ fn start_run(
         let ret = JobReturn {
             jid,
             fun: spec.function.clone(),
-            fun_args: fun_args(&spec),
+            fun_args: spec.fun_args(),
             ret: outcome.ret,
             retcode: outcome.retcode,
             success: outcome.success,
@@ -192,15 +192,6 @@ fn job_call(spec: &JobSpec, jid: &Jid, name: &str) -> Call {
         args: spec.args.clone(),
         kwargs,
     }
-}
-
-/// Salt's `fun_args`: the args, then the kwargs as one dict.
-fn fun_args(spec: &JobSpec) -> Vec<Value> {
-    let mut args = spec.args.clone();
-    if !spec.kwargs.is_empty() {
-        args.push(Value::Object(spec.kwargs.clone()));
-    }
-    args
 }
 
 /// Deliver a scheduled return, retrying through reconnects a few times.

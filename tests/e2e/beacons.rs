@@ -205,3 +205,22 @@ fn saved_beacons_and_schedule_survive_a_restart() {
     let schedule = run(&c, &["schedule.list", "return_yaml=False"]);
     assert_eq!(schedule["hourly"]["function"], "test.ping", "{schedule}");
 }
+
+/// The master's own `schedule:` runs runner functions, with runner events.
+#[test]
+fn master_schedule_runs_a_runner() {
+    let c = Cluster::builder()
+        .master_conf("schedule:\n  who_is_here:\n    function: manage.present\n    seconds: 1\n")
+        .minions(1)
+        .start()
+        .ready();
+    let events = c.events("salt/run/*");
+    let (_, ret) = events.expect(
+        "the scheduled runner's return",
+        Duration::from_secs(30),
+        |tag, data| tag.ends_with("/ret") && data["schedule"] == "who_is_here",
+    );
+    assert_eq!(ret["fun"], "runner.manage.present", "{ret}");
+    assert_eq!(ret["success"], true, "{ret}");
+    assert_eq!(ret["return"], serde_json::json!(["m1"]), "{ret}");
+}

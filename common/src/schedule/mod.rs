@@ -130,6 +130,15 @@ impl JobSpec {
         })
     }
 
+    /// Salt's `fun_args` of a run: the args, then the kwargs as one dict.
+    pub fn fun_args(&self) -> Vec<Value> {
+        let mut args = self.args.clone();
+        if !self.kwargs.is_empty() {
+            args.push(Value::Object(self.kwargs.clone()));
+        }
+        args
+    }
+
     /// The delay before a run: the interval plus a random splay.
     fn delay(&self) -> Duration {
         self.interval.unwrap_or_default() + self.splay_delay()
