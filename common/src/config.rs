@@ -385,6 +385,9 @@ pub struct MinionConfig {
     pub pillarenv: Option<String>,
     /// Hide render details in pillar `_errors` (they go to the log).
     pub pillar_safe_render_error: bool,
+    /// Send every state's result as a `salt/job/<jid>/prog/...` event
+    /// while a state run goes on (Salt's key).
+    pub state_events: bool,
     /// How the top files of several environments combine (Salt's key):
     /// `merge` (default), `same` or `merge_all`.
     pub top_file_merging_strategy: String,
@@ -437,6 +440,7 @@ impl Default for MinionConfig {
             pillar_merge_lists: false,
             pillarenv: None,
             pillar_safe_render_error: true,
+            state_events: false,
             top_file_merging_strategy: "merge".into(),
             default_top: "base".into(),
             beacons: Value::Null,

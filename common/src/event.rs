@@ -66,7 +66,8 @@ pub mod tags {
 ///
 /// `salt/` and `brine/` belong to the master, except the minion's own
 /// `salt/minion/<id>/...` and `salt/beacon/<id>/...` subtrees and its state
-/// results, `salt/state_result/<jid>/<id>/...` (states' `fire_event`).
+/// results, `salt/state_result/<jid>/<id>/...` (states' `fire_event`) and
+/// `salt/job/<jid>/prog/<id>/...` (`state_events`).
 /// Anything else (custom tags such as `myapp/deploy`, the legacy
 /// `minion_start`) is allowed.
 pub fn minion_may_fire(id: &MinionId, tag: &str) -> bool {
@@ -82,6 +83,16 @@ pub fn minion_may_fire(id: &MinionId, tag: &str) -> bool {
                 .and_then(|r| r.strip_prefix(id.as_str()))
                 .is_some_and(|r| r.is_empty() || r.starts_with('/'))
         };
+        // `salt/job/<jid>/prog/<id>/...`: its own state run's progress.
+        let own_progress = rest
+            .strip_prefix("job/")
+            .and_then(|r| r.split_once("/prog/"))
+            .is_some_and(|(jid, r)| {
+                !jid.is_empty()
+                    && !jid.contains('/')
+                    && r.strip_prefix(id.as_str())
+                        .is_some_and(|r| r.starts_with('/'))
+            });
         let own_state_result = rest
             .strip_prefix("state_result/")
             .and_then(|r| r.split_once('/'))
@@ -90,7 +101,7 @@ pub fn minion_may_fire(id: &MinionId, tag: &str) -> bool {
                     && r.strip_prefix(id.as_str())
                         .is_some_and(|r| r.starts_with('/'))
             });
-        return own("minion/") || own("beacon/") || own_state_result;
+        return own("minion/") || own("beacon/") || own_state_result || own_progress;
     }
     true
 }
@@ -119,6 +130,9 @@ mod tests {
             "salt/state_result/1/other/x",
             "salt/state_result//web1/x",
             "salt/state_result/1/web1",
+            "salt/job/1/prog/other/0",
+            "salt/job/1/ret/web1",
+            "salt/job/1/x/prog/web1/0",
             "",
         ] {
             assert!(!minion_may_fire(&m, t), "{t} allowed");
@@ -127,6 +141,7 @@ mod tests {
             "salt/minion/web1/start",
             "salt/beacon/web1/inotify/",
             "salt/state_result/20261122015500000000/web1/deploy/step1",
+            "salt/job/20261122015500000000/prog/web1/3",
             "minion_start",
             "myapp/deploy",
         ] {

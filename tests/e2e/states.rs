@@ -534,3 +534,34 @@ fn states_parallel_states_run_together() {
         assert_eq!(by_id(&ret, id)["result"], true, "{ret:#}");
     }
 }
+
+/// `state_events: True` on the minion: each state's progress reaches the
+/// master's bus as `salt/job/<jid>/prog/<minion>/<run number>`.
+#[test]
+fn states_progress_events_with_state_events() {
+    let srv = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        srv.path().join("steps.sls"),
+        "first:\n  test.succeed_without_changes\nsecond:\n  test.succeed_without_changes\n",
+    )
+    .expect("sls");
+    let c = Cluster::builder()
+        .minions(1)
+        .minion_conf("state_events: True\n")
+        .master_conf(&format!(
+            "file_roots:\n  base:\n    - {}\n",
+            srv.path().display()
+        ))
+        .start()
+        .ready();
+    let events = c.events("salt/job/*");
+    let out = c.brine(&["--out", "json", "m1", "state.apply", "steps"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let (_, data) = events.expect(
+        "the second state's progress",
+        Duration::from_secs(30),
+        |t, _| t.contains("/prog/m1/1"),
+    );
+    assert_eq!(data["data"]["len"], 2, "{data}");
+    assert_eq!(data["data"]["ret"]["__id__"], "second", "{data}");
+}

@@ -427,6 +427,7 @@ async fn run_job(ctx: MinionCtx, call: Call, what: What) -> Result<FnOutput, FnE
         let events = (ctx.link.is_some() && !jid.is_empty()).then_some(StateEvents {
             jid: &jid,
             minion_id: &minion_id,
+            progress: ctx.config.state_events,
             fire: &fire,
         });
         let modules = brine_states::modules::registry();

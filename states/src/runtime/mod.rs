@@ -54,6 +54,9 @@ pub struct RunOptions<'a> {
 pub struct StateEvents<'a> {
     pub jid: &'a str,
     pub minion_id: &'a str,
+    /// Salt's `state_events`: every other state's result goes out as
+    /// `salt/job/<jid>/prog/<id>/<run number>` with `{ret, len}`.
+    pub progress: bool,
     pub fire: &'a (dyn Fn(&str, Value) + Sync),
 }
 
@@ -471,18 +474,25 @@ impl<'a, 's> Runner<'a, 's> {
         let Some(events) = self.opts.events else {
             return;
         };
-        let suffix = match chunk.arg("fire_event") {
-            Some(Value::Bool(true)) => chunk.name.clone(),
-            Some(Value::String(custom)) if !custom.is_empty() => custom.clone(),
-            _ => return,
-        };
         let Some(ret) = self.out.get(&chunk.tag()) else {
             return;
         };
-        let tag = format!(
-            "salt/state_result/{}/{}/{suffix}",
-            events.jid, events.minion_id
-        );
+        let (jid, id) = (events.jid, events.minion_id);
+        let tag = match chunk.arg("fire_event") {
+            Some(Value::Bool(true)) => format!("salt/state_result/{jid}/{id}/{}", chunk.name),
+            Some(Value::String(custom)) if !custom.is_empty() => {
+                format!("salt/state_result/{jid}/{id}/{custom}")
+            }
+            // Salt's `state_events`: every state's progress.
+            _ if events.progress => {
+                let num = ret.get("__run_num__").cloned().unwrap_or(Value::Null);
+                let len = self.low.chunks.len();
+                let tag = format!("salt/job/{jid}/prog/{id}/{num}");
+                (events.fire)(&tag, json!({"ret": ret, "len": len}));
+                return;
+            }
+            _ => return,
+        };
         (events.fire)(&tag, json!({"ret": ret}));
     }
 

@@ -334,6 +334,7 @@ quiet:
         events: Some(StateEvents {
             jid: "20261122015500000000",
             minion_id: "m1",
+            progress: false,
             fire: &fire,
         }),
         ..RunOptions::default()
@@ -392,4 +393,37 @@ needs_broken:
         by_id(&out, "needs_broken")["comment"],
         "One or more requisite failed: s.broken"
     );
+}
+
+#[test]
+fn runtime_state_events_send_every_states_progress() {
+    let sls = "\
+one:
+  test.succeed_without_changes
+two:
+  test.succeed_with_changes
+";
+    let fired = std::sync::Mutex::new(Vec::new());
+    let fire = |tag: &str, data: Value| fired.lock().expect("lock").push((tag.to_string(), data));
+    let opts = RunOptions {
+        events: Some(StateEvents {
+            jid: "20261122015500000000",
+            minion_id: "m1",
+            progress: true,
+            fire: &fire,
+        }),
+        ..RunOptions::default()
+    };
+    run_sls(sls, &opts);
+    let fired = fired.into_inner().expect("lock");
+    let tags: Vec<&str> = fired.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        tags,
+        [
+            "salt/job/20261122015500000000/prog/m1/0",
+            "salt/job/20261122015500000000/prog/m1/1",
+        ]
+    );
+    assert_eq!(fired[1].1["len"], 2);
+    assert_eq!(fired[1].1["ret"]["__id__"], "two");
 }
