@@ -8,6 +8,33 @@ pub fn master_config(args: &CommonArgs) -> anyhow::Result<MasterConfig> {
     args.load::<MasterConfig>(|c| &c.log_level)
 }
 
+/// The `main` of a client CLI (`brine`, `brine-cp`, `brine-run`): load the
+/// master config, run `job` on a single-threaded runtime, exit with its
+/// code; an error is printed as `ERROR: ...` and exits with `error_code`.
+pub fn run_client<Fut>(
+    args: &CommonArgs,
+    error_code: u8,
+    job: impl FnOnce(MasterConfig) -> Fut,
+) -> std::process::ExitCode
+where
+    Fut: std::future::Future<Output = anyhow::Result<u8>>,
+{
+    let result = (|| {
+        let config = master_config(args)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(job(config))
+    })();
+    match result {
+        Ok(code) => std::process::ExitCode::from(code),
+        Err(e) => {
+            eprintln!("ERROR: {e:#}");
+            std::process::ExitCode::from(error_code)
+        }
+    }
+}
+
 /// The target-type flags `brine` and `brine-cp` share (Salt's), at most one.
 #[derive(Debug, Clone, clap::Args)]
 #[group(id = "tgt_type", multiple = false)]

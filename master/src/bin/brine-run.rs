@@ -34,21 +34,12 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = (|| {
-        let config = brine_master::cli::master_config(&cli.common)?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        runtime.block_on(run(&cli, &config))
-    })();
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            eprintln!("ERROR: {e:#}");
-            ExitCode::from(1)
-        }
-    }
+    let cli = &Cli::parse();
+    brine_master::cli::run_client(
+        &cli.common,
+        1,
+        |config| async move { run(cli, &config).await },
+    )
 }
 
 async fn run(cli: &Cli, config: &brine_common::config::MasterConfig) -> anyhow::Result<u8> {
