@@ -487,14 +487,8 @@ pub fn copy(c: &StateCall<'_>) -> StateResult {
                 changes,
             ));
         }
-        if !is_dir(c, parent_of(name))? {
-            if !c.chunk.bool_arg("makedirs", false) {
-                return Ok(StateResult::fail(
-                    name,
-                    format!("The target directory {} is not present", parent_of(name)),
-                ));
-            }
-            call(c.host, "file.makedirs", vec![json!(name)], &[])?;
+        if let Some(missing) = make_target_parent(c, name)? {
+            return Ok(missing);
         }
         let dir = is_dir(c, &source)?;
         call(
@@ -518,6 +512,22 @@ pub fn copy(c: &StateCall<'_>) -> StateResult {
 }
 
 /// Two regular files with the same bytes.
+/// `copy`/`rename`: the target's parent directory, created with
+/// `makedirs: True`, else Salt's failure naming it.
+fn make_target_parent(c: &StateCall<'_>, name: &str) -> Result<Option<StateResult>, String> {
+    if is_dir(c, parent_of(name))? {
+        return Ok(None);
+    }
+    if !c.chunk.bool_arg("makedirs", false) {
+        return Ok(Some(StateResult::fail(
+            name,
+            format!("The target directory {} is not present", parent_of(name)),
+        )));
+    }
+    call(c.host, "file.makedirs", vec![json!(name)], &[])?;
+    Ok(None)
+}
+
 fn same_file(c: &StateCall<'_>, a: &str, b: &str) -> Result<bool, String> {
     if is_dir(c, a)? || is_dir(c, b)? {
         return Ok(false);
@@ -559,14 +569,8 @@ pub fn rename(c: &StateCall<'_>) -> StateResult {
                 changes,
             ));
         }
-        if !is_dir(c, parent_of(name))? {
-            if !c.chunk.bool_arg("makedirs", false) {
-                return Ok(StateResult::fail(
-                    name,
-                    format!("The target directory {} is not present", parent_of(name)),
-                ));
-            }
-            call(c.host, "file.makedirs", vec![json!(name)], &[])?;
+        if let Some(missing) = make_target_parent(c, name)? {
+            return Ok(missing);
         }
         if exists_at(c, name)? {
             call(c.host, "file.remove", vec![json!(name)], &[])?;
