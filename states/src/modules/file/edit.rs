@@ -180,24 +180,9 @@ pub fn comment(c: &StateCall<'_>) -> StateResult {
                 format!("{unanchored}: Pattern not found"),
             ));
         }
-        if c.test {
-            return Ok(pending(
-                name,
-                format!("File {name} is set to be updated"),
-                one(name, json!("updated")),
-            ));
-        }
-        let backup = arg(c.chunk, "backup");
-        let out = call(
-            c.host,
-            "file.comment_line",
-            vec![json!(name), json!(regex), json!(ch), json!(true)],
-            &[("backup", backup)],
-        )?;
-        let changes = if truthy(&out) {
-            one("diff", out)
-        } else {
-            Map::new()
+        let changes = match comment_line(c, name, &regex, &ch, true)? {
+            Ok(changes) => changes,
+            Err(predicted) => return Ok(predicted),
         };
         if search(c, &unanchored)? {
             Ok(changed(name, "Commented lines successfully", changes))
@@ -229,24 +214,9 @@ pub fn uncomment(c: &StateCall<'_>) -> StateResult {
                 format!("{regex}: Pattern not found"),
             ));
         }
-        if c.test {
-            return Ok(pending(
-                name,
-                format!("File {name} is set to be updated"),
-                one(name, json!("updated")),
-            ));
-        }
-        let backup = arg(c.chunk, "backup");
-        let out = call(
-            c.host,
-            "file.comment_line",
-            vec![json!(name), json!(regex), json!(ch), json!(false)],
-            &[("backup", backup)],
-        )?;
-        let changes = if truthy(&out) {
-            one("diff", out)
-        } else {
-            Map::new()
+        let changes = match comment_line(c, name, &regex, &ch, false)? {
+            Ok(changes) => changes,
+            Err(predicted) => return Ok(predicted),
         };
         if search(c, &format!("^[ \t]*{bare}"))? {
             Ok(changed(name, "Uncommented lines successfully", changes))
@@ -438,4 +408,33 @@ fn set_keys(old: &str, wanted: &[(String, String)], sep: &str, append: bool) -> 
         }
     }
     (out, count)
+}
+
+/// `comment`/`uncomment` once their checks pass: in test mode the predicted
+/// result (`Err`), else `file.comment_line` run and its diff as the changes.
+fn comment_line(
+    c: &StateCall<'_>,
+    name: &str,
+    regex: &str,
+    ch: &str,
+    comment: bool,
+) -> Result<Result<Map<String, Value>, StateResult>, String> {
+    if c.test {
+        return Ok(Err(pending(
+            name,
+            format!("File {name} is set to be updated"),
+            one(name, json!("updated")),
+        )));
+    }
+    let out = call(
+        c.host,
+        "file.comment_line",
+        vec![json!(name), json!(regex), json!(ch), json!(comment)],
+        &[("backup", arg(c.chunk, "backup"))],
+    )?;
+    Ok(Ok(if truthy(&out) {
+        one("diff", out)
+    } else {
+        Map::new()
+    }))
 }
