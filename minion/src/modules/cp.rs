@@ -205,18 +205,7 @@ async fn get_file(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
     if dest.ends_with('/') || dest_path.is_dir() {
         dest_path = dest_path.join(Path::new(&path).file_name().unwrap_or_default());
     }
-    if let Some(dir) = dest_path.parent()
-        && !dir.exists()
-    {
-        if !makedirs {
-            return Err(FnError::Execution(format!(
-                "Destination directory {} does not exist",
-                dir.display()
-            )));
-        }
-        std::fs::create_dir_all(dir)
-            .map_err(|e| FnError::Execution(format!("{}: {e}", dir.display())))?;
-    }
+    destination_dir(&dest_path, makedirs)?;
     std::fs::copy(&cached, &dest_path)
         .map_err(|e| FnError::Execution(format!("{}: {e}", dest_path.display())))?;
     Ok(json!(dest_path.display().to_string()).into())
@@ -305,18 +294,7 @@ async fn get_template(ctx: MinionCtx, call: Call) -> Result<FnOutput, FnError> {
     .map_err(|e| FnError::Exception(e.to_string()))?
     .map_err(FnError::Execution)?;
     let dest = Path::new(&dest);
-    if let Some(dir) = dest.parent()
-        && !dir.exists()
-    {
-        if !makedirs {
-            return Err(FnError::Execution(format!(
-                "Destination directory {} does not exist",
-                dir.display()
-            )));
-        }
-        std::fs::create_dir_all(dir)
-            .map_err(|e| FnError::Execution(format!("{}: {e}", dir.display())))?;
-    }
+    destination_dir(dest, makedirs)?;
     std::fs::write(dest, rendered)
         .map_err(|e| FnError::Execution(format!("{}: {e}", dest.display())))?;
     Ok(json!(dest.display().to_string()).into())
@@ -331,6 +309,21 @@ fn sls_names<'a>(paths: impl Iterator<Item = &'a str>) -> Vec<String> {
     names.sort();
     names.dedup();
     names
+}
+
+/// `get_file`/`get_template`: the destination's directory, created with
+/// `makedirs=True`, else an error naming it.
+fn destination_dir(dest: &Path, makedirs: bool) -> Result<(), FnError> {
+    let Some(dir) = dest.parent().filter(|dir| !dir.exists()) else {
+        return Ok(());
+    };
+    if !makedirs {
+        return Err(FnError::Execution(format!(
+            "Destination directory {} does not exist",
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| FnError::Execution(format!("{}: {e}", dir.display())))
 }
 
 #[cfg(test)]
