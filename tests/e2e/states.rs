@@ -335,29 +335,42 @@ fn states_file_recurse_mirrors_a_directory() {
     );
 }
 
-/// `fire_event` through the master: `True` sends the result under the
-/// state's name, a string under that suffix, both as
-/// `salt/state_result/<jid>/<minion>/...` on the master's bus.
-#[test]
-fn states_fire_event_puts_results_on_the_masters_bus() {
+/// A ready one-minion cluster whose master serves one SLS, `<name>.sls`
+/// (its temp tree is returned with it: it must live as long as the cluster).
+fn master_served(name: &str, sls: &str, minion_conf: &str) -> (Cluster, tempfile::TempDir) {
     let srv = tempfile::tempdir().expect("tempdir");
-    std::fs::write(
-        srv.path().join("fired.sls"),
-        "announce:\n  test.succeed_with_changes:\n    - fire_event: True\n\
-         step:\n  test.succeed_without_changes:\n    - fire_event: deploy/step1\n",
-    )
-    .expect("sls");
+    std::fs::write(srv.path().join(format!("{name}.sls")), sls).expect("sls");
     let c = Cluster::builder()
         .minions(1)
+        .minion_conf(minion_conf)
         .master_conf(&format!(
             "file_roots:\n  base:\n    - {}\n",
             srv.path().display()
         ))
         .start()
         .ready();
-    let events = c.events("salt/*");
-    let out = c.brine(&["--out", "json", "m1", "state.apply", "fired"]);
+    (c, srv)
+}
+
+/// `brine m1 state.apply <sls>`, which must succeed.
+fn apply_through_master(c: &Cluster, sls: &str) {
+    let out = c.brine(&["--out", "json", "m1", "state.apply", sls]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+}
+
+/// `fire_event` through the master: `True` sends the result under the
+/// state's name, a string under that suffix, both as
+/// `salt/state_result/<jid>/<minion>/...` on the master's bus.
+#[test]
+fn states_fire_event_puts_results_on_the_masters_bus() {
+    let (c, _srv) = master_served(
+        "fired",
+        "announce:\n  test.succeed_with_changes:\n    - fire_event: True\n\
+         step:\n  test.succeed_without_changes:\n    - fire_event: deploy/step1\n",
+        "",
+    );
+    let events = c.events("salt/*");
+    apply_through_master(&c, "fired");
     let (new_tag, _) = events.expect("the job", Duration::from_secs(20), |t, d| {
         t.ends_with("/new") && d["fun"] == "state.apply"
     });
@@ -539,24 +552,13 @@ fn states_parallel_states_run_together() {
 /// master's bus as `salt/job/<jid>/prog/<minion>/<run number>`.
 #[test]
 fn states_progress_events_with_state_events() {
-    let srv = tempfile::tempdir().expect("tempdir");
-    std::fs::write(
-        srv.path().join("steps.sls"),
+    let (c, _srv) = master_served(
+        "steps",
         "first:\n  test.succeed_without_changes\nsecond:\n  test.succeed_without_changes\n",
-    )
-    .expect("sls");
-    let c = Cluster::builder()
-        .minions(1)
-        .minion_conf("state_events: True\n")
-        .master_conf(&format!(
-            "file_roots:\n  base:\n    - {}\n",
-            srv.path().display()
-        ))
-        .start()
-        .ready();
+        "state_events: True\n",
+    );
     let events = c.events("salt/job/*");
-    let out = c.brine(&["--out", "json", "m1", "state.apply", "steps"]);
-    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    apply_through_master(&c, "steps");
     let (_, data) = events.expect(
         "the second state's progress",
         Duration::from_secs(30),
