@@ -394,6 +394,9 @@ pub struct MinionConfig {
     /// With `same`: the environment whose top file serves environments
     /// that have none.
     pub default_top: String,
+    /// The environments whose top files are read, in this order (Salt's
+    /// key; empty: every environment, `base` first).
+    pub env_order: Vec<String>,
     pub beacons: Value,
     pub schedule: Value,
     pub startup_states: String,
@@ -443,6 +446,7 @@ impl Default for MinionConfig {
             state_events: false,
             top_file_merging_strategy: "merge".into(),
             default_top: "base".into(),
+            env_order: Vec::new(),
             beacons: Value::Null,
             schedule: Value::Null,
             startup_states: String::new(),

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::cluster::{Cluster, json_out, stdout};
 
-fn git(repo: &Path, args: &[&str]) {
+pub(crate) fn git(repo: &Path, args: &[&str]) {
     let out = Command::new("git")
         .arg("-C")
         .arg(repo)
@@ -25,13 +25,13 @@ fn git(repo: &Path, args: &[&str]) {
     );
 }
 
-fn write(root: &Path, rel: &str, text: &str) {
+pub(crate) fn write(root: &Path, rel: &str, text: &str) {
     let full = root.join(rel);
     std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
     std::fs::write(full, text).expect("write");
 }
 
-fn commit(repo: &Path, message: &str) {
+pub(crate) fn commit(repo: &Path, message: &str) {
     git(repo, &["add", "-A"]);
     git(repo, &["commit", "--quiet", "-m", message]);
 }

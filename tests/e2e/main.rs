@@ -20,4 +20,5 @@ mod rollout;
 mod scale;
 mod security;
 mod states;
+mod states_sources;
 mod targeting;

@@ -437,6 +437,11 @@ fn states_top_file_merging_strategy_picks_the_sections() {
         show_top("merge_all"),
         json!({"base": ["common", "stale_common"], "dev": ["dev_from_base", "dev_own"]})
     );
+    // env_order: dev's top file is read first, base's second.
+    assert_eq!(
+        show_top("merge_all\nenv_order: [dev, base]"),
+        json!({"base": ["stale_common", "common"], "dev": ["dev_own", "dev_from_base"]})
+    );
 }
 
 /// `file.directory` with `clean: True` removes what no required `file`

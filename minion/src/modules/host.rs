@@ -40,6 +40,7 @@ pub struct HostCmd {
     env: Vec<(String, String)>,
     stdin: Option<Vec<u8>>,
     timeout: Option<Duration>,
+    cwd: Option<PathBuf>,
 }
 
 /// What a finished command produced.
@@ -96,6 +97,7 @@ impl HostCmd {
             env: vec![("LC_ALL".into(), "C".into()), ("LANG".into(), "C".into())],
             stdin: None,
             timeout: None,
+            cwd: None,
         }
     }
 
@@ -125,6 +127,12 @@ impl HostCmd {
 
     pub fn timeout(mut self, limit: Duration) -> Self {
         self.timeout = Some(limit);
+        self
+    }
+
+    /// Run in this directory (else the minion's own working directory).
+    pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(dir.into());
         self
     }
 
@@ -167,6 +175,9 @@ impl HostCmd {
             .kill_on_drop(true);
         for (k, v) in &self.env {
             cmd.env(k, v);
+        }
+        if let Some(dir) = &self.cwd {
+            cmd.current_dir(dir);
         }
         tracing::debug!(command = %self.display(), "running host command");
         let run = self.run(cmd);

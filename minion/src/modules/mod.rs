@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::executor::RunningJobs;
 
+pub mod archive;
 pub mod beacons;
 pub mod cmd;
 pub mod cp;
@@ -18,6 +19,7 @@ pub mod cron;
 pub mod disk;
 pub mod event;
 pub mod file;
+pub mod git;
 pub mod grains;
 pub mod group;
 pub mod host;
@@ -187,12 +189,14 @@ pub fn registry_of(modules: &[&str]) -> Arc<Functions<MinionCtx>> {
 fn all_functions() -> Functions<MinionCtx> {
     let mut f = Functions::new();
     beacons::register(&mut f);
+    archive::register(&mut f);
     cmd::register(&mut f);
     cp::register(&mut f);
     cron::register(&mut f);
     disk::register(&mut f);
     event::register(&mut f);
     file::register(&mut f);
+    git::register(&mut f);
     grains::register(&mut f);
     group::register(&mut f);
     hosts::register(&mut f);

@@ -289,3 +289,36 @@ fn top_unknown_merging_strategy_is_an_error_naming_the_option() {
         "{err}"
     );
 }
+
+#[test]
+fn top_env_order_limits_and_orders_the_top_files_read() {
+    let mut host = three_tops();
+    host.opts
+        .insert("env_order".into(), json!(["qa", "base", "qa"]));
+    assert_eq!(
+        merged(&mut host, "merge_all"),
+        [
+            env("base", &["qa_base", "common"]),
+            env("qa", &["qa_own"]),
+            env("dev", &["dev_from_base"]),
+        ],
+        "dev's own top file is not read; qa's comes first"
+    );
+}
+
+#[test]
+fn top_same_serves_an_environment_without_top_from_default_top() {
+    let mut host = MemHost::with_files(&[
+        (
+            "base/top.sls",
+            "base:\n  '*':\n    - common\nprod:\n  '*':\n    - prod_from_base\n",
+        ),
+        ("prod/app.sls", "{}\n"),
+    ]);
+    assert_eq!(
+        merged(&mut host, "same"),
+        [env("base", &["common"]), env("prod", &["prod_from_base"])]
+    );
+    host.opts.insert("default_top".into(), json!("nowhere"));
+    assert_eq!(merged(&mut host, "same"), [env("base", &["common"])]);
+}

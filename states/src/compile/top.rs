@@ -21,6 +21,8 @@
 //!   (from `default_top`'s, when the environment has none);
 //! - `merge_all`: every section of every top file, the SLS lists of a target
 //!   defined twice joined.
+//!
+//! `env_order` limits and orders the environments whose top files are read.
 
 use brine_common::target::{MinionFacts, Target};
 use brine_common::wire::TargetSpec;
@@ -54,7 +56,7 @@ pub fn read_tops(
 ) -> Result<Vec<TopFile>, CompileError> {
     let envs: Vec<String> = match saltenv {
         Some(env) => vec![env.to_string()],
-        None => host.environments(),
+        None => ordered_envs(host.environments(), &host.opts()),
     };
     let mut tops = Vec::new();
     let mut errors = Vec::new();
@@ -89,6 +91,25 @@ pub fn read_tops(
     } else {
         Err(CompileError::new(errors))
     }
+}
+
+/// Salt's `env_order`: when set, only the listed environments that exist,
+/// in the listed order (duplicates dropped); otherwise every environment.
+fn ordered_envs(available: Vec<String>, opts: &Map<String, Value>) -> Vec<String> {
+    let order: Vec<&str> = opts
+        .get("env_order")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if order.is_empty() {
+        return available;
+    }
+    let mut seen = std::collections::HashSet::new();
+    order
+        .into_iter()
+        .filter(|env| seen.insert(*env) && available.iter().any(|a| a == env))
+        .map(String::from)
+        .collect()
 }
 
 /// The SLS names the top files assign to this minion.

@@ -14,10 +14,12 @@ use serde_json::{Map, Value};
 use crate::host::StateHost;
 use crate::lowstate::{LowChunk, StateCall, StateModules, StateResult};
 
+pub mod archive;
 pub mod cmd;
 pub mod cron;
 pub mod event;
 pub mod file;
+pub mod git;
 pub mod group;
 pub mod host;
 pub mod module;
@@ -31,6 +33,8 @@ pub mod user;
 pub fn registry() -> StateModules {
     let mut m = StateModules::default();
     test::register(&mut m);
+    archive::register(&mut m);
+    git::register(&mut m);
     file::register(&mut m);
     cmd::register(&mut m);
     pkg::register(&mut m);
@@ -100,6 +104,19 @@ pub(crate) fn list_of(chunk: &LowChunk, key: &str) -> Vec<String> {
         Some(v) if !v.is_null() => vec![text(v)],
         _ => Vec::new(),
     }
+}
+
+/// The strings of a list an execution function returned (empty when it
+/// returned something else).
+pub(crate) fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A test-mode answer: nothing done, `result: None`, the predicted changes.

@@ -154,7 +154,7 @@ fn with_newline(c: &StateCall<'_>, mut body: String) -> String {
 }
 
 /// `salt://path?saltenv=env` -> (env, path).
-fn salt_url<'a>(c: &'a StateCall<'_>, source: &'a str) -> Option<(&'a str, &'a str)> {
+pub(crate) fn salt_url<'a>(c: &'a StateCall<'_>, source: &'a str) -> Option<(&'a str, &'a str)> {
     let rest = source.strip_prefix("salt://")?;
     Some(match rest.split_once("?saltenv=") {
         Some((path, env)) => (env, path),
@@ -199,7 +199,7 @@ fn fetch(c: &StateCall<'_>, source: &str, template: Option<&str>) -> Result<Opti
 }
 
 /// `source_hash`: `sha256=<hex>`, or a bare hex digest (the type from its length).
-fn check_hash(c: &StateCall<'_>, source: &str, local: &str) -> Result<(), String> {
+pub(crate) fn check_hash(c: &StateCall<'_>, source: &str, local: &str) -> Result<(), String> {
     let Some(spec) = str_of(c.chunk, "source_hash") else {
         return Ok(());
     };

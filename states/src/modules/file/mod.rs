@@ -9,9 +9,9 @@
 //! `dry_run` in test mode) for edits.
 
 mod edit;
-mod managed;
-mod paths;
-mod perms;
+pub(crate) mod managed;
+pub(crate) mod paths;
+pub(crate) mod perms;
 mod recurse;
 
 use crate::lowstate::StateModules;
