@@ -229,6 +229,22 @@ pub struct MasterConfig {
     pub gitfs_root: String,
     /// A prefix under which every remote's files appear (per-remote `mountpoint`).
     pub gitfs_mountpoint: String,
+    /// Per-environment settings for every remote (Salt's key): a list of
+    /// one-key maps from an environment to its `ref`, `root` and
+    /// `mountpoint`; a remote's own `saltenv` option overrides them.
+    pub gitfs_saltenv: Vec<Value>,
+    /// Environments served only if they match an entry (exact, glob or
+    /// regex); empty: all.
+    pub gitfs_saltenv_whitelist: Vec<String>,
+    /// Environments never served (exact, glob or regex).
+    pub gitfs_saltenv_blacklist: Vec<String>,
+    /// Which kinds of refs name environments: `branch`, `tag`, `sha`.
+    pub gitfs_ref_types: Vec<String>,
+    /// Serve only `base` and the environments `saltenv` maps, not every
+    /// branch and tag.
+    pub gitfs_disable_saltenv_mapping: bool,
+    /// The ref served for an environment no ref matches ("" for none).
+    pub gitfs_fallback: String,
     pub ext_pillar: Vec<Value>,
     /// How pillar SLS files and sources are merged (Salt's key): `smart`
     /// (default), `recurse`, `aggregate`, `overwrite` or `none`.
@@ -288,6 +304,12 @@ impl Default for MasterConfig {
             gitfs_update_interval: 60,
             gitfs_root: String::new(),
             gitfs_mountpoint: String::new(),
+            gitfs_saltenv: Vec::new(),
+            gitfs_saltenv_whitelist: Vec::new(),
+            gitfs_saltenv_blacklist: Vec::new(),
+            gitfs_ref_types: vec!["branch".into(), "tag".into(), "sha".into()],
+            gitfs_disable_saltenv_mapping: false,
+            gitfs_fallback: String::new(),
             ext_pillar: Vec::new(),
             pillar_source_merging_strategy: "smart".into(),
             pillar_merge_lists: false,

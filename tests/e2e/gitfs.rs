@@ -190,3 +190,60 @@ fn root_and_mountpoint_place_a_remote_under_a_prefix() {
         (listed == json!(["apps/db.sls", "apps/web/init.sls"])).then_some(())
     });
 }
+
+/// `gitfs_saltenv` maps an environment to a branch and a subdirectory;
+/// `gitfs_saltenv_blacklist` hides the branch's own environment; a state
+/// run in the mapped environment reads its SLS from there.
+#[test]
+fn gitfs_saltenv_mapping_and_blacklist() {
+    let repo = tempfile::tempdir().expect("repo");
+    state_repo(repo.path());
+    git(repo.path(), &["checkout", "--quiet", "-b", "develop"]);
+    write(
+        repo.path(),
+        "salt/qa.sls",
+        "{% set base = pillar['example_dir'] %}\nqa:\n  file.managed:\n    - name: {{ base }}/qa\n    - contents: \"from develop/salt in {{ saltenv }}\"\n",
+    );
+    commit(repo.path(), "develop");
+    git(repo.path(), &["checkout", "--quiet", "master"]);
+    let c = Cluster::builder()
+        .minions(1)
+        .master_conf(&format!(
+            "fileserver_backend:\n  - gitfs\ngitfs_remotes:\n  - file://{}\ngitfs_saltenv:\n  - qa:\n    - ref: develop\n    - root: salt\ngitfs_saltenv_blacklist:\n  - develop\n",
+            repo.path().display()
+        ))
+        .start()
+        .ready();
+    assert_eq!(
+        json_out(&c.brine_run(&["--out", "json", "fileserver.envs"])),
+        json!(["base", "qa"]),
+        "the blacklisted branch is not an environment"
+    );
+    assert_eq!(
+        call(&c, &["cp.list_master", "saltenv=qa"]),
+        json!(["qa.sls"])
+    );
+    assert_eq!(
+        call(&c, &["cp.list_master", "saltenv=develop"]),
+        json!("ERROR: no environment \"develop\" in the file server")
+    );
+
+    let out = tempfile::tempdir().expect("out");
+    let pillar = format!(
+        "pillar={}",
+        json!({"example_dir": out.path().display().to_string()})
+    );
+    let ret = call(&c, &["state.sls", "qa", "saltenv=qa", &pillar]);
+    let results: Vec<&Value> = ret
+        .as_object()
+        .map(|o| o.values().collect())
+        .unwrap_or_default();
+    assert!(
+        results.len() == 1 && results[0]["result"] == json!(true),
+        "{ret:#}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("qa")).expect("written"),
+        "from develop/salt in qa\n"
+    );
+}

@@ -25,6 +25,7 @@ pub mod compound;
 mod expr;
 mod fnmatch;
 mod ipcidr;
+mod listmatch;
 mod nodegroup;
 mod subdict;
 
@@ -37,6 +38,7 @@ pub use compound::CompoundError;
 pub use expr::{DataNeeds, MinionFacts};
 pub use fnmatch::Fnmatch;
 pub use ipcidr::IpMatch;
+pub use listmatch::{check_whitelist_blacklist, expr_match};
 pub use nodegroup::{expand_group, expand_words};
 pub use subdict::{DataPattern, ValueMatch, traverse, traverse_value};
 

@@ -6,6 +6,14 @@
 //! tags are environments; `base` is the remote's `base` (`gitfs_base`,
 //! default `master`). A remote's `root` subdirectory is served as its top,
 //! under its `mountpoint` prefix. The first remote that has a path wins.
+//!
+//! Salt's environment mapping applies on top: `saltenv` (per remote, or
+//! `gitfs_saltenv` for all) maps an environment to any `ref` with its own
+//! `root` and `mountpoint`; `disable_saltenv_mapping` serves only `base` and
+//! those mapped environments; `all_saltenvs` serves one ref as every
+//! environment; `fallback` is the ref for an environment no ref matches;
+//! `ref_types` picks which of branches, tags and commit IDs may name one;
+//! `gitfs_saltenv_whitelist`/`_blacklist` hide environments.
 //! Symlink blobs are never followed: they are left out of manifests and a
 //! read of one is refused.
 
@@ -17,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use brine_common::config::MasterConfig;
 use brine_common::fileroots::{FileEntry, hex};
 use brine_common::ids::RelPath;
+use brine_common::target::check_whitelist_blacklist;
 use git2::{ErrorCode, ObjectType, Oid, Repository, Tree, TreeWalkMode, TreeWalkResult};
 use serde_json::{Map, Value};
 
@@ -33,16 +42,152 @@ pub struct Defaults {
     pub mountpoint: String,
     /// Where the mirrors live (`<cachedir>/gitfs`).
     pub mirrors: PathBuf,
+    /// `gitfs_saltenv`.
+    pub saltenv: BTreeMap<String, EnvSettings>,
+    pub ref_types: Vec<RefType>,
+    pub disable_saltenv_mapping: bool,
+    pub fallback: String,
 }
 
 impl Defaults {
-    pub fn from_config(config: &MasterConfig) -> Self {
-        Defaults {
+    pub fn from_config(config: &MasterConfig) -> Result<Self, String> {
+        let ref_types = config
+            .gitfs_ref_types
+            .iter()
+            .map(|t| RefType::parse(t))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("gitfs_ref_types: {e}"))?;
+        Ok(Defaults {
             base: config.gitfs_base.clone(),
             root: config.gitfs_root.clone(),
             mountpoint: config.gitfs_mountpoint.clone(),
             mirrors: config.cachedir.join("gitfs"),
+            saltenv: saltenv_settings(&Value::Array(config.gitfs_saltenv.clone()))
+                .map_err(|e| format!("gitfs_saltenv: {e}"))?,
+            ref_types,
+            disable_saltenv_mapping: config.gitfs_disable_saltenv_mapping,
+            fallback: config.gitfs_fallback.clone(),
+        })
+    }
+}
+
+/// The kinds of refs that may name an environment (`ref_types`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefType {
+    Branch,
+    Tag,
+    Sha,
+}
+
+impl RefType {
+    fn parse(text: &str) -> Result<RefType, String> {
+        match text {
+            "branch" => Ok(RefType::Branch),
+            "tag" => Ok(RefType::Tag),
+            "sha" => Ok(RefType::Sha),
+            other => Err(format!(
+                "unknown ref type {other:?} (expected branch, tag or sha)"
+            )),
         }
+    }
+}
+
+/// One environment's `saltenv` settings; `None` falls back to the remote's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnvSettings {
+    pub reference: Option<String>,
+    pub root: Option<String>,
+    pub mountpoint: Option<String>,
+}
+
+/// How one remote serves one environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct View {
+    /// The branch, tag or commit ID.
+    reference: String,
+    root: String,
+    mountpoint: String,
+}
+
+impl View {
+    /// `salt://` path of a file at `rel` under the root.
+    fn salt_path(&self, rel: &str) -> String {
+        if self.mountpoint.is_empty() {
+            rel.to_string()
+        } else {
+            format!("{}/{rel}", self.mountpoint)
+        }
+    }
+
+    /// The path inside the repository that serves `path`, if it is under
+    /// the mountpoint.
+    fn repo_path(&self, path: &RelPath) -> Option<String> {
+        let rest = if self.mountpoint.is_empty() {
+            path.as_str()
+        } else {
+            path.as_str()
+                .strip_prefix(self.mountpoint.as_str())?
+                .strip_prefix('/')?
+        };
+        Some(if self.root.is_empty() {
+            rest.to_string()
+        } else {
+            format!("{}/{rest}", self.root)
+        })
+    }
+}
+
+/// `saltenv` settings from Salt's list of one-key maps (`- dev: [{ref: x},
+/// {root: y}]`; plain maps are accepted at either level).
+fn saltenv_settings(raw: &Value) -> Result<BTreeMap<String, EnvSettings>, String> {
+    let mut out = BTreeMap::new();
+    for (env, conf) in one_key_maps(raw)? {
+        let conf = one_key_maps(&conf).map_err(|e| format!("{env}: {e}"))?;
+        let mut settings = EnvSettings::default();
+        for (key, value) in conf {
+            let text = match &value {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                other => return Err(format!("{env}: {key} must be a string, not {other}")),
+            };
+            match key.as_str() {
+                "ref" => settings.reference = Some(text),
+                "root" => {
+                    settings.root =
+                        Some(normalize_dir(&text).map_err(|e| format!("{env}: root: {e}"))?)
+                }
+                "mountpoint" => {
+                    settings.mountpoint =
+                        Some(normalize_dir(&text).map_err(|e| format!("{env}: mountpoint: {e}"))?);
+                }
+                other => {
+                    return Err(format!(
+                        "{env}: unknown setting {other:?} (expected ref, root or mountpoint)"
+                    ));
+                }
+            }
+        }
+        out.insert(env, settings);
+    }
+    Ok(out)
+}
+
+/// The pairs of a map, or of a list of one-key maps (Salt's config idiom).
+fn one_key_maps(raw: &Value) -> Result<Vec<(String, Value)>, String> {
+    match raw {
+        Value::Null => Ok(Vec::new()),
+        Value::Object(map) => Ok(map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        Value::Array(items) => {
+            let mut out = Vec::new();
+            for item in items {
+                let Value::Object(map) = item else {
+                    return Err(format!("{item} is not a map"));
+                };
+                out.extend(map.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            Ok(out)
+        }
+        other => Err(format!("cannot read {other}")),
     }
 }
 
@@ -58,6 +203,14 @@ pub struct Remote {
     pub base: String,
     /// The bare mirror.
     pub mirror: PathBuf,
+    /// Per-environment settings (`gitfs_saltenv`, then the remote's own).
+    pub saltenv: BTreeMap<String, EnvSettings>,
+    pub ref_types: Vec<RefType>,
+    pub disable_saltenv_mapping: bool,
+    /// The ref for an environment no ref matches.
+    pub fallback: Option<String>,
+    /// The ref served as every environment.
+    pub all_saltenvs: Option<String>,
 }
 
 impl Remote {
@@ -95,18 +248,63 @@ impl Remote {
             Some(other) => return Err(bad("name", format!("not a string: {other}"))),
             None => url_id(&url),
         };
+        let mut saltenv = defaults.saltenv.clone();
+        if let Some(own) = options.get("saltenv") {
+            saltenv.extend(saltenv_settings(own).map_err(|e| bad("saltenv", e))?);
+        }
+        let ref_types = match options.get("ref_types") {
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|t| RefType::parse(t.as_str().unwrap_or_default()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| bad("ref_types", e))?,
+            Some(other) => return Err(bad("ref_types", format!("not a list: {other}"))),
+            None => defaults.ref_types.clone(),
+        };
+        let disable_saltenv_mapping = match options.get("disable_saltenv_mapping") {
+            Some(Value::Bool(b)) => *b,
+            Some(other) => {
+                return Err(bad(
+                    "disable_saltenv_mapping",
+                    format!("not a boolean: {other}"),
+                ));
+            }
+            None => defaults.disable_saltenv_mapping,
+        };
+        let nonempty = |s: String| (!s.is_empty()).then_some(s);
         Ok(Remote {
             mirror: defaults.mirrors.join(dir_name),
+            fallback: nonempty(text("fallback", &defaults.fallback)),
+            all_saltenvs: nonempty(text("all_saltenvs", "")),
             url,
             root,
             mountpoint,
             base,
+            saltenv,
+            ref_types,
+            disable_saltenv_mapping,
         })
     }
 
-    /// The branch or tag name `env` stands for.
-    fn ref_name<'a>(&'a self, env: &'a str) -> &'a str {
-        if env == "base" { &self.base } else { env }
+    /// How this remote serves `env`, or `None` when it does not (Salt's
+    /// order: the environment's own `ref`, `all_saltenvs`, `base` for
+    /// `base`, else the environment's own name unless mapping is disabled).
+    fn view(&self, env: &str) -> Option<View> {
+        let own = self.saltenv.get(env);
+        let reference = own
+            .and_then(|o| o.reference.clone())
+            .or_else(|| self.all_saltenvs.clone())
+            .or_else(|| (env == "base").then(|| self.base.clone()))
+            .or_else(|| (!self.disable_saltenv_mapping).then(|| env.to_string()))?;
+        Some(View {
+            reference,
+            root: own
+                .and_then(|o| o.root.clone())
+                .unwrap_or_else(|| self.root.clone()),
+            mountpoint: own
+                .and_then(|o| o.mountpoint.clone())
+                .unwrap_or_else(|| self.mountpoint.clone()),
+        })
     }
 
     /// The environment a branch or tag name is served as.
@@ -116,32 +314,6 @@ impl Remote {
         } else {
             short.to_string()
         }
-    }
-
-    /// `salt://` path of a file at `rel` under the root.
-    fn salt_path(&self, rel: &str) -> String {
-        if self.mountpoint.is_empty() {
-            rel.to_string()
-        } else {
-            format!("{}/{rel}", self.mountpoint)
-        }
-    }
-
-    /// The path inside the repository that serves `path`, if it is under
-    /// this remote's mountpoint.
-    fn repo_path(&self, path: &RelPath) -> Option<String> {
-        let rest = if self.mountpoint.is_empty() {
-            path.as_str()
-        } else {
-            path.as_str()
-                .strip_prefix(self.mountpoint.as_str())?
-                .strip_prefix('/')?
-        };
-        Some(if self.root.is_empty() {
-            rest.to_string()
-        } else {
-            format!("{}/{rest}", self.root)
-        })
     }
 
     fn git_error(&self, what: impl Into<String>, source: git2::Error) -> FileServerError {
@@ -162,22 +334,23 @@ impl Remote {
 
 /// Per-remote options as a map, from Salt's list of one-key maps.
 fn remote_options(url: &str, raw: &Value) -> Result<Map<String, Value>, String> {
-    let mut options = Map::new();
-    match raw {
-        Value::Null => {}
-        Value::Object(map) => options.extend(map.clone()),
-        Value::Array(items) => {
-            for item in items {
-                let Value::Object(map) = item else {
-                    return Err(format!("gitfs remote {url}: option {item} is not a map"));
-                };
-                options.extend(map.clone());
-            }
-        }
-        other => return Err(format!("gitfs remote {url}: cannot read options {other}")),
-    }
+    let options: Map<String, Value> = one_key_maps(raw)
+        .map_err(|e| format!("gitfs remote {url}: options: {e}"))?
+        .into_iter()
+        .collect();
     for key in options.keys() {
-        if !matches!(key.as_str(), "root" | "mountpoint" | "base" | "name") {
+        if !matches!(
+            key.as_str(),
+            "root"
+                | "mountpoint"
+                | "base"
+                | "name"
+                | "saltenv"
+                | "ref_types"
+                | "disable_saltenv_mapping"
+                | "fallback"
+                | "all_saltenvs"
+        ) {
             tracing::warn!("gitfs remote {url}: unsupported option {key:?} ignored");
         }
     }
@@ -223,6 +396,9 @@ fn sha256_hex(data: &[u8]) -> String {
 /// The gitfs backend.
 pub struct GitFs {
     remotes: Vec<Remote>,
+    /// `gitfs_saltenv_whitelist` and `gitfs_saltenv_blacklist`.
+    whitelist: Vec<String>,
+    blacklist: Vec<String>,
     /// (size, SHA-256) by blob id: a blob id names its content, so entries
     /// never go stale.
     hashes: Mutex<HashMap<Oid, (u64, String)>>,
@@ -236,6 +412,8 @@ impl GitFs {
     pub fn new(remotes: Vec<Remote>) -> Self {
         GitFs {
             remotes,
+            whitelist: Vec::new(),
+            blacklist: Vec::new(),
             hashes: Mutex::new(HashMap::new()),
             last_blob: Mutex::new(None),
             updating: Mutex::new(()),
@@ -245,7 +423,13 @@ impl GitFs {
     /// The remotes of `gitfs_remotes`; bad or duplicate entries are logged
     /// and skipped.
     pub fn from_config(config: &MasterConfig) -> Self {
-        let defaults = Defaults::from_config(config);
+        let defaults = match Defaults::from_config(config) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!("{e}; gitfs serves nothing until the config is fixed");
+                return GitFs::new(Vec::new());
+            }
+        };
         let mut mirrors = HashSet::new();
         let mut remotes = Vec::new();
         for entry in &config.gitfs_remotes {
@@ -258,7 +442,25 @@ impl GitFs {
                 Err(e) => tracing::error!("{e}"),
             }
         }
-        GitFs::new(remotes)
+        GitFs {
+            whitelist: config.gitfs_saltenv_whitelist.clone(),
+            blacklist: config.gitfs_saltenv_blacklist.clone(),
+            ..GitFs::new(remotes)
+        }
+    }
+
+    /// With these `gitfs_saltenv_whitelist` and `_blacklist` entries.
+    pub fn with_env_lists(self, whitelist: Vec<String>, blacklist: Vec<String>) -> Self {
+        GitFs {
+            whitelist,
+            blacklist,
+            ..self
+        }
+    }
+
+    /// Whether the white- and blacklist let `env` be served.
+    fn exposed(&self, env: &str) -> bool {
+        check_whitelist_blacklist(env, &self.whitelist, &self.blacklist)
     }
 
     pub fn remotes(&self) -> &[Remote] {
@@ -276,44 +478,86 @@ impl GitFs {
             .map_err(|e| remote.git_error(format!("mirror {}", remote.mirror.display()), e))
     }
 
-    /// The tree of the branch or tag `env` stands for, or `None` when the
-    /// remote has no such ref.
+    /// The tree `view` serves: its ref tried as each allowed ref type, then
+    /// the remote's `fallback`; `None` when nothing matches.
     fn env_tree<'r>(
         repo: &'r Repository,
         remote: &Remote,
-        env: &str,
+        view: &View,
     ) -> Result<Option<Tree<'r>>, FileServerError> {
-        let name = remote.ref_name(env);
-        for full in [format!("refs/heads/{name}"), format!("refs/tags/{name}")] {
-            if !git2::Reference::is_valid_name(&full) {
-                return Ok(None);
-            }
-            match repo.find_reference(&full) {
-                Ok(r) => {
-                    return r
-                        .peel_to_tree()
-                        .map(Some)
-                        .map_err(|e| remote.git_error(format!("ref {full}"), e));
+        for name in std::iter::once(&view.reference).chain(remote.fallback.as_ref()) {
+            for kind in &remote.ref_types {
+                if let Some(tree) = Self::ref_tree(repo, remote, *kind, name)? {
+                    return Ok(Some(tree));
                 }
-                Err(e) if e.code() == ErrorCode::NotFound => continue,
-                Err(e) => return Err(remote.git_error(format!("ref {full}"), e)),
             }
         }
         Ok(None)
+    }
+
+    /// The tree of `name` read as a branch, a tag or a commit ID.
+    fn ref_tree<'r>(
+        repo: &'r Repository,
+        remote: &Remote,
+        kind: RefType,
+        name: &str,
+    ) -> Result<Option<Tree<'r>>, FileServerError> {
+        let full = match kind {
+            RefType::Branch => format!("refs/heads/{name}"),
+            RefType::Tag => format!("refs/tags/{name}"),
+            RefType::Sha => return Self::commit_tree(repo, remote, name),
+        };
+        if !git2::Reference::is_valid_name(&full) {
+            return Ok(None);
+        }
+        match repo.find_reference(&full) {
+            Ok(r) => r
+                .peel_to_tree()
+                .map(Some)
+                .map_err(|e| remote.git_error(format!("ref {full}"), e)),
+            Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
+            Err(e) => Err(remote.git_error(format!("ref {full}"), e)),
+        }
+    }
+
+    /// The tree of a commit named by its ID (4 to 40 hex digits).
+    fn commit_tree<'r>(
+        repo: &'r Repository,
+        remote: &Remote,
+        id: &str,
+    ) -> Result<Option<Tree<'r>>, FileServerError> {
+        if !(4..=40).contains(&id.len()) || !id.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        let object = match repo.revparse_single(id) {
+            Ok(o) => o,
+            Err(e) if matches!(e.code(), ErrorCode::NotFound | ErrorCode::Ambiguous) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(remote.git_error(format!("commit {id}"), e)),
+        };
+        match object.peel_to_commit() {
+            Ok(commit) => commit
+                .tree()
+                .map(Some)
+                .map_err(|e| remote.git_error(format!("tree of commit {id}"), e)),
+            Err(_) => Ok(None),
+        }
     }
 
     /// The remote's `root` inside `tree`, or `None` when the ref lacks it.
     fn root_tree<'r>(
         repo: &'r Repository,
         remote: &Remote,
+        view: &View,
         tree: Tree<'r>,
         env: &str,
     ) -> Result<Option<Tree<'r>>, FileServerError> {
-        if remote.root.is_empty() {
+        if view.root.is_empty() {
             return Ok(Some(tree));
         }
-        let what = || format!("root {:?} in {env:?}", remote.root);
-        match tree.get_path(Path::new(&remote.root)) {
+        let what = || format!("root {:?} in {env:?}", view.root);
+        match tree.get_path(Path::new(&view.root)) {
             Ok(entry) if entry.kind() == Some(ObjectType::Tree) => repo
                 .find_tree(entry.id())
                 .map(Some)
@@ -405,18 +649,21 @@ impl GitFs {
         remote: &Remote,
         env: &str,
     ) -> Result<Option<Vec<FileEntry>>, FileServerError> {
+        let Some(view) = remote.view(env).filter(|_| self.exposed(env)) else {
+            return Ok(None);
+        };
         let Some(repo) = self.open(remote)? else {
             return Ok(None);
         };
-        let Some(tree) = Self::env_tree(&repo, remote, env)? else {
+        let Some(tree) = Self::env_tree(&repo, remote, &view)? else {
             return Ok(None);
         };
-        let Some(top) = Self::root_tree(&repo, remote, tree, env)? else {
+        let Some(top) = Self::root_tree(&repo, remote, &view, tree, env)? else {
             return Ok(Some(Vec::new()));
         };
         let mut entries = Vec::new();
         for (rel, oid) in Self::walk_files(&top, remote, env)? {
-            let salt_path = remote.salt_path(&rel);
+            let salt_path = view.salt_path(&rel);
             let Ok(path) = RelPath::parse(&salt_path) else {
                 tracing::warn!("gitfs remote {}: unusable path {salt_path:?}", remote.url);
                 continue;
@@ -436,13 +683,16 @@ impl GitFs {
         offset: u64,
         len: usize,
     ) -> Result<Option<(Vec<u8>, u64)>, FileServerError> {
-        let Some(inner) = remote.repo_path(path) else {
+        let Some(view) = remote.view(env).filter(|_| self.exposed(env)) else {
+            return Ok(None);
+        };
+        let Some(inner) = view.repo_path(path) else {
             return Ok(None);
         };
         let Some(repo) = self.open(remote)? else {
             return Ok(None);
         };
-        let Some(tree) = Self::env_tree(&repo, remote, env)? else {
+        let Some(tree) = Self::env_tree(&repo, remote, &view)? else {
             return Ok(None);
         };
         let entry = match tree.get_path(Path::new(&inner)) {
@@ -454,7 +704,7 @@ impl GitFs {
             tracing::warn!(path = %path, remote = %remote.url, env, "refused a symlink in a gitfs remote");
             return Err(FileServerError::Symlink {
                 remote: remote.url.clone(),
-                reference: remote.ref_name(env).to_string(),
+                reference: view.reference.clone(),
                 path: path.to_string(),
             });
         }
@@ -465,7 +715,10 @@ impl GitFs {
         Ok(Some((chunk(&data, offset, len), data.len() as u64)))
     }
 
-    /// Environments of one remote (its branches and tags).
+    /// Environments of one remote: its branches and tags (as the allowed
+    /// ref types and the mapping setting permit; the `base` ref as `base`),
+    /// and every `saltenv` environment whose ref exists; all of them through
+    /// the white- and blacklist.
     fn remote_envs(&self, remote: &Remote) -> Result<Vec<String>, FileServerError> {
         let Some(repo) = self.open(remote)? else {
             return Ok(Vec::new());
@@ -473,18 +726,33 @@ impl GitFs {
         let refs = repo
             .references()
             .map_err(|e| remote.git_error("references", e))?;
+        let allows = |kind: RefType| remote.ref_types.contains(&kind);
         let mut envs = Vec::new();
         for reference in refs.flatten() {
             let Ok(name) = reference.name() else {
                 continue;
             };
-            if let Some(short) = name
-                .strip_prefix("refs/heads/")
-                .or_else(|| name.strip_prefix("refs/tags/"))
-            {
-                envs.push(remote.env_name(short));
+            let short = match (
+                name.strip_prefix("refs/heads/"),
+                name.strip_prefix("refs/tags/"),
+            ) {
+                (Some(branch), _) if allows(RefType::Branch) => branch,
+                (_, Some(tag)) if allows(RefType::Tag) => tag,
+                _ => continue,
+            };
+            let env = remote.env_name(short);
+            if env == "base" || !remote.disable_saltenv_mapping {
+                envs.push(env);
             }
         }
+        for env in remote.saltenv.keys() {
+            if let Some(view) = remote.view(env)
+                && Self::env_tree(&repo, remote, &view)?.is_some()
+            {
+                envs.push(env.clone());
+            }
+        }
+        envs.retain(|env| self.exposed(env));
         Ok(envs)
     }
 }

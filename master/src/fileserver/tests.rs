@@ -7,7 +7,7 @@ use brine_common::fileroots::Roots;
 use brine_common::ids::RelPath;
 use serde_json::{Map, Value, json};
 
-use super::gitfs::{Defaults, GitFs, Remote};
+use super::gitfs::{Defaults, GitFs, RefType, Remote};
 use super::roots::RootsBackend;
 use super::{Backend, FileServer, FileServerError};
 
@@ -67,6 +67,10 @@ fn defaults(cache: &Path) -> Defaults {
         root: String::new(),
         mountpoint: String::new(),
         mirrors: cache.join("gitfs"),
+        saltenv: Default::default(),
+        ref_types: vec![RefType::Branch, RefType::Tag, RefType::Sha],
+        disable_saltenv_mapping: false,
+        fallback: String::new(),
     }
 }
 
@@ -345,4 +349,144 @@ fn backends_combine_in_order_first_wins() {
         .read_chunk("base", &rel("top.sls"), 0, 100)
         .expect("read");
     assert_eq!(data, b"from git\n");
+}
+
+/// A repository with `master`, `develop` (with a `states/` subdirectory),
+/// a tag and a commit only reachable by its ID.
+fn mapped_repo() -> (TestRepo, String) {
+    let repo = TestRepo::new();
+    repo.write("top.sls", "master-top\n");
+    repo.commit("one");
+    let first = String::from_utf8(
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(repo.path())
+            .args(["rev-parse", "HEAD"])
+            .output()
+            .expect("rev-parse")
+            .stdout,
+    )
+    .expect("utf-8")
+    .trim()
+    .to_string();
+    repo.git(&["tag", "v1"]);
+    repo.git(&["checkout", "--quiet", "-b", "develop"]);
+    repo.write("states/top.sls", "develop-top\n");
+    repo.write("top.sls", "develop-root\n");
+    repo.commit("two");
+    repo.git(&["checkout", "--quiet", "master"]);
+    (repo, first)
+}
+
+#[test]
+fn saltenv_maps_an_environment_to_any_ref_with_its_own_root() {
+    let (repo, first) = mapped_repo();
+    let cache = tempfile::tempdir().expect("cache");
+    let entry = json!({repo.url(): [{"saltenv": [
+        {"dev": [{"ref": "develop"}, {"root": "states"}]},
+        {"pinned": [{"ref": first.clone()}]},
+        {"shared": [{"ref": "develop"}, {"mountpoint": "salt://mnt"}]},
+    ]}]});
+    let fs = gitfs(vec![entry], cache.path());
+    assert_eq!(
+        read(&fs, "dev", "top.sls").as_deref(),
+        Some("develop-top\n")
+    );
+    assert_eq!(
+        read(&fs, "pinned", "top.sls").as_deref(),
+        Some("master-top\n")
+    );
+    assert_eq!(
+        read(&fs, "shared", "mnt/top.sls").as_deref(),
+        Some("develop-root\n")
+    );
+    assert_eq!(read(&fs, "shared", "top.sls"), None);
+    // The branch is still its own environment, with the remote's settings.
+    assert_eq!(
+        read(&fs, "develop", "top.sls").as_deref(),
+        Some("develop-root\n")
+    );
+    let envs = fs.environments();
+    for env in ["base", "dev", "develop", "pinned", "shared", "v1"] {
+        assert!(envs.iter().any(|e| e == env), "{env} in {envs:?}");
+    }
+}
+
+#[test]
+fn disabled_mapping_serves_base_and_mapped_environments_only() {
+    let (repo, _) = mapped_repo();
+    let cache = tempfile::tempdir().expect("cache");
+    let entry = json!({repo.url(): [
+        {"disable_saltenv_mapping": true},
+        {"saltenv": [{"dev": [{"ref": "develop"}]}]},
+    ]});
+    let fs = gitfs(vec![entry], cache.path());
+    assert_eq!(fs.environments(), ["base", "dev"]);
+    assert_eq!(read(&fs, "develop", "top.sls"), None);
+    assert_eq!(read(&fs, "v1", "top.sls"), None);
+    assert_eq!(
+        read(&fs, "dev", "top.sls").as_deref(),
+        Some("develop-root\n")
+    );
+}
+
+#[test]
+fn ref_types_fallback_and_all_saltenvs() {
+    let (repo, first) = mapped_repo();
+    let cache = tempfile::tempdir().expect("cache");
+    let branches_only = json!({repo.url(): [{"ref_types": ["branch"]}, {"fallback": "develop"}]});
+    let fs = gitfs(vec![branches_only], cache.path());
+    assert_eq!(
+        fs.environments(),
+        ["base", "develop"],
+        "tags are not environments"
+    );
+    // A tag or commit ID is not a branch: the fallback serves instead.
+    assert_eq!(
+        read(&fs, "v1", "top.sls").as_deref(),
+        Some("develop-root\n")
+    );
+    assert_eq!(
+        read(&fs, &first, "top.sls").as_deref(),
+        Some("develop-root\n")
+    );
+
+    let cache = tempfile::tempdir().expect("cache");
+    let everywhere = json!({repo.url(): [{"all_saltenvs": "develop"}]});
+    let fs = gitfs(vec![everywhere], cache.path());
+    for env in ["base", "qa", "anything"] {
+        assert_eq!(
+            read(&fs, env, "top.sls").as_deref(),
+            Some("develop-root\n"),
+            "{env}"
+        );
+    }
+}
+
+#[test]
+fn whitelist_and_blacklist_hide_environments() {
+    let (repo, _) = mapped_repo();
+    let cache = tempfile::tempdir().expect("cache");
+    let fs = gitfs(vec![json!(repo.url())], cache.path()).with_env_lists(
+        vec!["base".into(), "dev*".into(), r"v\d+".into()],
+        vec!["develop".into()],
+    );
+    assert_eq!(fs.environments(), ["base", "v1"]);
+    assert_eq!(read(&fs, "develop", "top.sls"), None, "blacklisted");
+    assert!(fs.manifest("develop").expect("manifest").is_none());
+    assert_eq!(read(&fs, "v1", "top.sls").as_deref(), Some("master-top\n"));
+}
+
+#[test]
+fn bad_saltenv_settings_name_the_remote_and_key() {
+    let cache = tempfile::tempdir().expect("cache");
+    let err = Remote::parse(
+        &json!({"file:///x": [{"saltenv": [{"dev": [{"branch": "develop"}]}]}]}),
+        &defaults(cache.path()),
+    )
+    .expect_err("refused");
+    assert!(
+        err.contains("gitfs remote file:///x: saltenv: dev: unknown setting \"branch\""),
+        "{err}"
+    );
 }
