@@ -245,6 +245,21 @@ pub struct MasterConfig {
     pub gitfs_disable_saltenv_mapping: bool,
     /// The ref served for an environment no ref matches ("" for none).
     pub gitfs_fallback: String,
+    /// The branch of a git ext_pillar remote that is the `base` pillar
+    /// environment (Salt's key).
+    pub git_pillar_base: String,
+    /// The branch of a git ext_pillar remote given without one.
+    pub git_pillar_branch: String,
+    /// The pillar environment of every git ext_pillar remote ("" for: from
+    /// its branch).
+    pub git_pillar_env: String,
+    /// The subdirectory of every git ext_pillar remote that holds its tree.
+    pub git_pillar_root: String,
+    /// Let SLS files of one git ext_pillar remote include those of the other
+    /// remotes in the same environment.
+    pub git_pillar_includes: bool,
+    /// Seconds between fetches of the git ext_pillar remotes.
+    pub git_pillar_update_interval: u64,
     pub ext_pillar: Vec<Value>,
     /// How pillar SLS files and sources are merged (Salt's key): `smart`
     /// (default), `recurse`, `aggregate`, `overwrite` or `none`.
@@ -310,6 +325,12 @@ impl Default for MasterConfig {
             gitfs_ref_types: vec!["branch".into(), "tag".into(), "sha".into()],
             gitfs_disable_saltenv_mapping: false,
             gitfs_fallback: String::new(),
+            git_pillar_base: "master".into(),
+            git_pillar_branch: "master".into(),
+            git_pillar_env: String::new(),
+            git_pillar_root: String::new(),
+            git_pillar_includes: true,
+            git_pillar_update_interval: 60,
             ext_pillar: Vec::new(),
             pillar_source_merging_strategy: "smart".into(),
             pillar_merge_lists: false,

@@ -224,6 +224,18 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// SHA-256 of bytes, lowercase hex.
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex(ring::digest::digest(&ring::digest::SHA256, data).as_ref())
+}
+
+/// The directory a git remote without a `name` is cached under (gitfs,
+/// git ext_pillar): a hash of its URL.
+pub fn url_id(url: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, url.as_bytes());
+    hex(&digest.as_ref()[..16])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -97,6 +97,11 @@ pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
         crate::fileserver::update(&master).await;
         tokio::spawn(crate::fileserver::periodic_updates(master.clone()));
     }
+    if !crate::git_pillar::remotes(&master.config).is_empty() {
+        // Pillar trees from git are in place before the first compile.
+        crate::git_pillar::update_async(&master).await;
+        tokio::spawn(crate::git_pillar::periodic_updates(master.clone()));
+    }
     let listener = crate::client_server::bind(&master)?;
     let ret_endpoint = format!("tcp://{}:{}", config.interface, config.ret_port);
     let ret_port = crate::reqserver::start(master.clone(), &ret_endpoint).await?;

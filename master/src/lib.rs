@@ -13,6 +13,7 @@ pub mod client;
 pub mod client_server;
 pub mod daemon;
 pub mod fileserver;
+pub mod git_pillar;
 pub mod job_cache;
 pub mod jobs;
 pub mod key_admin;

@@ -47,6 +47,10 @@ pub const RUNNERS: &[(&str, &str)] = &[
         "Fetch every gitfs remote now (fires salt/fileserver/gitfs/update)",
     ),
     (
+        "git_pillar.update",
+        "Fetch the git ext_pillar remotes now; per remote, whether its tree changed",
+    ),
+    (
         "cache.grains",
         "Cached grains of the targeted minions: cache.grains [tgt] [tgt_type=glob]",
     ),
@@ -123,6 +127,7 @@ pub async fn run(
             file_list(master, &saltenv_arg(&args, &kwargs)).await?,
         )),
         "fileserver.update" => update(master).await?,
+        "git_pillar.update" => git_pillar_update(master).await?,
         "jobs.list_jobs" => list_jobs(master).await?,
         "jobs.lookup_jid" => lookup_jid(master, &jid_arg(&args, &kwargs)?).await?,
         "jobs.list_job" => list_job(master, &jid_arg(&args, &kwargs)?).await?,
@@ -178,6 +183,17 @@ async fn update(master: &Master) -> Result<Value, RunnerError> {
     let outcome = crate::fileserver::update(master).await;
     if outcome.errors.is_empty() {
         return Ok(Value::Bool(true));
+    }
+    let reasons: Vec<String> = outcome.errors.iter().map(ToString::to_string).collect();
+    Err(RunnerError::Failed(reasons.join("\n")))
+}
+
+/// Salt's `git_pillar.update`: per remote (`<branch> <url>`), whether its
+/// tree changed; the failures of the remotes that could not be fetched.
+async fn git_pillar_update(master: &Master) -> Result<Value, RunnerError> {
+    let (report, outcome) = crate::git_pillar::update_async(master).await;
+    if outcome.errors.is_empty() {
+        return Ok(Value::Object(report));
     }
     let reasons: Vec<String> = outcome.errors.iter().map(ToString::to_string).collect();
     Err(RunnerError::Failed(reasons.join("\n")))

@@ -1,6 +1,7 @@
 //! External pillars from the master's `ext_pillar` option: `cmd_yaml`,
-//! `cmd_json` (a command's output) and `file_tree` (a directory tree whose
-//! files become keys). Commands and directories come from the master's own
+//! `cmd_json` (a command's output), `file_tree` (a directory tree whose
+//! files become keys) and `git` (pillar trees in git branches, see
+//! [`crate::git`]). Commands and directories come from the master's own
 //! config only, never from a minion.
 
 use std::path::{Path, PathBuf};
@@ -37,6 +38,8 @@ pub enum ExtPillarError {
     NotAMapping { kind: &'static str, command: String },
     #[error("the argument must be {0}")]
     Argument(&'static str),
+    #[error("git remote {0}")]
+    GitRemote(String),
     #[error("file_tree: no root_dir specified")]
     NoRootDir,
     #[error("file_tree: root_dir {0} does not exist or is not a directory")]
@@ -65,6 +68,11 @@ pub(crate) fn ext_pillar(
             return Map::new();
         };
         for (name, arg) in run {
+            if name == "git" {
+                let data = crate::git::compile(arg, facts, opts, errors);
+                pillar = merge(pillar, data, opts.strategy, opts.merge_lists);
+                continue;
+            }
             let data = match source(name, arg, facts, opts) {
                 Some(Ok(data)) => data,
                 Some(Err(e)) => {
@@ -75,7 +83,7 @@ pub(crate) fn ext_pillar(
                 }
                 None => {
                     tracing::error!(
-                        "ext_pillar interface named {name} is unavailable (known: cmd_yaml, cmd_json, file_tree)"
+                        "ext_pillar interface named {name} is unavailable (known: cmd_yaml, cmd_json, file_tree, git)"
                     );
                     continue;
                 }

@@ -15,13 +15,14 @@
 //!    and merged with `pillar_source_merging_strategy` and
 //!    `pillar_merge_lists` (see [`merge`]);
 //! 4. the external pillars of `ext_pillar` (`cmd_yaml`, `cmd_json`,
-//!    `file_tree`) are merged over the result, then the override.
+//!    `file_tree`, `git`) are merged over the result, then the override.
 //!
 //! Nothing fails silently: every problem is a message in [`Pillar::errors`],
 //! which the pillar carries under Salt's `_errors` key ([`Pillar::into_map`]);
 //! `state.apply` refuses to run with such a pillar.
 
 mod ext;
+pub mod git;
 mod host;
 mod merge;
 mod opts;

@@ -27,6 +27,8 @@ pub struct PillarOpts {
     pub safe_render_error: bool,
     /// Merged over the result (Salt's `pillar_override`, the request's `extra`).
     pub pillar_override: Map<String, Value>,
+    /// `git_pillar_*`: where the git ext_pillar trees are and how they map.
+    pub git_pillar: crate::git::GitPillarSettings,
     /// `opts` as pillar templates see them (`id` and `grains` are added).
     pub template_opts: Map<String, Value>,
 }
@@ -44,6 +46,7 @@ impl PillarOpts {
             nodegroups: config.nodegroups.clone(),
             safe_render_error: config.pillar_safe_render_error,
             pillar_override: Map::new(),
+            git_pillar: crate::git::GitPillarSettings::from_master(config),
             template_opts: as_map(config),
         }
     }
@@ -61,6 +64,7 @@ impl PillarOpts {
             nodegroups: Map::new(),
             safe_render_error: config.pillar_safe_render_error,
             pillar_override: Map::new(),
+            git_pillar: Default::default(),
             template_opts: as_map(config),
         }
     }

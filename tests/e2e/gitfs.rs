@@ -25,6 +25,16 @@ pub(crate) fn git(repo: &Path, args: &[&str]) {
     );
 }
 
+/// A new repository on `branch` with a committer identity.
+pub(crate) fn init_repo(repo: &Path, branch: &str) {
+    git(
+        repo,
+        &["init", "--quiet", &format!("--initial-branch={branch}")],
+    );
+    git(repo, &["config", "user.name", "Brine Test"]);
+    git(repo, &["config", "user.email", "test@brine.invalid"]);
+}
+
 pub(crate) fn write(root: &Path, rel: &str, text: &str) {
     let full = root.join(rel);
     std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
@@ -38,9 +48,7 @@ pub(crate) fn commit(repo: &Path, message: &str) {
 
 /// A repository on `master` with a top file, an SLS and a plain file.
 fn state_repo(repo: &Path) {
-    git(repo, &["init", "--quiet", "--initial-branch=master"]);
-    git(repo, &["config", "user.name", "Brine Test"]);
-    git(repo, &["config", "user.email", "test@brine.invalid"]);
+    init_repo(repo, "master");
     write(repo, "top.sls", "base:\n  '*':\n    - motd\n");
     write(
         repo,
@@ -154,9 +162,7 @@ fn git_branches_serve_salt_files_and_follow_new_commits() {
 #[test]
 fn root_and_mountpoint_place_a_remote_under_a_prefix() {
     let repo = tempfile::tempdir().expect("repo");
-    git(repo.path(), &["init", "--quiet", "--initial-branch=main"]);
-    git(repo.path(), &["config", "user.name", "Brine Test"]);
-    git(repo.path(), &["config", "user.email", "test@brine.invalid"]);
+    init_repo(repo.path(), "main");
     write(repo.path(), "salt/web/init.sls", "web: {}\n");
     write(repo.path(), "README", "not served\n");
     std::os::unix::fs::symlink("/etc/passwd", repo.path().join("salt/leak")).expect("ln");

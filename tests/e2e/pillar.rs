@@ -162,3 +162,57 @@ fn a_pillar_render_error_is_shown_and_stops_state_runs() {
         "the master log names the cause"
     );
 }
+
+/// Pillar from git (`ext_pillar: - git:`): a fixed branch, and `__env__`
+/// following the requested pillarenv; a new commit reaches the minion after
+/// `brine-run git_pillar.update` and `saltutil.refresh_pillar`.
+#[test]
+fn git_ext_pillar_follows_branches_and_commits() {
+    use crate::gitfs::{commit, git, init_repo, write as write_file};
+    let repo = tempfile::tempdir().expect("repo");
+    let r = repo.path();
+    init_repo(r, "master");
+    write_file(r, "pillar/top.sls", "base:\n  'web*':\n    - web\n");
+    write_file(r, "pillar/web.sls", "app:\n  version: one\n");
+    commit(r, "one");
+    git(r, &["checkout", "--quiet", "-b", "dev"]);
+    write_file(r, "pillar/top.sls", "dev:\n  '*':\n    - devonly\n");
+    write_file(r, "pillar/devonly.sls", "dev_flag: true\n");
+    commit(r, "dev");
+    git(r, &["checkout", "--quiet", "master"]);
+    let url = format!("file://{}", r.display());
+    let c = Cluster::builder()
+        .minion_ids(&["web1"])
+        .master_conf(&format!(
+            "git_pillar_root: pillar\next_pillar:\n  - git:\n    - master {url}\n    - __env__ {url}:\n      - name: by-env\n"
+        ))
+        .start()
+        .ready();
+
+    assert_eq!(
+        call(&c, "web1", &["pillar.item", "app"]),
+        json!({"app": {"version": "one"}})
+    );
+    let dev = call(&c, "web1", &["pillar.items", "pillarenv=dev"]);
+    assert_eq!(dev["dev_flag"], json!(true), "{dev:#}");
+    assert!(
+        dev.get("app").is_none(),
+        "pillarenv=dev reads only dev: {dev:#}"
+    );
+
+    write_file(r, "pillar/web.sls", "app:\n  version: two\n");
+    commit(r, "two");
+    let updated = c.brine_run(&["--out", "json", "git_pillar.update"]);
+    assert_eq!(
+        json_out(&updated)[format!("master {url}")],
+        json!(true),
+        "{}{}",
+        stdout(&updated),
+        stderr(&updated)
+    );
+    call(&c, "web1", &["saltutil.refresh_pillar", "wait=True"]);
+    assert_eq!(
+        call(&c, "web1", &["pillar.item", "app"]),
+        json!({"app": {"version": "two"}})
+    );
+}

@@ -9,20 +9,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::cluster::{Cluster, free_port, wait_for};
-
-fn git(repo: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(args)
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use crate::gitfs::{git, init_repo};
 
 fn commit_site(repo: &Path, dest: &Path, version: &str) {
     std::fs::write(repo.join("top.sls"), "base:\n  '*':\n    - site\n").expect("write");
@@ -44,9 +31,7 @@ fn a_webhook_rolls_out_the_pushed_commit() {
     let reactors = tempfile::tempdir().expect("reactors");
     let out_dir = tempfile::tempdir().expect("out");
     let dest = out_dir.path().join("site.txt");
-    git(repo.path(), &["init", "--quiet", "--initial-branch=master"]);
-    git(repo.path(), &["config", "user.name", "Brine Test"]);
-    git(repo.path(), &["config", "user.email", "test@brine.invalid"]);
+    init_repo(repo.path(), "master");
     commit_site(repo.path(), &dest, "v1");
     let deploy = reactors.path().join("deploy.sls");
     std::fs::write(

@@ -10,7 +10,7 @@ use std::process::Command;
 use serde_json::{Value, json};
 
 use crate::cluster::{Cluster, json_out, stderr, stdout};
-use crate::gitfs::{commit, git, write};
+use crate::gitfs::{commit, git, init_repo, write};
 
 /// A gzip tar archive at `path` with these (name, contents, mode) members;
 /// names are written raw, so hostile (`../x`) archives can be made too.
@@ -276,9 +276,7 @@ fn head(repo: &Path) -> String {
 fn git_latest_clones_fast_forwards_and_resets_only_when_forced() {
     let upstream = tempfile::tempdir().expect("upstream");
     let up = upstream.path();
-    git(up, &["init", "--quiet", "--initial-branch=main"]);
-    git(up, &["config", "user.name", "Brine Test"]);
-    git(up, &["config", "user.email", "test@brine.invalid"]);
+    init_repo(up, "main");
     write(up, "app.txt", "v1\n");
     commit(up, "v1");
     let first = head(up);

@@ -23,7 +23,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use brine_common::config::MasterConfig;
-use brine_common::fileroots::{FileEntry, hex};
+use brine_common::fileroots::{FileEntry, sha256_hex, url_id};
 use brine_common::ids::RelPath;
 use brine_common::target::check_whitelist_blacklist;
 use git2::{ErrorCode, ObjectType, Oid, Repository, Tree, TreeWalkMode, TreeWalkResult};
@@ -323,13 +323,6 @@ impl Remote {
             source,
         }
     }
-
-    fn update_error(&self, reason: impl Into<String>) -> FileServerError {
-        FileServerError::Update {
-            remote: self.url.clone(),
-            reason: reason.into(),
-        }
-    }
 }
 
 /// Per-remote options as a map, from Salt's list of one-key maps.
@@ -381,16 +374,6 @@ fn valid_name(name: &str) -> Result<String, String> {
     } else {
         Err(format!("{name:?} is not a plain directory name"))
     }
-}
-
-/// The mirror directory name of an unnamed remote: a hash of its URL.
-fn url_id(url: &str) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, url.as_bytes());
-    hex(&digest.as_ref()[..16])
-}
-
-fn sha256_hex(data: &[u8]) -> String {
-    hex(ring::digest::digest(&ring::digest::SHA256, data).as_ref())
 }
 
 /// The gitfs backend.
@@ -568,36 +551,6 @@ impl GitFs {
         }
     }
 
-    /// Regular files under `tree` as (path relative to it, blob id).
-    /// Symlinks and submodules are left out.
-    fn walk_files(
-        tree: &Tree<'_>,
-        remote: &Remote,
-        env: &str,
-    ) -> Result<Vec<(String, Oid)>, FileServerError> {
-        let mut files = Vec::new();
-        tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
-            let Ok(name) = entry.name() else {
-                tracing::warn!(
-                    "gitfs remote {}: a non-UTF-8 name under {dir:?} is not served",
-                    remote.url
-                );
-                return TreeWalkResult::Ok;
-            };
-            if entry.filemode() == SYMLINK_MODE {
-                tracing::debug!(
-                    "gitfs remote {}: {dir}{name} in {env:?} is a symlink, not served",
-                    remote.url
-                );
-            } else if entry.kind() == Some(ObjectType::Blob) {
-                files.push((format!("{dir}{name}"), entry.id()));
-            }
-            TreeWalkResult::Ok
-        })
-        .map_err(|e| remote.git_error(format!("tree of {env:?}"), e))?;
-        Ok(files)
-    }
-
     /// Size and SHA-256 of a blob, computed once per blob id.
     fn blob_hash(
         &self,
@@ -662,7 +615,7 @@ impl GitFs {
             return Ok(Some(Vec::new()));
         };
         let mut entries = Vec::new();
-        for (rel, oid) in Self::walk_files(&top, remote, env)? {
+        for (rel, oid) in tree_files(&top, &remote.url, env)? {
             let salt_path = view.salt_path(&rel);
             let Ok(path) = RelPath::parse(&salt_path) else {
                 tracing::warn!("gitfs remote {}: unusable path {salt_path:?}", remote.url);
@@ -757,6 +710,40 @@ impl GitFs {
     }
 }
 
+/// Regular files under `tree` as (path relative to it, blob id).
+/// Symlinks and submodules are left out.
+pub(crate) fn tree_files(
+    tree: &Tree<'_>,
+    url: &str,
+    env: &str,
+) -> Result<Vec<(String, Oid)>, FileServerError> {
+    let mut files = Vec::new();
+    tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
+        let Ok(name) = entry.name() else {
+            tracing::warn!(
+                "git remote {}: a non-UTF-8 name under {dir:?} is not served",
+                url
+            );
+            return TreeWalkResult::Ok;
+        };
+        if entry.filemode() == SYMLINK_MODE {
+            tracing::debug!(
+                "git remote {}: {dir}{name} in {env:?} is a symlink, not served",
+                url
+            );
+        } else if entry.kind() == Some(ObjectType::Blob) {
+            files.push((format!("{dir}{name}"), entry.id()));
+        }
+        TreeWalkResult::Ok
+    })
+    .map_err(|e| FileServerError::Git {
+        remote: url.to_string(),
+        what: format!("tree of {env:?}"),
+        source: e,
+    })?;
+    Ok(files)
+}
+
 /// Up to `len` bytes of `data` from `offset`.
 fn chunk(data: &[u8], offset: u64, len: usize) -> Vec<u8> {
     let start = usize::try_from(offset)
@@ -776,16 +763,32 @@ fn git() -> Command {
     cmd
 }
 
-/// Run a git command for `remote`; its stderr names the failure.
-fn run_git(remote: &Remote, what: &str, mut cmd: Command) -> Result<(), FileServerError> {
+/// A bare mirror of a git remote at `path`, made and refreshed with the
+/// git CLI (gitfs remotes and git ext_pillar remotes alike).
+pub(crate) struct Mirror<'a> {
+    pub url: &'a str,
+    pub path: &'a Path,
+}
+
+impl Mirror<'_> {
+    fn error(&self, reason: impl Into<String>) -> FileServerError {
+        FileServerError::Update {
+            remote: self.url.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Run a git command for a mirror; its stderr names the failure.
+fn run_git(m: &Mirror<'_>, what: &str, mut cmd: Command) -> Result<(), FileServerError> {
     let out = cmd
         .output()
-        .map_err(|e| remote.update_error(format!("cannot run git {what}: {e}")))?;
+        .map_err(|e| m.error(format!("cannot run git {what}: {e}")))?;
     if out.status.success() {
         return Ok(());
     }
     let stderr = String::from_utf8_lossy(&out.stderr);
-    Err(remote.update_error(format!("git {what} failed: {}", stderr.trim())))
+    Err(m.error(format!("git {what} failed: {}", stderr.trim())))
 }
 
 /// Every ref of a mirror and its target (empty before the first clone).
@@ -803,61 +806,60 @@ fn ref_targets(mirror: &Path) -> BTreeMap<String, Oid> {
 
 /// First fetch: clone into a temporary directory, then move it in place,
 /// so an interrupted clone never looks like a mirror.
-fn clone_mirror(remote: &Remote) -> Result<(), FileServerError> {
-    let io = |what: &str, e: std::io::Error| remote.update_error(format!("{what}: {e}"));
-    if let Some(parent) = remote.mirror.parent() {
+fn clone_mirror(m: &Mirror<'_>) -> Result<(), FileServerError> {
+    let io = |what: &str, e: std::io::Error| m.error(format!("{what}: {e}"));
+    if let Some(parent) = m.path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| io("cannot create the mirror dir", e))?;
     }
     // Remote names cannot start with a dot, so this never names a mirror.
-    let partial = match remote.mirror.file_name() {
-        Some(name) => remote
-            .mirror
+    let partial = match m.path.file_name() {
+        Some(name) => m
+            .path
             .with_file_name(format!(".{}.partial", name.to_string_lossy())),
-        None => return Err(remote.update_error("the mirror path has no name")),
+        None => return Err(m.error("the mirror path has no name")),
     };
     if partial.exists() {
         std::fs::remove_dir_all(&partial).map_err(|e| io("cannot remove a partial clone", e))?;
     }
-    if remote.mirror.exists() {
-        std::fs::remove_dir_all(&remote.mirror)
-            .map_err(|e| io("cannot remove a broken mirror", e))?;
+    if m.path.exists() {
+        std::fs::remove_dir_all(m.path).map_err(|e| io("cannot remove a broken mirror", e))?;
     }
     let mut cmd = git();
     cmd.args(["clone", "--mirror", "--quiet", "--"])
-        .arg(&remote.url)
+        .arg(m.url)
         .arg(&partial);
-    run_git(remote, "clone", cmd)?;
-    std::fs::rename(&partial, &remote.mirror).map_err(|e| io("cannot move the new mirror", e))
+    run_git(m, "clone", cmd)?;
+    std::fs::rename(&partial, m.path).map_err(|e| io("cannot move the new mirror", e))
 }
 
 /// Later fetches: follow the URL (a named remote may change it) and prune
 /// refs deleted upstream.
-fn fetch_mirror(remote: &Remote) -> Result<(), FileServerError> {
+fn fetch_mirror(m: &Mirror<'_>) -> Result<(), FileServerError> {
     let mut set_url = git();
     set_url
         .arg("-C")
-        .arg(&remote.mirror)
+        .arg(m.path)
         .args(["remote", "set-url", "origin", "--"])
-        .arg(&remote.url);
-    run_git(remote, "remote set-url", set_url)?;
+        .arg(m.url);
+    run_git(m, "remote set-url", set_url)?;
     let mut fetch = git();
     fetch
         .arg("-C")
-        .arg(&remote.mirror)
+        .arg(m.path)
         .args(["fetch", "--prune", "--quiet", "origin"]);
-    run_git(remote, "fetch", fetch)
+    run_git(m, "fetch", fetch)
 }
 
-/// Clone or fetch one remote; true when a ref moved.
-fn update_remote(remote: &Remote) -> Result<bool, FileServerError> {
-    let before = ref_targets(&remote.mirror);
-    if remote.mirror.join("HEAD").exists() {
-        fetch_mirror(remote)?;
+/// Clone or fetch a mirror; true when a ref moved.
+pub(crate) fn update_mirror(m: &Mirror<'_>) -> Result<bool, FileServerError> {
+    let before = ref_targets(m.path);
+    if m.path.join("HEAD").exists() {
+        fetch_mirror(m)?;
     } else {
-        clone_mirror(remote)?;
+        clone_mirror(m)?;
     }
-    let changed = ref_targets(&remote.mirror) != before;
-    tracing::info!(remote = %remote.url, changed, "gitfs remote updated");
+    let changed = ref_targets(m.path) != before;
+    tracing::info!(remote = %m.url, changed, "gitfs remote updated");
     Ok(changed)
 }
 
@@ -911,7 +913,11 @@ impl Backend for GitFs {
         let _one_at_a_time = self.updating.lock().unwrap_or_else(|p| p.into_inner());
         let mut outcome = UpdateOutcome::default();
         for remote in &self.remotes {
-            match update_remote(remote) {
+            let mirror = Mirror {
+                url: &remote.url,
+                path: &remote.mirror,
+            };
+            match update_mirror(&mirror) {
                 Ok(changed) => outcome.changed |= changed,
                 Err(e) => outcome.errors.push(e),
             }

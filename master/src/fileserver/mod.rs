@@ -32,19 +32,19 @@ pub enum FileServerError {
     NotFound(String, String),
     #[error(transparent)]
     Roots(#[from] RootsError),
-    #[error("salt://{path} is a symlink in gitfs remote {remote} ({reference}) (refused)")]
+    #[error("salt://{path} is a symlink in git remote {remote} ({reference}) (refused)")]
     Symlink {
         remote: String,
         reference: String,
         path: String,
     },
-    #[error("gitfs remote {remote}: {what}: {source}")]
+    #[error("git remote {remote}: {what}: {source}")]
     Git {
         remote: String,
         what: String,
         source: git2::Error,
     },
-    #[error("gitfs remote {remote}: {reason}")]
+    #[error("git remote {remote}: {reason}")]
     Update { remote: String, reason: String },
 }
 
