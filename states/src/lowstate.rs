@@ -109,6 +109,10 @@ pub struct StateCall<'a> {
     pub chunk: &'a LowChunk,
     /// `test=True`: predict, change nothing; `result: None` where a change would happen.
     pub test: bool,
+    /// The states this one requires (`require`, `watch` and their `_in`
+    /// forms), as the runtime resolved them (`file.directory` with `clean`
+    /// keeps the files they manage, as Salt's `_gen_keep_files` does).
+    pub required: &'a [&'a LowChunk],
 }
 
 pub type StateFn = fn(&StateCall<'_>) -> StateResult;

@@ -346,6 +346,7 @@ fn ownership(
             host: c.host,
             chunk: &ownership_chunk(c.chunk, &full, &user, &group),
             test: c.test,
+            required: &[],
         });
         updated |= !r.changes.is_empty();
         if r.result == Some(false) {

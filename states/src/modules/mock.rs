@@ -128,5 +128,10 @@ pub fn chunk(state: &str, fun: &str, name: &str, args: Value) -> LowChunk {
 
 /// Run a state function against `host`.
 pub fn run(f: StateFn, host: &MockHost, chunk: &LowChunk, test: bool) -> StateResult {
-    f(&StateCall { host, chunk, test })
+    f(&StateCall {
+        host,
+        chunk,
+        test,
+        required: &[],
+    })
 }

@@ -22,6 +22,7 @@
 
 mod checks;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -229,7 +230,7 @@ impl<'a, 's> Runner<'a, 's> {
                 self.spawn_parallel(i);
                 return;
             }
-            Status::Met => self.call_and_record(chunk, None),
+            Status::Met => self.call_and_record(i, None),
         };
         self.finish(i, ran);
     }
@@ -252,7 +253,7 @@ impl<'a, 's> Runner<'a, 's> {
         let chunk = &low.chunks[i];
         self.run_num += 1;
         let run_num = self.run_num - 1;
-        let prepared = self.prepare(chunk, None);
+        let prepared = self.prepare(i, None);
         let (host, test, kill) = (self.host, self.opts.test, self.opts.kill);
         let started = now_hms();
         let handle = self.scope.spawn(move || {
@@ -310,9 +311,7 @@ impl<'a, 's> Runner<'a, 's> {
             let ran = match self.ran[t] {
                 Some(ran) => ran,
                 None => {
-                    let low = self.low;
-                    let chunk = &low.chunks[t];
-                    let (result, _) = self.call(chunk, true, None);
+                    let (result, _) = self.call(t, true, None);
                     Ran::of(&result, true)
                 }
             };
@@ -445,30 +444,6 @@ impl<'a, 's> Runner<'a, 's> {
         names
     }
 
-    /// `file.directory` with `clean` keeps the files other `file` states it
-    /// requires manage (Salt's `_gen_keep_files`): their names are handed
-    /// to it as `__required_files__`.
-    fn with_required_files(&self, mut low: LowChunk) -> LowChunk {
-        if low.state != "file" || low.fun != "directory" || !low.bool_arg("clean", false) {
-            return low;
-        }
-        // The chunk is a clone of one in the lowstate: find it by its tag.
-        let tag = low.tag();
-        let Some(i) = self.low.chunks.iter().position(|c| c.tag() == tag) else {
-            return low;
-        };
-        let names: Vec<Value> = self.low.reqs[i]
-            .iter()
-            .filter(|r| matches!(r.kind, ReqKind::Require | ReqKind::Watch))
-            .map(|r| &self.low.chunks[r.target])
-            .filter(|target| target.state == "file")
-            .map(|target| json!(target.name))
-            .collect();
-        low.args
-            .insert("__required_files__".into(), Value::Array(names));
-        low
-    }
-
     /// Salt's `fire_event` state argument: the chunk's result on the bus.
     fn fire_result_event(&self, chunk: &LowChunk) {
         let Some(events) = self.opts.events else {
@@ -534,10 +509,12 @@ impl<'a, 's> Runner<'a, 's> {
     }
 
     /// Run a chunk for real (or in test mode) and record its result.
-    fn call_and_record(&mut self, chunk: &LowChunk, mod_watch: Option<(StateFn, Value)>) -> Ran {
+    fn call_and_record(&mut self, i: usize, mod_watch: Option<(StateFn, Value)>) -> Ran {
+        let low = self.low;
+        let chunk = &low.chunks[i];
         let started = now_hms();
         let t0 = Instant::now();
-        let (result, _) = self.call(chunk, self.opts.test, mod_watch);
+        let (result, _) = self.call(i, self.opts.test, mod_watch);
         let ran = Ran::of(&result, true);
         let value = self.result_value(chunk, &result, &started, elapsed_ms(t0));
         self.out.insert(chunk.tag(), value);
@@ -553,7 +530,7 @@ impl<'a, 's> Runner<'a, 's> {
         let chunk = &low.chunks[i];
         let started = now_hms();
         let t0 = Instant::now();
-        let (first, skip_watch) = self.call(chunk, self.opts.test, None);
+        let (first, skip_watch) = self.call(i, self.opts.test, None);
         let first_num = self.run_num - 1;
         if !first.changes.is_empty() || skip_watch {
             let value =
@@ -569,7 +546,7 @@ impl<'a, 's> Runner<'a, 's> {
             return Ran::of(&first, true);
         };
         let reqs = self.changed_targets(i, ReqKind::Watch);
-        self.call_and_record(chunk, Some((watch_fn, json!({ "watch": reqs }))))
+        self.call_and_record(i, Some((watch_fn, json!({ "watch": reqs }))))
     }
 
     /// The lowstate dicts of the targets of kind `kind` that changed.
@@ -603,7 +580,7 @@ impl<'a, 's> Runner<'a, 's> {
             let started = now_hms();
             let t0 = Instant::now();
             let (result, _) = self.call(
-                chunk,
+                i,
                 self.opts.test,
                 Some((watch_fn, json!({ "listen": reqs }))),
             );
@@ -621,34 +598,49 @@ impl<'a, 's> Runner<'a, 's> {
     /// `skip_watch` (set when `onlyif`/`unless`/`creates` skipped the state).
     fn call(
         &mut self,
-        chunk: &LowChunk,
+        i: usize,
         test: bool,
         mod_watch: Option<(StateFn, Value)>,
     ) -> (StateResult, bool) {
         self.run_num += 1;
-        let prepared = self.prepare(chunk, mod_watch);
-        execute(self.host, chunk, prepared, test, self.opts.kill)
+        let prepared = self.prepare(i, mod_watch);
+        execute(
+            self.host,
+            &self.low.chunks[i],
+            prepared,
+            test,
+            self.opts.kill,
+        )
     }
 
-    /// The function a call runs and the chunk it sees (with `mod_watch`'s
-    /// extra arguments and `__required_files__`).
-    fn prepare(&self, chunk: &LowChunk, mod_watch: Option<(StateFn, Value)>) -> Prepared {
+    /// The function a call runs, the chunk it sees (with `mod_watch`'s
+    /// extra arguments) and the states it requires.
+    fn prepare(&self, i: usize, mod_watch: Option<(StateFn, Value)>) -> Prepared<'a> {
+        let low: &'a Lowstate = self.low;
+        let chunk = &low.chunks[i];
         let full = format!("{}.{}", chunk.state, chunk.fun);
-        let (fun, low) = match mod_watch {
+        let (fun, call_low) = match mod_watch {
             Some((f, reqs)) => {
-                let mut low = chunk.clone();
-                low.args.insert("sfun".into(), json!(chunk.fun));
-                low.args
+                let mut call_low = chunk.clone();
+                call_low.args.insert("sfun".into(), json!(chunk.fun));
+                call_low
+                    .args
                     .insert("__watch_changes__".into(), watch_changes(&reqs));
-                low.args.insert("__reqs__".into(), reqs);
-                (Some(f), low)
+                call_low.args.insert("__reqs__".into(), reqs);
+                (Some(f), Cow::Owned(call_low))
             }
-            None => (self.modules.get(&full).map(|e| e.run), chunk.clone()),
+            None => (self.modules.get(&full).map(|e| e.run), Cow::Borrowed(chunk)),
         };
+        let required = low.reqs[i]
+            .iter()
+            .filter(|r| matches!(r.kind, ReqKind::Require | ReqKind::Watch))
+            .map(|r| &low.chunks[r.target])
+            .collect();
         Prepared {
             fun,
             full,
-            low: self.with_required_files(low),
+            low: call_low,
+            required,
         }
     }
 
@@ -694,10 +686,13 @@ impl<'a, 's> Runner<'a, 's> {
 }
 
 /// A state call made ready: the function (if registered) and the chunk it sees.
-struct Prepared {
+struct Prepared<'a> {
     fun: Option<StateFn>,
     full: String,
-    low: LowChunk,
+    /// The chunk as the function sees it (a copy only for `mod_watch`).
+    low: Cow<'a, LowChunk>,
+    /// The states it requires (`require`, `watch` and their `_in` forms).
+    required: Vec<&'a LowChunk>,
 }
 
 /// Run a prepared call: `onlyif`/`unless`/`creates` first, then the
@@ -707,7 +702,7 @@ struct Prepared {
 fn execute(
     host: &dyn StateHost,
     chunk: &LowChunk,
-    prepared: Prepared,
+    prepared: Prepared<'_>,
     test: bool,
     kill: Option<&AtomicBool>,
 ) -> (StateResult, bool) {
@@ -722,6 +717,7 @@ fn execute(
         host,
         chunk: &prepared.low,
         test,
+        required: &prepared.required,
     };
     let mut result = checks::with_retry(&call, fun, kill);
     if !test {

@@ -154,19 +154,15 @@ fn directory_inner(c: &StateCall<'_>, name: &str) -> Result<StateResult, String>
 }
 
 /// `clean: True`: everything under `name` that no `file` state this one
-/// requires manages (the runtime hands their names over as
-/// `__required_files__`), except what `exclude_pat` matches. A required
+/// requires manages (`StateCall::required`), except what `exclude_pat` matches. A required
 /// path keeps its parent directories, a required directory its contents.
 /// The paths removed (or, in test mode, to be removed), deepest first.
 fn clean(c: &StateCall<'_>, name: &str) -> Result<Vec<String>, String> {
-    let required: Vec<String> = c
-        .chunk
-        .arg("__required_files__")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(text)
-        .map(|p| p.trim_end_matches('/').to_string())
+    let required: Vec<&str> = c
+        .required
+        .iter()
+        .filter(|r| r.state == "file")
+        .map(|r| r.name.trim_end_matches('/'))
         .collect();
     let under = |path: &str, dir: &str| {
         path.strip_prefix(dir)
@@ -175,7 +171,7 @@ fn clean(c: &StateCall<'_>, name: &str) -> Result<Vec<String>, String> {
     let kept = |path: &str| {
         required
             .iter()
-            .any(|r| r == path || under(r, path) || under(path, r))
+            .any(|r| *r == path || under(r, path) || under(path, r))
     };
     let mut doomed: Vec<String> = everything_under(c, name)?
         .into_iter()

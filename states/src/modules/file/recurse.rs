@@ -74,6 +74,7 @@ pub fn recurse(c: &StateCall<'_>) -> StateResult {
             host: c.host,
             chunk: &sub,
             test: c.test,
+            required: &[],
         });
         match result.result {
             Some(false) => failures.push(format!("{target}: {}", result.comment)),
