@@ -9,7 +9,7 @@ use brine_common::event::{Event, tags};
 use brine_common::ids::{Jid, MinionId};
 use brine_common::target::{MinionFacts, Target, expand_nodegroups};
 use brine_common::wire::{Publication, TargetSpec};
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
 use crate::bus::JobEvents;
 use crate::client::JobRequest;
@@ -195,7 +195,7 @@ pub async fn publish(
     master.bus.fire(Event::new(
         tags::job_new(jid.as_str()),
         json!({
-            "arg": job.arg,
+            "arg": salt_arg_list(&job.arg, &job.kwarg),
             "fun": job.fun,
             "jid": jid,
             "minions": minions,
@@ -237,4 +237,16 @@ impl Master {
     pub fn presence_window(&self) -> Duration {
         Duration::from_secs(self.config.presence_timeout.max(1))
     }
+}
+
+/// The arguments as Salt's job events list them: the positional ones, then
+/// the keyword ones as one dict marked `__kwarg__: True`.
+fn salt_arg_list(arg: &[Value], kwarg: &Map<String, Value>) -> Vec<Value> {
+    let mut out = arg.to_vec();
+    if !kwarg.is_empty() {
+        let mut packed = kwarg.clone();
+        packed.insert("__kwarg__".into(), Value::Bool(true));
+        out.push(Value::Object(packed));
+    }
+    out
 }

@@ -149,3 +149,56 @@ fn events_trigger_reactions_and_broken_reactors_do_not_stop_the_master() {
     assert_eq!(run_json(&c, &["manage.present"]), json!(["m1"]));
     assert_eq!(run_json(&c, &["manage.not_present"]), json!([]));
 }
+
+/// Reactions from every SLS of a tag run by `order:`, then in file order;
+/// a later file's ID replaces an earlier one's.
+#[test]
+fn reactions_run_by_order_then_file_order_across_files() {
+    let tree = tempfile::tempdir().expect("tree");
+    let echo = |id: &str, text: &str, extra: &str| {
+        format!(
+            "{id}:\n  local.test.echo:\n    - tgt: m1\n    - args:\n      - text: {text}\n{extra}"
+        )
+    };
+    let first = tree.path().join("first.sls");
+    let second = tree.path().join("second.sls");
+    std::fs::write(
+        &first,
+        [
+            echo("zz", "zz", ""),
+            echo("numbered", "numbered", "    - order: 1\n"),
+            echo("replaced", "from first", ""),
+        ]
+        .concat(),
+    )
+    .expect("write");
+    std::fs::write(
+        &second,
+        [echo("aa", "aa", ""), echo("replaced", "from second", "")].concat(),
+    )
+    .expect("write");
+    let c = Cluster::builder()
+        .minions(1)
+        .master_conf(&format!(
+            "reactor:\n  - 'myapp/ordered':\n    - {}\n    - {}\n",
+            first.display(),
+            second.display()
+        ))
+        .start()
+        .ready();
+    let events = c.events("salt/job/*/new");
+    send(&c, "myapp/ordered", "{}");
+    let mut texts = Vec::new();
+    for _ in 0..4 {
+        let (_, new) = events.expect("a reactor job", Duration::from_secs(20), |_, d| {
+            d["user"] == json!("Reactor")
+        });
+        texts.push(
+            new["arg"][0]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    assert_eq!(texts, ["numbered", "zz", "aa", "from second"]);
+}

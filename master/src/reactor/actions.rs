@@ -56,6 +56,37 @@ pub struct Action {
     pub params: Map<String, Value>,
 }
 
+/// Reactions by their `order` as Salt's `order_chunks` reads it (a number;
+/// `first` before all, `last` after all, a negative number counted from
+/// the end; none: after every numbered one); equal orders keep file order.
+/// Salt breaks ties alphabetically but launches the reactions at once on a
+/// thread pool, so its order is never a guarantee; Brine runs them one
+/// after another, and file order makes `fileserver.update` then
+/// `state.apply` in one reactor SLS do what it says.
+pub fn sort_by_order<T>(items: &mut [T], action: impl Fn(&T) -> &Action) {
+    let declared = |a: &Action| a.params.get("order").and_then(Value::as_f64);
+    let highest = items
+        .iter()
+        .filter_map(|i| declared(action(i)))
+        .filter(|o| o.fract() == 0.0 && *o > 0.0)
+        .fold(0.0_f64, f64::max);
+    let cap = if highest > 0.0 { highest + 100.0 } else { 1.0 };
+    let key = |a: &Action| -> f64 {
+        match a.params.get("order") {
+            None => cap,
+            Some(Value::String(s)) if s == "first" => 0.0,
+            Some(Value::String(s)) if s == "last" => cap + 1_000_000.0,
+            Some(v) => match v.as_f64() {
+                Some(n) if n < 0.0 => cap + 1_000_000.0 + n,
+                Some(n) => n,
+                None => cap,
+            },
+        }
+    };
+    // A stable sort: equal orders stay in file order.
+    items.sort_by(|x, y| key(action(x)).total_cmp(&key(action(y))));
+}
+
 /// Positional and keyword arguments for the function.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CallArgs {
@@ -350,11 +381,24 @@ mod tests {
     }
 
     #[test]
-    fn several_reactions_keep_file_order() {
-        let all =
-            actions("b:\n  local.test.ping:\n    - tgt: '*'\na:\n  runner.jobs.list_jobs: []\n")
-                .expect("actions");
-        let ids: Vec<&str> = all.iter().map(|a| a.id.as_str()).collect();
-        assert_eq!(ids, vec!["b", "a"]);
+    fn reactions_run_by_order_then_file_order() {
+        let ids = |yaml: &str| {
+            let mut all = actions(yaml).expect("actions");
+            sort_by_order(&mut all, |a| a);
+            all.iter().map(|a| a.id.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            ids(
+                "c:\n  runner.jobs.list_jobs: []\nb:\n  local.test.ping:\n    - tgt: '*'\na:\n  local.test.ping:\n    - tgt: '*'\n"
+            ),
+            ["c", "b", "a"]
+        );
+        // Numbers first, unordered after them, `first`/`last` at the ends.
+        assert_eq!(
+            ids(
+                "z:\n  local.test.ping:\n    - order: 1\ny:\n  local.test.ping:\n    - order: last\nx:\n  local.test.ping: []\nw:\n  local.test.ping:\n    - order: first\nv:\n  local.test.ping:\n    - order: 2\n"
+            ),
+            ["w", "z", "v", "x", "y"]
+        );
     }
 }

@@ -5,8 +5,9 @@
 //! whose tag glob matches ([`rules`]). A matching event is queued (at most
 //! `reactor_worker_hwm` waiting; beyond that it is dropped with a log line)
 //! for a pool of `reactor_worker_threads` workers. A worker renders each SLS
-//! with `tag` and `data` ([`render`]), reads the reactions ([`actions`]) and
-//! runs them ([`execute`]). A file that fails (render error, unknown action,
+//! with `tag` and `data` ([`render`]), reads the reactions ([`actions`]),
+//! orders them by `order:` (file order otherwise) and runs them one after
+//! another ([`execute`]). A file that fails (render error, unknown action,
 //! failed call) is logged with its name and line and announced on the bus
 //! as [`ERROR_TAG`]; the reactor goes on with the next one.
 //!
@@ -160,29 +161,37 @@ async fn worker(master: Arc<Master>, queue: Arc<Mutex<mpsc::Receiver<Reaction>>>
     loop {
         let next = queue.lock().await.recv().await;
         let Some(reaction) = next else { return };
-        for sls in &reaction.sls {
-            if let Err(error) = react(&master, &reaction, sls).await {
-                report_error(&master, &reaction, sls, &error);
-            }
-        }
+        react(&master, &reaction).await;
     }
 }
 
-/// Render one SLS for the event and run its reactions in order.
-async fn react(master: &Arc<Master>, reaction: &Reaction, sls: &str) -> Result<(), String> {
-    let high = render_off_thread(master, reaction, sls).await?;
-    let actions = actions::parse_actions(&high).map_err(|e| format!("{sls}: {e}"))?;
-    let mut errors = Vec::new();
-    for action in &actions {
-        match execute::execute(master, action).await {
-            Ok(done) => tracing::info!("reactor: {sls} ({}): {done}", reaction.tag),
-            Err(e) => errors.push(e),
+/// Render every SLS for the event and run their reactions together, as
+/// Salt compiles them: a later file's ID replaces an earlier one's, and the
+/// whole is sorted by `order` ([`actions::sort_by_order`]), one after
+/// another. A
+/// file that fails to render or parse is reported and left out; a failed
+/// reaction is reported and the next one runs.
+async fn react(master: &Arc<Master>, reaction: &Reaction) {
+    let mut planned: Vec<(String, actions::Action)> = Vec::new();
+    for sls in &reaction.sls {
+        let parsed = match render_off_thread(master, reaction, sls).await {
+            Ok(high) => actions::parse_actions(&high).map_err(|e| format!("{sls}: {e}")),
+            Err(e) => Err(e),
+        };
+        match parsed {
+            Ok(found) => {
+                planned.retain(|(_, earlier)| !found.iter().any(|a| a.id == earlier.id));
+                planned.extend(found.into_iter().map(|a| (sls.clone(), a)));
+            }
+            Err(error) => report_error(master, reaction, sls, &error),
         }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("{sls}: {}", errors.join("; ")))
+    actions::sort_by_order(&mut planned, |(_, action)| action);
+    for (sls, action) in &planned {
+        match execute::execute(master, action).await {
+            Ok(done) => tracing::info!("reactor: {sls} ({}): {done}", reaction.tag),
+            Err(e) => report_error(master, reaction, sls, &format!("{sls}: {e}")),
+        }
     }
 }
 
