@@ -215,6 +215,130 @@ fn pkg_installs_holds_removes_and_purges_a_local_deb() {
     assert!(!Path::new(&format!("/etc/{name}.conf")).exists());
 }
 
+/// A flat local apt repository (`deb [trusted=yes] file:<dir> ./`) listed
+/// in its own sources file; removed, with apt's cached index of it, on drop.
+struct LocalAptRepo {
+    dir: tempfile::TempDir,
+    list: PathBuf,
+}
+
+impl LocalAptRepo {
+    /// A repository serving these `.deb` files (a hand-written `Packages`
+    /// index, so no dpkg-dev is needed).
+    fn new(debs: &[(&str, &str, PathBuf)]) -> LocalAptRepo {
+        let dir = tempfile::tempdir().expect("repo dir");
+        let mut index = String::new();
+        for (name, version, deb) in debs {
+            let file = deb.file_name().and_then(|f| f.to_str()).expect("deb name");
+            let bytes = std::fs::read(deb).expect("read deb");
+            std::fs::write(dir.path().join(file), &bytes).expect("copy deb");
+            let sha256: String = ring::digest::digest(&ring::digest::SHA256, &bytes)
+                .as_ref()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            index.push_str(&format!(
+                "Package: {name}\nVersion: {version}\nArchitecture: all\nMaintainer: Brine tests <tests@example.invalid>\nFilename: ./{file}\nSize: {}\nSHA256: {sha256}\nDescription: throwaway package of the Brine end-to-end tests\n\n",
+                bytes.len()
+            ));
+        }
+        std::fs::write(dir.path().join("Packages"), index).expect("Packages");
+        let list = PathBuf::from(format!(
+            "/etc/apt/sources.list.d/{}.list",
+            unique("brine-test-repo-")
+        ));
+        std::fs::write(
+            &list,
+            format!("deb [trusted=yes] file:{} ./\n", dir.path().display()),
+        )
+        .expect("sources list");
+        let repo = LocalAptRepo { dir, list };
+        repo.update();
+        repo
+    }
+
+    /// `apt-get update` of this source only.
+    fn update(&self) {
+        let out = Command::new("apt-get")
+            .args(["-q", "update"])
+            .arg(format!("-o=Dir::Etc::sourcelist={}", self.list.display()))
+            .args(["-o=Dir::Etc::sourceparts=-", "-o=APT::Get::List-Cleanup=0"])
+            .output()
+            .expect("run apt-get update");
+        assert!(
+            out.status.success(),
+            "apt-get update: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for LocalAptRepo {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.list);
+        // apt names its cached index after the source's path.
+        let key = self
+            .dir
+            .path()
+            .display()
+            .to_string()
+            .trim_start_matches('/')
+            .replace('/', "_");
+        if let Ok(entries) = std::fs::read_dir("/var/lib/apt/lists") {
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().contains(&key) {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+    }
+}
+
+/// The `pkg` beacon reports a listed package once a newer version of it is
+/// available (a local apt repository holds 2.0 while 1.0 is installed),
+/// and stays silent about packages that are not installed.
+#[test]
+fn pkg_beacon_reports_an_available_upgrade() {
+    require!(root, "dpkg-deb", "apt-get", "apt-cache", "dpkg");
+    let _lock = host_lock();
+    let debs = tempfile::tempdir().expect("tempdir");
+    let name = unique("brine-test-pkg-");
+    let _guard = PkgGuard(name.clone());
+    let old = build_deb(debs.path(), &name, "1.0-1");
+    let install = Command::new("dpkg")
+        .arg("-i")
+        .arg(&old)
+        .output()
+        .expect("dpkg -i");
+    assert!(
+        install.status.success(),
+        "{}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+    let new = build_deb(debs.path(), &name, "2.0-1");
+    let _repo = LocalAptRepo::new(&[(&name, "2.0-1", new)]);
+
+    let c = Cluster::builder()
+        .minions(1)
+        .minion_conf(&format!(
+            "beacons:\n  pkg:\n    - pkgs:\n      - {name}\n      - brine-not-installed\n    - refresh: False\n    - interval: 1\n"
+        ))
+        .start()
+        .ready();
+    let events = c.events("salt/beacon/m1/pkg/*");
+    let (_, data) = events.expect("the pkg beacon event", Duration::from_secs(30), |tag, _| {
+        tag == "salt/beacon/m1/pkg/"
+    });
+    assert_eq!(data["pkg"], json!(name), "{data}");
+    assert_eq!(data["version"], json!("2.0-1"), "{data}");
+    assert_eq!(data["id"], json!("m1"), "{data}");
+    let later = events.collect_for(Duration::from_millis(2500));
+    assert!(
+        later.iter().all(|(_, d)| d["pkg"] == json!(name)),
+        "only the installed package is reported: {later:?}"
+    );
+}
+
 #[test]
 fn pkg_reports_apt_failures_with_the_command_and_its_error() {
     require!(root, "apt-get");

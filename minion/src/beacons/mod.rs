@@ -149,6 +149,7 @@ pub enum Module {
     Log,
     Status,
     NetworkInfo,
+    Pkg,
 }
 
 impl Module {
@@ -163,6 +164,7 @@ impl Module {
             "log" => Module::Log,
             "status" => Module::Status,
             "network_info" => Module::NetworkInfo,
+            "pkg" => Module::Pkg,
             _ => return None,
         })
     }
@@ -284,6 +286,7 @@ async fn run_module(
         Module::Ps => system::ps(ctx, config).await,
         Module::Status => system::status(ctx, config).await,
         Module::NetworkInfo => system::network_info(config).await,
+        Module::Pkg => system::pkg(ctx, config).await,
     }
 }
 
@@ -315,11 +318,21 @@ async fn fire(link: &Link, tag: String, data: Value) {
 /// host action: beacons read the host through `status.*`, `disk.*`,
 /// `service.*`). `None` when it is missing or failed.
 pub async fn call_function(ctx: &MinionCtx, fun: &str, args: Vec<Value>) -> Option<Value> {
+    call_function_kw(ctx, fun, args, Map::new()).await
+}
+
+/// [`call_function`] with keyword arguments.
+pub async fn call_function_kw(
+    ctx: &MinionCtx,
+    fun: &str,
+    args: Vec<Value>,
+    kwargs: Map<String, Value>,
+) -> Option<Value> {
     let registry = ctx.registry()?;
     let call = brine_common::functions::Call {
         fun: fun.to_string(),
         args,
-        kwargs: Map::new(),
+        kwargs,
     };
     let outcome = registry.call(ctx.clone(), call).await;
     if outcome.success {

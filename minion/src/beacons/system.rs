@@ -1,13 +1,14 @@
 //! Beacons over the host's state: `diskusage`, `load`, `memusage`,
-//! `service`, `ps` and `status`. They read the host through the minion's
-//! own execution modules (`disk.usage`, `status.*`, `service.status`), so
-//! each host action has one implementation.
+//! `service`, `ps`, `status`, `network_info` and `pkg`. They read the host
+//! through the minion's own execution modules (`disk.usage`, `status.*`,
+//! `service.status`, `pkg.latest_version`), so each host action has one
+//! implementation.
 
 use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
-use super::{call_function, truthy};
+use super::{call_function, call_function_kw, truthy};
 use crate::modules::MinionCtx;
 
 /// Keys every beacon config may hold that are not the beacon's own.
@@ -188,6 +189,39 @@ pub async fn service(
         }
     }
     ret
+}
+
+/// `pkg`: `{pkg, version}` for each package of `pkgs` that is installed
+/// and has a newer version available (`pkg.version`, then
+/// `pkg.latest_version`, which refreshes the package database first when
+/// `refresh: True`), as Salt's `pkg` beacon reports upgrades.
+pub async fn pkg(ctx: &MinionCtx, config: &Map<String, Value>) -> Vec<Map<String, Value>> {
+    let Some(pkgs) = config.get("pkgs").and_then(Value::as_array) else {
+        tracing::warn!("Configuration for pkg beacon requires list of pkgs.");
+        return Vec::new();
+    };
+    let mut kwargs = Map::new();
+    kwargs.insert("refresh".into(), json!(truthy(config.get("refresh"))));
+    let mut ret = Vec::new();
+    for name in pkgs.iter().filter_map(Value::as_str) {
+        let installed = call_function(ctx, "pkg.version", vec![json!(name)]).await;
+        if !installed.as_ref().is_some_and(is_nonempty_text) {
+            continue;
+        }
+        let latest =
+            call_function_kw(ctx, "pkg.latest_version", vec![json!(name)], kwargs.clone()).await;
+        if let Some(version) = latest.filter(is_nonempty_text) {
+            let mut item = Map::new();
+            item.insert("pkg".into(), json!(name));
+            item.insert("version".into(), version);
+            ret.push(item);
+        }
+    }
+    ret
+}
+
+fn is_nonempty_text(v: &Value) -> bool {
+    v.as_str().is_some_and(|s| !s.is_empty())
 }
 
 /// `ps`: `{<name>: Running}` for each process configured `running` that

@@ -18,6 +18,7 @@ const AVAILABLE: &[&str] = &[
     "log",
     "memusage",
     "network_info",
+    "pkg",
     "ps",
     "service",
     "status",
