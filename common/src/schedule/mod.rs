@@ -242,6 +242,9 @@ fn next_when_fire(spec: &JobSpec, now: Instant) -> Option<Instant> {
 /// What the scheduler remembers of one job.
 pub struct JobState {
     pub spec: JobSpec,
+    /// The configuration the spec was parsed from: an unchanged entry is
+    /// not parsed again on every tick.
+    source: Option<Value>,
     cron: Option<croner::Cron>,
     next_fire: Option<Instant>,
     /// Runs of this job still going (for `maxrunning`).
@@ -259,6 +262,7 @@ impl JobState {
         };
         JobState {
             spec,
+            source: None,
             cron,
             next_fire,
             running: Arc::new(AtomicUsize::new(0)),
@@ -296,6 +300,12 @@ pub fn sync_jobs(jobs: &mut HashMap<String, JobState>, config: &Map<String, Valu
         if name == "enabled" {
             continue;
         }
+        if jobs
+            .get(name)
+            .is_some_and(|j| j.source.as_ref() == Some(item))
+        {
+            continue;
+        }
         let spec = match JobSpec::parse(item) {
             Ok(spec) => spec,
             Err(e) => {
@@ -304,8 +314,14 @@ pub fn sync_jobs(jobs: &mut HashMap<String, JobState>, config: &Map<String, Valu
                 continue;
             }
         };
-        if jobs.get(name).is_none_or(|j| j.spec != spec) {
-            jobs.insert(name.clone(), JobState::new(spec, now));
+        match jobs.get_mut(name) {
+            // Same meaning, other spelling: keep the timing.
+            Some(j) if j.spec == spec => j.source = Some(item.clone()),
+            _ => {
+                let mut state = JobState::new(spec, now);
+                state.source = Some(item.clone());
+                jobs.insert(name.clone(), state);
+            }
         }
     }
 }
@@ -357,6 +373,29 @@ pub fn is_paused(config: &Map<String, Value>) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn sync_keeps_unchanged_jobs_and_restarts_changed_ones() {
+        let config = |secs: u64| {
+            json!({"job": {"function": "test.ping", "seconds": secs}})
+                .as_object()
+                .cloned()
+                .unwrap_or_default()
+        };
+        let t0 = Instant::now();
+        let mut jobs = HashMap::new();
+        sync_jobs(&mut jobs, &config(10), t0);
+        let first = jobs["job"].next_fire;
+        sync_jobs(&mut jobs, &config(10), t0 + Duration::from_secs(5));
+        assert_eq!(
+            jobs["job"].next_fire, first,
+            "an unchanged job keeps its timing"
+        );
+        sync_jobs(&mut jobs, &config(20), t0 + Duration::from_secs(5));
+        assert_ne!(jobs["job"].next_fire, first, "a changed job starts over");
+        sync_jobs(&mut jobs, &Map::new(), t0);
+        assert!(jobs.is_empty());
+    }
 
     #[test]
     fn intervals_add_up() {
