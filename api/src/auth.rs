@@ -7,16 +7,25 @@
 //!     alice:
 //!       - 'web*': ['test.*', 'state.apply']
 //!       - '@runner'
+//!   pam:                                 # the system's users (auth.pam.service)
+//!     bob:
+//!       - test.ping
+//!     admins%:                           # every member of group admins
+//!       - '.*'
+//!       - '@runner'
 //! ```
 //!
-//! `file` (Salt's file eauth, with argon2 hashes from `brine-api
-//! hash-password`) is the only backend so far. A `'*'` entry holds the
-//! permissions of every user in the file without an entry of their own.
+//! Two backends: `file` (Salt's file eauth, with argon2 hashes from
+//! `brine-api hash-password`) and `pam` (the system's PAM stack, see
+//! [`crate::pam`]). A user's permissions are Salt's `fill_auth_list`: every
+//! entry whose name matches the user, plus every `group%` entry of a group
+//! the user is in (only `pam` knows groups), and the `'*'` entry only when
+//! no entry names the user. A user with no permissions cannot log in.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 
+use brine_common::target::expr_match;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
@@ -31,35 +40,55 @@ pub enum AuthConfigError {
     Invalid(String),
 }
 
-/// One eauth backend's users.
+/// How a backend checks a password.
+#[derive(Debug, Clone)]
+enum Check {
+    /// An argon2 password file.
+    File(PathBuf),
+    /// The PAM service.
+    Pam(String),
+}
+
+/// One eauth backend: its check and its permission entries, in config order.
 struct Backend {
-    password_file: PathBuf,
-    users: HashMap<String, Arc<Perms>>,
+    check: Check,
+    entries: Vec<(String, Value)>,
 }
 
 pub struct Auth {
-    backends: HashMap<String, Backend>,
+    backends: Vec<(String, Backend)>,
 }
 
 impl Auth {
-    pub fn from_config(external_auth: &Map<String, Value>) -> Result<Self, AuthConfigError> {
-        let mut backends = HashMap::new();
+    /// The backends of `external_auth`; `pam_service` is `auth.pam.service`.
+    pub fn from_config(
+        external_auth: &Map<String, Value>,
+        pam_service: &str,
+    ) -> Result<Self, AuthConfigError> {
+        let mut backends = Vec::new();
         for (name, value) in external_auth {
-            if name != "file" {
-                tracing::warn!("external_auth: backend '{name}' is not supported (only 'file')");
-                continue;
-            }
             let map = value
                 .as_object()
                 .ok_or_else(|| AuthConfigError::Invalid(format!("{name}: must be a mapping")))?;
-            backends.insert(name.clone(), file_backend(map)?);
+            let check = match name.as_str() {
+                "file" => Check::File(password_file(map)?),
+                "pam" => Check::Pam(pam_service.to_string()),
+                other => {
+                    tracing::warn!(
+                        "external_auth: backend '{other}' is not supported (only 'file' and 'pam')"
+                    );
+                    continue;
+                }
+            };
+            let entries = entries(name, map)?;
+            backends.push((name.clone(), Backend { check, entries }));
         }
         Ok(Auth { backends })
     }
 
     /// Check a user's password; their permissions on success. Unknown
-    /// users cost an argon2 verification too, so timing does not tell
-    /// which names exist.
+    /// users of the file backend cost an argon2 verification too, so timing
+    /// does not tell which names exist.
     pub async fn login(
         &self,
         eauth: &str,
@@ -67,25 +96,93 @@ impl Auth {
         password: &str,
     ) -> Result<Arc<Perms>, ApiError> {
         let denied = || ApiError::Unauthorized("Authentication failure".into());
-        let backend = self.backends.get(eauth).ok_or_else(|| {
-            ApiError::Unauthorized(format!("eauth backend '{eauth}' is not configured"))
-        })?;
-        let file = backend.password_file.clone();
+        let backend = self
+            .backends
+            .iter()
+            .find(|(name, _)| name == eauth)
+            .map(|(_, b)| b)
+            .ok_or_else(|| {
+                ApiError::Unauthorized(format!("eauth backend '{eauth}' is not configured"))
+            })?;
+        let check = backend.check.clone();
         let (name, password) = (user.to_string(), password.to_string());
-        // argon2 is deliberately slow: keep it off the async workers.
-        let verified = tokio::task::spawn_blocking(move || check_password(&file, &name, &password))
-            .await
-            .map_err(|e| ApiError::Master(format!("password check failed: {e}")))?;
+        // argon2 is deliberately slow and PAM may sleep: off the async workers.
+        let (verified, groups) = tokio::task::spawn_blocking(move || match check {
+            Check::File(file) => (check_password(&file, &name, &password), Vec::new()),
+            Check::Pam(service) => {
+                let ok = crate::pam::authenticate(&service, &name, &password);
+                (
+                    ok,
+                    if ok {
+                        crate::pam::groups(&name)
+                    } else {
+                        Vec::new()
+                    },
+                )
+            }
+        })
+        .await
+        .map_err(|e| ApiError::Master(format!("password check failed: {e}")))?;
         if !verified {
             return Err(denied());
         }
-        backend
-            .users
-            .get(user)
-            .or_else(|| backend.users.get("*"))
-            .cloned()
-            .ok_or_else(denied)
+        let list = auth_list(&backend.entries, user, &groups);
+        if list.is_empty() {
+            tracing::info!("external_auth: {eauth} user '{user}' has no permissions");
+            return Err(denied());
+        }
+        Perms::parse(user, &Value::Array(list))
+            .map(Arc::new)
+            .map_err(|e| ApiError::Master(e.to_string()))
     }
+}
+
+/// Salt's `fill_auth_list` (without `permissive_acl`): the entries naming
+/// the user (Salt's `expr_match`), those of the user's groups (`name%`),
+/// and `'*'` only when no entry named the user.
+fn auth_list(entries: &[(String, Value)], user: &str, groups: &[String]) -> Vec<Value> {
+    let mut list = Vec::new();
+    let mut named = false;
+    let mut add = |perms: &Value| match perms {
+        Value::Array(items) => list.extend(items.iter().cloned()),
+        other => list.push(other.clone()),
+    };
+    for (key, perms) in entries {
+        if key == "*" {
+            continue;
+        }
+        if let Some(group) = key.strip_suffix('%') {
+            if groups.iter().any(|g| g == group) {
+                add(perms);
+            }
+        } else if expr_match(key, user) {
+            named = true;
+            add(perms);
+        }
+    }
+    if !named && let Some((_, perms)) = entries.iter().find(|(k, _)| k == "*") {
+        add(perms);
+    }
+    list
+}
+
+/// The permission entries of a backend, each checked now so a bad one is a
+/// start-up error naming it.
+fn entries(
+    backend: &str,
+    map: &Map<String, Value>,
+) -> Result<Vec<(String, Value)>, AuthConfigError> {
+    let mut out = Vec::new();
+    for (key, perms) in map.iter().filter(|(k, _)| !k.starts_with('^')) {
+        Perms::parse(key, perms)?;
+        if key.ends_with('%') && backend == "file" {
+            tracing::warn!(
+                "external_auth: file: group entry '{key}' never applies (the file eauth has no groups; pam has)"
+            );
+        }
+        out.push((key.clone(), perms.clone()));
+    }
+    Ok(out)
 }
 
 /// Whether the password file holds `user` with this password.
@@ -105,7 +202,7 @@ fn check_password(file: &Path, user: &str, password: &str) -> bool {
     }
 }
 
-fn file_backend(map: &Map<String, Value>) -> Result<Backend, AuthConfigError> {
+fn password_file(map: &Map<String, Value>) -> Result<PathBuf, AuthConfigError> {
     let password_file = map
         .get("^filename")
         .and_then(Value::as_str)
@@ -117,18 +214,7 @@ fn file_backend(map: &Map<String, Value>) -> Result<Backend, AuthConfigError> {
             "file: ^hashtype '{kind}' is not supported (argon2 only)"
         )));
     }
-    let mut users = HashMap::new();
-    for (user, perms) in map.iter().filter(|(k, _)| !k.starts_with('^')) {
-        if user.ends_with('%') {
-            tracing::warn!("external_auth: group '{user}' is not supported yet (ignored)");
-            continue;
-        }
-        users.insert(user.clone(), Arc::new(Perms::parse(user, perms)?));
-    }
-    Ok(Backend {
-        password_file: PathBuf::from(password_file),
-        users,
-    })
+    Ok(PathBuf::from(password_file))
 }
 
 #[cfg(test)]
@@ -141,12 +227,44 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("users");
         let hash = passwords::hash_password("pw").expect("hash");
-        std::fs::write(&file, format!("alice:{hash}\n")).expect("write");
+        std::fs::write(&file, format!("alice:{hash}\nnobody:{hash}\n")).expect("write");
         let config = json!({"file": {"^filename": file, "alice": ["test.*"]}});
-        let auth = Auth::from_config(config.as_object().expect("map")).expect("auth");
+        let auth = Auth::from_config(config.as_object().expect("map"), "login").expect("auth");
         assert!(auth.login("file", "alice", "pw").await.is_ok());
         assert!(auth.login("file", "alice", "bad").await.is_err());
         assert!(auth.login("file", "mallory", "pw").await.is_err());
+        assert!(
+            auth.login("file", "nobody", "pw").await.is_err(),
+            "a user without permissions cannot log in"
+        );
         assert!(auth.login("pam", "alice", "pw").await.is_err());
+    }
+
+    fn entries_of(value: Value) -> Vec<(String, Value)> {
+        value
+            .as_object()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn auth_lists_join_names_and_groups_and_star_only_for_the_unnamed() {
+        let entries = entries_of(json!({
+            "alice": ["test.ping"],
+            "admins%": ["@runner"],
+            "ops%": ["state.apply"],
+            "*": ["test.echo"],
+        }));
+        let admins = vec!["admins".to_string(), "users".to_string()];
+        assert_eq!(
+            auth_list(&entries, "alice", &admins),
+            vec![json!("test.ping"), json!("@runner")]
+        );
+        assert_eq!(
+            auth_list(&entries, "bob", &admins),
+            vec![json!("@runner"), json!("test.echo")],
+            "a user no entry names gets '*' on top of their groups"
+        );
+        assert_eq!(auth_list(&entries, "carol", &[]), vec![json!("test.echo")]);
     }
 }

@@ -14,6 +14,7 @@ pub mod events;
 pub mod hooks;
 pub mod lowstate;
 pub mod master;
+pub mod pam;
 pub mod passwords;
 pub mod perms;
 pub mod server;

@@ -274,6 +274,9 @@ pub struct MasterConfig {
     pub fileserver_backend: Vec<String>,
     pub publisher_acl: Map<String, Value>,
     pub external_auth: Map<String, Value>,
+    /// The PAM service the `pam` eauth logs in through (Salt's key).
+    #[serde(rename = "auth.pam.service")]
+    pub auth_pam_service: String,
     /// `brine-api`'s settings (Salt's `rest_cherrypy` block): `port`,
     /// `host`, `ssl_crt`, `ssl_key`, `disable_ssl`, ... Read by `brine-api`.
     pub rest_api: Map<String, Value>,
@@ -339,6 +342,7 @@ impl Default for MasterConfig {
             fileserver_backend: vec!["roots".into()],
             publisher_acl: Map::new(),
             external_auth: Map::new(),
+            auth_pam_service: "login".into(),
             rest_api: Map::new(),
             token_expire: 43200,
             state_output: "full".into(),

@@ -431,3 +431,111 @@ fn api_refuses_plain_http_off_loopback() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("disable_ssl"), "{}", stderr(&out));
 }
+
+/// Removes the test's system user and group on drop.
+struct SystemAccount {
+    user: String,
+    group: String,
+}
+
+impl Drop for SystemAccount {
+    fn drop(&mut self) {
+        for (cmd, name) in [("userdel", &self.user), ("groupdel", &self.group)] {
+            let _ = Command::new(cmd).arg(name).stderr(Stdio::null()).status();
+        }
+    }
+}
+
+fn run_ok(cmd: &mut Command) {
+    let out = cmd.output().expect("run");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The `pam` eauth: a system user logs in through PAM (`login` service)
+/// and gets the permissions of a `group%` entry for a group they are in;
+/// a wrong password, and a user in no permitted group, get 401.
+#[test]
+fn api_pam_login_with_group_permissions() {
+    let tools = ["useradd", "groupadd", "chpasswd", "userdel", "groupdel"];
+    if !nix::unistd::geteuid().is_root()
+        || !tools
+            .iter()
+            .all(|t| Path::new("/usr/sbin").join(t).exists())
+        || !Path::new("/etc/pam.d/login").exists()
+    {
+        eprintln!("skipping: needs root, the shadow tools and /etc/pam.d/login (CI has them)");
+        return;
+    }
+    let suffix = format!("{:x}", std::process::id());
+    let account = SystemAccount {
+        user: format!("brinepam{suffix}"),
+        group: format!("brinegrp{suffix}"),
+    };
+    let outsider = SystemAccount {
+        user: format!("brineout{suffix}"),
+        group: format!("brinenone{suffix}"),
+    };
+    run_ok(Command::new("groupadd").arg(&account.group));
+    run_ok(Command::new("useradd").args(["-M", "-G", &account.group, &account.user]));
+    run_ok(Command::new("groupadd").arg(&outsider.group));
+    run_ok(Command::new("useradd").args(["-M", "-g", &outsider.group, &outsider.user]));
+    for user in [&account.user, &outsider.user] {
+        let mut child = Command::new("chpasswd")
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("chpasswd");
+        writeln!(child.stdin.take().expect("stdin"), "{user}:pam-Secret-1").expect("write");
+        assert!(child.wait().expect("wait").success(), "chpasswd {user}");
+    }
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let crt = dir.path().join("tls/api.crt");
+    let conf = format!(
+        "rest_api:\n  port: {port}\n  ssl_crt: {crt}\n  ssl_key: {key}\n\
+         external_auth:\n  pam:\n    {group}%:\n      - 'm*': ['test.*']\n",
+        port = free_port(),
+        crt = crt.display(),
+        key = dir.path().join("tls/api.key").display(),
+        group = account.group,
+    );
+    let c = Cluster::builder()
+        .minions(1)
+        .master_conf(&conf)
+        .start()
+        .ready();
+    let api = c.start_api(&["--gen-self-signed"]);
+    let login = |user: &str, password: &str| {
+        let body = json!({"username": user, "password": password, "eauth": "pam"});
+        curl(&api, &crt, "POST", "/login", &[JSON], &body.to_string())
+    };
+    assert_eq!(login(&account.user, "wrong").status, 401);
+    assert_eq!(
+        login(&outsider.user, "pam-Secret-1").status,
+        401,
+        "no entry permits the outsider"
+    );
+    let ok = login(&account.user, "pam-Secret-1");
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let token = ok.body["return"][0]["token"].as_str().expect("token");
+    assert_eq!(ok.body["return"][0]["eauth"], json!("pam"));
+    let auth = format!("X-Auth-Token: {token}");
+    let ping = lowstate(
+        &api,
+        &crt,
+        &auth,
+        &json!([{"client": "local", "tgt": "m1", "fun": "test.ping"}]),
+    );
+    assert_eq!(ping.status, 200, "{}", ping.body);
+    assert_eq!(ping.body["return"][0]["m1"], json!(true), "{}", ping.body);
+    let refused = lowstate(
+        &api,
+        &crt,
+        &auth,
+        &json!([{"client": "local", "tgt": "m1", "fun": "grains.items"}]),
+    );
+    assert_eq!(refused.status, 403, "{}", refused.body);
+}

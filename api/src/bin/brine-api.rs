@@ -107,7 +107,7 @@ fn app_state(config: &MasterConfig, settings: Settings) -> anyhow::Result<AppSta
             timeout: Duration::from_secs(config.timeout),
         },
         nodegroups: config.nodegroups.clone(),
-        auth: Auth::from_config(&config.external_auth)?,
+        auth: Auth::from_config(&config.external_auth, &config.auth_pam_service)?,
         tokens: TokenStore::new(Duration::from_secs(config.token_expire)),
         started: Instant::now(),
         settings,
