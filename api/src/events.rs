@@ -2,22 +2,26 @@
 //! format (`tag: <tag>` then `data: {"tag": ..., "data": ...}`).
 //!
 //! A user sees the events of minions their permissions let them target
-//! (`salt/job/<jid>/ret/<id>`, `salt/minion/<id>/...`); everything else
-//! (keys, auth, hooks, runners, new jobs) only users allowed `@runner` or
-//! `@wheel` see. The stream ends when the token expires.
+//! (`salt/job/<jid>/ret/<id>`, `salt/minion/<id>/...`): by id, or by a
+//! grain, pillar or address entry (the minions the master's data cache
+//! matches, looked up again at most every [`DATA_REFRESH`]); everything
+//! else (keys, auth, hooks, runners, new jobs) only users allowed `@runner`
+//! or `@wheel` see. The stream ends when the token expires.
 
+use std::collections::BTreeSet;
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use brine_common::event::Event;
+use brine_common::wire::TargetSpec;
 use brine_master::client::{ClientReply, Connection};
 use futures::StreamExt;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::app::{AppState, Shared};
 use crate::error::ApiResult;
@@ -25,7 +29,7 @@ use crate::tokens::Session;
 
 pub async fn stream(State(state): State<Shared>, session: Session) -> ApiResult<Response> {
     let conn = state.master.subscribe().await?;
-    let events = futures::stream::unfold((conn, state, session), next_frame);
+    let events = futures::stream::unfold((conn, state, session, DataView::default()), next_frame);
     let first = futures::stream::once(async { Ok::<_, Infallible>(Bytes::from("retry: 400\n\n")) });
     let body = Body::from_stream(first.chain(events));
     Ok((
@@ -41,11 +45,22 @@ pub async fn stream(State(state): State<Shared>, session: Session) -> ApiResult<
 /// How long a quiet stream waits before sending a keepalive comment.
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
-type StreamState = (Connection, Arc<AppState>, Session);
+/// How old the minions a data entry covers may get before a hidden
+/// minion's event makes the stream ask the master again.
+pub const DATA_REFRESH: Duration = Duration::from_secs(10);
+
+/// The minions a session's grain/pillar/address entries cover.
+#[derive(Default)]
+pub struct DataView {
+    ids: BTreeSet<String>,
+    fetched: Option<Instant>,
+}
+
+type StreamState = (Connection, Arc<AppState>, Session, DataView);
 
 /// The next event this session may see, as an SSE frame.
 async fn next_frame(
-    (mut conn, state, session): StreamState,
+    (mut conn, state, session, mut view): StreamState,
 ) -> Option<(Result<Bytes, Infallible>, StreamState)> {
     loop {
         if session.expire <= unix_now() {
@@ -54,15 +69,21 @@ async fn next_frame(
         let Ok(reply) = tokio::time::timeout(KEEPALIVE, conn.next()).await else {
             // A comment keeps proxies from closing an idle stream, and
             // writing it tells us when the client has gone.
-            return Some((Ok(Bytes::from(": keepalive\n\n")), (conn, state, session)));
+            return Some((
+                Ok(Bytes::from(": keepalive\n\n")),
+                (conn, state, session, view),
+            ));
         };
         match reply {
-            Ok(ClientReply::Event(ev)) if visible(&state, &session, &ev.tag) => {
-                return Some((Ok(frame(&ev)), (conn, state, session)));
+            Ok(ClientReply::Event(ev))
+                if visible(&state, &session, &ev.tag)
+                    || visible_by_data(&state, &session, &mut view, &ev.tag).await =>
+            {
+                return Some((Ok(frame(&ev)), (conn, state, session, view)));
             }
             Ok(ClientReply::Lagged(n)) if n > 0 => {
                 let note = Bytes::from(format!(": {n} events dropped (reader too slow)\n\n"));
-                return Some((Ok(note), (conn, state, session)));
+                return Some((Ok(note), (conn, state, session, view)));
             }
             Ok(_) => {}
             Err(e) => {
@@ -82,6 +103,43 @@ pub fn visible(state: &AppState, session: &Session, tag: &str) -> bool {
     let perms = &session.perms;
     perms.is_master_level()
         || minion_of(tag).is_some_and(|id| perms.sees_minion(id, &state.nodegroups))
+}
+
+/// Whether a minion's event is visible through the session's grain,
+/// pillar or address entries (the covered minions are fetched from the
+/// master when older than [`DATA_REFRESH`]).
+async fn visible_by_data(
+    state: &AppState,
+    session: &Session,
+    view: &mut DataView,
+    tag: &str,
+) -> bool {
+    let Some(id) = minion_of(tag) else {
+        return false;
+    };
+    let targets = session.perms.visibility_data_targets(&state.nodegroups);
+    if targets.is_empty() {
+        return false;
+    }
+    let fresh = view.fetched.is_some_and(|at| at.elapsed() < DATA_REFRESH);
+    if !fresh {
+        let mut ids = BTreeSet::new();
+        for expr in targets {
+            let spec = TargetSpec {
+                tgt: Value::String(expr),
+                tgt_type: "compound".into(),
+            };
+            match state.master.matching_minions(&spec).await {
+                Ok(found) => ids.extend(found),
+                Err(e) => tracing::warn!("event visibility: cannot match {}: {e}", spec.tgt),
+            }
+        }
+        *view = DataView {
+            ids,
+            fetched: Some(Instant::now()),
+        };
+    }
+    view.ids.contains(id)
 }
 
 /// The minion an event is about, from its tag.

@@ -233,6 +233,21 @@ impl Perms {
         })
     }
 
+    /// The target expressions of the entries that look beyond minion ids
+    /// (`G@os:Debian`, ...): the minions they cover, by the master's data
+    /// cache, are visible too.
+    pub fn visibility_data_targets(&self, nodegroups: &Map<String, Value>) -> Vec<String> {
+        self.entries
+            .iter()
+            .filter_map(|entry| match entry {
+                Entry::OnTarget { target, .. } if compile_by_id(target, nodegroups).is_none() => {
+                    Some(target.clone())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// May anything run on minion `id` (its events are shown)?
     pub fn sees_minion(&self, id: &str, nodegroups: &Map<String, Value>) -> bool {
         self.entries.iter().any(|entry| match entry {

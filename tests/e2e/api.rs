@@ -78,7 +78,15 @@ struct Setup {
 fn api_config() -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
     let users = dir.path().join("api-users");
-    std::fs::write(&users, format!("alice:{}\n", hash_password("wonderland"))).expect("users");
+    std::fs::write(
+        &users,
+        format!(
+            "alice:{}\ngina:{}\n",
+            hash_password("wonderland"),
+            hash_password("grains")
+        ),
+    )
+    .expect("users");
     let srv = dir.path().join("srv");
     std::fs::create_dir(&srv).expect("srv");
     std::fs::write(
@@ -90,7 +98,7 @@ fn api_config() -> Setup {
     let conf = format!(
         "file_roots:\n  base:\n    - {srv}\n\
          rest_api:\n  port: {port}\n  ssl_crt: {crt}\n  ssl_key: {key}\n  max_request_body_size: 4096\n  hooks:\n    github:\n      secret: s3cret\n\
-         external_auth:\n  file:\n    ^filename: {users}\n    alice:\n      - 'm*': ['test.*', 'grains.items', 'state.apply', {{'cmd.run': {{'args': ['echo brine']}}}}]\n      - 'web*': ['sys.list_functions']\n      - 'G@kernel:Linux': ['sys.list_modules']\n      - 'G@kernel:Windows': ['sys.doc']\n      - '@runner'\n",
+         external_auth:\n  file:\n    ^filename: {users}\n    alice:\n      - 'm*': ['test.*', 'grains.items', 'state.apply', {{'cmd.run': {{'args': ['echo brine']}}}}]\n      - 'web*': ['sys.list_functions']\n      - 'G@kernel:Linux': ['sys.list_modules']\n      - 'G@kernel:Windows': ['sys.doc']\n      - '@runner'\n    gina:\n      - 'G@kernel:Linux': ['test.ping']\n",
         port = free_port(),
         crt = crt.display(),
         key = dir.path().join("tls/api.key").display(),
@@ -306,6 +314,7 @@ fn api_login_ping_errors_and_hooks() {
     assert_eq!(r.status, 403, "{}", r.body);
 
     event_stream_shows_a_hook(&api, ca, &auth);
+    grain_entries_make_minion_events_visible(&api, ca, &auth);
     untrusted_client_fails_cleanly(&api, ca, &auth);
 }
 
@@ -369,8 +378,13 @@ fn untrusted_client_fails_cleanly(api: &ApiProc, ca: &Path, auth: &str) {
 }
 
 /// `GET /events` streams the bus as Server-Sent Events.
-fn event_stream_shows_a_hook(api: &ApiProc, ca: &Path, auth: &str) {
-    // The token in the query, as a browser's EventSource sends it.
+/// `GET /events` with the token in the query (as a browser's EventSource
+/// sends it): curl and its lines, once the stream is live.
+fn open_events(
+    api: &ApiProc,
+    ca: &Path,
+    auth: &str,
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
     let token = auth.trim_start_matches("X-Auth-Token: ");
     let mut child = Command::new("curl")
         .args(["-sSN", "--max-time", "30", "--cacert"])
@@ -397,6 +411,11 @@ fn event_stream_shows_a_hook(api: &ApiProc, ca: &Path, auth: &str) {
         .recv_timeout(Duration::from_secs(20))
         .expect("SSE opened");
     assert!(first.starts_with("retry:"), "{first}");
+    (child, rx)
+}
+
+fn event_stream_shows_a_hook(api: &ApiProc, ca: &Path, auth: &str) {
+    let (mut child, rx) = open_events(api, ca, auth);
     let r = curl(api, ca, "POST", "/hook/sse", &[JSON, auth], r#"{"n": 1}"#);
     assert_eq!(r.status, 200, "{}", r.body);
     let tag = loop {
@@ -412,6 +431,37 @@ fn event_stream_shows_a_hook(api: &ApiProc, ca: &Path, auth: &str) {
     let data: Value =
         serde_json::from_str(data.trim_start_matches("data: ")).expect("data is JSON");
     assert_eq!(data["data"]["post"]["n"], 1);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A user whose only entry is a grain target (`G@kernel:Linux`) sees the
+/// returns of the minions the master's cache matches on `/events`.
+fn grain_entries_make_minion_events_visible(api: &ApiProc, ca: &Path, alice: &str) {
+    let body = json!({"username": "gina", "password": "grains", "eauth": "file"});
+    let r = curl(api, ca, "POST", "/login", &[JSON], &body.to_string());
+    assert_eq!(r.status, 200, "gina's login: {}", r.body);
+    let gina = format!(
+        "X-Auth-Token: {}",
+        r.body["return"][0]["token"].as_str().expect("token")
+    );
+    let (mut child, rx) = open_events(api, ca, &gina);
+    let ping = lowstate(
+        api,
+        ca,
+        alice,
+        &json!([{"client": "local", "tgt": "m1", "fun": "test.ping"}]),
+    );
+    assert_eq!(ping.status, 200, "{}", ping.body);
+    let seen = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("m1's return on gina's /events");
+        if line.starts_with("tag: salt/job/") && line.ends_with("/ret/m1") {
+            break line;
+        }
+    };
+    assert!(seen.contains("/ret/m1"), "{seen}");
     let _ = child.kill();
     let _ = child.wait();
 }
