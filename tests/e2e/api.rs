@@ -313,6 +313,16 @@ fn api_login_ping_errors_and_hooks() {
     let r = lowstate(&api, ca, &auth, &not_windows);
     assert_eq!(r.status, 403, "{}", r.body);
 
+    // A grain target the cache matches on no minion: nothing runs, an empty answer.
+    let nobody = lowstate(
+        &api,
+        ca,
+        &auth,
+        &json!([{"client": "local", "tgt": "kernel:Windows", "tgt_type": "grain", "fun": "test.ping"}]),
+    );
+    assert_eq!(nobody.status, 200, "{}", nobody.body);
+    assert_eq!(nobody.body, json!({"return": [{}]}));
+
     event_stream_shows_a_hook(&api, ca, &auth);
     grain_entries_make_minion_events_visible(&api, ca, &auth);
     untrusted_client_fails_cleanly(&api, ca, &auth);
