@@ -117,16 +117,23 @@ async fn report_minion_data(link: Link, ctx: MinionCtx) {
         let established = *sessions.borrow_and_update();
         if established > reported {
             reported = established;
-            // Grains first: the master compiles the pillar with the grains
-            // it has cached, and caches the pillar it compiled.
-            send_minion_data(&link, &ctx).await;
-            fetch_pillar(&ctx).await;
-            update_mine(&ctx).await;
+            // Boxed: this task lives as long as the minion, and the report's
+            // futures would otherwise size its state (a swarm has thousands).
+            Box::pin(report_once(&link, &ctx)).await;
         }
         if sessions.changed().await.is_err() {
             return;
         }
     }
+}
+
+/// One report: grains first (the master compiles the pillar with the
+/// grains it has cached, and caches the pillar it compiled), then the
+/// pillar fetch and the mine.
+async fn report_once(link: &Link, ctx: &MinionCtx) {
+    send_minion_data(link, ctx).await;
+    fetch_pillar(ctx).await;
+    update_mine(ctx).await;
 }
 
 /// Send `mine_functions` results to the master (Salt's `mine.update`).

@@ -175,7 +175,9 @@ fn matches_me(publication: &Publication, id: &MinionId, ctx: &MinionCtx) -> bool
     if target.is_id_only() {
         return target.matches_id(id.as_str());
     }
-    let grains = ctx.grains.read().unwrap_or_else(|p| p.into_inner());
+    let needs = target.data_needs();
+    let store = ctx.grains.read().unwrap_or_else(|p| p.into_inner());
+    let grains = store.for_keys(needs.grains.as_ref());
     let pillar = ctx.pillar.read().unwrap_or_else(|p| p.into_inner());
     target.matches(&MinionFacts::new(id.as_str(), &grains, &pillar))
 }
@@ -300,7 +302,8 @@ async fn heartbeat_task(link: Link, running: Arc<RunningJobs>, every: Duration) 
         tick.tick().await;
         let jids = running.jids();
         if !jids.is_empty() {
-            let _ = link.request(Request::Heartbeat { jids }, every).await;
+            // Boxed: the request's future would size this long-lived task.
+            let _ = Box::pin(link.request(Request::Heartbeat { jids }, every)).await;
         }
     }
 }

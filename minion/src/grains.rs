@@ -18,6 +18,9 @@
 mod host;
 mod net;
 mod os;
+mod store;
+
+pub use store::GrainStore;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};

@@ -690,12 +690,13 @@ async fn subscription_task(shared: Arc<Shared>, port: u16) {
     let mut sub = SubSocket::with_options(options);
     let endpoint = shared.endpoint(port);
     let own_topic = minion_topic(&shared.settings.id);
-    if let Err(e) = sub.connect(&endpoint).await {
+    // Boxed, as the setup futures would otherwise size this long-lived task.
+    if let Err(e) = Box::pin(sub.connect(&endpoint)).await {
         tracing::error!("cannot subscribe to {endpoint}: {e}");
         return;
     }
     for topic in [TOPIC_BROADCAST, own_topic.as_str()] {
-        if let Err(e) = sub.subscribe(topic).await {
+        if let Err(e) = Box::pin(sub.subscribe(topic)).await {
             tracing::error!("cannot subscribe to topic {topic:?}: {e}");
         }
     }

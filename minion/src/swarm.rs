@@ -18,6 +18,7 @@ use brine_common::ids::MinionId;
 use serde_json::{Map, Value};
 
 use crate::daemon::{link_settings, start_minion};
+use crate::grains::GrainStore;
 use crate::link::Link;
 use crate::modules::{self, MinionCtx};
 
@@ -74,19 +75,20 @@ pub fn swarm_id(prefix: &str, i: usize, count: usize) -> String {
     format!("{prefix}{i:0width$}")
 }
 
-/// The grains of minion `i`: the host's, its id, and its template values.
+/// The grains of minion `i`: the host's (shared by every minion of the
+/// swarm), under its id and its template values.
 fn grains_for(
-    host: &Map<String, Value>,
+    host: &Arc<Map<String, Value>>,
     id: &str,
     i: usize,
     templates: &[GrainTemplate],
-) -> Map<String, Value> {
-    let mut grains = host.clone();
-    grains.insert("id".into(), Value::String(id.to_string()));
+) -> GrainStore {
+    let mut own = Map::new();
+    own.insert("id".into(), Value::String(id.to_string()));
     for t in templates {
-        grains.insert(t.key.clone(), t.values[i % t.values.len()].clone());
+        own.insert(t.key.clone(), t.values[i % t.values.len()].clone());
     }
-    grains
+    GrainStore::layered(host.clone(), own)
 }
 
 fn identity_for(key_dir: Option<&PathBuf>, id: &str) -> anyhow::Result<Identity> {
@@ -105,7 +107,7 @@ pub async fn start(opts: SwarmOptions) -> anyhow::Result<Vec<Link>> {
     let config = Arc::new(opts.config);
     let functions = modules::registry_of(SAFE_MODULES);
     let first = MinionId::parse(&swarm_id(&opts.id_prefix, 1, opts.count))?;
-    let host_grains = crate::grains::collect(&config, &first);
+    let host_grains = Arc::new(crate::grains::collect(&config, &first));
     let mut links = Vec::with_capacity(opts.count);
     let pause = Duration::from_secs_f64(1.0 / opts.start_rate.max(1) as f64);
     let mut next_start = tokio::time::Instant::now();
@@ -118,7 +120,7 @@ pub async fn start(opts: SwarmOptions) -> anyhow::Result<Vec<Link>> {
         // Simulated minions keep their pin and stream position in memory.
         settings.master_pub_path = None;
         settings.position = crate::pubstate::PositionFile::new(None);
-        let ctx = MinionCtx::with_grains(id, config.clone(), grains, &functions);
+        let ctx = MinionCtx::with_grain_store(id, config.clone(), grains, &functions);
         links.push(start_minion(ctx, identity, settings, functions.clone()));
         next_start += pause;
         tokio::time::sleep_until(next_start).await;
@@ -164,13 +166,13 @@ mod tests {
     #[test]
     fn templates_cycle_over_minions() {
         let t: GrainTemplate = "role=web,db".parse().expect("template");
-        let host = Map::new();
+        let host = Arc::new(Map::new());
         assert_eq!(
-            grains_for(&host, "s1", 1, std::slice::from_ref(&t))["role"],
+            grains_for(&host, "s1", 1, std::slice::from_ref(&t)).snapshot()["role"],
             json!("db")
         );
         assert_eq!(
-            grains_for(&host, "s2", 2, std::slice::from_ref(&t))["role"],
+            grains_for(&host, "s2", 2, std::slice::from_ref(&t)).snapshot()["role"],
             json!("web")
         );
         let n: GrainTemplate = "rack=1,2,3".parse().expect("template");

@@ -281,7 +281,10 @@ async fn write_values(
 /// when connected: Salt's `saltutil.refresh_grains`.
 pub async fn refresh_grains(ctx: &MinionCtx) {
     let fresh = crate::grains::refresh(&ctx.config, &ctx.id);
-    *ctx.grains.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+    ctx.grains
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .replace(fresh);
     if let Some(link) = &ctx.link {
         let push = crate::daemon::send_minion_data(link, ctx);
         if tokio::time::timeout(PUSH_TIMEOUT, push).await.is_err() {

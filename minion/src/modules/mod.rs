@@ -47,7 +47,7 @@ pub struct MinionCtx {
     pub config: Arc<MinionConfig>,
     pub running: Arc<RunningJobs>,
     /// The minion's grains (see `crate::grains`); refreshed in place.
-    pub grains: Arc<RwLock<Map<String, Value>>>,
+    pub grains: Arc<RwLock<crate::grains::GrainStore>>,
     /// The minion's pillar (empty until pillar is compiled by the master).
     pub pillar: Arc<RwLock<Map<String, Value>>>,
     /// The registry itself, for `sys.*` (weak: the registry does not own contexts).
@@ -73,11 +73,27 @@ impl MinionCtx {
         Self::with_grains(id, config, grains, functions)
     }
 
-    /// A context with the given grains (the swarm collects the host's once).
+    /// A context with the given grains.
     pub fn with_grains(
         id: MinionId,
         config: Arc<MinionConfig>,
         grains: Map<String, Value>,
+        functions: &Arc<Functions<MinionCtx>>,
+    ) -> Self {
+        Self::with_grain_store(
+            id,
+            config,
+            crate::grains::GrainStore::new(grains),
+            functions,
+        )
+    }
+
+    /// A context over a grain store (the swarm's minions share the host's
+    /// grains as its base).
+    pub fn with_grain_store(
+        id: MinionId,
+        config: Arc<MinionConfig>,
+        grains: crate::grains::GrainStore,
         functions: &Arc<Functions<MinionCtx>>,
     ) -> Self {
         MinionCtx {
@@ -113,7 +129,7 @@ impl MinionCtx {
         self.grains
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .clone()
+            .snapshot()
     }
 
     /// A snapshot of the pillar.

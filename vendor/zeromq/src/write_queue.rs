@@ -15,18 +15,38 @@ pub(crate) async fn write_message_queue(
         // When backlog already exists, feed a batch before flushing once to avoid per-message flush cost during bursts.
         send_queue.feed(message).await?;
 
+        let mut drained = false;
         for _ in 1..WRITE_BATCH_LIMIT {
             let message = match queue_receiver.try_recv() {
                 Ok(message) => message,
-                Err(_) => break,
+                Err(_) => {
+                    drained = true;
+                    break;
+                }
             };
             send_queue.feed(message).await?;
         }
 
         send_queue.flush().await?;
+        if drained {
+            send_queue = shrink_idle_buffer(send_queue);
+        }
     }
 
     Ok(())
+}
+
+/// BRINE-PATCH: the sink with no buffer once the queue is drained, so an
+/// idle connection does not keep the capacity its largest message grew.
+/// (A flushed buffer reports only what is left past its read position as
+/// capacity, so its real size cannot be told; the next message allocates
+/// what it needs.)
+fn shrink_idle_buffer(send_queue: ZmqFramedWrite) -> ZmqFramedWrite {
+    let mut parts = send_queue.into_parts();
+    if parts.buffer.is_empty() {
+        parts.buffer = bytes::BytesMut::new();
+    }
+    ZmqFramedWrite::from_parts(parts)
 }
 
 #[cfg(test)]
