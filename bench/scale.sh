@@ -85,6 +85,15 @@ echo "minions authenticated: $n in $(( auth_ms / 1000 )).$(( auth_ms % 1000 / 10
 # Let the start-up traffic (grains reports, start events) settle.
 sleep 2
 
+swarm_rss_kib() {
+  local total=0
+  for p in "${swarm_pids[@]}"; do
+    total=$(( total + $(awk '/VmRSS/ {print $2}' "/proc/$p/status") ))
+  done
+  echo "$total"
+}
+idle_rss=$(swarm_rss_kib)
+
 ping_once() {
   local t0 t1 out
   t0=$(now_ms)
@@ -124,11 +133,13 @@ read -r utime stime < <(awk '{print $14, $15}' "/proc/$master_pid/stat")
 cpu=$(awk -v u="$utime" -v s="$stime" -v c="$clk" 'BEGIN { printf "%.1f", (u + s) / c }')
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$master_pid/status")
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$master_pid/status")
-swarm_rss=0
-for p in "${swarm_pids[@]}"; do
-  swarm_rss=$(( swarm_rss + $(awk '/VmRSS/ {print $2}' "/proc/$p/status") ))
-done
+swarm_rss=$(swarm_rss_kib)
 echo "master: ${cpu} CPU s, peak RSS $(( hwm / 1024 )) MiB, RSS now $(( rss / 1024 )) MiB"
-echo "swarm: RSS $(( swarm_rss / 1024 )) MiB in $procs processes = $(( swarm_rss / n )) KiB per minion (sockets included)"
+# What one minion's DEALER+SUB pair costs alone (brine-bench-sockets).
+socket_kib=$("$bin/brine-bench-sockets" 2000 | sed -n 's/.* = \([0-9.]*\) KiB per pair/\1/p')
+idle_per=$(awk -v r="$idle_rss" -v n="$n" 'BEGIN { printf "%.1f", r / n }')
+beyond=$(awk -v i="$idle_per" -v s="$socket_kib" 'BEGIN { printf "%.1f", i - s }')
+echo "swarm idle after auth: RSS $(( idle_rss / 1024 )) MiB = $idle_per KiB per minion; sockets alone $socket_kib KiB per pair; $beyond KiB beyond its sockets"
+echo "swarm after the burst: RSS $(( swarm_rss / 1024 )) MiB in $procs processes = $(( swarm_rss / n )) KiB per minion (sockets included)"
 echo "return loss: $(( n - min_returned )) in the pings, $(( 20 * n - burst_returns )) in the burst"
 echo "minions=$n returned=$min_returned ping_ms=$median"

@@ -94,6 +94,11 @@ impl JobEvents {
     pub async fn recv(&mut self) -> Option<Arc<Event>> {
         self.rx.recv().await
     }
+
+    /// An event already waiting, if any.
+    pub fn try_recv(&mut self) -> Option<Arc<Event>> {
+        self.rx.try_recv().ok()
+    }
 }
 
 impl crate::wait::EventSource for JobEvents {

@@ -165,14 +165,22 @@ async fn publish(
     tracing::debug!(%jid, "streaming the job's events to the client");
     let mut read = read;
     let mut probe = [0u8; 1];
+    // As in `forward`: the returns that arrived together go out with one
+    // flush, so a client waiting on thousands of minions drains its queue
+    // (held in the master's memory meanwhile) as fast as it can read.
+    let mut out = tokio::io::BufWriter::new(write);
     loop {
         tokio::select! {
             // The client never sends more; a read returning means it hung up.
             _ = read.read(&mut probe) => return Ok(()),
-            ev = events.recv() => match ev {
-                Some(ev) => write_frame(write, &ClientReply::Event((*ev).clone())).await?,
-                None => return Ok(()),
-            },
+            ev = events.recv() => {
+                let Some(ev) = ev else { return Ok(()) };
+                write_frame_unflushed(&mut out, &ClientReply::Event((*ev).clone())).await?;
+                while let Some(ev) = events.try_recv() {
+                    write_frame_unflushed(&mut out, &ClientReply::Event((*ev).clone())).await?;
+                }
+                out.flush().await?;
+            }
         }
     }
 }
