@@ -68,6 +68,12 @@ impl EventBus {
     pub fn watch_job(&self, jid: &Jid) -> JobEvents {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        // Watchers that hung up after their job's last event are never sent
+        // to again: forget them here, or every finished job would keep one.
+        jobs.retain(|_, watchers| {
+            watchers.retain(|w| !w.is_closed());
+            !watchers.is_empty()
+        });
         jobs.entry(jid.to_string()).or_default().push(tx);
         JobEvents { rx }
     }

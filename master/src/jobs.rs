@@ -64,6 +64,13 @@ impl JobInFlight {
             .unwrap_or_else(|p| p.into_inner())
             .insert(minion.to_string())
     }
+
+    /// Has every expected minion returned? (Only known for exact targets.)
+    pub fn is_complete(&self) -> bool {
+        self.exact.as_ref().is_some_and(|ids| {
+            self.returned.lock().unwrap_or_else(|p| p.into_inner()).len() >= ids.len()
+        })
+    }
 }
 
 /// The most recent jobs, so returns are checked and stored without reading
@@ -81,6 +88,16 @@ impl InFlight {
         while jobs.len() > IN_FLIGHT_CAP {
             jobs.pop_first();
         }
+    }
+
+    /// Forget a job every expected minion has returned for: at 10,000
+    /// minions its two id sets hold about a megabyte. A late duplicate
+    /// return is still recognised, from the job cache.
+    pub fn remove(&self, jid: &Jid) {
+        self.jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(jid);
     }
 
     pub fn get(&self, jid: &Jid) -> Option<Arc<JobInFlight>> {

@@ -457,6 +457,9 @@ async fn handle_return(master: &Arc<Master>, minion: &MinionId, ret: JobReturn) 
         };
     }
     master.bus.fire(return_event(&ret, minion, &job.user));
+    if job.is_complete() {
+        master.in_flight.remove(&jid);
+    }
     Reply::Ok
 }
 
