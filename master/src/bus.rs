@@ -121,6 +121,17 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[test]
+    fn hung_up_watchers_are_forgotten() {
+        let bus = EventBus::new();
+        let first = Jid::parse("20261121234019509933").expect("jid");
+        drop(bus.watch_job(&first));
+        let _second = bus.watch_job(&Jid::parse("20261121234019509934").expect("jid"));
+        let jobs = bus.jobs.lock().expect("lock");
+        assert!(!jobs.contains_key(first.as_str()));
+        assert_eq!(jobs.len(), 1);
+    }
+
     #[tokio::test]
     async fn job_watchers_get_their_jobs_events_only() {
         let bus = EventBus::new();

@@ -68,7 +68,11 @@ impl JobInFlight {
     /// Has every expected minion returned? (Only known for exact targets.)
     pub fn is_complete(&self) -> bool {
         self.exact.as_ref().is_some_and(|ids| {
-            self.returned.lock().unwrap_or_else(|p| p.into_inner()).len() >= ids.len()
+            self.returned
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .len()
+                >= ids.len()
         })
     }
 }
@@ -266,4 +270,29 @@ fn salt_arg_list(arg: &[Value], kwarg: &Map<String, Value>) -> Vec<Value> {
         out.push(Value::Object(packed));
     }
     out
+}
+
+#[cfg(test)]
+mod in_flight_tests {
+    use super::*;
+
+    #[test]
+    fn exact_jobs_complete_when_everyone_returned() {
+        let ids: HashSet<String> = ["a".to_string(), "b".to_string()].into();
+        let job = JobInFlight::new("root".into(), Some(ids));
+        assert!(job.first_return("a"));
+        assert!(!job.is_complete());
+        assert!(!job.first_return("a"), "a duplicate does not count twice");
+        assert!(job.first_return("b"));
+        assert!(job.is_complete());
+        let open = JobInFlight::new("root".into(), None);
+        open.first_return("a");
+        assert!(!open.is_complete(), "a grain target's end is not known");
+
+        let table = InFlight::default();
+        let jid = Jid::parse("20261121234019509933").expect("jid");
+        table.insert(jid.clone(), job);
+        table.remove(&jid);
+        assert!(table.get(&jid).is_none());
+    }
 }
