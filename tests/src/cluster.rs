@@ -48,12 +48,28 @@ pub fn host_lock() -> std::sync::MutexGuard<'static, ()> {
     HOST_LOCK.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// A port nobody listens on right now.
+/// Where [`free_port`] looks: below Linux's ephemeral range (32768 and up),
+/// so no outgoing connection of a test running in parallel can take the
+/// port between the check and the daemon's bind.
+const TEST_PORTS: std::ops::Range<u32> = 20000..32000;
+
+/// A port nobody listens on right now, never handed out twice by this
+/// process.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let span = TEST_PORTS.end - TEST_PORTS.start;
+    let offset = std::process::id() % span;
+    for _ in 0..span {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let port = TEST_PORTS.start + (offset + n) % span;
+        let Ok(port) = u16::try_from(port) else {
+            continue;
+        };
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {TEST_PORTS:?}")
 }
 
 /// Poll `check` until it returns `Some`, or fail after `timeout` saying `what`.
