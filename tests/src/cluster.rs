@@ -315,7 +315,14 @@ impl Cluster {
     }
 
     /// Write a minion's config (fast test timings) and start it.
+    /// Start minion `id` with `extra` config lines; a minion of that id
+    /// already running (the builder's `m1`, say) is stopped first, so no
+    /// process outlives the cluster.
     pub fn add_minion(&mut self, id: &str, extra: &str) {
+        if self.minions.iter().any(|m| m.id == id) {
+            self.stop_minion(id);
+            self.minions.retain(|m| m.id != id);
+        }
         let conf = self.minion_config_dir(id);
         std::fs::create_dir_all(&conf).expect("mkdir");
         let text = format!(
