@@ -123,6 +123,46 @@ pub enum PublishOutcome {
     NoMinions,
 }
 
+/// Publish a job and wait for its returns: each minion's return event data
+/// (`return`, `retcode`, ...), and the expected minions that did not return
+/// within `timeout`. `None` when the target matched no minion.
+pub async fn publish_and_wait(
+    master: &Master,
+    job: JobRequest,
+    timeout: Duration,
+) -> Result<Option<(BTreeMap<String, Value>, Vec<String>)>, String> {
+    let (outcome, events) = publish(master, job, true)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (
+        PublishOutcome::Published {
+            jid,
+            minions,
+            not_connected,
+        },
+        Some(mut events),
+    ) = (outcome, events)
+    else {
+        return Ok(None);
+    };
+    let names = |ids: Vec<MinionId>| ids.into_iter().map(|m| m.to_string()).collect::<Vec<_>>();
+    let mut waiter = crate::wait::JobWaiter::new(
+        jid.as_str(),
+        &names(minions),
+        &names(not_connected),
+        timeout,
+        std::time::Instant::now(),
+    );
+    let mut got = BTreeMap::new();
+    waiter
+        .drive(&mut events, |arrived| {
+            got.insert(arrived.minion, arrived.data);
+        })
+        .await?;
+    let missing = waiter.missing().into_iter().map(|(m, _)| m).collect();
+    Ok(Some((got, missing)))
+}
+
 /// The accepted minions a target expects to answer.
 ///
 /// Id-only targets are exact. Grain, pillar and address targets are evaluated

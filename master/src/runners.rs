@@ -4,7 +4,7 @@
 
 use brine_common::output::python::truthy;
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use brine_common::ids::Jid;
 use brine_common::jid::jid_to_start_time;
@@ -13,9 +13,8 @@ use serde_json::{Map, Value, json};
 use crate::client::JobRequest;
 use crate::daemon::{Master, id_list};
 use crate::job_cache::JobRecord;
-use crate::jobs::{self, PublishOutcome};
+use crate::jobs;
 use crate::keys::KeyState;
-use crate::wait::JobWaiter;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunnerError {
@@ -307,41 +306,16 @@ async fn ask_all(
         kwarg: Map::new(),
         user: "root".into(),
     };
-    let (outcome, events) = jobs::publish(master, job, true)
-        .await
-        .map_err(|e| RunnerError::Failed(e.to_string()))?;
-    let (
-        PublishOutcome::Published {
-            jid,
-            minions,
-            not_connected,
-        },
-        Some(mut events),
-    ) = (outcome, events)
-    else {
-        return Ok(BTreeMap::new());
-    };
-    let names = |ids: Vec<brine_common::ids::MinionId>| {
-        ids.into_iter().map(|m| m.to_string()).collect::<Vec<_>>()
-    };
-    let mut waiter = JobWaiter::new(
-        jid.as_str(),
-        &names(minions),
-        &names(not_connected),
-        timeout,
-        Instant::now(),
-    );
-    let mut got = BTreeMap::new();
-    waiter
-        .drive(&mut events, |arrived| {
-            got.insert(
-                arrived.minion,
-                arrived.data.get("return").cloned().unwrap_or(Value::Null),
-            );
-        })
+    let returns = jobs::publish_and_wait(master, job, timeout)
         .await
         .map_err(RunnerError::Failed)?;
-    Ok(got)
+    Ok(returns
+        .map(|(got, _missing)| {
+            got.into_iter()
+                .map(|(minion, data)| (minion, data.get("return").cloned().unwrap_or(Value::Null)))
+                .collect()
+        })
+        .unwrap_or_default())
 }
 
 /// (up, down) among accepted minions, by a live `test.ping`.

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use brine_tests::cluster::{ApiProc, Cluster, bin, free_port, run_with_timeout, stderr};
+use brine_tests::cluster::{
+    ApiProc, Cluster, bin, free_port, hash_password, run_with_timeout, stderr,
+};
 use serde_json::{Value, json};
 
 /// An HTTP answer: status and JSON body.
@@ -49,19 +51,6 @@ fn curl(api: &ApiProc, ca: &Path, method: &str, path: &str, headers: &[&str], bo
 /// `POST /` with lowstate chunks as JSON.
 fn lowstate(api: &ApiProc, ca: &Path, auth: &str, chunks: &Value) -> Reply {
     curl(api, ca, "POST", "/", &[JSON, auth], &chunks.to_string())
-}
-
-fn hash_password(password: &str) -> String {
-    let mut child = Command::new(bin("brine-api"))
-        .arg("hash-password")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("brine-api hash-password");
-    writeln!(child.stdin.take().expect("stdin"), "{password}").expect("write password");
-    let out = child.wait_with_output().expect("wait");
-    assert!(out.status.success(), "hash-password failed");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 struct Setup {

@@ -46,10 +46,7 @@ fn salt_files_reach_minions_once_and_never_from_outside_the_root() {
     std::fs::write(tree.path().join("files/big.bin"), &big).expect("write big");
     let c = Cluster::builder()
         .minions(1)
-        .master_conf(&format!(
-            "file_roots:\n  base:\n    - {}\n",
-            tree.path().display()
-        ))
+        .master_conf(&crate::cluster::file_roots(tree.path()))
         .start()
         .ready();
 

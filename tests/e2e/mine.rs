@@ -35,10 +35,7 @@ fn mine_data_is_shared_between_minions_and_templates() {
     let c = Cluster::builder()
         .minions(2)
         .minion_conf(MINE_CONF)
-        .master_conf(&format!(
-            "file_roots:\n  base:\n    - {}\n",
-            roots.path().display()
-        ))
+        .master_conf(&crate::cluster::file_roots(roots.path()))
         .start()
         .ready();
 

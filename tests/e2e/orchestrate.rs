@@ -69,10 +69,7 @@ fn orchestration_runs_steps_in_order_and_stops_on_failure() {
     orchestration_tree(roots.path(), out.path());
     let c = Cluster::builder()
         .minions(2)
-        .master_conf(&format!(
-            "file_roots:\n  base:\n    - {}\n",
-            roots.path().display()
-        ))
+        .master_conf(&crate::cluster::file_roots(roots.path()))
         .start()
         .ready();
 

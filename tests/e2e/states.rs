@@ -20,10 +20,10 @@ fn cluster() -> Cluster {
 
 /// A one-minion cluster whose minion reads states from `file_root` itself
 /// (`file_client: local`).
-fn masterless(file_root: &Path) -> Cluster {
+pub(crate) fn masterless(file_root: &Path) -> Cluster {
     let conf = format!(
-        "file_client: local\nfile_roots:\n  base:\n    - {}\n",
-        file_root.display()
+        "file_client: local\n{}",
+        crate::cluster::file_roots(file_root)
     );
     Cluster::builder().minions(1).minion_conf(&conf).start()
 }
@@ -183,10 +183,7 @@ fn states_show_and_compile_errors() {
 fn states_apply_through_the_master_from_its_file_server() {
     let c = Cluster::builder()
         .minions(1)
-        .master_conf(&format!(
-            "file_roots:\n  base:\n    - {}\n",
-            example_root().display()
-        ))
+        .master_conf(&crate::cluster::file_roots(&example_root()))
         .start()
         .ready();
     let dir = c.dir.path().join("applied");
@@ -278,10 +275,7 @@ fn states_file_recurse_mirrors_a_directory() {
     .expect("write");
     let c = Cluster::builder()
         .minions(1)
-        .master_conf(&format!(
-            "file_roots:\n  base:\n    - {}\n",
-            tree.path().display()
-        ))
+        .master_conf(&crate::cluster::file_roots(tree.path()))
         .start()
         .ready();
     let run = |extra: &[&str]| {
@@ -343,10 +337,7 @@ fn master_served(name: &str, sls: &str, minion_conf: &str) -> (Cluster, tempfile
     let c = Cluster::builder()
         .minions(1)
         .minion_conf(minion_conf)
-        .master_conf(&format!(
-            "file_roots:\n  base:\n    - {}\n",
-            srv.path().display()
-        ))
+        .master_conf(&crate::cluster::file_roots(srv.path()))
         .start()
         .ready();
     (c, srv)

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::cluster::{Cluster, json_out, stderr, stdout};
 use crate::gitfs::{commit, git, init_repo, write};
+use crate::states::masterless;
 
 /// A gzip tar archive at `path` with these (name, contents, mode) members;
 /// names are written raw, so hostile (`../x`) archives can be made too.
@@ -48,17 +49,6 @@ fn only(ret: &Value) -> Value {
         .unwrap_or_else(|| panic!("not a state return: {ret:#}"));
     assert_eq!(states.len(), 1, "{ret:#}");
     states.values().next().cloned().unwrap_or_default()
-}
-
-/// A one-minion cluster whose minion reads states from `roots` itself.
-fn masterless(roots: &Path) -> Cluster {
-    Cluster::builder()
-        .minions(1)
-        .minion_conf(&format!(
-            "file_client: local\nfile_roots:\n  base:\n    - {}\n",
-            roots.display()
-        ))
-        .start()
 }
 
 /// `brine-call --local state.apply <sls>`: the one state's result.
@@ -111,10 +101,7 @@ fn archive_extracted_from_the_master_once_and_confined() {
     );
     let c = Cluster::builder()
         .minions(1)
-        .master_conf(&format!(
-            "file_roots:\n  base:\n    - {}\n",
-            srv.path().display()
-        ))
+        .master_conf(&crate::cluster::file_roots(srv.path()))
         .start()
         .ready();
     let apply = |sls: &str, extra: &[&str]| {

@@ -5,7 +5,7 @@
 //! CLIs with the right `-c`. Every wait is bounded and fails with a message
 //! saying what it waited for. Dropping the cluster kills its processes.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -46,6 +46,26 @@ pub fn bin(name: &str) -> PathBuf {
 pub fn host_lock() -> std::sync::MutexGuard<'static, ()> {
     static HOST_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     HOST_LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The `file_roots` config serving `dir` as `base`.
+pub fn file_roots(dir: &Path) -> String {
+    format!("file_roots:\n  base:\n    - {}\n", dir.display())
+}
+
+/// An argon2 hash of `password` from `brine-api hash-password`, for an
+/// external_auth password file.
+pub fn hash_password(password: &str) -> String {
+    let mut child = Command::new(bin("brine-api"))
+        .arg("hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("brine-api hash-password");
+    writeln!(child.stdin.take().expect("stdin"), "{password}").expect("write password");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "hash-password failed");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// Where [`free_port`] looks: below Linux's ephemeral range (32768 and up),

@@ -5,27 +5,14 @@
 //!
 //!     cargo build --release --bins && target/release/brine-bench-api
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use brine_tests::cluster::{Cluster, bin, free_port, wait_for};
+use brine_tests::cluster::{Cluster, free_port, hash_password, wait_for};
 use serde_json::{Value, json};
 
 const SWARM: usize = 100;
 const REQUESTS: usize = 200;
-
-fn hash_password(password: &str) -> String {
-    let mut child = Command::new(bin("brine-api"))
-        .arg("hash-password")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("brine-api hash-password");
-    writeln!(child.stdin.take().expect("stdin"), "{password}").expect("write");
-    let out = child.wait_with_output().expect("wait");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 fn main() {
     let dir = tempfile::tempdir().expect("tmp");

@@ -11,8 +11,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::client::{JobRequest, KeyCommand, KeyReply};
 use crate::daemon::Master;
-use crate::jobs::{self, PublishOutcome};
-use crate::wait::JobWaiter;
+use crate::jobs;
 
 /// Chunk arguments that steer the state system, never passed on to a runner.
 const STATE_KEYS: &[&str] = &[
@@ -48,47 +47,17 @@ const STATE_KEYS: &[&str] = &[
 /// What each minion sent back: its return event's data (`return`, `retcode`).
 type Returns = BTreeMap<String, Value>;
 
-/// Publish a job and wait for its returns; the expected minions that did
-/// not return are listed apart.
+/// Publish a job and wait for its returns (see [`jobs::publish_and_wait`]).
 async fn publish_and_wait(
     master: &Master,
     job: JobRequest,
     timeout: Duration,
 ) -> Result<(Returns, Vec<String>), String> {
-    let (outcome, events) = jobs::publish(master, job, true)
-        .await
-        .map_err(|e| e.to_string())?;
-    let (
-        PublishOutcome::Published {
-            jid,
-            minions,
-            not_connected,
-        },
-        Some(mut events),
-    ) = (outcome, events)
-    else {
-        return Err(
-            "No minions matched the target. No command was sent, no jid was assigned.".into(),
-        );
-    };
-    let names = |ids: Vec<brine_common::ids::MinionId>| {
-        ids.into_iter().map(|m| m.to_string()).collect::<Vec<_>>()
-    };
-    let mut waiter = JobWaiter::new(
-        jid.as_str(),
-        &names(minions),
-        &names(not_connected),
-        timeout,
-        Instant::now(),
-    );
-    let mut got = Returns::new();
-    waiter
-        .drive(&mut events, |arrived| {
-            got.insert(arrived.minion, arrived.data);
+    jobs::publish_and_wait(master, job, timeout)
+        .await?
+        .ok_or_else(|| {
+            "No minions matched the target. No command was sent, no jid was assigned.".into()
         })
-        .await?;
-    let missing = waiter.missing().into_iter().map(|(m, _)| m).collect();
-    Ok((got, missing))
 }
 
 fn str_arg(chunk: &LowChunk, key: &str) -> Option<String> {

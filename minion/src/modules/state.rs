@@ -57,12 +57,7 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         "mods=None, **kwargs",
         APPLY_DOC,
         |ctx, call| async move {
-            let mods = mods_of(&call, 0);
-            let what = if mods.is_empty() {
-                What::Highstate
-            } else {
-                What::Sls(mods)
-            };
+            let what = sls_or_highstate(&call);
             run_job(ctx, call, what).await
         },
     );
@@ -107,12 +102,7 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         TEST_DOC,
         |ctx, mut call| async move {
             call.kwargs.insert("test".into(), json!(true));
-            let mods = mods_of(&call, 0);
-            let what = if mods.is_empty() {
-                What::Highstate
-            } else {
-                What::Sls(mods)
-            };
+            let what = sls_or_highstate(&call);
             run_job(ctx, call, what).await
         },
     );
@@ -208,6 +198,16 @@ fn str_param(call: &Call, index: usize, name: &str) -> Result<String, FnError> {
 }
 
 /// SLS names from a comma-separated string or a list.
+/// `state.apply`/`state.test`: the SLS files given, or the highstate.
+fn sls_or_highstate(call: &Call) -> What {
+    let mods = mods_of(call, 0);
+    if mods.is_empty() {
+        What::Highstate
+    } else {
+        What::Sls(mods)
+    }
+}
+
 fn mods_of(call: &Call, index: usize) -> Vec<String> {
     let value = call.param(index, "mods");
     let raw: Vec<String> = match value {

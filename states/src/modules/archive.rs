@@ -523,6 +523,37 @@ mod tests {
     }
 
     #[test]
+    fn tar_options_go_to_the_tar_command_and_the_listing_strips_alike() {
+        let h = MockHost::new(|f, args, kw| match f {
+            "file.file_exists" => Ok(json!(true)),
+            "archive.list" => {
+                assert_eq!(kw["strip_components"], json!(1), "listed as tar will write");
+                Ok(listing())
+            }
+            "file.stats" => Err("Path not found".into()),
+            "file.directory_exists" => Ok(json!(false)),
+            "file.makedirs" => Ok(json!(true)),
+            "archive.tar" => {
+                assert_eq!(args[0], json!("-x -v --strip-components=1 -f"));
+                assert_eq!(args[1], json!("/tmp/a.tgz"));
+                assert_eq!(kw["dest"], json!("/opt/x"));
+                Ok(json!(["app/run"]))
+            }
+            _ => Err(format!("unexpected {f}")),
+        });
+        let ch = chunk(
+            "archive",
+            "extracted",
+            "/opt/x",
+            json!({"source": "/tmp/a.tgz", "options": "--strip-components=1"}),
+        );
+        let r = run(extracted, &h, &ch, false);
+        assert_eq!(r.result, Some(true), "{}", r.comment);
+        assert_eq!(r.changes["extracted_files"], json!(["app/run"]));
+        assert_eq!(r.changes["directories_created"], json!(["/opt/x"]));
+    }
+
+    #[test]
     fn strip_components_from_options() {
         assert_eq!(strip_components("--strip-components=1 -z"), Some(1));
         assert_eq!(strip_components("v"), None);

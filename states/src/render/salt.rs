@@ -177,13 +177,21 @@ impl CallArgs {
 fn lookup(source: &Json, call: &CallArgs) -> Result<Value, Error> {
     let key = call.key()?;
     let delimiter = call.string(2, "delimiter", ":");
-    Ok(match data::traverse(source, &key, &delimiter) {
+    Ok(found_or_default(
+        data::traverse(source, &key, &delimiter),
+        call,
+    ))
+}
+
+/// The value found, or the call's `default` (`''` when not given).
+fn found_or_default(found: Option<&Json>, call: &CallArgs) -> Value {
+    match found {
         Some(found) => from_json(found.clone()),
         None => call
             .get(1, "default")
             .cloned()
             .unwrap_or_else(|| Value::from("")),
-    })
+    }
 }
 
 /// `pillar.get(key, default='', merge=False, delimiter=':')`.
@@ -198,13 +206,7 @@ fn pillar_get(data: &HostData, call: &CallArgs) -> Result<Value, Error> {
         data::update(&mut default, found, false);
         return Ok(from_json(Json::Object(default)));
     }
-    Ok(match found {
-        Some(found) => from_json(found.clone()),
-        None => call
-            .get(1, "default")
-            .cloned()
-            .unwrap_or_else(|| Value::from("")),
-    })
+    Ok(found_or_default(found, call))
 }
 
 /// `config.get(key, default='', delimiter=':')`: Salt's order is the
@@ -217,13 +219,7 @@ fn config_get(data: &HostData, call: &CallArgs) -> Result<Value, Error> {
     let found = [&data.opts, &data.grains, &data.pillar, &master]
         .into_iter()
         .find_map(|source| data::traverse(source, &key, &delimiter));
-    Ok(match found {
-        Some(found) => from_json(found.clone()),
-        None => call
-            .get(1, "default")
-            .cloned()
-            .unwrap_or_else(|| Value::from("")),
-    })
+    Ok(found_or_default(found, call))
 }
 
 /// `grains.filter_by(lookup_dict, grain='os_family', merge=None, default='default', base=None)`.
