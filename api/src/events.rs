@@ -117,14 +117,10 @@ async fn visible_by_data(
     let Some(id) = minion_of(tag) else {
         return false;
     };
-    let targets = session.perms.visibility_data_targets(&state.nodegroups);
-    if targets.is_empty() {
-        return false;
-    }
     let fresh = view.fetched.is_some_and(|at| at.elapsed() < DATA_REFRESH);
     if !fresh {
         let mut ids = BTreeSet::new();
-        for expr in targets {
+        for expr in session.perms.visibility_data_targets(&state.nodegroups) {
             let spec = TargetSpec {
                 tgt: Value::String(expr),
                 tgt_type: "compound".into(),
