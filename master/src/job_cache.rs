@@ -160,6 +160,10 @@ pub trait JobCache: Send + Sync {
         minion: &MinionId,
         ret: ReturnRecord,
     ) -> Result<(), CacheError>;
+    /// Has `minion` returned for `jid`?
+    fn has_return(&self, jid: &Jid, minion: &MinionId) -> Result<bool, CacheError>;
+    /// The minions that returned for `jid` (without reading their returns).
+    fn returned_minions(&self, jid: &Jid) -> Result<Vec<String>, CacheError>;
     /// The returns of `jid` by minion id.
     fn returns(&self, jid: &Jid) -> Result<BTreeMap<String, ReturnRecord>, CacheError>;
     /// Drop the jobs (and their returns) whose jid is older than
@@ -555,6 +559,20 @@ impl JobCache for RedbJobCache {
         Ok(true)
     }
 
+    fn has_return(&self, jid: &Jid, minion: &MinionId) -> Result<bool, CacheError> {
+        let key = return_key(jid, minion);
+        Ok(self.get_raw(Table::Returns, &key)?.is_some())
+    }
+
+    fn returned_minions(&self, jid: &Jid) -> Result<Vec<String>, CacheError> {
+        let (start, end) = return_range(jid);
+        let raw = self.range_raw(Table::Returns, Some((&start, &end)))?;
+        Ok(raw
+            .into_keys()
+            .filter_map(|key| key.strip_prefix(&start).map(str::to_string))
+            .collect())
+    }
+
     fn returns(&self, jid: &Jid) -> Result<BTreeMap<String, ReturnRecord>, CacheError> {
         let (start, end) = return_range(jid);
         let raw = self.range_raw(Table::Returns, Some((&start, &end)))?;
@@ -886,6 +904,15 @@ mod tests {
         assert_eq!(cache.returns(&jid).expect("returns").len(), n);
         // Another job's returns are not mixed in.
         assert!(cache.returns(&jid_at(T0 + 1)).expect("returns").is_empty());
+        let who = cache.returned_minions(&jid).expect("returned");
+        assert_eq!((who.len(), who[42].as_str()), (n, "m0042"));
+        assert!(cache.has_return(&jid, &minion("m0999")).expect("has"));
+        assert!(!cache.has_return(&jid, &minion("m1000")).expect("has"));
+        assert!(
+            !cache
+                .has_return(&jid_at(T0 + 1), &minion("m0001"))
+                .expect("has")
+        );
     }
 
     #[test]

@@ -36,44 +36,85 @@ const IN_FLIGHT_CAP: usize = 4096;
 #[derive(Debug)]
 pub struct JobInFlight {
     pub user: String,
-    /// The minions the job expects, when the target names them exactly
-    /// (id-based targets); returns from anyone else are refused.
-    pub exact: Option<HashSet<String>>,
-    /// Who has returned already (only the first return counts).
-    returned: Mutex<HashSet<String>>,
+    progress: Mutex<Progress>,
+}
+
+#[derive(Debug)]
+enum Progress {
+    Open {
+        /// The minions the job expects, when the target names them exactly
+        /// (id-based targets); returns from anyone else are refused.
+        exact: Option<HashSet<String>>,
+        /// How many minions the master expected to match at publication.
+        expected: usize,
+        /// Who has returned already (only the first return counts).
+        returned: HashSet<String>,
+    },
+    /// Every expected minion has returned. At 10,000 minions the id sets
+    /// held about a megabyte, so they are gone; the job cache answers for
+    /// whatever still arrives (re-sent returns, and for a grain or other
+    /// non-id target, a minion the master did not expect to match).
+    Complete { exact: bool },
+}
+
+/// What to do with a minion's return for a job in flight.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReturnVerdict {
+    /// The first return of this minion: store it, fire its event.
+    First,
+    /// The minion returned already (a re-sent return): acknowledge only.
+    Duplicate,
+    /// The job was not for this minion.
+    NotTargeted,
+    /// The job is complete: the job cache knows whether this minion returned
+    /// already. If it did not, an exact job was not for it (`exact`), while
+    /// any other target lets it return as Salt does.
+    AfterCompletion { exact: bool },
 }
 
 impl JobInFlight {
-    pub fn new(user: String, exact: Option<HashSet<String>>) -> Self {
+    /// `exact`: the expected minions when the target names them; otherwise
+    /// `expected` is how many the master's data says will match.
+    pub fn new(user: String, exact: Option<HashSet<String>>, expected: usize) -> Self {
+        let expected = exact.as_ref().map_or(expected, HashSet::len);
         JobInFlight {
             user,
-            exact,
-            returned: Mutex::new(HashSet::new()),
+            progress: Mutex::new(Progress::Open {
+                exact,
+                expected,
+                returned: HashSet::new(),
+            }),
         }
     }
 
-    /// May `minion` return for this job?
-    pub fn targets(&self, minion: &str) -> bool {
-        self.exact.as_ref().is_none_or(|ids| ids.contains(minion))
-    }
-
-    /// Record `minion`'s return; false if it had returned already.
-    pub fn first_return(&self, minion: &str) -> bool {
-        self.returned
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(minion.to_string())
-    }
-
-    /// Has every expected minion returned? (Only known for exact targets.)
-    pub fn is_complete(&self) -> bool {
-        self.exact.as_ref().is_some_and(|ids| {
-            self.returned
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .len()
-                >= ids.len()
-        })
+    /// Record `minion`'s return and say what it is. The return that
+    /// completes the expected set turns the job into a small marker.
+    pub fn record_return(&self, minion: &str) -> ReturnVerdict {
+        let mut progress = self.progress.lock().unwrap_or_else(|p| p.into_inner());
+        let complete = match &mut *progress {
+            Progress::Complete { exact } => {
+                return ReturnVerdict::AfterCompletion { exact: *exact };
+            }
+            Progress::Open {
+                exact,
+                expected,
+                returned,
+            } => {
+                if exact.as_ref().is_some_and(|ids| !ids.contains(minion)) {
+                    return ReturnVerdict::NotTargeted;
+                }
+                if !returned.insert(minion.to_string()) {
+                    return ReturnVerdict::Duplicate;
+                }
+                (returned.len() >= *expected).then(|| Progress::Complete {
+                    exact: exact.is_some(),
+                })
+            }
+        };
+        if let Some(complete) = complete {
+            *progress = complete;
+        }
+        ReturnVerdict::First
     }
 }
 
@@ -82,26 +123,26 @@ impl JobInFlight {
 #[derive(Default)]
 pub struct InFlight {
     jobs: Mutex<BTreeMap<Jid, Arc<JobInFlight>>>,
+    /// Held while a job is read back from the job cache, so that a crowd of
+    /// returns for a job the master no longer holds reads it once.
+    loading: tokio::sync::Mutex<()>,
 }
 
 impl InFlight {
-    pub fn insert(&self, jid: Jid, job: JobInFlight) {
+    pub fn insert(&self, jid: Jid, job: JobInFlight) -> Arc<JobInFlight> {
+        let job = Arc::new(job);
         let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
-        jobs.insert(jid, Arc::new(job));
+        jobs.insert(jid, job.clone());
         // Jids sort by time: the oldest go first.
         while jobs.len() > IN_FLIGHT_CAP {
             jobs.pop_first();
         }
+        job
     }
 
-    /// Forget a job every expected minion has returned for: at 10,000
-    /// minions its two id sets hold about a megabyte. A late duplicate
-    /// return is still recognised, from the job cache.
-    pub fn remove(&self, jid: &Jid) {
-        self.jobs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(jid);
+    /// Wait for the right to load a job from the job cache (see `loading`).
+    pub async fn lock_loading(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.loading.lock().await
     }
 
     pub fn get(&self, jid: &Jid) -> Option<Arc<JobInFlight>> {
@@ -244,9 +285,10 @@ pub async fn publish(
     let exact = target
         .is_id_only()
         .then(|| minions.iter().map(|m| m.to_string()).collect());
-    master
-        .in_flight
-        .insert(jid.clone(), JobInFlight::new(job.user.clone(), exact));
+    master.in_flight.insert(
+        jid.clone(),
+        JobInFlight::new(job.user.clone(), exact, minions.len()),
+    );
     let cache = master.cache.clone();
     // The job is on disk before any minion can return for it.
     tokio::task::spawn_blocking(move || cache.save_job(&record).and_then(|()| cache.flush()))
@@ -318,21 +360,27 @@ mod in_flight_tests {
 
     #[test]
     fn exact_jobs_complete_when_everyone_returned() {
+        use ReturnVerdict::*;
         let ids: HashSet<String> = ["a".to_string(), "b".to_string()].into();
-        let job = JobInFlight::new("root".into(), Some(ids));
-        assert!(job.first_return("a"));
-        assert!(!job.is_complete());
-        assert!(!job.first_return("a"), "a duplicate does not count twice");
-        assert!(job.first_return("b"));
-        assert!(job.is_complete());
-        let open = JobInFlight::new("root".into(), None);
-        open.first_return("a");
-        assert!(!open.is_complete(), "a grain target's end is not known");
+        let job = JobInFlight::new("root".into(), Some(ids), 0);
+        assert_eq!(job.record_return("a"), First);
+        assert_eq!(job.record_return("a"), Duplicate, "only the first counts");
+        assert_eq!(job.record_return("x"), NotTargeted);
+        assert_eq!(job.record_return("b"), First);
+        assert_eq!(
+            job.record_return("b"),
+            AfterCompletion { exact: true },
+            "a complete job has forgotten who returned"
+        );
+    }
 
-        let table = InFlight::default();
-        let jid = Jid::parse("20261121234019509933").expect("jid");
-        table.insert(jid.clone(), job);
-        table.remove(&jid);
-        assert!(table.get(&jid).is_none());
+    #[test]
+    fn other_targets_complete_at_the_expected_count_and_stay_open_to_others() {
+        use ReturnVerdict::*;
+        let job = JobInFlight::new("root".into(), None, 2);
+        assert_eq!(job.record_return("a"), First);
+        assert_eq!(job.record_return("a"), Duplicate);
+        assert_eq!(job.record_return("z"), First, "any minion may match");
+        assert_eq!(job.record_return("c"), AfterCompletion { exact: false });
     }
 }

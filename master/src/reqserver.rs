@@ -28,7 +28,7 @@ use zeromq::{
 
 use crate::daemon::Master;
 use crate::job_cache::{JobRecord, ReturnRecord};
-use crate::jobs::JobInFlight;
+use crate::jobs::{JobInFlight, ReturnVerdict};
 use crate::keys::KeyState;
 use crate::sessions::SessionError;
 
@@ -436,31 +436,82 @@ async fn handle_return(master: &Arc<Master>, minion: &MinionId, ret: JobReturn) 
             Err(reason) => return Reply::Refused { reason },
         },
     };
-    // A minion the job was not for has nothing to return (and must not feed a
-    // reactor a `salt/job/<jid>/ret/<id>` event).
-    if !job.targets(minion.as_str()) {
-        return Reply::Refused {
-            reason: format!("job {jid} was not for {minion}"),
-        };
-    }
-    // A re-sent return (after a reconnect) is acknowledged again, not stored again.
-    if !job.first_return(minion.as_str()) {
-        return Reply::Ok;
+    match job.record_return(minion.as_str()) {
+        ReturnVerdict::First => {}
+        // A re-sent return (after a reconnect) is acknowledged again, not stored again.
+        ReturnVerdict::Duplicate => return Reply::Ok,
+        // A minion the job was not for has nothing to return (and must not
+        // feed a reactor a `salt/job/<jid>/ret/<id>` event).
+        ReturnVerdict::NotTargeted => return not_targeted(&jid, minion),
+        ReturnVerdict::AfterCompletion { exact } => {
+            return handle_late_return(master, minion, ret, &job.user, exact).await;
+        }
     }
     if let Err(e) = master
         .cache
         .store_return(&jid, minion, ReturnRecord::from_return(&ret))
     {
-        tracing::error!("job cache write failed: {e}");
-        return Reply::Refused {
-            reason: "job cache unavailable".into(),
-        };
+        return cache_failure(e);
     }
     master.bus.fire(return_event(&ret, minion, &job.user));
-    if job.is_complete() {
-        master.in_flight.remove(&jid);
-    }
     Reply::Ok
+}
+
+/// A return for a job whose expected minions have all returned: usually a
+/// re-sent one, which the job cache recognises. Otherwise the minion was not
+/// expected: refused for an exact target, stored for any other (a minion
+/// whose grains changed since the master last saw them still matches).
+async fn handle_late_return(
+    master: &Arc<Master>,
+    minion: &MinionId,
+    ret: JobReturn,
+    user: &str,
+    exact: bool,
+) -> Reply {
+    let (cache, jid, id) = (master.cache.clone(), ret.jid.clone(), minion.clone());
+    let record = ReturnRecord::from_return(&ret);
+    let late = tokio::task::spawn_blocking(move || {
+        if exact {
+            let had = cache.has_return(&jid, &id)?;
+            Ok(if had { Late::Resent } else { Late::NotTargeted })
+        } else {
+            let new = cache.add_return(&jid, &id, record)?;
+            Ok(if new { Late::Stored } else { Late::Resent })
+        }
+    })
+    .await;
+    match late {
+        Ok(Ok(Late::Resent)) => Reply::Ok,
+        Ok(Ok(Late::Stored)) => {
+            master.bus.fire(return_event(&ret, minion, user));
+            Reply::Ok
+        }
+        Ok(Ok(Late::NotTargeted)) => not_targeted(&ret.jid, minion),
+        Ok(Err(e)) => cache_failure(e),
+        Err(_) => Reply::Refused {
+            reason: "job cache unavailable".into(),
+        },
+    }
+}
+
+/// What a return after its job's completion turned out to be.
+enum Late {
+    Resent,
+    Stored,
+    NotTargeted,
+}
+
+fn not_targeted(jid: &Jid, minion: &MinionId) -> Reply {
+    Reply::Refused {
+        reason: format!("job {jid} was not for {minion}"),
+    }
+}
+
+fn cache_failure(e: crate::job_cache::CacheError) -> Reply {
+    tracing::error!("job cache write failed: {e}");
+    Reply::Refused {
+        reason: "job cache unavailable".into(),
+    }
 }
 
 /// A scheduled job's return: the master never published it, so it records
@@ -509,12 +560,7 @@ async fn handle_schedule_return(
                 reason: format!("job {jid} is not a scheduled job of {minion}"),
             };
         }
-        Ok(Err(e)) => {
-            tracing::error!("job cache write failed: {e}");
-            return Reply::Refused {
-                reason: "job cache unavailable".into(),
-            };
-        }
+        Ok(Err(e)) => return cache_failure(e),
         Err(_) => {
             return Reply::Refused {
                 reason: "job cache unavailable".into(),
@@ -530,13 +576,18 @@ async fn handle_schedule_return(
 }
 
 /// A job that is no longer (or not yet, after a restart) in memory: read it
-/// and the returns it already has from the job cache.
+/// and the minions that already returned from the job cache, once however
+/// many of its returns arrive at the same time.
 async fn load_job(master: &Arc<Master>, jid: &Jid) -> Result<Arc<JobInFlight>, String> {
+    let _loading = master.in_flight.lock_loading().await;
+    if let Some(job) = master.in_flight.get(jid) {
+        return Ok(job);
+    }
     let (cache, id) = (master.cache.clone(), jid.clone());
     let loaded = tokio::task::spawn_blocking(move || {
         let job = cache.get_job(&id)?;
         let returned = match &job {
-            Some(_) => cache.returns(&id)?.into_keys().collect(),
+            Some(_) => cache.returned_minions(&id)?,
             None => Vec::new(),
         };
         Ok::<_, crate::job_cache::CacheError>((job, returned))
@@ -556,16 +607,13 @@ async fn load_job(master: &Arc<Master>, jid: &Jid) -> Result<Arc<JobInFlight>, S
         tgt_type: job.tgt_type.clone(),
     };
     let id_only = Matcher::compile(&spec).is_ok_and(|m| m.is_id_only());
-    let exact = id_only.then(|| job.minions.iter().cloned().collect());
-    let in_flight = JobInFlight::new(job.user.clone(), exact);
+    let expected = job.minions.len();
+    let exact = id_only.then(|| job.minions.into_iter().collect());
+    let in_flight = JobInFlight::new(job.user, exact, expected);
     for minion in returned {
-        in_flight.first_return(&minion);
+        in_flight.record_return(&minion);
     }
-    master.in_flight.insert(jid.clone(), in_flight);
-    master
-        .in_flight
-        .get(jid)
-        .ok_or_else(|| "job cache unavailable".to_string())
+    Ok(master.in_flight.insert(jid.clone(), in_flight))
 }
 
 /// Salt's `salt/job/<jid>/ret/<id>` event.

@@ -566,6 +566,73 @@ fn minion_cannot_return_or_fire_events_as_another_minion() {
     }
 }
 
+/// A `test.ping` return for `jid`.
+fn ping_return(jid: &str) -> Request {
+    Request::Return(JobReturn {
+        jid: brine_common::ids::Jid::parse(jid).expect("jid"),
+        fun: "test.ping".into(),
+        fun_args: vec![],
+        ret: json!(true),
+        retcode: 0,
+        success: true,
+        out: None,
+    })
+}
+
+/// Attacks `handle_late_return` (master/src/reqserver.rs): once every
+/// expected minion has returned, the master drops the job's id sets and the
+/// job cache judges what still arrives. A re-sent return is acknowledged
+/// without a second event; for an id target, a minion that was not expected
+/// is still refused (without `Late::NotTargeted` it would be stored); for a
+/// grain target, a minion whose grains now match may return, as in Salt.
+#[test]
+fn returns_after_a_job_completed_are_judged_by_the_job_cache() {
+    let c = Cluster::builder().minions(1).start().ready();
+    let mut evil = Rogue::accepted(&c, "evil");
+    let mut late = Rogue::accepted(&c, "late");
+    let events = c.events("*");
+    let ret_tag = |jid: &str, id: &str| format!("salt/job/{jid}/ret/{id}");
+
+    let exact = jid_of(&c.brine(&["--async", "evil", "test.ping"]));
+    assert!(matches!(evil.request(ping_return(&exact)), Reply::Ok));
+    events.expect("evil's return", Duration::from_secs(10), |tag, _| {
+        tag == ret_tag(&exact, "evil")
+    });
+    let resent = evil.request(ping_return(&exact));
+    assert!(matches!(resent, Reply::Ok), "a re-sent return: {resent:?}");
+    let stranger = late.request(ping_return(&exact));
+    assert!(
+        matches!(stranger, Reply::Refused { .. }),
+        "a return from a minion the id target did not name: {stranger:?}"
+    );
+
+    let grains = Request::MinionData {
+        grains: json!({"role": "late-test"})
+            .as_object()
+            .cloned()
+            .expect("map"),
+        pillar: serde_json::Map::new(),
+    };
+    assert!(matches!(evil.request(grains), Reply::Ok));
+    let by_grain = jid_of(&c.brine(&["--async", "-G", "role:late-test", "test.ping"]));
+    assert!(matches!(evil.request(ping_return(&by_grain)), Reply::Ok));
+    assert!(matches!(late.request(ping_return(&by_grain)), Reply::Ok));
+    events.expect("late's return", Duration::from_secs(10), |tag, _| {
+        tag == ret_tag(&by_grain, "late")
+    });
+    assert!(matches!(late.request(ping_return(&by_grain)), Reply::Ok));
+
+    let later = events.collect_for(Duration::from_secs(2));
+    for (jid, id) in [(&exact, "evil"), (&by_grain, "late")] {
+        assert_no_tag(&later, &ret_tag(jid, id), "a re-sent return fired again");
+    }
+    assert_no_tag(&later, &ret_tag(&exact, "late"), "an untargeted return");
+    let stored = json_out(&c.brine_run(&["--out", "json", "jobs.lookup_jid", &exact]));
+    assert!(stored.get("late").is_none(), "stored: {stored}");
+    let stored = json_out(&c.brine_run(&["--out", "json", "jobs.lookup_jid", &by_grain]));
+    assert_eq!(stored, json!({"evil": true, "late": true}));
+}
+
 // ---------------------------------------------------------------------------
 // 4. Session frames
 
