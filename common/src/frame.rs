@@ -42,13 +42,20 @@ pub async fn write_frame_unflushed<W: AsyncWrite + Unpin, T: Serialize>(
     w: &mut W,
     msg: &T,
 ) -> Result<(), FrameError> {
-    let bytes = encode(msg)?;
+    write_encoded_frame_unflushed(w, &encode(msg)?).await
+}
+
+/// Write a message already encoded as msgpack as a frame, without flushing.
+pub async fn write_encoded_frame_unflushed<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    bytes: &[u8],
+) -> Result<(), FrameError> {
     let len = u32::try_from(bytes.len()).map_err(|_| FrameError::TooLarge {
         size: bytes.len(),
         cap: u32::MAX as usize,
     })?;
     w.write_all(&len.to_be_bytes()).await?;
-    w.write_all(&bytes).await?;
+    w.write_all(bytes).await?;
     Ok(())
 }
 

@@ -7,22 +7,68 @@
 //! instead: its events are routed to it alone, and none is ever dropped, so
 //! twenty jobs to ten thousand minions at once lose no return to a lagging
 //! broadcast and no watcher filters the others' events.
+//!
+//! The bus holds each event with its data packed as msgpack ([`BusEvent`]):
+//! during a burst of returns the ring and the watchers' queues hold tens of
+//! thousands of events for subscribers that have not caught up, and a packed
+//! return is a fifth of the size of its JSON tree (and one allocation, not a
+//! dozen). A subscriber on a socket writes the packed bytes as they are.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use brine_common::event::Event;
 use brine_common::ids::Jid;
+use serde_json::Value;
 use tokio::sync::{broadcast, mpsc};
 
 /// How many events a subscriber may fall behind before it starts losing them.
 const BUS_CAPACITY: usize = 65536;
 
-type JobWatcher = mpsc::UnboundedSender<Arc<Event>>;
+type JobWatcher = mpsc::UnboundedSender<Arc<BusEvent>>;
+
+/// An event on the bus: its tag, and its data packed as msgpack.
+#[derive(Debug)]
+pub struct BusEvent {
+    pub tag: String,
+    packed: Box<[u8]>,
+}
+
+impl BusEvent {
+    /// Pack `event`. Event data is JSON, which msgpack always encodes.
+    pub fn pack(event: Event) -> Self {
+        let packed = rmp_serde::to_vec_named(&event.data).unwrap_or_else(|e| {
+            tracing::error!(tag = %event.tag, "event data not encodable: {e}");
+            rmp_serde::to_vec_named(&Value::Null).unwrap_or_default()
+        });
+        BusEvent {
+            tag: event.tag,
+            packed: packed.into_boxed_slice(),
+        }
+    }
+
+    /// The data as msgpack, for a subscriber that writes it to a socket.
+    pub fn packed_data(&self) -> &[u8] {
+        &self.packed
+    }
+
+    /// The data, unpacked.
+    pub fn data(&self) -> Value {
+        rmp_serde::from_slice(&self.packed).unwrap_or(Value::Null)
+    }
+
+    /// The whole event, unpacked.
+    pub fn unpack(&self) -> Event {
+        Event {
+            tag: self.tag.clone(),
+            data: self.data(),
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct EventBus {
-    tx: broadcast::Sender<Arc<Event>>,
+    tx: broadcast::Sender<Arc<BusEvent>>,
     /// Per-jid watchers of job events.
     jobs: Arc<Mutex<HashMap<String, Vec<JobWatcher>>>>,
 }
@@ -44,7 +90,7 @@ impl EventBus {
 
     pub fn fire(&self, event: Event) {
         tracing::debug!(tag = %event.tag, "event");
-        let event = Arc::new(event);
+        let event = Arc::new(BusEvent::pack(event));
         if let Some(jid) = job_of(&event.tag) {
             self.route_to_watchers(jid, &event);
         }
@@ -52,7 +98,7 @@ impl EventBus {
         let _ = self.tx.send(event);
     }
 
-    fn route_to_watchers(&self, jid: &str, event: &Arc<Event>) {
+    fn route_to_watchers(&self, jid: &str, event: &Arc<BusEvent>) {
         let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(watchers) = jobs.get_mut(jid) {
             // A watcher that hung up is forgotten.
@@ -78,7 +124,7 @@ impl EventBus {
         JobEvents { rx }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<BusEvent>> {
         self.tx.subscribe()
     }
 }
@@ -93,16 +139,16 @@ fn job_of(tag: &str) -> Option<&str> {
 
 /// The events of one job (see [`EventBus::watch_job`]).
 pub struct JobEvents {
-    rx: mpsc::UnboundedReceiver<Arc<Event>>,
+    rx: mpsc::UnboundedReceiver<Arc<BusEvent>>,
 }
 
 impl JobEvents {
-    pub async fn recv(&mut self) -> Option<Arc<Event>> {
+    pub async fn recv(&mut self) -> Option<Arc<BusEvent>> {
         self.rx.recv().await
     }
 
     /// An event already waiting, if any.
-    pub fn try_recv(&mut self) -> Option<Arc<Event>> {
+    pub fn try_recv(&mut self) -> Option<Arc<BusEvent>> {
         self.rx.try_recv().ok()
     }
 }
@@ -110,7 +156,7 @@ impl JobEvents {
 impl crate::wait::EventSource for JobEvents {
     async fn next_event(&mut self) -> crate::wait::Next {
         match self.rx.recv().await {
-            Some(ev) => crate::wait::Next::Event((*ev).clone()),
+            Some(ev) => crate::wait::Next::Event(ev.unpack()),
             None => crate::wait::Next::Closed(None),
         }
     }
@@ -120,6 +166,21 @@ impl crate::wait::EventSource for JobEvents {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn packed_events_unpack_to_what_was_fired() {
+        let event = Event::new(
+            "salt/job/20261121234019509933/ret/m1",
+            json!({"return": {"a": [1, -2, 3.5, null, true, "x"]}, "retcode": 0, "big": u64::MAX}),
+        );
+        let packed = BusEvent::pack(event.clone());
+        assert_eq!(packed.unpack(), event);
+        assert!(
+            packed.packed_data().len() < 150,
+            "{}",
+            packed.packed_data().len()
+        );
+    }
 
     #[test]
     fn hung_up_watchers_are_forgotten() {

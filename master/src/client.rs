@@ -106,6 +106,25 @@ pub enum ClientReply {
     },
 }
 
+impl ClientReply {
+    /// The encoded `ClientReply::Event` of a bus event, built around its
+    /// packed data: the bytes `frame::encode` gives for the unpacked event,
+    /// without unpacking it and packing it again for every subscriber.
+    pub fn encoded_event(event: &crate::bus::BusEvent) -> Vec<u8> {
+        let data = event.packed_data();
+        let mut out = Vec::with_capacity(event.tag.len() + data.len() + 24);
+        // Writing to a Vec cannot fail.
+        let _ = rmp::encode::write_map_len(&mut out, 1);
+        let _ = rmp::encode::write_str(&mut out, "Event");
+        let _ = rmp::encode::write_map_len(&mut out, 2);
+        let _ = rmp::encode::write_str(&mut out, "tag");
+        let _ = rmp::encode::write_str(&mut out, &event.tag);
+        let _ = rmp::encode::write_str(&mut out, "data");
+        out.extend_from_slice(data);
+        out
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub enum KeyReply {
     /// Salt's key-state names (`minions`, `minions_pre`, ...) to ids.
@@ -167,4 +186,26 @@ impl crate::wait::EventSource for Connection {
 /// Send one request and read its single reply.
 pub async fn request(sock_dir: &Path, request: &ClientRequest) -> Result<ClientReply, ClientError> {
     Connection::open(sock_dir, request).await?.next().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bus::BusEvent;
+    use serde_json::json;
+
+    #[test]
+    fn a_bus_event_is_encoded_as_its_unpacked_event_would_be() {
+        let event = Event::new(
+            "salt/job/20261121234019509933/ret/m1",
+            json!({"return": {"nested": [1, 2.5, null]}, "id": "m1", "retcode": 0}),
+        );
+        let expected =
+            brine_common::frame::encode(&ClientReply::Event(event.clone())).expect("encode");
+        let encoded = ClientReply::encoded_event(&BusEvent::pack(event.clone()));
+        assert_eq!(encoded, expected);
+        let decoded: ClientReply =
+            brine_common::frame::decode(&encoded, usize::MAX).expect("decode");
+        assert!(matches!(decoded, ClientReply::Event(e) if e == event));
+    }
 }

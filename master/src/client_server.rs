@@ -8,7 +8,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
 use brine_common::event::Event;
-use brine_common::frame::{FrameError, read_frame, write_frame, write_frame_unflushed};
+use brine_common::frame::{
+    FrameError, read_frame, write_encoded_frame_unflushed, write_frame, write_frame_unflushed,
+};
 use brine_common::wire::TargetSpec;
 use globset::{GlobBuilder, GlobMatcher};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -16,6 +18,7 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::bus::BusEvent;
 use crate::client::{ClientReply, ClientRequest, socket_path};
 use crate::daemon::Master;
 use crate::jobs::{self, PublishOutcome};
@@ -175,9 +178,9 @@ async fn publish(
             _ = read.read(&mut probe) => return Ok(()),
             ev = events.recv() => {
                 let Some(ev) = ev else { return Ok(()) };
-                write_frame_unflushed(&mut out, &ClientReply::Event((*ev).clone())).await?;
+                write_event(&mut out, &ev).await?;
                 while let Some(ev) = events.try_recv() {
-                    write_frame_unflushed(&mut out, &ClientReply::Event((*ev).clone())).await?;
+                    write_event(&mut out, &ev).await?;
                 }
                 out.flush().await?;
             }
@@ -210,10 +213,10 @@ async fn stream_events(
 
 /// Copy matching bus events to the client until it hangs up.
 async fn forward(
-    mut events: tokio::sync::broadcast::Receiver<Arc<Event>>,
+    mut events: tokio::sync::broadcast::Receiver<Arc<BusEvent>>,
     mut read: OwnedReadHalf,
     write: &mut OwnedWriteHalf,
-    wanted: impl Fn(&Event) -> bool,
+    wanted: impl Fn(&BusEvent) -> bool,
 ) -> Result<(), FrameError> {
     let mut probe = [0u8; 1];
     // Events that arrive together leave together: one flush per burst, not
@@ -227,7 +230,7 @@ async fn forward(
                 let mut next = Some(ev);
                 while let Some(ev) = next.take() {
                     match ev {
-                        Ok(ev) if wanted(&ev) => write_frame_unflushed(&mut out, &ClientReply::Event((*ev).clone())).await?,
+                        Ok(ev) if wanted(&ev) => write_event(&mut out, &ev).await?,
                         Ok(_) => {}
                         Err(RecvError::Lagged(n)) => write_frame_unflushed(&mut out, &ClientReply::Lagged(n)).await?,
                         Err(RecvError::Closed) => return Ok(()),
@@ -242,6 +245,14 @@ async fn forward(
             }
         }
     }
+}
+
+/// Write one bus event as a `ClientReply::Event` frame (unflushed).
+async fn write_event<W: tokio::io::AsyncWrite + Unpin>(
+    out: &mut W,
+    event: &BusEvent,
+) -> Result<(), FrameError> {
+    write_encoded_frame_unflushed(out, &ClientReply::encoded_event(event)).await
 }
 
 #[cfg(test)]

@@ -478,7 +478,7 @@ pub async fn wait_for_event(master: &Master, chunk: &LowChunk, test: bool) -> St
         if !pattern.is_match(&event.tag) {
             continue;
         }
-        let Some(id) = event.data.get(&event_id).map(display) else {
+        let Some(id) = event.data().get(&event_id).map(display) else {
             continue;
         };
         if let Some(i) = waiting.iter().position(|w| *w == id) {

@@ -28,6 +28,7 @@ use brine_common::event::Event;
 use serde_json::{Map, Value, json};
 use tokio::sync::{Mutex, broadcast, mpsc};
 
+use crate::bus::BusEvent;
 use crate::daemon::Master;
 use render::{ReactorHost, SlsLocation};
 use rules::RuleSet;
@@ -76,7 +77,7 @@ pub fn start(master: Arc<Master>) {
 /// Read the bus and queue every event a rule matches.
 async fn dispatch(
     master: Arc<Master>,
-    mut events: broadcast::Receiver<Arc<Event>>,
+    mut events: broadcast::Receiver<Arc<BusEvent>>,
     queue: mpsc::Sender<Reaction>,
 ) {
     loop {
@@ -88,6 +89,11 @@ async fn dispatch(
             }
             Err(broadcast::error::RecvError::Closed) => return,
         };
+        // Most events concern no rule: only those that do are unpacked.
+        if !concerns_reactor(&master.reactor.rules, &event.tag) {
+            continue;
+        }
+        let event = event.unpack();
         if let Some(reply) = manage(&master.reactor.rules, &event) {
             master.bus.fire(reply);
         } else if let Some(reaction) = reaction_for(&master.reactor.rules, &event) {
@@ -96,12 +102,18 @@ async fn dispatch(
     }
 }
 
+fn concerns_reactor(rules: &RuleSet, tag: &str) -> bool {
+    tag.contains(MANAGE_PREFIX) || !rules.reactions_for(tag).is_empty()
+}
+
+const MANAGE_PREFIX: &str = "salt/reactors/manage/";
+
 /// Salt's management events: `salt/reactors/manage/{add,delete,list}`
 /// change or list the rules, answered with `add-complete`,
 /// `delete-complete` and `list-results`. (Only the master may fire `salt/`
 /// tags, so minions cannot change the rules.)
 fn manage(rules: &RuleSet, event: &Event) -> Option<Event> {
-    let (_, verb) = event.tag.rsplit_once("salt/reactors/manage/")?;
+    let (_, verb) = event.tag.rsplit_once(MANAGE_PREFIX)?;
     let glob = event.data.get("event").and_then(Value::as_str);
     let (tag, result) = match verb {
         "add" => {
