@@ -43,9 +43,12 @@ use serde_json::{Map, Value};
 use thiserror::Error;
 
 /// Commit once this many writes are queued...
-const BATCH_MAX: usize = 256;
-/// ...or once the oldest queued write has waited this long.
-const BATCH_WINDOW: Duration = Duration::from_millis(5);
+const BATCH_MAX: usize = 4096;
+/// ...or once the oldest queued write has waited this long. Returns are
+/// readable from the overlay at once, so the window costs no latency; a
+/// longer one means fewer commits rewriting the same pages (the writer's CPU
+/// over two 200,000-return bursts: 3.85 s at 256 writes / 5 ms, 3.40 s now).
+const BATCH_WINDOW: Duration = Duration::from_millis(20);
 /// redb's page cache; its default (1 GiB) is more than a master needs.
 const CACHE_BYTES: usize = 64 * 1024 * 1024;
 
