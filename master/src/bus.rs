@@ -35,14 +35,22 @@ pub struct BusEvent {
 }
 
 impl BusEvent {
-    /// Pack `event`. Event data is JSON, which msgpack always encodes.
+    /// Pack `event`.
     pub fn pack(event: Event) -> Self {
-        let packed = rmp_serde::to_vec_named(&event.data).unwrap_or_else(|e| {
-            tracing::error!(tag = %event.tag, "event data not encodable: {e}");
+        Self::from_data(event.tag, &event.data)
+    }
+
+    /// An event whose data is `data` packed as it is, for a hot path that
+    /// has the fields at hand and no reason to build a JSON tree. `data` must
+    /// serialize as a map with Salt's `_stamp`, as [`Event::new`] makes.
+    /// Anything JSON can hold, msgpack encodes.
+    pub fn from_data(tag: String, data: &impl serde::Serialize) -> Self {
+        let packed = rmp_serde::to_vec_named(data).unwrap_or_else(|e| {
+            tracing::error!(%tag, "event data not encodable: {e}");
             rmp_serde::to_vec_named(&Value::Null).unwrap_or_default()
         });
         BusEvent {
-            tag: event.tag,
+            tag,
             packed: packed.into_boxed_slice(),
         }
     }
@@ -89,8 +97,12 @@ impl EventBus {
     }
 
     pub fn fire(&self, event: Event) {
+        self.fire_packed(BusEvent::pack(event));
+    }
+
+    pub fn fire_packed(&self, event: BusEvent) {
         tracing::debug!(tag = %event.tag, "event");
-        let event = Arc::new(BusEvent::pack(event));
+        let event = Arc::new(event);
         if let Some(jid) = job_of(&event.tag) {
             self.route_to_watchers(jid, &event);
         }

@@ -27,6 +27,7 @@ use zeromq::{
     RouterSendHalf, RouterSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage,
 };
 
+use crate::bus::BusEvent;
 use crate::daemon::Master;
 use crate::job_cache::{JobRecord, ReturnRecord};
 use crate::jobs::{JobInFlight, ReturnVerdict};
@@ -480,7 +481,9 @@ async fn handle_return(master: &Arc<Master>, minion: &MinionId, ret: JobReturn) 
     {
         return cache_failure(e);
     }
-    master.bus.fire(return_event(&ret, minion, &job.user));
+    master
+        .bus
+        .fire_packed(return_event(&ret, minion, &job.user, None));
     Reply::Ok
 }
 
@@ -510,7 +513,9 @@ async fn handle_late_return(
     match late {
         Ok(Ok(Late::Resent)) => Reply::Ok,
         Ok(Ok(Late::Stored)) => {
-            master.bus.fire(return_event(&ret, minion, user));
+            master
+                .bus
+                .fire_packed(return_event(&ret, minion, user, None));
             Reply::Ok
         }
         Ok(Ok(Late::NotTargeted)) => not_targeted(&ret.jid, minion),
@@ -594,11 +599,9 @@ async fn handle_schedule_return(
             };
         }
     }
-    let mut event = return_event(&ret, minion, "schedule");
-    if let Some(map) = event.data.as_object_mut() {
-        map.insert("schedule".into(), json!(schedule));
-    }
-    master.bus.fire(event);
+    master
+        .bus
+        .fire_packed(return_event(&ret, minion, "schedule", Some(&schedule)));
     Reply::Ok
 }
 
@@ -644,23 +647,52 @@ async fn load_job(master: &Arc<Master>, jid: &Jid) -> Result<Arc<JobInFlight>, S
 }
 
 /// Salt's `salt/job/<jid>/ret/<id>` event.
-pub fn return_event(ret: &JobReturn, minion: &MinionId, user: &str) -> Event {
-    let mut data = json!({
-        "cmd": "_return",
-        "fun": ret.fun,
-        "fun_args": ret.fun_args,
-        "id": minion,
-        "jid": ret.jid,
-        "retcode": ret.retcode,
-        "return": ret.ret,
-        "success": ret.success,
-        "ts": jiff::Timestamp::now().as_second(),
-        "user": user,
-    });
-    if let (Some(out), Some(map)) = (&ret.out, data.as_object_mut()) {
-        map.insert("out".into(), json!(out));
-    }
-    Event::new(tags::job_ret(ret.jid.as_str(), minion.as_str()), data)
+pub fn return_event(
+    ret: &JobReturn,
+    minion: &MinionId,
+    user: &str,
+    schedule: Option<&str>,
+) -> BusEvent {
+    let data = ReturnEventData {
+        stamp: &brine_common::jid::stamp_now(),
+        cmd: "_return",
+        fun: &ret.fun,
+        fun_args: &ret.fun_args,
+        id: minion.as_str(),
+        jid: ret.jid.as_str(),
+        out: ret.out.as_deref(),
+        retcode: ret.retcode,
+        ret: &ret.ret,
+        schedule,
+        success: ret.success,
+        ts: jiff::Timestamp::now().as_second(),
+        user,
+    };
+    BusEvent::from_data(tags::job_ret(ret.jid.as_str(), minion.as_str()), &data)
+}
+
+/// The data of a `salt/job/<jid>/ret/<id>` event, as Salt fires it (plus the
+/// `schedule` of a scheduled job's return). Packed straight from the return,
+/// without building (and copying the return into) a JSON tree first.
+#[derive(serde::Serialize)]
+struct ReturnEventData<'a> {
+    #[serde(rename = "_stamp")]
+    stamp: &'a str,
+    cmd: &'static str,
+    fun: &'a str,
+    fun_args: &'a [Value],
+    id: &'a str,
+    jid: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    out: Option<&'a str>,
+    retcode: i32,
+    #[serde(rename = "return")]
+    ret: &'a Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    schedule: Option<&'a str>,
+    success: bool,
+    ts: i64,
+    user: &'a str,
 }
 
 impl Master {
@@ -743,5 +775,38 @@ mod tests {
             session_pillar(&config, &roots, &data, &web, PillarRequest::default());
         assert_eq!(web_pillar.get("web_secret"), Some(&json!("s3cret")));
         assert_eq!(grains.get("role"), Some(&json!("web")));
+    }
+
+    /// The packed event holds what Salt's return event holds.
+    #[test]
+    fn a_return_event_carries_salts_fields() {
+        let jid = Jid::parse("20261122063000123456").expect("jid");
+        let ret = JobReturn {
+            jid: jid.clone(),
+            fun: "test.echo".into(),
+            fun_args: vec![json!("hi")],
+            ret: json!({"a": [1, 2.5]}),
+            retcode: 0,
+            success: true,
+            out: Some("highstate".into()),
+        };
+        let web1 = MinionId::parse("web1").expect("id");
+        let event = return_event(&ret, &web1, "root", None).unpack();
+        assert_eq!(event.tag, format!("salt/job/{jid}/ret/web1"));
+        let mut data = event.data;
+        let map = data.as_object_mut().expect("a map");
+        assert!(map.remove("_stamp").is_some_and(|s| s.is_string()));
+        assert!(map.remove("ts").is_some_and(|t| t.is_i64()));
+        assert_eq!(
+            data,
+            json!({
+                "cmd": "_return", "fun": "test.echo", "fun_args": ["hi"], "id": "web1",
+                "jid": jid.as_str(), "out": "highstate", "retcode": 0,
+                "return": {"a": [1, 2.5]}, "success": true, "user": "root",
+            })
+        );
+        let scheduled = return_event(&ret, &web1, "schedule", Some("nightly")).data();
+        assert_eq!(scheduled["schedule"], json!("nightly"));
+        assert_eq!(scheduled["user"], json!("schedule"));
     }
 }
