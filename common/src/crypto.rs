@@ -220,6 +220,51 @@ impl PublicKey {
     }
 }
 
+/// Signatures this process has already verified, by a digest of the exact
+/// key, signature and message. Several simulated minions in one process
+/// (`brine-swarm`) receive the same signed publication; each still checks it,
+/// and a copy whose bytes passed [`PublicKey::verify`] here before passes
+/// again without redoing the curve arithmetic (half a swarm's CPU in a
+/// burst). A real minion receives each publication once and does not use it.
+#[derive(Default)]
+pub struct VerifiedSignatures {
+    recent: std::sync::Mutex<std::collections::VecDeque<[u8; 32]>>,
+}
+
+impl VerifiedSignatures {
+    /// How many verified signatures are remembered (the newest).
+    const KEEP: usize = 64;
+
+    /// [`PublicKey::verify`], answered from memory for bytes verified before.
+    pub fn verify(&self, key: &PublicKey, msg: &[u8], sig: &[u8]) -> Result<(), CryptoError> {
+        let id = signed_bytes_digest(key, msg, sig);
+        let recent = || self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        if recent().contains(&id) {
+            return Ok(());
+        }
+        key.verify(msg, sig)?;
+        let mut recent = recent();
+        if recent.len() >= Self::KEEP {
+            recent.pop_front();
+        }
+        recent.push_back(id);
+        Ok(())
+    }
+}
+
+/// SHA-256 over the key, the signature's length and bytes, and the message:
+/// two different (key, signature, message) triples never share a digest.
+fn signed_bytes_digest(key: &PublicKey, msg: &[u8], sig: &[u8]) -> [u8; 32] {
+    let mut ctx = ring::digest::Context::new(&SHA256);
+    ctx.update(&key.0);
+    ctx.update(&(sig.len() as u64).to_be_bytes());
+    ctx.update(sig);
+    ctx.update(msg);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
+
 pub fn fingerprint_of(bytes: &[u8]) -> String {
     digest(&SHA256, bytes)
         .as_ref()
@@ -485,6 +530,12 @@ mod tests {
         assert!(a.public().verify(b"hello", &sig).is_ok());
         assert!(a.public().verify(b"hellp", &sig).is_err());
         assert!(b.public().verify(b"hello", &sig).is_err());
+        let memo = VerifiedSignatures::default();
+        for _ in 0..2 {
+            assert!(memo.verify(&a.public(), b"hello", &sig).is_ok());
+            assert!(memo.verify(&a.public(), b"hellp", &sig).is_err());
+            assert!(memo.verify(&b.public(), b"hello", &sig).is_err());
+        }
     }
 
     #[test]

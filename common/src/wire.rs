@@ -66,6 +66,17 @@ impl SignedBlob {
         key.verify(&self.body, &self.sig)?;
         Ok(decode(&self.body, cap)?)
     }
+
+    /// [`SignedBlob::open`] through a process's memory of verified signatures.
+    pub fn open_remembered<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &PublicKey,
+        verified: &crate::crypto::VerifiedSignatures,
+        cap: usize,
+    ) -> Result<T, WireError> {
+        verified.verify(key, &self.body, &self.sig)?;
+        Ok(decode(&self.body, cap)?)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -56,6 +56,7 @@ pub fn link_settings(config: &MinionConfig, id: MinionId, subscribe: bool) -> Li
         master_pub_path: Some(config.pki_dir.join("minion_master.pub")),
         position: PositionFile::new(subscribe.then_some(config.cachedir.as_path())),
         subscribe,
+        verified: None,
     }
 }
 

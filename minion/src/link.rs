@@ -61,6 +61,9 @@ pub struct LinkSettings {
     pub position: PositionFile,
     /// Receive publications (false for `brine-call`, which only makes requests).
     pub subscribe: bool,
+    /// Shared by the minions of a swarm, which all receive the same signed
+    /// publications; `None` (a real minion) verifies every one afresh.
+    pub verified: Option<Arc<brine_common::crypto::VerifiedSignatures>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -726,7 +729,11 @@ fn on_publication(shared: &Arc<Shared>, own_topic: &str, msg: ZmqMessage) {
     let Some(master_pub) = t.master_pub else {
         return;
     };
-    let env: PubEnvelope = match blob.open(&master_pub, cap) {
+    let opened = match &shared.settings.verified {
+        Some(verified) => blob.open_remembered(&master_pub, verified, cap),
+        None => blob.open(&master_pub, cap),
+    };
+    let env: PubEnvelope = match opened {
         Ok(env) => env,
         Err(e) => {
             tracing::warn!("dropping a publication that is not the master's: {e}");

@@ -111,6 +111,7 @@ pub async fn start(opts: SwarmOptions) -> anyhow::Result<Vec<Link>> {
     let mut links = Vec::with_capacity(opts.count);
     let pause = Duration::from_secs_f64(1.0 / opts.start_rate.max(1) as f64);
     let mut next_start = tokio::time::Instant::now();
+    let verified = Arc::new(brine_common::crypto::VerifiedSignatures::default());
     for i in 1..=opts.count {
         let id_text = swarm_id(&opts.id_prefix, i, opts.count);
         let id = MinionId::parse(&id_text)?;
@@ -120,6 +121,7 @@ pub async fn start(opts: SwarmOptions) -> anyhow::Result<Vec<Link>> {
         // Simulated minions keep their pin and stream position in memory.
         settings.master_pub_path = None;
         settings.position = crate::pubstate::PositionFile::new(None);
+        settings.verified = Some(verified.clone());
         let ctx = MinionCtx::with_grain_store(id, config.clone(), grains, &functions);
         links.push(start_minion(ctx, identity, settings, functions.clone()));
         next_start += pause;
