@@ -253,3 +253,34 @@ fn gitfs_saltenv_mapping_and_blacklist() {
         "from develop/salt in qa\n"
     );
 }
+
+/// `all_saltenvs` serves one ref as every environment the minions ask for,
+/// through the real file server: an environment no branch is named after
+/// gets that ref's files.
+#[test]
+fn all_saltenvs_serves_one_ref_as_every_environment() {
+    let repo = tempfile::tempdir().expect("repo");
+    state_repo(repo.path());
+    git(repo.path(), &["checkout", "--quiet", "-b", "develop"]);
+    write(repo.path(), "files/motd", "from develop\n");
+    commit(repo.path(), "develop");
+    git(repo.path(), &["checkout", "--quiet", "master"]);
+    let c = Cluster::builder()
+        .minions(1)
+        .master_conf(&format!(
+            "fileserver_backend:\n  - gitfs\ngitfs_remotes:\n  - file://{}:\n    - all_saltenvs: develop\n",
+            repo.path().display()
+        ))
+        .start()
+        .ready();
+    let out = tempfile::tempdir().expect("out");
+    for env in ["base", "prod", "whatever"] {
+        let got = get_file(
+            &c,
+            "salt://files/motd",
+            &out.path().join(env),
+            &[&format!("saltenv={env}")],
+        );
+        assert_eq!(got, "from develop\n", "saltenv {env}");
+    }
+}
