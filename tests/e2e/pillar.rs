@@ -215,4 +215,14 @@ fn git_ext_pillar_follows_branches_and_commits() {
         call(&c, "web1", &["pillar.item", "app"]),
         json!({"app": {"version": "two"}})
     );
+
+    // A branch deleted upstream takes its `__env__` tree with it.
+    git(r, &["branch", "--quiet", "-D", "dev"]);
+    let updated = c.brine_run(&["--out", "json", "git_pillar.update"]);
+    assert!(updated.status.success(), "{}", stderr(&updated));
+    let gone = call(&c, "web1", &["pillar.items", "pillarenv=dev"]);
+    assert!(
+        gone.get("dev_flag").is_none(),
+        "the deleted branch's pillar is still served: {gone:#}"
+    );
 }
