@@ -588,3 +588,55 @@ fn api_pam_login_with_group_permissions() {
     );
     assert_eq!(refused.status, 403, "{}", refused.body);
 }
+
+/// A PAM service file under /etc/pam.d that lives as long as the test.
+struct PamService(std::path::PathBuf);
+
+impl Drop for PamService {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// `auth.pam.service` names the PAM service the `pam` eauth goes through:
+/// with a service that permits everyone, root logs in with a password the
+/// default `login` service would refuse.
+#[test]
+fn api_pam_uses_the_configured_service() {
+    if !nix::unistd::geteuid().is_root() || !Path::new("/etc/pam.d").is_dir() {
+        eprintln!("skipping: needs root and /etc/pam.d (CI has them)");
+        return;
+    }
+    let name = format!("brine-test-{:x}", std::process::id());
+    let service = PamService(Path::new("/etc/pam.d").join(&name));
+    std::fs::write(
+        &service.0,
+        "auth required pam_permit.so\naccount required pam_permit.so\n",
+    )
+    .expect("write the PAM service");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let crt = dir.path().join("tls/api.crt");
+    let conf = format!(
+        "rest_api:\n  port: {port}\n  ssl_crt: {crt}\n  ssl_key: {key}\n\
+         auth.pam.service: {name}\n\
+         external_auth:\n  pam:\n    root:\n      - 'm*': ['test.*']\n",
+        port = free_port(),
+        crt = crt.display(),
+        key = dir.path().join("tls/api.key").display(),
+    );
+    let c = Cluster::builder()
+        .minions(1)
+        .master_conf(&conf)
+        .start()
+        .ready();
+    let api = c.start_api(&["--gen-self-signed"]);
+    let body = json!({"username": "root", "password": "not-roots-password", "eauth": "pam"});
+    let ok = curl(&api, &crt, "POST", "/login", &[JSON], &body.to_string());
+    assert_eq!(
+        ok.status, 200,
+        "the configured service decides: {}",
+        ok.body
+    );
+    assert_eq!(ok.body["return"][0]["eauth"], json!("pam"));
+}
