@@ -378,3 +378,53 @@ fn git_latest_clones_fast_forwards_and_resets_only_when_forced() {
         "v3\n"
     );
 }
+
+/// `git.latest` with `depth`: a shallow clone of the wanted branch, which
+/// later applies still fast-forward.
+#[test]
+fn git_latest_with_depth_clones_shallow() {
+    let upstream = tempfile::tempdir().expect("upstream");
+    let up = upstream.path();
+    init_repo(up, "main");
+    for version in ["v1", "v2", "v3"] {
+        write(up, "app.txt", &format!("{version}\n"));
+        commit(up, version);
+    }
+    let roots = tempfile::tempdir().expect("roots");
+    let work = tempfile::tempdir().expect("work");
+    let target = work.path().join("checkout");
+    write(
+        roots.path(),
+        "app.sls",
+        &format!(
+            "app:\n  git.latest:\n    - name: file://{}\n    - target: {}\n    - rev: main\n    - branch: main\n    - depth: 1\n",
+            up.display(),
+            target.display()
+        ),
+    );
+    let c = masterless(roots.path());
+    let commits_in_clone = || {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(&target)
+            .args(["rev-list", "--count", "HEAD"])
+            .output()
+            .expect("git rev-list");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+
+    let cloned = local_apply(&c, "app", &[]);
+    assert_eq!(cloned["result"], json!(true), "{cloned:#}");
+    assert_eq!(commits_in_clone(), "1", "a depth-1 clone holds one commit");
+    assert_eq!(head(&target), head(up));
+
+    write(up, "app.txt", "v4\n");
+    commit(up, "v4");
+    let forwarded = local_apply(&c, "app", &[]);
+    assert_eq!(forwarded["result"], json!(true), "{forwarded:#}");
+    assert_eq!(head(&target), head(up));
+    assert_eq!(
+        std::fs::read_to_string(target.join("app.txt")).expect("app"),
+        "v4\n"
+    );
+}
