@@ -428,3 +428,82 @@ fn git_latest_with_depth_clones_shallow() {
         "v4\n"
     );
 }
+
+/// A throwaway system user, removed with its home when dropped.
+struct ThrowawayUser(String);
+
+impl Drop for ThrowawayUser {
+    fn drop(&mut self) {
+        let _ = Command::new("userdel")
+            .args(["-r", &self.0])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+/// `git.latest` with `user`: git runs as that user (through `runuser`), so
+/// the clone belongs to them.
+#[test]
+fn git_latest_runs_git_as_the_given_user() {
+    use std::os::unix::fs::MetadataExt;
+    if !nix::unistd::geteuid().is_root() || !Path::new("/usr/sbin/useradd").exists() {
+        eprintln!("skipping: needs root and useradd (CI has them)");
+        return;
+    }
+    let user = ThrowawayUser(format!("brinegit{:x}", std::process::id()));
+    let made = Command::new("useradd")
+        .args(["-m", &user.0])
+        .output()
+        .expect("useradd");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let uid = nix::unistd::User::from_name(&user.0)
+        .expect("passwd")
+        .expect("the new user")
+        .uid
+        .as_raw();
+
+    let upstream = tempfile::tempdir().expect("upstream");
+    let up = upstream.path();
+    init_repo(up, "main");
+    write(up, "app.txt", "v1\n");
+    commit(up, "v1");
+    let work = tempfile::tempdir().expect("work");
+    // The user reads the upstream and owns the directory the clone goes in.
+    for dir in [up, work.path()] {
+        let out = Command::new("chown")
+            .args(["-R", &user.0])
+            .arg(dir)
+            .output()
+            .expect("chown");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let target = work.path().join("checkout");
+    let roots = tempfile::tempdir().expect("roots");
+    write(
+        roots.path(),
+        "app.sls",
+        &format!(
+            "app:\n  git.latest:\n    - name: file://{}\n    - target: {}\n    - rev: main\n    - branch: main\n    - user: {}\n",
+            up.display(),
+            target.display(),
+            user.0
+        ),
+    );
+    let c = masterless(roots.path());
+    let cloned = local_apply(&c, "app", &[]);
+    assert_eq!(cloned["result"], json!(true), "{cloned:#}");
+    for path in [target.clone(), target.join("app.txt"), target.join(".git")] {
+        let meta = std::fs::metadata(&path).expect("cloned");
+        assert_eq!(meta.uid(), uid, "{} belongs to the user", path.display());
+    }
+    let again = local_apply(&c, "app", &[]);
+    assert_eq!(again["changes"], json!({}), "{again:#}");
+}
