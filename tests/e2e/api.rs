@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use brine_tests::cluster::{
-    ApiProc, Cluster, bin, free_port, hash_password, run_with_timeout, stderr,
+    ApiProc, Cluster, bin, free_port, hash_password, run_ok, run_with_timeout, stderr,
 };
 use serde_json::{Value, json};
 
@@ -493,15 +493,6 @@ impl Drop for SystemAccount {
             let _ = Command::new(cmd).arg(name).stderr(Stdio::null()).status();
         }
     }
-}
-
-fn run_ok(cmd: &mut Command) {
-    let out = cmd.output().expect("run");
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// The `pam` eauth: a system user logs in through PAM (`login` service)

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::cluster::{Cluster, json_out, stderr, stdout};
+use crate::cluster::{Cluster, json_out, run_ok, stderr, stdout};
 use crate::gitfs::{commit, git, init_repo, write};
 use crate::states::masterless;
 
@@ -451,15 +451,7 @@ fn git_latest_runs_git_as_the_given_user() {
         return;
     }
     let user = ThrowawayUser(format!("brinegit{:x}", std::process::id()));
-    let made = Command::new("useradd")
-        .args(["-m", &user.0])
-        .output()
-        .expect("useradd");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    run_ok(Command::new("useradd").args(["-m", &user.0]));
     let uid = nix::unistd::User::from_name(&user.0)
         .expect("passwd")
         .expect("the new user")
@@ -474,16 +466,7 @@ fn git_latest_runs_git_as_the_given_user() {
     let work = tempfile::tempdir().expect("work");
     // The user reads the upstream and owns the directory the clone goes in.
     for dir in [up, work.path()] {
-        let out = Command::new("chown")
-            .args(["-R", &user.0])
-            .arg(dir)
-            .output()
-            .expect("chown");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_ok(Command::new("chown").args(["-R", &user.0]).arg(dir));
     }
     let target = work.path().join("checkout");
     let roots = tempfile::tempdir().expect("roots");

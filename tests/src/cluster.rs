@@ -727,6 +727,16 @@ impl Drop for EventStream {
     }
 }
 
+/// Run a host command (a test's setup: useradd, chown...) that must succeed.
+pub fn run_ok(cmd: &mut Command) {
+    let out = cmd.output().expect("run");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
