@@ -441,10 +441,12 @@ impl Drop for ThrowawayUser {
     }
 }
 
-/// `git.latest` with `user`: git runs as that user (through `runuser`), so
-/// the clone belongs to them.
+/// `git.latest` with `user`: git runs as that user (through `runuser`, with
+/// their HOME), so the clone belongs to them; with `submodules`, the
+/// submodules are checked out too. The user's own git config allows file://
+/// submodules, which git refuses by default since 2.38.
 #[test]
-fn git_latest_runs_git_as_the_given_user() {
+fn git_latest_runs_git_as_the_given_user_with_submodules() {
     use std::os::unix::fs::MetadataExt;
     if !nix::unistd::geteuid().is_root() || !Path::new("/usr/sbin/useradd").exists() {
         eprintln!("skipping: needs root and useradd (CI has them)");
@@ -458,14 +460,38 @@ fn git_latest_runs_git_as_the_given_user() {
         .uid
         .as_raw();
 
+    let home = Path::new("/home").join(&user.0);
+    write(
+        &home,
+        ".gitconfig",
+        "[protocol \"file\"]\n\tallow = always\n",
+    );
+
+    let library = tempfile::tempdir().expect("library");
+    init_repo(library.path(), "main");
+    write(library.path(), "lib.txt", "library\n");
+    commit(library.path(), "lib");
     let upstream = tempfile::tempdir().expect("upstream");
     let up = upstream.path();
     init_repo(up, "main");
     write(up, "app.txt", "v1\n");
+    let lib_url = format!("file://{}", library.path().display());
+    git(
+        up,
+        &[
+            "-c",
+            "protocol.file.allow=always",
+            "submodule",
+            "add",
+            "--quiet",
+            &lib_url,
+            "lib",
+        ],
+    );
     commit(up, "v1");
     let work = tempfile::tempdir().expect("work");
-    // The user reads the upstream and owns the directory the clone goes in.
-    for dir in [up, work.path()] {
+    // The user reads the repositories and owns the directory the clone goes in.
+    for dir in [library.path(), up, work.path(), home.as_path()] {
         run_ok(Command::new("chown").args(["-R", &user.0]).arg(dir));
     }
     let target = work.path().join("checkout");
@@ -474,7 +500,7 @@ fn git_latest_runs_git_as_the_given_user() {
         roots.path(),
         "app.sls",
         &format!(
-            "app:\n  git.latest:\n    - name: file://{}\n    - target: {}\n    - rev: main\n    - branch: main\n    - user: {}\n",
+            "app:\n  git.latest:\n    - name: file://{}\n    - target: {}\n    - rev: main\n    - branch: main\n    - user: {}\n    - submodules: True\n",
             up.display(),
             target.display(),
             user.0
@@ -487,6 +513,10 @@ fn git_latest_runs_git_as_the_given_user() {
         let meta = std::fs::metadata(&path).expect("cloned");
         assert_eq!(meta.uid(), uid, "{} belongs to the user", path.display());
     }
+    assert_eq!(
+        std::fs::read_to_string(target.join("lib/lib.txt")).expect("the submodule"),
+        "library\n"
+    );
     let again = local_apply(&c, "app", &[]);
     assert_eq!(again["changes"], json!({}), "{again:#}");
 }
