@@ -80,9 +80,7 @@ pub async fn start(master: Arc<Master>, endpoint: &str) -> anyhow::Result<u16> {
 const MAX_REQUESTS_IN_FLIGHT: usize = 1024;
 
 /// Route one incoming ROUTER message `[peer identity, payload]`; its handler
-/// holds `permit` until it has its reply. Sending the reply is not covered:
-/// a minion that stops reading would otherwise hold permits for the send
-/// timeout and stall every other minion's requests.
+/// holds `permit` until the reply is sent.
 fn dispatch(
     master: &Arc<Master>,
     send: &RouterSendHalf,
@@ -106,11 +104,10 @@ fn dispatch(
         MinionFrame::Auth(blob) => {
             let (master, send, peer) = (master.clone(), send.clone(), peer.clone());
             tokio::spawn(async move {
-                let reply = handle_auth(&master, &blob).await;
-                drop(permit);
-                if let Some(reply) = reply {
+                if let Some(reply) = handle_auth(&master, &blob).await {
                     reply_to(&send, peer, &MasterFrame::Auth(reply)).await;
                 }
+                drop(permit);
             });
         }
         MinionFrame::Session(sealed) => match master.sessions.open(&sealed, cap) {
@@ -118,7 +115,6 @@ fn dispatch(
                 let (master, send, peer) = (master.clone(), send.clone(), peer.clone());
                 tokio::spawn(async move {
                     let body = handle_request(&master, &minion, req.body).await;
-                    drop(permit);
                     let reply = SessionReply {
                         req_id: req.req_id,
                         body,
@@ -127,10 +123,10 @@ fn dispatch(
                         Ok(frame) => reply_to(&send, peer, &MasterFrame::Session(frame)).await,
                         Err(e) => tracing::debug!("cannot seal a reply to {minion}: {e}"),
                     }
+                    drop(permit);
                 });
             }
             Err(SessionError::Unknown) => {
-                drop(permit);
                 let (send, peer) = (send.clone(), peer.clone());
                 tokio::spawn(async move {
                     reply_to(
@@ -141,6 +137,7 @@ fn dispatch(
                         },
                     )
                     .await;
+                    drop(permit);
                 });
             }
             Err(e) => tracing::warn!(session = sealed.session, "refusing a session frame: {e}"),
