@@ -80,7 +80,7 @@ pub async fn start(master: Arc<Master>, endpoint: &str) -> anyhow::Result<u16> {
 const MAX_REQUESTS_IN_FLIGHT: usize = 1024;
 
 /// Route one incoming ROUTER message `[peer identity, payload]`; its handler
-/// holds `permit` until the reply is sent.
+/// holds `permit` until the reply is sent (see [`reply_to`]).
 fn dispatch(
     master: &Arc<Master>,
     send: &RouterSendHalf,
@@ -105,9 +105,8 @@ fn dispatch(
             let (master, send, peer) = (master.clone(), send.clone(), peer.clone());
             tokio::spawn(async move {
                 if let Some(reply) = handle_auth(&master, &blob).await {
-                    reply_to(&send, peer, &MasterFrame::Auth(reply)).await;
+                    reply_to(&send, peer, &MasterFrame::Auth(reply), permit).await;
                 }
-                drop(permit);
             });
         }
         MinionFrame::Session(sealed) => match master.sessions.open(&sealed, cap) {
@@ -120,10 +119,11 @@ fn dispatch(
                         body,
                     };
                     match master.sessions.seal(sealed.session, &reply) {
-                        Ok(frame) => reply_to(&send, peer, &MasterFrame::Session(frame)).await,
+                        Ok(frame) => {
+                            reply_to(&send, peer, &MasterFrame::Session(frame), permit).await;
+                        }
                         Err(e) => tracing::debug!("cannot seal a reply to {minion}: {e}"),
                     }
-                    drop(permit);
                 });
             }
             Err(SessionError::Unknown) => {
@@ -135,9 +135,9 @@ fn dispatch(
                         &MasterFrame::UnknownSession {
                             session: sealed.session,
                         },
+                        permit,
                     )
                     .await;
-                    drop(permit);
                 });
             }
             Err(e) => tracing::warn!(session = sealed.session, "refusing a session frame: {e}"),
@@ -145,7 +145,16 @@ fn dispatch(
     }
 }
 
-async fn reply_to(send: &RouterSendHalf, peer: Bytes, frame: &MasterFrame) {
+/// Send a reply. The request's `permit` is held while the send goes
+/// through at once (which also paces the loop that reads requests), and
+/// given back if the peer's queue makes it wait: a minion that stops reading
+/// its replies must not hold permits and stall everyone else's requests.
+async fn reply_to(
+    send: &RouterSendHalf,
+    peer: Bytes,
+    frame: &MasterFrame,
+    permit: OwnedSemaphorePermit,
+) {
     let Ok(body) = encode(frame) else {
         tracing::warn!("cannot encode a reply");
         return;
@@ -153,13 +162,29 @@ async fn reply_to(send: &RouterSendHalf, peer: Bytes, frame: &MasterFrame) {
     let mut msg = ZmqMessage::from(peer);
     msg.push_back(Bytes::from(body));
     let mut send = send.clone();
-    // A vanished peer or a full queue must not hold this task for ever.
-    match tokio::time::timeout(Duration::from_secs(5), send.send(msg)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::debug!("reply not delivered: {e}"),
-        Err(_) => tracing::debug!("reply timed out"),
+    let sending = send.send(msg);
+    tokio::pin!(sending);
+    let sent = tokio::select! {
+        sent = &mut sending => sent,
+        () = tokio::time::sleep(REPLY_PERMIT_HOLD) => {
+            drop(permit);
+            // A vanished peer or a full queue must not hold this task for ever.
+            match tokio::time::timeout(Duration::from_secs(5), sending).await {
+                Ok(sent) => sent,
+                Err(_) => {
+                    tracing::debug!("reply timed out");
+                    return;
+                }
+            }
+        }
+    };
+    if let Err(e) = sent {
+        tracing::debug!("reply not delivered: {e}");
     }
 }
+
+/// How long a reply's send may keep its request's permit.
+const REPLY_PERMIT_HOLD: Duration = Duration::from_millis(50);
 
 /// Verify an auth request and answer it with the key store's decision.
 /// Returns `None` for requests not worth an answer (forged, stale).
