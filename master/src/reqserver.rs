@@ -378,9 +378,7 @@ fn store_minion_data(
         Ok(()) => Reply::Ok,
         Err(e) => {
             tracing::error!("cannot store {minion}'s data: {e}");
-            Reply::Refused {
-                reason: "job cache unavailable".into(),
-            }
+            cache_unavailable()
         }
     }
 }
@@ -545,9 +543,7 @@ async fn handle_late_return(
         }
         Ok(Ok(Late::NotTargeted)) => not_targeted(&ret.jid, minion),
         Ok(Err(e)) => cache_failure(e),
-        Err(_) => Reply::Refused {
-            reason: "job cache unavailable".into(),
-        },
+        Err(_) => cache_unavailable(),
     }
 }
 
@@ -565,7 +561,12 @@ fn not_targeted(jid: &Jid, minion: &MinionId) -> Reply {
 }
 
 fn cache_failure(e: crate::job_cache::CacheError) -> Reply {
-    tracing::error!("job cache write failed: {e}");
+    tracing::error!("job cache failed: {e}");
+    cache_unavailable()
+}
+
+/// The answer when the job cache cannot be used (its error is logged).
+fn cache_unavailable() -> Reply {
     Reply::Refused {
         reason: "job cache unavailable".into(),
     }
@@ -618,11 +619,7 @@ async fn handle_schedule_return(
             };
         }
         Ok(Err(e)) => return cache_failure(e),
-        Err(_) => {
-            return Reply::Refused {
-                reason: "job cache unavailable".into(),
-            };
-        }
+        Err(_) => return cache_unavailable(),
     }
     master
         .bus

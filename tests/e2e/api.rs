@@ -532,26 +532,12 @@ fn api_pam_login_with_group_permissions() {
         assert!(child.wait().expect("wait").success(), "chpasswd {user}");
     }
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let crt = dir.path().join("tls/api.crt");
-    let conf = format!(
-        "rest_api:\n  port: {port}\n  ssl_crt: {crt}\n  ssl_key: {key}\n\
-         external_auth:\n  pam:\n    {group}%:\n      - 'm*': ['test.*']\n",
-        port = free_port(),
-        crt = crt.display(),
-        key = dir.path().join("tls/api.key").display(),
+    let pam = PamApi::start(&format!(
+        "external_auth:\n  pam:\n    {group}%:\n      - 'm*': ['test.*']\n",
         group = account.group,
-    );
-    let c = Cluster::builder()
-        .minions(1)
-        .master_conf(&conf)
-        .start()
-        .ready();
-    let api = c.start_api(&["--gen-self-signed"]);
-    let login = |user: &str, password: &str| {
-        let body = json!({"username": user, "password": password, "eauth": "pam"});
-        curl(&api, &crt, "POST", "/login", &[JSON], &body.to_string())
-    };
+    ));
+    let (api, crt) = (&pam.api, &pam.crt);
+    let login = |user: &str, password: &str| pam.login(user, password);
     assert_eq!(login(&account.user, "wrong").status, 401);
     assert_eq!(
         login(&outsider.user, "pam-Secret-1").status,
@@ -564,20 +550,68 @@ fn api_pam_login_with_group_permissions() {
     assert_eq!(ok.body["return"][0]["eauth"], json!("pam"));
     let auth = format!("X-Auth-Token: {token}");
     let ping = lowstate(
-        &api,
-        &crt,
+        api,
+        crt,
         &auth,
         &json!([{"client": "local", "tgt": "m1", "fun": "test.ping"}]),
     );
     assert_eq!(ping.status, 200, "{}", ping.body);
     assert_eq!(ping.body["return"][0]["m1"], json!(true), "{}", ping.body);
     let refused = lowstate(
-        &api,
-        &crt,
+        api,
+        crt,
         &auth,
         &json!([{"client": "local", "tgt": "m1", "fun": "grains.items"}]),
     );
     assert_eq!(refused.status, 403, "{}", refused.body);
+}
+
+/// A one-minion cluster with brine-api (self-signed TLS on a free port) and
+/// `auth` (`external_auth` and any other master settings) in its config.
+/// Fields drop in order: the API, then the cluster, then their files.
+struct PamApi {
+    api: ApiProc,
+    _cluster: Cluster,
+    crt: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl PamApi {
+    fn start(auth: &str) -> PamApi {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let crt = dir.path().join("tls/api.crt");
+        let conf = format!(
+            "rest_api:\n  port: {port}\n  ssl_crt: {crt}\n  ssl_key: {key}\n{auth}",
+            port = free_port(),
+            crt = crt.display(),
+            key = dir.path().join("tls/api.key").display(),
+        );
+        let cluster = Cluster::builder()
+            .minions(1)
+            .master_conf(&conf)
+            .start()
+            .ready();
+        let api = cluster.start_api(&["--gen-self-signed"]);
+        PamApi {
+            api,
+            _cluster: cluster,
+            crt,
+            _dir: dir,
+        }
+    }
+
+    /// `POST /login` with the `pam` eauth.
+    fn login(&self, user: &str, password: &str) -> Reply {
+        let body = json!({"username": user, "password": password, "eauth": "pam"});
+        curl(
+            &self.api,
+            &self.crt,
+            "POST",
+            "/login",
+            &[JSON],
+            &body.to_string(),
+        )
+    }
 }
 
 /// A PAM service file under /etc/pam.d that lives as long as the test.
@@ -606,24 +640,10 @@ fn api_pam_uses_the_configured_service() {
     )
     .expect("write the PAM service");
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let crt = dir.path().join("tls/api.crt");
-    let conf = format!(
-        "rest_api:\n  port: {port}\n  ssl_crt: {crt}\n  ssl_key: {key}\n\
-         auth.pam.service: {name}\n\
-         external_auth:\n  pam:\n    root:\n      - 'm*': ['test.*']\n",
-        port = free_port(),
-        crt = crt.display(),
-        key = dir.path().join("tls/api.key").display(),
-    );
-    let c = Cluster::builder()
-        .minions(1)
-        .master_conf(&conf)
-        .start()
-        .ready();
-    let api = c.start_api(&["--gen-self-signed"]);
-    let body = json!({"username": "root", "password": "not-roots-password", "eauth": "pam"});
-    let ok = curl(&api, &crt, "POST", "/login", &[JSON], &body.to_string());
+    let pam = PamApi::start(&format!(
+        "auth.pam.service: {name}\nexternal_auth:\n  pam:\n    root:\n      - 'm*': ['test.*']\n"
+    ));
+    let ok = pam.login("root", "not-roots-password");
     assert_eq!(
         ok.status, 200,
         "the configured service decides: {}",

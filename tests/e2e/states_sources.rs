@@ -259,6 +259,21 @@ fn head(repo: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// A masterless minion whose `app` SLS is a `git.latest` of `upstream`'s
+/// `main` into `target`, with `extra` arguments (`    - key: value` lines).
+fn git_latest_minion(roots: &Path, upstream: &Path, target: &Path, extra: &str) -> Cluster {
+    write(
+        roots,
+        "app.sls",
+        &format!(
+            "app:\n  git.latest:\n    - name: file://{}\n    - target: {}\n    - rev: main\n    - branch: main\n{extra}",
+            upstream.display(),
+            target.display()
+        ),
+    );
+    masterless(roots)
+}
+
 #[test]
 fn git_latest_clones_fast_forwards_and_resets_only_when_forced() {
     let upstream = tempfile::tempdir().expect("upstream");
@@ -271,16 +286,12 @@ fn git_latest_clones_fast_forwards_and_resets_only_when_forced() {
     let roots = tempfile::tempdir().expect("roots");
     let work = tempfile::tempdir().expect("work");
     let target = work.path().join("checkout");
-    write(
+    let c = git_latest_minion(
         roots.path(),
-        "app.sls",
-        &format!(
-            "app:\n  git.latest:\n    - name: file://{}\n    - target: {}\n    - rev: main\n    - branch: main\n    - force_reset: {{{{ pillar.get('force', False) }}}}\n",
-            up.display(),
-            target.display()
-        ),
+        up,
+        &target,
+        "    - force_reset: {{ pillar.get('force', False) }}\n",
     );
-    let c = masterless(roots.path());
     let apply = |extra: &[&str]| local_apply(&c, "app", extra);
     let url = format!("file://{}", up.display());
     let shown_target = target.display().to_string();
@@ -393,16 +404,7 @@ fn git_latest_with_depth_clones_shallow() {
     let roots = tempfile::tempdir().expect("roots");
     let work = tempfile::tempdir().expect("work");
     let target = work.path().join("checkout");
-    write(
-        roots.path(),
-        "app.sls",
-        &format!(
-            "app:\n  git.latest:\n    - name: file://{}\n    - target: {}\n    - rev: main\n    - branch: main\n    - depth: 1\n",
-            up.display(),
-            target.display()
-        ),
-    );
-    let c = masterless(roots.path());
+    let c = git_latest_minion(roots.path(), up, &target, "    - depth: 1\n");
     let commits_in_clone = || {
         let out = Command::new("git")
             .arg("-C")
@@ -496,17 +498,12 @@ fn git_latest_runs_git_as_the_given_user_with_submodules() {
     }
     let target = work.path().join("checkout");
     let roots = tempfile::tempdir().expect("roots");
-    write(
+    let c = git_latest_minion(
         roots.path(),
-        "app.sls",
-        &format!(
-            "app:\n  git.latest:\n    - name: file://{}\n    - target: {}\n    - rev: main\n    - branch: main\n    - user: {}\n    - submodules: True\n",
-            up.display(),
-            target.display(),
-            user.0
-        ),
+        up,
+        &target,
+        &format!("    - user: {}\n    - submodules: True\n", user.0),
     );
-    let c = masterless(roots.path());
     let cloned = local_apply(&c, "app", &[]);
     assert_eq!(cloned["result"], json!(true), "{cloned:#}");
     for path in [target.clone(), target.join("app.txt"), target.join(".git")] {

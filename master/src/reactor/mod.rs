@@ -89,21 +89,15 @@ async fn dispatch(
             }
             Err(broadcast::error::RecvError::Closed) => return,
         };
-        // Most events concern no rule: only those that do are unpacked.
-        if !concerns_reactor(&master.reactor.rules, &event.tag) {
-            continue;
-        }
-        let event = event.unpack();
-        if let Some(reply) = manage(&master.reactor.rules, &event) {
+        let rules = &master.reactor.rules;
+        if event.tag.contains(MANAGE_PREFIX)
+            && let Some(reply) = manage(rules, &event.unpack())
+        {
             master.bus.fire(reply);
-        } else if let Some(reaction) = reaction_for(&master.reactor.rules, &event) {
+        } else if let Some(reaction) = reaction_for(rules, &event) {
             enqueue(&queue, reaction);
         }
     }
-}
-
-fn concerns_reactor(rules: &RuleSet, tag: &str) -> bool {
-    tag.contains(MANAGE_PREFIX) || !rules.reactions_for(tag).is_empty()
 }
 
 const MANAGE_PREFIX: &str = "salt/reactors/manage/";
@@ -141,21 +135,20 @@ fn manage(rules: &RuleSet, event: &Event) -> Option<Event> {
     Some(Event::new(tag, data))
 }
 
-/// The reaction an event calls for, if any rule matches and it is not our own.
-fn reaction_for(rules: &RuleSet, event: &Event) -> Option<Reaction> {
-    if is_own_event(event) {
+/// The reaction an event calls for, if any rule matches and it is not our
+/// own. Most events match no rule: only those that do are unpacked.
+fn reaction_for(rules: &RuleSet, event: &BusEvent) -> Option<Reaction> {
+    let sls = rules.reactions_for(&event.tag);
+    if sls.is_empty() {
         return None;
     }
-    let sls = rules.reactions_for(&event.tag);
-    (!sls.is_empty()).then(|| Reaction {
+    let data = event.data();
+    let own = data.get("user").and_then(Value::as_str) == Some(REACTOR_USER);
+    (!own).then(|| Reaction {
         tag: event.tag.clone(),
-        data: event.data.clone(),
+        data,
         sls,
     })
-}
-
-fn is_own_event(event: &Event) -> bool {
-    event.data.get("user").and_then(Value::as_str) == Some(REACTOR_USER)
 }
 
 fn enqueue(queue: &mpsc::Sender<Reaction>, reaction: Reaction) {
@@ -255,11 +248,11 @@ mod tests {
     #[test]
     fn own_events_and_unmatched_tags_are_ignored() {
         let rules = RuleSet::new(vec![rules::Rule::new("*", vec!["/r.sls".into()])]);
-        let theirs = Event::new("myapp/deploy", json!({"who": "m1"}));
+        let theirs = BusEvent::pack(Event::new("myapp/deploy", json!({"who": "m1"})));
         let reaction = reaction_for(&rules, &theirs).expect("reacts");
         assert_eq!(reaction.sls, vec!["/r.sls"]);
         assert_eq!(reaction.data["who"], json!("m1"));
-        let ours = Event::new("salt/job/1/new", json!({"user": "Reactor"}));
+        let ours = BusEvent::pack(Event::new("salt/job/1/new", json!({"user": "Reactor"})));
         assert!(reaction_for(&rules, &ours).is_none());
         let none = RuleSet::default();
         assert!(reaction_for(&none, &theirs).is_none());
