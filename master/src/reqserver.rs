@@ -498,15 +498,12 @@ async fn handle_return(master: &Arc<Master>, minion: &MinionId, ret: JobReturn) 
             return handle_late_return(master, minion, ret, &job.user, exact).await;
         }
     }
-    if let Err(e) = master
-        .cache
-        .store_return(&jid, minion, ReturnRecord::from_return(&ret))
-    {
+    let record = ReturnRecord::from_return(&ret);
+    let event = return_event(&ret, minion, &job.user, None, &record.stamp);
+    if let Err(e) = master.cache.store_return(&jid, minion, record) {
         return cache_failure(e);
     }
-    master
-        .bus
-        .fire_packed(return_event(&ret, minion, &job.user, None));
+    master.bus.fire_packed(event);
     Reply::Ok
 }
 
@@ -523,6 +520,7 @@ async fn handle_late_return(
 ) -> Reply {
     let (cache, jid, id) = (master.cache.clone(), ret.jid.clone(), minion.clone());
     let record = ReturnRecord::from_return(&ret);
+    let event = return_event(&ret, minion, user, None, &record.stamp);
     let late = tokio::task::spawn_blocking(move || {
         if exact {
             let had = cache.has_return(&jid, &id)?;
@@ -536,9 +534,7 @@ async fn handle_late_return(
     match late {
         Ok(Ok(Late::Resent)) => Reply::Ok,
         Ok(Ok(Late::Stored)) => {
-            master
-                .bus
-                .fire_packed(return_event(&ret, minion, user, None));
+            master.bus.fire_packed(event);
             Reply::Ok
         }
         Ok(Ok(Late::NotTargeted)) => not_targeted(&ret.jid, minion),
@@ -599,6 +595,7 @@ async fn handle_schedule_return(
         minions: vec![minion.to_string()],
     };
     let (cache, stored) = (master.cache.clone(), ReturnRecord::from_return(&ret));
+    let event = return_event(&ret, minion, "schedule", Some(&schedule), &stored.stamp);
     let (id, mine) = (minion.clone(), record.clone());
     let saved = tokio::task::spawn_blocking(move || {
         match cache.get_job(&mine.jid)? {
@@ -621,9 +618,7 @@ async fn handle_schedule_return(
         Ok(Err(e)) => return cache_failure(e),
         Err(_) => return cache_unavailable(),
     }
-    master
-        .bus
-        .fire_packed(return_event(&ret, minion, "schedule", Some(&schedule)));
+    master.bus.fire_packed(event);
     Reply::Ok
 }
 
@@ -668,15 +663,17 @@ async fn load_job(master: &Arc<Master>, jid: &Jid) -> Result<Arc<JobInFlight>, S
     Ok(master.in_flight.insert(jid.clone(), in_flight))
 }
 
-/// Salt's `salt/job/<jid>/ret/<id>` event.
+/// Salt's `salt/job/<jid>/ret/<id>` event, stamped with the `_stamp` of the
+/// return's record in the job cache (one receive time, formatted once).
 pub fn return_event(
     ret: &JobReturn,
     minion: &MinionId,
     user: &str,
     schedule: Option<&str>,
+    stamp: &str,
 ) -> BusEvent {
     let data = ReturnEventData {
-        stamp: &brine_common::jid::stamp_now(),
+        stamp,
         cmd: "_return",
         fun: &ret.fun,
         fun_args: &ret.fun_args,
@@ -813,11 +810,12 @@ mod tests {
             out: Some("highstate".into()),
         };
         let web1 = MinionId::parse("web1").expect("id");
-        let event = return_event(&ret, &web1, "root", None).unpack();
+        let stamp = "2026-11-22T06:30:00.123456";
+        let event = return_event(&ret, &web1, "root", None, stamp).unpack();
         assert_eq!(event.tag, format!("salt/job/{jid}/ret/web1"));
         let mut data = event.data;
         let map = data.as_object_mut().expect("a map");
-        assert!(map.remove("_stamp").is_some_and(|s| s.is_string()));
+        assert_eq!(map.remove("_stamp"), Some(json!(stamp)));
         assert!(map.remove("ts").is_some_and(|t| t.is_i64()));
         assert_eq!(
             data,
@@ -827,7 +825,7 @@ mod tests {
                 "return": {"a": [1, 2.5]}, "success": true, "user": "root",
             })
         );
-        let scheduled = return_event(&ret, &web1, "schedule", Some("nightly")).data();
+        let scheduled = return_event(&ret, &web1, "schedule", Some("nightly"), stamp).data();
         assert_eq!(scheduled["schedule"], json!("nightly"));
         assert_eq!(scheduled["user"], json!("schedule"));
     }
