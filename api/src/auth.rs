@@ -27,6 +27,7 @@ use std::sync::{Arc, LazyLock};
 
 use brine_common::target::expr_match;
 use serde_json::{Map, Value};
+use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
 use crate::passwords;
@@ -57,6 +58,21 @@ struct Backend {
 
 pub struct Auth {
     backends: Vec<(String, Backend)>,
+    /// Password checks running at once: argon2 takes about 19 MiB and a
+    /// core's worth of time each, so they are not left to the blocking pool's
+    /// 512 threads (a login flood once took ~9.5 GiB and every CPU).
+    checks: Arc<Semaphore>,
+    /// Logins admitted at once, running or waiting for a check; beyond
+    /// this a login is answered 429 at once.
+    admitted: Arc<Semaphore>,
+}
+
+/// Logins that may wait for a password check, per check slot.
+const WAITING_PER_CHECK: usize = 4;
+
+/// How many password checks run at once: one per core, at most four.
+fn check_slots() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
 impl Auth {
@@ -83,7 +99,12 @@ impl Auth {
             let entries = entries(name, map)?;
             backends.push((name.clone(), Backend { check, entries }));
         }
-        Ok(Auth { backends })
+        let slots = check_slots();
+        Ok(Auth {
+            backends,
+            checks: Arc::new(Semaphore::new(slots)),
+            admitted: Arc::new(Semaphore::new(slots * (1 + WAITING_PER_CHECK))),
+        })
     }
 
     /// Check a user's password; their permissions on success. Unknown
@@ -104,21 +125,35 @@ impl Auth {
             .ok_or_else(|| {
                 ApiError::Unauthorized(format!("eauth backend '{eauth}' is not configured"))
             })?;
+        let Ok(_admitted) = self.admitted.clone().try_acquire_owned() else {
+            return Err(ApiError::Busy(
+                "too many logins at once; try again shortly".into(),
+            ));
+        };
+        let slot = self
+            .checks
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ApiError::Master("password checks stopped".into()))?;
         let check = backend.check.clone();
         let (name, password) = (user.to_string(), password.to_string());
         // argon2 is deliberately slow and PAM may sleep: off the async workers.
-        let (verified, groups) = tokio::task::spawn_blocking(move || match check {
-            Check::File(file) => (check_password(&file, &name, &password), Vec::new()),
-            Check::Pam(service) => {
-                let ok = crate::pam::authenticate(&service, &name, &password);
-                (
-                    ok,
-                    if ok {
-                        crate::pam::groups(&name)
-                    } else {
-                        Vec::new()
-                    },
-                )
+        let (verified, groups) = tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            match check {
+                Check::File(file) => (check_password(&file, &name, &password), Vec::new()),
+                Check::Pam(service) => {
+                    let ok = crate::pam::authenticate(&service, &name, &password);
+                    (
+                        ok,
+                        if ok {
+                            crate::pam::groups(&name)
+                        } else {
+                            Vec::new()
+                        },
+                    )
+                }
             }
         })
         .await

@@ -23,6 +23,9 @@ pub enum ApiError {
     TooLarge { limit: usize },
     #[error("{0}")]
     NotFound(String),
+    /// Too many requests of this kind at once (logins): try again later.
+    #[error("{0}")]
+    Busy(String),
     /// The master could not be reached or answered with an error.
     #[error("master: {0}")]
     Master(String),
@@ -41,6 +44,7 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Master(_) => StatusCode::BAD_GATEWAY,
         }
     }

@@ -51,7 +51,7 @@ pub async fn hook(
     let data = json!({
         "body": String::from_utf8_lossy(&raw),
         "post": post,
-        "headers": event_headers(&headers),
+        "headers": event_headers(&headers, secret_header(state.settings.hook_check(&path))),
     });
     state
         .master
@@ -77,12 +77,22 @@ fn hook_path(path: &str) -> ApiResult<String> {
     }
 }
 
-fn verify(check: &HookCheck, headers: &HeaderMap, body: &[u8]) -> ApiResult<()> {
+/// The header a hook's check reads.
+fn check_header(check: &HookCheck) -> &str {
     let default_header = match check.mode.as_str() {
         "shared" => "x-hook-secret",
         _ => "x-hub-signature-256",
     };
-    let name = check.header.as_deref().unwrap_or(default_header);
+    check.header.as_deref().unwrap_or(default_header)
+}
+
+/// The header that holds a shared secret in clear, if the hook has one.
+fn secret_header(check: Option<&HookCheck>) -> Option<&str> {
+    check.filter(|c| c.mode == "shared").map(check_header)
+}
+
+fn verify(check: &HookCheck, headers: &HeaderMap, body: &[u8]) -> ApiResult<()> {
+    let name = check_header(check);
     let given = headers
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -123,10 +133,17 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn event_headers(headers: &HeaderMap) -> Map<String, Value> {
+/// The request's headers for the event, without those that carry
+/// credentials: the login token, cookies, and the hook's own shared-secret
+/// header (`secret_header`), whose value is the secret itself.
+fn event_headers(headers: &HeaderMap, secret_header: Option<&str>) -> Map<String, Value> {
+    let is_secret = |name: &str| {
+        SECRET_HEADERS.contains(&name)
+            || secret_header.is_some_and(|h| h.eq_ignore_ascii_case(name))
+    };
     headers
         .iter()
-        .filter(|(name, _)| !SECRET_HEADERS.contains(&name.as_str()))
+        .filter(|(name, _)| !is_secret(name.as_str()))
         .map(|(name, value)| {
             let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
             (name.as_str().to_string(), Value::String(value))
@@ -179,6 +196,16 @@ mod tests {
         assert!(hook_path("a/../b").is_err());
         assert!(hook_path("a b").is_err());
         let h = with("x-auth-token", "t");
-        assert!(event_headers(&h).is_empty());
+        assert!(event_headers(&h, None).is_empty());
+        let shared = check("shared");
+        let h = with("x-hook-secret", "s3cret");
+        assert!(event_headers(&h, secret_header(Some(&shared))).is_empty());
+        let hmac = check("hmac-sha256");
+        let h = with("x-hub-signature-256", "sha256=00");
+        assert_eq!(
+            event_headers(&h, secret_header(Some(&hmac))).len(),
+            1,
+            "a MAC is no secret"
+        );
     }
 }

@@ -70,7 +70,9 @@ impl MasterLink {
     pub async fn keys(&self, cmd: KeyCommand) -> ApiResult<Map<String, Value>> {
         match self.ask(&ClientRequest::Keys(cmd)).await? {
             ClientReply::Keys(
-                KeyReply::Listing(m) | KeyReply::Changed(m) | KeyReply::Fingerprints(m),
+                KeyReply::Listing { keys: m, .. }
+                | KeyReply::Changed(m)
+                | KeyReply::Fingerprints(m),
             ) => Ok(m),
             other => Err(unexpected(&other)),
         }

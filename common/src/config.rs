@@ -189,6 +189,11 @@ pub struct MasterConfig {
     pub ret_port: u16,
     pub auto_accept: bool,
     pub autosign_file: Option<PathBuf>,
+    /// Most keys that may wait in `minions_pre` (Brine's key). Auth requests
+    /// from unknown ids beyond it are refused without writing anything, so
+    /// a flood of made-up ids cannot fill the disk; each refusal is logged
+    /// and counted.
+    pub max_pending_keys: usize,
     pub keep_jobs_seconds: u64,
     pub timeout: u64,
     pub gather_job_timeout: u64,
@@ -300,6 +305,7 @@ impl Default for MasterConfig {
             ret_port: 4506,
             auto_accept: false,
             autosign_file: None,
+            max_pending_keys: 1000,
             keep_jobs_seconds: 86400,
             timeout: 5,
             gather_job_timeout: 10,

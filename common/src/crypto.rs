@@ -98,7 +98,7 @@ impl Identity {
             return Ok(id);
         }
         if let Some(dir) = priv_path.parent() {
-            fs::create_dir_all(dir).map_err(io_err(dir))?;
+            private_dir(dir).map_err(io_err(dir))?;
         }
         let id = Self::generate()?;
         write_file(
@@ -136,6 +136,22 @@ impl Identity {
 /// The temporary file is a dot-file unique to this process and call, created
 /// exclusively, so two writers never share it and a leftover cannot pass for
 /// a real file (key listings skip dot-files).
+/// Make `dir` (and any missing parent) a directory only its owner can
+/// enter: created 0700, or narrowed to 0700 when it already exists. For
+/// `pki_dir` and `cachedir`, which hold keys, job returns and pillar.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let mode = fs::metadata(dir)?.permissions().mode() & 0o777;
+    if mode != 0o700 {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
 pub fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), CryptoError> {
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

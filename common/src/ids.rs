@@ -25,7 +25,8 @@ pub enum IdError {
 }
 
 /// A minion id: non-empty, at most 253 bytes, no `/`, `\`, NUL or control
-/// characters, not `.` or `..`. Safe to use as a file name in `pki_dir`.
+/// characters, not starting with `.`. Safe to use as a file name in
+/// `pki_dir`, and never a hidden one.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MinionId(String);
 
@@ -38,8 +39,10 @@ impl MinionId {
         if raw.len() > MAX_MINION_ID_LEN {
             return bad("longer than 253 bytes");
         }
-        if raw == "." || raw == ".." {
-            return bad("a path component");
+        if raw.starts_with('.') {
+            // `.` and `..` are path components; any other dot-name would be
+            // a hidden key file that listings and `brine-key -d '*'` miss.
+            return bad("starts with a dot");
         }
         if raw.chars().any(|c| c == '/' || c == '\\' || c.is_control()) {
             return bad("contains a path separator or control character");
@@ -228,7 +231,9 @@ mod tests {
 
     #[test]
     fn minion_ids_that_could_escape_a_directory_are_refused() {
-        for bad in ["", ".", "..", "../etc", "a/b", "a\\b", "a\0b", "a\nb"] {
+        for bad in [
+            "", ".", "..", "../etc", "a/b", "a\\b", "a\0b", "a\nb", ".shadow", "..x",
+        ] {
             assert!(MinionId::parse(bad).is_err(), "{bad:?} accepted");
         }
         assert!(MinionId::parse(&"x".repeat(254)).is_err());

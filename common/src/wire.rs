@@ -104,11 +104,17 @@ pub enum MasterFrame {
     /// Body: [`AuthReply`], signed by the master's identity key.
     Auth(SignedBlob),
     Session(SealedFrame),
+    /// Body: [`UnknownSessionNotice`], signed by the master's identity key.
     /// The session id is not known (the master restarted, or the key was
-    /// removed): authenticate again. Unsigned: it only ever causes a re-auth.
-    UnknownSession {
-        session: u64,
-    },
+    /// removed): authenticate again. Signed, so that an on-path attacker
+    /// cannot force minions into re-authentication storms.
+    UnknownSession(SignedBlob),
+}
+
+/// The master does not know this session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnknownSessionNotice {
+    pub session: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -267,11 +273,11 @@ pub enum Request {
     },
     /// The current publish key (after a rotation).
     GetPublishKey,
-    /// The minion's grains and pillar, for the master's targeting cache.
-    /// Sent after every authentication and whenever they change.
+    /// The minion's grains, for the master's targeting cache. Sent after
+    /// every authentication and whenever they change. (The pillar the master
+    /// targets on is the one it compiled, never one a minion sends.)
     MinionData {
         grains: Map<String, Value>,
-        pillar: Map<String, Value>,
     },
     /// The file server's environments.
     FileEnvs,

@@ -127,8 +127,13 @@ impl ClientReply {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub enum KeyReply {
-    /// Salt's key-state names (`minions`, `minions_pre`, ...) to ids.
-    Listing(Map<String, Value>),
+    /// Salt's key-state names (`minions`, `minions_pre`, ...) to ids, and
+    /// the entries of the key directories that are not key files.
+    Listing {
+        keys: Map<String, Value>,
+        #[serde(default)]
+        stray: Vec<String>,
+    },
     /// The ids a command changed, under the state they are now in.
     Changed(Map<String, Value>),
     /// State name -> id -> fingerprint, plus `local` for the master's own key.

@@ -59,12 +59,15 @@ pub fn job_cache_path(config: &MasterConfig) -> PathBuf {
 /// Start the master and serve until a termination signal arrives.
 pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
     raise_open_files(config.max_open_files);
+    // Keys, job returns and pillar: for the master's user only.
+    for dir in [&config.pki_dir, &config.cachedir] {
+        brine_common::crypto::private_dir(dir)
+            .with_context(|| format!("cannot make {} private (0700)", dir.display()))?;
+    }
     let (priv_path, pub_path) = master_key_paths(&config);
     let identity =
         Arc::new(Identity::load_or_generate(&priv_path, &pub_path).context("master key")?);
     let keys = KeyStore::open(&config.pki_dir).context("key store")?;
-    std::fs::create_dir_all(&config.cachedir)
-        .with_context(|| format!("cannot create cachedir {}", config.cachedir.display()))?;
     let cache: Arc<dyn JobCache> =
         Arc::new(RedbJobCache::open(job_cache_path(&config)).context("job cache")?);
 

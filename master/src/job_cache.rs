@@ -25,7 +25,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
@@ -118,6 +118,11 @@ pub enum CacheError {
     Open { path: PathBuf, source: redb::Error },
     #[error("cannot create the job cache directory {}: {source}", .path.display())]
     CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot make the job cache {} private (0600): {source}", .path.display())]
+    Permissions {
         path: PathBuf,
         source: std::io::Error,
     },
@@ -330,6 +335,13 @@ impl RedbJobCache {
             .set_cache_size(CACHE_BYTES)
             .create(path)
             .map_err(|e| open_err(e.into()))?;
+        // Returns hold command output and pillar: for the master's user only.
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
+            |source| CacheError::Permissions {
+                path: path.to_path_buf(),
+                source,
+            },
+        )?;
         create_tables(&db).map_err(open_err)?;
 
         let db = Arc::new(db);

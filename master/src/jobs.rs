@@ -36,6 +36,9 @@ const IN_FLIGHT_CAP: usize = 4096;
 #[derive(Debug)]
 pub struct JobInFlight {
     pub user: String,
+    /// The job's target (nodegroups expanded), to judge which minions may
+    /// say they are running it.
+    target: Target,
     progress: Mutex<Progress>,
 }
 
@@ -75,16 +78,40 @@ pub enum ReturnVerdict {
 impl JobInFlight {
     /// `exact`: the expected minions when the target names them; otherwise
     /// `expected` is how many the master's data says will match.
-    pub fn new(user: String, exact: Option<HashSet<String>>, expected: usize) -> Self {
+    pub fn new(
+        user: String,
+        target: Target,
+        exact: Option<HashSet<String>>,
+        expected: usize,
+    ) -> Self {
         let expected = exact.as_ref().map_or(expected, HashSet::len);
         JobInFlight {
             user,
+            target,
             progress: Mutex::new(Progress::Open {
                 exact,
                 expected,
                 returned: HashSet::new(),
             }),
         }
+    }
+
+    /// Whether `minion` may acknowledge the job or heart-beat for it: an id
+    /// target must name it; any other target must match the data the
+    /// master holds for it (`facts` gives it for the keys the target reads).
+    /// Without this, any accepted minion could keep a client waiting on a
+    /// job that was never for it.
+    pub fn is_for(
+        &self,
+        minion: &str,
+        facts: impl FnOnce(&brine_common::target::DataNeeds) -> Option<Value>,
+    ) -> bool {
+        if self.target.is_id_only() {
+            return self.target.matches_id(minion);
+        }
+        let data = facts(&self.target.data_needs());
+        let facts = MinionFacts::from_cache(minion, data.as_ref());
+        self.target.evaluate(&facts) == Some(true)
     }
 
     /// Record `minion`'s return and say what it is. The return that
@@ -287,7 +314,7 @@ pub async fn publish(
         .then(|| minions.iter().map(|m| m.to_string()).collect());
     master.in_flight.insert(
         jid.clone(),
-        JobInFlight::new(job.user.clone(), exact, minions.len()),
+        JobInFlight::new(job.user.clone(), target.clone(), exact, minions.len()),
     );
     let cache = master.cache.clone();
     // The job is on disk before any minion can return for it.
@@ -358,11 +385,19 @@ fn salt_arg_list(arg: &[Value], kwarg: &Map<String, Value>) -> Vec<Value> {
 mod in_flight_tests {
     use super::*;
 
+    fn target(tgt: &str, tgt_type: &str) -> Target {
+        Target::compile(&TargetSpec {
+            tgt: json!(tgt),
+            tgt_type: tgt_type.into(),
+        })
+        .expect("target")
+    }
+
     #[test]
     fn exact_jobs_complete_when_everyone_returned() {
         use ReturnVerdict::*;
         let ids: HashSet<String> = ["a".to_string(), "b".to_string()].into();
-        let job = JobInFlight::new("root".into(), Some(ids), 0);
+        let job = JobInFlight::new("root".into(), target("a,b", "list"), Some(ids), 0);
         assert_eq!(job.record_return("a"), First);
         assert_eq!(job.record_return("a"), Duplicate, "only the first counts");
         assert_eq!(job.record_return("x"), NotTargeted);
@@ -377,10 +412,25 @@ mod in_flight_tests {
     #[test]
     fn other_targets_complete_at_the_expected_count_and_stay_open_to_others() {
         use ReturnVerdict::*;
-        let job = JobInFlight::new("root".into(), None, 2);
+        let job = JobInFlight::new("root".into(), target("role:web", "grain"), None, 2);
         assert_eq!(job.record_return("a"), First);
         assert_eq!(job.record_return("a"), Duplicate);
         assert_eq!(job.record_return("z"), First, "any minion may match");
         assert_eq!(job.record_return("c"), AfterCompletion { exact: false });
+    }
+
+    #[test]
+    fn only_minions_a_job_is_for_may_report_running_it() {
+        let by_id = JobInFlight::new("root".into(), target("web*", "glob"), None, 1);
+        assert!(by_id.is_for("web1", |_| None));
+        assert!(!by_id.is_for("db1", |_| Some(json!({"grains": {}, "pillar": {}}))));
+        let by_grain = JobInFlight::new("root".into(), target("role:web", "grain"), None, 1);
+        let grains = |role: &str| {
+            let data = json!({"grains": {"role": role}, "pillar": {}});
+            move |_: &brine_common::target::DataNeeds| Some(data)
+        };
+        assert!(by_grain.is_for("a", grains("web")));
+        assert!(!by_grain.is_for("a", grains("db")));
+        assert!(!by_grain.is_for("a", |_| None), "no data: not for it");
     }
 }

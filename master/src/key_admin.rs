@@ -34,7 +34,8 @@ pub fn execute(
             for state in LISTING_ORDER {
                 map.insert(state.json_name().into(), id_list(keys.list(state)?));
             }
-            (KeyReply::Listing(map), Vec::new())
+            let stray = keys.stray_files()?;
+            (KeyReply::Listing { keys: map, stray }, Vec::new())
         }
         KeyCommand::Accept {
             pattern,

@@ -130,6 +130,8 @@ pub enum KeyError {
     BadKey { path: PathBuf },
     #[error("invalid key glob {pattern:?}: {reason}")]
     BadPattern { pattern: String, reason: String },
+    #[error("{max} keys are pending already (max_pending_keys): refused a new key")]
+    PendingFull { max: usize },
 }
 
 fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> KeyError + 'a {
@@ -252,12 +254,15 @@ impl KeyStore {
     /// | none         | -             | no          | Pending (stored)             |
     ///
     /// "auto-accept" is `auto_accept` or an `autosign_file` glob matching the id.
+    /// A new key that would be pending while `max_pending` keys already are
+    /// is refused ([`KeyError::PendingFull`]) and nothing is written.
     pub fn decide_auth(
         &self,
         id: &MinionId,
         presented: &PublicKey,
         auto_accept: bool,
         autosign_patterns: &[String],
+        max_pending: usize,
     ) -> Result<AuthDecision, KeyError> {
         let _guard = self.guard();
         let auto = auto_accept || autosign_matches(id, autosign_patterns);
@@ -288,6 +293,9 @@ impl KeyStore {
                 AuthDecision::new(KeyState::Accepted, true, true)
             }
             Some((KeyState::Denied, _)) | None => {
+                if self.pending_count(max_pending)? >= max_pending {
+                    return Err(KeyError::PendingFull { max: max_pending });
+                }
                 self.store(KeyState::Pending, id, presented)?;
                 tracing::info!("new key of {id} placed in pending");
                 AuthDecision::new(KeyState::Pending, true, false)
@@ -296,24 +304,64 @@ impl KeyStore {
         Ok(decision)
     }
 
+    /// How many keys are pending, counted from the directory (brine-key
+    /// changes it from another process). Only new ids pay for it, and the
+    /// count stops at `max_pending` entries.
+    fn pending_count(&self, max_pending: usize) -> Result<usize, KeyError> {
+        let dir = self.dir(KeyState::Pending);
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(io_err("list", &dir)(e)),
+        };
+        let names = entries.filter_map(|e| e.ok()).filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|name| !is_temporary_file(name))
+        });
+        Ok(names.take(max_pending).count())
+    }
+
     /// The ids in `state`, sorted case-insensitively.
     pub fn list(&self, state: KeyState) -> Result<Vec<MinionId>, KeyError> {
+        Ok(self.read_key_dir(state)?.ids)
+    }
+
+    /// Entries of the key directories that are not key files (a name that
+    /// is not a valid minion id, like a hidden `.shadow`, or not a regular
+    /// file), as `<state dir>/<name>: <why>`. Such a key can never
+    /// authenticate; listings report them rather than hide them.
+    pub fn stray_files(&self) -> Result<Vec<String>, KeyError> {
+        let mut stray = Vec::new();
+        for state in KeyState::ALL {
+            for (name, why) in self.read_key_dir(state)?.stray {
+                stray.push(format!("{}/{name}: {why}", state.json_name()));
+            }
+        }
+        Ok(stray)
+    }
+
+    fn read_key_dir(&self, state: KeyState) -> Result<KeyDir, KeyError> {
         let dir = self.dir(state);
+        let mut listing = KeyDir::default();
         let entries = match fs::read_dir(&dir) {
             Ok(entries) => entries,
             // A directory removed behind our back simply holds no keys.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(listing),
             Err(e) => return Err(io_err("list", &dir)(e)),
         };
-        let mut ids = Vec::new();
         for entry in entries {
             let entry = entry.map_err(io_err("list", &dir))?;
-            if let Some(id) = key_file_id(&entry) {
-                ids.push(id);
+            match key_file_id(&entry) {
+                KeyFile::Key(id) => listing.ids.push(id),
+                KeyFile::Temporary => {}
+                KeyFile::Stray(why) => listing
+                    .stray
+                    .push((entry.file_name().to_string_lossy().into_owned(), why)),
             }
         }
-        sort_ids(&mut ids);
-        Ok(ids)
+        sort_ids(&mut listing.ids);
+        Ok(listing)
     }
 
     /// Every state with its ids (empty states included, as `salt-key -L` shows them).
@@ -608,21 +656,47 @@ fn parse_signing_file(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The minion id a directory entry stands for, if it is a key file: a
-/// regular file (not a symlink) whose name is a valid id and not a dot-file
-/// (Salt skips those; our temporary files are dot-files).
-fn key_file_id(entry: &fs::DirEntry) -> Option<MinionId> {
+/// What a key directory holds.
+#[derive(Default)]
+struct KeyDir {
+    ids: Vec<MinionId>,
+    /// Entries that are not key files, with the reason.
+    stray: Vec<(String, String)>,
+}
+
+/// What one entry of a key directory is.
+enum KeyFile {
+    Key(MinionId),
+    /// A file `crypto::write_file` is writing.
+    Temporary,
+    /// Anything else, with the reason it is not a key file.
+    Stray(String),
+}
+
+/// What a directory entry is: a key file is a regular file (not a symlink)
+/// whose name is a valid id. Anything else but our own temporary files is
+/// stray, reported and never silently skipped: a hidden `.shadow` once
+/// authenticated while no listing showed it.
+fn key_file_id(entry: &fs::DirEntry) -> KeyFile {
     let name = entry.file_name();
-    let name = name.to_str()?;
-    if name.starts_with('.') {
-        return None;
+    let Some(name) = name.to_str() else {
+        return KeyFile::Stray("not a valid minion id (not UTF-8)".into());
+    };
+    if is_temporary_file(name) {
+        return KeyFile::Temporary;
     }
-    let is_file = entry.file_type().map(|t| t.is_file()).unwrap_or(false);
-    if !is_file {
-        tracing::debug!("ignoring {name:?} in the key directory: not a regular file");
-        return None;
+    if !entry.file_type().is_ok_and(|t| t.is_file()) {
+        return KeyFile::Stray("not a regular file".into());
     }
-    MinionId::parse(name).ok()
+    match MinionId::parse(name) {
+        Ok(id) => KeyFile::Key(id),
+        Err(e) => KeyFile::Stray(e.to_string()),
+    }
+}
+
+/// A file `crypto::write_file` is in the middle of writing (`.<id>.<pid>.<n>.tmp`).
+fn is_temporary_file(name: &str) -> bool {
+    name.starts_with('.') && name.ends_with(".tmp")
 }
 
 /// Salt's `sorted_ignorecase`, with the exact name as tie-break so the order
@@ -740,11 +814,40 @@ mod tests {
     }
 
     #[test]
+    fn new_keys_beyond_max_pending_are_refused_unwritten() {
+        let (_dir, store) = store();
+        store
+            .decide_auth(&id("a1"), &key(), false, &[], 2)
+            .expect("first");
+        store
+            .decide_auth(&id("a2"), &key(), false, &[], 2)
+            .expect("second");
+        let third = store.decide_auth(&id("a3"), &key(), false, &[], 2);
+        assert!(
+            matches!(third, Err(KeyError::PendingFull { max: 2 })),
+            "{third:?}"
+        );
+        assert_eq!(
+            store.list(KeyState::Pending).expect("list"),
+            ids(&["a1", "a2"])
+        );
+        // An id already pending, and auto-accepted ones, are not new pending keys.
+        let k = key();
+        store
+            .decide_auth(&id("b1"), &k, true, &[], 2)
+            .expect("auto");
+        assert_eq!(
+            store.lookup(&id("b1")).expect("lookup").map(|(s, _)| s),
+            Some(KeyState::Accepted)
+        );
+    }
+
+    #[test]
     fn unknown_minion_is_stored_pending_with_public_mode() {
         let (_dir, store) = store();
         let k = key();
         let d = store
-            .decide_auth(&id("web1"), &k, false, &[])
+            .decide_auth(&id("web1"), &k, false, &[], 1000)
             .expect("auth");
         assert_eq!(d, AuthDecision::new(KeyState::Pending, true, false));
         assert_eq!((d.act(), d.result()), ("pend", true));
@@ -756,7 +859,7 @@ mod tests {
         );
         // Asking again with the same key changes nothing.
         let again = store
-            .decide_auth(&id("web1"), &k, false, &[])
+            .decide_auth(&id("web1"), &k, false, &[], 1000)
             .expect("auth");
         assert_eq!(again, AuthDecision::new(KeyState::Pending, false, false));
     }
@@ -765,16 +868,16 @@ mod tests {
     fn unknown_minion_is_accepted_by_auto_accept_or_autosign() {
         let (_dir, store) = store();
         let d = store
-            .decide_auth(&id("a1"), &key(), true, &[])
+            .decide_auth(&id("a1"), &key(), true, &[], 1000)
             .expect("auth");
         assert_eq!(d, AuthDecision::new(KeyState::Accepted, true, true));
         let globs = vec!["web*".to_string()];
         let d = store
-            .decide_auth(&id("web7"), &key(), false, &globs)
+            .decide_auth(&id("web7"), &key(), false, &globs, 1000)
             .expect("auth");
         assert_eq!((d.state, d.auto_accepted), (KeyState::Accepted, true));
         let d = store
-            .decide_auth(&id("db1"), &key(), false, &globs)
+            .decide_auth(&id("db1"), &key(), false, &globs, 1000)
             .expect("auth");
         assert_eq!(d.state, KeyState::Pending);
         assert_eq!(
@@ -789,7 +892,7 @@ mod tests {
         let k = key();
         place(&store, KeyState::Accepted, "web1", &k);
         let d = store
-            .decide_auth(&id("web1"), &k, false, &[])
+            .decide_auth(&id("web1"), &k, false, &[], 1000)
             .expect("auth");
         assert_eq!(d, AuthDecision::new(KeyState::Accepted, false, false));
         assert!(store.list(KeyState::Denied).expect("list").is_empty());
@@ -802,7 +905,7 @@ mod tests {
         place(&store, KeyState::Accepted, "web1", &good);
         // auto_accept must not let a different key in either.
         let d = store
-            .decide_auth(&id("web1"), &evil, true, &["*".into()])
+            .decide_auth(&id("web1"), &evil, true, &["*".into()], 1000)
             .expect("auth");
         assert_eq!(d, AuthDecision::new(KeyState::Denied, true, false));
         assert_eq!((d.act(), d.result()), ("denied", false));
@@ -814,7 +917,7 @@ mod tests {
         );
         // The same impostor again: still denied, nothing rewritten.
         let again = store
-            .decide_auth(&id("web1"), &evil, false, &[])
+            .decide_auth(&id("web1"), &evil, false, &[], 1000)
             .expect("auth");
         assert_eq!(again, AuthDecision::new(KeyState::Denied, false, false));
     }
@@ -824,11 +927,11 @@ mod tests {
         let (_dir, store) = store();
         let (first, second) = (key(), key());
         store
-            .decide_auth(&id("web1"), &first, false, &[])
+            .decide_auth(&id("web1"), &first, false, &[], 1000)
             .expect("pend");
         for auto in [false, true] {
             let d = store
-                .decide_auth(&id("web1"), &second, auto, &[])
+                .decide_auth(&id("web1"), &second, auto, &[], 1000)
                 .expect("auth");
             assert_eq!(d.state, KeyState::Denied, "auto={auto}");
         }
@@ -844,10 +947,10 @@ mod tests {
         let (_dir, store) = store();
         let k = key();
         store
-            .decide_auth(&id("web1"), &k, false, &[])
+            .decide_auth(&id("web1"), &k, false, &[], 1000)
             .expect("pend");
         let d = store
-            .decide_auth(&id("web1"), &k, false, &["web?".into()])
+            .decide_auth(&id("web1"), &k, false, &["web?".into()], 1000)
             .expect("auth");
         assert_eq!(d, AuthDecision::new(KeyState::Accepted, true, true));
         assert_eq!(
@@ -867,7 +970,7 @@ mod tests {
         place(&store, KeyState::Rejected, "web1", &k);
         for presented in [k, key()] {
             let d = store
-                .decide_auth(&id("web1"), &presented, true, &["*".into()])
+                .decide_auth(&id("web1"), &presented, true, &["*".into()], 1000)
                 .expect("auth");
             assert_eq!(d, AuthDecision::new(KeyState::Rejected, false, false));
             assert_eq!((d.act(), d.result()), ("reject", false));
@@ -882,7 +985,7 @@ mod tests {
         place(&store, KeyState::Accepted, "web1", &k);
         place(&store, KeyState::Rejected, "web1", &k);
         let d = store
-            .decide_auth(&id("web1"), &k, false, &[])
+            .decide_auth(&id("web1"), &k, false, &[], 1000)
             .expect("auth");
         assert_eq!(d.state, KeyState::Rejected);
     }
@@ -892,7 +995,7 @@ mod tests {
         let (_dir, store) = store();
         fs::write(store.key_path(KeyState::Accepted, &id("web1")), "not a key").expect("write");
         let err = store
-            .decide_auth(&id("web1"), &key(), true, &[])
+            .decide_auth(&id("web1"), &key(), true, &[], 1000)
             .expect_err("corrupt");
         assert!(matches!(err, KeyError::BadKey { .. }), "{err}");
         assert!(err.to_string().contains("minions/web1"), "{err}");
@@ -973,7 +1076,7 @@ mod tests {
         let (old, new) = (key(), key());
         place(&store, KeyState::Accepted, "web1", &old);
         store
-            .decide_auth(&id("web1"), &new, false, &[])
+            .decide_auth(&id("web1"), &new, false, &[], 1000)
             .expect("deny");
         assert!(
             store
@@ -1028,7 +1131,7 @@ mod tests {
         assert!(store.list(KeyState::Accepted).expect("list").is_empty());
         // Once rejected, the minion is refused.
         let d = store
-            .decide_auth(&id("web2"), &key(), true, &[])
+            .decide_auth(&id("web2"), &key(), true, &[], 1000)
             .expect("auth");
         assert_eq!(d.state, KeyState::Rejected);
     }
@@ -1051,7 +1154,7 @@ mod tests {
         assert_eq!(store.delete("*").expect("delete all"), ids(&["db1"]));
         // A deleted minion starts over as a new one.
         let d = store
-            .decide_auth(&id("db1"), &key(), false, &[])
+            .decide_auth(&id("db1"), &key(), false, &[], 1000)
             .expect("auth");
         assert_eq!(d, AuthDecision::new(KeyState::Pending, true, false));
     }
@@ -1085,8 +1188,16 @@ mod tests {
         let (_dir, store) = store();
         let (a, b) = (key(), key());
         std::thread::scope(|s| {
-            s.spawn(|| store.decide_auth(&id("web1.a"), &a, true, &[]).expect("a"));
-            s.spawn(|| store.decide_auth(&id("web1.b"), &b, true, &[]).expect("b"));
+            s.spawn(|| {
+                store
+                    .decide_auth(&id("web1.a"), &a, true, &[], 1000)
+                    .expect("a")
+            });
+            s.spawn(|| {
+                store
+                    .decide_auth(&id("web1.b"), &b, true, &[], 1000)
+                    .expect("b")
+            });
         });
         assert_eq!(
             store.lookup(&id("web1.a")).expect("a"),

@@ -45,6 +45,55 @@ impl MinionData {
         Ok(())
     }
 
+    /// Replace `id`'s grains (what the minion says of itself), keeping the
+    /// pillar the master compiled for it.
+    pub fn set_grains(
+        &self,
+        cache: &dyn JobCache,
+        id: &MinionId,
+        grains: Map<String, Value>,
+    ) -> Result<(), CacheError> {
+        self.replace_part(cache, id, "grains", grains)
+    }
+
+    /// Replace `id`'s pillar with one the master compiled, keeping its grains.
+    pub fn set_pillar(
+        &self,
+        cache: &dyn JobCache,
+        id: &MinionId,
+        pillar: Map<String, Value>,
+    ) -> Result<(), CacheError> {
+        self.replace_part(cache, id, "pillar", pillar)
+    }
+
+    /// Replace one part (`grains` or `pillar`) of `id`'s record, keeping the
+    /// other as it is (under the write lock, so two updates cannot lose one).
+    fn replace_part(
+        &self,
+        cache: &dyn JobCache,
+        id: &MinionId,
+        part: &str,
+        value: Map<String, Value>,
+    ) -> Result<(), CacheError> {
+        let mut by_id = self.write();
+        let mut record = Map::new();
+        for kept in ["grains", "pillar"] {
+            let old = by_id
+                .get(id.as_str())
+                .and_then(|packed| extract(packed, kept, None))
+                .unwrap_or_default();
+            record.insert(kept.into(), Value::Object(old));
+        }
+        record.insert(part.into(), Value::Object(value));
+        let data = Value::Object(record);
+        let packed = encode(&data);
+        cache.set_minion_data(id, data)?;
+        if let Some(packed) = packed {
+            by_id.insert(id.to_string(), packed);
+        }
+        Ok(())
+    }
+
     /// Forget `id` (its key was deleted).
     pub fn remove(&self, cache: &dyn JobCache, id: &MinionId) -> Result<(), CacheError> {
         cache.remove_minion_data(id)?;

@@ -18,6 +18,8 @@ use zeromq::{PubSocket, Socket, SocketOptions, SocketSend, ZmqMessage};
 
 /// Largest message a subscriber may send (a subscription is one topic).
 const SUBSCRIPTION_CAP: usize = 4096;
+/// A subscription is one frame; a message of many is an attack.
+const MAX_SUBSCRIPTION_FRAMES: usize = 4;
 
 /// Largest frame the master hands the child.
 const FRAME_CAP: usize = 256 * 1024 * 1024;
@@ -150,6 +152,7 @@ async fn bind(endpoint: &str) -> anyhow::Result<(PubSocket, String)> {
     loop {
         let mut options = SocketOptions::default();
         options.max_message_size(SUBSCRIPTION_CAP);
+        options.max_message_frames(MAX_SUBSCRIPTION_FRAMES);
         let mut socket = PubSocket::with_options(options);
         match socket.bind(endpoint).await {
             Ok(bound) => return Ok((socket, bound.to_string())),

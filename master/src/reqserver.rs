@@ -14,11 +14,11 @@ use brine_common::crypto::{Direction, Ephemeral, PublicKey, random_bytes};
 use brine_common::event::{Event, minion_may_fire, tags};
 use brine_common::frame::{decode, encode};
 use brine_common::ids::{Jid, MinionId};
-use brine_common::target::Matcher;
+use brine_common::target::Target;
 use brine_common::wire::{
     AUTH_MAX_SKEW_SECS, AuthReply, AuthRequest, AuthStatus, Grant, JobReturn, MasterFrame,
     MinionFrame, Reply, Request, SealedFrame, SessionOffer, SessionReply, SignedBlob, TargetSpec,
-    session_info,
+    UnknownSessionNotice, session_info,
 };
 use bytes::Bytes;
 use serde_json::{Value, json};
@@ -41,6 +41,8 @@ pub async fn start(master: Arc<Master>, endpoint: &str) -> anyhow::Result<u16> {
     // research/deps.md §1: a small read buffer keeps the ROUTER fast with many peers.
     options.read_buffer(128, 1024, 2);
     options.max_message_size(master.config.max_message_size);
+    options.untrusted_message_size(PRE_AUTH_MESSAGE_CAP);
+    options.max_message_frames(MAX_REQUEST_FRAMES);
     let mut socket = RouterSocket::with_options(options);
     let bound = socket
         .bind(endpoint)
@@ -49,6 +51,7 @@ pub async fn start(master: Arc<Master>, endpoint: &str) -> anyhow::Result<u16> {
     let port = crate::publisher::endpoint_port(&bound.to_string());
     let (send, mut recv) = socket.split();
     let in_flight = Arc::new(Semaphore::new(MAX_REQUESTS_IN_FLIGHT));
+    let auth = AuthIntake::new();
     tokio::spawn(async move {
         loop {
             // A permit before reading: when the master is saturated, requests
@@ -60,7 +63,7 @@ pub async fn start(master: Arc<Master>, endpoint: &str) -> anyhow::Result<u16> {
                 return;
             };
             match recv.recv().await {
-                Ok(msg) => dispatch(&master, &send, msg, permit),
+                Ok(msg) => dispatch(&master, &send, &auth, msg, permit),
                 Err(e) => {
                     tracing::warn!("request channel receive error: {e}");
                     tokio::time::sleep(Duration::from_millis(10)).await;
@@ -79,11 +82,70 @@ pub async fn start(master: Arc<Master>, endpoint: &str) -> anyhow::Result<u16> {
 /// bounded set always drains.
 const MAX_REQUESTS_IN_FLIGHT: usize = 1024;
 
+/// The largest message a peer may send before it has authenticated on its
+/// connection: an auth request is well under a kilobyte. Once the master
+/// accepts it, the connection may carry `max_message_size`.
+const PRE_AUTH_MESSAGE_CAP: usize = 8 * 1024;
+
+/// A minion's DEALER sends each request as one frame.
+const MAX_REQUEST_FRAMES: usize = 4;
+
+/// Auth requests handled at once. Each costs a signature check, a key store
+/// decision on a blocking thread and perhaps a file write; beyond this they
+/// are dropped unanswered (a real minion asks again) so that a flood of them
+/// cannot take the permits that accepted minions' requests need.
+const MAX_AUTHS_IN_FLIGHT: usize = 64;
+
+/// How often refused auth requests are summed up in the log.
+const REFUSAL_REPORT_EVERY: Duration = Duration::from_secs(10);
+
+/// The admission of auth requests: a bound on how many are handled at once,
+/// and a count of those refused (too many at once, or the pending keys at
+/// `max_pending_keys`), logged as a sum at most every ten seconds.
+struct AuthIntake {
+    permits: Arc<Semaphore>,
+    refused_busy: std::sync::atomic::AtomicU64,
+    refused_pending_full: std::sync::atomic::AtomicU64,
+    /// When refusals were last logged (none yet: the first is logged at once).
+    last_report: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl AuthIntake {
+    fn new() -> Arc<Self> {
+        Arc::new(AuthIntake {
+            permits: Arc::new(Semaphore::new(MAX_AUTHS_IN_FLIGHT)),
+            refused_busy: Default::default(),
+            refused_pending_full: Default::default(),
+            last_report: std::sync::Mutex::new(None),
+        })
+    }
+
+    fn refuse(&self, counter: &std::sync::atomic::AtomicU64) {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut last = self.last_report.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_some_and(|t| t.elapsed() < REFUSAL_REPORT_EVERY) {
+            return;
+        }
+        *last = Some(std::time::Instant::now());
+        let take =
+            |c: &std::sync::atomic::AtomicU64| c.swap(0, std::sync::atomic::Ordering::Relaxed);
+        let (busy, full) = (take(&self.refused_busy), take(&self.refused_pending_full));
+        tracing::warn!(
+            busy,
+            pending_full = full,
+            "refused {} auth requests: {busy} while {MAX_AUTHS_IN_FLIGHT} were being handled, \
+             {full} with max_pending_keys reached",
+            busy + full
+        );
+    }
+}
+
 /// Route one incoming ROUTER message `[peer identity, payload]`; its handler
 /// holds `permit` until the reply is sent (see [`reply_to`]).
 fn dispatch(
     master: &Arc<Master>,
     send: &RouterSendHalf,
+    auth: &Arc<AuthIntake>,
     msg: ZmqMessage,
     permit: OwnedSemaphorePermit,
 ) {
@@ -102,10 +164,24 @@ fn dispatch(
     };
     match frame {
         MinionFrame::Auth(blob) => {
-            let (master, send, peer) = (master.clone(), send.clone(), peer.clone());
+            let Ok(auth_permit) = auth.permits.clone().try_acquire_owned() else {
+                auth.refuse(&auth.refused_busy);
+                return;
+            };
+            let (master, send, peer, auth) =
+                (master.clone(), send.clone(), peer.clone(), auth.clone());
             tokio::spawn(async move {
-                if let Some(reply) = handle_auth(&master, &blob).await {
-                    reply_to(&send, peer, &MasterFrame::Auth(reply), permit).await;
+                let answer = handle_auth(&master, &blob).await;
+                drop(auth_permit);
+                match answer {
+                    AuthAnswer::Reply { reply, accepted } => {
+                        if accepted {
+                            trust_connection(&send, &peer);
+                        }
+                        reply_to(&send, peer, &MasterFrame::Auth(reply), permit).await;
+                    }
+                    AuthAnswer::PendingFull => auth.refuse(&auth.refused_pending_full),
+                    AuthAnswer::None => {}
                 }
             });
         }
@@ -127,17 +203,16 @@ fn dispatch(
                 });
             }
             Err(SessionError::Unknown) => {
+                let notice = UnknownSessionNotice {
+                    session: sealed.session,
+                };
+                let Ok(signed) = SignedBlob::sign(&master.identity, &notice) else {
+                    tracing::warn!("cannot sign an unknown-session notice");
+                    return;
+                };
                 let (send, peer) = (send.clone(), peer.clone());
                 tokio::spawn(async move {
-                    reply_to(
-                        &send,
-                        peer,
-                        &MasterFrame::UnknownSession {
-                            session: sealed.session,
-                        },
-                        permit,
-                    )
-                    .await;
+                    reply_to(&send, peer, &MasterFrame::UnknownSession(signed), permit).await;
                 });
             }
             Err(e) => tracing::warn!(session = sealed.session, "refusing a session frame: {e}"),
@@ -186,38 +261,58 @@ async fn reply_to(
 /// How long a reply's send may keep its request's permit.
 const REPLY_PERMIT_HOLD: Duration = Duration::from_millis(50);
 
+/// The connection of `peer` has authenticated: it may now carry messages
+/// up to `max_message_size`, not only the few KiB of an auth request.
+fn trust_connection(send: &RouterSendHalf, peer: &Bytes) {
+    match zeromq::util::PeerIdentity::try_from(peer.clone()) {
+        Ok(identity) => {
+            send.trust_peer(&identity);
+        }
+        Err(e) => tracing::debug!("unusable peer identity: {e}"),
+    }
+}
+
+/// What becomes of an auth request.
+enum AuthAnswer {
+    /// The signed answer, and whether it grants a session.
+    Reply { reply: SignedBlob, accepted: bool },
+    /// A new key with `max_pending_keys` reached: refused unanswered.
+    PendingFull,
+    /// Not worth an answer (forged, stale, undecodable) or a key store error.
+    None,
+}
+
 /// Verify an auth request and answer it with the key store's decision.
-/// Returns `None` for requests not worth an answer (forged, stale).
-async fn handle_auth(master: &Arc<Master>, blob: &SignedBlob) -> Option<SignedBlob> {
-    let req: AuthRequest = decode(&blob.body, master.config.max_message_size)
-        .map_err(|e| tracing::debug!("undecodable auth request: {e}"))
-        .ok()?;
-    let presented = PublicKey::from_bytes(&req.pubkey).ok()?;
-    if presented.verify(&blob.body, &blob.sig).is_err() {
-        tracing::warn!(id = %req.id, "auth request with a bad signature");
-        return None;
-    }
-    let now = jiff::Timestamp::now().as_second();
-    if (now - req.ts).abs() > AUTH_MAX_SKEW_SECS {
-        tracing::warn!(id = %req.id, "auth request outside the allowed clock skew");
-        return None;
-    }
+async fn handle_auth(master: &Arc<Master>, blob: &SignedBlob) -> AuthAnswer {
+    let Some(req) = verified_auth_request(blob) else {
+        return AuthAnswer::None;
+    };
     let decision = {
         let master = master.clone();
-        let (id, key) = (req.id.clone(), presented);
-        tokio::task::spawn_blocking(move || master.decide_auth(&id, &key))
-            .await
-            .ok()?
+        let (id, key) = (req.id.clone(), req.key);
+        tokio::task::spawn_blocking(move || master.decide_auth(&id, &key)).await
     };
     let status = match decision {
-        Ok(status) => status,
-        Err(e) => {
-            tracing::error!(id = %req.id, "key store error: {e}");
-            return None;
+        Ok(Ok(status)) => status,
+        Ok(Err(crate::keys::KeyError::PendingFull { .. })) => {
+            tracing::debug!(id = %req.id, "refused a new key: max_pending_keys reached");
+            return AuthAnswer::PendingFull;
         }
+        Ok(Err(e)) => {
+            tracing::error!(id = %req.id, "key store error: {e}");
+            return AuthAnswer::None;
+        }
+        Err(_) => return AuthAnswer::None,
     };
+    let req = req.request;
     let session = match status {
-        AuthStatus::Accepted => Some(open_session(master, &req).ok()?),
+        AuthStatus::Accepted => match open_session(master, &req) {
+            Ok(offer) => Some(offer),
+            Err(e) => {
+                tracing::error!(id = %req.id, "cannot open a session: {e}");
+                return AuthAnswer::None;
+            }
+        },
         _ => None,
     };
     let reply = AuthReply {
@@ -227,7 +322,44 @@ async fn handle_auth(master: &Arc<Master>, blob: &SignedBlob) -> Option<SignedBl
         status,
         session,
     };
-    SignedBlob::sign(&master.identity, &reply).ok()
+    match SignedBlob::sign(&master.identity, &reply) {
+        Ok(reply) => AuthAnswer::Reply {
+            reply,
+            accepted: status == AuthStatus::Accepted,
+        },
+        Err(e) => {
+            tracing::error!("cannot sign an auth reply: {e}");
+            AuthAnswer::None
+        }
+    }
+}
+
+/// An auth request whose signature is its key's and whose time is current.
+struct VerifiedAuth {
+    request: AuthRequest,
+    id: MinionId,
+    key: PublicKey,
+}
+
+fn verified_auth_request(blob: &SignedBlob) -> Option<VerifiedAuth> {
+    let request: AuthRequest = decode(&blob.body, PRE_AUTH_MESSAGE_CAP)
+        .map_err(|e| tracing::debug!("undecodable auth request: {e}"))
+        .ok()?;
+    let key = PublicKey::from_bytes(&request.pubkey).ok()?;
+    if key.verify(&blob.body, &blob.sig).is_err() {
+        tracing::warn!(id = %request.id, "auth request with a bad signature");
+        return None;
+    }
+    let now = jiff::Timestamp::now().as_second();
+    if (now - request.ts).abs() > AUTH_MAX_SKEW_SECS {
+        tracing::warn!(id = %request.id, "auth request outside the allowed clock skew");
+        return None;
+    }
+    Some(VerifiedAuth {
+        id: request.id.clone(),
+        key,
+        request,
+    })
 }
 
 /// Derive the session key, register the session and seal the grant.
@@ -259,6 +391,9 @@ async fn handle_request(master: &Arc<Master>, minion: &MinionId, req: Request) -
     match req {
         Request::Ping => Reply::Pong(master.publisher.grant_state(minion).1),
         Request::Ack { jid } => {
+            if !job_is_for(master, &jid, minion).await {
+                return not_targeted(&jid, minion);
+            }
             master.bus.fire(Event::new(
                 tags::job_ack(jid.as_str(), minion.as_str()),
                 json!({"id": minion, "jid": jid}),
@@ -266,13 +401,21 @@ async fn handle_request(master: &Arc<Master>, minion: &MinionId, req: Request) -
             Reply::Ok
         }
         Request::Heartbeat { jids } => {
-            for jid in jids {
+            let mut refused = Vec::new();
+            for jid in jids.into_iter().take(MAX_HEARTBEAT_JIDS) {
+                if !job_is_for(master, &jid, minion).await {
+                    refused.push(jid);
+                    continue;
+                }
                 master.bus.fire(Event::new(
                     tags::job_beat(jid.as_str(), minion.as_str()),
                     json!({"id": minion, "jid": jid}),
                 ));
             }
-            Reply::Ok
+            match refused.as_slice() {
+                [] => Reply::Ok,
+                [jid, ..] => not_targeted(jid, minion),
+            }
         }
         Request::Return(ret) => handle_return(master, minion, ret).await,
         Request::ScheduleReturn { schedule, ret } => {
@@ -290,7 +433,7 @@ async fn handle_request(master: &Arc<Master>, minion: &MinionId, req: Request) -
                 .fire(Event::new(tag, bind_event_id(data, minion)));
             Reply::Ok
         }
-        Request::MinionData { grains, pillar } => store_minion_data(master, minion, grains, pillar),
+        Request::MinionData { grains } => store_minion_data(master, minion, grains),
         Request::Pillar {
             saltenv,
             pillarenv,
@@ -365,16 +508,36 @@ async fn handle_request(master: &Arc<Master>, minion: &MinionId, req: Request) -
     }
 }
 
-/// Keep a minion's grains and pillar for targeting (`salt/minion/...` data cache).
+/// Most jobs one heartbeat may name (a minion runs a handful at once).
+const MAX_HEARTBEAT_JIDS: usize = 256;
+
+/// Whether `jid` is a job the master knows and `minion` is one it is for
+/// (see [`JobInFlight::is_for`]): acknowledgements and heartbeats from any
+/// other minion are refused, so they cannot hold a waiting client.
+async fn job_is_for(master: &Arc<Master>, jid: &Jid, minion: &MinionId) -> bool {
+    let job = match master.in_flight.get(jid) {
+        Some(job) => job,
+        None => match load_job(master, jid).await {
+            Ok(job) => job,
+            Err(_) => return false,
+        },
+    };
+    job.is_for(minion.as_str(), |needs| {
+        master.minion_data.facts(minion.as_str(), needs)
+    })
+}
+
+/// Keep a minion's grains for targeting (`salt/minion/...` data cache).
 fn store_minion_data(
     master: &Arc<Master>,
     minion: &MinionId,
     grains: serde_json::Map<String, Value>,
-    pillar: serde_json::Map<String, Value>,
 ) -> Reply {
-    let data = json!({"grains": grains, "pillar": pillar});
     // The cache write is queued for the next batch: no waiting on the disk.
-    match master.minion_data.set(master.cache.as_ref(), minion, data) {
+    match master
+        .minion_data
+        .set_grains(master.cache.as_ref(), minion, grains)
+    {
         Ok(()) => Reply::Ok,
         Err(e) => {
             tracing::error!("cannot store {minion}'s data: {e}");
@@ -384,7 +547,7 @@ fn store_minion_data(
 }
 
 /// What a minion may choose about its own pillar compile.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct PillarRequest {
     saltenv: Option<String>,
     pillarenv: Option<String>,
@@ -397,25 +560,36 @@ struct PillarRequest {
 async fn serve_pillar(master: &Arc<Master>, minion: &MinionId, request: PillarRequest) -> Reply {
     let (job_master, id) = (master.clone(), minion.clone());
     let compiled = tokio::task::spawn_blocking(move || {
-        session_pillar(
-            &job_master.config,
-            &job_master.pillar_roots,
-            &job_master.minion_data,
-            &id,
-            request,
-        )
+        let compile = |request| {
+            let m = &job_master;
+            session_pillar(&m.config, &m.pillar_roots, &m.minion_data, &id, request).1
+        };
+        // What targeting trusts is the master's own compile: the minion's
+        // override goes only into the answer it asked for.
+        let own = compile(PillarRequest {
+            extra: serde_json::Map::new(),
+            ..request.clone()
+        });
+        let answer = if request.extra.is_empty() {
+            own.clone()
+        } else {
+            compile(request)
+        };
+        (own, answer)
     })
     .await;
-    let Ok((grains, pillar)) = compiled else {
+    let Ok((own, answer)) = compiled else {
         return Reply::Refused {
             reason: "the pillar compile stopped".into(),
         };
     };
-    let data = json!({"grains": grains, "pillar": pillar});
-    if let Err(e) = master.minion_data.set(master.cache.as_ref(), minion, data) {
+    if let Err(e) = master
+        .minion_data
+        .set_pillar(master.cache.as_ref(), minion, own)
+    {
         tracing::warn!("cannot cache {minion}'s pillar: {e}");
     }
-    Reply::Pillar(pillar)
+    Reply::Pillar(answer)
 }
 
 /// The cached grains of `minion` and its freshly compiled pillar.
@@ -653,10 +827,15 @@ async fn load_job(master: &Arc<Master>, jid: &Jid) -> Result<Arc<JobInFlight>, S
         tgt: job.tgt.clone(),
         tgt_type: job.tgt_type.clone(),
     };
-    let id_only = Matcher::compile(&spec).is_ok_and(|m| m.is_id_only());
+    let target = Target::compile(&spec).map_err(|e| {
+        tracing::error!("job {jid} in the job cache has a bad target: {e}");
+        format!("job {jid} has a bad target")
+    })?;
     let expected = job.minions.len();
-    let exact = id_only.then(|| job.minions.into_iter().collect());
-    let in_flight = JobInFlight::new(job.user, exact, expected);
+    let exact = target
+        .is_id_only()
+        .then(|| job.minions.into_iter().collect());
+    let in_flight = JobInFlight::new(job.user, target, exact, expected);
     for minion in returned {
         in_flight.record_return(&minion);
     }
@@ -722,9 +901,13 @@ impl Master {
         key: &PublicKey,
     ) -> Result<AuthStatus, crate::keys::KeyError> {
         let autosign = self.autosign_patterns();
-        let decision = self
-            .keys
-            .decide_auth(id, key, self.config.auto_accept, &autosign)?;
+        let decision = self.keys.decide_auth(
+            id,
+            key,
+            self.config.auto_accept,
+            &autosign,
+            self.config.max_pending_keys,
+        )?;
         if decision.auto_accepted {
             self.publisher.mark_accepted(id);
         }

@@ -29,11 +29,22 @@ pub fn minion_id(config: &MinionConfig) -> anyhow::Result<MinionId> {
 }
 
 pub fn load_identity(config: &MinionConfig) -> anyhow::Result<Identity> {
+    private_dirs(config)?;
     let (priv_path, pub_path) = (
         config.pki_dir.join("minion.pem"),
         config.pki_dir.join("minion.pub"),
     );
     Identity::load_or_generate(&priv_path, &pub_path).context("minion key")
+}
+
+/// `pki_dir` (the minion's key) and `cachedir` (pillar, job data, the
+/// publication stream position) are for the minion's user only.
+fn private_dirs(config: &MinionConfig) -> anyhow::Result<()> {
+    for dir in [&config.pki_dir, &config.cachedir] {
+        brine_common::crypto::private_dir(dir)
+            .with_context(|| format!("cannot make {} private (0700)", dir.display()))?;
+    }
+    Ok(())
 }
 
 fn secs(s: f64) -> Duration {
@@ -171,11 +182,10 @@ async fn fetch_pillar(ctx: &MinionCtx) {
     }
 }
 
-/// Push the current grains and pillar to the master.
+/// Push the current grains to the master.
 pub async fn send_minion_data(link: &Link, ctx: &MinionCtx) {
     let request = Request::MinionData {
         grains: ctx.grains(),
-        pillar: ctx.pillar(),
     };
     if let Err(e) = link.request(request, Duration::from_secs(30)).await {
         tracing::warn!("cannot send grains to the master: {e}");

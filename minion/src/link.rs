@@ -26,7 +26,7 @@ use brine_common::ids::MinionId;
 use brine_common::wire::{
     AuthReply, AuthRequest, AuthStatus, Grant, MasterFrame, MinionFrame, PROTOCOL_VERSION,
     PubEnvelope, Publication, PublishState, Published, Reply, Request, SealedFrame, SessionReply,
-    SessionRequest, SignedBlob, TOPIC_BROADCAST, minion_topic, session_info,
+    SessionRequest, SignedBlob, TOPIC_BROADCAST, UnknownSessionNotice, minion_topic, session_info,
 };
 use bytes::Bytes;
 use rand::Rng;
@@ -555,7 +555,9 @@ async fn serve(
                             None => {}
                         }
                     }
-                    MasterFrame::UnknownSession { session: id } if id == session.id => {
+                    MasterFrame::UnknownSession(notice)
+                        if unknown_session_notice(shared, &notice) == Some(session.id) =>
+                    {
                         tracing::info!("the master no longer knows this session (restarted?); authenticating again");
                         return;
                     }
@@ -580,6 +582,19 @@ async fn serve(
                     return;
                 }
             }
+        }
+    }
+}
+
+/// The session a notice from the master says it does not know, if the
+/// notice is signed by the pinned master key (a forged one is ignored).
+fn unknown_session_notice(shared: &Shared, notice: &SignedBlob) -> Option<u64> {
+    let master_pub = shared.tracker().master_pub?;
+    match notice.open::<UnknownSessionNotice>(&master_pub, shared.settings.max_message_size) {
+        Ok(notice) => Some(notice.session),
+        Err(e) => {
+            tracing::warn!("ignoring an unknown-session notice that is not the master's: {e}");
+            None
         }
     }
 }

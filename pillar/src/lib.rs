@@ -99,7 +99,13 @@ pub fn compile(
     let so_far = opts.pillar_override.clone();
     let facts = MinionFacts::new(minion_id, grains, &so_far);
     let (top, mut top_errors) = top::get_top(&host, opts);
-    let matches = top::top_matches(&top.merged, &facts, opts);
+    // The top file is matched on what the master knows, never on the
+    // override a minion sent with its request: a minion that claims
+    // `role: db` there must not be handed the pillar of the db servers
+    // (Salt's `top_matches` does not see `pillar_override` either).
+    let no_pillar = Map::new();
+    let top_facts = MinionFacts::new(minion_id, grains, &no_pillar);
+    let matches = top::top_matches(&top.merged, &top_facts, opts);
     let mut errors = Vec::new();
     let data = sls::render_pillar(&host, opts, &top, &matches, so_far.clone(), &mut errors);
     let mut data = ext::ext_pillar(data, &facts, opts, &mut errors);

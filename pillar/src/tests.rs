@@ -246,3 +246,22 @@ fn the_override_is_merged_last() {
         json!({"k": {"x": 1, "y": 2}})
     );
 }
+
+/// A minion's override is merged into its pillar but does not take part in
+/// matching the top file: claiming `role: db` does not earn the db pillar.
+#[test]
+fn the_override_does_not_choose_top_matches() {
+    let dir = tempfile::tempdir().expect("tmp");
+    write(
+        dir.path(),
+        "top.sls",
+        "base:\n  'role:db':\n    - match: pillar\n    - db\n",
+    );
+    write(dir.path(), "db.sls", "db_password: s3cret\n");
+    let mut opts = opts_for(dir.path());
+    opts.pillar_override = obj(json!({"role": "db"}));
+    assert_eq!(
+        Value::Object(run(&opts, "m", "web").data),
+        json!({"role": "db"})
+    );
+}

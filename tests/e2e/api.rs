@@ -86,7 +86,7 @@ fn api_config() -> Setup {
     let crt = dir.path().join("tls/api.crt");
     let conf = format!(
         "file_roots:\n  base:\n    - {srv}\n\
-         rest_api:\n  port: {port}\n  ssl_crt: {crt}\n  ssl_key: {key}\n  max_request_body_size: 4096\n  hooks:\n    github:\n      secret: s3cret\n\
+         rest_api:\n  port: {port}\n  ssl_crt: {crt}\n  ssl_key: {key}\n  max_request_body_size: 4096\n  hooks:\n    github:\n      secret: s3cret\n    deploy-shared:\n      secret: t0p-s3cret\n      mode: shared\n\
          external_auth:\n  file:\n    ^filename: {users}\n    alice:\n      - 'm*': ['test.*', 'grains.items', 'state.apply', {{'cmd.run': {{'args': ['echo brine']}}}}]\n      - 'web*': ['sys.list_functions']\n      - 'G@kernel:Linux': ['sys.list_modules']\n      - 'G@kernel:Windows': ['sys.doc']\n      - '@runner'\n    gina:\n      - 'G@kernel:Linux': ['test.ping']\n",
         port = free_port(),
         crt = crt.display(),
@@ -103,6 +103,18 @@ fn api_config() -> Setup {
 
 const JSON: &str = "Content-Type: application/json";
 
+/// A one-minion cluster with `setup`'s config, and its API (a self-signed
+/// certificate at `setup.crt`).
+fn api_cluster(setup: &Setup) -> (Cluster, ApiProc) {
+    let c = Cluster::builder()
+        .minions(1)
+        .master_conf(&setup.conf)
+        .start()
+        .ready();
+    let api = c.start_api(&["--gen-self-signed"]);
+    (c, api)
+}
+
 fn login(api: &ApiProc, ca: &Path) -> String {
     let body = json!({"username": "alice", "password": "wonderland", "eauth": "file"});
     let r = curl(api, ca, "POST", "/login", &[JSON], &body.to_string());
@@ -115,12 +127,7 @@ fn login(api: &ApiProc, ca: &Path) -> String {
 #[test]
 fn api_login_ping_errors_and_hooks() {
     let setup = api_config();
-    let c = Cluster::builder()
-        .minions(1)
-        .master_conf(&setup.conf)
-        .start()
-        .ready();
-    let api = c.start_api(&["--gen-self-signed"]);
+    let (c, api) = api_cluster(&setup);
     assert!(api.url.starts_with("https://"), "{}", api.url);
     let ca = &setup.crt;
 
@@ -650,4 +657,78 @@ fn api_pam_uses_the_configured_service() {
         ok.body
     );
     assert_eq!(ok.body["return"][0]["eauth"], json!("pam"));
+}
+
+/// Issue 14, attack 7 (Salt's CVE-2023-20897 class: a request flood that
+/// stops the service). Every login costs an argon2 check (about 19 MiB and a
+/// core's worth of time); they used to go to the blocking pool, 512 threads
+/// without a bound, so a flood took ~9.5 GiB and every CPU. Attacks the
+/// admission bound in `Auth::login` (api/src/auth.rs): without it no login
+/// is ever answered 429.
+#[test]
+fn cve_2023_20897_a_login_flood_is_answered_429_not_with_every_cpu() {
+    let setup = api_config();
+    let (_c, api) = api_cluster(&setup);
+    let ca = &setup.crt;
+    let bad = json!({"username": "alice", "password": "nope", "eauth": "file"}).to_string();
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let logins: Vec<_> = (0..48)
+            .map(|_| scope.spawn(|| curl(&api, ca, "POST", "/login", &[JSON], &bad).status))
+            .collect();
+        logins
+            .into_iter()
+            .map(|t| t.join().expect("login thread"))
+            .collect()
+    });
+    let busy = statuses.iter().filter(|s| **s == 429).count();
+    assert!(
+        busy > 0,
+        "no login of the flood was turned away: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 429 || *s == 401),
+        "{statuses:?}"
+    );
+    // Once the flood is over, a real login goes through.
+    let token = login(&api, ca);
+    assert!(!token.is_empty());
+}
+
+/// Issue 14, attack 10 (Salt's CVE-2021-25284 class: credentials written
+/// where others read them). A hook with a shared secret is authorised by a
+/// header holding the secret itself; that header travelled onto the bus with
+/// the event, where every reactor and `/events` reader saw it. Attacks
+/// `event_headers` (api/src/hooks.rs), which now leaves the hook's own
+/// secret header out.
+#[test]
+fn cve_2021_25284_a_hooks_shared_secret_does_not_reach_the_bus() {
+    let setup = api_config();
+    let (c, api) = api_cluster(&setup);
+    let ca = &setup.crt;
+    let hooks = c.events("salt/netapi/hook/*");
+    let wrong = curl(
+        &api,
+        ca,
+        "POST",
+        "/hook/deploy-shared",
+        &[JSON, "X-Hook-Secret: guess"],
+        "{}",
+    );
+    assert_eq!(wrong.status, 401, "{}", wrong.body);
+    let r = curl(
+        &api,
+        ca,
+        "POST",
+        "/hook/deploy-shared",
+        &[JSON, "X-Hook-Secret: t0p-s3cret"],
+        r#"{"ref": "v2"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (tag, data) = hooks.expect("the hook event", Duration::from_secs(10), |_, _| true);
+    assert_eq!(tag, "salt/netapi/hook/deploy-shared");
+    assert_eq!(data["post"]["ref"], "v2", "{data}");
+    assert!(
+        !data.to_string().contains("t0p-s3cret"),
+        "the shared secret is on the bus: {data}"
+    );
 }

@@ -4,6 +4,7 @@
 
 use brine_tests::cluster;
 mod api;
+mod attacks;
 mod beacons;
 mod core;
 mod event_chain;

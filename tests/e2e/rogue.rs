@@ -29,8 +29,8 @@ use brine_common::frame::{decode, encode};
 use brine_common::ids::{Jid, MinionId};
 use brine_common::wire::{
     AuthReply, AuthRequest, AuthStatus, Grant, MasterFrame, MinionFrame, PROTOCOL_VERSION,
-    PubEnvelope, Publication, PublishState, Reply, Request, SealedFrame, SessionReply,
-    SessionRequest, SignedBlob, TargetSpec, session_info,
+    PubEnvelope, Publication, PublishState, Reply, Request, SealedFrame, SessionReply, SignedBlob,
+    TargetSpec, session_info,
 };
 use serde_json::{Map, Value, json};
 use tokio::runtime::Runtime;
@@ -282,6 +282,18 @@ impl Rogue {
     /// Seal `body` as the next request of the session, without sending it.
     /// Returns the request id and the sealed frame.
     pub fn seal(&mut self, body: Request) -> (u64, SealedFrame) {
+        self.seal_any(body)
+    }
+
+    /// Seal any serialisable `body` as a request: a shape no honest client
+    /// of this version sends (an older wire form, extra fields, bad ids).
+    fn seal_any<T: serde::Serialize>(&mut self, body: T) -> (u64, SealedFrame) {
+        /// `SessionRequest` with a body of any shape.
+        #[derive(serde::Serialize)]
+        struct AnyRequest<T> {
+            req_id: u64,
+            body: T,
+        }
         let req_id = self.next_req;
         self.next_req += 1;
         let s = self.session.as_mut().expect("the rogue has no session");
@@ -292,10 +304,18 @@ impl Rogue {
             Direction::ToMaster,
             s.id,
             counter,
-            &SessionRequest { req_id, body },
+            &AnyRequest { req_id, body },
         )
         .expect("seal");
         (req_id, frame)
+    }
+
+    /// Send a request of any shape (see `seal_any`) and wait for the reply.
+    pub fn request_any<T: serde::Serialize>(&mut self, body: T) -> Reply {
+        let (req_id, frame) = self.seal_any(body);
+        self.send_bytes(&Rogue::wire(&frame));
+        self.wait_reply(req_id, Duration::from_secs(10))
+            .expect("no reply from the master within 10 s")
     }
 
     /// A sealed frame as it travels on the wire.

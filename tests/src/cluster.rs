@@ -339,6 +339,12 @@ impl Cluster {
     /// already running (the builder's `m1`, say) is stopped first, so no
     /// process outlives the cluster.
     pub fn add_minion(&mut self, id: &str, extra: &str) {
+        self.add_minion_at(id, self.ret_port, extra);
+    }
+
+    /// [`Cluster::add_minion`] with the minion's `master_port` set to
+    /// `master_port` (a proxy in front of the master's request port).
+    pub fn add_minion_at(&mut self, id: &str, master_port: u16, extra: &str) {
         if self.minions.iter().any(|m| m.id == id) {
             self.stop_minion(id);
             self.minions.retain(|m| m.id != id);
@@ -348,7 +354,7 @@ impl Cluster {
         let text = format!(
             "root_dir: {root}\nid: {id}\nmaster: 127.0.0.1\nmaster_port: {rp}\nacceptance_wait_time: 0.3\nauth_timeout: 2\nmaster_alive_interval: 1\njob_heartbeat_interval: 0.5\n{extra}",
             root = self.minion_root(id).display(),
-            rp = self.ret_port,
+            rp = master_port,
         );
         std::fs::write(conf.join("minion"), text).expect("write minion config");
         self.minions.push(MinionProc {

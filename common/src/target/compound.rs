@@ -61,6 +61,8 @@ pub enum CompoundError {
     Range { word: String },
     #[error("nodegroup '{word}' was not expanded: nodegroups are resolved by the master")]
     NodegroupNotExpanded { word: String },
+    #[error("'{word}' (word {position}) nests deeper than {MAX_NESTING} levels")]
+    TooDeep { word: String, position: usize },
     #[error("'{word}' (word {position}): {source}")]
     Term {
         word: String,
@@ -68,6 +70,12 @@ pub enum CompoundError {
         source: Box<TargetError>,
     },
 }
+
+/// How deep parentheses and `not`s may nest. The parser (and everything that
+/// walks the expression) recurses once per level, and the expression comes
+/// from outside: 20,000 `(` once overflowed a master worker's stack. Python,
+/// which Salt's `eval()` uses, stops at 200 nested parentheses.
+pub const MAX_NESTING: usize = 100;
 
 /// The operators and parentheses, as they appear among the words.
 pub const OPERATORS: [&str; 5] = ["and", "or", "not", "(", ")"];
@@ -82,7 +90,11 @@ pub fn parse<S: AsRef<str>>(words: &[S]) -> Result<Expr, CompoundError> {
     if tokens.is_empty() {
         return Err(CompoundError::Empty);
     }
-    let mut parser = Parser { tokens, next: 0 };
+    let mut parser = Parser {
+        tokens,
+        next: 0,
+        depth: 0,
+    };
     let expr = parser.or_expr()?;
     match parser.peek() {
         None => Ok(expr),
@@ -131,6 +143,8 @@ impl<'a> Token<'a> {
 struct Parser<'a> {
     tokens: Vec<Token<'a>>,
     next: usize,
+    /// Parentheses and `not`s open around the current word.
+    depth: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -175,10 +189,34 @@ impl<'a> Parser<'a> {
 
     fn unary(&mut self) -> Result<Expr, CompoundError> {
         if self.peek_kind() == Some(Kind::Not) {
-            self.advance();
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+            let not = self.advance();
+            let inner = self.nested(not, Self::unary)?;
+            return Ok(Expr::Not(Box::new(inner)));
         }
         self.primary()
+    }
+
+    /// Parse one level deeper with `parse`, refusing to go past [`MAX_NESTING`].
+    fn nested(
+        &mut self,
+        opened_by: Option<Token<'a>>,
+        parse: fn(&mut Self) -> Result<Expr, CompoundError>,
+    ) -> Result<Expr, CompoundError> {
+        if self.depth >= MAX_NESTING {
+            let tok = opened_by.unwrap_or(Token {
+                kind: Kind::Open,
+                word: "(",
+                position: self.next,
+            });
+            return Err(CompoundError::TooDeep {
+                word: tok.word.to_string(),
+                position: tok.position,
+            });
+        }
+        self.depth += 1;
+        let parsed = parse(self);
+        self.depth -= 1;
+        parsed
     }
 
     fn primary(&mut self) -> Result<Expr, CompoundError> {
@@ -219,7 +257,8 @@ impl<'a> Parser<'a> {
         if self.peek().is_none() {
             return Err(CompoundError::Unclosed { position: open });
         }
-        let inner = self.or_expr()?;
+        let opened_by = self.tokens.get(open - 1).cloned();
+        let inner = self.nested(opened_by, Self::or_expr)?;
         match self.advance() {
             Some(tok) if tok.kind == Kind::Close => Ok(inner),
             Some(tok) => Err(self.missing_operator(&tok)),

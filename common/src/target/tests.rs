@@ -681,3 +681,33 @@ fn a_restricted_target_keeps_words_with_spaces_and_can_match_nothing() {
         Err(TargetError::NodegroupNotExpanded(_))
     ));
 }
+
+/// Nesting is bounded: a deep expression is an error naming the word, not a
+/// stack overflow (the words come from minions, the API and the CLI).
+#[test]
+fn nesting_deeper_than_the_limit_is_an_error() {
+    let deep = |open: &'static str, n: usize| {
+        let mut words = vec![open; n];
+        words.push("web1");
+        if open == "(" {
+            words.extend(std::iter::repeat_n(")", n));
+        }
+        words
+    };
+    let limit = compound::MAX_NESTING;
+    assert!(compound::parse(&deep("(", limit)).is_ok());
+    assert!(compound::parse(&deep("not", limit)).is_ok());
+    for open in ["(", "not"] {
+        let err = compound::parse(&deep(open, limit + 1)).expect_err("too deep");
+        assert_eq!(
+            err,
+            CompoundError::TooDeep {
+                word: open.into(),
+                position: limit + 1
+            }
+        );
+    }
+    // 20,000 unclosed '(' once overflowed a master worker's stack.
+    let flood = compile_err(&"( ".repeat(20_000), "compound");
+    assert!(flood.to_string().contains("nests deeper"), "{flood}");
+}

@@ -205,7 +205,10 @@ fn offline(config: &MasterConfig, cmd: &KeyCommand) -> anyhow::Result<KeyReply> 
 fn print_reply(cli: &Cli, reply: &KeyReply, filter: Option<&str>) {
     let json = cli.out.as_deref() == Some("json");
     match reply {
-        KeyReply::Listing(map) => {
+        KeyReply::Listing { keys: map, stray } => {
+            for entry in stray {
+                eprintln!("[WARNING ] not a key file, ignored (remove or rename it): {entry}");
+            }
             let shown: Map<String, Value> = map
                 .iter()
                 .filter(|(k, _)| filter.is_none_or(|f| f == k.as_str()))

@@ -432,7 +432,9 @@ pub fn wheel(master: &Master, chunk: &LowChunk, test: bool) -> StateResult {
     match master.key_command(&cmd) {
         Ok(reply) => {
             let changes = match reply {
-                KeyReply::Listing(m) | KeyReply::Changed(m) | KeyReply::Fingerprints(m) => m,
+                KeyReply::Listing { keys: m, .. }
+                | KeyReply::Changed(m)
+                | KeyReply::Fingerprints(m) => m,
             };
             let mut r = StateResult::ok(name, format!("Wheel function '{name}' executed."));
             r.changes = changes;

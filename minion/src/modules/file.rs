@@ -301,12 +301,20 @@ fn backup_arg(args: &Args, default: &str) -> Option<String> {
 }
 
 /// Replace a file's content through a temp file and a rename, keeping its
-/// owner and mode (Salt's `atomic_open`).
+/// owner and mode (Salt's `atomic_open`). New files are made the same way:
+/// the rename replaces whatever is at `path`, so a dangling symlink planted
+/// there is not followed to create a file elsewhere. The temp file is
+/// created exclusively, so a symlink planted at its name is not followed
+/// either.
 fn atomic_write(path: &Path, data: &[u8]) -> Result<(), FnError> {
     let dir = path.parent().unwrap_or(Path::new("/"));
     let tmp = dir.join(format!(".___atomic_write{:016x}", rand::random::<u64>()));
     let result = (|| {
-        std::fs::write(&tmp, data)?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?
+            .write_all(data)?;
         if let Ok(perms) = Perms::of(path) {
             perms.apply(&tmp)?;
         }
@@ -1231,14 +1239,11 @@ fn manage_contents(args: &Args) -> FileResult {
     }
     let diff = contents_diff(old.as_deref(), &new, args.bool("show_changes", true));
     if !args.bool("dry_run", false) {
-        if old.is_some() {
-            if let Some(suffix) = args.str("backup").filter(|s| !s.is_empty()) {
-                backup_copy(&path, &suffix)?;
-            }
-            atomic_write(&path, &new)?;
-        } else {
-            std::fs::write(&path, &new).map_err(|e| os_exception(&e, &path))?;
+        let backup = args.str("backup").filter(|s| !s.is_empty());
+        if let (Some(_), Some(suffix)) = (&old, backup) {
+            backup_copy(&path, &suffix)?;
         }
+        atomic_write(&path, &new)?;
     }
     Ok(json!({"changed": true, "diff": diff}))
 }

@@ -23,6 +23,8 @@ const PEER_SEND_QUEUE_CAPACITY: usize = 100_000;
 
 pub(crate) struct Peer {
     pub(crate) send_queue: mpsc::Sender<Message>,
+    /// BRINE-PATCH: the message cap of this peer's connection.
+    pub(crate) message_limit: Arc<AtomicUsize>,
 }
 
 #[derive(Clone)]
@@ -64,6 +66,17 @@ pub(crate) struct GenericSocketBackend {
 }
 
 impl GenericSocketBackend {
+    /// BRINE-PATCH: lift `peer_id`'s message cap from the untrusted to the
+    /// trusted size. `false` when the peer is gone.
+    pub(crate) fn trust_peer(&self, peer_id: &PeerIdentity) -> bool {
+        let trusted = self.socket_options.trusted_message_limit();
+        self.peers
+            .read_sync(peer_id, |_, peer| {
+                peer.message_limit.store(trusted, Ordering::Relaxed)
+            })
+            .is_some()
+    }
+
     pub(crate) fn with_options(
         fair_queue_inner: Option<Arc<Mutex<QueueInner<ZmqFramedRead, PeerIdentity>>>>,
         socket_type: SocketType,
@@ -286,6 +299,7 @@ impl SocketBackend for GenericSocketBackend {
 #[async_trait]
 impl MultiPeerBackend for GenericSocketBackend {
     async fn peer_connected(self: Arc<Self>, peer_id: &PeerIdentity, io: FramedIo) {
+        let message_limit = io.read_half.message_limit();
         let (recv_queue, send_queue) = io.into_parts();
         let (queue_sender, queue_receiver) = mpsc::channel(PEER_SEND_QUEUE_CAPACITY);
         self.peers
@@ -293,6 +307,7 @@ impl MultiPeerBackend for GenericSocketBackend {
                 peer_id.clone(),
                 Peer {
                     send_queue: queue_sender,
+                    message_limit,
                 },
             )
             .await;
@@ -369,7 +384,7 @@ mod tests {
         let (send_queue, recv_queue) = mpsc::channel(8);
         backend
             .peers
-            .upsert_async(peer_id.clone(), Peer { send_queue })
+            .upsert_async(peer_id.clone(), Peer { send_queue, message_limit: Default::default() })
             .await;
         backend.refresh_single_peer_cache();
         backend.round_robin.push(peer_id.clone());
@@ -453,7 +468,7 @@ mod tests {
             .expect("prefill peer queue");
         backend
             .peers
-            .upsert_async(peer_id.clone(), Peer { send_queue })
+            .upsert_async(peer_id.clone(), Peer { send_queue, message_limit: Default::default() })
             .await;
         backend.refresh_single_peer_cache();
         backend.round_robin.push(peer_id.clone());
@@ -484,7 +499,7 @@ mod tests {
         drop(recv_queue);
         backend
             .peers
-            .upsert_async(peer_id.clone(), Peer { send_queue })
+            .upsert_async(peer_id.clone(), Peer { send_queue, message_limit: Default::default() })
             .await;
         backend.refresh_single_peer_cache();
         backend.round_robin.push(peer_id.clone());

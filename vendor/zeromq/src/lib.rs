@@ -71,7 +71,7 @@ pub mod __bench {
                 let (send_queue, recv_queue) = mpsc::channel(queue_capacity);
                 backend
                     .peers
-                    .upsert_async(peer_id.clone(), Peer { send_queue })
+                    .upsert_async(peer_id.clone(), Peer { send_queue, message_limit: Default::default() })
                     .await;
                 backend.round_robin.push(peer_id);
                 receivers.push(recv_queue);
@@ -355,6 +355,10 @@ pub struct SocketOptions {
     pub(crate) read_buffer_short_reads: usize,
     // BRINE-PATCH: largest accepted message (all frames together), if any.
     pub(crate) max_message_size: Option<usize>,
+    // BRINE-PATCH: the cap for a peer not yet trusted, if lower.
+    pub(crate) untrusted_message_size: Option<usize>,
+    // BRINE-PATCH: most frames in one message, if limited.
+    pub(crate) max_message_frames: Option<usize>,
 }
 
 impl Default for SocketOptions {
@@ -366,6 +370,8 @@ impl Default for SocketOptions {
             read_buffer_max_size: 64 * 1024,
             read_buffer_short_reads: 2,
             max_message_size: None,
+            untrusted_message_size: None,
+            max_message_frames: None,
         }
     }
 }
@@ -428,6 +434,34 @@ impl SocketOptions {
     pub fn max_message_size(&mut self, max: usize) -> &mut Self {
         self.max_message_size = Some(max);
         self
+    }
+
+    /// BRINE-PATCH: until the application trusts a peer
+    /// ([`RouterSendHalf::trust_peer`]), its messages are capped at `max`
+    /// bytes instead of [`SocketOptions::max_message_size`]. Each frame
+    /// counts for its bytes plus a fixed overhead, so a message of many
+    /// empty frames reaches the cap too.
+    pub fn untrusted_message_size(&mut self, max: usize) -> &mut Self {
+        self.untrusted_message_size = Some(max);
+        self
+    }
+
+    /// BRINE-PATCH: refuse incoming messages of more than `max` frames; the
+    /// offending peer's connection is dropped.
+    pub fn max_message_frames(&mut self, max: usize) -> &mut Self {
+        self.max_message_frames = Some(max);
+        self
+    }
+
+    /// BRINE-PATCH: the cap a new connection starts with.
+    pub(crate) fn initial_message_limit(&self) -> usize {
+        let trusted = self.max_message_size.unwrap_or(usize::MAX);
+        self.untrusted_message_size.map_or(trusted, |u| u.min(trusted))
+    }
+
+    /// BRINE-PATCH: the cap of a trusted peer.
+    pub(crate) fn trusted_message_limit(&self) -> usize {
+        self.max_message_size.unwrap_or(usize::MAX)
     }
 
     pub fn peer_identity(&mut self, peer_id: PeerIdentity) -> &mut Self {

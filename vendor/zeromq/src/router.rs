@@ -167,6 +167,15 @@ pub struct RouterRecvHalf {
     fair_queue: FairQueue<ZmqFramedRead, PeerIdentity>,
 }
 
+impl RouterSendHalf {
+    /// BRINE-PATCH: the application trusts `peer` (it authenticated): its
+    /// messages may now be as large as `SocketOptions::max_message_size`
+    /// instead of `untrusted_message_size`. `false` when the peer is gone.
+    pub fn trust_peer(&self, peer: &PeerIdentity) -> bool {
+        self.inner.backend.trust_peer(peer)
+    }
+}
+
 #[async_trait]
 impl SocketSend for RouterSendHalf {
     async fn send(&mut self, mut message: ZmqMessage) -> ZmqResult<()> {

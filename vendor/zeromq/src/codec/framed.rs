@@ -38,6 +38,11 @@ pub struct ZmqFramedRead {
 }
 
 impl ZmqFramedRead {
+    /// BRINE-PATCH: the handle to this connection's message cap.
+    pub(crate) fn message_limit(&self) -> Arc<std::sync::atomic::AtomicUsize> {
+        self.codec.message_limit()
+    }
+
     pub(crate) fn new(inner: Box<dyn FrameableRead>, options: Arc<SocketOptions>) -> Self {
         Self {
             inner,

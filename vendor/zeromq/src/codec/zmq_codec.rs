@@ -8,6 +8,14 @@ use asynchronous_codec::{Decoder, Encoder};
 use bytes::{Buf, Bytes, BytesMut};
 
 use std::convert::TryFrom;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// BRINE-PATCH: what one frame costs the reader beyond its bytes (its
+/// `Bytes` handle and its slot in the message's queue), counted against the
+/// message size cap. Without it a message of endless empty frames (two bytes
+/// each on the wire) grew without ever reaching the cap.
+pub(crate) const FRAME_OVERHEAD: usize = 64;
 
 #[derive(Debug, Clone, Copy)]
 struct Frame {
@@ -33,9 +41,14 @@ pub struct ZmqCodec {
     // internal details to higher levels
     buffered_message: Option<ZmqMessage>,
     max_read_chunk_size: usize,
-    // BRINE-PATCH: see SocketOptions::max_message_size.
-    max_message_size: Option<usize>,
+    // BRINE-PATCH: see SocketOptions::max_message_size, ::untrusted_message_size
+    // and ::max_message_frames. `limit` is this connection's current cap
+    // (bytes plus FRAME_OVERHEAD per frame), shared with the socket so that
+    // it can be raised for a peer once the application trusts it.
+    limit: Arc<AtomicUsize>,
+    max_frames: Option<usize>,
     buffered_len: usize,
+    buffered_frames: usize,
 }
 
 impl ZmqCodec {
@@ -49,9 +62,34 @@ impl ZmqCodec {
             waiting_for: 64, // len of the greeting frame
             buffered_message: None,
             max_read_chunk_size: options.read_buffer_max_size,
-            max_message_size: options.max_message_size,
+            limit: Arc::new(AtomicUsize::new(options.initial_message_limit())),
+            max_frames: options.max_message_frames,
             buffered_len: 0,
+            buffered_frames: 0,
         }
+    }
+
+    /// BRINE-PATCH: the handle to this connection's message cap.
+    pub(crate) fn message_limit(&self) -> Arc<AtomicUsize> {
+        self.limit.clone()
+    }
+
+    /// BRINE-PATCH: refuse a frame of `frame_len` bytes that would take its
+    /// message over the byte cap or the frame count cap.
+    fn check_frame(&self, frame: Frame, frame_len: usize) -> Result<(), CodecError> {
+        let cost = frame_len.saturating_add(FRAME_OVERHEAD);
+        let total = if frame.command {
+            cost
+        } else {
+            self.buffered_len.saturating_add(cost)
+        };
+        if total > self.limit.load(Ordering::Relaxed) {
+            return Err(CodecError::Decode("Message exceeds the maximum message size"));
+        }
+        if !frame.command && self.max_frames.is_some_and(|max| self.buffered_frames >= max) {
+            return Err(CodecError::Decode("Message has too many frames"));
+        }
+        Ok(())
     }
 
     /// Returns the minimum additional bytes needed before decode can progress.
@@ -129,12 +167,7 @@ impl Decoder for ZmqCodec {
                         usize::from(src.get_u8())
                     };
                     // BRINE-PATCH: refuse oversize messages before reserving memory.
-                    if let Some(max) = self.max_message_size {
-                        let total = if frame.command { frame_len } else { self.buffered_len.saturating_add(frame_len) };
-                        if total > max {
-                            return Err(CodecError::Decode("Message exceeds the maximum message size"));
-                        }
-                    }
+                    self.check_frame(frame, frame_len)?;
                     self.state = DecoderState::Frame(frame);
                     self.waiting_for = frame_len;
                 }
@@ -147,7 +180,8 @@ impl Decoder for ZmqCodec {
                     }
 
                     // process incoming message frame
-                    self.buffered_len += data.len();
+                    self.buffered_len += data.len() + FRAME_OVERHEAD;
+                    self.buffered_frames += 1;
                     match &mut self.buffered_message {
                         Some(v) => v.push_back(data.freeze()),
                         None => self.buffered_message = Some(ZmqMessage::from(data.freeze())),
@@ -155,6 +189,7 @@ impl Decoder for ZmqCodec {
 
                     if !frame.more {
                         self.buffered_len = 0;
+                        self.buffered_frames = 0;
                         // Quoth the Raven “Nevermore.”
                         return Ok(Some(Message::Message(
                             self.buffered_message
