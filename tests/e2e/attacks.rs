@@ -214,10 +214,15 @@ const DB_PILLAR_TOP: &str = "base:\n  'role:db':\n    - match: pillar\n    - db\
 /// override), as Salt's `top_matches` does.
 #[test]
 fn cve_2025_22237_a_minions_pillar_override_does_not_choose_its_pillar() {
+    let tree = tempfile::tempdir().expect("pillar tree");
+    std::fs::write(tree.path().join("top.sls"), DB_PILLAR_TOP).expect("top");
+    std::fs::write(tree.path().join("db.sls"), "db_password: hunter2\n").expect("db");
     let c = Cluster::builder()
         .minions(1)
-        .master_root_file("srv/pillar/top.sls", DB_PILLAR_TOP)
-        .master_root_file("srv/pillar/db.sls", "db_password: hunter2\n")
+        .master_conf(&format!(
+            "pillar_roots:\n  base:\n    - {}\n",
+            tree.path().display()
+        ))
         .start()
         .ready();
     let mut evil = Rogue::accepted(&c, "evil");
