@@ -63,6 +63,43 @@ pub trait ConfigFile: Serialize + DeserializeOwned + Default {
 pub fn load<T: ConfigFile>(dir: &Path) -> Result<Loaded<T>, ConfigError> {
     let files = config_files(dir, T::NAME);
     let (merged, origin) = read_and_merge(&files)?;
+    let (mut config, warnings) = from_merged::<T>(merged, &origin, &dir.display().to_string())?;
+    config.apply_root_dir();
+    config.set_config_dir(dir);
+    Ok(Loaded {
+        config,
+        warnings,
+        files,
+    })
+}
+
+/// A config from the text of one file named `source`, checked as `load`
+/// checks each file (root_dir not applied); with the warnings. For tools
+/// and the fuzzer, which have text rather than a config dir.
+pub fn from_text<T: ConfigFile>(text: &str, source: &str) -> Result<(T, Vec<String>), ConfigError> {
+    let merged = match crate::yaml::load(text, source)? {
+        Value::Null => Map::new(),
+        Value::Object(map) => map,
+        _ => {
+            return Err(ConfigError::NotAMapping {
+                file: source.to_string(),
+            });
+        }
+    };
+    let origin = merged
+        .keys()
+        .map(|k| (k.clone(), PathBuf::from(source)))
+        .collect();
+    from_merged(merged, &origin, source)
+}
+
+/// The typed config of merged keys: unknown keys become warnings, a key of
+/// the wrong type an error that names its file and key.
+fn from_merged<T: ConfigFile>(
+    merged: Map<String, Value>,
+    origin: &Origins,
+    source: &str,
+) -> Result<(T, Vec<String>), ConfigError> {
     let known = known_keys::<T>();
     let mut warnings = Vec::new();
     for (key, value) in &merged {
@@ -82,19 +119,13 @@ pub fn load<T: ConfigFile>(dir: &Path) -> Result<Loaded<T>, ConfigError> {
         .into_iter()
         .filter(|(k, _)| known.contains(k))
         .collect();
-    let mut config: T =
+    let config: T =
         serde_json::from_value(Value::Object(known_only)).map_err(|e| ConfigError::Type {
-            file: dir.display().to_string(),
+            file: source.to_string(),
             key: "?".into(),
             message: e.to_string(),
         })?;
-    config.apply_root_dir();
-    config.set_config_dir(dir);
-    Ok(Loaded {
-        config,
-        warnings,
-        files,
-    })
+    Ok((config, warnings))
 }
 
 fn config_files(dir: &Path, name: &str) -> Vec<PathBuf> {

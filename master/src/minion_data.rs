@@ -127,8 +127,10 @@ fn encode(v: &Value) -> Option<Arc<[u8]>> {
 }
 
 /// The entries of the map under top-level key `part` whose keys are in
-/// `keys` (all of them for `None`), decoding nothing else.
-fn extract(
+/// `keys` (all of them for `None`), decoding nothing else. `None` for bytes
+/// that are not such a record. (Public for the fuzzer: it walks msgpack by
+/// hand.)
+pub fn extract(
     packed: &[u8],
     part: &str,
     keys: Option<&BTreeSet<String>>,

@@ -40,6 +40,11 @@ impl Object for SaltObject {
         ObjectRepr::Plain
     }
 
+    /// What `{{ salt }}` shows (not the host data it carries).
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<salt.loader.LazyLoader>")
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let name = key.as_str()?;
         if name.contains('.') {
@@ -66,6 +71,10 @@ struct SaltModule {
 impl Object for SaltModule {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
         ObjectRepr::Plain
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<salt.loader.LazyLoader {}>", self.name)
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
@@ -100,6 +109,12 @@ struct SaltFunction {
 impl Object for SaltFunction {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
         ObjectRepr::Plain
+    }
+
+    /// Python shows `<function ping at 0x...>`; the address means nothing here.
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let short = self.name.rsplit('.').next().unwrap_or(&self.name);
+        write!(f, "<function {short}>")
     }
 
     fn call(self: &Arc<Self>, _state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {

@@ -566,3 +566,40 @@ fn render_thousand_states_is_fast() {
     eprintln!("1000-state render (debug build): {elapsed:?}");
     assert!(elapsed.as_millis() < 2000, "took {elapsed:?}");
 }
+
+/// Salt's CVE-2021-25283 class (template injection reaching the renderer's
+/// host objects): values have no Python internals to climb through. Each
+/// payload renders as nothing or fails to render; none reveals a class,
+/// a module or the environment.
+#[test]
+fn template_payloads_reach_no_host_internals() {
+    let host = MemHost::new();
+    for payload in [
+        "{{ ''.__class__ }}",
+        "{{ ''.__class__.__mro__ }}",
+        "{{ grains.__class__.__init__.__globals__ }}",
+        "{{ salt.__dict__ }}",
+        "{{ pillar.__class__.__subclasses__() }}",
+        "{{ config.items() }}",
+        "{{ self.__init__.__globals__.__builtins__ }}",
+        "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
+    ] {
+        let context = TemplateContext {
+            saltenv: "base".into(),
+            sls: "apache".into(),
+            path: "apache/files/x.conf".into(),
+            ..Default::default()
+        };
+        let shown = render_template(&host, payload, &context).unwrap_or_default();
+        for leak in [
+            "class",
+            "module",
+            "builtin",
+            "uid=",
+            "globals",
+            "from-master",
+        ] {
+            assert!(!shown.contains(leak), "{payload} rendered {shown:?}");
+        }
+    }
+}

@@ -30,6 +30,55 @@ pub mod __async_rt {
     pub use super::async_rt::*;
 }
 
+/// BRINE-PATCH: the decoder as the fuzzer drives it.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod __fuzz {
+    use super::codec::{Message, ZmqCodec};
+    use super::SocketOptions;
+    use asynchronous_codec::Decoder;
+    use bytes::BytesMut;
+
+    /// Decode `bytes` as one peer's ZMTP stream (greeting, commands,
+    /// messages), arriving `chunk` bytes at a time, with a message cap of
+    /// `max` bytes, `untrusted` before trust and at most `frames` frames a
+    /// message. Returns how many messages came out before the stream ended
+    /// or was refused; panics only if the decoder breaks a promise (a
+    /// message over its caps).
+    pub fn decode_stream(
+        bytes: &[u8],
+        chunk: usize,
+        max: usize,
+        untrusted: usize,
+        frames: usize,
+    ) -> usize {
+        let mut options = SocketOptions::default();
+        options.max_message_size(max);
+        options.untrusted_message_size(untrusted);
+        options.max_message_frames(frames);
+        let mut codec = ZmqCodec::with_options(&options);
+        let mut buffer = BytesMut::new();
+        let mut messages = 0;
+        for piece in bytes.chunks(chunk.max(1)) {
+            buffer.extend_from_slice(piece);
+            loop {
+                match codec.decode(&mut buffer) {
+                    Ok(Some(Message::Message(m))) => {
+                        let size: usize = m.iter().map(|f| f.len()).sum();
+                        assert!(size <= untrusted.min(max), "a message over the cap");
+                        assert!(m.len() <= frames, "a message over the frame cap");
+                        messages += 1;
+                    }
+                    Ok(Some(_)) => {}
+                    Ok(None) => break,
+                    Err(_) => return messages,
+                }
+            }
+        }
+        messages
+    }
+}
+
 #[cfg(feature = "bench-internals")]
 #[doc(hidden)]
 pub mod __bench {

@@ -1,0 +1,5 @@
+{%- set root = grains['root'] %}
+link:
+  file.symlink:
+    - name: {{ root }}/link-to-seed
+    - target: {{ root }}/a/seed.txt

@@ -1,0 +1,3 @@
+motd: |
+  Welcome
+  to the host

@@ -1,0 +1,4 @@
+include:
+  - does.not.exist
+present:
+  test.nop

@@ -1,0 +1,5 @@
+include:
+  - base: also.missing
+  - 'prod:thing'
+present2:
+  test.nop

@@ -1,0 +1,3 @@
+{% set none = 1 %}
+x:
+  test.nop

@@ -1,0 +1,3 @@
+x:
+  test.nop:
+    - v: {{ 'a'|no_such_filter }}

@@ -1,0 +1,2 @@
+bad:
+  v: {{ undefined_thing }}

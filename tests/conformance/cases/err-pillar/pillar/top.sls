@@ -1,0 +1,5 @@
+base:
+  '*':
+    - good
+    - bad
+    - missing

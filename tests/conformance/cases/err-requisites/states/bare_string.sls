@@ -1,0 +1,6 @@
+target:
+  test.nop
+bare:
+  test.nop:
+    - require:
+      - target

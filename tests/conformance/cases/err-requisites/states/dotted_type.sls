@@ -1,0 +1,6 @@
+base-state:
+  test.nop
+dotted:
+  test.nop:
+    - require:
+      - test.nop: base-state

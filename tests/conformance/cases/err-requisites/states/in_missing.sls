@@ -1,0 +1,4 @@
+pusher:
+  test.nop:
+    - require_in:
+      - test: not-there

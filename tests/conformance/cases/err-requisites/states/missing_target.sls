@@ -1,0 +1,7 @@
+needs-ghost:
+  test.nop:
+    - require:
+      - test: ghost
+      - sls: nosuch
+    - watch:
+      - id: phantom

@@ -1,0 +1,7 @@
+base-state:
+  test.nop
+multi:
+  test.nop:
+    - require:
+      - test: base-state
+        file: other

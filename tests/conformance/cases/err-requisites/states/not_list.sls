@@ -1,0 +1,5 @@
+base-state:
+  test.nop
+str-req:
+  test.nop:
+    - require: base-state

@@ -1,0 +1,4 @@
+me:
+  test.nop:
+    - require:
+      - test: me

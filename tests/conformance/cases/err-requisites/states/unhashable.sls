@@ -1,0 +1,4 @@
+bad:
+  test.nop:
+    - require:
+      - test: [a, b]

@@ -1,0 +1,3 @@
+ws:
+  test:
+    - nop now

@@ -1,0 +1,3 @@
+names-str:
+  test.nop:
+    - names: one

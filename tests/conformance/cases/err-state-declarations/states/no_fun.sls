@@ -1,0 +1,3 @@
+nofun:
+  test:
+    - a: 1

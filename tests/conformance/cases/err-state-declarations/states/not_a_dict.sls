@@ -1,0 +1,1 @@
+notdict: just-a-string

@@ -1,0 +1,3 @@
+notlist:
+  test.nop:
+    a: 1

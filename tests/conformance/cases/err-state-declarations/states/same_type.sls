@@ -1,0 +1,5 @@
+twice:
+  test.nop:
+    - a: 1
+  test.succeed_without_changes:
+    - b: 2

@@ -1,0 +1,4 @@
+many:
+  test:
+    - nop
+    - succeed_without_changes

@@ -1,0 +1,3 @@
+x:
+  test.nop:
+    - a: b: c

@@ -1,0 +1,4 @@
+{%- set val = 'a: b' %}
+x:
+  test.nop:
+    - v: {{ val }}: more

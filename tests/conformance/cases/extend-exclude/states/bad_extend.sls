@@ -1,0 +1,4 @@
+extend:
+  no-such-id:
+    test:
+      - x: 1

@@ -1,0 +1,2 @@
+extra-state:
+  test.nop

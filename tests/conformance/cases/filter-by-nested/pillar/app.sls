@@ -1,0 +1,5 @@
+app:
+  lookup:
+    service: app-custom
+    config:
+      port: 8081

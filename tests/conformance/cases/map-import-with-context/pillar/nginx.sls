@@ -1,0 +1,3 @@
+nginx:
+  worker_processes: 4
+  server_name: example.org

@@ -1,0 +1,5 @@
+third-a:
+  test.nop
+third-str-order:
+  test.nop:
+    - order: '3'

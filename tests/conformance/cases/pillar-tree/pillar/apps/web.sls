@@ -1,0 +1,4 @@
+web:
+  sls: {{ sls }}
+  grain_os: {{ grains['os'] }}
+  tpldir: {{ tpldir }}

@@ -1,0 +1,4 @@
+env: {{ env_name }}
+zero: 0
+empty: ''
+flag: false

@@ -1,0 +1,2 @@
+web:
+  grain_os: overridden

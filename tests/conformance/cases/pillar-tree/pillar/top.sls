@@ -1,0 +1,11 @@
+base:
+  '*':
+    - common
+    - apps.web
+  'os:Debian':
+    - match: grain
+    - debian
+  'nomatch':
+    - never
+  'conformance-minion':
+    - override

@@ -1,0 +1,47 @@
+{%- set s = '  Hello, World  ' %}
+{%- set path = '/etc/app/conf.d/main.conf' %}
+strmethods:
+  test.nop:
+    - strip: "{{ s.strip() }}"
+    - lstrip: "{{ s.lstrip() }}"
+    - rstrip: "{{ s.rstrip() }}"
+    - strip_chars: {{ 'xxabcxx'.strip('x') }}
+    - upper: {{ s.strip().upper() }}
+    - lower: {{ s.strip().lower() }}
+    - title: {{ 'hello world'.title() }}
+    - capitalize: {{ 'hello world'.capitalize() }}
+    - swapcase: {{ 'AbC'.swapcase() }}
+    - split: {{ path.split('/')|json }}
+    - split_max: {{ 'a,b,c,d'.split(',', 2)|json }}
+    - split_ws: {{ ' a  b c '.split()|json }}
+    - rsplit: {{ path.rsplit('/', 1)|json }}
+    - splitlines: {{ 'l1\nl2\n'.splitlines()|json }}
+    - startswith: {{ path.startswith('/etc') }}
+    - startswith_tuple: {{ path.startswith(('/usr', '/etc')) }}
+    - endswith: {{ path.endswith('.conf') }}
+    - join: {{ '-'.join(['a', 'b', 'c']) }}
+    - replace: {{ path.replace('/', '_') }}
+    - replace_count: {{ 'aaaa'.replace('a', 'b', 2) }}
+    - find: {{ path.find('app') }}
+    - rfind: {{ path.rfind('/') }}
+    - index: {{ 'abc'.index('c') }}
+    - count: {{ 'banana'.count('a') }}
+    - zfill: "{{ '42'.zfill(5) }}"
+    - ljust: "{{ 'ab'.ljust(5, '.') }}"
+    - rjust: "{{ 'ab'.rjust(5, '.') }}"
+    - center: "{{ 'ab'.center(6, '*') }}"
+    - isdigit: {{ ['123'.isdigit(), 'a1'.isdigit()]|json }}
+    - isalpha: {{ 'abc'.isalpha() }}
+    - isupper: {{ 'ABC'.isupper() }}
+    - partition: {{ 'key=value=x'.partition('=')|list|json }}
+    - rpartition: {{ 'key=value=x'.rpartition('=')|list|json }}
+    - slice: {{ path[1:4] }}
+    - neg_index: {{ path[-4:] }}
+    - in: {{ 'app' in path }}
+    - concat: {{ 'a' ~ 1 ~ none }}
+    - mult: {{ 'ab' * 3 }}
+    - len: {{ path|length }}
+    - encode_decode: {{ 'abc'.encode('utf-8').decode('utf-8') }}
+    - removeprefix: {{ 'prefix-name'.removeprefix('prefix-') }}
+    - removesuffix: {{ 'name.conf'.removesuffix('.conf') }}
+    - expandtabs: "{{ 'a\tb'.expandtabs(4) }}"

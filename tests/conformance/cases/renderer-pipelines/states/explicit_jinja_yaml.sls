@@ -1,0 +1,4 @@
+#!jinja|yaml
+explicit:
+  test.nop:
+    - v: {{ 'x' * 2 }}

@@ -1,0 +1,2 @@
+#!json
+{"plain-json": {"test": ["nop", {"k": [1, 2]}]}}

@@ -1,0 +1,4 @@
+#!yaml
+plain-yaml:
+  test.nop:
+    - raw: "{{ not rendered }}"

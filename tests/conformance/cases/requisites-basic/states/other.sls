@@ -1,0 +1,2 @@
+in-other:
+  test.succeed_without_changes

@@ -1,0 +1,24 @@
+funcs:
+  test.nop:
+    - ping: {{ salt['test.ping']() }}
+    - echo: {{ salt['test.echo']('echoed') }}
+    - cmd_run: {{ salt['cmd.run']('echo from-shell') }}
+    - cmd_retcode: {{ salt['cmd.retcode']('exit 3', python_shell=True) }}
+    - file_exists: {{ [salt['file.file_exists']('/etc/passwd-no'), salt['file.directory_exists']('/')]|json }}
+    - file_join: {{ salt['file.join']('/a', 'b', 'c') }}
+    - basename: {{ salt['file.basename']('/x/y.conf') }}
+    - dirname: {{ salt['file.dirname']('/x/y.conf') }}
+    - match_glob: {{ [salt['match.glob']('conformance-*'), salt['match.glob']('other')]|json }}
+    - match_grain: {{ salt['match.grain']('os:Debian') }}
+    - match_compound: {{ salt['match.compound']('G@roles:web and conformance-*') }}
+    - grains_get_list: {{ salt['grains.get']('roles')|json }}
+    - grains_has_value: {{ salt['grains.has_value']('roles') }}
+    - grains_item: {{ salt['grains.item']('os')|json }}
+    - boolstr: {{ salt['slsutil.boolstr'](true, 'on', 'off') }}
+    - cp_get_file_str: {{ salt['cp.get_file_str']('salt://files/data.txt')|json }}
+    - cp_list_states: {{ salt['cp.list_states']()|json }}
+    - file_exists_slsutil: {{ salt['slsutil.file_exists']('files/data.txt') }}
+    - serialize: {{ salt['slsutil.serialize']('json', {'a': 1})|json }}
+    - deserialize: {{ salt['slsutil.deserialize']('yaml', 'a: [1, 2]')|json }}
+    - config_option: {{ salt['config.option']('file_client') }}
+    - sys_doc_exists: {{ 'test.ping' in salt['sys.list_functions']('test') }}

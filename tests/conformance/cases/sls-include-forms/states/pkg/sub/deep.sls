@@ -1,0 +1,4 @@
+include:
+  - ..sibling
+pkg-sub-deep:
+  test.nop

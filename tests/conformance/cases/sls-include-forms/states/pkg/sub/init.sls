@@ -1,0 +1,2 @@
+pkg-sub:
+  test.nop

@@ -1,0 +1,2 @@
+{%- from "vars.jinja" import dump with context %}
+{{ dump('top-level') }}

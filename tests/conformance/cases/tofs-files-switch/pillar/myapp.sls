@@ -1,0 +1,6 @@
+myapp:
+  tofs:
+    source_files:
+      myapp-config:
+        - custom.conf
+        - app.conf

@@ -1,0 +1,2 @@
+by_compound-state:
+  test.nop

@@ -1,0 +1,2 @@
+by_glob-state:
+  test.nop

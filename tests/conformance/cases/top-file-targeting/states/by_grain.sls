@@ -1,0 +1,2 @@
+by_grain-state:
+  test.nop

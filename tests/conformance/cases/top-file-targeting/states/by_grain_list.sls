@@ -1,0 +1,2 @@
+by_grain_list-state:
+  test.nop

@@ -1,0 +1,2 @@
+by_list-state:
+  test.nop

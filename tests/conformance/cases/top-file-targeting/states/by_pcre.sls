@@ -1,0 +1,2 @@
+by_pcre-state:
+  test.nop

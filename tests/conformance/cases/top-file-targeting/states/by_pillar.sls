@@ -1,0 +1,2 @@
+by_pillar-state:
+  test.nop

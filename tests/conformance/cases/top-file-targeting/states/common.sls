@@ -1,0 +1,2 @@
+common-state:
+  test.nop

@@ -1,0 +1,2 @@
+never-state:
+  test.nop

@@ -1,0 +1,3 @@
+dupkeys:
+  test.nop:
+    - d: {a: 1, a: 2}

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Run the conformance cases through brine-call and compare with Salt's output.
+
+usage: compare.py BRINE_CALL [CASE ...] [--strict-order] [--keep] [--context N]
+
+For each case: builds the same sandbox and minion config capture.py gives
+Salt (Brine reads Salt's key names from <dir>/minion via -c), runs every
+command with `brine-call --local -c <dir> --out json -l quiet`, normalises the
+output with the same rules, and prints IDENTICAL or a unified diff per
+command. Exit status: 0 if everything is identical, 1 otherwise.
+"""
+
+import argparse
+import difflib
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import conformance_lib as lib
+
+
+def canonical(doc, strict_order):
+    # Without --strict-order, mapping key order is ignored (lists keep order).
+    return lib.dump(doc, sort_keys=not strict_order)
+
+
+def run_case(brine_call, name, args):
+    case_dir = os.path.join(lib.CASES_DIR, name)
+    cmds = lib.read_commands(case_dir)
+    root, conf = lib.make_sandbox(case_dir, "conformance-brine-")
+    results = []
+    try:
+        for i, line in enumerate(cmds, 1):
+            fname = lib.expected_name(i, line)
+            exp_path = os.path.join(case_dir, "expected", fname)
+            argv = [brine_call, "--local", "-c", conf, "--out", "json", "-l", "quiet"]
+            argv += lib.command_argv(line, root)
+            try:
+                proc = subprocess.run(
+                    argv,
+                    cwd=os.path.join(root, "sandbox"),
+                    env=lib.run_env(root),
+                    stdin=subprocess.DEVNULL,
+                    capture_output=True,
+                    text=True,
+                    timeout=lib.COMMAND_TIMEOUT,
+                )
+                got = lib.record(proc, root)
+            except subprocess.TimeoutExpired:
+                got = {"retcode": None, "stdout": "", "stderr": "TIMEOUT"}
+            if not os.path.exists(exp_path):
+                results.append((line, False, f"  no expected file {fname} (run capture.sh)\n"))
+                continue
+            with open(exp_path, encoding="utf-8") as f:
+                expected = json.load(f)
+            a = canonical(expected, args.strict_order)
+            b = canonical(got, args.strict_order)
+            if a == b:
+                results.append((line, True, ""))
+            else:
+                diff = difflib.unified_diff(
+                    a.splitlines(True),
+                    b.splitlines(True),
+                    fromfile=f"salt/{name}/{fname}",
+                    tofile=f"brine/{name}/{fname}",
+                    n=args.context,
+                )
+                results.append((line, False, "".join(diff)))
+    finally:
+        if args.keep:
+            print(f"  kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    return results
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("brine_call", help="path to the brine-call binary")
+    ap.add_argument("cases", nargs="*")
+    ap.add_argument("--strict-order", action="store_true", help="also compare mapping key order")
+    ap.add_argument("--keep", action="store_true", help="keep the temp roots")
+    ap.add_argument("--context", type=int, default=2, help="diff context lines")
+    ap.add_argument("--summary", action="store_true", help="one line per command, no diffs")
+    args = ap.parse_intermixed_args()
+    os.umask(0o022)
+    brine_call = os.path.abspath(args.brine_call)
+    if not os.access(brine_call, os.X_OK):
+        raise SystemExit(f"compare.py: {brine_call} is not an executable")
+    total = same = 0
+    failing_cases = []
+    for name in lib.list_cases(args.cases):
+        results = run_case(brine_call, name, args)
+        case_ok = True
+        for line, ok, diff in results:
+            total += 1
+            same += ok
+            case_ok &= ok
+            print(f"{'IDENTICAL' if ok else 'DIFFERENT'}  {name}: {line}")
+            if not ok and not args.summary:
+                sys.stdout.write(diff if diff.endswith("\n") else diff + "\n")
+        if not case_ok:
+            failing_cases.append(name)
+        sys.stdout.flush()
+    print(f"\n{same}/{total} commands identical; {len(failing_cases)} case(s) differ"
+          + (f": {', '.join(failing_cases)}" if failing_cases else ""))
+    return 0 if same == total else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
