@@ -6,6 +6,7 @@ use brine_tests::cluster;
 mod api;
 mod attacks;
 mod beacons;
+mod conformance;
 mod core;
 mod event_chain;
 mod fileserver;
