@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use brine_common::functions::{Call, FnError, FnOutput, Functions};
-use brine_states::compile::{self, CompileError, HighData, Lowstate, requisites};
+use brine_states::compile::{self, CompileError, Lowstate};
 use brine_states::host::StateHost;
 use brine_states::lowstate::StateModules;
 use brine_states::runtime::{self, RunOptions, StateEvents};
@@ -353,26 +353,10 @@ fn compile_what(
         }
     };
     let low = match what {
-        What::SlsId(id, _) => only_id(&high, id)?,
+        What::SlsId(id, _) => compile::compile_id(&high, id)?,
         _ => compile::compile(&high)?,
     };
     Ok(Some(low))
-}
-
-/// `state.sls_id`: the chunks of one id, without their requisites (as Salt runs them).
-fn only_id(high: &HighData, id: &str) -> Result<Lowstate, CompileError> {
-    let Some(body) = high.get(id) else {
-        return Err(CompileError::new(vec![format!(
-            "No matches for ID '{id}' found in SLS"
-        )]));
-    };
-    let mut one = Map::new();
-    one.insert(id.to_string(), body.clone());
-    let mut chunks = compile::low::compile_high(&one)?;
-    for c in &mut chunks {
-        c.args.retain(|k, _| !requisites::is_requisite_key(k));
-    }
-    requisites::resolve(chunks)
 }
 
 /// The result when nothing in the top file matches (Salt's `no_|-states_|-states_|-None`).
@@ -561,27 +545,49 @@ async fn show(ctx: MinionCtx, call: Call, what: Show) -> Result<FnOutput, FnErro
     })
 }
 
+/// What Salt's `show_*` functions return: `show_sls` and `show_highstate`
+/// the raw high data (`__extend__`/`__exclude__` unapplied; `show_sls` with
+/// Salt's structure checks), `show_low_sls` the chunks of that raw data,
+/// `show_lowstate` the chunks of the prepared highstate.
 fn show_blocking(
     host: &dyn StateHost,
     what: &Show,
     saltenv: Option<&str>,
 ) -> Result<Value, CompileError> {
     let env = saltenv.unwrap_or("base");
-    let chunks = |low: Lowstate| {
-        Value::Array(
-            low.chunks
-                .iter()
-                .filter_map(|c| serde_json::to_value(c).ok())
-                .collect(),
-        )
-    };
     Ok(match what {
-        Show::Sls(mods) => Value::Object(compile::high_from_sls(host, env, mods)?),
+        Show::Sls(mods) => {
+            let (high, mut errors) = compile::render_sls(host, env, mods);
+            errors.extend(compile::verify::verify_high(&high));
+            checked(errors)?;
+            Value::Object(high)
+        }
         Show::Highstate => Value::Object(compile::high_from_top(host, saltenv)?),
-        Show::Lowstate => chunks(compile::compile(&compile::high_from_top(host, saltenv)?)?),
-        Show::LowSls(mods) => chunks(compile::compile(&compile::high_from_sls(host, env, mods)?)?),
+        Show::Lowstate => {
+            let high = compile::high_from_top(host, saltenv)?;
+            salt_chunks(compile::order(&compile::prepare(&high)?)?)
+        }
+        Show::LowSls(mods) => {
+            let (high, mut errors) = compile::render_sls(host, env, mods);
+            errors.extend(compile::verify::verify_high(&high));
+            checked(errors)?;
+            salt_chunks(compile::order(&high)?)
+        }
         Show::Top => {
             serde_json::to_value(compile::top::matches(host, saltenv)?).unwrap_or(Value::Null)
         }
     })
+}
+
+fn checked(errors: Vec<String>) -> Result<(), CompileError> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(CompileError::new(errors))
+    }
+}
+
+/// Salt's lowstate list (prereq check chunks included, as Salt lists them).
+fn salt_chunks(ordered: compile::order::Ordered) -> Value {
+    Value::Array(ordered.chunks.into_iter().map(Value::Object).collect())
 }

@@ -1,29 +1,35 @@
-//! The state compiler: from `top.sls` and SLS files to ordered low chunks.
+//! The state compiler: from `top.sls` and SLS files to ordered low chunks,
+//! pass for pass as Salt 3008 does it.
 //!
 //! ```text
 //! top.sls --[top]--> {saltenv: [sls, ...]}
-//!   --[sls]--> high data (include / extend / exclude resolved, auto-order)
-//!   --[low]--> low chunks in Salt's order (order key, then definition order)
-//!   --[requisites]--> every requisite resolved to the chunks it names
+//!   --[sls]--> high data (includes merged, `__extend__`/`__exclude__` raw, auto-order)
+//!   --[extend, verify]--> extensions applied, structure checked (Salt's `call_high`)
+//!   --[extend::requisite_in]--> `X_in` / `use` turned into extensions and applied
+//!   --[low]--> Salt's chunk dicts
+//!   --[order]--> chunks in Salt's order, requisites resolved, cycles refused
 //! ```
 //!
 //! High data is Salt's: `{id: {state_module: [args..., "fun"], "__sls__", "__env__"}}`
 //! in definition order. Every problem found along the way is collected as one
-//! of Salt's error strings; a run with errors does not start (Salt's "Data
-//! failed to compile").
+//! of Salt's error strings; a run with errors does not start.
 
+pub mod extend;
 pub mod low;
+pub mod order;
 pub mod requisites;
 pub mod sls;
 #[cfg(test)]
 pub(crate) mod testhost;
 pub mod top;
+pub mod verify;
 
 use serde_json::{Map, Value};
 
 use crate::host::StateHost;
 use crate::lowstate::LowChunk;
 
+pub use low::SaltChunk;
 pub use requisites::{Req, ReqKind};
 
 /// Salt's high data: ids in definition order.
@@ -40,6 +46,14 @@ impl CompileError {
     pub fn new(errors: Vec<String>) -> Self {
         CompileError { errors }
     }
+
+    fn check(errors: Vec<String>) -> Result<(), CompileError> {
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(CompileError::new(errors))
+        }
+    }
 }
 
 /// Low chunks in run order, each with its requisites resolved to indices
@@ -50,39 +64,96 @@ pub struct Lowstate {
     pub reqs: Vec<Vec<Req>>,
 }
 
-/// Render `mods` (dotted SLS names) in `saltenv`, with their includes, and
-/// apply `extend` and `exclude`: the high data of a `state.sls` run.
+/// Salt's `render_highstate` for `mods` in `saltenv`: the raw high data
+/// (`__extend__`/`__exclude__` kept) and the render errors.
+pub fn render_sls(host: &dyn StateHost, saltenv: &str, mods: &[String]) -> (HighData, Vec<String>) {
+    let matches = sls::Matches::from_iter([(saltenv.to_string(), mods.to_vec())]);
+    sls::render_highstate(host, &matches)
+}
+
+/// The raw high data of everything the top file assigns to this minion and
+/// the render errors (an unreadable top file is an `Err`).
+pub fn render_top(
+    host: &dyn StateHost,
+    saltenv: Option<&str>,
+) -> Result<(HighData, Vec<String>), CompileError> {
+    let matches = top::matches(host, saltenv)?;
+    Ok(sls::render_highstate(host, &matches))
+}
+
+/// The raw high data of a `state.sls` run (render errors refuse it).
 pub fn high_from_sls(
     host: &dyn StateHost,
     saltenv: &str,
     mods: &[String],
 ) -> Result<HighData, CompileError> {
-    let mut gatherer = sls::Gatherer::new(host);
-    for m in mods {
-        gatherer.add(saltenv, m);
-    }
-    gatherer.finish()
+    let (high, errors) = render_sls(host, saltenv, mods);
+    CompileError::check(errors)?;
+    Ok(high)
 }
 
-/// Render every SLS the top file assigns to this minion: the high data of a highstate.
+/// The raw high data of a highstate (render errors refuse it).
 pub fn high_from_top(
     host: &dyn StateHost,
     saltenv: Option<&str>,
 ) -> Result<HighData, CompileError> {
-    let matches = top::matches(host, saltenv)?;
-    let mut gatherer = sls::Gatherer::new(host);
-    for (env, mods) in &matches {
-        for m in mods {
-            gatherer.add(env, m);
-        }
-    }
-    gatherer.finish()
+    let (high, errors) = render_top(host, saltenv)?;
+    CompileError::check(errors)?;
+    Ok(high)
 }
 
-/// Compile high data into ordered low chunks with resolved requisites.
+/// Salt's `call_high` passes before compiling: extensions, structure checks,
+/// `requisite_in`, excludes.
+pub fn prepare(high: &HighData) -> Result<HighData, CompileError> {
+    let mut high = high.clone();
+    let mut errors = extend::reconcile_extend(&mut high, false);
+    errors.extend(verify::verify_high(&high));
+    CompileError::check(errors)?;
+    let errors = extend::requisite_in(&mut high);
+    extend::apply_exclude(&mut high);
+    CompileError::check(errors)?;
+    Ok(high)
+}
+
+/// Salt's `compile_high_data` and `order_chunks` over prepared (or raw, for
+/// `show_low_sls`) high data.
+pub fn order(high: &HighData) -> Result<order::Ordered, CompileError> {
+    order::order_chunks(low::compile_high_data(high)).map_err(CompileError::new)
+}
+
+/// The runtime's lowstate from ordered chunks.
+pub fn lowstate(ordered: &order::Ordered) -> Lowstate {
+    Lowstate {
+        chunks: ordered.run.iter().map(requisites::to_low_chunk).collect(),
+        reqs: ordered.reqs.clone(),
+    }
+}
+
+/// Compile raw high data into ordered low chunks with resolved requisites.
 pub fn compile(high: &HighData) -> Result<Lowstate, CompileError> {
-    let chunks = low::compile_high(high)?;
-    requisites::resolve(chunks)
+    Ok(lowstate(&order(&prepare(high)?)?))
+}
+
+/// `state.sls_id`: the chunks of one id, without their requisites (as Salt runs them).
+pub fn compile_id(high: &HighData, id: &str) -> Result<Lowstate, CompileError> {
+    let high = prepare(high)?;
+    let Some(Value::Object(body)) = high.get(id) else {
+        return Err(CompileError::new(vec![format!(
+            "No matches for ID '{id}' found in SLS"
+        )]));
+    };
+    let mut body = body.clone();
+    for args in body.values_mut() {
+        if let Value::Array(list) = args {
+            list.retain(|a| {
+                !a.as_object()
+                    .and_then(|o| o.keys().next())
+                    .is_some_and(|k| requisites::is_requisite_key(k))
+            });
+        }
+    }
+    let one = HighData::from_iter([(id.to_string(), Value::Object(body))]);
+    Ok(lowstate(&order(&one)?))
 }
 
 /// High data for one state given on the command line (`state.single`):

@@ -1,237 +1,270 @@
-//! Gathering SLS files into one high data: rendering, `include` (absolute,
-//! relative `.name` / `..name`, `saltenv:name`), `extend`, `exclude`, the
-//! `module.function` shorthand and Salt's automatic order (`state_auto_order`:
-//! every state declaration without `order` gets the next number from 10000,
-//! included files before the file that includes them).
+//! Gathering SLS files into one high data, as Salt's `render_highstate` and
+//! `render_state` do: each SLS is rendered, its own ids come first, then the
+//! ids of what it includes (each marked with `__sls_included_from__`, the
+//! SLS names that pulled it in, innermost first). `extend` and `exclude` are
+//! kept raw as `__extend__` / `__exclude__` (applied later, by
+//! [`super::extend`]); the `module.function` shorthand is split; and Salt's
+//! automatic order (`state_auto_order`) gives every state declaration
+//! without `order` the next number from 10000, after the files it includes.
+//!
+//! Include forms: `name`, `.name` / `..name` (relative to the including SLS;
+//! an `init.sls` counts as its package), `{saltenv: name}`, `{_xenv: name}`
+//! and globs matched against the environment's SLS names. A string is never
+//! split at `:` (`'prod:thing'` is an SLS named so, as in Salt).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
+use brine_common::output::python;
+use brine_common::target::Fnmatch;
+use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
-use super::{CompileError, HighData};
+use super::HighData;
 use crate::host::StateHost;
 use crate::render::{SlsSource, render_sls};
 
 /// The first automatic order number (Salt's `iorder`).
 pub const AUTO_ORDER_START: i64 = 10000;
 
-/// The requisites that `extend` merges instead of replacing.
-const REQUISITE_KEYS: &[&str] = &[
-    "require",
-    "require_any",
-    "watch",
-    "watch_any",
-    "onchanges",
-    "onchanges_any",
-    "onfail",
-    "onfail_any",
-    "onfail_all",
-    "prereq",
-    "use",
-    "listen",
-];
+/// SLS names per environment, as a top file or `state.sls` asks for them.
+pub type Matches = IndexMap<String, Vec<String>>;
 
-/// Collects SLS files into high data.
-pub struct Gatherer<'a> {
+/// Salt's `render_highstate`: the high data of `matches` and every error found.
+pub fn render_highstate(host: &dyn StateHost, matches: &Matches) -> (HighData, Vec<String>) {
+    let mut gatherer = Gatherer::new(host, matches);
+    let mut high = HighData::new();
+    let mut all_errors = Vec::new();
+    for (saltenv, mods) in matches {
+        for sls_match in mods {
+            let found = gatherer.available(saltenv, sls_match);
+            let statefiles = if found.is_empty() {
+                vec![sls_match.clone()]
+            } else {
+                found
+            };
+            for sls in statefiles {
+                if gatherer.mods.contains(&format!("{saltenv}:{sls}")) {
+                    continue;
+                }
+                let (state, mut errors) = gatherer.render_state(&sls, saltenv);
+                if let Some(state) = state {
+                    merge_included_states(&mut high, state, &mut errors);
+                }
+                let this_sls = format!("SLS {sls_match} in saltenv");
+                for e in errors.iter_mut() {
+                    if e.contains("is not available") && e.contains(&this_sls) {
+                        *e = format!("No matching sls found for '{sls_match}' in env '{saltenv}'");
+                    }
+                }
+                all_errors.extend(errors);
+            }
+        }
+    }
+    clean_duplicate_extends(&mut high);
+    (high, all_errors)
+}
+
+/// Renders SLS files once each (`mods`), numbering states as it goes.
+struct Gatherer<'a> {
     host: &'a dyn StateHost,
-    high: HighData,
-    extends: Vec<(String, String, Map<String, Value>)>,
-    excludes: Vec<Value>,
-    seen: HashSet<(String, String)>,
+    matches: &'a Matches,
+    /// `saltenv:sls` already rendered.
+    mods: HashSet<String>,
+    /// Salt's `avail`: the SLS names of each environment.
+    avail: HashMap<String, Vec<String>>,
+    envs: Vec<String>,
     iorder: i64,
-    errors: Vec<String>,
 }
 
 impl<'a> Gatherer<'a> {
-    pub fn new(host: &'a dyn StateHost) -> Self {
+    fn new(host: &'a dyn StateHost, matches: &'a Matches) -> Self {
         Gatherer {
             host,
-            high: Map::new(),
-            extends: Vec::new(),
-            excludes: Vec::new(),
-            seen: HashSet::new(),
+            matches,
+            mods: HashSet::new(),
+            avail: HashMap::new(),
+            envs: host.environments(),
             iorder: AUTO_ORDER_START,
-            errors: Vec::new(),
         }
     }
 
-    /// Render one SLS (and what it includes) into the high data.
-    pub fn add(&mut self, saltenv: &str, sls: &str) {
-        if !self.seen.insert((saltenv.to_string(), sls.to_string())) {
-            return;
-        }
-        let Some((path, text)) = self.find(saltenv, sls) else {
-            return;
+    /// The SLS names of `saltenv` matching the glob `pattern` (Salt's `fnmatch.filter(avail[env], ..)`).
+    fn available(&mut self, saltenv: &str, pattern: &str) -> Vec<String> {
+        let host = self.host;
+        let names = self
+            .avail
+            .entry(saltenv.to_string())
+            .or_insert_with(|| list_states(host, saltenv));
+        names
+            .iter()
+            .filter(|n| glob_match(pattern, n))
+            .cloned()
+            .collect()
+    }
+
+    /// Salt's `render_state`: the state of one SLS with what it includes
+    /// (`None` when there is nothing to merge) and its errors.
+    fn render_state(&mut self, sls: &str, saltenv: &str) -> (Option<Value>, Vec<String>) {
+        let mut errors = Vec::new();
+        let Some((path, text)) = find_sls(self.host, saltenv, sls, &mut errors) else {
+            if errors.is_empty() {
+                errors.push(format!(
+                    "Specified SLS {sls} in saltenv {saltenv} is not available on the salt master or through a configured fileserver"
+                ));
+            }
+            return (None, errors);
         };
         let source = SlsSource {
             saltenv,
             sls,
             path: &path,
         };
-        let data = match render_sls(self.host, &source, &text) {
+        let rendered = render_sls(self.host, &source, &text);
+        self.mods.insert(format!("{saltenv}:{sls}"));
+        let state = match rendered {
             Ok(Value::Object(map)) => map,
-            Ok(Value::Null) => return,
-            Ok(_) => {
-                self.errors.push(format!(
-                    "SLS '{saltenv}:{sls}' does not render to a dictionary"
-                ));
-                return;
+            Ok(v) if !python::truthy(&v) => return (None, errors),
+            Ok(other) => {
+                errors.push(format!("SLS {sls} does not render to a dictionary"));
+                return (Some(other), errors);
             }
             Err(e) => {
-                self.errors.push(e.to_string());
-                return;
+                errors.push(e.to_string());
+                return (None, errors);
             }
         };
-        self.add_rendered(
-            saltenv,
-            sls,
-            path.ends_with("/init.sls") || path == "init.sls",
-            data,
-        );
-    }
-
-    /// Locate `a.b` as `a/b.sls` or `a/b/init.sls`.
-    fn find(&mut self, saltenv: &str, sls: &str) -> Option<(String, String)> {
-        let base = sls.replace('.', "/");
-        for path in [format!("{base}.sls"), format!("{base}/init.sls")] {
-            match self.host.read_file(saltenv, &path) {
-                Ok(Some(bytes)) => {
-                    return Some((path, String::from_utf8_lossy(&bytes).into_owned()));
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    self.errors.push(format!(
-                        "Could not read '{path}' in saltenv '{saltenv}': {e}"
-                    ));
-                    return None;
-                }
-            }
+        if state.is_empty() {
+            return (None, errors);
         }
-        self.errors.push(format!(
-            "No matching sls found for '{sls}' in env '{saltenv}'"
-        ));
-        None
+        let is_init = path.ends_with("/init.sls") || path == "init.sls";
+        let state = self.expand(state, sls, saltenv, is_init, &mut errors);
+        (Some(Value::Object(state)), errors)
     }
 
-    fn add_rendered(
+    /// Extend, exclude, state declarations, includes and auto order of one rendered SLS.
+    fn expand(
         &mut self,
-        saltenv: &str,
+        mut state: Map<String, Value>,
         sls: &str,
+        saltenv: &str,
         is_init: bool,
-        mut data: Map<String, Value>,
+        errors: &mut Vec<String>,
+    ) -> Map<String, Value> {
+        let include = match state.get("include") {
+            Some(Value::Array(_)) => match state.shift_remove("include") {
+                Some(Value::Array(list)) => list,
+                _ => Vec::new(),
+            },
+            Some(_) => {
+                errors.push(format!(
+                    "Include Declaration in SLS {sls} is not formed as a list"
+                ));
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
+        handle_extend(&mut state, sls, saltenv, errors);
+        handle_exclude(&mut state, sls, errors);
+        handle_state_decls(&mut state, sls, saltenv, errors);
+        for inc in include {
+            self.include_one(&mut state, inc, sls, saltenv, is_init, errors);
+        }
+        self.handle_iorder(&mut state);
+        state
+    }
+
+    /// One `include:` entry: render what it names and merge it into `state`.
+    fn include_one(
+        &mut self,
+        state: &mut Map<String, Value>,
+        inc: Value,
+        sls: &str,
+        saltenv: &str,
+        is_init: bool,
+        errors: &mut Vec<String>,
     ) {
-        if let Some(includes) = data.remove("include") {
-            for (env, name) in self.include_targets(saltenv, sls, is_init, &includes) {
-                self.add(&env, &name);
-            }
-        }
-        if let Some(extend) = data.remove("extend") {
-            match extend {
-                Value::Object(ext) => {
-                    self.extends
-                        .push((saltenv.to_string(), sls.to_string(), ext))
-                }
-                _ => self
-                    .errors
-                    .push(format!("Extension data in SLS '{sls}' is not a dictionary")),
-            }
-        }
-        if let Some(exclude) = data.remove("exclude") {
-            match exclude {
-                Value::Array(list) => self.excludes.extend(list),
-                other => self.excludes.push(other),
-            }
-        }
-        for (id, body) in data {
-            self.add_id(saltenv, sls, id, body);
-        }
-    }
-
-    /// The `(saltenv, sls)` pairs an `include:` list names.
-    fn include_targets(
-        &mut self,
-        saltenv: &str,
-        sls: &str,
-        is_init: bool,
-        includes: &Value,
-    ) -> Vec<(String, String)> {
-        let Some(list) = includes.as_array() else {
-            self.errors.push(format!(
-                "Include declaration in SLS '{sls}' is not formed as a list"
-            ));
-            return Vec::new();
+        let (env_key, mut inc_sls) = match inc {
+            Value::Object(o) => match o.into_iter().next_back() {
+                Some((env, name)) => (env, python::to_str(&name)),
+                None => return,
+            },
+            other => (saltenv.to_string(), python::to_str(&other)),
         };
-        let mut out = Vec::new();
-        for item in list {
-            let (mut env, name) = match item {
-                Value::String(s) => match s.split_once(':') {
-                    Some((e, n)) => (e.to_string(), n.to_string()),
-                    None => (saltenv.to_string(), s.clone()),
-                },
-                Value::Object(o) => match o.iter().next() {
-                    Some((n, opts)) => {
-                        let env = opts
-                            .get("saltenv")
-                            .and_then(Value::as_str)
-                            .unwrap_or(saltenv);
-                        (env.to_string(), n.clone())
-                    }
-                    None => continue,
-                },
-                _ => {
-                    self.errors
-                        .push(format!("Invalid include in SLS '{sls}': {item}"));
-                    continue;
-                }
-            };
-            if env.is_empty() {
-                env = saltenv.to_string();
-            }
-            match resolve_relative(sls, is_init, &name) {
-                Some(resolved) => out.push((env, resolved)),
-                None => self.errors.push(format!(
-                    "Attempted relative include of '{name}' within SLS '{saltenv}:{sls}' goes beyond top level package"
-                )),
-            }
-        }
-        out
-    }
-
-    /// Normalise one id declaration and add it (with its auto order).
-    fn add_id(&mut self, saltenv: &str, sls: &str, id: String, body: Value) {
-        let body = match body {
-            Value::Object(map) => map,
-            // `vim: pkg.installed`
-            Value::String(fun) => Map::from_iter([(fun, Value::Array(Vec::new()))]),
-            _ => {
-                self.errors
-                    .push(format!("ID '{id}' in SLS '{sls}' is not a dictionary"));
-                return;
-            }
-        };
-        if let Some(existing) = self.high.get(&id) {
-            let other = existing
-                .get("__sls__")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            self.errors.push(format!(
-                "Detected conflicting IDs, SLS IDs need to be globally unique.\n    The conflicting ID is '{id}' and is found in SLS '{saltenv}:{other}' and SLS '{saltenv}:{sls}'"
+        if !self.envs.iter().any(|e| *e == env_key || e == "__env__") && env_key != "_xenv" {
+            errors.push(format!(
+                "Nonexistent saltenv '{env_key}' found in include of '{inc_sls}' within SLS '{saltenv}:{sls}'"
             ));
             return;
         }
-        let mut decls = match normalise_decls(&id, sls, body) {
-            Ok(decls) => decls,
-            Err(e) => {
-                self.errors.push(e);
-                return;
+        if inc_sls.starts_with('.') {
+            match resolve_relative(sls, is_init, &inc_sls) {
+                Some(resolved) => inc_sls = resolved,
+                None => {
+                    errors.push(format!(
+                        "Attempted relative include of '{inc_sls}' within SLS '{saltenv}:{sls}' goes beyond top level package "
+                    ));
+                    return;
+                }
             }
+        }
+        let resolved_envs: Vec<String> = if env_key == "_xenv" {
+            let envs: Vec<String> = self.matches.keys().cloned().collect();
+            envs.into_iter()
+                .filter(|e| !self.available(e, &inc_sls).is_empty())
+                .collect()
+        } else if self.matches.contains_key(&env_key)
+            || !self.available(&env_key, &inc_sls).is_empty()
+        {
+            vec![env_key.clone()]
+        } else {
+            Vec::new()
         };
-        for (_, args) in decls.iter_mut() {
-            if let Value::Array(list) = args {
-                let has_order = list
-                    .iter()
-                    .any(|a| a.as_object().is_some_and(|o| o.contains_key("order")));
-                if !has_order {
+        if resolved_envs.len() != 1 && !resolved_envs.iter().any(|e| e == saltenv) {
+            errors.push(unresolved_include(
+                &env_key,
+                &inc_sls,
+                &resolved_envs,
+                self.matches,
+            ));
+            return;
+        }
+        let r_env = if resolved_envs.len() == 1 {
+            resolved_envs[0].clone()
+        } else {
+            saltenv.to_string()
+        };
+        let mut targets = self.available(saltenv, &inc_sls);
+        if targets.is_empty() {
+            targets.push(inc_sls);
+        }
+        for target in targets {
+            if self.mods.contains(&format!("{r_env}:{target}")) {
+                continue;
+            }
+            let (nstate, err) = self.render_state(&target, &r_env);
+            if let Some(mut nstate) = nstate {
+                mark_included_from(&mut nstate, sls);
+                merge_included_states(state, nstate, errors);
+            }
+            errors.extend(err);
+        }
+    }
+
+    /// Salt's `_handle_iorder`: number every declaration without an `order`.
+    fn handle_iorder(&mut self, state: &mut Map<String, Value>) {
+        for body in state.values_mut() {
+            let Value::Object(body) = body else { continue };
+            for (key, args) in body.iter_mut() {
+                if key.starts_with('_') {
+                    continue;
+                }
+                let Value::Array(list) = args else { continue };
+                let found = list.iter().any(|a| {
+                    a.as_object()
+                        .and_then(|o| o.keys().next())
+                        .is_some_and(|k| k == "order")
+                });
+                if !found {
                     list.push(Value::Object(Map::from_iter([(
                         "order".to_string(),
                         Value::from(self.iorder),
@@ -240,86 +273,292 @@ impl<'a> Gatherer<'a> {
                 }
             }
         }
-        decls.insert("__sls__".into(), Value::String(sls.to_string()));
-        decls.insert("__env__".into(), Value::String(saltenv.to_string()));
-        self.high.insert(id, Value::Object(decls));
     }
+}
 
-    /// Apply `extend` and `exclude` and return the high data, or every error found.
-    pub fn finish(mut self) -> Result<HighData, CompileError> {
-        for (env, sls, ext) in std::mem::take(&mut self.extends) {
-            for (id, body) in ext {
-                self.extend_one(&env, &sls, &id, body);
-            }
-        }
-        self.apply_excludes();
-        if self.errors.is_empty() {
-            Ok(self.high)
-        } else {
-            Err(CompileError::new(self.errors))
-        }
-    }
-
-    fn extend_one(&mut self, env: &str, sls: &str, id: &str, body: Value) {
-        let decls = match body {
-            Value::Object(map) => normalise_decls(id, sls, map),
-            _ => Err(format!(
-                "Extension of '{id}' in SLS '{sls}' is not a dictionary"
-            )),
-        };
-        let decls = match decls {
-            Ok(d) => d,
+/// Locate `a.b` as `a/b.sls` or `a/b/init.sls`: its path and text.
+fn find_sls(
+    host: &dyn StateHost,
+    saltenv: &str,
+    sls: &str,
+    errors: &mut Vec<String>,
+) -> Option<(String, String)> {
+    let base = sls.replace('.', "/");
+    for path in [format!("{base}.sls"), format!("{base}/init.sls")] {
+        match host.read_file(saltenv, &path) {
+            Ok(Some(bytes)) => return Some((path, String::from_utf8_lossy(&bytes).into_owned())),
+            Ok(None) => {}
             Err(e) => {
-                self.errors.push(e);
-                return;
-            }
-        };
-        let Some(Value::Object(target)) = self.high.get_mut(id) else {
-            self.errors.push(format!(
-                "Cannot extend ID '{id}' in '{env}:{sls}'. It is not part of the high state.\nThis is likely due to a missing include statement or an incorrectly typed ID.\nEnsure that a state with an ID of '{id}' is available\nin environment '{env}' and to SLS '{sls}'"
-            ));
-            return;
-        };
-        for (state, args) in decls {
-            let new_args = args.as_array().cloned().unwrap_or_default();
-            match target.get_mut(&state) {
-                Some(Value::Array(existing)) => merge_args(existing, new_args),
-                _ => {
-                    target.insert(state, Value::Array(new_args));
-                }
+                errors.push(format!(
+                    "Could not read '{path}' in saltenv '{saltenv}': {e}"
+                ));
+                return None;
             }
         }
     }
+    None
+}
 
-    fn apply_excludes(&mut self) {
-        let mut ex_sls = Vec::new();
-        let mut ex_id = Vec::new();
-        for exc in std::mem::take(&mut self.excludes) {
-            match exc {
-                Value::String(s) => ex_sls.push(s),
-                Value::Object(o) => {
-                    if let Some(s) = o.get("sls").and_then(Value::as_str) {
-                        ex_sls.push(s.to_string());
-                    }
-                    if let Some(i) = o.get("id").and_then(Value::as_str) {
-                        ex_id.push(i.to_string());
-                    }
-                }
-                _ => {}
+/// Salt's `list_states`: every SLS name of an environment, sorted.
+fn list_states(host: &dyn StateHost, saltenv: &str) -> Vec<String> {
+    let mut names: Vec<String> = host
+        .list_files(saltenv)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| {
+            let dotted = p.replace('/', ".");
+            if p.ends_with("/init.sls") {
+                Some(dotted[..dotted.len() - 9].to_string())
+            } else {
+                dotted.strip_suffix(".sls").map(str::to_string)
+            }
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn glob_match(pattern: &str, text: &str) -> bool {
+    pattern == text || Fnmatch::new(pattern).is_ok_and(|g| g.is_match(text))
+}
+
+/// Salt's message for an include no environment (or more than one) provides.
+fn unresolved_include(
+    env_key: &str,
+    inc_sls: &str,
+    resolved: &[String],
+    matches: &Matches,
+) -> String {
+    if resolved.is_empty() {
+        let envs = if env_key == "_xenv" {
+            matches.keys().cloned().collect::<Vec<_>>().join(", ")
+        } else {
+            env_key.to_string()
+        };
+        format!(
+            "Unknown include: Specified SLS {env_key}: {inc_sls} is not available on the salt master in saltenv(s): {envs} "
+        )
+    } else {
+        format!(
+            "Ambiguous include: Specified SLS {env_key}: {inc_sls} is available on the salt master in multiple available saltenvs: {}",
+            resolved.join(", ")
+        )
+    }
+}
+
+/// Append `sls` to `__sls_included_from__` of every id of an included state.
+fn mark_included_from(nstate: &mut Value, sls: &str) {
+    let Value::Object(ids) = nstate else { return };
+    for (id, body) in ids.iter_mut() {
+        if id.starts_with("__") {
+            continue;
+        }
+        if let Value::Object(body) = body {
+            let from = body
+                .entry("__sls_included_from__")
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(list) = from {
+                list.push(Value::String(sls.to_string()));
             }
         }
-        self.high.retain(|id, body| {
-            let sls = body
-                .get("__sls__")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let by_sls = ex_sls.iter().any(|p| {
-                brine_common::target::Fnmatch::new(p)
-                    .map(|g| g.is_match(sls))
-                    .unwrap_or(p == sls)
-            });
-            !by_sls && !ex_id.iter().any(|e| e == id)
-        });
+    }
+}
+
+/// Salt's `merge_included_states`: `__extend__`/`__exclude__` appended, ids
+/// added (an id defined differently twice is a conflict).
+fn merge_included_states(high: &mut Map<String, Value>, state: Value, errors: &mut Vec<String>) {
+    let Value::Object(mut state) = state else {
+        errors.push(format!(
+            "Error when rendering state with contents: {}",
+            python::repr(&state)
+        ));
+        return;
+    };
+    for key in ["__extend__", "__exclude__"] {
+        if let Some(Value::Array(add)) = state.shift_remove(key)
+            && let Value::Array(list) = high.entry(key).or_insert_with(|| Value::Array(Vec::new()))
+        {
+            list.extend(add);
+        }
+    }
+    for (id, body) in &state {
+        if let Some(existing) = high.get(id)
+            && existing != body
+        {
+            let field = |v: &Value, k: &str| v.get(k).map(python::to_str).unwrap_or_default();
+            errors.push(format!(
+                "Detected conflicting IDs, SLS IDs need to be globally unique.\n    The conflicting ID is '{id}' and is found in SLS '{}:{}' and SLS '{}:{}'",
+                field(existing, "__env__"),
+                field(existing, "__sls__"),
+                field(body, "__env__"),
+                field(body, "__sls__"),
+            ));
+        }
+    }
+    for (id, body) in state {
+        high.insert(id, body);
+    }
+}
+
+/// Salt's `clean_duplicate_extends`: one `{id: body}` per distinct extension.
+fn clean_duplicate_extends(high: &mut Map<String, Value>) {
+    let Some(Value::Array(exts)) = high.get("__extend__") else {
+        return;
+    };
+    let mut items: Vec<(String, Value)> = Vec::new();
+    for ext in exts.iter().filter_map(Value::as_object) {
+        for (id, body) in ext {
+            let item = (id.clone(), body.clone());
+            if !items.contains(&item) {
+                items.push(item);
+            }
+        }
+    }
+    let cleaned = items
+        .into_iter()
+        .map(|(id, body)| Value::Object(Map::from_iter([(id, body)])))
+        .collect();
+    high.insert("__extend__".into(), Value::Array(cleaned));
+}
+
+/// Salt's `_handle_extend`: `extend:` moves to `__extend__`, each body marked
+/// with its SLS and saltenv and its `module.function` keys split.
+fn handle_extend(
+    state: &mut Map<String, Value>,
+    sls: &str,
+    saltenv: &str,
+    errors: &mut Vec<String>,
+) {
+    let Some(ext) = state.shift_remove("extend") else {
+        return;
+    };
+    let Value::Object(mut ext) = ext else {
+        errors.push(format!(
+            "Extension value in SLS '{sls}' is not a dictionary"
+        ));
+        return;
+    };
+    for (name, body) in ext.iter_mut() {
+        let Value::Object(body) = body else {
+            errors.push(format!(
+                "Extension name '{name}' in SLS '{sls}' is not a dictionary"
+            ));
+            continue;
+        };
+        body.entry("__sls__")
+            .or_insert_with(|| Value::String(sls.into()));
+        body.entry("__env__")
+            .or_insert_with(|| Value::String(saltenv.into()));
+        let keys: Vec<String> = body.keys().cloned().collect();
+        for key in keys {
+            if key.starts_with('_') || !body[&key].is_array() {
+                continue;
+            }
+            if let Some((module, fun)) = split_dotted(&key)
+                && let Some(Value::Array(mut list)) = body.shift_remove(&key)
+            {
+                list.push(Value::String(fun));
+                body.insert(module, Value::Array(list));
+            }
+        }
+    }
+    if let Value::Array(list) = state
+        .entry("__extend__")
+        .or_insert_with(|| Value::Array(Vec::new()))
+    {
+        list.push(Value::Object(ext));
+    }
+}
+
+/// Salt's `_handle_exclude`: `exclude:` moves to `__exclude__`.
+fn handle_exclude(state: &mut Map<String, Value>, sls: &str, errors: &mut Vec<String>) {
+    let Some(exc) = state.shift_remove("exclude") else {
+        return;
+    };
+    // Python's `list.extend` of a non-list: a string's characters, a dict's keys.
+    let items: Vec<Value> = match exc {
+        Value::Array(list) => list,
+        other => {
+            errors.push(format!(
+                "Exclude Declaration in SLS {sls} is not formed as a list"
+            ));
+            match other {
+                Value::String(s) => s.chars().map(|c| Value::String(c.into())).collect(),
+                Value::Object(o) => o.keys().map(|k| Value::String(k.clone())).collect(),
+                _ => Vec::new(),
+            }
+        }
+    };
+    if let Value::Array(list) = state
+        .entry("__exclude__")
+        .or_insert_with(|| Value::Array(Vec::new()))
+    {
+        list.extend(items);
+    }
+}
+
+/// `module.function` as (`module`, `function`) (Salt keeps the second component only).
+fn split_dotted(key: &str) -> Option<(String, String)> {
+    let mut comps = key.split('.');
+    let module = comps.next()?;
+    let fun = comps.next()?;
+    Some((module.to_string(), fun.to_string()))
+}
+
+/// Salt's `_handle_state_decls`: `vim: pkg.installed` padded, `pkg.installed:`
+/// split into `pkg: [..., installed]`, `__sls__`/`__env__` added.
+fn handle_state_decls(
+    state: &mut Map<String, Value>,
+    sls: &str,
+    saltenv: &str,
+    errors: &mut Vec<String>,
+) {
+    for (name, body) in state.iter_mut() {
+        if name == "__extend__" || name == "__exclude__" {
+            continue;
+        }
+        let Value::Object(decls) = body else {
+            match body.as_str().and_then(split_dotted) {
+                Some((module, fun)) => {
+                    *body = Value::Object(Map::from_iter([
+                        ("__sls__".to_string(), Value::String(sls.into())),
+                        ("__env__".to_string(), Value::String(saltenv.into())),
+                        (module, Value::Array(vec![Value::String(fun)])),
+                    ]));
+                }
+                None => errors.push(format!("ID {name} in SLS {sls} is not a dictionary")),
+            }
+            continue;
+        };
+        let mut skeys: HashSet<String> = HashSet::new();
+        let keys: Vec<String> = decls.keys().cloned().collect();
+        for key in keys {
+            if key.starts_with('_') || !decls[&key].is_array() {
+                continue;
+            }
+            let Some((module, fun)) = split_dotted(&key) else {
+                skeys.insert(key);
+                continue;
+            };
+            if skeys.contains(&module) {
+                errors.push(format!(
+                    "ID '{name}' in SLS '{sls}' contains multiple state declarations of the same type"
+                ));
+                continue;
+            }
+            if let Some(Value::Array(mut list)) = decls.shift_remove(&key) {
+                list.push(Value::String(fun));
+                decls.insert(module.clone(), Value::Array(list));
+            }
+            skeys.insert(module);
+        }
+        decls
+            .entry("__sls__")
+            .or_insert_with(|| Value::String(sls.into()));
+        decls
+            .entry("__env__")
+            .or_insert_with(|| Value::String(saltenv.into()));
     }
 }
 
@@ -344,77 +583,6 @@ pub fn resolve_relative(sls: &str, is_init: bool, name: &str) -> Option<String> 
     }
     (!comps.is_empty()).then(|| comps.join("."))
 }
-
-/// `file.managed: [...]` becomes `file: [..., "managed"]`; a `null` body an empty list.
-fn normalise_decls(
-    id: &str,
-    sls: &str,
-    body: Map<String, Value>,
-) -> Result<Map<String, Value>, String> {
-    let mut out = Map::new();
-    for (key, args) in body {
-        if key.starts_with("__") {
-            out.insert(key, args);
-            continue;
-        }
-        let mut list = match args {
-            Value::Array(list) => list,
-            Value::Null => Vec::new(),
-            _ => {
-                return Err(format!(
-                    "The type {key} in {id} in SLS '{sls}' is not formatted as a list"
-                ));
-            }
-        };
-        let module = match key.split_once('.') {
-            Some((module, fun)) => {
-                list.push(Value::String(fun.to_string()));
-                module.to_string()
-            }
-            None => key,
-        };
-        match out.get_mut(&module) {
-            Some(Value::Array(existing)) => existing.extend(list),
-            _ => {
-                out.insert(module, Value::Array(list));
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Salt's `reconcile_extend` for one state declaration: a function replaces
-/// the function, a requisite list is appended to, any other argument replaced.
-fn merge_args(existing: &mut Vec<Value>, new_args: Vec<Value>) {
-    for arg in new_args {
-        let pos = match &arg {
-            Value::String(_) => existing.iter().position(Value::is_string),
-            Value::Object(o) => o.keys().next().and_then(|k| {
-                existing
-                    .iter()
-                    .position(|e| e.as_object().is_some_and(|eo| eo.contains_key(k)))
-            }),
-            _ => None,
-        };
-        match (pos, arg) {
-            (Some(i), Value::Object(o)) => {
-                let key = o.keys().next().cloned().unwrap_or_default();
-                let merge_list = REQUISITE_KEYS.contains(&key.as_str());
-                match (&mut existing[i], o.get(&key)) {
-                    (Value::Object(eo), Some(Value::Array(add))) if merge_list => {
-                        if let Some(Value::Array(list)) = eo.get_mut(&key) {
-                            list.extend(add.iter().cloned());
-                        }
-                    }
-                    (slot, _) => *slot = Value::Object(o),
-                }
-            }
-            (Some(i), arg) => existing[i] = arg,
-            (None, arg) => existing.push(arg),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

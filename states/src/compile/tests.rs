@@ -1,4 +1,4 @@
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::testhost::MemHost;
 use super::*;
@@ -70,7 +70,8 @@ fn compile_applies_extend_and_exclude() {
         ),
     ];
     let low = compile_sls(&files, &["a"]).expect("compiles");
-    assert_eq!(ids(&low), ["target:renamed", "other:other"]);
+    // `other` runs first: `target` (the lower order) requires it.
+    assert_eq!(ids(&low), ["other:other", "target:renamed"]);
     assert_eq!(
         req_of(&low, "target"),
         [(ReqKind::Require, "other".to_string())]
@@ -92,7 +93,7 @@ c:
   cmd.run:
     - name: echo c
     - onchanges:
-      - sls: s
+      - test: a
     - onfail_any:
       - id: a
 d:
@@ -106,10 +107,7 @@ d:
     assert_eq!(req_of(&low, "a"), [(ReqKind::Watch, "b".into())]);
     let c = req_of(&low, "c");
     assert!(c.contains(&(ReqKind::Require, "b".into())), "{c:?}");
-    assert!(
-        c.contains(&(ReqKind::Onchanges, "a".into()))
-            && c.contains(&(ReqKind::Onchanges, "d".into()))
-    );
+    assert!(c.contains(&(ReqKind::Onchanges, "a".into())));
     assert!(c.contains(&(ReqKind::Onfail, "a".into())));
     assert!(c.contains(&(ReqKind::Prerequired, "d".into())));
     assert_eq!(
@@ -133,7 +131,7 @@ fn compile_error_names_state_with_missing_requisite() {
     assert_eq!(
         err.errors,
         [
-            "State 'g' (cmd.run) in SLS 's': The following requisites were not found:\n                   require:\n                       cmd: Z\n"
+            "Referenced state does not exist for requisite [require: (cmd: Z)] in state [echo G] in SLS [s]"
         ]
     );
 }
@@ -144,7 +142,9 @@ fn compile_error_names_states_in_a_cycle() {
     let err = compile_sls(&[("base/s.sls", sls)], &["s"]).expect_err("cycle");
     assert_eq!(
         err.errors,
-        ["Recursive requisite found: test: a (SLS 's') -> test: b (SLS 's') -> test: a (SLS 's')"]
+        [
+            "Recursive requisites were found: ({'SLS': 's', 'ID': 'b'}, 'watch', {'SLS': 's', 'ID': 'a'}), ({'SLS': 's', 'ID': 'a'}, 'require', {'SLS': 's', 'ID': 'b'})"
+        ]
     );
 }
 
@@ -166,10 +166,7 @@ fn compile_reports_missing_sls_conflicts_and_bad_functions() {
     );
     let err =
         compile_sls(&[("base/s.sls", "x:\n  test:\n    - name: y\n")], &["s"]).expect_err("no fun");
-    assert_eq!(
-        err.errors,
-        ["No function declared in state 'test' in SLS 's'"]
-    );
+    assert_eq!(err.errors, ["No function declared in state 'x' in SLS 's'"]);
 }
 
 #[test]
@@ -321,4 +318,99 @@ fn top_same_serves_an_environment_without_top_from_default_top() {
     );
     host.opts.insert("default_top".into(), json!("nowhere"));
     assert_eq!(merged(&mut host, "same"), [env("base", &["common"])]);
+}
+
+#[test]
+fn included_states_carry_the_sls_that_included_them() {
+    let files = [
+        ("base/a.sls", "include:\n  - b\nx:\n  test.nop\n"),
+        ("base/b.sls", "include:\n  - c\ny:\n  test.nop\n"),
+        ("base/c.sls", "z:\n  test.nop\n"),
+    ];
+    let host = MemHost::with_files(&files);
+    let (high, errors) = render_sls(&host, "base", &["a".to_string()]);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(high["z"]["__sls_included_from__"], json!(["b", "a"]));
+    assert_eq!(high["y"]["__sls_included_from__"], json!(["a"]));
+    assert!(high["x"].get("__sls_included_from__").is_none());
+    // Own ids first, then what was included; included files numbered first.
+    assert_eq!(high.keys().collect::<Vec<_>>(), ["x", "y", "z"]);
+    assert_eq!(high["z"]["test"], json!(["nop", {"order": 10000}]));
+    assert_eq!(high["x"]["test"], json!(["nop", {"order": 10002}]));
+}
+
+#[test]
+fn extend_and_exclude_stay_raw_until_compiled() {
+    let files = [
+        (
+            "base/a.sls",
+            "include:\n  - b\nextend:\n  y:\n    test:\n      - k: 1\nexclude:\n  - id: gone\nx:\n  test.nop\n",
+        ),
+        ("base/b.sls", "y:\n  test.nop\ngone:\n  test.nop\n"),
+    ];
+    let host = MemHost::with_files(&files);
+    let (high, _) = render_sls(&host, "base", &["a".to_string()]);
+    assert_eq!(
+        high["__extend__"],
+        json!([{"y": {"test": [{"k": 1}], "__sls__": "a", "__env__": "base"}}])
+    );
+    assert_eq!(high["__exclude__"], json!([{"id": "gone"}]));
+    let low = compile(&high).expect("compiles");
+    assert_eq!(ids(&low), ["y:y", "x:x"]);
+    assert_eq!(low.chunks[0].args["k"], json!(1));
+}
+
+#[test]
+fn include_forms_are_read_as_salt_reads_them() {
+    let files = [(
+        "base/a.sls",
+        "include:\n  - base: gone.one\n  - 'prod:thing'\nx:\n  test.nop\n",
+    )];
+    let err = compile_sls(&files, &["a"]).expect_err("missing includes");
+    assert_eq!(
+        err.errors,
+        [
+            "Specified SLS gone.one in saltenv base is not available on the salt master or through a configured fileserver",
+            "Specified SLS prod:thing in saltenv base is not available on the salt master or through a configured fileserver",
+        ]
+    );
+}
+
+#[test]
+fn names_get_fractional_orders_and_string_orders_sort_at_the_cap() {
+    let sls = "n:\n  test.nop:\n    - names: [p, q]\ns:\n  test.nop:\n    - order: '3'\nl:\n  test.nop:\n    - order: last\n";
+    let host = MemHost::with_files(&[("base/s.sls", sls)]);
+    let high = high_from_sls(&host, "base", &["s".to_string()]).expect("renders");
+    let ordered = order(&prepare(&high).expect("prepares")).expect("orders");
+    let orders: Vec<(String, Value)> = ordered
+        .chunks
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap_or_default().to_string(),
+                c["order"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        orders,
+        [
+            ("p".to_string(), json!(10000.0001)),
+            ("q".to_string(), json!(10000.0002)),
+            ("s".to_string(), json!(10100)),
+            ("l".to_string(), json!(1010100)),
+        ]
+    );
+}
+
+#[test]
+fn require_in_a_missing_id_is_salts_cannot_extend_error() {
+    let sls = "p:\n  test.nop:\n    - require_in:\n      - test: nothere\n";
+    let err = compile_sls(&[("base/s.sls", sls)], &["s"]).expect_err("missing");
+    assert!(
+        err.errors[0].starts_with(
+            "Cannot extend ID 'nothere' in 'base:s'. It is not part of the high state."
+        ),
+        "{err:?}"
+    );
 }
