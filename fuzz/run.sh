@@ -23,6 +23,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/brine-fuzz-target}"
 targets=${TARGETS:-$(cargo +nightly fuzz list)}
 
 cargo +nightly fuzz build -O >&2
+bin_dir="$CARGO_TARGET_DIR/$(rustc +nightly -vV | sed -n 's/^host: //p')/release"
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
@@ -34,7 +35,10 @@ for t in $targets; do
   cp "$here/seeds/$t"/* "$corpus/" 2>/dev/null || true
   log="$scratch/$t.log"
   start=$(date +%s)
-  if ! cargo +nightly fuzz run -O "$t" "$corpus" -- \
+  # The binaries built above, run directly: `cargo fuzz run` would rebuild
+  # whenever the tree changed meanwhile.
+  mkdir -p "$here/artifacts/$t"
+  if ! "$bin_dir/$t" "$corpus" -artifact_prefix="$here/artifacts/$t/" \
       -runs="$max_runs" -max_total_time="$seconds" -rss_limit_mb=2048 \
       -malloc_limit_mb=1024 -max_len=65536 -print_final_stats=1 > "$log" 2>&1; then
     echo "fuzz target $t failed; its log:" >&2
