@@ -99,6 +99,10 @@ pub enum FnError {
     /// The function raised (Salt's bare `Exception`).
     #[error("{0}")]
     Exception(String),
+    /// The function raised a `TypeError` on its arguments' types (Salt
+    /// answers as for a call that does not fit the signature).
+    #[error("{0}")]
+    Type(String),
 }
 
 /// The value of a Python literal as a signature's default writes it.
@@ -342,6 +346,10 @@ impl<C: Send + 'static> Functions<C> {
             Err(FnError::Exception(msg)) => {
                 failure(format!("The minion function caused an exception: {msg}"))
             }
+            Err(FnError::Type(msg)) => failure(format!(
+                "Passed invalid arguments to {fun}: {msg}\n\n{}",
+                entry.doc
+            )),
         }
     }
 }
@@ -429,6 +437,9 @@ mod tests {
         f.register("test.bad", "", "bad", |_, _| async {
             Err(FnError::Invocation("nope".into()))
         });
+        f.register("test.type", "", "type doc", |_, _| async {
+            Err(FnError::Type("not a dict".into()))
+        });
         f
     }
 
@@ -453,6 +464,10 @@ mod tests {
         assert_eq!(
             f.call((), call("test.bad")).await.ret,
             json!("ERROR executing 'test.bad': nope")
+        );
+        assert_eq!(
+            f.call((), call("test.type")).await.ret,
+            json!("Passed invalid arguments to test.type: not a dict\n\ntype doc")
         );
     }
 

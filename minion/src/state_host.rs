@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use brine_common::functions::{Call, Functions};
 use brine_states::host::StateHost;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::fileclient::FileClient;
 use crate::modules::MinionCtx;
@@ -35,14 +35,10 @@ impl MinionStateHost {
         handle: tokio::runtime::Handle,
         pillar: Map<String, Value>,
     ) -> Self {
-        let mut opts = match serde_json::to_value(&*ctx.config) {
-            Ok(Value::Object(o)) => o,
-            _ => Map::new(),
-        };
-        opts.insert("id".into(), json!(ctx.id.to_string()));
+        let opts = crate::modules::config::opts(&ctx);
         let files = FileClient::new(&ctx.config, ctx.link.as_ref());
         MinionStateHost {
-            ctx,
+            ctx: ctx.rendering(),
             functions,
             handle,
             pillar,

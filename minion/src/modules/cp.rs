@@ -33,20 +33,26 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         "saltenv='base', prefix=''",
         LIST_MASTER_DOC,
         |ctx, call| async move {
-            let env = str_param(&call, 0, "saltenv").unwrap_or_else(|| "base".into());
-            let prefix = str_param(&call, 1, "prefix").unwrap_or_default();
-            let files = client(&ctx)
-                .manifest(&env)
-                .await
-                .map_err(FnError::Execution)?;
-            let list: Vec<Value> = files
-                .into_iter()
-                .map(|e| e.path.to_string())
-                .filter(|p| p.starts_with(&prefix))
-                .map(Value::String)
-                .collect();
-            Ok(Value::Array(list).into())
+            let (env, prefix) = env_and_prefix(&call);
+            let files = master_files(&ctx, &env, &prefix).await?;
+            Ok(json!(files).into())
         },
+    );
+    f.register(
+        "cp.list_master_dirs",
+        "saltenv='base', prefix=''",
+        LIST_MASTER_DIRS_DOC,
+        |ctx, call| async move {
+            let (env, prefix) = env_and_prefix(&call);
+            let files = master_files(&ctx, &env, "").await?;
+            Ok(json!(dirs_of(&files, &prefix)).into())
+        },
+    );
+    f.register(
+        "cp.get_file_str",
+        "path, saltenv='base'",
+        GET_FILE_STR_DOC,
+        |ctx, call| async move { get_file_str(&ctx, &call).await },
     );
     f.register(
         "cp.list_states",
@@ -120,6 +126,8 @@ const CACHE_FILE_DOC: &str = "Used to cache a single file on the Minion\n\nRetur
 const GET_FILE_DOC: &str = "Used to get a single file from the salt master\n\nCLI Example:\n\n    brine '*' cp.get_file salt://path/to/file /minion/dest";
 const LIST_MASTER_DOC: &str =
     "List all of the files stored on the master\n\nCLI Example:\n\n    brine '*' cp.list_master";
+const LIST_MASTER_DIRS_DOC: &str = "List all of the directories stored on the master\n\nCLI Example:\n\n    brine '*' cp.list_master_dirs";
+const GET_FILE_STR_DOC: &str = "Download a file from a URL to the Minion cache directory and return the\ncontents of that file\n\nReturns ``False`` if Salt was unable to cache a file from a URL.\n\nCLI Example:\n\n    brine '*' cp.get_file_str salt://my/file";
 const LIST_STATES_DOC: &str = "List all of the available state files in an environment\n\nCLI Example:\n\n    brine '*' cp.list_states";
 const HASH_FILE_DOC: &str = "Return the hash of a file, to get the hash of a file on the salt master file server\n\nCLI Example:\n\n    brine '*' cp.hash_file salt://path/to/file";
 const IS_CACHED_DOC: &str = "Return a boolean if the given path on the master has been cached on the minion\n\nCLI Example:\n\n    brine '*' cp.is_cached salt://path/to/file";
@@ -300,6 +308,84 @@ async fn get_template(ctx: MinionCtx, call: Call) -> Result<FnOutput, FnError> {
     Ok(json!(dest.display().to_string()).into())
 }
 
+/// `saltenv` and `prefix` of the `list_master*` functions.
+fn env_and_prefix(call: &Call) -> (String, String) {
+    let env = str_param(call, 0, "saltenv").unwrap_or_else(|| "base".into());
+    let prefix = str_param(call, 1, "prefix").unwrap_or_default();
+    (env, prefix)
+}
+
+/// The files of `saltenv` on the file server whose path starts with
+/// `prefix` (without its leading and trailing `/`), sorted.
+pub async fn master_files(
+    ctx: &MinionCtx,
+    saltenv: &str,
+    prefix: &str,
+) -> Result<Vec<String>, FnError> {
+    let prefix = prefix.trim_matches('/');
+    let mut files: Vec<String> = client(ctx)
+        .manifest(saltenv)
+        .await
+        .map_err(FnError::Execution)?
+        .into_iter()
+        .map(|e| e.path.to_string())
+        .filter(|p| p.starts_with(prefix))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Every directory holding a file of `files` (the file server lists files
+/// only, so an empty directory is not among them), starting with `prefix`.
+pub fn dirs_of(files: &[String], prefix: &str) -> Vec<String> {
+    let prefix = prefix.trim_matches('/');
+    let mut dirs: Vec<String> = files
+        .iter()
+        .flat_map(|f| f.match_indices('/').map(move |(at, _)| f[..at].to_string()))
+        .filter(|d| d.starts_with(prefix))
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    dirs
+}
+
+/// Salt's `cp.get_file_str`: the text of `salt://path`, `False` when it
+/// is not on the file server.
+async fn get_file_str(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
+    let url = str_param(call, 0, "path").unwrap_or_default();
+    let Some(rel) = url.strip_prefix("salt://") else {
+        return local_file_str(&url);
+    };
+    let (rel, env) = match rel.split_once("?saltenv=") {
+        Some((rel, env)) => (rel.to_string(), env.to_string()),
+        None => (
+            rel.to_string(),
+            str_param(call, 1, "saltenv").unwrap_or_else(|| "base".into()),
+        ),
+    };
+    match client(ctx)
+        .read_file(&env, &rel)
+        .await
+        .map_err(FnError::Execution)?
+    {
+        Some(bytes) => Ok(json!(String::from_utf8_lossy(&bytes)).into()),
+        None => Ok(json!(false).into()),
+    }
+}
+
+/// `cp.get_file_str` of a local path: Salt reads an absolute path as is and
+/// refuses a relative one.
+fn local_file_str(path: &str) -> Result<FnOutput, FnError> {
+    if !Path::new(path).is_absolute() {
+        return Err(FnError::Execution(format!("Path '{path}' is not absolute")));
+    }
+    Ok(match std::fs::read(path) {
+        Ok(bytes) => json!(String::from_utf8_lossy(&bytes)),
+        Err(_) => json!(false),
+    }
+    .into())
+}
+
 /// SLS names of the files of an environment (`a/b.sls` -> `a.b`, `a/init.sls` -> `a`).
 fn sls_names<'a>(paths: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut names: Vec<String> = paths
@@ -335,5 +421,24 @@ mod tests {
         let names =
             sls_names(["top.sls", "web/init.sls", "web/conf.sls", "files/motd"].into_iter());
         assert_eq!(names, ["top", "web", "web.conf"]);
+    }
+
+    #[test]
+    fn dirs_hold_files() {
+        let files = ["a/b/c.sls", "a/d.sls", "top.sls", "x/y/z"].map(String::from);
+        assert_eq!(dirs_of(&files, ""), ["a", "a/b", "x", "x/y"]);
+        assert_eq!(dirs_of(&files, "/x/"), ["x", "x/y"]);
+    }
+
+    #[test]
+    fn local_file_str_needs_an_absolute_path() {
+        assert_eq!(
+            local_file_str("rel/x"),
+            Err(FnError::Execution("Path 'rel/x' is not absolute".into()))
+        );
+        assert_eq!(
+            local_file_str("/nonexistent/brine").map(|o| o.ret),
+            Ok(json!(false))
+        );
     }
 }

@@ -14,6 +14,7 @@ mod edit;
 mod find;
 mod hash;
 pub(crate) mod meta;
+mod paths;
 mod pyre;
 
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -49,6 +50,7 @@ fn reg(
 }
 
 pub fn register(f: &mut Functions<MinionCtx>) {
+    paths::register(f);
     reg(f, "file.exists", "path", EXISTS_DOC, exists);
     reg(f, "file.file_exists", "path", FILE_EXISTS_DOC, file_exists);
     reg(

@@ -83,6 +83,12 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         |ctx, call| async move { remove(&ctx, &call).await },
     );
     f.register(
+        "grains.filter_by",
+        "lookup_dict, grain='os_family', merge=None, default='default', base=None",
+        FILTER_BY_DOC,
+        |ctx, call| async move { filter_by(&ctx.grains(), &call).map(FnOutput::from) },
+    );
+    f.register(
         "grains.set",
         "key, val='', force=False, destructive=False, delimiter=':'",
         SET_DOC,
@@ -124,7 +130,82 @@ const SET_DOC: &str = "Set a key to an arbitrary value. It is used like setval b
 const DELVAL_DOC: &str = "Delete a grain value from the grains config file. This will just set the\ngrain value to ``None``. To completely remove the grain, run ``grains.delkey``\nor pass ``destructive=True`` to ``grains.delval``.\n\nCLI Example:\n\n    brine '*' grains.delval key";
 const DELKEY_DOC: &str = "Remove a grain completely from the grain system, this will remove the\ngrain key and value\n\nkey\n    The grain key from which to delete the value.\n\nforce\n    Force remove the grain even when it is a mapped value.\n    Defaults to False\n\nCLI Example:\n\n    brine '*' grains.delkey key";
 
+const FILTER_BY_DOC: &str = "Look up the given grain in a given dictionary for the current OS and return\nthe result\n\nAlthough this may occasionally be useful at the CLI, the primary intent of\nthis function is for use in Jinja to make short work of creating lookup\ntables for OS-specific data. For example:\n\n    {% set apache = salt['grains.filter_by']({\n        'Debian': {'pkg': 'apache2', 'srv': 'apache2'},\n        'RedHat': {'pkg': 'httpd', 'srv': 'httpd'},\n    }, default='Debian') %}\n\nlookup_dict\n    A dictionary, keyed by a grain, containing a value or values relevant\n    to systems matching that grain.\ngrain : os_family\n    The name of a grain to match with the current system's grains.\nmerge\n    A dictionary to merge with the results of the grain selection from\n    ``lookup_dict``.\ndefault : default\n    default lookup_dict's key used if the grain does not exists or if the\n    grain value has no match on lookup_dict.\nbase\n    A lookup_dict key to use for a base dictionary. The grain-selected\n    ``lookup_dict`` is merged over this and then finally the ``merge``\n    dictionary is merged.\n\nCLI Example:\n\n    brine '*' grains.filter_by '{Debian: Debheads rule, RedHat: I love my hat}'";
+
 // --- readers -----------------------------------------------------------------
+
+/// Salt's `grains.filter_by` (`salt.utils.data.filter_by` over the grains):
+/// the first entry whose key (a case-sensitive glob) matches the grain's
+/// value, or one of its values when it is a list; else the `default` entry;
+/// the `base` entry under it and `merge` over it.
+fn filter_by(grains: &Map<String, Value>, call: &Call) -> Result<Value, FnError> {
+    let Some(Value::Object(table)) = call.param(0, "lookup_dict") else {
+        let kind = call
+            .param(0, "lookup_dict")
+            .map_or("NoneType", super::dictupdate::python_type);
+        return Err(FnError::Exception(format!(
+            "AttributeError: '{kind}' object has no attribute 'get'"
+        )));
+    };
+    let text = |index, name, default: &str| {
+        call.param(index, name)
+            .filter(|v| !v.is_null())
+            .map_or_else(|| default.to_string(), python::to_str)
+    };
+    let grain = text(1, "grain", "os_family");
+    let default = text(3, "default", "default");
+    let mut found = selected(table, traverse(grains, &grain, DEFAULT_DELIMITER))
+        .or_else(|| table.get(&default))
+        .cloned()
+        .filter(|v| !v.is_null());
+    let base = call
+        .param(4, "base")
+        .filter(|v| python::truthy(v))
+        .map(python::to_str);
+    if let Some(base_values) = base.and_then(|b| table.get(&b)) {
+        found = Some(match found {
+            None => base_values.clone(),
+            Some(ret) if base_values.is_object() => {
+                if !ret.is_object() {
+                    return Err(FnError::Exception(
+                        "filter_by default and look-up values must both be dictionaries.".into(),
+                    ));
+                }
+                super::dictupdate::update(base_values.clone(), ret, true, false)?
+            }
+            Some(ret) => ret,
+        });
+    }
+    match call.param(2, "merge").filter(|v| python::truthy(v)) {
+        None => Ok(found.unwrap_or(Value::Null)),
+        Some(merge) if !merge.is_object() => Err(FnError::Exception(
+            "filter_by merge argument must be a dictionary.".into(),
+        )),
+        Some(merge) => match found {
+            None => Ok(merge.clone()),
+            Some(ret) => super::dictupdate::update(ret, merge.clone(), true, false),
+        },
+    }
+}
+
+/// The entry of `table` whose key matches the value (or one of the values).
+fn selected<'a>(table: &'a Map<String, Value>, value: Option<&Value>) -> Option<&'a Value> {
+    let values: Vec<&Value> = match value {
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(one) => vec![one],
+        None => Vec::new(),
+    };
+    values.into_iter().find_map(|value| {
+        let text = python::to_str(value);
+        table
+            .iter()
+            .find(|(key, _)| {
+                brine_common::target::Fnmatch::new(key).is_ok_and(|glob| glob.is_match(&text))
+            })
+            .map(|(_, entry)| entry)
+            .filter(|entry| !entry.is_null())
+    })
+}
 
 /// Salt's `salt.utils.data.is_true`.
 fn is_true(value: &Value) -> bool {
@@ -519,12 +600,63 @@ fn place_in_parent(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn filter(args: Vec<Value>, kwargs: Value) -> Result<Value, FnError> {
+        let grains = json!({"os": "Debian", "os_family": "Debian", "roles": ["db", "web"]});
+        let call = Call {
+            fun: "grains.filter_by".into(),
+            args,
+            kwargs: kwargs.as_object().cloned().unwrap_or_default(),
+        };
+        filter_by(grains.as_object().unwrap_or(&Map::new()), &call)
+    }
+
+    #[test]
+    fn filter_by_like_salt() {
+        let table = json!({"Debian": "deb", "RedHat": "rpm"});
+        assert_eq!(filter(vec![table.clone()], json!({})), Ok(json!("deb")));
+        assert_eq!(
+            filter(vec![json!({"Deb*": 1})], json!({"grain": "os"})),
+            Ok(json!(1))
+        );
+        assert_eq!(
+            filter(vec![json!({"web": 1, "db": 2})], json!({"grain": "roles"})),
+            Ok(json!(2))
+        );
+        assert_eq!(
+            filter(vec![json!({"default": "d"})], json!({})),
+            Ok(json!("d"))
+        );
+        assert_eq!(
+            filter(vec![json!({"x": "d"})], json!({"grain": "nosuch"})),
+            Ok(Value::Null)
+        );
+        assert_eq!(
+            filter(
+                vec![json!({"Debian": {"a": 1}})],
+                json!({"merge": {"b": 2}})
+            ),
+            Ok(json!({"a": 1, "b": 2}))
+        );
+        assert_eq!(
+            filter(
+                vec![json!({"Debian": {"a": 1}, "base": {"a": 0, "c": 3}})],
+                json!({"base": "base"})
+            ),
+            Ok(json!({"a": 1, "c": 3}))
+        );
+        assert!(matches!(
+            filter(vec![json!({"Debian": {"a": 1}})], json!({"merge": 3})),
+            Err(FnError::Exception(m)) if m == "filter_by merge argument must be a dictionary."
+        ));
+        assert!(filter(vec![json!([1])], json!({})).is_err());
+    }
+
     use std::sync::Arc;
 
     use brine_common::config::MinionConfig;
     use brine_common::ids::MinionId;
-
-    use super::*;
 
     fn ctx(dir: &std::path::Path) -> (MinionCtx, Arc<Functions<MinionCtx>>) {
         let config = MinionConfig {

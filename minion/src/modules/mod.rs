@@ -14,8 +14,11 @@ use crate::executor::RunningJobs;
 pub mod archive;
 pub mod beacons;
 pub mod cmd;
+pub mod config;
 pub mod cp;
 pub mod cron;
+pub mod defaults;
+pub mod dictupdate;
 pub mod disk;
 pub mod event;
 pub mod file;
@@ -24,6 +27,8 @@ pub mod grains;
 pub mod group;
 pub mod host;
 pub mod hosts;
+pub mod log;
+pub mod match_;
 pub mod mine;
 pub mod network;
 pub mod pillar;
@@ -32,6 +37,7 @@ pub mod process;
 pub mod saltutil;
 pub mod schedule;
 pub mod service;
+pub mod slsutil;
 pub mod state;
 pub mod status;
 pub mod sys;
@@ -60,6 +66,10 @@ pub struct MinionCtx {
     pub beacons: Arc<crate::beacons::BeaconStore>,
     /// Scheduled jobs, changed at run time by `schedule.*`.
     pub schedule: Arc<crate::schedule::ScheduleStore>,
+    /// Whether `pillar.*` masks values by default (Salt's `mask_pillar`
+    /// context variable): true for calls from the command line and jobs,
+    /// false while a template renders (see [`MinionCtx::rendering`]).
+    pub mask_pillar: bool,
 }
 
 impl MinionCtx {
@@ -107,12 +117,22 @@ impl MinionCtx {
             functions: Arc::downgrade(functions),
             jid: None,
             link: None,
+            mask_pillar: true,
         }
     }
 
     pub fn with_link(self, link: crate::link::Link) -> Self {
         MinionCtx {
             link: Some(link),
+            ..self
+        }
+    }
+
+    /// The context functions called from a template see: Salt renders with
+    /// `mask_pillar` off, so `salt['pillar.items']()` gives plain values.
+    pub fn rendering(self) -> Self {
+        MinionCtx {
+            mask_pillar: false,
             ..self
         }
     }
@@ -207,8 +227,10 @@ fn all_functions() -> Functions<MinionCtx> {
     beacons::register(&mut f);
     archive::register(&mut f);
     cmd::register(&mut f);
+    config::register(&mut f);
     cp::register(&mut f);
     cron::register(&mut f);
+    defaults::register(&mut f);
     disk::register(&mut f);
     event::register(&mut f);
     file::register(&mut f);
@@ -216,6 +238,8 @@ fn all_functions() -> Functions<MinionCtx> {
     grains::register(&mut f);
     group::register(&mut f);
     hosts::register(&mut f);
+    log::register(&mut f);
+    match_::register(&mut f);
     mine::register(&mut f);
     network::register(&mut f);
     pillar::register(&mut f);
@@ -223,6 +247,7 @@ fn all_functions() -> Functions<MinionCtx> {
     saltutil::register(&mut f);
     schedule::register(&mut f);
     service::register(&mut f);
+    slsutil::register(&mut f);
     state::register(&mut f);
     status::register(&mut f);
     sys::register(&mut f);

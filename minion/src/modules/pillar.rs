@@ -10,6 +10,11 @@
 //! Functions: `pillar.items` (a freshly compiled pillar, as in Salt),
 //! `pillar.item`, `pillar.get`, `pillar.raw`, `pillar.ls`, `pillar.keys`,
 //! `pillar.obfuscate`. Render errors show under `_errors`.
+//!
+//! Masking (Salt 3008): `pillar.items`, `pillar.item` and `pillar.get` give
+//! every non-empty scalar as `**********` unless called with `unmask=True`
+//! or from a template (which renders with masking off, see
+//! [`MinionCtx::rendering`]); `pillar.raw` is unmasked unless `unmask=False`.
 
 use std::time::Duration;
 
@@ -40,13 +45,13 @@ pub fn register(f: &mut Functions<MinionCtx>) {
     );
     f.register(
         "pillar.get",
-        "key, default='', merge=False, merge_nested_lists=None, delimiter=':', pillarenv=None, saltenv=None",
+        "key, default='', merge=False, merge_nested_lists=None, delimiter=':', pillarenv=None, saltenv=None, unmask=None",
         "Attempt to retrieve the named value from pillar; if the named value is\nnot available return the passed default (an empty string by default).\n\nThe value can also represent a value in a nested dict using a \":\"\ndelimiter for the dict: ``pkg:apache``.\n\nmerge\n    Merge the found dict (or list) over ``default`` instead of replacing it.\n\ndelimiter\n    Specify an alternate delimiter to use when traversing a nested dict.\n\nCLI Example:\n\n    brine '*' pillar.get pkg:apache",
         |ctx, call| async move { get(&ctx, &call).await },
     );
     f.register(
         "pillar.raw",
-        "key=None",
+        "key=None, unmask=None",
         "Return the raw pillar data that is currently loaded into the minion.\n\nCLI Example:\n\n    brine '*' pillar.raw\n    brine '*' pillar.raw key='roles'",
         |ctx, call| async move { raw(&ctx, &call).await },
     );
@@ -61,7 +66,7 @@ pub fn register(f: &mut Functions<MinionCtx>) {
     );
     f.register(
         "pillar.keys",
-        "key, delimiter=':'",
+        "key, delimiter=':', unmask=None",
         "Attempt to retrieve a list of keys from the named value from the pillar.\n\nCLI Example:\n\n    brine '*' pillar.keys web:sites",
         |ctx, call| async move { keys(&ctx, &call).await },
     );
@@ -194,10 +199,46 @@ fn key_args(call: &Call) -> Vec<String> {
 
 async fn items(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
     if !call.args.is_empty() {
-        return item(ctx, call).await;
+        // Salt passes the keys on to `item` without `unmask`.
+        let mut call = call.clone();
+        call.kwargs.remove("unmask");
+        return item(ctx, &call).await;
     }
-    Ok(Value::Object(fresh_pillar(ctx, call).await?).into())
+    let pillar = Value::Object(fresh_pillar(ctx, call).await?);
+    Ok(masked(pillar, unmask(ctx, call.kwargs.get("unmask"))).into())
 }
+
+/// The `unmask` argument as given; when it is not given (or `None`),
+/// values are unmasked only where the caller renders a template.
+fn unmask(ctx: &MinionCtx, given: Option<&Value>) -> bool {
+    match given {
+        None | Some(Value::Null) => !ctx.mask_pillar,
+        Some(flag) => truthy(flag),
+    }
+}
+
+/// Salt's `secret.serial` unless `unmask`: every scalar that is truthy in
+/// Python (a non-empty string, a non-zero number, `True`) becomes
+/// `**********`; structure, keys, empty strings, zeros, `False` and `None`
+/// stay.
+fn masked(value: Value, unmask: bool) -> Value {
+    if unmask {
+        return value;
+    }
+    serial(value)
+}
+
+fn serial(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, serial(v))).collect()),
+        Value::Array(items) => Value::Array(items.into_iter().map(serial).collect()),
+        scalar if truthy(&scalar) => json!(REDACTED),
+        scalar => scalar,
+    }
+}
+
+/// Salt's `REDACT_PLACEHOLDER`.
+const REDACTED: &str = "**********";
 
 async fn item(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
     let pillar = loaded_pillar(ctx).await;
@@ -211,7 +252,7 @@ async fn item(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
         let value = traverse(&pillar, &key, &delimiter).cloned();
         out.insert(key, value.unwrap_or_else(|| default.clone()));
     }
-    Ok(Value::Object(out).into())
+    Ok(masked(Value::Object(out), unmask(ctx, call.kwargs.get("unmask"))).into())
 }
 
 async fn get(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
@@ -227,12 +268,13 @@ async fn get(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
     let merge = call.param(2, "merge").is_some_and(truthy);
     let merge_lists = call.param(3, "merge_nested_lists").is_some_and(truthy);
     let delimiter = delimiter(call, 4);
+    let unmask = unmask(ctx, call.param(7, "unmask"));
     let pillar = loaded_pillar(ctx).await;
     let found = traverse(&pillar, &key, &delimiter).cloned();
     if merge && let Some(merged) = merge_default(&default, found.as_ref(), merge_lists) {
-        return Ok(merged.into());
+        return Ok(masked(merged, unmask).into());
     }
-    Ok(found.unwrap_or(default).into())
+    Ok(masked(found.unwrap_or(default), unmask).into())
 }
 
 /// `merge=True`: the found dict merged over a dict default, or the found
@@ -269,14 +311,18 @@ fn merge_default(default: &Value, found: Option<&Value>, merge_lists: bool) -> O
 
 async fn raw(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
     let pillar = loaded_pillar(ctx).await;
-    Ok(match call.param(0, "key") {
-        Some(Value::Null) | None => Value::Object(pillar),
-        Some(key) => {
+    let value = match call.param(0, "key") {
+        Some(key) if truthy(key) => {
             let key = brine_common::output::python::to_str(key);
             pillar.get(&key).cloned().unwrap_or(json!({}))
         }
-    }
-    .into())
+        _ => Value::Object(pillar),
+    };
+    // Unmasked unless asked otherwise (Salt 3008.2).
+    let unmask = call
+        .param(1, "unmask")
+        .is_none_or(|v| v.is_null() || truthy(v));
+    Ok(masked(value, unmask).into())
 }
 
 async fn keys(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
@@ -326,6 +372,17 @@ mod tests {
             obfuscate(&v),
             json!({"a": {"b": ["<int>", "<str>", "<float>", "<NoneType>", "<bool>"]}})
         );
+    }
+
+    #[test]
+    fn masking_hides_truthy_scalars_only() {
+        let v = json!({"a": {"s": "x", "e": "", "n": 0, "f": 1.5, "b": false, "t": true, "z": null}, "l": [1, 0]});
+        assert_eq!(
+            masked(v.clone(), false),
+            json!({"a": {"s": REDACTED, "e": "", "n": 0, "f": REDACTED, "b": false, "t": REDACTED, "z": null}, "l": [REDACTED, 0]})
+        );
+        assert_eq!(masked(v.clone(), true), v);
+        assert_eq!(masked(json!("fallback"), false), json!(REDACTED));
     }
 
     #[test]
