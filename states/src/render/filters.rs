@@ -12,6 +12,13 @@ use super::data;
 use super::pyjson;
 use super::values::{from_json, to_json};
 
+mod dicts;
+mod hash;
+mod lists;
+mod net;
+pub(crate) mod pystr;
+pub(crate) mod text;
+
 /// Adds every Salt filter and test to `env`.
 pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("yaml", yaml);
@@ -32,12 +39,33 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("regex_replace", regex_replace);
     env.add_filter("sequence", sequence);
     env.add_filter("md5", md5);
-    env.add_filter("sha256", sha256);
     env.add_filter("base64_encode", base64_encode);
     env.add_filter("base64_decode", base64_decode);
     env.add_filter("strftime", strftime);
+    env.add_filter("date_format", strftime);
     env.add_filter("quote", quote);
     env.add_test("list", is_list);
+    env.add_test("match", test_match);
+    hash::register(env);
+    lists::register(env);
+    net::register(env);
+    text::register(env);
+    dicts::register(env);
+}
+
+/// An argument Salt's Python signature lets a template give by position or
+/// by keyword: the keyword wins; every other keyword is an error.
+pub(crate) fn positional_or_keyword<T>(
+    positional: Option<T>,
+    kwargs: &Kwargs,
+    name: &str,
+) -> Result<Option<T>, Error>
+where
+    T: for<'a> minijinja::value::ArgType<'a, Output = T>,
+{
+    let keyword: Option<T> = kwargs.get(name)?;
+    kwargs.assert_all_used()?;
+    Ok(keyword.or(positional))
 }
 
 pub(crate) fn invalid(message: impl Into<String>) -> Error {
@@ -46,7 +74,7 @@ pub(crate) fn invalid(message: impl Into<String>) -> Error {
 
 /// `|yaml`: flow style by default (`{a: 1}`), block style with `|yaml(False)`.
 fn yaml(value: &Value, flow_style: Option<bool>) -> Result<String, Error> {
-    let json = to_json(value)?;
+    let json = pyjson::sort_keys(to_json(value)?);
     Ok(match flow_style {
         Some(false) => brine_common::yaml::dump_block(&json).trim().to_owned(),
         _ => brine_common::yaml::dump_flow(&json),
@@ -59,15 +87,16 @@ fn json(value: &Value, kwargs: Kwargs) -> Result<String, Error> {
     let sort_keys: Option<bool> = kwargs.get("sort_keys")?;
     kwargs.assert_all_used()?;
     let json = to_json(value)?;
-    if sort_keys == Some(false) {
-        return serde_json::to_string(&json).map_err(|e| invalid(e.to_string()));
-    }
-    Ok(pyjson::dumps(&json, indent))
+    Ok(pyjson::dumps_with(&json, indent, sort_keys.unwrap_or(true)))
 }
 
-/// `|tojson`: sorted keys, and `<`, `>`, `&`, `'` escaped for HTML as Jinja does.
-fn tojson(value: &Value, indent: Option<usize>) -> Result<String, Error> {
-    let text = pyjson::dumps(&to_json(value)?, indent);
+/// Salt's `|tojson(indent=None)`: keys in their order, and `<`, `>`, `&`,
+/// `'` escaped for HTML.
+fn tojson(value: &Value, indent: Option<usize>, kwargs: Kwargs) -> Result<String, Error> {
+    let indent = kwargs.get::<Option<usize>>("indent")?.or(indent);
+    let sort_keys = kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(false);
+    kwargs.assert_all_used()?;
+    let text = pyjson::dumps_with(&to_json(value)?, indent, sort_keys);
     Ok(text
         .replace('<', "\\u003c")
         .replace('>', "\\u003e")
@@ -76,7 +105,9 @@ fn tojson(value: &Value, indent: Option<usize>) -> Result<String, Error> {
 }
 
 fn yaml_encode(value: &Value) -> Result<String, Error> {
-    Ok(brine_common::yaml::dump_flow(&to_json(value)?))
+    Ok(brine_common::yaml::dump_flow(&pyjson::sort_keys(to_json(
+        value,
+    )?)))
 }
 
 /// A YAML double-quoted scalar, as PyYAML writes one without line wrapping.
@@ -145,8 +176,9 @@ fn is_list(value: &Value) -> bool {
     value.kind() == ValueKind::Seq
 }
 
-/// Salt's `to_bool`: strings are true when `yes`, `1` or `true`; numbers
-/// when positive; collections when not empty.
+/// Salt's `to_bool`: strings are true when `yes`, `1` or `true`; integers
+/// when positive; collections when not empty; anything else (floats
+/// included) is false.
 fn to_bool(value: &Value) -> bool {
     match value.kind() {
         ValueKind::Undefined | ValueKind::None => false,
@@ -154,56 +186,103 @@ fn to_bool(value: &Value) -> bool {
         ValueKind::String => value
             .as_str()
             .is_some_and(|s| matches!(s.to_lowercase().as_str(), "yes" | "1" | "true")),
-        ValueKind::Number => f64::try_from(value.clone()).is_ok_and(|n| n > 0.0),
+        ValueKind::Number if value.is_integer() => {
+            i128::try_from(value.clone()).is_ok_and(|n| n > 0)
+        }
         ValueKind::Seq | ValueKind::Map => value.len().is_some_and(|n| n > 0),
         _ => false,
     }
 }
 
-fn build_regex(pattern: &str, ignorecase: bool, multiline: bool) -> Result<regex::Regex, Error> {
+fn build_regex(pattern: &str, flags: RegexFlags) -> Result<regex::Regex, Error> {
     regex::RegexBuilder::new(pattern)
-        .case_insensitive(ignorecase)
-        .multi_line(multiline)
+        .case_insensitive(flags.ignorecase)
+        .multi_line(flags.multiline)
         .build()
         .map_err(|e| invalid(format!("invalid regular expression: {e}")))
 }
 
-/// Python's `match.groups()`: every group, unmatched ones as `None`.
-fn groups(captures: &regex::Captures<'_>) -> Value {
-    let groups: Vec<Value> = captures
-        .iter()
-        .skip(1)
-        .map(|group| group.map_or(Value::from(()), |m| Value::from(m.as_str())))
-        .collect();
-    Value::from(groups)
+/// `ignorecase` and `multiline` of Salt's regex filters, given by position
+/// or by keyword.
+#[derive(Clone, Copy, Default)]
+struct RegexFlags {
+    ignorecase: bool,
+    multiline: bool,
 }
 
-/// `|regex_match(pattern)`: Python's `re.match` (anchored at the start);
-/// the groups, or `None`.
+impl RegexFlags {
+    fn read(
+        ignorecase: Option<bool>,
+        multiline: Option<bool>,
+        kwargs: &Kwargs,
+    ) -> Result<Self, Error> {
+        let ignorecase = kwargs.get::<Option<bool>>("ignorecase")?.or(ignorecase);
+        let multiline = kwargs.get::<Option<bool>>("multiline")?.or(multiline);
+        kwargs.assert_all_used()?;
+        Ok(RegexFlags {
+            ignorecase: ignorecase.unwrap_or(false),
+            multiline: multiline.unwrap_or(false),
+        })
+    }
+}
+
+/// What Salt's `regex_search`/`regex_match` give: the groups (unmatched
+/// ones as `None`), or a one-item tuple of the whole match when the
+/// pattern has no groups.
+fn groups(captures: &regex::Captures<'_>) -> Value {
+    let text = |m: Option<regex::Match<'_>>| m.map_or(Value::from(()), |m| Value::from(m.as_str()));
+    let groups: Vec<Value> = if captures.len() == 1 {
+        vec![text(captures.get(0))]
+    } else {
+        captures.iter().skip(1).map(text).collect()
+    };
+    Value::from_object(minijinja::value::Tuple::from(groups))
+}
+
+/// Python's `re.match`: the match must start at the beginning of the text.
+fn python_match<'t>(
+    text: &'t str,
+    pattern: &str,
+    flags: RegexFlags,
+) -> Result<Option<regex::Captures<'t>>, Error> {
+    let re = build_regex(&format!(r"\A(?:{pattern})"), flags)?;
+    Ok(re.captures(text))
+}
+
+/// `|regex_match(pattern, ignorecase=False, multiline=False)`: Python's `re.match`.
 fn regex_match(
     text: String,
     pattern: String,
     ignorecase: Option<bool>,
     multiline: Option<bool>,
+    kwargs: Kwargs,
 ) -> Result<Value, Error> {
-    let anchored = format!("^(?:{pattern})");
-    let re = build_regex(&anchored, ignorecase.unwrap_or(false), false)?;
-    let _ = multiline;
-    Ok(re.captures(&text).map_or(Value::from(()), |c| groups(&c)))
+    let flags = RegexFlags::read(ignorecase, multiline, &kwargs)?;
+    Ok(python_match(&text, &pattern, flags)?.map_or(Value::from(()), |c| groups(&c)))
 }
 
-/// `|regex_search(pattern)`: Python's `re.search`; the groups, or `None`.
+/// `is match(pattern, ignorecase=False, multiline=False)`.
+fn test_match(
+    text: String,
+    pattern: String,
+    ignorecase: Option<bool>,
+    multiline: Option<bool>,
+    kwargs: Kwargs,
+) -> Result<bool, Error> {
+    let flags = RegexFlags::read(ignorecase, multiline, &kwargs)?;
+    Ok(python_match(&text, &pattern, flags)?.is_some())
+}
+
+/// `|regex_search(pattern, ignorecase=False, multiline=False)`: Python's `re.search`.
 fn regex_search(
     text: String,
     pattern: String,
     ignorecase: Option<bool>,
     multiline: Option<bool>,
+    kwargs: Kwargs,
 ) -> Result<Value, Error> {
-    let re = build_regex(
-        &pattern,
-        ignorecase.unwrap_or(false),
-        multiline.unwrap_or(false),
-    )?;
+    let flags = RegexFlags::read(ignorecase, multiline, &kwargs)?;
+    let re = build_regex(&pattern, flags)?;
     Ok(re.captures(&text).map_or(Value::from(()), |c| groups(&c)))
 }
 
@@ -214,13 +293,11 @@ fn regex_replace(
     pattern: String,
     replacement: String,
     ignorecase: Option<bool>,
-    multiline: Option<bool>,
+    kwargs: Kwargs,
 ) -> Result<String, Error> {
-    let re = build_regex(
-        &pattern,
-        ignorecase.unwrap_or(false),
-        multiline.unwrap_or(false),
-    )?;
+    // minijinja passes at most five arguments: `multiline` by keyword only.
+    let flags = RegexFlags::read(ignorecase, None, &kwargs)?;
+    let re = build_regex(&pattern, flags)?;
     Ok(re
         .replace_all(&text, python_replacement(&replacement).as_str())
         .into_owned())
@@ -251,26 +328,18 @@ fn python_replacement(replacement: &str) -> String {
         .into_owned()
 }
 
-/// `|sequence`: a list stays a list, anything else becomes `[value]`.
+/// `|sequence`: a list or dict stays as it is, anything else becomes `[value]`.
 fn sequence(value: Value) -> Value {
-    if value.kind() == ValueKind::Seq {
+    if matches!(value.kind(), ValueKind::Seq | ValueKind::Map) {
         value
     } else {
         Value::from(vec![value])
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn md5(text: String) -> String {
     use md5::Digest as _;
-    hex(&md5::Md5::digest(text.as_bytes()))
-}
-
-fn sha256(text: String) -> String {
-    hex(ring::digest::digest(&ring::digest::SHA256, text.as_bytes()).as_ref())
+    hash::hex(&md5::Md5::digest(text.as_bytes()))
 }
 
 fn base64_encode(text: String) -> String {

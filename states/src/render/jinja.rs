@@ -95,7 +95,7 @@ fn environment(
     env.set_undefined_behavior(undefined_behavior(&data.opts));
     // Salt never auto-escapes; minijinja would for `.json`, `.html`, ... names.
     env.set_auto_escape_callback(|_| AutoEscape::None);
-    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    env.set_unknown_method_callback(super::methods::callback);
     env.set_path_join_callback(|name, parent| Cow::Owned(join_path(name, parent)));
     env.set_loader(loader(bridge.clone(), job.saltenv.to_owned(), sources));
     filters::register(&mut env);
@@ -237,6 +237,7 @@ fn add_functions(env: &mut Environment<'static>) {
         parse(Format::Text, &t, "<load_text>")
     });
     env.add_function("__salt_mutable", make_mutable);
+    env.add_function("namespace", super::mutable::namespace);
 }
 
 fn add_globals(

@@ -29,6 +29,7 @@ mod bridge;
 mod data;
 mod filters;
 mod jinja;
+mod methods;
 mod mutable;
 mod preprocess;
 mod pyjson;

@@ -6,8 +6,9 @@
 //!   and the same for `import_json` and `import_text`;
 //! - `{% load_yaml as d %}...{% endload %}` → `{% set d %}...{% endset %}{% set d = __salt_load_yaml(d) %}`,
 //!   and the same for `load_json` and `load_text`;
-//! - `{% set x = [...] %}` / `{% set x = {...} %}` → `{% set x = __salt_mutable(...) %}`,
-//!   so that `{% do x.append(y) %}` and `{% do x.update(z) %}` work.
+//! - `{% set x = <expr> %}` (and `{% set ns.x = <expr> %}`) →
+//!   `{% set x = __salt_mutable(<expr>) %}`, so that the lists and dicts a
+//!   name holds change in place (`{% do x.append(y) %}`), as in Python.
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -20,7 +21,7 @@ static TAGS: LazyLock<Option<Regex>> = LazyLock::new(|| {
         r"import_(?P<ikind>yaml|json|text)\s+(?P<src>(?:[^%]|%[^}])+?)\s+as\s+(?P<iname>[A-Za-z_][A-Za-z0-9_]*)",
         r"|load_(?P<lkind>yaml|json|text)\s+as\s+(?P<lname>[A-Za-z_][A-Za-z0-9_]*)",
         r"|(?P<end>endload)",
-        r"|set\s+(?P<sname>[A-Za-z_][A-Za-z0-9_]*)\s*=\s*(?P<literal>[\[{](?:[^%]|%[^}])*?[\]}])",
+        r"|set\s+(?P<sname>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)\s*=\s*(?P<literal>(?:[^%\s]|%[^}])(?:[^%]|%[^}])*?)",
         r")\s*(?P<r>[-+]?)%\}",
     ))
     .ok()
@@ -78,7 +79,7 @@ mod tests {
         let out = preprocess(source);
         assert_eq!(
             out,
-            "{% set x = __salt_import_yaml('a/x.yaml') %}\n{%- set j -%}\n{\"a\": 1}\n{%- endset %}{% set j = __salt_load_json(j) %}\n{% set l = __salt_mutable([]) %}{% set n = 1 %}"
+            "{% set x = __salt_import_yaml('a/x.yaml') %}\n{%- set j -%}\n{\"a\": 1}\n{%- endset %}{% set j = __salt_load_json(j) %}\n{% set l = __salt_mutable([]) %}{% set n = __salt_mutable(1) %}"
         );
         assert_eq!(out.lines().count(), source.lines().count());
     }

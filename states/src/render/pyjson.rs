@@ -5,12 +5,36 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-/// Prints `value` as Python's `json.dumps(..., sort_keys=True)` does: `", "`
+/// Python's `json.dumps(value, indent=indent, sort_keys=sort_keys)`: `", "`
 /// and `": "` separators without indent, non-ASCII as `\uXXXX`.
-pub(crate) fn dumps(value: &Value, indent: Option<usize>) -> String {
+pub(crate) fn dumps_with(value: &Value, indent: Option<usize>, sort_keys: bool) -> String {
     let mut out = String::new();
-    write_value(&mut out, value, indent, 0);
+    let value = if sort_keys {
+        self::sort_keys(value.clone())
+    } else {
+        value.clone()
+    };
+    write_value(&mut out, &value, indent, 0);
     out
+}
+
+/// `value` with every mapping's keys in sorted order (as PyYAML's and
+/// `json`'s `sort_keys` print them).
+pub(crate) fn sort_keys(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, sort_keys(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sort_keys).collect()),
+        other => other,
+    }
 }
 
 fn write_value(out: &mut String, value: &Value, indent: Option<usize>, depth: usize) {
@@ -36,10 +60,8 @@ fn write_value(out: &mut String, value: &Value, indent: Option<usize>, depth: us
                 out.push_str("{}");
                 return;
             }
-            let mut entries: Vec<_> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
             out.push('{');
-            for (index, (key, item)) in entries.into_iter().enumerate() {
+            for (index, (key, item)) in map.iter().enumerate() {
                 separator(out, indent, depth + 1, index == 0);
                 write_string(out, key);
                 out.push_str(": ");
@@ -115,12 +137,16 @@ mod tests {
     fn render_pyjson_sorts_keys_and_uses_python_separators() {
         let value = json!({"b": [1, 2.0, null], "a": "é\"", "c": {}});
         assert_eq!(
-            dumps(&value, None),
+            dumps_with(&value, None, true),
             r#"{"a": "\u00e9\"", "b": [1, 2.0, null], "c": {}}"#
         );
         assert_eq!(
-            dumps(&json!({"a": [1]}), Some(2)),
+            dumps_with(&json!({"a": [1]}), Some(2), true),
             "{\n  \"a\": [\n    1\n  ]\n}"
+        );
+        assert_eq!(
+            dumps_with(&json!({"b": 1, "a": 2}), None, false),
+            r#"{"b": 1, "a": 2}"#
         );
     }
 }

@@ -384,11 +384,11 @@ fn render_do_append_and_update_on_literals() {
 fn render_salt_filters() {
     let host = MemHost::new();
     let checks: &[(&str, &str)] = &[
-        ("{{ {'b': 1, 'a': [1, 'x']} | yaml }}", "{b: 1, a: [1, x]}"),
+        ("{{ {'b': 1, 'a': [1, 'x']} | yaml }}", "{a: [1, x], b: 1}"),
         ("{{ {'b': 1, 'a': 2} | json }}", r#"{"a": 2, "b": 1}"#),
         (
             "{{ {'b': 1, 'a': '<'} | tojson }}",
-            r#"{"a": "\u003c", "b": 1}"#,
+            r#"{"b": 1, "a": "\u003c"}"#,
         ),
         ("{{ 'yes' | yaml_encode }}", "'yes'"),
         ("{{ 'a\"b' | yaml_dquote }}", r#""a\"b""#),
@@ -437,6 +437,26 @@ fn render_salt_filters() {
         ),
         ("{{ \"a b\" | quote }}", "'a b'"),
         ("{{ {'b': 1, 'a': 2} | dictsort | first | first }}", "a"),
+        (
+            "{{ '10.0.0.1'|is_ip(options='private') }}-{{ 'a_b'|to_camelcase(uppercamel=True) }}",
+            "True-AB",
+        ),
+        (
+            "{% set d = {'f': []} %}{% do d['f'].append(1) %}{% do d.setdefault('g', []).append(2) %}{{ d|json }}",
+            r#"{"f": [1], "g": [2]}"#,
+        ),
+        (
+            "{% set ns = namespace(names=[]) %}{% for n in 'ab' %}{% do ns.names.append(n) %}{% endfor %}{{ ns.names|json }}",
+            r#"["a", "b"]"#,
+        ),
+        (
+            "{% set p = pillar %}{% do p.update({'new': 1}) %}{{ pillar.new }}",
+            "1",
+        ),
+        (
+            "{{ 'abcd'|regex_search('bc')|json }}-{{ 'ABC' is match('a', ignorecase=True) }}",
+            r#"["bc"]-True"#,
+        ),
         (
             "{{ 'a,b'.split(',') | json }}-{{ 'X'.lower() }}-{{ {'k': 1}.get('k') }}",
             r#"["a", "b"]-x-1"#,
