@@ -472,6 +472,8 @@ pub struct MinionConfig {
     /// Send every state's result as a `salt/job/<jid>/prog/...` event
     /// while a state run goes on (Salt's key).
     pub state_events: bool,
+    /// Stop a state run at the first failed state (Salt's key).
+    pub failhard: bool,
     /// How the top files of several environments combine (Salt's key):
     /// `merge` (default), `same` or `merge_all`.
     pub top_file_merging_strategy: String,
@@ -528,6 +530,7 @@ impl Default for MinionConfig {
             pillarenv: None,
             pillar_safe_render_error: true,
             state_events: false,
+            failhard: false,
             top_file_merging_strategy: "merge".into(),
             default_top: "base".into(),
             env_order: Vec::new(),

@@ -75,6 +75,10 @@ pub struct StateResult {
     pub result: Option<bool>,
     pub changes: Map<String, Value>,
     pub comment: String,
+    /// Salt's `skip_watch`: a check (`onlyif`, `unless`, `creates`, a
+    /// failed `check_cmd`) stopped the state, so a watch must not fire `mod_watch`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skip_watch: bool,
 }
 
 impl StateResult {
@@ -84,6 +88,7 @@ impl StateResult {
             result: Some(true),
             changes: Map::new(),
             comment: String::new(),
+            skip_watch: false,
         }
     }
 

@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{arg, name_of, pending};
+use super::{arg, name_of, one, pending};
 use crate::lowstate::{StateCall, StateModules, StateResult};
 
 pub fn register(m: &mut StateModules) {
@@ -50,13 +50,30 @@ fn run_all_kwargs(c: &StateCall<'_>) -> Map<String, Value> {
     kw
 }
 
+/// Salt's `stateful` argument: `True`, or `[{test_name: cmd}]` naming the
+/// command that reports what a test run would do.
+fn stateful_test_name(c: &StateCall<'_>) -> Option<String> {
+    let first = c.chunk.arg("stateful")?.as_array()?.first()?;
+    first.get("test_name")?.as_str().map(String::from)
+}
+
+fn is_stateful(c: &StateCall<'_>) -> bool {
+    stateful_test_name(c).is_some() || c.chunk.arg("stateful") == Some(&json!(true))
+}
+
 fn run(c: &StateCall<'_>) -> StateResult {
-    let name = name_of(c);
-    if c.test && !c.chunk.bool_arg("stateful", false) {
+    let test_name = stateful_test_name(c).filter(|_| c.test);
+    let name = test_name.as_deref().unwrap_or(name_of(c));
+    if c.test && test_name.is_none() {
+        // Salt's prediction; a stateful command's is re-read as its
+        // (empty) output: no changes, no comment.
+        if is_stateful(c) {
+            return pending(name, "", Map::new());
+        }
         return pending(
             name,
             format!("Command \"{name}\" would have been executed"),
-            Map::new(),
+            one("cmd", json!(name)),
         );
     }
     let out = match c
@@ -75,10 +92,15 @@ fn run(c: &StateCall<'_>) -> StateResult {
         result: Some(success),
         ..StateResult::ok(name, format!("Command \"{name}\" run"))
     };
-    if c.chunk.bool_arg("stateful", false) {
-        return stateful(ret, out, success);
+    if is_stateful(c) {
+        ret = stateful(ret, out, success);
+    } else {
+        ret.changes = out;
     }
-    ret.changes = out;
+    // A `test_name` command ran in test mode: what it reports is a prediction.
+    if c.test && success && !ret.changes.is_empty() {
+        ret.result = None;
+    }
     ret
 }
 
@@ -208,6 +230,7 @@ mod tests {
         let r = run_state(run, &h, &chunk("cmd", "run", "rm -rf /x", json!({})), true);
         assert_eq!(r.result, None);
         assert_eq!(r.comment, "Command \"rm -rf /x\" would have been executed");
+        assert_eq!(r.changes["cmd"], json!("rm -rf /x"));
         assert!(!h.called("cmd.run_all"));
     }
 

@@ -126,10 +126,9 @@ pub(crate) fn pending(
     changes: Map<String, Value>,
 ) -> StateResult {
     StateResult {
-        name: name.to_string(),
         result: None,
         changes,
-        comment: comment.into(),
+        ..StateResult::ok(name, comment)
     }
 }
 

@@ -66,12 +66,8 @@ pub struct StateEvents<'a> {
 pub fn missing_functions(low: &Lowstate, modules: &StateModules) -> Vec<String> {
     let mut errors: Vec<String> = Vec::new();
     for c in &low.chunks {
-        let full = format!("{}.{}", c.state, c.fun);
-        if modules.get(&full).is_none() {
-            let msg = format!(
-                "State '{full}' was not found in SLS '{}'\nReason: '{full}' is not available.\n",
-                c.sls
-            );
+        if modules.get(&format!("{}.{}", c.state, c.fun)).is_none() {
+            let msg = not_found(c);
             if !errors.contains(&msg) {
                 errors.push(msg);
             }
@@ -210,20 +206,18 @@ impl<'a, 's> Runner<'a, 's> {
                     "One or more requisite failed: {}",
                     self.failed_reqs(i).join(", ")
                 );
-                self.skip(chunk, false, &comment, Some(false))
+                self.skip(chunk, false, &comment)
             }
-            Status::Pre => self.skip(chunk, true, "No changes detected", None),
+            Status::Pre => self.skip(chunk, true, "No changes detected"),
             Status::Onfail => self.skip(
                 chunk,
                 true,
                 "State was not run because onfail req did not change",
-                Some(false),
             ),
             Status::Onchanges => self.skip(
                 chunk,
                 true,
                 "State was not run because none of the onchanges reqs changed",
-                Some(false),
             ),
             Status::Change => self.call_with_watch(i),
             Status::Met if chunk.bool_arg("parallel", false) => {
@@ -249,8 +243,6 @@ impl<'a, 's> Runner<'a, 's> {
     /// `parallel: True`: run the state on its own thread and go on with the
     /// next; its run number is taken now, as Salt numbers it at start.
     fn spawn_parallel(&mut self, i: usize) {
-        let low: &'a Lowstate = self.low;
-        let chunk = &low.chunks[i];
         self.run_num += 1;
         let run_num = self.run_num - 1;
         let prepared = self.prepare(i, None);
@@ -258,7 +250,7 @@ impl<'a, 's> Runner<'a, 's> {
         let started = now_hms();
         let handle = self.scope.spawn(move || {
             let t0 = Instant::now();
-            let (result, _) = execute(host, chunk, prepared, test, kill);
+            let (result, _) = execute(host, &prepared, test, kill, false);
             (result, elapsed_ms(t0))
         });
         self.running.insert(
@@ -310,10 +302,7 @@ impl<'a, 's> Runner<'a, 's> {
             }
             let ran = match self.ran[t] {
                 Some(ran) => ran,
-                None => {
-                    let (result, _) = self.call(t, true, None);
-                    Ran::of(&result, true)
-                }
+                None => Ran::of(&self.call_prereq(t), true),
             };
             self.pre.insert(t, ran);
         }
@@ -395,21 +384,18 @@ impl<'a, 's> Runner<'a, 's> {
         let Some(ran) = ran else {
             return "unmet";
         };
-        if kind == ReqKind::Onfail {
-            if ran.result == Some(true) {
-                return "onfail";
+        match kind {
+            ReqKind::Onfail if ran.result == Some(true) => return "onfail",
+            // A soft trigger: a failed target counts as one without changes.
+            ReqKind::Onchanges if ran.result == Some(false) || !ran.changed => {
+                return "onchanges";
             }
-        } else if ran.result == Some(false) {
-            return "fail";
+            ReqKind::Onchanges => return "onchangesmet",
+            ReqKind::Onfail => {}
+            _ if ran.result == Some(false) => return "fail",
+            _ => {}
         }
         match kind {
-            ReqKind::Onchanges => {
-                if ran.changed {
-                    "onchangesmet"
-                } else {
-                    "onchanges"
-                }
-            }
             ReqKind::Watch if ran.changed => "change",
             ReqKind::Prereq => {
                 if ran.result.is_none() {
@@ -471,14 +457,9 @@ impl<'a, 's> Runner<'a, 's> {
         (events.fire)(&tag, json!({"ret": ret}));
     }
 
-    /// A state that did not run: Salt's result without calling the function.
-    fn skip(
-        &mut self,
-        chunk: &LowChunk,
-        result: bool,
-        comment: &str,
-        state_ran: Option<bool>,
-    ) -> Ran {
+    /// A state that did not run (Salt's `_assign_not_run_result_dict`): its
+    /// result without calling the function, `__state_ran__: false`.
+    fn skip(&mut self, chunk: &LowChunk, result: bool, comment: &str) -> Ran {
         let started = now_hms();
         let t0 = Instant::now();
         let mut v = Map::new();
@@ -487,9 +468,7 @@ impl<'a, 's> Runner<'a, 's> {
         v.insert("duration".into(), json!(elapsed_ms(t0)));
         v.insert("start_time".into(), json!(started));
         v.insert("comment".into(), json!(comment));
-        if let Some(ran) = state_ran {
-            v.insert("__state_ran__".into(), json!(ran));
-        }
+        v.insert("__state_ran__".into(), json!(false));
         v.insert("__run_num__".into(), json!(self.next_run_num()));
         v.insert("__sls__".into(), json!(chunk.sls));
         v.insert("__id__".into(), json!(chunk.id));
@@ -498,7 +477,7 @@ impl<'a, 's> Runner<'a, 's> {
         Ran {
             result: Some(result),
             changed: false,
-            state_ran: state_ran.unwrap_or(true),
+            state_ran: false,
         }
     }
 
@@ -512,105 +491,132 @@ impl<'a, 's> Runner<'a, 's> {
     fn call_and_record(&mut self, i: usize, mod_watch: Option<(StateFn, Value)>) -> Ran {
         let low = self.low;
         let chunk = &low.chunks[i];
+        if mod_watch.is_none() && self.prepare(i, None).fun.is_none() {
+            return self.record_not_found(chunk);
+        }
         let started = now_hms();
         let t0 = Instant::now();
-        let (result, _) = self.call(i, self.opts.test, mod_watch);
+        let result = self.call(i, self.opts.test, mod_watch);
         let ran = Ran::of(&result, true);
         let value = self.result_value(chunk, &result, &started, elapsed_ms(t0));
         self.out.insert(chunk.tag(), value);
         ran
     }
 
-    /// A watched target changed: run the state; if it made no changes itself,
-    /// call its module's `mod_watch` (both calls use a run number). `mod_watch`
-    /// sees `sfun` (the state's function), `__reqs__` (`{"watch": [changed
-    /// targets' lowstate]}`) and `__watch_changes__` (`["file: config_file"]`).
+    /// Salt's result for a state function that does not exist: a failure
+    /// with only `result`, `name`, `changes`, `comment` and `__run_num__`.
+    fn record_not_found(&mut self, chunk: &LowChunk) -> Ran {
+        let mut v = Map::new();
+        v.insert("result".into(), json!(false));
+        v.insert("name".into(), json!(chunk.name));
+        v.insert("changes".into(), json!({}));
+        v.insert("comment".into(), json!(not_found(chunk)));
+        v.insert("__run_num__".into(), json!(self.next_run_num()));
+        self.out.insert(chunk.tag(), Value::Object(v));
+        Ran {
+            result: Some(false),
+            changed: false,
+            state_ran: true,
+        }
+    }
+
+    /// A watched target changed: run the state; if it made no changes itself
+    /// and no check skipped it, call its module's `mod_watch` (both calls use
+    /// a run number). `mod_watch` sees `sfun` (the state's function),
+    /// `__reqs__` (`{"watch": [...], "watch_any": [...]}`: the changed
+    /// targets' lowstate) and `__watch_changes__` (`["file: config_file"]`,
+    /// from plain `watch` only, as Salt's `test.mod_watch` reads them).
     fn call_with_watch(&mut self, i: usize) -> Ran {
         let low = self.low;
         let chunk = &low.chunks[i];
         let started = now_hms();
         let t0 = Instant::now();
-        let (first, skip_watch) = self.call(i, self.opts.test, None);
-        let first_num = self.run_num - 1;
-        if !first.changes.is_empty() || skip_watch {
-            let value =
-                self.result_value_numbered(chunk, &first, &started, elapsed_ms(t0), first_num);
-            self.out.insert(chunk.tag(), value);
-            return Ran::of(&first, true);
-        }
+        let first = self.call(i, self.opts.test, None);
         let entry = self.modules.get(&format!("{}.{}", chunk.state, chunk.fun));
-        let Some(watch_fn) = entry.and_then(|e| e.mod_watch) else {
-            let value =
-                self.result_value_numbered(chunk, &first, &started, elapsed_ms(t0), first_num);
+        let watch_fn = entry.and_then(|e| e.mod_watch);
+        let Some(watch_fn) = watch_fn.filter(|_| first.changes.is_empty() && !first.skip_watch)
+        else {
+            let value = self.result_value(chunk, &first, &started, elapsed_ms(t0));
             self.out.insert(chunk.tag(), value);
             return Ran::of(&first, true);
         };
-        let reqs = self.changed_targets(i, ReqKind::Watch);
-        self.call_and_record(i, Some((watch_fn, json!({ "watch": reqs }))))
+        let reqs = self.watch_reqs(i);
+        self.call_and_record(i, Some((watch_fn, reqs)))
     }
 
-    /// The lowstate dicts of the targets of kind `kind` that changed.
-    fn changed_targets(&self, i: usize, kind: ReqKind) -> Vec<Value> {
+    /// `__reqs__` for `mod_watch`: the changed `watch` / `watch_any` targets.
+    fn watch_reqs(&self, i: usize) -> Value {
+        let mut reqs = Map::new();
+        for r in &self.low.reqs[i] {
+            if r.kind != ReqKind::Watch || !self.ran[r.target].is_some_and(|t| t.changed) {
+                continue;
+            }
+            let key = if r.any { "watch_any" } else { "watch" };
+            if let Ok(target) = serde_json::to_value(&self.low.chunks[r.target]) {
+                let list = reqs.entry(key).or_insert_with(|| json!([]));
+                if let Value::Array(list) = list {
+                    list.push(target);
+                }
+            }
+        }
+        Value::Object(reqs)
+    }
+
+    /// Whether any `listen` target of chunk `i` changed.
+    fn listened_change(&self, i: usize) -> bool {
         self.low.reqs[i]
             .iter()
-            .filter(|r| r.kind == kind && self.ran[r.target].is_some_and(|t| t.changed))
-            .filter_map(|r| serde_json::to_value(&self.low.chunks[r.target]).ok())
-            .collect()
+            .any(|r| r.kind == ReqKind::Listen && self.ran[r.target].is_some_and(|t| t.changed))
     }
 
-    /// `listen`: after the run, `mod_watch` for every listener whose target changed.
+    /// `listen`: after the run, Salt's listener chunk for every state whose
+    /// target changed: `__id__` `listener_<id>`, function `mod_watch`, no
+    /// requisites (so `test.mod_watch` lists no "Requisites with changes").
     fn run_listeners(&mut self) {
         for i in 0..self.low.chunks.len() {
             if self.killed() {
                 return;
             }
-            let reqs = self.changed_targets(i, ReqKind::Listen);
-            if reqs.is_empty() {
+            if !self.listened_change(i) {
                 continue;
             }
             let low = self.low;
             let chunk = &low.chunks[i];
-            let Some(watch_fn) = self
-                .modules
-                .get(&format!("{}.{}", chunk.state, chunk.fun))
-                .and_then(|e| e.mod_watch)
-            else {
+            let entry = self.modules.get(&format!("{}.{}", chunk.state, chunk.fun));
+            let Some(watch_fn) = entry.and_then(|e| e.mod_watch) else {
                 continue;
             };
+            let mut listener = chunk.clone();
+            listener.id = format!("listener_{}", chunk.id);
             let started = now_hms();
             let t0 = Instant::now();
-            let (result, _) = self.call(
-                i,
-                self.opts.test,
-                Some((watch_fn, json!({ "listen": reqs }))),
-            );
-            let value = self.result_value(chunk, &result, &started, elapsed_ms(t0));
-            let tag = format!(
-                "{}_|-{}_|-{}_|-mod_watch",
-                chunk.state, chunk.id, chunk.name
-            );
-            self.out.insert(tag, value);
+            let mut prepared = self.prepare(i, Some((watch_fn, json!({}))));
+            prepared.low.to_mut().id.clone_from(&listener.id);
+            prepared.required.clear();
+            let (result, calls) =
+                execute(self.host, &prepared, self.opts.test, self.opts.kill, true);
+            self.run_num += calls;
+            let value = self.result_value(&listener, &result, &started, elapsed_ms(t0));
+            listener.fun = "mod_watch".into();
+            self.out.insert(listener.tag(), value);
         }
     }
 
-    /// One call of the state function (or `mod_watch`), with the global
-    /// arguments around it. Uses a run number. Returns the result and Salt's
-    /// `skip_watch` (set when `onlyif`/`unless`/`creates` skipped the state).
-    fn call(
-        &mut self,
-        i: usize,
-        test: bool,
-        mod_watch: Option<(StateFn, Value)>,
-    ) -> (StateResult, bool) {
-        self.run_num += 1;
+    /// One numbered call of the state function (or `mod_watch`) with the
+    /// global arguments around it and `retry`: each call made takes a run
+    /// number, the result carries the last.
+    fn call(&mut self, i: usize, test: bool, mod_watch: Option<(StateFn, Value)>) -> StateResult {
         let prepared = self.prepare(i, mod_watch);
-        execute(
-            self.host,
-            &self.low.chunks[i],
-            prepared,
-            test,
-            self.opts.kill,
-        )
+        let (result, calls) = execute(self.host, &prepared, test, self.opts.kill, true);
+        self.run_num += calls;
+        result
+    }
+
+    /// A `prereq` target's test run: no retry, no run number (Salt returns
+    /// from `call` before numbering a `__prereq__` run).
+    fn call_prereq(&mut self, i: usize) -> StateResult {
+        let prepared = self.prepare(i, None);
+        execute(self.host, &prepared, true, self.opts.kill, false).0
     }
 
     /// The function a call runs, the chunk it sees (with `mod_watch`'s
@@ -638,7 +644,6 @@ impl<'a, 's> Runner<'a, 's> {
             .collect();
         Prepared {
             fun,
-            full,
             low: call_low,
             required,
         }
@@ -676,6 +681,9 @@ impl<'a, 's> Runner<'a, 's> {
             v.insert("result".into(), json!(r.result));
             v.insert("comment".into(), json!(r.comment));
         }
+        if r.skip_watch {
+            v.insert("skip_watch".into(), json!(true));
+        }
         v.insert("__sls__".into(), json!(chunk.sls));
         v.insert("__run_num__".into(), json!(num));
         v.insert("start_time".into(), json!(started));
@@ -688,51 +696,68 @@ impl<'a, 's> Runner<'a, 's> {
 /// A state call made ready: the function (if registered) and the chunk it sees.
 struct Prepared<'a> {
     fun: Option<StateFn>,
-    full: String,
     /// The chunk as the function sees it (a copy only for `mod_watch`).
     low: Cow<'a, LowChunk>,
     /// The states it requires (`require`, `watch` and their `_in` forms).
     required: Vec<&'a LowChunk>,
 }
 
-/// Run a prepared call: `onlyif`/`unless`/`creates` first, then the
-/// function with `retry`, then `check_cmd`. Returns the result and Salt's
-/// `skip_watch` (set when a check skipped the state). Needs nothing of the
-/// runner, so a `parallel` state runs it on its own thread.
+/// Run a prepared call, with `retry` when `retry` is set (Salt does not
+/// retry `parallel` states nor `prereq` test runs). Returns the result and
+/// how many calls were made. Needs nothing of the runner, so a `parallel`
+/// state runs it on its own thread.
 fn execute(
     host: &dyn StateHost,
-    chunk: &LowChunk,
-    prepared: Prepared<'_>,
+    prepared: &Prepared<'_>,
     test: bool,
     kill: Option<&AtomicBool>,
-) -> (StateResult, bool) {
-    if let Some(skipped) = checks::run_checks(host, chunk) {
-        return (skipped, true);
+    retry: bool,
+) -> (StateResult, u64) {
+    let once = || attempt(host, prepared, test);
+    if retry {
+        checks::with_retry(&prepared.low, test, kill, once)
+    } else {
+        (once(), 1)
     }
-    let Some(fun) = prepared.fun else {
-        let message = format!("State '{}' was not found", prepared.full);
-        return (StateResult::fail(&chunk.name, message), false);
-    };
-    let call = StateCall {
-        host,
-        chunk: &prepared.low,
-        test,
-        required: &prepared.required,
-    };
-    let mut result = checks::with_retry(&call, fun, kill);
-    if !test {
-        checks::check_cmd(host, chunk, &mut result);
-    }
-    (result, false)
 }
 
-/// `["file: config_file", ...]`: the changed targets as `test.mod_watch` lists them.
+/// One call as Salt's `State.call` makes it: `onlyif`/`unless`/`creates`
+/// (which may skip the function), the function, then `check_cmd`.
+fn attempt(host: &dyn StateHost, prepared: &Prepared<'_>, test: bool) -> StateResult {
+    let chunk: &LowChunk = &prepared.low;
+    let mut result = match (checks::run_checks(host, chunk), prepared.fun) {
+        (Some(skipped), _) => skipped,
+        (None, Some(fun)) => {
+            let call = StateCall {
+                host,
+                chunk,
+                test,
+                required: &prepared.required,
+            };
+            checks::call_guarded(&call, fun)
+        }
+        (None, None) => StateResult::fail(&chunk.name, not_found(chunk)),
+    };
+    checks::check_cmd(host, chunk, &mut result);
+    result
+}
+
+/// Salt's `verify_data` error for a state function that does not exist.
+fn not_found(chunk: &LowChunk) -> String {
+    let full = format!("{}.{}", chunk.state, chunk.fun);
+    format!(
+        "State '{full}' was not found in SLS '{}'\nReason: '{full}' is not available.\n",
+        chunk.sls
+    )
+}
+
+/// `["file: config_file", ...]`: the changed plain `watch` targets, as
+/// Salt's `test.mod_watch` lists them (it reads `__reqs__["watch"]` only).
 fn watch_changes(reqs: &Value) -> Value {
     let names: Vec<Value> = reqs
-        .as_object()
+        .get("watch")
+        .and_then(Value::as_array)
         .into_iter()
-        .flat_map(|o| o.values())
-        .filter_map(Value::as_array)
         .flatten()
         .map(|c| {
             let field = |k: &str| {

@@ -268,10 +268,13 @@ watcher:
         json!("onlyif condition is false")
     );
     assert_eq!(by_id(&out, "run_onlyif")["comment"], json!("Success!"));
-    assert_eq!(
-        by_id(&out, "skip_creates")["comment"],
-        json!("All files in creates exist")
-    );
+    // One `creates` path is named in the comment (Salt's `<path> exists`).
+    assert_eq!(by_id(&out, "skip_creates")["comment"], json!("/ exists"));
+    for skipped in ["skip_unless", "skip_onlyif", "skip_creates"] {
+        assert_eq!(by_id(&out, skipped)["skip_watch"], json!(true));
+    }
+    assert!(by_id(&out, "run_onlyif").get("skip_watch").is_none());
+    // skip_watch: the watched state was skipped, so no mod_watch.
     assert_eq!(by_id(&out, "watcher")["comment"], json!("Success!"));
     let calls = host.calls.lock().map(|c| c.clone()).unwrap_or_default();
     assert_eq!(
@@ -292,14 +295,12 @@ changer:
 ";
     let out = run_sls(sls, &RunOptions::default());
     let keys: Vec<&String> = out.keys().collect();
-    assert_eq!(
-        keys.last().map(|k| k.as_str()),
-        Some("test_|-listener_|-listener_|-mod_watch")
-    );
-    assert_eq!(
-        out["test_|-listener_|-listener_|-mod_watch"]["__run_num__"],
-        json!(2)
-    );
+    // Salt's listener chunk: `__id__` `listener_<id>`, no requisites.
+    let tag = "test_|-listener_listener_|-listener_|-mod_watch";
+    assert_eq!(keys.last().map(|k| k.as_str()), Some(tag));
+    assert_eq!(out[tag]["__run_num__"], json!(2));
+    assert_eq!(out[tag]["__id__"], json!("listener_listener"));
+    assert_eq!(out[tag]["changes"]["Requisites with changes"], json!([]));
 }
 
 #[test]
@@ -426,4 +427,139 @@ two:
     );
     assert_eq!(fired[1].1["len"], 2);
     assert_eq!(fired[1].1["ret"]["__id__"], "two");
+}
+
+#[test]
+fn runtime_onlyif_lists_and_entries_without_fun_as_salt() {
+    let sls = "\
+one_false:
+  test.succeed_with_changes:
+    - onlyif:
+      - 'true'
+      - 'false'
+no_fun:
+  test.succeed_with_changes:
+    - onlyif:
+      - path: /x
+unless_one_false:
+  test.succeed_with_changes:
+    - unless:
+      - 'true'
+      - 'false'
+bad_type:
+  test.succeed_with_changes:
+    - onlyif: 7
+";
+    let mut host = MemHost::with_files(&[("base/s.sls", sls)]);
+    host.retcodes.insert("true".into(), 0);
+    let out = run_on(&host, sls, &RunOptions::default());
+    assert_eq!(
+        by_id(&out, "one_false")["comment"],
+        json!("onlyif condition is false")
+    );
+    // A mapping without `fun` and a value of another type let the state run.
+    assert_eq!(by_id(&out, "no_fun")["comment"], json!("Success!"));
+    assert_eq!(by_id(&out, "bad_type")["comment"], json!("Success!"));
+    assert_eq!(
+        by_id(&out, "unless_one_false")["comment"],
+        json!("Success!")
+    );
+}
+
+#[test]
+fn runtime_retries_take_run_numbers_and_note_attempts() {
+    let sls = "\
+first:
+  test.fail_without_changes:
+    - retry:
+        attempts: 3
+        interval: 0
+second:
+  test.succeed_without_changes
+";
+    let out = run_sls(sls, &RunOptions::default());
+    let first = by_id(&out, "first");
+    assert_eq!(first["__run_num__"], json!(2));
+    assert_eq!(by_id(&out, "second")["__run_num__"], json!(3));
+    let attempt = "Returned a result of \"False\", with the following comment: \"Failure!\"";
+    assert_eq!(
+        first["comment"],
+        json!(format!(
+            "Attempt 1: {attempt}\nAttempt 2: {attempt}\nFailure!"
+        ))
+    );
+}
+
+#[test]
+fn runtime_retry_in_test_mode_only_says_what_would_happen() {
+    let sls = "first:\n  test.fail_without_changes:\n    - retry: True\n";
+    let test = RunOptions {
+        test: true,
+        ..RunOptions::default()
+    };
+    let out = run_sls(sls, &test);
+    let first = by_id(&out, "first");
+    assert_eq!(first["__run_num__"], json!(0));
+    assert_eq!(
+        first["comment"],
+        json!(
+            "Failure!  The state would be retried every 30 seconds (with a splay of up to 0 \
+             seconds) a maximum of 2 times or until a result of True is returned"
+        )
+    );
+}
+
+#[test]
+fn runtime_prereq_test_runs_take_no_run_number() {
+    let sls = "\
+before:
+  test.succeed_with_changes:
+    - prereq:
+      - test: quiet
+quiet:
+  test.succeed_without_changes
+";
+    let out = run_sls(sls, &RunOptions::default());
+    let before = by_id(&out, "before");
+    assert_eq!(before["__run_num__"], json!(0));
+    assert_eq!(before["comment"], json!("No changes detected"));
+    assert_eq!(before["__state_ran__"], json!(false));
+    assert_eq!(by_id(&out, "quiet")["__run_num__"], json!(1));
+}
+
+#[test]
+fn runtime_a_failed_onchanges_target_counts_as_unchanged() {
+    let sls = "\
+broken:
+  test.fail_without_changes
+after:
+  test.succeed_with_changes:
+    - onchanges:
+      - test: broken
+";
+    let out = run_sls(sls, &RunOptions::default());
+    assert_eq!(
+        by_id(&out, "after")["comment"],
+        json!("State was not run because none of the onchanges reqs changed")
+    );
+}
+
+#[test]
+fn runtime_an_unknown_state_function_is_a_failed_result() {
+    let sls = "nosuch:\n  nosuchmodule.present\nafter:\n  test.succeed_without_changes\n";
+    let host = MemHost::with_files(&[("base/s.sls", sls)]);
+    let high = high_from_sls(&host, "base", &["s".to_string()]).expect("renders");
+    let low = compile(&high).expect("compiles");
+    let out = run(&host, &registry(), &low, &RunOptions::default());
+    let bad = &out["nosuchmodule_|-nosuch_|-nosuch_|-present"];
+    assert_eq!(bad["result"], json!(false));
+    assert_eq!(
+        bad["comment"],
+        json!(
+            "State 'nosuchmodule.present' was not found in SLS 's'\n\
+             Reason: 'nosuchmodule.present' is not available.\n"
+        )
+    );
+    assert!(bad.get("__sls__").is_none());
+    assert_eq!(by_id(&out, "after")["__run_num__"], json!(1));
 }
