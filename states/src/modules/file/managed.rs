@@ -47,14 +47,10 @@ pub fn managed(c: &StateCall<'_>) -> StateResult {
         return StateResult::fail(name, format!("Specified target {name} is a directory"));
     }
     if current.is_some() && !c.chunk.bool_arg("replace", true) {
-        return ensure(
-            c,
-            Body::Nothing,
-            "exists with proper permissions. No changes made.",
-        );
+        return ensure(c, Body::Nothing);
     }
     match wanted_body(c) {
-        Ok(body) => ensure(c, body, ""),
+        Ok(body) => ensure(c, body),
         Err(e) => StateResult::fail(name, e),
     }
 }
@@ -82,7 +78,7 @@ pub fn serialize(c: &StateCall<'_>) -> StateResult {
         "yaml" => brine_common::yaml::dump_block(&dataset),
         other => return StateResult::fail(name, format!("{other} format is not supported")),
     };
-    ensure(c, Body::Text(body), "")
+    ensure(c, Body::Text(body))
 }
 
 /// JSON objects with their keys sorted (Salt's `sort_keys=True`).
@@ -130,8 +126,11 @@ fn wanted_body(c: &StateCall<'_>) -> Result<Body, String> {
             return Ok(body);
         }
     }
+    // Salt's real run reports it from `managed` itself, its test run from
+    // `check_managed_changes` (without the prefix).
+    let prefix = if c.test { "" } else { "Unable to manage file: " };
     Err(format!(
-        "Source file {} not found in saltenv '{}'",
+        "{prefix}Source file {} not found in saltenv '{}'",
         sources.join(", "),
         c.chunk.env
     ))
@@ -261,49 +260,115 @@ fn would_change(name: &str) -> String {
     )
 }
 
-/// Bring `name` to `body` with the wanted owner and mode. `kept` is the
-/// comment tail when an existing file is left as it is (`replace: False`).
-fn ensure(c: &StateCall<'_>, body: Body, kept: &str) -> StateResult {
+/// Bring `name` to `body` with the wanted owner and mode.
+fn ensure(c: &StateCall<'_>, body: Body) -> StateResult {
     let name = name_of(c);
     let want = Wanted::of(c.chunk, "mode");
     let current = stats(c.host, name);
     let body = match (body, &current) {
-        (Body::Nothing, Some(_)) => None,
-        (Body::Nothing, None) => Some(Body::Text(String::new())),
+        (Body::Nothing, Some(st)) => return keep(c, st, &want),
+        (Body::Nothing, None) => None,
         (b, _) => Some(b),
     };
+    // Test mode predicts without looking at the parent (Salt's
+    // `check_managed_changes`).
     if current.is_none()
+        && !c.test
         && let Err(e) = parent_dir(c)
     {
         return StateResult::fail(name, e);
     }
-    let contents = match &body {
-        Some(b) => match manage(c, b, c.test) {
-            Ok(out) => out,
-            Err(e) => return StateResult::fail(name, e),
-        },
-        None => None,
+    let empty = Body::Text(String::new());
+    let contents = match manage(c, body.as_ref().unwrap_or(&empty), c.test) {
+        Ok(out) => out,
+        Err(e) => return StateResult::fail(name, e),
     };
     if c.test {
-        return predict(name, current.as_ref(), contents, &want, kept);
+        return predict(name, current.as_ref(), contents, &want);
     }
     let mut changes = Map::new();
-    if let Some(diff) = contents {
-        changes.insert("diff".into(), json!(diff));
+    let mut comment = format!("File {name} updated");
+    match (&current, body.is_some()) {
+        (None, false) => {
+            changes.insert("new".into(), json!(format!("file {name} created")));
+            comment = "Empty file".into();
+        }
+        _ => {
+            if let Some(diff) = contents {
+                changes.insert("diff".into(), json!(diff));
+            }
+        }
+    }
+    if current.is_none()
+        && let Err(e) = new_file_mode(c, &want, &mut changes)
+    {
+        return StateResult::fail(name, e);
     }
     match enforce(c.host, name, &want) {
         Ok(perm) => changes.extend(perm),
         Err(e) => return StateResult::fail(name, e),
     }
     if changes.is_empty() {
-        let tail = if kept.is_empty() {
-            "is in the correct state"
-        } else {
-            kept
-        };
-        return StateResult::ok(name, format!("File {name} {tail}"));
+        return StateResult::ok(name, format!("File {name} is in the correct state"));
     }
-    changed(name, format!("File {name} updated"), changes)
+    changed(name, comment, changes)
+}
+
+/// A file Salt has just created: with a wanted mode it starts out `0600`
+/// (then gets the mode, reported if it differs); from a `source` without
+/// one, its resulting mode is reported.
+fn new_file_mode(
+    c: &StateCall<'_>,
+    want: &Wanted,
+    changes: &mut Map<String, Value>,
+) -> Result<(), String> {
+    let name = name_of(c);
+    if want.mode.is_some() {
+        let out = call(
+            c.host,
+            "file.set_mode",
+            vec![json!(name), json!("0600")],
+            &[],
+        )?;
+        if let Some(err) = out.as_str().filter(|s| s.starts_with("Invalid")) {
+            return Err(err.to_string());
+        }
+    } else if c.chunk.arg("source").is_some_and(truthy)
+        && let Some(mode) =
+            stats(c.host, name).and_then(|st| st.get("mode").and_then(super::perms::normalize_mode))
+    {
+        changes.insert("mode".into(), json!(mode));
+    }
+    Ok(())
+}
+
+/// An existing file whose bytes are left alone (`replace: False`, or no
+/// source and no contents): only owner and mode, with Salt's comments.
+fn keep(c: &StateCall<'_>, st: &Map<String, Value>, want: &Wanted) -> StateResult {
+    let name = name_of(c);
+    let perm = needed(st, want);
+    if c.test {
+        let current_mode = st.get("mode").and_then(super::perms::normalize_mode);
+        let comment = match (perm.get("mode"), current_mode) {
+            (Some(mode), Some(lmode)) => format!(
+                "File {name} will be updated with permissions {} from its current state of {lmode}",
+                text(mode)
+            ),
+            _ => format!("File {name} not updated"),
+        };
+        if perm.is_empty() {
+            return StateResult::ok(name, comment);
+        }
+        return pending(name, comment, perm);
+    }
+    match enforce(c.host, name, want) {
+        Ok(perm) if perm.is_empty() => StateResult::ok(
+            name,
+            format!("File {name} exists with proper permissions. No changes made."),
+        ),
+        Ok(perm) => changed(name, "", perm),
+        Err(e) => StateResult::fail(name, e),
+    }
 }
 
 /// The test-mode answer for `ensure`.
@@ -312,7 +377,6 @@ fn predict(
     current: Option<&Map<String, Value>>,
     diff: Option<String>,
     want: &Wanted,
-    kept: &str,
 ) -> StateResult {
     let changes = match (current, diff) {
         (None, _) => one("newfile", json!(name)),
@@ -326,12 +390,7 @@ fn predict(
         }
     };
     if changes.is_empty() {
-        let tail = if kept.is_empty() {
-            "is in the correct state"
-        } else {
-            kept
-        };
-        return StateResult::ok(name, format!("The file {name} {tail}"));
+        return StateResult::ok(name, format!("The file {name} is in the correct state"));
     }
     pending(name, would_change(name), changes)
 }

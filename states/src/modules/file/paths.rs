@@ -44,6 +44,38 @@ pub fn directory(c: &StateCall<'_>) -> StateResult {
     guarded(c, || directory_inner(c, name))
 }
 
+/// A directory that is not there yet, as Salt reports it: changes
+/// `{name: {"directory": "new"}}` (kept when it cannot be created), comment
+/// "" once made; ownership and mode are given to `file.makedirs` itself.
+fn create_directory(c: &StateCall<'_>, name: &str, want: &Wanted) -> Result<StateResult, String> {
+    let changes = one(name, json!({"directory": "new"}));
+    if c.test {
+        return Ok(pending(
+            name,
+            format!("The following files will be changed:\n{name}: directory - new\n"),
+            changes,
+        ));
+    }
+    if !c.chunk.bool_arg("makedirs", false) && !is_dir(c, parent_of(name))? {
+        return Ok(StateResult {
+            changes,
+            ..StateResult::fail(name, format!("No directory to create {name} in"))
+        });
+    }
+    let owner = |v: &Option<String>| v.clone().map_or(Value::Null, Value::String);
+    call(
+        c.host,
+        "file.makedirs",
+        vec![json!(format!("{name}/"))],
+        &[
+            ("user", owner(&want.user)),
+            ("group", owner(&want.group)),
+            ("mode", owner(&want.mode)),
+        ],
+    )?;
+    Ok(changed(name, "", changes))
+}
+
 fn directory_inner(c: &StateCall<'_>, name: &str) -> Result<StateResult, String> {
     let mode_key = if c.chunk.arg("dir_mode").is_some() {
         "dir_mode"
@@ -62,42 +94,14 @@ fn directory_inner(c: &StateCall<'_>, name: &str) -> Result<StateResult, String>
             call(c.host, "file.remove", vec![json!(name)], &[])?;
         }
     }
-    let present = is_dir(c, name)?;
-    if !present && !c.chunk.bool_arg("makedirs", false) && !is_dir(c, parent_of(name))? {
-        return Ok(StateResult::fail(
-            name,
-            format!("No directory to create {name} in"),
-        ));
+    if !is_dir(c, name)? {
+        return create_directory(c, name, &want);
     }
     let mut changes = Map::new();
-    if !present {
-        if c.test {
-            let changes = one(name, json!({"directory": "new"}));
-            return Ok(pending(
-                name,
-                format!("The following files will be changed:\n{name}: directory - new\n"),
-                changes,
-            ));
-        }
-        call(
-            c.host,
-            "file.makedirs",
-            vec![json!(format!("{name}/"))],
-            &[
-                ("user", want.user.clone().map_or(Value::Null, Value::String)),
-                (
-                    "group",
-                    want.group.clone().map_or(Value::Null, Value::String),
-                ),
-                ("mode", want.mode.clone().map_or(Value::Null, Value::String)),
-            ],
-        )?;
-        changes.insert(name.to_string(), json!("New Dir"));
-    }
     let st = stats(c.host, name).unwrap_or_default();
     let perm = needed(&st, &want);
     let recursed = recurse(c, name)?;
-    let removed = if present && c.chunk.bool_arg("clean", false) {
+    let removed = if c.chunk.bool_arg("clean", false) {
         clean(c, name)?
     } else {
         Vec::new()

@@ -166,11 +166,30 @@ fn managed_from_a_missing_salt_source_fails() {
         "/etc/x",
         json!({"source": "salt://nope"}),
     );
+    // Salt 3008.5 (conformance apply-file-managed): prefixed in a real run,
+    // not in test mode.
     let r = run(managed::managed, &h, &ch, false);
     assert_eq!(
         r.comment,
+        "Unable to manage file: Source file salt://nope not found in saltenv 'base'"
+    );
+    let t = run(managed::managed, &h, &ch, true);
+    assert_eq!(
+        t.comment,
         "Source file salt://nope not found in saltenv 'base'"
     );
+    assert_eq!(t.result, Some(false));
+}
+
+#[test]
+fn managed_predicts_a_new_file_even_without_its_parent() {
+    let (h, _) = fs_host(&[("/etc", None, "0755")]);
+    let ch = chunk("file", "managed", "/etc/no/x", json!({"contents": "x"}));
+    let t = run(managed::managed, &h, &ch, true);
+    assert_eq!(t.result, None);
+    assert_eq!(t.changes["newfile"], json!("/etc/no/x"));
+    let r = run(managed::managed, &h, &ch, false);
+    assert_eq!(r.comment, "Parent directory not present");
 }
 
 #[test]
@@ -204,9 +223,15 @@ fn directory_is_created_and_predicted() {
         "The following files will be changed:\n/srv/app: directory - new\n"
     );
     assert_eq!(t.changes["/srv/app"], json!({"directory": "new"}));
+    // Salt 3008.5 (conformance apply-file-directory): a new directory's
+    // comment is empty.
     let r = run(paths::directory, &h, &ch, false);
-    assert_eq!(r.comment, "Directory /srv/app updated");
-    assert_eq!(r.changes["/srv/app"], json!("New Dir"));
+    assert_eq!(r.comment, "");
+    assert_eq!(r.changes["/srv/app"], json!({"directory": "new"}));
+    let orphan = chunk("file", "directory", "/nope/app", json!({}));
+    let failed = run(paths::directory, &h, &orphan, false);
+    assert_eq!(failed.comment, "No directory to create /nope/app in");
+    assert_eq!(failed.changes["/nope/app"], json!({"directory": "new"}));
     let (h2, _) = fs_host(&[("/srv", None, "0755")]);
     let ok = run(
         paths::directory,
@@ -305,5 +330,19 @@ fn exists_and_missing_check_only() {
         )
         .result,
         Some(false)
+    );
+}
+
+#[test]
+fn managed_without_bytes_creates_an_empty_file_or_only_fixes_the_mode() {
+    let (h, _) = fs_host(&[("/etc", None, "0755")]);
+    let ch = chunk("file", "managed", "/etc/empty", json!({}));
+    let r = run(managed::managed, &h, &ch, false);
+    assert_eq!(r.comment, "Empty file");
+    assert_eq!(r.changes["new"], json!("file /etc/empty created"));
+    let again = run(managed::managed, &h, &ch, false);
+    assert_eq!(
+        again.comment,
+        "File /etc/empty exists with proper permissions. No changes made."
     );
 }
