@@ -237,6 +237,12 @@ fn add_functions(env: &mut Environment<'static>) {
         parse(Format::Text, &t, "<load_text>")
     });
     env.add_function("__salt_mutable", make_mutable);
+    env.add_function(
+        "__salt_percent",
+        |format: String, operand: Value, is_tuple: bool| {
+            super::percent::percent(&format, operand, is_tuple)
+        },
+    );
     env.add_function("namespace", super::mutable::namespace);
 }
 

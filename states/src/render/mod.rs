@@ -31,6 +31,7 @@ mod filters;
 mod jinja;
 mod methods;
 mod mutable;
+mod percent;
 mod preprocess;
 mod pyjson;
 mod salt;

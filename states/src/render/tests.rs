@@ -623,3 +623,16 @@ fn template_payloads_reach_no_host_internals() {
         }
     }
 }
+
+#[test]
+fn render_python_percent_formatting() {
+    let host = MemHost::new();
+    let out = text(
+        &host,
+        "{%- set user = {} %}{%- set name = 'bob' %}\
+         {%- set home = user.get('home', \"/home/%s\" % name) -%}\
+         {{ home }}|{{ '%s-%d' % (grains.os, 3) }}|{{ '%(port)05d' % pillar.apache }}\
+         |{{ 'a' 'b%s' % ('c',) }}|{{ 7 % 3 }}|{{ '%r%%' % grains['id'] }}",
+    );
+    assert_eq!(out, "/home/bob|Debian-3|08080|abc|1|'web1'%");
+}
