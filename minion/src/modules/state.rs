@@ -457,10 +457,10 @@ fn run_low(
     kill: &AtomicBool,
     events: Option<StateEvents<'_>>,
 ) -> (Value, i32) {
-    let missing = runtime::missing_functions(low, modules);
-    if !missing.is_empty() {
-        return (json!(missing), EX_STATE_COMPILER_ERROR);
-    }
+    // A state function that does not exist fails its state in the run (its
+    // comment says why), and, as Salt's salt-call does, the run exits with
+    // the compiler error's code.
+    let missing = !runtime::missing_functions(low, modules).is_empty();
     let opts = RunOptions {
         test,
         failhard,
@@ -473,7 +473,13 @@ fn run_low(
         .any(|r| r.get("result") == Some(&Value::Bool(false)));
     (
         Value::Object(out),
-        if failed { EX_STATE_FAILURE } else { 0 },
+        if missing {
+            EX_STATE_COMPILER_ERROR
+        } else if failed {
+            EX_STATE_FAILURE
+        } else {
+            0
+        },
     )
 }
 
