@@ -24,6 +24,7 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("yaml", yaml);
     env.add_filter("json", json);
     env.add_filter("tojson", tojson);
+    env.add_filter("dict_to_sls_yaml_params", dict_to_sls_yaml_params);
     env.add_filter("yaml_encode", yaml_encode);
     env.add_filter("yaml_dquote", yaml_dquote);
     env.add_filter("yaml_squote", yaml_squote);
@@ -79,6 +80,36 @@ fn yaml(value: &Value, flow_style: Option<bool>) -> Result<String, Error> {
         Some(false) => brine_common::yaml::dump_block(&json).trim().to_owned(),
         _ => brine_common::yaml::dump_flow(&json),
     })
+}
+
+/// Salt's `|dict_to_sls_yaml_params(flow_style=False)`: each key and value
+/// as a one-key mapping in a list, as YAML (block style by default).
+fn dict_to_sls_yaml_params(
+    value: &Value,
+    flow_style: Option<bool>,
+    kwargs: Kwargs,
+) -> Result<String, Error> {
+    let flow_style = positional_or_keyword(flow_style, &kwargs, "flow_style")?;
+    if value.kind() != ValueKind::Map {
+        return Err(invalid(format!(
+            "AttributeError: '{}' object has no attribute 'items'",
+            match value.kind() {
+                ValueKind::Seq => "list",
+                ValueKind::String => "str",
+                ValueKind::Number => "int",
+                ValueKind::None | ValueKind::Undefined => "NoneType",
+                _ => "object",
+            }
+        )));
+    }
+    let params: Vec<Value> = value
+        .try_iter()?
+        .map(|key| {
+            let item = value.get_item(&key).unwrap_or_default();
+            super::mutable::new_dict([(key, item)])
+        })
+        .collect();
+    yaml(&Value::from(params), Some(flow_style.unwrap_or(false)))
 }
 
 /// `|json`: Python's `json.dumps(sort_keys=True)`.

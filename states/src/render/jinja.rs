@@ -74,9 +74,10 @@ fn render_with(
     job: &JinjaJob<'_>,
 ) -> Result<String, String> {
     let sources: Sources = Arc::default();
-    let mut env = environment(bridge, data, job, sources.clone());
-    lock(&sources).insert(job.name.to_owned(), job.text.to_owned());
-    let compiled = preprocess(job.text).into_owned();
+    let (file_options, text) = file_options(job.text);
+    let mut env = environment(bridge, data, job, sources.clone(), file_options.as_ref());
+    lock(&sources).insert(job.name.to_owned(), text.to_string());
+    let compiled = preprocess(&text).into_owned();
     let result = env
         .add_template_owned(job.name.to_owned(), compiled)
         .and_then(|()| env.get_template(job.name))
@@ -89,9 +90,14 @@ fn environment(
     data: Arc<HostData>,
     job: &JinjaJob<'_>,
     sources: Sources,
+    file_options: Option<&Map<String, Json>>,
 ) -> Environment<'static> {
     let mut env = Environment::new();
-    env.set_syntax(syntax(&data.opts, job.is_sls));
+    let base = syntax(&data.opts, job.is_sls);
+    env.set_syntax(match file_options {
+        Some(options) => apply_options(&base, options),
+        None => base,
+    });
     env.set_undefined_behavior(undefined_behavior(&data.opts));
     // Salt never auto-escapes; minijinja would for `.json`, `.html`, ... names.
     env.set_auto_escape_callback(|_| AutoEscape::None);
@@ -102,6 +108,90 @@ fn environment(
     add_functions(&mut env);
     add_globals(&mut env, bridge, data, job);
     env
+}
+
+/// Salt's per-file header (3006.28+): `#jinja2: {"trim_blocks": true}` on
+/// the first line, or on the second after a renderer shebang (`#!jinja|yaml`,
+/// not `#!/bin/sh`), a JSON object of Jinja environment options for this
+/// render; the header line is removed. A bare, malformed or non-object
+/// header is left in the text, as Salt leaves it.
+fn file_options(text: &str) -> (Option<Map<String, Json>>, Cow<'_, str>) {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let index = match lines.first() {
+        Some(first) if first.starts_with("#!") && !first.starts_with("#!/") => 1,
+        Some(_) => 0,
+        None => return (None, Cow::Borrowed(text)),
+    };
+    let Some(payload) = lines
+        .get(index)
+        .and_then(|line| line.strip_prefix("#jinja2:"))
+    else {
+        return (None, Cow::Borrowed(text));
+    };
+    match serde_json::from_str::<Json>(payload.trim()) {
+        Ok(Json::Object(options)) => {
+            let mut rest = String::with_capacity(text.len());
+            for (i, line) in lines.iter().enumerate() {
+                if i != index {
+                    rest.push_str(line);
+                }
+            }
+            (Some(options), Cow::Owned(rest))
+        }
+        _ => (None, Cow::Borrowed(text)),
+    }
+}
+
+/// Jinja environment options (`jinja2.defaults` names, any case) over `base`.
+fn apply_options(base: &SyntaxConfig, options: &Map<String, Json>) -> SyntaxConfig {
+    let mut builder = base.to_builder();
+    let (blocks, variables, comments) = (
+        base.block_delimiters(),
+        base.variable_delimiters(),
+        base.comment_delimiters(),
+    );
+    let mut delimiters = [
+        (blocks.0.to_owned(), blocks.1.to_owned()),
+        (variables.0.to_owned(), variables.1.to_owned()),
+        (comments.0.to_owned(), comments.1.to_owned()),
+    ];
+    for (key, value) in options {
+        let text = value.as_str().map(str::to_owned);
+        match (key.to_lowercase().as_str(), value) {
+            ("trim_blocks", Json::Bool(b)) => {
+                builder.trim_blocks(*b);
+            }
+            ("lstrip_blocks", Json::Bool(b)) => {
+                builder.lstrip_blocks(*b);
+            }
+            ("keep_trailing_newline", Json::Bool(b)) => {
+                builder.keep_trailing_newline(*b);
+            }
+            ("line_statement_prefix", _) => {
+                if let Some(prefix) = text {
+                    builder.line_statement_prefix(prefix);
+                }
+            }
+            ("line_comment_prefix", _) => {
+                if let Some(prefix) = text {
+                    builder.line_comment_prefix(prefix);
+                }
+            }
+            ("block_start_string", _) => delimiters[0].0 = text.unwrap_or_default(),
+            ("block_end_string", _) => delimiters[0].1 = text.unwrap_or_default(),
+            ("variable_start_string", _) => delimiters[1].0 = text.unwrap_or_default(),
+            ("variable_end_string", _) => delimiters[1].1 = text.unwrap_or_default(),
+            ("comment_start_string", _) => delimiters[2].0 = text.unwrap_or_default(),
+            ("comment_end_string", _) => delimiters[2].1 = text.unwrap_or_default(),
+            _ => {}
+        }
+    }
+    let [b, v, c] = delimiters;
+    builder
+        .block_delimiters(b.0, b.1)
+        .variable_delimiters(v.0, v.1)
+        .comment_delimiters(c.0, c.1);
+    builder.build().unwrap_or_else(|_| base.clone())
 }
 
 /// `trim_blocks` and `lstrip_blocks` from `jinja_sls_env` (SLS files) or
@@ -244,6 +334,15 @@ fn add_functions(env: &mut Environment<'static>) {
         },
     );
     env.add_function("namespace", super::mutable::namespace);
+    env.add_function("__salt_include", super::calls::include);
+    env.add_function("__salt_varargs_macro", super::calls::varargs_macro);
+    env.add_function(
+        "odict",
+        |args: minijinja::value::Rest<minijinja::value::ValueOrKwargs>| {
+            super::calls::odict(&args.into_values())
+        },
+    );
+    env.add_test("callable", |v: &Value| super::calls::is_callable(v));
 }
 
 fn add_globals(

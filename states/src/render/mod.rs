@@ -26,6 +26,7 @@
 //! Jinja the lines are those of the rendered text.
 
 mod bridge;
+mod calls;
 mod data;
 mod filters;
 mod jinja;

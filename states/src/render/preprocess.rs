@@ -10,7 +10,11 @@
 //!   `{% set x = __salt_mutable(<expr>) %}`, so that the lists and dicts a
 //!   name holds change in place (`{% do x.append(y) %}`), as in Python;
 //! - `"<literal>" % <operand>` → `__salt_percent("<literal>", <operand>, <is_tuple>)`
-//!   (Python's `%` formatting, `percent.rs`; minijinja's `%` is numeric only).
+//!   (Python's `%` formatting, `percent.rs`; minijinja's `%` is numeric only);
+//! - `x|attr('name')(args)` → `x.name(args)` (`(x|f).name(args)` after filters);
+//! - `{% include X [ignore missing] without context %}` → `{{ __salt_include(X, ignore) }}`;
+//! - a macro whose body uses `varargs`/`kwargs` → a hidden macro taking
+//!   them, wrapped by `__salt_varargs_macro` under the macro's name (`calls.rs`).
 //!
 //! The `%` rewrite is not a regex: every `{{ }}` and `{% %}` body (found as
 //! Jinja's lexer finds its end: outside strings and brackets; `{# #}` and
@@ -44,7 +48,7 @@ static TAGS: LazyLock<Option<Regex>> = LazyLock::new(|| {
 
 /// Rewrites Salt's extension tags in `source` into plain Jinja.
 pub(crate) fn preprocess(source: &str) -> Cow<'_, str> {
-    let formatted = rewrite_percent(source);
+    let formatted = rewrite_expressions(source);
     let Some(tags) = TAGS.as_ref() else {
         return formatted;
     };
@@ -93,14 +97,16 @@ fn rewrite(c: &Captures<'_>, open_loads: &mut Vec<(String, String)>) -> String {
     format!("{{%{left} set {name} = __salt_mutable({literal}) {right}%}}")
 }
 
-/// Rewrites every `"<literal>" % <operand>` inside `{{ }}` and `{% %}`
-/// into `__salt_percent("<literal>", <operand>, <is_tuple>)`.
-fn rewrite_percent(source: &str) -> Cow<'_, str> {
-    if !source.contains('%') {
+/// Rewrites the expressions of every `{{ }}` and `{% %}` body: `%`
+/// formatting, `|attr('name')(...)` calls, `include ... without context`
+/// and macros that use `varargs`/`kwargs`.
+fn rewrite_expressions(source: &str) -> Cow<'_, str> {
+    if !source.contains("{{") && !source.contains("{%") {
         return Cow::Borrowed(source);
     }
     let bytes = source.as_bytes();
     let mut edits: Vec<Edit> = Vec::new();
+    let mut macros: Vec<OpenMacro> = Vec::new();
     let mut i = 0;
     while i + 1 < bytes.len() {
         match (bytes[i], bytes[i + 1]) {
@@ -113,8 +119,32 @@ fn rewrite_percent(source: &str) -> Cow<'_, str> {
                     continue;
                 }
                 let end = tag_end(bytes, start, block);
-                let tokens = tokenize(&source[start..end], start);
+                // Whitespace control marks are not part of the expression.
+                let body_start = if matches!(bytes.get(start), Some(b'-' | b'+')) {
+                    start + 1
+                } else {
+                    start
+                };
+                let right_ctrl = end > body_start && matches!(bytes[end - 1], b'-' | b'+');
+                let body_end = if right_ctrl { end - 1 } else { end };
+                let tokens = tokenize(&source[body_start..body_end], body_start);
                 find_percents(&tokens, &mut edits);
+                find_attr_calls(source, &tokens, &mut edits);
+                if block {
+                    let tag = BlockTag {
+                        open: i,
+                        end,
+                        right: if right_ctrl {
+                            &source[end - 1..end]
+                        } else {
+                            ""
+                        },
+                    };
+                    include_without_context(source, &tag, &tokens, &mut edits);
+                    track_macros(&tag, &tokens, &mut macros, &mut edits);
+                } else {
+                    mark_macro_names(&tokens, &mut macros);
+                }
                 i = end + 2;
             }
             _ => i += 1,
@@ -127,12 +157,288 @@ fn rewrite_percent(source: &str) -> Cow<'_, str> {
     let mut out = String::with_capacity(source.len() + edits.len() * 16);
     let mut last = 0;
     for edit in &edits {
+        if edit.at < last {
+            // Overlapping edits cannot happen for well-formed input; keep
+            // the text rather than corrupt it.
+            continue;
+        }
         out.push_str(&source[last..edit.at]);
         out.push_str(&edit.text);
         last = edit.at + edit.remove;
     }
     out.push_str(&source[last..]);
     Cow::Owned(out)
+}
+
+/// A `{% %}` tag: where its `{%` starts, where its closing `%}` starts, and
+/// its right whitespace control mark (`-`, `+` or none).
+struct BlockTag<'a> {
+    open: usize,
+    end: usize,
+    right: &'a str,
+}
+
+/// The newlines in `text`, so a replacement keeps the line count.
+fn newlines(text: &str) -> String {
+    "\n".repeat(text.matches('\n').count())
+}
+
+/// `x|attr('name')(args)` → `x.name(args)`: minijinja's `attr` gives
+/// attributes, not methods. The call binds to the value the filter
+/// applies to: `x|f|attr('n')()` and `-x|attr('n')()` get parentheses,
+/// `(x|f).n()`; where that value is unclear nothing is rewritten.
+fn find_attr_calls(source: &str, tokens: &[Token<'_>], edits: &mut Vec<Edit>) {
+    for i in 1..tokens.len() {
+        let window = tokens.get(i..i + 5);
+        let Some([pipe, attr, open, name, close]) = window else {
+            break;
+        };
+        if !(pipe.kind == Kind::Op
+            && pipe.text == "|"
+            && attr.kind == Kind::Name
+            && attr.text == "attr"
+            && open.kind == Kind::Open(b'(')
+            && open.close == Some(i + 4)
+            && name.kind == Kind::Str
+            && close.kind == Kind::Close
+            && tokens
+                .get(i + 5)
+                .is_some_and(|t| t.kind == Kind::Open(b'(')))
+        {
+            continue;
+        }
+        let ident = &name.text[1..name.text.len().saturating_sub(1).max(1)];
+        let valid = !ident.is_empty()
+            && !ident.starts_with(|c: char| c.is_ascii_digit())
+            && ident.chars().all(|c| c == '_' || c.is_ascii_alphanumeric());
+        if !valid {
+            continue;
+        }
+        let Some((start, compound)) = operand_start(tokens, i) else {
+            continue;
+        };
+        let span = &source[pipe.start..close.end];
+        if compound {
+            edits.push(Edit {
+                at: tokens[start].start,
+                remove: 0,
+                text: "(".into(),
+            });
+        }
+        edits.push(Edit {
+            at: pipe.start,
+            remove: span.len(),
+            text: format!(
+                "{}.{ident}{}",
+                if compound { ")" } else { "" },
+                newlines(span)
+            ),
+        });
+    }
+}
+
+/// Where the operand a filter at index `pipe` applies to starts: a
+/// primary and its postfixes, earlier filters of the same chain, a unary
+/// sign; and whether that is more than a primary with postfixes (so it
+/// needs parentheses to take a method call). `None` when it is not clear.
+fn operand_start(tokens: &[Token<'_>], pipe: usize) -> Option<(usize, bool)> {
+    let mut j = pipe;
+    let mut compound = false;
+    loop {
+        let prev = j.checked_sub(1)?;
+        let token = &tokens[prev];
+        let start = match token.kind {
+            Kind::Close => tokens[..prev].iter().rposition(|t| t.close == Some(prev))?,
+            Kind::Name | Kind::Number | Kind::Str => prev,
+            Kind::Open(_) | Kind::Op => return None,
+        };
+        let before = start.checked_sub(1).map(|b| &tokens[b]);
+        let postfix = match (token.kind, before) {
+            (Kind::Name | Kind::Number, Some(b)) => b.kind == Kind::Op && b.text == ".",
+            (Kind::Close, Some(b)) => {
+                tokens[start].kind != Kind::Open(b'{')
+                    && matches!(b.kind, Kind::Name | Kind::Str | Kind::Close)
+                    && !is_keyword(b)
+            }
+            (Kind::Str, Some(b)) => b.kind == Kind::Str,
+            _ => false,
+        };
+        if postfix {
+            j = if matches!(token.kind, Kind::Name | Kind::Number) {
+                start - 1
+            } else {
+                start
+            };
+            continue;
+        }
+        match before {
+            // An earlier filter of the chain: `x|f|attr(...)`.
+            Some(b) if b.kind == Kind::Op && b.text == "|" => {
+                compound = true;
+                j = start - 1;
+            }
+            Some(b) if b.kind == Kind::Op && (b.text == "-" || b.text == "+") => {
+                let unary = start < 2 || {
+                    let t = &tokens[start - 2];
+                    matches!(t.kind, Kind::Op | Kind::Open(_)) || is_keyword(t)
+                };
+                return unary.then_some((start - 1, true));
+            }
+            Some(b) if b.kind == Kind::Op && b.text == "." => return None,
+            Some(b) if b.kind == Kind::Name && b.text == "is" => return None,
+            _ => return Some((start, compound)),
+        }
+    }
+}
+
+fn is_keyword(token: &Token<'_>) -> bool {
+    token.kind == Kind::Name
+        && matches!(
+            token.text,
+            "and"
+                | "or"
+                | "not"
+                | "in"
+                | "is"
+                | "if"
+                | "else"
+                | "set"
+                | "do"
+                | "for"
+                | "elif"
+                | "with"
+                | "return"
+                | "include"
+                | "import"
+                | "from"
+        )
+}
+
+/// `{% include X [ignore missing] without context %}` →
+/// `{{ __salt_include(X, ignore) }}`: the template renders with the
+/// globals only, as Jinja renders it without the including template's
+/// variables.
+fn include_without_context(
+    source: &str,
+    tag: &BlockTag<'_>,
+    tokens: &[Token<'_>],
+    edits: &mut Vec<Edit>,
+) {
+    let n = tokens.len();
+    if n < 4
+        || tokens[0].text != "include"
+        || tokens[n - 2].text != "without"
+        || tokens[n - 1].text != "context"
+    {
+        return;
+    }
+    let mut last = n - 3;
+    let ignore = last >= 2 && tokens[last].text == "missing" && tokens[last - 1].text == "ignore";
+    if ignore {
+        last -= 2;
+    }
+    if last < 1 {
+        return;
+    }
+    let template = &source[tokens[1].start..tokens[last].end];
+    let left = source.get(tag.open + 2..tokens[0].start).unwrap_or("");
+    let left = if left.starts_with(['-', '+']) {
+        &left[..1]
+    } else {
+        ""
+    };
+    let original = &source[tag.open..tag.end + 2];
+    edits.push(Edit {
+        at: tag.open,
+        remove: original.len(),
+        text: format!(
+            "{{{{{left} __salt_include({template}, {ignore}) {right}}}}}{}",
+            newlines(&source[tag.open..tokens[1].start])
+                + &newlines(&source[tokens[last].end..tag.end]),
+            right = tag.right,
+        ),
+    });
+}
+
+/// A `{% macro %}` not yet closed: where its name is, where its parameter
+/// list closes, and whether its body uses `varargs` or `kwargs`.
+struct OpenMacro {
+    name: String,
+    name_at: usize,
+    params_close: usize,
+    params_empty: bool,
+    uses_extra: bool,
+}
+
+fn mark_macro_names(tokens: &[Token<'_>], macros: &mut [OpenMacro]) {
+    if let Some(open) = macros.last_mut()
+        && tokens
+            .iter()
+            .any(|t| t.kind == Kind::Name && (t.text == "varargs" || t.text == "kwargs"))
+    {
+        open.uses_extra = true;
+    }
+}
+
+/// Macros whose body uses `varargs` or `kwargs` (minijinja has neither):
+/// `{% macro m(a) %}...{% endmacro %}` →
+/// `{% macro __salt_m_m(a, varargs=none, kwargs=none) %}...{% endmacro %}{% set m = __salt_varargs_macro(__salt_m_m) %}`;
+/// the wrapper passes the declared arguments on and the rest as
+/// `varargs` (a list) and `kwargs` (a dict), as Jinja does.
+fn track_macros(
+    tag: &BlockTag<'_>,
+    tokens: &[Token<'_>],
+    macros: &mut Vec<OpenMacro>,
+    edits: &mut Vec<Edit>,
+) {
+    match tokens.first().map(|t| t.text) {
+        Some("macro") => {
+            if let (Some(name), Some(open)) = (tokens.get(1), tokens.get(2))
+                && name.kind == Kind::Name
+                && open.kind == Kind::Open(b'(')
+                && let Some(close) = open.close
+            {
+                mark_macro_names(tokens, macros);
+                macros.push(OpenMacro {
+                    name: name.text.to_owned(),
+                    name_at: name.start,
+                    params_close: tokens[close].start,
+                    params_empty: close == 3,
+                    uses_extra: false,
+                });
+            }
+        }
+        Some("endmacro") => {
+            let Some(open) = macros.pop() else { return };
+            if !open.uses_extra {
+                return;
+            }
+            let hidden = format!("__salt_m_{}", open.name);
+            edits.push(Edit {
+                at: open.name_at,
+                remove: open.name.len(),
+                text: hidden.clone(),
+            });
+            edits.push(Edit {
+                at: open.params_close,
+                remove: 0,
+                text: if open.params_empty {
+                    "varargs=none, kwargs=none".into()
+                } else {
+                    ", varargs=none, kwargs=none".into()
+                },
+            });
+            edits.push(Edit {
+                at: tag.end + 2,
+                remove: 0,
+                text: format!(
+                    "{{% set {} = __salt_varargs_macro({hidden}) {}%}}",
+                    open.name, tag.right
+                ),
+            });
+        }
+        _ => mark_macro_names(tokens, macros),
+    }
 }
 
 /// Text to put at byte `at`, replacing `remove` bytes.
@@ -546,6 +852,48 @@ mod percent_tests {
         assert_eq!(
             out,
             "{{ __salt_percent('%s\\n%s' ,\n  (a,\n   b), true) }}\nline"
+        );
+        assert_eq!(out.lines().count(), source.lines().count());
+    }
+}
+
+#[cfg(test)]
+mod rewrite_tests {
+    use super::*;
+
+    #[test]
+    fn render_preprocess_rewrites_attr_calls_where_sound() {
+        let cases = [
+            ("{{ d|attr('get')('a') }}", "{{ d.get('a') }}"),
+            ("{{ x.y[0]|attr('keys')() }}", "{{ x.y[0].keys() }}"),
+            ("{{ s|upper|attr('lower')() }}", "{{ (s|upper).lower() }}"),
+            ("{{ -n|attr('real')() }}", "{{ (-n).real() }}"),
+            // Not a call, or not a name: left for minijinja.
+            ("{{ d|attr('get') }}", "{{ d|attr('get') }}"),
+            ("{{ d|attr('no-name')() }}", "{{ d|attr('no-name')() }}"),
+        ];
+        for (source, expected) in cases {
+            assert_eq!(preprocess(source), expected, "{source}");
+        }
+    }
+
+    #[test]
+    fn render_preprocess_rewrites_include_without_context_and_varargs() {
+        assert_eq!(
+            preprocess("{%- include ['a', 'b'] ignore missing without context -%}\nx"),
+            "{{- __salt_include(['a', 'b'], true) -}}\nx"
+        );
+        assert_eq!(
+            preprocess("{% include 'a' with context %}"),
+            "{% include 'a' with context %}"
+        );
+        let source =
+            "{% macro m(a) -%}\n{{ varargs }}{% endmacro -%}\n{% macro n() %}{% endmacro %}";
+        let out = preprocess(source);
+        assert_eq!(
+            out,
+            "{% macro __salt_m_m(a, varargs=none, kwargs=none) -%}\n{{ varargs }}{% endmacro -%}\
+             {% set m = __salt_mutable(__salt_varargs_macro(__salt_m_m)) -%}\n{% macro n() %}{% endmacro %}"
         );
         assert_eq!(out.lines().count(), source.lines().count());
     }

@@ -99,6 +99,11 @@ impl Object for SaltModule {
     }
 }
 
+/// Whether `value` is a `salt['mod.fun']` function.
+pub(crate) fn is_salt_function(value: &Value) -> bool {
+    value.downcast_object_ref::<SaltFunction>().is_some()
+}
+
 /// One callable `salt['mod.fun']`.
 #[derive(Debug)]
 struct SaltFunction {

@@ -636,3 +636,61 @@ fn render_python_percent_formatting() {
     );
     assert_eq!(out, "/home/bob|Debian-3|08080|abc|1|'web1'%");
 }
+
+#[test]
+fn render_attr_call_varargs_and_extras() {
+    let host = MemHost::new().file(
+        "m.jinja",
+        "{%- macro v(a, b=2) -%}{{ a }}{{ b }}|{{ varargs|join(',') }}|{{ kwargs|dictsort|join(';') }}{%- endmacro %}",
+    );
+    let out = text(
+        &host,
+        "{%- from 'm.jinja' import v -%}\
+         {{ {'a': 1}|attr('get')('a') }}|{{ 'ab'|upper|attr('lower')() }}\
+         |{{ v(1, 3, 'x', 'y', k=1, b=4) if false else v(1, 3, 'x', 'y', k=1) }}\
+         |{{ odict([('z', 1), ('a', 2)])|list|join }}{{ odict(q=1)|tojson }}\
+         |{{ [v is callable, salt['test.echo'] is callable, 'x' is callable, grains is callable]|join(',') }}\
+         |{{ 'a' ~ none }}",
+    );
+    assert_eq!(
+        out,
+        "1|ab|13|x,y|('k', 1)|za{\"q\": 1}|True,True,False,False|aNone"
+    );
+}
+
+#[test]
+fn render_include_without_context_sees_globals_only() {
+    let host = MemHost::new().file("part.jinja", "{{ local is defined }}-{{ grains.os }}");
+    let out = text(
+        &host,
+        "{%- set local = 1 -%}\n{% include 'part.jinja' without context %}|{% include 'part.jinja' %}|{% include ['nope.jinja'] ignore missing without context %}.",
+    );
+    assert_eq!(out, "False-Debian|True-Debian|.");
+}
+
+#[test]
+fn render_jinja2_header_sets_options_for_the_file() {
+    let host = MemHost::new();
+    let source = "#!jinja|yaml\n#jinja2: {\"trim_blocks\": true, \"lstrip_blocks\": true}\nk:\n  - |\n    {% for i in [1, 2] %}\n    i{{ i }}\n    {% endfor %}\n";
+    assert_eq!(ok(render(&host, source)), json!({"k": ["i1\ni2\n"]}));
+    // Without the header (or with a malformed one) the blocks leave lines.
+    let plain = source.replace(
+        "#jinja2: {\"trim_blocks\": true, \"lstrip_blocks\": true}\n",
+        "#jinja2: {bad\n",
+    );
+    assert_eq!(ok(render(&host, &plain)), json!({"k": ["\ni1\n\ni2\n"]}));
+}
+
+#[test]
+fn render_dict_to_sls_yaml_params() {
+    let host = MemHost::new();
+    let out = text(
+        &host,
+        "{%- set p = {'name': '/etc/x', 'mode': '0644', 'makedirs': True} -%}\
+         {{ p|dict_to_sls_yaml_params }}\n{{ p|dict_to_sls_yaml_params(flow_style=True) }}",
+    );
+    assert_eq!(
+        out,
+        "- name: /etc/x\n- mode: '0644'\n- makedirs: true\n[{name: /etc/x}, {mode: '0644'}, {makedirs: true}]"
+    );
+}
