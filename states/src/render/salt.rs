@@ -128,9 +128,14 @@ impl Object for SaltFunction {
         match self.name.as_str() {
             "pillar.get" => pillar_get(data, &call),
             "grains.get" => lookup(&data.grains, &call),
-            "config.get" => config_get(data, &call),
+            "config.get" if !config_get_needs_host(&call) => config_get(data, &call),
             "grains.filter_by" => grains_filter_by(data, &call),
             "defaults.merge" => defaults_merge(&call),
+            "defaults.update" => {
+                let in_place = call.get(3, "in_place").is_none_or(Value::is_true);
+                update_in_place(&self.salt.bridge, "defaults.update", call, in_place)
+            }
+            "slsutil.update" => update_in_place(&self.salt.bridge, "slsutil.update", call, true),
             name => host_call(&self.salt.bridge, name, call),
         }
     }
@@ -242,6 +247,38 @@ fn config_get(data: &HostData, call: &CallArgs) -> Result<Value, Error> {
     Ok(found_or_default(found, call))
 }
 
+/// Whether a `config.get` call takes more than the renderer answers
+/// (`key`, `default`, `delimiter`): `merge=`, `omit_*=` go to the minion.
+fn config_get_needs_host(call: &CallArgs) -> bool {
+    call.positional.len() > 3
+        || call
+            .keywords
+            .iter()
+            .any(|(k, v)| !matches!(k.as_str(), "key" | "default" | "delimiter") && !v.is_none())
+}
+
+/// A host function that updates its first argument (`dest`) in place:
+/// the call goes through JSON, so the result is written back into the
+/// template's mutable dict, as Python would have changed it.
+fn update_in_place(
+    bridge: &HostBridge,
+    name: &str,
+    call: CallArgs,
+    in_place: bool,
+) -> Result<Value, Error> {
+    let dest = call.get(0, "dest").cloned();
+    let result = host_call(bridge, name, call)?;
+    if in_place
+        && let Some(dest) = dest
+        && let Some(target) = dest.downcast_object::<super::mutable::MutableDict>()
+        && result.kind() == minijinja::value::ValueKind::Map
+    {
+        target.replace_with(&result)?;
+        return Ok(dest);
+    }
+    Ok(make_mutable(result))
+}
+
 /// `grains.filter_by(lookup_dict, grain='os_family', merge=None, default='default', base=None)`.
 fn grains_filter_by(data: &HostData, call: &CallArgs) -> Result<Value, Error> {
     let Some(Json::Object(table)) = call.json(0, "lookup_dict")? else {
@@ -267,25 +304,38 @@ fn grains_filter_by(data: &HostData, call: &CallArgs) -> Result<Value, Error> {
         .map_err(|message| Error::new(ErrorKind::InvalidOperation, message))
 }
 
-/// `defaults.merge(dest, src, merge_lists=False)`: a recursive update,
-/// returned (and written into `dest` when it is a mutable dict).
+/// `defaults.merge(dest, src, merge_lists=False, in_place=True, convert_none=True)`:
+/// a recursive update, returned and, with `in_place`, written into `dest`
+/// when it is a mutable dict (otherwise `dest` is left as it was).
 fn defaults_merge(call: &CallArgs) -> Result<Value, Error> {
-    let (Some(dest_value), Some(Json::Object(src))) = (call.get(0, "dest"), call.json(1, "upd")?)
-    else {
-        return Err(Error::new(
+    let two_dicts = || {
+        Error::new(
             ErrorKind::InvalidOperation,
             "defaults.merge needs two dictionaries",
-        ));
+        )
     };
-    let Json::Object(mut dest) = to_json(dest_value)? else {
-        return Err(Error::new(
-            ErrorKind::InvalidOperation,
-            "defaults.merge needs two dictionaries",
-        ));
+    let in_place = call.get(3, "in_place").is_none_or(Value::is_true);
+    let convert_none = call.get(4, "convert_none").is_none_or(Value::is_true);
+    let src = match call.json(1, "src")? {
+        Some(Json::Object(src)) => src,
+        Some(Json::Null) if convert_none => Map::new(),
+        _ => return Err(two_dicts()),
+    };
+    let dest_value = call.get(0, "dest").ok_or_else(two_dicts)?;
+    let mut dest = match to_json(dest_value)? {
+        Json::Object(dest) => dest,
+        Json::Null if convert_none && in_place => {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                "TypeError: Can't perform in-place merge into NoneType",
+            ));
+        }
+        Json::Null if convert_none => Map::new(),
+        _ => return Err(two_dicts()),
     };
     data::update(&mut dest, &src, call.flag(2, "merge_lists"));
     let merged = from_json(Json::Object(dest));
-    if let Some(target) = dest_value.downcast_object::<super::mutable::MutableDict>() {
+    if in_place && let Some(target) = dest_value.downcast_object::<super::mutable::MutableDict>() {
         target.replace_with(&merged)?;
         return Ok(dest_value.clone());
     }

@@ -55,12 +55,26 @@ impl StateHost for MemHost {
         match fun {
             "test.echo" => Ok(json!({"args": args, "kwargs": kwargs})),
             "test.fail" => Err("it failed".to_owned()),
+            // Shallow stand-ins for the minion's functions: what matters
+            // here is that the renderer sends them and uses the answer.
+            "slsutil.update" | "defaults.update" => match (args.first(), args.get(1)) {
+                (Some(Value::Object(dest)), Some(Value::Object(upd))) => {
+                    let mut dest = dest.clone();
+                    dest.extend(upd.clone());
+                    Ok(Value::Object(dest))
+                }
+                _ => Err("two dicts needed".to_owned()),
+            },
+            "config.get" => Ok(json!({"host": args, "kwargs": kwargs})),
             _ => Err(format!("'{fun}' is not available.")),
         }
     }
 
     fn has_function(&self, fun: &str) -> bool {
-        matches!(fun, "test.echo" | "test.fail")
+        matches!(
+            fun,
+            "test.echo" | "test.fail" | "slsutil.update" | "defaults.update" | "config.get"
+        )
     }
 
     fn grains(&self) -> Map<String, Value> {
@@ -692,5 +706,29 @@ fn render_dict_to_sls_yaml_params() {
     assert_eq!(
         out,
         "- name: /etc/x\n- mode: '0644'\n- makedirs: true\n[{name: /etc/x}, {mode: '0644'}, {makedirs: true}]"
+    );
+}
+
+#[test]
+fn render_in_place_updates_and_config_get_merge() {
+    let host = MemHost::new();
+    let out = text(
+        &host,
+        "{%- set d = {'a': 1} %}{%- set alias = d %}\
+         {%- do salt['slsutil.update'](d, {'b': 2}) %}\
+         {%- set e = {'a': 1} %}{%- do salt['defaults.update'](e, {'c': 3}) %}\
+         {%- set f = {'a': 1} %}{%- set g = salt['defaults.update'](f, {'c': 3}, in_place=False) %}\
+         {%- set m = {'a': {'b': 1}} %}\
+         {%- set copy = salt['defaults.merge'](m, {'a': {'c': 2}}, in_place=False) %}\
+         {%- set same = salt['defaults.merge'](m, {'x': none}) %}\
+         {{ alias|json }}|{{ e|json }}|{{ f|json }}{{ g|json }}|{{ m|json }}{{ copy|json }}\
+         |{{ salt['defaults.merge']({'a': 1}, none, in_place=False)|json }}\
+         |{{ salt['config.get']('k', merge='recurse')|json }}|{{ salt['config.get']('shared')|json }}",
+    );
+    assert_eq!(
+        out,
+        "{\"a\": 1, \"b\": 2}|{\"a\": 1, \"c\": 3}|{\"a\": 1}{\"a\": 1, \"c\": 3}\
+         |{\"a\": {\"b\": 1}, \"x\": null}{\"a\": {\"b\": 1, \"c\": 2}}\
+         |{\"a\": 1}|{\"host\": [\"k\"], \"kwargs\": {\"merge\": \"recurse\"}}|\"from-opts\""
     );
 }
