@@ -129,7 +129,11 @@ pub fn render_sls(
                     name: source.path,
                     text: &input,
                     is_sls: true,
-                    context: sls_context(source.path, source.sls),
+                    context: sls_context(
+                        source.path,
+                        source.sls,
+                        &tplpath(host, source.saltenv, source.path),
+                    ),
                 };
                 after_jinja = true;
                 Stage::Text(jinja::render(host, &job).map_err(fail)?)
@@ -159,7 +163,8 @@ pub fn render_template(
     text: &str,
     context: &TemplateContext,
 ) -> Result<String, RenderError> {
-    let mut names = sls_context(&context.path, &context.sls);
+    let local = tplpath(host, &context.saltenv, &context.path);
+    let mut names = sls_context(&context.path, &context.sls, &local);
     names.insert("sls".to_owned(), Value::from(context.sls.clone()));
     names.extend(context.context.clone());
     let job = JinjaJob {
@@ -204,7 +209,7 @@ fn renderer(part: &str) -> Result<Renderer, String> {
 
 /// Salt's `generate_sls_context`: `sls`, `slspath`, `sls_path`,
 /// `slsdotpath`, `slscolonpath`, `tplpath`, `tplfile`, `tpldir`, `tpldot`.
-fn sls_context(path: &str, sls: &str) -> Map<String, Value> {
+fn sls_context(path: &str, sls: &str, tplpath: &str) -> Map<String, Value> {
     let slspath = sls.replace('.', "/");
     let template = if sls.is_empty() {
         path.rsplit('/').next().unwrap_or(path).to_owned()
@@ -224,7 +229,7 @@ fn sls_context(path: &str, sls: &str) -> Map<String, Value> {
         context.insert(key.to_owned(), Value::String(value));
     };
     put("sls", sls.to_owned());
-    put("tplpath", path.to_owned());
+    put("tplpath", tplpath.to_owned());
     put("tplfile", template.clone());
     put(
         "tpldir",
@@ -240,6 +245,20 @@ fn sls_context(path: &str, sls: &str) -> Map<String, Value> {
     put("slscolonpath", dir.replace('/', ":"));
     put("sls_path", dir.replace('/', "_"));
     context
+}
+
+/// Salt's `tplpath`: the local file the template was read from, which for
+/// a file-server path is its copy in the minion's cache,
+/// `<cachedir>/files/<saltenv>/<path>`; a local path is itself.
+fn tplpath(host: &dyn StateHost, saltenv: &str, path: &str) -> String {
+    if path.starts_with('/') {
+        return path.to_owned();
+    }
+    let path = path.strip_prefix("salt://").unwrap_or(path);
+    match host.opts().get("cachedir").and_then(Value::as_str) {
+        Some(cachedir) => format!("{}/files/{saltenv}/{path}", cachedir.trim_end_matches('/')),
+        None => path.to_owned(),
+    }
 }
 
 fn tail_start(path: &str, tail: &str) -> Option<usize> {

@@ -732,3 +732,15 @@ fn render_in_place_updates_and_config_get_merge() {
          |{\"a\": 1}|{\"host\": [\"k\"], \"kwargs\": {\"merge\": \"recurse\"}}|\"from-opts\""
     );
 }
+
+#[test]
+fn render_tplpath_is_the_cached_copy() {
+    let mut host = MemHost::new();
+    host.opts
+        .insert("cachedir".into(), json!("/var/cache/brine/minion"));
+    let out = ok(render(&host, "k: {{ tplpath }}|{{ tplfile }}"));
+    assert_eq!(
+        out,
+        json!({"k": "/var/cache/brine/minion/files/base/apache/config.sls|apache/config.sls"})
+    );
+}
