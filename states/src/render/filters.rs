@@ -16,6 +16,7 @@ mod dicts;
 mod hash;
 mod lists;
 mod net;
+mod paths;
 pub(crate) mod pystr;
 pub(crate) mod text;
 
@@ -52,6 +53,7 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     net::register(env);
     text::register(env);
     dicts::register(env);
+    paths::register(env);
 }
 
 /// An argument Salt's Python signature lets a template give by position or

@@ -744,3 +744,13 @@ fn render_tplpath_is_the_cached_copy() {
         json!({"k": "/var/cache/brine/minion/files/base/apache/config.sls|apache/config.sls"})
     );
 }
+
+#[test]
+fn render_default_filter_keywords() {
+    let host = MemHost::new();
+    let out = text(
+        &host,
+        "{{ ''|default({'v': 1}, boolean=True)|json }}|{{ ''|d('x', true) }}|{{ nope|default(default_value='k') }}|{{ 'a'|default('b', boolean=True) }}|{{ ''|default('z') }}.",
+    );
+    assert_eq!(out, "{\"v\": 1}|x|k|a|.");
+}
