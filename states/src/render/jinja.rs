@@ -335,6 +335,8 @@ fn add_functions(env: &mut Environment<'static>) {
     );
     env.add_function("namespace", super::mutable::namespace);
     env.add_function("__salt_include", super::calls::include);
+    // `{% do %}` of any expression: evaluated, the value dropped.
+    env.add_function("__salt_discard", |_value: Value| ());
     env.add_function("__salt_varargs_macro", super::calls::varargs_macro);
     env.add_function(
         "odict",

@@ -12,6 +12,8 @@
 //! - `"<literal>" % <operand>` → `__salt_percent("<literal>", <operand>, <is_tuple>)`
 //!   (Python's `%` formatting, `percent.rs`; minijinja's `%` is numeric only);
 //! - `x|attr('name')(args)` → `x.name(args)` (`(x|f).name(args)` after filters);
+//! - `{% do <expr> %}` → `{% do __salt_discard(<expr>) %}`: minijinja's `do`
+//!   takes only a call, Jinja's any expression (`x.pop('k') if c`);
 //! - `{% include X [ignore missing] without context %}` → `{{ __salt_include(X, ignore) }}`;
 //! - a macro whose body uses `varargs`/`kwargs` → a hidden macro taking
 //!   them, wrapped by `__salt_varargs_macro` under the macro's name (`calls.rs`).
@@ -128,8 +130,26 @@ fn rewrite_expressions(source: &str) -> Cow<'_, str> {
                 let right_ctrl = end > body_start && matches!(bytes[end - 1], b'-' | b'+');
                 let body_end = if right_ctrl { end - 1 } else { end };
                 let tokens = tokenize(&source[body_start..body_end], body_start);
+                let do_tag = block
+                    && tokens.len() > 1
+                    && tokens[0].kind == Kind::Name
+                    && tokens[0].text == "do";
+                if do_tag {
+                    edits.push(Edit {
+                        at: tokens[1].start,
+                        remove: 0,
+                        text: "__salt_discard(".into(),
+                    });
+                }
                 find_percents(&tokens, &mut edits);
                 find_attr_calls(source, &tokens, &mut edits);
+                if let Some(last) = tokens.last().filter(|_| do_tag) {
+                    edits.push(Edit {
+                        at: last.end,
+                        remove: 0,
+                        text: ")".into(),
+                    });
+                }
                 if block {
                     let tag = BlockTag {
                         open: i,

@@ -289,7 +289,14 @@ fn grains_filter_by(data: &HostData, call: &CallArgs) -> Result<Value, Error> {
     };
     let grain = call.string(1, "grain", "os_family");
     let merge = call.json(2, "merge")?;
-    let default = call.string(3, "default", "default");
+    // An int default (`default=grains.pythonversion[0]`) names an int key,
+    // which is its decimal text once the table is JSON.
+    let default = match call.get(3, "default") {
+        Some(v) if v.kind() == minijinja::value::ValueKind::Number && v.is_integer() => {
+            v.to_string()
+        }
+        _ => call.string(3, "default", "default"),
+    };
     let base = call
         .get(4, "base")
         .and_then(|v| v.as_str().map(str::to_owned));

@@ -754,3 +754,24 @@ fn render_default_filter_keywords() {
     );
     assert_eq!(out, "{\"v\": 1}|x|k|a|.");
 }
+
+#[test]
+fn render_do_takes_any_expression() {
+    let host = MemHost::new();
+    let out = text(
+        &host,
+        "{%- set d = {'a': 1, 'b': 2} %}{%- do d.pop('a') if d.a is defined %}\
+         {%- do d.pop('zz') if d.zz is defined %}{%- do 1 + 1 %}{{ d|json }}",
+    );
+    assert_eq!(out, "{\"b\": 2}");
+}
+
+#[test]
+fn render_filter_by_int_default_key() {
+    let host = MemHost::new();
+    let out = text(
+        &host,
+        "{{ salt['grains.filter_by']({2: {'p': 'py2'}, 3: {'p': 'py3'}}, default=3).p }}",
+    );
+    assert_eq!(out, "py3");
+}
