@@ -1,8 +1,8 @@
 //! `brine-bench-authflood`: an auth flood against a master that serves 100
 //! accepted minions (issue 14). 10,000 auth requests for made-up ids, each
-//! with a fresh key and a valid signature, arrive over 50 connections as fast
-//! as they can be sent, while `brine '*' test.ping` keeps running against
-//! the 100 minions of a `brine-swarm` (accepted by `autosign_file`, so the
+//! with a fresh key and a valid signature, arrive over 50 connections, 1,000
+//! a second for 10 s, while `brine '*' test.ping` keeps running against the
+//! 100 minions of a `brine-swarm` (accepted by `autosign_file`, so the
 //! made-up ids go pending, up to `max_pending_keys`).
 //!
 //! Prints the ping median when quiet and during the flood (and their ratio),
@@ -30,6 +30,8 @@ const MINIONS: usize = 100;
 const BOGUS_REQUESTS: usize = 10_000;
 const CONNECTIONS: usize = 50;
 const QUIET_PINGS: usize = 10;
+/// The flood is sent in this many equal batches, one every 100 ms.
+const BATCHES: usize = 100;
 
 fn main() -> anyhow::Result<()> {
     let c = Cluster::builder()
@@ -52,7 +54,7 @@ fn main() -> anyhow::Result<()> {
     let flag = flooding.clone();
     let flood = std::thread::spawn(move || {
         let started = Instant::now();
-        let sent = send_flood(port, frames);
+        let sent = send_flood(port, &frames);
         flag.store(false, Ordering::SeqCst);
         (sent, started.elapsed())
     });
@@ -74,7 +76,7 @@ fn main() -> anyhow::Result<()> {
     let flood_ms = ms(during[during.len() / 2]);
     println!("quiet: test.ping to {MINIONS} minions, median {quiet_ms:.1} ms ({QUIET_PINGS} runs)");
     println!(
-        "flood: {sent}/{BOGUS_REQUESTS} bogus auth requests over {CONNECTIONS} connections sent in {:.1} s",
+        "flood: {sent}/{BOGUS_REQUESTS} bogus auth requests over {CONNECTIONS} connections in {:.1} s",
         flood_time.as_secs_f64()
     );
     println!(
@@ -152,8 +154,9 @@ fn bogus_auth_frames(n: usize) -> anyhow::Result<Vec<Vec<u8>>> {
         .collect()
 }
 
-/// Send `frames` over `CONNECTIONS` DEALERs, round robin; how many went out.
-fn send_flood(port: u16, frames: Vec<Vec<u8>>) -> usize {
+/// Send `frames` over `CONNECTIONS` DEALERs, round robin, in `BATCHES`
+/// batches 100 ms apart; how many went out.
+fn send_flood(port: u16, frames: &[Vec<u8>]) -> usize {
     let Ok(rt) = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -178,11 +181,16 @@ fn send_flood(port: u16, frames: Vec<Vec<u8>>) -> usize {
         }
         let mut sent = 0;
         let count = dealers.len();
-        for (i, frame) in frames.into_iter().enumerate() {
-            let msg = ZmqMessage::from(Bytes::from(frame));
-            let send = dealers[i % count].send(msg);
-            if let Ok(Ok(())) = tokio::time::timeout(Duration::from_secs(5), send).await {
-                sent += 1;
+        let per_batch = frames.len().div_ceil(BATCHES);
+        let mut pace = tokio::time::interval(Duration::from_millis(100));
+        for (b, batch) in frames.chunks(per_batch).enumerate() {
+            pace.tick().await;
+            for (i, frame) in batch.iter().enumerate() {
+                let msg = ZmqMessage::from(Bytes::from(frame.clone()));
+                let send = dealers[(b + i) % count].send(msg);
+                if let Ok(Ok(())) = tokio::time::timeout(Duration::from_secs(5), send).await {
+                    sent += 1;
+                }
             }
         }
         sent
