@@ -28,9 +28,15 @@ fn pillar_tree(dir: &Path) {
 }
 
 /// `brine <id> <fun> [args]` with JSON output: the minion's return.
+/// `fun_and_args` on minion `id` through the master. Pillar functions are
+/// asked for unmasked values: Salt 3008 prints pillar values as
+/// `**********` unless `unmask=True` (its `pillar_mask_output`).
 fn call(c: &Cluster, id: &str, fun_and_args: &[&str]) -> Value {
     let mut args = vec!["--out", "json", "--static", "-t", "20", id];
     args.extend_from_slice(fun_and_args);
+    if fun_and_args.first().is_some_and(|f| f.starts_with("pillar.")) {
+        args.push("unmask=True");
+    }
     let out = c.brine(&args);
     let all = json_out(&out);
     all.get(id).cloned().unwrap_or_else(|| {
