@@ -2,6 +2,7 @@
 //! `|python`, `%` formatting and `%r`: `None`, `True`, `'quoted'` strings
 //! in containers, `[1, 'a']`, `(1,)`, `{'k': 'v'}`, `b'bytes'`.
 
+use brine_common::output::python::{float_repr, str_repr as string_repr};
 use minijinja::value::{Value, ValueKind};
 
 /// Python's `str(value)`.
@@ -85,59 +86,6 @@ pub(crate) fn number_repr(value: &Value) -> String {
         return value.to_string();
     };
     float_repr(f)
-}
-
-pub(crate) fn float_repr(f: f64) -> String {
-    if f.is_nan() {
-        return "nan".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "inf" } else { "-inf" }.into();
-    }
-    let abs = f.abs();
-    if abs != 0.0 && !(1e-4..1e16).contains(&abs) {
-        let text = format!("{f:e}");
-        let (mantissa, exp) = text.split_once('e').unwrap_or((&text, "0"));
-        let exp: i32 = exp.parse().unwrap_or(0);
-        let sign = if exp < 0 { '-' } else { '+' };
-        return format!("{mantissa}e{sign}{:02}", exp.abs());
-    }
-    let text = format!("{f}");
-    if text.contains('.') {
-        text
-    } else {
-        format!("{text}.0")
-    }
-}
-
-/// Python's `repr` of a string: single quotes unless the text has `'`
-/// and no `"`.
-pub(crate) fn string_repr(text: &str) -> String {
-    let quote = if text.contains('\'') && !text.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push(quote);
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
 }
 
 fn bytes_repr(bytes: &[u8]) -> String {
