@@ -401,10 +401,25 @@ pub fn id_regex(pattern: &str) -> Result<Regex, TargetError> {
 /// `pattern` anchored at the start (Python's `re.match`), behind `flags`
 /// such as `(?i)`. An error describes the user's pattern, not our wrapping.
 pub fn anchored_regex(pattern: &str, flags: &str) -> Result<Regex, TargetError> {
-    Regex::new(&format!("{flags}^(?:{pattern})")).map_err(|wrapped| {
-        let e = Regex::new(pattern).err().unwrap_or(wrapped);
+    target_regex(&format!("{flags}^(?:{pattern})")).map_err(|wrapped| {
+        let e = target_regex(pattern).err().unwrap_or(wrapped);
         TargetError::Regex(pattern.to_string(), e.to_string())
     })
+}
+
+/// How large a target's compiled regex may be. Targets come from minions
+/// (`MineGet`), the API and the CLI; the regex crate's default (10 MiB)
+/// let one fuzzed target cost milliseconds of CPU to compile. A real id or
+/// grain pattern compiles to a few KiB; 2 MiB leaves room for a nodegroup
+/// of thousands of names read as one `E@` alternation.
+pub const TARGET_REGEX_SIZE_LIMIT: usize = 2 * 1024 * 1024;
+
+/// A regex of a target, within [`TARGET_REGEX_SIZE_LIMIT`].
+pub fn target_regex(pattern: &str) -> Result<Regex, regex::Error> {
+    regex::RegexBuilder::new(pattern)
+        .size_limit(TARGET_REGEX_SIZE_LIMIT)
+        .dfa_size_limit(TARGET_REGEX_SIZE_LIMIT)
+        .build()
 }
 
 /// Words of a compound target given as text: whitespace-separated, as Salt's

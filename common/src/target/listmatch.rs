@@ -14,7 +14,7 @@ pub fn expr_match(value: &str, expr: &str) -> bool {
     if Fnmatch::new(expr).is_ok_and(|glob| glob.is_match(value)) {
         return true;
     }
-    regex::Regex::new(&format!(r"\A(?:{expr})\z")).is_ok_and(|re| re.is_match(value))
+    super::compound::target_regex(&format!(r"\A(?:{expr})\z")).is_ok_and(|re| re.is_match(value))
 }
 
 /// Salt's `check_whitelist_blacklist`: refused when any blacklist entry

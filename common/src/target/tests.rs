@@ -711,3 +711,14 @@ fn nesting_deeper_than_the_limit_is_an_error() {
     let flood = compile_err(&"( ".repeat(20_000), "compound");
     assert!(flood.to_string().contains("nests deeper"), "{flood}");
 }
+
+/// A pattern whose compiled regex would be huge is refused, not compiled
+/// at length (targets come from minions, the API and the CLI).
+#[test]
+fn a_target_regex_past_the_size_limit_is_an_error() {
+    // Within the regex crate's own default limit, beyond ours.
+    assert!(regex::Regex::new("^(?:a{150000})").is_ok());
+    let err = compile_err("E@a{150000}", "compound");
+    assert!(err.to_string().contains("size limit"), "{err}");
+    compile("E@web[0-9]+", "compound");
+}
