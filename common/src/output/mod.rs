@@ -147,6 +147,15 @@ pub fn render_minion_with_retcode(
 /// Everything at once (`--static`, `brine-call`): the outputter applied to the
 /// whole dict. `json` and `raw` keep the map's order; `nested` sorts the
 /// minion ids, as Salt's does for any dict.
+/// Write `text` to standard output. A reader that went away (`| head`) is
+/// no reason to panic, as `print!` does: the rest is dropped, as with any
+/// shell tool.
+pub fn print_stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
 pub fn render_all(
     format: OutputFormat,
     opts: &OutputOptions,

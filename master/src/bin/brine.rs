@@ -17,7 +17,7 @@ use brine_common::config::MasterConfig;
 use brine_common::functions::parse_cli_args;
 use brine_common::ids::{Jid, MinionId};
 use brine_common::output::{
-    OutputFormat, OutputOptions, python, render_all, render_minion_with_retcode,
+    OutputFormat, OutputOptions, print_stdout, python, render_all, render_minion_with_retcode,
 };
 use brine_common::target::Target;
 use brine_common::wire::TargetSpec;
@@ -289,7 +289,7 @@ impl Printer {
 
     fn finish(self, passthrough: bool) -> u8 {
         if self.opts.static_ {
-            print!("{}", render_all(self.format, &self.opts, &self.collected));
+            print_stdout(&render_all(self.format, &self.opts, &self.collected));
         }
         if self.any_failed {
             eprintln!("ERROR: Minions returned with non-zero exit code");

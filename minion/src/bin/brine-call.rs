@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use brine_common::cli::{CommonArgs, OutputArgs};
 use brine_common::config::MinionConfig;
 use brine_common::functions::{Call, parse_cli_args};
-use brine_common::output::render_all;
+use brine_common::output::{print_stdout, render_all};
 use clap::Parser;
 use serde_json::Map;
 
@@ -65,12 +65,11 @@ fn main() -> ExitCode {
                 state_output: config_state_output.clone(),
                 ..Default::default()
             };
-            print!(
-                "{}",
-                brine_states::output::render_highstate_all(&returns, &hopts)
-            );
+            print_stdout(&brine_states::output::render_highstate_all(
+                &returns, &hopts,
+            ));
         } else {
-            print!("{}", render_all(cli.output.format(), &opts, &returns));
+            print_stdout(&render_all(cli.output.format(), &opts, &returns));
         }
         anyhow::Ok(outcome)
     })();
