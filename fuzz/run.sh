@@ -24,6 +24,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/brine-fuzz-target}"
 # C files; AddressSanitizer's one-definition-rule check stops every target
 # that links it at start-up. It is libgit2's, not a finding in our code.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_odr_violation=0}"
+# Known leak reports that are not ours (see the file).
+export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$here/lsan.supp}"
 targets=${TARGETS:-$(cargo +nightly fuzz list)}
 
 cargo +nightly fuzz build -O >&2
