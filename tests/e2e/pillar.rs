@@ -34,7 +34,10 @@ fn pillar_tree(dir: &Path) {
 fn call(c: &Cluster, id: &str, fun_and_args: &[&str]) -> Value {
     let mut args = vec!["--out", "json", "--static", "-t", "20", id];
     args.extend_from_slice(fun_and_args);
-    if fun_and_args.first().is_some_and(|f| f.starts_with("pillar.")) {
+    if fun_and_args
+        .first()
+        .is_some_and(|f| f.starts_with("pillar."))
+    {
         args.push("unmask=True");
     }
     let out = c.brine(&args);

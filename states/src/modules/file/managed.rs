@@ -128,7 +128,11 @@ fn wanted_body(c: &StateCall<'_>) -> Result<Body, String> {
     }
     // Salt's real run reports it from `managed` itself, its test run from
     // `check_managed_changes` (without the prefix).
-    let prefix = if c.test { "" } else { "Unable to manage file: " };
+    let prefix = if c.test {
+        ""
+    } else {
+        "Unable to manage file: "
+    };
     Err(format!(
         "{prefix}Source file {} not found in saltenv '{}'",
         sources.join(", "),
