@@ -21,18 +21,8 @@ def capture_case(salt_call, name, keep=False):
     try:
         docs = []
         for i, line in enumerate(cmds, 1):
-            argv = [salt_call, "--local", "-c", conf, "--out=json", "-l", "quiet"]
-            argv += lib.command_argv(line, root)
             try:
-                proc = subprocess.run(
-                    argv,
-                    cwd=os.path.join(root, "sandbox"),
-                    env=lib.run_env(root),
-                    stdin=subprocess.DEVNULL,
-                    capture_output=True,
-                    text=True,
-                    timeout=lib.COMMAND_TIMEOUT,
-                )
+                proc = lib.run_local(salt_call, conf, line, root)
             except subprocess.TimeoutExpired:
                 raise SystemExit(f"{name}: '{line}' timed out")
             docs.append((lib.expected_name(i, line), lib.record(proc, root)))

@@ -43,18 +43,8 @@ def run_case(brine_call, name, args):
         for i, line in enumerate(cmds, 1):
             fname = lib.expected_name(i, line)
             exp_path = os.path.join(case_dir, "expected", fname)
-            argv = [brine_call, "--local", "-c", conf, "--out", "json", "-l", "quiet"]
-            argv += lib.command_argv(line, root)
             try:
-                proc = subprocess.run(
-                    argv,
-                    cwd=os.path.join(root, "sandbox"),
-                    env=lib.run_env(root),
-                    stdin=subprocess.DEVNULL,
-                    capture_output=True,
-                    text=True,
-                    timeout=lib.COMMAND_TIMEOUT,
-                )
+                proc = lib.run_local(brine_call, conf, line, root)
                 got = lib.record(proc, root)
             except subprocess.TimeoutExpired:
                 got = {"retcode": None, "stdout": "", "stderr": "TIMEOUT"}

@@ -10,6 +10,7 @@ import os
 import re
 import shlex
 import shutil
+import subprocess
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -194,6 +195,23 @@ def root_aliases(root):
     """The temp root as it may be spelled in output (realpath and as given)."""
     out = {root, os.path.realpath(root)}
     return sorted(out, key=len, reverse=True)
+
+
+def run_local(binary, conf, line, root):
+    """Run one case command with `<binary> --local -c <conf> --out=json -l quiet`
+    (salt-call and brine-call take the same flags) in the sandbox; the finished
+    process. Raises subprocess.TimeoutExpired after COMMAND_TIMEOUT."""
+    argv = [binary, "--local", "-c", conf, "--out=json", "-l", "quiet"]
+    argv += command_argv(line, root)
+    return subprocess.run(
+        argv,
+        cwd=os.path.join(root, "sandbox"),
+        env=run_env(root),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+    )
 
 
 def record(proc, root):

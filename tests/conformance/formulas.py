@@ -231,21 +231,8 @@ def run(binary, is_salt, case, lines):
     docs = []
     try:
         for line in lines:
-            if is_salt:
-                argv = [binary, "--local", "-c", conf, "--out=json", "-l", "quiet"]
-            else:
-                argv = [binary, "--local", "-c", conf, "--out", "json", "-l", "quiet"]
-            argv += lib.command_argv(line, root)
             try:
-                proc = subprocess.run(
-                    argv,
-                    cwd=os.path.join(root, "sandbox"),
-                    env=lib.run_env(root),
-                    stdin=subprocess.DEVNULL,
-                    capture_output=True,
-                    text=True,
-                    timeout=lib.COMMAND_TIMEOUT,
-                )
+                proc = lib.run_local(binary, conf, line, root)
                 docs.append(lib.record(proc, root))
             except subprocess.TimeoutExpired:
                 docs.append({"retcode": None, "stdout": "", "stderr": "TIMEOUT"})
