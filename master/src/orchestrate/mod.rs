@@ -108,7 +108,7 @@ pub fn run_sls(
     opts: &OrchOptions,
 ) -> Result<Map<String, Value>, CompileError> {
     let high = compile::high_from_sls(host, &opts.saltenv, &opts.mods)?;
-    let low = compile::compile(&high)?;
+    let low = compile::compile(high)?;
     let modules = registry();
     let missing = runtime::missing_functions(&low, &modules);
     if !missing.is_empty() {

@@ -353,8 +353,8 @@ fn compile_what(
         }
     };
     let low = match what {
-        What::SlsId(id, _) => compile::compile_id(&high, id)?,
-        _ => compile::compile(&high)?,
+        What::SlsId(id, _) => compile::compile_id(high, id)?,
+        _ => compile::compile(high)?,
     };
     Ok(Some(low))
 }
@@ -501,7 +501,7 @@ fn run_single(
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let low = compile::high_from_single(fun, name, &args).and_then(|h| compile::compile(&h));
+    let low = compile::high_from_single(fun, name, &args).and_then(compile::compile);
     match low {
         Ok(low) => run_low(
             host,
@@ -571,13 +571,13 @@ fn show_blocking(
         Show::Highstate => Value::Object(compile::high_from_top(host, saltenv)?),
         Show::Lowstate => {
             let high = compile::high_from_top(host, saltenv)?;
-            salt_chunks(compile::order(&compile::prepare(&high)?)?)
+            salt_chunks(compile::order(compile::prepare(high)?)?)
         }
         Show::LowSls(mods) => {
             let (high, mut errors) = compile::render_sls(host, env, mods);
             errors.extend(compile::verify::verify_high(&high));
             checked(errors)?;
-            salt_chunks(compile::order(&high)?)
+            salt_chunks(compile::order(high)?)
         }
         Show::Top => {
             serde_json::to_value(compile::top::matches(host, saltenv)?).unwrap_or(Value::Null)
@@ -595,5 +595,11 @@ fn checked(errors: Vec<String>) -> Result<(), CompileError> {
 
 /// Salt's lowstate list (prereq check chunks included, as Salt lists them).
 fn salt_chunks(ordered: compile::order::Ordered) -> Value {
-    Value::Array(ordered.chunks.into_iter().map(Value::Object).collect())
+    Value::Array(
+        ordered
+            .into_salt_chunks()
+            .into_iter()
+            .map(Value::Object)
+            .collect(),
+    )
 }

@@ -13,40 +13,49 @@ use super::HighData;
 pub type SaltChunk = Map<String, Value>;
 
 /// The chunks of `high` in definition order (before ordering).
-pub fn compile_high_data(high: &HighData) -> Vec<SaltChunk> {
+pub fn compile_high_data(high: HighData) -> Vec<SaltChunk> {
     let mut chunks = Vec::new();
     for (id, body) in high {
         if id.starts_with("__") {
             continue;
         }
-        let Some(body) = body.as_object() else {
+        let Value::Object(mut body) = body else {
             continue;
         };
+        let bookkeeping: Vec<(&str, Value)> = ["__sls__", "__env__", "__sls_included_from__"]
+            .into_iter()
+            .filter_map(|key| body.get(key).map(|v| (key, v.clone())))
+            .collect();
+        body.retain(|state, _| !state.starts_with("__"));
         for (state, run) in body {
-            if !state.starts_with("__") {
-                chunks.extend(compile_decl(id, body, state, run));
-            }
+            chunks.extend(compile_decl(&id, &bookkeeping, state, run));
         }
     }
     chunks
 }
 
 /// The chunks of one `module: [args]` declaration.
-fn compile_decl(id: &str, body: &Map<String, Value>, state: &str, run: &Value) -> Vec<SaltChunk> {
+fn compile_decl(
+    id: &str,
+    bookkeeping: &[(&str, Value)],
+    state: String,
+    run: Value,
+) -> Vec<SaltChunk> {
     let mut chunk = SaltChunk::new();
-    chunk.insert("state".into(), Value::String(state.into()));
+    chunk.insert("state".into(), Value::String(state));
     chunk.insert("name".into(), Value::String(id.into()));
-    for key in ["__sls__", "__env__", "__sls_included_from__"] {
-        if let Some(v) = body.get(key) {
-            chunk.insert(key.into(), v.clone());
-        }
+    for (key, value) in bookkeeping {
+        chunk.insert((*key).into(), value.clone());
     }
     chunk.insert("__id__".into(), Value::String(id.into()));
-    let mut funs: Vec<&str> = Vec::new();
+    let mut funs: Vec<String> = Vec::new();
     let mut names: Vec<Value> = Vec::new();
-    for arg in run.as_array().into_iter().flatten() {
+    let Value::Array(args) = run else {
+        return Vec::new();
+    };
+    for arg in args {
         match arg {
-            Value::String(f) if !funs.contains(&f.as_str()) => funs.push(f),
+            Value::String(f) if !funs.contains(&f) => funs.push(f),
             Value::Object(o) => {
                 for (key, val) in o {
                     match key.as_str() {
@@ -59,10 +68,10 @@ fn compile_decl(id: &str, body: &Map<String, Value>, state: &str, run: &Value) -
                         }
                         "state" => {}
                         "name" if !val.is_string() => {
-                            chunk.insert(key.clone(), Value::String(id.into()));
+                            chunk.insert(key, Value::String(id.into()));
                         }
                         _ => {
-                            chunk.insert(key.clone(), val.clone());
+                            chunk.insert(key, val);
                         }
                     }
                 }
@@ -74,7 +83,7 @@ fn compile_decl(id: &str, body: &Map<String, Value>, state: &str, run: &Value) -
         return Vec::new();
     };
     let with_fun = |mut live: SaltChunk| {
-        live.insert("fun".into(), Value::String(fun.to_string()));
+        live.insert("fun".into(), Value::String(fun.clone()));
         live
     };
     if names.is_empty() {
@@ -120,7 +129,7 @@ mod tests {
     fn names_expand_with_their_own_arguments_and_name_order() {
         let high = json!({"pkgs": {"__sls__": "s", "__env__": "base", "test": [
             {"names": ["one", {"two": [{"extra": 1}]}]}, {"shared": true}, "nop", {"order": 10000}]}});
-        let chunks = compile_high_data(high.as_object().expect("object"));
+        let chunks = compile_high_data(high.as_object().expect("object").clone());
         assert_eq!(chunks.len(), 2);
         assert_eq!(chunks[0]["name"], json!("one"));
         assert_eq!(chunks[1]["extra"], json!(1));
@@ -132,7 +141,7 @@ mod tests {
     #[test]
     fn a_name_that_is_not_a_string_falls_back_to_the_id() {
         let high = json!({"x": {"__sls__": "s", "test": [{"name": 5}, "nop"]}});
-        let chunks = compile_high_data(high.as_object().expect("object"));
+        let chunks = compile_high_data(high.as_object().expect("object").clone());
         assert_eq!(chunks[0]["name"], json!("x"));
         assert_eq!(chunks[0]["__id__"], json!("x"));
     }

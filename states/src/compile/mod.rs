@@ -104,8 +104,7 @@ pub fn high_from_top(
 
 /// Salt's `call_high` passes before compiling: extensions, structure checks,
 /// `requisite_in`, excludes.
-pub fn prepare(high: &HighData) -> Result<HighData, CompileError> {
-    let mut high = high.clone();
+pub fn prepare(mut high: HighData) -> Result<HighData, CompileError> {
     let mut errors = extend::reconcile_extend(&mut high, false);
     errors.extend(verify::verify_high(&high));
     CompileError::check(errors)?;
@@ -117,32 +116,32 @@ pub fn prepare(high: &HighData) -> Result<HighData, CompileError> {
 
 /// Salt's `compile_high_data` and `order_chunks` over prepared (or raw, for
 /// `show_low_sls`) high data.
-pub fn order(high: &HighData) -> Result<order::Ordered, CompileError> {
+pub fn order(high: HighData) -> Result<order::Ordered, CompileError> {
     order::order_chunks(low::compile_high_data(high)).map_err(CompileError::new)
 }
 
 /// The runtime's lowstate from ordered chunks.
-pub fn lowstate(ordered: &order::Ordered) -> Lowstate {
+pub fn lowstate(ordered: order::Ordered) -> Lowstate {
+    let (run, reqs) = ordered.into_run();
     Lowstate {
-        chunks: ordered.run.iter().map(requisites::to_low_chunk).collect(),
-        reqs: ordered.reqs.clone(),
+        chunks: run.into_iter().map(requisites::into_low_chunk).collect(),
+        reqs,
     }
 }
 
 /// Compile raw high data into ordered low chunks with resolved requisites.
-pub fn compile(high: &HighData) -> Result<Lowstate, CompileError> {
-    Ok(lowstate(&order(&prepare(high)?)?))
+pub fn compile(high: HighData) -> Result<Lowstate, CompileError> {
+    Ok(lowstate(order(prepare(high)?)?))
 }
 
 /// `state.sls_id`: the chunks of one id, without their requisites (as Salt runs them).
-pub fn compile_id(high: &HighData, id: &str) -> Result<Lowstate, CompileError> {
-    let high = prepare(high)?;
-    let Some(Value::Object(body)) = high.get(id) else {
+pub fn compile_id(high: HighData, id: &str) -> Result<Lowstate, CompileError> {
+    let mut high = prepare(high)?;
+    let Some(Value::Object(mut body)) = high.shift_remove(id) else {
         return Err(CompileError::new(vec![format!(
             "No matches for ID '{id}' found in SLS"
         )]));
     };
-    let mut body = body.clone();
     for args in body.values_mut() {
         if let Value::Array(list) = args {
             list.retain(|a| {
@@ -153,7 +152,7 @@ pub fn compile_id(high: &HighData, id: &str) -> Result<Lowstate, CompileError> {
         }
     }
     let one = HighData::from_iter([(id.to_string(), Value::Object(body))]);
-    Ok(lowstate(&order(&one)?))
+    Ok(lowstate(order(one)?))
 }
 
 /// High data for one state given on the command line (`state.single`):

@@ -13,6 +13,7 @@
 //! does not exist for requisite [..]") and a cycle ("Recursive requisites
 //! were found: ...").
 
+use std::borrow::Cow;
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, HashMap};
 
@@ -89,6 +90,11 @@ impl ReqType {
     }
 }
 
+/// The graph's maps are keyed by our own strings and indices, not by anything
+/// an attacker picks for collisions, and are rebuilt for every run: a fast
+/// hasher (the graph is most of the compile time of a large tree).
+type FastHash = foldhash::fast::RandomState;
+
 /// One node: a chunk (shared by a state and its prereq check node).
 struct Node {
     tag: String,
@@ -102,26 +108,70 @@ struct Node {
 struct Graph {
     chunks: Vec<SaltChunk>,
     nodes: Vec<Node>,
-    by_tag: HashMap<String, usize>,
+    by_tag: HashMap<String, usize, FastHash>,
     /// Edges by source: target -> edge types in insertion order.
-    out: Vec<IndexMap<usize, Vec<ReqType>>>,
-    incoming: Vec<IndexMap<usize, Vec<ReqType>>>,
-    lookup: IndexMap<(String, String), IndexSet<usize>>,
-    sls_nodes: IndexMap<String, IndexSet<usize>>,
+    out: Vec<IndexMap<usize, Vec<ReqType>, FastHash>>,
+    incoming: Vec<IndexMap<usize, Vec<ReqType>, FastHash>>,
+    /// (module or "id", id or name) -> nodes, as Salt's `nodes_lookup_map`.
+    lookup: IndexMap<(String, String), IndexSet<usize, FastHash>, FastHash>,
+    sls_nodes: IndexMap<String, IndexSet<usize, FastHash>, FastHash>,
     /// Requisites for the runtime: (owner chunk, kind, any, target chunk).
     runtime: Vec<(usize, ReqKind, bool, usize)>,
 }
 
-/// The ordered chunks: Salt's list (prereq checks included, for `show_*`)
-/// and, for the runtime, each state once with its requisites.
+/// The ordered chunks, each held once: Salt's list (prereq checks included,
+/// for `show_*`) and, for the runtime, each state once with its requisites
+/// (`reqs[i]` belongs to the `i`th state of [`Ordered::run`]).
 pub struct Ordered {
-    pub chunks: Vec<SaltChunk>,
-    pub run: Vec<SaltChunk>,
+    chunks: Vec<SaltChunk>,
+    /// Salt's order as indices into `chunks` (a prereq'd chunk twice).
+    shown: Vec<usize>,
+    /// Run order as indices into `chunks`, each state once.
+    run: Vec<usize>,
     pub reqs: Vec<Vec<Req>>,
 }
 
-fn text(v: Option<&Value>) -> String {
-    v.map(python::to_str).unwrap_or_default()
+impl Ordered {
+    /// Salt's ordered chunk list, as `state.show_lowstate` prints it.
+    pub fn into_salt_chunks(self) -> Vec<SaltChunk> {
+        let mut owned: Vec<Option<SaltChunk>> = self.chunks.into_iter().map(Some).collect();
+        let mut remaining = vec![0usize; owned.len()];
+        for &c in &self.shown {
+            remaining[c] += 1;
+        }
+        self.shown
+            .iter()
+            .map(|&c| {
+                remaining[c] -= 1;
+                if remaining[c] == 0 {
+                    owned[c].take().unwrap_or_default()
+                } else {
+                    owned[c].clone().unwrap_or_default()
+                }
+            })
+            .collect()
+    }
+
+    /// The states in run order, each once, with their requisites.
+    pub fn into_run(self) -> (Vec<SaltChunk>, Vec<Vec<Req>>) {
+        let mut owned: Vec<Option<SaltChunk>> = self.chunks.into_iter().map(Some).collect();
+        let run = self
+            .run
+            .iter()
+            .map(|&c| owned[c].take().unwrap_or_default())
+            .collect();
+        (run, self.reqs)
+    }
+}
+
+/// A chunk field as Python's `str()` prints it (borrowed when it is a string,
+/// as nearly every field is).
+fn text(v: Option<&Value>) -> Cow<'_, str> {
+    match v {
+        Some(Value::String(s)) => Cow::Borrowed(s),
+        Some(other) => Cow::Owned(python::to_str(other)),
+        None => Cow::Borrowed(""),
+    }
 }
 
 /// Salt's `_gen_tag`.
@@ -152,8 +202,8 @@ impl Graph {
             chunk,
             child_min: None,
         });
-        self.out.push(IndexMap::new());
-        self.incoming.push(IndexMap::new());
+        self.out.push(IndexMap::default());
+        self.incoming.push(IndexMap::default());
         i
     }
 
@@ -169,8 +219,11 @@ impl Graph {
     fn add_chunk(&mut self, chunk: SaltChunk) {
         let index = self.chunks.len();
         let node = self.add_node(gen_tag(&chunk), index);
-        let state = text(chunk.get("state"));
-        let (name, id) = (text(chunk.get("name")), text(chunk.get("__id__")));
+        let state = text(chunk.get("state")).into_owned();
+        let (name, id) = (
+            text(chunk.get("name")).into_owned(),
+            text(chunk.get("__id__")).into_owned(),
+        );
         for key in [
             (state.clone(), name.clone()),
             (state, id.clone()),
@@ -180,10 +233,15 @@ impl Graph {
             self.lookup.entry(key).or_default().insert(node);
         }
         if let Some(sls) = chunk.get("__sls__").and_then(Value::as_str) {
-            self.sls_nodes
-                .entry(sls.to_string())
-                .or_default()
-                .insert(node);
+            match self.sls_nodes.get_mut(sls) {
+                Some(nodes) => {
+                    nodes.insert(node);
+                }
+                None => {
+                    let nodes = IndexSet::from_iter([node]);
+                    self.sls_nodes.insert(sls.to_string(), nodes);
+                }
+            }
         }
         for sls in chunk
             .get("__sls_included_from__")
@@ -289,43 +347,18 @@ impl Graph {
 
     /// Salt's `add_requisites` for one chunk: its first error, if any.
     fn add_requisites(&mut self, node: usize) -> Option<String> {
-        let chunk = self.chunks[self.nodes[node].chunk].clone();
-        for kind in ReqType::READ {
-            let Some(Value::Array(reqs)) = chunk.get(kind.keyword()) else {
-                continue;
-            };
-            for req in reqs {
-                let (key, val) = match req {
-                    Value::Object(o) => match o.iter().next() {
-                        Some((k, v)) => (k.split('.').next().unwrap_or(k).to_string(), v.clone()),
-                        None => continue,
-                    },
-                    other => ("id".to_string(), Value::String(python::to_str(other))),
-                };
-                let where_ = format!(
-                    "in state [{}] in SLS [{}]",
-                    text(chunk.get("name")),
-                    chunk
-                        .get("__sls__")
-                        .map(python::to_str)
-                        .unwrap_or_else(|| "None".into())
-                );
-                let val = match val {
-                    Value::Null => continue,
-                    Value::String(s) => s,
-                    _ => {
-                        return Some(format!(
-                            "Requisite [{}: {key}] {where_} must have a string as the value",
-                            kind.keyword()
-                        ));
-                    }
-                };
-                if !self.add_dependency(node, kind, &key, &val) {
-                    return Some(format!(
-                        "Referenced state does not exist for requisite [{}: ({key}: {val})] {where_}",
-                        kind.keyword()
-                    ));
-                }
+        let requisites = match requisites_of(&self.chunks[self.nodes[node].chunk]) {
+            Ok(r) => r,
+            Err(e) => return Some(e),
+        };
+        for (kind, key, val) in requisites {
+            if !self.add_dependency(node, kind, &key, &val) {
+                let chunk = &self.chunks[self.nodes[node].chunk];
+                return Some(format!(
+                    "Referenced state does not exist for requisite [{}: ({key}: {val})] {}",
+                    kind.keyword(),
+                    where_(chunk)
+                ));
             }
         }
         None
@@ -374,6 +407,61 @@ impl Graph {
             .unwrap_or(cap);
         (order, own)
     }
+}
+
+/// A chunk's requisites as `(type, module or "id" or "sls", target)`, in
+/// the order Salt reads them, or the error of the first malformed one
+/// (entries with a null target are skipped, as Salt skips them).
+fn requisites_of(chunk: &SaltChunk) -> Result<Vec<(ReqType, String, String)>, String> {
+    let mut found = Vec::new();
+    // Most chunks have none: one pass over the keys instead of ten lookups.
+    if !chunk
+        .keys()
+        .any(|k| ReqType::READ.iter().any(|kind| kind.keyword() == k))
+    {
+        return Ok(found);
+    }
+    for kind in ReqType::READ {
+        let Some(Value::Array(reqs)) = chunk.get(kind.keyword()) else {
+            continue;
+        };
+        for req in reqs {
+            let (key, val) = match req {
+                Value::Object(o) => match o.iter().next() {
+                    Some((k, v)) => (k.split('.').next().unwrap_or(k).to_string(), v),
+                    None => continue,
+                },
+                other => {
+                    found.push((kind, "id".to_string(), python::to_str(other)));
+                    continue;
+                }
+            };
+            match val {
+                Value::Null => {}
+                Value::String(s) => found.push((kind, key, s.clone())),
+                _ => {
+                    return Err(format!(
+                        "Requisite [{}: {key}] {} must have a string as the value",
+                        kind.keyword(),
+                        where_(chunk)
+                    ));
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// "in state [name] in SLS [sls]", as Salt's requisite errors end.
+fn where_(chunk: &SaltChunk) -> String {
+    format!(
+        "in state [{}] in SLS [{}]",
+        text(chunk.get("name")),
+        chunk
+            .get("__sls__")
+            .map(python::to_str)
+            .unwrap_or_else(|| "None".into())
+    )
 }
 
 /// A chunk's order as a number, writing back what `first`/`last`/none become.
@@ -602,10 +690,7 @@ fn find_cycle(graph: &Graph) -> Vec<(usize, usize, ReqType)> {
 
 /// The sorted chunks for `show_*` and, each state once, for the runtime.
 fn finish(graph: Graph, sorted: &[usize]) -> Ordered {
-    let chunks: Vec<SaltChunk> = sorted
-        .iter()
-        .map(|&n| graph.chunks[graph.nodes[n].chunk].clone())
-        .collect();
+    let shown: Vec<usize> = sorted.iter().map(|&n| graph.nodes[n].chunk).collect();
     let real: Vec<usize> = sorted
         .iter()
         .copied()
@@ -626,14 +711,19 @@ fn finish(graph: Graph, sorted: &[usize]) -> Ordered {
             reqs[o].push(req);
         }
     }
-    let run: Vec<SaltChunk> = real.iter().map(|&c| graph.chunks[c].clone()).collect();
+    let run: Vec<&SaltChunk> = real.iter().map(|&c| &graph.chunks[c]).collect();
     add_listeners(&run, &mut reqs);
-    Ordered { chunks, run, reqs }
+    Ordered {
+        chunks: graph.chunks,
+        shown,
+        run: real,
+        reqs,
+    }
 }
 
 /// `listen` / `listen_in`: the states (by module and id or name) whose
 /// changes trigger a deferred `mod_watch` (Salt's `call_listen`).
-fn add_listeners(run: &[SaltChunk], reqs: &mut [Vec<Req>]) {
+fn add_listeners(run: &[&SaltChunk], reqs: &mut [Vec<Req>]) {
     for (i, chunk) in run.iter().enumerate() {
         for (key, reverse) in [("listen", false), ("listen_in", true)] {
             for entry in chunk

@@ -5,7 +5,7 @@
 //! errors reported, by [`super::order`] as Salt's dependency graph does.
 
 use brine_common::output::python;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::low::SaltChunk;
 use crate::lowstate::LowChunk;
@@ -80,26 +80,33 @@ pub fn is_requisite_key(key: &str) -> bool {
 
 /// A runtime chunk from Salt's chunk dict: the fields Salt's lowstate has
 /// at the top, every other argument (bookkeeping `__` keys left out) in `args`.
-pub fn to_low_chunk(chunk: &SaltChunk) -> LowChunk {
+pub fn into_low_chunk(chunk: SaltChunk) -> LowChunk {
     let text = |k: &str| chunk.get(k).map(python::to_str).unwrap_or_default();
-    let args: Map<String, Value> = chunk
-        .iter()
-        .filter(|(k, _)| {
-            !k.starts_with("__") && !matches!(k.as_str(), "state" | "name" | "fun" | "order")
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let (id, sls, env, state, fun, name) = (
+        text("__id__"),
+        text("__sls__"),
+        text("__env__"),
+        text("state"),
+        text("fun"),
+        text("name"),
+    );
+    let order = chunk
+        .get("order")
+        .and_then(Value::as_f64)
+        .unwrap_or_default() as i64;
+    let mut args = chunk;
+    // In place: the chunk's own map, without re-hashing what stays.
+    args.retain(|k, _| {
+        !k.starts_with("__") && !matches!(k.as_str(), "state" | "name" | "fun" | "order")
+    });
     LowChunk {
-        id: text("__id__"),
-        sls: text("__sls__"),
-        env: text("__env__"),
-        state: text("state"),
-        fun: text("fun"),
-        name: text("name"),
-        order: chunk
-            .get("order")
-            .and_then(Value::as_f64)
-            .unwrap_or_default() as i64,
+        id,
+        sls,
+        env,
+        state,
+        fun,
+        name,
+        order,
         args,
     }
 }

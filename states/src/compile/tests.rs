@@ -6,7 +6,7 @@ use super::*;
 fn compile_sls(files: &[(&str, &str)], mods: &[&str]) -> Result<Lowstate, CompileError> {
     let host = MemHost::with_files(files);
     let mods: Vec<String> = mods.iter().map(|m| m.to_string()).collect();
-    compile(&high_from_sls(&host, "base", &mods)?)
+    compile(high_from_sls(&host, "base", &mods)?)
 }
 
 fn ids(low: &Lowstate) -> Vec<String> {
@@ -355,7 +355,7 @@ fn extend_and_exclude_stay_raw_until_compiled() {
         json!([{"y": {"test": [{"k": 1}], "__sls__": "a", "__env__": "base"}}])
     );
     assert_eq!(high["__exclude__"], json!([{"id": "gone"}]));
-    let low = compile(&high).expect("compiles");
+    let low = compile(high).expect("compiles");
     assert_eq!(ids(&low), ["y:y", "x:x"]);
     assert_eq!(low.chunks[0].args["k"], json!(1));
 }
@@ -381,9 +381,9 @@ fn names_get_fractional_orders_and_string_orders_sort_at_the_cap() {
     let sls = "n:\n  test.nop:\n    - names: [p, q]\ns:\n  test.nop:\n    - order: '3'\nl:\n  test.nop:\n    - order: last\n";
     let host = MemHost::with_files(&[("base/s.sls", sls)]);
     let high = high_from_sls(&host, "base", &["s".to_string()]).expect("renders");
-    let ordered = order(&prepare(&high).expect("prepares")).expect("orders");
+    let ordered = order(prepare(high).expect("prepares")).expect("orders");
     let orders: Vec<(String, Value)> = ordered
-        .chunks
+        .into_salt_chunks()
         .iter()
         .map(|c| {
             (

@@ -68,7 +68,7 @@ fn run_sls(sls: &str, opts: &RunOptions<'_>) -> Map<String, Value> {
 
 fn run_on(host: &MemHost, _sls: &str, opts: &RunOptions<'_>) -> Map<String, Value> {
     let high = high_from_sls(host, "base", &["s".to_string()]).expect("renders");
-    let low = compile(&high).expect("compiles");
+    let low = compile(high).expect("compiles");
     assert!(missing_functions(&low, &registry()).is_empty());
     run(host, &registry(), &low, opts)
 }
@@ -549,7 +549,7 @@ fn runtime_an_unknown_state_function_is_a_failed_result() {
     let sls = "nosuch:\n  nosuchmodule.present\nafter:\n  test.succeed_without_changes\n";
     let host = MemHost::with_files(&[("base/s.sls", sls)]);
     let high = high_from_sls(&host, "base", &["s".to_string()]).expect("renders");
-    let low = compile(&high).expect("compiles");
+    let low = compile(high).expect("compiles");
     let out = run(&host, &registry(), &low, &RunOptions::default());
     let bad = &out["nosuchmodule_|-nosuch_|-nosuch_|-present"];
     assert_eq!(bad["result"], json!(false));
