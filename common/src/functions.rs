@@ -105,6 +105,18 @@ pub enum FnError {
     Type(String),
 }
 
+impl FnError {
+    /// Salt's `CommandExecutionError(message, info=...)`: the message, then
+    /// the info in the nested outputter's layout.
+    pub fn execution_with_info(message: &str, info: &Value) -> FnError {
+        let details = crate::output::render_nested(info, 0, false);
+        FnError::Execution(format!(
+            "{message}. Additional info follows:\n\n{}",
+            details.trim_end()
+        ))
+    }
+}
+
 /// The value of a Python literal as a signature's default writes it.
 fn python_literal(text: &str) -> Value {
     match text {
@@ -144,6 +156,10 @@ pub struct Outcome {
     pub ret: Value,
     pub retcode: i32,
     pub success: bool,
+    /// The message of a `CommandExecutionError` (`ret` then holds Salt's
+    /// minion return, `"ERROR: <message>"`; `salt-call` prints
+    /// `Error running '<fun>': <message>` on stderr instead).
+    pub execution_error: Option<String>,
 }
 
 pub type FnFuture = Pin<Box<dyn Future<Output = Result<FnOutput, FnError>> + Send>>;
@@ -340,9 +356,13 @@ impl<C: Send + 'static> Functions<C> {
                 success: out.retcode == 0,
                 ret: out.ret,
                 retcode: out.retcode,
+                execution_error: None,
             },
             Err(FnError::Invocation(msg)) => failure(format!("ERROR executing '{fun}': {msg}")),
-            Err(FnError::Execution(msg)) => failure(format!("ERROR: {msg}")),
+            Err(FnError::Execution(msg)) => Outcome {
+                execution_error: Some(msg.clone()),
+                ..failure(format!("ERROR: {msg}"))
+            },
             Err(FnError::Exception(msg)) => {
                 failure(format!("The minion function caused an exception: {msg}"))
             }
@@ -359,6 +379,7 @@ fn failure(msg: String) -> Outcome {
         ret: Value::String(msg),
         retcode: EX_GENERIC,
         success: false,
+        execution_error: None,
     }
 }
 
@@ -421,6 +442,20 @@ pub fn yamlify_arg(word: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_execution_error_with_info_reads_as_salts() {
+        let info = serde_json::json!(["Rendering SLS 'bad' failed.", "SLS 'x' is missing"]);
+        let FnError::Execution(text) =
+            FnError::execution_with_info("Pillar failed to render", &info)
+        else {
+            panic!("an execution error");
+        };
+        assert_eq!(
+            text,
+            "Pillar failed to render. Additional info follows:\n\n- Rendering SLS 'bad' failed.\n- SLS 'x' is missing"
+        );
+    }
     use serde_json::json;
 
     fn registry() -> Functions<()> {

@@ -56,6 +56,11 @@ fn main() -> ExitCode {
             .enable_all()
             .build()?;
         let outcome = runtime.block_on(brine_minion::call::call(config, cli.local, call))?;
+        if let Some(message) = &outcome.execution_error {
+            // salt-call prints a CommandExecutionError instead of the return.
+            eprintln!("Error running '{}': {message}", cli.function);
+            return anyhow::Ok(outcome);
+        }
         let mut returns = Map::new();
         returns.insert("local".into(), outcome.ret.clone());
         let out = is_state_run(&cli.function, &outcome.ret).then_some("highstate");

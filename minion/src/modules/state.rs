@@ -516,16 +516,20 @@ fn run_single(
     }
 }
 
-/// Salt's refusal to run states with a pillar that failed to render
-/// (unless `force=True`).
-fn pillar_errors(ctx: &MinionCtx, call: &Call) -> Option<FnOutput> {
+/// The pillar's render errors, unless the call says `force=True` (Salt's
+/// `_get_pillar_errors`).
+fn failed_pillar(ctx: &MinionCtx, call: &Call) -> Option<Vec<String>> {
     if truthy(call.kwargs.get("force")) {
         return None;
     }
     let errors = brine_pillar::errors_of(&ctx.pillar());
-    if errors.is_empty() {
-        return None;
-    }
+    (!errors.is_empty()).then_some(errors)
+}
+
+/// Salt's refusal to run states with a pillar that failed to render
+/// (unless `force=True`).
+fn pillar_errors(ctx: &MinionCtx, call: &Call) -> Option<FnOutput> {
+    let errors = failed_pillar(ctx, call)?;
     let mut lines = vec![Value::String(brine_pillar::PILLAR_FAILED.to_owned())];
     lines.extend(errors.into_iter().map(Value::String));
     Some(FnOutput {
@@ -534,8 +538,23 @@ fn pillar_errors(ctx: &MinionCtx, call: &Call) -> Option<FnOutput> {
     })
 }
 
+/// The `show_*` functions' refusal of a pillar that failed to render (unless
+/// `force=True`): a `CommandExecutionError` with the errors as its info,
+/// where the running functions return them (see [`pillar_errors`]).
+fn refuse_failed_pillar(ctx: &MinionCtx, call: &Call) -> Result<(), FnError> {
+    let Some(errors) = failed_pillar(ctx, call) else {
+        return Ok(());
+    };
+    let info = Value::Array(errors.into_iter().map(Value::String).collect());
+    Err(FnError::execution_with_info(
+        "Pillar failed to render",
+        &info,
+    ))
+}
+
 async fn show(ctx: MinionCtx, call: Call, what: Show) -> Result<FnOutput, FnError> {
     super::pillar::loaded_pillar(&ctx).await;
+    refuse_failed_pillar(&ctx, &call)?;
     let host = host_for(&ctx, &call)?;
     let saltenv = saltenv_of(&call);
     let job = tokio::task::spawn_blocking(move || show_blocking(&host, &what, saltenv.as_deref()));
