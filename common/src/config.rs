@@ -457,6 +457,12 @@ pub struct MinionConfig {
     /// a file): the `grains` file that `grains.setval` writes lives there.
     #[serde(skip)]
     pub config_dir: PathBuf,
+    /// The program running this minion, by Salt's name for it (`salt-call`,
+    /// `salt-minion`): Salt's `__cli` option, which formulas read from
+    /// `opts` (e.g. to tell salt-ssh apart). Set by the binary, never read
+    /// from a file.
+    #[serde(rename = "__cli", skip_deserializing)]
+    pub cli: Option<String>,
     pub file_client: String,
     pub file_roots: Map<String, Value>,
     pub pillar_roots: Map<String, Value>,
@@ -522,6 +528,7 @@ impl Default for MinionConfig {
             grains_cache: false,
             grains_cache_expiration: 300,
             config_dir: DEFAULT_CONFIG_DIR.into(),
+            cli: None,
             file_client: "remote".into(),
             file_roots: base_env("/srv/salt"),
             pillar_roots: base_env("/srv/pillar"),

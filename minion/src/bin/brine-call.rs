@@ -43,7 +43,8 @@ fn is_state_run(fun: &str, ret: &serde_json::Value) -> bool {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = (|| {
-        let config = cli.common.load::<MinionConfig>(|c| &c.log_level)?;
+        let mut config = cli.common.load::<MinionConfig>(|c| &c.log_level)?;
+        config.cli = Some("salt-call".into());
         let opts = cli.output.options(config.color, true);
         let config_state_output = config.state_output.clone();
         let (args, kwargs) = parse_cli_args(&cli.args);

@@ -13,7 +13,8 @@ struct Cli {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let config = cli.common.load::<MinionConfig>(|c| &c.log_level)?;
+    let mut config = cli.common.load::<MinionConfig>(|c| &c.log_level)?;
+    config.cli = Some("salt-minion".into());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
