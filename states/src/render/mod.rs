@@ -181,6 +181,31 @@ pub fn render_template(
     })
 }
 
+/// Render a `file.managed` template as Salt's `file.get_managed` does: no
+/// `sls` is passed there, so none of the SLS names (`sls`, `tpldir`,
+/// `tplpath`, ...) is defined; `context` (`name`, `source`, `user`, ... and
+/// the state's `defaults`/`context`) is all there is besides the globals.
+pub fn render_file_template(
+    host: &dyn StateHost,
+    text: &str,
+    saltenv: &str,
+    path: &str,
+    context: Map<String, Value>,
+) -> Result<String, RenderError> {
+    let job = JinjaJob {
+        saltenv,
+        name: path,
+        text,
+        is_sls: false,
+        context,
+    };
+    jinja::render(host, &job).map_err(|message| RenderError {
+        saltenv: saltenv.to_owned(),
+        sls: String::new(),
+        message,
+    })
+}
+
 /// The pipeline named by the first line's shebang, or the default.
 fn pipeline(text: &str) -> Result<Vec<Renderer>, String> {
     let first = text.lines().next().unwrap_or("");

@@ -49,15 +49,36 @@ fn edited(c: &StateCall<'_>, out: Value, test_comment: &str) -> StateResult {
     changed(name, "Changes were made", changes)
 }
 
-fn check_name(c: &StateCall<'_>) -> Result<(), Box<StateResult>> {
+/// A relative path fails every file state.
+fn check_absolute(c: &StateCall<'_>) -> Result<(), Box<StateResult>> {
     match absolute_error(name_of(c)) {
         Some(err) => Err(Box::new(StateResult::fail(name_of(c), err))),
         None => Ok(()),
     }
 }
 
+/// Salt's `_check_file`: the path must be absolute and exist (any type),
+/// else the state fails with `<name>: file not found` before any edit.
+fn check_file(c: &StateCall<'_>) -> Result<(), Box<StateResult>> {
+    let name = name_of(c);
+    check_absolute(c)?;
+    let fail = |err: String| Err(Box::new(StateResult::fail(name, err)));
+    match call(c.host, "file.exists", vec![json!(name)], &[]) {
+        Ok(v) if truthy(&v) => Ok(()),
+        Ok(_) => fail(format!("{name}: {FILE_NOT_FOUND}")),
+        Err(e) => fail(e),
+    }
+}
+
+/// The end of `_check_file`'s message, which `ignore_if_missing` looks for.
+const FILE_NOT_FOUND: &str = "file not found";
+
 pub fn replace(c: &StateCall<'_>) -> StateResult {
-    if let Err(r) = check_name(c) {
+    if let Err(r) = check_file(c) {
+        let missing = r.comment.ends_with(FILE_NOT_FOUND);
+        if missing && c.chunk.bool_arg("ignore_if_missing", false) {
+            return StateResult::ok(name_of(c), "No changes needed to be made");
+        }
         return *r;
     }
     let mut kw = given(
@@ -88,17 +109,22 @@ pub fn replace(c: &StateCall<'_>) -> StateResult {
 }
 
 pub fn line(c: &StateCall<'_>) -> StateResult {
-    if let Err(r) = check_name(c) {
+    if let Err(r) = check_absolute(c) {
         return *r;
     }
     let name = name_of(c);
     if c.chunk.bool_arg("create", false) && !c.test {
         let exists = call(c.host, "file.file_exists", vec![json!(name)], &[]);
-        if exists.as_ref().is_ok_and(|v| !truthy(v))
-            && let Err(e) = call(c.host, "file.touch", vec![json!(name)], &[])
-        {
-            return StateResult::fail(name, e);
+        if exists.as_ref().is_ok_and(|v| !truthy(v)) {
+            // Salt ignores the result of its `file.managed` here: a file
+            // that could not be created is reported just below.
+            let _ = call(c.host, "file.touch", vec![json!(name)], &[]);
         }
+    }
+    // Checked after `create` (Salt runs `file.managed` first), so a test
+    // run on a missing file fails even with `create: True`, as Salt's does.
+    if let Err(r) = check_file(c) {
+        return *r;
     }
     let mut kw = given(
         c,
@@ -115,7 +141,7 @@ pub fn line(c: &StateCall<'_>) -> StateResult {
 }
 
 pub fn blockreplace(c: &StateCall<'_>) -> StateResult {
-    if let Err(r) = check_name(c) {
+    if let Err(r) = check_file(c) {
         return *r;
     }
     let mut kw = given(
@@ -154,7 +180,7 @@ fn search(c: &StateCall<'_>, pattern: &str) -> Result<bool, String> {
 }
 
 pub fn comment(c: &StateCall<'_>) -> StateResult {
-    if let Err(r) = check_name(c) {
+    if let Err(r) = check_file(c) {
         return *r;
     }
     let name = name_of(c);
@@ -197,7 +223,7 @@ pub fn comment(c: &StateCall<'_>) -> StateResult {
 }
 
 pub fn uncomment(c: &StateCall<'_>) -> StateResult {
-    if let Err(r) = check_name(c) {
+    if let Err(r) = check_file(c) {
         return *r;
     }
     let name = name_of(c);
@@ -275,7 +301,7 @@ fn list_of_text(c: &StateCall<'_>) -> Vec<String> {
 }
 
 fn add_lines(c: &StateCall<'_>, at_end: bool) -> StateResult {
-    if let Err(r) = check_name(c) {
+    if let Err(r) = check_absolute(c) {
         return *r;
     }
     let name = name_of(c);
@@ -328,7 +354,7 @@ pub fn prepend(c: &StateCall<'_>) -> StateResult {
 
 /// `keyvalue`: `key_values` (or `key` and `value`) set in a `key=value` file.
 pub fn keyvalue(c: &StateCall<'_>) -> StateResult {
-    if let Err(r) = check_name(c) {
+    if let Err(r) = check_absolute(c) {
         return *r;
     }
     let name = name_of(c);

@@ -11,8 +11,8 @@ use serde_json::{Map, Value, json};
 use super::absolute_error;
 use super::perms::{Wanted, enforce, needed, stats};
 use crate::lowstate::{StateCall, StateResult};
-use crate::modules::{call, changed, name_of, one, pending, str_of, text, truthy};
-use crate::render::{TemplateContext, render_template};
+use crate::modules::{arg, call, changed, name_of, one, pending, str_of, text, truthy};
+use crate::render::render_file_template;
 
 /// Where the new bytes come from.
 #[derive(Debug, Clone, PartialEq)]
@@ -174,7 +174,7 @@ fn fetch(c: &StateCall<'_>, source: &str, template: Option<&str>) -> Result<Opti
             };
             let src = String::from_utf8(bytes)
                 .map_err(|_| format!("Source file {source} is not text"))?;
-            return render(c, engine, &src, path).map(|t| Some(Body::Text(t)));
+            return render(c, engine, &src, path, source).map(|t| Some(Body::Text(t)));
         }
         if c.host.read_file(env, path)?.is_none() {
             return Ok(None);
@@ -195,7 +195,7 @@ fn fetch(c: &StateCall<'_>, source: &str, template: Option<&str>) -> Result<Opti
     }
     if let Some(engine) = template {
         let src = call(c.host, "file.read", vec![json!(local)], &[])?;
-        return render(c, engine, &text(&src), local).map(|t| Some(Body::Text(t)));
+        return render(c, engine, &text(&src), local, source).map(|t| Some(Body::Text(t)));
     }
     check_hash(c, source, local)?;
     Ok(Some(Body::Local(local.to_string())))
@@ -235,26 +235,43 @@ pub(crate) fn check_hash(c: &StateCall<'_>, source: &str, local: &str) -> Result
     }
 }
 
-/// Render a template source (Jinja only), with `defaults` overridden by `context`.
-fn render(c: &StateCall<'_>, engine: &str, src: &str, path: &str) -> Result<String, String> {
+/// Render a template source (Jinja only) with Salt's `file.get_managed`
+/// context: `name`, `source`, `user`, `group`, `mode`, `attrs`, then
+/// `defaults` overridden by `context`.
+fn render(
+    c: &StateCall<'_>,
+    engine: &str,
+    src: &str,
+    path: &str,
+    source: &str,
+) -> Result<String, String> {
     if !engine.eq_ignore_ascii_case("jinja") {
         return Err(format!(
             "Specified template format {engine} is not supported"
         ));
     }
+    render_file_template(c.host, src, &c.chunk.env, path, template_context(c, source))
+        .map_err(|e| format!("Unable to manage file: {}", e.message))
+}
+
+/// The names `file.get_managed` passes a `file.managed` template (no `sls`,
+/// `tpldir`, ...: Salt gives the SLS names to SLS files only); `defaults`
+/// and then `context` override them.
+fn template_context(c: &StateCall<'_>, source: &str) -> Map<String, Value> {
     let mut context = Map::new();
+    context.insert("name".into(), json!(name_of(c)));
+    context.insert("source".into(), json!(source));
+    for key in ["user", "group", "attrs"] {
+        context.insert(key.into(), arg(c.chunk, key));
+    }
+    let mode = c.chunk.arg("mode").and_then(super::perms::normalize_mode);
+    context.insert("mode".into(), mode.map_or(Value::Null, Value::String));
     for key in ["defaults", "context"] {
         if let Some(Value::Object(m)) = c.chunk.arg(key) {
             context.extend(m.clone());
         }
     }
-    let ctx = TemplateContext {
-        saltenv: c.chunk.env.clone(),
-        sls: c.chunk.sls.clone(),
-        path: path.to_string(),
-        context,
-    };
-    render_template(c.host, src, &ctx).map_err(|e| format!("Unable to manage file: {}", e.message))
+    context
 }
 
 /// Salt's test-mode comment for a file that would change.

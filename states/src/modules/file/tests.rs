@@ -346,3 +346,82 @@ fn managed_without_bytes_creates_an_empty_file_or_only_fixes_the_mode() {
         "File /etc/empty exists with proper permissions. No changes made."
     );
 }
+
+#[test]
+fn managed_template_sees_salts_get_managed_names_and_no_sls_names() {
+    let (mut h, fs) = fs_host(&[("/etc", None, "0755")]);
+    h.files.insert(
+        "app/t.j2".into(),
+        b"{{ name }}|{{ source }}|{{ mode }}|{{ user }}|{{ group }}|{{ attrs }}|{{ sls|default('none') }}|{{ tpldir is defined }}|{{ port }}|{{ user2 }}"
+            .to_vec(),
+    );
+    let ch = chunk(
+        "file",
+        "managed",
+        "/etc/app.conf",
+        json!({
+            "source": ["salt://app/missing.j2", "salt://app/t.j2"],
+            "template": "jinja",
+            "mode": 644,
+            "user": "root",
+            "defaults": {"port": 80, "user2": "d"},
+            "context": {"port": 8080},
+        }),
+    );
+    let r = run(managed::managed, &h, &ch, false);
+    assert_eq!(r.result, Some(true), "{}", r.comment);
+    let written = fs
+        .lock()
+        .map(|f| f["/etc/app.conf"].0.clone())
+        .ok()
+        .flatten();
+    assert_eq!(
+        written.as_deref(),
+        Some("/etc/app.conf|salt://app/t.j2|0644|root|None|None|none|False|8080|d")
+    );
+}
+
+#[test]
+fn edits_of_a_missing_file_fail_with_salts_file_not_found() {
+    let (h, _) = fs_host(&[("/etc", None, "0755")]);
+    let cases: [(crate::lowstate::StateFn, &str, Value); 4] = [
+        (
+            edit::replace,
+            "replace",
+            json!({"pattern": "a", "repl": "b"}),
+        ),
+        (edit::blockreplace, "blockreplace", json!({"content": "x"})),
+        (edit::comment, "comment", json!({"regex": "x"})),
+        (
+            edit::line,
+            "line",
+            json!({"content": "x", "mode": "ensure", "create": true}),
+        ),
+    ];
+    for (f, fun, args) in cases {
+        for test in [true, false] {
+            let ch = chunk("file", fun, "/etc/missing", args.clone());
+            let r = run(f, &h, &ch, test);
+            assert_eq!(r.result, Some(false), "{fun} test={test}");
+            assert_eq!(
+                r.comment, "/etc/missing: file not found",
+                "{fun} test={test}"
+            );
+        }
+    }
+    assert!(!h.called("file.replace") && !h.called("file.blockreplace"));
+}
+
+#[test]
+fn replace_of_a_missing_file_with_ignore_if_missing_is_fine() {
+    let (h, _) = fs_host(&[]);
+    let ch = chunk(
+        "file",
+        "replace",
+        "/etc/missing",
+        json!({"pattern": "a", "repl": "b", "ignore_if_missing": true}),
+    );
+    let r = run(edit::replace, &h, &ch, true);
+    assert_eq!(r.result, Some(true));
+    assert_eq!(r.comment, "No changes needed to be made");
+}
