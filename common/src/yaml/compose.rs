@@ -1,15 +1,17 @@
-//! From `yaml-rust2` events to a tree of nodes, as PyYAML's `Composer` does:
-//! aliases resolved to the anchored node, tags resolved, positions kept.
+//! From libyaml's events to a tree of nodes, as the composer of PyYAML's C
+//! loader (`yaml._yaml.CParser`, which Salt's `SaltYamlSafeLoader` is built
+//! on) does: aliases resolved to the anchored node, tags resolved, positions
+//! kept. The events come from `libyaml-safer`, a Rust port of libyaml 0.2.5,
+//! the very scanner and parser Salt runs, so what is valid YAML and the
+//! words of a syntax error are libyaml's.
 
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::str::Chars;
 
-use yaml_rust2::parser::{Event, Parser, Tag as EventTag};
-use yaml_rust2::scanner::{Marker, TScalarStyle};
+use libyaml_safer::{Event, EventData, Parser};
 
 use super::resolve::{Tag, resolve_plain};
-use super::{Mark, YamlError};
+use super::{Mark, YamlError, YamlErrorContext, YamlErrorKind};
 
 /// The deepest nesting we accept, counting what aliases bring in. Salt gets
 /// no deeper either: Python's recursion limit stops its constructor first.
@@ -53,7 +55,7 @@ impl NodeKind {
 struct Open {
     mark: Mark,
     tag: Tag,
-    anchor: usize,
+    anchor: Option<String>,
     size: usize,
     depth: usize,
     content: OpenContent,
@@ -75,14 +77,7 @@ impl Open {
             OpenContent::Sequence(items) => items.push(node),
             OpenContent::Mapping { entries, key } => match key.take() {
                 Some(key) => entries.push((key, node)),
-                None => {
-                    // yaml-rust2 marks a block mapping one column after its
-                    // first key; PyYAML (and the user) mean the key's position.
-                    if entries.is_empty() && node.mark < self.mark {
-                        self.mark = node.mark;
-                    }
-                    *key = Some(node);
-                }
+                None => *key = Some(node),
             },
         }
     }
@@ -102,74 +97,93 @@ impl Open {
     }
 }
 
-pub(crate) struct Composer<'a> {
-    parser: Parser<Chars<'a>>,
-    source: &'a str,
-    /// yaml-rust2 numbers anchors itself; a reused name gets a new number.
-    anchors: HashMap<usize, Rc<Node>>,
+/// Runs `work` with a composer reading `text`. (The parser borrows its input,
+/// so the composer lives only as long as this call.)
+pub(crate) fn with_composer<T>(
+    text: &str,
+    source: &str,
+    work: impl FnOnce(&mut Composer<'_, '_>) -> Result<T, YamlError>,
+) -> Result<T, YamlError> {
+    let mut input = text.as_bytes();
+    let mut parser = Parser::new();
+    parser.set_input_string(&mut input);
+    let mut composer = Composer {
+        parser,
+        source,
+        peeked: None,
+        anchors: HashMap::new(),
+    };
+    work(&mut composer)
 }
 
-impl<'a> Composer<'a> {
-    pub(crate) fn new(text: &'a str, source: &'a str) -> Self {
-        // PyYAML's reader drops a byte-order mark; yaml-rust2 would make it
-        // part of the first scalar.
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        Composer {
-            parser: Parser::new_from_str(text),
-            source,
-            anchors: HashMap::new(),
+/// An anchor's node, or `None` while the anchored collection is still open.
+type Anchored = Option<Rc<Node>>;
+
+pub(crate) struct Composer<'r, 's> {
+    parser: Parser<'r>,
+    source: &'s str,
+    peeked: Option<Event>,
+    /// Anchors of the current document, with where each was defined.
+    anchors: HashMap<String, (Mark, Anchored)>,
+}
+
+impl Composer<'_, '_> {
+    fn next_event(&mut self) -> Result<Event, YamlError> {
+        if let Some(event) = self.peeked.take() {
+            return Ok(event);
         }
+        self.parser
+            .parse()
+            .map_err(|e| libyaml_error(&e, self.source))
     }
 
-    fn next_event(&mut self) -> Result<(Event, Mark), YamlError> {
-        match self.parser.next_token() {
-            Ok((event, marker)) => Ok((event, to_mark(marker))),
-            Err(e) => Err(to_mark(*e.marker()).error(self.source, e.info())),
-        }
+    fn peek_event(&mut self) -> Result<&Event, YamlError> {
+        let event = self.next_event()?;
+        Ok(self.peeked.insert(event))
     }
 
     /// Skips to the next document and returns the position of its start, or
     /// `None` at the end of the stream. The start event stays unread.
     pub(crate) fn next_document_start(&mut self) -> Result<Option<Mark>, YamlError> {
         loop {
-            let (stream_start, stream_end, marker) = match self.parser.peek() {
-                Ok((event, marker)) => (
-                    *event == Event::StreamStart,
-                    *event == Event::StreamEnd,
-                    *marker,
-                ),
-                Err(e) => return Err(to_mark(*e.marker()).error(self.source, e.info())),
-            };
-            if stream_end {
-                return Ok(None);
+            let event = self.peek_event()?;
+            match event.data {
+                EventData::StreamEnd => return Ok(None),
+                EventData::StreamStart { .. } => {}
+                _ => return Ok(Some(to_mark(event.start_mark))),
             }
-            if !stream_start {
-                return Ok(Some(to_mark(marker)));
-            }
-            self.next_event()?;
+            self.peeked = None;
         }
     }
 
-    /// The root node of the next document, or `None` at the end of the stream.
-    pub(crate) fn next_document(&mut self) -> Result<Option<Rc<Node>>, YamlError> {
+    /// The start and root node of the next document, or `None` at the end of
+    /// the stream.
+    pub(crate) fn next_document(&mut self) -> Result<Option<(Mark, Rc<Node>)>, YamlError> {
         if self.next_document_start()?.is_none() {
             return Ok(None);
         }
-        let (event, mark) = self.next_event()?;
-        if event != Event::DocumentStart {
-            return Err(mark.error(self.source, format!("expected a document, found {event:?}")));
+        let event = self.next_event()?;
+        let start = to_mark(event.start_mark);
+        if !matches!(event.data, EventData::DocumentStart { .. }) {
+            return Err(self.error(
+                start,
+                format!("expected a document, found {:?}", event.data),
+            ));
         }
         // Anchors do not cross documents.
         self.anchors.clear();
         let root = self.compose_node()?;
-        let (event, mark) = self.next_event()?;
-        if event != Event::DocumentEnd {
-            return Err(mark.error(
-                self.source,
-                format!("expected document end, found {event:?}"),
-            ));
+        let event = self.next_event()?;
+        if !matches!(event.data, EventData::DocumentEnd { .. }) {
+            let mark = to_mark(event.start_mark);
+            let message = format!("expected document end, found {:?}", event.data);
+            return Err(self.error(mark, message));
         }
-        Ok(Some(root))
+        Ok(Some((start, root)))
+    }
+
+    fn error(&self, mark: Mark, message: impl Into<String>) -> YamlError {
+        mark.error(self.source, YamlErrorKind::Composer, message)
     }
 
     /// Reads the events of one node (with everything inside it). Iterative, so
@@ -177,10 +191,17 @@ impl<'a> Composer<'a> {
     fn compose_node(&mut self) -> Result<Rc<Node>, YamlError> {
         let mut open: Vec<Open> = Vec::new();
         loop {
-            let (event, mark) = self.next_event()?;
-            let node = match event {
-                Event::Scalar(value, style, anchor, tag) => {
-                    let tag = scalar_tag(&value, style, tag.as_ref());
+            let event = self.next_event()?;
+            let mark = to_mark(event.start_mark);
+            let node = match event.data {
+                EventData::Scalar {
+                    anchor,
+                    tag,
+                    value,
+                    plain_implicit,
+                    ..
+                } => {
+                    let tag = scalar_tag(&value, plain_implicit, tag.as_deref());
                     let node = Node {
                         mark,
                         tag,
@@ -188,34 +209,32 @@ impl<'a> Composer<'a> {
                         size: 1,
                         depth: 1,
                     };
+                    self.define_anchor(anchor.as_deref(), mark)?;
                     self.anchored(anchor, node)
                 }
-                Event::Alias(anchor) => match self.anchors.get(&anchor) {
-                    Some(node) => Rc::clone(node),
-                    // The anchor is known to the parser but its node is still
-                    // open: the alias is inside what it names.
-                    None => return Err(mark.error(self.source, "found recursive alias")),
-                },
-                Event::SequenceStart(anchor, tag) => {
+                EventData::Alias { anchor } => self.alias(&anchor, mark)?,
+                EventData::SequenceStart { anchor, tag, .. } => {
                     self.check_depth(open.len(), mark)?;
-                    open.push(open_collection(mark, anchor, tag.as_ref(), true));
+                    self.define_anchor(anchor.as_deref(), mark)?;
+                    open.push(open_collection(mark, anchor, tag.as_deref(), true));
                     continue;
                 }
-                Event::MappingStart(anchor, tag) => {
+                EventData::MappingStart { anchor, tag, .. } => {
                     self.check_depth(open.len(), mark)?;
-                    open.push(open_collection(mark, anchor, tag.as_ref(), false));
+                    self.define_anchor(anchor.as_deref(), mark)?;
+                    open.push(open_collection(mark, anchor, tag.as_deref(), false));
                     continue;
                 }
-                Event::SequenceEnd | Event::MappingEnd => {
-                    let Some(done) = open.pop() else {
-                        return Err(mark.error(self.source, "unexpected end of collection"));
+                EventData::SequenceEnd | EventData::MappingEnd => {
+                    let Some(mut done) = open.pop() else {
+                        return Err(self.error(mark, "unexpected end of collection"));
                     };
-                    let anchor = done.anchor;
+                    let anchor = done.anchor.take();
                     let node = self.checked(done.close())?;
                     self.anchored(anchor, node)
                 }
                 other => {
-                    return Err(mark.error(self.source, format!("unexpected event {other:?}")));
+                    return Err(self.error(mark, format!("unexpected event {other:?}")));
                 }
             };
             match open.last_mut() {
@@ -225,44 +244,81 @@ impl<'a> Composer<'a> {
         }
     }
 
+    /// The node an alias names, with PyYAML's error for an unknown anchor.
+    fn alias(&self, anchor: &str, mark: Mark) -> Result<Rc<Node>, YamlError> {
+        match self.anchors.get(anchor) {
+            Some((_, Some(node))) => Ok(Rc::clone(node)),
+            // The anchored collection is still open: the alias is inside what
+            // it names. Python would build a recursive structure; JSON cannot.
+            Some((_, None)) => Err(self.error(mark, "found recursive alias")),
+            None => Err(self.error(mark, "found undefined alias")),
+        }
+    }
+
+    /// Notes where an anchor is defined; PyYAML refuses one defined twice.
+    fn define_anchor(&mut self, anchor: Option<&str>, mark: Mark) -> Result<(), YamlError> {
+        let Some(anchor) = anchor else {
+            return Ok(());
+        };
+        if let Some((first, _)) = self.anchors.get(anchor) {
+            return Err(first.error_in_context(
+                "found duplicate anchor; first occurrence",
+                mark,
+                self.source,
+                YamlErrorKind::Composer,
+                "second occurrence",
+            ));
+        }
+        self.anchors.insert(anchor.to_owned(), (mark, None));
+        Ok(())
+    }
+
     fn check_depth(&self, open: usize, mark: Mark) -> Result<(), YamlError> {
         if open >= MAX_DEPTH {
             let message = format!("document is nested deeper than {MAX_DEPTH} levels");
-            return Err(mark.error(self.source, message));
+            return Err(mark.error(self.source, YamlErrorKind::Constructor, message));
         }
         Ok(())
     }
 
     /// Enforces the expansion limits on a finished collection.
     fn checked(&self, node: Node) -> Result<Node, YamlError> {
+        let limit = |message: String| {
+            Err(node
+                .mark
+                .error(self.source, YamlErrorKind::Constructor, message))
+        };
         if node.depth > MAX_DEPTH {
-            return Err(node.mark.error(
-                self.source,
-                format!("document is nested deeper than {MAX_DEPTH} levels through aliases"),
+            return limit(format!(
+                "document is nested deeper than {MAX_DEPTH} levels through aliases"
             ));
         }
         if node.size > MAX_EXPANDED_NODES {
-            return Err(node.mark.error(
-                self.source,
-                format!("document expands to more than {MAX_EXPANDED_NODES} nodes through aliases"),
+            return limit(format!(
+                "document expands to more than {MAX_EXPANDED_NODES} nodes through aliases"
             ));
         }
         Ok(node)
     }
 
-    fn anchored(&mut self, anchor: usize, node: Node) -> Rc<Node> {
+    fn anchored(&mut self, anchor: Option<String>, node: Node) -> Rc<Node> {
         let node = Rc::new(node);
-        if anchor != 0 {
-            self.anchors.insert(anchor, Rc::clone(&node));
+        if let Some((_, slot)) = anchor.and_then(|anchor| self.anchors.get_mut(&anchor)) {
+            *slot = Some(Rc::clone(&node));
         }
         node
     }
 }
 
-fn open_collection(mark: Mark, anchor: usize, tag: Option<&EventTag>, is_sequence: bool) -> Open {
+fn open_collection(
+    mark: Mark,
+    anchor: Option<String>,
+    tag: Option<&str>,
+    is_sequence: bool,
+) -> Open {
     let default = if is_sequence { Tag::Seq } else { Tag::Map };
     let tag = match tag {
-        Some(tag) if !is_non_specific(tag) => Tag::from_uri(&uri(tag)),
+        Some(tag) if tag != "!" => Tag::from_uri(tag),
         _ => default,
     };
     let content = if is_sequence {
@@ -283,32 +339,53 @@ fn open_collection(mark: Mark, anchor: usize, tag: Option<&EventTag>, is_sequenc
     }
 }
 
-/// A scalar's tag. Only plain untagged scalars are resolved implicitly; the
-/// non-specific tag `!` resolves like a plain scalar even on a quoted one,
-/// because PyYAML's parser marks it implicit (`! "123"` is the int 123).
-fn scalar_tag(value: &str, style: TScalarStyle, tag: Option<&EventTag>) -> Tag {
+/// A scalar's tag, as PyYAML's C composer picks it: without a tag, or with
+/// the non-specific `!`, a scalar libyaml calls "plain implicit" (a plain
+/// scalar, or `!` on any scalar: `! "123"` is the int 123) goes through the
+/// implicit resolver, and any other is a string. libyaml has already expanded
+/// a tag's handle (`!!str` is `tag:yaml.org,2002:str`).
+fn scalar_tag(value: &str, plain_implicit: bool, tag: Option<&str>) -> Tag {
     match tag {
-        None if style == TScalarStyle::Plain => resolve_plain(value),
-        None => Tag::Str,
-        Some(tag) if is_non_specific(tag) => resolve_plain(value),
-        Some(tag) => Tag::from_uri(&uri(tag)),
+        None | Some("!") if plain_implicit => resolve_plain(value),
+        None | Some("!") => Tag::Str,
+        Some(tag) => Tag::from_uri(tag),
     }
 }
 
-/// yaml-rust2 gives the lone `!` as an empty handle with suffix `!`.
-fn is_non_specific(tag: &EventTag) -> bool {
-    tag.handle.is_empty() && tag.suffix == "!"
-}
-
-/// yaml-rust2 has already expanded the handle (`!!` into the core prefix).
-fn uri(tag: &EventTag) -> String {
-    format!("{}{}", tag.handle, tag.suffix)
-}
-
-/// yaml-rust2 counts lines from 1 and columns from 0.
-fn to_mark(marker: Marker) -> Mark {
+/// libyaml counts lines and columns from 0.
+fn to_mark(mark: libyaml_safer::Mark) -> Mark {
     Mark {
-        line: marker.line(),
-        column: marker.col() + 1,
+        line: usize::try_from(mark.line)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1),
+        column: usize::try_from(mark.column)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1),
     }
+}
+
+/// A libyaml error as PyYAML's C loader raises it: problem and context, each
+/// with its mark.
+fn libyaml_error(error: &libyaml_safer::Error, source: &str) -> YamlError {
+    use libyaml_safer::ErrorKind;
+    let kind = match error.kind() {
+        ErrorKind::Scanner => YamlErrorKind::Scanner,
+        ErrorKind::Parser => YamlErrorKind::Parser,
+        ErrorKind::Composer => YamlErrorKind::Composer,
+        ErrorKind::Reader | ErrorKind::Emitter | ErrorKind::Io => YamlErrorKind::Reader,
+    };
+    let mark = error
+        .problem_mark()
+        .map(to_mark)
+        .unwrap_or(Mark { line: 1, column: 1 });
+    let mut yaml_error = mark.error(source, kind, error.problem());
+    if let (Some(text), Some(context_mark)) = (error.context(), error.context_mark()) {
+        let context_mark = to_mark(context_mark);
+        yaml_error.context = Some(YamlErrorContext {
+            text: text.to_owned(),
+            line: context_mark.line,
+            column: context_mark.column,
+        });
+    }
+    yaml_error
 }

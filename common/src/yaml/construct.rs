@@ -6,11 +6,14 @@ use std::rc::Rc;
 
 use serde_json::{Map, Value};
 
-use super::YamlError;
 use super::compose::{Node, NodeKind};
 use super::resolve::{
     Scalar, Tag, construct_binary, construct_bool, construct_float, construct_int,
 };
+use super::{YamlError, YamlErrorKind};
+
+/// PyYAML's context line for errors inside a mapping.
+const IN_MAPPING: &str = "while constructing a mapping";
 
 /// The value of a document's root node.
 pub(crate) fn construct_document(root: &Node, source: &str) -> Result<Value, YamlError> {
@@ -25,7 +28,19 @@ struct Constructor<'a> {
 
 impl Constructor<'_> {
     fn error(&self, node: &Node, message: impl Into<String>) -> YamlError {
-        node.mark.error(self.source, message)
+        node.mark
+            .error(self.source, YamlErrorKind::Constructor, message)
+    }
+
+    /// An error about `node` inside `mapping`, which PyYAML names as context.
+    fn mapping_error(&self, mapping: &Node, node: &Node, message: impl Into<String>) -> YamlError {
+        mapping.mark.error_in_context(
+            IN_MAPPING,
+            node.mark,
+            self.source,
+            YamlErrorKind::Constructor,
+            message,
+        )
     }
 
     /// The error for a tag we have no constructor for, in PyYAML's words.
@@ -84,14 +99,14 @@ impl Constructor<'_> {
         Ok(scalar)
     }
 
-    /// A mapping key, which Python requires to be hashable: a scalar.
-    fn key(&self, node: &Node) -> Result<Scalar, YamlError> {
+    /// A key of `mapping`, which Python requires to be hashable: a scalar.
+    fn key(&self, mapping: &Node, node: &Node) -> Result<Scalar, YamlError> {
         match (&node.tag, &node.kind) {
             // Salt's flatten_mapping retags `=` keys as strings.
             (Tag::ValueKey, NodeKind::Scalar(text)) => Ok(Scalar::Str(text.clone())),
             (_, NodeKind::Scalar(_)) => self.scalar(node),
             // Lists and dicts are unhashable in Python.
-            _ => Err(self.error(node, "found unacceptable key")),
+            _ => Err(self.mapping_error(mapping, node, "found unacceptable key")),
         }
     }
 
@@ -103,11 +118,12 @@ impl Constructor<'_> {
         let mut map = Map::new();
         let mut python_keys = HashSet::new();
         for (key_node, value_node) in self.flatten(node)? {
-            let key = self.key(&key_node)?;
+            let key = self.key(node, &key_node)?;
             let value = self.value(&value_node)?;
             let spelling = key.python_str();
             if !python_keys.insert(PythonKey::of(key)) || map.contains_key(&spelling) {
-                return Err(self.error(&key_node, format!("found conflicting ID '{spelling}'")));
+                let message = format!("found conflicting ID '{spelling}'");
+                return Err(self.mapping_error(node, &key_node, message));
             }
             map.insert(spelling, value);
         }
@@ -140,7 +156,7 @@ impl Constructor<'_> {
                             let kind = source.kind.name();
                             let message =
                                 format!("expected a mapping for merging, but found {kind}");
-                            return Err(self.error(source, message));
+                            return Err(self.mapping_error(node, source, message));
                         }
                         flattened.push(self.flatten(source)?);
                     }
@@ -149,7 +165,7 @@ impl Constructor<'_> {
                 NodeKind::Scalar(_) => {
                     let message =
                         "expected a mapping or list of mappings for merging, but found scalar";
-                    return Err(self.error(value, message));
+                    return Err(self.mapping_error(node, value, message));
                 }
             }
         }

@@ -3,9 +3,14 @@
 //! # Loading
 //!
 //! [`load`] and [`load_all`] read YAML the way Salt's `SaltYamlSafeLoader`
-//! (`salt/utils/yamlloader.py`) does: PyYAML's `SafeLoader`, which speaks
-//! YAML 1.1, plus Salt's changes. `yaml-rust2`'s event parser does the syntax;
-//! everything after that is ours, in three steps:
+//! (`salt/utils/yamlloader.py`) does: PyYAML's `CSafeLoader` (libyaml's
+//! scanner and parser, YAML 1.1), plus Salt's changes. The syntax is judged by
+//! `libyaml-safer`, a safe Rust port of libyaml 0.2.5, so what parses and the
+//! words of a syntax error are those Salt gets (libyaml is laxer than YAML
+//! 1.2: a continuation line of a quoted scalar or flow collection may be less
+//! indented than its key, which wrapped `|yaml` output relies on). Errors
+//! carry PyYAML's context and marks; [`YamlError::pyyaml_text`] prints one as
+//! Python's `str()` does. Everything after the events is ours, in three steps:
 //!
 //! 1. `compose` turns events into a node tree (anchors and aliases resolved,
 //!    every node carrying its position) and gives each scalar its tag, using
@@ -39,7 +44,7 @@
 //!
 //! ## Deviations from Salt/PyYAML
 //!
-//! JSON cannot hold everything Python can, and the parser is `yaml-rust2`'s:
+//! JSON cannot hold everything Python can:
 //!
 //! - Keys that are not strings become the string Python's `str()` prints:
 //!   `1` -> `"1"`, `1.5` -> `"1.5"`, `yes` -> `"True"`, `~` -> `"None"`.
@@ -53,13 +58,9 @@
 //! - `!!binary` gives a string (bytes that are not UTF-8 are an error), and
 //!   only whitespace may be mixed into the base64 (Python skips any junk).
 //! - `!!set`, `!!omap` and `!!pairs` are errors.
-//! - A reused anchor name is accepted (the alias takes the latest definition)
-//!   where PyYAML says "found duplicate anchor". A recursive alias is an error.
-//! - Syntax is judged by `yaml-rust2`, which follows YAML 1.2's grammar, so
-//!   a few odd texts parse differently (e.g. `[a -]` is an error there, and
-//!   `[:x]` a string); its error messages are not PyYAML's, but carry a
-//!   position. The position of a tagged node is that of its value, after the
-//!   tag (PyYAML points at the tag).
+//! - An alias inside the collection it names is an error (Python would build
+//!   a recursive structure). A key that is a collection is refused with
+//!   "found unacceptable key", without Python's dump of the node.
 //! - An alias is expanded by copying, so a document that expands past
 //!   5,000,000 nodes, or nests deeper than 500 levels, is refused (a "billion
 //!   laughs" guard; Python's recursion limit stops Salt before 500 levels).
@@ -84,9 +85,37 @@ mod resolve;
 
 use serde_json::Value;
 
+/// Which stage of loading refused the text, as PyYAML's exception classes
+/// name them (Salt reports a scanner error differently from the others).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum YamlErrorKind {
+    /// A character YAML does not allow (`ReaderError`).
+    Reader,
+    /// A token could not be read (`ScannerError`).
+    Scanner,
+    /// The tokens do not make a document (`ParserError`).
+    Parser,
+    /// Anchors, aliases, documents (`ComposerError`).
+    Composer,
+    /// The nodes do not make values (`ConstructorError`), or a document past
+    /// our size limits.
+    Constructor,
+}
+
+/// What the loader was in the middle of when it failed ("while parsing a
+/// block mapping"), and where that started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YamlErrorContext {
+    pub text: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+}
+
 /// A YAML document that could not be read: where, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{source_name}:{line}:{column}: {message}")]
+#[error("{source_name}:{line}:{column}: {}{message}", context_prefix(.context))]
 pub struct YamlError {
     /// The name the caller gave the text, usually a path.
     pub source_name: String,
@@ -94,8 +123,40 @@ pub struct YamlError {
     pub line: usize,
     /// 1-based column of the offending node or character.
     pub column: usize,
-    /// What went wrong, in Salt's words where Salt has some.
+    /// What went wrong, in PyYAML's (libyaml's) or Salt's words.
     pub message: String,
+    /// What the loader was doing, when PyYAML says so.
+    pub context: Option<YamlErrorContext>,
+    pub kind: YamlErrorKind,
+}
+
+fn context_prefix(context: &Option<YamlErrorContext>) -> String {
+    context
+        .as_ref()
+        .map(|c| format!("{}, ", c.text))
+        .unwrap_or_default()
+}
+
+impl YamlError {
+    /// The error as Python's `str()` prints PyYAML's exception for text
+    /// loaded from a Python string: context and problem, each followed by its
+    /// mark `  in "<unicode string>", line L, column C` (the context's mark
+    /// only where it differs from the problem's).
+    pub fn pyyaml_text(&self) -> String {
+        let mark = |line: usize, column: usize| {
+            format!("  in \"<unicode string>\", line {line}, column {column}")
+        };
+        let mut lines = Vec::new();
+        if let Some(context) = &self.context {
+            lines.push(context.text.clone());
+            if (context.line, context.column) != (self.line, self.column) {
+                lines.push(mark(context.line, context.column));
+            }
+        }
+        lines.push(self.message.clone());
+        lines.push(mark(self.line, self.column));
+        lines.join("\n")
+    }
 }
 
 /// A position in the text, 1-based.
@@ -106,12 +167,39 @@ pub(crate) struct Mark {
 }
 
 impl Mark {
-    fn error(self, source_name: &str, message: impl Into<String>) -> YamlError {
+    fn error(
+        self,
+        source_name: &str,
+        kind: YamlErrorKind,
+        message: impl Into<String>,
+    ) -> YamlError {
         YamlError {
             source_name: source_name.to_owned(),
             line: self.line,
             column: self.column,
             message: message.into(),
+            context: None,
+            kind,
+        }
+    }
+
+    /// An error with PyYAML's context line ("while constructing a mapping")
+    /// pointing at `self`, and the problem at `problem_mark`.
+    fn error_in_context(
+        self,
+        context: &str,
+        problem_mark: Mark,
+        source_name: &str,
+        kind: YamlErrorKind,
+        message: impl Into<String>,
+    ) -> YamlError {
+        YamlError {
+            context: Some(YamlErrorContext {
+                text: context.to_owned(),
+                line: self.line,
+                column: self.column,
+            }),
+            ..problem_mark.error(source_name, kind, message)
         }
     }
 }
@@ -121,27 +209,36 @@ impl Mark {
 /// Empty text (or only comments) gives `Value::Null`. A second document in the
 /// stream is an error, as with PyYAML's `yaml.load`.
 pub fn load(text: &str, source: &str) -> Result<Value, YamlError> {
-    let mut composer = compose::Composer::new(text, source);
-    let Some(root) = composer.next_document()? else {
-        return Ok(Value::Null);
-    };
-    if let Some(mark) = composer.next_document_start()? {
-        return Err(mark.error(
-            source,
-            "expected a single document in the stream, but found another document",
-        ));
+    let root = compose::with_composer(text, source, |composer| {
+        let Some((start, root)) = composer.next_document()? else {
+            return Ok(None);
+        };
+        if let Some(mark) = composer.next_document_start()? {
+            return Err(start.error_in_context(
+                "expected a single document in the stream",
+                mark,
+                source,
+                YamlErrorKind::Composer,
+                "but found another document",
+            ));
+        }
+        Ok(Some(root))
+    })?;
+    match root {
+        Some(root) => construct::construct_document(&root, source),
+        None => Ok(Value::Null),
     }
-    construct::construct_document(&root, source)
 }
 
 /// Parses every document of a YAML stream as Salt does.
 pub fn load_all(text: &str, source: &str) -> Result<Vec<Value>, YamlError> {
-    let mut composer = compose::Composer::new(text, source);
-    let mut documents = Vec::new();
-    while let Some(root) = composer.next_document()? {
-        documents.push(construct::construct_document(&root, source)?);
-    }
-    Ok(documents)
+    compose::with_composer(text, source, |composer| {
+        let mut documents = Vec::new();
+        while let Some((_, root)) = composer.next_document()? {
+            documents.push(construct::construct_document(&root, source)?);
+        }
+        Ok(documents)
+    })
 }
 
 /// Prints `value` as Salt's `--out yaml` does: block style, a trailing newline.

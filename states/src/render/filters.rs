@@ -137,30 +137,72 @@ fn tojson(value: &Value, indent: Option<usize>, kwargs: Kwargs) -> Result<String
         .replace('\'', "\\u0027"))
 }
 
+/// Salt's `yaml_encode`: a scalar as PyYAML's representer writes it, a
+/// string double-quoted on one line (`yaml_dquote`). Anything else is
+/// refused, as in Salt.
 fn yaml_encode(value: &Value) -> Result<String, Error> {
-    Ok(brine_common::yaml::dump_flow(&pyjson::sort_keys(to_json(
-        value,
-    )?)))
+    match to_json(value)? {
+        serde_json::Value::String(text) => Ok(yaml_dquote(text)),
+        json @ (serde_json::Value::Array(_) | serde_json::Value::Object(_)) => {
+            Err(invalid(format!(
+                "yaml_encode() only works with YAML scalar data; failed for <class '{}'>",
+                if json.is_array() { "list" } else { "dict" }
+            )))
+        }
+        // A bare number, bool or null is written plain by the emitter.
+        scalar => Ok(brine_common::yaml::dump_flow(&scalar)),
+    }
 }
 
-/// A YAML double-quoted scalar, as PyYAML writes one without line wrapping.
+/// Salt's `yaml_dquote`: a YAML double-quoted scalar as PyYAML's pure-Python
+/// emitter writes it (`allow_unicode` off, no line wrapping): printable ASCII
+/// as is, everything else escaped.
 fn yaml_dquote(text: String) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\0' => out.push_str("\\0"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02X}", c as u32)),
-            c => out.push(c),
+        match dquote_escape(c) {
+            Some(escape) => {
+                out.push('\\');
+                out.push_str(&escape);
+            }
+            None => out.push(c),
         }
     }
     out.push('"');
     out
+}
+
+/// What follows the backslash for `c` in PyYAML's `write_double_quoted`,
+/// or `None` for a character written as itself.
+fn dquote_escape(c: char) -> Option<String> {
+    let short = match c {
+        '\0' => '0',
+        '\x07' => 'a',
+        '\x08' => 'b',
+        '\t' => 't',
+        '\n' => 'n',
+        '\x0B' => 'v',
+        '\x0C' => 'f',
+        '\r' => 'r',
+        '\x1B' => 'e',
+        '"' => '"',
+        '\\' => '\\',
+        '\u{85}' => 'N',
+        '\u{A0}' => '_',
+        '\u{2028}' => 'L',
+        '\u{2029}' => 'P',
+        ' '..='~' => return None,
+        c => {
+            let code = u32::from(c);
+            return Some(match code {
+                0..=0xFF => format!("x{code:02X}"),
+                0x100..=0xFFFF => format!("u{code:04X}"),
+                _ => format!("U{code:08X}"),
+            });
+        }
+    };
+    Some(short.to_string())
 }
 
 fn yaml_squote(text: String) -> String {

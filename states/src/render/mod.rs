@@ -21,9 +21,11 @@
 //! `grains.get`, `config.get`, `grains.filter_by` and `defaults.merge`
 //! itself and sends everything else to [`StateHost::call`].
 //!
-//! Errors name the file (`salt://path`) and line and show the lines around
-//! it with Salt's `<======================` marker; for a YAML error after
-//! Jinja the lines are those of the rendered text.
+//! Jinja and JSON errors name the file (`salt://path`) and line and show the
+//! lines around it with Salt's `<======================` marker. A YAML
+//! error is what Salt's yaml renderer says: libyaml's problem alone for a
+//! scanner error, PyYAML's full text (context, problem and their marks in
+//! `"<unicode string>"`) for any other.
 
 mod bridge;
 mod calls;
@@ -45,6 +47,8 @@ mod tests;
 use std::borrow::Cow;
 
 use serde_json::{Map, Value};
+
+use brine_common::yaml::YamlErrorKind;
 
 use crate::host::StateHost;
 use jinja::{JinjaJob, display_name};
@@ -138,9 +142,7 @@ pub fn render_sls(
                 after_jinja = true;
                 Stage::Text(jinja::render(host, &job).map_err(fail)?)
             }
-            Renderer::Yaml => {
-                Stage::Data(load_yaml(&input, source.path, after_jinja).map_err(fail)?)
-            }
+            Renderer::Yaml => Stage::Data(load_yaml(&input, source.path).map_err(fail)?),
             Renderer::Json => {
                 Stage::Data(load_json(&input, source.path, after_jinja).map_err(fail)?)
             }
@@ -312,9 +314,14 @@ fn data_error(
     )
 }
 
-fn load_yaml(text: &str, path: &str, after_jinja: bool) -> Result<Value, String> {
-    brine_common::yaml::load(text, &display_name(path))
-        .map_err(|e| data_error("YAML", path, after_jinja, &e.message, e.line, text))
+/// Salt's yaml renderer: a scanner error is reported by its problem alone
+/// (libyaml gives Salt no text to quote), any other error as PyYAML prints
+/// it, with context and marks.
+fn load_yaml(text: &str, path: &str) -> Result<Value, String> {
+    brine_common::yaml::load(text, &display_name(path)).map_err(|e| match e.kind {
+        YamlErrorKind::Scanner => e.message,
+        _ => e.pyyaml_text(),
+    })
 }
 
 fn load_json(text: &str, path: &str, after_jinja: bool) -> Result<Value, String> {

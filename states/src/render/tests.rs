@@ -394,6 +394,53 @@ fn render_do_append_and_update_on_literals() {
     assert_eq!(out["f"], json!({"a": 1, "b": 2, "c": 3}));
 }
 
+/// Answers of Salt's `yaml_encode` (PyYAML's representer and pure-Python
+/// emitter): strings double-quoted on one line whatever their length, with
+/// every non-ASCII character escaped; other scalars plain.
+#[test]
+fn render_yaml_encode_writes_one_line_like_pyyaml() {
+    let host = MemHost::new();
+    let long = "x ".repeat(60);
+    let checks: &[(&str, String)] = &[
+        ("{{ 'a\\nb' | yaml_encode }}", r#""a\nb""#.to_owned()),
+        ("{{ ('x ' * 60) | yaml_encode }}", format!("\"{long}\"")),
+        (
+            "{{ 'caf\u{e9} \u{1F600} \u{85}\t' | yaml_encode }}",
+            r#""caf\xE9 \U0001F600 \N\t""#.to_owned(),
+        ),
+        (
+            "{{ 1 | yaml_encode }}-{{ 1.5 | yaml_encode }}",
+            "1-1.5".to_owned(),
+        ),
+        (
+            "{{ true | yaml_encode }}-{{ none | yaml_encode }}",
+            "true-null".to_owned(),
+        ),
+        ("{{ '\u{2028}' | yaml_dquote }}", r#""\L""#.to_owned()),
+    ];
+    for (template, expected) in checks {
+        assert_eq!(&text(&host, template), expected, "template {template}");
+    }
+    let message = err(render(&host, "a: {{ [1] | yaml_encode }}\n"));
+    assert!(
+        message.contains("only works with YAML scalar data"),
+        "{message}"
+    );
+}
+
+/// logrotate-formula's `contents: {{ contents | yaml_encode }}` with a long
+/// multi-line string: one line in Salt, so the YAML after it loads.
+#[test]
+fn render_yaml_encode_of_long_text_loads_back() {
+    let contents = "/var/log/x/*.log {\n  weekly\n  missingok\n".repeat(5);
+    let template = format!(
+        "{{% set contents = {} %}}\nx:\n  file.managed:\n    - contents: {{{{ contents | yaml_encode }}}}\n",
+        serde_json::to_string(&contents).expect("a string")
+    );
+    let data = ok(render(&MemHost::new(), &template));
+    assert_eq!(data["x"]["file.managed"][0]["contents"], json!(contents));
+}
+
 #[test]
 fn render_salt_filters() {
     let host = MemHost::new();
@@ -404,7 +451,7 @@ fn render_salt_filters() {
             "{{ {'b': 1, 'a': '<'} | tojson }}",
             r#"{"b": 1, "a": "\u003c"}"#,
         ),
-        ("{{ 'yes' | yaml_encode }}", "'yes'"),
+        ("{{ 'yes' | yaml_encode }}", r#""yes""#),
         ("{{ 'a\"b' | yaml_dquote }}", r#""a\"b""#),
         ("{{ \"it's\" | yaml_squote }}", "'it''s'"),
         ("{{ ('a: [1, on]' | load_yaml).a | json }}", "[1, true]"),
@@ -555,21 +602,36 @@ fn render_error_in_imported_template_shows_that_file() {
     );
 }
 
+/// Salt's yaml renderer passes PyYAML's constructor error on whole.
 #[test]
-fn render_error_for_yaml_duplicate_key_shows_rendered_lines() {
+fn render_error_for_yaml_duplicate_key_is_pyyaml_text() {
     let message = err(render(
         &MemHost::new(),
         "{% for i in [1, 1] %}\ndup{{ i }}:\n  test.nop: []\n{% endfor %}\n",
     ));
-    assert!(message.contains("YAML error"), "{message}");
-    assert!(message.contains("conflicting ID 'dup1'"), "{message}");
-    assert!(
-        message.contains("salt://apache/config.sls (as rendered by Jinja)"),
-        "{message}"
+    assert_eq!(
+        message,
+        "while constructing a mapping\n  in \"<unicode string>\", line 2, column 1\n\
+         found conflicting ID 'dup1'\n  in \"<unicode string>\", line 5, column 1"
     );
-    assert!(
-        message.contains("dup1:    <======================"),
-        "{message}"
+}
+
+/// A scanner error is only its problem in Salt; a parser error is whole.
+#[test]
+fn render_error_for_yaml_syntax_is_salt_text() {
+    let host = MemHost::new();
+    assert_eq!(
+        err(render(&host, "x:\n  test.nop:\n    - a: b: c\n")),
+        "mapping values are not allowed in this context"
+    );
+    assert_eq!(
+        err(render(&host, "x:\n\ttest.nop\n")),
+        "found character that cannot start any token"
+    );
+    assert_eq!(
+        err(render(&host, "x:\n  test.nop:\n    - a: 1\n   - b: 2\n")),
+        "while parsing a block mapping\n  in \"<unicode string>\", line 2, column 3\n\
+         did not find expected key\n  in \"<unicode string>\", line 4, column 4"
     );
 }
 
