@@ -1,6 +1,7 @@
 //! Salt's `cron` states: `present` and `absent` jobs in a user's crontab,
 //! through `cron.list_tab`, `cron.set_job`/`set_special` and
-//! `cron.rm_job`/`rm_special`.
+//! `cron.rm_job`/`rm_special`; `env_present` and `env_absent` variables
+//! through `cron.set_env`/`cron.rm_env`.
 
 use serde_json::{Map, Value, json};
 
@@ -10,6 +11,8 @@ use crate::lowstate::{StateCall, StateModules, StateResult};
 pub fn register(m: &mut StateModules) {
     m.register("cron.present", present);
     m.register("cron.absent", absent);
+    m.register("cron.env_present", env_present);
+    m.register("cron.env_absent", env_absent);
 }
 
 const FIELDS: [&str; 5] = ["minute", "hour", "daymonth", "month", "dayweek"];
@@ -133,7 +136,7 @@ fn absent(c: &StateCall<'_>) -> StateResult {
                     format!("Cron {name} is set to be removed"),
                     Map::new(),
                 ),
-                None => StateResult::ok(name, format!("Cron {name} already absent")),
+                None => StateResult::ok(name, format!("Cron {name} is absent")),
             });
         }
         let ident = c.chunk.arg("identifier").cloned().unwrap_or(Value::Null);
@@ -161,6 +164,104 @@ fn absent(c: &StateCall<'_>) -> StateResult {
             other => StateResult::fail(
                 name,
                 format!("Cron {name} for user {user} failed to commit with error {other}"),
+            ),
+        })
+    };
+    run().unwrap_or_else(|e| StateResult::fail(name, e))
+}
+
+/// Salt's `_check_cron_env`: `absent`, `present`, or `update` (another value).
+fn env_status(c: &StateCall<'_>, user: &str, value: &str) -> Result<&'static str, String> {
+    let tab = call(c.host, "cron.list_tab", vec![json!(user)], &[])?;
+    let entries = tab
+        .get("env")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let found = entries
+        .iter()
+        .find(|e| e.get("name").map(text).as_deref() == Some(name_of(c)));
+    Ok(match found {
+        None => "absent",
+        Some(e) if e.get("value").map(text).unwrap_or_default() == value => "present",
+        Some(_) => "update",
+    })
+}
+
+/// `cron.env_present`: `NAME=value` among the crontab's variables.
+fn env_present(c: &StateCall<'_>) -> StateResult {
+    let name = name_of(c);
+    let user = user(c);
+    let value = c.chunk.arg("value").cloned().unwrap_or(Value::Null);
+    let run = || -> Result<StateResult, String> {
+        if c.test {
+            return Ok(match env_status(c, &user, &text(&value))? {
+                "present" => StateResult::ok(name, format!("Cron env {name} already present")),
+                "update" => pending(
+                    name,
+                    format!("Cron env {name} is set to be updated"),
+                    Map::new(),
+                ),
+                _ => pending(
+                    name,
+                    format!("Cron env {name} is set to be added"),
+                    Map::new(),
+                ),
+            });
+        }
+        let status = call(
+            c.host,
+            "cron.set_env",
+            vec![json!(user), json!(name)],
+            &[("value", value.clone())],
+        )?;
+        Ok(match text(&status).as_str() {
+            "present" => StateResult::ok(name, format!("Cron env {name} already present")),
+            "new" => changed(
+                name,
+                format!("Cron env {name} added to {user}'s crontab"),
+                one(&user, json!(name)),
+            ),
+            "updated" => changed(
+                name,
+                format!("Cron env {name} updated"),
+                one(&user, json!(name)),
+            ),
+            other => StateResult::fail(
+                name,
+                format!("Cron env {name} for user {user} failed to commit with error \n{other}"),
+            ),
+        })
+    };
+    run().unwrap_or_else(|e| StateResult::fail(name, e))
+}
+
+/// `cron.env_absent`: no variable `name` in the crontab.
+fn env_absent(c: &StateCall<'_>) -> StateResult {
+    let name = name_of(c).trim();
+    let user = user(c);
+    let run = || -> Result<StateResult, String> {
+        if c.test {
+            return Ok(match env_status(c, &user, "")? {
+                "absent" => StateResult::ok(name, format!("Cron env {name} is absent")),
+                _ => pending(
+                    name,
+                    format!("Cron env {name} is set to be removed"),
+                    Map::new(),
+                ),
+            });
+        }
+        let status = call(c.host, "cron.rm_env", vec![json!(user), json!(name)], &[])?;
+        Ok(match text(&status).as_str() {
+            "absent" => StateResult::ok(name, format!("Cron env {name} already absent")),
+            "removed" => changed(
+                name,
+                format!("Cron env {name} removed from {user}'s crontab"),
+                one(&user, json!(name)),
+            ),
+            other => StateResult::fail(
+                name,
+                format!("Cron env {name} for user {user} failed to commit with error {other}"),
             ),
         })
     };
@@ -196,5 +297,51 @@ mod tests {
         );
         assert_eq!(r.comment, "Cron /bin/other added to root's crontab");
         assert_eq!(r.changes["root"], json!("/bin/other"));
+    }
+
+    #[test]
+    fn env_states_predict_and_set_like_salt() {
+        let h = MockHost::new(|f, _, _| match f {
+            "cron.list_tab" => {
+                Ok(json!({"env": [{"name": "MAILTO", "value": "root"}], "crons": []}))
+            }
+            "cron.set_env" => Ok(json!("new")),
+            "cron.rm_env" => Ok(json!("removed")),
+            _ => Err(format!("unexpected {f}")),
+        });
+        let add = chunk("cron", "env_present", "PATH", json!({"value": "/bin"}));
+        let r = run(env_present, &h, &add, true);
+        assert_eq!(
+            (r.result, r.comment.as_str()),
+            (None, "Cron env PATH is set to be added")
+        );
+        let same = chunk("cron", "env_present", "MAILTO", json!({"value": "root"}));
+        assert_eq!(
+            run(env_present, &h, &same, true).comment,
+            "Cron env MAILTO already present"
+        );
+        let other = chunk("cron", "env_present", "MAILTO", json!({"value": "me"}));
+        assert_eq!(
+            run(env_present, &h, &other, true).comment,
+            "Cron env MAILTO is set to be updated"
+        );
+        let r = run(env_present, &h, &add, false);
+        assert_eq!(r.comment, "Cron env PATH added to root's crontab");
+        assert_eq!(r.changes["root"], json!("PATH"));
+        let gone = chunk("cron", "env_absent", "LANG", json!({}));
+        let r = run(env_absent, &h, &gone, true);
+        assert_eq!(
+            (r.result, r.comment.as_str()),
+            (Some(true), "Cron env LANG is absent")
+        );
+        let rm = chunk("cron", "env_absent", "MAILTO", json!({}));
+        assert_eq!(
+            run(env_absent, &h, &rm, true).comment,
+            "Cron env MAILTO is set to be removed"
+        );
+        assert_eq!(
+            run(env_absent, &h, &rm, false).comment,
+            "Cron env MAILTO removed from root's crontab"
+        );
     }
 }
