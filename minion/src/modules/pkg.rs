@@ -115,6 +115,12 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         |ctx, call| async move { latest_version(&ctx, &call).await },
     );
     f.register(
+        "pkg.list_repo_pkgs",
+        "*args, **kwargs",
+        LIST_REPO_PKGS_DOC,
+        |ctx, call| async move { list_repo_pkgs(&ctx, &call).await },
+    );
+    f.register(
         "pkg.upgrade_available",
         "name, **kwargs",
         UPGRADE_AVAILABLE_DOC,
@@ -268,6 +274,12 @@ async fn latest_version(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnErro
     };
     let latest = apt::latest_version(&names, &query).await?;
     ok(one_or_map(&names, latest))
+}
+
+async fn list_repo_pkgs(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
+    let Backend::Apt = Backend::for_host(ctx)?;
+    let names: Vec<String> = call.args.iter().filter_map(value_text).collect();
+    ok(json!(apt::list_repo_pkgs(&names).await?))
 }
 
 async fn upgrade_available(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
@@ -649,6 +661,7 @@ const INSTALL_DOC: &str = "Install the passed package(s), add refresh=True to up
 const REMOVE_DOC: &str = "Remove packages using ``apt-get remove``.\n\nname\n    The name of the package to be deleted (comma-separated for several).\n\npkgs\n    A list of packages to delete. The ``name`` parameter is ignored if this\n    option is passed.\n\nReturns a dict containing the changes.\n\nCLI Example:\n\n    brine '*' pkg.remove <package name>\n    brine '*' pkg.remove <package1>,<package2>,<package3>\n    brine '*' pkg.remove pkgs='[\"foo\", \"bar\"]'";
 const PURGE_DOC: &str = "Remove packages via ``apt-get purge`` along with all configuration files.\n\nname\n    The name of the package to be deleted.\n\npkgs\n    A list of packages to delete.\n\nReturns a dict with the changes to installed packages (``installed``) and\nto removed-but-not-purged ones (``removed``).\n\nCLI Example:\n\n    brine '*' pkg.purge <package name>\n    brine '*' pkg.purge pkgs='[\"foo\", \"bar\"]'";
 const VERSION_DOC: &str = "Returns a string representing the package version or an empty string if not\ninstalled. If more than one package name is specified, a dict of\nname/version pairs is returned.\n\nCLI Example:\n\n    brine '*' pkg.version <package name>\n    brine '*' pkg.version <package1> <package2> <package3> ...";
+const LIST_REPO_PKGS_DOC: &str = "Returns all available packages. Optionally, package names can be passed and\nthe results will be filtered to packages matching those names.\n\nThe return data maps package names to a list of version numbers, in the\norder apt lists them (newest first).\n\nCLI Examples:\n\n    brine '*' pkg.list_repo_pkgs\n    brine '*' pkg.list_repo_pkgs foo bar baz";
 const LATEST_VERSION_DOC: &str = "Return the latest version of the named package available for upgrade or\ninstallation. If more than one package name is specified, a dict of\nname/version pairs is returned.\n\nIf the latest version of a given package is already installed, an empty\nstring will be returned for that package.\n\nA specific repo can be requested using the ``fromrepo`` keyword argument;\n``refresh=False`` skips updating the package database first.\n\nCLI Example:\n\n    brine '*' pkg.latest_version <package name>\n    brine '*' pkg.latest_version <package name> fromrepo=unstable\n    brine '*' pkg.latest_version <package1> <package2> <package3> ...";
 const UPGRADE_AVAILABLE_DOC: &str = "Check whether or not an upgrade is available for a given package\n\nCLI Example:\n\n    brine '*' pkg.upgrade_available <package name>";
 const LIST_PKGS_DOC: &str = "List the packages currently installed in a dict::\n\n    {'<package_name>': '<version>'}\n\nremoved\n    If ``True``, then only packages which have been removed (but not\n    purged) will be returned.\n\npurge_desired\n    If ``True``, then only packages which have been marked to be purged,\n    but can't be purged due to their status as dependencies for other\n    installed packages, will be returned.\n\nCLI Example:\n\n    brine '*' pkg.list_pkgs\n    brine '*' pkg.list_pkgs versions_as_list=True";

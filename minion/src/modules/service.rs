@@ -138,6 +138,9 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         MISSING_DOC,
         |ctx, call| async move { available(&ctx, &call, false).await },
     );
+    f.register("service.offline", "", OFFLINE_DOC, |ctx, _| async move {
+        Ok(json!(Init::for_host(&ctx) == Init::Systemd && systemd::offline()).into())
+    });
     f.register("service.get_all", "", GET_ALL_DOC, |ctx, _| async move {
         listing(&ctx, Listing::All).await
     });
@@ -292,6 +295,7 @@ const ENABLED_DOC: &str = "Return True if the named service is enabled, false ot
 const DISABLED_DOC: &str = "Return True if the named service is disabled, false otherwise\n\nCLI Example:\n\n    brine '*' service.disabled <service name>";
 const AVAILABLE_DOC: &str = "Returns ``True`` if the specified service is available, otherwise returns\n``False``.\n\nCLI Example:\n\n    brine '*' service.available sshd";
 const MISSING_DOC: &str = "The inverse of service.available.\nReturns ``True`` if the specified service is not available, otherwise returns\n``False``.\n\nCLI Example:\n\n    brine '*' service.missing sshd";
+const OFFLINE_DOC: &str = "Check if systemd is working in offline mode, where is not possible\nto talk with PID 1 (``systemctl`` is installed but systemd is not running).\n\nCLI Example:\n\n    brine '*' service.offline";
 const GET_ALL_DOC: &str =
     "Return all available boot services\n\nCLI Example:\n\n    brine '*' service.get_all";
 const GET_ENABLED_DOC: &str = "Return a list of service that are enabled on boot\n\nCLI Example:\n\n    brine '*' service.get_enabled";

@@ -77,7 +77,98 @@ fn source_of(chunk: &LowChunk) -> Option<String> {
     }
 }
 
+/// The URL scheme of a source Salt does not read in place (anything but a
+/// plain path or `file://`): `salt`, `https`, ...
+fn remote_scheme(source: &str) -> Option<&str> {
+    let (scheme, _) = source.split_once("://")?;
+    let valid = !scheme.is_empty()
+        && scheme
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '+' | '-' | '.'));
+    (valid && !scheme.eq_ignore_ascii_case("file")).then_some(scheme)
+}
+
+/// Salt's `redact_http_basic_auth`: `https://user:pw@host` shows as
+/// `https://<redacted>@host`.
+fn redact_basic_auth(source: &str) -> String {
+    let lower = source.to_ascii_lowercase();
+    let scheme_len = if lower.starts_with("https://") {
+        5
+    } else if lower.starts_with("http://") {
+        4
+    } else {
+        return source.to_string();
+    };
+    match source.rfind('@') {
+        Some(at) if at > scheme_len + 3 => {
+            format!("{}://<redacted>{}", &source[..scheme_len], &source[at..])
+        }
+        _ => source.to_string(),
+    }
+}
+
+/// A real run with an http(s)/ftp source. Brine has no download client, so
+/// the archive cannot be fetched; when the host does not even resolve, the
+/// result is the one Salt's `file.cached` gives (named after the source).
+fn remote_fetch_failure(c: &StateCall<'_>, name: &str, source: &str, scheme: &str) -> StateResult {
+    let rest = &source[scheme.len() + 3..];
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host_port = authority.rsplit('@').next().unwrap_or(authority);
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((h, p)) if p.parse::<u16>().is_ok() => (h, p.to_string()),
+        _ => (host_port, default_port(scheme).to_string()),
+    };
+    let probe = call(
+        c.host,
+        "network.connect",
+        vec![json!(host), json!(port)],
+        &[("timeout", json!(5))],
+    );
+    let unresolved = probe.as_ref().is_ok_and(|v| {
+        v.get("comment")
+            .and_then(Value::as_str)
+            .is_some_and(|m| m.starts_with("Unable to resolve host"))
+    });
+    if unresolved {
+        return StateResult::fail(
+            source,
+            format!("Error: [Errno -2] Name or service not known reading {path}"),
+        );
+    }
+    StateResult::fail(
+        name,
+        format!(
+            "Unable to cache {}: downloading {scheme}:// sources is not supported; use salt://, \
+             file:// or an absolute local path",
+            redact_basic_auth(source)
+        ),
+    )
+}
+
+fn default_port(scheme: &str) -> u16 {
+    match scheme.to_ascii_lowercase().as_str() {
+        "http" => 80,
+        "ftp" => 21,
+        _ => 443,
+    }
+}
+
 fn run(c: &StateCall<'_>, name: &str, source: &str) -> Result<StateResult, String> {
+    if let Some(scheme) = remote_scheme(source) {
+        // Salt caches every non-local source (salt:// included) before it
+        // can list the archive, and test mode never caches.
+        if c.test {
+            let comment = format!(
+                "Archive {} would be cached (if necessary) and checked to discover if \
+                 extraction is needed",
+                redact_basic_auth(source)
+            );
+            return Ok(pending(name, comment, Map::new()));
+        }
+        if !scheme.eq_ignore_ascii_case("salt") {
+            return Ok(remote_fetch_failure(c, name, source, scheme));
+        }
+    }
     let cached = local_copy(c, source)?;
     if !c.chunk.bool_arg("skip_verify", false) {
         check_hash(c, source, &cached)?;
@@ -219,7 +310,7 @@ fn local_copy(c: &StateCall<'_>, source: &str) -> Result<String, String> {
         ));
     }
     if !truthy(&call(c.host, "file.file_exists", vec![json!(local)], &[])?) {
-        return Err(format!("Source file '{source}' not found"));
+        return Err(format!("Source file '{local}' does not exist"));
     }
     Ok(local.to_string())
 }
@@ -557,5 +648,75 @@ mod tests {
     fn strip_components_from_options() {
         assert_eq!(strip_components("--strip-components=1 -z"), Some(1));
         assert_eq!(strip_components("v"), None);
+    }
+
+    #[test]
+    fn remote_sources_in_test_mode_would_be_cached() {
+        let h = MockHost::new(|f, _, _| Err(format!("unexpected {f}")));
+        for source in [
+            "https://download.example.org/x/app-1.0.tgz",
+            "salt://app/app-1.0.tgz",
+        ] {
+            let ch = chunk("archive", "extracted", "/opt/x", json!({"source": source}));
+            let t = run(extracted, &h, &ch, true);
+            assert_eq!(t.result, None);
+            assert_eq!(
+                t.comment,
+                format!(
+                    "Archive {source} would be cached (if necessary) and checked to discover \
+                     if extraction is needed"
+                )
+            );
+        }
+        let secret = chunk(
+            "archive",
+            "extracted",
+            "/opt/x",
+            json!({"source": "https://me:pw@example.org/a.tgz"}),
+        );
+        assert!(
+            run(extracted, &h, &secret, true)
+                .comment
+                .starts_with("Archive https://<redacted>@example.org/a.tgz would be cached")
+        );
+    }
+
+    #[test]
+    fn an_unresolvable_remote_source_fails_as_salts_download() {
+        let h = MockHost::new(|f, a, _| match f {
+            "network.connect" => {
+                assert_eq!(a, [json!("nowhere.invalid"), json!("443")]);
+                Ok(json!({"result": false,
+                    "comment": "Unable to resolve host nowhere.invalid on tcp port 443"}))
+            }
+            _ => Err(format!("unexpected {f}")),
+        });
+        let source = "https://nowhere.invalid/linux/app.tgz";
+        let ch = chunk("archive", "extracted", "/opt/x", json!({"source": source}));
+        let r = run(extracted, &h, &ch, false);
+        assert_eq!(r.result, Some(false));
+        assert_eq!(r.name, source);
+        assert_eq!(
+            r.comment,
+            "Error: [Errno -2] Name or service not known reading /linux/app.tgz"
+        );
+    }
+
+    #[test]
+    fn a_missing_local_source_does_not_exist() {
+        let h = MockHost::new(|f, _, _| match f {
+            "file.file_exists" => Ok(json!(false)),
+            _ => Err(format!("unexpected {f}")),
+        });
+        let ch = chunk(
+            "archive",
+            "extracted",
+            "/opt/x",
+            json!({"source": "file:///tmp/none.tgz"}),
+        );
+        assert_eq!(
+            run(extracted, &h, &ch, false).comment,
+            "Source file '/tmp/none.tgz' does not exist"
+        );
     }
 }

@@ -83,8 +83,76 @@ fn passed(c: &StateCall<'_>) -> Vec<(&'static str, Value)> {
     .collect()
 }
 
+/// `pkgs: []`: Salt succeeds without looking at the host.
+fn no_packages_listed(c: &StateCall<'_>) -> bool {
+    matches!(c.chunk.arg("pkgs"), Some(Value::Array(items)) if items.is_empty())
+}
+
+/// `name=version` as Salt spells a wanted package (no `=` before a
+/// comparison operator).
+fn desired_spec(name: &str, version: &str) -> String {
+    if version.starts_with(['<', '>', '=']) {
+        format!("{name}{version}")
+    } else {
+        format!("{name}={version}")
+    }
+}
+
+/// The changes test mode predicts for installing `targets` (Salt's
+/// `_get_installable_versions`): `{name: {new, old}}` where `new` is the
+/// install candidate (`pkg.latest_version`) for unversioned targets, the
+/// newest repository version matching the spec (`pkg.list_repo_pkgs`) for
+/// versioned ones, and `"installed"` when the repositories offer none.
+fn installable_versions(
+    c: &StateCall<'_>,
+    targets: &[(String, Option<String>)],
+    current: &BTreeMap<String, String>,
+) -> Result<Map<String, Value>, String> {
+    let mut found: BTreeMap<String, String> = BTreeMap::new();
+    let unversioned: Vec<Value> = targets
+        .iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(p, _)| json!(p))
+        .collect();
+    if !unversioned.is_empty() {
+        match call(c.host, "pkg.latest_version", unversioned.clone(), &[])? {
+            Value::Object(m) => found.extend(m.iter().map(|(k, v)| (k.clone(), text(v)))),
+            Value::String(v) => {
+                found.insert(text(&unversioned[0]), v);
+            }
+            _ => {}
+        }
+    }
+    let specs: Vec<Value> = targets
+        .iter()
+        .filter_map(|(p, v)| v.as_ref().map(|v| json!(desired_spec(p, v))))
+        .collect();
+    if !specs.is_empty() {
+        let offered = call(c.host, "pkg.list_repo_pkgs", specs, &[])?;
+        for (pkg, versions) in offered.as_object().into_iter().flatten() {
+            if let Some(first) = versions.as_array().and_then(|v| v.first()) {
+                found.insert(pkg.clone(), text(first));
+            }
+        }
+    }
+    Ok(targets
+        .iter()
+        .map(|(p, _)| {
+            let new = found.get(p).filter(|v| !v.is_empty());
+            let change = json!({
+                "new": new.map_or("installed", String::as_str),
+                "old": current.get(p).map_or("", String::as_str),
+            });
+            (p.clone(), change)
+        })
+        .collect())
+}
+
 fn installed(c: &StateCall<'_>) -> StateResult {
     let name = name_of(c);
+    if no_packages_listed(c) {
+        return StateResult::ok(name, "No packages to install provided");
+    }
     let run = || -> Result<StateResult, String> {
         let have = installed_pkgs(c)?;
         let from_files = sources(c)?;
@@ -93,9 +161,10 @@ fn installed(c: &StateCall<'_>) -> StateResult {
         } else {
             from_files.iter().map(|(n, _)| (n.clone(), None)).collect()
         };
-        let todo: Vec<&(String, Option<String>)> = wanted
+        let todo: Vec<(String, Option<String>)> = wanted
             .iter()
             .filter(|(p, v)| !have.get(p).is_some_and(|h| satisfies(h, v.as_deref())))
+            .cloned()
             .collect();
         if todo.is_empty() {
             let versions = wanted.iter().any(|(_, v)| v.is_some());
@@ -111,11 +180,19 @@ fn installed(c: &StateCall<'_>) -> StateResult {
         }
         let names: Vec<String> = todo.iter().map(|(p, _)| p.clone()).collect();
         if c.test {
+            let changes = if from_files.is_empty() {
+                installable_versions(c, &todo, &BTreeMap::new())?
+            } else {
+                names
+                    .iter()
+                    .map(|p| (p.clone(), json!({"new": "installed", "old": ""})))
+                    .collect()
+            };
             let msg = format!(
                 "The following packages would be installed/updated: {}",
                 names.join(", ")
             );
-            return Ok(pending(name, msg, Map::new()));
+            return Ok(pending(name, msg, changes));
         }
         let mut kw = passed(c);
         if from_files.is_empty() {
@@ -162,9 +239,67 @@ fn installed(c: &StateCall<'_>) -> StateResult {
     run().unwrap_or_else(|e| StateResult::fail(name, e))
 }
 
+/// `{name: text}` from an answer that is a string for one name and a map
+/// for several (`pkg.version`, `pkg.latest_version`).
+fn per_name(names: &[String], answer: &Value) -> BTreeMap<String, String> {
+    match answer {
+        Value::Object(m) => m.iter().map(|(k, v)| (k.clone(), text(v))).collect(),
+        other => names
+            .first()
+            .map(|n| (n.clone(), text(other)))
+            .into_iter()
+            .collect(),
+    }
+}
+
+/// The test-mode comment of `pkg.latest`: what would change, then what is
+/// already current (listed up to ten, else counted), as Salt words it.
+fn latest_test_comment(targets: &[String], up_to_date: &[(String, String)]) -> String {
+    let mut sorted = targets.to_vec();
+    sorted.sort();
+    let mut lines = vec![format!(
+        "The following packages would be installed/upgraded: {}",
+        sorted.join(", ")
+    )];
+    if up_to_date.len() > 10 {
+        lines.push(format!(
+            "{} packages are already up-to-date",
+            up_to_date.len()
+        ));
+    } else if !up_to_date.is_empty() {
+        let mut current: Vec<String> = up_to_date
+            .iter()
+            .map(|(p, v)| format!("{p} ({v})"))
+            .collect();
+        current.sort();
+        lines.push(format!(
+            "The following packages are already up-to-date: {}",
+            current.join(", ")
+        ));
+    }
+    lines.join("\n")
+}
+
+/// Salt's comment when `pkg.latest` finds nothing to upgrade.
+fn all_up_to_date(names: &[String]) -> String {
+    match names {
+        [one] => format!("Package {one} is already up-to-date"),
+        _ if names.len() > 10 => format!("All {} packages are up-to-date.", names.len()),
+        _ => {
+            let mut sorted = names.to_vec();
+            sorted.sort();
+            format!("All packages are up-to-date ({}).", sorted.join(", "))
+        }
+    }
+}
+
 fn latest(c: &StateCall<'_>) -> StateResult {
     let name = name_of(c);
+    if no_packages_listed(c) {
+        return StateResult::ok(name, "No packages to install provided");
+    }
     let run = || -> Result<StateResult, String> {
+        let from_list = c.chunk.arg("pkgs").is_some_and(|v| !v.is_null());
         let names: Vec<String> = targets(c).into_iter().map(|(p, _)| p).collect();
         let args: Vec<Value> = names.iter().map(|n| json!(n)).collect();
         let mut kw = vec![
@@ -172,40 +307,48 @@ fn latest(c: &StateCall<'_>) -> StateResult {
             ("fromrepo", arg(c.chunk, "fromrepo")),
         ];
         kw.retain(|(_, v)| !v.is_null());
-        let latest = call(c.host, "pkg.latest_version", args, &kw)?;
-        let have = installed_pkgs(c)?;
-        let available = |n: &str| match &latest {
-            Value::Object(m) => m.get(n).map(text).unwrap_or_default(),
-            other => text(other),
-        };
-        let todo: Vec<&String> = names
+        let avail = per_name(
+            &names,
+            &call(c.host, "pkg.latest_version", args.clone(), &kw)?,
+        );
+        let cur = per_name(&names, &call(c.host, "pkg.version", args, &[])?);
+        let has = |m: &BTreeMap<String, String>, n: &str| m.get(n).is_some_and(|v| !v.is_empty());
+        let problems: Vec<String> = names
             .iter()
-            .filter(|n| !available(n).is_empty() || !have.contains_key(n.as_str()))
+            .filter(|n| !has(&avail, n) && !has(&cur, n))
+            .map(|n| format!("No information found for '{n}'."))
             .collect();
+        if !problems.is_empty() {
+            return Ok(StateResult::fail(name, problems.join(" ")));
+        }
+        let todo: Vec<String> = names.iter().filter(|n| has(&avail, n)).cloned().collect();
         if todo.is_empty() {
-            return Ok(StateResult::ok(
+            return Ok(StateResult::ok(name, all_up_to_date(&names)));
+        }
+        if c.test {
+            let up_to_date: Vec<(String, String)> = names
+                .iter()
+                .filter(|n| from_list && !todo.contains(n))
+                .map(|n| (n.clone(), cur.get(n).cloned().unwrap_or_default()))
+                .collect();
+            let versioned: Vec<(String, Option<String>)> = todo
+                .iter()
+                .map(|n| (n.clone(), avail.get(n).cloned()))
+                .collect();
+            let changes = installable_versions(c, &versioned, &cur)?;
+            return Ok(pending(
                 name,
-                match names.as_slice() {
-                    [one] => format!("Package {one} is already up-to-date"),
-                    _ => format!("All packages are up-to-date ({}).", names.join(", ")),
-                },
+                latest_test_comment(&todo, &up_to_date),
+                changes,
             ));
         }
-        let list: Vec<&str> = todo.iter().map(|s| s.as_str()).collect();
-        if c.test {
-            let msg = format!(
-                "The following packages would be installed/upgraded: {}",
-                list.join(", ")
-            );
-            return Ok(pending(name, msg, Map::new()));
-        }
         let mut kw = passed(c);
-        kw.push(("pkgs", json!(list)));
+        kw.push(("pkgs", json!(todo)));
         let out = call(c.host, "pkg.install", vec![], &kw)?;
         let changes = out.as_object().cloned().unwrap_or_default();
         let msg = format!(
             "The following packages were successfully installed/upgraded: {}",
-            list.join(", ")
+            todo.join(", ")
         );
         Ok(changed(name, msg, changes))
     };
@@ -284,7 +427,7 @@ mod tests {
     /// A host with `vim` installed; `pkg.install` installs `nginx`.
     fn host() -> MockHost {
         let done = Arc::new(AtomicBool::new(false));
-        MockHost::new(move |f, _, _| match f {
+        MockHost::new(move |f, a, _| match f {
             "pkg.list_pkgs" if done.load(Ordering::SeqCst) => {
                 Ok(json!({"vim": "2:9.0", "nginx": "1.22.1-9"}))
             }
@@ -294,6 +437,35 @@ mod tests {
                 Ok(json!({"nginx": {"old": "", "new": "1.22.1-9"}}))
             }
             "pkg.remove" => Ok(json!({"vim": {"old": "2:9.0", "new": ""}})),
+            // apt-cache policy: nginx and vim have candidates, `nosuch` none.
+            "pkg.latest_version" => {
+                let candidate = |n: &Value| match n.as_str() {
+                    Some("nginx") => json!("1.22.1-9"),
+                    Some("vim") => json!("2:9.1"),
+                    _ => json!(""),
+                };
+                match a {
+                    [one] => Ok(candidate(one)),
+                    many => Ok(Value::Object(
+                        many.iter().map(|n| (text(n), candidate(n))).collect(),
+                    )),
+                }
+            }
+            "pkg.version" => Ok(match a {
+                [one] if one == "vim" => json!("2:9.0"),
+                [_] => json!(""),
+                many => Value::Object(
+                    many.iter()
+                        .map(|n| (text(n), json!(if n == "vim" { "2:9.0" } else { "" })))
+                        .collect(),
+                ),
+            }),
+            // apt-cache show vim=2:9.1: one matching version; nginx's spec none.
+            "pkg.list_repo_pkgs" => Ok(if a.contains(&json!("vim=2:9.1")) {
+                json!({"vim": ["2:9.1"]})
+            } else {
+                json!({})
+            }),
             _ => Err(format!("unexpected {f}")),
         })
     }
@@ -307,8 +479,14 @@ mod tests {
             &chunk("pkg", "installed", "vim", json!({})),
             false,
         );
+        // A single name is packed into `pkgs` first, so the comment is the list's.
         assert_eq!(r.comment, "All specified packages are already installed");
         assert!(!h.called("pkg.install"));
+        let none = chunk("pkg", "installed", "x", json!({"pkgs": []}));
+        assert_eq!(
+            run(installed, &h, &none, false).comment,
+            "No packages to install provided"
+        );
     }
 
     #[test]
@@ -320,6 +498,10 @@ mod tests {
         assert_eq!(
             t.comment,
             "The following packages would be installed/updated: nginx"
+        );
+        assert_eq!(
+            Value::Object(t.changes),
+            json!({"nginx": {"new": "1.22.1-9", "old": ""}})
         );
         let r = run(installed, &h, &ch, false);
         assert_eq!(r.result, Some(true));
@@ -334,11 +516,69 @@ mod tests {
     fn a_version_mismatch_is_an_update() {
         let h = host();
         let ch = chunk("pkg", "installed", "vim", json!({"version": "2:9.1"}));
-        assert_eq!(run(installed, &h, &ch, true).result, None);
+        let t = run(installed, &h, &ch, true);
+        assert_eq!(t.result, None);
+        // Salt predicts "old": "" even for an upgrade.
+        assert_eq!(
+            Value::Object(t.changes),
+            json!({"vim": {"new": "2:9.1", "old": ""}})
+        );
         let ok = chunk("pkg", "installed", "vim", json!({"version": "2:9.0"}));
         assert_eq!(
             run(installed, &h, &ok, true).comment,
             "All specified packages are already installed and are at the desired version"
+        );
+    }
+
+    #[test]
+    fn test_mode_predicts_installed_without_a_candidate() {
+        let h = host();
+        let ch = chunk(
+            "pkg",
+            "installed",
+            "x",
+            json!({"pkgs": ["nosuch", "nginx"]}),
+        );
+        let t = run(installed, &h, &ch, true);
+        assert_eq!(
+            Value::Object(t.changes),
+            json!({
+                "nosuch": {"new": "installed", "old": ""},
+                "nginx": {"new": "1.22.1-9", "old": ""},
+            })
+        );
+        assert_eq!(
+            t.comment,
+            "The following packages would be installed/updated: nosuch, nginx"
+        );
+    }
+
+    #[test]
+    fn latest_in_test_mode_predicts_upgrades() {
+        let h = host();
+        let ch = chunk("pkg", "latest", "x", json!({"pkgs": ["vim", "nginx"]}));
+        let t = run(latest, &h, &ch, true);
+        assert_eq!(t.result, None);
+        assert_eq!(
+            t.comment,
+            "The following packages would be installed/upgraded: nginx, vim"
+        );
+        // `new` comes from `apt-cache show name=candidate`, `old` from pkg.version.
+        assert_eq!(
+            Value::Object(t.changes),
+            json!({
+                "vim": {"new": "2:9.1", "old": "2:9.0"},
+                "nginx": {"new": "installed", "old": ""},
+            })
+        );
+        let gone = chunk("pkg", "latest", "nosuch", json!({}));
+        let r = run(latest, &h, &gone, true);
+        assert_eq!(r.result, Some(false));
+        assert_eq!(r.comment, "No information found for 'nosuch'.");
+        let none = chunk("pkg", "latest", "x", json!({"pkgs": []}));
+        assert_eq!(
+            run(latest, &h, &none, true).comment,
+            "No packages to install provided"
         );
     }
 

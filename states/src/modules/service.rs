@@ -21,13 +21,57 @@ fn ask(c: &StateCall<'_>, fun: &str) -> Result<bool, String> {
     call(c.host, fun, vec![json!(name_of(c))], &[]).map(|v| truthy(&v))
 }
 
-/// Run `f` after checking the service exists.
-fn with_service(c: &StateCall<'_>, f: impl FnOnce() -> Result<StateResult, String>) -> StateResult {
+/// What a state does about a service the host does not have.
+#[derive(Clone, Copy)]
+enum Missing {
+    /// Fail (`running`, `enabled`); in test mode, say it would have been `verb`.
+    Fail(&'static str),
+    /// Succeed: nothing to stop or disable (`dead`, `disabled`); in test
+    /// mode, `dead` says it would have been `verb`.
+    Pass(Option<&'static str>),
+}
+
+/// An execution error's own text (Salt's `exc.strerror`), without the
+/// `ERROR: ` the execution layer puts before it.
+fn strerror(e: String) -> String {
+    match e.strip_prefix("ERROR: ") {
+        Some(msg) => msg.to_string(),
+        None => e,
+    }
+}
+
+/// Salt's `_offline()`: systemd is installed but not running (a container),
+/// so `running` and `dead` have nothing to do.
+fn offline(c: &StateCall<'_>) -> bool {
+    c.host.has_function("service.offline")
+        && call(c.host, "service.offline", vec![], &[]).is_ok_and(|v| truthy(&v))
+}
+
+fn offline_result(c: &StateCall<'_>) -> StateResult {
+    StateResult::ok(name_of(c), "Running in OFFLINE mode. Nothing to do")
+}
+
+/// Run `f` after checking the service exists (Salt's `_available`).
+fn with_service(
+    c: &StateCall<'_>,
+    missing: Missing,
+    f: impl FnOnce() -> Result<StateResult, String>,
+) -> StateResult {
     let name = name_of(c);
-    match ask(c, "service.available") {
-        Ok(true) => f().unwrap_or_else(|e| StateResult::fail(name, e)),
-        Ok(false) => StateResult::fail(name, format!("The named service {name} is not available")),
-        Err(e) => StateResult::fail(name, e),
+    let absent = format!("The named service {name} is not available");
+    let not_present = |verb: &str| {
+        let msg = format!(
+            "Service {name} not present; if created in this state run, it would have been {verb}"
+        );
+        pending(name, msg, Default::default())
+    };
+    match (ask(c, "service.available"), missing) {
+        (Ok(true), _) => f().unwrap_or_else(|e| StateResult::fail(name, strerror(e))),
+        (Ok(false), Missing::Fail(verb)) if c.test => not_present(verb),
+        (Ok(false), Missing::Pass(Some(verb))) if c.test => not_present(verb),
+        (Ok(false), Missing::Fail(_)) => StateResult::fail(name, absent),
+        (Ok(false), Missing::Pass(_)) => StateResult::ok(name, absent),
+        (Err(e), _) => StateResult::fail(name, strerror(e)),
     }
 }
 
@@ -69,7 +113,10 @@ fn boot(c: &StateCall<'_>, want: bool, state: &str) -> Result<(String, bool), St
 
 fn running(c: &StateCall<'_>) -> StateResult {
     let name = name_of(c);
-    with_service(c, || {
+    if offline(c) {
+        return offline_result(c);
+    }
+    with_service(c, Missing::Fail("started"), || {
         let up = ask(c, "service.status")?;
         let mut ret = StateResult::ok(name, format!("The service {name} is already running"));
         if !up {
@@ -110,7 +157,10 @@ fn running(c: &StateCall<'_>) -> StateResult {
 
 fn dead(c: &StateCall<'_>) -> StateResult {
     let name = name_of(c);
-    with_service(c, || {
+    if offline(c) {
+        return offline_result(c);
+    }
+    with_service(c, Missing::Pass(Some("stopped")), || {
         let up = ask(c, "service.status")?;
         let mut ret = StateResult::ok(name, format!("The service {name} is already dead"));
         if up {
@@ -151,7 +201,12 @@ fn dead(c: &StateCall<'_>) -> StateResult {
 
 fn at_boot(c: &StateCall<'_>, want: bool) -> StateResult {
     let name = name_of(c);
-    with_service(c, || {
+    let missing = if want {
+        Missing::Fail("enabled")
+    } else {
+        Missing::Pass(None)
+    };
+    with_service(c, missing, || {
         let (line, did) = boot(c, want, "in the desired state")?;
         Ok(match (did, c.test) {
             (false, _) => StateResult::ok(name, line),
@@ -225,9 +280,11 @@ fn mod_watch(c: &StateCall<'_>) -> StateResult {
 mod tests {
     use super::*;
     use crate::modules::mock::{MockHost, chunk, run};
+    use crate::modules::text;
 
     fn host(up: bool, on_boot: bool) -> MockHost {
         MockHost::new(move |f, _, _| match f {
+            "service.offline" => Ok(json!(false)),
             "service.available" => Ok(json!(true)),
             "service.status" => Ok(json!(up)),
             "service.enabled" => Ok(json!(on_boot)),
@@ -305,5 +362,73 @@ mod tests {
         );
         assert_eq!(r.comment, "Service reloaded");
         assert!(h.called("service.reload"));
+    }
+
+    /// systemd installed but not running: `available` raises, as in Salt.
+    fn offline_host() -> MockHost {
+        MockHost::new(|f, a, _| match f {
+            "service.offline" => Ok(json!(true)),
+            "service.available" => Err(format!(
+                "ERROR: Cannot run in offline mode. Failed to get information on unit '{}'",
+                text(&a[0])
+            )),
+            "service.status" => Ok(json!(false)),
+            _ => Err(format!("unexpected {f}")),
+        })
+    }
+
+    #[test]
+    fn offline_running_and_dead_have_nothing_to_do() {
+        let h = offline_host();
+        for (fun, f) in [
+            ("running", running as fn(&StateCall<'_>) -> StateResult),
+            ("dead", dead),
+        ] {
+            for test in [true, false] {
+                let ch = chunk("service", fun, "ssh", json!({"enable": true}));
+                let r = run(f, &h, &ch, test);
+                assert_eq!(r.result, Some(true));
+                assert_eq!(r.comment, "Running in OFFLINE mode. Nothing to do");
+                assert!(r.changes.is_empty());
+            }
+        }
+        assert!(!h.called("service.available"));
+    }
+
+    #[test]
+    fn offline_enabled_fails_with_the_modules_error() {
+        let h = offline_host();
+        let r = run(
+            enabled,
+            &h,
+            &chunk("service", "enabled", "ssh", json!({})),
+            true,
+        );
+        assert_eq!(r.result, Some(false));
+        assert_eq!(
+            r.comment,
+            "Cannot run in offline mode. Failed to get information on unit 'ssh'"
+        );
+    }
+
+    #[test]
+    fn a_missing_service_in_test_mode_would_have_been_created() {
+        let h = MockHost::new(|f, _, _| match f {
+            "service.offline" | "service.available" => Ok(json!(false)),
+            _ => Err(format!("unexpected {f}")),
+        });
+        let ch = chunk("service", "running", "nosuch", json!({}));
+        let t = run(running, &h, &ch, true);
+        assert_eq!(t.result, None);
+        assert_eq!(
+            t.comment,
+            "Service nosuch not present; if created in this state run, it would have been started"
+        );
+        let r = run(running, &h, &ch, false);
+        assert_eq!(r.result, Some(false));
+        assert_eq!(r.comment, "The named service nosuch is not available");
+        let dead_ch = chunk("service", "dead", "nosuch", json!({}));
+        assert_eq!(run(dead, &h, &dead_ch, false).result, Some(true));
+        assert_eq!(run(dead, &h, &dead_ch, true).result, None);
     }
 }

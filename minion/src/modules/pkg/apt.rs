@@ -570,6 +570,39 @@ pub fn parse_policy(out: &str, names: &[String]) -> BTreeMap<String, String> {
     ret
 }
 
+/// The versions the repositories offer for each package, in apt's order
+/// (`apt-cache show NAME...`, or `apt-cache dump` for every package). As in
+/// Salt, apt-cache's exit status is ignored: unknown names are just absent.
+pub async fn list_repo_pkgs(names: &[String]) -> Result<BTreeMap<String, Vec<String>>, FnError> {
+    let cmd = if names.is_empty() {
+        apt_cmd("apt-cache").arg("dump")
+    } else {
+        apt_cmd("apt-cache").arg("show").args(names.iter().cloned())
+    };
+    let out = run_apt(&cmd).await?;
+    Ok(parse_repo_versions(&out.stdout))
+}
+
+/// `Version:` lines grouped under the `Package:` line before them.
+pub fn parse_repo_versions(out: &str) -> BTreeMap<String, Vec<String>> {
+    let mut ret: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut current: Option<&str> = None;
+    for line in out.lines() {
+        if let Some(name) = line.strip_prefix("Package: ") {
+            current = Some(name.trim());
+            continue;
+        }
+        let mut words = line.trim().splitn(2, char::is_whitespace);
+        if let (Some("Version:"), Some(version), Some(name)) = (words.next(), words.next(), current)
+        {
+            ret.entry(name.to_string())
+                .or_default()
+                .push(version.trim().to_string());
+        }
+    }
+    ret
+}
+
 /// Packages an upgrade would install: `{name: version}`.
 pub async fn list_upgrades(
     dist_upgrade: bool,
@@ -834,6 +867,15 @@ mod tests {
         assert_eq!(c["bash"], "5.2.15-2+b13");
         assert_eq!(c["virt"], "");
         assert!(!c.contains_key("nope"));
+    }
+
+    #[test]
+    fn repo_versions_by_package() {
+        let out = "Package: chrony\nVersion: 4.3-2+deb12u1\nArchitecture: amd64\n\nPackage: chrony\nVersion: 4.3-2\n\nPackage: redis-server\nVersion: 5:7.0.15-1~deb12u5\nDepends: redis-tools (= 5:7.0.15-1~deb12u5)\n";
+        let v = parse_repo_versions(out);
+        assert_eq!(v["chrony"], ["4.3-2+deb12u1", "4.3-2"]);
+        assert_eq!(v["redis-server"], ["5:7.0.15-1~deb12u5"]);
+        assert_eq!(v.len(), 2);
     }
 
     #[test]

@@ -3,11 +3,15 @@
 //! listings name service units without the suffix and other units with it.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use brine_common::functions::FnError;
 
 use super::Action;
-use crate::modules::host::HostCmd;
+use crate::modules::host::{HostCmd, which};
+
+/// Present while systemd runs as the init system (systemd's `sd_booted()`).
+const BOOTED_MARKER: &str = "/run/systemd/system";
 
 /// Unit types Salt knows (`VALID_UNIT_TYPES`).
 const UNIT_TYPES: &[&str] = &[
@@ -115,8 +119,26 @@ pub async fn enabled(name: &str) -> Result<bool, FnError> {
         .success())
 }
 
-/// Whether systemd can load the unit.
+/// Salt's "offline" systemd: `systemctl` is installed but systemd is not
+/// the running init (a container or chroot), so no unit can be queried.
+pub fn offline() -> bool {
+    is_offline(
+        Path::new(BOOTED_MARKER).is_dir(),
+        which("systemctl").is_some(),
+    )
+}
+
+fn is_offline(booted: bool, has_systemctl: bool) -> bool {
+    !booted && has_systemctl
+}
+
+/// Whether systemd can load the unit; offline, an error as in Salt.
 pub async fn available(name: &str) -> Result<bool, FnError> {
+    if offline() {
+        return Err(FnError::Execution(format!(
+            "Cannot run in offline mode. Failed to get information on unit '{name}'"
+        )));
+    }
     let out = systemctl([
         "show".to_string(),
         "--property=LoadState".to_string(),
@@ -217,6 +239,13 @@ pub fn parse_running(out: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offline_means_systemctl_without_a_running_systemd() {
+        assert!(is_offline(false, true));
+        assert!(!is_offline(true, true));
+        assert!(!is_offline(false, false));
+    }
 
     #[test]
     fn unit_names() {
