@@ -110,19 +110,21 @@ impl Constructor<'_> {
         }
     }
 
-    /// A mapping. Keys are spelled as Python's `str()` spells them, since our
-    /// maps are keyed by strings. A key is a duplicate if Python would call
-    /// it one (`1`, `1.0` and `true` are equal there) or if its spelling is
-    /// already taken (`1` and `"1"`, which Python would keep apart).
+    /// A mapping. Keys are spelled as Salt's JSON output spells them, since
+    /// our maps are keyed by strings. A key is a duplicate if Python would
+    /// call it one (`1`, `1.0` and `true` are equal there) or if its spelling
+    /// is already taken (`1` and `"1"`, which Python would keep apart); the
+    /// error names it as Python's `str()` does, as Salt's message does.
     fn mapping(&self, node: &Node) -> Result<Map<String, Value>, YamlError> {
         let mut map = Map::new();
         let mut python_keys = HashSet::new();
         for (key_node, value_node) in self.flatten(node)? {
             let key = self.key(node, &key_node)?;
             let value = self.value(&value_node)?;
-            let spelling = key.python_str();
+            let spelling = key.json_key();
+            let shown = key.python_str();
             if !python_keys.insert(PythonKey::of(key)) || map.contains_key(&spelling) {
-                let message = format!("found conflicting ID '{spelling}'");
+                let message = format!("found conflicting ID '{shown}'");
                 return Err(self.mapping_error(node, &key_node, message));
             }
             map.insert(spelling, value);

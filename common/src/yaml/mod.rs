@@ -46,8 +46,9 @@
 //!
 //! JSON cannot hold everything Python can:
 //!
-//! - Keys that are not strings become the string Python's `str()` prints:
-//!   `1` -> `"1"`, `1.5` -> `"1.5"`, `yes` -> `"True"`, `~` -> `"None"`.
+//! - Keys that are not strings become the string Salt's JSON output prints
+//!   for them: `1` -> `"1"`, `1.5` -> `"1.5"`, `yes` -> `"true"`, `~` ->
+//!   `"null"` (Jinja in Salt would see the Python objects and print `True`).
 //!   Two keys conflict if Python says so (`1`, `1.0` and `true` are equal
 //!   there) and also if they are spelled alike, so `{1: a, "1": b}` is an
 //!   error here where Python keeps both. A sequence or mapping as a key is an

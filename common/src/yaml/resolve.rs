@@ -167,6 +167,21 @@ impl Scalar {
             Scalar::Str(s) => s.clone(),
         }
     }
+
+    /// How the key prints in Salt's JSON output (`json.dumps` turns `True`
+    /// into `"true"`, `None` into `"null"`, `inf` into `"Infinity"`): the
+    /// spelling of a non-string mapping key in our string-keyed maps.
+    pub(crate) fn json_key(&self) -> String {
+        match self {
+            Scalar::Null => "null".to_owned(),
+            Scalar::Bool(b) => b.to_string(),
+            Scalar::Float(f) if f.is_nan() => "NaN".to_owned(),
+            Scalar::Float(f) if f.is_infinite() => {
+                if *f > 0.0 { "Infinity" } else { "-Infinity" }.to_owned()
+            }
+            other => other.python_str(),
+        }
+    }
 }
 
 fn float_value(f: f64) -> Value {

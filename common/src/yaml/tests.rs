@@ -180,10 +180,14 @@ fn unknown_tags_are_errors_naming_the_tag() {
 // Mappings: keys, duplicates, merges.
 
 #[test]
-fn non_string_keys_are_spelled_as_python_prints_them() {
+fn non_string_keys_are_spelled_as_salts_json_prints_them() {
     assert_loads(&[(
         "{2: a, 1.5: b, yes: c, ~: d, 0644: e, 2001-01-01: f, 1.0e+20: g, 0x10: h, off: i, '<<': j, =: k}",
-        r#"{"2":"a","1.5":"b","True":"c","None":"d","644":"e","2001-01-01":"f","1e+20":"g","16":"h","False":"i","<<":"j","=":"k"}"#,
+        r#"{"2":"a","1.5":"b","true":"c","null":"d","644":"e","2001-01-01":"f","1e+20":"g","16":"h","false":"i","<<":"j","=":"k"}"#,
+    )]);
+    assert_loads(&[(
+        "{.inf: a, -.inf: b, .nan: c}",
+        r#"{"Infinity":"a","-Infinity":"b","NaN":"c"}"#,
     )]);
     assert!(load_err("[1, 2]: x").ends_with("found unacceptable key"));
 }

@@ -18,6 +18,7 @@ use serde_json::{Map, Value as Json};
 
 use super::bridge::{HostBridge, with_bridge};
 use super::filters::{self, invalid};
+use super::jinja_errors;
 use super::mutable::make_mutable;
 use super::preprocess::preprocess;
 use super::salt::{HostData, SaltObject};
@@ -366,20 +367,21 @@ fn add_globals(
 /// Salt's message for a Jinja failure: what kind, the detail, the file,
 /// the line and the lines around it (of the template that failed, which
 /// may be an imported one).
+/// Salt's text for a failed render: Jinja2's message, then for the SLS or
+/// template itself (which Salt renders from a string) `; line N` and the
+/// lines around it. An error inside an imported file names that file.
 fn describe(error: &Error, main: &str, sources: &HashMap<String, String>) -> String {
     let innermost = innermost(error);
-    let prefix = match innermost.kind() {
-        ErrorKind::UndefinedError => "Jinja variable",
-        ErrorKind::SyntaxError => "Jinja syntax error",
-        _ => "Jinja error",
-    };
-    let message = match innermost.detail() {
-        Some(detail) => format!("{prefix}: {}: {detail}", innermost.kind()),
-        None => format!("{prefix}: {}", innermost.kind()),
-    };
     let name = innermost.name().unwrap_or(main);
     let text = sources.get(name).map(String::as_str);
-    snippet::describe(&message, &display_name(name), innermost.line(), text)
+    let message = jinja_errors::salt_message(innermost, text);
+    match innermost.line() {
+        Some(line) if name == main => match text.and_then(|t| snippet::context(t, line)) {
+            Some(block) => format!("{message}; line {line}\n\n{block}"),
+            None => format!("{message}; line {line}"),
+        },
+        line => snippet::describe(&message, &display_name(name), line, text),
+    }
 }
 
 /// The deepest error in the chain that knows where it happened.

@@ -32,6 +32,7 @@ mod calls;
 mod data;
 mod filters;
 mod jinja;
+mod jinja_errors;
 mod methods;
 mod mutable;
 mod percent;

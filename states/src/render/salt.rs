@@ -6,8 +6,9 @@
 //! every minion: `pillar.get`, `grains.get`, `config.get`,
 //! `grains.filter_by` and `defaults.merge`. Every other name goes to
 //! [`StateHost::call`](crate::host::StateHost::call); a name the host does
-//! not have fails when called, with Salt's `'x.y' is not available.`
-//! (so `'x.y' in salt` is always true: the lookup cannot tell).
+//! not have fails when called, with Jinja2's error for it in Salt
+//! (`'salt.utils.templates.AliasedLoader object' has no attribute 'x.y'`;
+//! `'x.y' in salt` is always true: the lookup cannot tell).
 
 use std::sync::Arc;
 
@@ -360,9 +361,11 @@ fn host_call(bridge: &HostBridge, name: &str, call: CallArgs) -> Result<Value, E
         kwargs.insert(key.clone(), to_json(value)?);
     }
     if !bridge.has_function(name) {
+        // Salt's loader has no such key, so Jinja2 falls back to an attribute
+        // lookup and calls the undefined it gets.
         return Err(Error::new(
-            ErrorKind::InvalidOperation,
-            format!("'{name}' is not available."),
+            ErrorKind::UndefinedError,
+            format!("'salt.utils.templates.AliasedLoader object' has no attribute '{name}'"),
         ));
     }
     bridge
