@@ -22,6 +22,7 @@ pub mod file;
 pub mod git;
 pub mod group;
 pub mod host;
+pub mod locale;
 pub mod module;
 pub mod pkg;
 pub mod service;
@@ -43,6 +44,7 @@ pub fn registry() -> StateModules {
     group::register(&mut m);
     cron::register(&mut m);
     host::register(&mut m);
+    locale::register(&mut m);
     sysctl::register(&mut m);
     module::register(&mut m);
     event::register(&mut m);
