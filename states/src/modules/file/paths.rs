@@ -393,6 +393,33 @@ fn symlink_inner(c: &StateCall<'_>, name: &str, target: &str) -> Result<StateRes
 // ---------------------------------------------------------------------------
 // touch, copy, rename
 
+/// Salt's `_check_touch`: a new file is "set to be created"; an existing
+/// one is right unless a given `atime`/`mtime` differs from its own (Salt
+/// keeps `changes: {new: name}` even then).
+fn predict_touch(c: &StateCall<'_>, existed: bool) -> Result<StateResult, String> {
+    let name = name_of(c);
+    if !existed {
+        let comment = format!("File {name} is set to be created");
+        return Ok(pending(name, comment, one("new", json!(name))));
+    }
+    let st = stats(c.host, name).unwrap_or_default();
+    let differs = |key: &str| {
+        c.chunk
+            .arg(key)
+            .filter(|v| !v.is_null())
+            .is_some_and(|v| Some(text(v)) != st.get(key).map(text))
+    };
+    if differs("atime") || differs("mtime") {
+        let comment = format!("Times set to be updated on file {name}");
+        return Ok(pending(name, comment, one("touched", json!(name))));
+    }
+    Ok(changed(
+        name,
+        format!("File {name} exists and has the correct times"),
+        one("new", json!(name)),
+    ))
+}
+
 pub fn touch(c: &StateCall<'_>) -> StateResult {
     let name = name_of(c);
     if let Some(err) = absolute_error(name) {
@@ -401,19 +428,7 @@ pub fn touch(c: &StateCall<'_>) -> StateResult {
     guarded(c, || {
         let existed = exists_at(c, name)?;
         if c.test {
-            return Ok(if existed {
-                pending(
-                    name,
-                    format!("File {name} set to have atime and mtime updated"),
-                    one("touched", json!(name)),
-                )
-            } else {
-                pending(
-                    name,
-                    format!("File {name} is set to be created"),
-                    one("new", json!(name)),
-                )
-            });
+            return predict_touch(c, existed);
         }
         if !is_dir(c, parent_of(name))? {
             if !c.chunk.bool_arg("makedirs", false) {

@@ -425,3 +425,34 @@ fn replace_of_a_missing_file_with_ignore_if_missing_is_fine() {
     assert_eq!(r.result, Some(true));
     assert_eq!(r.comment, "No changes needed to be made");
 }
+
+#[test]
+fn append_to_a_missing_file_in_test_mode_answers_with_the_touch() {
+    let (h, _) = fs_host(&[("/etc", None, "0755")]);
+    let ch = chunk(
+        "file",
+        "append",
+        "/etc/sudoers",
+        json!({"text": ["Defaults env_reset"]}),
+    );
+    let r = run(edit::append, &h, &ch, true);
+    assert_eq!(r.result, None);
+    assert_eq!(r.comment, "File /etc/sudoers is set to be created");
+    assert_eq!(
+        r.changes,
+        json!({"new": "/etc/sudoers"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+    );
+}
+
+#[test]
+fn touch_in_test_mode_of_an_existing_file_is_right_as_salt_says() {
+    let (h, _) = fs_host(&[("/etc/motd", Some("hi\n"), "0644")]);
+    let ch = chunk("file", "touch", "/etc/motd", json!({}));
+    let r = run(paths::touch, &h, &ch, true);
+    assert_eq!(r.result, Some(true));
+    assert_eq!(r.comment, "File /etc/motd exists and has the correct times");
+    assert_eq!(r.changes["new"], json!("/etc/motd"));
+}
