@@ -156,10 +156,11 @@ pub struct Outcome {
     pub ret: Value,
     pub retcode: i32,
     pub success: bool,
-    /// The message of a `CommandExecutionError` (`ret` then holds Salt's
-    /// minion return, `"ERROR: <message>"`; `salt-call` prints
-    /// `Error running '<fun>': <message>` on stderr instead).
-    pub execution_error: Option<String>,
+    /// What `salt-call` prints on stderr, instead of the return, when the
+    /// function raised a `CommandExecutionError` (`Error running '<fun>':
+    /// <message>`) or a `SaltInvocationError` (the message); `ret` then
+    /// holds what a minion returns to the master (`ERROR...`).
+    pub call_stderr: Option<String>,
 }
 
 pub type FnFuture = Pin<Box<dyn Future<Output = Result<FnOutput, FnError>> + Send>>;
@@ -356,11 +357,14 @@ impl<C: Send + 'static> Functions<C> {
                 success: out.retcode == 0,
                 ret: out.ret,
                 retcode: out.retcode,
-                execution_error: None,
+                call_stderr: None,
             },
-            Err(FnError::Invocation(msg)) => failure(format!("ERROR executing '{fun}': {msg}")),
+            Err(FnError::Invocation(msg)) => Outcome {
+                call_stderr: Some(msg.clone()),
+                ..failure(format!("ERROR executing '{fun}': {msg}"))
+            },
             Err(FnError::Execution(msg)) => Outcome {
-                execution_error: Some(msg.clone()),
+                call_stderr: Some(format!("Error running '{fun}': {msg}")),
                 ..failure(format!("ERROR: {msg}"))
             },
             Err(FnError::Exception(msg)) => {
@@ -379,7 +383,7 @@ fn failure(msg: String) -> Outcome {
         ret: Value::String(msg),
         retcode: EX_GENERIC,
         success: false,
-        execution_error: None,
+        call_stderr: None,
     }
 }
 

@@ -31,6 +31,16 @@ pub struct LowChunk {
 }
 
 impl LowChunk {
+    /// `__sls__` as results show it: null for a state from no SLS
+    /// (`state.single`, whose chunk has an empty `sls`).
+    pub fn sls_value(&self) -> Value {
+        if self.sls.is_empty() {
+            Value::Null
+        } else {
+            Value::String(self.sls.clone())
+        }
+    }
+
     /// Salt's result key: `<state>_|-<id>_|-<name>_|-<fun>`.
     pub fn tag(&self) -> String {
         format!(
@@ -133,6 +143,9 @@ pub struct StateEntry {
 #[derive(Default, Clone)]
 pub struct StateModules {
     entries: BTreeMap<String, StateEntry>,
+    /// Salt's state `__virtual__`: a module that loads only where an
+    /// execution function exists, and why it does not load elsewhere.
+    needs: BTreeMap<String, (String, String)>,
 }
 
 impl StateModules {
@@ -158,6 +171,26 @@ impl StateModules {
 
     pub fn get(&self, name: &str) -> Option<&StateEntry> {
         self.entries.get(name)
+    }
+
+    /// Module `module` loads only where the execution function `fun`
+    /// exists (Salt: `if "cron.list_tab" in __salt__`); elsewhere its
+    /// functions fail with `reason`.
+    pub fn require_function(&mut self, module: &str, fun: &str, reason: &str) {
+        self.needs
+            .insert(module.to_string(), (fun.to_string(), reason.to_string()));
+    }
+
+    /// Why the state function `full` cannot run on `host`, as Salt's
+    /// `missing_fun_string` words it; `None` when it can.
+    pub fn unavailable(&self, full: &str, host: &dyn StateHost) -> Option<String> {
+        let module = full.split('.').next().unwrap_or(full);
+        if let Some((fun, reason)) = self.needs.get(module)
+            && !host.has_function(fun)
+        {
+            return Some(format!("'{module}' __virtual__ returned False: {reason}"));
+        }
+        (!self.entries.contains_key(full)).then(|| format!("'{full}' is not available."))
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {

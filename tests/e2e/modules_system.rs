@@ -73,7 +73,7 @@ fn local(c: &Cluster, args: &[&str]) -> Value {
     json_out(&out)["local"].clone()
 }
 
-/// Like [`local`] but the call must fail; its return (the error text).
+/// Like [`local`] but the call must fail; the error it printed on stderr.
 fn local_err(c: &Cluster, args: &[&str]) -> String {
     let mut full = vec!["--local", "--out", "json"];
     full.extend_from_slice(args);
@@ -83,10 +83,9 @@ fn local_err(c: &Cluster, args: &[&str]) -> String {
         "brine-call {args:?} should fail: {}",
         stdout(&out)
     );
-    json_out(&out)["local"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
+    // salt-call prints a failed call's error on stderr, not a return.
+    assert_eq!(stdout(&out), "", "brine-call {args:?} printed a return");
+    stderr(&out).trim_end().to_string()
 }
 
 /// A cluster whose single minion is only used through `brine-call --local`.
@@ -347,7 +346,7 @@ fn pkg_reports_apt_failures_with_the_command_and_its_error() {
     let missing = unique("brine-test-absent-");
     let err = local_err(&c, &["pkg.install", &missing]);
     assert!(
-        err.starts_with("ERROR: Problem encountered installing package(s)"),
+        err.starts_with("Error running 'pkg.install': Problem encountered installing package(s)"),
         "{err}"
     );
     assert!(

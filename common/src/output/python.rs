@@ -165,6 +165,100 @@ fn exponential(digits: &str, exponent: i32) -> String {
     }
 }
 
+/// Python's `str.center(width, fill)` (the odd space goes where CPython puts it).
+pub fn center(text: &str, width: usize, fill: char) -> String {
+    let len = text.chars().count();
+    if width <= len {
+        return text.to_owned();
+    }
+    let margin = width - len;
+    let left = margin / 2 + (margin & width & 1);
+    let pad = |n: usize| std::iter::repeat_n(fill, n).collect::<String>();
+    format!("{}{text}{}", pad(left), pad(margin - left))
+}
+
+/// Python's `textwrap.wrap(text, width)` with its defaults: whitespace
+/// characters become spaces (runs are kept inside a line, dropped at line
+/// ends), words fill lines greedily, a hyphenated word may break after its
+/// hyphens, and a word too long for the line is cut to fill it.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut chunks: Vec<String> = wrap_chunks(text);
+    chunks.reverse();
+    let mut lines = Vec::new();
+    while !chunks.is_empty() {
+        let mut line: Vec<String> = Vec::new();
+        let mut used = 0;
+        if !lines.is_empty() && chunks.last().is_some_and(|c| c.trim().is_empty()) {
+            chunks.pop();
+        }
+        while let Some(next) = chunks.last() {
+            let len = next.chars().count();
+            if used + len > width {
+                break;
+            }
+            used += len;
+            line.extend(chunks.pop());
+        }
+        if chunks.last().is_some_and(|c| c.chars().count() > width) {
+            cut_long_word(&mut chunks, &mut line, width.saturating_sub(used).max(1));
+        }
+        if line.last().is_some_and(|c| c.trim().is_empty()) {
+            line.pop();
+        }
+        if !line.is_empty() {
+            lines.push(line.concat());
+        }
+    }
+    lines
+}
+
+/// textwrap's chunks: runs of spaces, and words split after each hyphen
+/// between two letters (`well-known` -> `well-`, `known`).
+fn wrap_chunks(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text
+        .chars()
+        .map(|c| if c.is_whitespace() { ' ' } else { c })
+        .collect();
+    let mut chunks = Vec::new();
+    let mut current = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        let boundary = current.ends_with(' ') != (c == ' ');
+        if boundary && !current.is_empty() {
+            chunks.push(std::mem::take(&mut current));
+        }
+        current.push(c);
+        let hyphen_break = c == '-'
+            && i > 0
+            && chars[i - 1].is_alphabetic()
+            && chars.get(i + 1).is_some_and(|n| n.is_alphabetic());
+        if hyphen_break {
+            chunks.push(std::mem::take(&mut current));
+        }
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    chunks
+}
+
+/// textwrap's `_handle_long_word`: as much of the next chunk as fits
+/// (up to its last hyphen in that space, if any).
+fn cut_long_word(chunks: &mut [String], line: &mut Vec<String>, space: usize) {
+    let Some(word) = chunks.last_mut() else {
+        return;
+    };
+    let chars: Vec<char> = word.chars().collect();
+    let mut end = space.min(chars.len());
+    if let Some(h) = chars[..end].iter().rposition(|&c| c == '-')
+        && h > 0
+        && chars[..h].iter().any(|&c| c != '-')
+    {
+        end = h + 1;
+    }
+    line.push(chars[..end].iter().collect());
+    *word = chars[end..].iter().collect();
+}
+
 /// `repr(str)`: single quotes unless the text has a `'` and no `"`; escapes
 /// for the backslash, the chosen quote, `\t` `\n` `\r`, and `\xNN`/`\uNNNN`/
 /// `\UNNNNNNNN` for characters Python does not consider printable.
@@ -286,6 +380,21 @@ pub fn rstrip(text: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrap_fills_lines_as_textwrap_does() {
+        assert_eq!(
+            wrap("THIS FILE IS MANAGED BY SALT - DO NOT EDIT", 20),
+            ["THIS FILE IS MANAGED", "BY SALT - DO NOT", "EDIT"]
+        );
+        assert_eq!(
+            wrap("a  well-known   word", 8),
+            ["a  well-", "known", "word"]
+        );
+        assert_eq!(wrap("abcdefghij", 4), ["abcd", "efgh", "ij"]);
+        assert_eq!(wrap("ab cdefghijkl", 5), ["ab cd", "efghi", "jkl"]);
+        assert!(wrap("   ", 5).is_empty());
+    }
     use serde_json::json;
 
     #[test]

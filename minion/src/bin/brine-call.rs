@@ -57,9 +57,8 @@ fn main() -> ExitCode {
             .enable_all()
             .build()?;
         let outcome = runtime.block_on(brine_minion::call::call(config, cli.local, call))?;
-        if let Some(message) = &outcome.execution_error {
-            // salt-call prints a CommandExecutionError instead of the return.
-            eprintln!("Error running '{}': {message}", cli.function);
+        if let Some(message) = &outcome.call_stderr {
+            eprintln!("{message}");
             return anyhow::Ok(outcome);
         }
         let mut returns = Map::new();

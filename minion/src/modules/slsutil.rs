@@ -5,7 +5,7 @@
 //! and `json` serializers (`serialize`, `deserialize`) and `renderer`.
 
 use brine_common::functions::{Call, FnError, FnOutput, Functions};
-use brine_common::output::python::{to_str, truthy};
+use brine_common::output::python::{self, to_str, truthy};
 use serde_json::{Map, Value};
 
 use super::MinionCtx;
@@ -18,6 +18,7 @@ const MERGE_ALL_SIG: &str = "lst, strategy='smart', renderer='yaml', merge_lists
 const EXISTS_SIG: &str = "path, saltenv='base'";
 const SERIALIZE_SIG: &str = "serializer, obj, **mod_kwargs";
 const DESERIALIZE_SIG: &str = "serializer, stream_or_string, **mod_kwargs";
+const BANNER_SIG: &str = "width=72, commentchar='#', borderchar='#', blockstart=None, blockend=None, title=None, text=None, newline=False";
 const RENDERER_SIG: &str = "path=None, string=None, default_renderer='jinja|yaml', **kwargs";
 
 pub fn register(f: &mut Functions<MinionCtx>) {
@@ -38,6 +39,12 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         MERGE_ALL_SIG,
         MERGE_ALL_DOC,
         |_, call| async move { merge_all(&Args::bind(&call, MERGE_ALL_SIG)) },
+    );
+    f.register(
+        "slsutil.banner",
+        BANNER_SIG,
+        BANNER_DOC,
+        |_, call| async move { banner(&Args::bind(&call, BANNER_SIG)).map(FnOutput::from) },
     );
     f.register(
         "slsutil.boolstr",
@@ -92,6 +99,7 @@ pub fn register(f: &mut Functions<MinionCtx>) {
 const UPDATE_DOC: &str = "Merge ``upd`` recursively into ``dest``\n\nIf ``merge_lists=True``, will aggregate list object types instead of\nreplacing. This behavior is only activated when ``recursive_update=True``.\n\nCLI Example:\n\n    brine '*' slsutil.update '{foo: Foo}' '{bar: Bar}'";
 const MERGE_DOC: &str = "Merge a data structure into another by choosing a merge strategy\n\nStrategies:\n\n* aggregate\n* list\n* overwrite\n* recurse\n* smart\n\nCLI Example:\n\n    brine '*' slsutil.merge '{foo: Foo}' '{bar: Bar}'";
 const MERGE_ALL_DOC: &str = "Merge a list of objects into each other in order\n\n:type lst: Iterable\n:param lst: List of objects to be merged.\n\n:type strategy: String\n:param strategy: Merge strategy. See utils.dictupdate.\n\n:type renderer: String\n:param renderer:\n    Renderer type. Used to determine strategy when strategy is 'smart'.\n\n:type merge_lists: Bool\n:param merge_lists: Defines whether to merge embedded object lists.\n\nCLI Example:\n\n    brine-call --output=txt slsutil.merge_all '[{foo: Foo}, {foo: Bar}]'";
+const BANNER_DOC: &str = "Create a standardized comment block to include in a templated file.\n\nA common technique in configuration management is to include a comment\nblock in managed files, warning users not to modify the file. This\nfunction simplifies and standardizes those comment blocks.\n\n:param width: The width, in characters, of the banner. Default is 72.\n:param commentchar: The character to be used in the starting position of\n    each line. This value should be set to a valid line comment character\n    for the syntax of the file in which the banner is being inserted.\n:param borderchar: The character to use in the top and bottom border of\n    the comment box. Must be a single character.\n:param blockstart: The character sequence to use at the beginning of a\n    block comment.\n:param blockend: The character sequence to use at the end of a\n    block comment.\n:param title: The first field of the comment block, centered at the top.\n:param text: The second field of the comment block, left-justified.\n:param newline: Whether the comment block should end with a newline.\n\nCLI Example:\n\n    brine '*' slsutil.banner width=40";
 const BOOLSTR_DOC: &str = "Convert a boolean value into a string. This function is\nintended to be used from within file templates to provide\nan easy way to take boolean values stored in Pillars or\nGrains, and write them out in the appropriate syntax for\na particular file template.\n\n:param value: The boolean value to be converted\n:param true: The value to return if ``value`` is ``True``\n:param false: The value to return if ``value`` is ``False``\n\nCLI Example:\n\n    brine '*' slsutil.boolstr True";
 const FILE_EXISTS_DOC: &str = "Return ``True`` if a file exists in the state tree, ``False`` otherwise.\n\n:param str path: The fully qualified path to a file in the state tree.\n:param str saltenv: The fileserver environment to search. Default: ``base``\n\nCLI Example:\n\n    brine '*' slsutil.file_exists nginx/defaults.yaml";
 const DIR_EXISTS_DOC: &str = "Return ``True`` if a directory exists in the state tree, ``False`` otherwise.\n\n:param str path: The fully qualified path to a directory in the state tree.\n:param str saltenv: The fileserver environment to search. Default: ``base``\n\nCLI Example:\n\n    brine '*' slsutil.dir_exists nginx/files";
@@ -162,6 +170,63 @@ fn python_iter(value: Value) -> Result<Vec<Value>, FnError> {
 }
 
 /// `true` if `value` is truthy, else `false` (the given values, as given).
+/// Salt's `slsutil.banner`: a "managed by Salt" comment box for templates.
+fn banner(args: &Args) -> Result<Value, FnError> {
+    const TITLE: &str = "THIS FILE IS MANAGED BY SALT - DO NOT EDIT";
+    const TEXT: &str = "The contents of this file are managed by Salt. Any changes to this file may be overwritten automatically and without warning.";
+    let width = usize::try_from(args.int("width", 72)?).unwrap_or(0);
+    let commentchar = args.str_or("commentchar", "#");
+    let borderchar = args.str_or("borderchar", "#");
+    let title = args.str_or("title", TITLE);
+    let text = args.str_or("text", TEXT);
+    let ledge = commentchar.trim_end();
+    let redge = commentchar.trim();
+    let (lgutter, rgutter) = (format!("{ledge} "), format!(" {redge}"));
+    let len = |s: &str| s.chars().count();
+    let textwidth = width as i64 - len(&lgutter) as i64 - len(&rgutter) as i64;
+    let Ok(textwidth) = usize::try_from(textwidth) else {
+        return Err(FnError::Invocation(
+            "Width is too small to render banner".into(),
+        ));
+    };
+    if textwidth == 0 {
+        return Err(FnError::Invocation(
+            "Width is too small to render banner".into(),
+        ));
+    }
+    let border_fill: String = borderchar
+        .chars()
+        .take(1)
+        .collect::<String>()
+        .repeat(width.saturating_sub(len(ledge) + len(redge)));
+    let border = format!("{commentchar}{border_fill}{redge}");
+    let spacer = format!(
+        "{commentchar}{}{commentchar}",
+        " ".repeat(width.saturating_sub(len(&commentchar) * 2))
+    );
+    let mut block: Vec<String> = args.str("blockstart").into_iter().collect();
+    block.push(border.clone());
+    block.push(spacer.clone());
+    for line in python::wrap(&title, textwidth) {
+        block.push(format!(
+            "{lgutter}{}{rgutter}",
+            python::center(&line, textwidth, ' ')
+        ));
+    }
+    block.push(spacer);
+    for line in python::wrap(&text, textwidth) {
+        let pad = " ".repeat(textwidth.saturating_sub(len(&line)));
+        block.push(format!("{lgutter}{line}{pad}{rgutter}"));
+    }
+    block.push(border);
+    block.extend(args.str("blockend"));
+    let mut banner = block.join("\n");
+    if args.bool("newline", false) {
+        banner.push('\n');
+    }
+    Ok(Value::String(banner))
+}
+
 fn boolstr(call: &Call) -> Value {
     let pick = |index: usize, name: &str, default: &str| {
         call.param(index, name)

@@ -330,12 +330,31 @@ fn host_for(ctx: &MinionCtx, call: &Call) -> Result<MinionStateHost, FnError> {
     ))
 }
 
+/// Why a state run did not start: Salt's compiler errors (returned as a
+/// list) or an error the function raises.
+enum NotRun {
+    Compile(CompileError),
+    Call(FnError),
+}
+
+impl From<CompileError> for NotRun {
+    fn from(e: CompileError) -> Self {
+        NotRun::Compile(e)
+    }
+}
+
+impl From<FnError> for NotRun {
+    fn from(e: FnError) -> Self {
+        NotRun::Call(e)
+    }
+}
+
 /// Compile what a run applies.
 fn compile_what(
     host: &dyn StateHost,
     what: &What,
     saltenv: Option<&str>,
-) -> Result<Option<Lowstate>, CompileError> {
+) -> Result<Option<Lowstate>, NotRun> {
     let env = saltenv.unwrap_or("base");
     let high = match what {
         What::Highstate => {
@@ -353,7 +372,12 @@ fn compile_what(
         }
     };
     let low = match what {
-        What::SlsId(id, _) => compile::compile_id(high, id)?,
+        What::SlsId(id, mods) => compile::compile_id(high, id)?.ok_or_else(|| {
+            FnError::Invocation(format!(
+                "No matches for ID '{id}' found in SLS '{}' within saltenv '{env}'",
+                mods.join(",")
+            ))
+        })?,
         _ => compile::compile(high)?,
     };
     Ok(Some(low))
@@ -417,20 +441,30 @@ async fn run_job(ctx: MinionCtx, call: Call, what: What) -> Result<FnOutput, FnE
         let modules = brine_states::modules::registry();
         let what = match what {
             What::Single(fun, name) => {
-                return run_single(&host, &modules, &fun, &name, &single_kwargs, test);
+                return Ok(run_single(
+                    &host,
+                    &modules,
+                    &fun,
+                    &name,
+                    &single_kwargs,
+                    test,
+                ));
             }
             other => other,
         };
         let low = match compile_what(&host, &what, saltenv.as_deref()) {
             Ok(Some(low)) => low,
-            Ok(None) => return (no_states(), EX_STATE_FAILURE),
-            Err(e) => return (json!(e.errors), EX_STATE_COMPILER_ERROR),
+            Ok(None) => return Ok((no_states(), EX_STATE_FAILURE)),
+            Err(NotRun::Compile(e)) => return Ok((json!(e.errors), EX_STATE_COMPILER_ERROR)),
+            Err(NotRun::Call(e)) => return Err(e),
         };
-        run_low(&host, &modules, &low, test, failhard, &kill, events)
+        Ok(run_low(
+            &host, &modules, &low, test, failhard, &kill, events,
+        ))
     });
     let (ret, retcode) = job
         .await
-        .map_err(|e| FnError::Exception(format!("the state run stopped: {e}")))?;
+        .map_err(|e| FnError::Exception(format!("the state run stopped: {e}")))??;
     Ok(FnOutput { ret, retcode })
 }
 

@@ -25,6 +25,10 @@ pub fn register(f: &mut Functions<MinionCtx>) {
     f.register("test.sleep", "length", SLEEP_DOC, |_, call| async move {
         sleep(&call).await
     });
+    f.register("test.outputter", "data", OUTPUTTER_DOC, |_, call| async move {
+        // The signature check has made sure `data` is there.
+        ok(call.param(0, "data").cloned().unwrap_or(Value::Null))
+    });
     f.register("test.true", "", TRUE_DOC, |_, _| async { ok(json!(true)) });
     f.register("test.false", "", FALSE_DOC, |_, _| async {
         ok(json!(false))
@@ -47,6 +51,7 @@ fn ok(v: Value) -> Result<FnOutput, FnError> {
     Ok(v.into())
 }
 
+const OUTPUTTER_DOC: &str = "Test the outputter, pass in data to return\n\nCLI Example:\n\n    brine '*' test.outputter foobar";
 const PING_DOC: &str = "Used to make sure the minion is up and responding. Returns True.\n\nCLI Example:\n\n    brine '*' test.ping";
 const ECHO_DOC: &str = "Return a string - used for testing the connection\n\nCLI Example:\n\n    brine '*' test.echo 'foo bar baz quo qux'";
 const ARG_DOC: &str = "Print out the data passed into the function ``*args`` and ``kwargs``, this\nis used to both test the publication data and CLI argument passing, but\nalso to display the information available within the publication data.\n\nReturns: {\"args\": args, \"kwargs\": kwargs}\n\nCLI Example:\n\n    brine '*' test.arg 1 \"two\" 3.1 txt=\"hello\" wow='{a: 1, b: \"hello\"}'";

@@ -134,25 +134,54 @@ pub fn compile(high: HighData) -> Result<Lowstate, CompileError> {
     Ok(lowstate(order(prepare(high)?)?))
 }
 
-/// `state.sls_id`: the chunks of one id, without their requisites (as Salt runs them).
-pub fn compile_id(high: HighData, id: &str) -> Result<Lowstate, CompileError> {
-    let mut high = prepare(high)?;
-    let Some(Value::Object(mut body)) = high.shift_remove(id) else {
-        return Err(CompileError::new(vec![format!(
-            "No matches for ID '{id}' found in SLS"
-        )]));
-    };
-    for args in body.values_mut() {
-        if let Value::Array(list) = args {
-            list.retain(|a| {
-                !a.as_object()
-                    .and_then(|o| o.keys().next())
-                    .is_some_and(|k| requisites::is_requisite_key(k))
-            });
+/// `state.sls_id`: the chunks of one id and, before them, every state they
+/// need (Salt's `call_chunk` runs a chunk's requisites first), in run order;
+/// `None` when no state has that id.
+pub fn compile_id(high: HighData, id: &str) -> Result<Option<Lowstate>, CompileError> {
+    let low = compile(high)?;
+    let mut keep: Vec<bool> = low.chunks.iter().map(|c| c.id == id).collect();
+    if !keep.contains(&true) {
+        return Ok(None);
+    }
+    let mut pending: Vec<usize> = (0..keep.len()).filter(|&i| keep[i]).collect();
+    while let Some(i) = pending.pop() {
+        for req in &low.reqs[i] {
+            let needed = !matches!(req.kind, ReqKind::Listen | ReqKind::Prerequired);
+            if needed && !keep[req.target] {
+                keep[req.target] = true;
+                pending.push(req.target);
+            }
         }
     }
-    let one = HighData::from_iter([(id.to_string(), Value::Object(body))]);
-    Ok(lowstate(order(one)?))
+    Ok(Some(low.subset(&keep)))
+}
+
+impl Lowstate {
+    /// The chunks marked in `keep`, in their order, with their requisites
+    /// on each other (requisites on chunks left out are dropped).
+    fn subset(self, keep: &[bool]) -> Lowstate {
+        let mut position = vec![None; keep.len()];
+        let mut next = 0;
+        for (i, &k) in keep.iter().enumerate() {
+            if k {
+                position[i] = Some(next);
+                next += 1;
+            }
+        }
+        let mut out = Lowstate::default();
+        for (i, (chunk, reqs)) in self.chunks.into_iter().zip(self.reqs).enumerate() {
+            if !keep[i] {
+                continue;
+            }
+            out.chunks.push(chunk);
+            out.reqs.push(
+                reqs.into_iter()
+                    .filter_map(|r| position[r.target].map(|target| Req { target, ..r }))
+                    .collect(),
+            );
+        }
+        out
+    }
 }
 
 /// High data for one state given on the command line (`state.single`):
@@ -175,7 +204,8 @@ pub fn high_from_single(
     args.push(Value::String(function.to_string()));
     let mut body = Map::new();
     body.insert(module.to_string(), Value::Array(args));
-    body.insert("__sls__".into(), Value::String("single".into()));
+    // Salt's `state.single` runs a chunk of no SLS: `__sls__` is None.
+    body.insert("__sls__".into(), Value::Null);
     body.insert("__env__".into(), Value::String("base".into()));
     let mut high = Map::new();
     high.insert(name.to_string(), Value::Object(body));

@@ -81,7 +81,11 @@ pub fn is_requisite_key(key: &str) -> bool {
 /// A runtime chunk from Salt's chunk dict: the fields Salt's lowstate has
 /// at the top, every other argument (bookkeeping `__` keys left out) in `args`.
 pub fn into_low_chunk(chunk: SaltChunk) -> LowChunk {
-    let text = |k: &str| chunk.get(k).map(python::to_str).unwrap_or_default();
+    // A null field (`state.single`'s `__sls__`) stays empty, not "None".
+    let text = |k: &str| match chunk.get(k) {
+        None | Some(Value::Null) => String::new(),
+        Some(v) => python::to_str(v),
+    };
     let (id, sls, env, state, fun, name) = (
         text("__id__"),
         text("__sls__"),

@@ -414,3 +414,29 @@ fn require_in_a_missing_id_is_salts_cannot_extend_error() {
         "{err:?}"
     );
 }
+
+#[test]
+fn sls_id_runs_the_id_after_the_states_it_needs_and_nothing_else() {
+    let sls = "a:\n  test.nop: []\nb:\n  test.nop:\n    - require:\n      - test: a\nc:\n  test.nop:\n    - watch:\n      - test: b\nother:\n  test.nop: []\n";
+    let host = MemHost::with_files(&[("base/s.sls", sls)]);
+    let high = high_from_sls(&host, "base", &["s".to_string()]).expect("renders");
+    let low = compile_id(high.clone(), "c")
+        .expect("compiles")
+        .expect("c exists");
+    assert_eq!(ids(&low), ["a:a", "b:b", "c:c"]);
+    assert_eq!(req_of(&low, "c"), [(ReqKind::Watch, "b".to_string())]);
+    assert_eq!(req_of(&low, "b"), [(ReqKind::Require, "a".to_string())]);
+    let alone = compile_id(high.clone(), "a")
+        .expect("compiles")
+        .expect("a exists");
+    assert_eq!(ids(&alone), ["a:a"]);
+    assert!(compile_id(high, "nope").expect("compiles").is_none());
+}
+
+#[test]
+fn a_single_state_has_no_sls() {
+    let high = high_from_single("test.nop", "one", &serde_json::Map::new()).expect("high");
+    let low = compile(high).expect("compiles");
+    assert_eq!(low.chunks[0].sls, "");
+    assert_eq!(low.chunks[0].sls_value(), Value::Null);
+}

@@ -66,8 +66,9 @@ pub struct StateEvents<'a> {
 pub fn missing_functions(low: &Lowstate, modules: &StateModules) -> Vec<String> {
     let mut errors: Vec<String> = Vec::new();
     for c in &low.chunks {
-        if modules.get(&format!("{}.{}", c.state, c.fun)).is_none() {
-            let msg = not_found(c);
+        let full = format!("{}.{}", c.state, c.fun);
+        if modules.get(&full).is_none() {
+            let msg = not_found(c, &format!("'{full}' is not available."));
             if !errors.contains(&msg) {
                 errors.push(msg);
             }
@@ -470,7 +471,7 @@ impl<'a, 's> Runner<'a, 's> {
         v.insert("comment".into(), json!(comment));
         v.insert("__state_ran__".into(), json!(false));
         v.insert("__run_num__".into(), json!(self.next_run_num()));
-        v.insert("__sls__".into(), json!(chunk.sls));
+        v.insert("__sls__".into(), chunk.sls_value());
         v.insert("__id__".into(), json!(chunk.id));
         v.insert("name".into(), json!(chunk.name));
         self.out.insert(chunk.tag(), Value::Object(v));
@@ -491,8 +492,11 @@ impl<'a, 's> Runner<'a, 's> {
     fn call_and_record(&mut self, i: usize, mod_watch: Option<(StateFn, Value)>) -> Ran {
         let low = self.low;
         let chunk = &low.chunks[i];
-        if mod_watch.is_none() && self.prepare(i, None).fun.is_none() {
-            return self.record_not_found(chunk);
+        let full = format!("{}.{}", chunk.state, chunk.fun);
+        if mod_watch.is_none()
+            && let Some(reason) = self.modules.unavailable(&full, self.host)
+        {
+            return self.record_not_found(chunk, &reason);
         }
         let started = now_hms();
         let t0 = Instant::now();
@@ -505,12 +509,12 @@ impl<'a, 's> Runner<'a, 's> {
 
     /// Salt's result for a state function that does not exist: a failure
     /// with only `result`, `name`, `changes`, `comment` and `__run_num__`.
-    fn record_not_found(&mut self, chunk: &LowChunk) -> Ran {
+    fn record_not_found(&mut self, chunk: &LowChunk, reason: &str) -> Ran {
         let mut v = Map::new();
         v.insert("result".into(), json!(false));
         v.insert("name".into(), json!(chunk.name));
         v.insert("changes".into(), json!({}));
-        v.insert("comment".into(), json!(not_found(chunk)));
+        v.insert("comment".into(), json!(not_found(chunk, reason)));
         v.insert("__run_num__".into(), json!(self.next_run_num()));
         self.out.insert(chunk.tag(), Value::Object(v));
         Ran {
@@ -684,7 +688,7 @@ impl<'a, 's> Runner<'a, 's> {
         if r.skip_watch {
             v.insert("skip_watch".into(), json!(true));
         }
-        v.insert("__sls__".into(), json!(chunk.sls));
+        v.insert("__sls__".into(), chunk.sls_value());
         v.insert("__run_num__".into(), json!(num));
         v.insert("start_time".into(), json!(started));
         v.insert("duration".into(), json!(duration));
@@ -736,17 +740,22 @@ fn attempt(host: &dyn StateHost, prepared: &Prepared<'_>, test: bool) -> StateRe
             };
             checks::call_guarded(&call, fun)
         }
-        (None, None) => StateResult::fail(&chunk.name, not_found(chunk)),
+        (None, None) => {
+            let full = format!("{}.{}", chunk.state, chunk.fun);
+            let reason = format!("'{full}' is not available.");
+            StateResult::fail(&chunk.name, not_found(chunk, &reason))
+        }
     };
     checks::check_cmd(host, chunk, &mut result);
     result
 }
 
-/// Salt's `verify_data` error for a state function that does not exist.
-fn not_found(chunk: &LowChunk) -> String {
+/// Salt's `verify_data` error for a state function that does not exist
+/// or whose module did not load (`reason`, see [`StateModules::unavailable`]).
+fn not_found(chunk: &LowChunk, reason: &str) -> String {
     let full = format!("{}.{}", chunk.state, chunk.fun);
     format!(
-        "State '{full}' was not found in SLS '{}'\nReason: '{full}' is not available.\n",
+        "State '{full}' was not found in SLS '{}'\nReason: {reason}\n",
         chunk.sls
     )
 }

@@ -248,17 +248,7 @@ fn wordcount(text: String) -> usize {
     WORD.as_ref().map_or(0, |re| re.find_iter(&text).count())
 }
 
-/// Python's `str.center(width, fill)` (the odd space goes where CPython puts it).
-pub(crate) fn center(text: &str, width: usize, fill: char) -> String {
-    let len = text.chars().count();
-    if width <= len {
-        return text.to_owned();
-    }
-    let margin = width - len;
-    let left = margin / 2 + (margin & width & 1);
-    let pad = |n: usize| std::iter::repeat_n(fill, n).collect::<String>();
-    format!("{}{text}{}", pad(left), pad(margin - left))
-}
+pub(crate) use brine_common::output::python::center;
 
 /// Jinja2's `filesizeformat(binary=False)`.
 fn filesizeformat(value: Value, binary: Option<bool>) -> Result<String, Error> {

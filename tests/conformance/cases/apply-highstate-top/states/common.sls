@@ -1,0 +1,4 @@
+motd:
+  file.managed:
+    - name: {{ grains['root'] }}/motd
+    - contents: welcome

@@ -1,0 +1,8 @@
+base:
+  '*':
+    - common
+  'roles:web':
+    - match: grain
+    - web
+  'nomatch-*':
+    - never

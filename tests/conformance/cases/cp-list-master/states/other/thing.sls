@@ -1,0 +1,2 @@
+other-thing:
+  test.nop: []

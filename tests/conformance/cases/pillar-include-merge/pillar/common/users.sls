@@ -1,0 +1,5 @@
+users:
+  alice:
+    uid: 1001
+  bob:
+    uid: 1002

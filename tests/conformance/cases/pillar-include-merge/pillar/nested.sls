@@ -1,0 +1,2 @@
+tier: {{ region | default('none') }}
+replicas: 3

@@ -1,0 +1,5 @@
+users:
+  bob:
+    shell: /bin/zsh
+  carol:
+    uid: 1003
