@@ -2,11 +2,15 @@
 //! services.
 //!
 //! Two backends, chosen as Salt's loader chooses its `service` provider:
-//! systemd ([`systemd`], Salt's `systemd_service`) when systemd is the init
-//! system, and the Debian sysvinit tools ([`sysv`], Salt's `debian_service`:
-//! `service`, `/etc/init.d`, `update-rc.d`) otherwise. The `init` grain
-//! decides when it is present; without it, systemd counts as running when
-//! `/run/systemd/system` exists (systemd's own `sd_booted()` test).
+//! systemd ([`systemd`], Salt's `systemd_service`) when systemd runs as init
+//! (`/run/systemd/system` exists, systemd's own `sd_booted()` test), the
+//! Debian sysvinit tools ([`sysv`], Salt's `debian_service`: `service`,
+//! `/etc/init.d`, `update-rc.d`) otherwise. A Debian container with
+//! `systemctl` installed but systemd not running loads both modules in
+//! Salt: `debian_service` answers the functions both have, and
+//! `systemd_service` adds `service.offline` (true there), which makes the
+//! `running`/`dead` states do nothing. Elsewhere, without a running systemd,
+//! the `init` grain decides.
 //!
 //! Function names, arguments and return values are Salt's: `start`, `stop`,
 //! ... return True/False (systemd's `start`, `restart` and `reload` raise
@@ -16,13 +20,11 @@
 mod systemd;
 mod sysv;
 
-use std::path::Path;
-
 use brine_common::functions::{Call, FnError, FnOutput, Functions};
 use serde_json::{Map, Value, json};
 
 use super::MinionCtx;
-use super::host::{bool_param, check_name, required_str, str_param};
+use super::host::{bool_param, check_name, required_str, str_param, which};
 
 /// Which init system manages services here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,22 +34,37 @@ pub enum Init {
 }
 
 impl Init {
-    /// From the `init` grain, else from whether systemd is running.
+    /// As Salt's loader picks the functions both service modules have.
     pub fn for_host(ctx: &MinionCtx) -> Init {
         let grains = ctx.grains();
         Init::choose(
             grains.get("init").and_then(Value::as_str),
-            Path::new("/run/systemd/system").is_dir(),
+            grains.get("os").and_then(Value::as_str),
+            systemd::booted(),
         )
     }
 
-    fn choose(init_grain: Option<&str>, systemd_booted: bool) -> Init {
+    fn choose(init_grain: Option<&str>, os: Option<&str>, systemd_booted: bool) -> Init {
+        // debian_service's __virtual__: these systems, systemd not running.
+        let debian_like = matches!(os, Some("Debian" | "Raspbian" | "Devuan" | "NILinuxRT"));
         match init_grain {
+            _ if systemd_booted => Init::Systemd,
+            _ if debian_like => Init::Sysv,
             Some("systemd") => Init::Systemd,
-            Some(_) => Init::Sysv,
-            None if systemd_booted => Init::Systemd,
-            None => Init::Sysv,
+            _ => Init::Sysv,
         }
+    }
+}
+
+/// Salt's `service.offline`: `systemctl`'s path when it is installed but
+/// systemd is not running, false when systemd runs, null without systemctl.
+fn offline_answer() -> Value {
+    if systemd::booted() {
+        return json!(false);
+    }
+    match which("systemctl") {
+        Some(path) => json!(path.display().to_string()),
+        None => Value::Null,
     }
 }
 
@@ -138,8 +155,33 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         MISSING_DOC,
         |ctx, call| async move { available(&ctx, &call, false).await },
     );
-    f.register("service.offline", "", OFFLINE_DOC, |ctx, _| async move {
-        Ok(json!(Init::for_host(&ctx) == Init::Systemd && systemd::offline()).into())
+    f.register(
+        "service.masked",
+        "name, runtime=False, root=None",
+        MASKED_DOC,
+        |_, call| async move {
+            let name = service_name(&call)?;
+            let runtime = bool_param(&call, 1, "runtime", false);
+            Ok(json!(systemd::masked(&name, runtime)).into())
+        },
+    );
+    for (fun, mask, doc) in [
+        ("service.mask", true, MASK_DOC),
+        ("service.unmask", false, UNMASK_DOC),
+    ] {
+        f.register(
+            fun,
+            "name, runtime=False, root=None",
+            doc,
+            move |_, call| async move {
+                let name = service_name(&call)?;
+                let runtime = bool_param(&call, 1, "runtime", false);
+                Ok(json!(systemd::set_mask(&name, runtime, mask).await?).into())
+            },
+        );
+    }
+    f.register("service.offline", "", OFFLINE_DOC, |_, _| async move {
+        Ok(offline_answer().into())
     });
     f.register("service.get_all", "", GET_ALL_DOC, |ctx, _| async move {
         listing(&ctx, Listing::All).await
@@ -295,6 +337,9 @@ const ENABLED_DOC: &str = "Return True if the named service is enabled, false ot
 const DISABLED_DOC: &str = "Return True if the named service is disabled, false otherwise\n\nCLI Example:\n\n    brine '*' service.disabled <service name>";
 const AVAILABLE_DOC: &str = "Returns ``True`` if the specified service is available, otherwise returns\n``False``.\n\nCLI Example:\n\n    brine '*' service.available sshd";
 const MISSING_DOC: &str = "The inverse of service.available.\nReturns ``True`` if the specified service is not available, otherwise returns\n``False``.\n\nCLI Example:\n\n    brine '*' service.missing sshd";
+const MASKED_DOC: &str = "Check whether or not a service is masked (systemd). ``runtime=True``\nchecks for a runtime mask instead of an indefinite one.\n\nCLI Examples:\n\n    brine '*' service.masked foo\n    brine '*' service.masked foo runtime=True";
+const MASK_DOC: &str = "Mask the specified service with systemd; ``runtime=True`` masks it only\nuntil the next reboot.\n\nCLI Example:\n\n    brine '*' service.mask <service name>";
+const UNMASK_DOC: &str = "Unmask the specified service with systemd; ``runtime=True`` removes only\na runtime mask.\n\nCLI Example:\n\n    brine '*' service.unmask <service name>";
 const OFFLINE_DOC: &str = "Check if systemd is working in offline mode, where is not possible\nto talk with PID 1 (``systemctl`` is installed but systemd is not running).\n\nCLI Example:\n\n    brine '*' service.offline";
 const GET_ALL_DOC: &str =
     "Return all available boot services\n\nCLI Example:\n\n    brine '*' service.get_all";
@@ -308,10 +353,16 @@ mod tests {
 
     #[test]
     fn init_system_choice() {
-        assert_eq!(Init::choose(Some("systemd"), false), Init::Systemd);
-        assert_eq!(Init::choose(Some("sysvinit"), true), Init::Sysv);
-        assert_eq!(Init::choose(None, true), Init::Systemd);
-        assert_eq!(Init::choose(None, false), Init::Sysv);
+        let debian = Some("Debian");
+        assert_eq!(Init::choose(Some("systemd"), debian, true), Init::Systemd);
+        assert_eq!(Init::choose(None, Some("Fedora"), true), Init::Systemd);
+        // A Debian container where systemd is not PID 1: debian_service.
+        assert_eq!(Init::choose(Some("systemd"), debian, false), Init::Sysv);
+        assert_eq!(
+            Init::choose(Some("systemd"), Some("Fedora"), false),
+            Init::Systemd
+        );
+        assert_eq!(Init::choose(None, Some("Fedora"), false), Init::Sysv);
     }
 
     #[test]

@@ -83,6 +83,45 @@ fn passed(c: &StateCall<'_>) -> Vec<(&'static str, Value)> {
     .collect()
 }
 
+/// `version: latest` made concrete, as Salt does before comparing: the
+/// install candidate when it is newer than what is installed, else the
+/// installed version; no version at all for a package apt does not offer.
+fn resolve_latest(
+    c: &StateCall<'_>,
+    wanted: Vec<(String, Option<String>)>,
+    have: &BTreeMap<String, String>,
+) -> Result<Vec<(String, Option<String>)>, String> {
+    let latest: Vec<String> = wanted
+        .iter()
+        .filter(|(_, v)| v.as_deref() == Some("latest"))
+        .map(|(p, _)| p.clone())
+        .collect();
+    if latest.is_empty() {
+        return Ok(wanted);
+    }
+    let args: Vec<Value> = latest.iter().map(|p| json!(p)).collect();
+    let refresh = arg(c.chunk, "refresh");
+    let answer = call(c.host, "pkg.latest_version", args, &[("refresh", refresh)])?;
+    let candidates = per_name(&latest, &answer);
+    Ok(wanted
+        .into_iter()
+        .map(|(p, v)| {
+            if v.as_deref() != Some("latest") {
+                return (p, v);
+            }
+            let installed = || {
+                have.get(&p)
+                    .map(|h| h.rsplit(',').next().unwrap_or(h).to_string())
+            };
+            let resolved = match candidates.get(&p).filter(|v| !v.is_empty()) {
+                Some(candidate) => Some(candidate.clone()),
+                None => installed(),
+            };
+            (p, resolved)
+        })
+        .collect())
+}
+
 /// `pkgs: []`: Salt succeeds without looking at the host.
 fn no_packages_listed(c: &StateCall<'_>) -> bool {
     matches!(c.chunk.arg("pkgs"), Some(Value::Array(items)) if items.is_empty())
@@ -157,7 +196,7 @@ fn installed(c: &StateCall<'_>) -> StateResult {
         let have = installed_pkgs(c)?;
         let from_files = sources(c)?;
         let wanted: Vec<(String, Option<String>)> = if from_files.is_empty() {
-            targets(c)
+            resolve_latest(c, targets(c), &have)?
         } else {
             from_files.iter().map(|(n, _)| (n.clone(), None)).collect()
         };
@@ -527,6 +566,26 @@ mod tests {
         assert_eq!(
             run(installed, &h, &ok, true).comment,
             "All specified packages are already installed and are at the desired version"
+        );
+    }
+
+    #[test]
+    fn version_latest_is_the_candidate() {
+        let h = host();
+        // nginx is not installed: the candidate, looked up in the repository.
+        let ch = chunk("pkg", "installed", "nginx", json!({"version": "latest"}));
+        let t = run(installed, &h, &ch, true);
+        assert_eq!(t.result, None);
+        assert_eq!(
+            h.calls_to("pkg.list_repo_pkgs")[0].args,
+            [json!("nginx=1.22.1-9")]
+        );
+        // vim 2:9.0 is installed, 2:9.1 is the candidate: an upgrade.
+        let up = chunk("pkg", "installed", "vim", json!({"version": "latest"}));
+        let t = run(installed, &h, &up, true);
+        assert_eq!(
+            Value::Object(t.changes),
+            json!({"vim": {"new": "2:9.1", "old": ""}})
         );
     }
 

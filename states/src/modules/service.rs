@@ -14,6 +14,8 @@ pub fn register(m: &mut StateModules) {
     m.register("service.dead", dead);
     m.register("service.enabled", enabled);
     m.register("service.disabled", disabled);
+    m.register("service.masked", masked);
+    m.register("service.unmasked", unmasked);
     m.register_mod_watch("service", mod_watch);
 }
 
@@ -227,6 +229,75 @@ fn disabled(c: &StateCall<'_>) -> StateResult {
     at_boot(c, false)
 }
 
+/// `service.masked` (`mask: true`) and `service.unmasked`, as Salt words
+/// them; the changes name the mask kind (`masked` or `runtime masked`).
+fn mask_state(c: &StateCall<'_>, mask: bool) -> StateResult {
+    let name = name_of(c);
+    if !c.host.has_function("service.masked") {
+        return StateResult::fail(name, "Service masking not available on this minion");
+    }
+    let runtime = c.chunk.bool_arg("runtime", false);
+    let kind = if runtime { "runtime masked" } else { "masked" };
+    let (action, failure) = match (mask, runtime) {
+        (true, _) => (kind, "mask"),
+        (false, true) => ("runtime unmasked", "unmask"),
+        (false, false) => ("unmasked", "unmask"),
+    };
+    let expected = one(kind, json!({"old": !mask, "new": mask}));
+    let is_masked = || -> Result<bool, String> {
+        call(
+            c.host,
+            "service.masked",
+            vec![json!(name), json!(runtime)],
+            &[],
+        )
+        .map(|v| truthy(&v))
+    };
+    let run = || -> Result<StateResult, String> {
+        if is_masked()? == mask {
+            let comment = if mask {
+                format!("Service {name} is already {kind}")
+            } else {
+                format!("Service {name} was already {action}")
+            };
+            return Ok(StateResult::ok(name, comment));
+        }
+        if c.test {
+            return Ok(pending(
+                name,
+                format!("Service {name} would be {action}"),
+                expected,
+            ));
+        }
+        let fun = if mask {
+            "service.mask"
+        } else {
+            "service.unmask"
+        };
+        call(c.host, fun, vec![json!(name), json!(runtime)], &[])?;
+        if is_masked()? == mask {
+            Ok(StateResult {
+                changes: expected,
+                ..StateResult::ok(name, format!("Service {name} was {action}"))
+            })
+        } else {
+            Ok(StateResult::fail(
+                name,
+                format!("Failed to {failure} service {name}"),
+            ))
+        }
+    };
+    run().unwrap_or_else(|e| StateResult::fail(name, strerror(e)))
+}
+
+fn masked(c: &StateCall<'_>) -> StateResult {
+    mask_state(c, true)
+}
+
+fn unmasked(c: &StateCall<'_>) -> StateResult {
+    mask_state(c, false)
+}
+
 /// A watched state changed: restart (or reload, or start) a running
 /// service; stop one that should be dead.
 fn mod_watch(c: &StateCall<'_>) -> StateResult {
@@ -430,5 +501,34 @@ mod tests {
         let dead_ch = chunk("service", "dead", "nosuch", json!({}));
         assert_eq!(run(dead, &h, &dead_ch, false).result, Some(true));
         assert_eq!(run(dead, &h, &dead_ch, true).result, None);
+    }
+
+    #[test]
+    fn masking_and_unmasking() {
+        let is_masked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let state = is_masked.clone();
+        let h = MockHost::new(move |f, _, _| match f {
+            "service.masked" => Ok(json!(state.load(std::sync::atomic::Ordering::SeqCst))),
+            "service.mask" => {
+                state.store(true, std::sync::atomic::Ordering::SeqCst);
+                Ok(json!(true))
+            }
+            _ => Err(format!("unexpected {f}")),
+        });
+        let mask = chunk("service", "masked", "docker", json!({}));
+        let t = run(masked, &h, &mask, true);
+        assert_eq!(
+            (t.result, t.comment.as_str()),
+            (None, "Service docker would be masked")
+        );
+        assert_eq!(t.changes["masked"], json!({"old": false, "new": true}));
+        let r = run(masked, &h, &mask, false);
+        assert_eq!(r.comment, "Service docker was masked");
+        let unmask = chunk("service", "unmasked", "docker", json!({"runtime": true}));
+        is_masked.store(false, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(
+            run(unmasked, &h, &unmask, true).comment,
+            "Service docker was already runtime unmasked"
+        );
     }
 }

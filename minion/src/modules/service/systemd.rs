@@ -3,7 +3,7 @@
 //! listings name service units without the suffix and other units with it.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use brine_common::functions::FnError;
 
@@ -88,6 +88,39 @@ async fn unmask(name: &str, runtime: bool) -> Result<(), FnError> {
     cmd.arg(unit_name(name)).checked().await.map(|_| ())
 }
 
+/// Where `systemctl mask` puts its `/dev/null` link: `/etc` for a lasting
+/// mask, `/run` for one until reboot.
+fn mask_link(name: &str, runtime: bool) -> PathBuf {
+    let root = if runtime { "/run" } else { "/etc" };
+    Path::new(root).join("systemd/system").join(unit_name(name))
+}
+
+/// Salt's `masked`: the unit's link points at `/dev/null`.
+pub fn masked(name: &str, runtime: bool) -> bool {
+    std::fs::read_link(mask_link(name, runtime))
+        .is_ok_and(|target| target == Path::new("/dev/null"))
+}
+
+/// `systemctl mask|unmask [--runtime]`; unmasking an unmasked unit is a
+/// no-op, as in Salt.
+pub async fn set_mask(name: &str, runtime: bool, mask: bool) -> Result<bool, FnError> {
+    if !mask && !masked(name, runtime) {
+        return Ok(true);
+    }
+    let verb = if mask { "mask" } else { "unmask" };
+    let mut cmd = systemctl([verb]);
+    if runtime {
+        cmd = cmd.arg("--runtime");
+    }
+    let out = cmd.arg(unit_name(name)).output().await?;
+    if !out.success() {
+        return Err(FnError::Execution(format!(
+            "Failed to {verb} service '{name}'"
+        )));
+    }
+    Ok(true)
+}
+
 /// `systemctl is-active`.
 pub async fn status(name: &str) -> Result<bool, FnError> {
     Ok(systemctl(["is-active".to_string(), unit_name(name)])
@@ -119,13 +152,15 @@ pub async fn enabled(name: &str) -> Result<bool, FnError> {
         .success())
 }
 
+/// Whether systemd runs as the init system.
+pub fn booted() -> bool {
+    Path::new(BOOTED_MARKER).is_dir()
+}
+
 /// Salt's "offline" systemd: `systemctl` is installed but systemd is not
 /// the running init (a container or chroot), so no unit can be queried.
 pub fn offline() -> bool {
-    is_offline(
-        Path::new(BOOTED_MARKER).is_dir(),
-        which("systemctl").is_some(),
-    )
+    is_offline(booted(), which("systemctl").is_some())
 }
 
 fn is_offline(booted: bool, has_systemctl: bool) -> bool {
@@ -245,6 +280,19 @@ mod tests {
         assert!(is_offline(false, true));
         assert!(!is_offline(true, true));
         assert!(!is_offline(false, false));
+    }
+
+    #[test]
+    fn mask_links_by_kind() {
+        assert_eq!(
+            mask_link("docker", false),
+            Path::new("/etc/systemd/system/docker.service")
+        );
+        assert_eq!(
+            mask_link("x.socket", true),
+            Path::new("/run/systemd/system/x.socket")
+        );
+        assert!(!masked("brine-surely-not-a-unit", false));
     }
 
     #[test]
