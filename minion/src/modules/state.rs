@@ -137,6 +137,12 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         },
     );
     f.register(
+        "state.show_states",
+        "queue=None, **kwargs",
+        SHOW_STATES_DOC,
+        |ctx, call| async move { show(ctx, call, Show::States).await },
+    );
+    f.register(
         "state.show_top",
         "queue=False, **kwargs",
         SHOW_TOP_DOC,
@@ -168,6 +174,7 @@ const SHOW_HIGHSTATE_DOC: &str =
     "The high data of the highstate.\n\nCLI Example:\n\n    brine '*' state.show_highstate";
 const SHOW_LOWSTATE_DOC: &str = "The low chunks of the highstate, in run order.\n\nCLI Example:\n\n    brine '*' state.show_lowstate";
 const SHOW_LOW_SLS_DOC: &str = "The low chunks of the SLS files named.\n\nCLI Example:\n\n    brine '*' state.show_low_sls foo";
+const SHOW_STATES_DOC: &str = "Returns the list of states that will be applied on highstate.\n\nCLI Example:\n\n    brine '*' state.show_states";
 const SHOW_TOP_DOC: &str = "The SLS names the top file assigns to this minion.\n\nCLI Example:\n\n    brine '*' state.show_top";
 const RUNNING_DOC: &str = "The state run in progress on the minion, if any.\n\nCLI Example:\n\n    brine '*' state.running";
 
@@ -185,6 +192,8 @@ enum Show {
     Lowstate,
     LowSls(Vec<String>),
     Top,
+    /// The SLS names a highstate applies, in run order.
+    States,
 }
 
 fn str_param(call: &Call, index: usize, name: &str) -> Result<String, FnError> {
@@ -625,6 +634,17 @@ fn show_blocking(
         Show::Lowstate => {
             let high = compile::high_from_top(host, saltenv)?;
             salt_chunks(compile::order(compile::prepare(high)?)?)
+        }
+        Show::States => {
+            let high = compile::high_from_top(host, saltenv)?;
+            let chunks = compile::order(compile::prepare(high)?)?.into_salt_chunks();
+            let mut names: Vec<Value> = Vec::new();
+            for sls in chunks.into_iter().filter_map(|mut c| c.remove("__sls__")) {
+                if !names.contains(&sls) {
+                    names.push(sls);
+                }
+            }
+            Value::Array(names)
         }
         Show::LowSls(mods) => {
             let (high, mut errors) = compile::render_sls(host, env, mods);
