@@ -30,7 +30,7 @@ fn value_error(message: impl Into<String>) -> Error {
 }
 
 /// Python's type name of a value, for error messages.
-fn type_name(value: &Value) -> &'static str {
+pub(crate) fn type_name(value: &Value) -> &'static str {
     match value.kind() {
         ValueKind::Undefined | ValueKind::None => "NoneType",
         ValueKind::Bool => "bool",

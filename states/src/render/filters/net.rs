@@ -1,6 +1,6 @@
 //! Salt's address filters (`salt/utils/network.py`): `is_ip`, `is_ipv4`,
 //! `is_ipv6`, `ipaddr`, `ipv4`, `ipv6`, `network_size`, `network_hosts`,
-//! `ipwrap`. An entry is an address or an interface (`10.0.0.1/24`,
+//! `ipwrap`, `ip_host`, `filter_by_networks`. An entry is an address or an interface (`10.0.0.1/24`,
 //! `10.0.0.1/255.255.255.0`), printed as Python's `ipaddress` prints it;
 //! `options` (`private`, `loopback`, `public`, ...) use the address ranges
 //! of Python 3.11's `ipaddress`.
@@ -41,6 +41,8 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("network_size", network_size);
     env.add_filter("network_hosts", network_hosts);
     env.add_filter("ipwrap", ipwrap);
+    env.add_filter("ip_host", ip_host);
+    env.add_filter("filter_by_networks", filter_by_networks);
 }
 
 /// An address, with a prefix length when written as an interface.
@@ -363,6 +365,109 @@ fn ipwrap(value: &Value) -> Result<Value, Error> {
     Ok(wrap(value.clone()))
 }
 
+/// Salt's `ip_host(options=None, version=None)`: each entry as Python's
+/// `ip_interface` prints it (`10.0.0.1/32` for a bare address).
+fn ip_host(
+    value: &Value,
+    options: Option<String>,
+    version: Option<u8>,
+    kwargs: Kwargs,
+) -> Result<Value, Error> {
+    let version_keyword: Option<u8> = kwargs.get("version")?;
+    let options = positional_or_keyword(options, &kwargs, "options")?;
+    per_entry(value, options, version_keyword.or(version), |entry| {
+        let prefix = entry.prefix.unwrap_or(entry.bits());
+        Ok(Value::from(format!("{}/{prefix}", entry.addr)))
+    })
+}
+
+/// Python's `repr()` of a string (or `str()` of anything else) in a
+/// `ValueError` of `ipaddress`.
+fn quoted(value: &Value) -> String {
+    match value.as_str() {
+        Some(text) if value.kind() == ValueKind::String => format!("'{text}'"),
+        _ => value.to_string(),
+    }
+}
+
+/// Python's `ip_network(text)` (strict): `(first address, prefix, version)`.
+fn strict_network(value: &Value) -> Result<(u128, u8, u8), Error> {
+    let entry = value.as_str().and_then(parse).ok_or_else(|| {
+        invalid(format!(
+            "ValueError: {} does not appear to be an IPv4 or IPv6 network",
+            quoted(value)
+        ))
+    })?;
+    let (first, prefix) = network(&entry);
+    let shown = Entry {
+        prefix: Some(prefix),
+        ..entry
+    };
+    if first
+        != network(&Entry {
+            prefix: None,
+            ..entry
+        })
+        .0
+    {
+        return Err(invalid(format!(
+            "ValueError: {} has host bits set",
+            shown.display()
+        )));
+    }
+    Ok((first, prefix, entry.version()))
+}
+
+/// Salt's `filter_by_networks(networks)`: the addresses of a list (or of
+/// each list of a mapping of interfaces) inside any of the networks, once
+/// per network holding them; `None` networks keep everything.
+fn filter_by_networks(values: &Value, networks: &Value) -> Result<Value, Error> {
+    if networks.is_none() || networks.is_undefined() {
+        return Ok(values.clone());
+    }
+    let networks = networks
+        .try_iter()?
+        .map(|n| strict_network(&n))
+        .collect::<Result<Vec<_>, _>>()?;
+    match values.kind() {
+        ValueKind::Map => {
+            let mut filtered = Vec::new();
+            for interface in values.try_iter()? {
+                let addresses = values.get_item(&interface)?;
+                filtered.push((interface, in_networks(&addresses, &networks)?));
+            }
+            Ok(crate::render::mutable::new_dict(filtered))
+        }
+        ValueKind::Seq | ValueKind::String => in_networks(values, &networks),
+        _ => Err(invalid(format!(
+            "ValueError: Do not know how to filter a <class '{}'>",
+            crate::render::percent::type_name(values)
+        ))),
+    }
+}
+
+fn in_networks(addresses: &Value, networks: &[(u128, u8, u8)]) -> Result<Value, Error> {
+    let mut kept = Vec::new();
+    for item in addresses.try_iter()? {
+        for &(first, prefix, version) in networks {
+            let addr: IpAddr = item.as_str().and_then(|t| t.parse().ok()).ok_or_else(|| {
+                invalid(format!(
+                    "ValueError: {} does not appear to be an IPv4 or IPv6 address",
+                    quoted(&item)
+                ))
+            })?;
+            let entry = Entry {
+                addr,
+                prefix: Some(prefix),
+            };
+            if entry.version() == version && entry.bits() >= prefix && network(&entry).0 == first {
+                kept.push(item.clone());
+            }
+        }
+    }
+    Ok(Value::from(kept))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,5 +500,85 @@ mod tests {
             entry.and_then(Result::ok).as_deref(),
             Some("['10.0.0.1', '10.0.0.2']")
         );
+    }
+
+    fn render(template: &str) -> String {
+        let mut env = Environment::new();
+        register(&mut env);
+        env.render_str(template, ())
+            .unwrap_or_else(|err| format!("ERROR: {err:#}"))
+    }
+
+    #[test]
+    fn render_filters_ip_host_prints_interfaces() {
+        assert_eq!(render("{{ '10.0.0.1'|ip_host }}"), "10.0.0.1/32");
+        assert_eq!(
+            render("{{ ['10.0.0.1/24', 'fe80::1', 'x']|ip_host }}"),
+            "['10.0.0.1/24', 'fe80::1/128']"
+        );
+        assert_eq!(
+            render("{{ '192.168.1.5/255.255.255.0'|ip_host }}"),
+            "192.168.1.5/24"
+        );
+        assert_eq!(render("{{ 'x'|ip_host }}"), "None");
+        assert_eq!(
+            render("{{ ['10.0.0.1', 'fe80::1/64']|ip_host(version=6) }}"),
+            "['fe80::1/64']"
+        );
+    }
+
+    #[test]
+    fn render_filters_filter_by_networks_keeps_matches_per_network() {
+        assert_eq!(
+            render(
+                "{{ ['10.0.0.1', '192.168.0.5', 'fe80::1']\
+                 |filter_by_networks(['192.168.0.0/24', 'fe80::/64']) }}"
+            ),
+            "['192.168.0.5', 'fe80::1']"
+        );
+        assert_eq!(
+            render(
+                "{{ {'eth0': ['192.168.0.5', '10.1.1.1']}\
+                 |filter_by_networks(['192.168.0.0/16', '192.168.0.0/24']) }}"
+            ),
+            "{'eth0': ['192.168.0.5', '192.168.0.5']}"
+        );
+        assert_eq!(
+            render("{{ ['10.0.0.1']|filter_by_networks(none) }}"),
+            "['10.0.0.1']"
+        );
+        assert_eq!(render("{{ ['bad']|filter_by_networks([]) }}"), "[]");
+        assert_eq!(
+            render("{{ ['10.0.0.1']|filter_by_networks(['10.0.0.0/255.0.0.0']) }}"),
+            "['10.0.0.1']"
+        );
+    }
+
+    #[test]
+    fn render_filters_filter_by_networks_errors_are_pythons() {
+        let cases = [
+            (
+                "['10.0.0.1']",
+                "['10.0.0.1/24']",
+                "10.0.0.1/24 has host bits set",
+            ),
+            (
+                "['10.0.0.1']",
+                "['bad']",
+                "'bad' does not appear to be an IPv4 or IPv6 network",
+            ),
+            (
+                "['bad']",
+                "['10.0.0.0/24']",
+                "'bad' does not appear to be an IPv4 or IPv6 address",
+            ),
+            ("5", "[]", "Do not know how to filter a <class 'int'>"),
+        ];
+        for (values, networks, message) in cases {
+            let err = render(&format!(
+                "{{{{ {values}|filter_by_networks({networks}) }}}}"
+            ));
+            assert!(err.contains(message), "{err}");
+        }
     }
 }

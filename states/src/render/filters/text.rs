@@ -88,7 +88,7 @@ fn python_float(text: &str) -> Option<f64> {
 }
 
 /// `|to_num`: an int, else a float, else the value unchanged.
-fn to_num(value: Value) -> Value {
+pub(crate) fn to_num(value: Value) -> Value {
     let Some(text) = value.as_str() else {
         return value;
     };
