@@ -394,56 +394,111 @@ fn latest(c: &StateCall<'_>) -> StateResult {
     run().unwrap_or_else(|e| StateResult::fail(name, e))
 }
 
+/// Packages removed but whose config files remain (dpkg's `rc` state).
+fn config_only_pkgs(c: &StateCall<'_>) -> Result<BTreeMap<String, String>, String> {
+    let v = call(c.host, "pkg.list_pkgs", vec![], &[("removed", json!(true))])?;
+    Ok(v.as_object()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), text(v))).collect())
+        .unwrap_or_default())
+}
+
+/// `pkg.removed` / `pkg.purged`, worded as Salt's `_uninstall`: a purge
+/// also targets packages that only left their config files behind.
 fn remove(c: &StateCall<'_>, purge: bool) -> StateResult {
     let name = name_of(c);
-    let (verb, done, fun) = if purge {
-        ("purged", "purged", "pkg.purge")
+    let (action, fun) = if purge {
+        ("purge", "pkg.purge")
     } else {
-        ("removed", "removed", "pkg.remove")
+        ("remove", "pkg.remove")
     };
     let run = || -> Result<StateResult, String> {
         let have = installed_pkgs(c)?;
-        let present: Vec<String> = targets(c)
-            .into_iter()
+        let wanted = targets(c);
+        let mut present: Vec<String> = wanted
+            .iter()
             .filter(|(p, v)| have.get(p).is_some_and(|h| satisfies(h, v.as_deref())))
-            .map(|(p, _)| p)
+            .map(|(p, _)| p.clone())
             .collect();
+        if present.is_empty() && !purge {
+            let versions = wanted.iter().any(|(_, v)| v.is_some());
+            let which = if versions {
+                " (matching specified versions)"
+            } else {
+                ""
+            };
+            return Ok(StateResult::ok(
+                name,
+                format!("All specified packages{which} are already absent"),
+            ));
+        }
+        if purge {
+            let leftovers = config_only_pkgs(c)?;
+            let extra: Vec<String> = wanted
+                .iter()
+                .filter(|(p, _)| leftovers.contains_key(p) && !present.contains(p))
+                .map(|(p, _)| p.clone())
+                .collect();
+            present.extend(extra);
+        }
+        present.sort();
         if present.is_empty() {
             return Ok(StateResult::ok(
                 name,
-                "All specified packages are already absent",
+                "None of the targeted packages are installed or partially installed",
             ));
         }
         if c.test {
+            let changes = present
+                .iter()
+                .map(|p| (p.clone(), json!({"new": format!("{action}d"), "old": ""})))
+                .collect();
             let msg = format!(
-                "The following packages will be {verb}: {}",
+                "The following packages will be {action}d: {}.",
                 present.join(", ")
             );
-            return Ok(pending(name, msg, Map::new()));
+            return Ok(pending(name, msg, changes));
         }
         let out = call(c.host, fun, vec![], &[("pkgs", json!(present))])?;
         let changes = out.as_object().cloned().unwrap_or_default();
         let now = installed_pkgs(c)?;
-        let left: Vec<&String> = present
+        let left_config = if purge {
+            config_only_pkgs(c)?
+        } else {
+            BTreeMap::new()
+        };
+        let mut failed: Vec<&str> = wanted
             .iter()
-            .filter(|p| now.contains_key(p.as_str()))
+            .filter(|(p, _)| now.contains_key(p) || left_config.contains_key(p))
+            .map(|(p, _)| p.as_str())
             .collect();
-        if !left.is_empty() {
-            let names: Vec<&str> = left.iter().map(|s| s.as_str()).collect();
+        failed.sort();
+        if !failed.is_empty() {
             let msg = format!(
-                "The following packages were not {done}: {}.",
-                names.join(", ")
+                "The following packages failed to {action}: {}.",
+                failed.join(", ")
             );
             return Ok(StateResult {
                 changes,
                 ..StateResult::fail(name, msg)
             });
         }
-        Ok(changed(
-            name,
-            format!("All targeted packages were {done}."),
-            changes,
-        ))
+        let mut not_installed: Vec<&str> = wanted
+            .iter()
+            .map(|(p, _)| p.as_str())
+            .filter(|p| !present.iter().any(|t| t == p))
+            .collect();
+        not_installed.sort();
+        let comment = if not_installed.is_empty() {
+            format!("All targeted packages were {action}d.")
+        } else {
+            format!(
+                "The following packages were not installed: {} The following packages were \
+                 {action}d: {}.",
+                not_installed.join(", "),
+                present.join(", ")
+            )
+        };
+        Ok(changed(name, comment, changes))
     };
     run().unwrap_or_else(|e| StateResult::fail(name, e))
 }
@@ -466,7 +521,9 @@ mod tests {
     /// A host with `vim` installed; `pkg.install` installs `nginx`.
     fn host() -> MockHost {
         let done = Arc::new(AtomicBool::new(false));
-        MockHost::new(move |f, a, _| match f {
+        MockHost::new(move |f, a, kw| match f {
+            // dpkg state `rc`: removed, config files left.
+            "pkg.list_pkgs" if kw.contains_key("removed") => Ok(json!({"oldconf": "1.0"})),
             "pkg.list_pkgs" if done.load(Ordering::SeqCst) => {
                 Ok(json!({"vim": "2:9.0", "nginx": "1.22.1-9"}))
             }
@@ -655,7 +712,19 @@ mod tests {
             &chunk("pkg", "removed", "vim", json!({})),
             true,
         );
-        assert_eq!(t.comment, "The following packages will be removed: vim");
+        assert_eq!(t.comment, "The following packages will be removed: vim.");
+        assert_eq!(
+            Value::Object(t.changes),
+            json!({"vim": {"new": "removed", "old": ""}})
+        );
         assert!(!h.called("pkg.remove"));
+        let leftover = chunk("pkg", "purged", "oldconf", json!({}));
+        let t = run(purged, &h, &leftover, true);
+        assert_eq!(t.comment, "The following packages will be purged: oldconf.");
+        let purge_gone = chunk("pkg", "purged", "nano", json!({}));
+        assert_eq!(
+            run(purged, &h, &purge_gone, false).comment,
+            "None of the targeted packages are installed or partially installed"
+        );
     }
 }
