@@ -51,6 +51,54 @@ fn pending_minion_gets_no_job_until_accepted_then_answers() {
     assert_eq!(stdout(&out), "m1:\n    True\n");
 }
 
+/// Runs a CLI with its stdout a pipe nobody reads (`brine ... | head -0`):
+/// its exit status and what it said on stderr.
+fn with_closed_stdout(c: &Cluster, name: &str, args: &[&str]) -> (Option<i32>, String) {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let mut child = std::process::Command::new(crate::cluster::bin(name))
+        .arg("-c")
+        .arg(c.master_dir())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} {args:?} hangs"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        std::io::Read::read_to_string(&mut e, &mut err).expect("stderr");
+    }
+    (status.code(), err)
+}
+
+#[test]
+fn a_closed_stdout_ends_the_output_without_a_panic() {
+    let c = Cluster::builder().minions(1).start().ready();
+    for (name, args) in [
+        ("brine-key", &["-L"][..]),
+        ("brine", &["*", "test.ping"][..]),
+        ("brine-run", &["manage.up"][..]),
+    ] {
+        let (code, err) = with_closed_stdout(&c, name, args);
+        assert!(
+            !err.contains("panicked") && code != Some(101),
+            "{name} {args:?}: exit {code:?}, stderr {err}"
+        );
+    }
+}
+
 #[test]
 fn key_listing_matches_salt_key_json() {
     let c = Cluster::builder().minions(2).start().ready();

@@ -151,9 +151,20 @@ pub fn render_minion_with_retcode(
 /// no reason to panic, as `print!` does: the rest is dropped, as with any
 /// shell tool.
 pub fn print_stdout(text: &str) {
+    print_fmt(format_args!("{text}"));
+}
+
+/// `println!` without the panic: the formatted text and a newline on stdout.
+pub fn print_line(args: std::fmt::Arguments<'_>) {
+    print_fmt(format_args!("{args}\n"));
+}
+
+/// `print!` without the panic: a closed stdout (`brine ... | head`) ends
+/// the output quietly instead of aborting the command.
+pub fn print_fmt(args: std::fmt::Arguments<'_>) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    let _ = out.write_fmt(args).and_then(|()| out.flush());
 }
 
 pub fn render_all(

@@ -4,6 +4,7 @@
 //! any job) and `cp.recv` writes them on each minion; the message size cap
 //! (`max_message_size`) bounds what one copy can carry.
 
+use brine_common::output::print_stdout;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -120,13 +121,13 @@ async fn run(cli: &Cli, config: &brine_common::config::MasterConfig) -> anyhow::
                 .unwrap_or(0)
                 != 0;
             let ret = arrived.data.get("return").cloned().unwrap_or(Value::Null);
-            print!("{}", render_minion(format, &opts, &arrived.minion, &ret));
+            print_stdout(&render_minion(format, &opts, &arrived.minion, &ret));
         })
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
     for (minion, reason) in waiter.missing() {
         failed = true;
-        print!("{}", render_minion(format, &opts, &minion, &json!(reason)));
+        print_stdout(&render_minion(format, &opts, &minion, &json!(reason)));
     }
     Ok(u8::from(failed))
 }

@@ -2,6 +2,7 @@
 //! `salt-key`'s flags. Talks to the running master (so removals end sessions and
 //! rotate the publish key at once); with no master running it edits `pki_dir`.
 
+use brine_common::output::{print_fmt, print_line};
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
@@ -166,8 +167,11 @@ fn confirm(question: &str, cmd: &KeyCommand) -> anyhow::Result<bool> {
         eprintln!("{question} Not on a terminal: pass -y to proceed.");
         return Ok(false);
     }
-    println!("{question}");
-    print!("Proceed? {} ", if default_yes { "[n/Y]" } else { "[N/y]" });
+    print_line(format_args!("{question}"));
+    print_fmt(format_args!(
+        "Proceed? {} ",
+        if default_yes { "[n/Y]" } else { "[N/y]" }
+    ));
     use std::io::Write;
     std::io::stdout().flush()?;
     let mut line = String::new();
@@ -215,12 +219,14 @@ fn print_reply(cli: &Cli, reply: &KeyReply, filter: Option<&str>) {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             if json {
-                println!("{}", pretty(&Value::Object(shown)));
+                print_line(format_args!("{}", pretty(&Value::Object(shown))));
             } else {
                 print_listing(&shown);
             }
         }
-        KeyReply::Changed(map) if json => println!("{}", pretty(&Value::Object(map.clone()))),
+        KeyReply::Changed(map) if json => {
+            print_line(format_args!("{}", pretty(&Value::Object(map.clone()))))
+        }
         KeyReply::Changed(map) => {
             for (state, ids) in map {
                 let verb = match state.as_str() {
@@ -229,11 +235,16 @@ fn print_reply(cli: &Cli, reply: &KeyReply, filter: Option<&str>) {
                     _ => "deleted",
                 };
                 for id in ids.as_array().into_iter().flatten() {
-                    println!("Key for minion {} {verb}.", id.as_str().unwrap_or_default());
+                    print_line(format_args!(
+                        "Key for minion {} {verb}.",
+                        id.as_str().unwrap_or_default()
+                    ));
                 }
             }
         }
-        KeyReply::Fingerprints(map) if json => println!("{}", pretty(&Value::Object(map.clone()))),
+        KeyReply::Fingerprints(map) if json => {
+            print_line(format_args!("{}", pretty(&Value::Object(map.clone()))))
+        }
         KeyReply::Fingerprints(map) => print_fingerprints(map),
     }
 }
@@ -250,25 +261,25 @@ fn print_listing(map: &Map<String, Value>) {
         let Some(ids) = map.get(state.json_name()) else {
             continue;
         };
-        println!("{}", state.heading());
+        print_line(format_args!("{}", state.heading()));
         for id in ids.as_array().into_iter().flatten() {
-            println!("{}", id.as_str().unwrap_or_default());
+            print_line(format_args!("{}", id.as_str().unwrap_or_default()));
         }
     }
 }
 
 fn print_fingerprints(map: &Map<String, Value>) {
     if let Some(Value::Object(local)) = map.get("local") {
-        println!("Local Keys:");
+        print_line(format_args!("Local Keys:"));
         for (name, fp) in local {
-            println!("{name}:  {}", fp.as_str().unwrap_or_default());
+            print_line(format_args!("{name}:  {}", fp.as_str().unwrap_or_default()));
         }
     }
     for state in KeyState::ALL {
         if let Some(Value::Object(ids)) = map.get(state.json_name()) {
-            println!("{}", state.heading());
+            print_line(format_args!("{}", state.heading()));
             for (id, fp) in ids {
-                println!("{id}:  {}", fp.as_str().unwrap_or_default());
+                print_line(format_args!("{id}:  {}", fp.as_str().unwrap_or_default()));
             }
         }
     }

@@ -1,6 +1,7 @@
 //! `brine-run`: run a runner on the master (`jobs.*`, `manage.*`) or stream its
 //! event bus (`state.event`).
 
+use brine_common::output::{print_fmt, print_stdout};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -71,12 +72,12 @@ async fn run(cli: &Cli, config: &brine_common::config::MasterConfig) -> anyhow::
                         state_output: config.state_output.clone(),
                         ..Default::default()
                     };
-                    print!(
+                    print_fmt(format_args!(
                         "{}",
                         brine_states::output::render_highstate_all(by_master, &hopts)
-                    );
+                    ));
                 }
-                _ => print!("{}", render_value(cli.output.format(), &opts, &ret)),
+                _ => print_stdout(&render_value(cli.output.format(), &opts, &ret)),
             }
             Ok(u8::try_from(retcode.clamp(0, 255)).unwrap_or(1))
         }

@@ -6,6 +6,7 @@
 //! Salt's batch does, then at most N run at once, the next starting as soon as
 //! one finishes (after `--batch-wait`), each batch a list-targeted job.
 
+use brine_common::output::print_line;
 use std::collections::{BTreeSet, VecDeque};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -189,7 +190,10 @@ async fn run_once(cli: &Cli, config: &MasterConfig, target: TargetSpec) -> anyho
         return Ok(no_minions());
     };
     if cli.async_ {
-        println!("Executed command with job ID: {}", published.jid);
+        print_line(format_args!(
+            "Executed command with job ID: {}",
+            published.jid
+        ));
         return Ok(0);
     }
     let mut printer = Printer::new(cli, config.color, &config.state_output);

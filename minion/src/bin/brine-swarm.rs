@@ -1,5 +1,6 @@
 //! `brine-swarm`: N simulated minions in one process (see `brine_minion::swarm`).
 
+use brine_common::output::print_line;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -87,20 +88,20 @@ fn main() -> anyhow::Result<()> {
             start_rate: cli.start_rate,
         })
         .await?;
-        println!(
+        print_line(format_args!(
             "swarm started {} minions in {:.2}s",
             links.len(),
             started.elapsed().as_secs_f64()
-        );
+        ));
         if cli.wait_auth > 0 {
             let took =
                 swarm::wait_authenticated(&links, started, Duration::from_secs(cli.wait_auth))
                     .await?;
-            println!(
+            print_line(format_args!(
                 "swarm authenticated {} minions in {:.2}s",
                 links.len(),
                 took.as_secs_f64()
-            );
+            ));
         }
         brine_common::cli::wait_for_shutdown().await;
         anyhow::Ok(())
