@@ -12,7 +12,7 @@ use rand::Rng;
 use serde_json::{Value, json};
 
 use super::MinionCtx;
-use super::host::{HostCmd, bool_param, check_name, required_str, str_param, value_text};
+use super::host::{HostCmd, bool_param, check_name, required_str, str_param, value_text, which};
 
 const TAG: &str = "# Lines below here are managed by Salt, do not edit";
 const SALT_CRON_IDENTIFIER: &str = "SALT_CRON_IDENTIFIER";
@@ -234,6 +234,11 @@ fn needs_change(old: Option<&str>, new: Option<&str>) -> bool {
 }
 
 pub fn register(f: &mut Functions<MinionCtx>) {
+    // Salt's `__virtual__`: no `crontab` program, no cron module (and so no
+    // cron states: "'cron' __virtual__ returned False").
+    if which("crontab").is_none() {
+        return;
+    }
     f.register(
         "cron.raw_cron",
         "user",

@@ -222,7 +222,7 @@ pub fn register(f: &mut Functions<MinionCtx>) {
     reg(
         f,
         "file.manage_contents",
-        "path, contents=None, source=None, backup=None, dry_run=False, show_changes=True",
+        "path, contents=None, source=None, backup=None, dry_run=False, show_changes=True, diff_lines=False",
         MANAGE_CONTENTS_DOC,
         manage_contents,
     );
@@ -1213,7 +1213,10 @@ fn wanted_bytes(args: &Args) -> Result<Vec<u8>, FnError> {
 }
 
 /// Salt's diff of an old and a new file body (`file.manage_file`).
-fn contents_diff(old: Option<&[u8]>, new: &[u8], show_changes: bool) -> String {
+/// The diff `file.manage_contents` reports. `diff_lines` is Salt's
+/// `file.append` form: difflib over the lines without their endings, its
+/// output lines joined with newlines.
+fn contents_diff(old: Option<&[u8]>, new: &[u8], show_changes: bool, diff_lines: bool) -> String {
     let Some(old) = old else {
         return "New file".into();
     };
@@ -1225,6 +1228,10 @@ fn contents_diff(old: Option<&[u8]>, new: &[u8], show_changes: bool) -> String {
         return "<show_changes=False>".into();
     }
     let (a, b) = (String::from_utf8_lossy(old), String::from_utf8_lossy(new));
+    if diff_lines {
+        let lines = |t: &str| t.lines().map(String::from).collect::<Vec<_>>();
+        return diff::unified_diff_lines(&lines(&a), &lines(&b)).join("\n");
+    }
     diff::unified_diff(&edit::split_lines(&a), &edit::split_lines(&b))
 }
 
@@ -1239,7 +1246,12 @@ fn manage_contents(args: &Args) -> FileResult {
     if old.as_deref() == Some(new.as_slice()) {
         return Ok(json!({"changed": false, "diff": ""}));
     }
-    let diff = contents_diff(old.as_deref(), &new, args.bool("show_changes", true));
+    let diff = contents_diff(
+        old.as_deref(),
+        &new,
+        args.bool("show_changes", true),
+        args.bool("diff_lines", false),
+    );
     if !args.bool("dry_run", false) {
         let backup = args.str("backup").filter(|s| !s.is_empty());
         if let (Some(_), Some(suffix)) = (&old, backup) {

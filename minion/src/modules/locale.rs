@@ -60,7 +60,7 @@ pub struct LocaleParts {
 }
 
 /// Split once at `sep`: the part before and the (possibly empty) rest.
-fn split_once_or_all<'a>(s: &'a str, sep: char) -> (&'a str, &'a str) {
+fn split_once_or_all(s: &str, sep: char) -> (&str, &str) {
     s.split_once(sep).unwrap_or((s, ""))
 }
 

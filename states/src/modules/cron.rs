@@ -9,6 +9,7 @@ use super::{call, changed, name_of, one, pending, str_of, text};
 use crate::lowstate::{StateCall, StateModules, StateResult};
 
 pub fn register(m: &mut StateModules) {
+    m.require_function("cron", "cron.list_tab", "cron module could not be loaded");
     m.register("cron.present", present);
     m.register("cron.absent", absent);
     m.register("cron.env_present", env_present);

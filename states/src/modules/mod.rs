@@ -17,6 +17,7 @@ use crate::lowstate::{LowChunk, StateCall, StateModules, StateResult};
 pub mod archive;
 pub mod cmd;
 pub mod cron;
+pub mod debconf;
 pub mod event;
 pub mod file;
 pub mod git;
@@ -43,6 +44,7 @@ pub fn registry() -> StateModules {
     user::register(&mut m);
     group::register(&mut m);
     cron::register(&mut m);
+    debconf::register(&mut m);
     host::register(&mut m);
     locale::register(&mut m);
     sysctl::register(&mut m);

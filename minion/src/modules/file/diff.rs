@@ -224,41 +224,43 @@ fn range(start: usize, stop: usize) -> String {
 
 /// `"".join(difflib.unified_diff(a, b))`: empty when nothing differs.
 pub fn unified_diff<A: AsRef<str>, B: AsRef<str>>(a: &[A], b: &[B]) -> String {
+    unified_diff_lines(a, b).concat()
+}
+
+/// What `difflib.unified_diff(a, b)` yields, one item per output line: the
+/// headers end in a newline, the other lines are the input lines with their
+/// `' '`/`-`/`+` prefix. Salt's `file.append` joins them with newlines.
+pub fn unified_diff_lines<A: AsRef<str>, B: AsRef<str>>(a: &[A], b: &[B]) -> Vec<String> {
     let a: Vec<&str> = a.iter().map(AsRef::as_ref).collect();
     let b: Vec<&str> = b.iter().map(AsRef::as_ref).collect();
     let matcher = Matcher::new(&a, &b);
-    let mut out = String::new();
+    let mut out: Vec<String> = Vec::new();
     for group in matcher.grouped(3) {
         if out.is_empty() {
-            out.push_str("--- \n+++ \n");
+            out.push("--- \n".into());
+            out.push("+++ \n".into());
         }
         let (Some(first), Some(last)) = (group.first(), group.last()) else {
             continue;
         };
-        out.push_str(&format!(
+        out.push(format!(
             "@@ -{} +{} @@\n",
             range(first.i1, last.i2),
             range(first.j1, last.j2)
         ));
         for op in &group {
+            let prefixed = |prefix: char, lines: &[&str]| -> Vec<String> {
+                lines.iter().map(|line| format!("{prefix}{line}")).collect()
+            };
             if op.tag == Tag::Equal {
-                for line in &a[op.i1..op.i2] {
-                    out.push(' ');
-                    out.push_str(line);
-                }
+                out.extend(prefixed(' ', &a[op.i1..op.i2]));
                 continue;
             }
             if matches!(op.tag, Tag::Replace | Tag::Delete) {
-                for line in &a[op.i1..op.i2] {
-                    out.push('-');
-                    out.push_str(line);
-                }
+                out.extend(prefixed('-', &a[op.i1..op.i2]));
             }
             if matches!(op.tag, Tag::Replace | Tag::Insert) {
-                for line in &b[op.j1..op.j2] {
-                    out.push('+');
-                    out.push_str(line);
-                }
+                out.extend(prefixed('+', &b[op.j1..op.j2]));
             }
         }
     }
@@ -321,6 +323,16 @@ mod tests {
         assert_eq!(
             unified_diff(&a, &b),
             "--- \n+++ \n@@ -1,3 +1,5 @@\n a\n+x\n+y\n b\n c\n"
+        );
+    }
+
+    #[test]
+    fn lines_without_endings_joined_with_newlines_as_salts_append() {
+        let a = ["alpha=1", "beta=2"];
+        let b = ["alpha=1", "beta=2", "gamma=3"];
+        assert_eq!(
+            unified_diff_lines(&a, &b).join("\n"),
+            "--- \n\n+++ \n\n@@ -1,2 +1,3 @@\n\n alpha=1\n beta=2\n+gamma=3"
         );
     }
 }

@@ -269,12 +269,18 @@ fn current_text(c: &StateCall<'_>) -> Result<String, String> {
 }
 
 /// Write `new` (or predict it): `Ok(None)` when nothing changes, else the diff.
-fn write_text(c: &StateCall<'_>, new: &str) -> Result<Option<String>, String> {
+/// Write `new` (not in test mode); the diff when it changes the file, in
+/// Salt's `file.append` form when `diff_lines` (see `file.manage_contents`).
+fn write_text(c: &StateCall<'_>, new: &str, diff_lines: bool) -> Result<Option<String>, String> {
     let out = call(
         c.host,
         "file.manage_contents",
         vec![json!(name_of(c))],
-        &[("contents", json!(new)), ("dry_run", json!(c.test))],
+        &[
+            ("contents", json!(new)),
+            ("dry_run", json!(c.test)),
+            ("diff_lines", json!(diff_lines)),
+        ],
     )?;
     Ok(out
         .get("changed")
@@ -340,7 +346,7 @@ fn add_lines(c: &StateCall<'_>, at_end: bool) -> StateResult {
             format!("{block}{old}")
         };
         let lines = block.lines().count();
-        let diff = write_text(c, &new)?.unwrap_or_default();
+        let diff = write_text(c, &new, at_end)?.unwrap_or_default();
         let changes = one("diff", json!(diff));
         if c.test {
             return Ok(pending(
@@ -394,7 +400,7 @@ pub fn keyvalue(c: &StateCall<'_>) -> StateResult {
         if count == 0 {
             return Ok(StateResult::ok(name, "No changes needed to be made"));
         }
-        let diff = write_text(c, &new)?.unwrap_or_default();
+        let diff = write_text(c, &new, false)?.unwrap_or_default();
         let changes = one("diff", json!(diff));
         if c.test {
             return Ok(pending(

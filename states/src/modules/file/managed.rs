@@ -40,6 +40,15 @@ pub fn managed(c: &StateCall<'_>) -> StateResult {
         );
     }
     let current = stats(c.host, name);
+    let is_file = current
+        .as_ref()
+        .is_some_and(|st| st.get("type") == Some(&json!("file")));
+    if !c.chunk.bool_arg("create", true) && !is_file {
+        return StateResult::ok(
+            name,
+            format!("File {name} is not present and is not set for creation"),
+        );
+    }
     if current
         .as_ref()
         .is_some_and(|st| st.get("type") == Some(&json!("dir")))
@@ -168,6 +177,10 @@ pub(crate) fn salt_url<'a>(c: &'a StateCall<'_>, source: &'a str) -> Option<(&'a
 /// One source: `Ok(None)` when it does not exist (the next one is tried).
 fn fetch(c: &StateCall<'_>, source: &str, template: Option<&str>) -> Result<Option<Body>, String> {
     if let Some((env, path)) = salt_url(c, source) {
+        // Salt's file server finds no file at a path with `.`/`..` parts.
+        if path.split('/').any(|part| part == "." || part == "..") {
+            return Ok(None);
+        }
         if let Some(engine) = template {
             let Some(bytes) = c.host.read_file(env, path)? else {
                 return Ok(None);

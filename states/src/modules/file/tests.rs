@@ -456,3 +456,59 @@ fn touch_in_test_mode_of_an_existing_file_is_right_as_salt_says() {
     assert_eq!(r.comment, "File /etc/motd exists and has the correct times");
     assert_eq!(r.changes["new"], json!("/etc/motd"));
 }
+
+#[test]
+fn managed_with_create_false_leaves_a_missing_file_alone() {
+    let (h, fs) = fs_host(&[("/usr", None, "0755")]);
+    let ch = chunk(
+        "file",
+        "managed",
+        "/usr/my.cnf",
+        json!({"contents": "x", "create": false}),
+    );
+    for test in [true, false] {
+        let r = run(managed::managed, &h, &ch, test);
+        assert_eq!(r.result, Some(true));
+        assert_eq!(
+            r.comment,
+            "File /usr/my.cnf is not present and is not set for creation"
+        );
+    }
+    assert!(fs.lock().is_ok_and(|f| !f.contains_key("/usr/my.cnf")));
+}
+
+#[test]
+fn managed_source_with_dot_parts_is_not_found_as_in_salt() {
+    let (h, _) = fs_host(&[("/etc", None, "0755")]);
+    let ch = chunk(
+        "file",
+        "managed",
+        "/etc/foo.schema",
+        json!({"source": "salt://./files/foo.schema"}),
+    );
+    let r = run(managed::managed, &h, &ch, false);
+    assert_eq!(
+        r.comment,
+        "Unable to manage file: Source file salt://./files/foo.schema not found in saltenv 'base'"
+    );
+}
+
+#[test]
+fn append_asks_for_salts_append_diff_and_prepend_does_not() {
+    let (h, _) = fs_host(&[("/etc/app.conf", Some("alpha=1\n"), "0644")]);
+    let ch = chunk("file", "append", "/etc/app.conf", json!({"text": "beta=2"}));
+    run(edit::append, &h, &ch, true);
+    let ch = chunk(
+        "file",
+        "prepend",
+        "/etc/app.conf",
+        json!({"text": "zero=0"}),
+    );
+    run(edit::prepend, &h, &ch, true);
+    let calls = h.calls_to("file.manage_contents");
+    let flags: Vec<Value> = calls
+        .iter()
+        .map(|r| r.kwargs["diff_lines"].clone())
+        .collect();
+    assert_eq!(flags, vec![json!(true), json!(false)]);
+}
