@@ -156,9 +156,9 @@ impl Composer<'_, '_> {
         }
     }
 
-    /// The start and root node of the next document, or `None` at the end of
-    /// the stream.
-    pub(crate) fn next_document(&mut self) -> Result<Option<(Mark, Rc<Node>)>, YamlError> {
+    /// The root node of the next document, or `None` at the end of the
+    /// stream.
+    pub(crate) fn next_document(&mut self) -> Result<Option<Rc<Node>>, YamlError> {
         if self.next_document_start()?.is_none() {
             return Ok(None);
         }
@@ -179,7 +179,7 @@ impl Composer<'_, '_> {
             let message = format!("expected document end, found {:?}", event.data);
             return Err(self.error(mark, message));
         }
-        Ok(Some((start, root)))
+        Ok(Some(root))
     }
 
     fn error(&self, mark: Mark, message: impl Into<String>) -> YamlError {
@@ -378,14 +378,41 @@ fn libyaml_error(error: &libyaml_safer::Error, source: &str) -> YamlError {
         .problem_mark()
         .map(to_mark)
         .unwrap_or(Mark { line: 1, column: 1 });
+    if kind == YamlErrorKind::Reader {
+        return reader_error(error, mark, source);
+    }
     let mut yaml_error = mark.error(source, kind, error.problem());
     if let (Some(text), Some(context_mark)) = (error.context(), error.context_mark()) {
         let context_mark = to_mark(context_mark);
-        yaml_error.context = Some(YamlErrorContext {
+        yaml_error.context = Some(Box::new(YamlErrorContext {
             text: text.to_owned(),
             line: context_mark.line,
             column: context_mark.column,
-        });
+        }));
     }
     yaml_error
+}
+
+/// A reader error as PyYAML words it: `unacceptable character #x0001:
+/// control characters are not allowed`, at an offset. libyaml-safer shows
+/// the character and offset only in its `Display` ("... (offset 3, value 1)").
+fn reader_error(error: &libyaml_safer::Error, mark: Mark, source: &str) -> YamlError {
+    let shown = error.to_string();
+    let number = |label: &str| -> Option<u64> {
+        let start = shown.find(label)? + label.len();
+        let digits: String = shown[start..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    };
+    let problem = error.problem();
+    let message = match number("value ") {
+        Some(value) => format!("unacceptable character #x{value:04x}: {problem}"),
+        None => problem.to_owned(),
+    };
+    YamlError {
+        offset: number("offset ").and_then(|o| usize::try_from(o).ok()),
+        ..mark.error(source, YamlErrorKind::Reader, message)
+    }
 }

@@ -1,23 +1,78 @@
 //! From nodes to JSON values, as Salt's `SaltYamlSafeLoader` constructs them:
 //! explicit tags, merge keys flattened Salt's way, duplicate keys refused.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::rc::Rc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::compose::{Node, NodeKind};
 use super::resolve::{
     Scalar, Tag, construct_binary, construct_bool, construct_float, construct_int,
 };
 use super::{YamlError, YamlErrorKind};
+use crate::output::python::str_repr;
 
 /// PyYAML's context line for errors inside a mapping.
 const IN_MAPPING: &str = "while constructing a mapping";
 
 /// The value of a document's root node.
-pub(crate) fn construct_document(root: &Node, source: &str) -> Result<Value, YamlError> {
-    Constructor { source }.value(root)
+///
+/// Built level by level, as PyYAML's constructor does it (a mapping or
+/// sequence inside another is filled in only after every collection above
+/// it, through its generators), so that of several errors the one Salt
+/// reports comes first: a duplicate key at the top before one deeper down.
+pub(crate) fn construct_document(root: &Rc<Node>, source: &str) -> Result<Value, YamlError> {
+    let constructor = Constructor { source };
+    let mut slots = vec![Slot::Pending(Rc::clone(root))];
+    let mut queue = VecDeque::from([0]);
+    while let Some(index) = queue.pop_front() {
+        if let Slot::Pending(node) = &slots[index] {
+            let node = Rc::clone(node);
+            slots[index] = constructor.fill(&node, &mut slots, &mut queue)?;
+        }
+    }
+    Ok(assemble(&mut slots, 0))
+}
+
+/// One value under construction.
+enum Slot {
+    Done(Value),
+    /// A collection whose children are not built yet.
+    Pending(Rc<Node>),
+    /// A mapping's keys, with the slots of their values.
+    Map(Vec<(String, usize)>),
+    /// A sequence's item slots.
+    Seq(Vec<usize>),
+}
+
+/// The finished value of slot `index` (its children's slots are consumed).
+fn assemble(slots: &mut [Slot], index: usize) -> Value {
+    match std::mem::replace(&mut slots[index], Slot::Done(Value::Null)) {
+        Slot::Done(value) => value,
+        Slot::Pending(_) => Value::Null,
+        Slot::Map(entries) => Value::Object(
+            entries
+                .into_iter()
+                .map(|(key, child)| (key, assemble(slots, child)))
+                .collect(),
+        ),
+        Slot::Seq(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|child| assemble(slots, child))
+                .collect(),
+        ),
+    }
+}
+
+/// Whether PyYAML fills `node` later (a mapping or sequence with its own
+/// tag); everything else is constructed where it stands.
+fn is_deferred(node: &Node) -> bool {
+    matches!(
+        (&node.tag, &node.kind),
+        (Tag::Map, NodeKind::Mapping(_)) | (Tag::Seq, NodeKind::Sequence(_))
+    )
 }
 
 type Entry = (Rc<Node>, Rc<Node>);
@@ -56,14 +111,10 @@ impl Constructor<'_> {
         self.error(node, message)
     }
 
-    fn value(&self, node: &Node) -> Result<Value, YamlError> {
+    /// A node constructed where it stands: a scalar, or a node whose tag
+    /// does not fit its kind.
+    fn leaf(&self, node: &Node) -> Result<Value, YamlError> {
         match (&node.tag, &node.kind) {
-            (Tag::Map, NodeKind::Mapping(_)) => self.mapping(node).map(Value::Object),
-            (Tag::Seq, NodeKind::Sequence(items)) => items
-                .iter()
-                .map(|item| self.value(item))
-                .collect::<Result<_, _>>()
-                .map(Value::Array),
             (Tag::Map, kind) => Err(self.error(
                 node,
                 format!("expected a mapping node, but found {}", kind.name()),
@@ -73,6 +124,43 @@ impl Constructor<'_> {
                 format!("expected a sequence node, but found {}", kind.name()),
             )),
             _ => self.scalar(node).map(Scalar::into_value),
+        }
+    }
+
+    /// The slot for `node` inside a collection being filled: its value, or
+    /// a pending slot queued for the next level.
+    fn child(
+        &self,
+        node: &Rc<Node>,
+        slots: &mut Vec<Slot>,
+        queue: &mut VecDeque<usize>,
+    ) -> Result<usize, YamlError> {
+        let slot = if is_deferred(node) {
+            queue.push_back(slots.len());
+            Slot::Pending(Rc::clone(node))
+        } else {
+            Slot::Done(self.leaf(node)?)
+        };
+        slots.push(slot);
+        Ok(slots.len() - 1)
+    }
+
+    /// One level of `node`: a collection's entries, its collections left
+    /// pending.
+    fn fill(
+        &self,
+        node: &Rc<Node>,
+        slots: &mut Vec<Slot>,
+        queue: &mut VecDeque<usize>,
+    ) -> Result<Slot, YamlError> {
+        match &node.kind {
+            NodeKind::Mapping(_) if is_deferred(node) => self.mapping(node, slots, queue),
+            NodeKind::Sequence(items) if is_deferred(node) => items
+                .iter()
+                .map(|item| self.child(item, slots, queue))
+                .collect::<Result<_, _>>()
+                .map(Slot::Seq),
+            _ => self.leaf(node).map(Slot::Done),
         }
     }
 
@@ -106,7 +194,10 @@ impl Constructor<'_> {
             (Tag::ValueKey, NodeKind::Scalar(text)) => Ok(Scalar::Str(text.clone())),
             (_, NodeKind::Scalar(_)) => self.scalar(node),
             // Lists and dicts are unhashable in Python.
-            _ => Err(self.mapping_error(mapping, node, "found unacceptable key")),
+            _ => {
+                let message = format!("found unacceptable key {}", node_value_repr(node));
+                Err(self.mapping_error(mapping, node, message))
+            }
         }
     }
 
@@ -115,21 +206,27 @@ impl Constructor<'_> {
     /// call it one (`1`, `1.0` and `true` are equal there) or if its spelling
     /// is already taken (`1` and `"1"`, which Python would keep apart); the
     /// error names it as Python's `str()` does, as Salt's message does.
-    fn mapping(&self, node: &Node) -> Result<Map<String, Value>, YamlError> {
-        let mut map = Map::new();
+    fn mapping(
+        &self,
+        node: &Node,
+        slots: &mut Vec<Slot>,
+        queue: &mut VecDeque<usize>,
+    ) -> Result<Slot, YamlError> {
+        let mut entries = Vec::new();
+        let mut spellings = HashSet::new();
         let mut python_keys = HashSet::new();
         for (key_node, value_node) in self.flatten(node)? {
             let key = self.key(node, &key_node)?;
-            let value = self.value(&value_node)?;
+            let value = self.child(&value_node, slots, queue)?;
             let spelling = key.json_key();
             let shown = key.python_str();
-            if !python_keys.insert(PythonKey::of(key)) || map.contains_key(&spelling) {
+            if !python_keys.insert(PythonKey::of(key)) || !spellings.insert(spelling.clone()) {
                 let message = format!("found conflicting ID '{shown}'");
                 return Err(self.mapping_error(node, &key_node, message));
             }
-            map.insert(spelling, value);
+            entries.push((spelling, value));
         }
-        Ok(map)
+        Ok(Slot::Map(entries))
     }
 
     /// A mapping's entries with its merge keys (`<<`) expanded, the way Salt's
@@ -208,6 +305,37 @@ impl PythonKey {
             Scalar::Str(s) => PythonKey::Str(s),
         }
     }
+}
+
+/// Python's `repr()` of a PyYAML node's value, as its "found unacceptable
+/// key" message shows it: a list of nodes, or of (key, value) node pairs.
+fn node_value_repr(node: &Node) -> String {
+    match &node.kind {
+        NodeKind::Scalar(text) => str_repr(text),
+        NodeKind::Sequence(items) => {
+            let items: Vec<String> = items.iter().map(|item| node_repr(item)).collect();
+            format!("[{}]", items.join(", "))
+        }
+        NodeKind::Mapping(entries) => {
+            let entries: Vec<String> = entries
+                .iter()
+                .map(|(key, value)| format!("({}, {})", node_repr(key), node_repr(value)))
+                .collect();
+            format!("[{}]", entries.join(", "))
+        }
+    }
+}
+
+/// `ScalarNode(tag='tag:yaml.org,2002:str', value='x')`, as PyYAML's
+/// `Node.__repr__` prints it.
+fn node_repr(node: &Node) -> String {
+    let class = match node.kind {
+        NodeKind::Scalar(_) => "ScalarNode",
+        NodeKind::Sequence(_) => "SequenceNode",
+        NodeKind::Mapping(_) => "MappingNode",
+    };
+    let tag = str_repr(&node.tag.uri());
+    format!("{class}(tag={tag}, value={})", node_value_repr(node))
 }
 
 fn scalar_text(node: &Node) -> Option<&str> {

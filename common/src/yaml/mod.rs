@@ -5,7 +5,8 @@
 //! [`load`] and [`load_all`] read YAML the way Salt's `SaltYamlSafeLoader`
 //! (`salt/utils/yamlloader.py`) does: PyYAML's `CSafeLoader` (libyaml's
 //! scanner and parser, YAML 1.1), plus Salt's changes. The syntax is judged by
-//! `libyaml-safer`, a safe Rust port of libyaml 0.2.5, so what parses and the
+//! `libyaml-safer`, a safe Rust port of libyaml 0.2.5 (vendored with fixes for
+//! its panics and CR LF handling: `vendor/libyaml-safer`), so what parses and the
 //! words of a syntax error are those Salt gets (libyaml is laxer than YAML
 //! 1.2: a continuation line of a quoted scalar or flow collection may be less
 //! indented than its key, which wrapped `|yaml` output relies on). Errors
@@ -126,12 +127,15 @@ pub struct YamlError {
     pub column: usize,
     /// What went wrong, in PyYAML's (libyaml's) or Salt's words.
     pub message: String,
-    /// What the loader was doing, when PyYAML says so.
-    pub context: Option<YamlErrorContext>,
+    /// What the loader was doing, when PyYAML says so (boxed: most errors
+    /// have none, and the error travels in `Result`s).
+    pub context: Option<Box<YamlErrorContext>>,
     pub kind: YamlErrorKind,
+    /// For a reader error, the offset PyYAML reports instead of a line.
+    pub offset: Option<usize>,
 }
 
-fn context_prefix(context: &Option<YamlErrorContext>) -> String {
+fn context_prefix(context: &Option<Box<YamlErrorContext>>) -> String {
     context
         .as_ref()
         .map(|c| format!("{}, ", c.text))
@@ -147,6 +151,12 @@ impl YamlError {
         let mark = |line: usize, column: usize| {
             format!("  in \"<unicode string>\", line {line}, column {column}")
         };
+        if let Some(offset) = self.offset {
+            return format!(
+                "{}\n  in \"<unicode string>\", position {offset}",
+                self.message
+            );
+        }
         let mut lines = Vec::new();
         if let Some(context) = &self.context {
             lines.push(context.text.clone());
@@ -181,6 +191,7 @@ impl Mark {
             message: message.into(),
             context: None,
             kind,
+            offset: None,
         }
     }
 
@@ -195,11 +206,11 @@ impl Mark {
         message: impl Into<String>,
     ) -> YamlError {
         YamlError {
-            context: Some(YamlErrorContext {
+            context: Some(Box::new(YamlErrorContext {
                 text: context.to_owned(),
                 line: self.line,
                 column: self.column,
-            }),
+            })),
             ..problem_mark.error(source_name, kind, message)
         }
     }
@@ -211,11 +222,12 @@ impl Mark {
 /// stream is an error, as with PyYAML's `yaml.load`.
 pub fn load(text: &str, source: &str) -> Result<Value, YamlError> {
     let root = compose::with_composer(text, source, |composer| {
-        let Some((start, root)) = composer.next_document()? else {
+        let Some(root) = composer.next_document()? else {
             return Ok(None);
         };
         if let Some(mark) = composer.next_document_start()? {
-            return Err(start.error_in_context(
+            // PyYAML points at the first document's root node.
+            return Err(root.mark.error_in_context(
                 "expected a single document in the stream",
                 mark,
                 source,
@@ -235,7 +247,7 @@ pub fn load(text: &str, source: &str) -> Result<Value, YamlError> {
 pub fn load_all(text: &str, source: &str) -> Result<Vec<Value>, YamlError> {
     compose::with_composer(text, source, |composer| {
         let mut documents = Vec::new();
-        while let Some((_, root)) = composer.next_document()? {
+        while let Some(root) = composer.next_document()? {
             documents.push(construct::construct_document(&root, source)?);
         }
         Ok(documents)

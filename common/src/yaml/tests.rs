@@ -189,7 +189,21 @@ fn non_string_keys_are_spelled_as_salts_json_prints_them() {
         "{.inf: a, -.inf: b, .nan: c}",
         r#"{"Infinity":"a","-Infinity":"b","NaN":"c"}"#,
     )]);
-    assert!(load_err("[1, 2]: x").ends_with("found unacceptable key"));
+    // Salt's text for an unrendered `{{ x }}` in YAML, from PyYAML.
+    assert_eq!(
+        pyyaml_err("a: {{ x }}"),
+        format!(
+            "while constructing a mapping\n{}\nfound unacceptable key [(ScalarNode(\
+             tag='tag:yaml.org,2002:str', value='x'), ScalarNode(tag='tag:yaml.org,2002:null', \
+             value=''))]\n{}",
+            at(1, 4),
+            at(1, 5)
+        )
+    );
+    assert!(load_err("[1, 2]: x").contains(
+        "found unacceptable key [ScalarNode(tag='tag:yaml.org,2002:int', value='1'), \
+         ScalarNode(tag='tag:yaml.org,2002:int', value='2')]"
+    ));
 }
 
 #[test]
@@ -331,6 +345,19 @@ fn documents() {
         ("\u{feff}a: 1", r#"{"a":1}"#),
     ]);
     assert_eq!(
+        pyyaml_err("# c\n---\na: 1\n---\nb: 2\n"),
+        format!(
+            "expected a single document in the stream\n{}\nbut found another document\n{}",
+            at(3, 1),
+            at(4, 1)
+        )
+    );
+    assert_eq!(
+        pyyaml_err("a: \u{1}"),
+        "unacceptable character #x0001: control characters are not allowed\n  \
+         in \"<unicode string>\", position 3"
+    );
+    assert_eq!(
         pyyaml_err("a: 1\n---\nb: 2\n"),
         format!(
             "expected a single document in the stream\n{}\nbut found another document\n{}",
@@ -438,6 +465,68 @@ fn flow_continuation_lines_may_be_less_indented() {
         ("a: !!str", r#"{"a":""}"#),
         ("a: &x", r#"{"a":null}"#),
     ]);
+}
+
+/// Windows line ends: the values and marks libyaml gives (libyaml-safer
+/// 0.1.1 counted each CRLF twice; vendor/libyaml-safer/BRINE-PATCH.md).
+#[test]
+fn crlf_line_ends_count_once() {
+    assert_loads(&[(
+        "a: \"x\r\n  y\"\r\nb: |\r\n  l1\r\n  l2\r\n",
+        r#"{"a":"x y","b":"l1\nl2\n"}"#,
+    )]);
+    assert_eq!(
+        pyyaml_err("a: 1\r\nb: 2\r\nc: d: e\r\n"),
+        format!(
+            "mapping values are not allowed in this context\n{}",
+            at(3, 5)
+        )
+    );
+    assert!(pyyaml_err("a:\r\n \u{0}").ends_with("position 5"));
+}
+
+/// PyYAML fills nested collections level by level, so a duplicate key at
+/// the top is reported before any error deeper down (answers from Salt).
+#[test]
+fn errors_come_in_pyyamls_level_order() {
+    assert_eq!(
+        pyyaml_err("x:\n  a: {b: 1, b: 2}\nx: 2\n"),
+        format!(
+            "while constructing a mapping\n{}\nfound conflicting ID 'x'\n{}",
+            at(1, 1),
+            at(3, 1)
+        )
+    );
+    assert_eq!(
+        pyyaml_err("- [[{a: 1, a: 2}]]\n- {b: 1, b: 2}\n"),
+        format!(
+            "while constructing a mapping\n{}\nfound conflicting ID 'b'\n{}",
+            at(2, 3),
+            at(2, 10)
+        )
+    );
+}
+
+/// Texts on which libyaml-safer 0.1.1 panicked (BRINE-PATCH.md), with
+/// PyYAML's answers.
+#[test]
+fn texts_that_crashed_the_libyaml_port() {
+    assert_loads(&[
+        ("a: |\n  x", r#"{"a":"x"}"#),
+        ("a: >-\n  x\n  y", r#"{"a":"x y"}"#),
+        ("a: |", r#"{"a":""}"#),
+        ("- |+\n  x\n\n", r#"["x\n\n"]"#),
+        ("[!!str, x]", r#"["","x"]"#),
+        ("{!!str : x}", r#"{"":"x"}"#),
+    ]);
+    assert_eq!(
+        pyyaml_err("a: \"\\"),
+        format!(
+            "while parsing a quoted scalar\n{}\nfound unknown escape character\n{}",
+            at(1, 4),
+            at(1, 5)
+        )
+    );
 }
 
 #[test]
