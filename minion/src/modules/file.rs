@@ -221,6 +221,13 @@ pub fn register(f: &mut Functions<MinionCtx>) {
     reg(f, "file.diskusage", "path", DISKUSAGE_DOC, diskusage);
     reg(
         f,
+        "file.mkstemp",
+        "suffix='', prefix='__salt.tmp.', dir=None",
+        MKSTEMP_DOC,
+        mkstemp,
+    );
+    reg(
+        f,
         "file.manage_contents",
         "path, contents=None, source=None, backup=None, dry_run=False, show_changes=True, diff_lines=False",
         MANAGE_CONTENTS_DOC,
@@ -267,6 +274,7 @@ const BLOCKREPLACE_DOC: &str = "Replace content of a text block in a file, delim
 const COMMENT_DOC: &str = "Comment out specified lines in a file (lines matching ``regex`` at their\nstart). Returns the diff of the changed lines, or False.\n\nCLI Example:\n\n    brine '*' file.comment /etc/modules pcspkr";
 const UNCOMMENT_DOC: &str = "Uncomment specified commented lines in a file. Returns the diff of the\nchanged lines, or False.\n\nCLI Example:\n\n    brine '*' file.uncomment /etc/hosts.deny 'ALL: PARANOID'";
 const COMMENT_LINE_DOC: &str = "Comment (``cmnt=True``) or uncomment a line in a text file.\n\nCLI Example:\n\n    brine '*' file.comment_line '/etc/modules' '^pcspkr'";
+const MKSTEMP_DOC: &str = "Create a temporary file that is kept, and return its path (Salt's\n``salt.utils.files.mkstemp``).\n\nsuffix / prefix\n    Around the random part of the name (prefix ``__salt.tmp.`` by default).\ndir\n    The directory (the system's temporary directory by default).\n\nCLI Example:\n\n    brine '*' file.mkstemp";
 const MANAGE_CONTENTS_DOC: &str = "Make a file hold exactly the given bytes (Brine: what Salt's ``file.manage_file``\ndoes with a fetched source or ``contents``, used by the ``file`` states).\n\ncontents / source\n    The new text, or a local file to copy the bytes from.\nbackup\n    Suffix for a copy of the original before it is replaced (none by default).\ndry_run\n    Only report what would change.\nshow_changes\n    Put the diff in the result (else ``<show_changes=False>``).\n\nReturns ``{'changed': bool, 'diff': str}``; the diff is ``New file`` for a\nnew file and ``Replace binary file`` when either side is binary. An\nexisting file keeps its owner and mode.\n\nCLI Example:\n\n    brine '*' file.manage_contents /etc/motd contents='hello'";
 const DISKUSAGE_DOC: &str = "Recursively calculate disk usage of path and return it in bytes\n\nCLI Example:\n\n    brine '*' file.diskusage /path/to/check";
 
@@ -1235,6 +1243,51 @@ fn contents_diff(old: Option<&[u8]>, new: &[u8], show_changes: bool, diff_lines:
     diff::unified_diff(&edit::split_lines(&a), &edit::split_lines(&b))
 }
 
+/// Salt's `salt.utils.files.mkstemp`: a new empty file (mode 0600, a name
+/// no other file has), kept; its path.
+fn mkstemp(args: &Args) -> FileResult {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = args
+        .str("dir")
+        .map_or_else(std::env::temp_dir, PathBuf::from);
+    let prefix = args.str_or("prefix", "__salt.tmp.");
+    let suffix = args.str_or("suffix", "");
+    let mut last_error = None;
+    // Python's `tempfile` draws 8 characters and retries on a clash.
+    for _ in 0..100 {
+        let path = dir.join(format!("{prefix}{}{suffix}", random_name()));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(_) => return Ok(json!(path.display().to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last_error = Some(e),
+            Err(e) => {
+                return Err(FnError::Execution(format!(
+                    "{}: {}",
+                    shown(&dir),
+                    os_error(&e, &dir)
+                )));
+            }
+        }
+    }
+    let detail = last_error.map(|e| e.to_string()).unwrap_or_default();
+    Err(FnError::Execution(format!(
+        "No usable temporary file name found in {}: {detail}",
+        shown(&dir)
+    )))
+}
+
+/// Eight characters of Python's `tempfile` alphabet.
+fn random_name() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789_";
+    (0..8)
+        .map(|_| char::from(ALPHABET[rand::random_range(0..ALPHABET.len())]))
+        .collect()
+}
+
 fn manage_contents(args: &Args) -> FileResult {
     let path = path_arg(args, "path")?;
     let new = wanted_bytes(args)?;
@@ -1286,4 +1339,38 @@ fn find_fn(args: &Args) -> FileResult {
         .collect();
     results.sort_by(find::py_cmp);
     Ok(Value::Array(results))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use brine_common::functions::Call;
+
+    #[test]
+    fn mkstemp_makes_a_new_private_file_with_salts_prefix() {
+        let dir = std::env::temp_dir().join(format!("brine-mkstemp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let mut kwargs = Map::new();
+        kwargs.insert("dir".into(), json!(dir.display().to_string()));
+        kwargs.insert("suffix".into(), json!(".conf"));
+        let call = Call {
+            fun: "file.mkstemp".into(),
+            args: vec![],
+            kwargs,
+        };
+        let args = Args::bind(&call, "suffix='', prefix='__salt.tmp.', dir=None");
+        let first = mkstemp(&args).expect("mkstemp");
+        let second = mkstemp(&args).expect("mkstemp");
+        assert_ne!(first, second);
+        let path = PathBuf::from(first.as_str().unwrap_or_default());
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let name = name.unwrap_or_default();
+        assert!(
+            name.starts_with("__salt.tmp.") && name.ends_with(".conf"),
+            "{name}"
+        );
+        let mode = std::fs::metadata(&path).map(|m| m.mode() & 0o777).ok();
+        assert_eq!(mode, Some(0o600));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

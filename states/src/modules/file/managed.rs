@@ -312,6 +312,15 @@ fn ensure(c: &StateCall<'_>, body: Body) -> StateResult {
     {
         return StateResult::fail(name, e);
     }
+    if !c.test
+        && let (Some(cmd), Some(b)) = (str_of(c.chunk, "check_cmd"), body.as_ref())
+    {
+        match check_new_bytes(c, b, &cmd) {
+            Ok(None) => {}
+            Ok(Some(failed)) => return failed,
+            Err(e) => return StateResult::fail(name, format!("Unable to check_cmd file: {e}")),
+        }
+    }
     let empty = Body::Text(String::new());
     let contents = match manage(c, body.as_ref().unwrap_or(&empty), c.test) {
         Ok(out) => out,
@@ -346,6 +355,60 @@ fn ensure(c: &StateCall<'_>, body: Body) -> StateResult {
         return StateResult::ok(name, format!("File {name} is in the correct state"));
     }
     changed(name, comment, changes)
+}
+
+/// `file.managed`'s own `check_cmd`: when the bytes would change, they go
+/// to a temp file first (`tmp_dir`, `tmp_ext`) and `<check_cmd> <temp
+/// file>` must succeed; else Salt's failure, which also stops `watch`.
+fn check_new_bytes(
+    c: &StateCall<'_>,
+    body: &Body,
+    cmd: &str,
+) -> Result<Option<StateResult>, String> {
+    if manage(c, body, true)?.is_none() {
+        return Ok(None);
+    }
+    let tmp = text(&call(
+        c.host,
+        "file.mkstemp",
+        vec![],
+        &[
+            ("suffix", arg(c.chunk, "tmp_ext")),
+            ("dir", arg(c.chunk, "tmp_dir")),
+        ],
+    )?);
+    let checked = manage_at(c, &tmp, body, false).and_then(|_| {
+        call(
+            c.host,
+            "cmd.run_all",
+            vec![json!(format!("{cmd} {tmp}"))],
+            &[
+                ("python_shell", json!(false)),
+                ("ignore_retcode", json!(true)),
+            ],
+        )
+    });
+    // The temp file goes whatever the check said.
+    let _ = call(c.host, "file.remove", vec![json!(tmp)], &[]);
+    let out = checked?;
+    if out.get("retcode").and_then(Value::as_i64) == Some(0) {
+        return Ok(None);
+    }
+    let mut comment = "check_cmd execution failed".to_string();
+    for key in ["stdout", "stderr"] {
+        if let Some(s) = out
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        {
+            comment.push('\n');
+            comment.push_str(s);
+        }
+    }
+    Ok(Some(StateResult {
+        skip_watch: true,
+        ..StateResult::fail(name_of(c), comment)
+    }))
 }
 
 /// A file Salt has just created: with a wanted mode it starts out `0600`
@@ -472,16 +535,26 @@ fn parent_dir(c: &StateCall<'_>) -> Result<(), String> {
 
 /// Compare (and unless `dry_run`, write) the bytes: the diff when they differ.
 fn manage(c: &StateCall<'_>, body: &Body, dry_run: bool) -> Result<Option<String>, String> {
+    manage_at(c, name_of(c), body, dry_run)
+}
+
+/// [`manage`] for any path (`check_cmd`'s temp file gets no backup).
+fn manage_at(
+    c: &StateCall<'_>,
+    path: &str,
+    body: &Body,
+    dry_run: bool,
+) -> Result<Option<String>, String> {
     let (key, value) = match body {
         Body::Text(t) => ("contents", json!(t)),
         Body::Local(p) => ("source", json!(p)),
         Body::Nothing => return Ok(None),
     };
-    let backup = str_of(c.chunk, "backup").filter(|b| b != "minion");
+    let backup = str_of(c.chunk, "backup").filter(|b| b != "minion" && path == name_of(c));
     let out = call(
         c.host,
         "file.manage_contents",
-        vec![json!(name_of(c))],
+        vec![json!(path)],
         &[
             (key, value),
             ("dry_run", json!(dry_run)),

@@ -512,3 +512,52 @@ fn append_asks_for_salts_append_diff_and_prepend_does_not() {
         .collect();
     assert_eq!(flags, vec![json!(true), json!(false)]);
 }
+
+#[test]
+fn managed_check_cmd_checks_a_temp_copy_before_writing() {
+    let fs: Fs = Arc::new(Mutex::new(BTreeMap::from([(
+        "/etc".to_string(),
+        (None, "0755".to_string()),
+    )])));
+    let inner = fs.clone();
+    let h = MockHost::new(move |f, args, kw| match f {
+        "file.mkstemp" => {
+            if let Ok(mut fs) = inner.lock() {
+                fs.insert(
+                    "/tmp/__salt.tmp.x".into(),
+                    (Some(String::new()), "0600".into()),
+                );
+            }
+            Ok(json!("/tmp/__salt.tmp.x"))
+        }
+        "cmd.run_all" => {
+            let cmd = args.first().and_then(Value::as_str).unwrap_or("");
+            let ok = cmd == "grep -q ok /tmp/__salt.tmp.x";
+            Ok(
+                json!({"retcode": if ok { 0 } else { 1 }, "stdout": "", "stderr": if ok { "" } else { "no match" }}),
+            )
+        }
+        _ => fake(&inner, f, args, kw),
+    });
+    let bad = chunk(
+        "file",
+        "managed",
+        "/etc/checked2",
+        json!({"contents": "ok", "check_cmd": "grep -q missing"}),
+    );
+    let r = run(managed::managed, &h, &bad, false);
+    assert_eq!(r.result, Some(false));
+    assert_eq!(r.comment, "check_cmd execution failed\nno match");
+    assert!(r.skip_watch && r.changes.is_empty());
+    let good = chunk(
+        "file",
+        "managed",
+        "/etc/checked",
+        json!({"contents": "ok", "check_cmd": "grep -q ok"}),
+    );
+    let r = run(managed::managed, &h, &good, false);
+    assert_eq!(r.result, Some(true), "{}", r.comment);
+    let files = fs.lock().map(|f| f.clone()).unwrap_or_default();
+    assert!(files.contains_key("/etc/checked") && !files.contains_key("/etc/checked2"));
+    assert!(!files.contains_key("/tmp/__salt.tmp.x"));
+}
