@@ -8,14 +8,21 @@
 #
 #   bench/states.sh 200     # the size Salt's baseline measured
 #   bench/states.sh 1000    # issue 5's targets
+#   BRINE_CALL=/other/build/brine-call bench/states.sh 1000
 set -euo pipefail
 
 n=${1:-200}
 runs=${BENCH_RUNS:-7}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 baseline=${SALT_BASELINE:-$repo/../shared/salt-baseline}
-cargo build --release --bins --manifest-path "$repo/Cargo.toml" >&2
-bin="${CARGO_TARGET_DIR:-$repo/target}/release"
+# BRINE_CALL=/path/to/brine-call measures that binary instead (another
+# commit's build, for a side-by-side comparison).
+if [ -n "${BRINE_CALL:-}" ]; then
+  brine_call=$BRINE_CALL
+else
+  cargo build --release --bins --manifest-path "$repo/Cargo.toml" >&2
+  brine_call="${CARGO_TARGET_DIR:-$repo/target}/release/brine-call"
+fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -39,6 +46,6 @@ printf 'base:\n  "*":\n    - bench\n' > "$work/srv/top.sls"
 # One line per series: a label, then the timer's JSON.
 timer() { python3 "$baseline/benchlib.py" time -n "$runs" "$@"; }
 echo "first $(timer --pre "rm -rf '$work/target'" --expect-lines-re "^Succeeded: $n \\(changed=$n\\)\$" --expect-count 1 -- \
-  "$bin/brine-call" -c "$work/conf" --local state.apply)"
-echo "second $(timer --expect-lines-re "^Succeeded: $n\$" --expect-count 1 -- "$bin/brine-call" -c "$work/conf" --local state.apply)"
-echo "compile $(timer -- "$bin/brine-call" -c "$work/conf" --local --out quiet state.show_lowstate)"
+  "$brine_call" -c "$work/conf" --local state.apply)"
+echo "second $(timer --expect-lines-re "^Succeeded: $n\$" --expect-count 1 -- "$brine_call" -c "$work/conf" --local state.apply)"
+echo "compile $(timer -- "$brine_call" -c "$work/conf" --local --out quiet state.show_lowstate)"
