@@ -69,10 +69,9 @@ fn assemble(slots: &mut [Slot], index: usize) -> Value {
 /// Whether PyYAML fills `node` later (a mapping or sequence with its own
 /// tag); everything else is constructed where it stands.
 fn is_deferred(node: &Node) -> bool {
-    matches!(
-        (&node.tag, &node.kind),
-        (Tag::Map, NodeKind::Mapping(_)) | (Tag::Seq, NodeKind::Sequence(_))
-    )
+    // The tag picks the constructor, whatever the node's kind: a `!!map` on a
+    // scalar fails only when its turn comes.
+    matches!(node.tag, Tag::Map | Tag::Seq)
 }
 
 type Entry = (Rc<Node>, Rc<Node>);
@@ -106,7 +105,10 @@ impl Constructor<'_> {
             Some("set" | "omap" | "pairs") => {
                 format!("the tag '{uri}' is not supported (its value has no JSON form)")
             }
-            _ => format!("could not determine a constructor for the tag '{uri}'"),
+            _ => format!(
+                "could not determine a constructor for the tag {}",
+                str_repr(&uri)
+            ),
         };
         self.error(node, message)
     }
@@ -153,9 +155,9 @@ impl Constructor<'_> {
         slots: &mut Vec<Slot>,
         queue: &mut VecDeque<usize>,
     ) -> Result<Slot, YamlError> {
-        match &node.kind {
-            NodeKind::Mapping(_) if is_deferred(node) => self.mapping(node, slots, queue),
-            NodeKind::Sequence(items) if is_deferred(node) => items
+        match (&node.tag, &node.kind) {
+            (Tag::Map, NodeKind::Mapping(_)) => self.mapping(node, slots, queue),
+            (Tag::Seq, NodeKind::Sequence(items)) => items
                 .iter()
                 .map(|item| self.child(item, slots, queue))
                 .collect::<Result<_, _>>()
@@ -192,12 +194,17 @@ impl Constructor<'_> {
         match (&node.tag, &node.kind) {
             // Salt's flatten_mapping retags `=` keys as strings.
             (Tag::ValueKey, NodeKind::Scalar(text)) => Ok(Scalar::Str(text.clone())),
-            (_, NodeKind::Scalar(_)) => self.scalar(node),
-            // Lists and dicts are unhashable in Python.
-            _ => {
-                let message = format!("found unacceptable key {}", node_value_repr(node));
+            // Lists and dicts are unhashable in Python; Salt's message shows
+            // the node's value with `str()`.
+            (Tag::Map | Tag::Seq, kind) => {
+                let value = match kind {
+                    NodeKind::Scalar(text) => text.clone(),
+                    _ => node_value_repr(node),
+                };
+                let message = format!("found unacceptable key {value}");
                 Err(self.mapping_error(mapping, node, message))
             }
+            _ => self.scalar(node),
         }
     }
 

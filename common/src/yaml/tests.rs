@@ -200,6 +200,22 @@ fn non_string_keys_are_spelled_as_salts_json_prints_them() {
             at(1, 5)
         )
     );
+    // Tags pick the constructor (answers from PyYAML).
+    assert_eq!(
+        pyyaml_err("!!map k: x"),
+        format!(
+            "while constructing a mapping\nfound unacceptable key k\n{}",
+            at(1, 1)
+        )
+    );
+    assert_eq!(
+        pyyaml_err("!!str [1]: x"),
+        format!("expected a scalar node, but found sequence\n{}", at(1, 1))
+    );
+    assert_eq!(
+        pyyaml_err("a: !!map x\nb: {c: 1, c: 2}"),
+        format!("expected a mapping node, but found scalar\n{}", at(1, 4))
+    );
     assert!(load_err("[1, 2]: x").contains(
         "found unacceptable key [ScalarNode(tag='tag:yaml.org,2002:int', value='1'), \
          ScalarNode(tag='tag:yaml.org,2002:int', value='2')]"
@@ -517,8 +533,13 @@ fn texts_that_crashed_the_libyaml_port() {
         ("a: |", r#"{"a":""}"#),
         ("- |+\n  x\n\n", r#"["x\n\n"]"#),
         ("[!!str, x]", r#"["","x"]"#),
+        ("\u{ff01}: x", r#"{"\uff01":"x"}"#),
         ("{!!str : x}", r#"{"":"x"}"#),
     ]);
+    assert!(pyyaml_err("\u{feff}a: \u{7}").ends_with("position 6"));
+    assert!(
+        pyyaml_err("a: !x' 1").starts_with("could not determine a constructor for the tag \"!x'\"")
+    );
     assert_eq!(
         pyyaml_err("a: \"\\"),
         format!(

@@ -8,43 +8,31 @@ const BOM_UTF8: [u8; 3] = [0xef, 0xbb, 0xbf];
 const BOM_UTF16LE: [u8; 2] = [0xff, 0xfe];
 const BOM_UTF16BE: [u8; 2] = [0xfe, 0xff];
 
-fn yaml_parser_determine_encoding(reader: &mut dyn BufRead) -> Result<Option<Encoding>> {
+// BRINE-PATCH: as libyaml does, a byte order mark is skipped only when the
+// input starts with a whole one, and its bytes count in the offset (the port
+// refused any text whose first character starts with byte 0xEF, such as
+// U+FF01, as an "invalid byte order marker", and left the BOM out of the
+// offsets of later errors).
+fn yaml_parser_determine_encoding(
+    reader: &mut dyn BufRead,
+    offset: &mut usize,
+) -> Result<Option<Encoding>> {
     let initial_bytes = reader.fill_buf()?;
     if initial_bytes.is_empty() {
         return Ok(None);
     }
-
-    match initial_bytes[0] {
-        0xef => {
-            let mut bom = [0; 3];
-            reader.read_exact(&mut bom)?;
-            if bom == BOM_UTF8 {
-                Ok(Some(Encoding::Utf8))
-            } else {
-                Err(Error::reader(
-                    "invalid byte order marker",
-                    0,
-                    i32::from_be_bytes([bom[0], bom[1], bom[2], 0]),
-                ))
-            }
-        }
-        0xff | 0xfe => {
-            let mut bom = [0; 2];
-            reader.read_exact(&mut bom)?;
-            if bom == BOM_UTF16LE {
-                Ok(Some(Encoding::Utf16Le))
-            } else if bom == BOM_UTF16BE {
-                Ok(Some(Encoding::Utf16Be))
-            } else {
-                Err(Error::reader(
-                    "invalid byte order marker",
-                    0,
-                    i32::from_le_bytes([bom[0], bom[1], 0, 0]),
-                ))
-            }
-        }
-        _ => Ok(Some(Encoding::Utf8)),
-    }
+    let (encoding, bom_len) = if initial_bytes.starts_with(&BOM_UTF8) {
+        (Encoding::Utf8, BOM_UTF8.len())
+    } else if initial_bytes.starts_with(&BOM_UTF16LE) {
+        (Encoding::Utf16Le, BOM_UTF16LE.len())
+    } else if initial_bytes.starts_with(&BOM_UTF16BE) {
+        (Encoding::Utf16Be, BOM_UTF16BE.len())
+    } else {
+        (Encoding::Utf8, 0)
+    };
+    reader.consume(bom_len);
+    *offset += bom_len;
+    Ok(Some(encoding))
 }
 
 // Allowing unsafe code because it is the only efficient way to partially decode
@@ -288,7 +276,7 @@ pub(crate) fn yaml_parser_update_buffer(parser: &mut Scanner, length: usize) -> 
         return Ok(());
     }
     if parser.encoding == Encoding::Any {
-        if let Some(encoding) = yaml_parser_determine_encoding(reader)? {
+        if let Some(encoding) = yaml_parser_determine_encoding(reader, &mut parser.offset)? {
             parser.encoding = encoding;
         } else {
             parser.eof = true;
