@@ -1,13 +1,15 @@
 //! More of Salt's Jinja filters, tests and globals (every `@jinja_filter`,
 //! `@jinja_test` and `@jinja_global` of Salt 3008 that Brine lacked):
 //! random sampling, file and user look-ups, MAC addresses, list and dict
-//! helpers, Salt's own `min`/`max`, and the `raise` and `ifelse` globals.
+//! helpers, JMESPath queries, Salt's own `min`/`max`, and the `raise` and
+//! `ifelse` globals.
 
 use minijinja::value::Value;
 use minijinja::{Environment, Error, ErrorKind};
 
 mod data;
 mod files;
+mod jmespath;
 mod pyrandom;
 mod random;
 mod system;
@@ -18,6 +20,7 @@ pub(crate) fn register(env: &mut Environment<'_>) {
     files::register(env);
     system::register(env);
     data::register(env);
+    jmespath::register(env);
 }
 
 /// A Python exception as Salt's renderer reports it: `Type: message`.
