@@ -46,12 +46,17 @@ fn random_sample(
 /// `sample` of the list's length).
 fn random_shuffle(value: &Value, seed: Option<Value>, kwargs: Kwargs) -> Result<Value, Error> {
     let seed = positional_or_keyword(seed, &kwargs, "seed")?;
-    let length = value.len().ok_or_else(|| {
-        py_error(
-            "TypeError",
-            format!("object of type '{}' has no len()", type_name(value)),
-        )
-    })?;
+    let length = match value.kind() {
+        ValueKind::Seq | ValueKind::Iterable | ValueKind::String => population(value)?.len(),
+        // Python takes a mapping's length; `sample` then refuses it.
+        ValueKind::Map => value.len().unwrap_or(0),
+        _ => {
+            return Err(py_error(
+                "TypeError",
+                format!("object of type '{}' has no len()", type_name(value)),
+            ));
+        }
+    };
     sample(value, &Value::from(length), seed.as_ref())
 }
 
@@ -85,10 +90,11 @@ fn sample(value: &Value, size: &Value, seed: Option<&Value>) -> Result<Value, Er
     ))
 }
 
-/// The items of a Python sequence: a list's items or a string's characters.
+/// The items of a Python sequence: a list's (or a `range`'s) items or a
+/// string's characters.
 fn population(value: &Value) -> Result<Vec<Value>, Error> {
     match value.kind() {
-        ValueKind::Seq => Ok(value.try_iter()?.collect()),
+        ValueKind::Seq | ValueKind::Iterable => Ok(value.try_iter()?.collect()),
         ValueKind::String => Ok(value
             .as_str()
             .unwrap_or_default()
@@ -191,6 +197,11 @@ mod tests {
             render("{{ range(10)|list|random_sample(4, seed='42') }}"),
             "[1, 9, 5, 3]"
         );
+        // A range is a Python sequence too.
+        assert_eq!(
+            render("{{ range(10)|random_sample(4, seed='42') }}"),
+            "[1, 9, 5, 3]"
+        );
         assert_eq!(
             render("{{ ['a','b','c','d','e']|random_sample(2, '7') }}"),
             "['b', 'c']"
@@ -213,6 +224,15 @@ mod tests {
             "[2, 6, 5, 3, 1, 7, 4, 0]"
         );
         assert_eq!(render("{{ [1,2,3]|random_shuffle('') }}"), "[3, 1, 2]");
+        assert_eq!(
+            render("{{ range(8)|random_shuffle(seed='3') }}"),
+            "[2, 6, 5, 3, 1, 7, 4, 0]"
+        );
+        let err = render("{{ 5|random_shuffle }}");
+        assert!(
+            err.contains("TypeError: object of type 'int' has no len()"),
+            "{err}"
+        );
     }
 
     #[test]

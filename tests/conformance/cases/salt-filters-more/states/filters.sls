@@ -9,6 +9,9 @@ random:
     - shuffle: {{ range(8)|list|random_shuffle(seed='3') }}
     - shuffle_empty_seed: {{ [1, 2, 3]|random_shuffle('') }}
     - shuffle_words: {{ ['web', 'db', 'cache', 'queue', 'log']|random_shuffle(seed='minion-1') }}
+    - sample_range: {{ range(10)|random_sample(4, seed='42') }}
+    - shuffle_range: {{ range(8)|random_shuffle(seed='3') }}
+    - shuffle_chars: {{ 'abcdef'|random_shuffle(seed='x') }}
     - unseeded_len: {{ [1, 2, 3]|random_shuffle|length }}
     - unseeded_sorted: {{ [3, 1, 2]|random_sample(3)|sort }}
     - hash_len: {{ 100|random_hash|length }}
