@@ -76,6 +76,11 @@ fn render_with(
 ) -> Result<String, String> {
     let sources: Sources = Arc::default();
     let (file_options, text) = file_options(job.text);
+    let cachedir = data
+        .opts
+        .get("cachedir")
+        .and_then(Json::as_str)
+        .map(str::to_owned);
     let mut env = environment(bridge, data, job, sources.clone(), file_options.as_ref());
     lock(&sources).insert(job.name.to_owned(), text.to_string());
     let compiled = preprocess(&text).into_owned();
@@ -83,7 +88,8 @@ fn render_with(
         .add_template_owned(job.name.to_owned(), compiled)
         .and_then(|()| env.get_template(job.name))
         .and_then(|template| template.render(()));
-    result.map_err(|error| describe(&error, job.name, &lock(&sources)))
+    let file_of = |name: &str| super::cached_path(cachedir.as_deref(), job.saltenv, name);
+    result.map_err(|error| describe(&error, job.name, &lock(&sources), &file_of))
 }
 
 fn environment(
@@ -369,18 +375,27 @@ fn add_globals(
 /// may be an imported one).
 /// Salt's text for a failed render: Jinja2's message, then for the SLS or
 /// template itself (which Salt renders from a string) `; line N` and the
-/// lines around it. An error inside an imported file names that file.
-fn describe(error: &Error, main: &str, sources: &HashMap<String, String>) -> String {
+/// lines around it; for an error inside an imported file, that file as Salt
+/// read it (`file_of`: its copy in the cache) with `(N):` and the lines.
+fn describe(
+    error: &Error,
+    main: &str,
+    sources: &HashMap<String, String>,
+    file_of: &dyn Fn(&str) -> String,
+) -> String {
     let innermost = innermost(error);
     let name = innermost.name().unwrap_or(main);
     let text = sources.get(name).map(String::as_str);
     let message = jinja_errors::salt_message(innermost, text);
-    match innermost.line() {
-        Some(line) if name == main => match text.and_then(|t| snippet::context(t, line)) {
-            Some(block) => format!("{message}; line {line}\n\n{block}"),
-            None => format!("{message}; line {line}"),
-        },
-        line => snippet::describe(&message, &display_name(name), line, text),
+    let Some(line) = innermost.line() else {
+        return message;
+    };
+    let block = text.and_then(|t| snippet::context(t, line));
+    match block {
+        Some(block) if name == main => format!("{message}; line {line}\n\n{block}"),
+        None if name == main => format!("{message}; line {line}"),
+        Some(block) => format!("{message}\n{}({line}):\n{block}", file_of(name)),
+        None => format!("{message}\n{}({line}):\n", file_of(name)),
     }
 }
 

@@ -14,7 +14,17 @@ use minijinja::{Error, ErrorKind};
 pub(crate) fn salt_message(error: &Error, source: Option<&str>) -> String {
     let detail = error.detail().unwrap_or("");
     match error.kind() {
-        ErrorKind::UndefinedError => format!("Jinja variable {}", undefined_message(detail)),
+        ErrorKind::UndefinedError => {
+            let from_source;
+            let detail = match (detail, source_expression(error, source)) {
+                ("", Some(expr)) => {
+                    from_source = format!("`{expr}` is undefined");
+                    from_source.as_str()
+                }
+                _ => detail,
+            };
+            format!("Jinja variable {}", undefined_message(detail))
+        }
         ErrorKind::UnknownFunction => match detail.strip_suffix(" is unknown") {
             Some(name) => format!("Jinja variable '{name}' is undefined"),
             None => format!("Jinja variable {}", error.kind()),
@@ -27,6 +37,18 @@ pub(crate) fn salt_message(error: &Error, source: Option<&str>) -> String {
             None => format!("Jinja error: {kind}"),
         },
     }
+}
+
+/// The expression an error points at, when minijinja gave no description
+/// of the undefined value (inside a macro): the source text of its span, if
+/// that is a plain name, attribute or item lookup.
+fn source_expression<'a>(error: &Error, source: Option<&'a str>) -> Option<&'a str> {
+    let expr = source?.get(error.range()?)?.trim();
+    let plain = expr.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && expr
+            .chars()
+            .all(|c| c.is_alphanumeric() || "_.[]'\"".contains(c));
+    plain.then_some(expr)
 }
 
 /// `No filter named 'x'.`: Jinja2's compile-time check.

@@ -279,11 +279,18 @@ fn sls_context(path: &str, sls: &str, tplpath: &str) -> Map<String, Value> {
 /// a file-server path is its copy in the minion's cache,
 /// `<cachedir>/files/<saltenv>/<path>`; a local path is itself.
 fn tplpath(host: &dyn StateHost, saltenv: &str, path: &str) -> String {
+    let opts = host.opts();
+    cached_path(opts.get("cachedir").and_then(Value::as_str), saltenv, path)
+}
+
+/// Where the minion's cache keeps file-server `path` (a local path is
+/// itself): the file name Salt's Jinja errors and `tplpath` show.
+pub(crate) fn cached_path(cachedir: Option<&str>, saltenv: &str, path: &str) -> String {
     if path.starts_with('/') {
         return path.to_owned();
     }
     let path = path.strip_prefix("salt://").unwrap_or(path);
-    match host.opts().get("cachedir").and_then(Value::as_str) {
+    match cachedir {
         Some(cachedir) => format!("{}/files/{saltenv}/{path}", cachedir.trim_end_matches('/')),
         None => path.to_owned(),
     }
