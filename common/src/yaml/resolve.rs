@@ -11,6 +11,8 @@ use base64::engine::{GeneralPurpose, GeneralPurposeConfig};
 use regex::Regex;
 use serde_json::Value;
 
+use crate::output::python::float_repr;
+
 /// The YAML core tag prefix, which `!!` abbreviates.
 const CORE_PREFIX: &str = "tag:yaml.org,2002:";
 
@@ -163,7 +165,7 @@ impl Scalar {
             Scalar::Bool(true) => "True".to_owned(),
             Scalar::Bool(false) => "False".to_owned(),
             Scalar::Int(i) => i.to_string(),
-            Scalar::Float(f) => python_float_repr(*f),
+            Scalar::Float(f) => float_repr(*f),
             Scalar::Str(s) => s.clone(),
         }
     }
@@ -352,52 +354,10 @@ pub(crate) fn construct_binary(text: &str) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|_| "!!binary data is not valid UTF-8".to_owned())
 }
 
-/// Python's `repr()` of a float: the shortest digits that read back the same,
-/// in positional notation unless the exponent is below -4 or above 15.
-pub(crate) fn python_float_repr(f: f64) -> String {
-    if f.is_nan() {
-        return "nan".to_owned();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "inf" } else { "-inf" }.to_owned();
-    }
-    // Rust's `{:e}` gives the same shortest round-trip digits: "-1.25e-7".
-    let scientific = format!("{f:e}");
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    let (sign, mantissa) = match mantissa.strip_prefix('-') {
-        Some(rest) => ("-", rest),
-        None => ("", mantissa),
-    };
-    let digits: String = mantissa.chars().filter(|&c| c != '.').collect();
-    // Where the decimal point goes, counted from the left of `digits`.
-    let point = exponent + 1;
-    let body = if point <= -4 || point > 16 {
-        let (first, rest) = digits.split_at(1);
-        let fraction = if rest.is_empty() {
-            String::new()
-        } else {
-            format!(".{rest}")
-        };
-        let exp_sign = if exponent < 0 { '-' } else { '+' };
-        format!("{first}{fraction}e{exp_sign}{:02}", exponent.unsigned_abs())
-    } else if point <= 0 {
-        format!("0.{}{digits}", "0".repeat(point.unsigned_abs() as usize))
-    } else {
-        let point = point.unsigned_abs() as usize;
-        if point >= digits.len() {
-            format!("{digits}{}.0", "0".repeat(point - digits.len()))
-        } else {
-            format!("{}.{}", &digits[..point], &digits[point..])
-        }
-    };
-    format!("{sign}{body}")
-}
-
 /// How PyYAML's `SafeRepresenter` writes a float: `repr()`, lower-cased, with
 /// `.0` put before an exponent that lacks a point so it reads back as a float.
 pub(crate) fn represent_float(f: f64) -> String {
-    let repr = python_float_repr(f).to_lowercase();
+    let repr = float_repr(f).to_lowercase();
     if !repr.contains('.') && repr.contains('e') {
         repr.replacen('e', ".0e", 1)
     } else {
@@ -518,7 +478,7 @@ mod tests {
             (1e100, "1e+100"),
         ];
         for (f, expected) in cases {
-            assert_eq!(python_float_repr(f), expected);
+            assert_eq!(float_repr(f), expected);
         }
         assert_eq!(represent_float(1e17), "1.0e+17");
         assert_eq!(represent_float(1e-5), "1.0e-05");
