@@ -18,6 +18,7 @@ mod lists;
 mod net;
 mod paths;
 pub(crate) mod pystr;
+mod salt_more;
 pub(crate) mod text;
 
 /// Adds every Salt filter and test to `env`.
@@ -54,6 +55,7 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     text::register(env);
     dicts::register(env);
     paths::register(env);
+    salt_more::register(env);
 }
 
 /// An argument Salt's Python signature lets a template give by position or
