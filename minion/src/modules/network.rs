@@ -1,7 +1,7 @@
 //! Salt's `network` execution module: interfaces and addresses (from
 //! `ip addr show`, parsed as Salt's `_interfaces_ip` does), `ping` with the
 //! system's ping, `connect` (a TCP connection or a UDP exchange with a
-//! bound) and `netstat`.
+//! bound), `netstat` and `get_hostname`.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -60,7 +60,19 @@ pub fn register(f: &mut Functions<MinionCtx>) {
     f.register("network.netstat", "", NETSTAT_DOC, |_, _| async move {
         netstat().await
     });
+    f.register("network.get_hostname", "", GET_HOSTNAME_DOC, |_, _| async {
+        get_hostname().map(FnOutput::from)
+    });
 }
+
+/// Salt's `get_hostname`: the kernel's host name (`socket.gethostname()`).
+fn get_hostname() -> Result<Value, FnError> {
+    let name = hostname::get()
+        .map_err(|e| FnError::Execution(format!("Unable to read the host name: {e}")))?;
+    Ok(Value::String(name.to_string_lossy().into_owned()))
+}
+
+const GET_HOSTNAME_DOC: &str = "Get hostname\n\nCLI Example:\n\n    brine '*' network.get_hostname";
 
 // ---------------------------------------------------------------------------
 // Interfaces
@@ -504,6 +516,15 @@ const NETSTAT_DOC: &str =
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn get_hostname_is_the_kernels_host_name() {
+        let expected = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
+        assert_eq!(
+            get_hostname().expect("hostname"),
+            Value::String(expected.trim().into())
+        );
+    }
 
     const IP_ADDR: &str = "\
 1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN group default qlen 1000
