@@ -181,10 +181,25 @@ def normalise(value, roots):
                 out[nk] = PLACEHOLDER_START_TIME
             elif is_proc and k == "pid":
                 out[nk] = PLACEHOLDER_PID
+            elif is_result and k == "comment" and isinstance(v, str):
+                out[nk] = _sort_failed_requisites(normalise(v, roots))
             else:
                 out[nk] = normalise(v, roots)
         return out
     return value
+
+
+_FAILED_REQUISITES = "One or more requisite failed: "
+
+
+def _sort_failed_requisites(comment):
+    """Salt builds "One or more requisite failed: a, b" from a Python set, so
+    the order of the names changes from run to run (string hashing is
+    randomised per process): compare the names sorted."""
+    if not comment.startswith(_FAILED_REQUISITES):
+        return comment
+    names = comment[len(_FAILED_REQUISITES):].split(", ")
+    return _FAILED_REQUISITES + ", ".join(sorted(names))
 
 
 def normalise_text(text, roots):
