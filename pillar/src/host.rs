@@ -60,8 +60,11 @@ impl StateHost for PillarHost<'_> {
         ))
     }
 
+    /// Every name reaches `call`, whose error says why the master has no
+    /// execution modules; "no such function" (Jinja2's undefined attribute
+    /// of Salt's loader) would not.
     fn has_function(&self, _fun: &str) -> bool {
-        false
+        true
     }
 
     fn grains(&self) -> Map<String, Value> {
