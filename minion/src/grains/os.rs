@@ -439,7 +439,7 @@ pub fn osarch(os_family: &str, cpuarch: &str) -> String {
 /// Salt's `init` grain: systemd if `/run/systemd/system` exists, otherwise
 /// what PID 1's command line names.
 pub fn init_system() -> String {
-    if Path::new("/run/systemd/system").exists() {
+    if crate::modules::service::systemd::booted() {
         return "systemd".into();
     }
     let cmdline = std::fs::read("/proc/1/cmdline").unwrap_or_default();

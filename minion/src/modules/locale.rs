@@ -105,11 +105,6 @@ pub fn normalize_locale(loc: &str) -> String {
     join_locale(&p)
 }
 
-/// Salt's `salt.utils.systemd.booted`: systemd is PID 1.
-fn systemd_booted() -> bool {
-    Path::new("/run/systemd/system").is_dir()
-}
-
 /// `locale -a`, split at newlines as Salt does.
 async fn list_avail() -> Result<Vec<String>, FnError> {
     let out = HostCmd::new("locale").arg("-a").output().await?;
@@ -158,7 +153,7 @@ pub fn value_in(text: &str, key: &str) -> String {
 }
 
 async fn get_locale(grains: &Map<String, Value>) -> Result<String, FnError> {
-    if systemd_booted() {
+    if super::service::systemd::booted() {
         return localectl_lang().await;
     }
     let family = grain(grains, "os_family");
@@ -255,7 +250,7 @@ async fn set_locale(ctx: &MinionCtx, locale: &str) -> Result<bool, FnError> {
         .get("osmajorrelease")
         .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
         .unwrap_or(0);
-    if systemd_booted() && !(family == "Debian" && major >= 13) {
+    if super::service::systemd::booted() && !(family == "Debian" && major >= 13) {
         let out = HostCmd::new("localectl")
             .args(["set-locale", &format!("LANG={locale}")])
             .output()

@@ -650,11 +650,7 @@ pub fn glob_matches<'a>(
 /// Salt's `CommandExecutionError(message, info=...)` text: the message, then
 /// the info in the nested outputter's layout.
 pub fn problem(message: &str, info: Value) -> FnError {
-    let details = brine_common::output::render_nested(&info, 0, false);
-    FnError::Execution(format!(
-        "{message}. Additional info follows:\n\n{}",
-        details.trim_end()
-    ))
+    FnError::execution_with_info(message, &info)
 }
 
 const INSTALL_DOC: &str = "Install the passed package(s), add refresh=True to update the package database first.\n\nname\n    The name of the package to be installed. Ignored if \"pkgs\" or \"sources\"\n    is passed. A comma-separated list installs several.\n\nrefresh\n    Whether or not to refresh the package database before installing.\n\nfromrepo\n    Specify a package repository (release) to install from\n    (``apt-get -t unstable install somepackage``).\n\nskip_verify\n    Skip the GPG verification check (``--allow-unauthenticated``).\n\nversion\n    Install a specific version of the package, e.g. 1.2.3~0ubuntu0. Ignored\n    if \"pkgs\" or \"sources\" is passed.\n\nreinstall : False\n    Use ``apt-get install --reinstall`` for requested packages that are\n    already installed.\n\npkgs\n    A list of packages to install from a software repository.\n\n        brine '*' pkg.install pkgs='[\"foo\", {\"bar\": \"1.2.3-0ubuntu0\"}]'\n\nsources\n    A list of DEB packages to install, as {name: path} maps with local\n    absolute paths.\n\n        brine '*' pkg.install sources='[{\"foo\": \"/tmp/foo.deb\"}]'\n\nforce_yes, install_recommends, only_upgrade, force_conf_new, download_only\n    Passed on to apt-get as in Salt.\n\nReturns a dict containing the new package names and versions::\n\n    {'<package>': {'old': '<old-version>',\n                   'new': '<new-version>'}}\n\nCLI Example:\n\n    brine '*' pkg.install <package name>";

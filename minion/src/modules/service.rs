@@ -17,7 +17,7 @@
 //! with systemctl's message instead of returning False, as in Salt);
 //! `status` of a glob returns `{service: bool}`.
 
-mod systemd;
+pub(crate) mod systemd;
 mod sysv;
 
 use brine_common::functions::{Call, FnError, FnOutput, Functions};

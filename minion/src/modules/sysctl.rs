@@ -48,7 +48,7 @@ pub fn register(f: &mut Functions<MinionCtx>) {
 /// Where `persist` writes without a `config` argument: systemd reads
 /// `/etc/sysctl.d`, older systems `/etc/sysctl.conf`.
 fn default_config() -> PathBuf {
-    if Path::new("/run/systemd/system").is_dir() {
+    if super::service::systemd::booted() {
         PathBuf::from("/etc/sysctl.d/99-salt.conf")
     } else {
         PathBuf::from("/etc/sysctl.conf")
