@@ -117,7 +117,10 @@ impl ReactorHost {
                 path: name.clone(),
                 context,
             };
-            render_template(self, text, &job).map_err(|e| e.message)?
+            // Salt's reactor logs `Failed to render "<file>": <error>`; the
+            // Jinja error itself names only the line.
+            render_template(self, text, &job)
+                .map_err(|e| format!("Failed to render \"{name}\": {}", e.message))?
         } else {
             text.to_string()
         };
