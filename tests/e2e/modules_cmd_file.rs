@@ -19,6 +19,17 @@ fn call(c: &Cluster, args: &[&str]) -> Value {
     json_out(&out)["local"].clone()
 }
 
+/// `brine-call --local <args>` that must fail: what it printed on stderr
+/// (salt-call prints a function's error there, not a return).
+fn call_err(c: &Cluster, args: &[&str]) -> String {
+    let mut all = vec!["--local", "--out", "json"];
+    all.extend_from_slice(args);
+    let out = c.brine_call("m1", &all);
+    assert!(!out.status.success(), "brine-call {args:?} should fail");
+    assert_eq!(stdout(&out), "", "brine-call {args:?} printed a return");
+    stderr(&out)
+}
+
 /// `brine --out json --static m1 <args>`: m1's value.
 fn via_master(c: &Cluster, args: &[&str]) -> Value {
     let mut all = vec!["--out", "json", "--static", "m1"];
@@ -265,13 +276,8 @@ fn file_functions_edit_files_like_salt() {
     );
     std::fs::write(format!("{tree}/a/b/deep.txt"), "deep").expect("write");
     let copy = p(&dir, "copy");
-    let refused = call(&c, &["file.copy", &tree, &copy]);
-    assert!(
-        refused
-            .as_str()
-            .is_some_and(|s| s.contains("without recurse flag")),
-        "{refused}"
-    );
+    let refused = call_err(&c, &["file.copy", &tree, &copy]);
+    assert!(refused.contains("without recurse flag"), "{refused}");
     assert_eq!(
         call(&c, &["file.copy", &tree, &copy, "recurse=True"]),
         json!(true)
@@ -317,10 +323,11 @@ fn file_functions_edit_files_like_salt() {
     // Errors name what is wrong.
     let out = c.brine_call("m1", &["--local", "file.read", "relative/path"]);
     assert_eq!(out.status.code(), Some(1));
+    // salt-call prints the SaltInvocationError on stderr, as Python's exit does.
     assert!(
-        stdout(&out).contains("File path must be absolute: relative/path"),
+        stderr(&out).contains("File path must be absolute: relative/path"),
         "{}",
-        stdout(&out)
+        stderr(&out)
     );
     let missing = call(&c, &["file.read", &p(&dir, "nope")]);
     assert!(
@@ -459,14 +466,13 @@ fn cmd_functions_run_commands_locally() {
         "the timed-out sleep survived"
     );
 
-    let missing = call(
+    let missing = call_err(
         &c,
         &["cmd.run", "no-such-program-brine --x", "python_shell=False"],
     );
     assert!(
-        missing.as_str().is_some_and(
-            |s| s.contains("Unable to run command") && s.contains("No such file or directory")
-        ),
+        missing.starts_with("Error running 'cmd.run': Unable to run command")
+            && missing.contains("No such file or directory"),
         "{missing}"
     );
     if nix::unistd::geteuid().is_root() {

@@ -953,11 +953,11 @@ fn event_send_reaches_the_masters_bus() {
         ],
     );
     assert!(!out.status.success());
-    let err = json_out(&out)["local"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    assert!(err.contains("refused"), "{err}");
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("Error running 'event.fire_master':") && err.contains("refused"),
+        "{err}"
+    );
     // Masterless: nothing to send to.
     assert_eq!(
         local(&c, &["event.fire_master", "{}", "myco/x"]),

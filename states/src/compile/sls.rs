@@ -371,7 +371,8 @@ fn merge_included_states(high: &mut Map<String, Value>, state: Value, errors: &m
     let Value::Object(mut state) = state else {
         errors.push(format!(
             "Error when rendering state with contents: {}",
-            python::repr(&state)
+            // Salt formats it with str(): a string without its quotes.
+            python::to_str(&state)
         ));
         return;
     };
