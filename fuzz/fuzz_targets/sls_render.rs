@@ -59,6 +59,6 @@ fuzz_target!(|data: &[u8]| {
     };
     let host = OneFile(text.to_string());
     if let Ok(high) = high_from_sls(&host, "base", &["fuzz".to_string()]) {
-        let _ = compile(&high);
+        let _ = compile(high);
     }
 });
