@@ -14,7 +14,14 @@ use serde_json::{Map, Value, json};
 use super::MinionCtx;
 use super::host::{HostCmd, blocking, required_str, value_text, which};
 
+const TIME_SIG: &str = "format='%A, %d. %B %Y %I:%M%p'";
+
 pub fn register(f: &mut Functions<MinionCtx>) {
+    f.register("status.time", TIME_SIG, TIME_DOC, |_, call| async move {
+        let format =
+            super::process::Args::bind(&call, TIME_SIG).str_or("format", "%A, %d. %B %Y %I:%M%p");
+        time_now(&format).map(FnOutput::from)
+    });
     f.register("status.uptime", "", UPTIME_DOC, |_, _| async move {
         uptime().await
     });
@@ -407,6 +414,17 @@ async fn pid(call: &Call) -> Result<FnOutput, FnError> {
     Ok(json!(text.join("\n")).into())
 }
 
+/// Salt's `status.time`: the local time formatted with strftime directives.
+fn time_now(format: &str) -> Result<Value, FnError> {
+    let now = jiff::Zoned::now();
+    let mut text = String::new();
+    jiff::fmt::strtime::format(format, &now)
+        .map(|t| text.push_str(&t))
+        .map_err(|e| FnError::Invocation(format!("Invalid time format {format:?}: {e}")))?;
+    Ok(Value::String(text))
+}
+
+const TIME_DOC: &str = "Return the current time on the minion,\nformatted based on the format parameter.\n\nDefault date format: Monday, 27. July 2015 07:55AM\n\nCLI Example:\n\n    brine '*' status.time\n\n    brine '*' status.time '%s'";
 const UPTIME_DOC: &str = "Return the uptime for this system.\n\nReturns a dict with ``seconds``, ``since_iso``, ``since_t``, ``days``, ``time``\n(hours:minutes) and, where ``who`` exists, ``users``.\n\nCLI Example:\n\n    brine '*' status.uptime";
 const LOADAVG_DOC: &str =
     "Return the load averages for this minion\n\nCLI Example:\n\n    brine '*' status.loadavg";
@@ -424,6 +442,18 @@ const PID_DOC: &str = "Return the PID or an empty string if the process is runni
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_formats_like_strftime() {
+        let year = jiff::Zoned::now().year().to_string();
+        assert_eq!(time_now("%Y").expect("time"), Value::String(year));
+        let default = time_now("%A, %d. %B %Y %I:%M%p").expect("time");
+        assert!(
+            default
+                .as_str()
+                .is_some_and(|t| t.contains(", ") && t.contains(". "))
+        );
+    }
 
     #[test]
     fn uptime_shape() {
