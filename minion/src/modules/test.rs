@@ -25,10 +25,15 @@ pub fn register(f: &mut Functions<MinionCtx>) {
     f.register("test.sleep", "length", SLEEP_DOC, |_, call| async move {
         sleep(&call).await
     });
-    f.register("test.outputter", "data", OUTPUTTER_DOC, |_, call| async move {
-        // The signature check has made sure `data` is there.
-        ok(call.param(0, "data").cloned().unwrap_or(Value::Null))
-    });
+    f.register(
+        "test.outputter",
+        "data",
+        OUTPUTTER_DOC,
+        |_, call| async move {
+            // The signature check has made sure `data` is there.
+            ok(call.param(0, "data").cloned().unwrap_or(Value::Null))
+        },
+    );
     f.register("test.true", "", TRUE_DOC, |_, _| async { ok(json!(true)) });
     f.register("test.false", "", FALSE_DOC, |_, _| async {
         ok(json!(false))
