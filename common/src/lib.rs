@@ -15,6 +15,7 @@ pub mod ids;
 pub mod jid;
 pub mod logging;
 pub mod output;
+pub mod path;
 pub mod schedule;
 pub mod target;
 pub mod wire;

@@ -8,7 +8,7 @@
 //! the same everywhere, and are killed if the job is aborted. A failure names
 //! the command, its exit code and its stderr.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,17 +16,6 @@ use std::time::Duration;
 use brine_common::functions::{Call, FnError};
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-
-/// Directories searched after `PATH`, so `useradd` is found even when the
-/// minion was started with a user's `PATH` that lacks the `sbin` ones.
-const SYSTEM_DIRS: &[&str] = &[
-    "/usr/local/sbin",
-    "/usr/local/bin",
-    "/usr/sbin",
-    "/usr/bin",
-    "/sbin",
-    "/bin",
-];
 
 /// How long to keep reading a finished command's pipes: a daemon it started
 /// may have inherited them and keep them open forever.
@@ -279,28 +268,7 @@ where
         .map_err(|e| FnError::Exception(format!("the blocking task failed: {e}")))?
 }
 
-/// Where `program` is: itself if it names a path, else the first match in
-/// `PATH` and the system directories.
-pub fn which(program: &str) -> Option<PathBuf> {
-    if program.contains('/') {
-        let p = PathBuf::from(program);
-        return p.exists().then_some(p);
-    }
-    let path_dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    path_dirs
-        .into_iter()
-        .chain(SYSTEM_DIRS.iter().map(PathBuf::from))
-        .map(|d| d.join(program))
-        .find(|p| is_executable(p))
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    path.metadata()
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
+pub use brine_common::path::which;
 
 /// Quote a word for display the way a POSIX shell would need it.
 pub fn shell_quote(word: &str) -> String {

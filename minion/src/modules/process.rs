@@ -20,7 +20,7 @@ use std::time::Duration;
 use brine_common::functions::{Call, FnError, Signature};
 use brine_common::ids::Jid;
 use nix::sys::signal::{Signal, killpg};
-use nix::unistd::{AccessFlags, Pid, access};
+use nix::unistd::Pid;
 use serde_json::{Map, Value};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
@@ -202,52 +202,7 @@ pub fn shlex_split(s: &str) -> Result<Vec<String>, ShlexError> {
 // ---------------------------------------------------------------------------
 // which
 
-/// Directories searched after `$PATH`, as Salt's `salt.utils.path.which` does
-/// "in case someone's PATH is busted".
-const EXTRA_PATH: [&str; 6] = [
-    "/sbin",
-    "/bin",
-    "/usr/sbin",
-    "/usr/bin",
-    "/usr/local/sbin",
-    "/usr/local/bin",
-];
-
-/// An executable regular file?
-pub fn is_executable(path: &Path) -> bool {
-    path.is_file() && access(path, AccessFlags::X_OK).is_ok()
-}
-
-/// Salt's `salt.utils.path.which`: the path of `exe` if it is executable
-/// (a name with a `/` is taken as it is), else the first match on `path_var`
-/// followed by the usual system directories.
-pub fn which_in(exe: &str, path_var: Option<&str>) -> Option<PathBuf> {
-    if exe.is_empty() {
-        return None;
-    }
-    if exe.contains('/') {
-        let p = PathBuf::from(exe);
-        return is_executable(&p).then_some(p);
-    }
-    let mut dirs: Vec<&str> = path_var
-        .unwrap_or_default()
-        .split(':')
-        .filter(|d| !d.is_empty())
-        .collect();
-    for extra in EXTRA_PATH {
-        if !dirs.contains(&extra) {
-            dirs.push(extra);
-        }
-    }
-    dirs.into_iter()
-        .map(|d| Path::new(d).join(exe))
-        .find(|p| is_executable(p))
-}
-
-/// [`which_in`] with the minion's own `$PATH`.
-pub fn which(exe: &str) -> Option<PathBuf> {
-    which_in(exe, std::env::var("PATH").ok().as_deref())
-}
+pub use brine_common::path::{is_executable, which, which_in};
 
 // ---------------------------------------------------------------------------
 // Running a child process

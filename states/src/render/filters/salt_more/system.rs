@@ -5,7 +5,6 @@
 //! (`salt/utils/jinja.py`) and `ifelse` (`salt/modules/match.py`).
 
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs as _};
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -63,16 +62,6 @@ fn effective_uid() -> Option<u32> {
     line.split_whitespace().nth(2)?.parse().ok()
 }
 
-/// The directories Salt's `which` adds after `PATH` when missing from it.
-const EXTRA_PATH: [&str; 6] = [
-    "/sbin",
-    "/bin",
-    "/usr/sbin",
-    "/usr/bin",
-    "/usr/local/sbin",
-    "/usr/local/bin",
-];
-
 /// `|which`: the program itself when it names an executable file, else the
 /// first executable `<dir>/<program>` in `PATH` and the usual system
 /// directories; `None` when there is none.
@@ -83,29 +72,11 @@ fn which(program: &Value) -> Result<Value, Error> {
     let program = program
         .as_str()
         .map_or_else(|| program.to_string(), str::to_owned);
-    let path = std::env::var("PATH").unwrap_or_default();
-    Ok(find_program(&program, &path).map_or(Value::from(()), |p| {
-        Value::from(p.to_string_lossy().into_owned())
-    }))
-}
-
-fn find_program(program: &str, path: &str) -> Option<PathBuf> {
-    if is_executable(Path::new(program)) {
-        return Some(PathBuf::from(program));
-    }
-    let mut dirs: Vec<&str> = path.split(':').collect();
-    let listed: Vec<&str> = dirs.clone();
-    dirs.extend(EXTRA_PATH.iter().filter(|d| !listed.contains(d)));
-    dirs.into_iter()
-        .map(|dir| Path::new(dir).join(program))
-        .find(|candidate| is_executable(candidate))
-}
-
-/// A regular file (after links) with an execute bit.
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt as _;
-    path.metadata()
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    Ok(
+        brine_common::path::which(&program).map_or(Value::from(()), |p| {
+            Value::from(p.to_string_lossy().into_owned())
+        }),
+    )
 }
 
 /// `|hmac(shared_secret, challenge_hmac)`: whether the challenge is the
@@ -241,10 +212,11 @@ mod tests {
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         let path = format!("/nonexistent:{}", dir.path().display());
-        assert_eq!(find_program("tool", &path), Some(tool.clone()));
-        assert_eq!(find_program("plain", &path), None);
-        assert_eq!(find_program("sh", ""), Some(PathBuf::from("/bin/sh")));
-        assert_eq!(find_program(&tool.display().to_string(), ""), Some(tool));
+        let find = |program: &str, path: &str| brine_common::path::which_in(program, Some(path));
+        assert_eq!(find("tool", &path), Some(tool.clone()));
+        assert_eq!(find("plain", &path), None);
+        assert!(find("sh", "").is_some_and(|p| p.ends_with("sh")));
+        assert_eq!(find(&tool.display().to_string(), ""), Some(tool));
         assert_eq!(render("{{ ''|which }}"), "None");
     }
 
