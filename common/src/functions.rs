@@ -117,6 +117,26 @@ impl FnError {
     }
 }
 
+/// A signature's parameters: split at commas outside quoted defaults
+/// (`format='%A, %d'` is one parameter).
+fn split_params(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut start, mut quote) = (0, None);
+    for (i, c) in text.char_indices() {
+        match (quote, c) {
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, ',') => {
+                parts.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
 /// The value of a Python literal as a signature's default writes it.
 fn python_literal(text: &str) -> Value {
     match text {
@@ -192,7 +212,11 @@ impl Signature {
     /// signatures are literals in our own source, checked by the tests.
     pub fn parse(text: &str) -> Self {
         let mut sig = Signature::default();
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        for part in split_params(text)
+            .into_iter()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
             if part.starts_with("**") {
                 sig.kwargs = true;
             } else if part.starts_with('*') {
@@ -446,6 +470,14 @@ pub fn yamlify_arg(word: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_quoted_default_may_hold_a_comma() {
+        let sig = Signature::parse("name, format='%A, %d', **kwargs");
+        assert_eq!(sig.args, ["name", "format"]);
+        assert_eq!(sig.defaults, ["'%A, %d'"]);
+        assert!(sig.kwargs);
+    }
 
     #[test]
     fn an_execution_error_with_info_reads_as_salts() {
