@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{call, changed, list_of, name_of, one, pending, str_of, text};
+use super::{call, changed, list_of, name_of, one, pending, str_of, text, truthy};
 use crate::lowstate::{StateCall, StateModules, StateResult};
 
 pub fn register(m: &mut StateModules) {
@@ -31,10 +31,25 @@ fn gid_of(c: &StateCall<'_>) -> Result<Option<String>, String> {
         .ok_or_else(|| format!("Group {gid} does not exist"))
 }
 
-/// The attributes that differ: key -> wanted value, with the `user.ch*` function.
+/// The `groups` the state lists that do not exist (Salt checks each with
+/// `group.info`).
+fn missing_groups(c: &StateCall<'_>) -> Result<Vec<String>, String> {
+    let mut missing = Vec::new();
+    for g in list_of(c.chunk, "groups") {
+        if !truthy(&call(c.host, "group.info", vec![json!(g)], &[])?) {
+            missing.push(g);
+        }
+    }
+    Ok(missing)
+}
+
+/// The attributes that differ: key -> wanted value, with the `user.ch*`
+/// function. `missing` groups are left out of the comparison (test mode:
+/// a `group.present` may create them first).
 fn differences(
     c: &StateCall<'_>,
     cur: &Map<String, Value>,
+    missing: &[String],
 ) -> Result<Vec<(&'static str, Value, &'static str)>, String> {
     let mut out = Vec::new();
     let is = |k: &str| cur.get(k).map(text).unwrap_or_default();
@@ -52,7 +67,10 @@ fn differences(
         out.push(("gid", json!(gid), "user.chgid"));
     }
     if c.chunk.arg("groups").is_some() {
-        let want = list_of(c.chunk, "groups");
+        let want: Vec<String> = list_of(c.chunk, "groups")
+            .into_iter()
+            .filter(|g| !missing.contains(g))
+            .collect();
         let have: Vec<String> = cur
             .get("groups")
             .and_then(Value::as_array)
@@ -74,11 +92,21 @@ fn differences(
 fn present(c: &StateCall<'_>) -> StateResult {
     let name = name_of(c);
     let run = || -> Result<StateResult, String> {
+        let missing = missing_groups(c)?;
+        if !missing.is_empty() && !c.test {
+            return Ok(StateResult::fail(
+                name,
+                format!(
+                    "The following group(s) are not present: {}",
+                    missing.join(",")
+                ),
+            ));
+        }
         let cur = info(c)?;
         if cur.is_empty() {
-            return create(c);
+            return create(c, &missing);
         }
-        let diffs = differences(c, &cur)?;
+        let diffs = differences(c, &cur, &missing)?;
         if diffs.is_empty() {
             return Ok(StateResult::ok(
                 name,
@@ -90,10 +118,16 @@ fn present(c: &StateCall<'_>) -> StateResult {
             .map(|(k, v, _)| ((*k).to_string(), v.clone()))
             .collect();
         if c.test {
-            let lines: String = diffs
+            let mut lines: String = diffs
                 .iter()
                 .map(|(k, v, _)| format!("{k}: {}\n", text(v)))
                 .collect();
+            if !missing.is_empty() {
+                lines.push_str(&format!(
+                    "groups (pending creation): {}\n",
+                    missing.join(",")
+                ));
+            }
             return Ok(pending(
                 name,
                 format!("The following user attributes are set to be changed:\n{lines}"),
@@ -113,14 +147,14 @@ fn present(c: &StateCall<'_>) -> StateResult {
     run().unwrap_or_else(|e| StateResult::fail(name, e))
 }
 
-fn create(c: &StateCall<'_>) -> Result<StateResult, String> {
+fn create(c: &StateCall<'_>, missing: &[String]) -> Result<StateResult, String> {
     let name = name_of(c);
     if c.test {
-        return Ok(pending(
-            name,
-            format!("User {name} set to be added"),
-            Map::new(),
-        ));
+        let mut comment = format!("User {name} set to be added");
+        if !missing.is_empty() {
+            comment.push_str(&format!(" (pending groups: {})", missing.join(",")));
+        }
+        return Ok(pending(name, comment, Map::new()));
     }
     let mut kw: Vec<(&str, Value)> = [
         "uid",
@@ -188,6 +222,10 @@ mod tests {
                 json!({"name": "alice", "uid": 1001, "gid": 1001, "groups": ["alice", "sudo"], "home": "/home/alice", "shell": "/bin/bash", "fullname": "Alice"}),
             ),
             "user.info" => Ok(json!({})),
+            "group.info" if args.first() == Some(&json!("sudo")) => {
+                Ok(json!({"name": "sudo", "gid": 27, "members": ["alice"]}))
+            }
+            "group.info" => Ok(json!({})),
             "user.chshell" | "user.add" => Ok(json!(true)),
             _ => Err(format!("unexpected {f}")),
         })
@@ -230,5 +268,34 @@ mod tests {
         );
         run(present, &h, &ch, false);
         assert_eq!(h.calls_to("user.add")[0].kwargs["home"], json!("/srv/bob"));
+    }
+
+    #[test]
+    fn missing_groups_are_pending_in_test_mode() {
+        let h = host();
+        let ch = chunk("user", "present", "bob", json!({"groups": ["bob", "sudo"]}));
+        let r = run(present, &h, &ch, true);
+        assert_eq!(r.result, None);
+        assert_eq!(r.comment, "User bob set to be added (pending groups: bob)");
+        let r = run(present, &h, &ch, false);
+        assert_eq!(r.result, Some(false));
+        assert_eq!(r.comment, "The following group(s) are not present: bob");
+        assert!(!h.called("user.add"));
+    }
+
+    #[test]
+    fn missing_groups_of_an_existing_user_are_listed_after_the_changes() {
+        let h = host();
+        let ch = chunk(
+            "user",
+            "present",
+            "alice",
+            json!({"groups": ["sudo", "devs"], "shell": "/bin/zsh"}),
+        );
+        let r = run(present, &h, &ch, true);
+        assert_eq!(
+            r.comment,
+            "The following user attributes are set to be changed:\nshell: /bin/zsh\ngroups (pending creation): devs\n"
+        );
     }
 }
