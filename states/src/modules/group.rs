@@ -165,10 +165,10 @@ fn conflict(want: &Wanted) -> Option<&'static str> {
             "Error: Conflicting options \"members\" with \"addusers\" and/or \"delusers\" can not be used together. ",
         );
     }
-    if let (Some(add), Some(del)) = (&want.addusers, &want.delusers) {
-        if add.iter().any(|a| del.contains(a)) {
-            return Some("Error. Same user(s) can not be added and deleted simultaneously");
-        }
+    if let (Some(add), Some(del)) = (&want.addusers, &want.delusers)
+        && add.iter().any(|a| del.contains(a))
+    {
+        return Some("Error. Same user(s) can not be added and deleted simultaneously");
     }
     None
 }
