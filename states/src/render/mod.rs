@@ -37,7 +37,7 @@ mod methods;
 mod mutable;
 mod percent;
 mod preprocess;
-mod pyjson;
+pub(crate) mod pyjson;
 mod salt;
 mod snippet;
 mod values;

@@ -1,4 +1,4 @@
-//! `file.managed` and `file.serialize`: a file with the wanted bytes,
+//! `file.managed`: a file with the wanted bytes,
 //! owner and mode.
 //!
 //! The bytes come from `contents`, `contents_pillar`, or a `source` (a
@@ -16,7 +16,7 @@ use crate::render::render_file_template;
 
 /// Where the new bytes come from.
 #[derive(Debug, Clone, PartialEq)]
-enum Body {
+pub(super) enum Body {
     /// The text itself (contents, a rendered template, a serialized dataset).
     Text(String),
     /// A local file holding the bytes (a cached `salt://` file, a local source).
@@ -61,49 +61,6 @@ pub fn managed(c: &StateCall<'_>) -> StateResult {
     match wanted_body(c) {
         Ok(body) => ensure(c, body),
         Err(e) => StateResult::fail(name, e),
-    }
-}
-
-/// `file.serialize`: `dataset` (or `dataset_pillar`) written as YAML or JSON.
-pub fn serialize(c: &StateCall<'_>) -> StateResult {
-    let name = name_of(c);
-    if let Some(err) = absolute_error(name) {
-        return StateResult::fail(name, err);
-    }
-    let dataset = match (c.chunk.arg("dataset"), str_of(c.chunk, "dataset_pillar")) {
-        (Some(d), _) if !d.is_null() => d.clone(),
-        (_, Some(key)) => pillar_value(c, &key).unwrap_or(Value::Null),
-        _ => return StateResult::fail(name, "Neither 'dataset' nor 'dataset_pillar' was defined"),
-    };
-    let format = str_of(c.chunk, "serializer")
-        .or_else(|| str_of(c.chunk, "formatter"))
-        .unwrap_or_else(|| "yaml".into())
-        .to_lowercase();
-    let body = match format.as_str() {
-        "json" => {
-            let pretty = serde_json::to_string_pretty(&sorted(&dataset)).unwrap_or_default();
-            format!("{pretty}\n")
-        }
-        "yaml" => brine_common::yaml::dump_block(&dataset),
-        other => return StateResult::fail(name, format!("{other} format is not supported")),
-    };
-    ensure(c, Body::Text(body))
-}
-
-/// JSON objects with their keys sorted (Salt's `sort_keys=True`).
-fn sorted(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            Value::Object(
-                keys.into_iter()
-                    .map(|k| (k.clone(), sorted(&m[k])))
-                    .collect(),
-            )
-        }
-        Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
-        other => other.clone(),
     }
 }
 
@@ -295,7 +252,7 @@ fn would_change(name: &str) -> String {
 }
 
 /// Bring `name` to `body` with the wanted owner and mode.
-fn ensure(c: &StateCall<'_>, body: Body) -> StateResult {
+pub(super) fn ensure(c: &StateCall<'_>, body: Body) -> StateResult {
     let name = name_of(c);
     let want = Wanted::of(c.chunk, "mode");
     let current = stats(c.host, name);

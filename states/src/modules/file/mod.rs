@@ -13,12 +13,13 @@ pub(crate) mod managed;
 pub(crate) mod paths;
 pub(crate) mod perms;
 mod recurse;
+mod serialize;
 
 use crate::lowstate::StateModules;
 
 pub fn register(m: &mut StateModules) {
     m.register("file.managed", managed::managed);
-    m.register("file.serialize", managed::serialize);
+    m.register("file.serialize", serialize::serialize);
     m.register("file.directory", paths::directory);
     m.register("file.absent", paths::absent);
     m.register("file.exists", paths::exists);

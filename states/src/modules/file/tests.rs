@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value, json};
 
-use super::{edit, managed, paths};
+use super::{edit, managed, paths, recurse, serialize};
 use crate::modules::mock::{MockHost, chunk, run};
 
 /// Path -> (contents, mode); directories have `None` contents.
@@ -201,7 +201,7 @@ fn serialize_writes_sorted_json() {
         "/etc/a.json",
         json!({"dataset": {"b": 1, "a": [1]}, "formatter": "json"}),
     );
-    run(managed::serialize, &h, &ch, false);
+    run(serialize::serialize, &h, &ch, false);
     let body = fs
         .lock()
         .ok()
@@ -560,4 +560,306 @@ fn managed_check_cmd_checks_a_temp_copy_before_writing() {
     let files = fs.lock().map(|f| f.clone()).unwrap_or_default();
     assert!(files.contains_key("/etc/checked") && !files.contains_key("/etc/checked2"));
     assert!(!files.contains_key("/tmp/__salt.tmp.x"));
+}
+
+/// [`fs_host`] with a file server holding `master` (paths without
+/// `salt://`), answering `cp.list_master_dirs` as the minion does.
+fn master_host(files: &[(&str, Option<&str>, &str)], master: &[&str]) -> (MockHost, Fs) {
+    let (plain, fs) = fs_host(files);
+    drop(plain);
+    let inner = fs.clone();
+    let listed: Vec<String> = master.iter().map(|m| (*m).to_string()).collect();
+    let mut host = MockHost::new(move |f, args, kw| match f {
+        "cp.list_master_dirs" => {
+            let prefix = kw
+                .get("prefix")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .trim_matches('/')
+                .to_string();
+            let mut dirs: Vec<String> = listed
+                .iter()
+                .flat_map(|f| f.match_indices('/').map(move |(at, _)| f[..at].to_string()))
+                .filter(|d| d.starts_with(&prefix))
+                .collect();
+            dirs.sort();
+            dirs.dedup();
+            Ok(json!(dirs))
+        }
+        "file.find" => {
+            let fs = inner.lock().map_err(|e| e.to_string())?;
+            let root = args.first().and_then(Value::as_str).unwrap_or("");
+            let under: Vec<&String> = fs
+                .keys()
+                .filter(|p| p.starts_with(&format!("{root}/")))
+                .collect();
+            Ok(json!(under))
+        }
+        _ => fake(&inner, f, args, kw),
+    });
+    host.files = master
+        .iter()
+        .map(|m| ((*m).to_string(), b"x\n".to_vec()))
+        .collect();
+    (host, fs)
+}
+
+#[test]
+fn recurse_test_mode_reports_each_directory_and_file_like_salt() {
+    let (h, _) = master_host(
+        &[("/srv", None, "0755")],
+        &["app/conf/sub/b.conf", "app/conf/a.conf"],
+    );
+    let ch = chunk(
+        "file",
+        "recurse",
+        "/srv/app",
+        json!({"source": "salt://app/conf"}),
+    );
+    let t = run(recurse::recurse, &h, &ch, true);
+    assert_eq!(t.result, None);
+    assert_eq!(
+        Value::Object(t.changes),
+        json!({
+            "/srv/app": {"/srv/app": {"directory": "new"}},
+            "/srv/app/sub": {"/srv/app/sub": {"directory": "new"}},
+            "/srv/app/a.conf": {"newfile": "/srv/app/a.conf"},
+            "/srv/app/sub/b.conf": {"newfile": "/srv/app/sub/b.conf"},
+        })
+    );
+    let note = "Note: No changes made, actual changes may\nbe different due to other states.";
+    assert_eq!(
+        t.comment,
+        format!(
+            "#### /srv/app ####\nThe following files will be changed:\n/srv/app: directory - new\n\n\n\
+             #### /srv/app/sub ####\nThe following files will be changed:\n/srv/app/sub: directory - new\n\n\n\
+             #### /srv/app/a.conf ####\nThe file /srv/app/a.conf is set to be changed\n{note}\n\n\
+             #### /srv/app/sub/b.conf ####\nThe file /srv/app/sub/b.conf is set to be changed\n{note}"
+        )
+    );
+    assert!(!h.called("file.makedirs"), "test mode creates nothing");
+}
+
+#[test]
+fn recurse_takes_the_first_existing_source_of_a_list() {
+    let (h, _) = master_host(
+        &[("/srv", None, "0755"), ("/srv/app", None, "0755")],
+        &["b/f"],
+    );
+    let ch = chunk(
+        "file",
+        "recurse",
+        "/srv/app",
+        json!({"source": ["salt://a", "salt://b/", "salt://c"]}),
+    );
+    let t = run(recurse::recurse, &h, &ch, true);
+    assert_eq!(t.result, None);
+    assert_eq!(t.changes["/srv/app/f"], json!({"newfile": "/srv/app/f"}));
+}
+
+#[test]
+fn recurse_source_errors_are_salts() {
+    let (h, _) = master_host(&[("/srv", None, "0755")], &["b/f"]);
+    let missing = chunk(
+        "file",
+        "recurse",
+        "/srv/app",
+        json!({"source": ["salt://a", "salt://c"]}),
+    );
+    let r = run(recurse::recurse, &h, &missing, true);
+    assert_eq!(r.result, Some(false));
+    assert_eq!(
+        r.comment,
+        "Recurse failed: none of the specified sources were found"
+    );
+    let local = chunk(
+        "file",
+        "recurse",
+        "/srv/app",
+        json!({"source": ["salt://b", "/tmp/x"]}),
+    );
+    assert_eq!(
+        run(recurse::recurse, &h, &local, true).comment,
+        "Recurse failed: Invalid source '/tmp/x' (must be a salt:// URI)"
+    );
+    let mode = chunk(
+        "file",
+        "recurse",
+        "/srv/app",
+        json!({"source": "salt://b", "mode": 644}),
+    );
+    assert_eq!(
+        run(recurse::recurse, &h, &mode, true).comment,
+        "'mode' is not allowed in 'file.recurse'. Please use 'file_mode' and 'dir_mode'."
+    );
+}
+
+#[test]
+fn recurse_with_every_file_excluded_is_in_the_correct_state() {
+    let (h, _) = master_host(
+        &[("/srv", None, "0755")],
+        &["maps/_ec2.conf", "maps/_gce.conf"],
+    );
+    let ch = chunk(
+        "file",
+        "recurse",
+        "/srv/maps",
+        json!({"source": "salt://maps", "exclude_pat": "_*"}),
+    );
+    let t = run(recurse::recurse, &h, &ch, true);
+    assert_eq!(t.result, Some(true));
+    assert!(t.changes.is_empty());
+    assert_eq!(t.comment, "The directory /srv/maps is in the correct state");
+}
+
+#[test]
+fn recurse_include_empty_manages_the_source_root_as_name_dot() {
+    let (h, _) = master_host(&[("/srv", None, "0755")], &["files/user/.keep"]);
+    let ch = chunk(
+        "file",
+        "recurse",
+        "/srv/u",
+        json!({"source": "salt://files", "include_empty": true}),
+    );
+    let t = run(recurse::recurse, &h, &ch, true);
+    let mut keys: Vec<&String> = t.changes.keys().collect();
+    keys.sort();
+    assert_eq!(keys, vec!["/srv/u/.", "/srv/u/user", "/srv/u/user/.keep"]);
+}
+
+#[test]
+fn recurse_clean_lists_what_it_would_remove_in_test_mode() {
+    let (h, _) = master_host(
+        &[
+            ("/srv", None, "0755"),
+            ("/srv/app", None, "0755"),
+            ("/srv/app/old", Some("x"), "0644"),
+        ],
+        &["src/f"],
+    );
+    let ch = chunk(
+        "file",
+        "recurse",
+        "/srv/app",
+        json!({"source": "salt://src", "clean": true}),
+    );
+    let t = run(recurse::recurse, &h, &ch, true);
+    assert_eq!(t.result, None);
+    assert!(
+        t.comment.ends_with("#### removed ####\n/srv/app/old"),
+        "{}",
+        t.comment
+    );
+    assert!(!t.changes.contains_key("removed"));
+}
+
+#[test]
+fn recurse_patterns_match_the_whole_relative_path() {
+    let (h, _) = master_host(
+        &[("/srv", None, "0755"), ("/srv/app", None, "0755")],
+        &["s/_a", "s/d/_b", "s/c"],
+    );
+    let ch = chunk(
+        "file",
+        "recurse",
+        "/srv/app",
+        json!({"source": "salt://s", "exclude_pat": "_*"}),
+    );
+    let t = run(recurse::recurse, &h, &ch, true);
+    let mut keys: Vec<&String> = t.changes.keys().collect();
+    keys.sort();
+    // `_*` does not match `d/_b` (Python's fnmatch on the relative path).
+    assert_eq!(keys, vec!["/srv/app/c", "/srv/app/d", "/srv/app/d/_b"]);
+    let re = chunk(
+        "file",
+        "recurse",
+        "/srv/app",
+        json!({"source": "salt://s", "include_pat": "E@^d/"}),
+    );
+    let t = run(recurse::recurse, &h, &re, true);
+    let mut keys: Vec<&String> = t.changes.keys().collect();
+    keys.sort();
+    assert_eq!(keys, vec!["/srv/app/d", "/srv/app/d/_b"]);
+}
+
+#[test]
+fn serialize_test_mode_says_the_dataset_will_be_stored() {
+    let (h, _) = fs_host(&[("/etc", None, "0755")]);
+    let ch = chunk(
+        "file",
+        "serialize",
+        "/etc/a.yml",
+        json!({"dataset": {"a": 1}}),
+    );
+    let t = run(serialize::serialize, &h, &ch, true);
+    assert_eq!(t.result, None);
+    assert_eq!(
+        t.comment,
+        "Dataset will be serialized and stored into /etc/a.yml"
+    );
+    assert_eq!(Value::Object(t.changes), json!({"newfile": "/etc/a.yml"}));
+    let quiet = chunk(
+        "file",
+        "serialize",
+        "/etc/a.yml",
+        json!({"dataset": {"a": 1}, "show_changes": false}),
+    );
+    let t = run(serialize::serialize, &h, &quiet, true);
+    assert_eq!(t.changes["diff"], json!("<show_changes=False>"));
+}
+
+#[test]
+fn serialize_writes_yaml_block_style_with_one_final_newline() {
+    let (h, fs) = fs_host(&[("/etc", None, "0755")]);
+    let ch = chunk(
+        "file",
+        "serialize",
+        "/etc/a.yml",
+        json!({"dataset": {"b": [1], "a": "x"}}),
+    );
+    run(serialize::serialize, &h, &ch, false);
+    let body = fs
+        .lock()
+        .ok()
+        .and_then(|f| f.get("/etc/a.yml").cloned())
+        .and_then(|e| e.0);
+    assert_eq!(body.as_deref(), Some("a: x\nb:\n- 1\n"));
+}
+
+#[test]
+fn serialize_argument_errors_are_salts() {
+    let (h, _) = fs_host(&[("/etc", None, "0755")]);
+    let cases = [
+        (
+            json!({}),
+            "Neither 'dataset' nor 'dataset_pillar' was defined",
+        ),
+        (
+            json!({"dataset": {"a": 1}, "serializer": "json", "formatter": "yaml"}),
+            "Only one of serializer and formatter are allowed",
+        ),
+        (
+            json!({"dataset": {"a": 1}, "dataset_pillar": "x"}),
+            "Only one of 'dataset' and 'dataset_pillar' is permitted",
+        ),
+        (
+            json!({"dataset": {"a": 1}, "formatter": "toml"}),
+            "The toml serializer could not be found. It either does not exist or its prerequisites are not installed.",
+        ),
+    ];
+    for (args, comment) in cases {
+        let ch = chunk("file", "serialize", "/etc/a", args);
+        let r = run(serialize::serialize, &h, &ch, true);
+        assert_eq!((r.result, r.comment.as_str()), (Some(false), comment));
+    }
+    let absent = chunk(
+        "file",
+        "serialize",
+        "/etc/a",
+        json!({"dataset": {}, "create": false}),
+    );
+    assert_eq!(
+        run(serialize::serialize, &h, &absent, true).comment,
+        "File /etc/a is not present and is not set for creation"
+    );
 }
