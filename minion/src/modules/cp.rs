@@ -8,12 +8,17 @@ use serde_json::{Value, json};
 use super::MinionCtx;
 use crate::fileclient::FileClient;
 
+pub mod remote;
+
 pub fn register(f: &mut Functions<MinionCtx>) {
     f.register(
         "cp.cache_file",
-        "path, saltenv='base'",
+        "path, saltenv='base', source_hash=None, verify_ssl=True, use_etag=False",
         CACHE_FILE_DOC,
         |ctx, call| async move {
+            if let Some(url) = str_param(&call, 0, "path").filter(|p| remote::is_remote(p)) {
+                return cache_remote(&ctx, &call, url).await;
+            }
             let (env, path) = source(&call, 0, 1)?;
             let local = client(&ctx)
                 .cache_file(&env, &path)
@@ -110,6 +115,9 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         "path, saltenv='base'",
         IS_CACHED_DOC,
         |ctx, call| async move {
+            if let Some(url) = str_param(&call, 0, "path").filter(|p| remote::is_remote(p)) {
+                return is_cached_remote(&ctx, &call, &url);
+            }
             let (env, path) = source(&call, 0, 1)?;
             let local = ctx.config.cachedir.join("files").join(&env).join(&path);
             Ok(json!(if local.is_file() {
@@ -168,6 +176,43 @@ fn recv(call: &Call) -> Result<FnOutput, FnError> {
         written.insert(path.display().to_string(), json!(true));
     }
     Ok(Value::Object(written).into())
+}
+
+/// `cp.cache_file` of an http(s)/ftp URL: downloaded into `extrn_files`.
+async fn cache_remote(ctx: &MinionCtx, call: &Call, url: String) -> Result<FnOutput, FnError> {
+    let cachedir = ctx.config.cachedir.clone();
+    let saltenv = str_param(call, 1, "saltenv").unwrap_or_else(|| "base".into());
+    let source_hash = str_param(call, 2, "source_hash");
+    let verify_ssl = call
+        .param(3, "verify_ssl")
+        .is_none_or(brine_common::output::python::truthy);
+    let local = tokio::task::spawn_blocking(move || {
+        let fetch = remote::Fetch {
+            cachedir: &cachedir,
+            saltenv: &saltenv,
+            url: &url,
+            source_hash: source_hash.as_deref(),
+            verify_ssl,
+        };
+        remote::cache_url(&fetch, remote::system_lookup)
+    })
+    .await
+    .map_err(|e| FnError::Exception(e.to_string()))?
+    .map_err(|e| FnError::Execution(e.to_string()))?;
+    Ok(json!(local.display().to_string()).into())
+}
+
+/// `cp.is_cached` of a URL: its `extrn_files` copy, or `""`.
+fn is_cached_remote(ctx: &MinionCtx, call: &Call, url: &str) -> Result<FnOutput, FnError> {
+    let saltenv = str_param(call, 1, "saltenv").unwrap_or_else(|| "base".into());
+    let parsed = remote::RemoteUrl::parse(url).map_err(|e| FnError::Invocation(e.to_string()))?;
+    let local = remote::extrn_path(&ctx.config.cachedir, &saltenv, &parsed);
+    Ok(json!(if local.is_file() {
+        local.display().to_string()
+    } else {
+        String::new()
+    })
+    .into())
 }
 
 fn client(ctx: &MinionCtx) -> FileClient {

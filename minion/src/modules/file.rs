@@ -12,7 +12,7 @@
 mod diff;
 mod edit;
 mod find;
-mod hash;
+pub(super) mod hash;
 pub(crate) mod meta;
 mod paths;
 mod pyre;
