@@ -16,6 +16,8 @@ use serde_json::{Map, Value};
 /// Renders pillar files for one minion.
 pub struct PillarHost<'a> {
     roots: &'a Roots,
+    /// Where `salt[...]` calls go when the pillar is compiled on a minion.
+    functions: Option<&'a dyn StateHost>,
     grains: Map<String, Value>,
     pillar: Map<String, Value>,
     opts: Map<String, Value>,
@@ -30,9 +32,19 @@ impl<'a> PillarHost<'a> {
     ) -> Self {
         PillarHost {
             roots,
+            functions: None,
             grains,
             pillar,
             opts,
+        }
+    }
+
+    /// Send `salt[...]` calls to `functions` (the minion's execution
+    /// functions) instead of refusing them.
+    pub fn with_functions(self, functions: &'a dyn StateHost) -> Self {
+        PillarHost {
+            functions: Some(functions),
+            ..self
         }
     }
 
@@ -50,9 +62,12 @@ impl StateHost for PillarHost<'_> {
     fn call(
         &self,
         fun: &str,
-        _args: Vec<Value>,
-        _kwargs: Map<String, Value>,
+        args: Vec<Value>,
+        kwargs: Map<String, Value>,
     ) -> Result<Value, String> {
+        if let Some(functions) = self.functions {
+            return functions.call(fun, args, kwargs);
+        }
         Err(format!(
             "'{fun}' is not available while rendering pillar: the master has no execution \
              modules (pillar templates may use salt['pillar.get'], salt['grains.get'], \
@@ -60,11 +75,12 @@ impl StateHost for PillarHost<'_> {
         ))
     }
 
-    /// Every name reaches `call`, whose error says why the master has no
-    /// execution modules; "no such function" (Jinja2's undefined attribute
-    /// of Salt's loader) would not.
-    fn has_function(&self, _fun: &str) -> bool {
-        true
+    /// On the master every name reaches `call`, whose error says why the
+    /// master has no execution modules; "no such function" (Jinja2's
+    /// undefined attribute of Salt's loader) would not.
+    fn has_function(&self, fun: &str) -> bool {
+        self.functions
+            .is_none_or(|functions| functions.has_function(fun))
     }
 
     fn grains(&self) -> Map<String, Value> {

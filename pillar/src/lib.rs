@@ -34,6 +34,7 @@ mod tests;
 
 use brine_common::fileroots::Roots;
 use brine_common::target::MinionFacts;
+use brine_states::host::StateHost;
 use serde_json::{Map, Value};
 
 pub use ext::{ExtPillarError, FileTree, KeepNewline, cmd_json, cmd_yaml};
@@ -90,12 +91,27 @@ pub fn compile(
     grains: &Map<String, Value>,
     opts: &PillarOpts,
 ) -> Pillar {
-    let host = PillarHost::new(
+    compile_on(roots, minion_id, grains, opts, None)
+}
+
+/// [`compile`], with `salt[...]` calls in the pillar's templates sent to
+/// `functions` when given (a masterless minion's execution functions).
+pub fn compile_on(
+    roots: &Roots,
+    minion_id: &str,
+    grains: &Map<String, Value>,
+    opts: &PillarOpts,
+    functions: Option<&dyn StateHost>,
+) -> Pillar {
+    let mut host = PillarHost::new(
         roots,
         grains.clone(),
         opts.pillar_override.clone(),
         template_opts(minion_id, grains, opts),
     );
+    if let Some(functions) = functions {
+        host = host.with_functions(functions);
+    }
     let so_far = opts.pillar_override.clone();
     let facts = MinionFacts::new(minion_id, grains, &so_far);
     let (top, mut top_errors) = top::get_top(&host, opts);

@@ -72,6 +72,11 @@ pub struct MinionCtx {
     /// context variable): true for calls from the command line and jobs,
     /// false while a template renders (see [`MinionCtx::rendering`]).
     pub mask_pillar: bool,
+    /// Set while this (masterless) minion compiles its own pillar: the
+    /// pillar's templates call functions with it, and one that would
+    /// compile the pillar again (`pillar.items`) refuses instead of
+    /// recursing for ever.
+    pub compiling_pillar: bool,
 }
 
 impl MinionCtx {
@@ -120,6 +125,7 @@ impl MinionCtx {
             jid: None,
             link: None,
             mask_pillar: true,
+            compiling_pillar: false,
         }
     }
 
@@ -135,6 +141,14 @@ impl MinionCtx {
     pub fn rendering(self) -> Self {
         MinionCtx {
             mask_pillar: false,
+            ..self
+        }
+    }
+
+    /// The context a masterless pillar's templates call functions with.
+    pub fn compiling_pillar(self) -> Self {
+        MinionCtx {
+            compiling_pillar: true,
             ..self
         }
     }

@@ -126,10 +126,28 @@ async fn compile_locally(
     if pillarenv.is_some() {
         opts.pillarenv = pillarenv;
     }
+    if ctx.compiling_pillar {
+        return Err(
+            "the pillar cannot be compiled from a template of the pillar being \
+                    compiled (pillar.items and friends are not available while rendering \
+                    pillar; use pillar.get)"
+                .into(),
+        );
+    }
     let roots = brine_common::fileroots::Roots::from_config(&ctx.config.pillar_roots);
     let (id, grains) = (ctx.id.to_string(), ctx.grains());
+    let functions = ctx.registry();
+    let handle = tokio::runtime::Handle::current();
+    let so_far = ctx.pillar();
+    let ctx = ctx.clone().compiling_pillar();
     tokio::task::spawn_blocking(move || {
-        brine_pillar::compile(&roots, &id, &grains, &opts).into_map()
+        let host = functions.map(|functions| {
+            crate::state_host::MinionStateHost::new(ctx, functions, handle, so_far)
+        });
+        let host = host
+            .as_ref()
+            .map(|h| h as &dyn brine_states::host::StateHost);
+        brine_pillar::compile_on(&roots, &id, &grains, &opts, host).into_map()
     })
     .await
     .map_err(|e| format!("the pillar compile stopped: {e}"))

@@ -1,0 +1,3 @@
+show-pillar:
+  test.succeed_without_changes:
+    - name: {{ pillar['from_cmd'] }} {{ pillar['basename'] }}
