@@ -154,6 +154,16 @@ fn fetch(c: &StateCall<'_>, source: &str, template: Option<&str>) -> Result<Opti
         check_hash(c, source, &local)?;
         return Ok(Some(Body::Local(local)));
     }
+    if super::remote::is_remote(source) {
+        let Some(local) = super::remote::fetch(c, source)? else {
+            return Ok(None);
+        };
+        if let Some(engine) = template {
+            let src = call(c.host, "file.read", vec![json!(local)], &[])?;
+            return render(c, engine, &text(&src), &local, source).map(|t| Some(Body::Text(t)));
+        }
+        return Ok(Some(Body::Local(local)));
+    }
     let local = source.strip_prefix("file://").unwrap_or(source);
     if !local.starts_with('/') {
         return Err(format!(

@@ -13,6 +13,7 @@ pub(crate) mod managed;
 pub(crate) mod paths;
 pub(crate) mod perms;
 mod recurse;
+mod remote;
 mod serialize;
 
 use crate::lowstate::StateModules;
