@@ -185,6 +185,8 @@ def normalise(value, roots):
                 out[nk] = _sort_failed_requisites(normalise(v, roots))
             else:
                 out[nk] = normalise(v, roots)
+        if is_result:
+            _sort_recurse_sets(out)
         return out
     return value
 
@@ -200,6 +202,35 @@ def _sort_failed_requisites(comment):
         return comment
     names = comment[len(_FAILED_REQUISITES):].split(", ")
     return _FAILED_REQUISITES + ", ".join(sorted(names))
+
+
+_PATH_BLOCK = re.compile(r"\n\n(?=#### [^\n]* ####(?:\n|$))")
+
+
+def _sort_recurse_sets(result):
+    """`file.recurse` walks Python sets of paths (under the temp root, so no
+    two runs share their order): its comment's "#### <path> ####" blocks, the
+    paths of a "#### removed ####" block, its `changes` keys and its
+    `changes.removed` list. Compare them sorted (blocks without their
+    trailing newlines, joined by a blank line)."""
+    comment = result.get("comment")
+    changes = result.get("changes")
+    if not isinstance(comment, str) or not isinstance(changes, dict):
+        return
+    if not comment.startswith(("#### ", "Recursively updated ")):
+        return
+    if comment.startswith("#### "):
+        blocks = []
+        for block in _PATH_BLOCK.split(comment):
+            header, _, body = block.rstrip("\n").partition("\n")
+            if header == "#### removed ####":
+                body = "\n".join(sorted(body.split("\n")))
+            blocks.append(header + "\n" + body if body else header)
+        result["comment"] = "\n\n".join(sorted(blocks))
+    removed = changes.get("removed")
+    if isinstance(removed, list) and all(isinstance(r, str) for r in removed):
+        changes["removed"] = sorted(removed)
+    result["changes"] = dict(sorted(changes.items()))
 
 
 def normalise_text(text, roots):
