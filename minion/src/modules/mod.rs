@@ -40,6 +40,7 @@ pub mod saltutil;
 pub mod schedule;
 pub mod service;
 pub mod slsutil;
+pub mod ssh;
 pub mod state;
 pub mod status;
 pub mod sys;
@@ -265,6 +266,7 @@ fn all_functions() -> Functions<MinionCtx> {
     schedule::register(&mut f);
     service::register(&mut f);
     slsutil::register(&mut f);
+    ssh::register(&mut f);
     state::register(&mut f);
     status::register(&mut f);
     sys::register(&mut f);

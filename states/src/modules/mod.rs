@@ -27,6 +27,8 @@ pub mod locale;
 pub mod module;
 pub mod pkg;
 pub mod service;
+pub mod ssh_auth;
+pub mod ssh_known_hosts;
 pub mod sysctl;
 pub mod test;
 pub mod user;
@@ -50,6 +52,8 @@ pub fn registry() -> StateModules {
     sysctl::register(&mut m);
     module::register(&mut m);
     event::register(&mut m);
+    ssh_auth::register(&mut m);
+    ssh_known_hosts::register(&mut m);
     m
 }
 

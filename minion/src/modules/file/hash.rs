@@ -74,7 +74,6 @@ pub fn file_digest(path: &Path, form: &str, chunk: usize) -> Result<String, Hash
 }
 
 /// The hex digest of bytes in memory.
-#[cfg(test)]
 pub fn digest(data: &[u8], form: &str) -> Option<String> {
     let mut hasher = Hasher::new(form)?;
     hasher.update(data);
