@@ -17,7 +17,7 @@ use super::managed::managed;
 use super::paths::directory;
 use super::perms::stats;
 use crate::lowstate::{LowChunk, StateCall, StateResult};
-use crate::modules::{arg, call, pending, strings, text};
+use crate::modules::{arg, call, changed, one, pending, strings, text};
 
 /// Arguments of `file.recurse`'s own signature: they do not reach the
 /// `file.managed` of each file (Salt passes only the rest of `**kwargs`,
@@ -282,16 +282,25 @@ fn occupied(tree: &Tree, all_dirs: &BTreeSet<String>, dest: &str) -> bool {
 /// (searched); a list matches when one of its patterns does.
 /// `file.directory`'s `clean` applies `exclude_pat` the same way.
 pub(super) fn pattern_ok(c: &StateCall<'_>, rel: &str) -> bool {
+    patterns_allow(c, rel, true)
+}
+
+/// [`pattern_ok`], with or without looking at `include_pat`.
+fn patterns_allow(c: &StateCall<'_>, rel: &str, with_include: bool) -> bool {
     let matches = |key: &str| -> Option<bool> {
+        // Python's truthiness: an empty pattern or list is no pattern.
         let patterns: Vec<String> = match c.chunk.arg(key)? {
             Value::Array(items) => items.iter().map(text).collect(),
             Value::Null => return None,
-            other => vec![text(other)],
+            other => vec![text(other)]
+                .into_iter()
+                .filter(|p| !p.is_empty())
+                .collect(),
         };
-        (!patterns.is_empty() && patterns.iter().any(|p| !p.is_empty()))
-            .then(|| patterns.iter().any(|p| pattern_matches(p, rel)))
+        (!patterns.is_empty()).then(|| patterns.iter().any(|p| pattern_matches(p, rel)))
     };
-    matches("include_pat").unwrap_or(true) && !matches("exclude_pat").unwrap_or(false)
+    let included = !with_include || matches("include_pat").unwrap_or(true);
+    included && !matches("exclude_pat").unwrap_or(false)
 }
 
 fn pattern_matches(pattern: &str, rel: &str) -> bool {
@@ -308,28 +317,17 @@ fn manage_directory(c: &StateCall<'_>, path: &str, clean: bool, merged: &mut Mer
         return;
     }
     let in_the_way = stats(c.host, path).is_some_and(|st| st.get("type") != Some(&json!("dir")));
-    if clean && in_the_way {
-        if c.test {
-            merged.add(
-                path,
-                &pending(
-                    path,
-                    format!("Replacing {path} with a directory"),
-                    Map::new(),
-                ),
-            );
-            return;
-        }
-        let removed = call(c.host, "file.remove", vec![json!(path)], &[]);
-        let mut replaced = StateResult::new(path);
-        if let Err(e) = removed {
-            replaced = StateResult::fail(path, e);
-        } else {
-            replaced
-                .changes
-                .insert("diff".into(), json!("Replaced file with a directory"));
-        }
-        merged.add(path, &replaced);
+    if clean
+        && in_the_way
+        && !clear_the_way(
+            c,
+            path,
+            format!("Replacing {path} with a directory"),
+            "Replaced file with a directory",
+            merged,
+        )
+    {
+        return;
     }
     let mut args = Map::new();
     for key in ["user", "group", "dir_mode"] {
@@ -347,28 +345,18 @@ fn manage_directory(c: &StateCall<'_>, path: &str, clean: bool, merged: &mut Mer
 fn manage_file(c: &StateCall<'_>, path: &str, source: &str, clean: bool, merged: &mut Merged) {
     let replace = c.chunk.bool_arg("replace", true);
     let is_dir = stats(c.host, path).is_some_and(|st| st.get("type") == Some(&json!("dir")));
-    if clean && is_dir && replace {
-        if c.test {
-            merged.add(
-                path,
-                &pending(
-                    path,
-                    format!("Replacing directory {path} with a file"),
-                    Map::new(),
-                ),
-            );
-            return;
-        }
-        let mut replaced = StateResult::new(path);
-        match call(c.host, "file.remove", vec![json!(path)], &[]) {
-            Ok(_) => {
-                replaced
-                    .changes
-                    .insert("diff".into(), json!("Replaced directory with a new file"));
-            }
-            Err(e) => replaced = StateResult::fail(path, e),
-        }
-        merged.add(path, &replaced);
+    if clean
+        && is_dir
+        && replace
+        && !clear_the_way(
+            c,
+            path,
+            format!("Replacing directory {path} with a file"),
+            "Replaced directory with a new file",
+            merged,
+        )
+    {
+        return;
     }
     let mut args: Map<String, Value> = c
         .chunk
@@ -384,6 +372,27 @@ fn manage_file(c: &StateCall<'_>, path: &str, source: &str, clean: bool, merged:
     }
     let sub = sub_chunk(c.chunk, path, "managed", args);
     merged.add(path, &managed(&nested(c, &sub)));
+}
+
+/// With `clean`, what is of the wrong kind at `path` goes first. In test
+/// mode Salt only says so and leaves the path at that (`false`: skip it).
+fn clear_the_way(
+    c: &StateCall<'_>,
+    path: &str,
+    test_comment: String,
+    diff: &str,
+    merged: &mut Merged,
+) -> bool {
+    if c.test {
+        merged.add(path, &pending(path, test_comment, Map::new()));
+        return false;
+    }
+    let replaced = match call(c.host, "file.remove", vec![json!(path)], &[]) {
+        Ok(_) => changed(path, "", one("diff", json!(diff))),
+        Err(e) => StateResult::fail(path, e),
+    };
+    merged.add(path, &replaced);
+    true
 }
 
 fn sub_chunk(parent: &LowChunk, name: &str, fun: &str, args: Map<String, Value>) -> LowChunk {
@@ -435,7 +444,8 @@ fn clean_target(
             .strip_prefix(root)
             .unwrap_or(&path)
             .trim_start_matches('/');
-        if c.chunk.arg("exclude_pat").is_some() && !exclude_ok(c, rel) {
+        // `_clean_dir` looks at `exclude_pat` only, never `include_pat`.
+        if !patterns_allow(c, rel, false) {
             continue;
         }
         let gone_with_parent = removed.iter().any(|r| path.starts_with(&format!("{r}/")));
@@ -448,21 +458,6 @@ fn clean_target(
     }
     removed.sort();
     Ok(removed)
-}
-
-/// `_clean_dir` looks at `exclude_pat` only (never `include_pat`).
-fn exclude_ok(c: &StateCall<'_>, rel: &str) -> bool {
-    let only_exclude = LowChunk {
-        args: c
-            .chunk
-            .args
-            .iter()
-            .filter(|(k, _)| k.as_str() != "include_pat")
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        ..c.chunk.clone()
-    };
-    pattern_ok(&nested(c, &only_exclude), rel)
 }
 
 /// Files of the `file` states this one requires stay (Salt's `_gen_keep_files`).

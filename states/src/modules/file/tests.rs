@@ -863,3 +863,36 @@ fn serialize_argument_errors_are_salts() {
         "File /etc/a is not present and is not set for creation"
     );
 }
+
+#[test]
+fn recurse_clean_replaces_a_directory_where_a_file_belongs() {
+    let (h, fs) = master_host(
+        &[
+            ("/srv", None, "0755"),
+            ("/srv/app", None, "0755"),
+            ("/srv/app/f", None, "0755"),
+        ],
+        &["src/f"],
+    );
+    let ch = chunk(
+        "file",
+        "recurse",
+        "/srv/app",
+        json!({"source": "salt://src", "clean": true}),
+    );
+    let t = run(recurse::recurse, &h, &ch, true);
+    assert_eq!(t.result, None);
+    assert_eq!(
+        t.comment,
+        "#### /srv/app/f ####\nReplacing directory /srv/app/f with a file"
+    );
+    let r = run(recurse::recurse, &h, &ch, false);
+    assert_eq!(r.result, Some(true), "{}", r.comment);
+    assert_eq!(r.changes["/srv/app/f"]["diff"], json!("New file"));
+    let now_a_file = fs
+        .lock()
+        .ok()
+        .and_then(|f| f.get("/srv/app/f").cloned())
+        .and_then(|e| e.0);
+    assert_eq!(now_a_file.as_deref(), Some("cached bytes\n"));
+}
