@@ -4,6 +4,7 @@
 usage: formulas.py FORMULAS_DIR [FORMULA ...] [--markdown FILE] [--save DIR]
                    [--brine-call PATH] [--salt-call PATH] [--sls FORMULA=SLS]
                    [--no-apply FORMULA] [--apply all|rendered|none] [--jobs N]
+                   [--frozen-clock 'YYYY-MM-DD HH:MM:SS']
 
 FORMULAS_DIR holds formula checkouts, one directory each, laid out like the
 saltstack-formulas repositories:
@@ -38,6 +39,11 @@ its result depends on the machine; both runs see the same machine. --apply
 rendered (the default) runs it only when Salt's show_sls succeeded (otherwise
 both would just repeat the render error); --no-apply FORMULA skips it for one
 formula (e.g. one whose onlyif/unless commands you do not want run).
+
+Some pillars embed the current time (postgres-formula's `status.time`), which
+two runs never share: --frozen-clock runs both sides under libfaketime
+(`faketime -f`, Debian package `faketime`) with the wall clock stopped at the
+given UTC moment; the monotonic clock keeps running.
 
 Both outputs are normalised with conformance_lib's rules and compared with
 mapping key order ignored. Output: a Markdown table (stdout, or --markdown
@@ -226,13 +232,13 @@ def stage(path, tmp):
     return case
 
 
-def run(binary, is_salt, case, lines):
+def run(binary, is_salt, case, lines, frozen_clock=None):
     root, conf = lib.make_sandbox(case, "formulas-salt-" if is_salt else "formulas-brine-")
     docs = []
     try:
         for line in lines:
             try:
-                proc = lib.run_local(binary, conf, line, root)
+                proc = lib.run_local(binary, conf, line, root, frozen_clock)
                 docs.append(lib.record(proc, root))
             except subprocess.TimeoutExpired:
                 docs.append({"retcode": None, "stdout": "", "stderr": "TIMEOUT"})
@@ -327,13 +333,14 @@ def compare_formula(path, args):
     try:
         case = stage(path, tmp)
         lines = [c.format(sls=sls) for c in COMMANDS]
-        salt = run(args.salt_call, True, case, lines[:2])
+        clock = args.frozen_clock
+        salt = run(args.salt_call, True, case, lines[:2], clock)
         apply = args.apply == "all" or (args.apply == "rendered" and salt[0]["retcode"] == 0)
         if label in args.no_apply or name in args.no_apply:
             apply = False
         if apply:
-            salt += run(args.salt_call, True, case, lines[2:])
-        brine = run(args.brine_snapshot, False, case, lines[: len(salt)])
+            salt += run(args.salt_call, True, case, lines[2:], clock)
+        brine = run(args.brine_snapshot, False, case, lines[: len(salt)], clock)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     for i, (line, s, b) in enumerate(zip(lines, salt, brine)):
@@ -437,6 +444,9 @@ def main():
     ap.add_argument("--no-apply", action="append", default=[], help="skip state.apply test=True for FORMULA")
     ap.add_argument("--apply", choices=("all", "rendered", "none"), default="rendered")
     ap.add_argument("--jobs", type=int, default=2, help="formulas run in parallel")
+    ap.add_argument("--frozen-clock", metavar="'YYYY-MM-DD HH:MM:SS'",
+                    help="run both sides with the wall clock stopped at this UTC time "
+                         "(needs libfaketime's `faketime`; for formulas that embed the time)")
     args = ap.parse_intermixed_args()
     args.sls = parse_sls(args.sls)
     args.no_apply = set(args.no_apply)

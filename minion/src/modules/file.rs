@@ -121,6 +121,7 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         READLINK_DOC,
         readlink,
     );
+    reg(f, "file.readdir", "path", READDIR_DOC, readdir);
     reg(
         f,
         "file.stats",
@@ -255,6 +256,7 @@ const COPY_DOC: &str = "Copy a file or directory from source to dst. Copying a d
 const RENAME_DOC: &str = "Rename a file or directory\n\nCLI Example:\n\n    brine '*' file.rename /path/to/src /path/to/dst";
 const SYMLINK_DOC: &str = "Create a symbolic link (symlink, soft link) to a file\n\nforce\n    Overwrite an existing file or symlink at ``path``.\n\natomic\n    Replace ``path`` atomically.\n\nfollow_symlinks\n    If False, a broken symlink at ``path`` counts as existing.\n\nCLI Example:\n\n    brine '*' file.symlink /path/to/file /path/to/link";
 const READLINK_DOC: &str = "Return the path that a symlink points to\n\ncanonicalize\n    Resolve every symlink on the way (``realpath``).\n\nCLI Example:\n\n    brine '*' file.readlink /path/to/link";
+const READDIR_DOC: &str = "Return a list containing the contents of a directory: \".\", \"..\" and\nits entries in the order the directory gives them.\n\nCLI Example:\n\n    brine '*' file.readdir /path/to/dir/";
 const STATS_DOC: &str = "Return a dict containing the stats for a given file: inode, uid, gid,\ngroup, user, atime, mtime, ctime, size, mode, type, target (and sum with\n``hash_type``).\n\nCLI Example:\n\n    brine '*' file.stats /etc/passwd";
 const GET_HASH_DOC: &str = "Get the hash sum of a file: md5, sha1, sha224, sha256 (default), sha384\nor sha512.\n\nCLI Example:\n\n    brine '*' file.get_hash /etc/shadow\n    brine '*' file.get_hash /etc/shadow md5";
 const GET_SUM_DOC: &str = "Return the checksum for the given file (``File not found`` if it is not\na file).\n\nCLI Example:\n\n    brine '*' file.get_sum /etc/passwd sha512";
@@ -819,6 +821,28 @@ fn readlink(args: &Args) -> FileResult {
         .map_err(|e| FnError::Execution(os_error(&e, &path)))
 }
 
+/// Salt's `file.readdir`: `.`, `..`, then the entries in the directory's own
+/// order (`os.listdir`), which is also the order `os.walk` visits them in.
+fn readdir(args: &Args) -> FileResult {
+    let raw = meta::expand_user(&args.str_or("path", "None"));
+    let path = PathBuf::from(&raw);
+    if !path.is_absolute() {
+        return Err(FnError::Invocation("Dir path must be absolute.".into()));
+    }
+    if !path.is_dir() {
+        return Err(FnError::Invocation(format!(
+            "A valid directory was not specified: {raw}"
+        )));
+    }
+    let entries = std::fs::read_dir(&path).map_err(|e| FnError::Execution(os_error(&e, &path)))?;
+    let mut out = vec![json!("."), json!("..")];
+    for entry in entries {
+        let entry = entry.map_err(|e| FnError::Execution(os_error(&e, &path)))?;
+        out.push(json!(entry.file_name().to_string_lossy()));
+    }
+    Ok(Value::Array(out))
+}
+
 // ---------------------------------------------------------------------------
 // Metadata
 
@@ -1372,5 +1396,38 @@ mod tests {
         let mode = std::fs::metadata(&path).map(|m| m.mode() & 0o777).ok();
         assert_eq!(mode, Some(0o600));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn readdir_lists_dot_entries_first_then_the_directory() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::write(dir.path().join("a"), "").expect("write");
+        std::fs::create_dir(dir.path().join("sub")).expect("mkdir");
+        let bind = |path: &str| {
+            let call = Call {
+                fun: "file.readdir".into(),
+                args: vec![json!(path)],
+                kwargs: Map::new(),
+            };
+            readdir(&Args::bind(&call, "path"))
+        };
+        let listed = bind(&dir.path().display().to_string()).expect("readdir");
+        let names: Vec<&str> = listed
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        assert_eq!(&names[..2], &[".", ".."]);
+        let mut rest = names[2..].to_vec();
+        rest.sort_unstable();
+        assert_eq!(rest, ["a", "sub"]);
+        let relative = bind("rel").map_err(|e| e.to_string());
+        assert!(relative.is_err_and(|e| e.contains("Dir path must be absolute.")));
+        let missing = format!("{}/nope", dir.path().display());
+        let err = bind(&missing).map_err(|e| e.to_string());
+        assert!(err.is_err_and(|e| {
+            e.contains(&format!("A valid directory was not specified: {missing}"))
+        }));
     }
 }

@@ -29,6 +29,10 @@ fn reserved(key: &str) -> bool {
                 | "args"
                 | "kwargs"
                 | "m_name"
+                | "m_fun"
+                | "m_names"
+                | "m_state"
+                | "m_saltenv"
                 | "require"
                 | "require_in"
                 | "watch"
@@ -133,10 +137,12 @@ fn run(c: &StateCall<'_>) -> StateResult {
     }
 }
 
-/// `name: mod.fun` (or `m_name`), with `args`, `kwargs` and other keywords.
+/// `name: mod.fun`, with `args`, `kwargs` and other keywords; `m_name`,
+/// `m_fun`, `m_names`, `m_state` and `m_saltenv` give the function the
+/// arguments whose names the state system owns.
 fn old_style(c: &StateCall<'_>) -> StateResult {
     let name = name_of(c);
-    let fun = c.chunk.str_arg("m_name").unwrap_or(name);
+    let fun = name;
     if !c.host.has_function(fun) {
         return StateResult::fail(name, format!("Module function {fun} is not available"));
     }
@@ -152,8 +158,13 @@ fn old_style(c: &StateCall<'_>) -> StateResult {
         .chunk
         .args
         .iter()
-        .filter(|(k, _)| !reserved(k))
-        .map(|(k, v)| (k.clone(), v.clone()))
+        .filter_map(|(k, v)| match k.strip_prefix("m_") {
+            Some(owned @ ("name" | "fun" | "names" | "state" | "saltenv")) => {
+                Some((owned.to_owned(), v.clone()))
+            }
+            _ if reserved(k) => None,
+            _ => Some((k.clone(), v.clone())),
+        })
         .collect();
     if let Some(Value::Object(kw)) = c.chunk.arg("kwargs") {
         kwargs.extend(kw.clone());
@@ -223,5 +234,23 @@ mod tests {
             false,
         );
         assert_eq!(f.result, Some(false));
+    }
+
+    #[test]
+    fn old_style_m_name_is_the_functions_name_argument() {
+        let h = host();
+        let ch = chunk(
+            "module",
+            "wait",
+            "test.arg",
+            json!({"m_name": "postgresql", "m_fun": "f"}),
+        );
+        let t = run_state(run, &h, &ch, true);
+        assert_eq!(t.comment, "Module function test.arg is set to execute");
+        let r = run_state(run, &h, &ch, false);
+        assert_eq!(
+            r.changes["ret"]["kwargs"],
+            json!({"name": "postgresql", "fun": "f"})
+        );
     }
 }

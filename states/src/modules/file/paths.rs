@@ -36,12 +36,19 @@ fn guarded(c: &StateCall<'_>, f: impl FnOnce() -> Result<StateResult, String>) -
 // directory
 
 pub fn directory(c: &StateCall<'_>) -> StateResult {
-    let name = name_of(c).trim_end_matches('/');
+    let given = name_of(c);
+    let name = given.trim_end_matches('/');
     let name = if name.is_empty() { "/" } else { name };
-    if let Some(err) = absolute_error(name) {
-        return StateResult::fail(name, err);
+    let result = match absolute_error(name) {
+        Some(err) => StateResult::fail(name, err),
+        None => guarded(c, || directory_inner(c, name)),
+    };
+    // Salt works on the name without its trailing slash but reports it as
+    // given (`/opt/app/` stays `/opt/app/` in the result).
+    StateResult {
+        name: given.to_owned(),
+        ..result
     }
-    guarded(c, || directory_inner(c, name))
 }
 
 /// A directory that is not there yet, as Salt reports it: changes
@@ -97,7 +104,6 @@ fn directory_inner(c: &StateCall<'_>, name: &str) -> Result<StateResult, String>
     if !is_dir(c, name)? {
         return create_directory(c, name, &want);
     }
-    let mut changes = Map::new();
     let st = stats(c.host, name).unwrap_or_default();
     let perm = needed(&st, &want);
     let recursed = recurse(c, name)?;
@@ -109,17 +115,15 @@ fn directory_inner(c: &StateCall<'_>, name: &str) -> Result<StateResult, String>
     if !removed.is_empty() {
         let comment = format!("Files cleaned from directory {name}");
         if c.test {
-            let mut ch = Map::new();
+            let mut ch = by_path(recursed);
             if !perm.is_empty() {
                 ch.insert(name.to_string(), Value::Object(perm));
             }
-            ch.extend(recursed);
             ch.insert("removed".into(), json!(removed));
             return Ok(pending(name, comment, ch));
         }
         apply(c.host, name, &perm)?;
-        changes.extend(perm);
-        changes.extend(recursed);
+        let mut changes = applied_changes(name, perm, recursed);
         changes.insert("removed".into(), json!(removed));
         return Ok(changed(name, comment, changes));
     }
@@ -130,24 +134,26 @@ fn directory_inner(c: &StateCall<'_>, name: &str) -> Result<StateResult, String>
                 format!("The directory {name} is in the correct state"),
             ));
         }
-        let lines: String = perm
-            .iter()
-            .map(|(k, v)| format!("{name}: {k} - {}\n", text(v)))
-            .collect();
-        let mut ch = Map::new();
+        // Salt lists the paths below first (walk order), then the directory.
+        let mut all = recursed;
         if !perm.is_empty() {
-            ch.insert(name.to_string(), Value::Object(perm));
+            all.push((name.to_string(), perm));
         }
-        ch.extend(recursed);
+        let lines: String = all
+            .iter()
+            .flat_map(|(path, ch)| {
+                ch.iter()
+                    .map(move |(k, v)| format!("{path}: {k} - {}\n", text(v)))
+            })
+            .collect();
         return Ok(pending(
             name,
             format!("The following files will be changed:\n{lines}"),
-            ch,
+            by_path(all),
         ));
     }
     apply(c.host, name, &perm)?;
-    changes.extend(perm);
-    changes.extend(recursed);
+    let changes = applied_changes(name, perm, recursed);
     if changes.is_empty() {
         return Ok(StateResult::ok(
             name,
@@ -215,54 +221,179 @@ fn excluded(c: &StateCall<'_>, rel: &str) -> bool {
     c.chunk.arg("exclude_pat").is_some() && !super::recurse::pattern_ok(c, rel)
 }
 
-/// `recurse: [user, group, mode]`: owner and `file_mode`/`dir_mode` below
-/// `name`. The changes are keyed by path (applied unless in test mode).
-fn recurse(c: &StateCall<'_>, name: &str) -> Result<Map<String, Value>, String> {
-    let what = crate::modules::list_of(c.chunk, "recurse");
-    if what.is_empty() {
-        return Ok(Map::new());
-    }
+/// `recurse: [user, group, mode, ignore_files, ignore_dirs, silent]`: owner
+/// and `file_mode`/`dir_mode` below `name`, path by path in the order
+/// `os.walk` visits them (each directory's files, then its subdirectories;
+/// entries in the directory's own order), which is the order of Salt's
+/// comment lines. The changes are keyed by path (applied unless in test mode).
+fn recurse(c: &StateCall<'_>, name: &str) -> Result<Vec<(String, Map<String, Value>)>, String> {
+    let Some(what) = recurse_set(c)? else {
+        return Ok(Vec::new());
+    };
     let pick = |key: &str| what.iter().any(|w| w == key);
-    let base = Wanted {
-        user: if pick("user") {
-            str_of(c.chunk, "user")
-        } else {
-            None
-        },
-        group: if pick("group") {
-            str_of(c.chunk, "group")
-        } else {
-            None
-        },
-        mode: None,
+    let follow = c.chunk.bool_arg("follow_symlinks", false);
+    // Salt's defaults: dir_mode falls back to mode, file_mode to dir_mode.
+    let wanted = |mode_keys: &[&str]| Wanted {
+        user: str_of(c.chunk, "user").filter(|_| pick("user")),
+        group: str_of(c.chunk, "group").filter(|_| pick("group")),
+        mode: mode_keys
+            .iter()
+            .find_map(|key| c.chunk.arg(key).filter(|v| truthy(v)))
+            .and_then(super::perms::normalize_mode)
+            .filter(|_| pick("mode")),
     };
-    let mode_of = |key: &str| {
-        if pick("mode") {
-            c.chunk.arg(key).and_then(super::perms::normalize_mode)
-        } else {
-            None
+    let file_want = wanted(&["file_mode", "dir_mode", "mode"]);
+    let dir_want = wanted(&["dir_mode", "mode"]);
+    let max_depth = c.chunk.arg("max_depth").and_then(Value::as_u64);
+    let mut out = Vec::new();
+    for (root, dirs, files) in walk(c, name, max_depth)? {
+        let checked = [
+            (files, &file_want, !pick("ignore_files")),
+            (dirs, &dir_want, !pick("ignore_dirs")),
+        ];
+        for (entries, want, check) in checked {
+            for entry in entries.iter().filter(|_| check) {
+                let path = format!("{root}/{entry}");
+                let ch = meta_changes(c, &path, want, follow);
+                if ch.is_empty() {
+                    continue;
+                }
+                if !c.test {
+                    apply(c.host, &path, &ch)?;
+                }
+                out.push((path, ch));
+            }
         }
-    };
-    let mut out = Map::new();
-    for path in everything_under(c, name)? {
-        let Some(st) = stats(c.host, &path) else {
-            continue;
-        };
-        let dir = st.get("type") == Some(&json!("dir"));
-        let want = Wanted {
-            mode: mode_of(if dir { "dir_mode" } else { "file_mode" }),
-            ..base.clone()
-        };
-        let ch = needed(&st, &want);
-        if ch.is_empty() {
-            continue;
-        }
-        if !c.test {
-            apply(c.host, &path, &ch)?;
-        }
-        out.insert(path, Value::Object(ch));
     }
     Ok(out)
+}
+
+/// The changes of an applied `file.directory`, shaped as Salt's: what its
+/// check predicted, path by path, and then the flat `user`/`group`/`mode`
+/// keys Salt's `check_perms` writes for the directory and for each path
+/// below it that changed, the last one winning.
+fn applied_changes(
+    name: &str,
+    perm: Map<String, Value>,
+    recursed: Vec<(String, Map<String, Value>)>,
+) -> Map<String, Value> {
+    let mut flat = perm.clone();
+    for (_, ch) in &recursed {
+        flat.extend(ch.clone());
+    }
+    let mut predicted = recursed;
+    if !perm.is_empty() {
+        predicted.push((name.to_owned(), perm));
+    }
+    let mut changes = by_path(predicted);
+    changes.extend(flat);
+    changes
+}
+
+/// Per-path changes as the changes dict keys them.
+fn by_path(changes: Vec<(String, Map<String, Value>)>) -> Map<String, Value> {
+    changes
+        .into_iter()
+        .map(|(path, ch)| (path, Value::Object(ch)))
+        .collect()
+}
+
+/// The `recurse` list, checked as Salt checks it; `None` when not asked for.
+fn recurse_set(c: &StateCall<'_>) -> Result<Option<Vec<String>>, String> {
+    const TYPES: [&str; 6] = [
+        "user",
+        "group",
+        "mode",
+        "ignore_files",
+        "ignore_dirs",
+        "silent",
+    ];
+    let items = match c.chunk.arg("recurse") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(items)) if items.is_empty() => return Ok(None),
+        Some(Value::Array(items)) => items,
+        Some(v) if !truthy(v) => return Ok(None),
+        Some(_) => return Err("\"recurse\" must be formed as a list of strings".into()),
+    };
+    let names: Vec<String> = items
+        .iter()
+        .filter_map(Value::as_str)
+        .map(String::from)
+        .collect();
+    if names.len() != items.len() || names.iter().any(|n| !TYPES.contains(&n.as_str())) {
+        let quoted: Vec<String> = TYPES.iter().map(|t| format!("\"{t}\"")).collect();
+        return Err(format!(
+            "Types for \"recurse\" limited to {}.",
+            quoted.join(", ")
+        ));
+    }
+    if names.iter().any(|n| n == "ignore_files") && names.iter().any(|n| n == "ignore_dirs") {
+        return Err(
+            "Must not specify \"recurse\" options \"ignore_files\" and \"ignore_dirs\" \
+                    at the same time."
+                .into(),
+        );
+    }
+    Ok(Some(names))
+}
+
+/// Salt's `_check_dir_meta` (and its per-file twin): what `path` needs; a
+/// symlink's mode is left alone unless links are followed (Linux cannot
+/// change it).
+fn meta_changes(c: &StateCall<'_>, path: &str, want: &Wanted, follow: bool) -> Map<String, Value> {
+    let st = call(
+        c.host,
+        "file.stats",
+        vec![json!(path), Value::Null, json!(follow)],
+        &[],
+    );
+    let Ok(Value::Object(st)) = st else {
+        return Map::new();
+    };
+    let is_link = st.get("type") == Some(&json!("link"));
+    let want = Wanted {
+        mode: want.mode.clone().filter(|_| follow || !is_link),
+        ..want.clone()
+    };
+    needed(&st, &want)
+}
+
+/// One directory of a walk: its path, its subdirectories and its other
+/// entries, by name.
+type WalkStep = (String, Vec<String>, Vec<String>);
+
+/// `os.walk(top)` top-down through the host (`file.readdir`), down to
+/// `max_depth` levels below `top`: a symlink to a directory is listed among
+/// the directories but not entered.
+fn walk(c: &StateCall<'_>, top: &str, max_depth: Option<u64>) -> Result<Vec<WalkStep>, String> {
+    let mut steps = Vec::new();
+    let mut pending_dirs = vec![(top.trim_end_matches('/').to_owned(), 0u64)];
+    while let Some((root, depth)) = pending_dirs.pop() {
+        if max_depth.is_some_and(|max| depth >= max) {
+            continue;
+        }
+        let listed = call(c.host, "file.readdir", vec![json!(root)], &[])?;
+        let (mut dirs, mut files) = (Vec::new(), Vec::new());
+        for entry in crate::modules::strings(&listed).into_iter().skip(2) {
+            let path = format!("{root}/{entry}");
+            if is_dir(c, &path)? {
+                dirs.push(entry);
+            } else {
+                files.push(entry);
+            }
+        }
+        let mut below = Vec::new();
+        for d in &dirs {
+            let path = format!("{root}/{d}");
+            if !is_link(c, &path)? {
+                below.push((path, depth + 1));
+            }
+        }
+        // Depth first, in listing order: the stack takes them reversed.
+        pending_dirs.extend(below.into_iter().rev());
+        steps.push((root, dirs, files));
+    }
+    Ok(steps)
 }
 
 // ---------------------------------------------------------------------------
