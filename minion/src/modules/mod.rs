@@ -32,6 +32,7 @@ pub mod locale;
 pub mod log;
 pub mod match_;
 pub mod mine;
+pub mod mount;
 pub mod network;
 pub mod pillar;
 pub mod pkg;
@@ -47,6 +48,7 @@ pub mod sys;
 pub mod sysctl;
 pub mod system;
 pub mod test;
+pub mod timezone;
 pub mod user;
 
 /// What a function sees of the minion it runs on.
@@ -259,6 +261,7 @@ fn all_functions() -> Functions<MinionCtx> {
     log::register(&mut f);
     match_::register(&mut f);
     mine::register(&mut f);
+    mount::register(&mut f);
     network::register(&mut f);
     pillar::register(&mut f);
     pkg::register(&mut f);
@@ -274,6 +277,7 @@ fn all_functions() -> Functions<MinionCtx> {
     locale::register(&mut f);
     system::register(&mut f);
     test::register(&mut f);
+    timezone::register(&mut f);
     user::register(&mut f);
     f
 }

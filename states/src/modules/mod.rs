@@ -25,12 +25,14 @@ pub mod group;
 pub mod host;
 pub mod locale;
 pub mod module;
+pub mod mount;
 pub mod pkg;
 pub mod service;
 pub mod ssh_auth;
 pub mod ssh_known_hosts;
 pub mod sysctl;
 pub mod test;
+pub mod timezone;
 pub mod user;
 
 /// Every state function, registered under its `module.function` name.
@@ -50,6 +52,8 @@ pub fn registry() -> StateModules {
     host::register(&mut m);
     locale::register(&mut m);
     sysctl::register(&mut m);
+    mount::register(&mut m);
+    timezone::register(&mut m);
     module::register(&mut m);
     event::register(&mut m);
     ssh_auth::register(&mut m);
