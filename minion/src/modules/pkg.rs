@@ -10,6 +10,7 @@
 
 mod apt;
 mod debversion;
+mod repo;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -84,6 +85,7 @@ pub struct InstallOptions {
 }
 
 pub fn register(f: &mut Functions<MinionCtx>) {
+    repo::register(f);
     f.register(
         "pkg.install",
         "name=None, refresh=False, fromrepo=None, skip_verify=False, debconf=None, pkgs=None, sources=None, reinstall=False, downloadonly=False, ignore_epoch=False, **kwargs",

@@ -27,6 +27,7 @@ pub mod locale;
 pub mod module;
 pub mod mount;
 pub mod pkg;
+pub mod pkgrepo;
 pub mod service;
 pub mod ssh_auth;
 pub mod ssh_known_hosts;
@@ -44,6 +45,7 @@ pub fn registry() -> StateModules {
     file::register(&mut m);
     cmd::register(&mut m);
     pkg::register(&mut m);
+    pkgrepo::register(&mut m);
     service::register(&mut m);
     user::register(&mut m);
     group::register(&mut m);
