@@ -14,6 +14,8 @@ use super::MinionCtx;
 use super::host::{CmdOutput, HostCmd, bool_param, list_value, required_str, str_param};
 use super::process::shlex_split;
 
+mod config;
+
 pub fn register(f: &mut Functions<MinionCtx>) {
     reg(
         f,
@@ -130,6 +132,7 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         LIST_TAGS_DOC,
         |g, c| Box::pin(list_tags(g, c)),
     );
+    config::register(f);
 }
 
 type GitFuture =
@@ -229,12 +232,37 @@ impl Git {
 
     /// Run and require success.
     async fn run(&self, cwd: Option<&str>, args: Vec<String>) -> Result<CmdOutput, FnError> {
+        self.user_available()?;
         self.command(cwd, &args).checked().await
     }
 
     /// Run; a non-zero exit is returned, not an error.
     async fn try_run(&self, cwd: Option<&str>, args: Vec<String>) -> Result<CmdOutput, FnError> {
+        self.user_available()?;
         self.command(cwd, &args).output().await
+    }
+
+    /// Salt's `cmd.run_all` refuses a `runas` user the system does not know,
+    /// before running anything.
+    fn user_available(&self) -> Result<(), FnError> {
+        match &self.user {
+            Some(user) if !matches!(nix::unistd::User::from_name(user), Ok(Some(_))) => Err(
+                FnError::Execution(format!("User '{user}' is not available")),
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// The runas user's home directory (the minion's own `HOME` without a
+    /// user): where Salt runs a command that has no `cwd`.
+    fn home(&self) -> Option<String> {
+        match &self.user {
+            Some(user) => nix::unistd::User::from_name(user)
+                .ok()
+                .flatten()
+                .map(|u| u.dir.display().to_string()),
+            None => std::env::var("HOME").ok(),
+        }
     }
 }
 

@@ -1,5 +1,6 @@
-//! Salt's `git.latest`: a clone of a remote repository at `target`, kept at
-//! the remote's `rev` (a branch, a tag, a commit ID or `HEAD`).
+//! Salt's `git` states (`git.config_set`/`git.config_unset` are in
+//! [`config`]). `git.latest`: a clone of a remote repository at `target`,
+//! kept at the remote's `rev` (a branch, a tag, a commit ID or `HEAD`).
 //!
 //! Built from the `git.*` execution functions, as in Salt: `git.ls_remote`
 //! finds the commit `rev` names on the remote; a missing target is cloned
@@ -15,8 +16,12 @@ use serde_json::{Map, Value, json};
 use super::{call, name_of, pending, str_of, strings, truthy};
 use crate::lowstate::{StateCall, StateModules, StateResult};
 
+mod config;
+
 pub fn register(m: &mut StateModules) {
     m.register("git.latest", latest);
+    m.register("git.config_set", config::config_set);
+    m.register("git.config_unset", config::config_unset);
 }
 
 /// What the remote's `rev` is.

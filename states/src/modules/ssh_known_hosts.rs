@@ -15,7 +15,7 @@ pub fn register(m: &mut StateModules) {
 }
 
 /// The `known_hosts` file: the user's relative one, or the system's.
-fn config_of(c: &StateCall<'_>, user: Option<&str>) -> Result<String, StateResult> {
+fn config_of(c: &StateCall<'_>, user: Option<&str>) -> Result<String, &'static str> {
     let config = str_of(c.chunk, "config").unwrap_or_else(|| {
         if user.is_some() {
             ".ssh/known_hosts".into()
@@ -24,10 +24,7 @@ fn config_of(c: &StateCall<'_>, user: Option<&str>) -> Result<String, StateResul
         }
     });
     if user.is_none() && !config.starts_with('/') {
-        return Err(StateResult::fail(
-            name_of(c),
-            "If not specifying a \"user\", specify an absolute \"config\".",
-        ));
+        return Err("If not specifying a \"user\", specify an absolute \"config\".");
     }
     Ok(config)
 }
@@ -47,7 +44,7 @@ fn present(c: &StateCall<'_>) -> StateResult {
     let user = str_of(c.chunk, "user");
     let config = match config_of(c, user.as_deref()) {
         Ok(config) => config,
-        Err(fail) => return fail,
+        Err(msg) => return StateResult::fail(name, msg),
     };
     let (key, fingerprint, enc) = (given(c, "key"), given(c, "fingerprint"), given(c, "enc"));
     let hash_type = given(c, "fingerprint_hash_type");
@@ -177,7 +174,7 @@ fn absent(c: &StateCall<'_>) -> StateResult {
     let user = str_of(c.chunk, "user");
     let config = match config_of(c, user.as_deref()) {
         Ok(config) => config,
-        Err(fail) => return fail,
+        Err(msg) => return StateResult::fail(name, msg),
     };
     let user_arg = user.clone().map_or(Value::Null, Value::from);
     let run = || -> Result<StateResult, String> {
