@@ -55,7 +55,9 @@ pub fn managed(c: &StateCall<'_>) -> StateResult {
     {
         return StateResult::fail(name, format!("Specified target {name} is a directory"));
     }
-    if current.is_some() && !c.chunk.bool_arg("replace", true) {
+    if current.is_some()
+        && (!c.chunk.bool_arg("replace", true) || super::remote::existing_file_matches(c))
+    {
         return ensure(c, Body::Nothing);
     }
     match wanted_body(c) {

@@ -100,6 +100,30 @@ pub(crate) fn fetch(c: &StateCall<'_>, source: &str) -> Result<Option<String>, S
     Ok(Some(local))
 }
 
+/// Salt's shortcut before any download: an existing file whose digest is
+/// the remote source's `source_hash` keeps its bytes (only owner and mode
+/// are managed). A hash that cannot be worked out is no match (Salt logs it).
+pub(crate) fn existing_file_matches(c: &StateCall<'_>) -> bool {
+    let source = match c.chunk.arg("source") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(items)) if items.len() == 1 => text(&items[0]),
+        _ => return false,
+    };
+    let Some(spec) = str_of(c.chunk, "source_hash").filter(|_| is_remote(&source)) else {
+        return false;
+    };
+    let Ok(sum) = source_sum(c, &source, &spec) else {
+        return false;
+    };
+    call(
+        c.host,
+        "file.get_hash",
+        vec![json!(name_of(c)), json!(sum.hash_type)],
+        &[],
+    )
+    .is_ok_and(|have| text(&have) == sum.hsum)
+}
+
 /// With `skip_verify`, a copy already in the cache is used as it is.
 fn cached_copy(
     c: &StateCall<'_>,

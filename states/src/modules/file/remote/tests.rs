@@ -188,3 +188,26 @@ fn remote_sources_and_redaction() {
     assert_eq!(redact("ftp://u:p@h/x"), "ftp://u:p@h/x");
     assert_eq!(redact("https://h/x"), "https://h/x");
 }
+
+#[test]
+fn an_existing_file_with_the_hash_is_not_downloaded() {
+    let h = MockHost::new(|f, args, _| match f {
+        "file.stats" => Ok(
+            json!({"type": "file", "mode": "0644", "user": "root", "group": "root", "uid": 0, "gid": 0}),
+        ),
+        "file.get_hash" if args.first() == Some(&json!("/out/a")) => Ok(json!(SHA)),
+        _ => Err(format!("unexpected {f}")),
+    });
+    let ch = managed_with(json!({"source": URL, "source_hash": SHA}));
+    let r = run(managed::managed, &h, &ch, false);
+    assert_eq!(
+        (r.result, r.comment.as_str()),
+        (
+            Some(true),
+            "File /out/a exists with proper permissions. No changes made."
+        )
+    );
+    let t = run(managed::managed, &h, &ch, true);
+    assert_eq!(t.comment, "File /out/a not updated");
+    assert!(!h.called("cp.cache_file"));
+}
