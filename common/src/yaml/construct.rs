@@ -35,6 +35,48 @@ pub(crate) fn construct_document(root: &Rc<Node>, source: &str) -> Result<Value,
     Ok(assemble(&mut slots, 0))
 }
 
+/// The keys of a document's root mapping that Python would not hold as
+/// strings (`123:`, `true:`, `~:`), in document order: Salt refuses such a
+/// state ID, and our string-keyed maps no longer tell them apart.
+pub(crate) fn non_string_top_keys(root: &Node, source: &str) -> Vec<NonStringKey> {
+    let constructor = Constructor { source };
+    if !matches!(root.kind, NodeKind::Mapping(_)) {
+        return Vec::new();
+    }
+    let Ok(entries) = constructor.flatten(root) else {
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .filter_map(|(key_node, _)| {
+            let key = constructor.key(root, key_node).ok()?;
+            let type_name = match key {
+                Scalar::Str(_) => return None,
+                Scalar::Null => "NoneType",
+                Scalar::Bool(_) => "bool",
+                Scalar::Int(_) => "int",
+                Scalar::Float(_) => "float",
+            };
+            Some(NonStringKey {
+                key: key.json_key(),
+                shown: key.python_str(),
+                type_name,
+            })
+        })
+        .collect()
+}
+
+/// A mapping key that was not a string in the YAML text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NonStringKey {
+    /// The key as our maps spell it (Salt's JSON spelling).
+    pub key: String,
+    /// The key as Python's `str()` prints it (`True`, `None`, `1.5`).
+    pub shown: String,
+    /// Python's type name: `int`, `float`, `bool` or `NoneType`.
+    pub type_name: &'static str,
+}
+
 /// One value under construction.
 enum Slot {
     Done(Value),

@@ -82,8 +82,11 @@
 
 mod compose;
 mod construct;
+pub use construct::NonStringKey;
 mod emit;
 mod resolve;
+
+use std::rc::Rc;
 
 use serde_json::Value;
 
@@ -221,7 +224,31 @@ impl Mark {
 /// Empty text (or only comments) gives `Value::Null`. A second document in the
 /// stream is an error, as with PyYAML's `yaml.load`.
 pub fn load(text: &str, source: &str) -> Result<Value, YamlError> {
-    let root = compose::with_composer(text, source, |composer| {
+    match document_root(text, source)? {
+        Some(root) => construct::construct_document(&root, source),
+        None => Ok(Value::Null),
+    }
+}
+
+/// [`load`], and the keys of the top-level mapping that were not strings in
+/// the text (see [`NonStringKey`]): Salt's state compiler refuses those IDs.
+pub fn load_with_top_key_types(
+    text: &str,
+    source: &str,
+) -> Result<(Value, Vec<NonStringKey>), YamlError> {
+    let root = document_root(text, source)?;
+    match root {
+        Some(root) => {
+            let value = construct::construct_document(&root, source)?;
+            Ok((value, construct::non_string_top_keys(&root, source)))
+        }
+        None => Ok((Value::Null, Vec::new())),
+    }
+}
+
+/// The root node of the single document in `text` (`None` when empty).
+fn document_root(text: &str, source: &str) -> Result<Option<Rc<compose::Node>>, YamlError> {
+    compose::with_composer(text, source, |composer| {
         let Some(root) = composer.next_document()? else {
             return Ok(None);
         };
@@ -236,11 +263,7 @@ pub fn load(text: &str, source: &str) -> Result<Value, YamlError> {
             ));
         }
         Ok(Some(root))
-    })?;
-    match root {
-        Some(root) => construct::construct_document(&root, source),
-        None => Ok(Value::Null),
-    }
+    })
 }
 
 /// Parses every document of a YAML stream as Salt does.

@@ -732,3 +732,25 @@ fn dumped_values_load_back() {
     assert_eq!(load_ok(&dump_block(&value)), value);
     assert_eq!(load_ok(&dump_flow(&value)), value);
 }
+
+#[test]
+fn top_level_keys_that_are_not_strings_are_reported_with_their_python_type() {
+    let text = "123: a\nname: b\n1.5: c\n~: d\n'7': e\nyes: f\n";
+    let (value, keys) = super::load_with_top_key_types(text, "<t>").expect("loads");
+    assert_eq!(value["123"], serde_json::json!("a"));
+    let seen: Vec<(&str, &str, &str)> = keys
+        .iter()
+        .map(|k| (k.key.as_str(), k.shown.as_str(), k.type_name))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("123", "123", "int"),
+            ("1.5", "1.5", "float"),
+            ("null", "None", "NoneType"),
+            ("true", "True", "bool"),
+        ]
+    );
+    let (_, none) = super::load_with_top_key_types("- 1\n- 2\n", "<t>").expect("loads");
+    assert!(none.is_empty());
+}

@@ -20,8 +20,10 @@ use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
 use super::HighData;
+use super::verify::NON_STRING_ID;
 use crate::host::StateHost;
-use crate::render::{SlsSource, render_sls};
+use crate::render::{SlsSource, render_sls_with_key_types};
+use brine_common::yaml::NonStringKey;
 
 /// The first automatic order number (Salt's `iorder`).
 pub const AUTO_ORDER_START: i64 = 10000;
@@ -119,8 +121,12 @@ impl<'a> Gatherer<'a> {
             sls,
             path: &path,
         };
-        let rendered = render_sls(self.host, &source, &text);
+        let rendered = render_sls_with_key_types(self.host, &source, &text);
         self.mods.insert(format!("{saltenv}:{sls}"));
+        let (rendered, key_types) = match rendered {
+            Ok((data, key_types)) => (Ok(data), key_types),
+            Err(e) => (Err(e), Vec::new()),
+        };
         let state = match rendered {
             Ok(Value::Object(map)) => map,
             Ok(v) if !python::truthy(&v) => return (None, errors),
@@ -137,7 +143,8 @@ impl<'a> Gatherer<'a> {
             return (None, errors);
         }
         let is_init = path.ends_with("/init.sls") || path == "init.sls";
-        let state = self.expand(state, sls, saltenv, is_init, &mut errors);
+        let mut state = self.expand(state, sls, saltenv, is_init, &mut errors);
+        mark_non_string_ids(&mut state, &key_types);
         (Some(Value::Object(state)), errors)
     }
 
@@ -601,5 +608,19 @@ mod tests {
             resolve_relative("a.b", false, "x.y").as_deref(),
             Some("x.y")
         );
+    }
+}
+
+/// Mark the IDs the YAML renderer read as numbers, booleans or null, so that
+/// `verify_high` refuses them as Salt does ("ID '123' ... is not formed as a
+/// string"); our maps hold every key as a string.
+fn mark_non_string_ids(state: &mut Map<String, Value>, key_types: &[NonStringKey]) {
+    for key in key_types {
+        if let Some(Value::Object(body)) = state.get_mut(&key.key) {
+            body.insert(
+                NON_STRING_ID.to_owned(),
+                serde_json::json!({"type": key.type_name, "shown": key.shown}),
+            );
+        }
     }
 }

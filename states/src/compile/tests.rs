@@ -440,3 +440,17 @@ fn a_single_state_has_no_sls() {
     assert_eq!(low.chunks[0].sls, "");
     assert_eq!(low.chunks[0].sls_value(), Value::Null);
 }
+
+#[test]
+fn an_id_that_yaml_reads_as_a_number_is_refused_as_salt_refuses_it() {
+    let files = [("base/a.sls", "123:\n  test.nop\n'456':\n  test.nop\n")];
+    let host = MemHost::with_files(&files);
+    let (high, errors) = render_sls(&host, "base", &["a".to_string()]);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(
+        super::verify::verify_high(&high),
+        [
+            "ID '123' in SLS 'a' is not formed as a string, but is type int. It may need to be quoted."
+        ]
+    );
+}

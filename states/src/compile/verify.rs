@@ -24,6 +24,10 @@ pub const REQUISITE_KEYWORDS: &[&str] = &[
     "onfail_stop",
 ];
 
+/// The body key under which the compiler notes an ID that was not a string
+/// in the SLS text (`{"type": "int", "shown": "123"}`).
+pub(crate) const NON_STRING_ID: &str = "__non_string_id__";
+
 /// Every structural error of `high`, in Salt's order.
 pub fn verify_high(high: &HighData) -> Vec<String> {
     let mut errors = Vec::new();
@@ -39,6 +43,14 @@ pub fn verify_high(high: &HighData) -> Vec<String> {
             continue;
         };
         let sls = body.get("__sls__").map(python::to_str).unwrap_or_default();
+        if let Some(key) = body.get(NON_STRING_ID) {
+            let field = |k: &str| key.get(k).map(python::to_str).unwrap_or_default();
+            errors.push(format!(
+                "ID '{}' in SLS '{sls}' is not formed as a string, but is type {}. It may need to be quoted.",
+                field("shown"),
+                field("type")
+            ));
+        }
         for (state, run) in body {
             if !state.starts_with("__") {
                 verify_decl(id, &sls, state, run, &mut errors);

@@ -49,7 +49,7 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
-use brine_common::yaml::YamlErrorKind;
+use brine_common::yaml::{NonStringKey, YamlErrorKind};
 
 use crate::host::StateHost;
 use jinja::{JinjaJob, display_name};
@@ -108,18 +108,29 @@ pub fn render_sls(
     source: &SlsSource<'_>,
     text: &str,
 ) -> Result<Value, RenderError> {
+    render_sls_with_key_types(host, source, text).map(|(data, _)| data)
+}
+
+/// [`render_sls`], and the top-level keys that the YAML renderer read as
+/// something other than strings (`123:`), which Salt refuses as state IDs.
+pub fn render_sls_with_key_types(
+    host: &dyn StateHost,
+    source: &SlsSource<'_>,
+    text: &str,
+) -> Result<(Value, Vec<NonStringKey>), RenderError> {
     let fail = |message: String| RenderError {
         saltenv: source.saltenv.to_owned(),
         sls: source.sls.to_owned(),
         message,
     };
     if text.trim().is_empty() {
-        return Ok(Value::Object(Map::new()));
+        return Ok((Value::Object(Map::new()), Vec::new()));
     }
     let pipeline =
         pipeline(text).map_err(|m| fail(format!("{m} (in {})", display_name(source.path))))?;
     let mut stage = Stage::Text(text.to_owned());
     let mut after_jinja = false;
+    let mut key_types = Vec::new();
     for renderer in &pipeline {
         let Stage::Text(input) = stage else {
             return Err(fail(format!(
@@ -143,15 +154,19 @@ pub fn render_sls(
                 after_jinja = true;
                 Stage::Text(jinja::render(host, &job).map_err(fail)?)
             }
-            Renderer::Yaml => Stage::Data(load_yaml(&input, source.path).map_err(fail)?),
+            Renderer::Yaml => {
+                let (data, keys) = load_yaml(&input, source.path).map_err(fail)?;
+                key_types = keys;
+                Stage::Data(data)
+            }
             Renderer::Json => {
                 Stage::Data(load_json(&input, source.path, after_jinja).map_err(fail)?)
             }
         };
     }
     match stage {
-        Stage::Data(Value::Null) => Ok(Value::Object(Map::new())),
-        Stage::Data(data) => Ok(data),
+        Stage::Data(Value::Null) => Ok((Value::Object(Map::new()), key_types)),
+        Stage::Data(data) => Ok((data, key_types)),
         Stage::Text(_) => Err(fail(format!(
             "the renderer pipeline of {} ends in text, not data",
             display_name(source.path)
@@ -325,10 +340,12 @@ fn data_error(
 /// Salt's yaml renderer: a scanner error is reported by its problem alone
 /// (libyaml gives Salt no text to quote), any other error as PyYAML prints
 /// it, with context and marks.
-fn load_yaml(text: &str, path: &str) -> Result<Value, String> {
-    brine_common::yaml::load(text, &display_name(path)).map_err(|e| match e.kind {
-        YamlErrorKind::Scanner => e.message,
-        _ => e.pyyaml_text(),
+fn load_yaml(text: &str, path: &str) -> Result<(Value, Vec<NonStringKey>), String> {
+    brine_common::yaml::load_with_top_key_types(text, &display_name(path)).map_err(|e| {
+        match e.kind {
+            YamlErrorKind::Scanner => e.message,
+            _ => e.pyyaml_text(),
+        }
     })
 }
 
