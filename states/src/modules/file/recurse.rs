@@ -53,6 +53,11 @@ pub fn recurse(c: &StateCall<'_>) -> StateResult {
             "'mode' is not allowed in 'file.recurse'. Please use 'file_mode' and 'dir_mode'.",
         );
     }
+    if !c.test
+        && let Some(err) = missing_owner(c)
+    {
+        return StateResult::fail(name, err);
+    }
     if let Some(err) = absolute_error(name) {
         return StateResult::fail(name, err);
     }
@@ -82,6 +87,28 @@ pub fn recurse(c: &StateCall<'_>) -> StateResult {
         }
     }
     merged.finish(name)
+}
+
+/// Salt's `_check_user`: a `user` or `group` the minion does not have
+/// stops the state (test mode only logs it, so it is not asked then).
+/// Numbers are taken as ids, as `file.user_to_uid` takes them.
+fn missing_owner(c: &StateCall<'_>) -> Option<String> {
+    let unknown = |key: &str, fun: &str| match c.chunk.arg(key) {
+        Some(Value::String(owner)) if !owner.is_empty() => {
+            call(c.host, fun, vec![json!(owner)], &[])
+                .is_ok_and(|info| info.as_object().is_some_and(Map::is_empty))
+                .then(|| owner.clone())
+        }
+        _ => None,
+    };
+    let mut err = String::new();
+    if let Some(user) = unknown("user", "user.info") {
+        err.push_str(&format!("User {user} is not available "));
+    }
+    if let Some(group) = unknown("group", "group.info") {
+        err.push_str(&format!("Group {group} is not available"));
+    }
+    (!err.is_empty()).then_some(err)
 }
 
 /// Salt's `_filter_recurse_sources`: every source must be a `salt://` URL;

@@ -896,3 +896,41 @@ fn recurse_clean_replaces_a_directory_where_a_file_belongs() {
         .and_then(|e| e.0);
     assert_eq!(now_a_file.as_deref(), Some("cached bytes\n"));
 }
+
+#[test]
+fn recurse_refuses_unknown_owners_except_in_test_mode() {
+    let (plain, _) = master_host(&[("/srv", None, "0755")], &["src/f"]);
+    drop(plain);
+    let h = MockHost::new(|f, args, _| match f {
+        "user.info" | "group.info" => Ok(if args.first() == Some(&json!("root")) {
+            json!({"name": "root"})
+        } else {
+            json!({})
+        }),
+        "cp.list_master_dirs" => Ok(json!(["src"])),
+        _ => Err(format!("unexpected {f}")),
+    });
+    let ch = chunk(
+        "file",
+        "recurse",
+        "/srv/app",
+        json!({"source": "salt://src", "user": "nosuch", "group": "nogroup"}),
+    );
+    let r = run(recurse::recurse, &h, &ch, false);
+    assert_eq!(
+        r.comment,
+        "User nosuch is not available Group nogroup is not available"
+    );
+    let known = chunk(
+        "file",
+        "recurse",
+        "/srv/app",
+        json!({"source": "salt://src", "user": "root", "group": "nogroup"}),
+    );
+    assert_eq!(
+        run(recurse::recurse, &h, &known, false).comment,
+        "Group nogroup is not available"
+    );
+    let t = run(recurse::recurse, &h, &ch, true);
+    assert_ne!(t.comment, r.comment, "test mode only logs unknown owners");
+}

@@ -33,3 +33,11 @@ onto-a-file:
     - source: salt://tpl/files
     - require:
       - file: file-in-the-way
+
+unknown-owner:
+  file.recurse:
+    - name: {{ root }}/owner
+    - source: salt://tpl/files
+    - include_pat: main.conf
+    - user: nosuchuser
+    - group: nosuchgroup
