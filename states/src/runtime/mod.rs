@@ -275,8 +275,12 @@ impl<'a, 's> Runner<'a, 's> {
             let failed = StateResult::fail(&chunk.name, "The parallel state's thread panicked");
             (failed, 0.0)
         });
-        let value =
+        let mut value =
             self.result_value_numbered(chunk, &result, &running.started, duration, running.run_num);
+        if let Value::Object(fields) = &mut value {
+            // Salt marks what its parallel runner ran.
+            fields.insert("__parallel__".into(), Value::Bool(true));
+        }
         self.out.insert(chunk.tag(), value);
         self.finish(i, Ran::of(&result, true));
     }

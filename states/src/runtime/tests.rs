@@ -390,6 +390,9 @@ needs_broken:
     let first = by_id(&out, "first")["__run_num__"].as_u64();
     let after = by_id(&out, "after_both")["__run_num__"].as_u64();
     assert!(first < after, "run numbers are taken at start: {out:#?}");
+    // Salt marks the results its parallel runner made, and only those.
+    assert_eq!(by_id(&out, "first")["__parallel__"], true);
+    assert!(by_id(&out, "after_both").get("__parallel__").is_none());
     assert_eq!(
         by_id(&out, "needs_broken")["comment"],
         "One or more requisite failed: s.broken"
