@@ -17,6 +17,7 @@ mod modules_system;
 mod orchestrate;
 mod pillar;
 mod reactor;
+mod remote_sources;
 mod rogue;
 mod rollout;
 mod scale;
