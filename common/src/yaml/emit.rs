@@ -19,9 +19,16 @@ const MAX_SIMPLE_KEY_BYTES: usize = 128;
 
 /// Emits one document holding `value`, in flow style throughout if `flow`.
 pub(crate) fn emit(value: &Value, flow: bool) -> String {
+    emit_with(value, flow, true)
+}
+
+/// [`emit`] with libyaml's `unicode` setting: without it (PyYAML's default
+/// `allow_unicode=False`), non-ASCII text is double-quoted and escaped.
+pub(crate) fn emit_with(value: &Value, flow: bool, allow_unicode: bool) -> String {
     let mut emitter = Emitter {
         out: String::new(),
         flow_style: flow,
+        allow_unicode,
         column: 0,
         whitespace: true,
         indention: true,
@@ -57,6 +64,8 @@ struct Emitter {
     out: String,
     /// `default_flow_style=True`: every collection in flow style.
     flow_style: bool,
+    /// `allow_unicode`: non-ASCII printable characters are written as they are.
+    allow_unicode: bool,
     column: usize,
     /// The last character written was whitespace (or nothing yet).
     whitespace: bool,
@@ -230,7 +239,7 @@ impl Emitter {
     // Scalars.
 
     fn scalar(&mut self, text: &str, plain_implicit: bool) {
-        let analysis = Analysis::of(text);
+        let analysis = Analysis::of(text, self.allow_unicode);
         let style = self.choose_style(&analysis, plain_implicit);
         self.increase_indent(true, false);
         let allow_breaks = !self.context.simple_key;
@@ -357,7 +366,13 @@ impl Emitter {
         let last = text.chars().count().saturating_sub(1);
         let mut chars = text.chars().enumerate().peekable();
         while let Some((i, c)) = chars.next() {
-            if !is_printable(c) || c == '\u{feff}' || is_break(c) || c == '"' || c == '\\' {
+            if !is_printable(c)
+                || (!self.allow_unicode && !c.is_ascii())
+                || c == '\u{feff}'
+                || is_break(c)
+                || c == '"'
+                || c == '\\'
+            {
                 self.write_escape(c);
                 spaces = false;
             } else if c == ' ' {
@@ -502,7 +517,7 @@ struct Analysis {
 }
 
 impl Analysis {
-    fn of(text: &str) -> Analysis {
+    fn of(text: &str, allow_unicode: bool) -> Analysis {
         if text.is_empty() {
             return Analysis {
                 empty: true,
@@ -560,7 +575,7 @@ impl Analysis {
                 }
             }
 
-            special_characters |= !is_printable(c);
+            special_characters |= !is_printable(c) || (!allow_unicode && !c.is_ascii());
             line_breaks |= is_break(c);
 
             if c == ' ' {

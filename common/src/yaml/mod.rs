@@ -286,6 +286,13 @@ pub fn dump_block(value: &Value) -> String {
     emit::emit(value, false)
 }
 
+/// [`dump_block`] with PyYAML's default `allow_unicode=False`, as Salt's
+/// `yaml` serializer writes (`file.serialize`): non-ASCII text is
+/// double-quoted with `\xE9`/`\u65E5` escapes.
+pub fn dump_block_ascii(value: &Value) -> String {
+    emit::emit_with(value, false, false)
+}
+
 /// Prints `value` as Salt's Jinja `|yaml` filter does: flow style, no trailing
 /// newline, e.g. `{a: 1, b: [1, 2]}`.
 ///

@@ -754,3 +754,18 @@ fn top_level_keys_that_are_not_strings_are_reported_with_their_python_type() {
     let (_, none) = super::load_with_top_key_types("- 1\n- 2\n", "<t>").expect("loads");
     assert!(none.is_empty());
 }
+
+#[test]
+fn dump_block_ascii_escapes_non_ascii_as_pyyaml_without_allow_unicode() {
+    let value = serde_json::json!({
+        "a": "café", "b": "日本", "c": "a é b", "d": "😀", "e": ["ü"], "ké": 1, "f": "plain"
+    });
+    assert_eq!(
+        super::dump_block_ascii(&value),
+        "a: \"caf\\xE9\"\nb: \"\\u65E5\\u672C\"\nc: \"a \\xE9 b\"\nd: \"\\U0001F600\"\ne:\n- \"\\xFC\"\n\"k\\xE9\": 1\nf: plain\n"
+    );
+    assert_eq!(
+        super::dump_block(&serde_json::json!({"a": "café"})),
+        "a: café\n"
+    );
+}

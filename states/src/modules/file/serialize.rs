@@ -67,7 +67,9 @@ pub fn serialize(c: &StateCall<'_>) -> StateResult {
     } else {
         dataset
     };
-    let contents = format!("{}\n", dump(&format, &dataset));
+    // Salt lets YAML write non-ASCII text as it is only with an `encoding`.
+    let allow_unicode = c.chunk.arg("encoding").is_some_and(truthy);
+    let contents = format!("{}\n", dump(&format, &dataset, allow_unicode));
     let mut result = ensure(c, Body::Text(contents));
     if c.test && result.result.is_none() {
         result.comment = format!("Dataset will be serialized and stored into {name}");
@@ -169,8 +171,9 @@ fn load(format: &str, raw: &str) -> Result<Value, String> {
 
 /// Salt's serializers with `file.serialize`'s options, before the final
 /// newline: YAML `default_flow_style=False` (without the `...` end or the
-/// last newline), JSON `indent=2, sort_keys=True`; keys sorted in both.
-fn dump(format: &str, dataset: &Value) -> String {
+/// last newline; non-ASCII escaped unless `allow_unicode`), JSON `indent=2,
+/// sort_keys=True` (non-ASCII as it is); keys sorted in both.
+fn dump(format: &str, dataset: &Value, allow_unicode: bool) -> String {
     let sorted = sort_keys(dataset.clone());
     if format == "json" {
         let opts = OutputOptions {
@@ -181,7 +184,11 @@ fn dump(format: &str, dataset: &Value) -> String {
             .trim_end_matches('\n')
             .to_string();
     }
-    let text = brine_common::yaml::dump_block(&sorted);
+    let text = if allow_unicode {
+        brine_common::yaml::dump_block(&sorted)
+    } else {
+        brine_common::yaml::dump_block_ascii(&sorted)
+    };
     match text.strip_suffix("\n...\n") {
         Some(stripped) => stripped.to_string(),
         None => text.strip_suffix('\n').unwrap_or(&text).to_string(),
@@ -224,17 +231,19 @@ mod unit {
     fn yaml_is_block_style_with_sorted_keys() {
         let data = json!({"b": {"y": [1, 2], "x": "0644"}, "a": true});
         assert_eq!(
-            dump("yaml", &data),
+            dump("yaml", &data, false),
             "a: true\nb:\n  x: '0644'\n  y:\n  - 1\n  - 2"
         );
-        assert_eq!(dump("yaml", &json!("text")), "text");
+        assert_eq!(dump("yaml", &json!("text"), false), "text");
+        assert_eq!(dump("yaml", &json!({"a": "é"}), false), "a: \"\\xE9\"");
+        assert_eq!(dump("yaml", &json!({"a": "é"}), true), "a: é");
     }
 
     #[test]
     fn json_is_indented_by_two_with_sorted_keys() {
         let data = json!({"b": [1], "a": "é"});
         assert_eq!(
-            dump("json", &data),
+            dump("json", &data, false),
             "{\n  \"a\": \"é\",\n  \"b\": [\n    1\n  ]\n}"
         );
     }
