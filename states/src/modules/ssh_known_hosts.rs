@@ -181,12 +181,9 @@ fn absent(c: &StateCall<'_>) -> StateResult {
         let known = call(
             c.host,
             "ssh.get_known_host_entries",
-            vec![],
-            &[
-                ("user", user_arg.clone()),
-                ("hostname", json!(name)),
-                ("config", json!(config)),
-            ],
+            // `user` goes by position: a keyword would drop its None.
+            vec![user_arg.clone(), json!(name)],
+            &[("config", json!(config))],
         )?;
         // Salt tests the answer's truth only: an error dict (a user that
         // does not exist) counts as a host entry found.
@@ -203,12 +200,9 @@ fn absent(c: &StateCall<'_>) -> StateResult {
         let removed = call(
             c.host,
             "ssh.rm_known_host",
-            vec![],
-            &[
-                ("user", user_arg.clone()),
-                ("hostname", json!(name)),
-                ("config", json!(config)),
-            ],
+            // `user` goes by position: a keyword would drop its None.
+            vec![user_arg.clone(), json!(name)],
+            &[("config", json!(config))],
         )?;
         if removed.get("status").map(text).as_deref() == Some("error") {
             return Ok(StateResult::fail(
@@ -324,6 +318,15 @@ mod tests {
         );
         let ch = chunk("ssh_known_hosts", "absent", "gone", json!({"user": "u"}));
         assert_eq!(run(absent, &h, &ch, true).comment, "Host is already absent");
+        let ch = chunk(
+            "ssh_known_hosts",
+            "absent",
+            "gone",
+            json!({"config": "/etc/ssh/ssh_known_hosts"}),
+        );
+        assert_eq!(run(absent, &h, &ch, true).comment, "Host is already absent");
+        let lookup = h.calls_to("ssh.get_known_host_entries");
+        assert_eq!(lookup[1].args, vec![Value::Null, json!("gone")]);
     }
 
     #[test]
