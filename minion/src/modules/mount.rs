@@ -28,7 +28,7 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         "extended=False",
         ACTIVE_DOC,
         |_, call| async move {
-            let extended = bool_param(&call, 0, "extended", false);
+            let extended = truthy_param(&call, 0, "extended");
             Ok(Value::Object(active(extended).await?).into())
         },
     );
@@ -116,6 +116,11 @@ pub fn register(f: &mut Functions<MinionCtx>) {
 fn text_param(call: &Call, index: usize, name: &str) -> Result<String, FnError> {
     str_param(call, index, name)
         .ok_or_else(|| FnError::Invocation(format!("missing required argument '{name}'")))
+}
+
+/// A flag Salt tests with Python's truth (`if mkmnt:`), false when absent.
+fn truthy_param(call: &Call, index: usize, name: &str) -> bool {
+    call.param(index, name).is_some_and(python::truthy)
 }
 
 /// The `config` parameter (default `/etc/fstab`).
@@ -563,7 +568,7 @@ fn set_fstab(call: &Call) -> Result<&'static str, FnError> {
     };
     let config = config_param(call, 6);
     let test = bool_param(call, 7, "test", false);
-    let not_change = bool_param(call, 9, "not_change", false);
+    let not_change = truthy_param(call, 9, "not_change");
     let entry = FstabEntry::new(&[
         ("name", Some(name)),
         ("device", Some(device.replace("\\ ", "\\040"))),
@@ -668,7 +673,7 @@ async fn mount(ctx: &MinionCtx, call: &Call) -> Result<Value, FnError> {
         .param(1, "device")
         .filter(|d| python::truthy(d))
         .map(python::to_str);
-    let mkmnt = bool_param(call, 2, "mkmnt", false);
+    let mkmnt = truthy_param(call, 2, "mkmnt");
     let fstype = str_param(call, 3, "fstype").unwrap_or_default();
     let opts = opts_param(call.param(4, "opts"));
     let user = user_param(call, 5);
@@ -719,7 +724,7 @@ async fn umount(ctx: &MinionCtx, call: &Call) -> Result<Value, FnError> {
     let device = str_param(call, 1, "device").filter(|d| !d.is_empty());
     let user = user_param(call, 2);
     let util = str_param(call, 3, "util").unwrap_or_else(|| "mount".into());
-    let lazy = bool_param(call, 4, "lazy", false);
+    let lazy = truthy_param(call, 4, "lazy");
     if util == "guestfs" || util == "qemu_nbd" {
         return Err(FnError::Execution(format!(
             "umount with util={util} is not supported"

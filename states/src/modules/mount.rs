@@ -16,7 +16,7 @@ use regex::Regex;
 use serde_json::{Map, Value, json};
 
 use super::timezone::exc_text;
-use super::{arg, call, list_of, name_of, str_of, text, truthy};
+use super::{arg, call, list_of, name_of, str_of, strings, text, truthy};
 use crate::host::StateHost;
 use crate::lowstate::{StateCall, StateModules, StateResult};
 
@@ -85,16 +85,9 @@ fn opts_list(v: Option<&Value>) -> Vec<String> {
     }
 }
 
-/// The strings of a JSON list (other values ignored).
-fn strs(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default()
+/// The active mount at `point` (`Null` when there is none).
+fn mount_of<'a>(active: &'a Map<String, Value>, point: &str) -> &'a Value {
+    active.get(point).unwrap_or(&Value::Null)
 }
 
 /// `posixpath.normpath` of an absolute path (a relative one is only
@@ -340,7 +333,7 @@ impl Mounted<'_, '_> {
     ) -> Step<String> {
         let copy_opts = flag(self.c, "bind_mount_copy_active_opts", true);
         let mut source = self.device.replace(' ', "\\040");
-        let target_device = active[comp_real_name]["device"]
+        let target_device = mount_of(active, comp_real_name)["device"]
             .as_str()
             .unwrap_or("")
             .to_string();
@@ -373,8 +366,8 @@ impl Mounted<'_, '_> {
             return;
         }
         let mut all: BTreeSet<String> = self.opts.iter().cloned().collect();
-        all.extend(strs(active[source].get("opts")));
-        all.extend(strs(active[source].get("superopts")));
+        all.extend(strings(&mount_of(active, source)["opts"]));
+        all.extend(strings(&mount_of(active, source)["superopts"]));
         self.opts = all.into_iter().collect();
     }
 
@@ -410,7 +403,7 @@ impl Mounted<'_, '_> {
         real_device: &str,
         device_list: &mut Vec<String>,
     ) -> Step {
-        let entry = active[comp_real_name].clone();
+        let entry = mount_of(active, comp_real_name).clone();
         let mounted_device = entry["device"].as_str().unwrap_or("").to_string();
         device_list.push(mounted_device);
         let first = device_list[0].clone();
@@ -452,7 +445,7 @@ impl Mounted<'_, '_> {
             BTreeMap::from([("ramfs".to_string(), vec!["size".to_string()])]);
         if let Value::Object(extra) = arg(c.chunk, "extra_mount_ignore_fs_keys") {
             for (fs, keys) in extra {
-                ignore_fs_keys.insert(fs, strs(Some(&keys)));
+                ignore_fs_keys.insert(fs, strings(&keys));
             }
         }
         let ignored = ignore_fs_keys
@@ -494,7 +487,7 @@ impl Mounted<'_, '_> {
             if let Some(size) = superopts.iter().rev().find(|s| size_in_k(s).is_some()) {
                 opt = size.clone();
             }
-            let active_opts = strs(active[comp_real_name].get("opts"));
+            let active_opts = strings(&mount_of(active, comp_real_name)["opts"]);
             let visible_change = !active_opts.contains(&opt)
                 && !superopts.contains(&opt)
                 && !invisible.contains(&opt)
@@ -558,7 +551,7 @@ impl Mounted<'_, '_> {
         .map_err(|e| self.fail(e))?;
         match cache.get("opts") {
             Some(cached) => {
-                let missing: Vec<String> = strs(Some(cached))
+                let missing: Vec<String> = strings(cached)
                     .into_iter()
                     .filter(|o| !self.opts.contains(o))
                     .collect();
@@ -909,7 +902,7 @@ fn mark_bind(active: &mut Map<String, Value>, comp_real_name: &str) {
 /// The active mount's superblock options with sizes in kilobytes (Salt
 /// rewrites them in place while comparing).
 fn normalise_sizes(active: &mut Map<String, Value>, comp_real_name: &str) -> Vec<String> {
-    let mut superopts = strs(active[comp_real_name].get("superopts"));
+    let mut superopts = strings(&mount_of(active, comp_real_name)["superopts"]);
     let (sizes, mut rest): (Vec<String>, Vec<String>) =
         superopts.drain(..).partition(|s| size_in_k(s).is_some());
     rest.extend(
