@@ -46,7 +46,10 @@ two runs never share: --frozen-clock runs both sides under libfaketime
 given UTC moment; the monotonic clock keeps running.
 
 Both outputs are normalised with conformance_lib's rules and compared with
-mapping key order ignored. Output: a Markdown table (stdout, or --markdown
+mapping key order ignored. A command that differs only in states where Salt
+itself crashed (its comment "An exception occurred in this state: Traceback
+...", result False on both sides, Brine's comment a clean error) is reported
+apart ("same but Salt crashes in N state(s)"), not counted as identical. Output: a Markdown table (stdout, or --markdown
 FILE): per formula, the commands identical / run, and for each difference the
 first differing line of each side. --save DIR writes every normalised output
 (DIR/<formula>/<NN>-<command>.{salt,brine}.json) and the diffs, to refine the
@@ -74,6 +77,7 @@ import sys
 import tempfile
 import time
 import hashlib
+import json
 
 import conformance_lib as lib
 
@@ -349,6 +353,7 @@ def compare_formula(path, args):
                  "salt_rc": s["retcode"], "brine_rc": b["retcode"]}
         if not entry["same"]:
             entry["diff"] = describe(s, b)
+            entry["salt_crashes"] = only_salt_crashes(s, b)
         res["cmds"].append(entry)
         if args.save:
             d = os.path.join(args.save, label)
@@ -366,11 +371,43 @@ def compare_formula(path, args):
     return res
 
 
+SALT_CRASH = "An exception occurred in this state: Traceback (most recent call last):"
+
+
+def only_salt_crashes(salt, brine):
+    """How many states differ only because Salt crashed in them (a state whose
+    comment is Salt's "An exception occurred in this state: Traceback ..."
+    and whose result is False on both sides, Brine giving a clean error),
+    when that is the only difference; else 0. The table reports these
+    commands apart: the same result, but no text to compare."""
+    s_out = (salt.get("out") or {}).get("local")
+    b_out = (brine.get("out") or {}).get("local")
+    if not isinstance(s_out, dict) or not isinstance(b_out, dict) or salt["retcode"] != brine["retcode"]:
+        return 0
+    s_out, b_out = json.loads(json.dumps(s_out)), json.loads(json.dumps(b_out))
+    crashes = 0
+    for tag, s_state in s_out.items():
+        b_state = b_out.get(tag)
+        if not (isinstance(s_state, dict) and isinstance(b_state, dict)):
+            continue
+        comment = s_state.get("comment")
+        if isinstance(comment, str) and comment.startswith(SALT_CRASH) \
+                and s_state.get("result") is False and b_state.get("result") is False:
+            s_state["comment"] = b_state["comment"] = "@SALT_CRASH@"
+            crashes += 1
+    same = lib.dump(s_out, sort_keys=True) == lib.dump(b_out, sort_keys=True)
+    return crashes if same else 0
+
+
 def cell(entry):
     if entry is None:
         return "skipped"
     rc = f" (rc {entry['salt_rc']})" if entry["salt_rc"] else ""
-    return ("same" if entry["same"] else "**differs**") + rc
+    if entry["same"]:
+        return "same" + rc
+    if entry.get("salt_crashes"):
+        return f"same but Salt crashes in {entry['salt_crashes']} state(s){rc}"
+    return "**differs**" + rc
 
 
 def markdown(results, args):
@@ -411,10 +448,18 @@ def markdown(results, args):
             tot[c["kind"]][0] += c["same"]
             tot[c["kind"]][1] += 1
     allsame = sum(1 for r in results if r["cmds"] and all(c["same"] for c in r["cmds"]))
+    crashed = sum(
+        1 for r in results
+        if r["cmds"] and all(c["same"] or c.get("salt_crashes") for c in r["cmds"])
+        and not all(c["same"] for c in r["cmds"])
+    )
     out.append(
         "Identical per command: "
         + ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in tot.items())
-        + f"; formulas identical on every command run: {allsame}/{len(results)}."
+        + f"; formulas identical on every command run: {allsame}/{len(results)}"
+        + (f"; {crashed} more identical except in the states where Salt crashes "
+           "with a Python traceback (Brine fails them cleanly)" if crashed else "")
+        + "."
     )
     return "\n".join(out) + "\n"
 
