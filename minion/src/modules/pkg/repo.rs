@@ -656,11 +656,14 @@ async fn add_key_from_server(
         }
         return Ok(());
     }
-    let keyring = if signedby.is_empty() {
-        "/etc/apt/keyrings/salt.gpg"
-    } else {
-        signedby
-    };
+    // Salt needs the keyring's path from `signed-by` here (without it, its
+    // code fails on the missing path; this is the error it means).
+    if signedby.is_empty() {
+        return Err(FnError::Invocation(
+            "missing 'signedby' or 'trusted' option when apt-key is missing".into(),
+        ));
+    }
+    let keyring = signedby;
     let out = HostCmd::new("gpg")
         .args([
             "--no-default-keyring",

@@ -19,52 +19,46 @@ pub fn register(m: &mut StateModules) {
     m.register("pkgrepo.absent", absent);
 }
 
-/// Salt's `STATE_INTERNAL_KEYWORDS` and the state system's own arguments:
-/// never passed on to the `pkg` functions.
+/// Salt's `STATE_REQUISITE_IN_KEYWORDS` and `STATE_RUNTIME_KEYWORDS` (the
+/// `__`-prefixed ones aside, all dropped here).
+const IN_AND_RUNTIME_KEYWORDS: &[&str] = &[
+    "onchanges_in",
+    "onfail_in",
+    "prereq_in",
+    "watch_in",
+    "require_in",
+    "listen_in",
+    "fun",
+    "state",
+    "check_cmd",
+    "cmd_opts_exclude",
+    "failhard",
+    "onlyif",
+    "unless",
+    "creates",
+    "retry",
+    "order",
+    "parallel",
+    "reload_modules",
+    "reload_grains",
+    "reload_pillar",
+    "runas",
+    "runas_password",
+    "no_log",
+    "fire_event",
+    "saltenv",
+    "umask",
+    "use",
+    "use_in",
+];
+
+/// Salt's `STATE_INTERNAL_KEYWORDS` (and the compiler's own `name`,
+/// `names`): never passed on to the `pkg` functions.
 fn internal(key: &str) -> bool {
-    matches!(
-        key,
-        "name"
-            | "names"
-            | "fun"
-            | "state"
-            | "order"
-            | "require"
-            | "require_in"
-            | "require_any"
-            | "watch"
-            | "watch_in"
-            | "watch_any"
-            | "onchanges"
-            | "onchanges_in"
-            | "onchanges_any"
-            | "onfail"
-            | "onfail_in"
-            | "onfail_any"
-            | "onfail_all"
-            | "onfail_stop"
-            | "prereq"
-            | "prereq_in"
-            | "prerequired"
-            | "use"
-            | "use_in"
-            | "listen"
-            | "listen_in"
-            | "unless"
-            | "onlyif"
-            | "creates"
-            | "check_cmd"
-            | "failhard"
-            | "fire_event"
-            | "reload_modules"
-            | "reload_grains"
-            | "reload_pillar"
-            | "retry"
-            | "parallel"
-            | "runas"
-            | "runas_password"
-            | "saltenv"
-    ) || (key.starts_with("__") && key != "__env__")
+    key.starts_with("__")
+        || matches!(key, "name" | "names")
+        || crate::compile::verify::REQUISITE_KEYWORDS.contains(&key)
+        || IN_AND_RUNTIME_KEYWORDS.contains(&key)
 }
 
 /// The state's keyword arguments, as `**kwargs` reach Salt's function.

@@ -71,6 +71,17 @@ fn auth_of(headers: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A download into `cache` without a known hash.
+fn plain<'a>(cache: &'a Path, url: &'a str) -> Fetch<'a> {
+    Fetch {
+        cachedir: cache,
+        saltenv: "base",
+        url,
+        source_hash: None,
+        verify_ssl: true,
+    }
+}
+
 const BODY: &[u8] = b"hello remote\n";
 const BODY_SHA256: &str = "12543eb212bfaeb4ba048745a032a4d4ad9f61231c89f503ef57228d5af52c8a";
 
@@ -79,13 +90,7 @@ fn http_source_is_cached_in_salts_layout() {
     let (port, server) = http_server(BODY, 1);
     let cache = tempfile::tempdir().expect("tmp");
     let url = format!("http://127.0.0.1:{port}/f.txt");
-    let fetch = Fetch {
-        cachedir: cache.path(),
-        saltenv: "base",
-        url: &url,
-        source_hash: None,
-        verify_ssl: true,
-    };
+    let fetch = plain(cache.path(), &url);
     let local = cache_url(&fetch, loopback).expect("fetched");
     assert_eq!(
         local,
@@ -127,13 +132,7 @@ fn http_errors_read_like_salts() {
     let (port, server) = http_server(BODY, 1);
     let cache = tempfile::tempdir().expect("tmp");
     let url = format!("http://user:secret@127.0.0.1:{port}/missing.txt");
-    let fetch = Fetch {
-        cachedir: cache.path(),
-        saltenv: "base",
-        url: &url,
-        source_hash: None,
-        verify_ssl: true,
-    };
+    let fetch = plain(cache.path(), &url);
     let err = cache_url(&fetch, loopback).expect_err("404");
     assert_eq!(
         err.to_string(),
@@ -160,13 +159,7 @@ fn connection_refused_reads_like_salts() {
         .port();
     let cache = tempfile::tempdir().expect("tmp");
     let url = format!("http://127.0.0.1:{port}/x");
-    let fetch = Fetch {
-        cachedir: cache.path(),
-        saltenv: "base",
-        url: &url,
-        source_hash: None,
-        verify_ssl: true,
-    };
+    let fetch = plain(cache.path(), &url);
     let err = cache_url(&fetch, loopback).expect_err("refused");
     assert_eq!(
         err.to_string(),
@@ -177,13 +170,10 @@ fn connection_refused_reads_like_salts() {
 #[test]
 fn an_unknown_host_reads_like_salts() {
     let cache = tempfile::tempdir().expect("tmp");
-    let fetch = Fetch {
-        cachedir: cache.path(),
-        saltenv: "base",
-        url: "https://packages.example.invalid/artifactory/key/public",
-        source_hash: None,
-        verify_ssl: true,
-    };
+    let fetch = plain(
+        cache.path(),
+        "https://packages.example.invalid/artifactory/key/public",
+    );
     let err = cache_url(&fetch, unknown_name).expect_err("no such host");
     assert_eq!(
         err.to_string(),
@@ -256,13 +246,7 @@ fn ftp_source_is_downloaded_in_binary_passive_mode() {
     let (port, server) = ftp_server(BODY);
     let cache = tempfile::tempdir().expect("tmp");
     let url = format!("ftp://127.0.0.1:{port}/pub/f.txt");
-    let fetch = Fetch {
-        cachedir: cache.path(),
-        saltenv: "base",
-        url: &url,
-        source_hash: None,
-        verify_ssl: true,
-    };
+    let fetch = plain(cache.path(), &url);
     let local = cache_url(&fetch, loopback).expect("fetched");
     assert_eq!(std::fs::read(&local).expect("read"), BODY);
     assert_eq!(
@@ -283,13 +267,7 @@ fn ftp_error_replies_read_like_ftplib() {
     let (port, server) = ftp_server(BODY);
     let cache = tempfile::tempdir().expect("tmp");
     let url = format!("ftp://127.0.0.1:{port}/nope");
-    let fetch = Fetch {
-        cachedir: cache.path(),
-        saltenv: "base",
-        url: &url,
-        source_hash: None,
-        verify_ssl: true,
-    };
+    let fetch = plain(cache.path(), &url);
     let err = cache_url(&fetch, loopback).expect_err("550");
     assert_eq!(
         err.to_string(),
