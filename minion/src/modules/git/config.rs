@@ -149,14 +149,25 @@ impl Git {
     }
 }
 
-/// Salt's `config_get`: the last value, every value (`all`), or `None`.
+/// The call's retcode, as Salt's `cmd.run_all` leaves it in `__context__`:
+/// git's exit code, unless `ignore_retcode`.
+fn context_retcode(call: &Call, index: usize, out: &CmdOutput) -> i32 {
+    if crate::modules::host::bool_param(call, index, "ignore_retcode", false) {
+        0
+    } else {
+        out.code.unwrap_or(1)
+    }
+}
+
+/// Salt's `config_get`: the last value, every value (`all`), or `None`;
+/// with git's output.
 async fn get_values(
     git: &Git,
     cwd: Option<&str>,
     key: &str,
     global: bool,
     all: bool,
-) -> Result<Value, FnError> {
+) -> Result<(Value, CmdOutput), FnError> {
     let args = vec![
         "config".into(),
         scope(global).into(),
@@ -165,14 +176,15 @@ async fn get_values(
     ];
     let out = git.config_run(cwd, &args).await?;
     if out.code == Some(1) {
-        return Ok(Value::Null);
+        return Ok((Value::Null, out));
     }
     let values: Vec<&str> = out.stdout.lines().collect();
-    Ok(if all {
+    let found = if all {
         json!(values)
     } else {
         json!(values.last().copied().unwrap_or_default())
-    })
+    };
+    Ok((found, out))
 }
 
 async fn config_get(git: Git, call: Call) -> Result<FnOutput, FnError> {
@@ -180,11 +192,11 @@ async fn config_get(git: Git, call: Call) -> Result<FnOutput, FnError> {
     let flags = flags(&call, &["global", "all"])?;
     let global = flag(&flags, "global");
     let cwd = config_cwd(&git, &call, 1, global)?;
-    Ok(
-        get_values(&git, cwd.as_deref(), &key, global, flag(&flags, "all"))
-            .await?
-            .into(),
-    )
+    let (ret, out) = get_values(&git, cwd.as_deref(), &key, global, flag(&flags, "all")).await?;
+    Ok(FnOutput {
+        ret,
+        retcode: context_retcode(&call, 4, &out),
+    })
 }
 
 async fn config_get_regexp(git: Git, call: Call) -> Result<FnOutput, FnError> {
@@ -202,9 +214,13 @@ async fn config_get_regexp(git: Git, call: Call) -> Result<FnOutput, FnError> {
         args.push(regex);
     }
     let out = git.config_run(cwd.as_deref(), &args).await?;
+    let retcode = context_retcode(&call, 5, &out);
     let mut found = Map::new();
     if out.code == Some(1) {
-        return Ok(Value::Object(found).into());
+        return Ok(FnOutput {
+            ret: Value::Object(found),
+            retcode,
+        });
     }
     for line in out.stdout.lines() {
         let Some((param, value)) = line.trim_start().split_once(char::is_whitespace) else {
@@ -214,7 +230,10 @@ async fn config_get_regexp(git: Git, call: Call) -> Result<FnOutput, FnError> {
             values.push(json!(value.trim_start()));
         }
     }
-    Ok(Value::Object(found).into())
+    Ok(FnOutput {
+        ret: Value::Object(found),
+        retcode,
+    })
 }
 
 /// `multivar` as a list: a list's items as text, or a comma-separated
@@ -269,9 +288,11 @@ async fn config_set(git: Git, call: Call) -> Result<FnOutput, FnError> {
         args.push(target);
         git.config_run_checked(cwd.as_deref(), &args).await?;
     }
-    Ok(get_values(&git, cwd.as_deref(), &key, global, true)
-        .await?
-        .into())
+    let (values, out) = get_values(&git, cwd.as_deref(), &key, global, true).await?;
+    Ok(FnOutput {
+        ret: values,
+        retcode: context_retcode(&call, 6, &out),
+    })
 }
 
 async fn config_unset(git: Git, call: Call) -> Result<FnOutput, FnError> {
@@ -299,6 +320,7 @@ async fn config_unset(git: Git, call: Call) -> Result<FnOutput, FnError> {
         Some(5) => {
             if get_values(&git, cwd.as_deref(), &key, global, false)
                 .await?
+                .0
                 .is_null()
             {
                 format!("Key '{key}' does not exist")

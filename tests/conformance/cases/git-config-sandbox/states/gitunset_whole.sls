@@ -1,0 +1,4 @@
+drop_name:
+  git.config_unset:
+    - name: user.name
+    - repo: {{ grains['root'] }}/repo
