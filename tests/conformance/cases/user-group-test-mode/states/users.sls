@@ -1,0 +1,11 @@
+pending_groups:
+  user.present:
+    - name: brine-ghost-user
+    - groups:
+      - brine-ghost-user
+      - root
+      - brine-ghost-extra
+
+no_groups:
+  user.present:
+    - name: brine-ghost-user2
