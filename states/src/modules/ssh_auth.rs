@@ -389,27 +389,42 @@ fn present_outcome(c: &StateCall<'_>, name: &str, args: &Args, data: &str) -> St
     }
 }
 
+/// The test-mode check of a `source` file: a line per key whose status is
+/// not `done` (`line(key, status)`), else "already <state>" (or the source's
+/// error).
+fn source_test(
+    c: &StateCall<'_>,
+    args: &Args,
+    done: &str,
+    state: &str,
+    line: fn(&str, &str) -> String,
+) -> Result<(Option<bool>, String), String> {
+    let keys = args.check_key_file(c)?;
+    let comment: String = keys
+        .iter()
+        .filter(|(_, status)| status != done)
+        .map(|(key, status)| line(key, status))
+        .collect();
+    if !comment.is_empty() {
+        return Ok((None, comment));
+    }
+    if keys.is_empty()
+        && let Some(err) = args.source_error(c)
+    {
+        return Ok((Some(false), err));
+    }
+    Ok((
+        Some(true),
+        format!("All host keys in file {} are already {state}", args.source),
+    ))
+}
+
 /// Salt's `_present_test`: `(result, comment)`.
 fn present_test(c: &StateCall<'_>, args: &Args) -> Result<(Option<bool>, String), String> {
     if !args.source.is_empty() {
-        let keys = args.check_key_file(c)?;
-        let comment: String = keys
-            .iter()
-            .filter(|(_, status)| status != "exists")
-            .map(|(key, status)| format!("Set to {status}: {key}\n"))
-            .collect();
-        if !comment.is_empty() {
-            return Ok((None, comment));
-        }
-        if keys.is_empty()
-            && let Some(err) = args.source_error(c)
-        {
-            return Ok((Some(false), err));
-        }
-        return Ok((
-            Some(true),
-            format!("All host keys in file {} are already present", args.source),
-        ));
+        return source_test(c, args, "exists", "present", |key, status| {
+            format!("Set to {status}: {key}\n")
+        });
     }
     let spec = parse_name(&args.spec.key, args.spec.clone(), Split::Full, Split::Full);
     let (key, user) = (&spec.key, &args.user);
@@ -433,24 +448,9 @@ fn present_test(c: &StateCall<'_>, args: &Args) -> Result<(Option<bool>, String)
 /// Salt's `_absent_test`: `(result, comment)`.
 fn absent_test(c: &StateCall<'_>, args: &Args) -> Result<(Option<bool>, String), String> {
     if !args.source.is_empty() {
-        let keys = args.check_key_file(c)?;
-        let comment: String = keys
-            .iter()
-            .filter(|(_, status)| status != "add")
-            .map(|(key, _)| format!("Set to remove: {key}\n"))
-            .collect();
-        if !comment.is_empty() {
-            return Ok((None, comment));
-        }
-        if keys.is_empty()
-            && let Some(err) = args.source_error(c)
-        {
-            return Ok((Some(false), err));
-        }
-        return Ok((
-            Some(true),
-            format!("All host keys in file {} are already absent", args.source),
-        ));
+        return source_test(c, args, "add", "absent", |key, _| {
+            format!("Set to remove: {key}\n")
+        });
     }
     let spec = parse_name(&args.spec.key, args.spec.clone(), Split::Full, Split::Full);
     Ok(match args.check_key(c, &spec)?.as_str() {
