@@ -36,6 +36,7 @@ pub mod mount;
 pub mod network;
 pub mod pillar;
 pub mod pkg;
+pub mod postgres;
 pub mod process;
 pub mod saltutil;
 pub mod schedule;
@@ -265,6 +266,7 @@ fn all_functions() -> Functions<MinionCtx> {
     network::register(&mut f);
     pillar::register(&mut f);
     pkg::register(&mut f);
+    postgres::register(&mut f);
     saltutil::register(&mut f);
     schedule::register(&mut f);
     service::register(&mut f);

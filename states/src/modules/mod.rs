@@ -28,6 +28,7 @@ pub mod module;
 pub mod mount;
 pub mod pkg;
 pub mod pkgrepo;
+pub mod postgres;
 pub mod service;
 pub mod ssh_auth;
 pub mod ssh_known_hosts;
@@ -60,6 +61,7 @@ pub fn registry() -> StateModules {
     event::register(&mut m);
     ssh_auth::register(&mut m);
     ssh_known_hosts::register(&mut m);
+    postgres::register(&mut m);
     m
 }
 
