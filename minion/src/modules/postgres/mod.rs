@@ -133,29 +133,26 @@ impl Conn {
 pub struct PsqlRun {
     pub retcode: i64,
     pub stdout: String,
-    pub stderr: String,
+    /// `cmd.run_all`'s whole dict (pid, retcode, stdout, stderr).
+    pub raw: Value,
 }
 
 impl PsqlRun {
-    fn of(out: &Value) -> PsqlRun {
-        let text = |key: &str| {
-            out.get(key)
+    fn of(raw: Value) -> PsqlRun {
+        PsqlRun {
+            retcode: raw.get("retcode").and_then(Value::as_i64).unwrap_or(0),
+            stdout: raw
+                .get("stdout")
                 .and_then(Value::as_str)
                 .unwrap_or("")
-                .to_string()
-        };
-        PsqlRun {
-            retcode: out.get("retcode").and_then(Value::as_i64).unwrap_or(0),
-            stdout: text("stdout"),
-            stderr: text("stderr"),
+                .to_string(),
+            raw,
         }
     }
 
     /// Salt's `ret` dict, for messages.
     fn repr(&self) -> String {
-        python::repr(&json!({
-            "pid": 0, "retcode": self.retcode, "stdout": self.stdout, "stderr": self.stderr,
-        }))
+        python::repr(&self.raw)
     }
 }
 
@@ -323,7 +320,7 @@ async fn run_psql(ctx: &MinionCtx, conn: &Conn, cmd: Vec<String>) -> Result<Psql
     {
         tracing::warn!("Remove PGPASSFILE failed: {e}");
     }
-    let out = PsqlRun::of(&out?);
+    let out = PsqlRun::of(out?);
     if out.retcode != 0 {
         tracing::error!("Error connecting to Postgresql server");
     }
@@ -564,6 +561,16 @@ mod tests {
         assert!(rows_of("", false).is_empty());
         let written = rows_of("dt\n2026-01-01 00:00:00\nCOMMIT", true);
         assert_eq!(written.len(), 1);
+    }
+
+    #[test]
+    fn psql_runs_keep_cmd_run_alls_dict() {
+        let run = PsqlRun::of(json!({"pid": 7, "retcode": 2, "stdout": "", "stderr": "down"}));
+        assert_eq!(run.retcode, 2);
+        assert_eq!(
+            run.repr(),
+            "{'pid': 7, 'retcode': 2, 'stdout': '', 'stderr': 'down'}"
+        );
     }
 
     #[test]
