@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::super::MinionCtx;
 use super::super::process::Args;
-use super::{CONN_SIG, Conn, loose_less, out, psql_query, required, run};
+use super::{CONN_SIG, Conn, Pg, loose_less, psql_query, required, run};
 
 /// A Salt signature with the connection parameters after `head` (and
 /// `tail` after them).
@@ -64,8 +64,9 @@ fn register_databases(f: &mut Functions<MinionCtx>) {
         CONN_SIG,
         DB_LIST_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let a = Args::bind(&call, CONN_SIG);
-            out(Value::Object(db_list(&ctx, &Conn::of(&a)).await?))
+            ctx.answer(Value::Object(db_list(&ctx, &Conn::of(&a)).await?))
         },
     );
     f.register(
@@ -73,9 +74,10 @@ fn register_databases(f: &mut Functions<MinionCtx>) {
         NAME_SIG,
         DB_EXISTS_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let a = Args::bind(&call, NAME_SIG);
             let name = required(&a, "name")?;
-            out(json!(
+            ctx.answer(json!(
                 db_list(&ctx, &Conn::of(&a)).await?.contains_key(&name)
             ))
         },
@@ -85,9 +87,10 @@ fn register_databases(f: &mut Functions<MinionCtx>) {
         DB_CREATE_SIG,
         DB_CREATE_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let a = Args::bind(&call, DB_CREATE_SIG);
             let query = db_create_query(&required(&a, "name")?, &a)?;
-            out(json!(
+            ctx.answer(json!(
                 run(&ctx, &Conn::of(&a), &["-c", &query]).await?.retcode == 0
             ))
         },
@@ -97,8 +100,9 @@ fn register_databases(f: &mut Functions<MinionCtx>) {
         DB_ALTER_SIG,
         DB_ALTER_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let a = Args::bind(&call, DB_ALTER_SIG);
-            out(json!(db_alter(&ctx, &required(&a, "name")?, &a).await?))
+            ctx.answer(json!(db_alter(&ctx, &required(&a, "name")?, &a).await?))
         },
     );
     f.register(
@@ -106,8 +110,9 @@ fn register_databases(f: &mut Functions<MinionCtx>) {
         NAME_SIG,
         DB_REMOVE_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let a = Args::bind(&call, NAME_SIG);
-            out(json!(
+            ctx.answer(json!(
                 db_remove(&ctx, &Conn::of(&a), &required(&a, "name")?).await?
             ))
         },
@@ -128,7 +133,7 @@ fn keyed(rows: Vec<Map<String, Value>>, key: &str) -> Map<String, Value> {
 }
 
 /// Salt's `db_list`: the databases by name.
-async fn db_list(ctx: &MinionCtx, conn: &Conn) -> Result<Map<String, Value>, FnError> {
+async fn db_list(ctx: &Pg, conn: &Conn) -> Result<Map<String, Value>, FnError> {
     let query = "SELECT datname as \"Name\", pga.rolname as \"Owner\", \
         pg_encoding_to_char(encoding) as \"Encoding\", \
         datcollate as \"Collate\", datctype as \"Ctype\", \
@@ -177,7 +182,7 @@ fn db_create_query(name: &str, a: &Args) -> Result<String, FnError> {
 }
 
 /// Salt's `db_alter`: a new owner and/or tablespace.
-async fn db_alter(ctx: &MinionCtx, name: &str, a: &Args) -> Result<bool, FnError> {
+async fn db_alter(ctx: &Pg, name: &str, a: &Args) -> Result<bool, FnError> {
     let owner = a.str("owner").filter(|s| !s.is_empty());
     let tablespace = a.str("tablespace").filter(|s| !s.is_empty());
     if owner.is_none() && tablespace.is_none() {
@@ -205,7 +210,7 @@ async fn db_alter(ctx: &MinionCtx, name: &str, a: &Args) -> Result<bool, FnError
 
 /// Salt's `db_remove`: revoke connections, end the sessions, drop; any
 /// failing step raises.
-async fn db_remove(ctx: &MinionCtx, conn: &Conn, name: &str) -> Result<bool, FnError> {
+async fn db_remove(ctx: &Pg, conn: &Conn, name: &str) -> Result<bool, FnError> {
     let queries = [
         format!("REVOKE CONNECT ON DATABASE \"{name}\" FROM public;"),
         format!(
@@ -228,8 +233,9 @@ fn register_tablespaces(f: &mut Functions<MinionCtx>) {
         CONN_SIG,
         TS_LIST_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let a = Args::bind(&call, CONN_SIG);
-            out(Value::Object(tablespace_list(&ctx, &Conn::of(&a)).await?))
+            ctx.answer(Value::Object(tablespace_list(&ctx, &Conn::of(&a)).await?))
         },
     );
     f.register(
@@ -237,9 +243,10 @@ fn register_tablespaces(f: &mut Functions<MinionCtx>) {
         NAME_SIG,
         TS_EXISTS_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let a = Args::bind(&call, NAME_SIG);
             let name = required(&a, "name")?;
-            out(json!(
+            ctx.answer(json!(
                 tablespace_list(&ctx, &Conn::of(&a))
                     .await?
                     .contains_key(&name)
@@ -251,10 +258,11 @@ fn register_tablespaces(f: &mut Functions<MinionCtx>) {
         TS_CREATE_SIG,
         TS_CREATE_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let a = Args::bind(&call, TS_CREATE_SIG);
             let query =
                 tablespace_create_query(&required(&a, "name")?, &required(&a, "location")?, &a);
-            out(json!(
+            ctx.answer(json!(
                 run(&ctx, &Conn::of(&a), &["-c", &query]).await?.retcode == 0
             ))
         },
@@ -264,14 +272,15 @@ fn register_tablespaces(f: &mut Functions<MinionCtx>) {
         TS_ALTER_SIG,
         TS_ALTER_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let a = Args::bind(&call, TS_ALTER_SIG);
             let queries = tablespace_alter_queries(&required(&a, "name")?, &a);
             for query in queries {
                 if run(&ctx, &Conn::of(&a), &["-c", &query]).await?.retcode != 0 {
-                    return out(json!(false));
+                    return ctx.answer(json!(false));
                 }
             }
-            out(json!(true))
+            ctx.answer(json!(true))
         },
     );
     f.register(
@@ -279,9 +288,10 @@ fn register_tablespaces(f: &mut Functions<MinionCtx>) {
         NAME_SIG,
         TS_REMOVE_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let a = Args::bind(&call, NAME_SIG);
             let query = format!("DROP TABLESPACE \"{}\"", required(&a, "name")?);
-            out(json!(
+            ctx.answer(json!(
                 run(&ctx, &Conn::of(&a), &["-c", &query]).await?.retcode == 0
             ))
         },
@@ -289,7 +299,7 @@ fn register_tablespaces(f: &mut Functions<MinionCtx>) {
 }
 
 /// Salt's `tablespace_list`: the tablespaces by name.
-async fn tablespace_list(ctx: &MinionCtx, conn: &Conn) -> Result<Map<String, Value>, FnError> {
+async fn tablespace_list(ctx: &Pg, conn: &Conn) -> Result<Map<String, Value>, FnError> {
     let query = "SELECT spcname as \"Name\", pga.rolname as \"Owner\", spcacl as \"ACL\", \
         spcoptions as \"Opts\", pg_tablespace_location(pgts.oid) as \"Location\" \
         FROM pg_tablespace pgts, pg_roles pga WHERE pga.oid = pgts.spcowner";
@@ -353,8 +363,9 @@ fn register_schemas(f: &mut Functions<MinionCtx>) {
         SCHEMA_LIST_SIG,
         SCHEMA_LIST_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let a = Args::bind(&call, SCHEMA_LIST_SIG);
-            out(Value::Object(
+            ctx.answer(Value::Object(
                 schema_list(&ctx, &Conn::of_schema(&a)).await?,
             ))
         },
@@ -364,8 +375,9 @@ fn register_schemas(f: &mut Functions<MinionCtx>) {
         SCHEMA_SIG,
         SCHEMA_GET_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let a = Args::bind(&call, SCHEMA_SIG);
-            out(schema_get(&ctx, &Conn::of_schema(&a), &required(&a, "name")?).await?)
+            ctx.answer(schema_get(&ctx, &Conn::of_schema(&a), &required(&a, "name")?).await?)
         },
     );
     f.register(
@@ -373,9 +385,10 @@ fn register_schemas(f: &mut Functions<MinionCtx>) {
         SCHEMA_SIG,
         SCHEMA_EXISTS_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let a = Args::bind(&call, SCHEMA_SIG);
             let found = schema_get(&ctx, &Conn::of_schema(&a), &required(&a, "name")?).await?;
-            out(json!(python::truthy(&found)))
+            ctx.answer(json!(python::truthy(&found)))
         },
     );
     f.register(
@@ -383,16 +396,17 @@ fn register_schemas(f: &mut Functions<MinionCtx>) {
         SCHEMA_CREATE_SIG,
         SCHEMA_CREATE_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let a = Args::bind(&call, SCHEMA_CREATE_SIG);
             let (conn, name) = (Conn::of_schema(&a), required(&a, "name")?);
             if python::truthy(&schema_get(&ctx, &conn, &name).await?) {
-                return out(json!(false));
+                return ctx.answer(json!(false));
             }
             let mut query = format!("CREATE SCHEMA \"{name}\"");
             if let Some(owner) = a.str("owner") {
                 query.push_str(&format!(" AUTHORIZATION \"{owner}\""));
             }
-            out(json!(run(&ctx, &conn, &["-c", &query]).await?.retcode == 0))
+            ctx.answer(json!(run(&ctx, &conn, &["-c", &query]).await?.retcode == 0))
         },
     );
     f.register(
@@ -400,6 +414,7 @@ fn register_schemas(f: &mut Functions<MinionCtx>) {
         SCHEMA_SIG,
         SCHEMA_REMOVE_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let a = Args::bind(&call, SCHEMA_SIG);
             let (conn, name) = (Conn::of_schema(&a), required(&a, "name")?);
             // Salt's first check leaves `user` out (so psql runs as the
@@ -409,10 +424,10 @@ fn register_schemas(f: &mut Functions<MinionCtx>) {
                 ..conn.clone()
             };
             if !python::truthy(&schema_get(&ctx, &first, &name).await?) {
-                return out(json!(false));
+                return ctx.answer(json!(false));
             }
             run(&ctx, &conn, &["-c", &format!("DROP SCHEMA \"{name}\"")]).await?;
-            out(json!(!python::truthy(
+            ctx.answer(json!(!python::truthy(
                 &schema_get(&ctx, &conn, &name).await?
             )))
         },
@@ -421,7 +436,7 @@ fn register_schemas(f: &mut Functions<MinionCtx>) {
 
 /// Salt's `schema_list`: the schemas of the connection's database by name,
 /// with their owner and ACL.
-async fn schema_list(ctx: &MinionCtx, conn: &Conn) -> Result<Map<String, Value>, FnError> {
+async fn schema_list(ctx: &Pg, conn: &Conn) -> Result<Map<String, Value>, FnError> {
     let query = "SELECT pg_namespace.nspname as \"name\",pg_namespace.nspacl as \"acl\", \
         pg_roles.rolname as \"owner\" FROM pg_namespace \
         LEFT JOIN pg_roles ON pg_roles.oid = pg_namespace.nspowner ";
@@ -437,7 +452,7 @@ async fn schema_list(ctx: &MinionCtx, conn: &Conn) -> Result<Map<String, Value>,
 }
 
 /// Salt's `schema_get`: the schema's entry, `None` when missing.
-async fn schema_get(ctx: &MinionCtx, conn: &Conn, name: &str) -> Result<Value, FnError> {
+async fn schema_get(ctx: &Pg, conn: &Conn, name: &str) -> Result<Value, FnError> {
     Ok(schema_list(ctx, conn)
         .await?
         .remove(name)
@@ -450,8 +465,9 @@ fn register_extensions(f: &mut Functions<MinionCtx>) {
         CONN_SIG,
         AVAILABLE_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let a = Args::bind(&call, CONN_SIG);
-            out(Value::Object(
+            ctx.answer(Value::Object(
                 available_extensions(&ctx, &Conn::of(&a)).await?,
             ))
         },
@@ -461,8 +477,9 @@ fn register_extensions(f: &mut Functions<MinionCtx>) {
         CONN_SIG,
         INSTALLED_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let a = Args::bind(&call, CONN_SIG);
-            out(Value::Object(
+            ctx.answer(Value::Object(
                 installed_extensions(&ctx, &Conn::of(&a)).await?,
             ))
         },
@@ -472,12 +489,15 @@ fn register_extensions(f: &mut Functions<MinionCtx>) {
         NAME_SIG,
         GET_AVAILABLE_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let a = Args::bind(&call, NAME_SIG);
             let name = required(&a, "name")?;
-            out(available_extensions(&ctx, &Conn::of(&a))
-                .await?
-                .remove(&name)
-                .unwrap_or(Value::Null))
+            ctx.answer(
+                available_extensions(&ctx, &Conn::of(&a))
+                    .await?
+                    .remove(&name)
+                    .unwrap_or(Value::Null),
+            )
         },
     );
     f.register(
@@ -485,8 +505,9 @@ fn register_extensions(f: &mut Functions<MinionCtx>) {
         NAME_SIG,
         GET_INSTALLED_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let a = Args::bind(&call, NAME_SIG);
-            out(installed(&ctx, &Conn::of(&a), &required(&a, "name")?).await?)
+            ctx.answer(installed(&ctx, &Conn::of(&a), &required(&a, "name")?).await?)
         },
     );
     f.register(
@@ -494,8 +515,9 @@ fn register_extensions(f: &mut Functions<MinionCtx>) {
         NAME_SIG,
         IS_AVAILABLE_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let a = Args::bind(&call, NAME_SIG);
-            out(json!(
+            ctx.answer(json!(
                 is_available(&ctx, &Conn::of(&a), &required(&a, "name")?).await?
             ))
         },
@@ -505,9 +527,10 @@ fn register_extensions(f: &mut Functions<MinionCtx>) {
         NAME_SIG,
         IS_INSTALLED_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let a = Args::bind(&call, NAME_SIG);
             let found = installed(&ctx, &Conn::of(&a), &required(&a, "name")?).await?;
-            out(json!(python::truthy(&found)))
+            ctx.answer(json!(python::truthy(&found)))
         },
     );
     f.register(
@@ -515,9 +538,10 @@ fn register_extensions(f: &mut Functions<MinionCtx>) {
         META_SIG,
         CREATE_METADATA_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let a = Args::bind(&call, META_SIG);
             let flags = create_metadata(&ctx, &Conn::of(&a), &required(&a, "name")?, &a).await?;
-            out(json!(flags))
+            ctx.answer(json!(flags))
         },
     );
     f.register(
@@ -525,8 +549,9 @@ fn register_extensions(f: &mut Functions<MinionCtx>) {
         CREATE_EXT_SIG,
         CREATE_EXTENSION_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let a = Args::bind(&call, CREATE_EXT_SIG);
-            out(json!(
+            ctx.answer(json!(
                 create_extension(&ctx, &required(&a, "name")?, &a).await?
             ))
         },
@@ -536,8 +561,9 @@ fn register_extensions(f: &mut Functions<MinionCtx>) {
         DROP_EXT_SIG,
         DROP_EXTENSION_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let a = Args::bind(&call, DROP_EXT_SIG);
-            out(json!(
+            ctx.answer(json!(
                 drop_extension(&ctx, &required(&a, "name")?, &a).await?
             ))
         },
@@ -558,12 +584,12 @@ fn rows_by(rows: Vec<Map<String, Value>>, key: &str, needs: &str) -> Map<String,
         .collect()
 }
 
-async fn available_extensions(ctx: &MinionCtx, conn: &Conn) -> Result<Map<String, Value>, FnError> {
+async fn available_extensions(ctx: &Pg, conn: &Conn) -> Result<Map<String, Value>, FnError> {
     let rows = psql_query(ctx, conn, "select * from pg_available_extensions();", false).await?;
     Ok(rows_by(rows, "name", "default_version"))
 }
 
-async fn installed_extensions(ctx: &MinionCtx, conn: &Conn) -> Result<Map<String, Value>, FnError> {
+async fn installed_extensions(ctx: &Pg, conn: &Conn) -> Result<Map<String, Value>, FnError> {
     let query = "select a.*, b.nspname as schema_name \
         from pg_extension a,  pg_namespace b where a.extnamespace = b.oid;";
     let rows = psql_query(ctx, conn, query, false).await?;
@@ -571,14 +597,14 @@ async fn installed_extensions(ctx: &MinionCtx, conn: &Conn) -> Result<Map<String
 }
 
 /// Salt's `get_installed_extension`: the extension's row, `None` when missing.
-async fn installed(ctx: &MinionCtx, conn: &Conn, name: &str) -> Result<Value, FnError> {
+async fn installed(ctx: &Pg, conn: &Conn, name: &str) -> Result<Value, FnError> {
     Ok(installed_extensions(ctx, conn)
         .await?
         .remove(name)
         .unwrap_or(Value::Null))
 }
 
-async fn is_available(ctx: &MinionCtx, conn: &Conn, name: &str) -> Result<bool, FnError> {
+async fn is_available(ctx: &Pg, conn: &Conn, name: &str) -> Result<bool, FnError> {
     let wanted = name.to_lowercase();
     Ok(available_extensions(ctx, conn)
         .await?
@@ -589,7 +615,7 @@ async fn is_available(ctx: &MinionCtx, conn: &Conn, name: &str) -> Result<bool, 
 /// Salt's `create_metadata`: installed or not, and whether a wanted
 /// version or schema asks for an upgrade or a move.
 async fn create_metadata(
-    ctx: &MinionCtx,
+    ctx: &Pg,
     conn: &Conn,
     name: &str,
     a: &Args,
@@ -627,7 +653,7 @@ fn metadata_flags(found: &Value, version: Option<&str>, schema: Option<&str>) ->
 
 /// Salt's `create_extension`: install, move or upgrade, then true when
 /// the extension is there as wanted.
-async fn create_extension(ctx: &MinionCtx, name: &str, a: &Args) -> Result<bool, FnError> {
+async fn create_extension(ctx: &Pg, name: &str, a: &Args) -> Result<bool, FnError> {
     let conn = Conn::of(a);
     let flags = create_metadata(ctx, &conn, name, a).await?;
     if is_available(ctx, &conn, name).await? {
@@ -678,7 +704,7 @@ fn extension_statement(name: &str, flags: &[&str], a: &Args) -> String {
 }
 
 /// Salt's `drop_extension`: drop it if installed; true when it is gone.
-async fn drop_extension(ctx: &MinionCtx, name: &str, a: &Args) -> Result<bool, FnError> {
+async fn drop_extension(ctx: &Pg, name: &str, a: &Args) -> Result<bool, FnError> {
     let conn = Conn::of(a);
     let flag = |k: &str, default: bool| a.get(k).map_or(default, python::truthy);
     let mut args = vec!["DROP EXTENSION"];

@@ -44,11 +44,10 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         CONN_SIG,
         VERSION_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let conn = Conn::of(&Args::bind(&call, CONN_SIG));
-            Ok(version(&ctx, &conn)
-                .await?
-                .map_or(Value::Null, Value::from)
-                .into())
+            let found = version(&ctx, &conn).await?;
+            ctx.answer(found.map_or(Value::Null, Value::from))
         },
     );
     f.register(
@@ -56,12 +55,13 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         PSQL_QUERY_SIG,
         PSQL_QUERY_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let a = Args::bind(&call, PSQL_QUERY_SIG);
             let query = a
                 .str("query")
                 .ok_or_else(|| FnError::Invocation("missing required argument 'query'".into()))?;
             let rows = psql_query(&ctx, &Conn::of(&a), &query, a.bool("write", false)).await?;
-            Ok(json!(rows).into())
+            ctx.answer(json!(rows))
         },
     );
     catalog::register(f);
@@ -85,15 +85,48 @@ pub struct Conn {
     pub runas: Option<String>,
 }
 
+/// One call of a `postgres.*` function: the minion context, and the
+/// exit code of the last psql it ran, which becomes the call's retcode
+/// (Salt's `cmd.run_all` sets `__context__["retcode"]` on every run).
+pub struct Pg {
+    ctx: MinionCtx,
+    last_retcode: std::sync::atomic::AtomicI64,
+}
+
+impl Pg {
+    pub fn new(ctx: MinionCtx) -> Pg {
+        Pg {
+            ctx,
+            last_retcode: std::sync::atomic::AtomicI64::new(0),
+        }
+    }
+
+    fn record(&self, retcode: i64) {
+        self.last_retcode
+            .store(retcode, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The function's answer, with the last psql's exit code.
+    fn answer(&self, ret: Value) -> Result<FnOutput, FnError> {
+        let retcode = self.last_retcode.load(std::sync::atomic::Ordering::Relaxed);
+        Ok(FnOutput {
+            ret,
+            retcode: i32::try_from(retcode).unwrap_or(1),
+        })
+    }
+}
+
+impl std::ops::Deref for Pg {
+    type Target = MinionCtx;
+    fn deref(&self) -> &MinionCtx {
+        &self.ctx
+    }
+}
+
 /// A required string argument.
 fn required(a: &Args, key: &str) -> Result<String, FnError> {
     a.str(key)
         .ok_or_else(|| FnError::Invocation(format!("missing required argument '{key}'")))
-}
-
-/// A function's answer.
-fn out(v: Value) -> Result<FnOutput, FnError> {
-    Ok(v.into())
 }
 
 /// A non-empty string argument.
@@ -177,7 +210,11 @@ async fn call_fn(
     if out.success || !out.ret.is_string() {
         Ok(out.ret)
     } else {
-        Err(FnError::Execution(python::to_str(&out.ret)))
+        // Salt re-raises the inner error with its own message.
+        let msg = python::to_str(&out.ret);
+        Err(FnError::Execution(
+            msg.strip_prefix("ERROR: ").unwrap_or(&msg).to_string(),
+        ))
     }
 }
 
@@ -257,14 +294,14 @@ fn local_server_user(os_family: &str) -> &'static str {
 }
 
 /// Salt's `_psql_prepare_and_run`: build and run psql for `args`.
-pub async fn run(ctx: &MinionCtx, conn: &Conn, args: &[&str]) -> Result<PsqlRun, FnError> {
+pub async fn run(ctx: &Pg, conn: &Conn, args: &[&str]) -> Result<PsqlRun, FnError> {
     let cmd = psql_cmd(ctx, conn, args).await?;
     run_psql(ctx, conn, cmd).await
 }
 
 /// Salt's `_run_psql`: run `cmd` through `cmd.run_all` as the right user,
 /// with a `PGPASSFILE` for the password.
-async fn run_psql(ctx: &MinionCtx, conn: &Conn, cmd: Vec<String>) -> Result<PsqlRun, FnError> {
+async fn run_psql(ctx: &Pg, conn: &Conn, cmd: Vec<String>) -> Result<PsqlRun, FnError> {
     let mut runas = conn.runas.clone();
     let mut host = conn.host.clone();
     if runas.is_none() {
@@ -321,6 +358,7 @@ async fn run_psql(ctx: &MinionCtx, conn: &Conn, cmd: Vec<String>) -> Result<Psql
         tracing::warn!("Remove PGPASSFILE failed: {e}");
     }
     let out = PsqlRun::of(out?);
+    ctx.record(out.retcode);
     if out.retcode != 0 {
         tracing::error!("Error connecting to Postgresql server");
     }
@@ -377,7 +415,7 @@ fn write_pgpass(line: &str, owner: Option<&str>) -> Result<PathBuf, FnError> {
 
 /// Salt's `version`: the first line psql prints for the server version,
 /// `None` when the server does not answer.
-pub async fn version(ctx: &MinionCtx, conn: &Conn) -> Result<Option<String>, FnError> {
+pub async fn version(ctx: &Pg, conn: &Conn) -> Result<Option<String>, FnError> {
     let query = "SELECT setting FROM pg_catalog.pg_settings WHERE name = 'server_version'";
     let out = run(ctx, conn, &["-c", query, "-t"]).await?;
     Ok(first_line(&out.stdout))
@@ -405,7 +443,7 @@ fn copy_query(query: &str, write: bool) -> String {
 /// Salt's `psql_query`: the rows of `query` as header -> value dicts; no
 /// rows when psql fails.
 pub async fn psql_query(
-    ctx: &MinionCtx,
+    ctx: &Pg,
     conn: &Conn,
     query: &str,
     write: bool,
@@ -561,6 +599,20 @@ mod tests {
         assert!(rows_of("", false).is_empty());
         let written = rows_of("dt\n2026-01-01 00:00:00\nCOMMIT", true);
         assert_eq!(written.len(), 1);
+    }
+
+    #[test]
+    fn answers_carry_the_last_psql_exit_code() {
+        let functions = crate::modules::registry();
+        let id = brine_common::ids::MinionId::parse("m1").expect("id");
+        let config = std::sync::Arc::new(brine_common::config::MinionConfig::default());
+        let pg = Pg::new(MinionCtx::with_grains(id, config, Map::new(), &functions));
+        assert_eq!(pg.answer(json!({})).expect("answer").retcode, 0);
+        pg.record(2);
+        pg.record(0);
+        pg.record(2);
+        let out = pg.answer(json!(false)).expect("answer");
+        assert_eq!((out.ret, out.retcode), (json!(false), 2));
     }
 
     #[test]

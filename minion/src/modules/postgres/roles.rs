@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::super::MinionCtx;
 use super::super::process::Args;
-use super::{Conn, csv, loose_less, out, psql_query, required, run, version};
+use super::{Conn, Pg, csv, loose_less, psql_query, required, run, version};
 
 const USER_LIST_SIG: &str = "user=None, host=None, port=None, maintenance_db=None, password=None, runas=None, return_password=False";
 const ROLE_GET_SIG: &str = "name, user=None, host=None, port=None, maintenance_db=None, password=None, runas=None, return_password=False";
@@ -25,9 +25,10 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         USER_LIST_SIG,
         USER_LIST_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let a = Args::bind(&call, USER_LIST_SIG);
             let users = user_list(&ctx, &Conn::of(&a), a.bool("return_password", false)).await?;
-            out(users.map_or(json!(false), Value::Object))
+            ctx.answer(users.map_or(json!(false), Value::Object))
         },
     );
     f.register(
@@ -35,9 +36,12 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         ROLE_GET_SIG,
         ROLE_GET_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let a = Args::bind(&call, ROLE_GET_SIG);
             let name = required(&a, "name")?;
-            out(role_get(&ctx, &Conn::of(&a), &name, a.bool("return_password", false)).await?)
+            ctx.answer(
+                role_get(&ctx, &Conn::of(&a), &name, a.bool("return_password", false)).await?,
+            )
         },
     );
     f.register(
@@ -45,8 +49,9 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         USER_EXISTS_SIG,
         USER_EXISTS_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let a = Args::bind(&call, USER_EXISTS_SIG);
-            out(json!(
+            ctx.answer(json!(
                 exists(&ctx, &Conn::of(&a), &required(&a, "name")?).await?
             ))
         },
@@ -56,8 +61,9 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         USER_CREATE_SIG,
         USER_CREATE_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let a = Args::bind(&call, USER_CREATE_SIG);
-            out(json!(role_create(&ctx, &a).await?))
+            ctx.answer(json!(role_create(&ctx, &a).await?))
         },
     );
     f.register(
@@ -65,8 +71,9 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         USER_UPDATE_SIG,
         USER_UPDATE_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let a = Args::bind(&call, USER_UPDATE_SIG);
-            out(json!(role_update(&ctx, &a).await?))
+            ctx.answer(json!(role_update(&ctx, &a).await?))
         },
     );
     f.register(
@@ -74,8 +81,9 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         USER_REMOVE_SIG,
         USER_REMOVE_DOC,
         |ctx, call| async move {
+            let ctx = Pg::new(ctx);
             let a = Args::bind(&call, USER_REMOVE_SIG);
-            out(json!(
+            ctx.answer(json!(
                 role_remove(&ctx, &Conn::of(&a), &required(&a, "username")?).await?
             ))
         },
@@ -119,7 +127,7 @@ fn user_list_query(ver: &str, return_password: bool) -> String {
 /// Salt's `user_list`: the roles by name, `None` (Salt's `False`) when
 /// the server does not tell its version.
 async fn user_list(
-    ctx: &MinionCtx,
+    ctx: &Pg,
     conn: &Conn,
     return_password: bool,
 ) -> Result<Option<Map<String, Value>>, FnError> {
@@ -197,7 +205,7 @@ fn role_of(row: &Map<String, Value>, return_password: bool) -> Map<String, Value
 /// Salt's `role_get`: the role's entry, `None` when missing or when the
 /// server does not answer.
 async fn role_get(
-    ctx: &MinionCtx,
+    ctx: &Pg,
     conn: &Conn,
     name: &str,
     return_password: bool,
@@ -211,7 +219,7 @@ async fn role_get(
     }
 }
 
-async fn exists(ctx: &MinionCtx, conn: &Conn, name: &str) -> Result<bool, FnError> {
+async fn exists(ctx: &Pg, conn: &Conn, name: &str) -> Result<bool, FnError> {
     Ok(python::truthy(&role_get(ctx, conn, name, false).await?))
 }
 
@@ -375,7 +383,7 @@ fn groups(v: Option<&Value>) -> Vec<String> {
 }
 
 /// Salt's `_role_create` for a user: false when the role exists.
-async fn role_create(ctx: &MinionCtx, a: &Args) -> Result<bool, FnError> {
+async fn role_create(ctx: &Pg, a: &Args) -> Result<bool, FnError> {
     let (conn, name) = (Conn::of(a), required(a, "username")?);
     if exists(ctx, &conn, &name).await? {
         tracing::info!("User '{name}' already exists");
@@ -389,7 +397,7 @@ async fn role_create(ctx: &MinionCtx, a: &Args) -> Result<bool, FnError> {
 }
 
 /// Salt's `_role_update`: false when the role does not exist.
-async fn role_update(ctx: &MinionCtx, a: &Args) -> Result<bool, FnError> {
+async fn role_update(ctx: &Pg, a: &Args) -> Result<bool, FnError> {
     let (conn, name) = (Conn::of(a), required(a, "username")?);
     let role = role_get(ctx, &conn, &name, false).await?;
     let Some(role) = role.as_object().filter(|r| !r.is_empty()) else {
@@ -404,7 +412,7 @@ async fn role_update(ctx: &MinionCtx, a: &Args) -> Result<bool, FnError> {
 }
 
 /// Salt's `_role_remove`: drop the role; true when it is gone after.
-async fn role_remove(ctx: &MinionCtx, conn: &Conn, name: &str) -> Result<bool, FnError> {
+async fn role_remove(ctx: &Pg, conn: &Conn, name: &str) -> Result<bool, FnError> {
     if !exists(ctx, conn, name).await? {
         tracing::info!("User '{name}' does not exist");
         return Ok(false);
