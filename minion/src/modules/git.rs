@@ -176,7 +176,8 @@ const LIST_TAGS_DOC: &str =
 #[derive(Debug, Clone, Default)]
 pub struct Git {
     user: Option<String>,
-    identity: Option<String>,
+    /// The SSH keys to try, in order (Salt's `identity`, a path or a list).
+    identities: Vec<String>,
 }
 
 impl Git {
@@ -191,11 +192,11 @@ impl Git {
         if let Some(u) = &user {
             super::host::check_name("user", u)?;
         }
-        let identity = match call.kwargs.get("identity") {
-            Some(Value::Array(keys)) => keys.first().and_then(super::host::value_text),
-            _ => text("identity"),
+        let identities = match call.kwargs.get("identity") {
+            Some(Value::Array(keys)) => keys.iter().filter_map(super::host::value_text).collect(),
+            _ => text("identity").into_iter().collect(),
         };
-        Ok(Git { user, identity })
+        Ok(Git { user, identities })
     }
 
     /// The command for `git [-C cwd] <args>`.
@@ -220,7 +221,7 @@ impl Git {
         cmd = cmd
             .args(args.iter().cloned())
             .env("GIT_TERMINAL_PROMPT", "0");
-        if let Some(key) = &self.identity {
+        if let Some(key) = self.identity() {
             let ssh = format!(
                 "ssh -i {} -o IdentitiesOnly=yes -o BatchMode=yes",
                 super::host::shell_quote(key)
@@ -242,9 +243,24 @@ impl Git {
         self.command(cwd, &args).output().await
     }
 
-    /// Salt's `cmd.run_all` refuses a `runas` user the system does not know,
-    /// before running anything.
+    /// The SSH key to use: the first of `identity` that exists (Salt tries
+    /// each in turn and skips the missing ones).
+    fn identity(&self) -> Option<&String> {
+        self.identities
+            .iter()
+            .find(|k| k.starts_with("salt://") || std::path::Path::new(k).is_file())
+    }
+
+    /// What Salt checks before running git: every identity file missing
+    /// fails ("Unable to authenticate..."), then a `runas` user the system
+    /// does not know (`cmd.run_all`).
     fn user_available(&self) -> Result<(), FnError> {
+        if !self.identities.is_empty() && self.identity().is_none() {
+            return Err(FnError::Execution(format!(
+                "Unable to authenticate using identity file:\n\nThe following identity file(s) were not found: {}",
+                self.identities.join(", ")
+            )));
+        }
         match &self.user {
             Some(user) if !matches!(nix::unistd::User::from_name(user), Ok(Some(_))) => Err(
                 FnError::Execution(format!("User '{user}' is not available")),
@@ -618,5 +634,29 @@ mod tests {
             c["updated"]["origin/master"],
             json!({"old": "1234567", "new": "89abcde"})
         );
+    }
+
+    #[test]
+    fn missing_identity_files_fail_before_git_runs() {
+        let git = Git {
+            user: None,
+            identities: vec!["/nonexistent/id_a".into(), "/nonexistent/id_b".into()],
+        };
+        let err = git.user_available().err().map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some(
+                "Unable to authenticate using identity file:\n\nThe following identity file(s) were not found: /nonexistent/id_a, /nonexistent/id_b"
+            )
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = dir.path().join("id");
+        std::fs::write(&key, "key").expect("write");
+        let git = Git {
+            user: None,
+            identities: vec!["/nonexistent/id_a".into(), key.display().to_string()],
+        };
+        assert!(git.user_available().is_ok());
+        assert_eq!(git.identity(), Some(&key.display().to_string()));
     }
 }

@@ -140,7 +140,7 @@ impl Latest<'_, '_> {
                 all.push((key, v.clone()));
             }
         }
-        call(self.c.host, &format!("git.{fun}"), args, &all)
+        call(self.c.host, &format!("git.{fun}"), args, &all).map_err(|e| config::strip_exc(&e))
     }
 
     fn at_target(

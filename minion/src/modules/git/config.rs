@@ -397,7 +397,7 @@ mod tests {
     async fn a_user_the_system_does_not_know_is_not_available() {
         let git = Git {
             user: Some("brine-no-such-user-xyz".into()),
-            identity: None,
+            identities: Vec::new(),
         };
         let err = get_values(&git, None, "user.name", true, true)
             .await
