@@ -205,7 +205,13 @@ fn update(c: &StateCall<'_>, want: &Wanted, changes: &[Change]) -> Result<StateR
     for ch in changes {
         match ch {
             Change::Gid(g) => {
-                let non_unique = json!(c.chunk.bool_arg("non_unique", false));
+                // Passed only when asked for: Brine's `group.chgid` does not
+                // take `non_unique` yet.
+                let non_unique = if c.chunk.bool_arg("non_unique", false) {
+                    json!(true)
+                } else {
+                    Value::Null
+                };
                 call(
                     c.host,
                     "group.chgid",
@@ -327,7 +333,7 @@ mod tests {
     fn web_host() -> MockHost {
         MockHost::new(|f, _, _| match f {
             "group.info" => Ok(json!({"name": "web", "gid": 3000, "members": ["a"]})),
-            "group.members" | "group.adduser" => Ok(json!(true)),
+            "group.members" | "group.adduser" | "group.chgid" => Ok(json!(true)),
             _ => Err(format!("unexpected {f}")),
         })
     }
@@ -389,6 +395,11 @@ mod tests {
             r.comment,
             "The following group attributes are set to be changed:\ngid: 3001\naddusers: ['b']\n"
         );
+        run(present, &h, &ch, false);
+        let chgid = h.calls_to("group.chgid");
+        assert_eq!(chgid[0].args, vec![json!("web"), json!(3001)]);
+        assert!(chgid[0].kwargs.is_empty());
+        assert_eq!(h.calls_to("group.adduser")[0].args[1], json!("b"));
     }
 
     #[test]
