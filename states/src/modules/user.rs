@@ -92,6 +92,17 @@ fn differences(
 fn present(c: &StateCall<'_>) -> StateResult {
     let name = name_of(c);
     let run = || -> Result<StateResult, String> {
+        // A comma separates GECOS fields: Salt refuses it in these.
+        for field in ["fullname", "roomnumber", "workphone"] {
+            if let Some(v) = c.chunk.arg(field).and_then(|v| v.as_str())
+                && v.contains(',')
+            {
+                return Ok(StateResult::fail(
+                    name,
+                    format!("Unsupported char ',' in {v}"),
+                ));
+            }
+        }
         let missing = missing_groups(c)?;
         if !missing.is_empty() && !c.test {
             return Ok(StateResult::fail(
@@ -297,5 +308,14 @@ mod tests {
             r.comment,
             "The following user attributes are set to be changed:\nshell: /bin/zsh\ngroups (pending creation): devs\n"
         );
+    }
+
+    #[test]
+    fn a_comma_in_a_gecos_field_is_refused() {
+        let h = host();
+        let ch = chunk("user", "present", "bob", json!({"fullname": "Bob, Jr"}));
+        let r = run(present, &h, &ch, true);
+        assert_eq!(r.result, Some(false));
+        assert_eq!(r.comment, "Unsupported char ',' in Bob, Jr");
     }
 }

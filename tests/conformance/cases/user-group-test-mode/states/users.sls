@@ -9,3 +9,8 @@ pending_groups:
 no_groups:
   user.present:
     - name: brine-ghost-user2
+
+comma_in_fullname:
+  user.present:
+    - name: brine-ghost-user3
+    - fullname: Ghost, Jr
