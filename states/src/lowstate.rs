@@ -89,6 +89,10 @@ pub struct StateResult {
     /// failed `check_cmd`) stopped the state, so a watch must not fire `mod_watch`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub skip_watch: bool,
+    /// Keys a state module adds to its result beside Salt's four
+    /// (`postgres_schema`'s `dbname`), shown after them.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub extra: Map<String, Value>,
 }
 
 impl StateResult {
@@ -99,6 +103,7 @@ impl StateResult {
             changes: Map::new(),
             comment: String::new(),
             skip_watch: false,
+            extra: Map::new(),
         }
     }
 

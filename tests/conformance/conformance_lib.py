@@ -243,21 +243,13 @@ def root_aliases(root):
     return sorted(out, key=len, reverse=True)
 
 
-def run_local(binary, conf, line, root, frozen_clock=None):
+def run_local(binary, conf, line, root):
     """Run one case command with `<binary> --local -c <conf> --out=json -l quiet`
     (salt-call and brine-call take the same flags) in the sandbox; the finished
-    process. Raises subprocess.TimeoutExpired after COMMAND_TIMEOUT.
-
-    `frozen_clock` ("YYYY-MM-DD HH:MM:SS", UTC) runs the command under
-    libfaketime with the wall clock stopped at that moment (the monotonic
-    clock keeps running, so timeouts still work): for trees that embed the
-    current time, which no two runs would otherwise share."""
+    process. Raises subprocess.TimeoutExpired after COMMAND_TIMEOUT."""
     argv = [binary, "--local", "-c", conf, "--out=json", "-l", "quiet"]
     argv += command_argv(line, root)
     env = run_env(root)
-    if frozen_clock:
-        argv = ["faketime", "-f", frozen_clock] + argv
-        env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
     return subprocess.run(
         argv,
         cwd=os.path.join(root, "sandbox"),

@@ -4,7 +4,6 @@
 usage: formulas.py FORMULAS_DIR [FORMULA ...] [--markdown FILE] [--save DIR]
                    [--brine-call PATH] [--salt-call PATH] [--sls FORMULA=SLS]
                    [--no-apply FORMULA] [--apply all|rendered|none] [--jobs N]
-                   [--frozen-clock 'YYYY-MM-DD HH:MM:SS']
 
 FORMULAS_DIR holds formula checkouts, one directory each, laid out like the
 saltstack-formulas repositories:
@@ -41,9 +40,10 @@ both would just repeat the render error); --no-apply FORMULA skips it for one
 formula (e.g. one whose onlyif/unless commands you do not want run).
 
 Some pillars embed the current time (postgres-formula's `status.time`), which
-two runs never share: --frozen-clock runs both sides under libfaketime
-(`faketime -f`, Debian package `faketime`) with the wall clock stopped at the
-given UTC moment; the monotonic clock keeps running.
+two runs never share: on top of conformance_lib's rules, a date and time of day
+written `YY[YY]-MM-DD_HH:MM:SS` (or with a space or `T` before the time)
+anywhere in a string is compared as `@TIMESTAMP@`. (Freezing the clock with
+libfaketime instead makes Python's `time.sleep` fail with EINVAL inside Salt.)
 
 Both outputs are normalised with conformance_lib's rules and compared with
 mapping key order ignored. A command that differs only in states where Salt
@@ -71,6 +71,7 @@ import argparse
 import concurrent.futures
 import difflib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -236,19 +237,34 @@ def stage(path, tmp):
     return case
 
 
-def run(binary, is_salt, case, lines, frozen_clock=None):
+def run(binary, is_salt, case, lines):
     root, conf = lib.make_sandbox(case, "formulas-salt-" if is_salt else "formulas-brine-")
     docs = []
     try:
         for line in lines:
             try:
-                proc = lib.run_local(binary, conf, line, root, frozen_clock)
-                docs.append(lib.record(proc, root))
+                proc = lib.run_local(binary, conf, line, root)
+                docs.append(mask_timestamps(lib.record(proc, root)))
             except subprocess.TimeoutExpired:
                 docs.append({"retcode": None, "stdout": "", "stderr": "TIMEOUT"})
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return docs
+
+
+TIMESTAMP = re.compile(r"\b(?:\d{4}|\d{2})-\d{2}-\d{2}[_ T]\d{2}:\d{2}:\d{2}\b")
+
+
+def mask_timestamps(value):
+    """A date and time of day in any string, as `@TIMESTAMP@` (a pillar that
+    embeds the time of the run, such as postgres-formula's backup suffix)."""
+    if isinstance(value, str):
+        return TIMESTAMP.sub("@TIMESTAMP@", value)
+    if isinstance(value, list):
+        return [mask_timestamps(v) for v in value]
+    if isinstance(value, dict):
+        return {mask_timestamps(k): mask_timestamps(v) for k, v in value.items()}
+    return value
 
 
 MISSING = object()
@@ -337,14 +353,13 @@ def compare_formula(path, args):
     try:
         case = stage(path, tmp)
         lines = [c.format(sls=sls) for c in COMMANDS]
-        clock = args.frozen_clock
-        salt = run(args.salt_call, True, case, lines[:2], clock)
+        salt = run(args.salt_call, True, case, lines[:2])
         apply = args.apply == "all" or (args.apply == "rendered" and salt[0]["retcode"] == 0)
         if label in args.no_apply or name in args.no_apply:
             apply = False
         if apply:
-            salt += run(args.salt_call, True, case, lines[2:], clock)
-        brine = run(args.brine_snapshot, False, case, lines[: len(salt)], clock)
+            salt += run(args.salt_call, True, case, lines[2:])
+        brine = run(args.brine_snapshot, False, case, lines[: len(salt)])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     for i, (line, s, b) in enumerate(zip(lines, salt, brine)):
@@ -489,9 +504,6 @@ def main():
     ap.add_argument("--no-apply", action="append", default=[], help="skip state.apply test=True for FORMULA")
     ap.add_argument("--apply", choices=("all", "rendered", "none"), default="rendered")
     ap.add_argument("--jobs", type=int, default=2, help="formulas run in parallel")
-    ap.add_argument("--frozen-clock", metavar="'YYYY-MM-DD HH:MM:SS'",
-                    help="run both sides with the wall clock stopped at this UTC time "
-                         "(needs libfaketime's `faketime`; for formulas that embed the time)")
     args = ap.parse_intermixed_args()
     args.sls = parse_sls(args.sls)
     args.no_apply = set(args.no_apply)

@@ -677,7 +677,9 @@ impl<'a, 's> Runner<'a, 's> {
         duration: f64,
         num: u64,
     ) -> Value {
-        let mut v = Map::new();
+        // A module's extra keys come first, as Salt's modules that have any
+        // (`postgres_schema`'s `dbname`) build their result dicts.
+        let mut v = r.extra.clone();
         if chunk.state == "file" {
             v.insert("changes".into(), Value::Object(r.changes.clone()));
             v.insert("comment".into(), json!(r.comment));

@@ -30,7 +30,23 @@ fn target(c: &StateCall<'_>) -> (String, Vec<Value>) {
     (dbname, args)
 }
 
+/// Salt's schema states carry `dbname` in every result (as given: `None`
+/// when absent).
+fn with_dbname(c: &StateCall<'_>, result: StateResult) -> StateResult {
+    let mut extra = Map::new();
+    extra.insert("dbname".into(), arg(c.chunk, "dbname"));
+    StateResult { extra, ..result }
+}
+
 fn present(c: &StateCall<'_>) -> StateResult {
+    with_dbname(c, present_result(c))
+}
+
+fn absent(c: &StateCall<'_>) -> StateResult {
+    with_dbname(c, absent_result(c))
+}
+
+fn present_result(c: &StateCall<'_>) -> StateResult {
     let name = name_of(c);
     let (dbname, args) = target(c);
     let run = || -> Result<StateResult, String> {
@@ -67,7 +83,7 @@ fn present(c: &StateCall<'_>) -> StateResult {
     run().unwrap_or_else(|e| StateResult::fail(name, e))
 }
 
-fn absent(c: &StateCall<'_>) -> StateResult {
+fn absent_result(c: &StateCall<'_>) -> StateResult {
     let name = name_of(c);
     let (dbname, args) = target(c);
     let texts = AbsentTexts {
@@ -118,6 +134,7 @@ mod tests {
             r.comment,
             "Schema public is set to be created in database db2."
         );
+        assert_eq!(r.extra["dbname"], json!("db2"));
         let get = &h.calls_to("postgres.schema_get")[0];
         assert_eq!(get.args, vec![json!("db2"), json!("public")]);
         assert_eq!(get.kwargs["user"], json!("postgres"));
