@@ -1,5 +1,6 @@
 //! The minion's link to its master: one connection task and one subscription
-//! task, shared by `brine-minion`, `brine-call` and (later) the swarm.
+//! task, shared by `brine-minion`, `brine-call` and every simulated minion of
+//! a swarm ([`crate::swarm`]).
 //!
 //! The connection task owns the request channel (a ZeroMQ DEALER): it
 //! authenticates, pins the master's key, keeps a session, sends requests and
@@ -10,33 +11,39 @@
 //! Publications it cannot take in order (a gap, a new key epoch, a new master
 //! run) are fetched again through the session ("catch-up"), so a dropped or
 //! missed publication is late, never lost.
+//!
+//! The tasks only move frames; the decisions are made without sockets, in
+//! [`stream`] (what to deliver, refuse or catch up on), `session` (counters,
+//! replay refusal, reply matching) and `backoff` (how long to wait).
 
-use std::collections::HashMap;
+mod backoff;
+mod session;
+mod stream;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use brine_common::crypto::{
-    Direction, Ephemeral, Identity, PublicKey, PublishKey, ReplayWindow, SessionCipher,
-    random_bytes,
-};
+use brine_common::crypto::{Direction, Ephemeral, Identity, PublicKey, random_bytes};
 use brine_common::frame::{decode, encode};
 use brine_common::ids::MinionId;
 use brine_common::wire::{
     AuthReply, AuthRequest, AuthStatus, Grant, MasterFrame, MinionFrame, PROTOCOL_VERSION,
-    PubEnvelope, Publication, PublishState, Published, Reply, Request, SealedFrame, SessionReply,
-    SessionRequest, SignedBlob, TOPIC_BROADCAST, UnknownSessionNotice, minion_topic, session_info,
+    Publication, Reply, Request, SealedFrame, SignedBlob, TOPIC_BROADCAST, UnknownSessionNotice,
+    minion_topic, session_info,
 };
 use bytes::Bytes;
-use rand::Rng;
 use tokio::sync::{Notify, mpsc, oneshot};
 use zeromq::{
     DealerSendHalf, DealerSocket, Socket, SocketOptions, SocketRecv, SocketSend, SubSocket,
     ZmqMessage,
 };
 
-use crate::pubstate::{PositionFile, SeqVerdict, StreamPosition};
+use crate::pubstate::PositionFile;
+use backoff::{Backoff, acceptance_wait};
+use session::{Session, Waiter, Waiting};
+use stream::{FollowUp, Tracker, Verdict};
 
 /// Read chunk sizes for the minion's sockets: its messages are small, and a
 /// swarm holds thousands of these buffers (research/deps.md §1).
@@ -95,16 +102,6 @@ struct Shared {
     next_req: AtomicU64,
 }
 
-/// Publish-stream state shared by the two tasks.
-struct Tracker {
-    master_pub: Option<PublicKey>,
-    key: Option<PublishKey>,
-    epoch: u64,
-    pos: StreamPosition,
-    /// Whether `pos` means anything yet (false for a brand-new minion).
-    known: bool,
-}
-
 struct Outgoing {
     body: Request,
     reply: oneshot::Sender<Reply>,
@@ -127,13 +124,7 @@ impl Link {
         let shared = Arc::new(Shared {
             identity,
             outgoing,
-            tracker: Mutex::new(Tracker {
-                master_pub,
-                key: None,
-                epoch: 0,
-                pos: saved.unwrap_or_default(),
-                known: saved.is_some(),
-            }),
+            tracker: Mutex::new(Tracker::new(master_pub, saved)),
             resync: Notify::new(),
             connected: tokio::sync::watch::Sender::new(0),
             publications: pub_tx,
@@ -198,15 +189,6 @@ impl Shared {
 // ---------------------------------------------------------------------------
 // The connection task
 
-/// An established session.
-struct Session {
-    id: u64,
-    cipher: SessionCipher,
-    next_out: u64,
-    /// Counters of the master's replies seen so far (0 was the grant).
-    replies: ReplayWindow,
-}
-
 /// Why authentication did not produce a session.
 enum AuthFailure {
     /// Try again after this long (pending, rejected, untrusted master).
@@ -231,7 +213,8 @@ async fn connection_task(shared: Arc<Shared>, mut outgoing: mpsc::Receiver<Box<O
             Err(AuthFailure::RetryAfter(wait)) => {
                 reader.abort();
                 pending_waits += 1;
-                tokio::time::sleep(acceptance_wait(&shared.settings, pending_waits, wait)).await;
+                let max = shared.settings.acceptance_wait_time_max;
+                tokio::time::sleep(acceptance_wait(max, pending_waits, wait)).await;
                 continue;
             }
             Err(AuthFailure::Transport) => {
@@ -270,6 +253,29 @@ async fn connection_task(shared: Arc<Shared>, mut outgoing: mpsc::Receiver<Box<O
 }
 
 type Incoming = mpsc::Receiver<Box<MasterFrame>>;
+
+/// Where the connection task writes its frames: the DEALER, or a fake
+/// master in tests.
+trait FrameSink {
+    /// Send one frame; false when the transport is broken.
+    fn send_frame(
+        &mut self,
+        frame: &MinionFrame,
+        timeout: Duration,
+    ) -> impl Future<Output = bool> + Send;
+}
+
+impl FrameSink for DealerSendHalf {
+    async fn send_frame(&mut self, frame: &MinionFrame, timeout: Duration) -> bool {
+        let Ok(bytes) = encode(frame) else {
+            return false;
+        };
+        matches!(
+            tokio::time::timeout(timeout, self.send(ZmqMessage::from(Bytes::from(bytes)))).await,
+            Ok(Ok(()))
+        )
+    }
+}
 
 /// A fresh DEALER connected to the request port, with a reader task feeding
 /// decoded frames into a channel (so the serve loop can select on it safely).
@@ -321,20 +327,10 @@ async fn connect_dealer(
     Some((send, rx, reader))
 }
 
-async fn send_frame(send: &mut DealerSendHalf, frame: &MinionFrame, timeout: Duration) -> bool {
-    let Ok(bytes) = encode(frame) else {
-        return false;
-    };
-    matches!(
-        tokio::time::timeout(timeout, send.send(ZmqMessage::from(Bytes::from(bytes)))).await,
-        Ok(Ok(()))
-    )
-}
-
 /// Run the auth handshake on a fresh DEALER.
 async fn authenticate(
     shared: &Arc<Shared>,
-    send: &mut DealerSendHalf,
+    send: &mut impl FrameSink,
     incoming: &mut Incoming,
 ) -> Result<(Session, Grant), AuthFailure> {
     let s = &shared.settings;
@@ -350,7 +346,10 @@ async fn authenticate(
         version: PROTOCOL_VERSION,
     };
     let blob = SignedBlob::sign(&shared.identity, &req).map_err(|_| AuthFailure::Transport)?;
-    if !send_frame(send, &MinionFrame::Auth(blob), s.auth_timeout).await {
+    if !send
+        .send_frame(&MinionFrame::Auth(blob), s.auth_timeout)
+        .await
+    {
         return Err(AuthFailure::Transport);
     }
     let deadline = tokio::time::Instant::now() + s.auth_timeout;
@@ -389,15 +388,7 @@ async fn authenticate(
     let grant: Grant = sealed
         .open(&cipher, Direction::ToMinion, s.max_message_size)
         .map_err(|_| AuthFailure::Transport)?;
-    Ok((
-        Session {
-            id: offer.session,
-            cipher,
-            next_out: 1,
-            replies: ReplayWindow::starting_at(0),
-        },
-        grant,
-    ))
+    Ok((Session::new(offer.session, cipher), grant))
 }
 
 /// Check the master's signed answer against the pinned key (or pin it).
@@ -454,69 +445,26 @@ fn pin_master(shared: &Arc<Shared>, key: PublicKey) {
     tracing::info!(fingerprint = %key.fingerprint(), "pinned the master's key");
 }
 
-/// Take the grant's key and position; returns a catch-up request if the
-/// minion is behind.
+/// Take the grant's key and position (saved at once); returns a catch-up
+/// request if the minion is behind.
 fn adopt_grant(shared: &Arc<Shared>, grant: &Grant) -> Option<Request> {
     let mut t = shared.tracker();
-    t.key = PublishKey::from_bytes(&grant.publish_key).ok();
-    t.epoch = grant.state.epoch;
-    let g = &grant.state;
-    let request = if !t.known {
-        // A brand-new minion starts where the stream stood when its key was
-        // accepted (jobs since then were meant for it), else at the present.
-        let (broadcast, own) = grant.accepted_at.unwrap_or((g.broadcast_seq, g.own_seq));
-        t.pos = StreamPosition {
-            run: g.run,
-            broadcast,
-            own,
-        };
-        t.known = true;
-        behind(&t.pos, g).then(|| catch_up_request(&t.pos))
-    } else if t.pos.run != g.run {
-        // The master restarted: everything of its new run is new to us.
-        t.pos = StreamPosition {
-            run: g.run,
-            broadcast: 0,
-            own: 0,
-        };
-        Some(catch_up_request(&t.pos))
-    } else {
-        behind(&t.pos, g).then(|| catch_up_request(&t.pos))
-    };
+    let request = t.adopt_grant(grant);
     shared.settings.position.save(&t.pos);
     request
-}
-
-fn behind(pos: &StreamPosition, state: &PublishState) -> bool {
-    state.broadcast_seq > pos.broadcast || state.own_seq > pos.own
-}
-
-fn catch_up_request(pos: &StreamPosition) -> Request {
-    Request::CatchUp {
-        run: pos.run,
-        broadcast_after: pos.broadcast,
-        own_after: pos.own,
-    }
-}
-
-/// Who is waiting for a reply.
-enum Waiter {
-    Caller(oneshot::Sender<Reply>),
-    /// The link's own requests (ping, key refresh, catch-up).
-    Link,
 }
 
 /// Serve an established session until it breaks.
 async fn serve(
     shared: &Arc<Shared>,
     mut session: Session,
-    send: &mut DealerSendHalf,
+    send: &mut impl FrameSink,
     incoming: &mut Incoming,
     outgoing: &mut mpsc::Receiver<Box<Outgoing>>,
     first_catch_up: Option<Request>,
 ) {
     let s = &shared.settings;
-    let mut waiting: HashMap<u64, Waiter> = HashMap::new();
+    let mut waiting = Waiting::default();
     let mut ping = tokio::time::interval(s.alive_interval);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut awaiting_pong: Option<Instant> = None;
@@ -541,15 +489,15 @@ async fn serve(
                 let Some(frame) = frame else { return };
                 match *frame {
                     MasterFrame::Session(sealed) if sealed.session == session.id => {
-                        let Some(reply) = open_reply(&mut session, &sealed, s.max_message_size) else { continue };
-                        match waiting.remove(&reply.req_id) {
+                        let Some(reply) = session.open_reply(&sealed, s.max_message_size) else { continue };
+                        match waiting.take(&reply) {
                             Some(Waiter::Caller(tx)) => { let _ = tx.send(reply.body); }
                             Some(Waiter::Link) => {
                                 awaiting_pong = None;
-                                for req in on_link_reply(shared, reply.body) {
-                                    if !send_request(shared, &mut session, send, &mut waiting, req, Waiter::Link).await {
-                                        return;
-                                    }
+                                if let Some(req) = on_link_reply(shared, reply.body)
+                                    && !send_request(shared, &mut session, send, &mut waiting, req, Waiter::Link).await
+                                {
+                                    return;
                                 }
                             }
                             None => {}
@@ -599,101 +547,44 @@ fn unknown_session_notice(shared: &Shared, notice: &SignedBlob) -> Option<u64> {
     }
 }
 
+/// Seal and send one request, remembering who waits for its reply; false
+/// when the transport broke.
 async fn send_request(
     shared: &Arc<Shared>,
     session: &mut Session,
-    send: &mut DealerSendHalf,
-    waiting: &mut HashMap<u64, Waiter>,
+    send: &mut impl FrameSink,
+    waiting: &mut Waiting,
     body: Request,
     waiter: Waiter,
 ) -> bool {
     let req_id = shared.next_req.fetch_add(1, Ordering::Relaxed);
-    let counter = session.next_out;
-    session.next_out += 1;
-    let Ok(sealed) = SealedFrame::seal(
-        &session.cipher,
-        Direction::ToMaster,
-        session.id,
-        counter,
-        &SessionRequest { req_id, body },
-    ) else {
+    let Some(sealed) = session.seal_request(req_id, body) else {
         return true;
     };
     waiting.insert(req_id, waiter);
-    send_frame(
-        send,
-        &MinionFrame::Session(sealed),
-        shared.settings.auth_timeout,
-    )
-    .await
+    send.send_frame(&MinionFrame::Session(sealed), shared.settings.auth_timeout)
+        .await
 }
 
-/// Decrypt a reply; refuse replayed counters from the master's side too.
-fn open_reply(session: &mut Session, sealed: &SealedFrame, cap: usize) -> Option<SessionReply> {
-    if !session.replies.is_fresh(sealed.counter) {
-        tracing::warn!(counter = sealed.counter, "refusing a replayed reply");
-        return None;
-    }
-    let reply: SessionReply = sealed
-        .open(&session.cipher, Direction::ToMinion, cap)
-        .map_err(|e| tracing::warn!("refusing a reply that does not decrypt: {e}"))
-        .ok()?;
-    session.replies.record(sealed.counter);
-    Some(reply)
-}
-
-/// React to the answer to one of the link's own requests; returns follow-ups.
-fn on_link_reply(shared: &Arc<Shared>, reply: Reply) -> Vec<Request> {
-    match reply {
-        Reply::Pong(state) => {
-            let t = shared.tracker();
-            if state.epoch != t.epoch {
-                vec![Request::GetPublishKey]
-            } else if behind(&t.pos, &state) {
-                // The PUB socket dropped something (slow subscriber): fetch it.
-                vec![catch_up_request(&t.pos)]
-            } else {
-                vec![]
-            }
-        }
-        Reply::PublishKey { key, state } => {
-            let mut t = shared.tracker();
-            t.key = PublishKey::from_bytes(&key).ok();
-            t.epoch = state.epoch;
-            if behind(&t.pos, &state) {
-                vec![catch_up_request(&t.pos)]
-            } else {
-                vec![]
-            }
-        }
-        Reply::CatchUp(list) => {
-            deliver_caught_up(shared, list);
-            vec![]
-        }
-        // Answers meant for callers never come back as the link's own.
-        Reply::Ok
-        | Reply::Refused { .. }
-        | Reply::FileEnvs(_)
-        | Reply::FileList(_)
-        | Reply::FileChunk { .. }
-        | Reply::Pillar(_)
-        | Reply::Mine(_) => vec![],
-    }
-}
-
-fn deliver_caught_up(shared: &Arc<Shared>, list: Vec<Published>) {
+/// React to the answer to one of the link's own requests: deliver what a
+/// catch-up brought; returns the request to send next, if any.
+fn on_link_reply(shared: &Arc<Shared>, reply: Reply) -> Option<Request> {
     let mut t = shared.tracker();
-    let mut delivered = 0;
-    for p in list {
-        let own = p.topic != TOPIC_BROADCAST;
-        if t.pos.advance(own, p.seq) {
-            delivered += 1;
-            let _ = shared.publications.send(Box::new(p.publication));
+    match t.on_link_reply(reply) {
+        FollowUp::Nothing => None,
+        FollowUp::Send(request) => Some(request),
+        FollowUp::Deliver(list) => {
+            // Saved and sent under the lock, so the subscription task cannot
+            // deliver a later publication in between.
+            shared.settings.position.save(&t.pos);
+            if !list.is_empty() {
+                tracing::info!("caught up on {} missed publications", list.len());
+            }
+            for publication in list {
+                let _ = shared.publications.send(Box::new(publication));
+            }
+            None
         }
-    }
-    shared.settings.position.save(&t.pos);
-    if delivered > 0 {
-        tracing::info!("caught up on {delivered} missed publications");
     }
 }
 
@@ -720,7 +611,12 @@ async fn subscription_task(shared: Arc<Shared>, port: u16) {
     }
     loop {
         match sub.recv().await {
-            Ok(msg) => on_publication(&shared, &own_topic, msg),
+            Ok(msg) => {
+                let frames = msg.into_vec();
+                if let [topic, payload] = frames.as_slice() {
+                    on_publication(&shared, &own_topic, topic, payload);
+                }
+            }
             Err(e) => {
                 tracing::debug!("subscription receive error: {e}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -729,109 +625,28 @@ async fn subscription_task(shared: Arc<Shared>, port: u16) {
     }
 }
 
-/// Check and take in one publish frame `[topic, signed envelope]`.
-fn on_publication(shared: &Arc<Shared>, own_topic: &str, msg: ZmqMessage) {
-    let frames = msg.into_vec();
-    let [topic, payload] = frames.as_slice() else {
-        return;
-    };
+/// Take in one publish frame `[topic, signed envelope]`: deliver it, or
+/// wake the connection task to resync, or drop it.
+fn on_publication(shared: &Shared, own_topic: &str, topic: &[u8], payload: &[u8]) {
     let cap = shared.settings.max_message_size;
     let Ok(blob) = decode::<SignedBlob>(payload, cap) else {
         tracing::debug!("dropping an undecodable publication");
         return;
     };
     let mut t = shared.tracker();
-    let Some(master_pub) = t.master_pub else {
-        return;
-    };
-    let opened = match &shared.settings.verified {
-        Some(verified) => blob.open_remembered(&master_pub, verified, cap),
-        None => blob.open(&master_pub, cap),
-    };
-    let env: PubEnvelope = match opened {
-        Ok(env) => env,
-        Err(e) => {
-            tracing::warn!("dropping a publication that is not the master's: {e}");
-            return;
+    let verified = shared.settings.verified.as_deref();
+    match t.judge_publication(own_topic, topic, &blob, cap, verified) {
+        Verdict::Deliver(publication) => {
+            shared.settings.position.save(&t.pos);
+            let _ = shared.publications.send(publication);
         }
-    };
-    let for_us = env.topic == TOPIC_BROADCAST || env.topic == own_topic;
-    if !for_us || topic.as_ref() != env.topic.as_bytes() {
-        tracing::warn!("dropping a publication for another topic");
-        return;
-    }
-    if env.run != t.pos.run || env.epoch != t.epoch {
-        // A new master run or key: the connection task re-syncs and catches up.
-        drop(t);
-        shared.resync.notify_one();
-        return;
-    }
-    let own = env.topic != TOPIC_BROADCAST;
-    match t.pos.classify(own, env.seq) {
-        SeqVerdict::Replay => tracing::warn!(seq = env.seq, "dropping a replayed publication"),
-        SeqVerdict::Gap { .. } => {
-            // Fetch the gap and this one, in order, through the session.
+        Verdict::Resync => {
             drop(t);
             shared.resync.notify_one();
         }
-        SeqVerdict::InOrder => {
-            let Some(key) = t.key.clone() else { return };
-            match env.open(&key, cap) {
-                Ok(publication) => {
-                    t.pos.advance(own, env.seq);
-                    shared.settings.position.save(&t.pos);
-                    let _ = shared.publications.send(Box::new(publication));
-                }
-                Err(e) => tracing::warn!("dropping a publication that does not decrypt: {e}"),
-            }
-        }
+        Verdict::Refuse(why) => why.log(),
     }
 }
 
-// ---------------------------------------------------------------------------
-// Waiting
-
-/// Salt's acceptance wait: `acceptance_wait_time`, growing by itself on each
-/// retry up to `acceptance_wait_time_max`, plus up to 25% jitter so a fleet
-/// does not retry in lockstep.
-fn acceptance_wait(s: &LinkSettings, attempt: u32, base: Duration) -> Duration {
-    let max = if s.acceptance_wait_time_max.is_zero() {
-        base
-    } else {
-        s.acceptance_wait_time_max
-    };
-    let grown = base.saturating_mul(attempt.max(1)).min(max.max(base));
-    with_jitter(grown)
-}
-
-fn with_jitter(d: Duration) -> Duration {
-    let factor = rand::rng().random_range(1.0..1.25);
-    d.mul_f64(factor)
-}
-
-/// Exponential backoff with jitter for transport failures.
-struct Backoff {
-    first: Duration,
-    max: Duration,
-    current: Duration,
-}
-
-impl Backoff {
-    fn new(first: Duration, max: Duration) -> Self {
-        Backoff {
-            first,
-            max,
-            current: first,
-        }
-    }
-
-    fn next(&mut self) -> Duration {
-        let d = self.current;
-        self.current = (self.current * 2).min(self.max);
-        with_jitter(d)
-    }
-
-    fn reset(&mut self) {
-        self.current = self.first;
-    }
-}
+#[cfg(test)]
+mod tests;
