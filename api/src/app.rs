@@ -10,7 +10,7 @@ use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use brine_master::client::KeyCommand;
+use brine_client::KeyCommand;
 use serde_json::{Map, Value, json};
 
 use crate::auth::Auth;

@@ -4,9 +4,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use brine_client::JobRequest;
 use brine_common::target::{Target, TargetError, expand_nodegroups, restrict_to_ids};
 use brine_common::wire::TargetSpec;
-use brine_master::client::JobRequest;
 use serde_json::{Map, Value};
 
 use crate::app::AppState;

@@ -50,8 +50,8 @@ impl ApiError {
     }
 }
 
-impl From<brine_master::client::ClientError> for ApiError {
-    fn from(e: brine_master::client::ClientError) -> Self {
+impl From<brine_client::ClientError> for ApiError {
+    fn from(e: brine_client::ClientError) -> Self {
         ApiError::Master(e.to_string())
     }
 }

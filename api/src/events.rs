@@ -17,9 +17,9 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
+use brine_client::{ClientReply, Connection};
 use brine_common::event::Event;
 use brine_common::wire::TargetSpec;
-use brine_master::client::{ClientReply, Connection};
 use futures::StreamExt;
 use serde_json::{Value, json};
 

@@ -2,7 +2,7 @@
 //! master's key commands. Results are shaped as Salt's wheel returns them
 //! through the API (`{"tag", "data": {"fun", "return", "success"}}`).
 
-use brine_master::client::KeyCommand;
+use brine_client::KeyCommand;
 use serde_json::{Map, Value, json};
 
 use crate::error::{ApiError, ApiResult};

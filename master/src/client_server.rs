@@ -1,4 +1,5 @@
-//! The master's local socket: serves `brine`, `brine-key` and `brine-run`.
+//! The master's local socket: serves `brine`, `brine-key`, `brine-run`,
+//! `brine-cp` and `brine-api` the protocol of `brine_client::protocol`.
 //!
 //! The socket lives in `sock_dir`, which is created mode 0700 so only the
 //! master's user (and root) can publish jobs. Each connection carries one
@@ -18,13 +19,11 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::broadcast::error::RecvError;
 
+use brine_client::{ClientReply, ClientRequest, JobRequest, REQUEST_CAP, socket_path};
+
 use crate::bus::BusEvent;
-use crate::client::{ClientReply, ClientRequest, socket_path};
 use crate::daemon::Master;
 use crate::jobs::{self, PublishOutcome};
-
-/// Requests from the CLI are small; returns flow the other way.
-const REQUEST_CAP: usize = 16 * 1024 * 1024;
 
 pub fn bind(master: &Master) -> anyhow::Result<UnixListener> {
     let dir = &master.config.sock_dir;
@@ -135,7 +134,7 @@ fn error(message: String) -> ClientReply {
 
 async fn publish(
     master: &Arc<Master>,
-    job: crate::client::JobRequest,
+    job: JobRequest,
     watch: bool,
     read: OwnedReadHalf,
     write: &mut OwnedWriteHalf,
@@ -252,12 +251,31 @@ async fn write_event<W: tokio::io::AsyncWrite + Unpin>(
     out: &mut W,
     event: &BusEvent,
 ) -> Result<(), FrameError> {
-    write_encoded_frame_unflushed(out, &ClientReply::encoded_event(event)).await
+    let encoded = ClientReply::encoded_event(&event.tag, event.packed_data());
+    write_encoded_frame_unflushed(out, &encoded).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn a_bus_event_is_written_as_its_unpacked_event_would_be() {
+        let event = Event::new(
+            "salt/job/20261121234019509933/ret/m1",
+            json!({"return": {"nested": [1, 2.5, null]}, "id": "m1", "retcode": 0}),
+        );
+        let mut written = Vec::new();
+        write_event(&mut written, &BusEvent::pack(event.clone()))
+            .await
+            .expect("write");
+        let mut expected = Vec::new();
+        write_frame(&mut expected, &ClientReply::Event(event))
+            .await
+            .expect("write");
+        assert_eq!(written, expected);
+    }
 
     #[test]
     fn the_masters_own_user_may_name_the_job_user() {

@@ -7,9 +7,13 @@
 //! ([`client_server`]) that `brine`, `brine-key` and `brine-run` use through
 //! [`client`].
 
+// The local socket's protocol, the CLIs' shared pieces and the return
+// waiter live in brine-client, so that brine-api can use them without
+// linking the master; the master's modules reach them by their old paths.
+pub use brine_client as client;
+pub use brine_client::{cli, wait};
+
 pub mod bus;
-pub mod cli;
-pub mod client;
 pub mod client_server;
 pub mod daemon;
 pub mod fileserver;
@@ -28,4 +32,3 @@ pub mod reqserver;
 pub mod runners;
 pub mod schedule;
 pub mod sessions;
-pub mod wait;

@@ -13,6 +13,7 @@ use brine_api::master::MasterLink;
 use brine_api::settings::Settings;
 use brine_api::tokens::TokenStore;
 use brine_api::{passwords, server, tls};
+use brine_client::Client;
 use brine_common::cli::CommonArgs;
 use brine_common::config::MasterConfig;
 use clap::{Parser, Subcommand};
@@ -66,7 +67,7 @@ fn hash_password() -> anyhow::Result<()> {
 }
 
 fn serve(cli: &Cli) -> anyhow::Result<()> {
-    let config = brine_master::cli::master_config(&cli.common)?;
+    let config = brine_client::cli::master_config(&cli.common)?;
     let settings = Settings::from_master(&config)?;
     let tls = match &settings.tls {
         Some(files) => {
@@ -103,7 +104,7 @@ fn hostname() -> anyhow::Result<String> {
 fn app_state(config: &MasterConfig, settings: Settings) -> anyhow::Result<AppState> {
     Ok(AppState {
         master: MasterLink {
-            sock_dir: config.sock_dir.clone(),
+            client: Client::new(&config.sock_dir),
             timeout: Duration::from_secs(config.timeout),
         },
         nodegroups: config.nodegroups.clone(),

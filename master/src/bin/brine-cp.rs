@@ -7,16 +7,15 @@
 use brine_common::output::print_stdout;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use brine_client::cli::TargetArgs;
+use brine_client::{Client, JobRequest};
 use brine_common::cli::{CommonArgs, OutputArgs};
 use brine_common::output::render_minion;
-use brine_master::cli::TargetArgs;
-use brine_master::client::{ClientReply, ClientRequest, Connection, JobRequest};
-use brine_master::wait::JobWaiter;
 use clap::Parser;
 use serde_json::{Map, Value, json};
 
@@ -45,7 +44,7 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = &Cli::parse();
-    brine_master::cli::run_client(
+    brine_client::cli::run_client(
         &cli.common,
         2,
         |config| async move { run(cli, &config).await },
@@ -80,40 +79,17 @@ async fn run(cli: &Cli, config: &brine_common::config::MasterConfig) -> anyhow::
         kwarg,
         user: String::new(),
     };
-    let mut conn = Connection::open(
-        &config.sock_dir,
-        &ClientRequest::Publish { job, watch: true },
-    )
-    .await?;
-    let (jid, minions, not_connected) = match conn.next().await? {
-        ClientReply::Published {
-            jid,
-            minions,
-            not_connected,
-        } => (jid, minions, not_connected),
-        ClientReply::NoMinions => {
-            eprintln!("No minions matched the target. No command was sent, no jid was assigned.");
-            return Ok(2);
-        }
-        ClientReply::Error { message } => anyhow::bail!("{message}"),
-        other => anyhow::bail!("unexpected reply from the master: {other:?}"),
-    };
-    let names = |ids: Vec<brine_common::ids::MinionId>| {
-        ids.into_iter().map(|m| m.to_string()).collect::<Vec<_>>()
+    let client = Client::new(&config.sock_dir);
+    let Some(published) = client.publish(job, true).await? else {
+        eprintln!("No minions matched the target. No command was sent, no jid was assigned.");
+        return Ok(2);
     };
     let timeout = Duration::from_secs_f64(cli.timeout.unwrap_or(config.timeout as f64).max(0.0));
-    let mut waiter = JobWaiter::new(
-        jid.as_str(),
-        &names(minions),
-        &names(not_connected),
-        timeout,
-        Instant::now(),
-    );
     let opts = cli.output.options(config.color, false);
     let format = cli.output.format();
     let mut failed = false;
-    waiter
-        .drive(&mut conn, |arrived| {
+    let missing = published
+        .wait(timeout, |arrived| {
             failed |= arrived
                 .data
                 .get("retcode")
@@ -123,9 +99,8 @@ async fn run(cli: &Cli, config: &brine_common::config::MasterConfig) -> anyhow::
             let ret = arrived.data.get("return").cloned().unwrap_or(Value::Null);
             print_stdout(&render_minion(format, &opts, &arrived.minion, &ret));
         })
-        .await
-        .map_err(|e| anyhow::anyhow!(e))?;
-    for (minion, reason) in waiter.missing() {
+        .await?;
+    for (minion, reason) in missing {
         failed = true;
         print_stdout(&render_minion(format, &opts, &minion, &json!(reason)));
     }

@@ -5,10 +5,10 @@ use brine_common::output::{print_fmt, print_stdout};
 use std::io::Write;
 use std::process::ExitCode;
 
+use brine_client::{Client, ClientError, ClientReply};
 use brine_common::cli::{CommonArgs, OutputArgs};
 use brine_common::functions::parse_cli_args;
 use brine_common::output::render_value;
-use brine_master::client::{ClientReply, ClientRequest, Connection, request};
 use brine_master::runners::RUNNERS;
 use clap::Parser;
 use serde_json::{Map, Value};
@@ -36,7 +36,7 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = &Cli::parse();
-    brine_master::cli::run_client(
+    brine_client::cli::run_client(
         &cli.common,
         1,
         |config| async move { run(cli, &config).await },
@@ -48,17 +48,9 @@ async fn run(cli: &Cli, config: &brine_common::config::MasterConfig) -> anyhow::
     if cli.function == "state.event" {
         return state_event(config, &args, &kwargs).await;
     }
-    let reply = request(
-        &config.sock_dir,
-        &ClientRequest::Runner {
-            fun: cli.function.clone(),
-            args,
-            kwargs,
-        },
-    )
-    .await?;
-    match reply {
-        ClientReply::RunnerResult { ret, retcode } => {
+    let client = Client::new(&config.sock_dir);
+    match client.runner(&cli.function, args, kwargs).await {
+        Ok((ret, retcode)) => {
             let opts = cli.output.options(config.color, true);
             // Salt prints an orchestration with the highstate outputter.
             let is_orchestration =
@@ -81,11 +73,11 @@ async fn run(cli: &Cli, config: &brine_common::config::MasterConfig) -> anyhow::
             }
             Ok(u8::try_from(retcode.clamp(0, 255)).unwrap_or(1))
         }
-        ClientReply::Error { message } => {
+        Err(ClientError::Master(message)) => {
             eprintln!("{message}");
             Ok(1)
         }
-        other => anyhow::bail!("unexpected reply from the master: {other:?}"),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -107,13 +99,10 @@ async fn state_event(
         .and_then(Value::as_bool)
         .unwrap_or(false);
     let count = kwargs.get("count").and_then(Value::as_i64).unwrap_or(-1);
-    let mut conn = Connection::open(
-        &config.sock_dir,
-        &ClientRequest::Events {
-            tag_glob: Some(tagmatch),
-        },
-    )
-    .await?;
+    let mut conn = Client::new(&config.sock_dir)
+        .subscribe(Some(tagmatch))
+        .await?;
+    tracing::info!("listening for events");
     let mut seen = 0i64;
     let mut out = std::io::stdout();
     loop {
@@ -131,9 +120,7 @@ async fn state_event(
                     return Ok(0);
                 }
             }
-            // The master's first frame: the subscription is live.
-            ClientReply::Lagged(0) => tracing::info!("listening for events"),
-            ClientReply::Lagged(n) => {
+            ClientReply::Lagged(n) if n > 0 => {
                 eprintln!("warning: {n} events were dropped (reader too slow)")
             }
             ClientReply::Error { message } => anyhow::bail!("{message}"),

@@ -9,22 +9,20 @@
 use brine_common::output::print_line;
 use std::collections::{BTreeSet, VecDeque};
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use brine_client::cli::TargetArgs;
+use brine_client::wait::Arrived;
+use brine_client::{Client, JobRequest};
 use brine_common::cli::{CommonArgs, OutputArgs};
 use brine_common::config::MasterConfig;
 use brine_common::functions::parse_cli_args;
-use brine_common::ids::{Jid, MinionId};
 use brine_common::output::{
     OutputFormat, OutputOptions, print_stdout, python, render_all, render_minion_with_retcode,
 };
 use brine_common::target::Target;
 use brine_common::wire::TargetSpec;
-use brine_master::cli::TargetArgs;
-use brine_master::client::{ClientReply, ClientRequest, Connection, JobRequest};
-use brine_master::wait::{Arrived, JobWaiter};
 use clap::Parser;
 use serde_json::{Map, Value, json};
 
@@ -78,7 +76,7 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = &Cli::parse();
-    brine_master::cli::run_client(
+    brine_client::cli::run_client(
         &cli.common,
         2,
         |config| async move { run(cli, &config).await },
@@ -120,39 +118,6 @@ fn job_request(target: TargetSpec, fun: &str, args: &[String]) -> JobRequest {
     }
 }
 
-/// A published job whose events stream on `conn`.
-struct Published {
-    conn: Connection,
-    jid: Jid,
-    minions: Vec<String>,
-    not_connected: Vec<String>,
-}
-
-/// Publish `job`; `None` when the target matched no minion.
-async fn publish(
-    sock_dir: &Path,
-    job: JobRequest,
-    watch: bool,
-) -> anyhow::Result<Option<Published>> {
-    let mut conn = Connection::open(sock_dir, &ClientRequest::Publish { job, watch }).await?;
-    let names = |ids: Vec<MinionId>| ids.into_iter().map(|m| m.to_string()).collect();
-    match conn.next().await? {
-        ClientReply::Published {
-            jid,
-            minions,
-            not_connected,
-        } => Ok(Some(Published {
-            conn,
-            jid,
-            minions: names(minions),
-            not_connected: names(not_connected),
-        })),
-        ClientReply::NoMinions => Ok(None),
-        ClientReply::Error { message } => anyhow::bail!("{message}"),
-        other => anyhow::bail!("unexpected reply from the master: {other:?}"),
-    }
-}
-
 fn no_minions() -> u8 {
     eprintln!("No minions matched the target. No command was sent, no jid was assigned.");
     eprintln!("ERROR: No return received");
@@ -163,30 +128,10 @@ fn timeout(cli: &Cli, config: &MasterConfig) -> Duration {
     Duration::from_secs_f64(cli.timeout.unwrap_or(config.timeout as f64).max(0.0))
 }
 
-/// Wait for a published job's returns; `on_return` sees each as it arrives.
-/// Returns the minions that did not return, with the reason.
-async fn wait_for_returns(
-    mut job: Published,
-    timeout: Duration,
-    on_return: impl FnMut(Arrived),
-) -> anyhow::Result<Vec<(String, &'static str)>> {
-    let mut waiter = JobWaiter::new(
-        job.jid.as_str(),
-        &job.minions,
-        &job.not_connected,
-        timeout,
-        Instant::now(),
-    );
-    waiter
-        .drive(&mut job.conn, on_return)
-        .await
-        .map_err(|e| anyhow::anyhow!(e))?;
-    Ok(waiter.missing())
-}
-
 async fn run_once(cli: &Cli, config: &MasterConfig, target: TargetSpec) -> anyhow::Result<u8> {
     let job = job_request(target, &cli.function, &cli.args);
-    let Some(published) = publish(&config.sock_dir, job, !cli.async_).await? else {
+    let client = Client::new(&config.sock_dir);
+    let Some(published) = client.publish(job, !cli.async_).await? else {
         return Ok(no_minions());
     };
     if cli.async_ {
@@ -197,10 +142,11 @@ async fn run_once(cli: &Cli, config: &MasterConfig, target: TargetSpec) -> anyho
         return Ok(0);
     }
     let mut printer = Printer::new(cli, config.color, &config.state_output);
-    let missing = wait_for_returns(published, timeout(cli, config), |arrived| {
-        printer.returned(&arrived.minion, &arrived.data)
-    })
-    .await?;
+    let missing = published
+        .wait(timeout(cli, config), |arrived| {
+            printer.returned(&arrived.minion, &arrived.data)
+        })
+        .await?;
     for (minion, reason) in missing {
         printer.missing(&minion, reason);
     }
@@ -433,7 +379,8 @@ mod batch {
         size: BatchSize,
     ) -> anyhow::Result<u8> {
         let timeout = timeout(cli, config);
-        let Some(gathered) = gather(&config.sock_dir, target, timeout).await? else {
+        let client = Client::new(&config.sock_dir);
+        let Some(gathered) = gather(&client, target, timeout).await? else {
             return Ok(no_minions());
         };
         let mut printer = Printer::new(cli, config.color, &config.state_output);
@@ -462,13 +409,7 @@ mod batch {
                     &cli.function,
                     &cli.args,
                 );
-                tokio::spawn(run_wave(
-                    config.sock_dir.clone(),
-                    job,
-                    wave,
-                    timeout,
-                    tx.clone(),
-                ));
+                tokio::spawn(run_wave(client.clone(), job, wave, timeout, tx.clone()));
             }
             let progress = match window.next_wake() {
                 Some(at) => tokio::select! {
@@ -494,19 +435,20 @@ mod batch {
 
     /// Ping the target, as Salt's batch does, to learn who is there.
     async fn gather(
-        sock_dir: &Path,
+        client: &Client,
         target: TargetSpec,
         timeout: Duration,
     ) -> anyhow::Result<Option<Gathered>> {
-        let Some(ping) = publish(sock_dir, job_request(target, "test.ping", &[]), true).await?
-        else {
+        let ping = job_request(target, "test.ping", &[]);
+        let Some(ping) = client.publish(ping, true).await? else {
             return Ok(None);
         };
         let mut up = BTreeSet::new();
-        let missing = wait_for_returns(ping, timeout, |arrived| {
-            up.insert(arrived.minion);
-        })
-        .await?;
+        let missing = ping
+            .wait(timeout, |arrived| {
+                up.insert(arrived.minion);
+            })
+            .await?;
         Ok(Some(Gathered {
             up: up.into_iter().collect(),
             down: missing.into_iter().map(|(m, _)| m).collect(),
@@ -515,7 +457,7 @@ mod batch {
 
     /// Publish one wave and report each of its minions exactly once.
     async fn run_wave(
-        sock_dir: PathBuf,
+        client: Client,
         job: JobRequest,
         wave: Vec<String>,
         timeout: Duration,
@@ -523,14 +465,15 @@ mod batch {
     ) {
         let mut reported = BTreeSet::new();
         let outcome = async {
-            let Some(published) = publish(&sock_dir, job, true).await? else {
+            let Some(published) = client.publish(job, true).await? else {
                 anyhow::bail!("no longer accepted");
             };
-            let missing = wait_for_returns(published, timeout, |arrived| {
-                reported.insert(arrived.minion.clone());
-                let _ = tx.send(Progress::Returned(arrived));
-            })
-            .await?;
+            let missing = published
+                .wait(timeout, |arrived| {
+                    reported.insert(arrived.minion.clone());
+                    let _ = tx.send(Progress::Returned(arrived));
+                })
+                .await?;
             Ok(missing)
         }
         .await;

@@ -1,4 +1,5 @@
-//! Pieces the master-side binaries share.
+//! What the `main`s of the tools on the master's host share: loading the
+//! master config, running a client CLI, the target-type flags.
 
 use brine_common::cli::CommonArgs;
 use brine_common::config::MasterConfig;

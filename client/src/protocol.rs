@@ -1,22 +1,27 @@
-//! The local client protocol: how `brine`, `brine-key` and `brine-run` talk to
-//! the master over its Unix socket (`<sock_dir>/master.sock`, mode 0700).
+//! The messages of the master's local socket (`<sock_dir>/master.sock`, in
+//! a directory of mode 0700): what `brine`, `brine-key`, `brine-run`,
+//! `brine-cp` and `brine-api` send, and what the master answers.
 //!
-//! One connection carries one request. Most requests get one reply; a watched
-//! publication and an event subscription get a stream of replies until the
-//! client hangs up. Frames are length-prefixed msgpack (`brine_common::frame`).
+//! One connection carries one [`ClientRequest`]. Most requests get one
+//! [`ClientReply`]; a watched publication and an event subscription get a
+//! stream of replies until the client hangs up. Frames are length-prefixed
+//! msgpack (`brine_common::frame`). The master's side (`client_server` in
+//! brine-master) decodes these same types.
 
 use std::path::{Path, PathBuf};
 
 use brine_common::event::Event;
-use brine_common::frame::{FrameError, read_frame, write_frame};
 use brine_common::ids::{Jid, MinionId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use tokio::net::UnixStream;
 
-/// Largest reply the CLI accepts (a job with many large returns).
+/// Largest reply a client accepts (a job with many large returns).
 pub const CLIENT_FRAME_CAP: usize = 256 * 1024 * 1024;
 
+/// Requests are small (returns flow the other way): the largest the master reads.
+pub const REQUEST_CAP: usize = 16 * 1024 * 1024;
+
+/// The socket's path inside the master's `sock_dir`.
 pub fn socket_path(sock_dir: &Path) -> PathBuf {
     sock_dir.join("master.sock")
 }
@@ -89,7 +94,8 @@ pub enum ClientReply {
     /// The target matched no minion: nothing was published.
     NoMinions,
     Event(Event),
-    /// Events were lost because this subscriber fell behind.
+    /// Events were lost because this subscriber fell behind. The first
+    /// reply to `Events` is `Lagged(0)`: the subscription is live.
     Lagged(u64),
     RunnerResult {
         ret: Value,
@@ -107,20 +113,20 @@ pub enum ClientReply {
 }
 
 impl ClientReply {
-    /// The encoded `ClientReply::Event` of a bus event, built around its
-    /// packed data: the bytes `frame::encode` gives for the unpacked event,
-    /// without unpacking it and packing it again for every subscriber.
-    pub fn encoded_event(event: &crate::bus::BusEvent) -> Vec<u8> {
-        let data = event.packed_data();
-        let mut out = Vec::with_capacity(event.tag.len() + data.len() + 24);
+    /// The encoded `ClientReply::Event` of an event whose data is already
+    /// msgpack (as the master's bus keeps it): the bytes `frame::encode`
+    /// gives for the unpacked event, without unpacking the data and packing
+    /// it again for every subscriber.
+    pub fn encoded_event(tag: &str, packed_data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(tag.len() + packed_data.len() + 24);
         // Writing to a Vec cannot fail.
         let _ = rmp::encode::write_map_len(&mut out, 1);
         let _ = rmp::encode::write_str(&mut out, "Event");
         let _ = rmp::encode::write_map_len(&mut out, 2);
         let _ = rmp::encode::write_str(&mut out, "tag");
-        let _ = rmp::encode::write_str(&mut out, &event.tag);
+        let _ = rmp::encode::write_str(&mut out, tag);
         let _ = rmp::encode::write_str(&mut out, "data");
-        out.extend_from_slice(data);
+        out.extend_from_slice(packed_data);
         out
     }
 }
@@ -140,77 +146,47 @@ pub enum KeyReply {
     Fingerprints(Map<String, Value>),
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    #[error(
-        "cannot reach the master at {path}: {source} (is brine-master running with this config dir?)"
-    )]
-    Connect {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("lost the connection to the master: {0}")]
-    Frame(#[from] FrameError),
-}
-
-/// A connection to the master that has sent its request.
-pub struct Connection {
-    stream: UnixStream,
-}
-
-impl Connection {
-    pub async fn open(sock_dir: &Path, request: &ClientRequest) -> Result<Self, ClientError> {
-        let path = socket_path(sock_dir);
-        let mut stream =
-            UnixStream::connect(&path)
-                .await
-                .map_err(|source| ClientError::Connect {
-                    path: path.display().to_string(),
-                    source,
-                })?;
-        write_frame(&mut stream, request).await?;
-        Ok(Connection { stream })
-    }
-
-    pub async fn next(&mut self) -> Result<ClientReply, ClientError> {
-        Ok(read_frame(&mut self.stream, CLIENT_FRAME_CAP).await?)
-    }
-}
-
-impl crate::wait::EventSource for Connection {
-    async fn next_event(&mut self) -> crate::wait::Next {
-        use crate::wait::Next;
-        match self.next().await {
-            Ok(ClientReply::Event(ev)) => Next::Event(ev),
-            Ok(_) => Next::Nothing,
-            Err(e) => Next::Closed(Some(e.to_string())),
+impl KeyReply {
+    /// The map every kind of key reply carries.
+    pub fn into_map(self) -> Map<String, Value> {
+        match self {
+            KeyReply::Listing { keys, .. } => keys,
+            KeyReply::Changed(map) | KeyReply::Fingerprints(map) => map,
         }
     }
-}
-
-/// Send one request and read its single reply.
-pub async fn request(sock_dir: &Path, request: &ClientRequest) -> Result<ClientReply, ClientError> {
-    Connection::open(sock_dir, request).await?.next().await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bus::BusEvent;
     use serde_json::json;
 
     #[test]
-    fn a_bus_event_is_encoded_as_its_unpacked_event_would_be() {
+    fn an_event_with_packed_data_is_encoded_as_its_unpacked_event_would_be() {
         let event = Event::new(
             "salt/job/20261121234019509933/ret/m1",
             json!({"return": {"nested": [1, 2.5, null]}, "id": "m1", "retcode": 0}),
         );
         let expected =
             brine_common::frame::encode(&ClientReply::Event(event.clone())).expect("encode");
-        let encoded = ClientReply::encoded_event(&BusEvent::pack(event.clone()));
+        let packed = rmp_serde::to_vec_named(&event.data).expect("pack");
+        let encoded = ClientReply::encoded_event(&event.tag, &packed);
         assert_eq!(encoded, expected);
         let decoded: ClientReply =
             brine_common::frame::decode(&encoded, usize::MAX).expect("decode");
         assert!(matches!(decoded, ClientReply::Event(e) if e == event));
+    }
+
+    #[test]
+    fn every_key_reply_gives_its_map() {
+        let mut map = Map::new();
+        map.insert("minions".into(), json!(["m1"]));
+        let listing = KeyReply::Listing {
+            keys: map.clone(),
+            stray: vec!["junk".into()],
+        };
+        assert_eq!(listing.into_map(), map);
+        assert_eq!(KeyReply::Changed(map.clone()).into_map(), map);
+        assert_eq!(KeyReply::Fingerprints(map.clone()).into_map(), map);
     }
 }
