@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use brine_common::target::Fnmatch;
 use brine_states::host::StateHost;
-use brine_states::render::{RenderError, SlsSource, TemplateContext, render_sls, render_template};
+use brine_states::render::{RenderError, SlsSource, render_data};
 use serde_json::{Map, Value};
 
 use crate::merge::merge;
@@ -322,43 +322,5 @@ fn render_with_defaults(
         sls: name,
         path,
     };
-    let Some((rest, body)) = jinja_first(text).filter(|_| !defaults.is_empty()) else {
-        return render_sls(host, &source, text);
-    };
-    // Jinja runs here with the defaults in its context; the renderers after
-    // it run on the result. The shebang line is kept as a blank line so line
-    // numbers stay those of the file.
-    let context = TemplateContext {
-        saltenv: env.to_owned(),
-        sls: name.to_owned(),
-        path: path.to_owned(),
-        context: defaults.clone(),
-    };
-    let rendered = render_template(host, &format!("\n{body}"), &context)?;
-    let rendered = rendered.strip_prefix('\n').unwrap_or(&rendered);
-    render_sls(host, &source, &format!("#!{rest}\n{rendered}"))
-}
-
-/// When the pipeline starts with Jinja: the renderers after it and the text
-/// after the shebang line (the whole text when there is none).
-fn jinja_first(text: &str) -> Option<(String, &str)> {
-    let first = text.lines().next().unwrap_or("");
-    let (spec, body) = match first.strip_prefix("#!") {
-        Some(spec) if !spec.starts_with('/') => (
-            spec.trim(),
-            text.split_once('\n').map_or("", |(_, body)| body),
-        ),
-        _ => ("jinja|yaml", text),
-    };
-    let spec = match spec {
-        "yaml_jinja" => "jinja|yaml",
-        "json_jinja" => "jinja|json",
-        other => other,
-    };
-    let mut parts = spec.split('|').map(str::trim);
-    if parts.next()?.split_whitespace().next()? != "jinja" {
-        return None;
-    }
-    let rest: Vec<&str> = parts.collect();
-    (!rest.is_empty()).then(|| (rest.join("|"), body))
+    render_data(host, &source, text, defaults)
 }

@@ -2,9 +2,10 @@
 //!
 //! A reactor path is an absolute path on the master or a `salt://` path on
 //! the master's file server (`salt://reactor/x.sls?saltenv=dev` picks the
-//! environment). The text goes through Jinja with Salt's reactor context
-//! (`tag`, and `data`, the event's data) and then YAML, or JSON when the
-//! first line says `#!json`/`#!jinja|json`; `#!yaml`/`#!json` skip Jinja.
+//! environment). The text goes through the renderer pipeline its first line
+//! names, as a state SLS does (`jinja|yaml` by default, `#!yaml`, `#!json`,
+//! `#!jinja|json`), with Salt's reactor context (`tag`, and `data`, the
+//! event's data) in Jinja; a renderer Brine lacks (`#!py`) is an error.
 //! The event data comes from minions: templates should treat it as untrusted.
 
 use std::path::{Path, PathBuf};
@@ -12,7 +13,7 @@ use std::sync::Arc;
 
 use brine_common::ids::RelPath;
 use brine_states::host::StateHost;
-use brine_states::render::{TemplateContext, render_template};
+use brine_states::render::{SlsSource, render_data};
 use serde_json::{Map, Value};
 
 use crate::fileserver::FileServer;
@@ -97,7 +98,10 @@ impl ReactorHost {
         String::from_utf8(bytes).map_err(|_| format!("{} is not UTF-8", location.display_path()))
     }
 
-    /// Render one reactor SLS for an event into high data.
+    /// Render one reactor SLS for an event into high data, through the
+    /// pipeline its shebang names (Salt's `jinja|yaml` by default), with
+    /// `tag` and `data` in the Jinja context. A renderer Brine does not have
+    /// (`#!py`, `#!mako`) is refused as Salt refuses an unavailable one.
     pub fn render(
         &self,
         location: &SlsLocation,
@@ -106,54 +110,18 @@ impl ReactorHost {
         data: &Value,
     ) -> Result<Value, String> {
         let name = location.display_path();
-        let pipeline = Pipeline::of(text);
-        let rendered = if pipeline.jinja {
-            let mut context = Map::new();
-            context.insert("tag".into(), Value::String(tag.to_string()));
-            context.insert("data".into(), data.clone());
-            let job = TemplateContext {
-                saltenv: location.saltenv().to_string(),
-                sls: String::new(),
-                path: name.clone(),
-                context,
-            };
-            // Salt's reactor logs `Failed to render "<file>": <error>`; the
-            // Jinja error itself names only the line.
-            render_template(self, text, &job)
-                .map_err(|e| format!("Failed to render \"{name}\": {}", e.message))?
-        } else {
-            text.to_string()
+        let mut context = Map::new();
+        context.insert("tag".into(), Value::String(tag.to_string()));
+        context.insert("data".into(), data.clone());
+        let source = SlsSource {
+            saltenv: location.saltenv(),
+            sls: "",
+            path: &name,
         };
-        let high = if pipeline.json {
-            serde_json::from_str(&rendered).map_err(|e| format!("{name}: {e}"))?
-        } else {
-            brine_common::yaml::load(&rendered, &name).map_err(|e| e.to_string())?
-        };
-        Ok(if high.is_null() {
-            Value::Object(Map::new())
-        } else {
-            high
-        })
-    }
-}
-
-/// The renderers a file's shebang line asks for.
-struct Pipeline {
-    jinja: bool,
-    json: bool,
-}
-
-impl Pipeline {
-    fn of(text: &str) -> Pipeline {
-        let first = text.lines().next().unwrap_or("");
-        let spec = match first.strip_prefix("#!") {
-            Some(spec) if !spec.starts_with('/') => spec.trim(),
-            _ => "jinja|yaml",
-        };
-        Pipeline {
-            jinja: spec.contains("jinja"),
-            json: spec.contains("json"),
-        }
+        // Salt's reactor logs `Failed to render "<file>": <error>`; the
+        // renderer's error itself may name only the line.
+        render_data(self, &source, text, &context)
+            .map_err(|e| format!("Failed to render \"{name}\": {}", e.message))
     }
 }
 
@@ -267,7 +235,39 @@ mod tests {
         let err = host()
             .render(&loc, "a: [1\nb: 2\n", "t", &json!({}))
             .expect_err("yaml");
-        assert!(err.contains("/srv/reactor/bad.sls:"), "{err}");
+        assert!(err.contains("\"/srv/reactor/bad.sls\""), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn the_shebang_picks_the_pipeline() {
+        let loc = SlsLocation::Local("/srv/reactor/p.sls".into());
+        let render = |text: &str| host().render(&loc, text, "t", &json!({"who": "m1"}));
+        assert_eq!(
+            render("#!yaml\na: '{{ tag }}'\n"),
+            Ok(json!({"a": "{{ tag }}"}))
+        );
+        assert_eq!(render("#!json\n{\"a\": 1}\n"), Ok(json!({"a": 1})));
+        assert_eq!(
+            render("#!jinja|json\n{\"a\": \"{{ data.who }}\"}\n"),
+            Ok(json!({"a": "m1"}))
+        );
+    }
+
+    #[test]
+    fn a_python_reactor_is_refused_not_read_as_yaml() {
+        let loc = SlsLocation::Local("/srv/reactor/py.sls".into());
+        let err = host()
+            .render(&loc, "#!py\ndef run():\n    return {}\n", "t", &json!({}))
+            .expect_err("no py renderer");
+        assert!(
+            err.starts_with("Failed to render \"/srv/reactor/py.sls\": "),
+            "{err}"
+        );
+        assert!(
+            err.contains("The renderer \"py\" is not available"),
+            "{err}"
+        );
     }
 
     #[test]

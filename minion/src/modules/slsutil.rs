@@ -567,7 +567,7 @@ fn render(
     context: Map<String, Value>,
 ) -> Result<Value, FnError> {
     let fail = |e: brine_states::render::RenderError| FnError::Execution(e.message);
-    let has_shebang = text.starts_with("#!") && !text.starts_with("#!/");
+    let has_shebang = brine_states::render::shebang(text).is_some();
     if !has_shebang && pipeline.trim() == "jinja" {
         let tctx = brine_states::render::TemplateContext {
             saltenv: saltenv.to_string(),

@@ -124,11 +124,10 @@ fn environment(
 /// header is left in the text, as Salt leaves it.
 fn file_options(text: &str) -> (Option<Map<String, Json>>, Cow<'_, str>) {
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    let index = match lines.first() {
-        Some(first) if first.starts_with("#!") && !first.starts_with("#!/") => 1,
-        Some(_) => 0,
-        None => return (None, Cow::Borrowed(text)),
-    };
+    if lines.is_empty() {
+        return (None, Cow::Borrowed(text));
+    }
+    let index = usize::from(super::shebang(text).is_some());
     let Some(payload) = lines
         .get(index)
         .and_then(|line| line.strip_prefix("#jinja2:"))

@@ -9,6 +9,10 @@
 //!
 //! - [`render_sls`] runs the pipeline and gives the high data (a mapping;
 //!   empty text gives an empty mapping).
+//! - [`render_data`] runs it for data that is not a state SLS, with names
+//!   of the caller's own in the Jinja context (the reactor's `tag` and
+//!   `data`, a pillar include's `defaults`).
+//! - [`shebang`] is the one reading of the `#!` line.
 //! - [`render_template`] renders one Jinja template to text
 //!   (`file.managed template: jinja`, `cmd.script template: jinja`).
 //!
@@ -118,6 +122,47 @@ pub fn render_sls_with_key_types(
     source: &SlsSource<'_>,
     text: &str,
 ) -> Result<(Value, Vec<NonStringKey>), RenderError> {
+    let names = JinjaNames {
+        extra: &Map::new(),
+        is_sls: true,
+    };
+    run_pipeline(host, source, text, &names)
+}
+
+/// Render a file that is data but not a state SLS (a reactor SLS, an
+/// included pillar SLS with `defaults`) through its renderer pipeline, with
+/// `context` added to Salt's template names. As in Salt's Jinja renderer,
+/// the `jinja_sls_env` options apply when there is an SLS name and
+/// `jinja_env` when there is none.
+pub fn render_data(
+    host: &dyn StateHost,
+    source: &SlsSource<'_>,
+    text: &str,
+    context: &Map<String, Value>,
+) -> Result<Value, RenderError> {
+    let names = JinjaNames {
+        extra: context,
+        is_sls: !source.sls.is_empty(),
+    };
+    run_pipeline(host, source, text, &names).map(|(data, _)| data)
+}
+
+/// What the Jinja stage of a pipeline adds to Salt's SLS names.
+struct JinjaNames<'a> {
+    /// Names on top of Salt's (`tag`/`data`, `defaults`).
+    extra: &'a Map<String, Value>,
+    /// Whether `jinja_sls_env` (rather than `jinja_env`) configures Jinja.
+    is_sls: bool,
+}
+
+/// Run `text` through the pipeline its shebang names; empty text and a
+/// YAML `null` give an empty mapping.
+fn run_pipeline(
+    host: &dyn StateHost,
+    source: &SlsSource<'_>,
+    text: &str,
+    names: &JinjaNames<'_>,
+) -> Result<(Value, Vec<NonStringKey>), RenderError> {
     let fail = |message: String| RenderError {
         saltenv: source.saltenv.to_owned(),
         sls: source.sls.to_owned(),
@@ -140,16 +185,18 @@ pub fn render_sls_with_key_types(
         };
         stage = match renderer {
             Renderer::Jinja => {
+                let mut context = sls_context(
+                    source.path,
+                    source.sls,
+                    &tplpath(host, source.saltenv, source.path),
+                );
+                context.extend(names.extra.clone());
                 let job = JinjaJob {
                     saltenv: source.saltenv,
                     name: source.path,
                     text: &input,
-                    is_sls: true,
-                    context: sls_context(
-                        source.path,
-                        source.sls,
-                        &tplpath(host, source.saltenv, source.path),
-                    ),
+                    is_sls: names.is_sls,
+                    context,
                 };
                 after_jinja = true;
                 Stage::Text(jinja::render(host, &job).map_err(fail)?)
@@ -224,13 +271,18 @@ pub fn render_file_template(
     })
 }
 
-/// The pipeline named by the first line's shebang, or the default.
+/// The renderer pipeline a text's first line names (`jinja|yaml` of
+/// `#!jinja|yaml`), if it has a shebang; `#!/bin/sh` is an interpreter, not
+/// a pipeline.
+pub fn shebang(text: &str) -> Option<&str> {
+    let first = text.lines().next()?;
+    let spec = first.strip_prefix("#!")?;
+    (!spec.starts_with('/')).then(|| spec.trim())
+}
+
+/// The pipeline named by the first line's shebang, or Salt's default.
 fn pipeline(text: &str) -> Result<Vec<Renderer>, String> {
-    let first = text.lines().next().unwrap_or("");
-    let spec = match first.strip_prefix("#!") {
-        Some(spec) if !spec.starts_with('/') => spec.trim(),
-        _ => "jinja|yaml",
-    };
+    let spec = shebang(text).unwrap_or("jinja|yaml");
     let spec = match spec {
         "yaml_jinja" => "jinja|yaml",
         "json_jinja" => "jinja|json",

@@ -181,6 +181,40 @@ fn render_shebangs_choose_the_pipeline() {
 }
 
 #[test]
+fn shebang_reads_the_pipeline_of_the_first_line_only() {
+    assert_eq!(shebang("#!jinja|yaml\na: 1\n"), Some("jinja|yaml"));
+    assert_eq!(shebang("#! json \n{}"), Some("json"));
+    assert_eq!(shebang("#!/bin/sh\necho\n"), None);
+    assert_eq!(shebang("a: 1\n#!yaml\n"), None);
+    assert_eq!(shebang(""), None);
+}
+
+#[test]
+fn render_data_adds_the_callers_names_to_every_pipeline() {
+    let host = MemHost::new();
+    let context = map(json!({"tag": "myapp/go", "data": {"who": "m1"}}));
+    let source = sls("", "/srv/reactor/go.sls");
+    let data = |text: &str| render_data(&host, &source, text, &context);
+    assert_eq!(
+        ok(data("a: {{ tag }}\nb: {{ data.who }}\n")),
+        json!({"a": "myapp/go", "b": "m1"})
+    );
+    assert_eq!(
+        ok(data("#!jinja|json\n{\"a\": \"{{ tag }}\"}\n")),
+        json!({"a": "myapp/go"})
+    );
+    assert_eq!(
+        ok(data("#!yaml\na: '{{ tag }}'\n")),
+        json!({"a": "{{ tag }}"})
+    );
+    let message = err(data("#!py\ndef run():\n    return {}\n"));
+    assert!(
+        message.contains("The renderer \"py\" is not available (in /srv/reactor/go.sls)"),
+        "{message}"
+    );
+}
+
+#[test]
 fn render_unknown_renderer_is_a_clear_error() {
     let message = err(render(&MemHost::new(), "#!jinja|mako\na: 1\n"));
     assert!(
