@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use brine_common::functions::{Call, FnError, Functions};
+use brine_common::functions::{FnError, Functions};
 use serde_json::{Map, Value, json};
 
 use super::MinionCtx;
@@ -196,34 +196,6 @@ pub fn system_locale_lang(status: &str) -> String {
     String::new()
 }
 
-/// Call another execution function, as Salt's `__salt__[...]`.
-async fn call_fn(
-    ctx: &MinionCtx,
-    fun: &str,
-    args: Vec<Value>,
-    kwargs: Map<String, Value>,
-) -> Result<Value, FnError> {
-    let functions = ctx
-        .functions
-        .upgrade()
-        .ok_or_else(|| FnError::Execution("the function registry is gone".into()))?;
-    let call = Call {
-        fun: fun.into(),
-        args,
-        kwargs,
-    };
-    let out = functions.call(ctx.clone(), call).await;
-    if out.success {
-        Ok(out.ret)
-    } else {
-        Err(FnError::Execution(
-            out.ret
-                .as_str()
-                .map_or_else(|| out.ret.to_string(), String::from),
-        ))
-    }
-}
-
 /// `file.replace` with `append_if_not_found`.
 async fn replace_or_append(
     ctx: &MinionCtx,
@@ -233,8 +205,7 @@ async fn replace_or_append(
 ) -> Result<(), FnError> {
     let mut kw = Map::new();
     kw.insert("append_if_not_found".into(), json!(true));
-    call_fn(
-        ctx,
+    ctx.call_function(
         "file.replace",
         vec![json!(file), json!(pattern), json!(repl)],
         kw,

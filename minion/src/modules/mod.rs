@@ -5,7 +5,7 @@
 use std::sync::{Arc, RwLock, Weak};
 
 use brine_common::config::MinionConfig;
-use brine_common::functions::Functions;
+use brine_common::functions::{FnError, Functions};
 use brine_common::ids::{Jid, MinionId};
 use serde_json::{Map, Value};
 
@@ -224,6 +224,45 @@ impl MinionCtx {
 
     pub fn registry(&self) -> Option<Arc<Functions<MinionCtx>>> {
         self.functions.upgrade()
+    }
+
+    /// Call another execution function with this context, as Salt's
+    /// `__salt__[fun](*args, **kwargs)` does from inside a module: its whole
+    /// outcome (a failed call's `ret` is its message, or the dict some
+    /// functions fail with).
+    pub async fn call_outcome(
+        &self,
+        fun: &str,
+        args: Vec<Value>,
+        kwargs: Map<String, Value>,
+    ) -> Result<brine_common::functions::Outcome, FnError> {
+        let functions = self
+            .registry()
+            .ok_or_else(|| FnError::Execution("the function registry is gone".into()))?;
+        let call = brine_common::functions::Call {
+            fun: fun.into(),
+            args,
+            kwargs,
+        };
+        Ok(functions.call(self.clone(), call).await)
+    }
+
+    /// [`MinionCtx::call_outcome`], a failed call as an execution error
+    /// carrying its message (Python's `str()` of what it returned).
+    pub async fn call_function(
+        &self,
+        fun: &str,
+        args: Vec<Value>,
+        kwargs: Map<String, Value>,
+    ) -> Result<Value, FnError> {
+        let out = self.call_outcome(fun, args, kwargs).await?;
+        if out.success {
+            Ok(out.ret)
+        } else {
+            Err(FnError::Execution(brine_common::output::python::to_str(
+                &out.ret,
+            )))
+        }
     }
 }
 

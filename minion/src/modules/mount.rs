@@ -604,29 +604,6 @@ fn set_fstab(call: &Call) -> Result<&'static str, FnError> {
 // ---------------------------------------------------------------------------
 // Mounting
 
-/// Call another execution function, as Salt's `__salt__[...]` does.
-async fn call_fn(
-    ctx: &MinionCtx,
-    fun: &str,
-    args: Vec<Value>,
-    kwargs: Map<String, Value>,
-) -> Result<Value, FnError> {
-    let functions = ctx
-        .registry()
-        .ok_or_else(|| FnError::Execution("the function registry is gone".into()))?;
-    let call = Call {
-        fun: fun.into(),
-        args,
-        kwargs,
-    };
-    let out = functions.call(ctx.clone(), call).await;
-    if out.success {
-        Ok(out.ret)
-    } else {
-        Err(FnError::Execution(python::to_str(&out.ret)))
-    }
-}
-
 /// `cmd.run_all(argv, runas=user)`: `True` on success, else its stderr
 /// (Salt's answer for a failed mount or umount).
 async fn run_mount_cmd(
@@ -639,7 +616,9 @@ async fn run_mount_cmd(
     if let Some(user) = user {
         kwargs.insert("runas".into(), json!(user));
     }
-    let out = call_fn(ctx, "cmd.run_all", vec![json!(argv)], kwargs).await?;
+    let out = ctx
+        .call_function("cmd.run_all", vec![json!(argv)], kwargs)
+        .await?;
     let retcode = out.get("retcode").and_then(Value::as_i64).unwrap_or(1);
     if retcode != 0 {
         return Ok(out.get("stderr").cloned().unwrap_or_else(|| json!("")));
@@ -686,7 +665,8 @@ async fn mount(ctx: &MinionCtx, call: &Call) -> Result<Value, FnError> {
     if mkmnt && !Path::new(&name).exists() {
         let mut kwargs = Map::new();
         kwargs.insert("user".into(), json!(user));
-        call_fn(ctx, "file.mkdir", vec![json!(name)], kwargs).await?;
+        ctx.call_function("file.mkdir", vec![json!(name)], kwargs)
+            .await?;
     }
     let mut argv = vec!["mount".to_string()];
     match device {

@@ -591,6 +591,20 @@ pub fn resolve_relative(sls: &str, is_init: bool, name: &str) -> Option<String> 
     }
     (!comps.is_empty()).then(|| comps.join("."))
 }
+/// Mark the IDs the YAML renderer read as numbers, booleans or null, so that
+/// `verify_high` refuses them as Salt does ("ID '123' ... is not formed as a
+/// string"); our maps hold every key as a string.
+fn mark_non_string_ids(state: &mut Map<String, Value>, key_types: &[NonStringKey]) {
+    for key in key_types {
+        if let Some(Value::Object(body)) = state.get_mut(&key.key) {
+            body.insert(
+                NON_STRING_ID.to_owned(),
+                serde_json::json!({"type": key.type_name, "shown": key.shown}),
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -608,19 +622,5 @@ mod tests {
             resolve_relative("a.b", false, "x.y").as_deref(),
             Some("x.y")
         );
-    }
-}
-
-/// Mark the IDs the YAML renderer read as numbers, booleans or null, so that
-/// `verify_high` refuses them as Salt does ("ID '123' ... is not formed as a
-/// string"); our maps hold every key as a string.
-fn mark_non_string_ids(state: &mut Map<String, Value>, key_types: &[NonStringKey]) {
-    for key in key_types {
-        if let Some(Value::Object(body)) = state.get_mut(&key.key) {
-            body.insert(
-                NON_STRING_ID.to_owned(),
-                serde_json::json!({"type": key.type_name, "shown": key.shown}),
-            );
-        }
     }
 }

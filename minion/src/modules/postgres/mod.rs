@@ -22,7 +22,7 @@ use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::PathBuf;
 
-use brine_common::functions::{Call, FnError, FnOutput, Functions};
+use brine_common::functions::{FnError, FnOutput, Functions};
 use brine_common::output::python;
 use serde_json::{Map, Value, json};
 
@@ -189,28 +189,20 @@ impl PsqlRun {
     }
 }
 
-/// Call another execution function, as Salt's `__salt__[...]`.
+/// `__salt__[fun](...)` as the postgres module uses it: `cmd.run_all` of a
+/// failing command is not a failed call (its dict, with the retcode, is the
+/// answer); a failed call's message loses its `ERROR: ` prefix, as Salt
+/// re-raises the inner error with its own message.
 async fn call_fn(
     ctx: &MinionCtx,
     fun: &str,
     args: Vec<Value>,
     kwargs: Map<String, Value>,
 ) -> Result<Value, FnError> {
-    let functions = ctx
-        .registry()
-        .ok_or_else(|| FnError::Execution("the function registry is gone".into()))?;
-    let call = Call {
-        fun: fun.into(),
-        args,
-        kwargs,
-    };
-    let out = functions.call(ctx.clone(), call).await;
-    // `cmd.run_all` of a failing command is not a failed call: its dict
-    // (with the retcode) is the answer. Failed calls answer with a message.
+    let out = ctx.call_outcome(fun, args, kwargs).await?;
     if out.success || !out.ret.is_string() {
         Ok(out.ret)
     } else {
-        // Salt re-raises the inner error with its own message.
         let msg = python::to_str(&out.ret);
         Err(FnError::Execution(
             msg.strip_prefix("ERROR: ").unwrap_or(&msg).to_string(),
@@ -541,6 +533,7 @@ fn loose_parts(v: &str) -> Vec<Part> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use brine_common::functions::Call;
 
     /// `kwargs` bound to the signature `sig`.
     pub(in crate::modules::postgres) fn args(sig: &str, kwargs: Value) -> Args {

@@ -226,7 +226,7 @@ fn excluded(c: &StateCall<'_>, rel: &str) -> bool {
 /// `os.walk` visits them (each directory's files, then its subdirectories;
 /// entries in the directory's own order), which is the order of Salt's
 /// comment lines. The changes are keyed by path (applied unless in test mode).
-fn recurse(c: &StateCall<'_>, name: &str) -> Result<Vec<(String, Map<String, Value>)>, String> {
+fn recurse(c: &StateCall<'_>, name: &str) -> Result<PathChanges, String> {
     let Some(what) = recurse_set(c)? else {
         return Ok(Vec::new());
     };
@@ -275,7 +275,7 @@ fn recurse(c: &StateCall<'_>, name: &str) -> Result<Vec<(String, Map<String, Val
 fn applied_changes(
     name: &str,
     perm: Map<String, Value>,
-    recursed: Vec<(String, Map<String, Value>)>,
+    recursed: PathChanges,
 ) -> Map<String, Value> {
     let mut flat = perm.clone();
     for (_, ch) in &recursed {
@@ -290,8 +290,11 @@ fn applied_changes(
     changes
 }
 
+/// Changes path by path, in the order Salt lists them.
+type PathChanges = Vec<(String, Map<String, Value>)>;
+
 /// Per-path changes as the changes dict keys them.
-fn by_path(changes: Vec<(String, Map<String, Value>)>) -> Map<String, Value> {
+fn by_path(changes: PathChanges) -> Map<String, Value> {
     changes
         .into_iter()
         .map(|(path, ch)| (path, Value::Object(ch)))
