@@ -9,12 +9,14 @@ use anyhow::Context;
 use brine_common::config::MasterConfig;
 use brine_common::crypto::Identity;
 use brine_common::event::{Event, tags};
+use brine_common::ids::MinionId;
 use brine_common::jid::JidGenerator;
 use serde_json::{Value, json};
 
 use crate::bus::EventBus;
 use crate::client::{KeyCommand, KeyReply};
 use crate::job_cache::{JobCache, RedbJobCache};
+use crate::key_admin::KeyAct;
 use crate::keys::{KeyError, KeyStore};
 use crate::publisher::Publisher;
 use crate::sessions::Sessions;
@@ -23,7 +25,7 @@ use crate::sessions::Sessions;
 pub struct Master {
     pub config: MasterConfig,
     pub identity: Arc<Identity>,
-    pub keys: KeyStore,
+    pub keys: Arc<KeyStore>,
     pub cache: Arc<dyn JobCache>,
     pub bus: EventBus,
     pub publisher: Arc<Publisher>,
@@ -32,11 +34,14 @@ pub struct Master {
     /// `file_roots` and gitfs (`fileserver_backend`), served as `salt://`.
     pub fileserver: Arc<crate::fileserver::FileServer>,
     /// Grains and pillar of every minion, for targeting.
-    pub minion_data: crate::minion_data::MinionData,
+    pub minion_data: Arc<crate::minion_data::MinionData>,
     /// The Salt mine: each minion's `mine_functions` data.
     pub mine: crate::mine::MineStore,
     /// `pillar_roots`, compiled into each minion's pillar on request.
     pub pillar_roots: Arc<brine_common::fileroots::Roots>,
+    /// The options of every pillar compile, from the config (a request sets
+    /// its own saltenv, pillarenv and override on a copy).
+    pub pillar_opts: Arc<brine_pillar::PillarOpts>,
     /// Recent jobs, for the return path.
     pub in_flight: crate::jobs::InFlight,
     /// The reactor's rules (`reactor:`, changed by `reactor.add`/`delete`).
@@ -67,12 +72,13 @@ pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
     let (priv_path, pub_path) = master_key_paths(&config);
     let identity =
         Arc::new(Identity::load_or_generate(&priv_path, &pub_path).context("master key")?);
-    let keys = KeyStore::open(&config.pki_dir).context("key store")?;
+    let keys = Arc::new(KeyStore::open(&config.pki_dir).context("key store")?);
     let cache: Arc<dyn JobCache> =
         Arc::new(RedbJobCache::open(job_cache_path(&config)).context("job cache")?);
 
-    let minion_data =
-        crate::minion_data::MinionData::load(cache.as_ref()).context("minion data cache")?;
+    let minion_data = Arc::new(
+        crate::minion_data::MinionData::load(cache.as_ref()).context("minion data cache")?,
+    );
     let pub_endpoint = format!("tcp://{}:{}", config.interface, config.publish_port);
     let (publisher, publish_port) =
         Publisher::bind(&pub_endpoint, identity.clone(), config.publish_window).await?;
@@ -91,6 +97,7 @@ pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
         pillar_roots: Arc::new(brine_common::fileroots::Roots::from_config(
             &config.pillar_roots,
         )),
+        pillar_opts: Arc::new(brine_pillar::PillarOpts::from_master(&config)),
         fileserver: Arc::new(crate::fileserver::FileServer::from_config(&config)),
         reactor: crate::reactor::Reactor::from_config(&config),
         publish_port,
@@ -164,14 +171,6 @@ async fn housekeeping(master: Arc<Master>) {
 }
 
 impl Master {
-    pub fn autosign_patterns(&self) -> Vec<String> {
-        self.config
-            .autosign_file
-            .as_deref()
-            .map(crate::keys::autosign_patterns)
-            .unwrap_or_default()
-    }
-
     /// Run a key command with its side effects: `salt/key` events, and for
     /// removed keys the end of their sessions and a new publish key.
     pub fn key_command(&self, cmd: &KeyCommand) -> Result<KeyReply, KeyError> {
@@ -180,27 +179,34 @@ impl Master {
         for (id, act) in &changes {
             self.bus.fire(Event::new(
                 tags::KEY,
-                json!({"act": act, "id": id, "result": true}),
+                json!({"act": act.as_str(), "id": id, "result": true}),
             ));
-            if *act == "accept" {
-                self.publisher.mark_accepted(id);
-            } else {
-                if *act == "delete"
-                    && let Err(e) = self.minion_data.remove(self.cache.as_ref(), id)
-                {
-                    tracing::warn!("cannot forget {id}'s data: {e}");
+            match act {
+                KeyAct::Accept => self.publisher.mark_accepted(id),
+                KeyAct::Reject => {
+                    self.sessions.remove_minion(id);
+                    removed_any = true;
                 }
-                if *act == "delete" {
-                    self.mine.remove_minion(id.as_str());
+                KeyAct::Delete => {
+                    self.forget_minion(id);
+                    self.sessions.remove_minion(id);
+                    removed_any = true;
                 }
-                self.sessions.remove_minion(id);
-                removed_any = true;
             }
         }
         if removed_any && let Err(e) = self.publisher.rotate_key() {
             tracing::error!("publish key rotation failed: {e}");
         }
         Ok(reply)
+    }
+
+    /// What the master holds about a minion whose key was deleted: its
+    /// grains and pillar, and its mine data.
+    fn forget_minion(&self, id: &MinionId) {
+        if let Err(e) = self.minion_data.remove(self.cache.as_ref(), id) {
+            tracing::warn!("cannot forget {id}'s data: {e}");
+        }
+        self.mine.remove_minion(id.as_str());
     }
 }
 

@@ -19,8 +19,27 @@ pub const LISTING_ORDER: [KeyState; 4] = [
     KeyState::Denied,
 ];
 
-/// The ids a command changed, each with Salt's `act` for its `salt/key` event.
-pub type KeyChanges = Vec<(MinionId, &'static str)>;
+/// What a key command did to one id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyAct {
+    Accept,
+    Reject,
+    Delete,
+}
+
+impl KeyAct {
+    /// Salt's `act` in the `salt/key` event.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyAct::Accept => "accept",
+            KeyAct::Reject => "reject",
+            KeyAct::Delete => "delete",
+        }
+    }
+}
+
+/// The ids a command changed, each with what it did to them.
+pub type KeyChanges = Vec<(MinionId, KeyAct)>;
 
 /// Run `cmd`; returns the reply and the ids it changed.
 pub fn execute(
@@ -43,7 +62,7 @@ pub fn execute(
             include_denied,
         } => {
             let ids = keys.accept(pattern, *include_rejected, *include_denied)?;
-            changed(KeyState::Accepted, ids, "accept")
+            changed(KeyState::Accepted, ids, KeyAct::Accept)
         }
         KeyCommand::Reject {
             pattern,
@@ -51,13 +70,13 @@ pub fn execute(
             include_denied,
         } => {
             let ids = keys.reject(pattern, *include_accepted, *include_denied)?;
-            changed(KeyState::Rejected, ids, "reject")
+            changed(KeyState::Rejected, ids, KeyAct::Reject)
         }
         KeyCommand::Delete { pattern } => {
             let ids = keys.delete(pattern)?;
             let mut map = Map::new();
             map.insert("deleted".into(), id_list(&ids));
-            let acts = ids.into_iter().map(|id| (id, "delete")).collect();
+            let acts = ids.into_iter().map(|id| (id, KeyAct::Delete)).collect();
             (KeyReply::Changed(map), acts)
         }
         KeyCommand::Fingerprints { pattern } => {
@@ -78,7 +97,7 @@ pub fn execute(
     })
 }
 
-fn changed(state: KeyState, ids: Vec<MinionId>, act: &'static str) -> (KeyReply, KeyChanges) {
+fn changed(state: KeyState, ids: Vec<MinionId>, act: KeyAct) -> (KeyReply, KeyChanges) {
     let mut map = Map::new();
     map.insert(state.json_name().into(), id_list(&ids));
     (

@@ -1,0 +1,268 @@
+//! Auth requests: admission (a bound on how many are handled at once), the
+//! signature and clock checks, the key store's decision with its `salt/auth`
+//! event, and for an accepted key a new session.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use brine_common::crypto::{Identity, PublicKey};
+use brine_common::event::{Event, tags};
+use brine_common::frame::decode;
+use brine_common::ids::MinionId;
+use brine_common::wire::{AUTH_MAX_SKEW_SECS, AuthReply, AuthRequest, AuthStatus, SignedBlob};
+use serde_json::json;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::PRE_AUTH_MESSAGE_CAP;
+use super::session::SessionGrants;
+use crate::bus::EventBus;
+use crate::daemon::Master;
+use crate::keys::{KeyError, KeyState, KeyStore};
+use crate::publisher::Publisher;
+
+/// Auth requests handled at once. Each costs a signature check, a key store
+/// decision on a blocking thread and perhaps a file write; beyond this they
+/// are dropped unanswered (a real minion asks again) so that a flood of them
+/// cannot take the permits that accepted minions' requests need.
+const MAX_AUTHS_IN_FLIGHT: usize = 64;
+
+/// How often refused auth requests are summed up in the log.
+const REFUSAL_REPORT_EVERY: Duration = Duration::from_secs(10);
+
+/// The admission of auth requests: a bound on how many are handled at once,
+/// and a count of those refused (too many at once, or the pending keys at
+/// `max_pending_keys`), logged as a sum at most every ten seconds.
+pub(super) struct AuthIntake {
+    permits: Arc<Semaphore>,
+    refused_busy: AtomicU64,
+    refused_pending_full: AtomicU64,
+    /// When refusals were last logged (none yet: the first is logged at once).
+    last_report: std::sync::Mutex<Option<Instant>>,
+}
+
+impl AuthIntake {
+    pub(super) fn new() -> Arc<Self> {
+        Arc::new(AuthIntake {
+            permits: Arc::new(Semaphore::new(MAX_AUTHS_IN_FLIGHT)),
+            refused_busy: Default::default(),
+            refused_pending_full: Default::default(),
+            last_report: std::sync::Mutex::new(None),
+        })
+    }
+
+    /// A permit to handle one more auth request, or `None` (counted as a
+    /// refusal) when [`MAX_AUTHS_IN_FLIGHT`] are being handled.
+    pub(super) fn admit(&self) -> Option<OwnedSemaphorePermit> {
+        let permit = self.permits.clone().try_acquire_owned().ok();
+        if permit.is_none() {
+            self.refuse(&self.refused_busy);
+        }
+        permit
+    }
+
+    /// Count a new key refused because `max_pending_keys` was reached.
+    pub(super) fn refuse_pending_full(&self) {
+        self.refuse(&self.refused_pending_full);
+    }
+
+    fn refuse(&self, counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+        let mut last = self.last_report.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_some_and(|t| t.elapsed() < REFUSAL_REPORT_EVERY) {
+            return;
+        }
+        *last = Some(Instant::now());
+        let take = |c: &AtomicU64| c.swap(0, Ordering::Relaxed);
+        let (busy, full) = (take(&self.refused_busy), take(&self.refused_pending_full));
+        tracing::warn!(
+            busy,
+            pending_full = full,
+            "refused {} auth requests: {busy} while {MAX_AUTHS_IN_FLIGHT} were being handled, \
+             {full} with max_pending_keys reached",
+            busy + full
+        );
+    }
+}
+
+/// What becomes of an auth request.
+pub(super) enum AuthAnswer {
+    /// The signed answer, and whether it grants a session.
+    Reply { reply: SignedBlob, accepted: bool },
+    /// A new key with `max_pending_keys` reached: refused unanswered.
+    PendingFull,
+    /// Not worth an answer (forged, stale, undecodable) or a key store error.
+    None,
+}
+
+/// The parts of the master that answer auth requests.
+pub(super) struct Authority<'a> {
+    pub identity: &'a Identity,
+    pub decider: KeyDecider,
+    pub grants: SessionGrants<'a>,
+}
+
+impl<'a> Authority<'a> {
+    pub(super) fn of(master: &'a Master) -> Self {
+        Authority {
+            identity: &master.identity,
+            decider: KeyDecider::of(master),
+            grants: SessionGrants::of(master),
+        }
+    }
+
+    /// Verify an auth request and answer it with the key store's decision.
+    pub(super) async fn answer(&self, blob: &SignedBlob) -> AuthAnswer {
+        let Some(req) = verified_auth_request(blob) else {
+            return AuthAnswer::None;
+        };
+        let decision = {
+            let decider = self.decider.clone();
+            let (id, key) = (req.id.clone(), req.key);
+            tokio::task::spawn_blocking(move || decider.decide(&id, &key)).await
+        };
+        let status = match decision {
+            Ok(Ok(status)) => status,
+            Ok(Err(KeyError::PendingFull { .. })) => {
+                tracing::debug!(id = %req.id, "refused a new key: max_pending_keys reached");
+                return AuthAnswer::PendingFull;
+            }
+            Ok(Err(e)) => {
+                tracing::error!(id = %req.id, "key store error: {e}");
+                return AuthAnswer::None;
+            }
+            Err(_) => return AuthAnswer::None,
+        };
+        self.reply(&req.request, status)
+    }
+
+    /// The signed reply to an auth request the key store decided on, with a
+    /// new session when the key is accepted.
+    fn reply(&self, req: &AuthRequest, status: AuthStatus) -> AuthAnswer {
+        let session = match status {
+            AuthStatus::Accepted => match self.grants.open(req) {
+                Ok(offer) => Some(offer),
+                Err(e) => {
+                    tracing::error!(id = %req.id, "cannot open a session: {e}");
+                    return AuthAnswer::None;
+                }
+            },
+            _ => None,
+        };
+        let reply = AuthReply {
+            id: req.id.clone(),
+            nonce: req.nonce.clone(),
+            master_pub: self.identity.public().0.to_vec(),
+            status,
+            session,
+        };
+        match SignedBlob::sign(self.identity, &reply) {
+            Ok(reply) => AuthAnswer::Reply {
+                reply,
+                accepted: status == AuthStatus::Accepted,
+            },
+            Err(e) => {
+                tracing::error!("cannot sign an auth reply: {e}");
+                AuthAnswer::None
+            }
+        }
+    }
+}
+
+/// An auth request whose signature is its key's and whose time is current.
+struct VerifiedAuth {
+    request: AuthRequest,
+    id: MinionId,
+    key: PublicKey,
+}
+
+fn verified_auth_request(blob: &SignedBlob) -> Option<VerifiedAuth> {
+    let request: AuthRequest = decode(&blob.body, PRE_AUTH_MESSAGE_CAP)
+        .map_err(|e| tracing::debug!("undecodable auth request: {e}"))
+        .ok()?;
+    let key = PublicKey::from_bytes(&request.pubkey).ok()?;
+    if key.verify(&blob.body, &blob.sig).is_err() {
+        tracing::warn!(id = %request.id, "auth request with a bad signature");
+        return None;
+    }
+    let now = jiff::Timestamp::now().as_second();
+    if (now - request.ts).abs() > AUTH_MAX_SKEW_SECS {
+        tracing::warn!(id = %request.id, "auth request outside the allowed clock skew");
+        return None;
+    }
+    Some(VerifiedAuth {
+        id: request.id.clone(),
+        key,
+        request,
+    })
+}
+
+/// What the master's config says about accepting keys.
+#[derive(Debug, Clone, Default)]
+pub(super) struct AcceptPolicy {
+    pub auto_accept: bool,
+    /// Salt's `autosign_file`: glob patterns of ids accepted at once.
+    pub autosign_file: Option<PathBuf>,
+    pub max_pending_keys: usize,
+}
+
+/// The key store's side of an auth request. Owned (cheap clones of shared
+/// parts) because it runs on a blocking thread: the decision may read the
+/// autosign file and write a key.
+#[derive(Clone)]
+pub(super) struct KeyDecider {
+    pub keys: Arc<KeyStore>,
+    pub policy: AcceptPolicy,
+    pub publisher: Arc<Publisher>,
+    pub bus: EventBus,
+}
+
+impl KeyDecider {
+    fn of(master: &Master) -> Self {
+        KeyDecider {
+            keys: master.keys.clone(),
+            policy: AcceptPolicy {
+                auto_accept: master.config.auto_accept,
+                autosign_file: master.config.autosign_file.clone(),
+                max_pending_keys: master.config.max_pending_keys,
+            },
+            publisher: master.publisher.clone(),
+            bus: master.bus.clone(),
+        }
+    }
+
+    /// The key store's decision for an auth request, plus its `salt/auth` event.
+    fn decide(&self, id: &MinionId, key: &PublicKey) -> Result<AuthStatus, KeyError> {
+        let autosign = self
+            .policy
+            .autosign_file
+            .as_deref()
+            .map(crate::keys::autosign_patterns)
+            .unwrap_or_default();
+        let decision = self.keys.decide_auth(
+            id,
+            key,
+            self.policy.auto_accept,
+            &autosign,
+            self.policy.max_pending_keys,
+        )?;
+        if decision.auto_accepted {
+            // Before the session's grant reads it: the publications this
+            // minion may catch up on start here.
+            self.publisher.mark_accepted(id);
+        }
+        let (status, act) = match decision.state {
+            KeyState::Accepted => (AuthStatus::Accepted, "accept"),
+            KeyState::Pending => (AuthStatus::Pending, "pend"),
+            KeyState::Rejected => (AuthStatus::Rejected, "reject"),
+            KeyState::Denied => (AuthStatus::Denied, "denied"),
+        };
+        let result = matches!(status, AuthStatus::Accepted | AuthStatus::Pending);
+        self.bus.fire(Event::new(
+            tags::AUTH,
+            json!({"act": act, "id": id, "pub": key.to_pem(), "result": result}),
+        ));
+        Ok(status)
+    }
+}
