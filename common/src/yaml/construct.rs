@@ -1,6 +1,7 @@
 //! From nodes to JSON values, as Salt's `SaltYamlSafeLoader` constructs them:
 //! explicit tags, merge keys flattened Salt's way, duplicate keys refused.
 
+use std::cell::RefCell;
 use std::collections::{HashSet, VecDeque};
 use std::rc::Rc;
 
@@ -23,47 +24,60 @@ const IN_MAPPING: &str = "while constructing a mapping";
 /// it, through its generators), so that of several errors the one Salt
 /// reports comes first: a duplicate key at the top before one deeper down.
 pub(crate) fn construct_document(root: &Rc<Node>, source: &str) -> Result<Value, YamlError> {
-    let constructor = Constructor { source };
+    construct(root, source, false).map(|(value, _)| value)
+}
+
+/// [`construct_document`], and the keys of the root mapping that Python
+/// would not hold as strings (`123:`, `true:`, `~:`), in document order:
+/// Salt refuses such a state ID, and our string-keyed maps no longer tell
+/// them apart. Noted while the root mapping is built, not in a second pass.
+pub(crate) fn construct_document_with_root_keys(
+    root: &Rc<Node>,
+    source: &str,
+) -> Result<(Value, Vec<NonStringKey>), YamlError> {
+    construct(root, source, true)
+}
+
+fn construct(
+    root: &Rc<Node>,
+    source: &str,
+    note_root_keys: bool,
+) -> Result<(Value, Vec<NonStringKey>), YamlError> {
+    let constructor = Constructor {
+        source,
+        root_keys: note_root_keys.then(|| RefCell::new(Vec::new())),
+    };
     let mut slots = vec![Slot::Pending(Rc::clone(root))];
     let mut queue = VecDeque::from([0]);
     while let Some(index) = queue.pop_front() {
         if let Slot::Pending(node) = &slots[index] {
             let node = Rc::clone(node);
-            slots[index] = constructor.fill(&node, &mut slots, &mut queue)?;
+            slots[index] = constructor.fill(&node, index == 0, &mut slots, &mut queue)?;
         }
     }
-    Ok(assemble(&mut slots, 0))
+    let root_keys = constructor
+        .root_keys
+        .map(RefCell::into_inner)
+        .unwrap_or_default();
+    Ok((assemble(&mut slots, 0), root_keys))
 }
 
-/// The keys of a document's root mapping that Python would not hold as
-/// strings (`123:`, `true:`, `~:`), in document order: Salt refuses such a
-/// state ID, and our string-keyed maps no longer tell them apart.
-pub(crate) fn non_string_top_keys(root: &Node, source: &str) -> Vec<NonStringKey> {
-    let constructor = Constructor { source };
-    if !matches!(root.kind, NodeKind::Mapping(_)) {
-        return Vec::new();
-    }
-    let Ok(entries) = constructor.flatten(root) else {
-        return Vec::new();
-    };
-    entries
-        .iter()
-        .filter_map(|(key_node, _)| {
-            let key = constructor.key(root, key_node).ok()?;
-            let type_name = match key {
-                Scalar::Str(_) => return None,
-                Scalar::Null => "NoneType",
-                Scalar::Bool(_) => "bool",
-                Scalar::Int(_) => "int",
-                Scalar::Float(_) => "float",
-            };
-            Some(NonStringKey {
-                key: key.json_key(),
-                shown: key.python_str(),
-                type_name,
-            })
+impl NonStringKey {
+    /// The key if `key` is not a string.
+    fn of(key: &Scalar) -> Option<NonStringKey> {
+        let type_name = match key {
+            Scalar::Str(_) => return None,
+            Scalar::Null => "NoneType",
+            Scalar::Bool(_) => "bool",
+            Scalar::Int(_) => "int",
+            Scalar::Float(_) => "float",
+        };
+        Some(NonStringKey {
+            key: key.json_key(),
+            shown: key.python_str(),
+            type_name,
         })
-        .collect()
+    }
 }
 
 /// A mapping key that was not a string in the YAML text.
@@ -120,6 +134,8 @@ type Entry = (Rc<Node>, Rc<Node>);
 
 struct Constructor<'a> {
     source: &'a str,
+    /// Where the root mapping's non-string keys are noted, when asked for.
+    root_keys: Option<RefCell<Vec<NonStringKey>>>,
 }
 
 impl Constructor<'_> {
@@ -194,11 +210,12 @@ impl Constructor<'_> {
     fn fill(
         &self,
         node: &Rc<Node>,
+        is_root: bool,
         slots: &mut Vec<Slot>,
         queue: &mut VecDeque<usize>,
     ) -> Result<Slot, YamlError> {
         match (&node.tag, &node.kind) {
-            (Tag::Map, NodeKind::Mapping(_)) => self.mapping(node, slots, queue),
+            (Tag::Map, NodeKind::Mapping(_)) => self.mapping(node, is_root, slots, queue),
             (Tag::Seq, NodeKind::Sequence(items)) => items
                 .iter()
                 .map(|item| self.child(item, slots, queue))
@@ -258,6 +275,7 @@ impl Constructor<'_> {
     fn mapping(
         &self,
         node: &Node,
+        is_root: bool,
         slots: &mut Vec<Slot>,
         queue: &mut VecDeque<usize>,
     ) -> Result<Slot, YamlError> {
@@ -267,6 +285,12 @@ impl Constructor<'_> {
         for (key_node, value_node) in self.flatten(node)? {
             let key = self.key(node, &key_node)?;
             let value = self.child(&value_node, slots, queue)?;
+            if is_root
+                && let Some(noted) = &self.root_keys
+                && let Some(non_string) = NonStringKey::of(&key)
+            {
+                noted.borrow_mut().push(non_string);
+            }
             let spelling = key.json_key();
             let shown = key.python_str();
             if !python_keys.insert(PythonKey::of(key)) || !spellings.insert(spelling.clone()) {

@@ -236,12 +236,8 @@ pub fn load_with_top_key_types(
     text: &str,
     source: &str,
 ) -> Result<(Value, Vec<NonStringKey>), YamlError> {
-    let root = document_root(text, source)?;
-    match root {
-        Some(root) => {
-            let value = construct::construct_document(&root, source)?;
-            Ok((value, construct::non_string_top_keys(&root, source)))
-        }
+    match document_root(text, source)? {
+        Some(root) => construct::construct_document_with_root_keys(&root, source),
         None => Ok((Value::Null, Vec::new())),
     }
 }
