@@ -249,7 +249,7 @@ fn cve_2025_22237_a_minions_pillar_override_does_not_choose_its_pillar() {
 /// master caches for it, so `-I` targeting (and `mine.get` with `I@`, and
 /// pillar-based API permissions) trusted minion-asserted pillar. The minion
 /// here sends the older wire form with a `pillar` field. Attacks
-/// `store_minion_data` (master/src/reqserver.rs), which keeps the grains and
+/// `grains::store` (master/src/reqserver/grains.rs), which keeps the grains and
 /// the pillar the master compiled (`MinionData::set_grains`).
 #[test]
 fn cve_2022_22934_pillar_a_minion_asserts_is_not_used_for_targeting() {
@@ -277,7 +277,7 @@ fn cve_2022_22934_pillar_a_minion_asserts_is_not_used_for_targeting() {
 
 /// Attack 5 (MEDIUM): `Ack`/`Heartbeat` were accepted for any jid from any
 /// minion: a rogue held `brine -t 3 m1 test.sleep 2` for 22 s. Attacks
-/// `job_is_for` (master/src/reqserver.rs) and `JobInFlight::is_for`: without
+/// `Progress::job_is_for` (master/src/reqserver/progress.rs) and `JobInFlight::is_for`: without
 /// them the client waits for the rogue as long as it heart-beats.
 #[test]
 fn cve_2024_38822_acks_and_heartbeats_for_a_job_not_for_the_minion_are_refused() {
@@ -378,7 +378,7 @@ fn cve_2024_22231_a_dot_id_gets_no_key_and_no_key_file_is_hidden() {
 /// pending key and fired `salt/auth`, without bound, and a request before
 /// auth could be a 64 MiB frame. Attacks `KeyStore::decide_auth`'s
 /// `max_pending_keys` check (master/src/keys.rs), the `AuthIntake` bound in
-/// master/src/reqserver.rs, and the pre-auth message cap
+/// master/src/reqserver/auth.rs, and the pre-auth message cap
 /// (`untrusted_message_size`, lifted by `trust_peer` once a peer is accepted).
 #[test]
 fn cve_2023_20897_an_auth_flood_caps_pending_keys_and_keeps_minions_served() {

@@ -489,9 +489,9 @@ fn publication_signed_with_another_key_is_ignored() {
 // ---------------------------------------------------------------------------
 // 3. A minion speaks only for itself
 
-/// Attacks `handle_request` (master/src/reqserver.rs): returns and events are
-/// bound to the session's minion (`handle_return(master, minion, ret)`,
-/// `bind_event_id(data, minion)`), and `minion_may_fire(minion, &tag)`
+/// Attacks `handle_request` (master/src/reqserver/mod.rs): returns and events are
+/// bound to the session's minion (`ReturnPath::ret(minion, ret)` in returns.rs,
+/// `bind_event_id(data, minion)` in events.rs), and `minion_may_fire(minion, &tag)`
 /// (common/src/event.rs) refuses reserved tags.
 #[test]
 fn minion_cannot_return_or_fire_events_as_another_minion() {
@@ -579,7 +579,7 @@ fn ping_return(jid: &str) -> Request {
     })
 }
 
-/// Attacks `handle_late_return` (master/src/reqserver.rs): once every
+/// Attacks `ReturnPath::late_return` (master/src/reqserver/returns.rs): once every
 /// expected minion has returned, the master drops the job's id sets and the
 /// job cache judges what still arrives. A re-sent return is acknowledged
 /// without a second event; for an id target, a minion that was not expected
@@ -767,7 +767,7 @@ fn raw_attacks() -> Vec<(&'static str, Vec<u8>)> {
 }
 
 /// Attacks the frame size cap on the request port (`options.max_message_size`
-/// in master/src/reqserver.rs `start`, enforced by vendor/zeromq's
+/// in master/src/reqserver/mod.rs `start`, enforced by vendor/zeromq's
 /// BRINE-PATCH in the decoder: before it, a 2^40-byte header made the
 /// decoder reserve that much and abort the process) and the "drop, never
 /// panic" handling of undecodable requests in `dispatch`.
@@ -854,10 +854,10 @@ fn garbage_truncated_and_oversize_frames_on_the_publish_port_leave_the_master_se
 /// replayed within the skew gets an answer that is useless without the
 /// minion's ephemeral private key.
 ///
-/// Attacks `handle_auth` (master/src/reqserver.rs): the check
+/// Attacks `Authority::answer` (master/src/reqserver/auth.rs): the check
 /// `(now - req.ts).abs() > AUTH_MAX_SKEW_SECS` (stale and future requests get
 /// no answer), `presented.verify(&blob.body, &blob.sig)` (a re-stamped
-/// request), and `open_session`, which derives each session from the
+/// request), and `SessionGrants::open` (session.rs), which derives each session from the
 /// request's ephemeral key with a fresh master ephemeral and a fresh session id.
 #[test]
 fn auth_request_replayed_later_is_refused() {
