@@ -7,12 +7,10 @@ use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use brine_client::{Client, ClientError, KeyCommand, KeyReply};
 use brine_common::cli::CommonArgs;
 use brine_common::config::MasterConfig;
 use brine_common::crypto::PublicKey;
-use brine_master::client::{
-    ClientError, ClientReply, ClientRequest, KeyCommand, KeyReply, request,
-};
 use brine_master::key_admin::execute;
 use brine_master::keys::{KeyState, KeyStore};
 use clap::{ArgGroup, Parser};
@@ -89,7 +87,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> anyhow::Result<u8> {
-    let config = brine_master::cli::master_config(&cli.common)?;
+    let config = brine_client::cli::master_config(&cli.common)?;
     let (cmd, filter) = command(cli)?;
     if let Some(question) = confirmation(&cmd)
         && !cli.yes
@@ -189,10 +187,8 @@ fn dispatch(config: &MasterConfig, cmd: &KeyCommand) -> anyhow::Result<KeyReply>
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    match runtime.block_on(request(&config.sock_dir, &ClientRequest::Keys(cmd.clone()))) {
-        Ok(ClientReply::Keys(reply)) => Ok(reply),
-        Ok(ClientReply::Error { message }) => anyhow::bail!("{message}"),
-        Ok(other) => anyhow::bail!("unexpected reply from the master: {other:?}"),
+    match runtime.block_on(Client::new(&config.sock_dir).keys(cmd.clone())) {
+        Ok(reply) => Ok(reply),
         Err(ClientError::Connect { .. }) => offline(config, cmd),
         Err(e) => Err(e.into()),
     }
