@@ -16,8 +16,9 @@
 //! pruning is one range deletion.
 //!
 //! Writes never wait for the disk. They go to a background writer thread that
-//! commits them in batches (256 writes or 5 ms, whichever comes first), so a
-//! thousand returns cost a handful of fsyncs rather than a thousand. Until its
+//! commits them in batches (`BATCH_MAX` writes or `BATCH_WINDOW`, whichever
+//! comes first: 4096 writes or 20 ms), so a thousand returns cost a handful of
+//! fsyncs rather than a thousand. Until its
 //! batch is committed a write sits in an in-memory overlay that every read
 //! consults, so a read sees every write accepted before it. [`JobCache::flush`]
 //! waits until everything accepted so far is durable; dropping the cache

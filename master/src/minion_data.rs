@@ -249,13 +249,28 @@ mod tests {
 
     #[test]
     fn garbage_gives_nothing_rather_than_a_panic() {
+        let wanted: BTreeSet<String> = ["os".to_string()].into();
+        let record = rmp_serde::to_vec_named(&json!({"grains": {"os": "Debian"}})).expect("pack");
+        let truncated = &record[..record.len() - 1];
         for bad in [
             &b""[..],
+            // A reserved marker.
             &[0xc1][..],
+            // A one-entry map whose key string stops short.
             &[0x81, 0xa1][..],
+            // A map claiming 2^32 - 1 entries, with none there.
             &[0xdf, 0xff, 0xff, 0xff, 0xff][..],
+            // Not a map at all.
+            &[0x93, 0x01, 0x02, 0x03][..],
+            truncated,
         ] {
-            let _ = extract(bad, "grains", None);
+            assert_eq!(extract(bad, "grains", None), None, "{bad:02x?}");
+            assert_eq!(extract(bad, "grains", Some(&wanted)), None, "{bad:02x?}");
         }
+        // The same record whole is read, so the refusals above are the garbage's.
+        assert_eq!(
+            extract(&record, "grains", Some(&wanted)),
+            Some(json!({"os": "Debian"}).as_object().cloned().expect("map"))
+        );
     }
 }

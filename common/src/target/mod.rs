@@ -96,9 +96,6 @@ pub struct Target {
     listed: Option<Vec<String>>,
 }
 
-/// The name `Target` had before grain and compound targets existed.
-pub type Matcher = Target;
-
 impl Target {
     /// Compile a target as published: nodegroups must already be expanded
     /// (see [`expand_nodegroups`]).

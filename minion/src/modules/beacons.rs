@@ -1,10 +1,13 @@
 //! Salt's `beacons` execution module: list and change the minion's beacons
 //! at run time (`beacons.list`, `add`, `modify`, `delete`, `enable`,
 //! `disable`, `enable_beacon`, `disable_beacon`, `reset`,
-//! `list_available`). Changes apply to the running beacon task at once and
-//! last until the minion restarts (`beacons.save` is not implemented).
+//! `list_available`, `save`). Changes apply to the running beacon task at
+//! once and last until the minion restarts, unless `beacons.save` writes the
+//! minion's own beacons (not the pillar's) to `minion.d/beacons.conf`, which
+//! the next start reads.
 
 use brine_common::functions::{Call, FnError, FnOutput, Functions};
+use brine_common::output::python;
 use serde_json::{Map, Value, json};
 
 use super::MinionCtx;
@@ -120,7 +123,7 @@ pub fn yaml_or_value(key: &str, value: Value, call: &Call) -> Value {
     let empty = value.as_object().is_some_and(Map::is_empty) || value.is_null();
     let as_data = call
         .param(0, "return_yaml")
-        .is_some_and(|v| !crate::beacons::truthy(Some(v)));
+        .is_some_and(|v| !python::truthy(v));
     if as_data && !empty {
         return value;
     }
@@ -156,10 +159,7 @@ fn add_or_modify(ctx: &MinionCtx, call: &Call, modify: bool) -> Result<FnOutput,
     if Module::from_name(&module).is_none() {
         return Ok(result(false, format!("Beacon {module} is not available.")));
     }
-    let test = call
-        .kwargs
-        .get("test")
-        .is_some_and(|v| crate::beacons::truthy(Some(v)));
+    let test = call.kwargs.get("test").is_some_and(python::truthy);
     let out = store(ctx).update(|config| {
         let exists = config.contains_key(&name);
         let out = match (modify, exists) {

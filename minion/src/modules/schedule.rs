@@ -1,16 +1,17 @@
 //! Salt's `schedule` execution module: list and change the minion's job
 //! schedule at run time (`schedule.list`, `add`, `modify`, `delete`,
-//! `enable`, `disable`, `enable_job`, `disable_job`, `run_job`). Changes
-//! apply to the running scheduler at once and last until the minion
-//! restarts (`schedule.save` is not implemented).
+//! `enable`, `disable`, `enable_job`, `disable_job`, `run_job`, `save`).
+//! Changes apply to the running scheduler at once and last until the minion
+//! restarts, unless `schedule.save` writes the minion's own jobs (not the
+//! pillar's) to `minion.d/_schedule.conf`, which the next start reads.
 
 use brine_common::functions::{Call, FnError, FnOutput, Functions};
 use serde_json::{Map, Value, json};
 
 use super::MinionCtx;
 use super::beacons::yaml_or_value;
-use crate::beacons::truthy;
 use crate::schedule::{JobSpec, ScheduleStore};
+use brine_common::output::python::truthy;
 
 /// Keys `schedule.add`/`modify` take as the job's own (the rest of the
 /// keyword arguments are Salt's bookkeeping and ignored).
@@ -89,7 +90,7 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         "**kwargs",
         "Save the schedule (not pillar's jobs) to minion.d/_schedule.conf, read at the next start.",
         |ctx, call| async move {
-            if call.kwargs.get("test").is_some_and(|v| truthy(Some(v))) {
+            if call.kwargs.get("test").is_some_and(truthy) {
                 return Ok(answer(true, "Schedule would be saved.", json!({})));
             }
             Ok(
@@ -129,14 +130,11 @@ fn answer(ok: bool, comment: impl Into<String>, changes: Value) -> FnOutput {
 }
 
 fn list(ctx: &MinionCtx, call: &Call) -> Value {
-    let show_disabled = call
-        .param(1, "show_disabled")
-        .is_none_or(|v| truthy(Some(v)));
+    let show_disabled = call.param(1, "show_disabled").is_none_or(truthy);
     let jobs: Map<String, Value> = crate::schedule::effective_schedule(ctx)
         .into_iter()
         .filter(|(name, job)| {
-            name != "enabled"
-                && (show_disabled || job.get("enabled").is_none_or(|v| truthy(Some(v))))
+            name != "enabled" && (show_disabled || job.get("enabled").is_none_or(truthy))
         })
         .collect();
     if jobs.is_empty() {
@@ -175,7 +173,7 @@ fn add_or_modify(ctx: &MinionCtx, call: &Call, modify: bool) -> Result<FnOutput,
             json!({}),
         ));
     }
-    let test = call.kwargs.get("test").is_some_and(|v| truthy(Some(v)));
+    let test = call.kwargs.get("test").is_some_and(truthy);
     let out = store(ctx).update(|jobs| {
         let old = jobs.get(&name).cloned();
         match (modify, old) {
@@ -275,7 +273,7 @@ fn set_one(ctx: &MinionCtx, call: &Call, enabled: bool) -> Result<FnOutput, FnEr
 
 fn run_job(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
     let name = name_param(call)?;
-    let force = call.param(1, "force").is_some_and(|v| truthy(Some(v)));
+    let force = call.param(1, "force").is_some_and(truthy);
     let store = store(ctx);
     let Some(job) = crate::schedule::effective_schedule(ctx)
         .get(&name)
@@ -288,7 +286,7 @@ fn run_job(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
             json!({}),
         ));
     };
-    if !force && job.get("enabled").is_some_and(|v| !truthy(Some(v))) {
+    if !force && job.get("enabled").is_some_and(|v| !truthy(v)) {
         return Ok(answer(false, format!("Job {name} is disabled."), json!({})));
     }
     store.request_run(&name);
