@@ -105,3 +105,53 @@ fn changed(state: KeyState, ids: Vec<MinionId>, act: KeyAct) -> (KeyReply, KeyCh
         ids.into_iter().map(|id| (id, act)).collect(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use brine_common::crypto::Identity;
+
+    use super::*;
+
+    fn acts(changes: &KeyChanges) -> Vec<(&str, KeyAct)> {
+        changes
+            .iter()
+            .map(|(id, act)| (id.as_str(), *act))
+            .collect()
+    }
+
+    /// Each command says what it did to which id: the master fires `salt/key`
+    /// with it and ends the sessions of rejected and deleted keys.
+    #[test]
+    fn a_command_names_what_it_did_to_each_id() {
+        let dir = tempfile::tempdir().expect("dir");
+        let keys = KeyStore::open(dir.path()).expect("store");
+        let master = Identity::generate().expect("key").public();
+        let web1 = MinionId::parse("web1").expect("id");
+        let minion = Identity::generate().expect("key").public();
+        keys.decide_auth(&web1, &minion, false, &[], 10)
+            .expect("pending");
+        let run = |cmd: KeyCommand| execute(&keys, &cmd, &master).expect("run").1;
+
+        let accepted = run(KeyCommand::Accept {
+            pattern: "web*".into(),
+            include_rejected: false,
+            include_denied: false,
+        });
+        assert_eq!(acts(&accepted), [("web1", KeyAct::Accept)]);
+        let rejected = run(KeyCommand::Reject {
+            pattern: "web1".into(),
+            include_accepted: true,
+            include_denied: false,
+        });
+        assert_eq!(acts(&rejected), [("web1", KeyAct::Reject)]);
+        let deleted = run(KeyCommand::Delete {
+            pattern: "*".into(),
+        });
+        assert_eq!(acts(&deleted), [("web1", KeyAct::Delete)]);
+        assert!(
+            run(KeyCommand::List).is_empty(),
+            "a listing changes nothing"
+        );
+        assert_eq!(KeyAct::Delete.as_str(), "delete");
+    }
+}

@@ -266,3 +266,67 @@ impl KeyDecider {
         Ok(status)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An auth request of `id`, signed by `signer` but presenting `presented`'s
+    /// public key, stamped `ts`.
+    fn request(id: &str, presented: &Identity, signer: &Identity, ts: i64) -> SignedBlob {
+        let request = AuthRequest {
+            id: MinionId::parse(id).expect("id"),
+            pubkey: presented.public().0.to_vec(),
+            eph_pub: vec![7; 32],
+            nonce: vec![1; 16],
+            ts,
+            version: 1,
+        };
+        SignedBlob::sign(signer, &request).expect("sign")
+    }
+
+    fn now() -> i64 {
+        jiff::Timestamp::now().as_second()
+    }
+
+    #[test]
+    fn only_a_current_request_signed_by_its_own_key_is_verified() {
+        let minion = Identity::generate().expect("key");
+        let other = Identity::generate().expect("key");
+        let good =
+            verified_auth_request(&request("web1", &minion, &minion, now())).expect("verified");
+        assert_eq!(good.id.as_str(), "web1");
+        assert_eq!(good.key.0, minion.public().0);
+
+        let forged = request("web1", &minion, &other, now());
+        assert!(
+            verified_auth_request(&forged).is_none(),
+            "signed by another key"
+        );
+        let stale = request("web1", &minion, &minion, now() - AUTH_MAX_SKEW_SECS - 5);
+        assert!(verified_auth_request(&stale).is_none(), "stale");
+        let future = request("web1", &minion, &minion, now() + AUTH_MAX_SKEW_SECS + 5);
+        assert!(verified_auth_request(&future).is_none(), "from the future");
+        let garbage = SignedBlob {
+            body: vec![0xc1; 8],
+            sig: forged.sig.clone(),
+        };
+        assert!(verified_auth_request(&garbage).is_none(), "undecodable");
+    }
+
+    #[test]
+    fn the_intake_admits_a_bounded_number_at_once() {
+        let intake = AuthIntake::new();
+        let held: Vec<_> = (0..MAX_AUTHS_IN_FLIGHT)
+            .map(|_| intake.admit().expect("a permit"))
+            .collect();
+        assert!(intake.admit().is_none(), "one too many");
+        assert_eq!(
+            intake.refused_busy.load(Ordering::Relaxed),
+            0,
+            "logged and reset"
+        );
+        drop(held);
+        assert!(intake.admit().is_some(), "permits come back");
+    }
+}

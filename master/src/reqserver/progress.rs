@@ -1,6 +1,6 @@
 //! A job's progress as its minions report it: the acknowledgement that a
 //! minion will run a publication, and heartbeats while it runs. Each fires
-//! its event (`salt/job/<jid>/ack/<id>`, `brine/job/<jid>/beat/<id>`) for
+//! its event (`brine/job/<jid>/ack/<id>`, `brine/job/<jid>/beat/<id>`) for
 //! the clients waiting on the job, but only from a minion the job is for.
 
 use brine_common::event::{Event, tags};
@@ -75,5 +75,75 @@ impl<'a> Progress<'a> {
         job.is_for(minion.as_str(), |needs| {
             self.minion_data.facts(minion.as_str(), needs)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use brine_common::target::Target;
+    use brine_common::wire::TargetSpec;
+
+    use super::*;
+    use crate::job_cache::{JobCache, RedbJobCache};
+    use crate::jobs::{InFlight, JobInFlight};
+
+    fn id(name: &str) -> MinionId {
+        MinionId::parse(name).expect("id")
+    }
+
+    /// Only a minion the job is for may acknowledge it or heart-beat for it;
+    /// an unknown job is refused too. Refusals fire nothing.
+    #[tokio::test]
+    async fn progress_is_taken_only_from_the_jobs_minions() {
+        let dir = tempfile::tempdir().expect("dir");
+        let cache: Arc<dyn JobCache> =
+            Arc::new(RedbJobCache::open(dir.path().join("jobs.redb")).expect("cache"));
+        let in_flight = InFlight::default();
+        let jid = Jid::parse("20261122063000123456").expect("jid");
+        let target = Target::compile(&TargetSpec {
+            tgt: json!("web*"),
+            tgt_type: "glob".into(),
+        })
+        .expect("target");
+        in_flight.insert(
+            jid.clone(),
+            JobInFlight::new("root".into(), target, None, 1),
+        );
+        let (minion_data, bus) = (MinionData::default(), EventBus::new());
+        let mut events = bus.subscribe();
+        let progress = Progress {
+            jobs: JobLookup {
+                in_flight: &in_flight,
+                cache: &cache,
+            },
+            minion_data: &minion_data,
+            bus: &bus,
+        };
+
+        assert!(matches!(
+            progress.ack(&id("web1"), jid.clone()).await,
+            Reply::Ok
+        ));
+        let event = events.try_recv().expect("an ack event");
+        assert_eq!(event.tag, format!("brine/job/{jid}/ack/web1"));
+        let refused = progress.ack(&id("db1"), jid.clone()).await;
+        assert!(matches!(refused, Reply::Refused { .. }), "{refused:?}");
+
+        let unknown = Jid::parse("20261122063000999999").expect("jid");
+        let reply = progress
+            .heartbeat(&id("web1"), vec![jid.clone(), unknown.clone()])
+            .await;
+        let Reply::Refused { reason } = reply else {
+            panic!("{reply:?}");
+        };
+        assert!(reason.contains(unknown.as_str()), "{reason}");
+        let beat = events.try_recv().expect("the known job's beat");
+        assert!(beat.tag.contains("/beat/web1"), "{}", beat.tag);
+        assert!(
+            events.try_recv().is_err(),
+            "nothing for db1 or the unknown job"
+        );
     }
 }
