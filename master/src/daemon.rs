@@ -171,6 +171,11 @@ async fn housekeeping(master: Arc<Master>) {
 }
 
 impl Master {
+    /// A minion that has not spoken for this long counts as disconnected.
+    pub fn presence_window(&self) -> Duration {
+        Duration::from_secs(self.config.presence_timeout.max(1))
+    }
+
     /// Run a key command with its side effects: `salt/key` events, and for
     /// removed keys the end of their sessions and a new publish key.
     pub fn key_command(&self, cmd: &KeyCommand) -> Result<KeyReply, KeyError> {

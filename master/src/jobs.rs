@@ -362,13 +362,6 @@ pub async fn publish(
     Ok((outcome, events))
 }
 
-impl Master {
-    /// A minion that has not spoken for this long counts as disconnected.
-    pub fn presence_window(&self) -> Duration {
-        Duration::from_secs(self.config.presence_timeout.max(1))
-    }
-}
-
 /// The arguments as Salt's job events list them: the positional ones, then
 /// the keyword ones as one dict marked `__kwarg__: True`.
 fn salt_arg_list(arg: &[Value], kwarg: &Map<String, Value>) -> Vec<Value> {
