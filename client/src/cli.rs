@@ -3,6 +3,14 @@
 
 use brine_common::cli::CommonArgs;
 use brine_common::config::MasterConfig;
+use std::time::Duration;
+
+/// How long a client waits for a minion that has gone silent: the `-t`
+/// seconds when given (a negative value is no wait), else the master
+/// config's `timeout`.
+pub fn return_timeout(flag: Option<f64>, config: &MasterConfig) -> Duration {
+    Duration::from_secs_f64(flag.unwrap_or(config.timeout as f64).max(0.0))
+}
 
 /// Load the master config named by `-c` and start logging.
 pub fn master_config(args: &CommonArgs) -> anyhow::Result<MasterConfig> {
@@ -86,5 +94,24 @@ impl TargetArgs {
         .into_iter()
         .find_map(|(set, name)| set.then_some(name))
         .unwrap_or("glob")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_flag_wins_over_the_config_and_is_never_negative() {
+        let config = MasterConfig {
+            timeout: 7,
+            ..MasterConfig::default()
+        };
+        assert_eq!(return_timeout(None, &config), Duration::from_secs(7));
+        assert_eq!(
+            return_timeout(Some(0.5), &config),
+            Duration::from_millis(500)
+        );
+        assert_eq!(return_timeout(Some(-3.0), &config), Duration::ZERO);
     }
 }

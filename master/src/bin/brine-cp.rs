@@ -7,12 +7,11 @@
 use brine_common::output::print_stdout;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use brine_client::cli::TargetArgs;
+use brine_client::cli::{TargetArgs, return_timeout};
 use brine_client::{Client, JobRequest};
 use brine_common::cli::{CommonArgs, OutputArgs};
 use brine_common::output::render_minion;
@@ -84,7 +83,7 @@ async fn run(cli: &Cli, config: &brine_common::config::MasterConfig) -> anyhow::
         eprintln!("No minions matched the target. No command was sent, no jid was assigned.");
         return Ok(2);
     };
-    let timeout = Duration::from_secs_f64(cli.timeout.unwrap_or(config.timeout as f64).max(0.0));
+    let timeout = return_timeout(cli.timeout, config);
     let opts = cli.output.options(config.color, false);
     let format = cli.output.format();
     let mut failed = false;

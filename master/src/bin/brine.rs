@@ -125,7 +125,7 @@ fn no_minions() -> u8 {
 }
 
 fn timeout(cli: &Cli, config: &MasterConfig) -> Duration {
-    Duration::from_secs_f64(cli.timeout.unwrap_or(config.timeout as f64).max(0.0))
+    brine_client::cli::return_timeout(cli.timeout, config)
 }
 
 async fn run_once(cli: &Cli, config: &MasterConfig, target: TargetSpec) -> anyhow::Result<u8> {
