@@ -18,5 +18,6 @@ pub mod output;
 pub mod path;
 pub mod schedule;
 pub mod target;
+pub mod truth;
 pub mod wire;
 pub mod yaml;

@@ -2,6 +2,7 @@
 //! which SLS files of which environment apply to a minion.
 
 use brine_common::target::{MinionFacts, Target};
+use brine_common::truth::affirmative;
 use brine_common::wire::TargetSpec;
 use brine_states::host::StateHost;
 use brine_states::render::{SlsSource, render_sls};
@@ -195,7 +196,7 @@ fn merge_target(top: &mut Top, env: &str, target: &str, items: &[Value]) -> i64 
                 if let Some(o) = comp.get("order") {
                     order = as_order(o);
                 }
-                ignore_missing |= comp.get("ignore_missing").is_some_and(truthy);
+                ignore_missing |= comp.get("ignore_missing").is_some_and(affirmative);
             }
             Value::String(name) if !states.iter().any(|s| s.as_str() == Some(name)) => {
                 states.push(item.clone());
@@ -229,15 +230,6 @@ fn as_order(value: &Value) -> i64 {
         Value::Number(n) => n.as_i64().unwrap_or(0),
         Value::String(s) => s.trim().parse().unwrap_or(0),
         _ => 0,
-    }
-}
-
-fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Bool(b) => *b,
-        Value::String(s) => matches!(s.to_lowercase().as_str(), "true" | "yes" | "1"),
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        _ => false,
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use brine_common::truth::truthy_after_yaml;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -62,17 +63,12 @@ impl LowChunk {
         self.arg(key).and_then(Value::as_str)
     }
 
-    /// A boolean argument with Salt's truthiness, `default` when absent.
+    /// A boolean argument as Salt reads a state's argument (YAML's words,
+    /// then Python's truth), `default` when absent or null.
     pub fn bool_arg(&self, key: &str, default: bool) -> bool {
         match self.arg(key) {
             None | Some(Value::Null) => default,
-            Some(Value::Bool(b)) => *b,
-            Some(Value::Number(n)) => n.as_f64().is_some_and(|f| f != 0.0),
-            Some(Value::String(s)) => {
-                !matches!(s.to_lowercase().as_str(), "" | "false" | "no" | "off" | "0")
-            }
-            Some(Value::Array(a)) => !a.is_empty(),
-            Some(Value::Object(o)) => !o.is_empty(),
+            Some(value) => truthy_after_yaml(value),
         }
     }
 }

@@ -10,11 +10,8 @@
 
 use serde_json::{Number, Value};
 
-/// `repr(value)` of the Python object the JSON value decodes to:
-/// `None`, `True`, `1`, `1.5`, `'text'`, `[1, 2]`, `{'a': 1}`.
-///
-/// Dict keys keep their order, as a Python 3.7+ dict does.
-/// Python's truthiness: `None`, `False`, `0`, `""`, `[]` and `{}` are false.
+/// Python's truthiness, `bool(value)`: `None`, `False`, `0`, `""`, `[]` and
+/// `{}` are false. Salt's other readings of truth are in [`crate::truth`].
 pub fn truthy(value: &Value) -> bool {
     match value {
         Value::Null => false,
@@ -26,6 +23,10 @@ pub fn truthy(value: &Value) -> bool {
     }
 }
 
+/// `repr(value)` of the Python object the JSON value decodes to:
+/// `None`, `True`, `1`, `1.5`, `'text'`, `[1, 2]`, `{'a': 1}`.
+///
+/// Dict keys keep their order, as a Python 3.7+ dict does.
 pub fn repr(value: &Value) -> String {
     let mut out = String::new();
     write_repr(&mut out, value);

@@ -11,6 +11,7 @@
 use std::path::PathBuf;
 
 use brine_common::ids::RelPath;
+use brine_common::truth::truthy_after_yaml;
 use brine_states::host::StateHost;
 use brine_states::lowstate::LowChunk;
 use serde_json::{Map, Value, json};
@@ -81,7 +82,7 @@ impl StateHost for OrchHost<'_> {
             .next()
             .ok_or_else(|| format!("{fun}: no state chunk given"))
             .and_then(|v| serde_json::from_value(v).map_err(|e| format!("{fun}: {e}")))?;
-        let test = kwargs.get("test").is_some_and(super::truthy);
+        let test = kwargs.get("test").is_some_and(truthy_after_yaml);
         self.step(fun, &chunk, test)
     }
 

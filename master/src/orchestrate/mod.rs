@@ -22,6 +22,7 @@ mod host;
 mod states;
 mod steps;
 
+use brine_common::truth::truthy_after_yaml;
 use brine_states::compile::{self, CompileError};
 use brine_states::runtime::{self, RunOptions};
 use serde_json::{Map, Value, json};
@@ -66,7 +67,7 @@ impl OrchOptions {
             .and_then(Value::as_str)
             .unwrap_or("base")
             .to_string();
-        let test = kwargs.get("test").is_some_and(truthy);
+        let test = kwargs.get("test").is_some_and(truthy_after_yaml);
         let pillar = match kwargs.get("pillar") {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(p)) => p.clone(),
@@ -136,18 +137,6 @@ pub fn master_minion_id() -> String {
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".to_string());
     format!("{host}_master")
-}
-
-/// Python's truthiness, with Salt's reading of "False"/"no" strings.
-pub(crate) fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !matches!(s.to_lowercase().as_str(), "" | "false" | "no" | "off" | "0"),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
-    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use brine_common::target::Fnmatch;
+use brine_common::truth::truthy_after_yaml;
 use brine_states::lowstate::{LowChunk, StateResult};
 use serde_json::{Map, Value, json};
 use tokio::sync::broadcast::error::RecvError;
@@ -402,13 +403,17 @@ fn key_command(name: &str, kwargs: &Map<String, Value>) -> Result<KeyCommand, St
         "key.list_all" => KeyCommand::List,
         "key.accept" => KeyCommand::Accept {
             pattern: need()?,
-            include_rejected: kwargs.get("include_rejected").is_some_and(super::truthy),
-            include_denied: kwargs.get("include_denied").is_some_and(super::truthy),
+            include_rejected: kwargs
+                .get("include_rejected")
+                .is_some_and(truthy_after_yaml),
+            include_denied: kwargs.get("include_denied").is_some_and(truthy_after_yaml),
         },
         "key.reject" => KeyCommand::Reject {
             pattern: need()?,
-            include_accepted: kwargs.get("include_accepted").is_some_and(super::truthy),
-            include_denied: kwargs.get("include_denied").is_some_and(super::truthy),
+            include_accepted: kwargs
+                .get("include_accepted")
+                .is_some_and(truthy_after_yaml),
+            include_denied: kwargs.get("include_denied").is_some_and(truthy_after_yaml),
         },
         "key.delete" => KeyCommand::Delete { pattern: need()? },
         "key.finger" => KeyCommand::Fingerprints { pattern: need()? },

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, InotifyEvent, WatchDescriptor};
 use serde_json::{Map, Value, json};
 
-use super::truthy;
+use brine_common::output::python::truthy;
 
 /// The mask Salt uses when a path names none: create, delete, modify.
 fn default_mask() -> AddWatchFlags {
@@ -124,7 +124,9 @@ impl Exclude {
             Value::String(s) => Some(Exclude::Prefix(s.clone())),
             Value::Object(map) => {
                 let (pattern, opts) = map.iter().next()?;
-                let is_regex = opts.as_object().is_some_and(|o| truthy(o.get("regex")));
+                let is_regex = opts
+                    .as_object()
+                    .is_some_and(|o| o.get("regex").is_some_and(truthy));
                 if !is_regex {
                     return Some(Exclude::Prefix(pattern.clone()));
                 }
@@ -174,8 +176,8 @@ fn path_specs(config: &Map<String, Value>) -> Vec<PathSpec> {
         .map(|(root, opts)| PathSpec {
             root,
             mask: parse_mask(opts.get("mask")),
-            recurse: truthy(opts.get("recurse")),
-            auto_add: truthy(opts.get("auto_add")),
+            recurse: opts.get("recurse").is_some_and(truthy),
+            auto_add: opts.get("auto_add").is_some_and(truthy),
             exclude: match opts.get("exclude") {
                 Some(Value::Array(items)) => items.iter().filter_map(Exclude::parse).collect(),
                 _ => Vec::new(),

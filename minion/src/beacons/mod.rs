@@ -27,6 +27,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use brine_common::output::python::truthy;
 use brine_common::wire::Request;
 use serde_json::{Map, Value, json};
 
@@ -90,18 +91,6 @@ pub fn merge_config(raw: &Value) -> Map<String, Value> {
         }
         Value::Object(map) => map.clone(),
         _ => Map::new(),
-    }
-}
-
-/// Truthiness of a config value as Python sees it.
-pub fn truthy(value: Option<&Value>) -> bool {
-    match value {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(Value::Number(n)) => n.as_f64().is_some_and(|f| f != 0.0),
-        Some(Value::String(s)) => !s.is_empty(),
-        Some(Value::Array(a)) => !a.is_empty(),
-        Some(Value::Object(o)) => !o.is_empty(),
     }
 }
 
@@ -192,7 +181,7 @@ pub async fn run(ctx: MinionCtx, link: Link) {
         tick.tick().await;
         let config = ctx.over_pillar("beacons", store.snapshot());
         runtimes.retain(|name, _| config.contains_key(name));
-        if config.contains_key("enabled") && !truthy(config.get("enabled")) {
+        if config.contains_key("enabled") && !config.get("enabled").is_some_and(truthy) {
             continue;
         }
         for (name, raw) in &config {
@@ -204,7 +193,7 @@ pub async fn run(ctx: MinionCtx, link: Link) {
             for (tag, data) in events {
                 fire(&link, tag, data).await;
             }
-            if truthy(merge_config(raw).get("run_once")) {
+            if merge_config(raw).get("run_once").is_some_and(truthy) {
                 store.update(|c| c.get_mut(name).map(|raw| set_enabled(raw, false)));
             }
         }
@@ -219,7 +208,7 @@ async fn process_beacon(
     runtime: &mut BeaconRuntime,
 ) -> Vec<(String, Value)> {
     let config = merge_config(raw);
-    if config.contains_key("enabled") && !truthy(config.get("enabled")) {
+    if config.contains_key("enabled") && !config.get("enabled").is_some_and(truthy) {
         return Vec::new();
     }
     let now = Instant::now();
@@ -230,7 +219,7 @@ async fn process_beacon(
         return Vec::new();
     }
     runtime.last_run = Some(now);
-    if truthy(config.get("disable_during_state_run")) && state_run_in_progress(ctx) {
+    if config.get("disable_during_state_run").is_some_and(truthy) && state_run_in_progress(ctx) {
         tracing::debug!("skipping beacon {name}: a state run is in progress");
         return Vec::new();
     }

@@ -8,7 +8,9 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
-use super::{call_function, call_function_kw, truthy};
+use brine_common::output::python::truthy;
+
+use super::{call_function, call_function_kw};
 use crate::modules::MinionCtx;
 
 /// Keys every beacon config may hold that are not the beacon's own.
@@ -94,11 +96,12 @@ pub async fn load(
         .get("averages")
         .and_then(Value::as_object)
         .is_some_and(|averages| averages_out_of_range(averages, &current));
-    let emit_at_start = first && config.get("emitatstartup").is_none_or(|v| truthy(Some(v)));
+    let emit_at_start = first && config.get("emitatstartup").is_none_or(truthy);
     if !(out_of_range || emit_at_start) {
         return Vec::new();
     }
-    if truthy(config.get("onchangeonly")) && state.load_last.as_ref() == Some(&current) {
+    if config.get("onchangeonly").is_some_and(truthy) && state.load_last.as_ref() == Some(&current)
+    {
         return Vec::new();
     }
     state.load_last = Some(current.clone());
@@ -174,8 +177,8 @@ pub async fn service(
             continue;
         };
         let previous = state.services.insert(name.clone(), running);
-        let onchangeonly = truthy(opts.get("onchangeonly"));
-        let emit_at_start = opts.get("emitatstartup").is_none_or(|v| truthy(Some(v)));
+        let onchangeonly = opts.get("onchangeonly").is_some_and(truthy);
+        let emit_at_start = opts.get("emitatstartup").is_none_or(truthy);
         let report = match previous {
             None => !onchangeonly || emit_at_start,
             Some(before) => !onchangeonly || before != running,
@@ -201,7 +204,10 @@ pub async fn pkg(ctx: &MinionCtx, config: &Map<String, Value>) -> Vec<Map<String
         return Vec::new();
     };
     let mut kwargs = Map::new();
-    kwargs.insert("refresh".into(), json!(truthy(config.get("refresh"))));
+    kwargs.insert(
+        "refresh".into(),
+        json!(config.get("refresh").is_some_and(truthy)),
+    );
     let mut ret = Vec::new();
     for name in pkgs.iter().filter_map(Value::as_str) {
         let installed = call_function(ctx, "pkg.version", vec![json!(name)]).await;

@@ -13,11 +13,12 @@
 use std::time::Duration;
 
 use brine_common::functions::{Call, FnError, FnOutput, Functions};
+use brine_common::truth::salt_is_true;
 use brine_common::wire::{Reply, Request};
 use serde_json::{Map, Value, json};
 
 use super::MinionCtx;
-use super::host::{is_true, list_value, required_str};
+use super::host::{list_value, required_str};
 
 /// How long to wait for the master to take an event.
 const SEND_TIMEOUT: Duration = Duration::from_secs(60);
@@ -55,17 +56,17 @@ pub fn register(f: &mut Functions<MinionCtx>) {
 /// pillar, env opts, keyword arguments, then `data` overriding them all).
 fn send_data(ctx: &MinionCtx, call: &Call) -> Map<String, Value> {
     let mut data = Map::new();
-    if let Some(sel) = call.param(3, "with_env").filter(|v| is_true(v)) {
+    if let Some(sel) = call.param(3, "with_env").filter(|v| salt_is_true(v)) {
         let env: Map<String, Value> = std::env::vars().map(|(k, v)| (k, json!(v))).collect();
         data.insert("environ".into(), Value::Object(subset(sel, env)));
     }
-    if let Some(sel) = call.param(4, "with_grains").filter(|v| is_true(v)) {
+    if let Some(sel) = call.param(4, "with_grains").filter(|v| salt_is_true(v)) {
         data.insert("grains".into(), Value::Object(subset(sel, ctx.grains())));
     }
-    if let Some(sel) = call.param(5, "with_pillar").filter(|v| is_true(v)) {
+    if let Some(sel) = call.param(5, "with_pillar").filter(|v| salt_is_true(v)) {
         data.insert("pillar".into(), Value::Object(subset(sel, ctx.pillar())));
     }
-    if call.param(6, "with_env_opts").is_some_and(is_true) {
+    if call.param(6, "with_env_opts").is_some_and(salt_is_true) {
         data.insert("saltenv".into(), json!("base"));
         data.insert("pillarenv".into(), Value::Null);
     }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use brine_common::functions::{Call, FnError, FnOutput, Functions};
 use brine_common::output::python;
 use brine_common::target::{DEFAULT_DELIMITER, traverse};
+use brine_common::truth::salt_is_true;
 use serde_json::{Map, Value, json};
 
 use super::MinionCtx;
@@ -207,23 +208,8 @@ fn selected<'a>(table: &'a Map<String, Value>, value: Option<&Value>) -> Option<
     })
 }
 
-/// Salt's `salt.utils.data.is_true`.
-fn is_true(value: &Value) -> bool {
-    match value {
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f > 0.0),
-        Value::String(s) => match s.trim().parse::<f64>() {
-            Ok(f) => f > 0.0,
-            Err(_) => s.eq_ignore_ascii_case("true"),
-        },
-        Value::Null => false,
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
-    }
-}
-
 fn flag(call: &Call, index: usize, name: &str) -> bool {
-    call.param(index, name).is_some_and(is_true)
+    call.param(index, name).is_some_and(salt_is_true)
 }
 
 /// A parameter as text (`str(value)` for non-strings).
@@ -293,7 +279,7 @@ fn item(ctx: &MinionCtx, call: &Call) -> Value {
             .unwrap_or_else(|| default.clone());
         out.insert(key, value);
     }
-    if call.kwargs.get("sanitize").is_some_and(is_true) {
+    if call.kwargs.get("sanitize").is_some_and(salt_is_true) {
         sanitize(&mut out);
     }
     Value::Object(out)

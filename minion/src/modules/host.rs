@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use brine_common::functions::{Call, FnError};
+use brine_common::truth::salt_is_true;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
@@ -286,25 +287,9 @@ pub fn shell_quote(word: &str) -> String {
 // ---------------------------------------------------------------------------
 // Salt-style arguments
 
-/// Salt's `salt.utils.data.is_true`: numbers are true when positive, strings
-/// only when they read "true" (any case) or a positive number.
-pub fn is_true(value: &Value) -> bool {
-    match value {
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f > 0.0),
-        Value::String(s) => {
-            let s = s.trim();
-            s.eq_ignore_ascii_case("true") || s.parse::<f64>().is_ok_and(|f| f > 0.0)
-        }
-        Value::Null => false,
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
-    }
-}
-
-/// A boolean parameter (absent: `default`).
+/// A boolean parameter as Salt's `is_true` reads it (absent: `default`).
 pub fn bool_param(call: &Call, index: usize, name: &str, default: bool) -> bool {
-    call.param(index, name).map_or(default, is_true)
+    call.param(index, name).map_or(default, salt_is_true)
 }
 
 /// A value as the text Python's `str()` would give for a scalar; `None` for
@@ -431,25 +416,7 @@ mod tests {
     }
 
     #[test]
-    fn salt_truthiness_and_lists() {
-        for v in [
-            json!(true),
-            json!(1),
-            json!("True"),
-            json!("true"),
-            json!("2"),
-        ] {
-            assert!(is_true(&v), "{v}");
-        }
-        for v in [
-            json!(false),
-            json!(0),
-            json!("False"),
-            json!("yes"),
-            json!(null),
-        ] {
-            assert!(!is_true(&v), "{v}");
-        }
+    fn lists_text_names_and_quoting() {
         assert_eq!(list_value(&json!("a, b,c")), ["a", "b", "c"]);
         assert_eq!(list_value(&json!(["a", 1])), ["a", "1"]);
         assert_eq!(value_text(&json!(1.5)).as_deref(), Some("1.5"));

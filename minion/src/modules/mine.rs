@@ -9,11 +9,12 @@
 use std::time::Duration;
 
 use brine_common::functions::{Call, FnError, FnOutput, Functions};
+use brine_common::truth::salt_is_true;
 use brine_common::wire::{Reply, Request};
 use serde_json::{Map, Value, json};
 
 use super::MinionCtx;
-use super::host::{is_true, required_str};
+use super::host::required_str;
 
 /// How long to wait for the master to take or answer a mine request.
 const MINE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -164,7 +165,7 @@ async fn ask(ctx: &MinionCtx, request: Request) -> Result<Option<Reply>, FnError
 
 /// Salt's `mine.update`: run every `mine_functions` entry and send the results.
 pub async fn update(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
-    let clear = call.param(0, "clear").is_some_and(is_true);
+    let clear = call.param(0, "clear").is_some_and(salt_is_true);
     let functions = match call.param(1, "mine_functions") {
         Some(Value::Object(given)) => given.clone(),
         _ => ctx.config.mine_functions.clone(),
@@ -226,7 +227,7 @@ async fn get(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
         .and_then(Value::as_str)
         .unwrap_or("glob")
         .to_string();
-    let exclude_self = call.param(3, "exclude_minion").is_some_and(is_true);
+    let exclude_self = call.param(3, "exclude_minion").is_some_and(salt_is_true);
     let request = Request::MineGet { tgt, tgt_type, fun };
     let mut found = match ask(ctx, request).await? {
         Some(Reply::Mine(found)) => found,

@@ -16,11 +16,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use brine_common::functions::{Call, FnError, FnOutput, Functions};
+use brine_common::truth::salt_is_true;
 use globset::Glob;
 use serde_json::{Map, Value, json};
 
 use super::MinionCtx;
-use super::host::{bool_param, is_true, kwarg_int, list_value, str_param, value_text};
+use super::host::{bool_param, kwarg_int, list_value, str_param, value_text};
 
 /// Installed packages: name -> versions (more than one for multi-version
 /// installs), as Salt's `list_pkgs(versions_as_list=True)`.
@@ -217,11 +218,11 @@ fn install_options(call: &Call) -> Result<InstallOptions, FnError> {
         skip_verify: bool_param(call, 3, "skip_verify", false),
         reinstall: bool_param(call, 7, "reinstall", false),
         downloadonly: bool_param(call, 8, "downloadonly", false)
-            || kw("download_only").is_some_and(is_true),
-        force_yes: kw("force_yes").is_some_and(is_true),
-        force_conf_new: kw("force_conf_new").is_some_and(is_true),
-        install_recommends: kw("install_recommends").map(is_true),
-        only_upgrade: kw("only_upgrade").is_some_and(is_true),
+            || kw("download_only").is_some_and(salt_is_true),
+        force_yes: kw("force_yes").is_some_and(salt_is_true),
+        force_conf_new: kw("force_conf_new").is_some_and(salt_is_true),
+        install_recommends: kw("install_recommends").map(salt_is_true),
+        only_upgrade: kw("only_upgrade").is_some_and(salt_is_true),
     })
 }
 
@@ -253,7 +254,10 @@ async fn version(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
         return ok(json!(""));
     }
     let installed = apt::list_pkgs().await?.installed_or_purge_desired();
-    let as_list = call.kwargs.get("versions_as_list").is_some_and(is_true);
+    let as_list = call
+        .kwargs
+        .get("versions_as_list")
+        .is_some_and(salt_is_true);
     ok(version_result(&names, &installed, as_list))
 }
 
@@ -269,8 +273,8 @@ async fn latest_version(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnErro
         return ok(json!(""));
     }
     let query = apt::LatestQuery {
-        refresh: call.kwargs.get("refresh").is_none_or(is_true),
-        show_installed: call.kwargs.get("show_installed").is_some_and(is_true),
+        refresh: call.kwargs.get("refresh").is_none_or(salt_is_true),
+        show_installed: call.kwargs.get("show_installed").is_some_and(salt_is_true),
         fromrepo: call.kwargs.get("fromrepo").and_then(value_text),
         cache_valid_time: cache_valid_time(call, None)?,
     };
@@ -328,7 +332,7 @@ async fn list_upgrades(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError
 
 async fn upgrade(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
     let Backend::Apt = Backend::for_host(ctx)?;
-    let kw = |name: &str| call.kwargs.get(name).is_some_and(is_true);
+    let kw = |name: &str| call.kwargs.get(name).is_some_and(salt_is_true);
     let opts = apt::UpgradeOptions {
         refresh: bool_param(call, 0, "refresh", true),
         cache_valid_time: cache_valid_time(call, None)?,
@@ -359,7 +363,7 @@ async fn hold(ctx: &MinionCtx, call: &Call, hold: bool) -> Result<FnOutput, FnEr
         call.param(1, "pkgs"),
         call.param(2, "sources"),
     )?;
-    let test = call.kwargs.get("test").is_some_and(is_true);
+    let test = call.kwargs.get("test").is_some_and(salt_is_true);
     let mut ret = Map::new();
     for target in targets {
         let result = if hold {

@@ -267,7 +267,10 @@ async fn set_enabled(ctx: &MinionCtx, call: &Call, enable: bool) -> Result<FnOut
     let done = match Init::for_host(ctx) {
         Init::Sysv => sysv::set_enabled(&name, enable).await?,
         Init::Systemd => {
-            let unmask = call.kwargs.get("unmask").is_some_and(super::host::is_true);
+            let unmask = call
+                .kwargs
+                .get("unmask")
+                .is_some_and(brine_common::truth::salt_is_true);
             systemd::set_enabled(&name, enable, unmask).await?
         }
     };

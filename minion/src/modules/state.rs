@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use brine_common::functions::{Call, FnError, FnOutput, Functions};
+use brine_common::truth::affirmative;
 use brine_states::compile::{self, CompileError, Lowstate};
 use brine_states::host::StateHost;
 use brine_states::lowstate::StateModules;
@@ -231,15 +232,6 @@ fn mods_of(call: &Call, index: usize) -> Vec<String> {
         .collect()
 }
 
-fn truthy(v: Option<&Value>) -> bool {
-    match v {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => matches!(s.to_lowercase().as_str(), "true" | "yes" | "1"),
-        Some(Value::Number(n)) => n.as_f64().is_some_and(|f| f != 0.0),
-        _ => false,
-    }
-}
-
 /// Salt's conflict message when a state run is already going.
 fn running_message(_asking: &str) -> Option<String> {
     let active = ACTIVE.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
@@ -410,7 +402,7 @@ async fn run_job(ctx: MinionCtx, call: Call, what: What) -> Result<FnOutput, FnE
         .map(brine_common::output::python::to_str)
         .or_else(|| ctx.jid.as_ref().map(|j| j.to_string()))
         .unwrap_or_default();
-    let queue = truthy(call.kwargs.get("queue"));
+    let queue = call.kwargs.get("queue").is_some_and(affirmative);
     let slot = match take_slot(&call.fun, &jid, queue).await {
         Ok(slot) => slot,
         Err(msg) => {
@@ -426,10 +418,10 @@ async fn run_job(ctx: MinionCtx, call: Call, what: What) -> Result<FnOutput, FnE
     }
     let host = host_for(&ctx, &call)?;
     let test = match call.kwargs.get("test") {
-        Some(v) => truthy(Some(v)),
-        None => truthy(host.opts().get("test")),
+        Some(v) => affirmative(v),
+        None => host.opts().get("test").is_some_and(affirmative),
     };
-    let failhard = truthy(host.opts().get("failhard"));
+    let failhard = host.opts().get("failhard").is_some_and(affirmative);
     let saltenv = saltenv_of(&call);
     let single_kwargs = call.user_kwargs();
     // saltutil.kill_job raises this; the run stops between states.
@@ -562,7 +554,7 @@ fn run_single(
 /// The pillar's render errors, unless the call says `force=True` (Salt's
 /// `_get_pillar_errors`).
 fn failed_pillar(ctx: &MinionCtx, call: &Call) -> Option<Vec<String>> {
-    if truthy(call.kwargs.get("force")) {
+    if call.kwargs.get("force").is_some_and(affirmative) {
         return None;
     }
     let errors = brine_pillar::errors_of(&ctx.pillar());

@@ -316,7 +316,11 @@ pub fn add_command(call: &Call) -> Result<HostCmd, FnError> {
     if let Some(gid) = str_param(call, 2, "gid").filter(|s| !s.is_empty()) {
         cmd = cmd.args(["-g".to_string(), gid]);
     } else if let Some(ug) = usergroup {
-        cmd = cmd.arg(if super::host::is_true(ug) { "-U" } else { "-N" });
+        cmd = cmd.arg(if brine_common::truth::salt_is_true(ug) {
+            "-U"
+        } else {
+            "-N"
+        });
     }
     let home = str_param(call, 4, "home").filter(|s| !s.is_empty());
     if let Some(home) = &home {

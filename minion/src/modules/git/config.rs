@@ -82,7 +82,9 @@ fn flags(call: &Call, allowed: &[&str]) -> Result<Map<String, Value>, FnError> {
 }
 
 fn flag(flags: &Map<String, Value>, name: &str) -> bool {
-    flags.get(name).is_some_and(crate::modules::host::is_true)
+    flags
+        .get(name)
+        .is_some_and(brine_common::truth::salt_is_true)
 }
 
 /// Salt's `_expand_path`: a relative `cwd` is under the user's home.
