@@ -43,6 +43,90 @@ pub enum RootsError {
     },
 }
 
+/// A store of `salt://` files by environment (`file_roots`, the master's
+/// file server). A template host reads and lists its files through the
+/// provided [`FileStore::read_whole`] and [`FileStore::list_paths`], so every
+/// host answers a missing file, a missing environment and an error alike.
+pub trait FileStore {
+    /// Why the store could not answer.
+    type Error: std::fmt::Display;
+
+    /// Every file of `env`; `Ok(None)` when the store has no such environment.
+    fn env_files(&self, env: &str) -> Result<Option<Vec<FileEntry>>, Self::Error>;
+
+    /// Up to `len` bytes of `path` in `env` from `offset`, and the file's
+    /// size; `Ok(None)` when `env` (or the environment itself) lacks it.
+    fn file_chunk(
+        &self,
+        env: &str,
+        path: &RelPath,
+        offset: u64,
+        len: usize,
+    ) -> Result<Option<(Vec<u8>, u64)>, Self::Error>;
+
+    /// The bytes of `salt://path` in `env`, at most `limit` of them;
+    /// `Ok(None)` when there is no such file (a template host's `read_file`).
+    fn read_whole(&self, env: &str, path: &str, limit: u64) -> Result<Option<Vec<u8>>, String> {
+        let rel = RelPath::parse(path).map_err(|e| format!("{path}: {e}"))?;
+        let mut data = Vec::new();
+        loop {
+            let want = (limit - data.len() as u64).min(READ_CHUNK as u64) as usize;
+            let chunk = self
+                .file_chunk(env, &rel, data.len() as u64, want)
+                .map_err(|e| e.to_string())?;
+            let Some((bytes, size)) = chunk else {
+                return Ok(None);
+            };
+            let done = bytes.is_empty();
+            data.extend(bytes);
+            let read = data.len() as u64;
+            if done || read >= size || read >= limit {
+                return Ok(Some(data));
+            }
+        }
+    }
+
+    /// The paths of `env`'s files; an environment the store lacks has none
+    /// (a template host's `list_files`).
+    fn list_paths(&self, env: &str) -> Result<Vec<String>, String> {
+        let files = self.env_files(env).map_err(|e| e.to_string())?;
+        Ok(files
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| f.path.to_string())
+            .collect())
+    }
+}
+
+/// How much of a file [`FileStore::read_whole`] asks for at a time.
+const READ_CHUNK: usize = 1 << 20;
+
+impl FileStore for Roots {
+    type Error = RootsError;
+
+    fn env_files(&self, env: &str) -> Result<Option<Vec<FileEntry>>, RootsError> {
+        match self.manifest(env) {
+            Ok(files) => Ok(Some(files)),
+            Err(RootsError::NoEnv(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn file_chunk(
+        &self,
+        env: &str,
+        path: &RelPath,
+        offset: u64,
+        len: usize,
+    ) -> Result<Option<(Vec<u8>, u64)>, RootsError> {
+        match self.read_chunk(env, path, offset, len) {
+            Ok(found) => Ok(Some(found)),
+            Err(RootsError::NotFound(..) | RootsError::NoEnv(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 /// `file_roots` (or `pillar_roots`): environment -> directories, in order.
 pub struct Roots {
     envs: BTreeMap<String, Vec<PathBuf>>,
@@ -303,5 +387,28 @@ mod tests {
         );
         assert_eq!(r.read_chunk("base", &p, 8, 10).expect("chunk").0, b"89");
         assert_eq!(r.read_chunk("base", &p, 20, 10).expect("chunk").0, b"");
+    }
+
+    #[test]
+    fn a_store_reads_and_lists_for_a_template_host() {
+        let root = tempfile::tempdir().expect("root");
+        std::fs::write(root.path().join("f"), b"0123456789").expect("w");
+        let outside = tempfile::tempdir().expect("outside");
+        std::fs::write(outside.path().join("secret"), "s").expect("w");
+        std::os::unix::fs::symlink(outside.path().join("secret"), root.path().join("link"))
+            .expect("ln");
+        let r = roots(&[root.path()]);
+        assert_eq!(
+            r.read_whole("base", "f", u64::MAX),
+            Ok(Some(b"0123456789".to_vec()))
+        );
+        assert_eq!(r.read_whole("base", "f", 4), Ok(Some(b"0123".to_vec())));
+        assert_eq!(r.read_whole("base", "missing", u64::MAX), Ok(None));
+        assert_eq!(r.read_whole("dev", "f", u64::MAX), Ok(None));
+        assert!(r.read_whole("base", "../f", u64::MAX).is_err());
+        let refused = r.read_whole("base", "link", u64::MAX);
+        assert!(refused.is_err_and(|e| e.contains("leaves its file root")));
+        assert_eq!(r.list_paths("base"), Ok(vec!["f".to_string()]));
+        assert_eq!(r.list_paths("dev"), Ok(Vec::new()));
     }
 }

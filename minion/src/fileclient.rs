@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use brine_common::config::MinionConfig;
-use brine_common::fileroots::{FileEntry, Roots, hex, sha256_file};
+use brine_common::fileroots::{FileEntry, FileStore, Roots, hex, sha256_file};
 use brine_common::ids::{RelPath, SaltEnv};
 use brine_common::wire::{MAX_FILE_CHUNK, Reply, Request};
 
@@ -94,8 +94,13 @@ impl FileClient {
         }
     }
 
-    /// The bytes of `salt://path`, `None` if it does not exist.
+    /// The bytes of `salt://path`, `None` if it does not exist (nor its
+    /// environment, when the roots are local).
     pub async fn read_file(&self, saltenv: &str, path: &str) -> Result<Option<Vec<u8>>, String> {
+        if let FileClient::Local(roots) = self {
+            let env = SaltEnv::parse(saltenv).map_err(|e| e.to_string())?;
+            return roots.read_whole(env.as_str(), path, u64::MAX);
+        }
         match self.cache_file(saltenv, path).await {
             Ok(local) => std::fs::read(&local)
                 .map(Some)

@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use brine_common::fileroots::{Roots, RootsError};
+use brine_common::fileroots::{FileStore, Roots, RootsError};
 use brine_common::ids::RelPath;
 use brine_states::host::StateHost;
 use serde_json::{Map, Value};
@@ -96,12 +96,7 @@ impl StateHost for PillarHost<'_> {
     }
 
     fn read_file(&self, saltenv: &str, path: &str) -> Result<Option<Vec<u8>>, String> {
-        match self.real_path(saltenv, path)? {
-            Some(real) => std::fs::read(&real)
-                .map(Some)
-                .map_err(|e| format!("{}: {e}", real.display())),
-            None => Ok(None),
-        }
+        self.roots.read_whole(saltenv, path, u64::MAX)
     }
 
     fn cache_file(&self, saltenv: &str, path: &str) -> Result<PathBuf, String> {
@@ -111,11 +106,7 @@ impl StateHost for PillarHost<'_> {
     }
 
     fn list_files(&self, saltenv: &str) -> Result<Vec<String>, String> {
-        match self.roots.manifest(saltenv) {
-            Ok(files) => Ok(files.into_iter().map(|f| f.path.to_string()).collect()),
-            Err(RootsError::NoEnv(_)) => Ok(Vec::new()),
-            Err(e) => Err(e.to_string()),
-        }
+        self.roots.list_paths(saltenv)
     }
 
     fn environments(&self) -> Vec<String> {

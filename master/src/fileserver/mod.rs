@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use brine_common::config::MasterConfig;
 use brine_common::event::Event;
-use brine_common::fileroots::{FileEntry, RootsError};
+use brine_common::fileroots::{FileEntry, FileStore, RootsError};
 use brine_common::ids::RelPath;
 use serde_json::json;
 
@@ -163,6 +163,32 @@ impl FileServer {
             outcome.errors.extend(one.errors);
         }
         outcome
+    }
+}
+
+impl FileStore for FileServer {
+    type Error = FileServerError;
+
+    fn env_files(&self, env: &str) -> Result<Option<Vec<FileEntry>>, FileServerError> {
+        match self.manifest(env) {
+            Ok(files) => Ok(Some(files)),
+            Err(FileServerError::NoEnv(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn file_chunk(
+        &self,
+        env: &str,
+        path: &RelPath,
+        offset: u64,
+        len: usize,
+    ) -> Result<Option<(Vec<u8>, u64)>, FileServerError> {
+        match self.read_chunk(env, path, offset, len) {
+            Ok(found) => Ok(Some(found)),
+            Err(FileServerError::NotFound(..) | FileServerError::NoEnv(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 }
 

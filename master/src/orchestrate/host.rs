@@ -10,7 +10,7 @@
 
 use std::path::PathBuf;
 
-use brine_common::ids::RelPath;
+use brine_common::fileroots::FileStore;
 use brine_common::truth::truthy_after_yaml;
 use brine_states::host::StateHost;
 use brine_states::lowstate::LowChunk;
@@ -20,9 +20,6 @@ use tokio::runtime::Handle;
 use super::OrchOptions;
 use super::steps;
 use crate::daemon::Master;
-
-/// How much of a file to ask the file server for at once.
-const READ_CHUNK: usize = 1 << 20;
 
 pub struct OrchHost<'a> {
     master: &'a Master,
@@ -103,23 +100,7 @@ impl StateHost for OrchHost<'_> {
     }
 
     fn read_file(&self, saltenv: &str, path: &str) -> Result<Option<Vec<u8>>, String> {
-        let rel = RelPath::parse(path).map_err(|e| format!("{path}: {e}"))?;
-        let fs = &self.master.fileserver;
-        let mut data = Vec::new();
-        loop {
-            match fs.read_chunk(saltenv, &rel, data.len() as u64, READ_CHUNK) {
-                Ok((bytes, size)) => {
-                    let empty = bytes.is_empty();
-                    data.extend(bytes);
-                    if empty || data.len() as u64 >= size {
-                        return Ok(Some(data));
-                    }
-                }
-                Err(crate::fileserver::FileServerError::NotFound(..))
-                | Err(crate::fileserver::FileServerError::NoEnv(_)) => return Ok(None),
-                Err(e) => return Err(e.to_string()),
-            }
-        }
+        self.master.fileserver.read_whole(saltenv, path, u64::MAX)
     }
 
     fn cache_file(&self, _saltenv: &str, path: &str) -> Result<PathBuf, String> {
@@ -129,11 +110,7 @@ impl StateHost for OrchHost<'_> {
     }
 
     fn list_files(&self, saltenv: &str) -> Result<Vec<String>, String> {
-        match self.master.fileserver.manifest(saltenv) {
-            Ok(files) => Ok(files.into_iter().map(|f| f.path.to_string()).collect()),
-            Err(crate::fileserver::FileServerError::NoEnv(_)) => Ok(Vec::new()),
-            Err(e) => Err(e.to_string()),
-        }
+        self.master.fileserver.list_paths(saltenv)
     }
 
     fn environments(&self) -> Vec<String> {

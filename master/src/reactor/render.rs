@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use brine_common::ids::RelPath;
+use brine_common::fileroots::FileStore;
 use brine_states::host::StateHost;
 use brine_states::render::{SlsSource, render_data};
 use serde_json::{Map, Value};
@@ -155,18 +155,9 @@ impl StateHost for ReactorHost {
     }
 
     fn read_file(&self, saltenv: &str, path: &str) -> Result<Option<Vec<u8>>, String> {
-        let rel = RelPath::parse(path).map_err(|e| format!("{path}: {e}"))?;
-        match self
-            .fileserver
-            .read_chunk(saltenv, &rel, 0, MAX_SLS_BYTES + 1)
-        {
-            Ok((bytes, _)) => Ok(Some(bytes)),
-            Err(
-                crate::fileserver::FileServerError::NotFound(..)
-                | crate::fileserver::FileServerError::NoEnv(_),
-            ) => Ok(None),
-            Err(e) => Err(e.to_string()),
-        }
+        // One byte more than the largest SLS, so `load` can tell it is too large.
+        self.fileserver
+            .read_whole(saltenv, path, MAX_SLS_BYTES as u64 + 1)
     }
 
     fn cache_file(&self, _saltenv: &str, path: &str) -> Result<PathBuf, String> {
@@ -174,11 +165,7 @@ impl StateHost for ReactorHost {
     }
 
     fn list_files(&self, saltenv: &str) -> Result<Vec<String>, String> {
-        match self.fileserver.manifest(saltenv) {
-            Ok(files) => Ok(files.into_iter().map(|f| f.path.to_string()).collect()),
-            Err(crate::fileserver::FileServerError::NoEnv(_)) => Ok(Vec::new()),
-            Err(e) => Err(e.to_string()),
-        }
+        self.fileserver.list_paths(saltenv)
     }
 
     fn environments(&self) -> Vec<String> {
