@@ -51,18 +51,17 @@ pub trait FileStore {
     /// Why the store could not answer.
     type Error: std::fmt::Display;
 
-    /// Every file of `env`; `Ok(None)` when the store has no such environment.
-    fn env_files(&self, env: &str) -> Result<Option<Vec<FileEntry>>, Self::Error>;
+    /// Every file of `env`.
+    fn env_files(&self, env: &str) -> Result<Vec<FileEntry>, Self::Error>;
 
-    /// Up to `len` bytes of `path` in `env` from `offset`, and the file's
-    /// size; `Ok(None)` when `env` (or the environment itself) lacks it.
-    fn file_chunk(
-        &self,
-        env: &str,
-        path: &RelPath,
-        offset: u64,
-        len: usize,
-    ) -> Result<Option<(Vec<u8>, u64)>, Self::Error>;
+    /// Up to `len` bytes of `path` in `env` from `offset`, and the file's size.
+    fn file_chunk(&self, env: &str, path: &RelPath, offset: u64, len: usize) -> Chunk<Self>;
+
+    /// Whether `error` says that the environment does not exist.
+    fn no_such_env(error: &Self::Error) -> bool;
+
+    /// Whether `error` says that the file (or its environment) does not exist.
+    fn no_such_file(error: &Self::Error) -> bool;
 
     /// The bytes of `salt://path` in `env`, at most `limit` of them;
     /// `Ok(None)` when there is no such file (a template host's `read_file`).
@@ -71,11 +70,10 @@ pub trait FileStore {
         let mut data = Vec::new();
         loop {
             let want = (limit - data.len() as u64).min(READ_CHUNK as u64) as usize;
-            let chunk = self
-                .file_chunk(env, &rel, data.len() as u64, want)
-                .map_err(|e| e.to_string())?;
-            let Some((bytes, size)) = chunk else {
-                return Ok(None);
+            let (bytes, size) = match self.file_chunk(env, &rel, data.len() as u64, want) {
+                Ok(chunk) => chunk,
+                Err(e) if Self::no_such_file(&e) => return Ok(None),
+                Err(e) => return Err(e.to_string()),
             };
             let done = bytes.is_empty();
             data.extend(bytes);
@@ -89,14 +87,16 @@ pub trait FileStore {
     /// The paths of `env`'s files; an environment the store lacks has none
     /// (a template host's `list_files`).
     fn list_paths(&self, env: &str) -> Result<Vec<String>, String> {
-        let files = self.env_files(env).map_err(|e| e.to_string())?;
-        Ok(files
-            .unwrap_or_default()
-            .into_iter()
-            .map(|f| f.path.to_string())
-            .collect())
+        match self.env_files(env) {
+            Ok(files) => Ok(files.into_iter().map(|f| f.path.to_string()).collect()),
+            Err(e) if Self::no_such_env(&e) => Ok(Vec::new()),
+            Err(e) => Err(e.to_string()),
+        }
     }
 }
+
+/// What [`FileStore::file_chunk`] answers: the bytes and the file's size.
+pub type Chunk<S> = Result<(Vec<u8>, u64), <S as FileStore>::Error>;
 
 /// How much of a file [`FileStore::read_whole`] asks for at a time.
 const READ_CHUNK: usize = 1 << 20;
@@ -104,26 +104,20 @@ const READ_CHUNK: usize = 1 << 20;
 impl FileStore for Roots {
     type Error = RootsError;
 
-    fn env_files(&self, env: &str) -> Result<Option<Vec<FileEntry>>, RootsError> {
-        match self.manifest(env) {
-            Ok(files) => Ok(Some(files)),
-            Err(RootsError::NoEnv(_)) => Ok(None),
-            Err(e) => Err(e),
-        }
+    fn env_files(&self, env: &str) -> Result<Vec<FileEntry>, RootsError> {
+        self.manifest(env)
     }
 
-    fn file_chunk(
-        &self,
-        env: &str,
-        path: &RelPath,
-        offset: u64,
-        len: usize,
-    ) -> Result<Option<(Vec<u8>, u64)>, RootsError> {
-        match self.read_chunk(env, path, offset, len) {
-            Ok(found) => Ok(Some(found)),
-            Err(RootsError::NotFound(..) | RootsError::NoEnv(_)) => Ok(None),
-            Err(e) => Err(e),
-        }
+    fn file_chunk(&self, env: &str, path: &RelPath, offset: u64, len: usize) -> Chunk<Self> {
+        self.read_chunk(env, path, offset, len)
+    }
+
+    fn no_such_env(error: &RootsError) -> bool {
+        matches!(error, RootsError::NoEnv(_))
+    }
+
+    fn no_such_file(error: &RootsError) -> bool {
+        matches!(error, RootsError::NotFound(..) | RootsError::NoEnv(_))
     }
 }
 
@@ -175,52 +169,42 @@ impl Roots {
     /// The real location of `path` in `env`: the first root that has it,
     /// refused if the real file is outside that root.
     pub fn resolve(&self, env: &str, path: &RelPath) -> Result<PathBuf, RootsError> {
-        for root in self.dirs(env)? {
-            let candidate = root.join(path.as_str());
-            let Ok(real) = candidate.canonicalize() else {
-                continue;
-            };
-            let Ok(real_root) = root.canonicalize() else {
-                continue;
-            };
-            if !real.starts_with(&real_root) {
-                tracing::warn!(path = %path, root = %root.display(), "refused a path that leaves its file root");
-                return Err(RootsError::Escapes(path.to_string()));
-            }
-            if real.is_file() {
-                return Ok(real);
-            }
-        }
-        Err(RootsError::NotFound(path.to_string(), env.to_string()))
+        let in_roots = self.dirs(env)?.iter().map(|root| in_root(root, path));
+        first_found(in_roots)?
+            .ok_or_else(|| RootsError::NotFound(path.to_string(), env.to_string()))
     }
 
     /// Every file of `env` (first root wins), with hashes. Symlinks that
     /// leave their root are left out.
     pub fn manifest(&self, env: &str) -> Result<Vec<FileEntry>, RootsError> {
-        let mut seen: BTreeMap<String, FileEntry> = BTreeMap::new();
-        for root in self.dirs(env)? {
-            let Ok(real_root) = root.canonicalize() else {
+        let per_root = self
+            .dirs(env)?
+            .iter()
+            .map(|root| Ok::<_, RootsError>(Some(self.root_manifest(env, root))));
+        Ok(merge_first_wins(per_root)?.unwrap_or_default())
+    }
+
+    /// The files under one root of `env`, each hashed as `env` serves it.
+    fn root_manifest(&self, env: &str, root: &Path) -> Vec<FileEntry> {
+        let Ok(real_root) = root.canonicalize() else {
+            return Vec::new();
+        };
+        let mut entries = Vec::new();
+        for rel in walk(&real_root) {
+            let Ok(path) = RelPath::parse(&rel) else {
                 continue;
             };
-            for rel in walk(&real_root) {
-                if seen.contains_key(&rel) {
-                    continue;
-                }
-                let Ok(path) = RelPath::parse(&rel) else {
-                    continue;
-                };
-                let Ok(real) = self.resolve(env, &path) else {
-                    continue;
-                };
-                match self.hash_of(&real) {
-                    Ok((size, hash)) => {
-                        seen.insert(rel, FileEntry { path, hash, size });
-                    }
-                    Err(e) => tracing::warn!("{e}"),
-                }
+            // A path an earlier root also has resolves to that root's file,
+            // already hashed (the cache answers); the merge keeps it.
+            let Ok(real) = self.resolve(env, &path) else {
+                continue;
+            };
+            match self.hash_of(&real) {
+                Ok((size, hash)) => entries.push(FileEntry { path, hash, size }),
+                Err(e) => tracing::warn!("{e}"),
             }
         }
-        Ok(seen.into_values().collect())
+        entries
     }
 
     /// Size and SHA-256 of a real file, cached while it is unchanged.
@@ -263,6 +247,55 @@ impl Roots {
         f.take(len as u64).read_to_end(&mut buf).map_err(io)?;
         Ok((buf, size))
     }
+}
+
+/// `path` under one root: its real location if it is a file there, an
+/// error if it leads out of the root.
+fn in_root(root: &Path, path: &RelPath) -> Result<Option<PathBuf>, RootsError> {
+    let (Ok(real), Ok(real_root)) = (root.join(path.as_str()).canonicalize(), root.canonicalize())
+    else {
+        return Ok(None);
+    };
+    if !real.starts_with(&real_root) {
+        tracing::warn!(path = %path, root = %root.display(), "refused a path that leaves its file root");
+        return Err(RootsError::Escapes(path.to_string()));
+    }
+    Ok(real.is_file().then_some(real))
+}
+
+/// Salt's rule wherever several sources serve one environment (the roots of
+/// `file_roots`, gitfs remotes, file-server backends): the first source that
+/// has a path wins. The answer of the first source that has it; sources
+/// after it are not asked. An error stops the search.
+pub fn first_found<T, E>(
+    sources: impl IntoIterator<Item = Result<Option<T>, E>>,
+) -> Result<Option<T>, E> {
+    for answer in sources {
+        if let Some(found) = answer? {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
+}
+
+/// The manifests of the sources of one environment as one, each path from
+/// the first source that has it ([`first_found`]'s rule for whole
+/// listings); `None` when no source serves the environment.
+pub fn merge_first_wins<E>(
+    manifests: impl IntoIterator<Item = Result<Option<Vec<FileEntry>>, E>>,
+) -> Result<Option<Vec<FileEntry>>, E> {
+    let mut merged: BTreeMap<RelPath, FileEntry> = BTreeMap::new();
+    let mut served = false;
+    for manifest in manifests {
+        let Some(files) = manifest? else {
+            continue;
+        };
+        served = true;
+        for entry in files {
+            merged.entry(entry.path.clone()).or_insert(entry);
+        }
+    }
+    Ok(served.then(|| merged.into_values().collect()))
 }
 
 /// Relative paths of the regular files under `root` (symlinks followed only
@@ -387,6 +420,49 @@ mod tests {
         );
         assert_eq!(r.read_chunk("base", &p, 8, 10).expect("chunk").0, b"89");
         assert_eq!(r.read_chunk("base", &p, 20, 10).expect("chunk").0, b"");
+    }
+
+    fn entry(path: &str, hash: &str) -> FileEntry {
+        FileEntry {
+            path: RelPath::parse(path).expect("path"),
+            hash: hash.to_string(),
+            size: 1,
+        }
+    }
+
+    #[test]
+    fn the_first_source_that_has_it_wins_and_later_ones_are_not_asked() {
+        let mut asked = Vec::new();
+        let answers = [Ok(None), Ok(Some("b")), Err("not asked")];
+        let found = first_found(answers.into_iter().enumerate().map(|(i, a)| {
+            asked.push(i);
+            a
+        }));
+        assert_eq!(found, Ok(Some("b")));
+        assert_eq!(asked, [0, 1]);
+        assert_eq!(first_found([Ok::<Option<u8>, &str>(None)]), Ok(None));
+        assert_eq!(first_found([Err("broken"), Ok(Some(1))]), Err("broken"));
+    }
+
+    #[test]
+    fn merged_manifests_keep_each_path_from_its_first_source() {
+        let merged = merge_first_wins::<&str>([
+            Ok(None),
+            Ok(Some(vec![entry("b", "first"), entry("c", "first")])),
+            Ok(Some(vec![entry("a", "second"), entry("b", "second")])),
+        ]);
+        let expected = vec![
+            entry("a", "second"),
+            entry("b", "first"),
+            entry("c", "first"),
+        ];
+        assert_eq!(merged, Ok(Some(expected)));
+        assert_eq!(merge_first_wins::<&str>([Ok(None), Ok(None)]), Ok(None));
+        assert_eq!(
+            merge_first_wins::<&str>([Ok(Some(Vec::new()))]),
+            Ok(Some(Vec::new()))
+        );
+        assert_eq!(merge_first_wins([Err("broken")]), Err("broken"));
     }
 
     #[test]

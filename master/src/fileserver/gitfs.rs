@@ -23,7 +23,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use brine_common::config::MasterConfig;
-use brine_common::fileroots::{FileEntry, sha256_hex, url_id};
+use brine_common::fileroots::{FileEntry, first_found, merge_first_wins, sha256_hex, url_id};
 use brine_common::ids::RelPath;
 use brine_common::target::check_whitelist_blacklist;
 use git2::{ErrorCode, ObjectType, Oid, Repository, Tree, TreeWalkMode, TreeWalkResult};
@@ -880,18 +880,11 @@ impl Backend for GitFs {
     }
 
     fn manifest(&self, env: &str) -> Result<Option<Vec<FileEntry>>, FileServerError> {
-        let mut merged: BTreeMap<RelPath, FileEntry> = BTreeMap::new();
-        let mut served = false;
-        for remote in &self.remotes {
-            let Some(files) = self.remote_manifest(remote, env)? else {
-                continue;
-            };
-            served = true;
-            for entry in files {
-                merged.entry(entry.path.clone()).or_insert(entry);
-            }
-        }
-        Ok(served.then(|| merged.into_values().collect()))
+        merge_first_wins(
+            self.remotes
+                .iter()
+                .map(|remote| self.remote_manifest(remote, env)),
+        )
     }
 
     fn read_chunk(
@@ -901,12 +894,11 @@ impl Backend for GitFs {
         offset: u64,
         len: usize,
     ) -> Result<Option<(Vec<u8>, u64)>, FileServerError> {
-        for remote in &self.remotes {
-            if let Some(found) = self.remote_read(remote, env, path, offset, len)? {
-                return Ok(Some(found));
-            }
-        }
-        Ok(None)
+        first_found(
+            self.remotes
+                .iter()
+                .map(|remote| self.remote_read(remote, env, path, offset, len)),
+        )
     }
 
     fn update(&self) -> UpdateOutcome {

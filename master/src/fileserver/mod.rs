@@ -10,12 +10,13 @@
 pub mod gitfs;
 pub mod roots;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use brine_common::config::MasterConfig;
 use brine_common::event::Event;
-use brine_common::fileroots::{FileEntry, FileStore, RootsError};
+use brine_common::fileroots::{
+    Chunk, FileEntry, FileStore, RootsError, first_found, merge_first_wins,
+};
 use brine_common::ids::RelPath;
 use serde_json::json;
 
@@ -120,21 +121,8 @@ impl FileServer {
 
     /// Every file of `env` by path; the first backend that has a path wins.
     pub fn manifest(&self, env: &str) -> Result<Vec<FileEntry>, FileServerError> {
-        let mut merged: BTreeMap<RelPath, FileEntry> = BTreeMap::new();
-        let mut served = false;
-        for backend in &self.backends {
-            let Some(files) = backend.manifest(env)? else {
-                continue;
-            };
-            served = true;
-            for entry in files {
-                merged.entry(entry.path.clone()).or_insert(entry);
-            }
-        }
-        if !served {
-            return Err(FileServerError::NoEnv(env.to_string()));
-        }
-        Ok(merged.into_values().collect())
+        let manifests = self.backends.iter().map(|backend| backend.manifest(env));
+        merge_first_wins(manifests)?.ok_or_else(|| FileServerError::NoEnv(env.to_string()))
     }
 
     /// Up to `len` bytes of `path` in `env` from `offset`, and its size,
@@ -146,12 +134,12 @@ impl FileServer {
         offset: u64,
         len: usize,
     ) -> Result<(Vec<u8>, u64), FileServerError> {
-        for backend in &self.backends {
-            if let Some(found) = backend.read_chunk(env, path, offset, len)? {
-                return Ok(found);
-            }
-        }
-        Err(FileServerError::NotFound(path.to_string(), env.to_string()))
+        let answers = self
+            .backends
+            .iter()
+            .map(|backend| backend.read_chunk(env, path, offset, len));
+        first_found(answers)?
+            .ok_or_else(|| FileServerError::NotFound(path.to_string(), env.to_string()))
     }
 
     /// Refresh every backend (gitfs fetches its remotes).
@@ -169,26 +157,23 @@ impl FileServer {
 impl FileStore for FileServer {
     type Error = FileServerError;
 
-    fn env_files(&self, env: &str) -> Result<Option<Vec<FileEntry>>, FileServerError> {
-        match self.manifest(env) {
-            Ok(files) => Ok(Some(files)),
-            Err(FileServerError::NoEnv(_)) => Ok(None),
-            Err(e) => Err(e),
-        }
+    fn env_files(&self, env: &str) -> Result<Vec<FileEntry>, FileServerError> {
+        self.manifest(env)
     }
 
-    fn file_chunk(
-        &self,
-        env: &str,
-        path: &RelPath,
-        offset: u64,
-        len: usize,
-    ) -> Result<Option<(Vec<u8>, u64)>, FileServerError> {
-        match self.read_chunk(env, path, offset, len) {
-            Ok(found) => Ok(Some(found)),
-            Err(FileServerError::NotFound(..) | FileServerError::NoEnv(_)) => Ok(None),
-            Err(e) => Err(e),
-        }
+    fn file_chunk(&self, env: &str, path: &RelPath, offset: u64, len: usize) -> Chunk<Self> {
+        self.read_chunk(env, path, offset, len)
+    }
+
+    fn no_such_env(error: &FileServerError) -> bool {
+        matches!(error, FileServerError::NoEnv(_))
+    }
+
+    fn no_such_file(error: &FileServerError) -> bool {
+        matches!(
+            error,
+            FileServerError::NotFound(..) | FileServerError::NoEnv(_)
+        )
     }
 }
 
