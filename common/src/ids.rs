@@ -9,6 +9,52 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 
+/// The impls every validated string id shares, written once: `as_str`,
+/// `Display` as the raw text, and serde as a plain string whose
+/// deserialisation goes through the type's `parse` (so a bad value is
+/// refused at the wire, never later).
+macro_rules! validated_string_id {
+    ($ty:ident) => {
+        impl $ty {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $ty {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::str::FromStr for $ty {
+            type Err = IdError;
+            fn from_str(raw: &str) -> Result<Self, IdError> {
+                $ty::parse(raw)
+            }
+        }
+
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let raw = String::deserialize(d)?;
+                $ty::parse(&raw).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
 /// Longest minion id we accept; Salt has no limit, hostnames stop at 253.
 pub const MAX_MINION_ID_LEN: usize = 253;
 
@@ -49,30 +95,9 @@ impl MinionId {
         }
         Ok(MinionId(raw.to_string()))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for MinionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl Serialize for MinionId {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for MinionId {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(d)?;
-        MinionId::parse(&raw).map_err(serde::de::Error::custom)
-    }
-}
+validated_string_id!(MinionId);
 
 /// A Salt job id: `YYYYMMDDhhmmssffffff`, optionally `_<pid>` (Salt's `unique_jid`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -100,30 +125,9 @@ impl Jid {
         debug_assert!(Jid::parse(&text).is_ok(), "{text}");
         Jid(text)
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for Jid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl Serialize for Jid {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Jid {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(d)?;
-        Jid::parse(&raw).map_err(serde::de::Error::custom)
-    }
-}
+validated_string_id!(Jid);
 
 /// A path inside a file-server environment (`apache/init.sls`): relative,
 /// normalised, no `..`, no NUL, no empty or `.` components. Deserialising one
@@ -156,30 +160,9 @@ impl RelPath {
         }
         Ok(RelPath(trimmed.to_string()))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for RelPath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl Serialize for RelPath {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for RelPath {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(d)?;
-        RelPath::parse(&raw).map_err(serde::de::Error::custom)
-    }
-}
+validated_string_id!(RelPath);
 
 /// A file-server environment name (`base`, `dev`, a git branch).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -200,30 +183,9 @@ impl SaltEnv {
             Err(IdError::Path(raw.to_string(), "not a valid saltenv"))
         }
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for SaltEnv {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl Serialize for SaltEnv {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for SaltEnv {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(d)?;
-        SaltEnv::parse(&raw).map_err(serde::de::Error::custom)
-    }
-}
+validated_string_id!(SaltEnv);
 
 #[cfg(test)]
 mod tests {
