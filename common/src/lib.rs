@@ -17,6 +17,9 @@ pub mod logging;
 pub mod output;
 pub mod path;
 pub mod schedule;
+// Fixture comparison for tests, here and (through the `testing` feature) in other crates.
+#[cfg(any(test, feature = "testing"))]
+pub mod snapshot;
 pub mod target;
 pub mod truth;
 pub mod wire;

@@ -2,10 +2,12 @@
 //!
 //! The daemon ([`daemon`]) runs, on one tokio runtime: the publisher
 //! ([`publisher`], ZeroMQ PUB), the request server ([`reqserver`], ZeroMQ
-//! ROUTER: auth and sessions), the key store ([`keys`]), the job cache
-//! ([`job_cache`]), the event bus ([`bus`]) and the local client socket
-//! ([`client_server`]) that `brine`, `brine-key` and `brine-run` use through
-//! [`client`].
+//! ROUTER: a loop that decodes each minion request into the closed request
+//! enum and dispatches it to the module of its kind under `reqserver/` —
+//! auth, session, returns, pillar, files, mine, grains, events, ...), the key
+//! store ([`keys`]), the job cache ([`job_cache`]), the event bus ([`bus`])
+//! and the local client socket ([`client_server`]) that `brine`, `brine-key`
+//! and `brine-run` use through [`client`].
 
 // The local socket's protocol, the CLIs' shared pieces and the return
 // waiter live in brine-client, so that brine-api can use them without

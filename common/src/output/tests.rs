@@ -1,5 +1,7 @@
 //! Exact-string tests. Where a sample captured from Salt 3008.5 exists
-//! (`salt-baseline/samples/`), the expected text is copied from it verbatim.
+//! (`salt-baseline/samples/`), the expected text is copied from it verbatim:
+//! the longer ones as files under `fixtures/`, compared with
+//! [`crate::snapshot`].
 
 use super::*;
 use serde_json::json;
@@ -66,12 +68,9 @@ fn nested_test_ping_matches_salt_sample() {
     let order = [
         "m0008", "m0007", "m0010", "m0001", "m0002", "m0005", "m0004", "m0003", "m0009", "m0006",
     ];
-    let expected = "m0008:\n    True\nm0007:\n    True\nm0010:\n    True\nm0001:\n    True\n\
-                    m0002:\n    True\nm0005:\n    True\nm0004:\n    True\nm0003:\n    True\n\
-                    m0009:\n    True\nm0006:\n    True\n";
-    assert_eq!(
-        per_minion(OutputFormat::Nested, &PLAIN, &order, &json!(true)),
-        expected
+    crate::assert_fixture!(
+        "src/output/fixtures/test_ping_k10.txt",
+        per_minion(OutputFormat::Nested, &PLAIN, &order, &json!(true))
     );
 }
 
@@ -94,26 +93,9 @@ fn nested_changes_block_matches_salt_sample() {
 fn nested_salt_docstring_example() {
     let ret = json!({"foo": {"list": ["Hello", "World"], "bar": "baz",
                              "dictionary": {"abc": 123, "def": 456}}});
-    let expected = "\
-myminion:
-    ----------
-    foo:
-        ----------
-        bar:
-            baz
-        dictionary:
-            ----------
-            abc:
-                123
-            def:
-                456
-        list:
-            - Hello
-            - World
-";
-    assert_eq!(
-        render_minion(OutputFormat::Nested, &PLAIN, "myminion", &ret),
-        expected
+    crate::assert_fixture!(
+        "src/output/fixtures/nested_docstring_example.txt",
+        render_minion(OutputFormat::Nested, &PLAIN, "myminion", &ret)
     );
 }
 
@@ -332,52 +314,24 @@ fn json_per_minion_matches_salt_sample() {
 /// samples/test_ping_k10_static.json: one object, minions in arrival order.
 #[test]
 fn json_static_matches_salt_sample() {
-    let expected = "{\n    \"m0002\": true,\n    \"m0004\": true,\n    \"m0010\": true,\n    \
-                    \"m0008\": true,\n    \"m0009\": true,\n    \"m0006\": true,\n    \
-                    \"m0001\": true,\n    \"m0005\": true,\n    \"m0003\": true,\n    \
-                    \"m0007\": true\n}\n";
-    let returns: Map<String, Value> = serde_json::from_str(expected).expect("sample parses");
-    assert_eq!(render_all(OutputFormat::Json, &PLAIN, &returns), expected);
+    let sample = include_str!("fixtures/test_ping_k10_static.json");
+    let returns: Map<String, Value> = serde_json::from_str(sample).expect("sample parses");
+    crate::assert_fixture!(
+        "src/output/fixtures/test_ping_k10_static.json",
+        render_all(OutputFormat::Json, &PLAIN, &returns)
+    );
 }
 
 /// A state return from samples/jobs_lookup_jid.json, byte for byte: key order
 /// kept, empty dicts inline, floats as Python prints them, quotes escaped.
 #[test]
 fn json_state_return_matches_salt_sample() {
-    let expected = r#"{
-    "m0001": {
-        "test_|-sample_ok_|-nothing to do_|-succeed_without_changes": {
-            "name": "nothing to do",
-            "changes": {},
-            "result": true,
-            "comment": "Success!",
-            "__sls__": "sample",
-            "__run_num__": 1,
-            "start_time": "23:40:22.627868",
-            "duration": 0.271,
-            "__id__": "sample_ok"
-        },
-        "cmd_|-sample_cmd_|-echo hi_|-run": {
-            "name": "echo hi",
-            "changes": {
-                "pid": 9343,
-                "retcode": 0,
-                "stdout": "hi",
-                "stderr": ""
-            },
-            "result": true,
-            "comment": "Command \"echo hi\" run",
-            "__sls__": "sample",
-            "__run_num__": 2,
-            "start_time": "23:40:22.629956",
-            "duration": 5.676,
-            "__id__": "sample_cmd"
-        }
-    }
-}
-"#;
-    let returns: Map<String, Value> = serde_json::from_str(expected).expect("sample parses");
-    assert_eq!(render_all(OutputFormat::Json, &PLAIN, &returns), expected);
+    let sample = include_str!("fixtures/jobs_lookup_jid_state.json");
+    let returns: Map<String, Value> = serde_json::from_str(sample).expect("sample parses");
+    crate::assert_fixture!(
+        "src/output/fixtures/jobs_lookup_jid_state.json",
+        render_all(OutputFormat::Json, &PLAIN, &returns)
+    );
 }
 
 #[test]

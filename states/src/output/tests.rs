@@ -1,6 +1,8 @@
 //! The outputter against Salt 3008's own output (samples captured from
-//! `salt-call --local state.apply` and `salt m0001 state.apply`).
+//! `salt-call --local state.apply` and `salt m0001 state.apply`), kept as
+//! files under `fixtures/` and compared with `brine_common::snapshot`.
 
+use brine_common::assert_fixture;
 use serde_json::{Map, Value, json};
 
 use super::*;
@@ -9,33 +11,17 @@ fn sample(json_text: &str) -> Map<String, Value> {
     serde_json::from_str(json_text).expect("sample JSON")
 }
 
+/// The text sample comes from a separate run than the JSON one, so its
+/// fixture has `[..]` for the times, the durations and the pid.
 #[test]
 fn output_matches_salts_requisites_sample_byte_for_byte() {
-    let returns = sample(include_str!("testdata/requisites_first.json"));
-    let expected = include_str!("testdata/requisites_first_highstate.txt");
-    // The text sample comes from a separate run: take its times and pid.
+    let returns = sample(include_str!("fixtures/requisites_first.json"));
     let ours = render_highstate_all(&returns, &HighstateOptions::default());
-    let mut got_lines: Vec<String> = ours.lines().map(str::to_string).collect();
-    let want_lines: Vec<&str> = expected.lines().collect();
-    assert_eq!(got_lines.len(), want_lines.len(), "{ours}");
-    for (got, want) in got_lines.iter_mut().zip(&want_lines) {
-        let volatile = ["Started:", "Duration:", "Total run time:"];
-        if volatile.iter().any(|v| want.trim_start().starts_with(v)) || want.trim() == "5538" {
-            let prefix_len = want.find(':').map_or(0, |i| i + 1);
-            assert_eq!(
-                &got[..prefix_len.min(got.len())],
-                &want[..prefix_len],
-                "{got}"
-            );
-            continue;
-        }
-        assert_eq!(got, want);
-    }
+    assert_fixture!("src/output/fixtures/requisites_first_highstate.txt", ours);
 }
 
 #[test]
 fn output_summary_and_layout_match_the_second_run_sample() {
-    let text = include_str!("testdata/highstate_sample_second.txt");
     // Rebuild the return from the text sample's own figures.
     let ret = json!({
         "file_|-sample_file_|-<repo>/anchors/salt/run/target/sample-m0001/hello.txt_|-managed": {
@@ -50,9 +36,9 @@ fn output_summary_and_layout_match_the_second_run_sample() {
             "comment": "State was not run because none of the onchanges reqs changed", "__state_ran__": false,
             "__run_num__": 2, "__sls__": "sample", "__id__": "sample_cmd", "name": "echo hi"}
     });
-    assert_eq!(
-        render_highstate("m0001", &ret, &HighstateOptions::default()),
-        text
+    assert_fixture!(
+        "src/output/fixtures/highstate_sample_second.txt",
+        render_highstate("m0001", &ret, &HighstateOptions::default())
     );
 }
 
