@@ -68,6 +68,8 @@ pub enum IdError {
     Jid(String),
     #[error("invalid file-server path {0:?}: {1}")]
     Path(String, &'static str),
+    #[error("invalid SLS name {0:?}: {1}")]
+    Sls(String, &'static str),
 }
 
 /// A minion id: non-empty, at most 253 bytes, no `/`, `\`, NUL or control
@@ -187,6 +189,75 @@ impl SaltEnv {
 
 validated_string_id!(SaltEnv);
 
+/// An SLS name (`apache`, `apache.mod_ssl`): the dotted form users write,
+/// naming `apache/mod_ssl.sls` or `apache/mod_ssl/init.sls`. Salt's
+/// `get_state` also accepts `/` as the separator, so we do. Every component
+/// between separators is non-empty (no leading, trailing or doubled dot: a
+/// relative include `.x` must be resolved before it becomes a name), and no
+/// NUL, backslash or control character, so the file paths it names are
+/// always valid [`RelPath`]s.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SlsName(String);
+
+/// The SLS file an `a/b` stem names first, and the one it names when that is
+/// missing (`a/b/init.sls`).
+const SLS_SUFFIX: &str = ".sls";
+const SLS_INIT_SUFFIX: &str = "/init.sls";
+
+impl SlsName {
+    pub fn parse(raw: &str) -> Result<Self, IdError> {
+        let bad = |why| Err(IdError::Sls(raw.to_string(), why));
+        if raw.is_empty() {
+            return bad("empty");
+        }
+        if raw.len() > 4096 {
+            return bad("longer than 4096 bytes");
+        }
+        if raw.chars().any(|c| c == '\\' || c.is_control()) {
+            return bad("contains a backslash or control character");
+        }
+        if raw.split(['.', '/']).any(str::is_empty) {
+            return bad("has an empty component");
+        }
+        Ok(SlsName(raw.to_string()))
+    }
+
+    /// Salt's dot-to-slash rule (`a.b` is the directory stem `a/b`), the one
+    /// place it is written; also used for the `slspath` of a render context,
+    /// whose SLS may be empty and so is not always an `SlsName`.
+    pub fn path_of(sls: &str) -> String {
+        sls.replace('.', "/")
+    }
+
+    /// The stem `a/b` this name stands for.
+    pub fn to_path(&self) -> String {
+        Self::path_of(&self.0)
+    }
+
+    /// The files that may hold this SLS, in Salt's lookup order:
+    /// `a/b.sls`, then `a/b/init.sls`.
+    pub fn candidate_files(&self) -> [RelPath; 2] {
+        let stem = self.to_path();
+        // Parsing guarantees non-empty components without `\\` or NUL, and
+        // `..` cannot occur since no component is empty between dots.
+        [
+            RelPath(format!("{stem}{SLS_SUFFIX}")),
+            RelPath(format!("{stem}{SLS_INIT_SUFFIX}")),
+        ]
+    }
+
+    /// The SLS a file-server path holds (Salt's `list_states`): `a/b.sls` is
+    /// `a.b`, `a/init.sls` is `a`; `None` for any other file.
+    pub fn from_file(path: &str) -> Option<Self> {
+        let stem = path
+            .strip_suffix(SLS_INIT_SUFFIX)
+            .or_else(|| path.strip_suffix(SLS_SUFFIX))?;
+        SlsName::parse(&stem.replace('/', ".")).ok()
+    }
+}
+
+validated_string_id!(SlsName);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,5 +323,36 @@ mod tests {
         ] {
             assert!(Jid::parse(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn sls_names_name_their_two_files_and_nothing_outside_the_root() {
+        let name = SlsName::parse("apache.mod_ssl").expect("valid");
+        assert_eq!(name.to_path(), "apache/mod_ssl");
+        let files = name.candidate_files();
+        assert_eq!(files[0].as_str(), "apache/mod_ssl.sls");
+        assert_eq!(files[1].as_str(), "apache/mod_ssl/init.sls");
+        for file in &files {
+            assert!(RelPath::parse(file.as_str()).is_ok(), "{file}");
+        }
+        assert!(SlsName::parse("apache/mod_ssl").is_ok());
+        for bad in [
+            "", ".rel", "a.", "a..b", "../x", "a/../b", "a\\b", "a\0b", "/abs",
+        ] {
+            assert!(SlsName::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(
+            rmp_serde::from_slice::<SlsName>(&rmp_serde::to_vec(&"..").expect("encode")).is_err()
+        );
+    }
+
+    #[test]
+    fn sls_names_come_back_from_their_files() {
+        let from = |p| SlsName::from_file(p).map(|n| n.to_string());
+        assert_eq!(from("a/b.sls").as_deref(), Some("a.b"));
+        assert_eq!(from("a/init.sls").as_deref(), Some("a"));
+        assert_eq!(from("init.sls").as_deref(), Some("init"));
+        assert_eq!(from("top.sls").as_deref(), Some("top"));
+        assert_eq!(from("a/b.txt"), None);
     }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use brine_common::ids::SlsName;
 use brine_common::target::Fnmatch;
 use brine_states::host::StateHost;
 use brine_states::render::{RenderError, SlsSource, render_data};
@@ -22,11 +23,7 @@ pub(crate) fn avail(host: &dyn StateHost, env: &str) -> Vec<String> {
     });
     let mut names: Vec<String> = files
         .iter()
-        .filter_map(|path| {
-            path.strip_suffix("/init.sls")
-                .or_else(|| path.strip_suffix(".sls"))
-                .map(|stem| stem.replace('/', "."))
-        })
+        .filter_map(|path| SlsName::from_file(path).map(|name| name.to_string()))
         .collect();
     names.sort();
     names.dedup();
@@ -34,12 +31,14 @@ pub(crate) fn avail(host: &dyn StateHost, env: &str) -> Vec<String> {
 }
 
 /// The path and text of SLS `name` in `env` (`a/b.sls`, then `a/b/init.sls`).
-pub(crate) fn find(host: &dyn StateHost, env: &str, name: &str) -> Option<(String, String)> {
-    let stem = name.replace('.', "/");
-    [format!("{stem}.sls"), format!("{stem}/init.sls")]
+pub(crate) fn find(host: &dyn StateHost, env: &str, name: &SlsName) -> Option<(String, String)> {
+    name.candidate_files()
         .into_iter()
-        .find_map(|path| match host.read_file(env, &path) {
-            Ok(Some(bytes)) => Some((path, String::from_utf8_lossy(&bytes).into_owned())),
+        .find_map(|path| match host.read_file(env, path.as_str()) {
+            Ok(Some(bytes)) => Some((
+                path.to_string(),
+                String::from_utf8_lossy(&bytes).into_owned(),
+            )),
             Ok(None) => None,
             Err(e) => {
                 tracing::warn!("cannot read pillar {path} in '{env}': {e}");
@@ -119,7 +118,11 @@ pub(crate) fn render_pillar(
 impl EnvRender<'_> {
     /// Salt's `render_pstate`: one SLS with its includes, or `None`.
     fn pstate(&mut self, name: &str, defaults: &Map<String, Value>) -> Option<Value> {
-        let Some((path, text)) = find(self.host, self.env, name) else {
+        // A name that is not a valid SLS name names no file: it is missing.
+        let found = SlsName::parse(name)
+            .ok()
+            .and_then(|sls| find(self.host, self.env, &sls));
+        let Some((path, text)) = found else {
             self.missing(name);
             return None;
         };

@@ -1,6 +1,7 @@
 //! The pillar top files (Salt's `get_tops`, `merge_tops`, `top_matches`):
 //! which SLS files of which environment apply to a minion.
 
+use brine_common::ids::SlsName;
 use brine_common::target::{MinionFacts, Target};
 use brine_common::truth::affirmative;
 use brine_common::wire::TargetSpec;
@@ -129,7 +130,9 @@ fn included_tops(
             continue;
         }
         done.push(sls_name.clone());
-        let rendered = sls::find(host, env, &sls_name)
+        let rendered = SlsName::parse(&sls_name)
+            .ok()
+            .and_then(|name| sls::find(host, env, &name))
             .ok_or_else(|| format!("SLS '{sls_name}' not found in saltenv '{env}'"))
             .and_then(|(path, text)| render_top(host, env, &path, &text));
         match rendered {

@@ -14,6 +14,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use brine_common::ids::SlsName;
 use brine_common::output::python;
 use brine_common::target::Fnmatch;
 use indexmap::IndexMap;
@@ -108,7 +109,11 @@ impl<'a> Gatherer<'a> {
     /// (`None` when there is nothing to merge) and its errors.
     fn render_state(&mut self, sls: &str, saltenv: &str) -> (Option<Value>, Vec<String>) {
         let mut errors = Vec::new();
-        let Some((path, text)) = find_sls(self.host, saltenv, sls, &mut errors) else {
+        // A name that is not a valid SLS name names no file: "not available".
+        let found = SlsName::parse(sls)
+            .ok()
+            .and_then(|name| find_sls(self.host, saltenv, &name, &mut errors));
+        let Some((path, text)) = found else {
             if errors.is_empty() {
                 errors.push(format!(
                     "Specified SLS {sls} in saltenv {saltenv} is not available on the salt master or through a configured fileserver"
@@ -287,13 +292,17 @@ impl<'a> Gatherer<'a> {
 fn find_sls(
     host: &dyn StateHost,
     saltenv: &str,
-    sls: &str,
+    sls: &SlsName,
     errors: &mut Vec<String>,
 ) -> Option<(String, String)> {
-    let base = sls.replace('.', "/");
-    for path in [format!("{base}.sls"), format!("{base}/init.sls")] {
-        match host.read_file(saltenv, &path) {
-            Ok(Some(bytes)) => return Some((path, String::from_utf8_lossy(&bytes).into_owned())),
+    for path in sls.candidate_files() {
+        match host.read_file(saltenv, path.as_str()) {
+            Ok(Some(bytes)) => {
+                return Some((
+                    path.to_string(),
+                    String::from_utf8_lossy(&bytes).into_owned(),
+                ));
+            }
             Ok(None) => {}
             Err(e) => {
                 errors.push(format!(
@@ -312,14 +321,7 @@ fn list_states(host: &dyn StateHost, saltenv: &str) -> Vec<String> {
         .list_files(saltenv)
         .unwrap_or_default()
         .iter()
-        .filter_map(|p| {
-            let dotted = p.replace('/', ".");
-            if p.ends_with("/init.sls") {
-                Some(dotted[..dotted.len() - 9].to_string())
-            } else {
-                dotted.strip_suffix(".sls").map(str::to_string)
-            }
-        })
+        .filter_map(|p| SlsName::from_file(p).map(|name| name.to_string()))
         .collect();
     names.sort();
     names.dedup();

@@ -305,7 +305,7 @@ fn renderer(part: &str) -> Result<Renderer, String> {
 /// Salt's `generate_sls_context`: `sls`, `slspath`, `sls_path`,
 /// `slsdotpath`, `slscolonpath`, `tplpath`, `tplfile`, `tpldir`, `tpldot`.
 fn sls_context(path: &str, sls: &str, tplpath: &str) -> Map<String, Value> {
-    let slspath = sls.replace('.', "/");
+    let slspath = brine_common::ids::SlsName::path_of(sls);
     let template = if sls.is_empty() {
         path.rsplit('/').next().unwrap_or(path).to_owned()
     } else if let Some(start) = tail_start(path, &format!("{slspath}.sls")) {
