@@ -42,6 +42,9 @@ pub struct Master {
     /// The options of every pillar compile, from the config (a request sets
     /// its own saltenv, pillarenv and override on a copy).
     pub pillar_opts: Arc<brine_pillar::PillarOpts>,
+    /// The master's own execution functions, for its pillar, reactor and
+    /// orchestrate templates.
+    pub functions: Arc<crate::functions::MasterFunctions>,
     /// Recent jobs, for the return path.
     pub in_flight: crate::jobs::InFlight,
     /// The reactor's rules (`reactor:`, changed by `reactor.add`/`delete`).
@@ -98,6 +101,7 @@ pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
             &config.pillar_roots,
         )),
         pillar_opts: Arc::new(brine_pillar::PillarOpts::from_master(&config)),
+        functions: Arc::default(),
         fileserver: Arc::new(crate::fileserver::FileServer::from_config(&config)),
         reactor: crate::reactor::Reactor::from_config(&config),
         publish_port,

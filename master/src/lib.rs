@@ -19,6 +19,7 @@ pub mod bus;
 pub mod client_server;
 pub mod daemon;
 pub mod fileserver;
+pub mod functions;
 pub mod git_pillar;
 pub mod job_cache;
 pub mod jobs;

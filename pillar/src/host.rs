@@ -2,9 +2,11 @@
 //!
 //! Files come from `pillar_roots` (confined to their roots by
 //! [`Roots`]); `grains` are the minion's; `pillar` is what the compile has
-//! so far (the override); `salt[...]` offers only what the renderer answers
+//! so far (the override); `salt[...]` offers what the renderer answers
 //! itself (`pillar.get`, `grains.get`, `config.get`, `grains.filter_by`,
-//! `defaults.merge`): the master has no execution modules.
+//! `defaults.merge`) and the [`SaltFunctions`] the compile is given: a
+//! masterless minion's own, or the master's (`test.*`, `file.basename`, ...,
+//! as Salt's master loads its `minion_mods` for pillar rendering).
 
 use std::path::PathBuf;
 
@@ -13,11 +15,44 @@ use brine_common::ids::RelPath;
 use brine_states::host::StateHost;
 use serde_json::{Map, Value};
 
+/// Where the `salt[...]` calls of pillar templates go.
+pub trait SaltFunctions: Send + Sync {
+    /// Call `fun` as `salt[fun](*args, **kwargs)` (`Err` is Salt's message);
+    /// `None` when these functions do not have `fun`, which the pillar then
+    /// refuses naming it.
+    fn call(
+        &self,
+        fun: &str,
+        args: Vec<Value>,
+        kwargs: Map<String, Value>,
+    ) -> Option<Result<Value, String>>;
+
+    /// Whether a template's `salt[fun]` lookup finds something to call.
+    fn has_function(&self, fun: &str) -> bool;
+}
+
+/// A state host's functions (a masterless minion lends its own): they
+/// answer every call themselves (`'x.y' is not available.`).
+impl<T: StateHost> SaltFunctions for T {
+    fn call(
+        &self,
+        fun: &str,
+        args: Vec<Value>,
+        kwargs: Map<String, Value>,
+    ) -> Option<Result<Value, String>> {
+        Some(StateHost::call(self, fun, args, kwargs))
+    }
+
+    fn has_function(&self, fun: &str) -> bool {
+        StateHost::has_function(self, fun)
+    }
+}
+
 /// Renders pillar files for one minion.
 pub struct PillarHost<'a> {
     roots: &'a Roots,
-    /// Where `salt[...]` calls go when the pillar is compiled on a minion.
-    functions: Option<&'a dyn StateHost>,
+    /// Where `salt[...]` calls go (the minion's or the master's functions).
+    functions: Option<&'a dyn SaltFunctions>,
     grains: Map<String, Value>,
     pillar: Map<String, Value>,
     opts: Map<String, Value>,
@@ -39,9 +74,9 @@ impl<'a> PillarHost<'a> {
         }
     }
 
-    /// Send `salt[...]` calls to `functions` (the minion's execution
-    /// functions) instead of refusing them.
-    pub fn with_functions(self, functions: &'a dyn StateHost) -> Self {
+    /// Send `salt[...]` calls to `functions` (the minion's or the master's)
+    /// instead of refusing them.
+    pub fn with_functions(self, functions: &'a dyn SaltFunctions) -> Self {
         PillarHost {
             functions: Some(functions),
             ..self
@@ -65,19 +100,22 @@ impl StateHost for PillarHost<'_> {
         args: Vec<Value>,
         kwargs: Map<String, Value>,
     ) -> Result<Value, String> {
-        if let Some(functions) = self.functions {
-            return functions.call(fun, args, kwargs);
-        }
-        Err(format!(
-            "'{fun}' is not available while rendering pillar: the master has no execution \
-             modules (pillar templates may use salt['pillar.get'], salt['grains.get'], \
-             salt['config.get'], salt['grains.filter_by'] and salt['defaults.merge'])"
-        ))
+        let answered = self
+            .functions
+            .and_then(|functions| functions.call(fun, args, kwargs));
+        answered.unwrap_or_else(|| {
+            Err(format!(
+                "'{fun}' is not available while rendering pillar: the master has no such \
+                 execution module (pillar templates may use salt['pillar.get'], \
+                 salt['grains.get'], salt['config.get'], salt['grains.filter_by'], \
+                 salt['defaults.merge'] and the master's own functions)"
+            ))
+        })
     }
 
-    /// On the master every name reaches `call`, whose error says why the
-    /// master has no execution modules; "no such function" (Jinja2's
-    /// undefined attribute of Salt's loader) would not.
+    /// On the master every name reaches `call` (the master's functions say
+    /// they have every name), whose refusal says what the master offers;
+    /// "no such function" (Jinja2's undefined attribute) would not.
     fn has_function(&self, fun: &str) -> bool {
         self.functions
             .is_none_or(|functions| functions.has_function(fun))
@@ -111,5 +149,56 @@ impl StateHost for PillarHost<'_> {
 
     fn environments(&self) -> Vec<String> {
         self.roots.environments()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Functions that have only `test.echo`, as the master's lack most.
+    struct EchoOnly;
+
+    impl SaltFunctions for EchoOnly {
+        fn call(
+            &self,
+            fun: &str,
+            args: Vec<Value>,
+            _kwargs: Map<String, Value>,
+        ) -> Option<Result<Value, String>> {
+            (fun == "test.echo").then(|| Ok(args.into_iter().next().unwrap_or(Value::Null)))
+        }
+
+        fn has_function(&self, _fun: &str) -> bool {
+            true
+        }
+    }
+
+    fn host(roots: &Roots) -> PillarHost<'_> {
+        PillarHost::new(roots, Map::new(), Map::new(), Map::new())
+    }
+
+    #[test]
+    fn calls_reach_the_given_functions_and_others_are_refused_by_name() {
+        let roots = Roots::from_config(&Map::new());
+        let functions = EchoOnly;
+        let with = host(&roots).with_functions(&functions);
+        assert_eq!(
+            StateHost::call(&with, "test.echo", vec![json!("x")], Map::new()),
+            Ok(json!("x"))
+        );
+        let refused = StateHost::call(&with, "cmd.run", vec![], Map::new());
+        assert!(
+            matches!(&refused, Err(msg) if msg.starts_with("'cmd.run' is not available")),
+            "{refused:?}"
+        );
+        let without = host(&roots);
+        assert!(StateHost::has_function(&without, "test.echo"));
+        let refused = StateHost::call(&without, "test.echo", vec![json!("x")], Map::new());
+        assert!(
+            matches!(&refused, Err(msg) if msg.contains("'test.echo'")),
+            "{refused:?}"
+        );
     }
 }

@@ -34,11 +34,10 @@ mod tests;
 
 use brine_common::fileroots::Roots;
 use brine_common::target::MinionFacts;
-use brine_states::host::StateHost;
 use serde_json::{Map, Value};
 
 pub use ext::{ExtPillarError, FileTree, KeepNewline, cmd_json, cmd_yaml};
-pub use host::PillarHost;
+pub use host::{PillarHost, SaltFunctions};
 pub use merge::{MergeStrategy, merge};
 pub use opts::PillarOpts;
 
@@ -95,13 +94,14 @@ pub fn compile(
 }
 
 /// [`compile`], with `salt[...]` calls in the pillar's templates sent to
-/// `functions` when given (a masterless minion's execution functions).
+/// `functions` when given (a masterless minion's execution functions, or
+/// the master's own).
 pub fn compile_on(
     roots: &Roots,
     minion_id: &str,
     grains: &Map<String, Value>,
     opts: &PillarOpts,
-    functions: Option<&dyn StateHost>,
+    functions: Option<&dyn SaltFunctions>,
 ) -> Pillar {
     let mut host = PillarHost::new(
         roots,

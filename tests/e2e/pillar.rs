@@ -51,6 +51,32 @@ fn call(c: &Cluster, id: &str, fun_and_args: &[&str]) -> Value {
     })
 }
 
+/// A master serving [`pillar_tree`] plus `extra` SLS files (each also in the
+/// top file for every minion), and minion `db1`.
+fn db1_with_pillar(tree: &Path, extra: &[(&str, &str)]) -> Cluster {
+    pillar_tree(tree);
+    let mut top = TOP.to_string();
+    for (file, text) in extra {
+        write(tree, file, text);
+        top.push_str(&format!("    - {}\n", file.trim_end_matches(".sls")));
+    }
+    write(tree, "top.sls", &top);
+    let conf = format!("pillar_roots:\n  base:\n    - {}\n", tree.display());
+    Cluster::builder()
+        .minion_ids(&["db1"])
+        .master_conf(&conf)
+        .start()
+        .ready()
+}
+
+/// `db1`'s pillar, once it has `key`.
+fn db1_pillar_with(c: &Cluster, key: &str) -> Value {
+    wait_for("db1's pillar", Duration::from_secs(20), || {
+        let p = call(c, "db1", &["pillar.items"]);
+        p.get(key).is_some().then_some(p)
+    })
+}
+
 fn pingers(c: &Cluster, target: &[&str]) -> Vec<String> {
     let mut args = vec!["--out", "json", "--static", "-t", "10"];
     args.extend_from_slice(target);
@@ -132,24 +158,11 @@ fn each_minion_gets_only_its_own_pillar() {
 #[test]
 fn a_pillar_render_error_is_shown_and_stops_state_runs() {
     let tree = tempfile::tempdir().expect("pillar dir");
-    pillar_tree(tree.path());
-    write(tree.path(), "top.sls", &format!("{TOP}    - broken\n"));
-    write(
+    let c = db1_with_pillar(
         tree.path(),
-        "broken.sls",
-        "x: {{ no_such_variable.attr }}\n",
+        &[("broken.sls", "x: {{ no_such_variable.attr }}\n")],
     );
-    let conf = format!("pillar_roots:\n  base:\n    - {}\n", tree.path().display());
-    let c = Cluster::builder()
-        .minion_ids(&["db1"])
-        .master_conf(&conf)
-        .start()
-        .ready();
-
-    let items = wait_for("db1's pillar", Duration::from_secs(20), || {
-        let p = call(&c, "db1", &["pillar.items"]);
-        p.get("_errors").is_some().then_some(p)
-    });
+    let items = db1_pillar_with(&c, "_errors");
     assert_eq!(
         items["_errors"],
         json!(["Rendering SLS 'broken' failed. Please see master log for details."])
@@ -169,6 +182,35 @@ fn a_pillar_render_error_is_shown_and_stops_state_runs() {
     assert!(
         c.master_log().contains("no_such_variable"),
         "the master log names the cause"
+    );
+}
+
+/// A pillar SLS served by the master calls the master's own functions
+/// (Salt's master loads its `minion_mods` for pillar rendering); one the
+/// master lacks fails that SLS, and the master log names it.
+#[test]
+fn pillar_templates_call_the_masters_functions() {
+    let tree = tempfile::tempdir().expect("pillar dir");
+    let c = db1_with_pillar(
+        tree.path(),
+        &[
+            (
+                "calls.sls",
+                "echo: {{ salt['test.echo']('x') }}\nbase: {{ salt['file.basename']('/a/b') }}\n",
+            ),
+            ("refused.sls", "out: {{ salt['cmd.run']('id') }}\n"),
+        ],
+    );
+    let items = db1_pillar_with(&c, "echo");
+    assert_eq!(items["echo"], json!("x"));
+    assert_eq!(items["base"], json!("b"));
+    assert_eq!(
+        items["_errors"],
+        json!(["Rendering SLS 'refused' failed. Please see master log for details."])
+    );
+    assert!(
+        c.master_log().contains("'cmd.run' is not available"),
+        "the master log names the refused function"
     );
 }
 

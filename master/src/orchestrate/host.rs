@@ -5,8 +5,8 @@
 //! `pillar=` override; there are no grains. `host.call("saltmod.<fun>")` is
 //! how the orchestration state functions reach the master (see
 //! `states.rs`): the call blocks this thread on the master's runtime.
-//! Templates may use what the renderer answers itself (`pillar.get`, ...);
-//! there are no execution modules on the master.
+//! Templates may use what the renderer answers itself (`pillar.get`, ...)
+//! and the master's own functions (`test.*`, `file.basename`, ...).
 
 use std::path::PathBuf;
 
@@ -20,6 +20,7 @@ use tokio::runtime::Handle;
 use super::OrchOptions;
 use super::steps;
 use crate::daemon::Master;
+use crate::functions::MasterFunctions;
 
 pub struct OrchHost<'a> {
     master: &'a Master,
@@ -60,6 +61,24 @@ impl<'a> OrchHost<'a> {
     }
 }
 
+/// A template's `salt[fun]` that is no orchestration step: one of the
+/// master's own functions, or a refusal naming it.
+fn own_function(
+    functions: &MasterFunctions,
+    fun: &str,
+    args: Vec<Value>,
+    kwargs: Map<String, Value>,
+) -> Result<Value, String> {
+    functions.call(fun, args, kwargs).unwrap_or_else(|| {
+        Err(format!(
+            "'{fun}' is not available: the master has no such execution module \
+             (orchestration templates may use salt['pillar.get'], salt['config.get'] and \
+             the other functions the renderer answers itself, and the master's own \
+             functions)"
+        ))
+    })
+}
+
 impl StateHost for OrchHost<'_> {
     fn call(
         &self,
@@ -68,11 +87,7 @@ impl StateHost for OrchHost<'_> {
         kwargs: Map<String, Value>,
     ) -> Result<Value, String> {
         if !fun.starts_with("saltmod.") {
-            return Err(format!(
-                "'{fun}' is not available: the master has no execution modules (orchestration \
-                 templates may use salt['pillar.get'], salt['config.get'] and the other \
-                 functions the renderer answers itself)"
-            ));
+            return own_function(&self.master.functions, fun, args, kwargs);
         }
         let chunk: LowChunk = args
             .into_iter()
@@ -84,7 +99,7 @@ impl StateHost for OrchHost<'_> {
     }
 
     fn has_function(&self, fun: &str) -> bool {
-        fun.starts_with("saltmod.")
+        fun.starts_with("saltmod.") || self.master.functions.has(fun)
     }
 
     fn grains(&self) -> Map<String, Value> {
@@ -115,5 +130,22 @@ impl StateHost for OrchHost<'_> {
 
     fn environments(&self) -> Vec<String> {
         self.master.fileserver.environments()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_reach_the_masters_functions_and_others_are_refused_by_name() {
+        let functions = MasterFunctions::default();
+        let echo = own_function(&functions, "test.echo", vec![json!("x")], Map::new());
+        assert_eq!(echo, Ok(json!("x")));
+        let refused = own_function(&functions, "cmd.run", vec![json!("id")], Map::new());
+        assert!(
+            matches!(&refused, Err(msg) if msg.starts_with("'cmd.run' is not available")),
+            "{refused:?}"
+        );
     }
 }

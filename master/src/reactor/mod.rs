@@ -207,7 +207,11 @@ async fn render_off_thread(
     sls: &str,
 ) -> Result<Value, String> {
     let location = SlsLocation::parse(sls)?;
-    let host = ReactorHost::new(master.fileserver.clone(), master_opts(master));
+    let host = ReactorHost::new(
+        master.fileserver.clone(),
+        master.functions.clone(),
+        master_opts(master),
+    );
     let (tag, data) = (reaction.tag.clone(), reaction.data.clone());
     tokio::task::spawn_blocking(move || {
         let text = host.load(&location)?;

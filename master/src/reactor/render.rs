@@ -17,6 +17,7 @@ use brine_states::render::{SlsSource, render_data};
 use serde_json::{Map, Value};
 
 use crate::fileserver::FileServer;
+use crate::functions::MasterFunctions;
 
 /// The largest reactor SLS read.
 const MAX_SLS_BYTES: usize = 4 * 1024 * 1024;
@@ -66,15 +67,25 @@ impl SlsLocation {
 }
 
 /// The file server as templates see it while a reactor SLS renders: `salt://`
-/// imports work; there are no execution modules, grains or pillar on the master.
+/// imports work and `salt[...]` reaches the master's own functions; there are
+/// no grains or pillar on the master.
 pub struct ReactorHost {
     fileserver: Arc<FileServer>,
+    functions: Arc<MasterFunctions>,
     opts: Map<String, Value>,
 }
 
 impl ReactorHost {
-    pub fn new(fileserver: Arc<FileServer>, opts: Map<String, Value>) -> Self {
-        ReactorHost { fileserver, opts }
+    pub fn new(
+        fileserver: Arc<FileServer>,
+        functions: Arc<MasterFunctions>,
+        opts: Map<String, Value>,
+    ) -> Self {
+        ReactorHost {
+            fileserver,
+            functions,
+            opts,
+        }
     }
 
     /// The text of one reactor SLS.
@@ -129,17 +140,19 @@ impl StateHost for ReactorHost {
     fn call(
         &self,
         fun: &str,
-        _args: Vec<Value>,
-        _kwargs: Map<String, Value>,
+        args: Vec<Value>,
+        kwargs: Map<String, Value>,
     ) -> Result<Value, String> {
-        Err(format!(
-            "'{fun}' is not available while rendering a reactor SLS: the master has no \
-             execution modules"
-        ))
+        self.functions.call(fun, args, kwargs).unwrap_or_else(|| {
+            Err(format!(
+                "'{fun}' is not available while rendering a reactor SLS: the master has no \
+                 such execution module"
+            ))
+        })
     }
 
-    fn has_function(&self, _fun: &str) -> bool {
-        false
+    fn has_function(&self, fun: &str) -> bool {
+        self.functions.has(fun)
     }
 
     fn grains(&self) -> Map<String, Value> {
@@ -179,7 +192,11 @@ mod tests {
     use serde_json::json;
 
     fn host() -> ReactorHost {
-        ReactorHost::new(Arc::new(FileServer::new(Vec::new())), Map::new())
+        ReactorHost::new(
+            Arc::new(FileServer::new(Vec::new())),
+            Arc::default(),
+            Map::new(),
+        )
     }
 
     #[test]
@@ -264,5 +281,18 @@ mod tests {
             .render(&loc, "{% if false %}a: 1{% endif %}\n", "t", &json!({}))
             .expect("render");
         assert_eq!(high, json!({}));
+    }
+
+    #[test]
+    fn templates_call_the_masters_functions() {
+        let loc = SlsLocation::Local("/srv/reactor/f.sls".into());
+        let text = "a: {{ salt['test.echo'](data.who) }}\nb: {{ salt['file.basename']('/a/b') }}\n";
+        let high = host().render(&loc, text, "t", &json!({"who": "m1"}));
+        assert_eq!(high, Ok(json!({"a": "m1", "b": "b"})));
+        let refused = StateHost::call(&host(), "cmd.run", vec![json!("id")], Map::new());
+        assert!(
+            matches!(&refused, Err(msg) if msg.starts_with("'cmd.run' is not available")),
+            "{refused:?}"
+        );
     }
 }

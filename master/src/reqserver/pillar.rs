@@ -8,10 +8,11 @@ use brine_common::fileroots::Roots;
 use brine_common::ids::{MinionId, SaltEnv};
 use brine_common::target::DataNeeds;
 use brine_common::wire::Reply;
-use brine_pillar::PillarOpts;
+use brine_pillar::{PillarOpts, SaltFunctions};
 use serde_json::{Map, Value};
 
 use crate::daemon::Master;
+use crate::functions::MasterFunctions;
 use crate::job_cache::JobCache;
 use crate::minion_data::MinionData;
 
@@ -38,6 +39,7 @@ impl<'a> PillarSource<'a> {
                 roots: master.pillar_roots.clone(),
                 opts: master.pillar_opts.clone(),
                 minion_data: master.minion_data.clone(),
+                functions: master.functions.clone(),
             },
             minion_data: &master.minion_data,
             cache: master.cache.as_ref(),
@@ -91,6 +93,8 @@ pub(super) struct PillarCompiler {
     pub opts: Arc<PillarOpts>,
     /// Where the minion's grains come from.
     pub minion_data: Arc<MinionData>,
+    /// What the pillar's `salt[...]` calls reach.
+    pub functions: Arc<MasterFunctions>,
 }
 
 impl PillarCompiler {
@@ -115,7 +119,15 @@ impl PillarCompiler {
             opts.pillarenv = Some(pillarenv.to_string());
         }
         opts.pillar_override = request.extra;
-        let pillar = brine_pillar::compile(&self.roots, minion.as_str(), &grains, &opts).into_map();
+        let functions: &dyn SaltFunctions = self.functions.as_ref();
+        let pillar = brine_pillar::compile_on(
+            &self.roots,
+            minion.as_str(),
+            &grains,
+            &opts,
+            Some(functions),
+        )
+        .into_map();
         (grains, pillar)
     }
 }
@@ -166,6 +178,7 @@ mod tests {
             roots: Arc::new(Roots::from_config(&config.pillar_roots)),
             opts: Arc::new(PillarOpts::from_master(&config)),
             minion_data: Arc::new(data),
+            functions: Arc::default(),
         };
         Fixture {
             _tree: tree,
@@ -235,5 +248,35 @@ mod tests {
             .facts("web1", &needs)
             .expect("cached");
         assert_eq!(cached["pillar"], json!({"web_secret": "s3cret"}));
+    }
+
+    /// A pillar template's `salt[...]` reaches the master's own functions;
+    /// one the master lacks fails the SLS.
+    #[test]
+    fn pillar_templates_call_the_masters_functions() {
+        let f = fixture();
+        let tree = f._tree.path();
+        write(tree, "top.sls", "base:\n  '*':\n    - calls\n");
+        write(
+            tree,
+            "calls.sls",
+            "echo: {{ salt['test.echo']('x') }}\n\
+             base: {{ salt['file.basename']('/a/b') }}\n",
+        );
+        let (_, pillar) = f
+            .compiler
+            .compile(&minion("web1"), PillarRequest::default());
+        assert_eq!(pillar.get("echo"), Some(&json!("x")), "{pillar:?}");
+        assert_eq!(pillar.get("base"), Some(&json!("b")), "{pillar:?}");
+
+        write(tree, "calls.sls", "out: {{ salt['cmd.run']('id') }}\n");
+        let (_, pillar) = f
+            .compiler
+            .compile(&minion("web1"), PillarRequest::default());
+        // The refusal itself goes to the master's log; the minion is told
+        // which SLS failed.
+        let errors = brine_pillar::errors_of(&pillar);
+        assert!(!pillar.contains_key("out"), "{pillar:?}");
+        assert!(errors.iter().any(|e| e.contains("'calls'")), "{pillar:?}");
     }
 }

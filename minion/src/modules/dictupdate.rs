@@ -169,18 +169,7 @@ fn as_sequence(value: Value) -> Vec<Value> {
     }
 }
 
-/// Python's type name of a JSON value.
-pub fn python_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "NoneType",
-        Value::Bool(_) => "bool",
-        Value::Number(n) if n.is_f64() => "float",
-        Value::Number(_) => "int",
-        Value::String(_) => "str",
-        Value::Array(_) => "list",
-        Value::Object(_) => "dict",
-    }
-}
+pub use brine_common::pure_functions::python_type;
 
 #[cfg(test)]
 mod tests {

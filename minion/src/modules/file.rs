@@ -14,7 +14,6 @@ mod edit;
 mod find;
 pub(super) mod hash;
 pub(crate) mod meta;
-mod paths;
 mod pyre;
 
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -50,7 +49,7 @@ fn reg(
 }
 
 pub fn register(f: &mut Functions<MinionCtx>) {
-    paths::register(f);
+    brine_common::pure_functions::file_paths::register(f);
     reg(f, "file.exists", "path", EXISTS_DOC, exists);
     reg(f, "file.file_exists", "path", FILE_EXISTS_DOC, file_exists);
     reg(

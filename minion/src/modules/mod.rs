@@ -48,7 +48,6 @@ pub mod status;
 pub mod sys;
 pub mod sysctl;
 pub mod system;
-pub mod test;
 pub mod timezone;
 pub mod user;
 
@@ -317,7 +316,7 @@ fn all_functions() -> Functions<MinionCtx> {
     sysctl::register(&mut f);
     locale::register(&mut f);
     system::register(&mut f);
-    test::register(&mut f);
+    brine_common::pure_functions::test::register(&mut f);
     timezone::register(&mut f);
     user::register(&mut f);
     f

@@ -1,54 +1,54 @@
 //! Salt's `test` module: functions for checking that minions answer and that
-//! arguments arrive as sent.
+//! arguments arrive as sent. Pure: the minion and the master (its pillar,
+//! reactor and orchestrate templates) register the same functions.
 
 use std::time::{Duration, Instant};
 
-use brine_common::functions::{Call, FnError, FnOutput, Functions};
+use crate::functions::{Call, FnError, FnOutput, Functions};
 use serde_json::{Value, json};
 
-use super::MinionCtx;
-
-pub fn register(f: &mut Functions<MinionCtx>) {
-    f.register("test.ping", "", PING_DOC, |_, _| async { ok(json!(true)) });
-    f.register("test.echo", "text", ECHO_DOC, |_, call| async move {
+pub fn register<C: Send + 'static>(f: &mut Functions<C>) {
+    f.register("test.ping", "", PING_DOC, |_: C, _| async {
+        ok(json!(true))
+    });
+    f.register("test.echo", "text", ECHO_DOC, |_: C, call| async move {
         echo(&call)
     });
     f.register(
         "test.arg",
         "*args, **kwargs",
         ARG_DOC,
-        |_, call| async move { ok(arg(&call)) },
+        |_: C, call| async move { ok(arg(&call)) },
     );
-    f.register("test.version", "", VERSION_DOC, |_, _| async {
+    f.register("test.version", "", VERSION_DOC, |_: C, _| async {
         ok(json!(env!("CARGO_PKG_VERSION")))
     });
-    f.register("test.sleep", "length", SLEEP_DOC, |_, call| async move {
+    f.register("test.sleep", "length", SLEEP_DOC, |_: C, call| async move {
         sleep(&call).await
     });
     f.register(
         "test.outputter",
         "data",
         OUTPUTTER_DOC,
-        |_, call| async move {
+        |_: C, call| async move {
             // The signature check has made sure `data` is there.
             ok(call.param(0, "data").cloned().unwrap_or(Value::Null))
         },
     );
-    f.register("test.true", "", TRUE_DOC, |_, _| async { ok(json!(true)) });
-    f.register("test.false", "", FALSE_DOC, |_, _| async {
+    f.register("test.true", "", TRUE_DOC, |_: C, _| async {
+        ok(json!(true))
+    });
+    f.register("test.false", "", FALSE_DOC, |_: C, _| async {
         ok(json!(false))
     });
-    f.register(
-        "test.fib",
-        "num",
-        FIB_DOC,
-        |_, call| async move { fib(&call) },
-    );
+    f.register("test.fib", "num", FIB_DOC, |_: C, call| async move {
+        fib(&call)
+    });
     f.register(
         "test.exception",
         r#"message="Test Exception""#,
         EXCEPTION_DOC,
-        |_, call| async move { exception(&call) },
+        |_: C, call| async move { exception(&call) },
     );
 }
 

@@ -1,29 +1,34 @@
 //! `file.join`, `file.basename` and `file.dirname`: Python's `os.path`
-//! functions on POSIX paths, as formulas call them while rendering.
+//! functions on POSIX paths, as formulas call them while rendering. Pure:
+//! the minion and the master register the same functions.
 
-use brine_common::functions::{Call, FnError, FnOutput, Functions};
+use crate::functions::{Call, FnError, FnOutput, Functions};
 use serde_json::Value;
 
-use crate::modules::MinionCtx;
-use crate::modules::dictupdate::python_type;
+use super::python_type;
 
-pub fn register(f: &mut Functions<MinionCtx>) {
-    f.register("file.join", "a, *p", JOIN_DOC, |_, call| async move {
+pub fn register<C: Send + 'static>(f: &mut Functions<C>) {
+    f.register("file.join", "a, *p", JOIN_DOC, |_: C, call| async move {
         join(&call)
     });
     f.register(
         "file.basename",
         "path",
         BASENAME_DOC,
-        |_, call| async move {
+        |_: C, call| async move {
             let path = path_arg(&call)?;
             Ok(Value::String(basename(path).to_string()).into())
         },
     );
-    f.register("file.dirname", "path", DIRNAME_DOC, |_, call| async move {
-        let path = path_arg(&call)?;
-        Ok(Value::String(dirname(path).to_string()).into())
-    });
+    f.register(
+        "file.dirname",
+        "path",
+        DIRNAME_DOC,
+        |_: C, call| async move {
+            let path = path_arg(&call)?;
+            Ok(Value::String(dirname(path).to_string()).into())
+        },
+    );
 }
 
 const JOIN_DOC: &str = "Return a normalized file system path for the underlying OS\n\nThis can be useful at the CLI but is frequently useful when scripting\ncombining path variables:\n\n    {% set www_root = '/var' %}\n    {% set app_dir = 'myapp' %}\n\n    myapp_config:\n      file:\n        - managed\n        - name: {{ salt['file.join'](www_root, app_dir, 'config.yaml') }}\n\nCLI Example:\n\n    brine '*' file.join '/' 'usr' 'local' 'bin'";
