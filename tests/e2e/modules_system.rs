@@ -376,9 +376,12 @@ impl Drop for InitScriptGuard {
     }
 }
 
-/// An LSB init script that daemonizes `sleep <secs>` with a pid file.
-fn init_script(name: &str, pidfile: &Path, secs: u32) -> String {
+/// An LSB init script that daemonizes `sleep <secs>` with a pid file and
+/// appends each action it is asked for to `calls`, so a test can see what
+/// was done to the service rather than guess from timing.
+fn init_script(name: &str, pidfile: &Path, calls: &Path, secs: u32) -> String {
     let pidfile = pidfile.display();
+    let calls = calls.display();
     format!(
         r#"#!/bin/sh
 ### BEGIN INIT INFO
@@ -390,6 +393,7 @@ fn init_script(name: &str, pidfile: &Path, secs: u32) -> String {
 # Short-Description: Brine end-to-end test service
 ### END INIT INFO
 PIDFILE={pidfile}
+echo "$1" >> {calls}
 running() {{ [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }}
 case "$1" in
   start) running && exit 0
@@ -422,7 +426,8 @@ fn service_starts_checks_enables_and_stops_an_init_script() {
     };
     let secs = 100_000 + (std::process::id() % 90_000);
     let script = Path::new("/etc/init.d").join(&name);
-    std::fs::write(&script, init_script(&name, &pidfile, secs)).expect("write init script");
+    let calls = dir.path().join("calls.log");
+    std::fs::write(&script, init_script(&name, &pidfile, &calls, secs)).expect("write init script");
     quietly("chmod", &["0755", script.to_str().expect("utf-8")]);
 
     assert_eq!(local(&c, &["service.available", &name]), json!(true));
@@ -457,6 +462,117 @@ fn service_starts_checks_enables_and_stops_an_init_script() {
     assert!(
         local_err(&c, &["service.start", "name=--status-all"]).contains("invalid service name")
     );
+}
+
+/// The actions the test init script was asked for, in order.
+fn init_calls(calls: &Path) -> Vec<String> {
+    std::fs::read_to_string(calls)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// An SLS where `service.running` watches the `file.managed` of its config.
+fn watching_sls(name: &str, conf: &Path, contents: &str) -> String {
+    format!(
+        "{name}_conf:\n  file.managed:\n    - name: {}\n    - contents: {contents}\n\
+         {name}:\n  service.running:\n    - watch:\n      - file: {name}_conf\n",
+        conf.display()
+    )
+}
+
+/// The result of the state with `__id__` `id` in a `state.sls` return.
+fn state_result<'a>(ret: &'a Value, id: &str) -> &'a Value {
+    ret.as_object()
+        .and_then(|o| o.values().find(|v| v["__id__"] == json!(id)))
+        .unwrap_or_else(|| panic!("no result for {id}: {ret:#}"))
+}
+
+/// Salt's `watch`: a changed config file makes `service.running` call its
+/// `mod_watch`, which restarts the running service through its init script;
+/// an unchanged file leaves the service alone.
+#[test]
+fn service_running_restarts_when_a_watched_file_changes() {
+    require!(root, "update-rc.d");
+    if Path::new("/run/systemd/system").is_dir() {
+        eprintln!("skipping: systemd runs here; this test drives the sysvinit backend");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tree = dir.path().join("tree");
+    std::fs::create_dir(&tree).expect("state tree");
+    let name = unique("brine-test-watch-");
+    let pidfile = dir.path().join("daemon.pid");
+    let calls = dir.path().join("calls.log");
+    let conf = dir.path().join("app.conf");
+    let _guard = InitScriptGuard {
+        name: name.clone(),
+        pidfile: pidfile.clone(),
+    };
+    // Not the other service test's figure: `status.pid` there looks for its
+    // own `sleep <secs>` while this one may run.
+    let secs = 200_000 + (std::process::id() % 90_000);
+    let script = Path::new("/etc/init.d").join(&name);
+    std::fs::write(&script, init_script(&name, &pidfile, &calls, secs)).expect("write init script");
+    quietly("chmod", &["0755", script.to_str().expect("utf-8")]);
+    let c = crate::states::masterless(&tree);
+    let sls = tree.join("svc.sls");
+    let apply = || local(&c, &["state.sls", "svc"]);
+
+    // Config in place and the service up: nothing to do, no restart.
+    std::fs::write(&sls, watching_sls(&name, &conf, "v1")).expect("write sls");
+    let first = apply();
+    assert_eq!(
+        state_result(&first, &name)["result"],
+        json!(true),
+        "{first:#}"
+    );
+    let pid = std::fs::read_to_string(&pidfile).expect("the service runs");
+    std::fs::write(&calls, "").expect("reset the init script's record");
+    let unchanged = apply();
+    let svc = state_result(&unchanged, &name);
+    assert_eq!(
+        state_result(&unchanged, &format!("{name}_conf"))["changes"],
+        json!({})
+    );
+    assert_eq!(svc["result"], json!(true), "{unchanged:#}");
+    // Salt's `_offline()`: where systemctl is installed but systemd does not
+    // run (a container), `service.running` itself does nothing; its
+    // `mod_watch` still restarts. `service.offline` answers systemctl's path
+    // there, as Salt's does.
+    let offline = local(&c, &["service.offline"]);
+    let expected = if offline.as_str().is_some_and(|p| !p.is_empty()) || offline == json!(true) {
+        "Running in OFFLINE mode. Nothing to do".to_string()
+    } else {
+        format!("The service {name} is already running")
+    };
+    assert_eq!(svc["comment"], json!(expected));
+    assert_eq!(svc["changes"], json!({}));
+    assert!(
+        !init_calls(&calls).iter().any(|c| c == "restart"),
+        "restarted without a change: {:?}",
+        init_calls(&calls)
+    );
+    assert_eq!(std::fs::read_to_string(&pidfile).ok(), Some(pid.clone()));
+
+    // The config changes: the watch fires and the service is restarted.
+    std::fs::write(&sls, watching_sls(&name, &conf, "v2")).expect("write sls");
+    let changed = apply();
+    let file = state_result(&changed, &format!("{name}_conf"));
+    assert!(file["changes"]["diff"].is_string(), "{changed:#}");
+    let svc = state_result(&changed, &name);
+    assert_eq!(svc["result"], json!(true), "{changed:#}");
+    assert_eq!(svc["comment"], json!("Service restarted"));
+    assert_eq!(svc["changes"], json!({ &name: true }));
+    assert!(
+        init_calls(&calls).iter().any(|c| c == "restart"),
+        "no restart in the init script's record: {:?}",
+        init_calls(&calls)
+    );
+    let new_pid = std::fs::read_to_string(&pidfile).expect("the service runs again");
+    assert_ne!(new_pid, pid, "the daemon was not replaced");
+    assert_eq!(std::fs::read_to_string(&conf).expect("config"), "v2\n");
 }
 
 // ---------------------------------------------------------------------------
