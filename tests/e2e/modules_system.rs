@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use crate::cluster::{Cluster, host_lock, json_out, stderr, stdout};
+use crate::states::by_id;
 
 /// A short name nobody else uses: `prefix` and some hex.
 fn unique(prefix: &str) -> String {
@@ -482,13 +483,6 @@ fn watching_sls(name: &str, conf: &Path, contents: &str) -> String {
     )
 }
 
-/// The result of the state with `__id__` `id` in a `state.sls` return.
-fn state_result<'a>(ret: &'a Value, id: &str) -> &'a Value {
-    ret.as_object()
-        .and_then(|o| o.values().find(|v| v["__id__"] == json!(id)))
-        .unwrap_or_else(|| panic!("no result for {id}: {ret:#}"))
-}
-
 /// Salt's `watch`: a changed config file makes `service.running` call its
 /// `mod_watch`, which restarts the running service through its init script;
 /// an unchanged file leaves the service alone.
@@ -523,17 +517,13 @@ fn service_running_restarts_when_a_watched_file_changes() {
     // Config in place and the service up: nothing to do, no restart.
     std::fs::write(&sls, watching_sls(&name, &conf, "v1")).expect("write sls");
     let first = apply();
-    assert_eq!(
-        state_result(&first, &name)["result"],
-        json!(true),
-        "{first:#}"
-    );
+    assert_eq!(by_id(&first, &name)["result"], json!(true), "{first:#}");
     let pid = std::fs::read_to_string(&pidfile).expect("the service runs");
     std::fs::write(&calls, "").expect("reset the init script's record");
     let unchanged = apply();
-    let svc = state_result(&unchanged, &name);
+    let svc = by_id(&unchanged, &name);
     assert_eq!(
-        state_result(&unchanged, &format!("{name}_conf"))["changes"],
+        by_id(&unchanged, &format!("{name}_conf"))["changes"],
         json!({})
     );
     assert_eq!(svc["result"], json!(true), "{unchanged:#}");
@@ -559,9 +549,9 @@ fn service_running_restarts_when_a_watched_file_changes() {
     // The config changes: the watch fires and the service is restarted.
     std::fs::write(&sls, watching_sls(&name, &conf, "v2")).expect("write sls");
     let changed = apply();
-    let file = state_result(&changed, &format!("{name}_conf"));
+    let file = by_id(&changed, &format!("{name}_conf"));
     assert!(file["changes"]["diff"].is_string(), "{changed:#}");
-    let svc = state_result(&changed, &name);
+    let svc = by_id(&changed, &name);
     assert_eq!(svc["result"], json!(true), "{changed:#}");
     assert_eq!(svc["comment"], json!("Service restarted"));
     assert_eq!(svc["changes"], json!({ &name: true }));

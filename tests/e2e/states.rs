@@ -46,7 +46,8 @@ fn apply(c: &Cluster, args: &[&str]) -> (Value, i32) {
     )
 }
 
-fn by_id<'a>(ret: &'a Value, id: &str) -> &'a Value {
+/// The result of the state whose `__id__` is `id` in a state run's return.
+pub(crate) fn by_id<'a>(ret: &'a Value, id: &str) -> &'a Value {
     ret.as_object()
         .and_then(|o| o.values().find(|v| v["__id__"] == json!(id)))
         .unwrap_or_else(|| panic!("no result for {id}: {ret:#}"))
