@@ -1,6 +1,7 @@
 //! `brine-run state.orchestrate`: an orchestration SLS from the master's file
 //! server runs steps across minions in requisite order, passes `test=True`
-//! on, and stops at a failed step.
+//! on, stops at a failed step, and its templates call the master's own
+//! functions.
 
 use std::path::Path;
 
@@ -38,6 +39,13 @@ fn orchestration_tree(root: &Path, out: &Path) {
             "fails:\n  salt.function:\n    - name: cmd.run\n    - tgt: m1\n    - arg:\n      - 'false'\n\
              after:\n  salt.function:\n    - name: cmd.run\n    - tgt: m2\n    - arg:\n      - touch {out}/never\n    - require:\n      - salt: fails\n"
         ),
+    );
+    // A template calling the master's own functions (the step's id and
+    // target come from them).
+    write(
+        root,
+        "orch/own.sls",
+        "{{ salt['file.basename']('/steps/ping_m1') }}:\n  salt.function:\n    - name: test.ping\n    - tgt: {{ salt['test.echo']('m1') }}\n",
     );
 }
 
@@ -140,4 +148,9 @@ fn orchestration_runs_steps_in_order_and_stops_on_failure() {
     );
     let success = json_out(&c.brine_run(&["--out", "json", "jobs.exit_success", &jid]));
     assert_eq!(success, json!({"m2": true}));
+
+    // The master's own functions answer the orchestration's templates.
+    let (own, code) = orchestrate(&c, &["orch.own"]);
+    assert_eq!(code, 0, "{own:#}");
+    assert_eq!(step(&own, "ping_m1")["result"], json!(true), "{own:#}");
 }
