@@ -28,6 +28,7 @@ mod ipcidr;
 mod listmatch;
 mod nodegroup;
 mod subdict;
+mod target_type;
 
 use serde_json::{Map, Value};
 use thiserror::Error;
@@ -41,6 +42,7 @@ pub use ipcidr::IpMatch;
 pub use listmatch::{check_whitelist_blacklist, expr_match};
 pub use nodegroup::{expand_group, expand_words};
 pub use subdict::{DataPattern, ValueMatch, traverse, traverse_value};
+pub use target_type::TargetType;
 
 use expr::{Expr, Term};
 
@@ -100,8 +102,8 @@ impl Target {
     /// Compile a target as published: nodegroups must already be expanded
     /// (see [`expand_nodegroups`]).
     pub fn compile(spec: &TargetSpec) -> Result<Self, TargetError> {
-        let listed = match spec.tgt_type.as_str() {
-            "list" => Some(list_items(&spec.tgt)?),
+        let listed = match TargetType::parse(&spec.tgt_type) {
+            Ok(TargetType::List) => Some(list_items(&spec.tgt)?),
             _ => None,
         };
         Ok(Target {
@@ -164,15 +166,15 @@ pub fn expand_nodegroups(
     spec: &TargetSpec,
     nodegroups: &Map<String, Value>,
 ) -> Result<TargetSpec, TargetError> {
-    let words = match spec.tgt_type.as_str() {
-        "nodegroup" => {
+    let words = match TargetType::parse(&spec.tgt_type) {
+        Ok(TargetType::Nodegroup) => {
             let name = spec
                 .tgt
                 .as_str()
                 .ok_or_else(|| TargetError::Shape("nodegroup".into()))?;
             expand_group(name.trim(), nodegroups)?
         }
-        "compound" => {
+        Ok(TargetType::Compound) => {
             let words = compound_words(&spec.tgt)?;
             if !words
                 .iter()
@@ -186,7 +188,7 @@ pub fn expand_nodegroups(
     };
     Ok(TargetSpec {
         tgt: words_value(words),
-        tgt_type: "compound".into(),
+        tgt_type: TargetType::Compound.to_string(),
     })
 }
 
@@ -200,7 +202,7 @@ pub fn restrict_to_ids(spec: &TargetSpec, ids: &[String]) -> Result<TargetSpec, 
     if ids.is_empty() {
         return Ok(TargetSpec {
             tgt: Value::Array(Vec::new()),
-            tgt_type: "list".into(),
+            tgt_type: TargetType::List.to_string(),
         });
     }
     let mut words = vec!["(".to_string()];
@@ -208,7 +210,7 @@ pub fn restrict_to_ids(spec: &TargetSpec, ids: &[String]) -> Result<TargetSpec, 
     words.extend([")".into(), "and".into(), format!("L@{}", ids.join(","))]);
     Ok(TargetSpec {
         tgt: words_value(words),
-        tgt_type: "compound".into(),
+        tgt_type: TargetType::Compound.to_string(),
     })
 }
 
@@ -220,23 +222,22 @@ fn as_compound_words(spec: &TargetSpec) -> Result<Vec<String>, TargetError> {
             .ok_or_else(|| TargetError::Shape(spec.tgt_type.clone()))
     };
     let prefixed = |prefix: &str| Ok::<_, TargetError>(format!("{prefix}@{}", text()?));
-    let word = match spec.tgt_type.as_str() {
-        "compound" => return compound_words(&spec.tgt),
-        "glob" => text()?.to_string(),
-        "pcre" => prefixed("E")?,
-        "list" => format!("L@{}", list_items(&spec.tgt)?.join(",")),
-        "grain" => prefixed("G")?,
-        "grain_pcre" => prefixed("P")?,
-        "pillar" => prefixed("I")?,
-        "pillar_pcre" => prefixed("J")?,
-        "ipcidr" => prefixed("S")?,
-        "nodegroup" => {
+    let word = match TargetType::parse(&spec.tgt_type)? {
+        TargetType::Compound => return compound_words(&spec.tgt),
+        TargetType::Glob => text()?.to_string(),
+        TargetType::Pcre => prefixed("E")?,
+        TargetType::List => format!("L@{}", list_items(&spec.tgt)?.join(",")),
+        TargetType::Grain => prefixed("G")?,
+        TargetType::GrainPcre => prefixed("P")?,
+        TargetType::Pillar => prefixed("I")?,
+        TargetType::PillarPcre => prefixed("J")?,
+        TargetType::IpCidr => prefixed("S")?,
+        TargetType::Nodegroup => {
             return Err(TargetError::NodegroupNotExpanded(
                 spec.tgt.as_str().unwrap_or_default().to_string(),
             ));
         }
-        "range" => return Err(TargetError::RangeUnsupported),
-        other => return Err(TargetError::UnknownType(other.to_string())),
+        TargetType::Range => return Err(TargetError::RangeUnsupported),
     };
     Ok(vec![word])
 }
@@ -248,23 +249,22 @@ fn compile_expr(spec: &TargetSpec) -> Result<Expr, TargetError> {
             .ok_or_else(|| TargetError::Shape(spec.tgt_type.clone()))
     };
     let data = |mode, kind| DataPattern::new(text()?, DEFAULT_DELIMITER, mode, kind);
-    let term = match spec.tgt_type.as_str() {
-        "glob" => Term::IdGlob(Fnmatch::new(text()?)?),
-        "pcre" => Term::IdPcre(compound::id_regex(text()?)?),
-        "list" => Term::IdList(list_items(&spec.tgt)?),
-        "grain" => Term::Grain(data(ValueMatch::Glob, "grain")?),
-        "grain_pcre" => Term::Grain(data(ValueMatch::Regex, "grain_pcre")?),
-        "pillar" => Term::Pillar(data(ValueMatch::Glob, "pillar")?),
-        "pillar_pcre" => Term::Pillar(data(ValueMatch::Regex, "pillar_pcre")?),
-        "ipcidr" => Term::IpCidr(IpMatch::parse(text()?)?),
-        "compound" => return compile_compound(&spec.tgt),
-        "nodegroup" => {
+    let term = match TargetType::parse(&spec.tgt_type)? {
+        TargetType::Glob => Term::IdGlob(Fnmatch::new(text()?)?),
+        TargetType::Pcre => Term::IdPcre(compound::id_regex(text()?)?),
+        TargetType::List => Term::IdList(list_items(&spec.tgt)?),
+        TargetType::Grain => Term::Grain(data(ValueMatch::Glob, "grain")?),
+        TargetType::GrainPcre => Term::Grain(data(ValueMatch::Regex, "grain_pcre")?),
+        TargetType::Pillar => Term::Pillar(data(ValueMatch::Glob, "pillar")?),
+        TargetType::PillarPcre => Term::Pillar(data(ValueMatch::Regex, "pillar_pcre")?),
+        TargetType::IpCidr => Term::IpCidr(IpMatch::parse(text()?)?),
+        TargetType::Compound => return compile_compound(&spec.tgt),
+        TargetType::Nodegroup => {
             return Err(TargetError::NodegroupNotExpanded(
                 spec.tgt.as_str().unwrap_or_default().to_string(),
             ));
         }
-        "range" => return Err(TargetError::RangeUnsupported),
-        other => return Err(TargetError::UnknownType(other.to_string())),
+        TargetType::Range => return Err(TargetError::RangeUnsupported),
     };
     Ok(Expr::Term(term))
 }
