@@ -71,7 +71,7 @@ pub struct JobRecord {
     pub user: String,
     /// The minions expected to answer, as computed at publish time.
     #[serde(default)]
-    pub minions: Vec<String>,
+    pub minions: Vec<MinionId>,
 }
 
 /// One minion's return for one job: the parts of Salt's `_return` load worth
@@ -838,7 +838,10 @@ mod tests {
             tgt: json!("web*"),
             tgt_type: "glob".into(),
             user: "root".into(),
-            minions: vec!["web1".into(), "web2".into()],
+            minions: vec![
+                MinionId::parse("web1").expect("id"),
+                MinionId::parse("web2").expect("id"),
+            ],
         }
     }
 

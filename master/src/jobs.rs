@@ -307,7 +307,7 @@ pub async fn publish(
         tgt: tgt.tgt.clone(),
         tgt_type: tgt.tgt_type.clone(),
         user: job.user.clone(),
-        minions: minions.iter().map(|m| m.to_string()).collect(),
+        minions: minions.to_vec(),
     };
     let exact = target
         .is_id_only()

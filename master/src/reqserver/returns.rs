@@ -89,7 +89,7 @@ fn in_flight_from_record(job: JobRecord) -> Result<JobInFlight, String> {
     let expected = job.minions.len();
     let exact = target
         .is_id_only()
-        .then(|| job.minions.into_iter().collect());
+        .then(|| job.minions.iter().map(MinionId::to_string).collect());
     Ok(JobInFlight::new(job.user, target, exact, expected))
 }
 
@@ -231,7 +231,7 @@ fn scheduled_job_record(minion: &MinionId, ret: &JobReturn) -> JobRecord {
         tgt: json!(minion),
         tgt_type: "glob".into(),
         user: "schedule".into(),
-        minions: vec![minion.to_string()],
+        minions: vec![minion.clone()],
     }
 }
 
@@ -424,7 +424,7 @@ mod tests {
             tgt: json!("web1,web2"),
             tgt_type: "list".into(),
             user: "root".into(),
-            minions: vec!["web1".into(), "web2".into()],
+            minions: vec![id("web1"), id("web2")],
         };
         parts.cache.save_job(&record).expect("save");
         let stamp = ReturnRecord::from_return(&job_return(&jid()));
@@ -468,7 +468,7 @@ mod tests {
         let job = parts.cache.get_job(&own).expect("read").expect("a job");
         assert_eq!(
             (job.user.as_str(), job.minions.as_slice()),
-            ("schedule", &["web1".to_string()][..])
+            ("schedule", &[id("web1")][..])
         );
 
         let reply = path
