@@ -169,10 +169,11 @@ fn saltenv_arg(args: &[Value], kwargs: &Map<String, Value>) -> String {
 
 async fn file_list(master: &Master, saltenv: &str) -> Result<Vec<String>, RunnerError> {
     let (fs, env) = (master.fileserver.clone(), saltenv.to_string());
-    let manifest = tokio::task::spawn_blocking(move || fs.manifest(&env))
-        .await
-        .map_err(|e| RunnerError::Failed(e.to_string()))?
-        .map_err(|e| RunnerError::Failed(e.to_string()))?;
+    let manifest =
+        tokio::task::spawn_blocking(move || fs.manifest(&crate::fileserver::known_env(&env)?))
+            .await
+            .map_err(|e| RunnerError::Failed(e.to_string()))?
+            .map_err(|e| RunnerError::Failed(e.to_string()))?;
     Ok(manifest.into_iter().map(|e| e.path.to_string()).collect())
 }
 

@@ -17,7 +17,7 @@ use brine_common::event::Event;
 use brine_common::fileroots::{
     Chunk, FileEntry, FileStore, RootsError, first_found, merge_first_wins,
 };
-use brine_common::ids::RelPath;
+use brine_common::ids::{RelPath, SaltEnv};
 use serde_json::json;
 
 use crate::daemon::Master;
@@ -120,8 +120,11 @@ impl FileServer {
     }
 
     /// Every file of `env` by path; the first backend that has a path wins.
-    pub fn manifest(&self, env: &str) -> Result<Vec<FileEntry>, FileServerError> {
-        let manifests = self.backends.iter().map(|backend| backend.manifest(env));
+    pub fn manifest(&self, env: &SaltEnv) -> Result<Vec<FileEntry>, FileServerError> {
+        let manifests = self
+            .backends
+            .iter()
+            .map(|backend| backend.manifest(env.as_str()));
         merge_first_wins(manifests)?.ok_or_else(|| FileServerError::NoEnv(env.to_string()))
     }
 
@@ -129,7 +132,7 @@ impl FileServer {
     /// from the first backend that has it.
     pub fn read_chunk(
         &self,
-        env: &str,
+        env: &SaltEnv,
         path: &RelPath,
         offset: u64,
         len: usize,
@@ -137,7 +140,7 @@ impl FileServer {
         let answers = self
             .backends
             .iter()
-            .map(|backend| backend.read_chunk(env, path, offset, len));
+            .map(|backend| backend.read_chunk(env.as_str(), path, offset, len));
         first_found(answers)?
             .ok_or_else(|| FileServerError::NotFound(path.to_string(), env.to_string()))
     }
@@ -158,11 +161,11 @@ impl FileStore for FileServer {
     type Error = FileServerError;
 
     fn env_files(&self, env: &str) -> Result<Vec<FileEntry>, FileServerError> {
-        self.manifest(env)
+        self.manifest(&known_env(env)?)
     }
 
     fn file_chunk(&self, env: &str, path: &RelPath, offset: u64, len: usize) -> Chunk<Self> {
-        self.read_chunk(env, path, offset, len)
+        self.read_chunk(&known_env(env)?, path, offset, len)
     }
 
     fn no_such_env(error: &FileServerError) -> bool {
@@ -175,6 +178,13 @@ impl FileStore for FileServer {
             FileServerError::NotFound(..) | FileServerError::NoEnv(_)
         )
     }
+}
+
+/// `raw` as an environment name; one that is not a valid name is an
+/// environment no backend has (`NoEnv`), as the backends answered before
+/// names were validated here.
+pub fn known_env(raw: &str) -> Result<SaltEnv, FileServerError> {
+    SaltEnv::parse(raw).map_err(|_| FileServerError::NoEnv(raw.to_string()))
 }
 
 /// Update the file server off the async threads, log failures, and fire

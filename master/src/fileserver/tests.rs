@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use brine_common::fileroots::Roots;
-use brine_common::ids::RelPath;
+use brine_common::ids::{RelPath, SaltEnv};
 use serde_json::{Map, Value, json};
 
 use super::gitfs::{Defaults, GitFs, RefType, Remote};
@@ -88,6 +88,10 @@ fn gitfs(entries: Vec<Value>, cache: &Path) -> GitFs {
 
 fn rel(p: &str) -> RelPath {
     RelPath::parse(p).expect("path")
+}
+
+fn env(name: &str) -> SaltEnv {
+    SaltEnv::parse(name).expect("env")
 }
 
 fn read(fs: &dyn Backend, env: &str, path: &str) -> Option<String> {
@@ -328,25 +332,33 @@ fn backends_combine_in_order_first_wins() {
     assert!(fs.has_git());
     assert_eq!(fs.environments(), ["base", "dev", "prod"]);
     let (data, _) = fs
-        .read_chunk("base", &rel("top.sls"), 0, 100)
+        .read_chunk(&env("base"), &rel("top.sls"), 0, 100)
         .expect("read");
     assert_eq!(data, b"from roots\n");
     let files: Vec<String> = fs
-        .manifest("base")
+        .manifest(&env("base"))
         .expect("manifest")
         .into_iter()
         .map(|e| e.path.to_string())
         .collect();
     assert_eq!(files, ["git-only.sls", "top.sls"]);
     assert!(matches!(
-        fs.read_chunk("base", &rel("none"), 0, 1),
+        fs.read_chunk(&env("base"), &rel("none"), 0, 1),
         Err(FileServerError::NotFound(..))
     ));
-    assert!(matches!(fs.manifest("qa"), Err(FileServerError::NoEnv(_))));
+    assert!(matches!(
+        fs.manifest(&env("qa")),
+        Err(FileServerError::NoEnv(_))
+    ));
+    // A name that cannot be an environment is one no backend has.
+    assert!(matches!(
+        super::known_env("../base"),
+        Err(FileServerError::NoEnv(_))
+    ));
 
     let fs = FileServer::new(vec![git(), roots()]);
     let (data, _) = fs
-        .read_chunk("base", &rel("top.sls"), 0, 100)
+        .read_chunk(&env("base"), &rel("top.sls"), 0, 100)
         .expect("read");
     assert_eq!(data, b"from git\n");
 }

@@ -19,8 +19,7 @@ pub(super) fn environments(fileserver: &FileServer) -> Reply {
 pub(super) async fn list(fileserver: &Arc<FileServer>, saltenv: SaltEnv) -> Reply {
     let fs = fileserver.clone();
     file_reply(
-        tokio::task::spawn_blocking(move || fs.manifest(saltenv.as_str()).map(Reply::FileList))
-            .await,
+        tokio::task::spawn_blocking(move || fs.manifest(&saltenv).map(Reply::FileList)).await,
     )
 }
 
@@ -36,7 +35,7 @@ pub(super) async fn chunk(
     let len = len.min(MAX_FILE_CHUNK) as usize;
     file_reply(
         tokio::task::spawn_blocking(move || {
-            fs.read_chunk(saltenv.as_str(), &path, offset, len)
+            fs.read_chunk(&saltenv, &path, offset, len)
                 .map(|(data, size)| Reply::FileChunk { data, size })
         })
         .await,
