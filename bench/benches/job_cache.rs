@@ -83,7 +83,7 @@ fn job(jid: &Jid, minions: &[MinionId]) -> JobRecord {
         tgt: json!("*"),
         tgt_type: "glob".into(),
         user: "root".into(),
-        minions: minions.iter().map(|m| m.to_string()).collect(),
+        minions: minions.to_vec(),
     }
 }
 
