@@ -233,17 +233,9 @@ fn compare(op: Cmp, left: &Json, right: &Json) -> Result<Json, String> {
     }))
 }
 
-pub(super) fn python_type(value: &Json) -> &'static str {
-    match value {
-        Json::Null => "NoneType",
-        Json::Bool(_) => "bool",
-        Json::Number(n) if n.is_f64() => "float",
-        Json::Number(_) => "int",
-        Json::String(_) => "str",
-        Json::Array(_) => "list",
-        Json::Object(_) => "dict",
-    }
-}
+/// Python's type name, for the `TypeError` texts JMESPath's Python
+/// implementation raises.
+pub(super) use brine_common::pure_functions::python_type;
 
 /// A value's JMESPath type name.
 pub(super) fn jmes_type(value: &Json) -> &'static str {
