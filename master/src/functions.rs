@@ -1,7 +1,8 @@
 //! The master's own execution functions (Salt's master loads `minion_mods`
 //! for its pillar, reactor and orchestrate templates). Only functions that
 //! need nothing of a minion host are registered: the pure ones of
-//! `brine_common::pure_functions` (`test.*`, `file.join`/`basename`/`dirname`).
+//! `brine_common::pure_functions` (`test.*`, `log.*`,
+//! `file.join`/`basename`/`dirname`).
 //! `config.get`, `pillar.get`, `grains.filter_by` and `defaults.merge` the
 //! renderer answers itself.
 
@@ -86,6 +87,11 @@ mod tests {
         assert_eq!(
             functions.call("file.basename", vec![json!("/a/b")], Map::new()),
             Some(Ok(json!("b")))
+        );
+        // `{% do salt['log.info'](...) %}` in a pillar or reactor SLS.
+        assert_eq!(
+            functions.call("log.info", vec![json!("rendering")], Map::new()),
+            Some(Ok(json!(true)))
         );
         assert!(
             functions

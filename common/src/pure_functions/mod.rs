@@ -8,11 +8,14 @@ use serde_json::Value;
 use crate::functions::Functions;
 
 pub mod file_paths;
+pub mod log;
 pub mod test;
 
-/// Register every pure function (`test.*`, `file.join`/`basename`/`dirname`).
+/// Register every pure function (`test.*`, `log.*`,
+/// `file.join`/`basename`/`dirname`).
 pub fn register<C: Send + 'static>(f: &mut Functions<C>) {
     test::register(f);
+    log::register(f);
     file_paths::register(f);
 }
 

@@ -29,7 +29,6 @@ pub mod group;
 pub mod host;
 pub mod hosts;
 pub mod locale;
-pub mod log;
 pub mod match_;
 pub mod mine;
 pub mod mount;
@@ -297,7 +296,7 @@ fn all_functions() -> Functions<MinionCtx> {
     grains::register(&mut f);
     group::register(&mut f);
     hosts::register(&mut f);
-    log::register(&mut f);
+    brine_common::pure_functions::log::register(&mut f);
     match_::register(&mut f);
     mine::register(&mut f);
     mount::register(&mut f);

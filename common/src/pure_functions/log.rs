@@ -1,12 +1,12 @@
 //! Salt's `log` module (`salt/modules/logmod.py`): write a message to the
-//! minion's log at a level and return `True`, so templates can log with
-//! `{% do salt['log.info']('...') %}`.
+//! log at a level and return `True`, so templates can log with
+//! `{% do salt['log.info']('...') %}`. Pure: the minion and the master (its
+//! pillar, reactor and orchestrate templates) register the same functions.
 
-use brine_common::functions::{Call, FnError, FnOutput, Functions};
-use brine_common::output::python::to_str;
 use serde_json::Value;
 
-use super::MinionCtx;
+use crate::functions::{Call, FnError, FnOutput, Functions};
+use crate::output::python::to_str;
 
 /// Salt's doc string of one level's function.
 macro_rules! doc {
@@ -50,9 +50,9 @@ const LEVELS: [(&str, Level, &str); 6] = [
     ),
 ];
 
-pub fn register(f: &mut Functions<MinionCtx>) {
+pub fn register<C: Send + 'static>(f: &mut Functions<C>) {
     for (name, level, doc) in LEVELS {
-        f.register(name, "message", doc, move |_, call| async move {
+        f.register(name, "message", doc, move |_: C, call| async move {
             log(level, &call)
         });
     }
