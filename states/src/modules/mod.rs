@@ -135,6 +135,19 @@ pub(crate) fn strings(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// An execution error's own message (Python's `str(exc)`), without what
+/// the execution layer puts before it (`ERROR: ` for a
+/// `CommandExecutionError`, `ERROR executing '<fun>': ` for a
+/// `SaltInvocationError`).
+pub(crate) fn exc_text(e: &str) -> &str {
+    if let Some(msg) = e.strip_prefix("ERROR: ") {
+        return msg;
+    }
+    e.strip_prefix("ERROR executing '")
+        .and_then(|rest| rest.split_once("': "))
+        .map_or(e, |(_, msg)| msg)
+}
+
 /// A test-mode answer: nothing done, `result: None`, the predicted changes.
 pub(crate) fn pending(
     name: &str,
@@ -174,3 +187,16 @@ pub(crate) fn name_of<'a>(c: &'a StateCall<'_>) -> &'a str {
 
 #[cfg(test)]
 pub(crate) mod mock;
+
+#[cfg(test)]
+mod tests {
+    use super::exc_text;
+
+    #[test]
+    fn exc_text_strips_the_execution_layers_prefix() {
+        assert_eq!(exc_text("ERROR: boom"), "boom");
+        assert_eq!(exc_text("ERROR executing 'a.b': bad arg"), "bad arg");
+        assert_eq!(exc_text("plain"), "plain");
+        assert_eq!(exc_text("Unable to find 'x': y"), "Unable to find 'x': y");
+    }
+}

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use regex::Regex;
 use serde_json::{Map, Value, json};
 
-use super::timezone::exc_text;
+use super::exc_text;
 use super::{arg, call, list_of, name_of, str_of, strings, text, truthy};
 use crate::host::StateHost;
 use crate::lowstate::{StateCall, StateModules, StateResult};

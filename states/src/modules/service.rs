@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use super::{call, name_of, one, pending, truthy};
+use super::{call, exc_text, name_of, one, pending, truthy};
 use crate::lowstate::{StateCall, StateModules, StateResult};
 
 pub fn register(m: &mut StateModules) {
@@ -31,15 +31,6 @@ enum Missing {
     /// Succeed: nothing to stop or disable (`dead`, `disabled`); in test
     /// mode, `dead` says it would have been `verb`.
     Pass(Option<&'static str>),
-}
-
-/// An execution error's own text (Salt's `exc.strerror`), without the
-/// `ERROR: ` the execution layer puts before it.
-fn strerror(e: String) -> String {
-    match e.strip_prefix("ERROR: ") {
-        Some(msg) => msg.to_string(),
-        None => e,
-    }
 }
 
 /// Salt's `_offline()`: systemd is installed but not running (a container),
@@ -68,12 +59,12 @@ fn with_service(
         pending(name, msg, Default::default())
     };
     match (ask(c, "service.available"), missing) {
-        (Ok(true), _) => f().unwrap_or_else(|e| StateResult::fail(name, strerror(e))),
+        (Ok(true), _) => f().unwrap_or_else(|e| StateResult::fail(name, exc_text(&e))),
         (Ok(false), Missing::Fail(verb)) if c.test => not_present(verb),
         (Ok(false), Missing::Pass(Some(verb))) if c.test => not_present(verb),
         (Ok(false), Missing::Fail(_)) => StateResult::fail(name, absent),
         (Ok(false), Missing::Pass(_)) => StateResult::ok(name, absent),
-        (Err(e), _) => StateResult::fail(name, strerror(e)),
+        (Err(e), _) => StateResult::fail(name, exc_text(&e)),
     }
 }
 
@@ -287,7 +278,7 @@ fn mask_state(c: &StateCall<'_>, mask: bool) -> StateResult {
             ))
         }
     };
-    run().unwrap_or_else(|e| StateResult::fail(name, strerror(e)))
+    run().unwrap_or_else(|e| StateResult::fail(name, exc_text(&e)))
 }
 
 fn masked(c: &StateCall<'_>) -> StateResult {

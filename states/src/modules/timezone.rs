@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{arg, call, name_of, text, truthy};
+use super::{arg, call, exc_text, name_of, text, truthy};
 use crate::lowstate::{StateCall, StateModules, StateResult};
 
 pub fn register(m: &mut StateModules) {
@@ -18,19 +18,6 @@ pub fn register(m: &mut StateModules) {
         "timezone.get_zone",
         "timezone module could not be loaded",
     );
-}
-
-/// An execution error's own message (Python's `str(exc)`), without what
-/// the execution layer puts before it (`ERROR: ` for a
-/// `CommandExecutionError`, `ERROR executing '<fun>': ` for a
-/// `SaltInvocationError`).
-pub(crate) fn exc_text(e: &str) -> &str {
-    if let Some(msg) = e.strip_prefix("ERROR: ") {
-        return msg;
-    }
-    e.strip_prefix("ERROR executing '")
-        .and_then(|rest| rest.split_once("': "))
-        .map_or(e, |(_, msg)| msg)
 }
 
 /// Python's `utc == flag` for a `bool` flag: `True == 1`, `False == 0`.
@@ -255,12 +242,5 @@ mod tests {
             r.comment,
             "Unable to compare desired timezone 'Mars/Base' to system timezone: Can't find a local timezone \"Mars/Base\""
         );
-    }
-
-    #[test]
-    fn exc_text_strips_the_execution_layers_prefix() {
-        assert_eq!(exc_text("ERROR: boom"), "boom");
-        assert_eq!(exc_text("ERROR executing 'a.b': bad arg"), "bad arg");
-        assert_eq!(exc_text("plain"), "plain");
     }
 }

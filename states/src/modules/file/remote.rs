@@ -155,7 +155,7 @@ fn cache(c: &StateCall<'_>, url: &str, hsum: Option<&str>) -> Result<String, Str
         ],
     )
     .map(|v| text(&v))
-    .map_err(|e| e.strip_prefix("ERROR: ").unwrap_or(&e).to_string())
+    .map_err(|e| crate::modules::exc_text(&e).to_string())
 }
 
 /// `file.manage_file`'s check of a downloaded file.

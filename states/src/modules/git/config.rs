@@ -17,7 +17,7 @@ use crate::modules::{call, name_of, one, pending, str_of, text};
 /// An execution error's own text, without the execution layer's `ERROR: `
 /// and Salt's `Command '...' failed: ` (Salt's `_strip_exc`).
 pub(super) fn strip_exc(e: &str) -> String {
-    let e = e.strip_prefix("ERROR: ").unwrap_or(e);
+    let e = crate::modules::exc_text(e);
     if let Some(rest) = e.strip_prefix("Command ")
         && let Some(i) = rest.find(" failed: ")
         && rest.starts_with(['\'', '"'])

@@ -82,12 +82,9 @@ fn pkg_call(
     args: Vec<Value>,
     kwargs: Map<String, Value>,
 ) -> Result<Value, String> {
-    c.host.call(fun, args, kwargs).map_err(|e| {
-        e.strip_prefix("ERROR: ")
-            .or_else(|| e.split_once("': ").map(|(_, rest)| rest))
-            .unwrap_or(&e)
-            .to_string()
-    })
+    c.host
+        .call(fun, args, kwargs)
+        .map_err(|e| crate::modules::exc_text(&e).to_string())
 }
 
 /// The test-mode and conflict checks that set `result: False` but go on
