@@ -378,6 +378,19 @@ pub fn rstrip(text: &str) -> &str {
     text.trim_end_matches(|ch: char| ch.is_whitespace() || ('\x1c'..='\x1f').contains(&ch))
 }
 
+/// Python's type name of a JSON value (for Python's `TypeError` messages).
+pub fn python_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@
 use crate::functions::{Call, FnError, FnOutput, Functions};
 use serde_json::Value;
 
-use super::python_type;
+use crate::output::python::python_type;
 
 pub fn register<C: Send + 'static>(f: &mut Functions<C>) {
     f.register("file.join", "a, *p", JOIN_DOC, |_: C, call| async move {

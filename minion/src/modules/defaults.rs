@@ -102,7 +102,7 @@ fn update(args: &Args) -> Result<Value, FnError> {
     let Value::Object(nodes) = dest else {
         return Err(FnError::Exception(format!(
             "AttributeError: '{}' object has no attribute 'items'",
-            dictupdate::python_type(&dest)
+            brine_common::output::python::python_type(&dest)
         )));
     };
     let mut out = Map::new();

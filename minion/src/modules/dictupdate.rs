@@ -11,6 +11,7 @@
 //! within the second list stay).
 
 use brine_common::functions::FnError;
+use brine_common::output::python::python_type;
 use serde_json::{Map, Value};
 
 /// Salt's `TypeError` text when `update` is given something that is not a dict.
@@ -168,8 +169,6 @@ fn as_sequence(value: Value) -> Vec<Value> {
         other => vec![other],
     }
 }
-
-pub use brine_common::pure_functions::python_type;
 
 #[cfg(test)]
 mod tests {

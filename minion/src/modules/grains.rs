@@ -143,7 +143,7 @@ fn filter_by(grains: &Map<String, Value>, call: &Call) -> Result<Value, FnError>
     let Some(Value::Object(table)) = call.param(0, "lookup_dict") else {
         let kind = call
             .param(0, "lookup_dict")
-            .map_or("NoneType", super::dictupdate::python_type);
+            .map_or("NoneType", brine_common::output::python::python_type);
         return Err(FnError::Exception(format!(
             "AttributeError: '{kind}' object has no attribute 'get'"
         )));

@@ -242,7 +242,7 @@ fn lookup_table(value: Option<&Value>) -> Result<Map<String, Value>, FnError> {
         Some(Value::Object(map)) => Ok(map.clone()),
         other => Err(FnError::Exception(format!(
             "TypeError: '{}' object is not iterable as a lookup table",
-            dictupdate::python_type(other.unwrap_or(&Value::Null))
+            brine_common::output::python::python_type(other.unwrap_or(&Value::Null))
         ))),
     }
 }
@@ -271,7 +271,7 @@ async fn search_by(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
             other => {
                 return Err(FnError::Exception(format!(
                     "TypeError: '{}' object is not iterable",
-                    dictupdate::python_type(other)
+                    brine_common::output::python::python_type(other)
                 )));
             }
         };

@@ -9,8 +9,9 @@ use brine_common::output::python::{self, to_str, truthy};
 use serde_json::{Map, Value};
 
 use super::MinionCtx;
-use super::dictupdate::{self, python_type};
+use super::dictupdate;
 use super::process::Args;
+use brine_common::output::python::python_type;
 
 const UPDATE_SIG: &str = "dest, upd, recursive_update=True, merge_lists=False";
 const MERGE_SIG: &str = "obj_a, obj_b, strategy='smart', renderer='yaml', merge_lists=False";

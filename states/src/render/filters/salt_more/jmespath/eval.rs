@@ -235,7 +235,7 @@ fn compare(op: Cmp, left: &Json, right: &Json) -> Result<Json, String> {
 
 /// Python's type name, for the `TypeError` texts JMESPath's Python
 /// implementation raises.
-pub(super) use brine_common::pure_functions::python_type;
+pub(super) use brine_common::output::python::python_type;
 
 /// A value's JMESPath type name.
 pub(super) fn jmes_type(value: &Json) -> &'static str {
