@@ -277,3 +277,48 @@ fn git_ext_pillar_follows_branches_and_commits() {
         "the deleted branch's pillar is still served: {gone:#}"
     );
 }
+
+/// A masterless minion's pillar may call its execution functions, but not
+/// one that compiles the pillar again: `pillar.items` from the pillar's own
+/// template is refused (an `_errors` entry naming why) instead of recursing
+/// until the process runs out of threads.
+#[test]
+fn a_masterless_pillar_that_asks_for_itself_is_refused_not_recursed() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = dir.path();
+    for sub in ["pillar", "conf"] {
+        std::fs::create_dir_all(root.join(sub)).expect("mkdir");
+    }
+    write(root, "pillar/top.sls", "base:\n  '*':\n    - selfref\n");
+    write(
+        root,
+        "pillar/selfref.sls",
+        "echoed: {{ salt['test.echo']('fine') }}\nall: {{ salt['pillar.items']() }}\n",
+    );
+    write(
+        root,
+        "conf/minion",
+        &format!(
+            "id: m\nfile_client: local\nroot_dir: {r}\npillar_roots:\n  base:\n    - {r}/pillar\n",
+            r = root.display()
+        ),
+    );
+    let out = crate::cluster::run_with_timeout(
+        std::process::Command::new(crate::cluster::bin("brine-call"))
+            .arg("-c")
+            .arg(root.join("conf"))
+            .args(["--local", "--out", "json", "pillar.items", "unmask=True"]),
+        Duration::from_secs(60),
+    );
+    let errors = json_out(&out)["local"]["_errors"].to_string();
+    assert!(
+        errors.contains("Rendering SLS 'selfref' failed"),
+        "the pillar's render error is reported: {errors} / {}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("pillar.items and friends are not available while rendering pillar"),
+        "the log says why: {}",
+        stderr(&out)
+    );
+}
