@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use brine_client::JobRequest;
 use brine_common::target::{Target, TargetError, expand_nodegroups, restrict_to_ids};
+use brine_common::typed_key::spell_keys;
 use brine_common::wire::TargetSpec;
 use serde_json::{Map, Value};
 
@@ -200,7 +201,10 @@ pub async fn run_all(
     }
     let mut results = Vec::with_capacity(calls.len());
     for call in calls {
-        results.push(execute(state, call).await?);
+        // A `None` or bool key in a return (a marker in our maps) leaves as
+        // salt-api's `json.dumps` spells it.
+        let result = execute(state, call).await?;
+        results.push(spell_keys(&result).into_owned());
     }
     Ok(results)
 }

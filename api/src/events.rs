@@ -19,6 +19,7 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use brine_client::{ClientReply, Connection};
 use brine_common::event::Event;
+use brine_common::typed_key::spell_keys;
 use brine_common::wire::TargetSpec;
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -95,7 +96,8 @@ async fn next_frame(
 }
 
 fn frame(ev: &Event) -> Bytes {
-    let data = json!({"tag": ev.tag, "data": ev.data});
+    // Marker keys (`None`, bools) as salt-api's `json.dumps` spells them.
+    let data = json!({"tag": ev.tag, "data": spell_keys(&ev.data)});
     Bytes::from(format!("tag: {}\ndata: {data}\n\n", ev.tag))
 }
 

@@ -23,5 +23,6 @@ pub mod schedule;
 pub mod snapshot;
 pub mod target;
 pub mod truth;
+pub mod typed_key;
 pub mod wire;
 pub mod yaml;

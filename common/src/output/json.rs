@@ -94,7 +94,8 @@ impl Writer {
         self.out.push('{');
         for (index, (key, value)) in entries.enumerate() {
             self.item_start(index, depth + 1);
-            self.string(key);
+            // A null or bool key prints as `json.dumps` spells it.
+            self.string(crate::typed_key::json_key(key));
             self.out.push_str(": ");
             self.value(value, depth + 1);
         }

@@ -25,6 +25,7 @@ mod nested;
 pub mod python;
 mod text;
 
+use crate::typed_key::sorted_as_python;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::fmt;
@@ -189,7 +190,7 @@ pub fn render_value(format: OutputFormat, opts: &OutputOptions, value: &Value) -
     let text = match format {
         OutputFormat::Nested => nested::render_value(value, 0, opts.color),
         OutputFormat::Json => json::render_value(value, opts.indent),
-        OutputFormat::Yaml => crate::yaml::dump_block(&with_sorted_keys(value)),
+        OutputFormat::Yaml => crate::yaml::dump_block(&sorted_as_python(value)),
         OutputFormat::Txt => strip_esc(&python::to_str(value)).into_owned(),
         OutputFormat::Raw => python::repr(value),
         OutputFormat::Quiet => String::new(),
@@ -223,27 +224,9 @@ fn render_yaml(entries: &[(&str, &Value)]) -> String {
     sorted.sort_by(|a, b| a.0.cmp(b.0));
     let map: Map<String, Value> = sorted
         .into_iter()
-        .map(|(key, value)| (key.to_owned(), with_sorted_keys(value)))
+        .map(|(key, value)| (key.to_owned(), sorted_as_python(value)))
         .collect();
     crate::yaml::dump_block(&Value::Object(map))
-}
-
-/// A copy of `value` whose maps list their keys in sorted order.
-fn with_sorted_keys(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(key, item)| (key.clone(), with_sorted_keys(item)))
-                    .collect(),
-            )
-        }
-        Value::Array(items) => Value::Array(items.iter().map(with_sorted_keys).collect()),
-        scalar => scalar.clone(),
-    }
 }
 
 /// `display_output`: `rstrip()` the outputter's text and print it with one

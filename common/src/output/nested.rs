@@ -15,8 +15,10 @@
 //! and `|_` turn red. Each coloured piece ends with a reset.
 
 use super::{python, strip_esc};
+use crate::typed_key;
 use serde_json::Value;
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 /// The escape sequences of Salt's default theme (`salt/utils/color.py`:
 /// every `TextFormat` starts with a reset, `0;`).
@@ -139,18 +141,40 @@ impl Display {
 
     /// Dicts are only ever reached with an empty prefix (a dict inside a list
     /// is given ""), so keys print flush at `indent`.
-    fn dict(&mut self, mut entries: Vec<(&str, &Value)>, indent: usize) {
+    fn dict(&mut self, entries: Vec<(&str, &Value)>, indent: usize) {
         // The top level (indent 0) is the minion-id dict; it has no divider.
         if indent > 0 {
             self.line(indent, self.structure, "", "----------", "");
         }
-        // Python's `sorted()` on str compares code points; UTF-8 byte order
-        // is the same order.
-        entries.sort_by(|a, b| a.0.cmp(b.0));
-        for (key, value) in entries {
-            let key: Cow<str> = strip_esc(key);
+        for (key, value) in sorted_entries(entries) {
+            let key: Cow<str> = strip_esc(typed_key::python_str_key(key));
             self.line(indent, self.structure, "", &key, ":");
             self.value(value, indent + 4, "");
         }
     }
+}
+
+/// A dict's entries in the order Salt's `nested` prints them: `sorted()` of
+/// the keys (strings by code point, which UTF-8 byte order is too); keys
+/// Python cannot compare (`None` beside a string) are first turned into
+/// their `str()`, as Salt does on the `TypeError`, so a `True` key and a
+/// `'True'` key become one entry holding the later value.
+fn sorted_entries<'a>(mut entries: Vec<(&'a str, &'a Value)>) -> Vec<(&'a str, &'a Value)> {
+    if typed_key::sort_as_python(&mut entries, |entry| entry.0) {
+        return entries;
+    }
+    let mut by_str: Vec<(&str, &Value)> = Vec::with_capacity(entries.len());
+    let mut positions: HashMap<&str, usize> = HashMap::new();
+    for (key, value) in entries {
+        let key = typed_key::python_str_key(key);
+        match positions.get(key) {
+            Some(&index) => by_str[index].1 = value,
+            None => {
+                positions.insert(key, by_str.len());
+                by_str.push((key, value));
+            }
+        }
+    }
+    by_str.sort_by(|a, b| a.0.cmp(b.0));
+    by_str
 }

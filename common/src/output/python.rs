@@ -65,7 +65,10 @@ fn write_repr(out: &mut String, value: &Value) {
                 if index > 0 {
                     out.push_str(", ");
                 }
-                out.push_str(&str_repr(key));
+                match crate::typed_key::TypedKey::parse(key) {
+                    Some(typed) => out.push_str(typed.python()),
+                    None => out.push_str(&str_repr(key)),
+                }
                 out.push_str(": ");
                 write_repr(out, item);
             }

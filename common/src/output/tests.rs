@@ -460,3 +460,119 @@ fn nothing_to_show_prints_nothing() {
     assert_eq!(render_all(OutputFormat::Nested, &PLAIN, &Map::new()), "");
     assert_eq!(render_all(OutputFormat::Txt, &PLAIN, &Map::new()), "");
 }
+
+/// Null, bool and infinite keys (marker keys from the YAML loader) print as
+/// Salt 3008.5 printed `pillar.items` for this pillar, in every outputter:
+/// `keys: {~: a, yes: b, no: b2, .inf: c, -.inf: c2, .nan: c3, 'null': d,
+/// 'True': e, nested: {~: {yes: x}}}` and `bools: {yes: 1, no: 0, .inf: 2}`.
+#[test]
+fn typed_keys_print_as_salt_prints_them() {
+    use crate::typed_key::TypedKey;
+    let [null, yes, no] =
+        [TypedKey::Null, TypedKey::Bool(true), TypedKey::Bool(false)].map(TypedKey::marker);
+    let [inf, ninf, nan] =
+        [f64::INFINITY, f64::NEG_INFINITY, f64::NAN].map(|f| TypedKey::Float(f).marker());
+    let ret = json!({
+        "keys": {
+            (null.clone()): "a", (yes.clone()): "b", (no.clone()): "b2", (inf.clone()): "c",
+            (ninf): "c2", (nan): "c3", "null": "d", "True": "e",
+            "nested": {(null): {(yes.clone()): "x"}},
+        },
+        "bools": {(yes): 1, (no): 0, (inf): 2},
+    });
+    let returns = map(json!({"local": ret}));
+    let render = |format| render_all(format, &PLAIN, &returns);
+    assert_eq!(
+        render(OutputFormat::Json),
+        r#"{
+    "local": {
+        "keys": {
+            "null": "a",
+            "true": "b",
+            "false": "b2",
+            "Infinity": "c",
+            "-Infinity": "c2",
+            "NaN": "c3",
+            "null": "d",
+            "True": "e",
+            "nested": {
+                "null": {
+                    "true": "x"
+                }
+            }
+        },
+        "bools": {
+            "true": 1,
+            "false": 0,
+            "Infinity": 2
+        }
+    }
+}
+"#
+    );
+    assert_eq!(
+        render(OutputFormat::Nested),
+        "local:
+    ----------
+    bools:
+        ----------
+        False:
+            0
+        True:
+            1
+        inf:
+            2
+    keys:
+        ----------
+        -inf:
+            c2
+        False:
+            b2
+        None:
+            a
+        True:
+            e
+        inf:
+            c
+        nan:
+            c3
+        nested:
+            ----------
+            None:
+                ----------
+                True:
+                    x
+        null:
+            d
+"
+    );
+    assert_eq!(
+        render(OutputFormat::Yaml),
+        "local:
+  bools:
+    false: 0
+    true: 1
+    .inf: 2
+  keys:
+    null: a
+    true: b
+    false: b2
+    .inf: c
+    -.inf: c2
+    .nan: c3
+    'null': d
+    'True': e
+    nested:
+      null:
+        true: x
+"
+    );
+    let python = "{'keys': {None: 'a', True: 'b', False: 'b2', inf: 'c', -inf: 'c2', nan: 'c3', \
+                  'null': 'd', 'True': 'e', 'nested': {None: {True: 'x'}}}, \
+                  'bools': {True: 1, False: 0, inf: 2}}";
+    assert_eq!(render(OutputFormat::Txt), format!("local: {python}\n"));
+    assert_eq!(
+        render(OutputFormat::Raw),
+        format!("{{'local': {python}}}\n")
+    );
+}

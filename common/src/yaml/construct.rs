@@ -73,7 +73,7 @@ impl NonStringKey {
             Scalar::Float(_) => "float",
         };
         Some(NonStringKey {
-            key: key.json_key(),
+            key: key.map_key(),
             shown: key.python_str(),
             type_name,
         })
@@ -83,7 +83,9 @@ impl NonStringKey {
 /// A mapping key that was not a string in the YAML text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NonStringKey {
-    /// The key as our maps spell it (Salt's JSON spelling).
+    /// The key as our maps spell it: Python's `str()` of an int or float,
+    /// a marker for `None`, a bool or a non-finite float (see
+    /// [`crate::typed_key`]).
     pub key: String,
     /// The key as Python's `str()` prints it (`True`, `None`, `1.5`).
     pub shown: String,
@@ -267,11 +269,14 @@ impl Constructor<'_> {
         }
     }
 
-    /// A mapping. Keys are spelled as Salt's JSON output spells them, since
-    /// our maps are keyed by strings. A key is a duplicate if Python would
-    /// call it one (`1`, `1.0` and `true` are equal there) or if its spelling
-    /// is already taken (`1` and `"1"`, which Python would keep apart); the
-    /// error names it as Python's `str()` does, as Salt's message does.
+    /// A mapping. Our maps are keyed by strings: an int or finite float key
+    /// is spelled as Python's `str()` prints it, a null, bool or non-finite
+    /// float key as its marker ([`crate::typed_key`]), so that templates
+    /// see it typed and `~` and `"null"` stay two keys. A key is a duplicate
+    /// if Python would call it one (`1`, `1.0` and `true` are equal there) or
+    /// if its spelling is already taken (`1` and `"1"`, which Python would
+    /// keep apart); the error names it as Python's `str()` does, as Salt's
+    /// message does.
     fn mapping(
         &self,
         node: &Node,
@@ -291,7 +296,7 @@ impl Constructor<'_> {
             {
                 noted.borrow_mut().push(non_string);
             }
-            let spelling = key.json_key();
+            let spelling = key.map_key();
             let shown = key.python_str();
             if !python_keys.insert(PythonKey::of(key)) || !spellings.insert(spelling.clone()) {
                 let message = format!("found conflicting ID '{shown}'");

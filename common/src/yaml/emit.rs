@@ -11,6 +11,7 @@
 use serde_json::Value;
 
 use super::resolve::{Tag, represent_float, resolve_plain};
+use crate::typed_key::TypedKey;
 
 const BEST_INDENT: usize = 2;
 const BEST_WIDTH: usize = 80;
@@ -138,6 +139,18 @@ impl Emitter {
         self.write_indicator("]", false, false, false);
     }
 
+    /// A mapping key: a string, or the plain `null`/`true`/`.inf` PyYAML
+    /// writes for a key that is not one ([`crate::typed_key`]).
+    fn key(&mut self, key: &str, context: Context) {
+        match TypedKey::parse(key) {
+            Some(typed) => {
+                self.context = context;
+                self.scalar(typed.yaml(), true);
+            }
+            None => self.node(&Value::String(key.to_owned()), context),
+        }
+    }
+
     fn flow_mapping(&mut self, map: &serde_json::Map<String, Value>) {
         self.write_indicator("{", true, true, false);
         self.increase_indent(true, false);
@@ -149,10 +162,9 @@ impl Emitter {
             if self.column > BEST_WIDTH {
                 self.write_indent();
             }
-            let key_value = Value::String(key.clone());
             if is_simple_key(key) {
-                self.node(
-                    &key_value,
+                self.key(
+                    key,
                     Context {
                         mapping: true,
                         simple_key: true,
@@ -161,8 +173,8 @@ impl Emitter {
                 self.write_indicator(":", false, false, false);
             } else {
                 self.write_indicator("?", true, false, false);
-                self.node(
-                    &key_value,
+                self.key(
+                    key,
                     Context {
                         mapping: true,
                         simple_key: false,
@@ -203,10 +215,9 @@ impl Emitter {
         self.increase_indent(false, false);
         for (key, value) in map {
             self.write_indent();
-            let key_value = Value::String(key.clone());
             if is_simple_key(key) {
-                self.node(
-                    &key_value,
+                self.key(
+                    key,
                     Context {
                         mapping: true,
                         simple_key: true,
@@ -215,8 +226,8 @@ impl Emitter {
                 self.write_indicator(":", false, false, false);
             } else {
                 self.write_indicator("?", true, false, true);
-                self.node(
-                    &key_value,
+                self.key(
+                    key,
                     Context {
                         mapping: true,
                         simple_key: false,
@@ -482,7 +493,7 @@ impl Emitter {
 }
 
 /// Whether a mapping key can be written as `key: value` rather than as a
-/// complex `? key` / `: value` pair. Our keys are always strings.
+/// complex `? key` / `: value` pair (a marker key is short and one line).
 fn is_simple_key(key: &str) -> bool {
     key.len() <= MAX_SIMPLE_KEY_BYTES && !key.chars().any(is_break)
 }

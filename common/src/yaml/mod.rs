@@ -47,13 +47,15 @@
 //!
 //! JSON cannot hold everything Python can:
 //!
-//! - Keys that are not strings become the string Salt's JSON output prints
-//!   for them: `1` -> `"1"`, `1.5` -> `"1.5"`, `yes` -> `"true"`, `~` ->
-//!   `"null"` (Jinja in Salt would see the Python objects and print `True`).
-//!   Two keys conflict if Python says so (`1`, `1.0` and `true` are equal
-//!   there) and also if they are spelled alike, so `{1: a, "1": b}` is an
-//!   error here where Python keeps both. A sequence or mapping as a key is an
-//!   error, as in Python ("found unacceptable key").
+//! - Int and float keys become the string Python's `str()` (and Salt's JSON
+//!   output) prints for them: `1` -> `"1"`, `1.5` -> `"1.5"`. Null, bool and
+//!   non-finite float keys (`~`, `yes`, `.inf`) become reserved marker
+//!   strings ([`crate::typed_key`]) that templates see as `None`, `True`,
+//!   `inf` and every outputter prints as Salt does, so `~` and `"null"` stay
+//!   two keys. Two keys conflict if Python says so (`1`, `1.0` and `true`
+//!   are equal there) and also if they are spelled alike, so `{1: a, "1": b}`
+//!   is an error here where Python keeps both. A sequence or mapping as a key
+//!   is an error, as in Python ("found unacceptable key").
 //! - `.inf`, `-.inf` and `.nan` cannot be JSON numbers; they load as the
 //!   strings `".inf"`, `"-.inf"` and `".nan"`.
 //! - Ints beyond `i64` become `u64` if they fit, else the nearest `f64`.

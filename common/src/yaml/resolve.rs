@@ -12,6 +12,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use crate::output::python::float_repr;
+use crate::typed_key::TypedKey;
 
 /// The YAML core tag prefix, which `!!` abbreviates.
 const CORE_PREFIX: &str = "tag:yaml.org,2002:";
@@ -170,19 +171,18 @@ impl Scalar {
         }
     }
 
-    /// How the key prints in Salt's JSON output (`json.dumps` turns `True`
-    /// into `"true"`, `None` into `"null"`, `inf` into `"Infinity"`): the
-    /// spelling of a non-string mapping key in our string-keyed maps.
-    pub(crate) fn json_key(&self) -> String {
-        match self {
-            Scalar::Null => "null".to_owned(),
-            Scalar::Bool(b) => b.to_string(),
-            Scalar::Float(f) if f.is_nan() => "NaN".to_owned(),
-            Scalar::Float(f) if f.is_infinite() => {
-                if *f > 0.0 { "Infinity" } else { "-Infinity" }.to_owned()
-            }
-            other => other.python_str(),
-        }
+    /// The spelling of the scalar as a key of our string-keyed maps: a null,
+    /// bool or non-finite float key as its marker (see
+    /// [`crate::typed_key`]), an int or finite float as Python's `str()`
+    /// prints it (which is also how `json.dumps` prints it as a key).
+    pub(crate) fn map_key(&self) -> String {
+        let typed = match self {
+            Scalar::Null => Some(TypedKey::Null),
+            Scalar::Bool(b) => Some(TypedKey::Bool(*b)),
+            Scalar::Float(f) => TypedKey::float(*f),
+            _ => None,
+        };
+        typed.map_or_else(|| self.python_str(), TypedKey::marker)
     }
 }
 

@@ -4,6 +4,8 @@
 //! sort_keys=False)`. The expected values are hard-coded here.
 
 use super::*;
+use crate::typed_key::TypedKey;
+use serde_json::json;
 
 /// Loads `text`, or fails the test naming it.
 fn load_ok(text: &str) -> Value {
@@ -180,15 +182,35 @@ fn unknown_tags_are_errors_naming_the_tag() {
 // Mappings: keys, duplicates, merges.
 
 #[test]
-fn non_string_keys_are_spelled_as_salts_json_prints_them() {
-    assert_loads(&[(
-        "{2: a, 1.5: b, yes: c, ~: d, 0644: e, 2001-01-01: f, 1.0e+20: g, 0x10: h, off: i, '<<': j, =: k}",
-        r#"{"2":"a","1.5":"b","true":"c","null":"d","644":"e","2001-01-01":"f","1e+20":"g","16":"h","false":"i","<<":"j","=":"k"}"#,
-    )]);
-    assert_loads(&[(
-        "{.inf: a, -.inf: b, .nan: c}",
-        r#"{"Infinity":"a","-Infinity":"b","NaN":"c"}"#,
-    )]);
+fn non_string_keys_are_spelled_as_python_prints_them_or_marked() {
+    let (null, yes, no) = (
+        TypedKey::Null.marker(),
+        TypedKey::Bool(true).marker(),
+        TypedKey::Bool(false).marker(),
+    );
+    assert_eq!(
+        load(
+            "{2: a, 1.5: b, yes: c, ~: d, 0644: e, 2001-01-01: f, 1.0e+20: g, 0x10: h, off: i, '<<': j, =: k}",
+            "t"
+        ),
+        Ok(
+            json!({"2": "a", "1.5": "b", (yes): "c", (null.clone()): "d", "644": "e",
+            "2001-01-01": "f", "1e+20": "g", "16": "h", (no): "i", "<<": "j", "=": "k"})
+        )
+    );
+    let floats = [f64::INFINITY, f64::NEG_INFINITY, f64::NAN]
+        .map(|f| TypedKey::float(f).map(TypedKey::marker).unwrap_or_default());
+    assert_eq!(
+        load("{.inf: a, -.inf: b, .nan: c}", "t"),
+        Ok(json!({(floats[0].clone()): "a", (floats[1].clone()): "b", (floats[2].clone()): "c"}))
+    );
+    // A null key and the string "null" are two keys, as in Python; an
+    // anchor on an empty key is a null key.
+    assert_eq!(
+        load("{~: a, 'null': b}", "t"),
+        Ok(json!({(null.clone()): "a", "null": "b"}))
+    );
+    assert_eq!(load("{&colorcolumn: 'x'}", "t"), Ok(json!({(null): "x"})));
     // Salt's text for an unrendered `{{ x }}` in YAML, from PyYAML.
     assert_eq!(
         pyyaml_err("a: {{ x }}"),
@@ -747,8 +769,8 @@ fn top_level_keys_that_are_not_strings_are_reported_with_their_python_type() {
         [
             ("123", "123", "int"),
             ("1.5", "1.5", "float"),
-            ("null", "None", "NoneType"),
-            ("true", "True", "bool"),
+            ("\u{FFFF}null", "None", "NoneType"),
+            ("\u{FFFF}true", "True", "bool"),
         ]
     );
     let (_, none) = super::load_with_top_key_types("- 1\n- 2\n", "<t>").expect("loads");

@@ -9,6 +9,7 @@ use brine_client::{Client, ClientError, ClientReply};
 use brine_common::cli::{CommonArgs, OutputArgs};
 use brine_common::functions::parse_cli_args;
 use brine_common::output::render_value;
+use brine_common::typed_key::spell_keys;
 use brine_master::runners::RUNNERS;
 use clap::Parser;
 use serde_json::{Map, Value};
@@ -108,10 +109,12 @@ async fn state_event(
     loop {
         match conn.next().await? {
             ClientReply::Event(ev) => {
+                // Marker keys (`None`, bools) as `json.dumps` spells them.
+                let spelled = spell_keys(&ev.data);
                 let data = if pretty {
-                    sorted_pretty(&ev.data)
+                    sorted_pretty(&spelled)
                 } else {
-                    serde_json::to_string(&ev.data)?
+                    serde_json::to_string(&spelled)?
                 };
                 writeln!(out, "{}\t{}", ev.tag, data)?;
                 out.flush()?;

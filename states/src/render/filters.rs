@@ -79,7 +79,7 @@ pub(crate) fn invalid(message: impl Into<String>) -> Error {
 
 /// `|yaml`: flow style by default (`{a: 1}`), block style with `|yaml(False)`.
 fn yaml(value: &Value, flow_style: Option<bool>) -> Result<String, Error> {
-    let json = pyjson::sort_keys(to_json(value)?);
+    let json = brine_common::typed_key::sorted_as_python(&to_json(value)?);
     Ok(match flow_style {
         Some(false) => brine_common::yaml::dump_block(&json).trim().to_owned(),
         _ => brine_common::yaml::dump_flow(&json),

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use brine_common::typed_key::{json_key, sorted_as_python};
 use serde_json::Value;
 
 /// Python's `json.dumps(value, indent=indent, sort_keys=sort_keys)`: `", "`
@@ -10,31 +11,12 @@ use serde_json::Value;
 pub(crate) fn dumps_with(value: &Value, indent: Option<usize>, sort_keys: bool) -> String {
     let mut out = String::new();
     let value = if sort_keys {
-        self::sort_keys(value.clone())
+        sorted_as_python(value)
     } else {
         value.clone()
     };
     write_value(&mut out, &value, indent, 0);
     out
-}
-
-/// `value` with every mapping's keys in sorted order (as PyYAML's and
-/// `json`'s `sort_keys` print them).
-pub(crate) fn sort_keys(value: Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (k, sort_keys(v)))
-                    .collect(),
-            )
-        }
-        Value::Array(items) => Value::Array(items.into_iter().map(sort_keys).collect()),
-        other => other,
-    }
 }
 
 fn write_value(out: &mut String, value: &Value, indent: Option<usize>, depth: usize) {
@@ -63,7 +45,7 @@ fn write_value(out: &mut String, value: &Value, indent: Option<usize>, depth: us
             out.push('{');
             for (index, (key, item)) in map.iter().enumerate() {
                 separator(out, indent, depth + 1, index == 0);
-                write_string(out, key);
+                write_string(out, json_key(key));
                 out.push_str(": ");
                 write_value(out, item, indent, depth + 1);
             }

@@ -15,7 +15,7 @@ use super::managed::{Body, ensure};
 use super::perms::stats;
 use crate::lowstate::{StateCall, StateResult};
 use crate::modules::{arg, call, name_of, text, truthy};
-use crate::render::pyjson::sort_keys;
+use brine_common::typed_key::sorted_as_python;
 
 /// Salt's placeholder for a key the old data did not have (`recursive_diff`).
 const NONE_VALUE: &str = "<_null_>";
@@ -174,7 +174,7 @@ fn load(format: &str, raw: &str) -> Result<Value, String> {
 /// last newline; non-ASCII escaped unless `allow_unicode`), JSON `indent=2,
 /// sort_keys=True` (non-ASCII as it is); keys sorted in both.
 fn dump(format: &str, dataset: &Value, allow_unicode: bool) -> String {
-    let sorted = sort_keys(dataset.clone());
+    let sorted = sorted_as_python(dataset);
     if format == "json" {
         let opts = OutputOptions {
             indent: Some(2),

@@ -434,7 +434,7 @@ fn to_number(value: Json) -> Json {
 
 /// `json.dumps(value, separators=(',', ':'))`: compact, non-ASCII escaped.
 fn compact_json(value: &Json) -> String {
-    let text = value.to_string();
+    let text = brine_common::typed_key::spell_keys(value).to_string();
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if c.is_ascii() {
