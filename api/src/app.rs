@@ -11,6 +11,7 @@ use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use brine_client::KeyCommand;
+use brine_common::target::TargetType;
 use serde_json::{Map, Value, json};
 
 use crate::auth::Auth;
@@ -149,7 +150,7 @@ fn local_chunk(client: Client, tgt: &str, fun: String, arg: Vec<Value>) -> Chunk
         client,
         fun,
         tgt: Value::String(tgt.to_string()),
-        tgt_type: "glob".into(),
+        tgt_type: TargetType::Glob,
         arg,
         kwarg: Map::new(),
         timeout: None,
@@ -210,7 +211,7 @@ fn runner_chunk(fun: &str, arg: Vec<Value>) -> Chunk {
         client: Client::Runner,
         fun: fun.into(),
         tgt: Value::Null,
-        tgt_type: String::new(),
+        tgt_type: TargetType::Glob,
         arg,
         kwarg: Map::new(),
         timeout: None,

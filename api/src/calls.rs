@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use brine_client::JobRequest;
-use brine_common::target::{Target, TargetError, expand_nodegroups, restrict_to_ids};
+use brine_common::target::{Target, TargetError, TargetType, expand_nodegroups, restrict_to_ids};
 use brine_common::typed_key::spell_keys;
 use brine_common::wire::TargetSpec;
 use serde_json::{Map, Value};
@@ -82,7 +82,7 @@ fn authorize_master(session: &Session, form: Form, chunk: &Chunk) -> ApiResult<(
 async fn authorize_local(state: &AppState, session: &Session, chunk: Chunk) -> ApiResult<Call> {
     let spec = TargetSpec {
         tgt: chunk.tgt.clone(),
-        tgt_type: chunk.tgt_type.clone(),
+        tgt_type: chunk.tgt_type,
     };
     let target = Target::compile_with_nodegroups(&spec, &state.nodegroups)
         .map_err(|e| ApiError::field("tgt", &e.to_string()))?;
@@ -139,7 +139,7 @@ async fn permitted_by_data(
     {
         let spec = TargetSpec {
             tgt: Value::String(expr.clone()),
-            tgt_type: "compound".into(),
+            tgt_type: TargetType::Compound,
         };
         let minions = state.master.matching_minions(&spec).await?;
         covered.insert(expr, minions.into_iter().collect());

@@ -19,6 +19,7 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use brine_client::{ClientReply, Connection};
 use brine_common::event::Event;
+use brine_common::target::TargetType;
 use brine_common::typed_key::spell_keys;
 use brine_common::wire::TargetSpec;
 use futures::StreamExt;
@@ -125,7 +126,7 @@ async fn visible_by_data(
         for expr in session.perms.visibility_data_targets(&state.nodegroups) {
             let spec = TargetSpec {
                 tgt: Value::String(expr),
-                tgt_type: "compound".into(),
+                tgt_type: TargetType::Compound,
             };
             match state.master.matching_minions(&spec).await {
                 Ok(found) => ids.extend(found),

@@ -1,6 +1,7 @@
 //! Salt's lowstate: the chunks `POST /` takes, each naming its `client`
 //! (`local`, `local_async`, `runner`, `wheel`), `fun` and arguments.
 
+use brine_common::target::TargetType;
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
@@ -18,7 +19,8 @@ pub struct Chunk {
     pub client: Client,
     pub fun: String,
     pub tgt: Value,
-    pub tgt_type: String,
+    /// `glob` for `runner` and `wheel` chunks, which have no target.
+    pub tgt_type: TargetType,
     pub arg: Vec<Value>,
     pub kwarg: Map<String, Value>,
     /// Seconds without a word from a minion before giving up (`local`).
@@ -63,7 +65,7 @@ pub fn parse_chunk(value: Value) -> ApiResult<Chunk> {
     let fun = required_str(&map, "fun")?;
     let (tgt, tgt_type) = match client {
         Client::Local | Client::LocalAsync => target(&map)?,
-        Client::Runner | Client::Wheel => (Value::Null, String::new()),
+        Client::Runner | Client::Wheel => (Value::Null, TargetType::Glob),
     };
     let mut kwarg = match map.get("kwarg") {
         None | Some(Value::Null) => Map::new(),
@@ -112,18 +114,23 @@ fn required_str(map: &Map<String, Value>, key: &str) -> ApiResult<String> {
     }
 }
 
-fn target(map: &Map<String, Value>) -> ApiResult<(Value, String)> {
+/// `tgt` and its type. An unknown type is refused under `tgt`, in the words
+/// of the target check it used to reach.
+fn target(map: &Map<String, Value>) -> ApiResult<(Value, TargetType)> {
     let tgt_type = match map.get("tgt_type").or_else(|| map.get("expr_form")) {
-        None => "glob".to_string(),
-        Some(Value::String(s)) => s.clone(),
+        None => Ok(TargetType::Glob),
+        Some(Value::String(s)) => TargetType::parse(s),
         Some(_) => return Err(ApiError::field("tgt_type", "must be a string")),
     };
     let tgt = match map.get("tgt") {
         Some(Value::String(s)) if !s.is_empty() => Value::String(s.clone()),
-        Some(Value::Array(a)) if tgt_type == "list" => Value::Array(a.clone()),
+        Some(Value::Array(a)) if matches!(tgt_type, Ok(TargetType::List)) => {
+            Value::Array(a.clone())
+        }
         Some(_) => return Err(ApiError::field("tgt", "must be a non-empty string")),
         None => return Err(ApiError::field("tgt", "is required")),
     };
+    let tgt_type = tgt_type.map_err(|e| ApiError::field("tgt", &e.to_string()))?;
     Ok((tgt, tgt_type))
 }
 
@@ -160,7 +167,7 @@ mod tests {
             "arg": ["a"], "kwarg": {"k": 1}}]))
         .expect("parse");
         assert_eq!(chunks[0].client, Client::Local);
-        assert_eq!(chunks[0].tgt_type, "glob");
+        assert_eq!(chunks[0].tgt_type, TargetType::Glob);
         assert_eq!(chunks[0].arg, vec![json!("a")]);
     }
 
@@ -180,5 +187,38 @@ mod tests {
         let e = parse_chunk(json!({"client": "local", "tgt": "*", "fun": 3})).expect_err("fun");
         assert!(e.to_string().contains("'fun'"));
         assert!(parse_chunks(json!("x")).is_err());
+    }
+
+    #[test]
+    fn the_target_type_is_parsed_once_here() {
+        let chunk = |body: Value| parse_chunk(body).map(|c| (c.tgt, c.tgt_type));
+        assert_eq!(
+            chunk(json!({"client": "local", "tgt": ["m1", "m2"], "tgt_type": "list", "fun": "f"}))
+                .expect("list"),
+            (json!(["m1", "m2"]), TargetType::List)
+        );
+        assert_eq!(
+            chunk(json!({"client": "local", "tgt": "os:*", "expr_form": "grain", "fun": "f"}))
+                .expect("old name")
+                .1,
+            TargetType::Grain
+        );
+        // Refused as the target check refused it before the type was parsed here.
+        let unknown = chunk(
+            json!({"client": "local", "tgt": "*", "tgt_type": "pillar_exact",
+            "fun": "f"}),
+        )
+        .expect_err("unknown type");
+        let before = ApiError::field(
+            "tgt",
+            &brine_common::target::TargetError::UnknownType("pillar_exact".into()).to_string(),
+        );
+        assert_eq!(unknown.to_string(), before.to_string());
+        assert!(
+            unknown
+                .to_string()
+                .contains("unsupported target type \"pillar_exact\""),
+            "{unknown}"
+        );
     }
 }

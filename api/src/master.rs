@@ -38,7 +38,7 @@ impl MasterLink {
     pub async fn matching_minions(&self, spec: &TargetSpec) -> ApiResult<Vec<String>> {
         let minions = self
             .client
-            .matching(spec.tgt.clone(), spec.tgt_type.clone())
+            .matching(spec.tgt.clone(), spec.tgt_type)
             .await?;
         Ok(minions.into_iter().map(|id| id.to_string()).collect())
     }

@@ -22,7 +22,7 @@
 
 use std::collections::BTreeSet;
 
-use brine_common::target::Target;
+use brine_common::target::{Target, TargetType};
 use brine_common::wire::TargetSpec;
 use regex::Regex;
 use serde_json::{Map, Value};
@@ -378,7 +378,7 @@ fn anchored(pattern: &str) -> Result<Regex, regex::Error> {
 fn compile_by_id(expr: &str, nodegroups: &Map<String, Value>) -> Option<Target> {
     let spec = TargetSpec {
         tgt: Value::String(expr.to_string()),
-        tgt_type: "compound".into(),
+        tgt_type: TargetType::Compound,
     };
     Target::compile_with_nodegroups(&spec, nodegroups)
         .ok()

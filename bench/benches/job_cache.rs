@@ -8,6 +8,7 @@
 use std::hint::black_box;
 
 use brine_common::ids::{Jid, MinionId};
+use brine_common::target::TargetType;
 use brine_master::job_cache::{JobCache, JobRecord, RedbJobCache, ReturnRecord};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use serde_json::json;
@@ -81,7 +82,7 @@ fn job(jid: &Jid, minions: &[MinionId]) -> JobRecord {
         arg: vec![],
         kwarg: Default::default(),
         tgt: json!("*"),
-        tgt_type: "glob".into(),
+        tgt_type: TargetType::Glob,
         user: "root".into(),
         minions: minions.to_vec(),
     }

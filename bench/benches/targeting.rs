@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::hint::black_box;
 
-use brine_common::target::{MinionFacts, Target};
+use brine_common::target::{MinionFacts, Target, TargetType};
 use brine_common::wire::TargetSpec;
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
@@ -57,7 +57,7 @@ fn bench(c: &mut Criterion) {
     let cache = cache();
     let spec = TargetSpec {
         tgt: json!(COMPOUND),
-        tgt_type: "compound".into(),
+        tgt_type: TargetType::Compound,
     };
     let target = Target::compile(&spec).expect("compound target");
     assert!(

@@ -3,6 +3,7 @@
 
 use brine_common::cli::CommonArgs;
 use brine_common::config::MasterConfig;
+use brine_common::target::TargetType;
 use std::time::Duration;
 
 /// How long a client waits for a minion that has gone silent: the `-t`
@@ -79,21 +80,21 @@ pub struct TargetArgs {
 
 impl TargetArgs {
     /// Salt's `tgt_type` for the flags given (`glob` for none).
-    pub fn tgt_type(&self) -> &'static str {
+    pub fn tgt_type(&self) -> TargetType {
         [
-            (self.pcre, "pcre"),
-            (self.list, "list"),
-            (self.grain, "grain"),
-            (self.grain_pcre, "grain_pcre"),
-            (self.pillar, "pillar"),
-            (self.pillar_pcre, "pillar_pcre"),
-            (self.ipcidr, "ipcidr"),
-            (self.nodegroup, "nodegroup"),
-            (self.compound, "compound"),
+            (self.pcre, TargetType::Pcre),
+            (self.list, TargetType::List),
+            (self.grain, TargetType::Grain),
+            (self.grain_pcre, TargetType::GrainPcre),
+            (self.pillar, TargetType::Pillar),
+            (self.pillar_pcre, TargetType::PillarPcre),
+            (self.ipcidr, TargetType::IpCidr),
+            (self.nodegroup, TargetType::Nodegroup),
+            (self.compound, TargetType::Compound),
         ]
         .into_iter()
-        .find_map(|(set, name)| set.then_some(name))
-        .unwrap_or("glob")
+        .find_map(|(set, ty)| set.then_some(ty))
+        .unwrap_or(TargetType::Glob)
     }
 }
 
@@ -113,5 +114,29 @@ mod tests {
             Duration::from_millis(500)
         );
         assert_eq!(return_timeout(Some(-3.0), &config), Duration::ZERO);
+    }
+
+    use clap::Parser;
+
+    #[derive(clap::Parser)]
+    struct Flags {
+        #[command(flatten)]
+        targeting: TargetArgs,
+    }
+
+    fn tgt_type_of(args: &[&str]) -> TargetType {
+        let flags = Flags::try_parse_from(std::iter::once("brine").chain(args.iter().copied()))
+            .expect("flags");
+        flags.targeting.tgt_type()
+    }
+
+    #[test]
+    fn each_flag_names_its_target_type_and_none_is_glob() {
+        assert_eq!(tgt_type_of(&[]), TargetType::Glob);
+        assert_eq!(tgt_type_of(&["-C"]), TargetType::Compound);
+        assert_eq!(tgt_type_of(&["-P"]), TargetType::GrainPcre);
+        assert_eq!(tgt_type_of(&["--ipcidr"]), TargetType::IpCidr);
+        assert_eq!(tgt_type_of(&["-N"]), TargetType::Nodegroup);
+        assert!(Flags::try_parse_from(["brine", "-L", "-G"]).is_err());
     }
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use brine_common::frame::{FrameError, read_frame, write_frame};
 use brine_common::ids::{Jid, MinionId};
+use brine_common::target::TargetType;
 use serde_json::{Map, Value};
 use tokio::net::UnixStream;
 
@@ -217,7 +218,7 @@ impl Client {
     pub async fn matching(
         &self,
         tgt: Value,
-        tgt_type: String,
+        tgt_type: TargetType,
     ) -> Result<Vec<MinionId>, ClientError> {
         match self.ask(&ClientRequest::Match { tgt, tgt_type }).await? {
             ClientReply::Matched { minions } => Ok(minions),
@@ -260,7 +261,7 @@ mod tests {
     fn job() -> JobRequest {
         JobRequest {
             tgt: json!("*"),
-            tgt_type: "glob".into(),
+            tgt_type: TargetType::Glob,
             fun: "test.ping".into(),
             arg: Vec::new(),
             kwarg: Map::new(),

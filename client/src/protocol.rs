@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use brine_common::event::Event;
 use brine_common::ids::{Jid, MinionId};
+use brine_common::target::TargetType;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -47,13 +48,13 @@ pub enum ClientRequest {
     /// Which accepted minions does a target match, as a publication of it
     /// would expect them (see `jobs::expected_minions`)? Answered with
     /// `Matched`; nodegroups are expanded first.
-    Match { tgt: Value, tgt_type: String },
+    Match { tgt: Value, tgt_type: TargetType },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct JobRequest {
     pub tgt: Value,
-    pub tgt_type: String,
+    pub tgt_type: TargetType,
     pub fun: String,
     pub arg: Vec<Value>,
     pub kwarg: Map<String, Value>,

@@ -18,6 +18,7 @@ use crate::crypto::{CryptoError, Direction, Identity, PublicKey, PublishKey, Ses
 use crate::event::Event;
 use crate::frame::{FrameError, decode, encode};
 use crate::ids::{Jid, MinionId, RelPath, SaltEnv};
+use crate::target::TargetType;
 
 /// The largest file chunk a minion may ask for.
 pub const MAX_FILE_CHUNK: u32 = 4 * 1024 * 1024;
@@ -325,7 +326,7 @@ pub enum Request {
     /// Salt's `_mine_get`: the mine data of `fun` from every minion the target matches.
     MineGet {
         tgt: Value,
-        tgt_type: String,
+        tgt_type: TargetType,
         fun: Value,
     },
 }
@@ -394,11 +395,12 @@ pub struct Publication {
     pub user: String,
 }
 
-/// A target as published: the expression and its type (`glob`, `list`, ...).
+/// A target as published: the expression and its type, on the wire as
+/// Salt's string (`glob`, `list`, ...).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TargetSpec {
     pub tgt: Value,
-    pub tgt_type: String,
+    pub tgt_type: TargetType,
 }
 
 /// A publication with its place in the stream (for catch-up replies).
@@ -468,13 +470,14 @@ pub fn event_request(ev: Event) -> Request {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn publication() -> Publication {
         Publication {
             jid: Jid::parse("20261121234019509933").expect("jid"),
             tgt: TargetSpec {
                 tgt: Value::String("*".into()),
-                tgt_type: "glob".into(),
+                tgt_type: TargetType::Glob,
             },
             fun: "test.ping".into(),
             arg: vec![],
@@ -505,6 +508,80 @@ mod tests {
         let mut blob = SignedBlob::sign(&master, &publication()).expect("sign");
         blob.body[5] ^= 0x10;
         assert!(blob.open::<Publication>(&master.public(), 1 << 20).is_err());
+    }
+
+    /// [`TargetSpec`] and [`Request::MineGet`] as they were when the type
+    /// was a `String`: what job records already stored and older peers hold.
+    #[derive(Debug, Serialize, Deserialize)]
+    struct StringTypedSpec {
+        tgt: Value,
+        tgt_type: String,
+    }
+
+    #[derive(Debug, Serialize, Deserialize)]
+    enum StringTypedRequest {
+        MineGet {
+            tgt: Value,
+            tgt_type: String,
+            fun: Value,
+        },
+    }
+
+    #[test]
+    fn a_typed_target_is_the_same_bytes_and_json_as_the_string_it_was() {
+        let typed = TargetSpec {
+            tgt: json!("os:Deb*"),
+            tgt_type: TargetType::GrainPcre,
+        };
+        let old = StringTypedSpec {
+            tgt: json!("os:Deb*"),
+            tgt_type: "grain_pcre".into(),
+        };
+        let bytes = encode(&old).expect("encode");
+        assert_eq!(encode(&typed).expect("encode"), bytes);
+        assert_eq!(
+            decode::<TargetSpec>(&bytes, 1 << 10).expect("decode"),
+            typed
+        );
+        assert_eq!(
+            serde_json::to_string(&typed).expect("json"),
+            r#"{"tgt":"os:Deb*","tgt_type":"grain_pcre"}"#
+        );
+
+        let typed = Request::MineGet {
+            tgt: json!("web*"),
+            tgt_type: TargetType::Compound,
+            fun: json!("network.ip_addrs"),
+        };
+        let old = StringTypedRequest::MineGet {
+            tgt: json!("web*"),
+            tgt_type: "compound".into(),
+            fun: json!("network.ip_addrs"),
+        };
+        let bytes = encode(&old).expect("encode");
+        assert_eq!(encode(&typed).expect("encode"), bytes);
+        assert!(matches!(
+            decode::<Request>(&bytes, 1 << 10).expect("decode"),
+            Request::MineGet {
+                tgt_type: TargetType::Compound,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_message_with_an_unknown_target_type_is_refused_naming_it() {
+        let old = StringTypedSpec {
+            tgt: json!("*"),
+            tgt_type: "pillar_exact".into(),
+        };
+        let bytes = encode(&old).expect("encode");
+        let err = decode::<TargetSpec>(&bytes, 1 << 10).expect_err("unknown type");
+        assert!(
+            err.to_string()
+                .contains("unsupported target type \"pillar_exact\""),
+            "{err}"
+        );
     }
 
     #[test]

@@ -3,14 +3,22 @@
 //! pillar. The first byte picks the target type.
 #![no_main]
 
-use brine_common::target::{MinionFacts, Target};
+use brine_common::target::{MinionFacts, Target, TargetType};
 use brine_common::wire::TargetSpec;
 use libfuzzer_sys::fuzz_target;
 use serde_json::json;
 
-const TYPES: [&str; 10] = [
-    "glob", "pcre", "list", "grain", "grain_pcre", "pillar", "pillar_pcre", "ipcidr", "compound",
-    "nodegroup",
+const TYPES: [TargetType; 10] = [
+    TargetType::Glob,
+    TargetType::Pcre,
+    TargetType::List,
+    TargetType::Grain,
+    TargetType::GrainPcre,
+    TargetType::Pillar,
+    TargetType::PillarPcre,
+    TargetType::IpCidr,
+    TargetType::Compound,
+    TargetType::Nodegroup,
 ];
 
 fuzz_target!(|data: &[u8]| {
@@ -22,11 +30,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let spec = TargetSpec {
         tgt: json!(text),
-        tgt_type: TYPES[usize::from(kind) % TYPES.len()].into(),
+        tgt_type: TYPES[usize::from(kind) % TYPES.len()],
     };
     let nodegroups = json!({"webs": "G@role:web", "both": "N@webs or db*"});
-    let Ok(target) =
-        Target::compile_with_nodegroups(&spec, nodegroups.as_object().expect("map"))
+    let Ok(target) = Target::compile_with_nodegroups(&spec, nodegroups.as_object().expect("map"))
     else {
         return;
     };

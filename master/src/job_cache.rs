@@ -36,6 +36,7 @@ use std::time::{Duration, Instant};
 
 use brine_common::ids::{Jid, MinionId};
 use brine_common::jid::{jid_for_micros, stamp_now};
+use brine_common::target::TargetType;
 use brine_common::wire::JobReturn;
 use redb::{Database, ReadableDatabase, TableDefinition};
 use serde::de::DeserializeOwned;
@@ -65,8 +66,8 @@ pub struct JobRecord {
     pub kwarg: Map<String, Value>,
     /// The target expression: a string, or a list for `list` targets.
     pub tgt: Value,
-    /// `glob`, `list`, `grain`, `compound`, ...
-    pub tgt_type: String,
+    /// `glob`, `list`, `grain`, `compound`, ... (stored as Salt's string).
+    pub tgt_type: TargetType,
     /// Who published it.
     pub user: String,
     /// The minions expected to answer, as computed at publish time.
@@ -836,7 +837,7 @@ mod tests {
             arg: vec![json!("web")],
             kwarg,
             tgt: json!("web*"),
-            tgt_type: "glob".into(),
+            tgt_type: TargetType::Glob,
             user: "root".into(),
             minions: vec![
                 MinionId::parse("web1").expect("id"),

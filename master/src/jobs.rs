@@ -290,7 +290,7 @@ pub async fn publish(
         master,
         &TargetSpec {
             tgt: job.tgt.clone(),
-            tgt_type: job.tgt_type.clone(),
+            tgt_type: job.tgt_type,
         },
     )?;
     let minions = expected_minions(master, &target)?;
@@ -305,7 +305,7 @@ pub async fn publish(
         arg: job.arg.clone(),
         kwarg: job.kwarg.clone(),
         tgt: tgt.tgt.clone(),
-        tgt_type: tgt.tgt_type.clone(),
+        tgt_type: tgt.tgt_type,
         user: job.user.clone(),
         minions: minions.to_vec(),
     };
@@ -331,7 +331,7 @@ pub async fn publish(
             "minions": minions,
             "missing": [],
             "tgt": tgt.tgt.clone(),
-            "tgt_type": tgt.tgt_type.clone(),
+            "tgt_type": tgt.tgt_type,
             "user": job.user,
         }),
     ));
@@ -377,11 +377,12 @@ fn salt_arg_list(arg: &[Value], kwarg: &Map<String, Value>) -> Vec<Value> {
 #[cfg(test)]
 mod in_flight_tests {
     use super::*;
+    use brine_common::target::TargetType;
 
-    fn target(tgt: &str, tgt_type: &str) -> Target {
+    fn target(tgt: &str, tgt_type: TargetType) -> Target {
         Target::compile(&TargetSpec {
             tgt: json!(tgt),
-            tgt_type: tgt_type.into(),
+            tgt_type,
         })
         .expect("target")
     }
@@ -390,7 +391,7 @@ mod in_flight_tests {
     fn exact_jobs_complete_when_everyone_returned() {
         use ReturnVerdict::*;
         let ids: HashSet<String> = ["a".to_string(), "b".to_string()].into();
-        let job = JobInFlight::new("root".into(), target("a,b", "list"), Some(ids), 0);
+        let job = JobInFlight::new("root".into(), target("a,b", TargetType::List), Some(ids), 0);
         assert_eq!(job.record_return("a"), First);
         assert_eq!(job.record_return("a"), Duplicate, "only the first counts");
         assert_eq!(job.record_return("x"), NotTargeted);
@@ -405,7 +406,12 @@ mod in_flight_tests {
     #[test]
     fn other_targets_complete_at_the_expected_count_and_stay_open_to_others() {
         use ReturnVerdict::*;
-        let job = JobInFlight::new("root".into(), target("role:web", "grain"), None, 2);
+        let job = JobInFlight::new(
+            "root".into(),
+            target("role:web", TargetType::Grain),
+            None,
+            2,
+        );
         assert_eq!(job.record_return("a"), First);
         assert_eq!(job.record_return("a"), Duplicate);
         assert_eq!(job.record_return("z"), First, "any minion may match");
@@ -414,10 +420,15 @@ mod in_flight_tests {
 
     #[test]
     fn only_minions_a_job_is_for_may_report_running_it() {
-        let by_id = JobInFlight::new("root".into(), target("web*", "glob"), None, 1);
+        let by_id = JobInFlight::new("root".into(), target("web*", TargetType::Glob), None, 1);
         assert!(by_id.is_for("web1", |_| None));
         assert!(!by_id.is_for("db1", |_| Some(json!({"grains": {}, "pillar": {}}))));
-        let by_grain = JobInFlight::new("root".into(), target("role:web", "grain"), None, 1);
+        let by_grain = JobInFlight::new(
+            "root".into(),
+            target("role:web", TargetType::Grain),
+            None,
+            1,
+        );
         let grains = |role: &str| {
             let data = json!({"grains": {"role": role}, "pillar": {}});
             move |_: &brine_common::target::DataNeeds| Some(data)

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
-use brine_common::target::{MinionFacts, Target};
+use brine_common::target::{MinionFacts, Target, TargetType};
 use brine_common::wire::TargetSpec;
 use serde_json::{Map, Value};
 
@@ -112,12 +112,12 @@ impl MineStore {
         minion_data: &MinionData,
         requester: &str,
         tgt: &Value,
-        tgt_type: &str,
+        tgt_type: TargetType,
         fun: &Value,
     ) -> Result<Map<String, Value>, String> {
         let spec = TargetSpec {
             tgt: tgt.clone(),
-            tgt_type: tgt_type.to_string(),
+            tgt_type,
         };
         let target = Target::compile(&spec).map_err(|e| e.to_string())?;
         let matched = self.matching(minion_data, &target);
@@ -198,13 +198,13 @@ fn readable(minion_data: &MinionData, requester: &str, stored: &Value) -> Option
     let Some(allow_tgt) = stored.get("__allow_tgt__") else {
         return Some(data.clone());
     };
+    let allow_tgt_type = stored
+        .get("__allow_tgt_type__")
+        .and_then(Value::as_str)
+        .unwrap_or("glob");
     let spec = TargetSpec {
         tgt: allow_tgt.clone(),
-        tgt_type: stored
-            .get("__allow_tgt_type__")
-            .and_then(Value::as_str)
-            .unwrap_or("glob")
-            .to_string(),
+        tgt_type: TargetType::parse(allow_tgt_type).ok()?,
     };
     let target = Target::compile(&spec).ok()?;
     let cached = minion_data.facts(requester, &target.data_needs());
@@ -279,7 +279,7 @@ mod tests {
                 &data,
                 "app1",
                 &json!("web*"),
-                "glob",
+                TargetType::Glob,
                 &json!("network.ip_addrs"),
             )
             .expect("get");
@@ -289,7 +289,7 @@ mod tests {
                 &data,
                 "app1",
                 &json!("*"),
-                "glob",
+                TargetType::Glob,
                 &json!(["network.ip_addrs", "x"]),
             )
             .expect("get");
@@ -333,7 +333,13 @@ mod tests {
         let ask = |requester: &str| {
             Value::Object(
                 store
-                    .get(&data, requester, &json!("*"), "glob", &json!("creds"))
+                    .get(
+                        &data,
+                        requester,
+                        &json!("*"),
+                        TargetType::Glob,
+                        &json!("creds"),
+                    )
                     .expect("get"),
             )
         };
@@ -351,7 +357,13 @@ mod tests {
         let data = MinionData::default();
         assert!(
             store
-                .get(&data, "app1", &json!("("), "compound", &json!("f"))
+                .get(
+                    &data,
+                    "app1",
+                    &json!("("),
+                    TargetType::Compound,
+                    &json!("f")
+                )
                 .is_err()
         );
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use brine_common::ids::Jid;
 use brine_common::jid::jid_to_start_time;
+use brine_common::target::TargetType;
 use serde_json::{Map, Value, json};
 
 use crate::client::JobRequest;
@@ -301,7 +302,7 @@ async fn ask_all(
 ) -> Result<BTreeMap<String, Value>, RunnerError> {
     let job = JobRequest {
         tgt: json!("*"),
-        tgt_type: "glob".into(),
+        tgt_type: TargetType::Glob,
         fun: fun.into(),
         arg: vec![],
         kwarg: Map::new(),
@@ -416,11 +417,13 @@ fn cache_view(
             .or_else(|| kwargs.get("tgt"))
             .cloned()
             .unwrap_or(json!("*")),
-        tgt_type: kwargs
-            .get("tgt_type")
-            .and_then(Value::as_str)
-            .unwrap_or("glob")
-            .to_string(),
+        tgt_type: TargetType::parse(
+            kwargs
+                .get("tgt_type")
+                .and_then(Value::as_str)
+                .unwrap_or("glob"),
+        )
+        .map_err(|e| RunnerError::Usage(e.to_string()))?,
     };
     let target = brine_common::target::Target::compile(&spec)
         .map_err(|e| RunnerError::Usage(e.to_string()))?;

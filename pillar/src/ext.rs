@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use brine_common::target::{Fnmatch, MinionFacts, Target};
+use brine_common::target::{Fnmatch, MinionFacts, Target, TargetType};
 use brine_common::wire::TargetSpec;
 use serde_json::{Map, Value};
 
@@ -329,7 +329,7 @@ impl FileTree {
 fn in_nodegroup(name: &str, facts: &MinionFacts<'_>, nodegroups: &Map<String, Value>) -> bool {
     let spec = TargetSpec {
         tgt: Value::String(name.to_owned()),
-        tgt_type: "nodegroup".to_owned(),
+        tgt_type: TargetType::Nodegroup,
     };
     Target::compile_with_nodegroups(&spec, nodegroups).is_ok_and(|t| t.matches(facts))
 }

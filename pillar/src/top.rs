@@ -2,7 +2,7 @@
 //! which SLS files of which environment apply to a minion.
 
 use brine_common::ids::SlsName;
-use brine_common::target::{MinionFacts, Target};
+use brine_common::target::{MinionFacts, Target, TargetType};
 use brine_common::truth::affirmative;
 use brine_common::wire::TargetSpec;
 use brine_states::host::StateHost;
@@ -282,11 +282,14 @@ fn confirm_top(
         .filter_map(|o| o.get("match").and_then(Value::as_str))
         .next_back()
         .unwrap_or("compound");
-    let spec = TargetSpec {
-        tgt: Value::String(target.to_owned()),
-        tgt_type: tgt_type.to_owned(),
-    };
-    match Target::compile_with_nodegroups(&spec, nodegroups) {
+    let compiled = TargetType::parse(tgt_type).and_then(|tgt_type| {
+        let spec = TargetSpec {
+            tgt: Value::String(target.to_owned()),
+            tgt_type,
+        };
+        Target::compile_with_nodegroups(&spec, nodegroups)
+    });
+    match compiled {
         Ok(compiled) => compiled.matches(facts),
         Err(e) => {
             tracing::warn!("Invalid {tgt_type} target '{target}' in the pillar top file: {e}");

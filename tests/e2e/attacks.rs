@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use brine_common::crypto::Identity;
 use brine_common::frame::{decode, encode};
+use brine_common::target::TargetType;
 use brine_common::wire::{
     MasterFrame, MinionFrame, PROTOCOL_VERSION, Reply, Request, SignedBlob, UnknownSessionNotice,
 };
@@ -186,7 +187,7 @@ fn cve_2023_20897_a_deeply_nested_compound_target_does_not_stop_the_master() {
     let deep = "( ".repeat(20_000);
     let reply = evil.request(Request::MineGet {
         tgt: json!(deep),
-        tgt_type: "compound".into(),
+        tgt_type: TargetType::Compound,
         fun: json!("test.ping"),
     });
     match &reply {

@@ -27,6 +27,7 @@ use brine_common::crypto::{
 };
 use brine_common::frame::{decode, encode};
 use brine_common::ids::{Jid, MinionId};
+use brine_common::target::TargetType;
 use brine_common::wire::{
     AuthReply, AuthRequest, AuthStatus, Grant, MasterFrame, MinionFrame, PROTOCOL_VERSION,
     PubEnvelope, Publication, PublishState, Reply, Request, SealedFrame, SessionReply, SignedBlob,
@@ -599,7 +600,7 @@ pub fn echo_publication(jid: &Jid, tgt: &str, text: &str) -> Publication {
         jid: jid.clone(),
         tgt: TargetSpec {
             tgt: json!(tgt),
-            tgt_type: "glob".into(),
+            tgt_type: TargetType::Glob,
         },
         fun: "test.echo".into(),
         arg: vec![json!(text)],

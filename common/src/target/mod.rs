@@ -61,7 +61,7 @@ pub enum TargetError {
     )]
     UnknownType(String),
     #[error("a target of type {0} must be a string or a list of strings")]
-    Shape(String),
+    Shape(TargetType),
     #[error(
         "{kind} target {expr:?} needs a key and a value separated by {delimiter:?}, e.g. os{delimiter}Debian"
     )]
@@ -102,8 +102,8 @@ impl Target {
     /// Compile a target as published: nodegroups must already be expanded
     /// (see [`expand_nodegroups`]).
     pub fn compile(spec: &TargetSpec) -> Result<Self, TargetError> {
-        let listed = match TargetType::parse(&spec.tgt_type) {
-            Ok(TargetType::List) => Some(list_items(&spec.tgt)?),
+        let listed = match spec.tgt_type {
+            TargetType::List => Some(list_items(&spec.tgt)?),
             _ => None,
         };
         Ok(Target {
@@ -166,15 +166,15 @@ pub fn expand_nodegroups(
     spec: &TargetSpec,
     nodegroups: &Map<String, Value>,
 ) -> Result<TargetSpec, TargetError> {
-    let words = match TargetType::parse(&spec.tgt_type) {
-        Ok(TargetType::Nodegroup) => {
+    let words = match spec.tgt_type {
+        TargetType::Nodegroup => {
             let name = spec
                 .tgt
                 .as_str()
-                .ok_or_else(|| TargetError::Shape("nodegroup".into()))?;
+                .ok_or(TargetError::Shape(TargetType::Nodegroup))?;
             expand_group(name.trim(), nodegroups)?
         }
-        Ok(TargetType::Compound) => {
+        TargetType::Compound => {
             let words = compound_words(&spec.tgt)?;
             if !words
                 .iter()
@@ -188,7 +188,7 @@ pub fn expand_nodegroups(
     };
     Ok(TargetSpec {
         tgt: words_value(words),
-        tgt_type: TargetType::Compound.to_string(),
+        tgt_type: TargetType::Compound,
     })
 }
 
@@ -202,7 +202,7 @@ pub fn restrict_to_ids(spec: &TargetSpec, ids: &[String]) -> Result<TargetSpec, 
     if ids.is_empty() {
         return Ok(TargetSpec {
             tgt: Value::Array(Vec::new()),
-            tgt_type: TargetType::List.to_string(),
+            tgt_type: TargetType::List,
         });
     }
     let mut words = vec!["(".to_string()];
@@ -210,19 +210,15 @@ pub fn restrict_to_ids(spec: &TargetSpec, ids: &[String]) -> Result<TargetSpec, 
     words.extend([")".into(), "and".into(), format!("L@{}", ids.join(","))]);
     Ok(TargetSpec {
         tgt: words_value(words),
-        tgt_type: TargetType::Compound.to_string(),
+        tgt_type: TargetType::Compound,
     })
 }
 
 /// A target as compound words: grain `os:Debian` is `G@os:Debian`.
 fn as_compound_words(spec: &TargetSpec) -> Result<Vec<String>, TargetError> {
-    let text = || {
-        spec.tgt
-            .as_str()
-            .ok_or_else(|| TargetError::Shape(spec.tgt_type.clone()))
-    };
+    let text = || spec.tgt.as_str().ok_or(TargetError::Shape(spec.tgt_type));
     let prefixed = |prefix: &str| Ok::<_, TargetError>(format!("{prefix}@{}", text()?));
-    let word = match TargetType::parse(&spec.tgt_type)? {
+    let word = match spec.tgt_type {
         TargetType::Compound => return compound_words(&spec.tgt),
         TargetType::Glob => text()?.to_string(),
         TargetType::Pcre => prefixed("E")?,
@@ -243,13 +239,9 @@ fn as_compound_words(spec: &TargetSpec) -> Result<Vec<String>, TargetError> {
 }
 
 fn compile_expr(spec: &TargetSpec) -> Result<Expr, TargetError> {
-    let text = || {
-        spec.tgt
-            .as_str()
-            .ok_or_else(|| TargetError::Shape(spec.tgt_type.clone()))
-    };
+    let text = || spec.tgt.as_str().ok_or(TargetError::Shape(spec.tgt_type));
     let data = |mode, kind| DataPattern::new(text()?, DEFAULT_DELIMITER, mode, kind);
-    let term = match TargetType::parse(&spec.tgt_type)? {
+    let term = match spec.tgt_type {
         TargetType::Glob => Term::IdGlob(Fnmatch::new(text()?)?),
         TargetType::Pcre => Term::IdPcre(compound::id_regex(text()?)?),
         TargetType::List => Term::IdList(list_items(&spec.tgt)?),
@@ -289,10 +281,10 @@ fn compound_words(tgt: &Value) -> Result<Vec<String>, TargetError> {
             .map(|v| {
                 v.as_str()
                     .map(String::from)
-                    .ok_or_else(|| TargetError::Shape("compound".into()))
+                    .ok_or(TargetError::Shape(TargetType::Compound))
             })
             .collect(),
-        _ => Err(TargetError::Shape("compound".into())),
+        _ => Err(TargetError::Shape(TargetType::Compound)),
     }
 }
 
@@ -323,10 +315,10 @@ fn list_items(tgt: &Value) -> Result<Vec<String>, TargetError> {
             .map(|v| {
                 v.as_str()
                     .map(String::from)
-                    .ok_or_else(|| TargetError::Shape("list".into()))
+                    .ok_or(TargetError::Shape(TargetType::List))
             })
             .collect(),
-        _ => Err(TargetError::Shape("list".into())),
+        _ => Err(TargetError::Shape(TargetType::List)),
     }
 }
 

@@ -92,7 +92,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_type_round_trips_through_its_salt_string_on_the_wire() {
+    fn every_type_round_trips_through_its_salt_string_in_msgpack_and_json() {
         for (ty, name) in TargetType::NAMES {
             assert_eq!(TargetType::parse(name), Ok(ty));
             assert_eq!(ty.to_string(), name);
@@ -102,6 +102,9 @@ mod tests {
                 rmp_serde::from_slice::<TargetType>(&bytes).expect("decode"),
                 ty
             );
+            let json = serde_json::to_string(&ty).expect("json");
+            assert_eq!(json, format!("\"{name}\""));
+            assert_eq!(serde_json::from_str::<TargetType>(&json).expect("json"), ty);
         }
     }
 

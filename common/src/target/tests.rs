@@ -8,10 +8,12 @@ use serde_json::{Map, Value, json};
 
 use super::*;
 
+/// A target of the type Salt names `ty` (a known one: the tests of an
+/// unknown type parse it themselves).
 fn spec(tgt: Value, ty: &str) -> TargetSpec {
     TargetSpec {
         tgt,
-        tgt_type: ty.into(),
+        tgt_type: TargetType::parse(ty).unwrap_or_else(|e| panic!("{ty}: {e}")),
     }
 }
 
@@ -229,8 +231,8 @@ fn bad_simple_targets_are_errors() {
     ));
     assert!(matches!(compile_err("(", "pcre"), TargetError::Regex(..)));
     assert!(matches!(
-        compile_err("x", "nosuch"),
-        TargetError::UnknownType(_)
+        TargetType::parse("nosuch"),
+        Err(TargetError::UnknownType(_))
     ));
     assert!(matches!(
         compile_err("x", "range"),
@@ -263,7 +265,7 @@ fn nodegroups() -> Map<String, Value> {
 fn nodegroups_expand_into_compound_targets() {
     let expanded =
         expand_nodegroups(&spec(json!("prod_webs"), "nodegroup"), &nodegroups()).expect("expand");
-    assert_eq!(expanded.tgt_type, "compound");
+    assert_eq!(expanded.tgt_type, TargetType::Compound);
     assert_eq!(expanded.tgt, json!("( ( G@role:web ) and G@env:prod )"));
     assert_eq!(
         matching(&Target::compile(&expanded).expect("compile")),

@@ -72,7 +72,7 @@ async fn run(cli: &Cli, config: &brine_common::config::MasterConfig) -> anyhow::
     kwarg.insert("dest".into(), json!(dest.display().to_string()));
     let job = JobRequest {
         tgt: Value::String(cli.target.clone()),
-        tgt_type: cli.targeting.tgt_type().into(),
+        tgt_type: cli.targeting.tgt_type(),
         fun: "cp.recv".into(),
         arg: Vec::new(),
         kwarg,

@@ -21,7 +21,7 @@ use brine_common::functions::parse_cli_args;
 use brine_common::output::{
     OutputFormat, OutputOptions, print_stdout, python, render_all, render_minion_with_retcode,
 };
-use brine_common::target::Target;
+use brine_common::target::{Target, TargetType};
 use brine_common::wire::TargetSpec;
 use clap::Parser;
 use serde_json::{Map, Value, json};
@@ -86,7 +86,7 @@ fn main() -> ExitCode {
 async fn run(cli: &Cli, config: &MasterConfig) -> anyhow::Result<u8> {
     let target = TargetSpec {
         tgt: Value::String(cli.target.clone()),
-        tgt_type: cli.targeting.tgt_type().into(),
+        tgt_type: cli.targeting.tgt_type(),
     };
     // Refuse a target that can never be right before anything is published.
     if let Err(e) = Target::compile_with_nodegroups(&target, &config.nodegroups) {
@@ -404,7 +404,7 @@ mod batch {
                 let job = job_request(
                     TargetSpec {
                         tgt: json!(wave),
-                        tgt_type: "list".into(),
+                        tgt_type: TargetType::List,
                     },
                     &cli.function,
                     &cli.args,

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use brine_common::target::Fnmatch;
+use brine_common::target::{Fnmatch, TargetType};
 use brine_common::truth::truthy_after_yaml;
 use brine_states::lowstate::{LowChunk, StateResult};
 use serde_json::{Map, Value, json};
@@ -69,11 +69,13 @@ fn str_arg(chunk: &LowChunk, key: &str) -> Option<String> {
     }
 }
 
-/// Salt's `tgt_type` (or the old `expr_form`), default `glob`.
-fn tgt_type(chunk: &LowChunk) -> String {
-    str_arg(chunk, "tgt_type")
-        .or_else(|| str_arg(chunk, "expr_form"))
-        .unwrap_or_else(|| "glob".into())
+/// Salt's `tgt_type` (or the old `expr_form`), default `glob`. An unknown
+/// type fails the step with the words publishing it would have failed with.
+fn tgt_type(chunk: &LowChunk) -> Result<TargetType, String> {
+    let raw = str_arg(chunk, "tgt_type").or_else(|| str_arg(chunk, "expr_form"));
+    raw.map_or(Ok(TargetType::Glob), |raw| {
+        TargetType::parse(&raw).map_err(|e| e.to_string())
+    })
 }
 
 fn timeout(master: &Master, chunk: &LowChunk) -> Duration {
@@ -125,7 +127,7 @@ fn state_job(chunk: &LowChunk, tgt: Value, test: bool) -> Result<JobRequest, Str
     }
     Ok(JobRequest {
         tgt,
-        tgt_type: tgt_type(chunk),
+        tgt_type: tgt_type(chunk)?,
         fun: fun.into(),
         arg,
         kwarg,
@@ -264,9 +266,13 @@ pub async fn function(master: &Master, chunk: &LowChunk, test: bool) -> StateRes
         r.result = None;
         return r;
     }
+    let tgt_type = match tgt_type(chunk) {
+        Ok(tgt_type) => tgt_type,
+        Err(e) => return StateResult::fail(name, e),
+    };
     let job = JobRequest {
         tgt,
-        tgt_type: tgt_type(chunk),
+        tgt_type,
         fun: name.to_string(),
         arg: function_args(chunk),
         kwarg: chunk
@@ -540,6 +546,22 @@ mod tests {
             "state.highstate"
         );
         assert!(state_job(&chunk(json!({"tgt": "m1"})), json!("m1"), false).is_err());
+    }
+
+    #[test]
+    fn a_steps_target_type_is_parsed_with_expr_form_as_the_old_name() {
+        let job = |args: Value| state_job(&chunk(args), json!("m1"), false);
+        let typed = job(json!({"sls": "a", "tgt_type": "grain"})).expect("job");
+        assert_eq!(typed.tgt_type, TargetType::Grain);
+        let old = job(json!({"sls": "a", "expr_form": "list"})).expect("job");
+        assert_eq!(old.tgt_type, TargetType::List);
+        let plain = job(json!({"sls": "a", "tgt_type": null})).expect("job");
+        assert_eq!(plain.tgt_type, TargetType::Glob);
+        let err = job(json!({"sls": "a", "tgt_type": "pillar_exact"})).expect_err("unknown");
+        assert!(
+            err.starts_with("unsupported target type \"pillar_exact\" (known: glob,"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! `local` also takes `tgt` (required) and `tgt_type` (or the old
 //! `expr_form`, default `glob`).
 
+use brine_common::target::TargetType;
 use serde_json::{Map, Value};
 
 /// Which client runs a reaction.
@@ -98,7 +99,7 @@ pub struct CallArgs {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LocalTarget {
     pub tgt: Value,
-    pub tgt_type: String,
+    pub tgt_type: TargetType,
 }
 
 /// Parameters the reactor itself reads; never passed on as keyword arguments.
@@ -262,7 +263,8 @@ impl Action {
         Ok(CallArgs { arg, kwarg })
     }
 
-    /// `tgt` and `tgt_type` of a `local` reaction.
+    /// `tgt` and `tgt_type` of a `local` reaction. An unknown type is
+    /// refused with the words publishing it would have been refused with.
     pub fn local_target(&self) -> Result<LocalTarget, String> {
         let tgt = self
             .params
@@ -270,13 +272,14 @@ impl Action {
             .filter(|t| !t.is_null())
             .cloned()
             .ok_or_else(|| format!("Reactor '{}': local.{} needs 'tgt'", self.id, self.fun))?;
-        let tgt_type = self
+        let raw_type = self
             .params
             .get("tgt_type")
             .or_else(|| self.params.get("expr_form"))
             .and_then(Value::as_str)
-            .unwrap_or("glob")
-            .to_string();
+            .unwrap_or("glob");
+        let tgt_type = TargetType::parse(raw_type)
+            .map_err(|e| format!("Reactor '{}': local.{}: {e}", self.id, self.fun))?;
         Ok(LocalTarget { tgt, tgt_type })
     }
 }
@@ -310,7 +313,7 @@ mod tests {
             a.local_target().expect("target"),
             LocalTarget {
                 tgt: json!("web1"),
-                tgt_type: "list".into()
+                tgt_type: TargetType::List
             }
         );
         let call = a.call_args().expect("args");
@@ -331,13 +334,25 @@ mod tests {
         let call = a.call_args().expect("args");
         assert_eq!(call.arg, vec![json!("echo hi")]);
         assert_eq!(call.kwarg.get("cwd"), Some(&json!("/tmp")));
-        assert_eq!(a.local_target().expect("target").tgt_type, "glob");
+        assert_eq!(a.local_target().expect("target").tgt_type, TargetType::Glob);
     }
 
     #[test]
     fn local_needs_a_target() {
         let a = one("x:\n  local.test.ping: []\n");
         assert!(a.local_target().is_err());
+    }
+
+    #[test]
+    fn an_unknown_target_type_is_refused_in_the_words_publishing_it_had() {
+        let a = one("x:\n  local.test.ping:\n    - tgt: '*'\n    - tgt_type: pillar_exact\n");
+        let err = a.local_target().expect_err("unknown type");
+        assert!(
+            err.starts_with(
+                "Reactor 'x': local.test.ping: unsupported target type \"pillar_exact\" (known: glob,"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

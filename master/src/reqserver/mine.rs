@@ -2,6 +2,7 @@
 //! mine data, and reads the data of the minions a target matches.
 
 use brine_common::ids::MinionId;
+use brine_common::target::TargetType;
 use brine_common::wire::Reply;
 use serde_json::{Map, Value};
 
@@ -31,7 +32,7 @@ pub(super) fn get(
     minion_data: &MinionData,
     minion: &MinionId,
     tgt: &Value,
-    tgt_type: &str,
+    tgt_type: TargetType,
     fun: &Value,
 ) -> Reply {
     match mine.get(minion_data, minion.as_str(), tgt, tgt_type, fun) {
@@ -76,7 +77,7 @@ mod tests {
                 &data,
                 &id("db1"),
                 &json!("web*"),
-                "glob",
+                TargetType::Glob,
                 &json!("network.ip_addrs"),
             );
             match reply {
@@ -99,8 +100,8 @@ mod tests {
             &mine,
             &data,
             &id("db1"),
-            &json!("web*"),
-            "no-such-type",
+            &json!("( web*"),
+            TargetType::Compound,
             &json!("f"),
         );
         assert!(matches!(reply, Reply::Refused { .. }), "{reply:?}");

@@ -230,7 +230,7 @@ async fn handle_request(master: &Master, minion: &MinionId, req: Request) -> Rep
             &master.minion_data,
             minion,
             &tgt,
-            &tgt_type,
+            tgt_type,
             &fun,
         ),
         Request::FileEnvs => files::environments(&master.fileserver),

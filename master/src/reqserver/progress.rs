@@ -82,7 +82,7 @@ impl<'a> Progress<'a> {
 mod tests {
     use std::sync::Arc;
 
-    use brine_common::target::Target;
+    use brine_common::target::{Target, TargetType};
     use brine_common::wire::TargetSpec;
 
     use super::*;
@@ -104,7 +104,7 @@ mod tests {
         let jid = Jid::parse("20261122063000123456").expect("jid");
         let target = Target::compile(&TargetSpec {
             tgt: json!("web*"),
-            tgt_type: "glob".into(),
+            tgt_type: TargetType::Glob,
         })
         .expect("target");
         in_flight.insert(

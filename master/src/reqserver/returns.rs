@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use brine_common::event::tags;
 use brine_common::ids::{Jid, MinionId};
-use brine_common::target::Target;
+use brine_common::target::{Target, TargetType};
 use brine_common::wire::{JobReturn, Reply, TargetSpec};
 use serde_json::{Value, json};
 
@@ -80,7 +80,7 @@ fn in_flight_from_record(job: JobRecord) -> Result<JobInFlight, String> {
     let jid = &job.jid;
     let spec = TargetSpec {
         tgt: job.tgt.clone(),
-        tgt_type: job.tgt_type.clone(),
+        tgt_type: job.tgt_type,
     };
     let target = Target::compile(&spec).map_err(|e| {
         tracing::error!("job {jid} in the job cache has a bad target: {e}");
@@ -229,7 +229,7 @@ fn scheduled_job_record(minion: &MinionId, ret: &JobReturn) -> JobRecord {
         arg: ret.fun_args.clone(),
         kwarg: Default::default(),
         tgt: json!(minion),
-        tgt_type: "glob".into(),
+        tgt_type: TargetType::Glob,
         user: "schedule".into(),
         minions: vec![minion.clone()],
     }
@@ -329,10 +329,10 @@ mod tests {
         }
     }
 
-    fn target(tgt: &str, tgt_type: &str) -> Target {
+    fn target(tgt: &str, tgt_type: TargetType) -> Target {
         Target::compile(&TargetSpec {
             tgt: json!(tgt),
-            tgt_type: tgt_type.into(),
+            tgt_type,
         })
         .expect("target")
     }
@@ -392,7 +392,12 @@ mod tests {
         let parts = Parts::new();
         let mut events = parts.bus.subscribe();
         let ids = ["web1".to_string(), "web2".to_string()].into();
-        let job = JobInFlight::new("root".into(), target("web1,web2", "list"), Some(ids), 0);
+        let job = JobInFlight::new(
+            "root".into(),
+            target("web1,web2", TargetType::List),
+            Some(ids),
+            0,
+        );
         parts.in_flight.insert(jid(), job);
         let path = parts.path();
 
@@ -422,7 +427,7 @@ mod tests {
             arg: Vec::new(),
             kwarg: Default::default(),
             tgt: json!("web1,web2"),
-            tgt_type: "list".into(),
+            tgt_type: TargetType::List,
             user: "root".into(),
             minions: vec![id("web1"), id("web2")],
         };

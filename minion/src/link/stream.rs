@@ -234,6 +234,7 @@ fn catch_up_request(pos: &StreamPosition) -> Request {
 pub(super) mod tests {
     use brine_common::crypto::Identity;
     use brine_common::ids::{Jid, MinionId};
+    use brine_common::target::TargetType;
     use brine_common::wire::{TargetSpec, minion_topic};
     use serde_json::json;
 
@@ -290,7 +291,7 @@ pub(super) mod tests {
             jid: Jid::parse("20261121234019509933").expect("jid"),
             tgt: TargetSpec {
                 tgt: json!("*"),
-                tgt_type: "glob".into(),
+                tgt_type: TargetType::Glob,
             },
             fun: format!("test.{n}"),
             arg: vec![],

@@ -10,36 +10,36 @@
 
 use brine_common::functions::{Call, FnError, FnOutput, Functions};
 use brine_common::output::python::{to_str, truthy};
-use brine_common::target::{DataPattern, MinionFacts, Target, ValueMatch};
+use brine_common::target::{DataPattern, MinionFacts, Target, TargetType, ValueMatch};
 use brine_common::wire::TargetSpec;
 use serde_json::{Map, Value};
 
 use super::MinionCtx;
 use super::dictupdate;
 
-/// One matcher's name, the target type it evaluates, and whether its
+/// The target type each matcher evaluates (`match.<type>`), and whether its
 /// second parameter is `minion_id` (else `delimiter`).
-const MATCHERS: [(&str, &str, bool, &str); 9] = [
-    ("compound", "compound", true, COMPOUND_DOC),
-    ("glob", "glob", true, GLOB_DOC),
-    ("pcre", "pcre", true, PCRE_DOC),
-    ("list", "list", true, LIST_DOC),
-    ("grain", "grain", false, GRAIN_DOC),
-    ("grain_pcre", "grain_pcre", false, GRAIN_PCRE_DOC),
-    ("pillar", "pillar", false, PILLAR_DOC),
-    ("pillar_pcre", "pillar_pcre", false, PILLAR_PCRE_DOC),
-    ("ipcidr", "ipcidr", true, IPCIDR_DOC),
+const MATCHERS: [(TargetType, bool, &str); 9] = [
+    (TargetType::Compound, true, COMPOUND_DOC),
+    (TargetType::Glob, true, GLOB_DOC),
+    (TargetType::Pcre, true, PCRE_DOC),
+    (TargetType::List, true, LIST_DOC),
+    (TargetType::Grain, false, GRAIN_DOC),
+    (TargetType::GrainPcre, false, GRAIN_PCRE_DOC),
+    (TargetType::Pillar, false, PILLAR_DOC),
+    (TargetType::PillarPcre, false, PILLAR_PCRE_DOC),
+    (TargetType::IpCidr, true, IPCIDR_DOC),
 ];
 
 pub fn register(f: &mut Functions<MinionCtx>) {
-    for (name, tgt_type, by_id, doc) in MATCHERS {
-        let signature = match (by_id, name) {
-            (_, "ipcidr") => "tgt",
+    for (tgt_type, by_id, doc) in MATCHERS {
+        let signature = match (by_id, tgt_type) {
+            (_, TargetType::IpCidr) => "tgt",
             (true, _) => "tgt, minion_id=None",
             (false, _) => "tgt, delimiter=':'",
         };
         f.register(
-            &format!("match.{name}"),
+            &format!("match.{tgt_type}"),
             signature,
             doc,
             move |ctx, call| async move {
@@ -93,8 +93,11 @@ struct Facts {
 impl Facts {
     /// The facts a target type needs (the pillar only for pillar targets
     /// and compounds, since a masterless minion compiles it afresh).
-    async fn of(ctx: &MinionCtx, tgt_type: &str) -> Facts {
-        let pillar = if matches!(tgt_type, "pillar" | "pillar_pcre" | "compound") {
+    async fn of(ctx: &MinionCtx, tgt_type: TargetType) -> Facts {
+        let pillar = if matches!(
+            tgt_type,
+            TargetType::Pillar | TargetType::PillarPcre | TargetType::Compound
+        ) {
             super::pillar::loaded_pillar(ctx).await
         } else {
             Map::new()
@@ -108,11 +111,14 @@ impl Facts {
 
     /// Does `tgt` of `tgt_type` match? `second` is the call's `minion_id`
     /// (id targets) or `delimiter` (grain and pillar targets).
-    fn matches(&self, tgt_type: &str, tgt: &Value, second: Option<&Value>) -> bool {
+    fn matches(&self, tgt_type: TargetType, tgt: &Value, second: Option<&Value>) -> bool {
         let given = second.filter(|v| truthy(v)).map(to_str);
         let outcome = match tgt_type {
-            "list" => Ok(list_match(tgt, given.as_deref().unwrap_or(&self.id))),
-            "grain" | "grain_pcre" | "pillar" | "pillar_pcre" => {
+            TargetType::List => Ok(list_match(tgt, given.as_deref().unwrap_or(&self.id))),
+            TargetType::Grain
+            | TargetType::GrainPcre
+            | TargetType::Pillar
+            | TargetType::PillarPcre => {
                 self.data_match(tgt_type, tgt, given.as_deref().unwrap_or(":"))
             }
             _ => self.target_match(tgt_type, tgt, given.as_deref().unwrap_or(&self.id)),
@@ -123,16 +129,21 @@ impl Facts {
         })
     }
 
-    fn data_match(&self, tgt_type: &str, tgt: &Value, delimiter: &str) -> Result<bool, String> {
+    fn data_match(
+        &self,
+        tgt_type: TargetType,
+        tgt: &Value,
+        delimiter: &str,
+    ) -> Result<bool, String> {
         let Value::String(expr) = tgt else {
             return Err("the target must be a string".into());
         };
-        let mode = if tgt_type.ends_with("_pcre") {
+        let mode = if matches!(tgt_type, TargetType::GrainPcre | TargetType::PillarPcre) {
             ValueMatch::Regex
         } else {
             ValueMatch::Glob
         };
-        let kind = if tgt_type.starts_with("grain") {
+        let kind = if matches!(tgt_type, TargetType::Grain | TargetType::GrainPcre) {
             "grain"
         } else {
             "pillar"
@@ -146,10 +157,10 @@ impl Facts {
         Ok(pattern.matches(data))
     }
 
-    fn target_match(&self, tgt_type: &str, tgt: &Value, id: &str) -> Result<bool, String> {
+    fn target_match(&self, tgt_type: TargetType, tgt: &Value, id: &str) -> Result<bool, String> {
         let spec = TargetSpec {
             tgt: tgt.clone(),
-            tgt_type: tgt_type.to_string(),
+            tgt_type,
         };
         let target = Target::compile(&spec).map_err(|e| e.to_string())?;
         Ok(target.matches(&MinionFacts::new(id, &self.grains, &self.pillar)))
@@ -173,22 +184,20 @@ fn list_match(tgt: &Value, id: &str) -> bool {
 
 /// The matcher `match.filter_by` and friends call for `tgt_type` (Salt
 /// looks it up among the module's functions, where `list` is `list_`).
-fn matcher_type(tgt_type: &str) -> Result<&'static str, FnError> {
-    let name = if tgt_type == "list_" {
-        "list"
-    } else {
-        tgt_type
+fn matcher_type(tgt_type: &str) -> Result<TargetType, FnError> {
+    let matcher = match tgt_type {
+        "list_" => Some(TargetType::List),
+        "list" => None,
+        other => TargetType::parse(other)
+            .ok()
+            .filter(|ty| MATCHERS.iter().any(|(matcher, ..)| matcher == ty)),
     };
-    MATCHERS
-        .iter()
-        .find(|(n, ..)| *n == name && tgt_type != "list")
-        .map(|(_, t, ..)| *t)
-        .ok_or_else(|| FnError::Exception(format!("KeyError: '{tgt_type}'")))
+    matcher.ok_or_else(|| FnError::Exception(format!("KeyError: '{tgt_type}'")))
 }
 
 /// The options shared by `filter_by`, `search_by` and `ifelse`.
 struct Lookup {
-    tgt_type: &'static str,
+    tgt_type: TargetType,
     minion_id: Option<Value>,
     merge: Option<Value>,
     merge_lists: bool,
@@ -336,6 +345,7 @@ mod tests {
     }
 
     fn m(tgt_type: &str, tgt: Value, second: Option<Value>) -> bool {
+        let tgt_type = TargetType::parse(tgt_type).expect("a known type");
         facts().matches(tgt_type, &tgt, second.as_ref())
     }
 
@@ -377,7 +387,7 @@ mod tests {
     #[test]
     fn filter_by_first_match_then_default_and_merge() {
         let options = |merge: Option<Value>| Lookup {
-            tgt_type: "compound",
+            tgt_type: TargetType::Compound,
             minion_id: None,
             merge,
             merge_lists: false,
@@ -399,12 +409,19 @@ mod tests {
 
     #[test]
     fn matcher_names() {
-        assert_eq!(matcher_type("list_"), Ok("list"));
+        assert_eq!(matcher_type("list_"), Ok(TargetType::List));
         assert!(
             matcher_type("list").is_err(),
             "Salt's module function is list_"
         );
-        assert_eq!(matcher_type("grain"), Ok("grain"));
-        assert!(matcher_type("nosuch").is_err());
+        assert_eq!(matcher_type("grain"), Ok(TargetType::Grain));
+        assert_eq!(
+            matcher_type("nosuch"),
+            Err(FnError::Exception("KeyError: 'nosuch'".into()))
+        );
+        assert!(
+            matcher_type("nodegroup").is_err(),
+            "a target type with no match.<type> function"
+        );
     }
 }

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use brine_common::functions::{Call, FnError, FnOutput, Functions};
+use brine_common::target::TargetType;
 use brine_common::truth::salt_is_true;
 use brine_common::wire::{Reply, Request};
 use serde_json::{Map, Value, json};
@@ -222,12 +223,18 @@ async fn get(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
         .param(1, "fun")
         .cloned()
         .ok_or_else(|| FnError::Invocation("missing required argument 'fun'".into()))?;
-    let tgt_type = call
+    let raw_type = call
         .param(2, "tgt_type")
         .and_then(Value::as_str)
-        .unwrap_or("glob")
-        .to_string();
+        .unwrap_or("glob");
     let exclude_self = call.param(3, "exclude_minion").is_some_and(salt_is_true);
+    let tgt_type = match TargetType::parse(raw_type) {
+        Ok(tgt_type) => tgt_type,
+        // What the master refused it with, before the type was parsed here.
+        Err(e) if ctx.link.is_some() => return Err(FnError::Execution(e.to_string())),
+        // Masterless, any mine.get finds nothing (see `ask`).
+        Err(_) => TargetType::Glob,
+    };
     let request = Request::MineGet { tgt, tgt_type, fun };
     let mut found = match ask(ctx, request).await? {
         Some(Reply::Mine(found)) => found,

@@ -203,6 +203,20 @@ base:
     );
 }
 
+#[test]
+fn an_unknown_match_type_in_the_top_file_is_an_error_naming_it() {
+    let top = "base:\n  'role:web':\n    - match: pillar_exact\n    - web\n";
+    let host = MemHost::with_files(&[("base/top.sls", top)]);
+    let err = top::matches(&host, None).expect_err("unknown type");
+    assert!(
+        err.errors[0].starts_with(
+            "Invalid target 'role:web' in the top file of saltenv 'base': \
+             unsupported target type \"pillar_exact\" (known: glob,"
+        ),
+        "{err:?}"
+    );
+}
+
 /// Top files in three environments, as a gitfs remote with one branch per
 /// environment often has them: each branch carries its own copy.
 fn three_tops() -> MemHost {

@@ -24,7 +24,7 @@
 //!
 //! `env_order` limits and orders the environments whose top files are read.
 
-use brine_common::target::{MinionFacts, Target};
+use brine_common::target::{MinionFacts, Target, TargetType};
 use brine_common::wire::TargetSpec;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
@@ -280,7 +280,7 @@ fn target_matches(
         .unwrap_or("glob");
     let spec = TargetSpec {
         tgt: Value::String(target.to_string()),
-        tgt_type: tgt_type.to_string(),
+        tgt_type: TargetType::parse(tgt_type).map_err(|e| e.to_string())?,
     };
     let compiled = Target::compile_with_nodegroups(&spec, nodegroups).map_err(|e| e.to_string())?;
     Ok(compiled.matches(facts))
