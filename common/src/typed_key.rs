@@ -116,6 +116,19 @@ pub fn python_str_key(key: &str) -> &str {
     }
 }
 
+/// A map key handed out as a value (`pillar.keys`, jmespath's `keys()`):
+/// the JSON `null`/`true`/`false` Python's `None`/`True`/`False` print as,
+/// an infinite or NaN float as the string the loader makes of such a value
+/// (`".inf"`: JSON has no number for it), any other key as a string.
+pub fn key_as_value(key: &str) -> Value {
+    match TypedKey::parse(key) {
+        None => Value::String(key.to_owned()),
+        Some(TypedKey::Null) => Value::Null,
+        Some(TypedKey::Bool(b)) => Value::Bool(b),
+        Some(float @ TypedKey::Float(_)) => Value::String(float.yaml().to_owned()),
+    }
+}
+
 /// A copy of `value` with every marker key spelled as `json.dumps` spells it,
 /// for JSON that leaves Brine (the REST API, printed events). Borrowed when
 /// there is no marker to spell, which is nearly always.
@@ -280,6 +293,27 @@ mod tests {
         );
         assert_eq!(python_str_key(&TypedKey::Null.marker()), "None");
         assert_eq!(python_str_key("null"), "null");
+    }
+
+    #[test]
+    fn keys_as_values_are_json_scalars() {
+        let values: Vec<Value> = ALL
+            .iter()
+            .map(|key| key_as_value(&key.marker()))
+            .chain([key_as_value("null")])
+            .collect();
+        assert_eq!(
+            values,
+            [
+                json!(null),
+                json!(true),
+                json!(false),
+                json!(".inf"),
+                json!("-.inf"),
+                json!(".nan"),
+                json!("null")
+            ]
+        );
     }
 
     #[test]

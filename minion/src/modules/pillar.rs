@@ -22,6 +22,7 @@ use brine_common::functions::{Call, FnError, FnOutput, Functions};
 use brine_common::ids::SaltEnv;
 use brine_common::output::python::truthy;
 use brine_common::target::traverse;
+use brine_common::typed_key::key_as_value;
 use brine_common::wire::{Reply, Request};
 use serde_json::{Map, Value, json};
 
@@ -61,7 +62,7 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         "Calls the master for a fresh pillar, generates the pillar data on the\nfly and returns its top-level keys.\n\nCLI Example:\n\n    brine '*' pillar.ls",
         |ctx, call| async move {
             let pillar = fresh_pillar(&ctx, &call).await?;
-            Ok(json!(pillar.keys().collect::<Vec<_>>()).into())
+            Ok(Value::Array(pillar.keys().map(|key| key_as_value(key)).collect()).into())
         },
     );
     f.register(
@@ -355,7 +356,10 @@ async fn keys(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
         None => Err(FnError::Exception(format!(
             "KeyError: 'Pillar key not found: {key}'"
         ))),
-        Some(Value::Object(map)) => Ok(json!(map.keys().collect::<Vec<_>>()).into()),
+        // A `None` or bool key is listed as that value, as Salt lists it.
+        Some(Value::Object(map)) => {
+            Ok(Value::Array(map.keys().map(|key| key_as_value(key)).collect()).into())
+        }
         Some(_) => Err(FnError::Exception(format!(
             "ValueError: Pillar value in key {key} is not a dict"
         ))),

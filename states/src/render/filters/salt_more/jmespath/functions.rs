@@ -301,9 +301,11 @@ fn apply(name: &str, args: Vec<Arg<'_>>) -> Result<Json, String> {
             Json::Object(merged)
         }
         "keys" | "values" => match value_of(take(&mut args)) {
-            Json::Object(map) if name == "keys" => {
-                Json::Array(map.keys().cloned().map(Json::String).collect())
-            }
+            Json::Object(map) if name == "keys" => Json::Array(
+                map.keys()
+                    .map(|key| brine_common::typed_key::key_as_value(key))
+                    .collect(),
+            ),
             Json::Object(map) => Json::Array(map.values().cloned().collect()),
             _ => Json::Null,
         },
