@@ -184,7 +184,17 @@ pub struct Outcome {
 }
 
 pub type FnFuture = Pin<Box<dyn Future<Output = Result<FnOutput, FnError>> + Send>>;
-type Handler<C> = Arc<dyn Fn(C, Call) -> FnFuture + Send + Sync>;
+type AsyncHandler<C> = Arc<dyn Fn(C, Call) -> FnFuture + Send + Sync>;
+type BlockingHandler<C> = Arc<dyn Fn(C, Call) -> Result<FnOutput, FnError> + Send + Sync>;
+
+/// How a function runs: on the async runtime, or as plain blocking code
+/// (file and process work). A blocking function called from a thread that
+/// may block (a state run) runs right on that thread
+/// ([`Functions::call_blocking`]); from async code, on tokio's blocking pool.
+enum Handler<C> {
+    Async(AsyncHandler<C>),
+    Blocking(BlockingHandler<C>),
+}
 
 struct Entry<C> {
     doc: &'static str,
@@ -322,7 +332,20 @@ impl<C: Send + 'static> Functions<C> {
         F: Fn(C, Call) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<FnOutput, FnError>> + Send + 'static,
     {
-        let handler: Handler<C> = Arc::new(move |ctx, call| Box::pin(f(ctx, call)));
+        let handler: AsyncHandler<C> = Arc::new(move |ctx, call| Box::pin(f(ctx, call)));
+        self.insert(name, signature, doc, Handler::Async(handler));
+    }
+
+    /// Register a function whose work blocks (file system, processes): it
+    /// never runs on the async runtime's own threads.
+    pub fn register_blocking<F>(&mut self, name: &str, signature: &str, doc: &'static str, f: F)
+    where
+        F: Fn(C, Call) -> Result<FnOutput, FnError> + Send + Sync + 'static,
+    {
+        self.insert(name, signature, doc, Handler::Blocking(Arc::new(f)));
+    }
+
+    fn insert(&mut self, name: &str, signature: &str, doc: &'static str, handler: Handler<C>) {
         let signature = Signature::parse(signature);
         self.entries.insert(
             name.to_string(),
@@ -359,46 +382,94 @@ impl<C: Send + 'static> Functions<C> {
     /// Run a call and turn its result into Salt's return shape, with Salt's
     /// error strings (salt/minion.py `_thread_return`).
     pub async fn call(&self, ctx: C, call: Call) -> Outcome {
-        let Some(entry) = self.entries.get(&call.fun) else {
-            return failure(format!("'{}' is not available.", call.fun));
+        let entry = match self.checked(&call) {
+            Ok(entry) => entry,
+            Err(refused) => return refused,
         };
         let fun = call.fun.clone();
-        if let Err(msg) = entry.signature.check(&fun, &call) {
-            return failure(format!(
+        let result = match &entry.handler {
+            Handler::Async(handler) => handler(ctx, call).await,
+            Handler::Blocking(handler) => {
+                let handler = Arc::clone(handler);
+                tokio::task::spawn_blocking(move || handler(ctx, call))
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(FnError::Exception(format!(
+                            "the function did not finish: {e}"
+                        )))
+                    })
+            }
+        };
+        outcome(&fun, entry, result)
+    }
+
+    /// [`call`](Self::call) from a thread that may block (a state run, not
+    /// the runtime's own threads): a blocking function runs right here, with
+    /// no hop to another thread and back; an async one is handed back as
+    /// `Err` for the caller to run on its runtime.
+    pub fn call_blocking(&self, ctx: C, call: Call) -> Result<Outcome, (C, Call)> {
+        let entry = match self.checked(&call) {
+            Ok(entry) => entry,
+            Err(refused) => return Ok(refused),
+        };
+        match &entry.handler {
+            Handler::Blocking(handler) => {
+                let fun = call.fun.clone();
+                let result = handler(ctx, call);
+                Ok(outcome(&fun, entry, result))
+            }
+            Handler::Async(_) => Err((ctx, call)),
+        }
+    }
+
+    /// The entry for `call`, or the refusal Salt gives: an unknown function,
+    /// missing or extra arguments.
+    fn checked(&self, call: &Call) -> Result<&Entry<C>, Outcome> {
+        let fun = &call.fun;
+        let Some(entry) = self.entries.get(fun) else {
+            return Err(failure(format!("'{fun}' is not available.")));
+        };
+        if let Err(msg) = entry.signature.check(fun, call) {
+            return Err(failure(format!(
                 "Passed invalid arguments to {fun}: {msg}\n\n{}",
                 entry.doc
-            ));
+            )));
         }
-        let invalid = entry.signature.invalid_kwargs(&call);
+        let invalid = entry.signature.invalid_kwargs(call);
         if !invalid.is_empty() {
-            return failure(format!(
+            return Err(failure(format!(
                 "ERROR executing '{fun}': The following keyword arguments are not valid: {}",
                 invalid.join(", ")
-            ));
+            )));
         }
-        match (entry.handler)(ctx, call).await {
-            Ok(out) => Outcome {
-                success: out.retcode == 0,
-                ret: out.ret,
-                retcode: out.retcode,
-                call_stderr: None,
-            },
-            Err(FnError::Invocation(msg)) => Outcome {
-                call_stderr: Some(msg.clone()),
-                ..failure(format!("ERROR executing '{fun}': {msg}"))
-            },
-            Err(FnError::Execution(msg)) => Outcome {
-                call_stderr: Some(format!("Error running '{fun}': {msg}")),
-                ..failure(format!("ERROR: {msg}"))
-            },
-            Err(FnError::Exception(msg)) => {
-                failure(format!("The minion function caused an exception: {msg}"))
-            }
-            Err(FnError::Type(msg)) => failure(format!(
-                "Passed invalid arguments to {fun}: {msg}\n\n{}",
-                entry.doc
-            )),
+        Ok(entry)
+    }
+}
+
+/// A function's result in Salt's return shape, with Salt's error strings.
+fn outcome<C>(fun: &str, entry: &Entry<C>, result: Result<FnOutput, FnError>) -> Outcome {
+    match result {
+        Ok(out) => Outcome {
+            success: out.retcode == 0,
+            ret: out.ret,
+            retcode: out.retcode,
+            call_stderr: None,
+        },
+        Err(FnError::Invocation(msg)) => Outcome {
+            call_stderr: Some(msg.clone()),
+            ..failure(format!("ERROR executing '{fun}': {msg}"))
+        },
+        Err(FnError::Execution(msg)) => Outcome {
+            call_stderr: Some(format!("Error running '{fun}': {msg}")),
+            ..failure(format!("ERROR: {msg}"))
+        },
+        Err(FnError::Exception(msg)) => {
+            failure(format!("The minion function caused an exception: {msg}"))
         }
+        Err(FnError::Type(msg)) => failure(format!(
+            "Passed invalid arguments to {fun}: {msg}\n\n{}",
+            entry.doc
+        )),
     }
 }
 
@@ -540,6 +611,47 @@ mod tests {
             f.call((), call("test.type")).await.ret,
             json!("Passed invalid arguments to test.type: not a dict\n\ntype doc")
         );
+    }
+
+    fn thread_name() -> Value {
+        json!(format!("{:?}", std::thread::current().id()))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_blocking_function_runs_on_the_calling_thread_only_when_asked() {
+        let mut f = registry();
+        f.register_blocking("test.where", "", "where", |_, _| Ok(thread_name().into()));
+        f.register_blocking("test.fails", "", "fails", |_, _| {
+            Err(FnError::Execution("it broke".into()))
+        });
+        let call = |fun: &str| Call {
+            fun: fun.into(),
+            ..Call::default()
+        };
+        // From async code: on the blocking pool, never on a runtime thread.
+        let pooled = f.call((), call("test.where")).await;
+        assert!(pooled.success);
+        assert_ne!(pooled.ret, thread_name());
+        // From a thread that may block: right there.
+        let f = Arc::new(f);
+        let here = tokio::task::spawn_blocking({
+            let f = Arc::clone(&f);
+            move || {
+                let out = f.call_blocking((), call("test.where")).map(|o| o.ret);
+                (out, thread_name())
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(here.0, Ok(here.1));
+        // Errors and refusals are the async path's, word for word.
+        let failed = f.call_blocking((), call("test.fails")).map(|o| o.ret);
+        assert_eq!(failed, Ok(json!("ERROR: it broke")));
+        let missing = f.call_blocking((), call("no.such")).map(|o| o.ret);
+        assert_eq!(missing, Ok(json!("'no.such' is not available.")));
+        // An async function is handed back to run on the runtime.
+        let handed_back = f.call_blocking((), call("test.ping"));
+        assert!(matches!(handed_back, Err(((), c)) if c.fun == "test.ping"));
     }
 
     #[tokio::test]

@@ -4,8 +4,9 @@
 //! master's file server, or the local `file_roots` with `file_client: local`),
 //! which confines every path to its root.
 //!
-//! A state run happens on a blocking thread; `call` and the file client wait
-//! there for their async work with the runtime handle.
+//! A state run happens on a blocking thread: a blocking execution function
+//! (file work) runs right there; async functions and the file client are
+//! waited for there with the runtime handle.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -60,9 +61,10 @@ impl StateHost for MinionStateHost {
             args,
             kwargs,
         };
-        let outcome = self
-            .handle
-            .block_on(self.functions.call(self.ctx.clone(), call));
+        let outcome = match self.functions.call_blocking(self.ctx.clone(), call) {
+            Ok(outcome) => outcome,
+            Err((ctx, call)) => self.handle.block_on(self.functions.call(ctx, call)),
+        };
         match outcome.ret {
             Value::String(msg) if !outcome.success => Err(msg),
             ret => Ok(ret),

@@ -1,7 +1,7 @@
 //! The pillar top files (Salt's `get_tops`, `merge_tops`, `top_matches`):
 //! which SLS files of which environment apply to a minion.
 
-use brine_common::ids::SlsName;
+use brine_common::ids::{RelPath, SaltEnv, SlsName};
 use brine_common::target::{MinionFacts, Target, TargetType};
 use brine_common::truth::affirmative;
 use brine_common::wire::TargetSpec;
@@ -73,7 +73,11 @@ fn read_text(
     path: &str,
     errors: &mut Vec<String>,
 ) -> Option<String> {
-    match host.read_file(env, path) {
+    // A name that cannot be an environment has no files (the roots know
+    // no such environment either).
+    let saltenv = SaltEnv::parse(env).ok()?;
+    let read = RelPath::parse(path).map_err(|e| e.to_string());
+    match read.and_then(|path| host.read_file(&saltenv, &path)) {
         Ok(Some(bytes)) => Some(String::from_utf8_lossy(&bytes).into_owned()),
         Ok(None) => None,
         Err(e) => {

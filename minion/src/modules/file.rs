@@ -7,20 +7,22 @@
 //! every path must be absolute (`~` is expanded first): a relative path would
 //! depend on the minion's working directory. Errors name the path.
 //!
-//! All file work runs on tokio's blocking pool.
+//! Every function here blocks: a state run calls it on its own thread, a
+//! job on tokio's blocking pool.
 
 mod diff;
 mod edit;
 mod find;
 pub(super) mod hash;
 pub(crate) mod meta;
+mod owner_names;
 mod pyre;
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use brine_common::functions::{FnError, FnOutput, Functions};
+use brine_common::functions::{FnError, FnOutput, Functions, Signature};
 use nix::sys::time::TimeVal;
 use serde_json::{Map, Value, json};
 
@@ -30,8 +32,8 @@ use meta::{Perms, absolute, os_error, os_exception};
 
 type FileResult = Result<Value, FnError>;
 
-/// Register `name`: its handler runs on the blocking pool with the call's
-/// arguments bound to `sig`.
+/// Register `name`: a blocking function (see [`Functions::register_blocking`])
+/// with the call's arguments bound to `sig`.
 fn reg(
     f: &mut Functions<MinionCtx>,
     name: &str,
@@ -39,12 +41,9 @@ fn reg(
     doc: &'static str,
     handler: fn(&Args) -> FileResult,
 ) {
-    f.register(name, sig, doc, move |_, call| async move {
-        let args = Args::bind(&call, sig);
-        let ret = tokio::task::spawn_blocking(move || handler(&args))
-            .await
-            .map_err(|e| FnError::Exception(format!("the file operation did not finish: {e}")))??;
-        Ok(FnOutput::from(ret))
+    let params = Signature::parse(sig).args;
+    f.register_blocking(name, sig, doc, move |_, call| {
+        handler(&Args::bind_to(&call, &params)).map(FnOutput::from)
     });
 }
 

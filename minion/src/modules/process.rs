@@ -44,7 +44,11 @@ impl Args {
     /// Bind `call` to the parameters of `signature` (the same text the
     /// function was registered with).
     pub fn bind(call: &Call, signature: &str) -> Args {
-        let names = Signature::parse(signature).args;
+        Args::bind_to(call, &Signature::parse(signature).args)
+    }
+
+    /// [`bind`](Self::bind) with the signature's parameter names parsed once.
+    pub fn bind_to(call: &Call, names: &[String]) -> Args {
         let mut named = Map::new();
         let mut rest = Vec::new();
         for (i, value) in call.args.iter().enumerate() {

@@ -24,6 +24,7 @@
 //!
 //! `env_order` limits and orders the environments whose top files are read.
 
+use brine_common::ids::salt_file;
 use brine_common::target::{MinionFacts, Target, TargetType};
 use brine_common::wire::TargetSpec;
 use indexmap::IndexMap;
@@ -39,6 +40,9 @@ pub type TopMatches = IndexMap<String, Vec<String>>;
 /// Salt's message when nothing in the top file matches.
 pub const NO_TOP_MATCH: &str =
     "No Top file or master_tops data matches found. Please see master log for details.";
+
+/// Where each environment's top file is.
+const TOP_FILE: &str = "top.sls";
 
 /// A rendered top file and the environment it was read from.
 pub struct TopFile {
@@ -61,7 +65,8 @@ pub fn read_tops(
     let mut tops = Vec::new();
     let mut errors = Vec::new();
     for env in &envs {
-        let text = match host.read_file(env, "top.sls") {
+        let read = salt_file(env, TOP_FILE).map_err(|e| e.to_string());
+        let text = match read.and_then(|(env, top)| host.read_file(&env, &top)) {
             Ok(Some(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
             Ok(None) => continue,
             Err(e) => {
@@ -72,7 +77,7 @@ pub fn read_tops(
         let source = SlsSource {
             saltenv: env,
             sls: "top",
-            path: "top.sls",
+            path: TOP_FILE,
         };
         match render_sls(host, &source, &text) {
             Ok(Value::Object(sections)) => tops.push(TopFile {

@@ -14,7 +14,7 @@ use regex::bytes::Regex;
 use serde_json::{Map, Value, json};
 
 use super::super::process::{py_str, shlex_split, to_int};
-use super::meta::{group_of, user_of};
+use super::owner_names::{group_name, user_name};
 use super::{hash, pyre};
 
 /// What a criterion needs to decide.
@@ -459,8 +459,8 @@ fn print_item(field: &str, path: &Path, meta: Option<&std::fs::Metadata>) -> Opt
         "type" => json!(type_letter(meta?).to_string()),
         "mode" => json!(meta?.mode() & 0o777),
         "mtime" => json!(meta?.mtime()),
-        "user" => user_of(meta?.uid()),
-        "group" => group_of(meta?.gid()),
+        "user" => user_name(meta?.uid()),
+        "group" => group_name(meta?.gid()),
         "md5" => {
             if meta?.is_file() {
                 json!(hash::file_digest(path, "md5", 65536).unwrap_or_default())

@@ -9,11 +9,12 @@ use std::path::{Path, PathBuf};
 
 use brine_common::functions::FnError;
 use brine_common::output::python;
-use nix::unistd::{Gid, Group, Uid, User};
+use nix::unistd::{Group, User};
 use serde_json::{Map, Value, json};
 
 use super::super::process::py_str;
 use super::hash;
+use super::owner_names::{group_name, user_name};
 
 // ---------------------------------------------------------------------------
 // Paths
@@ -204,23 +205,6 @@ pub fn os_exception(err: &io::Error, path: &Path) -> FnError {
 // ---------------------------------------------------------------------------
 // Owners and modes
 
-/// The user name of `uid`, or the uid itself when it has none (Salt's
-/// `uid_to_user`).
-pub fn user_of(uid: u32) -> Value {
-    User::from_uid(Uid::from_raw(uid))
-        .ok()
-        .flatten()
-        .map_or(json!(uid), |u| json!(u.name))
-}
-
-/// The group name of `gid`, or the gid itself.
-pub fn group_of(gid: u32) -> Value {
-    Group::from_gid(Gid::from_raw(gid))
-        .ok()
-        .flatten()
-        .map_or(json!(gid), |g| json!(g.name))
-}
-
 /// Salt's `user_to_uid`: a number is a uid, a name is looked up (`None`
 /// when unknown), no user at all is the minion's own.
 pub fn uid_of(user: Option<&Value>) -> Option<u32> {
@@ -268,14 +252,10 @@ pub fn stats(
     hash_type: Option<&str>,
     follow: bool,
 ) -> Result<Map<String, Value>, FnError> {
-    let meta = if path.exists() {
-        if follow {
-            std::fs::metadata(path)
-        } else {
-            std::fs::symlink_metadata(path)
-        }
-    } else {
+    let meta = if follow {
         // A broken symlink still has an owner.
+        std::fs::metadata(path).or_else(|_| std::fs::symlink_metadata(path))
+    } else {
         std::fs::symlink_metadata(path)
     }
     .map_err(|_| FnError::Execution(format!("Path not found: {}", path.display())))?;
@@ -284,8 +264,8 @@ pub fn stats(
     ret.insert("inode".into(), json!(meta.ino()));
     ret.insert("uid".into(), json!(meta.uid()));
     ret.insert("gid".into(), json!(meta.gid()));
-    ret.insert("group".into(), group_of(meta.gid()));
-    ret.insert("user".into(), user_of(meta.uid()));
+    ret.insert("group".into(), group_name(meta.gid()));
+    ret.insert("user".into(), user_name(meta.uid()));
     ret.insert("atime".into(), time(meta.atime(), meta.atime_nsec()));
     ret.insert("mtime".into(), time(meta.mtime(), meta.mtime_nsec()));
     ret.insert("ctime".into(), time(meta.ctime(), meta.ctime_nsec()));

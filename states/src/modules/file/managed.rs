@@ -6,10 +6,11 @@
 //! rendered with `template: jinja`. `file.manage_contents` compares and
 //! writes them and gives Salt's diff (`New file` for a new file).
 
+use brine_common::ids::salt_file;
 use serde_json::{Map, Value, json};
 
 use super::absolute_error;
-use super::perms::{Wanted, enforce, needed, stats};
+use super::perms::{Wanted, enforce, enforce_known, needed, stats};
 use crate::lowstate::{StateCall, StateResult};
 use crate::modules::{arg, call, changed, name_of, one, pending, str_of, text, truthy};
 use crate::render::render_file_template;
@@ -58,10 +59,10 @@ pub fn managed(c: &StateCall<'_>) -> StateResult {
     if current.is_some()
         && (!c.chunk.bool_arg("replace", true) || super::remote::existing_file_matches(c))
     {
-        return ensure(c, Body::Nothing);
+        return ensure_from(c, Body::Nothing, current);
     }
     match wanted_body(c) {
-        Ok(body) => ensure(c, body),
+        Ok(body) => ensure_from(c, body, current),
         Err(e) => StateResult::fail(name, e),
     }
 }
@@ -140,18 +141,19 @@ fn fetch(c: &StateCall<'_>, source: &str, template: Option<&str>) -> Result<Opti
         if path.split('/').any(|part| part == "." || part == "..") {
             return Ok(None);
         }
+        let (env, rel) = salt_file(env, path).map_err(|e| e.to_string())?;
         if let Some(engine) = template {
-            let Some(bytes) = c.host.read_file(env, path)? else {
+            let Some(bytes) = c.host.read_file(&env, &rel)? else {
                 return Ok(None);
             };
             let src = String::from_utf8(bytes)
                 .map_err(|_| format!("Source file {source} is not text"))?;
             return render(c, engine, &src, path, source).map(|t| Some(Body::Text(t)));
         }
-        if c.host.read_file(env, path)?.is_none() {
+        if c.host.read_file(&env, &rel)?.is_none() {
             return Ok(None);
         }
-        let local = c.host.cache_file(env, path)?;
+        let local = c.host.cache_file(&env, &rel)?;
         let local = local.display().to_string();
         check_hash(c, source, &local)?;
         return Ok(Some(Body::Local(local)));
@@ -265,9 +267,13 @@ fn would_change(name: &str) -> String {
 
 /// Bring `name` to `body` with the wanted owner and mode.
 pub(super) fn ensure(c: &StateCall<'_>, body: Body) -> StateResult {
+    ensure_from(c, body, stats(c.host, name_of(c)))
+}
+
+/// [`ensure`] with the file's stats already read (`None`: it does not exist).
+fn ensure_from(c: &StateCall<'_>, body: Body, current: Option<Map<String, Value>>) -> StateResult {
     let name = name_of(c);
     let want = Wanted::of(c.chunk, "mode");
-    let current = stats(c.host, name);
     let body = match (body, &current) {
         (Body::Nothing, Some(st)) => return keep(c, st, &want),
         (Body::Nothing, None) => None,
@@ -298,6 +304,7 @@ pub(super) fn ensure(c: &StateCall<'_>, body: Body) -> StateResult {
     if c.test {
         return predict(name, current.as_ref(), contents, &want);
     }
+    let written = contents.is_some();
     let mut changes = Map::new();
     let mut comment = format!("File {name} updated");
     match (&current, body.is_some()) {
@@ -316,7 +323,12 @@ pub(super) fn ensure(c: &StateCall<'_>, body: Body) -> StateResult {
     {
         return StateResult::fail(name, e);
     }
-    match enforce(c.host, name, &want) {
+    // Unwritten, the file is as `current` saw it: no second look.
+    let perms = match (&current, written) {
+        (Some(st), false) => enforce_known(c.host, name, st, &want),
+        _ => enforce(c.host, name, &want),
+    };
+    match perms {
         Ok(perm) => changes.extend(perm),
         Err(e) => return StateResult::fail(name, e),
     }
@@ -427,7 +439,9 @@ fn keep(c: &StateCall<'_>, st: &Map<String, Value>, want: &Wanted) -> StateResul
         }
         return pending(name, comment, perm);
     }
-    match enforce(c.host, name, want) {
+    // `st` was read at the start of this state and nothing has written the
+    // file since: no second look.
+    match enforce_known(c.host, name, st, want) {
         Ok(perm) if perm.is_empty() => StateResult::ok(
             name,
             format!("File {name} exists with proper permissions. No changes made."),

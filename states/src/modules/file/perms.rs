@@ -97,7 +97,17 @@ pub fn enforce(
     let Some(st) = stats(host, path) else {
         return Ok(Map::new());
     };
-    let changes = needed(&st, want);
+    enforce_known(host, path, &st, want)
+}
+
+/// [`enforce`] when `st` is `path`'s current stats.
+pub fn enforce_known(
+    host: &dyn StateHost,
+    path: &str,
+    st: &Map<String, Value>,
+    want: &Wanted,
+) -> Result<Map<String, Value>, String> {
+    let changes = needed(st, want);
     apply(host, path, &changes)?;
     Ok(changes)
 }
