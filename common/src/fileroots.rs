@@ -17,7 +17,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::ids::RelPath;
+use crate::ids::{RelPath, SaltEnv};
 
 /// One file of an environment's manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,7 +55,7 @@ pub trait FileStore {
     fn env_files(&self, env: &str) -> Result<Vec<FileEntry>, Self::Error>;
 
     /// Up to `len` bytes of `path` in `env` from `offset`, and the file's size.
-    fn file_chunk(&self, env: &str, path: &RelPath, offset: u64, len: usize) -> Chunk<Self>;
+    fn file_chunk(&self, env: &SaltEnv, path: &RelPath, offset: u64, len: usize) -> Chunk<Self>;
 
     /// Whether `error` says that the environment does not exist.
     fn no_such_env(error: &Self::Error) -> bool;
@@ -65,12 +65,16 @@ pub trait FileStore {
 
     /// The bytes of `salt://path` in `env`, at most `limit` of them;
     /// `Ok(None)` when there is no such file (a template host's `read_file`).
-    fn read_whole(&self, env: &str, path: &str, limit: u64) -> Result<Option<Vec<u8>>, String> {
-        let rel = RelPath::parse(path).map_err(|e| format!("{path}: {e}"))?;
+    fn read_whole(
+        &self,
+        env: &SaltEnv,
+        path: &RelPath,
+        limit: u64,
+    ) -> Result<Option<Vec<u8>>, String> {
         let mut data = Vec::new();
         loop {
             let want = (limit - data.len() as u64).min(READ_CHUNK as u64) as usize;
-            let (bytes, size) = match self.file_chunk(env, &rel, data.len() as u64, want) {
+            let (bytes, size) = match self.file_chunk(env, path, data.len() as u64, want) {
                 Ok(chunk) => chunk,
                 Err(e) if Self::no_such_file(&e) => return Ok(None),
                 Err(e) => return Err(e.to_string()),
@@ -108,8 +112,8 @@ impl FileStore for Roots {
         self.manifest(env)
     }
 
-    fn file_chunk(&self, env: &str, path: &RelPath, offset: u64, len: usize) -> Chunk<Self> {
-        self.read_chunk(env, path, offset, len)
+    fn file_chunk(&self, env: &SaltEnv, path: &RelPath, offset: u64, len: usize) -> Chunk<Self> {
+        self.read_chunk(env.as_str(), path, offset, len)
     }
 
     fn no_such_env(error: &RootsError) -> bool {
@@ -474,15 +478,18 @@ mod tests {
         std::os::unix::fs::symlink(outside.path().join("secret"), root.path().join("link"))
             .expect("ln");
         let r = roots(&[root.path()]);
+        let read = |env: &str, path: &str, limit| {
+            let (env, path) = crate::ids::salt_file(env, path).expect("valid");
+            r.read_whole(&env, &path, limit)
+        };
         assert_eq!(
-            r.read_whole("base", "f", u64::MAX),
+            read("base", "f", u64::MAX),
             Ok(Some(b"0123456789".to_vec()))
         );
-        assert_eq!(r.read_whole("base", "f", 4), Ok(Some(b"0123".to_vec())));
-        assert_eq!(r.read_whole("base", "missing", u64::MAX), Ok(None));
-        assert_eq!(r.read_whole("dev", "f", u64::MAX), Ok(None));
-        assert!(r.read_whole("base", "../f", u64::MAX).is_err());
-        let refused = r.read_whole("base", "link", u64::MAX);
+        assert_eq!(read("base", "f", 4), Ok(Some(b"0123".to_vec())));
+        assert_eq!(read("base", "missing", u64::MAX), Ok(None));
+        assert_eq!(read("dev", "f", u64::MAX), Ok(None));
+        let refused = read("base", "link", u64::MAX);
         assert!(refused.is_err_and(|e| e.contains("leaves its file root")));
         assert_eq!(r.list_paths("base"), Ok(vec!["f".to_string()]));
         assert_eq!(r.list_paths("dev"), Ok(Vec::new()));

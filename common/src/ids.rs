@@ -166,7 +166,13 @@ impl RelPath {
 
 validated_string_id!(RelPath);
 
-/// A file-server environment name (`base`, `dev`, a git branch).
+/// A file-server environment name (`base`, `dev`, a git branch such as
+/// `feature/x`). Salt takes any string as a saltenv, and gitfs and
+/// git_pillar serve a branch `feature/x` as the environment `feature/x`; the
+/// name is also a directory under the minion's file cache
+/// (`cachedir/files/<saltenv>/...`), so it is refused only where it could
+/// leave that directory: empty, absolute, an empty, `.` or `..` component,
+/// a backslash, a NUL or other control character, or longer than 255 bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SaltEnv(String);
 
@@ -174,17 +180,22 @@ impl SaltEnv {
     pub fn parse(raw: &str) -> Result<Self, IdError> {
         let ok = !raw.is_empty()
             && raw.len() <= 255
-            && raw != "."
-            && raw != ".."
-            && raw
-                .chars()
-                .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            && !raw.chars().any(|c| c == '\\' || c.is_control())
+            && raw.split('/').all(|part| !matches!(part, "" | "." | ".."));
         if ok {
             Ok(SaltEnv(raw.to_string()))
         } else {
             Err(IdError::Path(raw.to_string(), "not a valid saltenv"))
         }
     }
+}
+
+/// A `salt://` file named by user text (a state's `source`, a template's
+/// `include`, a module's argument): its environment and its path, both
+/// validated, so what reaches a file server or a cache directory cannot
+/// leave its root.
+pub fn salt_file(saltenv: &str, path: &str) -> Result<(SaltEnv, RelPath), IdError> {
+    Ok((SaltEnv::parse(saltenv)?, RelPath::parse(path)?))
 }
 
 validated_string_id!(SaltEnv);
@@ -306,8 +317,35 @@ mod tests {
         assert!(RelPath::parse("top.sls").is_ok());
         let bytes = rmp_serde::to_vec(&"../../etc/shadow").expect("encode");
         assert!(rmp_serde::from_slice::<RelPath>(&bytes).is_err());
-        assert!(SaltEnv::parse("base").is_ok() && SaltEnv::parse("feature-x_1.2").is_ok());
-        assert!(SaltEnv::parse("../base").is_err() && SaltEnv::parse("a/b").is_err());
+    }
+
+    #[test]
+    fn saltenvs_take_git_branch_names_but_cannot_leave_a_directory() {
+        for good in [
+            "base",
+            "feature-x_1.2",
+            "feature/x",
+            "release/1.2/rc+1",
+            "ünï",
+        ] {
+            assert!(SaltEnv::parse(good).is_ok(), "{good:?} refused");
+        }
+        for bad in [
+            "", ".", "..", "../base", "a/../b", "/abs", "a/", "a//b", "a\\b", "a\0b", "a\nb",
+        ] {
+            assert!(SaltEnv::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(SaltEnv::parse(&"x".repeat(256)).is_err());
+        let bytes = rmp_serde::to_vec(&"../base").expect("encode");
+        assert!(rmp_serde::from_slice::<SaltEnv>(&bytes).is_err());
+    }
+
+    #[test]
+    fn salt_files_validate_both_halves() {
+        let (env, path) = salt_file("feature/x", "salt://a/b.txt").expect("valid");
+        assert_eq!((env.as_str(), path.as_str()), ("feature/x", "a/b.txt"));
+        assert!(salt_file("..", "a").is_err());
+        assert!(salt_file("base", "../a").is_err());
     }
 
     #[test]

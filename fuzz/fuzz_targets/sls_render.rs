@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use brine_common::ids::{RelPath, SaltEnv};
 use brine_states::compile::{compile, high_from_sls};
 use brine_states::host::StateHost;
 use libfuzzer_sys::fuzz_target;
@@ -34,19 +35,23 @@ impl StateHost for OneFile {
     fn opts(&self) -> Map<String, Value> {
         json!({"id": "m1"}).as_object().cloned().unwrap_or_default()
     }
-    fn read_file(&self, saltenv: &str, path: &str) -> Result<Option<Vec<u8>>, String> {
-        Ok(match (saltenv, path) {
+    fn read_file(&self, saltenv: &SaltEnv, path: &RelPath) -> Result<Option<Vec<u8>>, String> {
+        Ok(match (saltenv.as_str(), path.as_str()) {
             ("base", "fuzz.sls") => Some(self.0.as_bytes().to_vec()),
             ("base", "other.sls") => Some(b"other:\n  test.nop: []\n".to_vec()),
             ("base", "map.yaml") => Some(b"a: 1\nb: [x, y]\n".to_vec()),
             _ => None,
         })
     }
-    fn cache_file(&self, _: &str, path: &str) -> Result<PathBuf, String> {
+    fn cache_file(&self, _: &SaltEnv, path: &RelPath) -> Result<PathBuf, String> {
         Err(format!("no cache for {path}"))
     }
     fn list_files(&self, _: &str) -> Result<Vec<String>, String> {
-        Ok(vec!["fuzz.sls".into(), "other.sls".into(), "map.yaml".into()])
+        Ok(vec![
+            "fuzz.sls".into(),
+            "other.sls".into(),
+            "map.yaml".into(),
+        ])
     }
     fn environments(&self) -> Vec<String> {
         vec!["base".into()]

@@ -58,10 +58,17 @@ impl FileClient {
     /// Every file of `saltenv` with its hash.
     pub async fn manifest(&self, saltenv: &str) -> Result<Vec<FileEntry>, String> {
         let env = SaltEnv::parse(saltenv).map_err(|e| e.to_string())?;
+        self.env_manifest(&env).await
+    }
+
+    async fn env_manifest(&self, env: &SaltEnv) -> Result<Vec<FileEntry>, String> {
         match self {
             FileClient::Local(roots) => roots.manifest(env.as_str()).map_err(|e| e.to_string()),
             FileClient::Remote { link, .. } => {
-                match request(link, Request::FileList { saltenv: env }).await? {
+                let list = Request::FileList {
+                    saltenv: env.clone(),
+                };
+                match request(link, list).await? {
                     Reply::FileList(list) => Ok(list),
                     other => Err(unexpected(&other)),
                 }
@@ -70,25 +77,21 @@ impl FileClient {
     }
 
     /// A local path holding `salt://path` of `saltenv`.
-    pub async fn cache_file(&self, saltenv: &str, path: &str) -> Result<PathBuf, String> {
-        let env = SaltEnv::parse(saltenv).map_err(|e| e.to_string())?;
-        let rel = RelPath::parse(path).map_err(|e| e.to_string())?;
+    pub async fn cache_file(&self, env: &SaltEnv, rel: &RelPath) -> Result<PathBuf, String> {
         match self {
-            FileClient::Local(roots) => {
-                roots.resolve(env.as_str(), &rel).map_err(|e| e.to_string())
-            }
+            FileClient::Local(roots) => roots.resolve(env.as_str(), rel).map_err(|e| e.to_string()),
             FileClient::Remote { link, cachedir, .. } => {
                 let entry = self
-                    .manifest(env.as_str())
+                    .env_manifest(env)
                     .await?
                     .into_iter()
-                    .find(|e| e.path == rel)
+                    .find(|e| e.path == *rel)
                     .ok_or_else(|| format!("salt://{rel} does not exist in environment {env:?}"))?;
                 let dest = cachedir.join(env.as_str()).join(rel.as_str());
                 if sha256_file(&dest).is_ok_and(|h| h == entry.hash) {
                     return Ok(dest);
                 }
-                download(link, &env, &entry, &dest).await?;
+                download(link, env, &entry, &dest).await?;
                 Ok(dest)
             }
         }
@@ -96,10 +99,13 @@ impl FileClient {
 
     /// The bytes of `salt://path`, `None` if it does not exist (nor its
     /// environment, when the roots are local).
-    pub async fn read_file(&self, saltenv: &str, path: &str) -> Result<Option<Vec<u8>>, String> {
+    pub async fn read_file(
+        &self,
+        saltenv: &SaltEnv,
+        path: &RelPath,
+    ) -> Result<Option<Vec<u8>>, String> {
         if let FileClient::Local(roots) = self {
-            let env = SaltEnv::parse(saltenv).map_err(|e| e.to_string())?;
-            return roots.read_whole(env.as_str(), path, u64::MAX);
+            return roots.read_whole(saltenv, path, u64::MAX);
         }
         match self.cache_file(saltenv, path).await {
             Ok(local) => std::fs::read(&local)

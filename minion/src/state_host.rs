@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use brine_common::functions::{Call, Functions};
+use brine_common::ids::{RelPath, SaltEnv};
 use brine_states::host::StateHost;
 use serde_json::{Map, Value};
 
@@ -87,11 +88,11 @@ impl StateHost for MinionStateHost {
         self.opts.clone()
     }
 
-    fn read_file(&self, saltenv: &str, path: &str) -> Result<Option<Vec<u8>>, String> {
+    fn read_file(&self, saltenv: &SaltEnv, path: &RelPath) -> Result<Option<Vec<u8>>, String> {
         self.handle.block_on(self.files.read_file(saltenv, path))
     }
 
-    fn cache_file(&self, saltenv: &str, path: &str) -> Result<PathBuf, String> {
+    fn cache_file(&self, saltenv: &SaltEnv, path: &RelPath) -> Result<PathBuf, String> {
         self.handle
             .block_on(self.files.cache_file(saltenv, path))
             .map_err(|e| {

@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 
 use brine_common::fileroots::{FileStore, Roots, RootsError};
-use brine_common::ids::RelPath;
+use brine_common::ids::{RelPath, SaltEnv};
 use brine_states::host::StateHost;
 use serde_json::{Map, Value};
 
@@ -83,9 +83,8 @@ impl<'a> PillarHost<'a> {
         }
     }
 
-    fn real_path(&self, saltenv: &str, path: &str) -> Result<Option<PathBuf>, String> {
-        let rel = RelPath::parse(path).map_err(|e| format!("{path}: {e}"))?;
-        match self.roots.resolve(saltenv, &rel) {
+    fn real_path(&self, saltenv: &SaltEnv, path: &RelPath) -> Result<Option<PathBuf>, String> {
+        match self.roots.resolve(saltenv.as_str(), path) {
             Ok(real) => Ok(Some(real)),
             Err(RootsError::NotFound(..) | RootsError::NoEnv(_)) => Ok(None),
             Err(e) => Err(e.to_string()),
@@ -133,11 +132,11 @@ impl StateHost for PillarHost<'_> {
         self.opts.clone()
     }
 
-    fn read_file(&self, saltenv: &str, path: &str) -> Result<Option<Vec<u8>>, String> {
+    fn read_file(&self, saltenv: &SaltEnv, path: &RelPath) -> Result<Option<Vec<u8>>, String> {
         self.roots.read_whole(saltenv, path, u64::MAX)
     }
 
-    fn cache_file(&self, saltenv: &str, path: &str) -> Result<PathBuf, String> {
+    fn cache_file(&self, saltenv: &SaltEnv, path: &RelPath) -> Result<PathBuf, String> {
         self.real_path(saltenv, path)?.ok_or_else(|| {
             format!("salt://{path} does not exist in pillar environment '{saltenv}'")
         })

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use brine_common::ids::SlsName;
+use brine_common::ids::{SaltEnv, SlsName};
 use brine_common::target::Fnmatch;
 use brine_states::host::StateHost;
 use brine_states::render::{RenderError, SlsSource, render_data};
@@ -32,9 +32,12 @@ pub(crate) fn avail(host: &dyn StateHost, env: &str) -> Vec<String> {
 
 /// The path and text of SLS `name` in `env` (`a/b.sls`, then `a/b/init.sls`).
 pub(crate) fn find(host: &dyn StateHost, env: &str, name: &SlsName) -> Option<(String, String)> {
+    // A name that cannot be an environment has no files (the roots know
+    // no such environment either).
+    let saltenv = SaltEnv::parse(env).ok()?;
     name.candidate_files()
         .into_iter()
-        .find_map(|path| match host.read_file(env, path.as_str()) {
+        .find_map(|path| match host.read_file(&saltenv, &path) {
             Ok(Some(bytes)) => Some((
                 path.to_string(),
                 String::from_utf8_lossy(&bytes).into_owned(),

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use brine_common::ids::{RelPath, SaltEnv};
 use serde_json::{Map, Value};
 
 /// What rendering, compiling and running states need from the minion. All
@@ -29,12 +30,14 @@ pub trait StateHost: Send + Sync {
     fn opts(&self) -> Map<String, Value>;
 
     /// The text of a file on the file server: `path` is relative to the
-    /// environment's root (`apache/init.sls`, `top.sls`), without `salt://`.
-    /// `Ok(None)` when it does not exist.
-    fn read_file(&self, saltenv: &str, path: &str) -> Result<Option<Vec<u8>>, String>;
+    /// environment's root (`apache/init.sls`, `top.sls`). Both are validated
+    /// where a user's text names the file (see [`brine_common::ids::salt_file`]),
+    /// so no host can be asked for a path outside its roots. `Ok(None)` when
+    /// it does not exist.
+    fn read_file(&self, saltenv: &SaltEnv, path: &RelPath) -> Result<Option<Vec<u8>>, String>;
 
     /// A local copy of a file-server file (for `file.managed source: salt://...`).
-    fn cache_file(&self, saltenv: &str, path: &str) -> Result<PathBuf, String>;
+    fn cache_file(&self, saltenv: &SaltEnv, path: &RelPath) -> Result<PathBuf, String>;
 
     /// Every file path in an environment (to find SLS files and directories).
     fn list_files(&self, saltenv: &str) -> Result<Vec<String>, String>;

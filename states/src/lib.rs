@@ -18,3 +18,5 @@ pub mod modules;
 pub mod output;
 pub mod render;
 pub mod runtime;
+#[cfg(test)]
+mod testfiles;

@@ -164,8 +164,8 @@ impl FileStore for FileServer {
         self.manifest(&known_env(env)?)
     }
 
-    fn file_chunk(&self, env: &str, path: &RelPath, offset: u64, len: usize) -> Chunk<Self> {
-        self.read_chunk(&known_env(env)?, path, offset, len)
+    fn file_chunk(&self, env: &SaltEnv, path: &RelPath, offset: u64, len: usize) -> Chunk<Self> {
+        self.read_chunk(env, path, offset, len)
     }
 
     fn no_such_env(error: &FileServerError) -> bool {

@@ -11,6 +11,7 @@
 use std::path::PathBuf;
 
 use brine_common::fileroots::FileStore;
+use brine_common::ids::{RelPath, SaltEnv};
 use brine_common::truth::truthy_after_yaml;
 use brine_states::host::StateHost;
 use brine_states::lowstate::LowChunk;
@@ -114,11 +115,11 @@ impl StateHost for OrchHost<'_> {
         self.opts.clone()
     }
 
-    fn read_file(&self, saltenv: &str, path: &str) -> Result<Option<Vec<u8>>, String> {
+    fn read_file(&self, saltenv: &SaltEnv, path: &RelPath) -> Result<Option<Vec<u8>>, String> {
         self.master.fileserver.read_whole(saltenv, path, u64::MAX)
     }
 
-    fn cache_file(&self, _saltenv: &str, path: &str) -> Result<PathBuf, String> {
+    fn cache_file(&self, _saltenv: &SaltEnv, path: &RelPath) -> Result<PathBuf, String> {
         Err(format!(
             "salt://{path}: orchestration runs on the master and cannot cache files"
         ))

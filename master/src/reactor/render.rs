@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use brine_common::fileroots::FileStore;
+use brine_common::ids::{RelPath, SaltEnv, salt_file};
 use brine_states::host::StateHost;
 use brine_states::render::{SlsSource, render_data};
 use serde_json::{Map, Value};
@@ -26,7 +27,7 @@ const MAX_SLS_BYTES: usize = 4 * 1024 * 1024;
 #[derive(Debug, Clone, PartialEq)]
 pub enum SlsLocation {
     Local(PathBuf),
-    FileServer { saltenv: String, path: String },
+    FileServer { saltenv: SaltEnv, path: RelPath },
 }
 
 impl SlsLocation {
@@ -37,10 +38,8 @@ impl SlsLocation {
                 .split('&')
                 .find_map(|kv| kv.strip_prefix("saltenv="))
                 .unwrap_or("base");
-            return Ok(SlsLocation::FileServer {
-                saltenv: saltenv.to_string(),
-                path: path.to_string(),
-            });
+            let (saltenv, path) = salt_file(saltenv, path).map_err(|e| e.to_string())?;
+            return Ok(SlsLocation::FileServer { saltenv, path });
         }
         if Path::new(reference).is_absolute() {
             return Ok(SlsLocation::Local(PathBuf::from(reference)));
@@ -53,7 +52,7 @@ impl SlsLocation {
     fn saltenv(&self) -> &str {
         match self {
             SlsLocation::Local(_) => "base",
-            SlsLocation::FileServer { saltenv, .. } => saltenv,
+            SlsLocation::FileServer { saltenv, .. } => saltenv.as_str(),
         }
     }
 
@@ -61,7 +60,7 @@ impl SlsLocation {
     fn display_path(&self) -> String {
         match self {
             SlsLocation::Local(p) => p.display().to_string(),
-            SlsLocation::FileServer { path, .. } => path.clone(),
+            SlsLocation::FileServer { path, .. } => path.to_string(),
         }
     }
 }
@@ -167,13 +166,13 @@ impl StateHost for ReactorHost {
         self.opts.clone()
     }
 
-    fn read_file(&self, saltenv: &str, path: &str) -> Result<Option<Vec<u8>>, String> {
+    fn read_file(&self, saltenv: &SaltEnv, path: &RelPath) -> Result<Option<Vec<u8>>, String> {
         // One byte more than the largest SLS, so `load` can tell it is too large.
         self.fileserver
             .read_whole(saltenv, path, MAX_SLS_BYTES as u64 + 1)
     }
 
-    fn cache_file(&self, _saltenv: &str, path: &str) -> Result<PathBuf, String> {
+    fn cache_file(&self, _saltenv: &SaltEnv, path: &RelPath) -> Result<PathBuf, String> {
         Err(format!("salt://{path}: the reactor does not cache files"))
     }
 
@@ -204,10 +203,12 @@ mod tests {
         assert_eq!(
             SlsLocation::parse("salt://reactor/a.sls?saltenv=dev"),
             Ok(SlsLocation::FileServer {
-                saltenv: "dev".into(),
-                path: "reactor/a.sls".into()
+                saltenv: SaltEnv::parse("dev").expect("env"),
+                path: RelPath::parse("reactor/a.sls").expect("path")
             })
         );
+        assert!(SlsLocation::parse("salt://../a.sls").is_err());
+        assert!(SlsLocation::parse("salt://a.sls?saltenv=..").is_err());
         assert_eq!(
             SlsLocation::parse("/srv/reactor/a.sls"),
             Ok(SlsLocation::Local("/srv/reactor/a.sls".into()))

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use brine_common::functions::{Call, FnError, FnOutput, Functions};
+use brine_common::ids::salt_file;
 use brine_common::output::python;
 use nix::unistd::{AccessFlags, Group, User, access};
 use serde_json::{Map, Value, json};
@@ -283,10 +284,15 @@ async fn script_fn(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
         ));
     }
     let fetched = match source.strip_prefix("salt://") {
-        Some(path) => crate::fileclient::FileClient::new(&ctx.config, ctx.link.as_ref())
-            .cache_file(&saltenv, path)
-            .await
-            .map_err(|e| FnError::Execution(format!("Unable to cache script {source}: {e}")))?,
+        Some(path) => {
+            let client = crate::fileclient::FileClient::new(&ctx.config, ctx.link.as_ref());
+            let cached = match salt_file(&saltenv, path) {
+                Ok((env, path)) => client.cache_file(&env, &path).await,
+                Err(e) => Err(e.to_string()),
+            };
+            cached
+                .map_err(|e| FnError::Execution(format!("Unable to cache script {source}: {e}")))?
+        }
         None => PathBuf::from(&source),
     };
     let copy = private_copy(

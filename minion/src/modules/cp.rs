@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use brine_common::functions::{Call, FnError, FnOutput, Functions};
+use brine_common::ids::{RelPath, SaltEnv, salt_file};
 use serde_json::{Value, json};
 
 use super::MinionCtx;
@@ -19,7 +20,7 @@ pub fn register(f: &mut Functions<MinionCtx>) {
             if let Some(url) = str_param(&call, 0, "path").filter(|p| remote::is_remote(p)) {
                 return cache_remote(&ctx, &call, url).await;
             }
-            let (env, path) = source(&call, 0, 1)?;
+            let (env, path) = salt_source(&call, 0, 1)?;
             let local = client(&ctx)
                 .cache_file(&env, &path)
                 .await
@@ -119,7 +120,16 @@ pub fn register(f: &mut Functions<MinionCtx>) {
                 return is_cached_remote(&ctx, &call, &url);
             }
             let (env, path) = source(&call, 0, 1)?;
-            let local = ctx.config.cachedir.join("files").join(&env).join(&path);
+            // A path that could not be on the file server is not cached.
+            let Ok((env, path)) = salt_file(&env, &path) else {
+                return Ok(json!("").into());
+            };
+            let local = ctx
+                .config
+                .cachedir
+                .join("files")
+                .join(env.as_str())
+                .join(path.as_str());
             Ok(json!(if local.is_file() {
                 local.display().to_string()
             } else {
@@ -240,8 +250,20 @@ fn source(call: &Call, path_index: usize, env_index: usize) -> Result<(String, S
     Ok((env, path))
 }
 
+/// [`source`] naming one file: its environment and path validated, so the
+/// file server (and the cache directory) is never asked for a path outside
+/// its roots.
+fn salt_source(
+    call: &Call,
+    path_index: usize,
+    env_index: usize,
+) -> Result<(SaltEnv, RelPath), FnError> {
+    let (env, path) = source(call, path_index, env_index)?;
+    salt_file(&env, &path).map_err(|e| FnError::Execution(e.to_string()))
+}
+
 async fn get_file(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
-    let (env, path) = source(call, 0, 2)?;
+    let (env, path) = salt_source(call, 0, 2)?;
     let dest = str_param(call, 1, "dest")
         .ok_or_else(|| FnError::Invocation("missing required argument 'dest'".into()))?;
     let makedirs = call
@@ -256,7 +278,7 @@ async fn get_file(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
     };
     let mut dest_path = Path::new(&dest).to_path_buf();
     if dest.ends_with('/') || dest_path.is_dir() {
-        dest_path = dest_path.join(Path::new(&path).file_name().unwrap_or_default());
+        dest_path = dest_path.join(Path::new(path.as_str()).file_name().unwrap_or_default());
     }
     destination_dir(&dest_path, makedirs)?;
     std::fs::copy(&cached, &dest_path)
@@ -277,6 +299,7 @@ async fn get_dir(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
         .unwrap_or_default();
     let files = client(ctx);
     let mut written = Vec::new();
+    let saltenv = SaltEnv::parse(&env).map_err(|e| FnError::Execution(e.to_string()))?;
     for entry in files.manifest(&env).await.map_err(FnError::Execution)? {
         let Some(rel) = entry
             .path
@@ -287,7 +310,7 @@ async fn get_dir(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
             continue;
         };
         let cached = files
-            .cache_file(&env, entry.path.as_str())
+            .cache_file(&saltenv, &entry.path)
             .await
             .map_err(FnError::Execution)?;
         let target = Path::new(&dest).join(&base).join(rel);
@@ -305,7 +328,7 @@ async fn get_dir(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
 /// Salt's `cp.get_template`: render `salt://path` with Jinja (grains, pillar,
 /// `salt[...]` and the call's keyword arguments in its context) into `dest`.
 async fn get_template(ctx: MinionCtx, call: Call) -> Result<FnOutput, FnError> {
-    let (env, path) = source(&call, 0, 3)?;
+    let (env, path) = salt_source(&call, 0, 3)?;
     let dest = str_param(&call, 1, "dest")
         .ok_or_else(|| FnError::Invocation("missing required argument 'dest'".into()))?;
     let engine = str_param(&call, 2, "template").unwrap_or_else(|| "jinja".into());
@@ -336,8 +359,8 @@ async fn get_template(ctx: MinionCtx, call: Call) -> Result<FnOutput, FnError> {
     let rendered = tokio::task::spawn_blocking(move || {
         let host = crate::state_host::MinionStateHost::new(ctx, functions, handle, pillar);
         let tctx = brine_states::render::TemplateContext {
-            saltenv: env,
-            path: path.clone(),
+            saltenv: env.to_string(),
+            path: path.to_string(),
             context,
             ..Default::default()
         };
@@ -408,6 +431,7 @@ async fn get_file_str(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError>
             str_param(call, 1, "saltenv").unwrap_or_else(|| "base".into()),
         ),
     };
+    let (env, rel) = salt_file(&env, &rel).map_err(|e| FnError::Execution(e.to_string()))?;
     match client(ctx)
         .read_file(&env, &rel)
         .await

@@ -6,6 +6,7 @@
 //! changing the caller's dict in place is the renderer's part.
 
 use brine_common::functions::{Call, FnError, FnOutput, Functions};
+use brine_common::ids::salt_file;
 use brine_common::output::python::to_str;
 use brine_common::target::traverse_value;
 use serde_json::{Map, Value};
@@ -158,7 +159,10 @@ async fn load(ctx: &MinionCtx, formula: &str) -> Result<Option<Value>, FnError> 
     let client = crate::fileclient::FileClient::new(&ctx.config, ctx.link.as_ref());
     for ext in ["yaml", "json"] {
         let path = format!("{formula}/defaults.{ext}");
-        let Ok(Some(bytes)) = client.read_file("base", &path).await else {
+        let Ok((env, file)) = salt_file("base", &path) else {
+            continue;
+        };
+        let Ok(Some(bytes)) = client.read_file(&env, &file).await else {
             continue;
         };
         let text = String::from_utf8_lossy(&bytes);

@@ -5,6 +5,7 @@
 //! and `json` serializers (`serialize`, `deserialize`) and `renderer`.
 
 use brine_common::functions::{Call, FnError, FnOutput, Functions};
+use brine_common::ids::salt_file;
 use brine_common::output::python::{self, to_str, truthy};
 use serde_json::{Map, Value};
 
@@ -539,8 +540,10 @@ async fn read_source(
     let (bytes, name) = match path.strip_prefix("salt://") {
         Some(rel) => {
             let client = crate::fileclient::FileClient::new(&ctx.config, ctx.link.as_ref());
+            let (env, file) =
+                salt_file(saltenv, rel).map_err(|e| FnError::Execution(e.to_string()))?;
             let bytes = client
-                .read_file(saltenv, rel)
+                .read_file(&env, &file)
                 .await
                 .map_err(FnError::Execution)?
                 .ok_or_else(|| FnError::Execution(format!("Template {path} does not exist")))?;

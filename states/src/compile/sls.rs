@@ -14,7 +14,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use brine_common::ids::SlsName;
+use brine_common::ids::{SaltEnv, SlsName};
 use brine_common::output::python;
 use brine_common::target::Fnmatch;
 use indexmap::IndexMap;
@@ -295,8 +295,10 @@ fn find_sls(
     sls: &SlsName,
     errors: &mut Vec<String>,
 ) -> Option<(String, String)> {
+    let env = SaltEnv::parse(saltenv).map_err(|e| e.to_string());
     for path in sls.candidate_files() {
-        match host.read_file(saltenv, path.as_str()) {
+        let read = env.as_ref().map_err(Clone::clone);
+        match read.and_then(|env| host.read_file(env, &path)) {
             Ok(Some(bytes)) => {
                 return Some((
                     path.to_string(),

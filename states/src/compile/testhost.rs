@@ -1,18 +1,21 @@
 //! An in-memory [`StateHost`] for the compiler's and runtime's tests: files
-//! by path (`<saltenv>/<path>`), fixed grains and pillar, options, and
+//! by environment (`<saltenv>/<path>`), fixed grains and pillar, options, and
 //! `cmd.retcode` answering from a table.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use brine_common::ids::{RelPath, SaltEnv};
 use serde_json::{Map, Value, json};
 
 use crate::host::StateHost;
+use crate::testfiles::MemFiles;
 
 #[derive(Default)]
 pub struct MemHost {
-    pub files: BTreeMap<String, String>,
+    /// `salt://` files by `<saltenv>/<path>`.
+    pub files: MemFiles,
     pub grains: Map<String, Value>,
     pub pillar: Map<String, Value>,
     /// `cmd.retcode` answers by command text (missing: 1).
@@ -24,9 +27,12 @@ pub struct MemHost {
 
 impl MemHost {
     pub fn with_files(files: &[(&str, &str)]) -> Self {
-        let mut h = MemHost::default();
-        for (p, t) in files {
-            h.files.insert((*p).to_string(), (*t).to_string());
+        let mut h = MemHost {
+            files: MemFiles::per_env(),
+            ..MemHost::default()
+        };
+        for (key, text) in files {
+            h.files.insert(*key, *text);
         }
         h.grains.insert("id".into(), json!("m1"));
         h.grains.insert("os".into(), json!("Debian"));
@@ -68,37 +74,16 @@ impl StateHost for MemHost {
         opts.insert("id".into(), json!("m1"));
         opts
     }
-    fn read_file(&self, saltenv: &str, path: &str) -> Result<Option<Vec<u8>>, String> {
-        Ok(self
-            .files
-            .get(&format!("{saltenv}/{path}"))
-            .map(|t| t.as_bytes().to_vec()))
+    fn read_file(&self, saltenv: &SaltEnv, path: &RelPath) -> Result<Option<Vec<u8>>, String> {
+        Ok(self.files.read(saltenv, path))
     }
-    fn cache_file(&self, _saltenv: &str, path: &str) -> Result<PathBuf, String> {
+    fn cache_file(&self, _saltenv: &SaltEnv, path: &RelPath) -> Result<PathBuf, String> {
         Err(format!("no cache for {path}"))
     }
     fn list_files(&self, saltenv: &str) -> Result<Vec<String>, String> {
-        let prefix = format!("{saltenv}/");
-        Ok(self
-            .files
-            .keys()
-            .filter_map(|k| k.strip_prefix(&prefix))
-            .map(str::to_string)
-            .collect())
+        Ok(self.files.list(saltenv))
     }
-    /// `base`, then every other environment a file is under.
     fn environments(&self) -> Vec<String> {
-        let mut envs = vec!["base".to_string()];
-        for env in self
-            .files
-            .keys()
-            .filter_map(|k| k.split_once('/'))
-            .map(|(e, _)| e)
-        {
-            if !envs.iter().any(|known| known == env) {
-                envs.push(env.to_string());
-            }
-        }
-        envs
+        self.files.environments()
     }
 }

@@ -17,6 +17,7 @@ use super::file::managed::{check_hash, salt_url};
 use super::file::paths;
 use super::{call, changed, name_of, pending, str_of, strings, truthy};
 use crate::lowstate::{LowChunk, StateCall, StateModules, StateResult};
+use brine_common::ids::salt_file;
 
 pub fn register(m: &mut StateModules) {
     m.register("archive.extracted", extracted);
@@ -297,9 +298,9 @@ fn run(c: &StateCall<'_>, name: &str, source: &str) -> Result<StateResult, Strin
 /// `file://` and absolute paths are used where they are.
 fn local_copy(c: &StateCall<'_>, source: &str) -> Result<String, String> {
     if let Some((env, path)) = salt_url(c, source) {
-        return c
-            .host
-            .cache_file(env, path)
+        return salt_file(env, path)
+            .map_err(|e| e.to_string())
+            .and_then(|(env, path)| c.host.cache_file(&env, &path))
             .map(|p| p.display().to_string())
             .map_err(|e| format!("Unable to cache {source}: {e}"));
     }

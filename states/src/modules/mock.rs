@@ -2,14 +2,15 @@
 //! calls go to a closure that returns canned values, and every call is
 //! recorded so tests can check what a state did (and did not) run.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use brine_common::ids::{RelPath, SaltEnv};
 use serde_json::{Map, Value};
 
 use crate::host::StateHost;
 use crate::lowstate::{LowChunk, StateCall, StateFn, StateResult};
+use crate::testfiles::MemFiles;
 
 type Handler =
     Box<dyn Fn(&str, &[Value], &Map<String, Value>) -> Result<Value, String> + Send + Sync>;
@@ -25,7 +26,8 @@ pub struct Recorded {
 pub struct MockHost {
     handler: Handler,
     pub calls: Mutex<Vec<Recorded>>,
-    pub files: BTreeMap<String, Vec<u8>>,
+    /// `salt://` files, the same in every environment.
+    pub files: MemFiles,
     pub pillar: Map<String, Value>,
 }
 
@@ -39,7 +41,7 @@ impl MockHost {
         MockHost {
             handler: Box::new(handler),
             calls: Mutex::new(Vec::new()),
-            files: BTreeMap::new(),
+            files: MemFiles::default(),
             pillar: Map::new(),
         }
     }
@@ -91,24 +93,24 @@ impl StateHost for MockHost {
         Map::new()
     }
 
-    fn read_file(&self, _saltenv: &str, path: &str) -> Result<Option<Vec<u8>>, String> {
-        Ok(self.files.get(path).cloned())
+    fn read_file(&self, saltenv: &SaltEnv, path: &RelPath) -> Result<Option<Vec<u8>>, String> {
+        Ok(self.files.read(saltenv, path))
     }
 
-    fn cache_file(&self, _saltenv: &str, path: &str) -> Result<PathBuf, String> {
-        if self.files.contains_key(path) {
+    fn cache_file(&self, saltenv: &SaltEnv, path: &RelPath) -> Result<PathBuf, String> {
+        if self.files.contains(saltenv, path) {
             Ok(PathBuf::from(format!("/cache/{path}")))
         } else {
             Err(format!("MinionError: Unable to cache file salt://{path}"))
         }
     }
 
-    fn list_files(&self, _saltenv: &str) -> Result<Vec<String>, String> {
-        Ok(self.files.keys().cloned().collect())
+    fn list_files(&self, saltenv: &str) -> Result<Vec<String>, String> {
+        Ok(self.files.list(saltenv))
     }
 
     fn environments(&self) -> Vec<String> {
-        vec!["base".into()]
+        self.files.environments()
     }
 }
 

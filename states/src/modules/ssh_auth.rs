@@ -16,6 +16,7 @@
 use base64::Engine as _;
 use base64::alphabet::STANDARD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use brine_common::ids::salt_file;
 use regex::Regex;
 use serde_json::{Value, json};
 
@@ -295,7 +296,7 @@ impl Args {
                     Some((p, e)) => (p, e),
                     None => (path, self.saltenv.as_str()),
                 };
-                c.host.cache_file(env, path).is_ok()
+                salt_file(env, path).is_ok_and(|(env, path)| c.host.cache_file(&env, &path).is_ok())
             }
             None => true,
         }

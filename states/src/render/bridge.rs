@@ -11,6 +11,7 @@
 use std::sync::mpsc;
 use std::thread;
 
+use brine_common::ids::{RelPath, SaltEnv};
 use serde_json::{Map, Value};
 
 use crate::host::StateHost;
@@ -27,8 +28,8 @@ enum Request {
         reply: mpsc::SyncSender<bool>,
     },
     ReadFile {
-        saltenv: String,
-        path: String,
+        saltenv: SaltEnv,
+        path: RelPath,
         reply: mpsc::SyncSender<Result<Option<Vec<u8>>, String>>,
     },
 }
@@ -68,11 +69,15 @@ impl HostBridge {
         self.requests.send(request).is_ok() && answer.recv().unwrap_or(false)
     }
 
-    pub(crate) fn read_file(&self, saltenv: &str, path: &str) -> Result<Option<Vec<u8>>, String> {
+    pub(crate) fn read_file(
+        &self,
+        saltenv: &SaltEnv,
+        path: &RelPath,
+    ) -> Result<Option<Vec<u8>>, String> {
         let (reply, answer) = mpsc::sync_channel(1);
         let request = Request::ReadFile {
-            saltenv: saltenv.to_owned(),
-            path: path.to_owned(),
+            saltenv: saltenv.clone(),
+            path: path.clone(),
             reply,
         };
         self.requests.send(request).map_err(|_| GONE.to_owned())?;

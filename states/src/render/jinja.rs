@@ -11,6 +11,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use brine_common::ids::salt_file;
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::Value;
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, State, UndefinedBehavior};
@@ -243,12 +244,15 @@ fn loader(
 ) -> impl Fn(&str) -> Result<Option<String>, Error> + Send + Sync + 'static {
     move |name| {
         let path = name.strip_prefix("salt://").unwrap_or(name);
-        let bytes = bridge.read_file(&saltenv, path).map_err(|e| {
-            Error::new(
-                ErrorKind::TemplateNotFound,
-                format!("cannot read salt://{path}: {e}"),
-            )
-        })?;
+        let file = salt_file(&saltenv, path).map_err(|e| e.to_string());
+        let bytes = file
+            .and_then(|(env, rel)| bridge.read_file(&env, &rel))
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::TemplateNotFound,
+                    format!("cannot read salt://{path}: {e}"),
+                )
+            })?;
         let Some(bytes) = bytes else {
             return Ok(None);
         };

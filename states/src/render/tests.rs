@@ -1,12 +1,13 @@
 //! Rendering tests against an in-memory host.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
+use brine_common::ids::{RelPath, SaltEnv};
 use serde_json::{Map, Value, json};
 
 use super::*;
 use crate::host::StateHost;
+use crate::testfiles::MemFiles;
 
 /// A host with fixed grains, pillar and opts, files in memory, and a few
 /// execution functions (`test.echo`, `test.fail`).
@@ -15,7 +16,7 @@ struct MemHost {
     grains: Map<String, Value>,
     pillar: Map<String, Value>,
     opts: Map<String, Value>,
-    files: HashMap<String, String>,
+    files: MemFiles,
 }
 
 impl MemHost {
@@ -28,12 +29,12 @@ impl MemHost {
                 json!({"apache": {"port": 8080, "modules": ["ssl"]}, "master": {"m": "from-master"}}),
             ),
             opts: map(json!({"id": "web1", "shared": "from-opts"})),
-            files: HashMap::new(),
+            files: MemFiles::default(),
         }
     }
 
     fn file(mut self, path: &str, text: &str) -> MemHost {
-        self.files.insert(path.to_owned(), text.to_owned());
+        self.files.insert(path, text);
         self
     }
 }
@@ -89,20 +90,20 @@ impl StateHost for MemHost {
         self.opts.clone()
     }
 
-    fn read_file(&self, _saltenv: &str, path: &str) -> Result<Option<Vec<u8>>, String> {
-        Ok(self.files.get(path).map(|text| text.as_bytes().to_vec()))
+    fn read_file(&self, saltenv: &SaltEnv, path: &RelPath) -> Result<Option<Vec<u8>>, String> {
+        Ok(self.files.read(saltenv, path))
     }
 
-    fn cache_file(&self, _saltenv: &str, path: &str) -> Result<PathBuf, String> {
+    fn cache_file(&self, _saltenv: &SaltEnv, path: &RelPath) -> Result<PathBuf, String> {
         Err(format!("no cache for {path}"))
     }
 
-    fn list_files(&self, _saltenv: &str) -> Result<Vec<String>, String> {
-        Ok(self.files.keys().cloned().collect())
+    fn list_files(&self, saltenv: &str) -> Result<Vec<String>, String> {
+        Ok(self.files.list(saltenv))
     }
 
     fn environments(&self) -> Vec<String> {
-        vec!["base".to_owned()]
+        self.files.environments()
     }
 }
 

@@ -12,6 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use brine_common::functions::{Call, FnError, FnOutput, Functions};
+use brine_common::ids::salt_file;
 use brine_common::output::python::truthy;
 use brine_states::modules::pkgrepo::debsources::{
     self, LineEntry, SOURCES_LIST, SOURCES_PARTSDIR, Section, Source, split_repo,
@@ -745,9 +746,12 @@ async fn cache_key(ctx: &MinionCtx, key_url: &str, saltenv: &str) -> Result<Path
         .map_err(|e| FnError::Execution(e.to_string()));
     }
     if let Some(path) = key_url.strip_prefix("salt://") {
+        let Ok((env, path)) = salt_file(saltenv, path) else {
+            return Err(not_found());
+        };
         let client = crate::fileclient::FileClient::new(&ctx.config, ctx.link.as_ref());
         return client
-            .cache_file(saltenv, path)
+            .cache_file(&env, &path)
             .await
             .map_err(|_| not_found());
     }

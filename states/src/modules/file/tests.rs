@@ -351,7 +351,7 @@ fn managed_without_bytes_creates_an_empty_file_or_only_fixes_the_mode() {
 fn managed_template_sees_salts_get_managed_names_and_no_sls_names() {
     let (mut h, fs) = fs_host(&[("/etc", None, "0755")]);
     h.files.insert(
-        "app/t.j2".into(),
+        "app/t.j2",
         b"{{ name }}|{{ source }}|{{ mode }}|{{ user }}|{{ group }}|{{ attrs }}|{{ sls|default('none') }}|{{ tpldir is defined }}|{{ port }}|{{ user2 }}"
             .to_vec(),
     );
@@ -490,6 +490,27 @@ fn managed_source_with_dot_parts_is_not_found_as_in_salt() {
     assert_eq!(
         r.comment,
         "Unable to manage file: Source file salt://./files/foo.schema not found in saltenv 'base'"
+    );
+}
+
+#[test]
+fn managed_source_that_cannot_be_a_file_server_path_is_refused_by_the_state() {
+    // The host is never asked for an absolute path: every host answers as
+    // the minion's file client does.
+    let (h, _) = fs_host(&[("/etc", None, "0755")]);
+    let ch = chunk(
+        "file",
+        "managed",
+        "/etc/x",
+        json!({"source": "salt:///etc/passwd"}),
+    );
+    let r = run(managed::managed, &h, &ch, false);
+    assert_eq!(r.result, Some(false));
+    assert!(
+        r.comment
+            .contains("invalid file-server path \"/etc/passwd\": absolute"),
+        "{}",
+        r.comment
     );
 }
 
