@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::cluster::{Cluster, json_out, wait_for};
+use crate::cluster::{Cluster, json_out, stderr, stdout, wait_for};
 
 const MINE_CONF: &str =
     "mine_functions:\n  test.ping: []\n  my_id:\n    - mine_function: grains.get\n    - id\n";
@@ -108,4 +108,39 @@ fn allow_tgt_limits_who_reads_mine_data() {
     assert_eq!(for_m2["m2"], json!({"m1": "m1"}), "m2 is allowed: {for_m2}");
     let for_m1 = salt(&c, "m1", &["mine.get", "m1", "secret_id"]);
     assert_eq!(for_m1["m1"], json!({}), "m1 is not in allow_tgt: {for_m1}");
+}
+
+/// `mine.get`'s `tgt_type` is parsed on the minion: a known type reaches
+/// the master's mine, an unknown one is refused in the words the master
+/// refused it with before; the `cache.*` runners parse theirs the same way.
+#[test]
+fn mine_get_parses_its_target_type() {
+    let c = Cluster::builder()
+        .minions(2)
+        .minion_conf(MINE_CONF)
+        .start()
+        .ready();
+    let by_grain = wait_for("m1's mine data by grain", Duration::from_secs(30), || {
+        let v = salt(&c, "m2", &["mine.get", "id:m1", "my_id", "grain"]);
+        (v["m2"] == json!({"m1": "m1"})).then_some(v)
+    });
+    assert_eq!(by_grain["m2"], json!({"m1": "m1"}));
+    let unknown = salt(&c, "m2", &["mine.get", "m1", "my_id", "pillar_exact"]);
+    let said = unknown["m2"].to_string();
+    assert!(
+        said.contains(r#"unsupported target type \"pillar_exact\" (known: glob,"#),
+        "{unknown:#}"
+    );
+    let listed =
+        json_out(&c.brine_run(&["--out", "json", "cache.grains", "m1,m2", "tgt_type=list"]));
+    assert!(
+        listed["m1"].is_object() && listed["m2"].is_object(),
+        "{listed:#}"
+    );
+    let refused = c.brine_run(&["cache.grains", "m1", "tgt_type=pillar_exact"]);
+    let text = format!("{}{}", stdout(&refused), stderr(&refused));
+    assert!(
+        text.contains(r#"unsupported target type "pillar_exact""#),
+        "{text}"
+    );
 }

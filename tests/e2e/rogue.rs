@@ -311,10 +311,17 @@ impl Rogue {
         (req_id, frame)
     }
 
-    /// Send a request of any shape (see `seal_any`) and wait for the reply.
-    pub fn request_any<T: serde::Serialize>(&mut self, body: T) -> Reply {
+    /// Send a request of any shape (see `seal_any`) without waiting for
+    /// a reply; returns its request id.
+    pub fn send_any<T: serde::Serialize>(&mut self, body: T) -> u64 {
         let (req_id, frame) = self.seal_any(body);
         self.send_bytes(&Rogue::wire(&frame));
+        req_id
+    }
+
+    /// Send a request of any shape (see `seal_any`) and wait for the reply.
+    pub fn request_any<T: serde::Serialize>(&mut self, body: T) -> Reply {
+        let req_id = self.send_any(body);
         self.wait_reply(req_id, Duration::from_secs(10))
             .expect("no reply from the master within 10 s")
     }

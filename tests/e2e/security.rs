@@ -712,6 +712,36 @@ pub(crate) fn zmtp_greeting() -> Vec<u8> {
 
 /// Deterministic pseudo-random bytes (no ZMTP greeting can start with them:
 /// the first byte is not 0xff).
+/// A request whose target type Salt does not know (`MineGet` with
+/// `tgt_type: pillar_exact`; a brine minion's `mine.get` refuses the type
+/// before sending) is an undecodable request: the master drops it unanswered
+/// and serves the session and everyone else on. Attacks `TargetType`'s
+/// `Deserialize` (common/src/target/target_type.rs) as `Sessions::open`
+/// decodes the request: were the type a free string again, the request would
+/// reach the mine and be answered.
+#[test]
+fn a_request_with_an_unknown_target_type_is_dropped_and_the_master_serves_on() {
+    let c = Cluster::builder().minions(1).start().ready();
+    let mut rogue = Rogue::accepted(&c, "evil");
+    let req_id = rogue.send_any(json!({"MineGet": {
+        "tgt": "*",
+        "tgt_type": "pillar_exact",
+        "fun": "test.ping",
+    }}));
+    let answer = rogue.wait_reply(req_id, Duration::from_millis(1500));
+    assert!(
+        answer.is_none(),
+        "an unknown target type was answered: {answer:?}"
+    );
+    let known = rogue.request_any(json!({"MineGet": {
+        "tgt": "*",
+        "tgt_type": "glob",
+        "fun": "test.ping",
+    }}));
+    assert!(matches!(known, Reply::Mine(_)), "{known:?}");
+    assert_serving(&c, "a request with an unknown target type");
+}
+
 fn noise(len: usize, mut seed: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity(len);
     for _ in 0..len {
