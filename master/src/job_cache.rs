@@ -862,6 +862,44 @@ mod tests {
         RedbJobCache::open(dir.path().join("cache/jobs.redb")).expect("open")
     }
 
+    /// A job record as stored while its target type was a `String`.
+    #[derive(Serialize)]
+    struct StringTypedJob<'a> {
+        jid: &'a Jid,
+        fun: &'a str,
+        arg: &'a [Value],
+        kwarg: &'a Map<String, Value>,
+        tgt: &'a Value,
+        tgt_type: &'a str,
+        user: &'a str,
+        minions: &'a [MinionId],
+    }
+
+    #[test]
+    fn records_stored_with_a_string_target_type_read_back_and_store_the_same() {
+        let typed = job(&jid_at(T0));
+        let old = StringTypedJob {
+            jid: &typed.jid,
+            fun: &typed.fun,
+            arg: &typed.arg,
+            kwarg: &typed.kwarg,
+            tgt: &typed.tgt,
+            tgt_type: "glob",
+            user: &typed.user,
+            minions: &typed.minions,
+        };
+        let stored = rmp_serde::to_vec_named(&old).expect("encode");
+        let read: JobRecord = decode(&stored, Table::Jobs, "old").expect("an old record decodes");
+        assert_eq!(read, typed);
+        assert_eq!(encode(&read, String::new).expect("encode"), stored);
+        let unknown = StringTypedJob {
+            tgt_type: "pillar_exact",
+            ..old
+        };
+        let stored = rmp_serde::to_vec_named(&unknown).expect("encode");
+        assert_eq!(decode::<JobRecord>(&stored, Table::Jobs, "bad"), None);
+    }
+
     #[test]
     fn saved_job_is_visible_at_once_and_after_flush() {
         let dir = tempfile::tempdir().expect("tempdir");
