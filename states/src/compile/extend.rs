@@ -4,6 +4,7 @@
 //! `apply_exclude` (drop `__exclude__`d ids and SLS files).
 
 use brine_common::target::Fnmatch;
+use brine_common::typed_key::python_str_key;
 use serde_json::{Map, Value};
 
 use super::HighData;
@@ -52,6 +53,7 @@ fn extend_one(
     if !known {
         let ids = find_name(&name, &state_type, high, strict);
         if ids.len() != 1 {
+            let name = python_str_key(&name);
             errors.push(format!(
                 "Cannot extend ID '{name}' in '{env}:{sls}'. It is not part of the high state.\nThis is likely due to a missing include statement or an incorrectly typed ID.\nEnsure that a state with an ID of '{name}' is available\nin environment '{env}' and to SLS '{sls}'"
             ));

@@ -17,6 +17,7 @@ use std::collections::{HashMap, HashSet};
 use brine_common::ids::{SaltEnv, SlsName};
 use brine_common::output::python;
 use brine_common::target::Fnmatch;
+use brine_common::typed_key::python_str_key;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
@@ -399,6 +400,7 @@ fn merge_included_states(high: &mut Map<String, Value>, state: Value, errors: &m
             && existing != body
         {
             let field = |v: &Value, k: &str| v.get(k).map(python::to_str).unwrap_or_default();
+            let id = python_str_key(id);
             errors.push(format!(
                 "Detected conflicting IDs, SLS IDs need to be globally unique.\n    The conflicting ID is '{id}' and is found in SLS '{}:{}' and SLS '{}:{}'",
                 field(existing, "__env__"),
@@ -539,7 +541,10 @@ fn handle_state_decls(
                         (module, Value::Array(vec![Value::String(fun)])),
                     ]));
                 }
-                None => errors.push(format!("ID {name} in SLS {sls} is not a dictionary")),
+                None => errors.push(format!(
+                    "ID {} in SLS {sls} is not a dictionary",
+                    python_str_key(name)
+                )),
             }
             continue;
         };
@@ -555,7 +560,8 @@ fn handle_state_decls(
             };
             if skeys.contains(&module) {
                 errors.push(format!(
-                    "ID '{name}' in SLS '{sls}' contains multiple state declarations of the same type"
+                    "ID '{}' in SLS '{sls}' contains multiple state declarations of the same type",
+                    python_str_key(name)
                 ));
                 continue;
             }

@@ -456,6 +456,26 @@ fn a_single_state_has_no_sls() {
 }
 
 #[test]
+fn null_and_bool_ids_are_named_as_python_names_them_in_every_error() {
+    let text = "~: foo\nyes:\n  test.nop:\nno:\n  test: nop\n'null':\n  test.nop\n";
+    let files = [("base/a.sls", text)];
+    let host = MemHost::with_files(&files);
+    let (high, mut errors) = render_sls(&host, "base", &["a".to_string()]);
+    errors.extend(super::verify::verify_high(&high));
+    assert_eq!(
+        errors,
+        [
+            "ID None in SLS a is not a dictionary",
+            "The type None in foo is not formatted as a dictionary",
+            "ID 'True' in SLS 'a' is not formed as a string, but is type bool. It may need to be quoted.",
+            "ID 'True' in SLS 'a' contains a short declaration (test.nop) with a trailing colon. When not passing any arguments to a state, the colon must be omitted.",
+            "ID 'False' in SLS 'a' is not formed as a string, but is type bool. It may need to be quoted.",
+            "State 'False' in SLS 'a' is not formed as a list",
+        ]
+    );
+}
+
+#[test]
 fn an_id_that_yaml_reads_as_a_number_is_refused_as_salt_refuses_it() {
     let files = [("base/a.sls", "123:\n  test.nop\n'456':\n  test.nop\n")];
     let host = MemHost::with_files(&files);

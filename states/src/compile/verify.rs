@@ -3,6 +3,7 @@
 //! the shape of every requisite list).
 
 use brine_common::output::python;
+use brine_common::typed_key::python_str_key;
 use serde_json::{Map, Value};
 
 use super::HighData;
@@ -35,6 +36,8 @@ pub fn verify_high(high: &HighData) -> Vec<String> {
         if id.starts_with("__") {
             continue;
         }
+        // A `None` or bool ID (a marker key) is named as Python's str() does.
+        let id = python_str_key(id);
         let Value::Object(body) = body else {
             errors.push(format!(
                 "The type {id} in {} is not formatted as a dictionary",
