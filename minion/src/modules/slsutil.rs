@@ -7,6 +7,7 @@
 use brine_common::functions::{Call, FnError, FnOutput, Functions};
 use brine_common::ids::salt_file;
 use brine_common::output::python::{self, to_str, truthy};
+use brine_common::typed_key::TypedKey;
 use serde_json::{Map, Value};
 
 use super::MinionCtx;
@@ -440,7 +441,11 @@ fn block(value: &Value, indent: usize, lines: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
             for (key, item) in map {
-                let key = inline(&Value::String(key.clone()));
+                // A `None`/bool/inf key (a marker) as PyYAML writes it: `null:`.
+                let key = match TypedKey::parse(key) {
+                    Some(typed) => typed.yaml().to_owned(),
+                    None => inline(&Value::String(key.clone())),
+                };
                 if is_leaf(item) {
                     lines.push(format!("{pad}{key}: {}", inline(item)));
                 } else {
@@ -749,6 +754,12 @@ mod tests {
         assert_eq!(
             yaml_dump(&json!([[1], {"a": {"b": 1}}])),
             "- [1]\n- a: {b: 1}"
+        );
+        // A None and a True key, as PyYAML writes them (answer from PyYAML).
+        let (null, yes) = (TypedKey::Null.marker(), TypedKey::Bool(true).marker());
+        assert_eq!(
+            yaml_dump(&json!({(null): {"x": {"y": 1}}, (yes): 1})),
+            "null:\n  x: {y: 1}\ntrue: 1"
         );
         let back = deserialize(&call(vec![json!("yaml"), json!("a: [1, 2]")]));
         assert_eq!(back.map(|o| o.ret), Ok(json!({"a": [1, 2]})));
