@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 use brine_common::ids::{SaltEnv, SlsName};
 use brine_common::output::python;
 use brine_common::target::Fnmatch;
-use brine_common::typed_key::python_str_key;
+use brine_common::typed_key::{key_as_value, python_str_key};
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
@@ -499,7 +499,7 @@ fn handle_exclude(state: &mut Map<String, Value>, sls: &str, errors: &mut Vec<St
             ));
             match other {
                 Value::String(s) => s.chars().map(|c| Value::String(c.into())).collect(),
-                Value::Object(o) => o.keys().map(|k| Value::String(k.clone())).collect(),
+                Value::Object(o) => o.keys().map(|k| key_as_value(k)).collect(),
                 _ => Vec::new(),
             }
         }
