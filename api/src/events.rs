@@ -187,4 +187,12 @@ mod tests {
         assert_eq!(data["data"]["x"], 1);
         assert!(text.ends_with("\n\n"));
     }
+
+    #[test]
+    fn frames_spell_none_and_bool_keys_as_json_dumps_does() {
+        let null = brine_common::typed_key::TypedKey::Null.marker();
+        let ev = Event::new("a/b", json!({"ret": {(null): 1}}));
+        let text = String::from_utf8(frame(&ev).to_vec()).expect("utf8");
+        assert!(text.contains(r#""ret":{"null":1}"#), "{text}");
+    }
 }
