@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 
 use brine_common::config::MasterConfig;
 use brine_common::fileroots::{Roots, url_id};
+use brine_common::ids::SaltEnv;
 use brine_common::target::MinionFacts;
 use serde_json::{Map, Value};
 
@@ -264,15 +265,22 @@ pub(crate) fn compile(
     };
     let minion_env = opts
         .pillarenv
-        .clone()
-        .or_else(|| opts.saltenv.clone())
-        .unwrap_or_else(|| "base".into());
-    let mut trees: Vec<(String, PathBuf)> = Vec::new();
+        .as_ref()
+        .or(opts.saltenv.as_ref())
+        .map_or("base", SaltEnv::as_str);
+    let mut trees: Vec<(SaltEnv, PathBuf)> = Vec::new();
     for remote in &remotes {
-        let (branch, env) = remote.branch_and_env(&minion_env);
-        if opts.pillarenv.as_ref().is_some_and(|p| *p != env) {
+        let (branch, env) = remote.branch_and_env(minion_env);
+        if opts.pillarenv.as_ref().is_some_and(|p| p.as_str() != env) {
             continue;
         }
+        let env = match SaltEnv::parse(&env) {
+            Ok(env) => env,
+            Err(e) => {
+                errors.push(format!("Failed to load ext_pillar git: {e}"));
+                continue;
+            }
+        };
         let tree = remote.tree(&settings.cache, &branch);
         if !tree.is_dir() {
             if remote.branch == ENV_BRANCH {
@@ -305,7 +313,7 @@ pub(crate) fn compile(
             );
         }
         let mut pillar_roots = Map::new();
-        pillar_roots.insert(env.clone(), Value::Array(dirs));
+        pillar_roots.insert(env.to_string(), Value::Array(dirs));
         let nested = PillarOpts {
             pillar_roots: pillar_roots.clone(),
             saltenv: Some(env.clone()),
@@ -441,5 +449,32 @@ mod tests {
             errors[0].contains("branch 'nope' of file:///a is not available"),
             "{errors:?}"
         );
+    }
+
+    #[test]
+    fn a_branch_with_a_slash_is_the_pillarenv_it_names() {
+        let cache = tempfile::tempdir().expect("cache");
+        let s = settings(cache.path());
+        let arg = json!(["__env__ file:///a"]);
+        let remotes = parse_remotes(&arg, &s).expect("parsed");
+        let tree = remotes[0].tree(&s.cache, "feature/x");
+        std::fs::create_dir_all(&tree).expect("mkdir");
+        std::fs::write(tree.join("top.sls"), "feature/x:\n  '*':\n    - f\n").expect("top");
+        std::fs::write(tree.join("f.sls"), "from: feature\n").expect("sls");
+        let opts = PillarOpts {
+            git_pillar: s,
+            pillarenv: Some(SaltEnv::parse("feature/x").expect("a branch name is a saltenv")),
+            ..PillarOpts::default()
+        };
+        let (grains, empty) = (Map::new(), Map::new());
+        let mut errors = Vec::new();
+        let data = compile(
+            &arg,
+            &MinionFacts::new("web1", &grains, &empty),
+            &opts,
+            &mut errors,
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(Value::Object(data), json!({"from": "feature"}));
     }
 }

@@ -152,11 +152,15 @@ fn template_opts(
     map.insert("grains".into(), Value::Object(grains.clone()));
     map.insert(
         "saltenv".into(),
-        opts.saltenv.clone().map_or(Value::Null, Value::String),
+        opts.saltenv
+            .as_ref()
+            .map_or(Value::Null, |e| Value::from(e.as_str())),
     );
     map.insert(
         "pillarenv".into(),
-        opts.pillarenv.clone().map_or(Value::Null, Value::String),
+        opts.pillarenv
+            .as_ref()
+            .map_or(Value::Null, |e| Value::from(e.as_str())),
     );
     map
 }

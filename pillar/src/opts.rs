@@ -2,6 +2,7 @@
 //! masterless minion's own).
 
 use brine_common::config::{MasterConfig, MinionConfig};
+use brine_common::ids::SaltEnv;
 use serde_json::{Map, Value};
 
 use crate::merge::MergeStrategy;
@@ -15,9 +16,9 @@ pub struct PillarOpts {
     /// `pillar_merge_lists`.
     pub merge_lists: bool,
     /// The minion's saltenv (used by the `none` strategy).
-    pub saltenv: Option<String>,
+    pub saltenv: Option<SaltEnv>,
     /// Compile from this environment only.
-    pub pillarenv: Option<String>,
+    pub pillarenv: Option<SaltEnv>,
     /// `ext_pillar`: a list of one-key mappings (`- cmd_yaml: ...`). Only
     /// ever from the master's own config (it runs commands).
     pub ext_pillar: Vec<Value>,
@@ -41,7 +42,7 @@ impl PillarOpts {
             strategy: MergeStrategy::parse(&config.pillar_source_merging_strategy),
             merge_lists: config.pillar_merge_lists,
             saltenv: None,
-            pillarenv: config.pillarenv.clone(),
+            pillarenv: configured_env(config.pillarenv.as_deref()),
             ext_pillar: config.ext_pillar.clone(),
             nodegroups: config.nodegroups.clone(),
             safe_render_error: config.pillar_safe_render_error,
@@ -59,7 +60,7 @@ impl PillarOpts {
             strategy: MergeStrategy::parse(&config.pillar_source_merging_strategy),
             merge_lists: config.pillar_merge_lists,
             saltenv: None,
-            pillarenv: config.pillarenv.clone(),
+            pillarenv: configured_env(config.pillarenv.as_deref()),
             ext_pillar: Vec::new(),
             nodegroups: Map::new(),
             safe_render_error: config.pillar_safe_render_error,
@@ -85,6 +86,15 @@ impl PillarOpts {
             _ => false,
         }
     }
+}
+
+/// The configured `pillarenv`; one that cannot be an environment name is
+/// left out (with a warning), as no `pillar_roots` could serve it.
+fn configured_env(name: Option<&str>) -> Option<SaltEnv> {
+    let name = name?;
+    SaltEnv::parse(name)
+        .map_err(|e| tracing::warn!("pillarenv ignored: {e}"))
+        .ok()
 }
 
 fn as_map<T: serde::Serialize>(config: &T) -> Map<String, Value> {

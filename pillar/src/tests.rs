@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use brine_common::fileroots::Roots;
+use brine_common::ids::SaltEnv;
 use serde_json::{Map, Value, json};
 
 use super::*;
@@ -147,7 +148,7 @@ fn strategy_none_and_pillarenv_read_one_environment() {
         json!({"from": "base"})
     );
     opts.strategy = MergeStrategy::Smart;
-    opts.pillarenv = Some("dev".into());
+    opts.pillarenv = Some(SaltEnv::parse("dev").expect("env"));
     assert_eq!(
         Value::Object(run(&opts, "m", "web").data),
         json!({"from": "dev", "dev": true})

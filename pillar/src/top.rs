@@ -53,16 +53,16 @@ pub(crate) fn get_top(host: &dyn StateHost, opts: &PillarOpts) -> (Top, Vec<Stri
 /// The environments whose top files are read.
 fn top_envs(opts: &PillarOpts) -> Vec<String> {
     if let Some(env) = &opts.pillarenv {
-        if opts.pillar_roots.contains_key(env) {
-            return vec![env.clone()];
+        if opts.pillar_roots.contains_key(env.as_str()) {
+            return vec![env.to_string()];
         }
         tracing::debug!("pillarenv '{env}' not found in the configured pillar environments");
         return Vec::new();
     }
     let envs = opts.envs();
     if opts.strategy == MergeStrategy::None {
-        let wanted = opts.saltenv.clone().unwrap_or_else(|| "base".to_owned());
-        return envs.into_iter().filter(|e| *e == wanted).collect();
+        let wanted = opts.saltenv.as_ref().map_or("base", SaltEnv::as_str);
+        return envs.into_iter().filter(|e| e == wanted).collect();
     }
     envs
 }
@@ -248,7 +248,7 @@ pub(crate) fn top_matches(
 ) -> TopMatches {
     let mut found: TopMatches = Vec::new();
     for (env, targets) in top {
-        if opts.pillarenv.as_ref().is_some_and(|p| p != env) {
+        if opts.pillarenv.as_ref().is_some_and(|p| p.as_str() != env) {
             continue;
         }
         for (target, items) in targets {

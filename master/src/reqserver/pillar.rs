@@ -114,9 +114,9 @@ impl PillarCompiler {
             .and_then(|facts| facts.get("grains").and_then(Value::as_object).cloned())
             .unwrap_or_default();
         let mut opts = PillarOpts::clone(&self.opts);
-        opts.saltenv = request.saltenv.map(|e| e.to_string());
-        if let Some(pillarenv) = request.pillarenv {
-            opts.pillarenv = Some(pillarenv.to_string());
+        opts.saltenv = request.saltenv;
+        if request.pillarenv.is_some() {
+            opts.pillarenv = request.pillarenv;
         }
         opts.pillar_override = request.extra;
         let functions: &dyn SaltFunctions = self.functions.as_ref();

@@ -93,19 +93,20 @@ pub async fn compile_pillar(
     saltenv: Option<String>,
     pillarenv: Option<String>,
 ) -> Result<Map<String, Value>, String> {
+    let env = |name: Option<String>| -> Result<Option<SaltEnv>, String> {
+        name.map(|n| SaltEnv::parse(&n).map_err(|e| format!("invalid environment {n:?}: {e}")))
+            .transpose()
+    };
+    let (saltenv, pillarenv) = (env(saltenv)?, env(pillarenv)?);
     if is_masterless(ctx) {
         return compile_locally(ctx, saltenv, pillarenv).await;
     }
     let Some(link) = &ctx.link else {
         return Err("no connection to the master to fetch the pillar from".into());
     };
-    let env = |name: Option<String>| -> Result<Option<SaltEnv>, String> {
-        name.map(|n| SaltEnv::parse(&n).map_err(|e| format!("invalid environment {n:?}: {e}")))
-            .transpose()
-    };
     let request = Request::Pillar {
-        saltenv: env(saltenv)?,
-        pillarenv: env(pillarenv)?,
+        saltenv,
+        pillarenv,
         extra: Map::new(),
     };
     match link.request(request, PILLAR_TIMEOUT).await {
@@ -119,8 +120,8 @@ pub async fn compile_pillar(
 /// A masterless minion's pillar from its own `pillar_roots`, on a blocking thread.
 async fn compile_locally(
     ctx: &MinionCtx,
-    saltenv: Option<String>,
-    pillarenv: Option<String>,
+    saltenv: Option<SaltEnv>,
+    pillarenv: Option<SaltEnv>,
 ) -> Result<Map<String, Value>, String> {
     let mut opts = brine_pillar::PillarOpts::from_minion(&ctx.config);
     opts.saltenv = saltenv;
