@@ -438,7 +438,9 @@ fn states_top_file_merging_strategy_picks_the_sections() {
 
 /// `file.directory` with `clean: True` removes what no required `file`
 /// state manages (a `require_in` counts, a required directory keeps its
-/// contents, `exclude_pat` spares), after predicting it in test mode.
+/// contents, `exclude_pat` spares), after predicting it in test mode path by
+/// path (`{path: {"removed": "Removed due to clean"}}`); applied, `removed`
+/// lists what it removed, a directory standing for its contents, as Salt's.
 #[test]
 fn states_directory_clean_keeps_required_files_only() {
     let roots = tempfile::tempdir().expect("tempdir");
@@ -466,12 +468,13 @@ fn states_directory_clean_keeps_required_files_only() {
     )
     .expect("sls");
     let c = masterless(roots.path());
-    let doomed = json!([
+    let doomed = [
         format!("{app}/stray.txt"),
         format!("{app}/old/deeper/file"),
         format!("{app}/old/deeper"),
         format!("{app}/old"),
-    ]);
+    ];
+    let removed = json!([format!("{app}/stray.txt"), format!("{app}/old")]);
     let sorted = |v: &Value| {
         let mut list: Vec<String> = v
             .as_array()
@@ -487,7 +490,20 @@ fn states_directory_clean_keeps_required_files_only() {
     assert_eq!(code, 0, "{predicted:#}");
     let dir = by_id(&predicted, &app);
     assert_eq!(dir["result"], Value::Null, "{predicted:#}");
-    assert_eq!(sorted(&dir["changes"]["removed"]), sorted(&doomed));
+    let mut listed: Vec<&String> = dir["changes"]
+        .as_object()
+        .map(|c| c.keys().collect())
+        .unwrap_or_default();
+    listed.sort();
+    let mut expected: Vec<&String> = doomed.iter().collect();
+    expected.sort();
+    assert_eq!(listed, expected, "{predicted:#}");
+    for path in &doomed {
+        assert_eq!(
+            dir["changes"][path],
+            json!({"removed": "Removed due to clean"})
+        );
+    }
     assert!(
         Path::new(&app).join("stray.txt").exists(),
         "test mode removed nothing"
@@ -500,7 +516,7 @@ fn states_directory_clean_keeps_required_files_only() {
         dir["comment"],
         format!("Files cleaned from directory {app}")
     );
-    assert_eq!(sorted(&dir["changes"]["removed"]), sorted(&doomed));
+    assert_eq!(sorted(&dir["changes"]["removed"]), sorted(&removed));
     for gone in ["stray.txt", "old"] {
         assert!(!Path::new(&app).join(gone).exists(), "{gone} was cleaned");
     }

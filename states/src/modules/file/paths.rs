@@ -107,53 +107,22 @@ fn directory_inner(c: &StateCall<'_>, name: &str) -> Result<StateResult, String>
     let st = stats(c.host, name).unwrap_or_default();
     let perm = needed(&st, &want);
     let recursed = recurse(c, name)?;
-    let removed = if c.chunk.bool_arg("clean", false) {
-        clean(c, name)?
+    let doomed = if c.chunk.bool_arg("clean", false) {
+        to_clean(c, name)?
     } else {
         Vec::new()
     };
-    if !removed.is_empty() {
-        let comment = format!("Files cleaned from directory {name}");
-        if c.test {
-            let mut ch = by_path(recursed);
-            if !perm.is_empty() {
-                ch.insert(name.to_string(), Value::Object(perm));
-            }
-            ch.insert("removed".into(), json!(removed));
-            return Ok(pending(name, comment, ch));
-        }
-        apply(c.host, name, &perm)?;
-        let mut changes = applied_changes(name, perm, recursed);
-        changes.insert("removed".into(), json!(removed));
-        return Ok(changed(name, comment, changes));
-    }
     if c.test {
-        if perm.is_empty() && recursed.is_empty() {
-            return Ok(StateResult::ok(
-                name,
-                format!("The directory {name} is in the correct state"),
-            ));
-        }
-        // Salt lists the paths below first (walk order), then the directory.
-        let mut all = recursed;
-        if !perm.is_empty() {
-            all.push((name.to_string(), perm));
-        }
-        let lines: String = all
-            .iter()
-            .flat_map(|(path, ch)| {
-                ch.iter()
-                    .map(move |(k, v)| format!("{path}: {k} - {}\n", text(v)))
-            })
-            .collect();
-        return Ok(pending(
-            name,
-            format!("The following files will be changed:\n{lines}"),
-            by_path(all),
-        ));
+        return Ok(predicted_directory(name, perm, recursed, &doomed));
     }
     apply(c.host, name, &perm)?;
-    let changes = applied_changes(name, perm, recursed);
+    let removed = remove_doomed(c, &doomed)?;
+    let mut changes = applied_changes(name, perm, recursed, &doomed);
+    if !removed.is_empty() {
+        changes.insert("removed".into(), json!(removed));
+        let comment = format!("Files cleaned from directory {name}");
+        return Ok(changed(name, comment, changes));
+    }
     if changes.is_empty() {
         return Ok(StateResult::ok(
             name,
@@ -163,57 +132,111 @@ fn directory_inner(c: &StateCall<'_>, name: &str) -> Result<StateResult, String>
     Ok(changed(name, format!("Directory {name} updated"), changes))
 }
 
+/// What `clean` reports for each path it removes, keyed by the path.
+const REMOVED_DUE_TO_CLEAN: &str = "Removed due to clean";
+
+/// The test-mode answer of an existing directory, as Salt's
+/// `_check_directory` words it: the paths below whose owner or mode would
+/// change (walk order), then the directory itself, then each path `clean`
+/// would remove (walk order), one comment line per change.
+fn predicted_directory(
+    name: &str,
+    perm: Map<String, Value>,
+    recursed: PathChanges,
+    doomed: &[String],
+) -> StateResult {
+    let all = predicted_changes(name, perm, recursed, doomed);
+    if all.is_empty() {
+        return StateResult::ok(
+            name,
+            format!("The directory {name} is in the correct state"),
+        );
+    }
+    let lines: String = all
+        .iter()
+        .flat_map(|(path, ch)| {
+            ch.iter()
+                .map(move |(k, v)| format!("{path}: {k} - {}\n", text(v)))
+        })
+        .collect();
+    pending(
+        name,
+        format!("The following files will be changed:\n{lines}"),
+        by_path(all),
+    )
+}
+
+/// Salt's `_check_directory` changes, path by path in its order.
+fn predicted_changes(
+    name: &str,
+    perm: Map<String, Value>,
+    recursed: PathChanges,
+    doomed: &[String],
+) -> PathChanges {
+    let mut all = recursed;
+    if !perm.is_empty() {
+        all.push((name.to_string(), perm));
+    }
+    all.extend(
+        doomed
+            .iter()
+            .map(|path| (path.clone(), one("removed", json!(REMOVED_DUE_TO_CLEAN)))),
+    );
+    all
+}
+
 /// `clean: True`: everything under `name` that no `file` state this one
-/// requires manages (`StateCall::required`), except what `exclude_pat` matches. A required
-/// path keeps its parent directories, a required directory its contents.
-/// The paths removed (or, in test mode, to be removed), deepest first.
-fn clean(c: &StateCall<'_>, name: &str) -> Result<Vec<String>, String> {
+/// requires manages (`StateCall::required`), except what `exclude_pat`
+/// matches. A required path keeps its parent directories, a required
+/// directory its contents. In `os.walk` order, each directory's files before
+/// its subdirectories, as Salt lists them.
+fn to_clean(c: &StateCall<'_>, name: &str) -> Result<Vec<String>, String> {
     let required: Vec<&str> = c
         .required
         .iter()
         .filter(|r| r.state == "file")
         .map(|r| r.name.trim_end_matches('/'))
         .collect();
-    let under = |path: &str, dir: &str| {
-        path.strip_prefix(dir)
-            .is_some_and(|rest| rest.starts_with('/'))
-    };
     let kept = |path: &str| {
         required
             .iter()
-            .any(|r| *r == path || under(r, path) || under(path, r))
+            .any(|r| *r == path || is_below(r, path) || is_below(path, r))
     };
-    let mut doomed: Vec<String> = everything_under(c, name)?
-        .into_iter()
-        .filter(|path| !kept(path))
-        .filter(|path| {
+    let mut doomed = Vec::new();
+    for (root, dirs, files) in walk(c, name, None)? {
+        for entry in files.iter().chain(&dirs) {
+            let path = format!("{root}/{entry}");
             let rel = path
                 .strip_prefix(name)
-                .unwrap_or(path)
+                .unwrap_or(&path)
                 .trim_start_matches('/');
-            !excluded(c, rel)
-        })
-        .collect();
-    doomed.sort_by(|a, b| b.cmp(a));
-    if !c.test {
-        for path in &doomed {
-            if exists_at(c, path)? {
-                call(c.host, "file.remove", vec![json!(path)], &[])?;
+            if !kept(&path) && !excluded(c, rel) {
+                doomed.push(path);
             }
         }
     }
     Ok(doomed)
 }
 
-/// Every path below `name` (not `name` itself).
-fn everything_under(c: &StateCall<'_>, name: &str) -> Result<Vec<String>, String> {
-    let found = call(
-        c.host,
-        "file.find",
-        vec![json!(name)],
-        &[("mindepth", json!(1))],
-    )?;
-    Ok(found.as_array().into_iter().flatten().map(text).collect())
+/// Whether `path` lies somewhere below the directory `dir`.
+fn is_below(path: &str, dir: &str) -> bool {
+    path.strip_prefix(dir)
+        .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Remove what `clean` dooms. A doomed directory goes with its contents, so
+/// what lies below it is neither removed again nor listed: the paths
+/// removed are those Salt's walk still finds, in walk order.
+fn remove_doomed(c: &StateCall<'_>, doomed: &[String]) -> Result<Vec<String>, String> {
+    let mut removed: Vec<String> = Vec::new();
+    for path in doomed {
+        if removed.iter().any(|gone| is_below(path, gone)) {
+            continue;
+        }
+        call(c.host, "file.remove", vec![json!(path)], &[])?;
+        removed.push(path.clone());
+    }
+    Ok(removed)
 }
 
 /// `exclude_pat` spares a path from `clean`.
@@ -269,23 +292,21 @@ fn recurse(c: &StateCall<'_>, name: &str) -> Result<PathChanges, String> {
 }
 
 /// The changes of an applied `file.directory`, shaped as Salt's: what its
-/// check predicted, path by path, and then the flat `user`/`group`/`mode`
-/// keys Salt's `check_perms` writes for the directory and for each path
-/// below it that changed, the last one winning.
+/// check predicted, path by path (`clean`'s doomed paths included), and
+/// then the flat `user`/`group`/`mode` keys Salt's `check_perms` writes for
+/// the directory and for each path below it that changed, the last one
+/// winning.
 fn applied_changes(
     name: &str,
     perm: Map<String, Value>,
     recursed: PathChanges,
+    doomed: &[String],
 ) -> Map<String, Value> {
     let mut flat = perm.clone();
     for (_, ch) in &recursed {
         flat.extend(ch.clone());
     }
-    let mut predicted = recursed;
-    if !perm.is_empty() {
-        predicted.push((name.to_owned(), perm));
-    }
-    let mut changes = by_path(predicted);
+    let mut changes = by_path(predicted_changes(name, perm, recursed, doomed));
     changes.extend(flat);
     changes
 }

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Map, Value, json};
 
 use super::{edit, managed, paths, recurse, serialize};
+use crate::lowstate::LowChunk;
 use crate::modules::mock::{MockHost, chunk, run};
 
 /// Path -> (contents, mode); directories have `None` contents.
@@ -40,6 +41,19 @@ fn fake(fs: &Fs, f: &str, args: &[Value], kw: &Map<String, Value>) -> Result<Val
         "file.file_exists" => Ok(json!(entry.is_some_and(|e| e.0.is_some()))),
         "file.directory_exists" => Ok(json!(entry.is_some_and(|e| e.0.is_none()))),
         "file.is_link" => Ok(json!(false)),
+        "file.readdir" => {
+            let below = format!("{path}/");
+            let children = fs
+                .keys()
+                .filter_map(|p| p.strip_prefix(&below))
+                .filter(|rest| !rest.contains('/'));
+            Ok(json!(
+                [".", ".."]
+                    .into_iter()
+                    .chain(children)
+                    .collect::<Vec<_>>()
+            ))
+        }
         "file.read" => Ok(json!(entry.and_then(|e| e.0).unwrap_or_default())),
         "file.set_mode" => {
             let mode = args.get(1).map(crate::modules::text).unwrap_or_default();
@@ -240,6 +254,96 @@ fn directory_is_created_and_predicted() {
         false,
     );
     assert_eq!(ok.comment, "The directory /srv is in the correct state");
+}
+
+/// `/srv/app` with a file and a directory tree to clean and `keep.conf`,
+/// which a required `file.managed` manages.
+fn directory_to_clean() -> (MockHost, LowChunk, LowChunk) {
+    let (h, _) = fs_host(&[
+        ("/srv", None, "0755"),
+        ("/srv/app", None, "0755"),
+        ("/srv/app/keep.conf", Some("k"), "0644"),
+        ("/srv/app/old", None, "0755"),
+        ("/srv/app/old/a.conf", Some("a"), "0644"),
+        ("/srv/app/z.conf", Some("z"), "0644"),
+    ]);
+    let dir = chunk(
+        "file",
+        "directory",
+        "/srv/app",
+        json!({"mode": "0750", "clean": true}),
+    );
+    let keep = chunk("file", "managed", "/srv/app/keep.conf", json!({}));
+    (h, dir, keep)
+}
+
+fn run_required(
+    host: &MockHost,
+    chunk: &LowChunk,
+    required: &[&LowChunk],
+    test: bool,
+) -> crate::lowstate::StateResult {
+    paths::directory(&crate::lowstate::StateCall {
+        host,
+        chunk,
+        test,
+        required,
+    })
+}
+
+#[test]
+fn directory_clean_predicts_each_path_in_walk_order_like_salt() {
+    let (h, dir, keep) = directory_to_clean();
+    let t = run_required(&h, &dir, &[&keep], true);
+    assert_eq!(t.result, None);
+    // Salt 3008.5 (conformance file-directory-clean): the directory's own
+    // change, then each directory's files before its subdirectories.
+    assert_eq!(
+        t.comment,
+        "The following files will be changed:\n\
+         /srv/app: mode - 0750\n\
+         /srv/app/z.conf: removed - Removed due to clean\n\
+         /srv/app/old: removed - Removed due to clean\n\
+         /srv/app/old/a.conf: removed - Removed due to clean\n"
+    );
+    let keys: Vec<&String> = t.changes.keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "/srv/app",
+            "/srv/app/z.conf",
+            "/srv/app/old",
+            "/srv/app/old/a.conf"
+        ]
+    );
+    assert_eq!(
+        t.changes["/srv/app/old"],
+        json!({"removed": "Removed due to clean"})
+    );
+    assert!(h.calls_to("file.remove").is_empty());
+}
+
+#[test]
+fn directory_clean_removes_a_doomed_tree_once_and_lists_its_top() {
+    let (h, dir, keep) = directory_to_clean();
+    let r = run_required(&h, &dir, &[&keep], false);
+    assert_eq!(r.result, Some(true));
+    assert_eq!(r.comment, "Files cleaned from directory /srv/app");
+    assert_eq!(
+        r.changes["removed"],
+        json!(["/srv/app/z.conf", "/srv/app/old"])
+    );
+    assert_eq!(r.changes["mode"], json!("0750"));
+    assert_eq!(
+        r.changes["/srv/app/old/a.conf"],
+        json!({"removed": "Removed due to clean"})
+    );
+    let removed: Vec<Value> = h
+        .calls_to("file.remove")
+        .into_iter()
+        .map(|c| c.args[0].clone())
+        .collect();
+    assert_eq!(removed, [json!("/srv/app/z.conf"), json!("/srv/app/old")]);
 }
 
 #[test]
