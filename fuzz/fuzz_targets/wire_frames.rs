@@ -26,5 +26,5 @@ fuzz_target!(|data: &[u8]| {
     let _ = decode::<UnknownSessionNotice>(data, CAP);
     let _ = decode::<PubEnvelope>(data, CAP);
     let _ = decode::<Publication>(data, CAP);
-    let _ = decode::<brine_master::client::ClientRequest>(data, CAP);
+    let _ = decode::<brine_client::ClientRequest>(data, CAP);
 });

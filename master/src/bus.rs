@@ -165,11 +165,11 @@ impl JobEvents {
     }
 }
 
-impl crate::wait::EventSource for JobEvents {
-    async fn next_event(&mut self) -> crate::wait::Next {
+impl brine_client::wait::EventSource for JobEvents {
+    async fn next_event(&mut self) -> brine_client::wait::Next {
         match self.rx.recv().await {
-            Some(ev) => crate::wait::Next::Event(ev.unpack()),
-            None => crate::wait::Next::Closed(None),
+            Some(ev) => brine_client::wait::Next::Event(ev.unpack()),
+            None => brine_client::wait::Next::Closed(None),
         }
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use brine_client::{KeyCommand, KeyReply};
 use brine_common::config::MasterConfig;
 use brine_common::crypto::Identity;
 use brine_common::event::{Event, tags};
@@ -14,7 +15,6 @@ use brine_common::jid::JidGenerator;
 use serde_json::{Value, json};
 
 use crate::bus::EventBus;
-use crate::client::{KeyCommand, KeyReply};
 use crate::job_cache::{JobCache, RedbJobCache};
 use crate::key_admin::KeyAct;
 use crate::keys::{KeyError, KeyStore};

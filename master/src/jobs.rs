@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use brine_client::JobRequest;
 use brine_common::event::{Event, tags};
 use brine_common::ids::{Jid, MinionId};
 use brine_common::target::{MinionFacts, Target, expand_nodegroups};
@@ -12,7 +13,6 @@ use brine_common::wire::{Publication, TargetSpec};
 use serde_json::{Map, Value, json};
 
 use crate::bus::JobEvents;
-use crate::client::JobRequest;
 use crate::daemon::Master;
 use crate::job_cache::JobRecord;
 use crate::keys::KeyState;
@@ -214,7 +214,7 @@ pub async fn publish_and_wait(
         return Ok(None);
     };
     let names = |ids: Vec<MinionId>| ids.into_iter().map(|m| m.to_string()).collect::<Vec<_>>();
-    let mut waiter = crate::wait::JobWaiter::new(
+    let mut waiter = brine_client::wait::JobWaiter::new(
         jid.as_str(),
         &names(minions),
         &names(not_connected),

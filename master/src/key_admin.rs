@@ -3,11 +3,11 @@
 //! teardown, publish-key rotation, see `Master::key_command`); `brine-key` runs
 //! them directly on `pki_dir` when no master is running.
 
+use brine_client::{KeyCommand, KeyReply};
 use brine_common::crypto::PublicKey;
 use brine_common::ids::MinionId;
 use serde_json::{Map, Value};
 
-use crate::client::{KeyCommand, KeyReply};
 use crate::daemon::id_list;
 use crate::keys::{KeyError, KeyState, KeyStore};
 

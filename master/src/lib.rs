@@ -7,13 +7,9 @@
 //! auth, session, returns, pillar, files, mine, grains, events, ...), the key
 //! store ([`keys`]), the job cache ([`job_cache`]), the event bus ([`bus`])
 //! and the local client socket ([`client_server`]) that `brine`, `brine-key`
-//! and `brine-run` use through [`client`].
-
-// The local socket's protocol, the CLIs' shared pieces and the return
-// waiter live in brine-client, so that brine-api can use them without
-// linking the master; the master's modules reach them by their old paths.
-pub use brine_client as client;
-pub use brine_client::{cli, wait};
+//! and `brine-run` use through `brine_client` (the local socket's protocol,
+//! the CLIs' shared pieces and the return waiter, in their own crate so that
+//! brine-api can use them without linking the master).
 
 pub mod bus;
 pub mod client_server;

@@ -6,12 +6,12 @@ use brine_common::output::python::truthy;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use brine_client::JobRequest;
 use brine_common::ids::Jid;
 use brine_common::jid::jid_to_start_time;
 use brine_common::target::TargetType;
 use serde_json::{Map, Value, json};
 
-use crate::client::JobRequest;
 use crate::daemon::{Master, id_list};
 use crate::job_cache::JobRecord;
 use crate::jobs;

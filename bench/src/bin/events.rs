@@ -7,11 +7,11 @@
 
 use std::time::{Duration, Instant};
 
+use brine_client::{ClientReply, ClientRequest, Connection};
 use brine_common::config::MinionConfig;
 use brine_common::crypto::Identity;
 use brine_common::ids::MinionId;
 use brine_common::wire::{Reply, Request};
-use brine_master::client::{ClientReply, ClientRequest, Connection};
 use brine_minion::daemon::link_settings;
 use brine_minion::link::Link;
 use brine_tests::cluster::Cluster;

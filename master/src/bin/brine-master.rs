@@ -23,7 +23,7 @@ fn main() -> anyhow::Result<()> {
             .build()?;
         return runtime.block_on(brine_master::pubproc::run_child(endpoint));
     }
-    let config = brine_master::cli::master_config(&cli.common)?;
+    let config = brine_client::cli::master_config(&cli.common)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         // Blocking work (key files, job cache reads) is short: a few threads
         // serve an auth storm of thousands without a thread (and its stack

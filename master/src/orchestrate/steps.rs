@@ -4,13 +4,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use brine_client::{JobRequest, KeyCommand, KeyReply};
 use brine_common::target::{Fnmatch, TargetType};
 use brine_common::truth::truthy_after_yaml;
 use brine_states::lowstate::{LowChunk, StateResult};
 use serde_json::{Map, Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::client::{JobRequest, KeyCommand, KeyReply};
 use crate::daemon::Master;
 use crate::jobs;
 

@@ -3,11 +3,11 @@
 //! runner, `wheel` runs the key commands, `caller` is refused (it belongs to
 //! a masterless minion's reactor).
 
+use brine_client::{JobRequest, KeyCommand};
 use serde_json::Value;
 
 use super::REACTOR_USER;
 use super::actions::{Action, CallArgs, Client};
-use crate::client::{JobRequest, KeyCommand};
 use crate::daemon::Master;
 use crate::jobs::{self, PublishOutcome};
 
