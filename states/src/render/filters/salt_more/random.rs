@@ -1,6 +1,7 @@
 //! Salt's random filters: `random_sample` and `random_shuffle`
 //! (`salt/utils/data.py`), `random_hash`/`rand_str` (`salt/utils/hashutils.py`)
-//! and `random_str` (`salt/utils/stringutils.py`).
+//! and `random_str` (`salt/utils/stringutils.py`); and Jinja2's own
+//! `random`, which minijinja does not have.
 //!
 //! A seeded `random_sample` or `random_shuffle` gives exactly Salt's result:
 //! Salt seeds `random.Random` with `salt.utils.data.hash(seed)`, the SHA-512
@@ -22,6 +23,28 @@ pub(super) fn register(env: &mut Environment<'_>) {
     env.add_filter("random_hash", random_hash);
     env.add_filter("rand_str", random_hash);
     env.add_filter("random_str", random_str);
+    env.add_filter("random", random_item);
+}
+
+/// Jinja2's `|random`: Python's unseeded `random.choice(seq)`, an item of a
+/// list, `range` or string (a character); an empty one gives undefined
+/// ("No random item, sequence was empty."). A mapping is indexed by the
+/// position drawn, as Python's `seq[i]` does, so one without that integer
+/// key is a `KeyError`.
+fn random_item(value: &Value) -> Result<Value, Error> {
+    let length = python_len(value)?;
+    if length == 0 {
+        return Ok(Value::UNDEFINED);
+    }
+    let drawn = PyRandom::from_entropy().randint(0, length - 1);
+    if value.kind() == ValueKind::Map {
+        let item = value.get_item(&Value::from(drawn))?;
+        if item.is_undefined() {
+            return Err(py_error("KeyError", drawn.to_string()));
+        }
+        return Ok(item);
+    }
+    Ok(population(value)?.swap_remove(drawn))
 }
 
 /// `|random_sample(size, seed=None)`: `size` distinct items of the list.
@@ -46,18 +69,21 @@ fn random_sample(
 /// `sample` of the list's length).
 fn random_shuffle(value: &Value, seed: Option<Value>, kwargs: Kwargs) -> Result<Value, Error> {
     let seed = positional_or_keyword(seed, &kwargs, "seed")?;
-    let length = match value.kind() {
-        ValueKind::Seq | ValueKind::Iterable | ValueKind::String => population(value)?.len(),
-        // Python takes a mapping's length; `sample` then refuses it.
-        ValueKind::Map => value.len().unwrap_or(0),
-        _ => {
-            return Err(py_error(
-                "TypeError",
-                format!("object of type '{}' has no len()", type_name(value)),
-            ));
-        }
-    };
-    sample(value, &Value::from(length), seed.as_ref())
+    // Python takes a mapping's length; `sample` then refuses it.
+    sample(value, &Value::from(python_len(value)?), seed.as_ref())
+}
+
+/// Python's `len(value)`: a sequence's, string's or mapping's length; a
+/// TypeError for anything else.
+fn python_len(value: &Value) -> Result<usize, Error> {
+    match value.kind() {
+        ValueKind::Seq | ValueKind::Iterable | ValueKind::String => Ok(population(value)?.len()),
+        ValueKind::Map => Ok(value.len().unwrap_or(0)),
+        _ => Err(py_error(
+            "TypeError",
+            format!("object of type '{}' has no len()", type_name(value)),
+        )),
+    }
 }
 
 /// Python's `random.Random(hash(seed)).sample(value, size)`, or an
@@ -233,6 +259,26 @@ mod tests {
             err.contains("TypeError: object of type 'int' has no len()"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn random_picks_one_item_as_jinja2_does() {
+        // The prometheus-formula pillar: `{{ range(1, 100000) | random }}`.
+        let n: i64 = render("{{ range(1, 100000) | random }}")
+            .parse()
+            .expect("a number");
+        assert!((1..100000).contains(&n), "{n}");
+        assert_eq!(render("{{ ['only'] | random }}"), "only");
+        assert_eq!(render("{{ 'x' | random }}"), "x");
+        assert!(["a", "b"].contains(&render("{{ ['a', 'b'] | random }}").as_str()));
+        assert_eq!(render("{{ ([] | random) is defined }}"), "False");
+        let err = render("{{ 5 | random }}");
+        assert!(
+            err.contains("TypeError: object of type 'int' has no len()"),
+            "{err}"
+        );
+        let err = render("{{ {'a': 1} | random }}");
+        assert!(err.contains("KeyError: 0"), "{err}");
     }
 
     #[test]
