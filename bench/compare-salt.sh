@@ -3,7 +3,8 @@
 # run: `<cli> '*' test.ping` against K real minion processes (default 10), and
 # a masterless state.apply of 200 file.managed states (first run and no-change
 # run), all timed by the Salt baseline's own timer
-# (../shared/salt-baseline/benchlib.py).
+# (../shared/salt-baseline/benchlib.py), and the no-change run's time in the
+# state engine alone, by each one's own state timer (bench/engine_time.py).
 #
 #   bench/compare-salt.sh        # K=10
 #   bench/compare-salt.sh 25
@@ -74,18 +75,23 @@ results="${SALT_RESULTS_DIR:-$run/results}/results.jsonl"
 BENCH_RUNS=$runs BENCH_SETTLE_MAX=${BENCH_SETTLE_MAX:-5} bash "$baseline/bench.sh" states-local >&2
 salt_first=$(grep '"name": "states_local_first"' "$results" | tail -1 | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["result"]))')
 salt_second=$(grep '"name": "states_local_second"' "$results" | tail -1 | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["result"]))')
+# The engine alone: Salt's own state timer ("Total run time") on the no-change run.
+salt_engine=$(python3 "$repo/bench/engine_time.py" -n "$runs" -- "$venv/bin/salt-call" -c "$run/local/conf" --local state.apply)
 echo "== Brine: brine-call --local state.apply, the same 200 states" >&2
 brine_states=$(BENCH_RUNS=$runs bash "$repo/bench/states.sh" 200 2>/dev/null)
 brine_first=$(sed -n 's/^first //p' <<< "$brine_states")
 brine_second=$(sed -n 's/^second //p' <<< "$brine_states")
+brine_engine=$(sed -n 's/^engine //p' <<< "$brine_states")
 
-python3 - "$k" "$salt_json" "$brine_json" "$salt_first" "$brine_first" "$salt_second" "$brine_second" <<'PY'
+python3 - "$k" "$salt_json" "$brine_json" "$salt_first" "$brine_first" "$salt_second" "$brine_second" \
+  "$salt_engine" "$brine_engine" <<'PY'
 import json, sys
 k = int(sys.argv[1])
 pairs = [
     (f"test.ping to {k} minions", sys.argv[2], sys.argv[3]),
     ("state.apply, 200 file.managed, first run", sys.argv[4], sys.argv[5]),
     ("state.apply, 200 file.managed, no changes", sys.argv[6], sys.argv[7]),
+    ("  of which in the engine (Total run time)", sys.argv[8], sys.argv[9]),
 ]
 print("Median of each series (same timer, same machine, same run):")
 for what, salt, brine in pairs:

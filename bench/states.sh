@@ -3,8 +3,10 @@
 # states (the same tree Salt's baseline uses: ../shared/salt-baseline/bench.sh
 # gen_states), timed with the baseline's own timer. Prints three lines,
 # `first <json>` (the run that creates the N files; target removed before
-# each run), `second <json>` (no changes) and `compile <json>` (render +
-# compile only, `state.show_lowstate`).
+# each run), `second <json>` (no changes), `compile <json>` (render +
+# compile only, `state.show_lowstate`) and `engine <json>` (the no-change
+# run's in-engine time: the sum of the states' durations, what "Total run
+# time" prints; bench/engine_time.py).
 #
 #   bench/states.sh 200     # the size Salt's baseline measured
 #   bench/states.sh 1000    # issue 5's targets
@@ -45,7 +47,10 @@ printf 'base:\n  "*":\n    - bench\n' > "$work/srv/top.sls"
 
 # One line per series: a label, then the timer's JSON.
 timer() { python3 "$baseline/benchlib.py" time -n "$runs" "$@"; }
-echo "first $(timer --pre "rm -rf '$work/target'" --expect-lines-re "^Succeeded: $n \\(changed=$n\\)\$" --expect-count 1 -- \
+# `sync` after the removal: otherwise the write-back of the previous run's
+# files lands inside the next timed run (BENCHMARKS.md, issue 13's re-check).
+echo "first $(timer --pre "rm -rf '$work/target' && sync" --expect-lines-re "^Succeeded: $n \\(changed=$n\\)\$" --expect-count 1 -- \
   "$brine_call" -c "$work/conf" --local state.apply)"
 echo "second $(timer --expect-lines-re "^Succeeded: $n\$" --expect-count 1 -- "$brine_call" -c "$work/conf" --local state.apply)"
 echo "compile $(timer -- "$brine_call" -c "$work/conf" --local --out quiet state.show_lowstate)"
+echo "engine $(python3 "$repo/bench/engine_time.py" -n "$runs" -- "$brine_call" -c "$work/conf" --local state.apply)"

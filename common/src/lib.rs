@@ -26,3 +26,13 @@ pub mod truth;
 pub mod typed_key;
 pub mod wire;
 pub mod yaml;
+
+/// Every Brine program allocates with mimalloc (set here, in the one crate
+/// they all link). A state run, a compile and the master's return burst
+/// allocate many small, short-lived values (maps, strings, YAML nodes):
+/// glibc's malloc spent a fifth to a third of their CPU in `_int_malloc`,
+/// `_int_free` and `malloc_consolidate` (BENCHMARKS.md, issue 17). Built
+/// without transparent huge pages (the `no_thp` feature): with them, where
+/// the kernel grants THP on `madvise`, a short `brine-call` doubled its RSS.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -138,7 +138,7 @@ pub fn dirname(path: &str) -> String {
 
 /// `os.path.realpath`: symlinks resolved; a missing tail is kept as given.
 pub fn realpath(path: &Path) -> PathBuf {
-    if let Ok(p) = std::fs::canonicalize(path) {
+    if let Ok(p) = resolved_by_kernel(path).or_else(|_| std::fs::canonicalize(path)) {
         return p;
     }
     let mut current = PathBuf::from(normpath(&path.display().to_string()));
@@ -159,6 +159,24 @@ pub fn realpath(path: &Path) -> PathBuf {
         },
         _ => current,
     }
+}
+
+/// The path the kernel resolved when opening `path` (every symlink
+/// followed), read back from `/proc/self/fd`: three system calls, where
+/// `canonicalize` reads each component as a link (one call per component).
+fn resolved_by_kernel(path: &Path) -> io::Result<PathBuf> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let handle = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_PATH)
+        .open(path)?;
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&handle);
+    let resolved = std::fs::read_link(format!("/proc/self/fd/{fd}"))?;
+    // Unlinked since it was opened: the kernel's name is not a path.
+    if !resolved.is_absolute() || resolved.to_string_lossy().ends_with(" (deleted)") {
+        return Err(io::Error::other("not a path"));
+    }
+    Ok(resolved)
 }
 
 /// A user-supplied path, `~` expanded, which must be absolute.
@@ -395,6 +413,30 @@ fn is_text_block(block: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn realpath_follows_every_link_like_os_path_realpath() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir(root.join("real")).unwrap();
+        std::fs::write(root.join("real/file"), "x").unwrap();
+        std::os::unix::fs::symlink(root.join("real"), root.join("dirlink")).unwrap();
+        std::os::unix::fs::symlink("file", root.join("real/filelink")).unwrap();
+        std::os::unix::fs::symlink("nowhere", root.join("real/broken")).unwrap();
+        let real_file = root.join("real/file");
+        assert_eq!(realpath(&root.join("dirlink/filelink")), real_file);
+        assert_eq!(realpath(&root.join("dirlink/./file")), real_file);
+        assert_eq!(realpath(&root.join("real")), root.join("real"));
+        // What the kernel cannot open keeps Python's answers.
+        assert_eq!(
+            realpath(&root.join("dirlink/missing")),
+            root.join("real/missing")
+        );
+        assert_eq!(
+            realpath(&root.join("dirlink/broken")),
+            root.join("real/nowhere")
+        );
+    }
 
     #[test]
     fn paths_like_posixpath() {
