@@ -138,7 +138,7 @@ pub fn dirname(path: &str) -> String {
 
 /// `os.path.realpath`: symlinks resolved; a missing tail is kept as given.
 pub fn realpath(path: &Path) -> PathBuf {
-    if let Ok(p) = resolved_by_kernel(path).or_else(|_| std::fs::canonicalize(path)) {
+    if let Ok(p) = std::fs::canonicalize(path) {
         return p;
     }
     let mut current = PathBuf::from(normpath(&path.display().to_string()));
@@ -159,24 +159,6 @@ pub fn realpath(path: &Path) -> PathBuf {
         },
         _ => current,
     }
-}
-
-/// The path the kernel resolved when opening `path` (every symlink
-/// followed), read back from `/proc/self/fd`: three system calls, where
-/// `canonicalize` reads each component as a link (one call per component).
-fn resolved_by_kernel(path: &Path) -> io::Result<PathBuf> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let handle = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_PATH)
-        .open(path)?;
-    let fd = std::os::fd::AsRawFd::as_raw_fd(&handle);
-    let resolved = std::fs::read_link(format!("/proc/self/fd/{fd}"))?;
-    // Unlinked since it was opened: the kernel's name is not a path.
-    if !resolved.is_absolute() || resolved.to_string_lossy().ends_with(" (deleted)") {
-        return Err(io::Error::other("not a path"));
-    }
-    Ok(resolved)
 }
 
 /// A user-supplied path, `~` expanded, which must be absolute.
@@ -427,7 +409,7 @@ mod tests {
         assert_eq!(realpath(&root.join("dirlink/filelink")), real_file);
         assert_eq!(realpath(&root.join("dirlink/./file")), real_file);
         assert_eq!(realpath(&root.join("real")), root.join("real"));
-        // What the kernel cannot open keeps Python's answers.
+        // A missing tail is kept, as Python keeps it.
         assert_eq!(
             realpath(&root.join("dirlink/missing")),
             root.join("real/missing")
