@@ -49,7 +49,21 @@ Both outputs are normalised with conformance_lib's rules and compared with
 mapping key order ignored. A command that differs only in states where Salt
 itself crashed (its comment "An exception occurred in this state: Traceback
 ...", result False on both sides, Brine's comment a clean error) is reported
-apart ("same but Salt crashes in N state(s)"), not counted as identical. Output: a Markdown table (stdout, or --markdown
+apart ("same but Salt crashes in N state(s)"), not counted as identical.
+
+Salt does not always reproduce its own output (a pillar drawing a number
+with Jinja's `|random`, e.g. prometheus-formula's `altpriority`): when Salt's
+and Brine's outputs of a command differ, Salt runs that command a second time
+in the same sandbox, and every field whose value differs between Salt's two
+runs (a value, or the varying token of a mapping key such as a state ID with
+the number in it) is masked as `@SALT-NONDETERMINISTIC@` on all three outputs
+before comparing again. Brine's value there is masked only if it is present
+in the same place with the same type (a number for a number; a string with
+the same other tokens around a token of the same kind, digits for digits),
+so a missing or mistyped value still differs. Such a command is reported
+"same (Salt's own output varies in N field(s))" and counted identical.
+
+Output: a Markdown table (stdout, or --markdown
 FILE): per formula, the commands identical / run, and for each difference the
 first differing line of each side. --save DIR writes every normalised output
 (DIR/<formula>/<NN>-<command>.{salt,brine}.json) and the diffs, to refine the
@@ -237,19 +251,33 @@ def stage(path, tmp):
     return case
 
 
-def run(binary, is_salt, case, lines):
+def run(binary, is_salt, case, lines, differs_from=None):
+    """Run `lines` one after the other in one fresh sandbox; the documents.
+
+    With `differs_from` (the other side's documents, for Salt: Brine's),
+    a command whose output differs from the other side's is run a second
+    time in the same sandbox, and that second document is returned too:
+    (docs, {index: second doc}). A field that changes between the two runs
+    is one the program does not reproduce itself (see mask_nondeterminism)."""
     root, conf = lib.make_sandbox(case, "formulas-salt-" if is_salt else "formulas-brine-")
-    docs = []
+    docs, again = [], {}
     try:
-        for line in lines:
-            try:
-                proc = lib.run_local(binary, conf, line, root)
-                docs.append(mask_timestamps(lib.record(proc, root)))
-            except subprocess.TimeoutExpired:
-                docs.append({"retcode": None, "stdout": "", "stderr": "TIMEOUT"})
+        for i, line in enumerate(lines):
+            docs.append(run_once(binary, conf, line, root))
+            if differs_from is not None and i < len(differs_from) and \
+                    lib.dump(docs[i], sort_keys=True) != lib.dump(differs_from[i], sort_keys=True):
+                again[i] = run_once(binary, conf, line, root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    return docs
+    return docs if differs_from is None else (docs, again)
+
+
+def run_once(binary, conf, line, root):
+    try:
+        proc = lib.run_local(binary, conf, line, root)
+        return mask_timestamps(lib.record(proc, root))
+    except subprocess.TimeoutExpired:
+        return {"retcode": None, "stdout": "", "stderr": "TIMEOUT"}
 
 
 TIMESTAMP = re.compile(r"\b(?:\d{4}|\d{2})-\d{2}-\d{2}[_ T]\d{2}:\d{2}:\d{2}\b")
@@ -350,25 +378,25 @@ def compare_formula(path, args):
         res["error"] = f"no {name}/init.sls, {name}.sls or {name}/*.sls"
         return res
     tmp = tempfile.mkdtemp(prefix="formulas-stage-")
+    may_apply = args.apply != "none" and label not in args.no_apply and name not in args.no_apply
     try:
         case = stage(path, tmp)
         lines = [c.format(sls=sls) for c in COMMANDS]
-        salt = run(args.salt_call, True, case, lines[:2])
-        apply = args.apply == "all" or (args.apply == "rendered" and salt[0]["retcode"] == 0)
-        if label in args.no_apply or name in args.no_apply:
-            apply = False
-        if apply:
-            salt += run(args.salt_call, True, case, lines[2:])
-        brine = run(args.brine_snapshot, False, case, lines[: len(salt)])
+        # Brine first, so that Salt can run again at once, in the same
+        # sandbox, each command whose output differs from Brine's.
+        brine = run(args.brine_snapshot, False, case, lines if may_apply else lines[:2])
+        salt, again = run(args.salt_call, True, case, lines[:2], brine)
+        if may_apply and (args.apply == "all" or salt[0]["retcode"] == 0):
+            more, more_again = run(args.salt_call, True, case, lines[2:], brine[2:])
+            salt += more
+            again.update({i + 2: d for i, d in more_again.items()})
+        brine = brine[: len(salt)]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     for i, (line, s, b) in enumerate(zip(lines, salt, brine)):
-        a_txt, b_txt = lib.dump(s, sort_keys=True), lib.dump(b, sort_keys=True)
-        entry = {"kind": KINDS[i], "line": line, "same": a_txt == b_txt,
-                 "salt_rc": s["retcode"], "brine_rc": b["retcode"]}
-        if not entry["same"]:
-            entry["diff"] = describe(s, b)
-            entry["salt_crashes"] = only_salt_crashes(s, b)
+        entry = compare_command(s, again.get(i), b)
+        entry.update(kind=KINDS[i], line=line)
+        a_txt, b_txt = entry.pop("salt_txt"), entry.pop("brine_txt")
         res["cmds"].append(entry)
         if args.save:
             d = os.path.join(args.save, label)
@@ -384,6 +412,166 @@ def compare_formula(path, args):
     if len(salt) < len(COMMANDS):
         res["apply_skipped"] = True
     return res
+
+
+def compare_command(salt, salt_again, brine):
+    """The table entry for one command: Salt's document, Salt's second run
+    of it (None when it was not run again) and Brine's.
+
+    Fields that differ between Salt's two runs are masked on all three
+    documents first (mask_nondeterminism); the entry says in how many
+    (`salt_varies`). The masked texts are returned too, for --save."""
+    s_txt, b_txt = lib.dump(salt, sort_keys=True), lib.dump(brine, sort_keys=True)
+    entry = {"same": s_txt == b_txt, "salt_rc": salt["retcode"], "brine_rc": brine["retcode"]}
+    if not entry["same"] and salt_again is not None \
+            and lib.dump(salt_again, sort_keys=True) != s_txt:
+        salt, _, brine, varies = mask_nondeterminism(salt, salt_again, brine)
+        s_txt, b_txt = lib.dump(salt, sort_keys=True), lib.dump(brine, sort_keys=True)
+        entry["salt_varies"] = varies
+        entry["same"] = s_txt == b_txt
+    if not entry["same"]:
+        entry["diff"] = describe(salt, brine)
+        entry["salt_crashes"] = only_salt_crashes(salt, brine)
+    entry["salt_txt"], entry["brine_txt"] = s_txt, b_txt
+    return entry
+
+
+NONDETERMINISTIC = "@SALT-NONDETERMINISTIC@"
+# A string's tokens: runs of ASCII letters and digits, and single other characters.
+_TOKEN = re.compile(r"[A-Za-z0-9]+|[^A-Za-z0-9]")
+
+
+def _token_class(a, b):
+    """What a token may be where Salt drew `a` once and `b` the other time:
+    'digits', 'alnum' (a word or hex string) or the exact text."""
+    if a.isdigit() and b.isdigit():
+        return "digits"
+    if a.isalnum() and b.isalnum():
+        return "alnum"
+    return None
+
+
+def _fits(token, cls):
+    return token.isdigit() if cls == "digits" else token.isalnum() if cls == "alnum" else False
+
+
+def _mask_string(a, b, c):
+    """(a masked, b masked, c masked or c as it was): the tokens where Salt's
+    two strings differ become NONDETERMINISTIC. Brine's string `c` is masked
+    only when it has the same tokens count and, in each masked place, a token
+    of the same kind (digits for digits); its other tokens stay and are
+    compared. Strings that do not split alike are masked whole."""
+    ta, tb = _TOKEN.findall(a), _TOKEN.findall(b)
+    classes = [_token_class(x, y) for x, y in zip(ta, tb)]
+    varying = [i for i, (x, y) in enumerate(zip(ta, tb)) if x != y]
+    if len(ta) != len(tb) or any(classes[i] is None for i in varying):
+        return NONDETERMINISTIC, NONDETERMINISTIC, NONDETERMINISTIC if isinstance(c, str) else c
+
+    def masked(tokens):
+        return "".join(NONDETERMINISTIC if i in varying else t for i, t in enumerate(tokens))
+
+    tc = _TOKEN.findall(c) if isinstance(c, str) else None
+    if tc is not None and len(tc) == len(ta) and all(_fits(tc[i], classes[i]) for i in varying):
+        c = masked(tc)
+    return masked(ta), masked(tb), c
+
+
+def _is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _pair_keys(only_a, only_b):
+    """Pair the keys only Salt's first run has with those only its second run
+    has, each with the one that splits into as many tokens, the same
+    punctuation, and the fewest differing tokens (a state ID with a random
+    number in it): [(key a, key b)]."""
+    pairs, free = [], sorted(only_b)
+    for ka in sorted(only_a):
+        ta, best = _TOKEN.findall(ka), None
+        for kb in free:
+            tb = _TOKEN.findall(kb)
+            if len(tb) != len(ta):
+                continue
+            diff = [(x, y) for x, y in zip(ta, tb) if x != y]
+            if any(_token_class(x, y) is None for x, y in diff):
+                continue
+            if best is None or len(diff) < best[0]:
+                best = (len(diff), kb)
+        if best is not None:
+            free.remove(best[1])
+            pairs.append((ka, best[1]))
+    return pairs
+
+
+class _Counter:
+    def __init__(self):
+        self.fields = 0
+
+
+def _mask(a, b, c, count):
+    """(a, b, c) with every place where Salt's runs `a` and `b` differ
+    masked; c is Brine's value at the same place (MISSING if none)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return _mask_dict(a, b, c, count)
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        cl = c if isinstance(c, list) and len(c) == len(a) else None
+        out = [_mask(x, y, cl[i] if cl else MISSING, count) for i, (x, y) in enumerate(zip(a, b))]
+        return [o[0] for o in out], [o[1] for o in out], [o[2] for o in out] if cl else c
+    if a == b and type(a) is type(b):
+        return a, b, c
+    count.fields += 1
+    if isinstance(a, str) and isinstance(b, str):
+        return _mask_string(a, b, c)
+    if _is_number(a) and _is_number(b):
+        same_type = _is_number(c) and type(c) is type(a)
+        return NONDETERMINISTIC, NONDETERMINISTIC, NONDETERMINISTIC if same_type else c
+    same_type = c is not MISSING and type(c) is type(a)
+    return NONDETERMINISTIC, NONDETERMINISTIC, NONDETERMINISTIC if same_type else c
+
+
+def _mask_dict(a, b, c, count):
+    cd = c if isinstance(c, dict) else None
+    out_a, out_b, out_c, used = {}, {}, {}, set()
+    for k in a:
+        if k in b:
+            cv = cd.get(k, MISSING) if cd is not None else MISSING
+            out_a[k], out_b[k], rc = _mask(a[k], b[k], cv, count)
+            if cv is not MISSING:
+                out_c[k] = rc
+                used.add(k)
+    paired = set()
+    for ka, kb in _pair_keys([k for k in a if k not in b], [k for k in b if k not in a]):
+        mk, _, _ = _mask_string(ka, kb, None)
+        if mk in out_a:  # two keys would mask alike: leave both as they are
+            continue
+        kc = next((k for k in (cd or {}) if k not in a and k not in b and k not in used
+                   and _mask_string(ka, kb, k)[2] == mk), None)
+        count.fields += 1
+        cv = cd[kc] if kc is not None else MISSING
+        out_a[mk], out_b[mk], rc = _mask(a[ka], b[kb], cv, count)
+        if kc is not None:
+            out_c[mk] = rc
+            used.add(kc)
+        paired.update((ka, kb))
+    out_a.update((k, v) for k, v in a.items() if k not in b and k not in paired)
+    out_b.update((k, v) for k, v in b.items() if k not in a and k not in paired)
+    if cd is None:
+        return out_a, out_b, c
+    out_c.update((k, v) for k, v in cd.items() if k not in used)
+    return out_a, out_b, out_c
+
+
+def mask_nondeterminism(salt, salt_again, brine):
+    """Salt's two runs of one command and Brine's run of it, with every
+    value Salt did not reproduce (a number drawn by Jinja's `random`, in a
+    value or inside a state ID) replaced by NONDETERMINISTIC on all three:
+    (salt, salt_again, brine, number of fields masked). Brine's value is
+    masked only where it has one in the same place and of the same type
+    (for a string: the same tokens around a token of the same kind), so a
+    missing or mistyped value still shows as a difference."""
+    count = _Counter()
+    a, b, c = _mask(salt, salt_again, brine, count)
+    return a, b, c, count.fields
 
 
 SALT_CRASH = "An exception occurred in this state: Traceback (most recent call last):"
@@ -418,6 +606,9 @@ def cell(entry):
     if entry is None:
         return "skipped"
     rc = f" (rc {entry['salt_rc']})" if entry["salt_rc"] else ""
+    varies = entry.get("salt_varies")
+    if varies:
+        rc += f" (Salt's own output varies in {varies} field(s))"
     if entry["same"]:
         return "same" + rc
     if entry.get("salt_crashes"):
@@ -468,12 +659,15 @@ def markdown(results, args):
         if r["cmds"] and all(c["same"] or c.get("salt_crashes") for c in r["cmds"])
         and not all(c["same"] for c in r["cmds"])
     )
+    varied = sum(1 for r in results for c in r["cmds"] if c["same"] and c.get("salt_varies"))
     out.append(
         "Identical per command: "
         + ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in tot.items())
         + f"; formulas identical on every command run: {allsame}/{len(results)}"
         + (f"; {crashed} more identical except in the states where Salt crashes "
            "with a Python traceback (Brine fails them cleanly)" if crashed else "")
+        + (f"; {varied} of the identical commands after masking the fields Salt's own "
+           "output does not reproduce" if varied else "")
         + "."
     )
     return "\n".join(out) + "\n"

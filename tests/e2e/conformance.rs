@@ -41,3 +41,27 @@ fn salt_trees_render_and_apply_as_salt_3008_does() {
         stderr(&out)
     );
 }
+
+/// formulas.py (the public-formula comparison of docs/compatibility.md)
+/// needs Salt to run, so CI checks its pure parts instead: the timestamp
+/// mask, the Salt-crash classification and the masking of what Salt does
+/// not reproduce itself (`tests/conformance/test_formulas.py`).
+#[test]
+fn formulas_script_unit_tests() {
+    let harness = Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance");
+    let out = run_with_timeout(
+        Command::new("python3")
+            .args(["-m", "unittest", "discover", "-s"])
+            .arg(&harness)
+            .args(["-p", "test_formulas.py"])
+            .current_dir(&harness)
+            .env("PYTHONDONTWRITEBYTECODE", "1"),
+        Duration::from_secs(120),
+    );
+    assert!(
+        out.status.success(),
+        "tests/conformance/test_formulas.py failed:\n{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
