@@ -17,6 +17,7 @@ pub mod logging;
 pub mod output;
 pub mod path;
 pub mod pure_functions;
+pub mod salt_url;
 pub mod schedule;
 // Fixture comparison for tests, here and (through the `testing` feature) in other crates.
 #[cfg(any(test, feature = "testing"))]

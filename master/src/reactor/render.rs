@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use brine_common::fileroots::FileStore;
-use brine_common::ids::{RelPath, SaltEnv, salt_file};
+use brine_common::ids::{RelPath, SaltEnv};
+use brine_common::salt_url;
 use brine_states::host::StateHost;
 use brine_states::render::{SlsSource, render_data};
 use serde_json::{Map, Value};
@@ -32,13 +33,8 @@ pub enum SlsLocation {
 
 impl SlsLocation {
     pub fn parse(reference: &str) -> Result<SlsLocation, String> {
-        if let Some(rest) = reference.strip_prefix("salt://") {
-            let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-            let saltenv = query
-                .split('&')
-                .find_map(|kv| kv.strip_prefix("saltenv="))
-                .unwrap_or("base");
-            let (saltenv, path) = salt_file(saltenv, path).map_err(|e| e.to_string())?;
+        if let Some(file) = salt_url::file_of(reference, "base") {
+            let (saltenv, path) = file.map_err(|e| e.to_string())?;
             return Ok(SlsLocation::FileServer { saltenv, path });
         }
         if Path::new(reference).is_absolute() {

@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use brine_common::functions::{Call, FnError, FnOutput, Functions};
-use brine_common::ids::salt_file;
 use brine_common::output::python;
+use brine_common::salt_url;
 use nix::unistd::{AccessFlags, Group, User, access};
 use serde_json::{Map, Value, json};
 use tracing::Level;
@@ -283,10 +283,10 @@ async fn script_fn(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
             "cmd.script: 'template' is not supported yet".into(),
         ));
     }
-    let fetched = match source.strip_prefix("salt://") {
-        Some(path) => {
+    let fetched = match salt_url::file_of(&source, &saltenv) {
+        Some(file) => {
             let client = crate::fileclient::FileClient::new(&ctx.config, ctx.link.as_ref());
-            let cached = match salt_file(&saltenv, path) {
+            let cached = match file {
                 Ok((env, path)) => client.cache_file(&env, &path).await,
                 Err(e) => Err(e.to_string()),
             };

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use brine_common::functions::{Call, FnError, FnOutput, Functions};
 use brine_common::ids::{RelPath, SaltEnv, salt_file};
+use brine_common::salt_url;
 use serde_json::{Value, json};
 
 use super::MinionCtx;
@@ -239,15 +240,12 @@ fn str_param(call: &Call, index: usize, name: &str) -> Option<String> {
 fn source(call: &Call, path_index: usize, env_index: usize) -> Result<(String, String), FnError> {
     let raw = str_param(call, path_index, "path")
         .ok_or_else(|| FnError::Invocation("missing required argument 'path'".into()))?;
-    let raw = raw.strip_prefix("salt://").unwrap_or(&raw).to_string();
-    let (path, query_env) = match raw.split_once("?saltenv=") {
-        Some((p, e)) => (p.to_string(), Some(e.to_string())),
-        None => (raw, None),
-    };
+    let (path, query_env) = salt_url::split(&raw).unwrap_or((&raw, None));
     let env = query_env
+        .map(String::from)
         .or_else(|| str_param(call, env_index, "saltenv"))
         .unwrap_or_else(|| "base".into());
-    Ok((env, path))
+    Ok((env, path.to_string()))
 }
 
 /// [`source`] naming one file: its environment and path validated, so the
@@ -421,17 +419,11 @@ pub fn dirs_of(files: &[String], prefix: &str) -> Vec<String> {
 /// is not on the file server.
 async fn get_file_str(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
     let url = str_param(call, 0, "path").unwrap_or_default();
-    let Some(rel) = url.strip_prefix("salt://") else {
+    let default_env = str_param(call, 1, "saltenv").unwrap_or_else(|| "base".into());
+    let Some(file) = salt_url::file_of(&url, &default_env) else {
         return local_file_str(&url);
     };
-    let (rel, env) = match rel.split_once("?saltenv=") {
-        Some((rel, env)) => (rel.to_string(), env.to_string()),
-        None => (
-            rel.to_string(),
-            str_param(call, 1, "saltenv").unwrap_or_else(|| "base".into()),
-        ),
-    };
-    let (env, rel) = salt_file(&env, &rel).map_err(|e| FnError::Execution(e.to_string()))?;
+    let (env, rel) = file.map_err(|e| FnError::Execution(e.to_string()))?;
     match client(ctx)
         .read_file(&env, &rel)
         .await

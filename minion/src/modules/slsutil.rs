@@ -5,8 +5,8 @@
 //! and `json` serializers (`serialize`, `deserialize`) and `renderer`.
 
 use brine_common::functions::{Call, FnError, FnOutput, Functions};
-use brine_common::ids::salt_file;
 use brine_common::output::python::{self, to_str, truthy};
+use brine_common::salt_url;
 use brine_common::typed_key::TypedKey;
 use serde_json::{Map, Value};
 
@@ -542,17 +542,16 @@ async fn read_source(
     saltenv: &str,
     path: &str,
 ) -> Result<(String, String), FnError> {
-    let (bytes, name) = match path.strip_prefix("salt://") {
-        Some(rel) => {
+    let (bytes, name) = match salt_url::file_of(path, saltenv) {
+        Some(file) => {
             let client = crate::fileclient::FileClient::new(&ctx.config, ctx.link.as_ref());
-            let (env, file) =
-                salt_file(saltenv, rel).map_err(|e| FnError::Execution(e.to_string()))?;
+            let (env, file) = file.map_err(|e| FnError::Execution(e.to_string()))?;
             let bytes = client
                 .read_file(&env, &file)
                 .await
                 .map_err(FnError::Execution)?
                 .ok_or_else(|| FnError::Execution(format!("Template {path} does not exist")))?;
-            (bytes, rel.to_string())
+            (bytes, file.to_string())
         }
         None => {
             let bytes = std::fs::read(path)

@@ -14,8 +14,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use brine_common::functions::{Call, FnError, FnOutput, Functions};
-use brine_common::ids::salt_file;
 use brine_common::output::python::truthy;
+use brine_common::salt_url;
 use brine_states::modules::ssh_auth::{AuthLine, decode_key, parse_auth_lines};
 use serde_json::{Map, Value, json};
 
@@ -328,9 +328,8 @@ async fn cache_source(
     source: &str,
     saltenv: &str,
 ) -> Result<Option<PathBuf>, FnError> {
-    if let Some(rest) = source.strip_prefix("salt://") {
-        let (path, env) = rest.split_once("?saltenv=").unwrap_or((rest, saltenv));
-        let (env, path) = salt_file(env, path).map_err(|e| FnError::Execution(e.to_string()))?;
+    if let Some(file) = salt_url::file_of(source, saltenv) {
+        let (env, path) = file.map_err(|e| FnError::Execution(e.to_string()))?;
         let client = FileClient::new(&ctx.config, ctx.link.as_ref());
         return match client.cache_file(&env, &path).await {
             Ok(p) => Ok(Some(p)),

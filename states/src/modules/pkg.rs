@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use brine_common::ids::salt_file;
+use brine_common::salt_url;
 use serde_json::{Map, Value, json};
 
 use super::{arg, call, changed, name_of, pending, str_of, text};
@@ -45,9 +45,9 @@ fn sources(c: &StateCall<'_>) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
     for (name, src) in items.iter().filter_map(Value::as_object).flatten() {
         let src = text(src);
-        let local = match src.strip_prefix("salt://") {
-            Some(path) => {
-                let (env, path) = salt_file(&c.chunk.env, path).map_err(|e| e.to_string())?;
+        let local = match salt_url::file_of(&src, &c.chunk.env) {
+            Some(file) => {
+                let (env, path) = file.map_err(|e| e.to_string())?;
                 c.host.cache_file(&env, &path)?.display().to_string()
             }
             None => src,

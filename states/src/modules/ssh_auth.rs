@@ -16,7 +16,7 @@
 use base64::Engine as _;
 use base64::alphabet::STANDARD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use brine_common::ids::salt_file;
+use brine_common::salt_url;
 use regex::Regex;
 use serde_json::{Value, json};
 
@@ -290,14 +290,8 @@ impl Args {
 
     /// Whether the source can be fetched (Salt's `cp.get_url` to the cache).
     fn source_available(&self, c: &StateCall<'_>) -> bool {
-        match self.source.strip_prefix("salt://") {
-            Some(path) => {
-                let (path, env) = match path.split_once("?saltenv=") {
-                    Some((p, e)) => (p, e),
-                    None => (path, self.saltenv.as_str()),
-                };
-                salt_file(env, path).is_ok_and(|(env, path)| c.host.cache_file(&env, &path).is_ok())
-            }
+        match salt_url::file_of(&self.source, &self.saltenv) {
+            Some(file) => file.is_ok_and(|(env, path)| c.host.cache_file(&env, &path).is_ok()),
             None => true,
         }
     }

@@ -12,8 +12,8 @@
 use std::path::{Path, PathBuf};
 
 use brine_common::functions::{Call, FnError, FnOutput, Functions};
-use brine_common::ids::salt_file;
 use brine_common::output::python::truthy;
+use brine_common::salt_url;
 use brine_states::modules::pkgrepo::debsources::{
     self, LineEntry, SOURCES_LIST, SOURCES_PARTSDIR, Section, Source, split_repo,
 };
@@ -745,8 +745,8 @@ async fn cache_key(ctx: &MinionCtx, key_url: &str, saltenv: &str) -> Result<Path
         .map_err(|e| FnError::Exception(e.to_string()))?
         .map_err(|e| FnError::Execution(e.to_string()));
     }
-    if let Some(path) = key_url.strip_prefix("salt://") {
-        let Ok((env, path)) = salt_file(saltenv, path) else {
+    if let Some(file) = salt_url::file_of(key_url, saltenv) {
+        let Ok((env, path)) = file else {
             return Err(not_found());
         };
         let client = crate::fileclient::FileClient::new(&ctx.config, ctx.link.as_ref());

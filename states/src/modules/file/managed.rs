@@ -7,6 +7,7 @@
 //! writes them and gives Salt's diff (`New file` for a new file).
 
 use brine_common::ids::salt_file;
+use brine_common::salt_url;
 use serde_json::{Map, Value, json};
 
 use super::absolute_error;
@@ -125,13 +126,11 @@ fn with_newline(c: &StateCall<'_>, mut body: String) -> String {
     body
 }
 
-/// `salt://path?saltenv=env` -> (env, path).
+/// `salt://path?saltenv=env` -> (env, path), the state's environment when
+/// the URL names none.
 pub(crate) fn salt_url<'a>(c: &'a StateCall<'_>, source: &'a str) -> Option<(&'a str, &'a str)> {
-    let rest = source.strip_prefix("salt://")?;
-    Some(match rest.split_once("?saltenv=") {
-        Some((path, env)) => (env, path),
-        None => (c.chunk.env.as_str(), rest),
-    })
+    let (path, env) = salt_url::split(source)?;
+    Some((env.unwrap_or(c.chunk.env.as_str()), path))
 }
 
 /// One source: `Ok(None)` when it does not exist (the next one is tried).

@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use brine_common::salt_url;
 use serde_json::{Map, Value, json};
 
 use super::absolute_error;
@@ -123,7 +124,7 @@ fn existing_sources(c: &StateCall<'_>) -> Result<Vec<String>, String> {
         .iter()
         .map(|s| s.trim_end_matches('/').to_string())
         .collect();
-    if let Some(bad) = given.iter().find(|s| !s.starts_with("salt://")) {
+    if let Some(bad) = given.iter().find(|s| salt_url::split(s).is_none()) {
         return Err(format!("Invalid source '{bad}' (must be a salt:// URI)"));
     }
     let mut dirs: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -149,16 +150,11 @@ fn existing_sources(c: &StateCall<'_>) -> Result<Vec<String>, String> {
     Ok(found)
 }
 
-/// Salt's `salt.utils.url.parse`: (path, saltenv) of a `salt://` URL, the
-/// state's environment when the URL names none.
+/// (path, saltenv) of a `salt://` URL, the state's environment when the URL
+/// names none.
 fn parse_url(c: &StateCall<'_>, url: &str) -> (String, String) {
-    let rest = url.strip_prefix("salt://").unwrap_or(url);
-    let (path, env) = match rest.split_once("?saltenv=") {
-        Some((path, env)) if !env.is_empty() => (path, env.to_string()),
-        Some((path, _)) => (path, c.chunk.env.clone()),
-        None => (rest, c.chunk.env.clone()),
-    };
-    (path.trim_start_matches('/').to_string(), env)
+    let (path, env) = salt_url::split(url).unwrap_or((url, None));
+    (path.to_string(), env.unwrap_or(&c.chunk.env).to_string())
 }
 
 /// The target must be a directory: Salt fails on anything else there and

@@ -598,9 +598,10 @@ fn managed_source_with_dot_parts_is_not_found_as_in_salt() {
 }
 
 #[test]
-fn managed_source_that_cannot_be_a_file_server_path_is_refused_by_the_state() {
-    // The host is never asked for an absolute path: every host answers as
-    // the minion's file client does.
+fn managed_source_with_an_empty_authority_is_a_file_server_path_as_in_salt() {
+    // Salt's `salt.utils.url.parse` drops the leading slashes
+    // (`salt:///etc/passwd` is `salt://etc/passwd`), so the host is never
+    // asked for an absolute path.
     let (h, _) = fs_host(&[("/etc", None, "0755")]);
     let ch = chunk(
         "file",
@@ -610,12 +611,24 @@ fn managed_source_that_cannot_be_a_file_server_path_is_refused_by_the_state() {
     );
     let r = run(managed::managed, &h, &ch, false);
     assert_eq!(r.result, Some(false));
-    assert!(
-        r.comment
-            .contains("invalid file-server path \"/etc/passwd\": absolute"),
-        "{}",
-        r.comment
+    assert_eq!(
+        r.comment,
+        "Unable to manage file: Source file salt:///etc/passwd not found in saltenv 'base'"
     );
+}
+
+#[test]
+fn managed_source_that_cannot_be_a_file_server_path_is_refused_by_the_state() {
+    let (h, _) = fs_host(&[("/etc", None, "0755")]);
+    let ch = chunk(
+        "file",
+        "managed",
+        "/etc/x",
+        json!({"source": "salt://x?saltenv=../up"}),
+    );
+    let r = run(managed::managed, &h, &ch, false);
+    assert_eq!(r.result, Some(false));
+    assert!(r.comment.contains("not a valid saltenv"), "{}", r.comment);
 }
 
 #[test]
