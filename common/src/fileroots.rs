@@ -52,7 +52,7 @@ pub trait FileStore {
     type Error: std::fmt::Display;
 
     /// Every file of `env`.
-    fn env_files(&self, env: &str) -> Result<Vec<FileEntry>, Self::Error>;
+    fn env_files(&self, env: &SaltEnv) -> Result<Vec<FileEntry>, Self::Error>;
 
     /// Up to `len` bytes of `path` in `env` from `offset`, and the file's size.
     fn file_chunk(&self, env: &SaltEnv, path: &RelPath, offset: u64, len: usize) -> Chunk<Self>;
@@ -90,9 +90,9 @@ pub trait FileStore {
 
     /// The paths of `env`'s files; an environment the store lacks has none
     /// (a template host's `list_files`).
-    fn list_paths(&self, env: &str) -> Result<Vec<String>, String> {
+    fn list_paths(&self, env: &SaltEnv) -> Result<Vec<RelPath>, String> {
         match self.env_files(env) {
-            Ok(files) => Ok(files.into_iter().map(|f| f.path.to_string()).collect()),
+            Ok(files) => Ok(files.into_iter().map(|f| f.path).collect()),
             Err(e) if Self::no_such_env(&e) => Ok(Vec::new()),
             Err(e) => Err(e.to_string()),
         }
@@ -108,7 +108,7 @@ const READ_CHUNK: usize = 1 << 20;
 impl FileStore for Roots {
     type Error = RootsError;
 
-    fn env_files(&self, env: &str) -> Result<Vec<FileEntry>, RootsError> {
+    fn env_files(&self, env: &SaltEnv) -> Result<Vec<FileEntry>, RootsError> {
         self.manifest(env)
     }
 
@@ -156,10 +156,15 @@ impl Roots {
         }
     }
 
-    pub fn environments(&self) -> Vec<String> {
-        let mut envs: Vec<String> = self.envs.keys().cloned().collect();
-        // Salt lists base first.
-        envs.sort_by_key(|e| (e != "base", e.clone()));
+    /// The configured environments, `base` first (as Salt lists them); a
+    /// name no request could ask for (not a valid [`SaltEnv`]) is left out.
+    pub fn environments(&self) -> Vec<SaltEnv> {
+        let mut envs: Vec<SaltEnv> = self
+            .envs
+            .keys()
+            .filter_map(|e| SaltEnv::parse(e).ok())
+            .collect();
+        envs.sort_by_key(|e| (e.as_str() != "base", e.clone()));
         envs
     }
 
@@ -180,16 +185,16 @@ impl Roots {
 
     /// Every file of `env` (first root wins), with hashes. Symlinks that
     /// leave their root are left out.
-    pub fn manifest(&self, env: &str) -> Result<Vec<FileEntry>, RootsError> {
+    pub fn manifest(&self, env: &SaltEnv) -> Result<Vec<FileEntry>, RootsError> {
         let per_root = self
-            .dirs(env)?
+            .dirs(env.as_str())?
             .iter()
             .map(|root| Ok::<_, RootsError>(Some(self.root_manifest(env, root))));
         Ok(merge_first_wins(per_root)?.unwrap_or_default())
     }
 
     /// The files under one root of `env`, each hashed as `env` serves it.
-    fn root_manifest(&self, env: &str, root: &Path) -> Vec<FileEntry> {
+    fn root_manifest(&self, env: &SaltEnv, root: &Path) -> Vec<FileEntry> {
         let Ok(real_root) = root.canonicalize() else {
             return Vec::new();
         };
@@ -200,7 +205,7 @@ impl Roots {
             };
             // A path an earlier root also has resolves to that root's file,
             // already hashed (the cache answers); the merge keeps it.
-            let Ok(real) = self.resolve(env, &path) else {
+            let Ok(real) = self.resolve(env.as_str(), &path) else {
                 continue;
             };
             match self.hash_of(&real) {
@@ -372,6 +377,21 @@ mod tests {
         Roots::from_config(&m)
     }
 
+    fn env(name: &str) -> SaltEnv {
+        SaltEnv::parse(name).expect("saltenv")
+    }
+
+    #[test]
+    fn environments_are_base_first_and_only_valid_names() {
+        let mut m = Map::new();
+        for name in ["dev", "base", "..", "a"] {
+            m.insert(name.into(), json!([]));
+        }
+        let envs = Roots::from_config(&m).environments();
+        let names: Vec<&str> = envs.iter().map(SaltEnv::as_str).collect();
+        assert_eq!(names, ["base", "a", "dev"]);
+    }
+
     #[test]
     fn first_root_wins_and_manifest_hashes() {
         let a = tempfile::tempdir().expect("a");
@@ -386,11 +406,11 @@ mod tests {
             r.read_chunk("base", &top, 0, 100).expect("read").0,
             b"from a"
         );
-        let m = r.manifest("base").expect("manifest");
+        let m = r.manifest(&env("base")).expect("manifest");
         let paths: Vec<&str> = m.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(paths, ["top.sls", "web/init.sls"]);
         assert_eq!(m[0].size, 6);
-        assert!(matches!(r.manifest("dev"), Err(RootsError::NoEnv(_))));
+        assert!(matches!(r.manifest(&env("dev")), Err(RootsError::NoEnv(_))));
     }
 
     #[test]
@@ -409,7 +429,7 @@ mod tests {
                 "{p}"
             );
         }
-        assert!(r.manifest("base").expect("manifest").is_empty());
+        assert!(r.manifest(&env("base")).expect("manifest").is_empty());
     }
 
     #[test]
@@ -491,7 +511,10 @@ mod tests {
         assert_eq!(read("dev", "f", u64::MAX), Ok(None));
         let refused = read("base", "link", u64::MAX);
         assert!(refused.is_err_and(|e| e.contains("leaves its file root")));
-        assert_eq!(r.list_paths("base"), Ok(vec!["f".to_string()]));
-        assert_eq!(r.list_paths("dev"), Ok(Vec::new()));
+        assert_eq!(
+            r.list_paths(&env("base")),
+            Ok(vec![RelPath::parse("f").expect("path")])
+        );
+        assert_eq!(r.list_paths(&env("dev")), Ok(Vec::new()));
     }
 }

@@ -347,7 +347,7 @@ pub enum Reply {
         state: PublishState,
     },
     CatchUp(Vec<Published>),
-    FileEnvs(Vec<String>),
+    FileEnvs(Vec<SaltEnv>),
     FileList(Vec<crate::fileroots::FileEntry>),
     FileChunk {
         #[serde(with = "serde_bytes")]

@@ -45,7 +45,7 @@ impl FileClient {
         }
     }
 
-    pub async fn environments(&self) -> Result<Vec<String>, String> {
+    pub async fn environments(&self) -> Result<Vec<SaltEnv>, String> {
         match self {
             FileClient::Local(roots) => Ok(roots.environments()),
             FileClient::Remote { link, .. } => match request(link, Request::FileEnvs).await? {
@@ -55,15 +55,10 @@ impl FileClient {
         }
     }
 
-    /// Every file of `saltenv` with its hash.
-    pub async fn manifest(&self, saltenv: &str) -> Result<Vec<FileEntry>, String> {
-        let env = SaltEnv::parse(saltenv).map_err(|e| e.to_string())?;
-        self.env_manifest(&env).await
-    }
-
-    async fn env_manifest(&self, env: &SaltEnv) -> Result<Vec<FileEntry>, String> {
+    /// Every file of `env` with its hash.
+    pub async fn manifest(&self, env: &SaltEnv) -> Result<Vec<FileEntry>, String> {
         match self {
-            FileClient::Local(roots) => roots.manifest(env.as_str()).map_err(|e| e.to_string()),
+            FileClient::Local(roots) => roots.manifest(env).map_err(|e| e.to_string()),
             FileClient::Remote { link, .. } => {
                 let list = Request::FileList {
                     saltenv: env.clone(),
@@ -82,7 +77,7 @@ impl FileClient {
             FileClient::Local(roots) => roots.resolve(env.as_str(), rel).map_err(|e| e.to_string()),
             FileClient::Remote { link, cachedir, .. } => {
                 let entry = self
-                    .env_manifest(env)
+                    .manifest(env)
                     .await?
                     .into_iter()
                     .find(|e| e.path == *rel)

@@ -104,12 +104,12 @@ impl StateHost for MinionStateHost {
             })
     }
 
-    fn list_files(&self, saltenv: &str) -> Result<Vec<String>, String> {
+    fn list_files(&self, saltenv: &SaltEnv) -> Result<Vec<RelPath>, String> {
         let manifest = self.handle.block_on(self.files.manifest(saltenv))?;
-        Ok(manifest.into_iter().map(|e| e.path.to_string()).collect())
+        Ok(manifest.into_iter().map(|e| e.path).collect())
     }
 
-    fn environments(&self) -> Vec<String> {
+    fn environments(&self) -> Vec<SaltEnv> {
         self.handle
             .block_on(self.files.environments())
             .unwrap_or_default()

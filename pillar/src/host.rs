@@ -142,11 +142,11 @@ impl StateHost for PillarHost<'_> {
         })
     }
 
-    fn list_files(&self, saltenv: &str) -> Result<Vec<String>, String> {
+    fn list_files(&self, saltenv: &SaltEnv) -> Result<Vec<RelPath>, String> {
         self.roots.list_paths(saltenv)
     }
 
-    fn environments(&self) -> Vec<String> {
+    fn environments(&self) -> Vec<SaltEnv> {
         self.roots.environments()
     }
 }

@@ -17,13 +17,17 @@ use crate::top::{Top, TopMatches};
 /// The SLS names an environment has (Salt's `list_states`): `a/b.sls` is
 /// `a.b`, `a/init.sls` is `a`.
 pub(crate) fn avail(host: &dyn StateHost, env: &str) -> Vec<String> {
-    let files = host.list_files(env).unwrap_or_else(|e| {
-        tracing::warn!("cannot list pillar environment '{env}': {e}");
-        Vec::new()
-    });
+    // An environment name that is not a valid saltenv has no files.
+    let files = SaltEnv::parse(env)
+        .map_err(|e| e.to_string())
+        .and_then(|env| host.list_files(&env))
+        .unwrap_or_else(|e| {
+            tracing::warn!("cannot list pillar environment '{env}': {e}");
+            Vec::new()
+        });
     let mut names: Vec<String> = files
         .iter()
-        .filter_map(|path| SlsName::from_file(path).map(|name| name.to_string()))
+        .filter_map(|path| SlsName::from_file(path.as_str()).map(|name| name.to_string()))
         .collect();
     names.sort();
     names.dedup();

@@ -40,8 +40,8 @@ pub trait StateHost: Send + Sync {
     fn cache_file(&self, saltenv: &SaltEnv, path: &RelPath) -> Result<PathBuf, String>;
 
     /// Every file path in an environment (to find SLS files and directories).
-    fn list_files(&self, saltenv: &str) -> Result<Vec<String>, String>;
+    fn list_files(&self, saltenv: &SaltEnv) -> Result<Vec<RelPath>, String>;
 
     /// The environments the file server knows (`base` first).
-    fn environments(&self) -> Vec<String>;
+    fn environments(&self) -> Vec<SaltEnv>;
 }

@@ -47,28 +47,34 @@ impl MemFiles {
     }
 
     /// What `list_files` answers: the paths `env` has.
-    pub(crate) fn list(&self, env: &str) -> Vec<String> {
+    pub(crate) fn list(&self, env: &SaltEnv) -> Vec<RelPath> {
         if !self.per_env {
-            return self.files.keys().cloned().collect();
+            return self
+                .files
+                .keys()
+                .filter_map(|k| RelPath::parse(k).ok())
+                .collect();
         }
         let prefix = format!("{env}/");
         self.files
             .keys()
             .filter_map(|k| k.strip_prefix(&prefix))
-            .map(str::to_string)
+            .filter_map(|k| RelPath::parse(k).ok())
             .collect()
     }
 
     /// What `environments` answers: `base`, then every other environment a
     /// file is under.
-    pub(crate) fn environments(&self) -> Vec<String> {
-        let mut envs = vec!["base".to_string()];
+    pub(crate) fn environments(&self) -> Vec<SaltEnv> {
+        let mut envs: Vec<SaltEnv> = SaltEnv::parse("base").into_iter().collect();
         if !self.per_env {
             return envs;
         }
         for (env, _) in self.files.keys().filter_map(|k| k.split_once('/')) {
-            if !envs.iter().any(|known| known == env) {
-                envs.push(env.to_string());
+            if !envs.iter().any(|known| known.as_str() == env)
+                && let Ok(env) = SaltEnv::parse(env)
+            {
+                envs.push(env);
             }
         }
         envs
@@ -98,8 +104,8 @@ mod tests {
         let files: MemFiles = [("a/b.sls", "x")].into_iter().collect();
         let (dev, path) = file("dev", "a/b.sls");
         assert_eq!(files.read(&dev, &path), Some(b"x".to_vec()));
-        assert_eq!(files.list("dev"), vec!["a/b.sls".to_string()]);
-        assert_eq!(files.environments(), vec!["base".to_string()]);
+        assert_eq!(files.list(&dev), vec![path]);
+        assert_eq!(files.environments(), vec![file("base", "x").0]);
     }
 
     #[test]
@@ -110,8 +116,8 @@ mod tests {
         let (base, _) = file("base", "top.sls");
         assert!(files.contains(&dev, &top) && !files.contains(&base, &top));
         assert_eq!(files.read(&base, &top), None);
-        assert_eq!(files.list("dev"), vec!["top.sls".to_string()]);
-        assert!(files.list("base").is_empty());
-        assert_eq!(files.environments(), vec!["base", "dev"]);
+        assert_eq!(files.list(&dev), vec![top]);
+        assert!(files.list(&base).is_empty());
+        assert_eq!(files.environments(), vec![base, dev]);
     }
 }

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 
 use brine_common::config::MasterConfig;
 use brine_common::fileroots::{FileEntry, first_found, merge_first_wins, sha256_hex, url_id};
-use brine_common::ids::RelPath;
+use brine_common::ids::{RelPath, SaltEnv};
 use brine_common::target::check_whitelist_blacklist;
 use git2::{ErrorCode, ObjectType, Oid, Repository, Tree, TreeWalkMode, TreeWalkResult};
 use serde_json::{Map, Value};
@@ -868,7 +868,7 @@ impl Backend for GitFs {
         "git"
     }
 
-    fn environments(&self) -> Vec<String> {
+    fn environments(&self) -> Vec<SaltEnv> {
         let mut envs = BTreeSet::new();
         for remote in &self.remotes {
             match self.remote_envs(remote) {
@@ -876,14 +876,15 @@ impl Backend for GitFs {
                 Err(e) => tracing::warn!("{e}"),
             }
         }
-        envs.into_iter().collect()
+        // A branch or tag whose name cannot be a saltenv is not served.
+        envs.iter().filter_map(|e| SaltEnv::parse(e).ok()).collect()
     }
 
-    fn manifest(&self, env: &str) -> Result<Option<Vec<FileEntry>>, FileServerError> {
+    fn manifest(&self, env: &SaltEnv) -> Result<Option<Vec<FileEntry>>, FileServerError> {
         merge_first_wins(
             self.remotes
                 .iter()
-                .map(|remote| self.remote_manifest(remote, env)),
+                .map(|remote| self.remote_manifest(remote, env.as_str())),
         )
     }
 

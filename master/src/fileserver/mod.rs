@@ -53,9 +53,11 @@ pub enum FileServerError {
 pub trait Backend: Send + Sync {
     /// The name in `fileserver_backend` (`roots`, `git`).
     fn name(&self) -> &'static str;
-    fn environments(&self) -> Vec<String>;
+    /// The environments this backend serves; a name no request could ask
+    /// for (not a valid [`SaltEnv`]) is left out.
+    fn environments(&self) -> Vec<SaltEnv>;
     /// The files of `env`, or `None` when this backend does not serve `env`.
-    fn manifest(&self, env: &str) -> Result<Option<Vec<FileEntry>>, FileServerError>;
+    fn manifest(&self, env: &SaltEnv) -> Result<Option<Vec<FileEntry>>, FileServerError>;
     /// Up to `len` bytes of `path` from `offset` and the file's size, or
     /// `None` when this backend does not have the path.
     fn read_chunk(
@@ -108,23 +110,20 @@ impl FileServer {
     }
 
     /// Every backend's environments, `base` first.
-    pub fn environments(&self) -> Vec<String> {
-        let mut envs: Vec<String> = self
+    pub fn environments(&self) -> Vec<SaltEnv> {
+        let mut envs: Vec<SaltEnv> = self
             .backends
             .iter()
             .flat_map(|b| b.environments())
             .collect();
-        envs.sort_by(|a, b| (a != "base", a).cmp(&(b != "base", b)));
+        envs.sort_by_key(|e| (e.as_str() != "base", e.clone()));
         envs.dedup();
         envs
     }
 
     /// Every file of `env` by path; the first backend that has a path wins.
     pub fn manifest(&self, env: &SaltEnv) -> Result<Vec<FileEntry>, FileServerError> {
-        let manifests = self
-            .backends
-            .iter()
-            .map(|backend| backend.manifest(env.as_str()));
+        let manifests = self.backends.iter().map(|backend| backend.manifest(env));
         merge_first_wins(manifests)?.ok_or_else(|| FileServerError::NoEnv(env.to_string()))
     }
 
@@ -160,8 +159,8 @@ impl FileServer {
 impl FileStore for FileServer {
     type Error = FileServerError;
 
-    fn env_files(&self, env: &str) -> Result<Vec<FileEntry>, FileServerError> {
-        self.manifest(&known_env(env)?)
+    fn env_files(&self, env: &SaltEnv) -> Result<Vec<FileEntry>, FileServerError> {
+        self.manifest(env)
     }
 
     fn file_chunk(&self, env: &SaltEnv, path: &RelPath, offset: u64, len: usize) -> Chunk<Self> {

@@ -3,7 +3,7 @@
 
 use brine_common::config::MasterConfig;
 use brine_common::fileroots::{FileEntry, Roots, RootsError};
-use brine_common::ids::RelPath;
+use brine_common::ids::{RelPath, SaltEnv};
 
 use super::{Backend, FileServerError};
 
@@ -26,11 +26,11 @@ impl Backend for RootsBackend {
         "roots"
     }
 
-    fn environments(&self) -> Vec<String> {
+    fn environments(&self) -> Vec<SaltEnv> {
         self.roots.environments()
     }
 
-    fn manifest(&self, env: &str) -> Result<Option<Vec<FileEntry>>, FileServerError> {
+    fn manifest(&self, env: &SaltEnv) -> Result<Option<Vec<FileEntry>>, FileServerError> {
         match self.roots.manifest(env) {
             Ok(files) => Ok(Some(files)),
             Err(RootsError::NoEnv(_)) => Ok(None),

@@ -94,6 +94,10 @@ fn env(name: &str) -> SaltEnv {
     SaltEnv::parse(name).expect("env")
 }
 
+fn names(envs: &[SaltEnv]) -> Vec<&str> {
+    envs.iter().map(SaltEnv::as_str).collect()
+}
+
 fn read(fs: &dyn Backend, env: &str, path: &str) -> Option<String> {
     fs.read_chunk(env, &rel(path), 0, 1 << 20)
         .expect("read")
@@ -101,7 +105,7 @@ fn read(fs: &dyn Backend, env: &str, path: &str) -> Option<String> {
 }
 
 fn paths(fs: &dyn Backend, env: &str) -> Vec<String> {
-    fs.manifest(env)
+    fs.manifest(&self::env(env))
         .expect("manifest")
         .expect("env served")
         .into_iter()
@@ -124,20 +128,19 @@ fn branches_and_tags_are_environments_with_base_for_gitfs_base() {
     repo.git(&["branch", "dev"]);
     let cache = tempfile::tempdir().expect("cache");
     let fs = gitfs(vec![json!(repo.url())], cache.path());
-    assert_eq!(fs.environments(), ["base", "dev", "v1"]);
+    assert_eq!(names(&fs.environments()), ["base", "dev", "v1"]);
     assert_eq!(read(&fs, "v1", "top.sls").as_deref(), Some("base: {}\n"));
     // The base branch's own name still resolves, as in Salt.
     assert_eq!(
         read(&fs, "master", "top.sls").as_deref(),
         Some("base: {}\n")
     );
-    assert!(fs.manifest("nope").expect("manifest").is_none());
-    assert!(fs.manifest("../x").expect("manifest").is_none());
+    assert!(fs.manifest(&env("nope")).expect("manifest").is_none());
 
     // A per-remote base makes another branch `base`.
     let cache = tempfile::tempdir().expect("cache");
     let fs = gitfs(vec![json!({repo.url(): [{"base": "dev"}]})], cache.path());
-    assert_eq!(fs.environments(), ["base", "master", "v1"]);
+    assert_eq!(names(&fs.environments()), ["base", "master", "v1"]);
 }
 
 #[test]
@@ -147,7 +150,7 @@ fn manifest_hashes_are_sha256_of_the_blob_and_reads_are_chunked() {
     repo.commit("one");
     let cache = tempfile::tempdir().expect("cache");
     let fs = gitfs(vec![json!(repo.path().display().to_string())], cache.path());
-    let manifest = fs.manifest("base").expect("manifest").expect("base");
+    let manifest = fs.manifest(&env("base")).expect("manifest").expect("base");
     assert_eq!(manifest.len(), 1);
     assert_eq!(manifest[0].hash, sha256("0123456789"));
     assert_eq!(manifest[0].size, 10);
@@ -209,7 +212,7 @@ fn the_first_remote_that_has_a_path_wins() {
         read(&fs, "base", "only/second.sls").as_deref(),
         Some("only\n")
     );
-    let manifest = fs.manifest("base").expect("manifest").expect("base");
+    let manifest = fs.manifest(&env("base")).expect("manifest").expect("base");
     let top = manifest
         .iter()
         .find(|e| e.path.as_str() == "top.sls")
@@ -258,10 +261,14 @@ fn update_fetches_new_commits_and_reports_changes() {
     let outcome = fs.update();
     assert!(outcome.changed && outcome.errors.is_empty());
     assert_eq!(read(&fs, "base", "motd").as_deref(), Some("two\n"));
-    assert_eq!(fs.environments(), ["base", "dev"]);
+    assert_eq!(names(&fs.environments()), ["base", "dev"]);
     repo.git(&["branch", "-D", "dev"]);
     fs.update();
-    assert_eq!(fs.environments(), ["base"], "deleted branches are pruned");
+    assert_eq!(
+        names(&fs.environments()),
+        ["base"],
+        "deleted branches are pruned"
+    );
 }
 
 #[test]
@@ -330,7 +337,7 @@ fn backends_combine_in_order_first_wins() {
 
     let fs = FileServer::new(vec![roots(), git()]);
     assert!(fs.has_git());
-    assert_eq!(fs.environments(), ["base", "dev", "prod"]);
+    assert_eq!(names(&fs.environments()), ["base", "dev", "prod"]);
     let (data, _) = fs
         .read_chunk(&env("base"), &rel("top.sls"), 0, 100)
         .expect("read");
@@ -419,8 +426,9 @@ fn saltenv_maps_an_environment_to_any_ref_with_its_own_root() {
         Some("develop-root\n")
     );
     let envs = fs.environments();
+    let envs = names(&envs);
     for env in ["base", "dev", "develop", "pinned", "shared", "v1"] {
-        assert!(envs.iter().any(|e| e == env), "{env} in {envs:?}");
+        assert!(envs.contains(&env), "{env} in {envs:?}");
     }
 }
 
@@ -433,7 +441,7 @@ fn disabled_mapping_serves_base_and_mapped_environments_only() {
         {"saltenv": [{"dev": [{"ref": "develop"}]}]},
     ]});
     let fs = gitfs(vec![entry], cache.path());
-    assert_eq!(fs.environments(), ["base", "dev"]);
+    assert_eq!(names(&fs.environments()), ["base", "dev"]);
     assert_eq!(read(&fs, "develop", "top.sls"), None);
     assert_eq!(read(&fs, "v1", "top.sls"), None);
     assert_eq!(
@@ -449,7 +457,7 @@ fn ref_types_fallback_and_all_saltenvs() {
     let branches_only = json!({repo.url(): [{"ref_types": ["branch"]}, {"fallback": "develop"}]});
     let fs = gitfs(vec![branches_only], cache.path());
     assert_eq!(
-        fs.environments(),
+        names(&fs.environments()),
         ["base", "develop"],
         "tags are not environments"
     );
@@ -483,9 +491,9 @@ fn whitelist_and_blacklist_hide_environments() {
         vec!["base".into(), "dev*".into(), r"v\d+".into()],
         vec!["develop".into()],
     );
-    assert_eq!(fs.environments(), ["base", "v1"]);
+    assert_eq!(names(&fs.environments()), ["base", "v1"]);
     assert_eq!(read(&fs, "develop", "top.sls"), None, "blacklisted");
-    assert!(fs.manifest("develop").expect("manifest").is_none());
+    assert!(fs.manifest(&env("develop")).expect("manifest").is_none());
     assert_eq!(read(&fs, "v1", "top.sls").as_deref(), Some("master-top\n"));
 }
 

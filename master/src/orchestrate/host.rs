@@ -125,11 +125,11 @@ impl StateHost for OrchHost<'_> {
         ))
     }
 
-    fn list_files(&self, saltenv: &str) -> Result<Vec<String>, String> {
+    fn list_files(&self, saltenv: &SaltEnv) -> Result<Vec<RelPath>, String> {
         self.master.fileserver.list_paths(saltenv)
     }
 
-    fn environments(&self) -> Vec<String> {
+    fn environments(&self) -> Vec<SaltEnv> {
         self.master.fileserver.environments()
     }
 }

@@ -172,11 +172,11 @@ impl StateHost for ReactorHost {
         Err(format!("salt://{path}: the reactor does not cache files"))
     }
 
-    fn list_files(&self, saltenv: &str) -> Result<Vec<String>, String> {
+    fn list_files(&self, saltenv: &SaltEnv) -> Result<Vec<RelPath>, String> {
         self.fileserver.list_paths(saltenv)
     }
 
-    fn environments(&self) -> Vec<String> {
+    fn environments(&self) -> Vec<SaltEnv> {
         self.fileserver.environments()
     }
 }

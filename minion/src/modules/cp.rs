@@ -68,7 +68,7 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         |ctx, call| async move {
             let env = str_param(&call, 0, "saltenv").unwrap_or_else(|| "base".into());
             let files = client(&ctx)
-                .manifest(&env)
+                .manifest(&saltenv(&env)?)
                 .await
                 .map_err(FnError::Execution)?;
             Ok(Value::Array(
@@ -87,7 +87,7 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         |ctx, call| async move {
             let (env, path) = source(&call, 0, 1)?;
             let files = client(&ctx)
-                .manifest(&env)
+                .manifest(&saltenv(&env)?)
                 .await
                 .map_err(FnError::Execution)?;
             Ok(match files.into_iter().find(|e| e.path.as_str() == path) {
@@ -248,6 +248,11 @@ fn source(call: &Call, path_index: usize, env_index: usize) -> Result<(String, S
     Ok((env, path.to_string()))
 }
 
+/// A `saltenv` argument as an environment name.
+fn saltenv(raw: &str) -> Result<SaltEnv, FnError> {
+    SaltEnv::parse(raw).map_err(|e| FnError::Execution(e.to_string()))
+}
+
 /// [`source`] naming one file: its environment and path validated, so the
 /// file server (and the cache directory) is never asked for a path outside
 /// its roots.
@@ -297,8 +302,8 @@ async fn get_dir(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
         .unwrap_or_default();
     let files = client(ctx);
     let mut written = Vec::new();
-    let saltenv = SaltEnv::parse(&env).map_err(|e| FnError::Execution(e.to_string()))?;
-    for entry in files.manifest(&env).await.map_err(FnError::Execution)? {
+    let saltenv = saltenv(&env)?;
+    for entry in files.manifest(&saltenv).await.map_err(FnError::Execution)? {
         let Some(rel) = entry
             .path
             .as_str()
@@ -390,7 +395,7 @@ pub async fn master_files(
 ) -> Result<Vec<String>, FnError> {
     let prefix = prefix.trim_matches('/');
     let mut files: Vec<String> = client(ctx)
-        .manifest(saltenv)
+        .manifest(&self::saltenv(saltenv)?)
         .await
         .map_err(FnError::Execution)?
         .into_iter()

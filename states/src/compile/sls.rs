@@ -87,7 +87,7 @@ impl<'a> Gatherer<'a> {
             matches,
             mods: HashSet::new(),
             avail: HashMap::new(),
-            envs: host.environments(),
+            envs: host.environments().iter().map(SaltEnv::to_string).collect(),
             iorder: AUTO_ORDER_START,
         }
     }
@@ -319,12 +319,16 @@ fn find_sls(
 }
 
 /// Salt's `list_states`: every SLS name of an environment, sorted.
+/// An environment name that is not a valid [`SaltEnv`] has none.
 fn list_states(host: &dyn StateHost, saltenv: &str) -> Vec<String> {
+    let Ok(saltenv) = SaltEnv::parse(saltenv) else {
+        return Vec::new();
+    };
     let mut names: Vec<String> = host
-        .list_files(saltenv)
+        .list_files(&saltenv)
         .unwrap_or_default()
         .iter()
-        .filter_map(|p| SlsName::from_file(p).map(|name| name.to_string()))
+        .filter_map(|p| SlsName::from_file(p.as_str()).map(|name| name.to_string()))
         .collect();
     names.sort();
     names.dedup();

@@ -24,7 +24,7 @@
 //!
 //! `env_order` limits and orders the environments whose top files are read.
 
-use brine_common::ids::salt_file;
+use brine_common::ids::{SaltEnv, salt_file};
 use brine_common::target::{MinionFacts, Target, TargetType};
 use brine_common::wire::TargetSpec;
 use indexmap::IndexMap;
@@ -60,7 +60,10 @@ pub fn read_tops(
 ) -> Result<Vec<TopFile>, CompileError> {
     let envs: Vec<String> = match saltenv {
         Some(env) => vec![env.to_string()],
-        None => ordered_envs(host.environments(), &host.opts()),
+        None => {
+            let available = host.environments().iter().map(SaltEnv::to_string).collect();
+            ordered_envs(available, &host.opts())
+        }
     };
     let mut tops = Vec::new();
     let mut errors = Vec::new();

@@ -105,11 +105,11 @@ impl StateHost for MockHost {
         }
     }
 
-    fn list_files(&self, saltenv: &str) -> Result<Vec<String>, String> {
+    fn list_files(&self, saltenv: &SaltEnv) -> Result<Vec<RelPath>, String> {
         Ok(self.files.list(saltenv))
     }
 
-    fn environments(&self) -> Vec<String> {
+    fn environments(&self) -> Vec<SaltEnv> {
         self.files.environments()
     }
 }

@@ -98,11 +98,11 @@ impl StateHost for MemHost {
         Err(format!("no cache for {path}"))
     }
 
-    fn list_files(&self, saltenv: &str) -> Result<Vec<String>, String> {
+    fn list_files(&self, saltenv: &SaltEnv) -> Result<Vec<RelPath>, String> {
         Ok(self.files.list(saltenv))
     }
 
-    fn environments(&self) -> Vec<String> {
+    fn environments(&self) -> Vec<SaltEnv> {
         self.files.environments()
     }
 }

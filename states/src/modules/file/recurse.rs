@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use brine_common::ids::{RelPath, SaltEnv};
 use brine_common::salt_url;
 use serde_json::{Map, Value, json};
 
@@ -203,8 +204,13 @@ fn plan(c: &StateCall<'_>, name: &str, sources: &[String]) -> Result<Tree, Strin
         let (root, env) = parse_url(c, source);
         let root = format!("{root}/");
         let prefix = root.trim_matches('/').to_string();
+        let env = SaltEnv::parse(&env).map_err(|e| e.to_string())?;
         let files = c.host.list_files(&env)?;
-        for found in files.iter().filter(|f| f.starts_with(&prefix)) {
+        for found in files
+            .iter()
+            .map(RelPath::as_str)
+            .filter(|f| f.starts_with(&prefix))
+        {
             let Some(rel) = relative(found, &root, maxdepth).filter(|r| pattern_ok(c, r)) else {
                 continue;
             };
