@@ -46,15 +46,14 @@ impl StateHost for OneFile {
     fn cache_file(&self, _: &SaltEnv, path: &RelPath) -> Result<PathBuf, String> {
         Err(format!("no cache for {path}"))
     }
-    fn list_files(&self, _: &str) -> Result<Vec<String>, String> {
-        Ok(vec![
-            "fuzz.sls".into(),
-            "other.sls".into(),
-            "map.yaml".into(),
-        ])
+    fn list_files(&self, _: &SaltEnv) -> Result<Vec<RelPath>, String> {
+        Ok(["fuzz.sls", "other.sls", "map.yaml"]
+            .into_iter()
+            .filter_map(|p| RelPath::parse(p).ok())
+            .collect())
     }
-    fn environments(&self) -> Vec<String> {
-        vec!["base".into()]
+    fn environments(&self) -> Vec<SaltEnv> {
+        SaltEnv::parse("base").into_iter().collect()
     }
 }
 
