@@ -8,7 +8,7 @@
 //! written as a `RelPath`, and a symlink that leads out of its root is
 //! refused (and logged).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -112,6 +112,13 @@ impl FileStore for Roots {
         self.manifest(env)
     }
 
+    fn list_paths(&self, env: &SaltEnv) -> Result<Vec<RelPath>, String> {
+        match self.paths(env) {
+            Err(e) if Self::no_such_env(&e) => Ok(Vec::new()),
+            listed => listed.map_err(|e| e.to_string()),
+        }
+    }
+
     fn file_chunk(&self, env: &SaltEnv, path: &RelPath, offset: u64, len: usize) -> Chunk<Self> {
         self.read_chunk(env.as_str(), path, offset, len)
     }
@@ -191,6 +198,26 @@ impl Roots {
             .iter()
             .map(|root| Ok::<_, RootsError>(Some(self.root_manifest(env, root))));
         Ok(merge_first_wins(per_root)?.unwrap_or_default())
+    }
+
+    /// The paths of `env`'s files, as [`Roots::manifest`] lists them but
+    /// without reading and hashing each file: a listing (`cp.list_master`,
+    /// a template's file list) needs only the names.
+    pub fn paths(&self, env: &SaltEnv) -> Result<Vec<RelPath>, RootsError> {
+        let mut paths = BTreeSet::new();
+        for root in self.dirs(env.as_str())? {
+            let Ok(real_root) = root.canonicalize() else {
+                continue;
+            };
+            let servable = walk(&real_root)
+                .into_iter()
+                .filter_map(|rel| RelPath::parse(&rel).ok())
+                // What `manifest` keeps: a path that resolves (confined to
+                // its root, a regular file) to the file `env` serves.
+                .filter(|path| self.resolve(env.as_str(), path).is_ok());
+            paths.extend(servable);
+        }
+        Ok(paths.into_iter().collect())
     }
 
     /// The files under one root of `env`, each hashed as `env` serves it.
@@ -411,6 +438,13 @@ mod tests {
         assert_eq!(paths, ["top.sls", "web/init.sls"]);
         assert_eq!(m[0].size, 6);
         assert!(matches!(r.manifest(&env("dev")), Err(RootsError::NoEnv(_))));
+        // The listing without hashes names the same files.
+        let listed = r.paths(&env("base")).expect("paths");
+        assert_eq!(
+            listed.iter().map(RelPath::as_str).collect::<Vec<_>>(),
+            paths
+        );
+        assert!(matches!(r.paths(&env("dev")), Err(RootsError::NoEnv(_))));
     }
 
     #[test]
@@ -430,6 +464,7 @@ mod tests {
             );
         }
         assert!(r.manifest(&env("base")).expect("manifest").is_empty());
+        assert!(r.paths(&env("base")).expect("paths").is_empty());
     }
 
     #[test]

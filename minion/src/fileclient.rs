@@ -6,8 +6,10 @@
 //! is downloaded (in chunks, its SHA-256 checked before it replaces the
 //! cached copy) only when its hash differs from the cached copy's.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use brine_common::config::MinionConfig;
@@ -27,7 +29,7 @@ pub enum FileClient {
         cachedir: PathBuf,
         /// Manifests already fetched by this client (one per environment
         /// per state run, not one request per file).
-        manifests: std::sync::Mutex<std::collections::HashMap<String, Vec<FileEntry>>>,
+        manifests: Mutex<HashMap<SaltEnv, Arc<[FileEntry]>>>,
     },
 }
 
@@ -55,19 +57,44 @@ impl FileClient {
         }
     }
 
-    /// Every file of `env` with its hash.
-    pub async fn manifest(&self, env: &SaltEnv) -> Result<Vec<FileEntry>, String> {
+    /// Every file of `env` with its hash; the master is asked once per
+    /// environment for the life of this client (a state run).
+    pub async fn manifest(&self, env: &SaltEnv) -> Result<Arc<[FileEntry]>, String> {
         match self {
-            FileClient::Local(roots) => roots.manifest(env).map_err(|e| e.to_string()),
-            FileClient::Remote { link, .. } => {
+            FileClient::Local(roots) => roots
+                .manifest(env)
+                .map(Arc::from)
+                .map_err(|e| e.to_string()),
+            FileClient::Remote {
+                link, manifests, ..
+            } => {
+                if let Some(known) = lock(manifests).get(env) {
+                    return Ok(Arc::clone(known));
+                }
                 let list = Request::FileList {
                     saltenv: env.clone(),
                 };
-                match request(link, list).await? {
-                    Reply::FileList(list) => Ok(list),
-                    other => Err(unexpected(&other)),
-                }
+                let list: Arc<[FileEntry]> = match request(link, list).await? {
+                    Reply::FileList(list) => list.into(),
+                    other => return Err(unexpected(&other)),
+                };
+                lock(manifests).insert(env.clone(), Arc::clone(&list));
+                Ok(list)
             }
+        }
+    }
+
+    /// The paths of `env`'s files. Local roots are walked without hashing
+    /// every file (a listing needs no hashes).
+    pub async fn list_paths(&self, env: &SaltEnv) -> Result<Vec<RelPath>, String> {
+        match self {
+            FileClient::Local(roots) => roots.paths(env).map_err(|e| e.to_string()),
+            FileClient::Remote { .. } => Ok(self
+                .manifest(env)
+                .await?
+                .iter()
+                .map(|entry| entry.path.clone())
+                .collect()),
         }
     }
 
@@ -79,8 +106,9 @@ impl FileClient {
                 let entry = self
                     .manifest(env)
                     .await?
-                    .into_iter()
+                    .iter()
                     .find(|e| e.path == *rel)
+                    .cloned()
                     .ok_or_else(|| format!("salt://{rel} does not exist in environment {env:?}"))?;
                 let dest = cachedir.join(env.as_str()).join(rel.as_str());
                 if sha256_file(&dest).is_ok_and(|h| h == entry.hash) {
@@ -177,4 +205,14 @@ async fn download(
         ));
     }
     std::fs::rename(&tmp, dest).map_err(|e| format!("{}: {e}", dest.display()))
+}
+
+/// The manifests even if a panicking request poisoned the lock: the map
+/// only ever holds whole answers.
+fn lock(
+    manifests: &Mutex<HashMap<SaltEnv, Arc<[FileEntry]>>>,
+) -> std::sync::MutexGuard<'_, HashMap<SaltEnv, Arc<[FileEntry]>>> {
+    manifests
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -105,8 +105,7 @@ impl StateHost for MinionStateHost {
     }
 
     fn list_files(&self, saltenv: &SaltEnv) -> Result<Vec<RelPath>, String> {
-        let manifest = self.handle.block_on(self.files.manifest(saltenv))?;
-        Ok(manifest.into_iter().map(|e| e.path).collect())
+        self.handle.block_on(self.files.list_paths(saltenv))
     }
 
     fn environments(&self) -> Vec<SaltEnv> {

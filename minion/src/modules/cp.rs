@@ -68,11 +68,11 @@ pub fn register(f: &mut Functions<MinionCtx>) {
         |ctx, call| async move {
             let env = str_param(&call, 0, "saltenv").unwrap_or_else(|| "base".into());
             let files = client(&ctx)
-                .manifest(&saltenv(&env)?)
+                .list_paths(&saltenv(&env)?)
                 .await
                 .map_err(FnError::Execution)?;
             Ok(Value::Array(
-                sls_names(files.iter().map(|e| e.path.as_str()))
+                sls_names(files.iter().map(|path| path.as_str()))
                     .into_iter()
                     .map(Value::String)
                     .collect(),
@@ -90,7 +90,7 @@ pub fn register(f: &mut Functions<MinionCtx>) {
                 .manifest(&saltenv(&env)?)
                 .await
                 .map_err(FnError::Execution)?;
-            Ok(match files.into_iter().find(|e| e.path.as_str() == path) {
+            Ok(match files.iter().find(|e| e.path.as_str() == path) {
                 Some(e) => json!({"hash_type": "sha256", "hsum": e.hash}),
                 None => json!({}),
             }
@@ -303,7 +303,12 @@ async fn get_dir(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
     let files = client(ctx);
     let mut written = Vec::new();
     let saltenv = saltenv(&env)?;
-    for entry in files.manifest(&saltenv).await.map_err(FnError::Execution)? {
+    for entry in files
+        .manifest(&saltenv)
+        .await
+        .map_err(FnError::Execution)?
+        .iter()
+    {
         let Some(rel) = entry
             .path
             .as_str()
@@ -395,11 +400,11 @@ pub async fn master_files(
 ) -> Result<Vec<String>, FnError> {
     let prefix = prefix.trim_matches('/');
     let mut files: Vec<String> = client(ctx)
-        .manifest(&self::saltenv(saltenv)?)
+        .list_paths(&self::saltenv(saltenv)?)
         .await
         .map_err(FnError::Execution)?
         .into_iter()
-        .map(|e| e.path.to_string())
+        .map(|path| path.to_string())
         .filter(|p| p.starts_with(prefix))
         .collect();
     files.sort();
