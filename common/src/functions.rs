@@ -642,7 +642,7 @@ mod tests {
             }
         })
         .await
-        .unwrap();
+        .expect("the blocking task");
         assert_eq!(here.0, Ok(here.1));
         // Errors and refusals are the async path's, word for word.
         let failed = f.call_blocking((), call("test.fails")).map(|o| o.ret);

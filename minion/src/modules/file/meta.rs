@@ -398,13 +398,13 @@ mod tests {
 
     #[test]
     fn realpath_follows_every_link_like_os_path_realpath() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = std::fs::canonicalize(dir.path()).unwrap();
-        std::fs::create_dir(root.join("real")).unwrap();
-        std::fs::write(root.join("real/file"), "x").unwrap();
-        std::os::unix::fs::symlink(root.join("real"), root.join("dirlink")).unwrap();
-        std::os::unix::fs::symlink("file", root.join("real/filelink")).unwrap();
-        std::os::unix::fs::symlink("nowhere", root.join("real/broken")).unwrap();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = std::fs::canonicalize(dir.path()).expect("test setup");
+        std::fs::create_dir(root.join("real")).expect("test setup");
+        std::fs::write(root.join("real/file"), "x").expect("test setup");
+        std::os::unix::fs::symlink(root.join("real"), root.join("dirlink")).expect("test setup");
+        std::os::unix::fs::symlink("file", root.join("real/filelink")).expect("test setup");
+        std::os::unix::fs::symlink("nowhere", root.join("real/broken")).expect("test setup");
         let real_file = root.join("real/file");
         assert_eq!(realpath(&root.join("dirlink/filelink")), real_file);
         assert_eq!(realpath(&root.join("dirlink/./file")), real_file);

@@ -136,9 +136,9 @@ mod tests {
 
     #[test]
     fn a_name_is_looked_up_once_while_the_database_is_unchanged() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("temp dir");
         let db = dir.path().join("passwd");
-        std::fs::write(&db, "a:x:1:1::/:/bin/sh\n").unwrap();
+        std::fs::write(&db, "a:x:1:1::/:/bin/sh\n").expect("test setup");
         let names = Mutex::new(Names::new());
         let calls = Cell::new(0);
         assert_eq!(remembered(&names, &db, 1, counting(&calls)), "name1-1");
@@ -149,24 +149,24 @@ mod tests {
 
     #[test]
     fn rewriting_the_database_forgets_the_names() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("temp dir");
         let db = dir.path().join("passwd");
-        std::fs::write(&db, "a:x:1:1::/:/bin/sh\n").unwrap();
+        std::fs::write(&db, "a:x:1:1::/:/bin/sh\n").expect("test setup");
         let names = Mutex::new(Names::new());
         let calls = Cell::new(0);
         remembered(&names, &db, 1, counting(&calls));
         // What useradd does: a new file renamed over the old one.
         let new = dir.path().join("passwd+");
-        std::fs::write(&new, "b:x:1:1::/:/bin/sh\n").unwrap();
-        std::fs::rename(&new, &db).unwrap();
+        std::fs::write(&new, "b:x:1:1::/:/bin/sh\n").expect("test setup");
+        std::fs::rename(&new, &db).expect("test setup");
         assert_eq!(remembered(&names, &db, 1, counting(&calls)), "name1-2");
     }
 
     #[test]
     fn names_older_than_the_limit_are_looked_up_again() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("temp dir");
         let db = dir.path().join("group");
-        std::fs::write(&db, "g:x:1:\n").unwrap();
+        std::fs::write(&db, "g:x:1:\n").expect("test setup");
         let stamp = stamp_of(&db);
         let mut names = Names::new();
         let start = Instant::now();
@@ -192,7 +192,7 @@ mod tests {
     fn the_minions_own_uid_has_its_name() {
         let uid = nix::unistd::getuid();
         let expected = User::from_uid(uid)
-            .unwrap()
+            .expect("the minion's own uid")
             .map_or(json!(uid.as_raw()), |u| json!(u.name));
         assert_eq!(user_name(uid.as_raw()), expected);
         assert_eq!(user_name(uid.as_raw()), expected);
