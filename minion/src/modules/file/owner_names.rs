@@ -44,10 +44,11 @@ pub fn group_name(gid: u32) -> Value {
     })
 }
 
-/// Names looked up since `database` was last seen as `stamp`.
+/// Names looked up while `database` had the stamp in `valid`.
 struct Names {
-    stamp: Option<Stamp>,
-    since: Option<Instant>,
+    /// The stamp the names belong to, and when it was first seen; `None`
+    /// until a lookup has seen a readable database.
+    valid: Option<(Stamp, Instant)>,
     names: Option<HashMap<u32, Value>>,
 }
 
@@ -63,8 +64,7 @@ struct Stamp {
 impl Names {
     const fn new() -> Self {
         Names {
-            stamp: None,
-            since: None,
+            valid: None,
             names: None,
         }
     }
@@ -72,12 +72,12 @@ impl Names {
     /// Forget everything unless the database still has `stamp` and the
     /// names are younger than [`MAX_AGE`].
     fn refresh(&mut self, stamp: Option<Stamp>, now: Instant) {
-        let fresh = stamp.is_some()
-            && self.stamp == stamp
-            && self.since.is_some_and(|t| now.duration_since(t) < MAX_AGE);
+        let fresh = matches!(
+            (self.valid, stamp),
+            (Some((known, since)), Some(seen)) if known == seen && now.duration_since(since) < MAX_AGE
+        );
         if !fresh {
-            self.stamp = stamp;
-            self.since = Some(now);
+            self.valid = stamp.map(|seen| (seen, now));
             self.names = None;
         }
     }
