@@ -33,10 +33,25 @@ pub(crate) fn salt_message(error: &Error, source: Option<&str>) -> String {
         ErrorKind::UnknownTest => unknown("test", detail),
         ErrorKind::SyntaxError => format!("Jinja syntax error: {}", syntax_message(detail, source)),
         kind => match error.detail() {
+            // A Python exception a filter or method raised (`py_error`): Salt
+            // prints `str(exception)`, without the class name.
+            Some(detail) if kind == ErrorKind::InvalidOperation => match python_exception(detail) {
+                Some(text) => format!("Jinja error: {text}"),
+                None => format!("Jinja error: {kind}: {detail}"),
+            },
             Some(detail) => format!("Jinja error: {kind}: {detail}"),
             None => format!("Jinja error: {kind}"),
         },
     }
+}
+
+/// `str()` of the exception in a `"TypeError: text"` detail: the text.
+fn python_exception(detail: &str) -> Option<&str> {
+    let (class, text) = detail.split_once(": ")?;
+    let named = class.chars().all(|c| c.is_ascii_alphanumeric())
+        && class.starts_with(|c: char| c.is_ascii_uppercase())
+        && (class.ends_with("Error") || class.ends_with("Exception"));
+    named.then_some(text)
 }
 
 /// The expression an error points at, when minijinja gave no description
@@ -241,6 +256,28 @@ mod tests {
         for (detail, expected) in cases {
             assert_eq!(undefined_message(detail), expected, "{detail}");
         }
+    }
+
+    /// The first line of Salt 3008.5's render errors in the conformance
+    /// case jinja-random-filter (`5 | random`, `{"a": 1} | random`).
+    #[test]
+    fn a_python_exception_is_printed_as_str_of_it() {
+        let message = |detail: &str| {
+            salt_message(
+                &Error::new(ErrorKind::InvalidOperation, detail.to_string()),
+                None,
+            )
+        };
+        assert_eq!(
+            message("TypeError: object of type 'int' has no len()"),
+            "Jinja error: object of type 'int' has no len()"
+        );
+        assert_eq!(message("KeyError: 0"), "Jinja error: 0");
+        // Not an exception's text: minijinja's own words stay.
+        assert_eq!(
+            message("tried to use + operator on unsupported types"),
+            "Jinja error: invalid operation: tried to use + operator on unsupported types"
+        );
     }
 
     #[test]
