@@ -445,6 +445,15 @@ pub struct MinionConfig {
     /// sooner is acknowledged by its return alone (half the requests for
     /// quick jobs on a large fleet).
     pub job_ack_delay: f64,
+    /// The most returns the return outbox keeps on disk while they wait for
+    /// the master's acknowledgement (Brine's key; Salt has no outbox). When
+    /// full, the oldest leave the disk first.
+    pub return_outbox_max_count: usize,
+    /// The most bytes the return outbox keeps on disk (Brine's key).
+    pub return_outbox_max_bytes: u64,
+    /// Seconds a stopping minion (SIGTERM, SIGINT) lets its running jobs
+    /// finish before it kills them (Brine's key; Salt has none).
+    pub graceful_shutdown_timeout: f64,
     pub max_message_size: usize,
     pub grains: Map<String, Value>,
     /// Glob patterns of grain names to leave out (Salt's `grains_blacklist`).
@@ -522,6 +531,9 @@ impl Default for MinionConfig {
             master_alive_interval: 10.0,
             job_heartbeat_interval: 2.0,
             job_ack_delay: 0.1,
+            return_outbox_max_count: 10_000,
+            return_outbox_max_bytes: 256 * 1024 * 1024,
+            graceful_shutdown_timeout: 30.0,
             max_message_size: 64 * 1024 * 1024,
             grains: Map::new(),
             grains_blacklist: Vec::new(),

@@ -337,6 +337,11 @@ pub struct SessionReply {
     pub body: Reply,
 }
 
+/// The reason of a [`Reply::Refused`] that means "not now": the master
+/// could not use its job cache, so the minion keeps its return and sends it
+/// again later (every other refusal of a return is final).
+pub const CACHE_UNAVAILABLE: &str = "job cache unavailable";
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Reply {
     Pong(PublishState),

@@ -1,4 +1,13 @@
-//! The minion daemon: identity, link to the master, job executor, start events.
+//! The minion daemon: identity, link to the master, job executor, start
+//! events, and the graceful stop.
+//!
+//! On SIGTERM or SIGINT the minion takes no new job (the link stops handing
+//! over publications; one it received but had not saved its position for is
+//! fetched again at the next start), lets the running jobs finish for up to
+//! `graceful_shutdown_timeout` seconds (then kills them), and exits 0 once
+//! every finished job's return is in the outbox on disk, after giving the
+//! master a few seconds to acknowledge them (what is left is sent at the
+//! next start).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +23,13 @@ use serde_json::json;
 
 use crate::link::{Link, LinkSettings};
 use crate::modules::{self, MinionCtx};
+use crate::outbox::{Backlog, OUTBOX_DIR, Outbox, OutboxLimits};
 use crate::pubstate::PositionFile;
+
+/// How long a stopping minion waits for the master to acknowledge the
+/// returns in its outbox: they are on disk already, so this only spares a
+/// restarted minion sending them again.
+const DELIVERY_GRACE: Duration = Duration::from_secs(3);
 
 /// The minion's id: `id` from the config, else the host name (as Salt does).
 pub fn minion_id(config: &MinionConfig) -> anyhow::Result<MinionId> {
@@ -66,6 +81,8 @@ pub fn link_settings(config: &MinionConfig, id: MinionId, subscribe: bool) -> Li
         max_message_size: config.max_message_size,
         master_pub_path: Some(config.pki_dir.join("minion_master.pub")),
         position: PositionFile::new(subscribe.then_some(config.cachedir.as_path())),
+        // `run` gives a daemon its disk outbox.
+        outbox: Outbox::in_memory(),
         subscribe,
         verified: None,
     }
@@ -75,15 +92,61 @@ pub async fn run(config: MinionConfig) -> anyhow::Result<()> {
     let id = minion_id(&config)?;
     let identity = load_identity(&config)?;
     tracing::info!(%id, fingerprint = %identity.public().fingerprint(), "brine-minion starting");
-    let settings = link_settings(&config, id.clone(), true);
+    let mut settings = link_settings(&config, id.clone(), true);
+    let (outbox, backlog) = open_outbox(&config).await?;
+    settings.outbox = outbox.clone();
     let config = Arc::new(config);
     let functions = modules::registry();
     let ctx = MinionCtx::new(id, config, &functions);
-    let link = start_minion(ctx.clone(), identity, settings, functions.clone());
-    start_monitors(ctx.with_link(link.clone()), functions, link);
+    let (link, executor) = start_minion_tasks(ctx.clone(), identity, settings, functions.clone());
+    tokio::spawn({
+        let link = link.clone();
+        async move { outbox.replay(link, backlog).await }
+    });
+    start_monitors(ctx.clone().with_link(link.clone()), functions, link.clone());
     brine_common::cli::wait_for_shutdown().await;
-    tracing::info!("brine-minion stopping");
+    shut_down(&ctx, &link, executor).await;
+    tracing::info!("brine-minion stopped");
     Ok(())
+}
+
+/// The outbox in `cachedir`, and the returns the last run left in it.
+async fn open_outbox(config: &MinionConfig) -> anyhow::Result<(Outbox, Backlog)> {
+    let dir = config.cachedir.join(OUTBOX_DIR);
+    let limits = OutboxLimits {
+        max_count: config.return_outbox_max_count,
+        max_bytes: config.return_outbox_max_bytes,
+    };
+    let opened = tokio::task::spawn_blocking(move || Outbox::open(&dir, limits)).await?;
+    Ok(opened?)
+}
+
+/// The graceful stop (see the module's doc).
+async fn shut_down(ctx: &MinionCtx, link: &Link, executor: tokio::task::JoinHandle<()>) {
+    let timeout = secs(ctx.config.graceful_shutdown_timeout);
+    let deadline = tokio::time::Instant::now() + timeout;
+    tracing::info!("brine-minion stopping: no new jobs; running jobs have {timeout:?} to finish");
+    link.stop_deliveries().await;
+    // The executor starts what was handed over before the stop, then ends.
+    if tokio::time::timeout_at(deadline, executor).await.is_err() {
+        tracing::warn!("the job executor did not stop in time");
+    }
+    if !ctx.running.wait_settled(deadline).await {
+        for jid in ctx.running.jids() {
+            tracing::warn!(%jid, "killing a job still running after graceful_shutdown_timeout");
+            ctx.running.kill(&jid);
+        }
+    }
+    let outbox = link.outbox();
+    if !outbox
+        .wait_empty(tokio::time::Instant::now() + DELIVERY_GRACE)
+        .await
+    {
+        tracing::info!(
+            "{} returns stay in the outbox; they are sent at the next start",
+            outbox.waiting()
+        );
+    }
 }
 
 /// Start one minion's tasks: its link to the master, its job executor, the
@@ -95,12 +158,23 @@ pub fn start_minion(
     settings: LinkSettings,
     functions: Arc<Functions<MinionCtx>>,
 ) -> Link {
+    start_minion_tasks(ctx, identity, settings, functions).0
+}
+
+/// [`start_minion`], also returning the job executor's task (it ends once
+/// the link stops handing over publications).
+fn start_minion_tasks(
+    ctx: MinionCtx,
+    identity: Identity,
+    settings: LinkSettings,
+    functions: Arc<Functions<MinionCtx>>,
+) -> (Link, tokio::task::JoinHandle<()>) {
     let heartbeat = secs(ctx.config.job_heartbeat_interval).max(Duration::from_millis(100));
     let (link, publications) = Link::start(settings, identity);
     let ctx = ctx.with_link(link.clone());
     tokio::spawn(report_minion_data(link.clone(), ctx.clone()));
     tokio::spawn(mine_updates(ctx.clone()));
-    tokio::spawn(crate::executor::run(
+    let executor = tokio::spawn(crate::executor::run(
         link.clone(),
         functions,
         ctx,
@@ -108,7 +182,7 @@ pub fn start_minion(
         heartbeat,
     ));
     tokio::spawn(fire_start_events(link.clone()));
-    link
+    (link, executor)
 }
 
 /// Start the beacons and the scheduler. Only `brine-minion` runs them:

@@ -1,9 +1,11 @@
 //! The job executor: runs each publication the minion matches as its own task.
 //!
 //! On receipt it acknowledges the job, while it runs it heart-beats, and when
-//! it finishes the return goes to the master and is re-sent until the master
-//! acknowledges it (so a return survives a reconnect). A slow or failing job
-//! never blocks the minion or other jobs; `saltutil.kill_job` aborts one.
+//! it finishes the return goes to the [`crate::outbox`] (on disk) and then to
+//! the master, re-sent until the master acknowledges it (so a return survives
+//! a reconnect and a restart). A slow or failing job never blocks the minion
+//! or other jobs; `saltutil.kill_job` aborts one. A stopping minion waits
+//! for [`RunningJobs::wait_settled`].
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -12,15 +14,16 @@ use std::time::Duration;
 use brine_common::functions::{Call, Functions};
 use brine_common::ids::{Jid, MinionId};
 use brine_common::target::{MinionFacts, Target};
-use brine_common::wire::{JobReturn, Publication, Reply, Request};
+use brine_common::wire::{JobReturn, Publication, Request};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::AbortHandle;
 
 use crate::link::Link;
 use crate::modules::MinionCtx;
+use crate::outbox::Pending;
 
 /// How many recent jids are remembered to refuse running one twice.
 const SEEN_JIDS: usize = 4096;
@@ -54,12 +57,49 @@ impl RunningJob {
 }
 
 /// The jobs running now, shared with `saltutil.*`.
-#[derive(Default)]
 pub struct RunningJobs {
     inner: Mutex<BTreeMap<Jid, RunningJob>>,
+    /// Jobs started whose return is not in the outbox yet (a stopping
+    /// minion waits for none to be left).
+    unsettled: watch::Sender<usize>,
+}
+
+impl Default for RunningJobs {
+    fn default() -> Self {
+        RunningJobs {
+            inner: Mutex::default(),
+            unsettled: watch::Sender::new(0),
+        }
+    }
+}
+
+/// Held by a job from its start until its return is in the outbox (or the
+/// job is gone): counted in [`RunningJobs`]' `unsettled`.
+struct Unsettled(Arc<RunningJobs>);
+
+impl Unsettled {
+    fn new(jobs: &Arc<RunningJobs>) -> Self {
+        jobs.unsettled.send_modify(|n| *n += 1);
+        Unsettled(jobs.clone())
+    }
+}
+
+impl Drop for Unsettled {
+    fn drop(&mut self) {
+        self.0.unsettled.send_modify(|n| *n = n.saturating_sub(1));
+    }
 }
 
 impl RunningJobs {
+    /// Wait until every job started has ended with its return in the outbox
+    /// (or was killed), or until `deadline`; true when none is left.
+    pub async fn wait_settled(&self, deadline: tokio::time::Instant) -> bool {
+        let mut unsettled = self.unsettled.subscribe();
+        tokio::time::timeout_at(deadline, unsettled.wait_for(|n| *n == 0))
+            .await
+            .is_ok()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Jid, RunningJob>> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -191,6 +231,7 @@ fn start_job(
     let jid = publication.jid.clone();
     let job_jid = jid.clone();
     let running_jobs = ctx.running.clone();
+    let unsettled = Unsettled::new(&ctx.running);
     tracing::info!(%jid, fun = %publication.fun, "running job");
     ctx.running.insert(
         jid.clone(),
@@ -238,7 +279,9 @@ fn start_job(
                 .contains(&publication.fun.as_str())
                 .then(|| "highstate".to_string()),
         };
-        send_return(&link, ret).await;
+        let delivery = link.outbox().persist(Pending::Return(ret)).await;
+        drop(unsettled);
+        delivery.send(&link).await;
     });
     // If the job already finished, its entry is gone and this does nothing.
     running_jobs.set_abort(&job_jid, handle.abort_handle());
@@ -270,32 +313,6 @@ fn fun_args(p: &Publication) -> Vec<Value> {
     args
 }
 
-/// Deliver a return, retrying through reconnects until the master answers.
-pub async fn send_return(link: &Link, ret: JobReturn) {
-    let mut wait = Duration::from_millis(200);
-    loop {
-        match link
-            .request(Request::Return(ret.clone()), Duration::from_secs(30))
-            .await
-        {
-            Ok(Reply::Ok) => return,
-            Ok(Reply::Refused { reason }) => {
-                tracing::warn!(jid = %ret.jid, "the master refused the return: {reason}");
-                return;
-            }
-            Ok(other) => {
-                tracing::warn!(jid = %ret.jid, "unexpected answer to a return: {other:?}");
-                return;
-            }
-            Err(e) => {
-                tracing::debug!(jid = %ret.jid, "return not delivered yet: {e}");
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(10));
-            }
-        }
-    }
-}
-
 async fn heartbeat_task(link: Link, running: Arc<RunningJobs>, every: Duration) {
     let mut tick = tokio::time::interval(every);
     loop {
@@ -305,5 +322,33 @@ async fn heartbeat_task(link: Link, running: Arc<RunningJobs>, every: Duration) 
             // Boxed: the request's future would size this long-lived task.
             let _ = Box::pin(link.request(Request::Heartbeat { jids }, every)).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stopping minion waits for every started job until its return is in
+    /// the outbox (the guard is dropped then), and no longer than asked.
+    #[tokio::test]
+    async fn stopping_waits_for_unsettled_jobs() {
+        let jobs = Arc::new(RunningJobs::default());
+        let soon = || tokio::time::Instant::now() + Duration::from_millis(50);
+        assert!(jobs.wait_settled(soon()).await, "nothing to wait for");
+        let job = Unsettled::new(&jobs);
+        assert!(!jobs.wait_settled(soon()).await, "a job is unsettled");
+        let waiter = tokio::spawn({
+            let jobs = jobs.clone();
+            async move {
+                jobs.wait_settled(tokio::time::Instant::now() + Duration::from_secs(10))
+                    .await
+            }
+        });
+        drop(job);
+        assert!(
+            waiter.await.expect("waiter"),
+            "settled once the guard is gone"
+        );
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! [`link`] holds the connection to the master (auth, the request channel, the
 //! publish subscription, heartbeats, reconnects, catch-up); [`executor`] runs
-//! the jobs it delivers as tasks and returns their results; [`modules`] are the
+//! the jobs it delivers as tasks and returns their results through the
+//! [`outbox`], which keeps them on disk until the master has them; [`modules`] are the
 //! execution modules, registered in a `Functions` registry; [`daemon`] wires it
 //! together; [`call`] is `brine-call`.
 
@@ -14,6 +15,7 @@ pub mod fileclient;
 pub mod grains;
 pub mod link;
 pub mod modules;
+pub mod outbox;
 pub mod pubstate;
 pub mod schedule;
 pub mod state_host;

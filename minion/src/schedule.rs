@@ -37,7 +37,8 @@
 //! made by the minion (`<time>_<random>`: the suffix keeps it apart from the
 //! master's jids) and its return travels as `Request::ScheduleReturn` with
 //! the job's name, which the master stores in the job cache as this minion's
-//! (Salt's scheduled returns carry `schedule: <name>` the same way).
+//! (Salt's scheduled returns carry `schedule: <name>` the same way); it goes
+//! through the return outbox like any return.
 //!
 //! The schedule can change at run time (`schedule.add`, `modify`, `delete`,
 //! `enable`, `disable`, `run_job`): it lives in a [`ScheduleStore`] shared by
@@ -52,12 +53,13 @@ use brine_common::functions::{Call, Functions};
 use brine_common::ids::Jid;
 pub use brine_common::schedule::JobSpec;
 use brine_common::schedule::{JobState, due_jobs, is_paused, sync_jobs};
-use brine_common::wire::{JobReturn, Reply, Request};
+use brine_common::wire::JobReturn;
 use rand::Rng;
 use serde_json::{Map, Value, json};
 
 use crate::link::Link;
 use crate::modules::MinionCtx;
+use crate::outbox::Pending;
 
 /// How often the scheduler wakes (Salt's `loop_interval`).
 const LOOP_INTERVAL: Duration = Duration::from_secs(1);
@@ -177,7 +179,11 @@ fn start_run(
             success: outcome.success,
             out: None,
         };
-        send_schedule_return(&link, &name, ret).await;
+        let pending = Pending::ScheduleReturn {
+            schedule: name,
+            ret,
+        };
+        link.outbox().deliver(&link, pending).await;
     });
 }
 
@@ -192,30 +198,6 @@ fn job_call(spec: &JobSpec, jid: &Jid, name: &str) -> Call {
         args: spec.args.clone(),
         kwargs,
     }
-}
-
-/// Deliver a scheduled return, retrying through reconnects a few times.
-async fn send_schedule_return(link: &Link, name: &str, ret: JobReturn) {
-    let mut wait = Duration::from_millis(200);
-    for _ in 0..8 {
-        let request = Request::ScheduleReturn {
-            schedule: name.to_string(),
-            ret: ret.clone(),
-        };
-        match link.request(request, Duration::from_secs(30)).await {
-            Ok(Reply::Ok) => return,
-            Ok(other) => {
-                tracing::warn!(jid = %ret.jid, "the master did not take a scheduled return: {other:?}");
-                return;
-            }
-            Err(e) => {
-                tracing::debug!(jid = %ret.jid, "scheduled return not delivered yet: {e}");
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(10));
-            }
-        }
-    }
-    tracing::warn!(jid = %ret.jid, "gave up delivering a scheduled return");
 }
 
 #[cfg(test)]

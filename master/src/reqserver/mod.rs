@@ -300,6 +300,6 @@ fn trust_connection(send: &RouterSendHalf, peer: &Bytes) {
 /// (its error is logged where it happened).
 fn cache_unavailable() -> Reply {
     Reply::Refused {
-        reason: "job cache unavailable".into(),
+        reason: brine_common::wire::CACHE_UNAVAILABLE.into(),
     }
 }

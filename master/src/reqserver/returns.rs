@@ -63,9 +63,9 @@ impl<'a> JobLookup<'a> {
             Ok(Ok((None, _))) => return Err(format!("no job {jid}")),
             Ok(Err(e)) => {
                 tracing::error!("job cache read failed: {e}");
-                return Err("job cache unavailable".into());
+                return Err(brine_common::wire::CACHE_UNAVAILABLE.into());
             }
-            Err(_) => return Err("job cache unavailable".into()),
+            Err(_) => return Err(brine_common::wire::CACHE_UNAVAILABLE.into()),
         };
         let in_flight = in_flight_from_record(job)?;
         for minion in returned {
@@ -177,7 +177,8 @@ impl<'a> ReturnPath<'a> {
     /// A scheduled job's return: the master never published it, so it records
     /// the job (targeting only the returning minion, user `schedule`) and then
     /// the return. A jid without the minion's suffix, or one that belongs to
-    /// another job, is refused; a re-sent return is acknowledged once more.
+    /// another job, is refused; a re-sent return is acknowledged once more,
+    /// neither stored nor fired again.
     pub(super) async fn schedule_return(
         &self,
         minion: &MinionId,
@@ -196,27 +197,34 @@ impl<'a> ReturnPath<'a> {
         let id = minion.clone();
         let saved = tokio::task::spawn_blocking(move || {
             match cache.get_job(&record.jid)? {
-                Some(existing) if existing == record => return Ok(false),
-                Some(_) => return Ok(true),
-                None => {}
+                // Its job is recorded: a re-sent return, stored only if the
+                // first copy's never was.
+                Some(existing) if existing == record => {
+                    if !cache.add_return(&record.jid, &id, stored)? {
+                        return Ok(Late::Resent);
+                    }
+                }
+                Some(_) => return Ok(Late::NotTargeted),
+                None => {
+                    cache.save_job(&record)?;
+                    cache.store_return(&record.jid, &id, stored)?;
+                }
             }
-            cache.save_job(&record)?;
-            cache.store_return(&record.jid, &id, stored)?;
-            cache.flush().map(|()| false)
+            cache.flush().map(|()| Late::Stored)
         })
         .await;
         match saved {
-            Ok(Ok(false)) => {}
-            Ok(Ok(true)) => {
-                return Reply::Refused {
-                    reason: format!("job {jid} is not a scheduled job of {minion}"),
-                };
+            Ok(Ok(Late::Stored)) => {
+                self.bus.fire_packed(event);
+                Reply::Ok
             }
-            Ok(Err(e)) => return cache_failure(e),
-            Err(_) => return cache_unavailable(),
+            Ok(Ok(Late::Resent)) => Reply::Ok,
+            Ok(Ok(Late::NotTargeted)) => Reply::Refused {
+                reason: format!("job {jid} is not a scheduled job of {minion}"),
+            },
+            Ok(Err(e)) => cache_failure(e),
+            Err(_) => cache_unavailable(),
         }
-        self.bus.fire_packed(event);
-        Reply::Ok
     }
 }
 
@@ -235,7 +243,8 @@ fn scheduled_job_record(minion: &MinionId, ret: &JobReturn) -> JobRecord {
     }
 }
 
-/// What a return after its job's completion turned out to be.
+/// What a return the job cache has the last word on (one after its job's
+/// completion, or a scheduled one) turned out to be.
 enum Late {
     Resent,
     Stored,
@@ -455,6 +464,74 @@ mod tests {
         assert_eq!(refused(&reply), Some(format!("no job {unknown}").as_str()));
     }
 
+    /// A return re-sent from a minion's outbox (its acknowledgement was lost,
+    /// or the minion restarted) is acknowledged, so the minion drops it, and
+    /// neither stored nor fired again: after the job completed, for an exact
+    /// target and for any other, and after a master restart.
+    #[tokio::test]
+    async fn a_resent_return_is_acknowledged_and_not_stored_or_fired_again() {
+        let parts = Parts::new();
+        let mut events = parts.bus.subscribe();
+        let grain_jid = Jid::parse("20261122063000654321").expect("jid");
+        let exact = JobInFlight::new(
+            "root".into(),
+            target("web1", TargetType::List),
+            Some(["web1".to_string()].into()),
+            0,
+        );
+        let by_grain = JobInFlight::new(
+            "root".into(),
+            target("role:web", TargetType::Grain),
+            None,
+            1,
+        );
+        parts.in_flight.insert(jid(), exact);
+        parts.in_flight.insert(grain_jid.clone(), by_grain);
+        let path = parts.path();
+        for job in [jid(), grain_jid.clone()] {
+            let reply = path.ret(&id("web1"), job_return(&job)).await;
+            assert!(matches!(reply, Reply::Ok), "{reply:?}");
+            assert!(events.try_recv().is_ok(), "the first return is fired");
+            // Both jobs are complete now: the job cache answers.
+            let reply = path.ret(&id("web1"), job_return(&job)).await;
+            assert!(matches!(reply, Reply::Ok), "re-sent: {reply:?}");
+            assert!(events.try_recv().is_err(), "a re-sent return fires nothing");
+            assert_eq!(parts.stored(&job), ["web1"]);
+        }
+
+        // A restarted master knows only what the job cache holds.
+        let restarted = Parts {
+            _dir: tempfile::tempdir().expect("dir"),
+            cache: parts.cache.clone(),
+            in_flight: InFlight::default(),
+            bus: EventBus::new(),
+        };
+        let mut events = restarted.bus.subscribe();
+        parts
+            .cache
+            .save_job(&JobRecord {
+                jid: jid(),
+                fun: "test.ping".into(),
+                arg: Vec::new(),
+                kwarg: Default::default(),
+                tgt: json!("web1"),
+                tgt_type: TargetType::List,
+                user: "root".into(),
+                minions: vec![id("web1")],
+            })
+            .expect("save");
+        let reply = restarted.path().ret(&id("web1"), job_return(&jid())).await;
+        assert!(
+            matches!(reply, Reply::Ok),
+            "re-sent after a restart: {reply:?}"
+        );
+        assert!(
+            events.try_recv().is_err(),
+            "nothing fired after the restart"
+        );
+        assert_eq!(restarted.stored(&jid()), ["web1"]);
+    }
+
     /// A scheduled job is recorded as the returning minion's own; its jid must
     /// be minion-made, and another minion cannot return under it.
     #[tokio::test]
@@ -480,6 +557,8 @@ mod tests {
             .schedule_return(&id("web1"), "nightly".into(), job_return(&own))
             .await;
         assert!(matches!(reply, Reply::Ok), "re-sent: {reply:?}");
+        assert!(events.try_recv().is_err(), "a re-sent return fires nothing");
+        assert_eq!(parts.stored(&own), ["web1"]);
         let reply = path
             .schedule_return(&id("web2"), "nightly".into(), job_return(&own))
             .await;

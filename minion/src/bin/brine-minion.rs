@@ -19,5 +19,9 @@ fn main() -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(brine_minion::daemon::run(config))
+    let result = runtime.block_on(brine_minion::daemon::run(config));
+    // The daemon has stopped its jobs and saved what must survive; a
+    // blocking thread still busy (a killed job's) must not hold up the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
 }

@@ -40,7 +40,8 @@ use zeromq::{
     ZmqMessage,
 };
 
-use crate::pubstate::PositionFile;
+use crate::outbox::Outbox;
+use crate::pubstate::{DeliverySink, PositionFile, StreamPosition, start_delivery};
 use backoff::{Backoff, acceptance_wait};
 use session::{Session, Waiter, Waiting};
 use stream::{FollowUp, Tracker, Verdict};
@@ -66,6 +67,9 @@ pub struct LinkSettings {
     /// Where the pinned master key is kept (`minion_master.pub`); `None` pins in memory.
     pub master_pub_path: Option<PathBuf>,
     pub position: PositionFile,
+    /// Where returns wait until the master acknowledges them (on disk for
+    /// `brine-minion`, nothing for `brine-call` and simulated minions).
+    pub outbox: Outbox,
     /// Receive publications (false for `brine-call`, which only makes requests).
     pub subscribe: bool,
     /// Shared by the minions of a swarm, which all receive the same signed
@@ -98,7 +102,11 @@ struct Shared {
     resync: Notify,
     /// Set once the first session exists.
     connected: tokio::sync::watch::Sender<u64>,
-    publications: mpsc::UnboundedSender<Box<Publication>>,
+    /// Where delivered publications go (through the position writer when
+    /// the position is on disk); taken away when the minion stops.
+    deliveries: Mutex<Option<DeliverySink>>,
+    /// The position writer behind `deliveries`, if any.
+    position_writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
     next_req: AtomicU64,
 }
 
@@ -116,18 +124,22 @@ impl Link {
     ) -> (Link, mpsc::UnboundedReceiver<Box<Publication>>) {
         let (outgoing, outgoing_rx) = mpsc::channel(1024);
         let (pub_tx, pub_rx) = mpsc::unbounded_channel();
+        let mut settings = settings;
         let saved = settings.position.load();
         let master_pub = settings
             .master_pub_path
             .as_deref()
             .and_then(|p| PublicKey::load(p).ok());
+        let position = std::mem::replace(&mut settings.position, PositionFile::new(None));
+        let (deliveries, position_writer) = start_delivery(position, pub_tx);
         let shared = Arc::new(Shared {
             identity,
             outgoing,
             tracker: Mutex::new(Tracker::new(master_pub, saved)),
             resync: Notify::new(),
             connected: tokio::sync::watch::Sender::new(0),
-            publications: pub_tx,
+            deliveries: Mutex::new(Some(deliveries)),
+            position_writer: Mutex::new(position_writer),
             next_req: AtomicU64::new(1),
             settings,
         });
@@ -174,6 +186,30 @@ impl Link {
     pub fn sessions_established(&self) -> u64 {
         *self.shared.connected.borrow()
     }
+
+    /// Where this minion's returns wait for the master's acknowledgement.
+    pub fn outbox(&self) -> &Outbox {
+        &self.shared.settings.outbox
+    }
+
+    /// Deliver no more publications (the minion is stopping): what was
+    /// taken from the stream so far is saved and handed to the executor,
+    /// whose channel then closes; anything later stays unsaved, so a
+    /// restarted minion catches up on it.
+    pub async fn stop_deliveries(&self) {
+        drop(self.shared.take_deliveries());
+        let writer = self
+            .shared
+            .position_writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(writer) = writer
+            && writer.await.is_err()
+        {
+            tracing::warn!("the publish position writer failed");
+        }
+    }
 }
 
 impl Shared {
@@ -183,6 +219,26 @@ impl Shared {
 
     fn endpoint(&self, port: u16) -> String {
         format!("tcp://{}:{}", self.settings.master_host, port)
+    }
+
+    /// Hand one step of the stream to the executor (through the position
+    /// writer). Called with the tracker locked, so steps keep stream order.
+    fn deliver(
+        &self,
+        pos: StreamPosition,
+        publications: impl IntoIterator<Item = Box<Publication>>,
+    ) {
+        let deliveries = self.deliveries.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(sink) = deliveries.as_ref() {
+            sink.deliver(pos, publications);
+        }
+    }
+
+    fn take_deliveries(&self) -> Option<DeliverySink> {
+        self.deliveries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 }
 
@@ -445,12 +501,12 @@ fn pin_master(shared: &Arc<Shared>, key: PublicKey) {
     tracing::info!(fingerprint = %key.fingerprint(), "pinned the master's key");
 }
 
-/// Take the grant's key and position (saved at once); returns a catch-up
-/// request if the minion is behind.
+/// Take the grant's key and position (queued for saving); returns a
+/// catch-up request if the minion is behind.
 fn adopt_grant(shared: &Arc<Shared>, grant: &Grant) -> Option<Request> {
     let mut t = shared.tracker();
     let request = t.adopt_grant(grant);
-    shared.settings.position.save(&t.pos);
+    shared.deliver(t.pos, []);
     request
 }
 
@@ -574,15 +630,12 @@ fn on_link_reply(shared: &Arc<Shared>, reply: Reply) -> Option<Request> {
         FollowUp::Nothing => None,
         FollowUp::Send(request) => Some(request),
         FollowUp::Deliver(list) => {
-            // Saved and sent under the lock, so the subscription task cannot
+            // Handed over under the lock, so the subscription task cannot
             // deliver a later publication in between.
-            shared.settings.position.save(&t.pos);
             if !list.is_empty() {
                 tracing::info!("caught up on {} missed publications", list.len());
             }
-            for publication in list {
-                let _ = shared.publications.send(Box::new(publication));
-            }
+            shared.deliver(t.pos, list.into_iter().map(Box::new));
             None
         }
     }
@@ -636,10 +689,7 @@ fn on_publication(shared: &Shared, own_topic: &str, topic: &[u8], payload: &[u8]
     let mut t = shared.tracker();
     let verified = shared.settings.verified.as_deref();
     match t.judge_publication(own_topic, topic, &blob, cap, verified) {
-        Verdict::Deliver(publication) => {
-            shared.settings.position.save(&t.pos);
-            let _ = shared.publications.send(publication);
-        }
+        Verdict::Deliver(publication) => shared.deliver(t.pos, [publication]),
         Verdict::Resync => {
             drop(t);
             shared.resync.notify_one();

@@ -52,6 +52,7 @@ fn settings() -> LinkSettings {
         max_message_size: CAP,
         master_pub_path: None,
         position: PositionFile::new(None),
+        outbox: Outbox::in_memory(),
         subscribe: true,
         verified: None,
     }
@@ -71,7 +72,8 @@ impl Harness {
             tracker: Mutex::new(synced(&master, pos.0, pos.1)),
             resync: Notify::new(),
             connected: tokio::sync::watch::Sender::new(0),
-            publications: pub_tx,
+            deliveries: Mutex::new(Some(DeliverySink::Direct(pub_tx))),
+            position_writer: Mutex::new(None),
             next_req: AtomicU64::new(1),
         });
         let first_catch_up = adopt_grant(&shared, &master.grant(grant_state));
