@@ -7,7 +7,7 @@
 //! `graceful_shutdown_timeout` seconds (then kills them), and exits 0 once
 //! every finished job's return is in the outbox on disk, after giving the
 //! master a few seconds to acknowledge them (what is left is sent at the
-//! next start).
+//! next start). A second signal stops it at once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -105,7 +105,13 @@ pub async fn run(config: MinionConfig) -> anyhow::Result<()> {
     });
     start_monitors(ctx.clone().with_link(link.clone()), functions, link.clone());
     brine_common::cli::wait_for_shutdown().await;
-    shut_down(&ctx, &link, executor).await;
+    tokio::select! {
+        () = shut_down(&ctx, &link, executor) => {}
+        // Whatever was on disk stays there for the next start.
+        () = brine_common::cli::wait_for_shutdown() => {
+            tracing::warn!("a second stop signal: stopping without waiting for jobs");
+        }
+    }
     tracing::info!("brine-minion stopped");
     Ok(())
 }

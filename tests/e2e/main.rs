@@ -15,6 +15,7 @@ mod mine;
 mod modules_cmd_file;
 mod modules_system;
 mod orchestrate;
+mod outbox;
 mod pillar;
 mod reactor;
 mod remote_sources;

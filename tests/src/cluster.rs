@@ -401,6 +401,35 @@ impl Cluster {
         }
     }
 
+    /// Send `signal` (a `kill -s` name: `TERM`, `INT`) to minion `id` and
+    /// wait up to `timeout` for it to exit; how it exited.
+    pub fn signal_minion(
+        &mut self,
+        id: &str,
+        signal: &str,
+        timeout: Duration,
+    ) -> std::process::ExitStatus {
+        let m = self
+            .minions
+            .iter_mut()
+            .find(|m| m.id == id)
+            .expect("known minion");
+        let mut child = m.child.take().expect("a running minion");
+        run_ok(Command::new("kill").args(["-s", signal, &child.id().to_string()]));
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait().expect("wait for the minion") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("minion {id} did not exit within {timeout:?} of SIG{signal}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn cli(&self, name: &str, conf: &Path, args: &[&str], timeout: Duration) -> Output {
         run_with_timeout(
             Command::new(bin(name)).arg("-c").arg(conf).args(args),
