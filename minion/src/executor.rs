@@ -8,6 +8,7 @@
 //! for [`RunningJobs::wait_settled`].
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use brine_common::wire::{JobReturn, Publication, Request};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc};
 use tokio::task::AbortHandle;
 
 use crate::link::Link;
@@ -57,20 +58,14 @@ impl RunningJob {
 }
 
 /// The jobs running now, shared with `saltutil.*`.
+#[derive(Default)]
 pub struct RunningJobs {
     inner: Mutex<BTreeMap<Jid, RunningJob>>,
     /// Jobs started whose return is not in the outbox yet (a stopping
-    /// minion waits for none to be left).
-    unsettled: watch::Sender<usize>,
-}
-
-impl Default for RunningJobs {
-    fn default() -> Self {
-        RunningJobs {
-            inner: Mutex::default(),
-            unsettled: watch::Sender::new(0),
-        }
-    }
+    /// minion waits for none to be left). A counter and a `Notify` rather
+    /// than a watch channel: a swarm holds thousands of these.
+    unsettled: AtomicUsize,
+    settled: Notify,
 }
 
 /// Held by a job from its start until its return is in the outbox (or the
@@ -79,14 +74,16 @@ struct Unsettled(Arc<RunningJobs>);
 
 impl Unsettled {
     fn new(jobs: &Arc<RunningJobs>) -> Self {
-        jobs.unsettled.send_modify(|n| *n += 1);
+        jobs.unsettled.fetch_add(1, Ordering::SeqCst);
         Unsettled(jobs.clone())
     }
 }
 
 impl Drop for Unsettled {
     fn drop(&mut self) {
-        self.0.unsettled.send_modify(|n| *n = n.saturating_sub(1));
+        if self.0.unsettled.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.settled.notify_waiters();
+        }
     }
 }
 
@@ -94,10 +91,18 @@ impl RunningJobs {
     /// Wait until every job started has ended with its return in the outbox
     /// (or was killed), or until `deadline`; true when none is left.
     pub async fn wait_settled(&self, deadline: tokio::time::Instant) -> bool {
-        let mut unsettled = self.unsettled.subscribe();
-        tokio::time::timeout_at(deadline, unsettled.wait_for(|n| *n == 0))
-            .await
-            .is_ok()
+        let settled = async {
+            loop {
+                // Registered before the check, so a job settling in between
+                // is not missed.
+                let notified = self.settled.notified();
+                if self.unsettled.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout_at(deadline, settled).await.is_ok()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Jid, RunningJob>> {
