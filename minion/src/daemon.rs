@@ -1,9 +1,10 @@
 //! The minion daemon: identity, link to the master, job executor, start
 //! events, and the graceful stop.
 //!
-//! On SIGTERM or SIGINT the minion takes no new job (the link stops handing
-//! over publications; one it received but had not saved its position for is
-//! fetched again at the next start), lets the running jobs finish for up to
+//! On SIGTERM or SIGINT the minion takes no new job (the scheduler and the
+//! beacons stop; the link stops handing over publications, and one it
+//! received but had not saved its position for is fetched again at the next
+//! start), lets the running jobs (scheduled ones too) finish for up to
 //! `graceful_shutdown_timeout` seconds (then kills them), and exits 0 once
 //! every finished job's return is in the outbox on disk, after giving the
 //! master a few seconds to acknowledge them (what is left is sent at the
@@ -103,8 +104,12 @@ pub async fn run(config: MinionConfig) -> anyhow::Result<()> {
         let link = link.clone();
         async move { outbox.replay(link, backlog).await }
     });
-    start_monitors(ctx.clone().with_link(link.clone()), functions, link.clone());
+    let monitors = start_monitors(ctx.clone().with_link(link.clone()), functions, link.clone());
     brine_common::cli::wait_for_shutdown().await;
+    // No new scheduled job, no more beacon events.
+    for monitor in monitors {
+        monitor.abort();
+    }
     tokio::select! {
         () = shut_down(&ctx, &link, executor) => {}
         // Whatever was on disk stays there for the next start.
@@ -191,12 +196,19 @@ fn start_minion_tasks(
     (link, executor)
 }
 
-/// Start the beacons and the scheduler. Only `brine-minion` runs them:
+/// Start the beacons and the scheduler (their tasks, for a stopping minion to
+/// abort). Only `brine-minion` runs them:
 /// `brine-swarm`'s thousands of simulated minions call [`start_minion`]
 /// alone, so they never start inotify watchers or scheduled jobs.
-fn start_monitors(ctx: MinionCtx, functions: Arc<Functions<MinionCtx>>, link: Link) {
-    tokio::spawn(crate::beacons::run(ctx.clone(), link.clone()));
-    tokio::spawn(crate::schedule::run(ctx, functions, link));
+fn start_monitors(
+    ctx: MinionCtx,
+    functions: Arc<Functions<MinionCtx>>,
+    link: Link,
+) -> [tokio::task::JoinHandle<()>; 2] {
+    [
+        tokio::spawn(crate::beacons::run(ctx.clone(), link.clone())),
+        tokio::spawn(crate::schedule::run(ctx, functions, link)),
+    ]
 }
 
 /// Send grains and pillar to the master's targeting cache after every

@@ -68,12 +68,13 @@ pub struct RunningJobs {
     settled: Notify,
 }
 
-/// Held by a job from its start until its return is in the outbox (or the
-/// job is gone): counted in [`RunningJobs`]' `unsettled`.
-struct Unsettled(Arc<RunningJobs>);
+/// Held by a job (published or scheduled) from its start until its return
+/// is in the outbox (or the job is gone): counted in [`RunningJobs`]'
+/// `unsettled`, which a stopping minion waits on.
+pub struct Unsettled(Arc<RunningJobs>);
 
 impl Unsettled {
-    fn new(jobs: &Arc<RunningJobs>) -> Self {
+    pub fn new(jobs: &Arc<RunningJobs>) -> Self {
         jobs.unsettled.fetch_add(1, Ordering::SeqCst);
         Unsettled(jobs.clone())
     }

@@ -144,11 +144,6 @@ impl Outbox {
         }
     }
 
-    /// Persist `item`, then send it until the master settles it.
-    pub async fn deliver(&self, link: &Link, item: Pending) {
-        self.persist(item).await.send(link).await;
-    }
-
     /// Send what a previous run left, oldest first, one after the other.
     pub async fn replay(&self, link: Link, backlog: Backlog) {
         let Some(disk) = &self.disk else { return };

@@ -57,6 +57,7 @@ use brine_common::wire::JobReturn;
 use rand::Rng;
 use serde_json::{Map, Value, json};
 
+use crate::executor::Unsettled;
 use crate::link::Link;
 use crate::modules::MinionCtx;
 use crate::outbox::Pending;
@@ -107,8 +108,9 @@ impl ScheduleStore {
     }
 }
 
-/// Run the schedule until the process ends. Started only for a real
-/// minion (`brine-minion`), never for the swarm's simulated ones.
+/// Run the schedule until the process ends (a stopping minion aborts it, so
+/// it starts nothing new). Started only for a real minion (`brine-minion`),
+/// never for the swarm's simulated ones.
 pub async fn run(ctx: MinionCtx, functions: Arc<Functions<MinionCtx>>, link: Link) {
     let store = ctx.schedule.clone();
     let mut jobs: HashMap<String, JobState> = HashMap::new();
@@ -163,6 +165,7 @@ fn start_run(
     let (ctx, functions, link) = (ctx.clone(), functions.clone(), link.clone());
     let (name, spec, running) = (name.to_string(), job.spec.clone(), job.running.clone());
     running.fetch_add(1, Ordering::SeqCst);
+    let unsettled = Unsettled::new(&ctx.running);
     tokio::spawn(async move {
         let call = job_call(&spec, &jid, &name);
         let outcome = functions.call(ctx.for_job(jid.clone()), call).await;
@@ -183,7 +186,9 @@ fn start_run(
             schedule: name,
             ret,
         };
-        link.outbox().deliver(&link, pending).await;
+        let delivery = link.outbox().persist(pending).await;
+        drop(unsettled);
+        delivery.send(&link).await;
     });
 }
 
