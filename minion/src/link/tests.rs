@@ -62,11 +62,16 @@ impl Harness {
     /// A minion at `pos` in run `RUN` whose session has just been granted
     /// `grant_state`; the grant's catch-up (if any) is the first request.
     fn start(pos: (u64, u64), grant_state: PublishState) -> Harness {
+        Harness::start_with(settings(), pos, grant_state)
+    }
+
+    /// [`Harness::start`] with these settings.
+    fn start_with(settings: LinkSettings, pos: (u64, u64), grant_state: PublishState) -> Harness {
         let master = FakeMaster::new();
         let (outgoing, mut outgoing_rx) = mpsc::channel(16);
         let (pub_tx, publications) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
-            settings: settings(),
+            settings,
             identity: Identity::generate().expect("identity"),
             outgoing,
             tracker: Mutex::new(synced(&master, pos.0, pos.1)),
@@ -293,4 +298,66 @@ async fn a_broken_transport_ends_the_session() {
         .await
         .expect("the serve loop ends to reconnect")
         .expect("join");
+}
+
+/// A return in the outbox is sent until the master acknowledges it: a
+/// master that cannot store it yet gets it again; the acknowledgement
+/// removes it from the disk.
+#[tokio::test]
+async fn a_return_is_resent_until_acknowledged_then_leaves_the_outbox() {
+    use crate::outbox::{OutboxLimits, Pending};
+    let dir = tempfile::tempdir().expect("tmp");
+    let limits = OutboxLimits {
+        max_count: 10,
+        max_bytes: 1 << 20,
+    };
+    let (outbox, backlog) = Outbox::open(dir.path(), limits).expect("outbox");
+    assert!(backlog.is_empty());
+    let mut with_outbox = settings();
+    with_outbox.outbox = outbox.clone();
+    let mut h = Harness::start_with(with_outbox, (0, 0), state(0, 0));
+    let ret = brine_common::wire::JobReturn {
+        jid: brine_common::ids::Jid::parse("20261207090000000001").expect("jid"),
+        fun: "test.ping".into(),
+        fun_args: Vec::new(),
+        ret: serde_json::json!(true),
+        retcode: 0,
+        success: true,
+        out: None,
+    };
+    let delivery = outbox.persist(Pending::Return(ret.clone())).await;
+    assert_eq!(outbox.waiting(), 1, "on disk before it is sent");
+    let link = h.link.clone();
+    let sending = tokio::spawn(async move { delivery.send(&link).await });
+
+    let first = h.next_request().await;
+    assert!(matches!(&first.body, Request::Return(r) if *r == ret));
+    let not_now = Reply::Refused {
+        reason: brine_common::wire::CACHE_UNAVAILABLE.into(),
+    };
+    h.answer(first.req_id, not_now).await;
+    let again = h.next_request().await;
+    assert!(matches!(&again.body, Request::Return(r) if *r == ret));
+    assert_eq!(outbox.waiting(), 1, "still kept");
+    h.answer(again.req_id, Reply::Ok).await;
+    tokio::time::timeout(WAIT, sending)
+        .await
+        .expect("settled in time")
+        .expect("sender");
+    assert_eq!(outbox.waiting(), 0);
+    let (_, backlog) = Outbox::open(dir.path(), limits).expect("outbox");
+    assert!(backlog.is_empty(), "nothing left for the next start");
+}
+
+/// A stopping minion's link hands over nothing more, and the executor's
+/// channel closes once what was handed over is read.
+#[tokio::test]
+async fn a_stopped_link_delivers_nothing_more_and_closes_the_channel() {
+    let mut h = Harness::start((3, 0), state(3, 0));
+    h.publish(TOPIC_BROADCAST, 4);
+    h.link.stop_deliveries().await;
+    h.publish(TOPIC_BROADCAST, 5);
+    assert_eq!(h.delivered().await, "test.4", "handed over before the stop");
+    let end = tokio::time::timeout(WAIT, h.publications.recv()).await;
+    assert!(end.expect("in time").is_none(), "nothing after the stop");
 }
