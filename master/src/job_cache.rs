@@ -23,6 +23,11 @@
 //! consults, so a read sees every write accepted before it. [`JobCache::flush`]
 //! waits until everything accepted so far is durable; dropping the cache
 //! flushes too.
+//!
+//! A write that must be durable before the master says so (a minion drops a
+//! return from its outbox once the master acknowledges it) gets a [`Ticket`]:
+//! [`committed`] waits for the batch holding it to commit, without forcing a
+//! commit of its own, so many returns still share one fsync.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -43,6 +48,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use thiserror::Error;
+use tokio::sync::watch;
 
 /// Commit once this many writes are queued...
 const BATCH_MAX: usize = 4096;
@@ -137,6 +143,68 @@ pub enum CacheError {
     },
     #[error("job cache writer: {0}")]
     Writer(String),
+    #[error("job cache commit failed: {0}")]
+    Commit(String),
+}
+
+/// A write's place in the order the cache accepted writes: once the writer
+/// has committed up to it, that write and every write accepted before it
+/// are on disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Ticket(u64);
+
+impl Ticket {
+    /// Nothing to wait for (the write was committed already).
+    pub const COMMITTED: Ticket = Ticket(0);
+
+    /// The ticket of the write accepted as `seq` (tickets count writes, so
+    /// the first write's is 1 and [`Ticket::COMMITTED`] is always reached).
+    fn of_seq(seq: u64) -> Self {
+        Ticket(seq + 1)
+    }
+}
+
+/// What the writer has made durable, published after every commit attempt.
+#[derive(Debug, Clone, Default)]
+pub struct CommitState {
+    /// Every write up to this ticket is committed.
+    committed: Ticket,
+    /// How many commit attempts have failed so far.
+    failures: u64,
+    /// The last write the latest failed attempt held, and why it failed.
+    failed_through: Ticket,
+    reason: String,
+}
+
+/// A return stored by [`JobCache::add_return`], or found there already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Added {
+    /// This call stored it: the first copy of that minion's return.
+    pub first: bool,
+    /// Wait for this before saying the return is stored.
+    pub ticket: Ticket,
+}
+
+/// Wait until the write of `ticket` is committed. An error when an attempt
+/// to commit it fails meanwhile (the disk is full, say) or the writer has
+/// stopped: the write stays queued and may be committed later, but it cannot
+/// be promised now.
+pub async fn committed(
+    mut commits: watch::Receiver<CommitState>,
+    ticket: Ticket,
+) -> Result<(), CacheError> {
+    // Failures before the wait began are not this wait's: the writer retries
+    // with this write in the batch, and that attempt decides.
+    let seen = commits.borrow_and_update().failures;
+    let state = commits
+        .wait_for(|s| s.committed >= ticket || (s.failures > seen && s.failed_through >= ticket))
+        .await
+        .map_err(|_| CacheError::Writer("the writer thread has stopped".into()))?;
+    if state.committed >= ticket {
+        Ok(())
+    } else {
+        Err(CacheError::Commit(state.reason.clone()))
+    }
 }
 
 fn db_err(e: impl Into<redb::Error>) -> CacheError {
@@ -152,26 +220,29 @@ pub trait JobCache: Send + Sync {
     fn get_job(&self, jid: &Jid) -> Result<Option<JobRecord>, CacheError>;
     /// Every job, oldest first.
     fn list_jobs(&self) -> Result<Vec<JobRecord>, CacheError>;
-    /// Store `minion`'s return for `jid`. Returns `false`, storing nothing,
+    /// Store `minion`'s return for `jid`. Stores nothing (`first: false`)
     /// when that minion already returned for that job (a re-sent or replayed
-    /// return): only the first one counts, as in Salt's `local_cache`.
+    /// return): only the first one counts, as in Salt's `local_cache`. Either
+    /// way the ticket says when the stored return is durable.
     fn add_return(
         &self,
         jid: &Jid,
         minion: &MinionId,
         ret: ReturnRecord,
-    ) -> Result<bool, CacheError>;
+    ) -> Result<Added, CacheError>;
     /// Store a return the caller already knows to be the first from `minion`
     /// for `jid` (the master tracks that for jobs in flight). Never waits on
-    /// the disk: the write is queued for the next batch.
+    /// the disk: the write is queued for the next batch, and the ticket says
+    /// when it is committed.
     fn store_return(
         &self,
         jid: &Jid,
         minion: &MinionId,
         ret: ReturnRecord,
-    ) -> Result<(), CacheError>;
-    /// Has `minion` returned for `jid`?
-    fn has_return(&self, jid: &Jid, minion: &MinionId) -> Result<bool, CacheError>;
+    ) -> Result<Ticket, CacheError>;
+    /// `minion`'s return for `jid`, if stored: the ticket of its write
+    /// ([`Ticket::COMMITTED`] once it is on disk).
+    fn stored_return(&self, jid: &Jid, minion: &MinionId) -> Result<Option<Ticket>, CacheError>;
     /// The minions that returned for `jid` (without reading their returns).
     fn returned_minions(&self, jid: &Jid) -> Result<Vec<String>, CacheError>;
     /// The returns of `jid` by minion id.
@@ -189,6 +260,8 @@ pub trait JobCache: Send + Sync {
     fn remove_minion_data(&self, id: &MinionId) -> Result<(), CacheError>;
     /// Wait until every write accepted so far is on disk.
     fn flush(&self) -> Result<(), CacheError>;
+    /// What the writer has committed, for [`committed`].
+    fn commits(&self) -> watch::Receiver<CommitState>;
 }
 
 type RawTable = TableDefinition<'static, &'static str, &'static [u8]>;
@@ -263,9 +336,11 @@ struct Queued {
 impl Overlay {
     /// `Some(Some(bytes))` written, `Some(None)` deleted, `None` not in the overlay.
     fn get(&self, table: Table, key: &str) -> Option<Option<Arc<[u8]>>> {
-        self.entries
-            .get(&(table, key.to_string()))
-            .map(|q| q.value.clone())
+        self.queued(table, key).map(|q| q.value.clone())
+    }
+
+    fn queued(&self, table: Table, key: &str) -> Option<&Queued> {
+        self.entries.get(&(table, key.to_string()))
     }
 
     /// The overlay entries of `table` with keys in `start..end` (all when `None`).
@@ -304,6 +379,10 @@ pub struct RedbJobCache {
     tx: Sender<Msg>,
     writer: Option<JoinHandle<()>>,
     commits: Arc<AtomicU64>,
+    committed: watch::Receiver<CommitState>,
+    /// Tests make commits fail with this (a full disk, say).
+    #[cfg(test)]
+    fail_commits: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for RedbJobCache {
@@ -350,11 +429,17 @@ impl RedbJobCache {
         let overlay = Arc::new(Mutex::new(Overlay::default()));
         let commits = Arc::new(AtomicU64::new(0));
         let (tx, rx) = mpsc::channel();
+        let (published, committed) = watch::channel(CommitState::default());
+        #[cfg(test)]
+        let fail_commits = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let writer = Writer {
             db: db.clone(),
             overlay: overlay.clone(),
             commits: commits.clone(),
+            published,
             rx,
+            #[cfg(test)]
+            fail_commits: fail_commits.clone(),
         };
         let handle = std::thread::Builder::new()
             .name("brine-job-cache".into())
@@ -366,7 +451,33 @@ impl RedbJobCache {
             tx,
             writer: Some(handle),
             commits,
+            committed,
+            #[cfg(test)]
+            fail_commits,
         })
+    }
+
+    /// Make every commit fail (`true`) or work again.
+    #[cfg(test)]
+    pub(crate) fn fail_commits(&self, fail: bool) {
+        self.fail_commits.store(fail, Ordering::Relaxed);
+    }
+
+    /// Stop the writer thread, as if it had died: later writes are refused.
+    #[cfg(test)]
+    pub(crate) fn stop_writer(&self) {
+        let _ = self.tx.send(Msg::Shutdown);
+        while self.flush().is_ok() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Is `minion`'s return for `jid` in the database (not only queued)?
+    /// What a master restarted after a kill -9 would find.
+    #[cfg(test)]
+    pub(crate) fn return_on_disk(&self, jid: &Jid, minion: &MinionId) -> bool {
+        let key = return_key(jid, minion);
+        self.db_get(Table::Returns, &key).expect("read").is_some()
     }
 
     /// How many batches the writer has committed (for tests and benchmarks).
@@ -388,7 +499,7 @@ impl RedbJobCache {
         table: Table,
         key: String,
         value: Option<Vec<u8>>,
-    ) -> Result<(), CacheError> {
+    ) -> Result<Ticket, CacheError> {
         let value: Option<Arc<[u8]>> = value.map(Arc::from);
         let seq = overlay.next_seq;
         overlay.next_seq += 1;
@@ -402,12 +513,29 @@ impl RedbJobCache {
             .send(Msg::Write(write))
             .map_err(|_| CacheError::Writer("the writer thread has stopped".into()))?;
         overlay.entries.insert((table, key), Queued { seq, value });
-        Ok(())
+        Ok(Ticket::of_seq(seq))
     }
 
-    fn put(&self, table: Table, key: String, value: Option<Vec<u8>>) -> Result<(), CacheError> {
+    fn put(&self, table: Table, key: String, value: Option<Vec<u8>>) -> Result<Ticket, CacheError> {
         let mut overlay = self.overlay();
         self.enqueue(&mut overlay, table, key, value)
+    }
+
+    /// Where a stored value of `key` stands: its write's ticket while queued,
+    /// [`Ticket::COMMITTED`] once only the database holds it, `None` when
+    /// neither holds it (or the newest write deletes it). Called with the
+    /// overlay locked, so nothing is accepted between the look and what the
+    /// caller does next.
+    fn stored(
+        &self,
+        overlay: &Overlay,
+        table: Table,
+        key: &str,
+    ) -> Result<Option<Ticket>, CacheError> {
+        if let Some(queued) = overlay.queued(table, key) {
+            return Ok(queued.value.is_some().then(|| Ticket::of_seq(queued.seq)));
+        }
+        Ok(self.db_get(table, key)?.map(|_| Ticket::COMMITTED))
     }
 
     /// The committed value of one key.
@@ -528,7 +656,8 @@ fn decode<T: DeserializeOwned>(bytes: &[u8], table: Table, key: &str) -> Option<
 impl JobCache for RedbJobCache {
     fn save_job(&self, job: &JobRecord) -> Result<(), CacheError> {
         let bytes = encode(job, || format!("job {}", job.jid))?;
-        self.put(Table::Jobs, job.jid.as_str().to_string(), Some(bytes))
+        self.put(Table::Jobs, job.jid.as_str().to_string(), Some(bytes))?;
+        Ok(())
     }
 
     fn get_job(&self, jid: &Jid) -> Result<Option<JobRecord>, CacheError> {
@@ -549,7 +678,7 @@ impl JobCache for RedbJobCache {
         jid: &Jid,
         minion: &MinionId,
         ret: ReturnRecord,
-    ) -> Result<(), CacheError> {
+    ) -> Result<Ticket, CacheError> {
         let key = return_key(jid, minion);
         let bytes = encode(&ret, || format!("return {key}"))?;
         self.put(Table::Returns, key, Some(bytes))
@@ -560,25 +689,29 @@ impl JobCache for RedbJobCache {
         jid: &Jid,
         minion: &MinionId,
         ret: ReturnRecord,
-    ) -> Result<bool, CacheError> {
+    ) -> Result<Added, CacheError> {
         let key = return_key(jid, minion);
         let bytes = encode(&ret, || format!("return {key}"))?;
         // Held across the check and the enqueue, so two copies of one return
         // racing each other cannot both count as the first.
         let mut overlay = self.overlay();
-        if overlay.get(Table::Returns, &key).is_some()
-            || self.db_get(Table::Returns, &key)?.is_some()
-        {
+        if let Some(ticket) = self.stored(&overlay, Table::Returns, &key)? {
             tracing::debug!("duplicate return from {minion} for {jid} dropped");
-            return Ok(false);
+            return Ok(Added {
+                first: false,
+                ticket,
+            });
         }
-        self.enqueue(&mut overlay, Table::Returns, key, Some(bytes))?;
-        Ok(true)
+        let ticket = self.enqueue(&mut overlay, Table::Returns, key, Some(bytes))?;
+        Ok(Added {
+            first: true,
+            ticket,
+        })
     }
 
-    fn has_return(&self, jid: &Jid, minion: &MinionId) -> Result<bool, CacheError> {
+    fn stored_return(&self, jid: &Jid, minion: &MinionId) -> Result<Option<Ticket>, CacheError> {
         let key = return_key(jid, minion);
-        Ok(self.get_raw(Table::Returns, &key)?.is_some())
+        self.stored(&self.overlay(), Table::Returns, &key)
     }
 
     fn returned_minions(&self, jid: &Jid) -> Result<Vec<String>, CacheError> {
@@ -621,7 +754,8 @@ impl JobCache for RedbJobCache {
 
     fn set_minion_data(&self, id: &MinionId, data: Value) -> Result<(), CacheError> {
         let bytes = encode(&data, || format!("data of minion {id}"))?;
-        self.put(Table::MinionData, id.as_str().to_string(), Some(bytes))
+        self.put(Table::MinionData, id.as_str().to_string(), Some(bytes))?;
+        Ok(())
     }
 
     fn minion_data(&self, id: &MinionId) -> Result<Option<Value>, CacheError> {
@@ -641,7 +775,8 @@ impl JobCache for RedbJobCache {
     }
 
     fn remove_minion_data(&self, id: &MinionId) -> Result<(), CacheError> {
-        self.put(Table::MinionData, id.as_str().to_string(), None)
+        self.put(Table::MinionData, id.as_str().to_string(), None)?;
+        Ok(())
     }
 
     fn flush(&self) -> Result<(), CacheError> {
@@ -653,6 +788,10 @@ impl JobCache for RedbJobCache {
             .map_err(|_| gone())?
             .map_err(CacheError::Writer)
     }
+
+    fn commits(&self) -> watch::Receiver<CommitState> {
+        self.committed.clone()
+    }
 }
 
 /// The background writer: batches queued writes into few commits.
@@ -660,7 +799,11 @@ struct Writer {
     db: Arc<Database>,
     overlay: Arc<Mutex<Overlay>>,
     commits: Arc<AtomicU64>,
+    /// What is committed, for requests waiting to acknowledge their writes.
+    published: watch::Sender<CommitState>,
     rx: Receiver<Msg>,
+    #[cfg(test)]
+    fail_commits: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// What ended the gathering of a batch.
@@ -684,6 +827,7 @@ impl Writer {
                 stopping = matches!(self.gather(&mut batch, &mut waiters), Gathered::Shutdown);
             }
             let result = self.commit(&batch);
+            self.publish(&batch, &result);
             match &result {
                 Ok(()) => {
                     failures = 0;
@@ -748,10 +892,32 @@ impl Writer {
         Gathered::Batch
     }
 
+    /// Tell the waiting requests how the commit of `batch` went. Batches
+    /// commit in acceptance order and a failed one is retried whole (with
+    /// later writes added), so a committed batch commits everything up to
+    /// its last write.
+    fn publish(&self, batch: &[Write], result: &Result<(), String>) {
+        let Some(last) = batch.last().map(|w| Ticket::of_seq(w.seq)) else {
+            return;
+        };
+        self.published.send_modify(|state| match result {
+            Ok(()) => state.committed = state.committed.max(last),
+            Err(e) => {
+                state.failures += 1;
+                state.failed_through = last;
+                state.reason.clone_from(e);
+            }
+        });
+    }
+
     /// Apply `batch` in one durable transaction.
     fn commit(&self, batch: &[Write]) -> Result<(), String> {
         if batch.is_empty() {
             return Ok(());
+        }
+        #[cfg(test)]
+        if self.fail_commits.load(Ordering::Relaxed) {
+            return Err("injected commit failure".into());
         }
         self.try_commit(batch).map_err(|e| e.to_string())?;
         self.commits.fetch_add(1, Ordering::Relaxed);
@@ -947,7 +1113,12 @@ mod tests {
         let n = 1000;
         for i in 0..n {
             let id = minion(&format!("m{i:04}"));
-            assert!(cache.add_return(&jid, &id, ret(json!(i))).expect("add"));
+            assert!(
+                cache
+                    .add_return(&jid, &id, ret(json!(i)))
+                    .expect("add")
+                    .first
+            );
         }
         // Visible before any flush, through the overlay.
         let got = cache.returns(&jid).expect("returns");
@@ -964,13 +1135,93 @@ mod tests {
         assert!(cache.returns(&jid_at(T0 + 1)).expect("returns").is_empty());
         let who = cache.returned_minions(&jid).expect("returned");
         assert_eq!((who.len(), who[42].as_str()), (n, "m0042"));
-        assert!(cache.has_return(&jid, &minion("m0999")).expect("has"));
-        assert!(!cache.has_return(&jid, &minion("m1000")).expect("has"));
+        let stored = |jid: &Jid, id: &str| cache.stored_return(jid, &minion(id)).expect("stored");
+        assert_eq!(stored(&jid, "m0999"), Some(Ticket::COMMITTED));
+        assert_eq!(stored(&jid, "m1000"), None);
+        assert_eq!(stored(&jid_at(T0 + 1), "m0001"), None);
+    }
+
+    /// Once its ticket is committed a return is in the database, not only
+    /// in the overlay; and waiting for tickets forces no commit: a crowd of
+    /// returns shares a few.
+    #[tokio::test]
+    async fn an_acknowledged_return_is_on_disk_and_returns_share_commits() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = open(&dir);
+        let jid = jid_at(T0);
+        let n = 500;
+        let tickets: Vec<Ticket> = (0..n)
+            .map(|i| {
+                let id = minion(&format!("m{i:04}"));
+                cache.store_return(&jid, &id, ret(json!(i))).expect("store")
+            })
+            .collect();
+        let waits = tickets.iter().map(|t| committed(cache.commits(), *t));
+        for result in futures::future::join_all(waits).await {
+            result.expect("committed");
+        }
+        for i in [0, 42, n - 1] {
+            assert!(
+                cache.return_on_disk(&jid, &minion(&format!("m{i:04}"))),
+                "m{i:04}"
+            );
+        }
+        let commits = cache.commit_count();
         assert!(
-            !cache
-                .has_return(&jid_at(T0 + 1), &minion("m0001"))
-                .expect("has")
+            commits <= 3,
+            "{commits} commits for {n} acknowledged returns"
         );
+        assert_eq!(
+            cache.stored_return(&jid, &minion("m0042")).expect("stored"),
+            Some(Ticket::COMMITTED)
+        );
+    }
+
+    /// A return accepted while commits fail is not promised: the wait for
+    /// its ticket fails. It stays queued and readable, and once commits work
+    /// again the same ticket is met.
+    #[tokio::test]
+    async fn a_return_is_not_promised_while_commits_fail() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = open(&dir);
+        let jid = jid_at(T0);
+        cache.fail_commits(true);
+        let ticket = cache
+            .store_return(&jid, &minion("web1"), ret(json!(true)))
+            .expect("queued");
+        let refused = committed(cache.commits(), ticket).await;
+        assert!(matches!(refused, Err(CacheError::Commit(_))), "{refused:?}");
+        assert!(!cache.return_on_disk(&jid, &minion("web1")));
+        assert_eq!(
+            cache.stored_return(&jid, &minion("web1")).expect("stored"),
+            Some(ticket),
+            "still queued, with the same ticket"
+        );
+        cache.fail_commits(false);
+        committed(cache.commits(), ticket)
+            .await
+            .expect("committed once the disk works again");
+        assert!(cache.return_on_disk(&jid, &minion("web1")));
+    }
+
+    /// A writer that has stopped takes no write, and nobody waits on it.
+    #[tokio::test]
+    async fn a_stopped_writer_refuses_writes_and_waits() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = open(&dir);
+        let jid = jid_at(T0);
+        let ticket = cache
+            .store_return(&jid, &minion("web1"), ret(json!(1)))
+            .expect("store");
+        cache.stop_writer();
+        committed(cache.commits(), ticket)
+            .await
+            .expect("committed at the stop");
+        let refused = cache.store_return(&jid, &minion("web2"), ret(json!(2)));
+        assert!(matches!(refused, Err(CacheError::Writer(_))), "{refused:?}");
+        let never = Ticket::of_seq(99);
+        let refused = committed(cache.commits(), never).await;
+        assert!(matches!(refused, Err(CacheError::Writer(_))), "{refused:?}");
     }
 
     #[test]
@@ -982,17 +1233,20 @@ mod tests {
             cache
                 .add_return(&jid, &web1, ret(json!(true)))
                 .expect("first")
+                .first
         );
         assert!(
             !cache
                 .add_return(&jid, &web1, ret(json!("replayed")))
                 .expect("queued dup")
+                .first
         );
         cache.flush().expect("flush");
         assert!(
             !cache
                 .add_return(&jid, &web1, ret(json!("replayed")))
                 .expect("stored dup")
+                .first
         );
         assert_eq!(
             cache.returns(&jid).expect("returns")["web1"].ret,
@@ -1003,6 +1257,7 @@ mod tests {
             cache
                 .add_return(&jid_at(T0 + 1), &web1, ret(json!(1)))
                 .expect("other job")
+                .first
         );
     }
 
@@ -1013,7 +1268,14 @@ mod tests {
         let (jid, web1) = (jid_at(T0), minion("web1"));
         let firsts: usize = std::thread::scope(|s| {
             let handles: Vec<_> = (0..8)
-                .map(|_| s.spawn(|| cache.add_return(&jid, &web1, ret(json!(1))).expect("add")))
+                .map(|_| {
+                    s.spawn(|| {
+                        cache
+                            .add_return(&jid, &web1, ret(json!(1)))
+                            .expect("add")
+                            .first
+                    })
+                })
                 .collect();
             handles
                 .into_iter()
@@ -1048,6 +1310,7 @@ mod tests {
             !cache
                 .add_return(&jid, &minion("web1"), ret(json!(2)))
                 .expect("dup after restart")
+                .first
         );
         assert_eq!(
             cache.minion_data(&minion("web1")).expect("data"),
@@ -1185,7 +1448,12 @@ mod tests {
                 s.spawn(move || {
                     for i in 0..100 {
                         let id = minion(&format!("t{t}m{i}"));
-                        assert!(cache.add_return(&jid, &id, ret(json!(i))).expect("add"));
+                        assert!(
+                            cache
+                                .add_return(&jid, &id, ret(json!(i)))
+                                .expect("add")
+                                .first
+                        );
                     }
                 });
             }

@@ -143,6 +143,17 @@ impl JobInFlight {
         }
         ReturnVerdict::First
     }
+
+    /// Un-count `minion`'s return: its first copy could not be stored, so
+    /// the copy the minion sends again is the first. (A return that
+    /// completed the job cannot be un-counted; the job cache answers for it,
+    /// see the return path.)
+    pub fn forget_return(&self, minion: &str) {
+        let mut progress = self.progress.lock().unwrap_or_else(|p| p.into_inner());
+        if let Progress::Open { returned, .. } = &mut *progress {
+            returned.remove(minion);
+        }
+    }
 }
 
 /// The most recent jobs, so returns are checked and stored without reading
@@ -416,6 +427,17 @@ mod in_flight_tests {
         assert_eq!(job.record_return("a"), Duplicate);
         assert_eq!(job.record_return("z"), First, "any minion may match");
         assert_eq!(job.record_return("c"), AfterCompletion { exact: false });
+    }
+
+    #[test]
+    fn a_forgotten_return_counts_as_the_first_again() {
+        use ReturnVerdict::*;
+        let ids: HashSet<String> = ["a".to_string(), "b".to_string()].into();
+        let job = JobInFlight::new("root".into(), target("a,b", TargetType::List), Some(ids), 0);
+        assert_eq!(job.record_return("a"), First);
+        job.forget_return("a");
+        assert_eq!(job.record_return("a"), First, "not a duplicate");
+        assert_eq!(job.record_return("a"), Duplicate);
     }
 
     #[test]

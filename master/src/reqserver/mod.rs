@@ -153,7 +153,16 @@ fn dispatch_session(
         Ok((minion, req)) => {
             let (master, send, peer) = (master.clone(), send.clone(), peer.clone());
             tokio::spawn(async move {
-                let body = handle_request(&master, &minion, req.body).await;
+                let (body, permit) = match handle_request(&master, &minion, req.body).await {
+                    returns::Acknowledgement::Now(reply) => (reply, Some(permit)),
+                    // Waiting for the job cache's commit is not work: holding
+                    // the permit through it would let the commit rate pace
+                    // every request.
+                    waiting => {
+                        drop(permit);
+                        (waiting.settle().await, None)
+                    }
+                };
                 let reply = SessionReply {
                     req_id: req.req_id,
                     body,
@@ -182,10 +191,14 @@ fn dispatch_session(
 
 /// Handle one authenticated request from `minion` with the handler of its
 /// kind. Every variant is matched: there is no dispatch by a name that came
-/// off the wire.
-async fn handle_request(master: &Master, minion: &MinionId, req: Request) -> Reply {
+/// off the wire. A return is acknowledged once the job cache has committed it.
+async fn handle_request(
+    master: &Master,
+    minion: &MinionId,
+    req: Request,
+) -> returns::Acknowledgement {
     let jobs = returns::JobLookup::of(master);
-    match req {
+    let reply = match req {
         Request::Ping => publication::ping(&master.publisher, minion),
         Request::GetPublishKey => publication::publish_key(&master.publisher, minion),
         Request::CatchUp {
@@ -199,11 +212,13 @@ async fn handle_request(master: &Master, minion: &MinionId, req: Request) -> Rep
                 .heartbeat(minion, jids)
                 .await
         }
-        Request::Return(ret) => returns::ReturnPath::of(master, jobs).ret(minion, ret).await,
+        Request::Return(ret) => {
+            return returns::ReturnPath::of(master, jobs).ret(minion, ret).await;
+        }
         Request::ScheduleReturn { schedule, ret } => {
-            returns::ReturnPath::of(master, jobs)
+            return returns::ReturnPath::of(master, jobs)
                 .schedule_return(minion, schedule, ret)
-                .await
+                .await;
         }
         Request::Event { tag, data } => events::fire(&master.bus, minion, tag, data),
         Request::MinionData { grains } => {
@@ -241,19 +256,22 @@ async fn handle_request(master: &Master, minion: &MinionId, req: Request) -> Rep
             offset,
             len,
         } => files::chunk(&master.fileserver, saltenv, path, offset, len).await,
-    }
+    };
+    returns::Acknowledgement::Now(reply)
 }
 
-/// Send a reply. The request's `permit` is held while the send goes
-/// through at once (which also paces the loop that reads requests), and
-/// given back if the peer's queue makes it wait: a minion that stops reading
-/// its replies must not hold permits and stall everyone else's requests.
+/// Send a reply. The request's `permit` (if it still holds one) is held
+/// while the send goes through at once (which also paces the loop that
+/// reads requests), and given back if the peer's queue makes it wait: a
+/// minion that stops reading its replies must not hold permits and stall
+/// everyone else's requests.
 async fn reply_to(
     send: &RouterSendHalf,
     peer: Bytes,
     frame: &MasterFrame,
-    permit: OwnedSemaphorePermit,
+    permit: impl Into<Option<OwnedSemaphorePermit>>,
 ) {
+    let permit = permit.into();
     let Ok(body) = encode(frame) else {
         tracing::warn!("cannot encode a reply");
         return;

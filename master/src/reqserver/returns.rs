@@ -1,20 +1,66 @@
 //! The return path: a minion's job returns (for jobs the master published,
 //! and for the jobs of its own scheduler), stored in the job cache and fired
 //! as Salt's `salt/job/<jid>/ret/<id>` events.
+//!
+//! A minion drops a return from its outbox once the master says `Ok`, so the
+//! master says it only once the return is committed: a handler queues the
+//! write and answers with an [`Acknowledgement`] that waits for the batch
+//! holding it (no commit of its own, see `job_cache`). A return the cache
+//! cannot commit is answered with `CACHE_UNAVAILABLE`, which the minion takes
+//! as "send it again later".
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use brine_common::event::tags;
 use brine_common::ids::{Jid, MinionId};
 use brine_common::target::{Target, TargetType};
 use brine_common::wire::{JobReturn, Reply, TargetSpec};
 use serde_json::{Value, json};
+use tokio::sync::watch;
 
 use super::cache_unavailable;
 use crate::bus::{BusEvent, EventBus};
 use crate::daemon::Master;
-use crate::job_cache::{CacheError, JobCache, JobRecord, ReturnRecord};
+use crate::job_cache::{
+    CacheError, CommitState, JobCache, JobRecord, ReturnRecord, Ticket, committed,
+};
 use crate::jobs::{InFlight, JobInFlight, ReturnVerdict};
+
+/// The longest a reply waits for the job cache's commit before it says the
+/// cache is unavailable (a commit normally lands within tens of
+/// milliseconds; a minion waits 30 s for an answer before it sends again).
+const COMMIT_WAIT: Duration = Duration::from_secs(10);
+
+/// A handler's answer: a reply to send now, or `Ok` to send once the job
+/// cache has committed the write it acknowledges.
+pub(super) enum Acknowledgement {
+    Now(Reply),
+    OnceCommitted(Ticket, watch::Receiver<CommitState>),
+}
+
+impl Acknowledgement {
+    fn once_committed(cache: &dyn JobCache, ticket: Ticket) -> Self {
+        Acknowledgement::OnceCommitted(ticket, cache.commits())
+    }
+
+    /// The reply to send: `Ok` only once what it acknowledges is on disk,
+    /// otherwise the refusal that asks the minion to try again later.
+    pub(super) async fn settle(self) -> Reply {
+        let (ticket, commits) = match self {
+            Acknowledgement::Now(reply) => return reply,
+            Acknowledgement::OnceCommitted(ticket, commits) => (ticket, commits),
+        };
+        match tokio::time::timeout(COMMIT_WAIT, committed(commits, ticket)).await {
+            Ok(Ok(())) => Reply::Ok,
+            Ok(Err(e)) => cache_failure(e),
+            Err(_) => {
+                tracing::error!("job cache: no commit within {COMMIT_WAIT:?}");
+                cache_unavailable()
+            }
+        }
+    }
+}
 
 /// Finds a job the master published: in memory if recent, otherwise read
 /// back from the job cache.
@@ -112,65 +158,105 @@ impl<'a> ReturnPath<'a> {
     }
 
     /// Store a return (only for a job the master published) and fire its event.
-    pub(super) async fn ret(&self, minion: &MinionId, ret: JobReturn) -> Reply {
+    pub(super) async fn ret(&self, minion: &MinionId, ret: JobReturn) -> Acknowledgement {
         let jid = ret.jid.clone();
         let job = match self.jobs.find(&jid).await {
             Ok(job) => job,
-            Err(reason) => return Reply::Refused { reason },
+            Err(reason) => return Acknowledgement::Now(Reply::Refused { reason }),
         };
         match job.record_return(minion.as_str()) {
             ReturnVerdict::First => {}
             // A re-sent return (after a reconnect) is acknowledged again, not stored again.
-            ReturnVerdict::Duplicate => return Reply::Ok,
+            ReturnVerdict::Duplicate => return self.resent(&jid, minion).await,
             // A minion the job was not for has nothing to return (and must not
             // feed a reactor a `salt/job/<jid>/ret/<id>` event).
-            ReturnVerdict::NotTargeted => return not_targeted(&jid, minion),
+            ReturnVerdict::NotTargeted => return Acknowledgement::Now(not_targeted(&jid, minion)),
             ReturnVerdict::AfterCompletion { exact } => {
                 return self.late_return(minion, ret, &job.user, exact).await;
             }
         }
         let record = ReturnRecord::from_return(&ret);
         let event = return_event(&ret, minion, &job.user, None, &record.stamp);
-        if let Err(e) = self.jobs.cache.store_return(&jid, minion, record) {
-            return cache_failure(e);
+        match self.jobs.cache.store_return(&jid, minion, record) {
+            Ok(ticket) => {
+                self.bus.fire_packed(event);
+                Acknowledgement::once_committed(self.jobs.cache.as_ref(), ticket)
+            }
+            Err(e) => {
+                // Nothing was stored: the copy the minion sends again is the first.
+                job.forget_return(minion.as_str());
+                Acknowledgement::Now(cache_failure(e))
+            }
         }
-        self.bus.fire_packed(event);
-        Reply::Ok
+    }
+
+    /// A copy of a return the job in memory has counted already: `Ok` once
+    /// the first copy is committed. A first copy not in the job cache yet
+    /// (its own request is storing it this instant) is not promised: the
+    /// minion sends it again.
+    async fn resent(&self, jid: &Jid, minion: &MinionId) -> Acknowledgement {
+        let (cache, jid, id) = (self.cache(), jid.clone(), minion.clone());
+        match tokio::task::spawn_blocking(move || cache.stored_return(&jid, &id)).await {
+            Ok(Ok(Some(ticket))) => {
+                Acknowledgement::once_committed(self.jobs.cache.as_ref(), ticket)
+            }
+            Ok(Ok(None)) | Err(_) => Acknowledgement::Now(cache_unavailable()),
+            Ok(Err(e)) => Acknowledgement::Now(cache_failure(e)),
+        }
     }
 
     /// A return for a job whose expected minions have all returned: usually a
     /// re-sent one, which the job cache recognises. Otherwise the minion was not
-    /// expected: refused for an exact target, stored for any other (a minion
-    /// whose grains changed since the master last saw them still matches).
+    /// expected: refused for an exact target unless the job's record lists it
+    /// (its first copy completed the job but could not be stored), stored for
+    /// any other (a minion whose grains changed since the master last saw
+    /// them still matches).
     async fn late_return(
         &self,
         minion: &MinionId,
         ret: JobReturn,
         user: &str,
         exact: bool,
-    ) -> Reply {
+    ) -> Acknowledgement {
         let (cache, jid, id) = (self.cache(), ret.jid.clone(), minion.clone());
         let record = ReturnRecord::from_return(&ret);
         let event = return_event(&ret, minion, user, None, &record.stamp);
         let late = tokio::task::spawn_blocking(move || {
             if exact {
-                let had = cache.has_return(&jid, &id)?;
-                Ok(if had { Late::Resent } else { Late::NotTargeted })
-            } else {
-                let new = cache.add_return(&jid, &id, record)?;
-                Ok(if new { Late::Stored } else { Late::Resent })
+                if let Some(ticket) = cache.stored_return(&jid, &id)? {
+                    return Ok(Late::Resent(ticket));
+                }
+                let listed = cache
+                    .get_job(&jid)?
+                    .is_some_and(|job| job.minions.contains(&id));
+                if !listed {
+                    return Ok(Late::NotTargeted);
+                }
             }
+            cache.add_return(&jid, &id, record).map(Late::from)
         })
         .await;
+        self.answer_late(late, event, &ret.jid, minion)
+    }
+
+    /// The answer to a return the job cache had the last word on.
+    fn answer_late(
+        &self,
+        late: Result<Result<Late, CacheError>, tokio::task::JoinError>,
+        event: BusEvent,
+        jid: &Jid,
+        minion: &MinionId,
+    ) -> Acknowledgement {
+        let cache = self.jobs.cache.as_ref();
         match late {
-            Ok(Ok(Late::Resent)) => Reply::Ok,
-            Ok(Ok(Late::Stored)) => {
+            Ok(Ok(Late::Resent(ticket))) => Acknowledgement::once_committed(cache, ticket),
+            Ok(Ok(Late::Stored(ticket))) => {
                 self.bus.fire_packed(event);
-                Reply::Ok
+                Acknowledgement::once_committed(cache, ticket)
             }
-            Ok(Ok(Late::NotTargeted)) => not_targeted(&ret.jid, minion),
-            Ok(Err(e)) => cache_failure(e),
-            Err(_) => cache_unavailable(),
+            Ok(Ok(Late::NotTargeted)) => Acknowledgement::Now(not_targeted(jid, minion)),
+            Ok(Err(e)) => Acknowledgement::Now(cache_failure(e)),
+            Err(_) => Acknowledgement::Now(cache_unavailable()),
         }
     }
 
@@ -184,12 +270,12 @@ impl<'a> ReturnPath<'a> {
         minion: &MinionId,
         schedule: String,
         ret: JobReturn,
-    ) -> Reply {
+    ) -> Acknowledgement {
         let jid = ret.jid.clone();
         if !jid.as_str().contains('_') {
-            return Reply::Refused {
+            return Acknowledgement::Now(Reply::Refused {
                 reason: format!("scheduled job {jid} needs a minion-made jid"),
-            };
+            });
         }
         let record = scheduled_job_record(minion, &ret);
         let (cache, stored) = (self.cache(), ReturnRecord::from_return(&ret));
@@ -200,31 +286,25 @@ impl<'a> ReturnPath<'a> {
                 // Its job is recorded: a re-sent return, stored only if the
                 // first copy's never was.
                 Some(existing) if existing == record => {
-                    if !cache.add_return(&record.jid, &id, stored)? {
-                        return Ok(Late::Resent);
-                    }
+                    cache.add_return(&record.jid, &id, stored).map(Late::from)
                 }
-                Some(_) => return Ok(Late::NotTargeted),
+                Some(_) => Ok(Late::NotTargeted),
                 None => {
                     cache.save_job(&record)?;
-                    cache.store_return(&record.jid, &id, stored)?;
+                    // Its ticket covers the job record, accepted before it.
+                    cache
+                        .store_return(&record.jid, &id, stored)
+                        .map(Late::Stored)
                 }
             }
-            cache.flush().map(|()| Late::Stored)
         })
         .await;
-        match saved {
-            Ok(Ok(Late::Stored)) => {
-                self.bus.fire_packed(event);
-                Reply::Ok
-            }
-            Ok(Ok(Late::Resent)) => Reply::Ok,
-            Ok(Ok(Late::NotTargeted)) => Reply::Refused {
+        if let Ok(Ok(Late::NotTargeted)) = saved {
+            return Acknowledgement::Now(Reply::Refused {
                 reason: format!("job {jid} is not a scheduled job of {minion}"),
-            },
-            Ok(Err(e)) => cache_failure(e),
-            Err(_) => cache_unavailable(),
+            });
         }
+        self.answer_late(saved, event, &jid, minion)
     }
 }
 
@@ -244,11 +324,22 @@ fn scheduled_job_record(minion: &MinionId, ret: &JobReturn) -> JobRecord {
 }
 
 /// What a return the job cache has the last word on (one after its job's
-/// completion, or a scheduled one) turned out to be.
+/// completion, or a scheduled one) turned out to be, with the ticket of the
+/// stored return's write.
 enum Late {
-    Resent,
-    Stored,
+    Resent(Ticket),
+    Stored(Ticket),
     NotTargeted,
+}
+
+impl From<crate::job_cache::Added> for Late {
+    fn from(added: crate::job_cache::Added) -> Self {
+        if added.first {
+            Late::Stored(added.ticket)
+        } else {
+            Late::Resent(added.ticket)
+        }
+    }
 }
 
 pub(super) fn not_targeted(jid: &Jid, minion: &MinionId) -> Reply {
@@ -346,9 +437,25 @@ mod tests {
         .expect("target")
     }
 
+    /// The job record of a `test.ping` for web1 only.
+    fn web1_job_record() -> JobRecord {
+        JobRecord {
+            jid: jid(),
+            fun: "test.ping".into(),
+            arg: Vec::new(),
+            kwarg: Default::default(),
+            tgt: json!("web1"),
+            tgt_type: TargetType::List,
+            user: "root".into(),
+            minions: vec![id("web1")],
+        }
+    }
+
     /// A job cache, the jobs in memory and the bus: all the return path uses.
     struct Parts {
         _dir: tempfile::TempDir,
+        /// The cache itself, for its test switches.
+        redb: Arc<RedbJobCache>,
         cache: Arc<dyn JobCache>,
         in_flight: InFlight,
         bus: EventBus,
@@ -357,13 +464,25 @@ mod tests {
     impl Parts {
         fn new() -> Self {
             let dir = tempfile::tempdir().expect("dir");
-            let cache = RedbJobCache::open(dir.path().join("jobs.redb")).expect("cache");
+            let redb = Arc::new(RedbJobCache::open(dir.path().join("jobs.redb")).expect("cache"));
             Parts {
                 _dir: dir,
-                cache: Arc::new(cache),
+                cache: redb.clone(),
+                redb,
                 in_flight: InFlight::default(),
                 bus: EventBus::new(),
             }
+        }
+
+        /// A job in memory for exactly the minions `ids`.
+        fn exact_job(&self, ids: &[&str]) -> Arc<JobInFlight> {
+            let job = JobInFlight::new(
+                "root".into(),
+                target(&ids.join(","), TargetType::List),
+                Some(ids.iter().map(|i| i.to_string()).collect()),
+                0,
+            );
+            self.in_flight.insert(jid(), job)
         }
 
         fn path(&self) -> ReturnPath<'_> {
@@ -386,6 +505,11 @@ mod tests {
         }
     }
 
+    /// The answer to `minion`'s return for `job`, once it is settled.
+    async fn answer(path: &ReturnPath<'_>, minion: &str, job: &Jid) -> Reply {
+        path.ret(&id(minion), job_return(job)).await.settle().await
+    }
+
     fn refused(reply: &Reply) -> Option<&str> {
         match reply {
             Reply::Refused { reason } => Some(reason),
@@ -400,25 +524,18 @@ mod tests {
     async fn a_return_is_stored_and_fired_once_and_only_from_a_target() {
         let parts = Parts::new();
         let mut events = parts.bus.subscribe();
-        let ids = ["web1".to_string(), "web2".to_string()].into();
-        let job = JobInFlight::new(
-            "root".into(),
-            target("web1,web2", TargetType::List),
-            Some(ids),
-            0,
-        );
-        parts.in_flight.insert(jid(), job);
+        parts.exact_job(&["web1", "web2"]);
         let path = parts.path();
 
-        let reply = path.ret(&id("web1"), job_return(&jid())).await;
+        let reply = answer(&path, "web1", &jid()).await;
         assert!(matches!(reply, Reply::Ok), "{reply:?}");
         let event = events.try_recv().expect("a return event").unpack();
         assert_eq!(event.tag, format!("salt/job/{}/ret/web1", jid()));
         assert_eq!(event.data["user"], json!("root"));
 
-        let reply = path.ret(&id("web1"), job_return(&jid())).await;
+        let reply = answer(&path, "web1", &jid()).await;
         assert!(matches!(reply, Reply::Ok), "a re-sent return: {reply:?}");
-        let reply = path.ret(&id("db1"), job_return(&jid())).await;
+        let reply = answer(&path, "db1", &jid()).await;
         let reason = refused(&reply).expect("refused");
         assert!(reason.contains("was not for db1"), "{reason}");
         assert!(events.try_recv().is_err(), "no second event, none for db1");
@@ -449,10 +566,10 @@ mod tests {
         parts.cache.flush().expect("flush");
         let path = parts.path();
 
-        let reply = path.ret(&id("web2"), job_return(&jid())).await;
+        let reply = answer(&path, "web2", &jid()).await;
         assert!(matches!(reply, Reply::Ok), "{reply:?}");
         assert!(parts.in_flight.get(&jid()).is_some(), "now in memory");
-        let reply = path.ret(&id("web1"), job_return(&jid())).await;
+        let reply = answer(&path, "web1", &jid()).await;
         assert!(
             matches!(reply, Reply::Ok),
             "re-sent after the restart: {reply:?}"
@@ -460,7 +577,7 @@ mod tests {
         assert_eq!(parts.stored(&jid()), ["web1", "web2"]);
 
         let unknown = Jid::parse("20261122063000999999").expect("jid");
-        let reply = path.ret(&id("web1"), job_return(&unknown)).await;
+        let reply = answer(&path, "web1", &unknown).await;
         assert_eq!(refused(&reply), Some(format!("no job {unknown}").as_str()));
     }
 
@@ -489,11 +606,11 @@ mod tests {
         parts.in_flight.insert(grain_jid.clone(), by_grain);
         let path = parts.path();
         for job in [jid(), grain_jid.clone()] {
-            let reply = path.ret(&id("web1"), job_return(&job)).await;
+            let reply = answer(&path, "web1", &job).await;
             assert!(matches!(reply, Reply::Ok), "{reply:?}");
             assert!(events.try_recv().is_ok(), "the first return is fired");
             // Both jobs are complete now: the job cache answers.
-            let reply = path.ret(&id("web1"), job_return(&job)).await;
+            let reply = answer(&path, "web1", &job).await;
             assert!(matches!(reply, Reply::Ok), "re-sent: {reply:?}");
             assert!(events.try_recv().is_err(), "a re-sent return fires nothing");
             assert_eq!(parts.stored(&job), ["web1"]);
@@ -502,25 +619,14 @@ mod tests {
         // A restarted master knows only what the job cache holds.
         let restarted = Parts {
             _dir: tempfile::tempdir().expect("dir"),
+            redb: parts.redb.clone(),
             cache: parts.cache.clone(),
             in_flight: InFlight::default(),
             bus: EventBus::new(),
         };
         let mut events = restarted.bus.subscribe();
-        parts
-            .cache
-            .save_job(&JobRecord {
-                jid: jid(),
-                fun: "test.ping".into(),
-                arg: Vec::new(),
-                kwarg: Default::default(),
-                tgt: json!("web1"),
-                tgt_type: TargetType::List,
-                user: "root".into(),
-                minions: vec![id("web1")],
-            })
-            .expect("save");
-        let reply = restarted.path().ret(&id("web1"), job_return(&jid())).await;
+        parts.cache.save_job(&web1_job_record()).expect("save");
+        let reply = answer(&restarted.path(), "web1", &jid()).await;
         assert!(
             matches!(reply, Reply::Ok),
             "re-sent after a restart: {reply:?}"
@@ -543,6 +649,8 @@ mod tests {
 
         let reply = path
             .schedule_return(&id("web1"), "nightly".into(), job_return(&own))
+            .await
+            .settle()
             .await;
         assert!(matches!(reply, Reply::Ok), "{reply:?}");
         let event = events.try_recv().expect("an event");
@@ -555,18 +663,88 @@ mod tests {
 
         let reply = path
             .schedule_return(&id("web1"), "nightly".into(), job_return(&own))
+            .await
+            .settle()
             .await;
         assert!(matches!(reply, Reply::Ok), "re-sent: {reply:?}");
         assert!(events.try_recv().is_err(), "a re-sent return fires nothing");
         assert_eq!(parts.stored(&own), ["web1"]);
         let reply = path
             .schedule_return(&id("web2"), "nightly".into(), job_return(&own))
+            .await
+            .settle()
             .await;
         assert!(refused(&reply).is_some_and(|r| r.contains("not a scheduled job of web2")));
         let reply = path
             .schedule_return(&id("web1"), "nightly".into(), job_return(&jid()))
+            .await
+            .settle()
             .await;
         assert!(refused(&reply).is_some_and(|r| r.contains("minion-made jid")));
+    }
+
+    /// `Ok` means committed: a return accepted while commits fail is refused
+    /// with the answer that makes the minion send it again (its event is
+    /// fired, it is stored and readable); the copy sent once the disk works
+    /// again is acknowledged, on disk, and fired no second time.
+    #[tokio::test]
+    async fn a_return_is_acknowledged_only_once_committed() {
+        let parts = Parts::new();
+        let mut events = parts.bus.subscribe();
+        parts.exact_job(&["web1"]);
+        let path = parts.path();
+        parts.redb.fail_commits(true);
+        let reply = answer(&path, "web1", &jid()).await;
+        assert_eq!(refused(&reply), Some(brine_common::wire::CACHE_UNAVAILABLE));
+        assert!(!parts.redb.return_on_disk(&jid(), &id("web1")));
+        assert!(events.try_recv().is_ok(), "fired when first stored");
+
+        parts.redb.fail_commits(false);
+        let reply = answer(&path, "web1", &jid()).await;
+        assert!(matches!(reply, Reply::Ok), "{reply:?}");
+        assert!(
+            parts.redb.return_on_disk(&jid(), &id("web1")),
+            "on disk when acknowledged"
+        );
+        assert!(events.try_recv().is_err(), "not fired again");
+        assert_eq!(parts.stored(&jid()), ["web1"]);
+    }
+
+    /// A return the job cache cannot take (its writer is gone) is refused
+    /// with the answer that makes the minion send it again, fires nothing,
+    /// and is not counted: the next copy is the first, not a duplicate.
+    #[tokio::test]
+    async fn a_return_that_cannot_be_stored_is_refused_and_not_counted() {
+        let parts = Parts::new();
+        let mut events = parts.bus.subscribe();
+        let job = parts.exact_job(&["web1", "web2"]);
+        parts.redb.stop_writer();
+        let reply = answer(&parts.path(), "web1", &jid()).await;
+        assert_eq!(refused(&reply), Some(brine_common::wire::CACHE_UNAVAILABLE));
+        assert!(events.try_recv().is_err(), "nothing fired");
+        assert_eq!(job.record_return("web1"), ReturnVerdict::First);
+    }
+
+    /// The return that completed an exact job but could not be stored comes
+    /// again: the job's record lists the minion, so it is stored and fired,
+    /// not refused as a minion the job was not for.
+    #[tokio::test]
+    async fn a_completing_return_that_was_not_stored_is_taken_when_sent_again() {
+        let parts = Parts::new();
+        let mut events = parts.bus.subscribe();
+        parts.cache.save_job(&web1_job_record()).expect("save");
+        // Counted (the job is complete), never stored.
+        assert_eq!(
+            parts.exact_job(&["web1"]).record_return("web1"),
+            ReturnVerdict::First
+        );
+        let path = parts.path();
+        let reply = answer(&path, "web1", &jid()).await;
+        assert!(matches!(reply, Reply::Ok), "{reply:?}");
+        assert!(parts.redb.return_on_disk(&jid(), &id("web1")));
+        assert!(events.try_recv().is_ok(), "fired");
+        let reply = answer(&path, "db1", &jid()).await;
+        assert!(refused(&reply).is_some_and(|r| r.contains("was not for db1")));
     }
 
     /// The packed event holds what Salt's return event holds.
