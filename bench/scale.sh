@@ -35,6 +35,9 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 now_ms() { date +%s%3N; }
+# The master's CPU seconds so far (user + system).
+clk=$(getconf CLK_TCK)
+master_cpu() { awk -v c="$clk" '{ printf "%.1f", ($14 + $15) / c }' "/proc/$master_pid/stat"; }
 ret_port=$(free_port)
 pub_port=$(free_port)
 
@@ -80,7 +83,8 @@ for p in $(seq "$procs"); do
   done
 done
 auth_ms=$(( $(now_ms) - start ))
-echo "minions authenticated: $n in $(( auth_ms / 1000 )).$(( auth_ms % 1000 / 100 )) s ($procs swarm processes)"
+cpu_auth=$(master_cpu)
+echo "minions authenticated: $n in $(( auth_ms / 1000 )).$(( auth_ms % 1000 / 100 )) s ($procs swarm processes); master ${cpu_auth} CPU s so far"
 
 # Let the start-up traffic (grains reports, start events) settle.
 sleep 2
@@ -116,6 +120,11 @@ read -r gms gret < <(ping_once -C 'G@role:r0' test.ping)
 echo "grain-targeted test.ping (role:r0, 10%): ${gms} ms, $gret/$(( n / 10 )) returned"
 
 # 20 jobs to everyone at once; each brine waits for all of its returns.
+cpu_before_burst=$(master_cpu)
+# BRINE_SCALE_PERF=<file>: profile the master during the burst (perf record).
+if [[ -n "${BRINE_SCALE_PERF:-}" ]]; then
+  perf record -F 999 -g -p "$master_pid" -o "$BRINE_SCALE_PERF" 2>/dev/null & perf_pid=$!; pids+=("$perf_pid")
+fi
 t0=$(now_ms)
 for j in $(seq 20); do
   "$bin/brine" -c "$work/master" -t 30 --out txt '*' test.ping > "$work/burst.$j" 2>/dev/null &
@@ -124,17 +133,17 @@ for p in $(jobs -p); do
   [[ " ${pids[*]} " == *" $p "* ]] || wait "$p" 2>/dev/null || true
 done
 t1=$(now_ms)
+[[ -n "${perf_pid:-}" ]] && { kill -INT "$perf_pid"; wait "$perf_pid" || true; }
 burst_returns=$(cat "$work"/burst.* | grep -c ': True$' || true)
 burst_ms=$(( t1 - t0 ))
 echo "20 jobs x $n minions: $burst_returns/$(( 20 * n )) returns in ${burst_ms} ms = $(( burst_returns * 1000 / (burst_ms > 0 ? burst_ms : 1) )) returns/s"
 
-clk=$(getconf CLK_TCK)
-read -r utime stime < <(awk '{print $14, $15}' "/proc/$master_pid/stat")
-cpu=$(awk -v u="$utime" -v s="$stime" -v c="$clk" 'BEGIN { printf "%.1f", (u + s) / c }')
+cpu=$(master_cpu)
+cpu_burst=$(awk -v a="$cpu_before_burst" -v b="$cpu" 'BEGIN { printf "%.1f", b - a }')
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$master_pid/status")
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$master_pid/status")
 swarm_rss=$(swarm_rss_kib)
-echo "master: ${cpu} CPU s, peak RSS $(( hwm / 1024 )) MiB, RSS now $(( rss / 1024 )) MiB"
+echo "master: ${cpu} CPU s (auth ${cpu_auth}, burst ${cpu_burst}), peak RSS $(( hwm / 1024 )) MiB, RSS now $(( rss / 1024 )) MiB"
 # What one minion's DEALER+SUB pair costs alone (brine-bench-sockets).
 socket_kib=$("$bin/brine-bench-sockets" 2000 | sed -n 's/.* = \([0-9.]*\) KiB per pair/\1/p')
 idle_per=$(awk -v r="$idle_rss" -v n="$n" 'BEGIN { printf "%.1f", r / n }')

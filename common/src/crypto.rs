@@ -9,7 +9,7 @@
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -152,26 +152,65 @@ pub fn private_dir(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Replace `path` with `bytes` (mode `mode`) so that a crash leaves the old
+/// content or the new, never a mix, and the new is durable on return.
 pub fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), CryptoError> {
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()));
-    let result =
-        write_new(&tmp, bytes, mode).and_then(|()| fs::rename(&tmp, path).map_err(io_err(path)));
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result?;
+    StagedFile::write(path, bytes, mode)?.commit()?;
     if let Some(dir) = path.parent() {
-        fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_err(dir))?;
+        sync_dir(dir)?;
     }
     Ok(())
+}
+
+/// Make the renames and removals in `dir` durable.
+pub fn sync_dir(dir: &Path) -> Result<(), CryptoError> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))
+}
+
+/// A file's new content written and flushed beside it, not yet in place:
+/// [`StagedFile::commit`] renames it over the file (one atomic step, which a
+/// caller may take under a lock while the slow flush happened outside it);
+/// dropped uncommitted, it is removed. The rename is durable once the
+/// directory is synced ([`sync_dir`]).
+pub struct StagedFile {
+    tmp: PathBuf,
+    path: PathBuf,
+    committed: bool,
+}
+
+impl StagedFile {
+    pub fn write(path: &Path, bytes: &[u8], mode: u32) -> Result<Self, CryptoError> {
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let staged = StagedFile {
+            tmp: path.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id())),
+            path: path.to_path_buf(),
+            committed: false,
+        };
+        write_new(&staged.tmp, bytes, mode)?;
+        Ok(staged)
+    }
+
+    /// Put the new content in place.
+    pub fn commit(mut self) -> Result<(), CryptoError> {
+        fs::rename(&self.tmp, &self.path).map_err(io_err(&self.path))?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for StagedFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), CryptoError> {

@@ -36,7 +36,7 @@ use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use brine_common::crypto::PublicKey;
+use brine_common::crypto::{PublicKey, StagedFile};
 use brine_common::ids::MinionId;
 use globset::{GlobBuilder, GlobMatcher};
 use serde::{Deserialize, Serialize};
@@ -140,6 +140,14 @@ fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) ->
         path: path.to_path_buf(),
         source,
     }
+}
+
+/// What the key store knows of an auth request under its lock: a decision,
+/// or that the key is new and goes to this state (which depends only on the
+/// auto-accept policy, so a second look under the lock finds the same one).
+enum Decided {
+    Known(AuthDecision),
+    NewKey(KeyState),
 }
 
 /// What the master does with an auth request, and what the key store changed.
@@ -264,8 +272,51 @@ impl KeyStore {
         autosign_patterns: &[String],
         max_pending: usize,
     ) -> Result<AuthDecision, KeyError> {
-        let _guard = self.guard();
         let auto = auto_accept || autosign_matches(id, autosign_patterns);
+        let decided = {
+            let _guard = self.guard();
+            self.decide_known_key(id, presented, auto, max_pending)?
+        };
+        let state = match decided {
+            Decided::Known(decision) => return Ok(decision),
+            Decided::NewKey(state) => state,
+        };
+        // A new key's file is written and flushed (the slow part: a disk
+        // flush) without the store's lock, so that a fleet authenticating at
+        // once flushes in parallel rather than one key after another; then it
+        // is put in place under the lock if the id is still unknown.
+        let staged = stage_key_file(&self.dir(state), id, presented)?;
+        {
+            let _guard = self.guard();
+            // Known meanwhile: the same minion asking twice, or brine-key.
+            if let Decided::Known(decision) =
+                self.decide_known_key(id, presented, auto, max_pending)?
+            {
+                return Ok(decision);
+            }
+            staged
+                .commit()
+                .map_err(key_write_error(&self.key_path(state, id)))?;
+            self.remove_other_states(id, state)?;
+        }
+        sync_dir(&self.dir(state))?;
+        if state == KeyState::Accepted {
+            tracing::info!("new key of {id} accepted automatically");
+        } else {
+            tracing::info!("new key of {id} placed in pending");
+        }
+        Ok(AuthDecision::new(state, true, state == KeyState::Accepted))
+    }
+
+    /// The decision for an id whose key is on file, or the state a new key
+    /// goes to (after the `max_pending_keys` check). Called under the lock.
+    fn decide_known_key(
+        &self,
+        id: &MinionId,
+        presented: &PublicKey,
+        auto: bool,
+        max_pending: usize,
+    ) -> Result<Decided, KeyError> {
         let decision = match self.lookup(id)? {
             Some((KeyState::Rejected, _)) => AuthDecision::new(KeyState::Rejected, false, false),
             Some((KeyState::Accepted | KeyState::Pending, stored)) if stored != *presented => {
@@ -288,20 +339,16 @@ impl KeyStore {
             }
             // `lookup` never answers Denied; treat it like an unknown id.
             Some((KeyState::Denied, _)) | None if auto => {
-                self.store(KeyState::Accepted, id, presented)?;
-                tracing::info!("new key of {id} accepted automatically");
-                AuthDecision::new(KeyState::Accepted, true, true)
+                return Ok(Decided::NewKey(KeyState::Accepted));
             }
             Some((KeyState::Denied, _)) | None => {
                 if self.pending_count(max_pending)? >= max_pending {
                     return Err(KeyError::PendingFull { max: max_pending });
                 }
-                self.store(KeyState::Pending, id, presented)?;
-                tracing::info!("new key of {id} placed in pending");
-                AuthDecision::new(KeyState::Pending, true, false)
+                return Ok(Decided::NewKey(KeyState::Pending));
             }
         };
-        Ok(decision)
+        Ok(Decided::Known(decision))
     }
 
     /// How many keys are pending, counted from the directory (brine-key
@@ -515,13 +562,6 @@ impl KeyStore {
             .ok_or(KeyError::BadKey { path })
     }
 
-    /// Store `key` as `id`'s key in `state` (accepted, pending or rejected)
-    /// and remove the id from the other two.
-    fn store(&self, state: KeyState, id: &MinionId, key: &PublicKey) -> Result<(), KeyError> {
-        write_key_file(&self.dir(state), id, key)?;
-        self.remove_other_states(id, state)
-    }
-
     /// Record a refused key in `minions_denied/`. Returns whether the file
     /// changed (the same refused key presented again writes nothing).
     fn write_denied(&self, id: &MinionId, key: &PublicKey) -> Result<bool, KeyError> {
@@ -728,20 +768,32 @@ fn remove_file(path: &Path) -> Result<bool, KeyError> {
 /// Write `key` to `dir/<id>` atomically, mode 0644.
 fn write_key_file(dir: &Path, id: &MinionId, key: &PublicKey) -> Result<(), KeyError> {
     let path = dir.join(id.as_str());
-    brine_common::crypto::write_file(&path, key.to_pem().as_bytes(), KEY_MODE).map_err(|e| {
-        KeyError::Io {
-            action: "write",
-            path: path.clone(),
-            source: std::io::Error::other(e.to_string()),
-        }
-    })
+    brine_common::crypto::write_file(&path, key.to_pem().as_bytes(), KEY_MODE)
+        .map_err(key_write_error(&path))
+}
+
+/// `key` written and flushed beside `dir/<id>`, to be put in place later.
+fn stage_key_file(dir: &Path, id: &MinionId, key: &PublicKey) -> Result<StagedFile, KeyError> {
+    let path = dir.join(id.as_str());
+    StagedFile::write(&path, key.to_pem().as_bytes(), KEY_MODE).map_err(key_write_error(&path))
+}
+
+fn key_write_error(path: &Path) -> impl FnOnce(brine_common::crypto::CryptoError) -> KeyError {
+    let path = path.to_path_buf();
+    move |e| KeyError::Io {
+        action: "write",
+        path,
+        source: std::io::Error::other(e.to_string()),
+    }
 }
 
 /// Make the renames and removals in `dir` durable.
 fn sync_dir(dir: &Path) -> Result<(), KeyError> {
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err("sync", dir))
+    brine_common::crypto::sync_dir(dir).map_err(|e| KeyError::Io {
+        action: "sync",
+        path: dir.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    })
 }
 
 #[cfg(test)]
@@ -988,6 +1040,49 @@ mod tests {
             .decide_auth(&id("web1"), &k, false, &[], 1000)
             .expect("auth");
         assert_eq!(d.state, KeyState::Rejected);
+    }
+
+    #[test]
+    fn a_new_key_asked_for_at_once_is_stored_once_and_a_rival_key_denied() {
+        let (_dir, store) = store();
+        let (mine, rival) = (key(), key());
+        let decisions: Vec<_> = std::thread::scope(|scope| {
+            let asks: Vec<_> = (0..8)
+                .map(|i| {
+                    let (store, presented) = (&store, if i == 7 { rival } else { mine });
+                    scope.spawn(move || store.decide_auth(&id("web1"), &presented, true, &[], 10))
+                })
+                .collect();
+            asks.into_iter()
+                .map(|a| a.join().expect("thread").expect("decision"))
+                .collect()
+        });
+        let stored = store.lookup(&id("web1")).expect("lookup");
+        let (state, winner) = stored.expect("a key on file");
+        assert_eq!(state, KeyState::Accepted);
+        assert_eq!(
+            decisions
+                .iter()
+                .filter(|d| d.newly_stored && d.state == KeyState::Accepted)
+                .count(),
+            1,
+            "written once: {decisions:?}"
+        );
+        // Whichever key won, every ask with the other one was denied.
+        for (i, d) in decisions.iter().enumerate() {
+            let presented = if i == 7 { rival } else { mine };
+            let expected = if presented == winner {
+                KeyState::Accepted
+            } else {
+                KeyState::Denied
+            };
+            assert_eq!(d.state, expected, "ask {i}: {decisions:?}");
+        }
+        let names: Vec<_> = fs::read_dir(store.dir(KeyState::Accepted))
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, ["web1"], "no staged file left behind");
     }
 
     #[test]

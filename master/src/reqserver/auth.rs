@@ -23,19 +23,30 @@ use crate::keys::{KeyError, KeyState, KeyStore};
 use crate::publisher::Publisher;
 
 /// Auth requests handled at once. Each costs a signature check, a key store
-/// decision on a blocking thread and perhaps a file write; beyond this they
-/// are dropped unanswered (a real minion asks again) so that a flood of them
-/// cannot take the permits that accepted minions' requests need.
+/// decision on a blocking thread and perhaps a file write.
 const MAX_AUTHS_IN_FLIGHT: usize = 64;
+
+/// Auth requests that may wait for their turn beyond those being handled.
+/// A fleet that starts together (or reconnects after a master restart) asks
+/// all at once; answering each in turn takes seconds, while a request dropped
+/// unanswered costs its minion a whole `auth_timeout` before it asks again
+/// (10,000 minions took minutes to authenticate that way). Past this bound
+/// requests are dropped unanswered and counted, so a flood holds at most this
+/// many small (pre-auth capped) messages, and never the permits that accepted
+/// minions' requests need.
+const MAX_AUTHS_WAITING: usize = 4096;
 
 /// How often refused auth requests are summed up in the log.
 const REFUSAL_REPORT_EVERY: Duration = Duration::from_secs(10);
 
-/// The admission of auth requests: a bound on how many are handled at once,
-/// and a count of those refused (too many at once, or the pending keys at
-/// `max_pending_keys`), logged as a sum at most every ten seconds.
+/// The admission of auth requests: a place in line for at most
+/// [`MAX_AUTHS_WAITING`] + [`MAX_AUTHS_IN_FLIGHT`] of them, a bound on how
+/// many are handled at once, and a count of those refused (the line full, or
+/// the pending keys at `max_pending_keys`), logged as a sum at most every ten
+/// seconds.
 pub(super) struct AuthIntake {
-    permits: Arc<Semaphore>,
+    places: Arc<Semaphore>,
+    turns: Arc<Semaphore>,
     refused_busy: AtomicU64,
     refused_pending_full: AtomicU64,
     /// When refusals were last logged (none yet: the first is logged at once).
@@ -45,21 +56,28 @@ pub(super) struct AuthIntake {
 impl AuthIntake {
     pub(super) fn new() -> Arc<Self> {
         Arc::new(AuthIntake {
-            permits: Arc::new(Semaphore::new(MAX_AUTHS_IN_FLIGHT)),
+            places: Arc::new(Semaphore::new(MAX_AUTHS_WAITING + MAX_AUTHS_IN_FLIGHT)),
+            turns: Arc::new(Semaphore::new(MAX_AUTHS_IN_FLIGHT)),
             refused_busy: Default::default(),
             refused_pending_full: Default::default(),
             last_report: std::sync::Mutex::new(None),
         })
     }
 
-    /// A permit to handle one more auth request, or `None` (counted as a
-    /// refusal) when [`MAX_AUTHS_IN_FLIGHT`] are being handled.
+    /// A place in line for one more auth request, held until its reply is
+    /// sent, or `None` (counted as a refusal) when the line is full.
     pub(super) fn admit(&self) -> Option<OwnedSemaphorePermit> {
-        let permit = self.permits.clone().try_acquire_owned().ok();
-        if permit.is_none() {
+        let place = self.places.clone().try_acquire_owned().ok();
+        if place.is_none() {
             self.refuse(&self.refused_busy);
         }
-        permit
+        place
+    }
+
+    /// Wait until fewer than [`MAX_AUTHS_IN_FLIGHT`] requests are being
+    /// handled; the request is handled while the returned permit lives.
+    pub(super) async fn turn(&self) -> Option<OwnedSemaphorePermit> {
+        self.turns.clone().acquire_owned().await.ok()
     }
 
     /// Count a new key refused because `max_pending_keys` was reached.
@@ -79,9 +97,10 @@ impl AuthIntake {
         tracing::warn!(
             busy,
             pending_full = full,
-            "refused {} auth requests: {busy} while {MAX_AUTHS_IN_FLIGHT} were being handled, \
+            "refused {} auth requests: {busy} with {} already waiting or being handled, \
              {full} with max_pending_keys reached",
-            busy + full
+            busy + full,
+            MAX_AUTHS_WAITING + MAX_AUTHS_IN_FLIGHT
         );
     }
 }
@@ -314,11 +333,11 @@ mod tests {
         assert!(verified_auth_request(&garbage).is_none(), "undecodable");
     }
 
-    #[test]
-    fn the_intake_admits_a_bounded_number_at_once() {
+    #[tokio::test]
+    async fn the_intake_queues_a_bounded_number_and_handles_fewer_at_once() {
         let intake = AuthIntake::new();
-        let held: Vec<_> = (0..MAX_AUTHS_IN_FLIGHT)
-            .map(|_| intake.admit().expect("a permit"))
+        let places: Vec<_> = (0..MAX_AUTHS_WAITING + MAX_AUTHS_IN_FLIGHT)
+            .map(|_| intake.admit().expect("a place in line"))
             .collect();
         assert!(intake.admit().is_none(), "one too many");
         assert_eq!(
@@ -326,7 +345,16 @@ mod tests {
             0,
             "logged and reset"
         );
-        drop(held);
-        assert!(intake.admit().is_some(), "permits come back");
+        let mut turns = Vec::new();
+        for _ in 0..MAX_AUTHS_IN_FLIGHT {
+            turns.push(intake.turn().await.expect("a turn"));
+        }
+        let next = tokio::time::timeout(Duration::from_millis(50), intake.turn()).await;
+        assert!(next.is_err(), "the next one waits for a turn");
+        turns.pop();
+        let next = tokio::time::timeout(Duration::from_secs(5), intake.turn()).await;
+        assert!(matches!(next, Ok(Some(_))), "a finished one makes room");
+        drop(places);
+        assert!(intake.admit().is_some(), "places come back");
     }
 }

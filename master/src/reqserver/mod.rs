@@ -91,8 +91,9 @@ const PRE_AUTH_MESSAGE_CAP: usize = 8 * 1024;
 /// A minion's DEALER sends each request as one frame.
 const MAX_REQUEST_FRAMES: usize = 4;
 
-/// Route one incoming ROUTER message `[peer identity, payload]`; its handler
-/// holds `permit` until the reply is sent (see [`reply_to`]).
+/// Route one incoming ROUTER message `[peer identity, payload]`; a session
+/// request's handler holds `permit` until the reply is sent (see
+/// [`reply_to`]), an auth request its place in the auth line instead.
 fn dispatch(
     master: &Arc<Master>,
     send: &RouterSendHalf,
@@ -115,20 +116,26 @@ fn dispatch(
     };
     match frame {
         MinionFrame::Auth(blob) => {
-            let Some(auth_permit) = intake.admit() else {
+            let Some(place) = intake.admit() else {
                 return;
             };
+            // A waiting auth request holds its place in the auth line, not
+            // one of the permits that accepted minions' requests need.
+            drop(permit);
             let (master, send, peer, intake) =
                 (master.clone(), send.clone(), peer.clone(), intake.clone());
             tokio::spawn(async move {
+                let Some(turn) = intake.turn().await else {
+                    return;
+                };
                 let answer = auth::Authority::of(&master).answer(&blob).await;
-                drop(auth_permit);
+                drop(turn);
                 match answer {
                     auth::AuthAnswer::Reply { reply, accepted } => {
                         if accepted {
                             trust_connection(&send, &peer);
                         }
-                        reply_to(&send, peer, &MasterFrame::Auth(reply), permit).await;
+                        reply_to(&send, peer, &MasterFrame::Auth(reply), place).await;
                     }
                     auth::AuthAnswer::PendingFull => intake.refuse_pending_full(),
                     auth::AuthAnswer::None => {}
