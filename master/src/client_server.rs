@@ -37,12 +37,17 @@ pub fn bind(master: &Master) -> anyhow::Result<UnixListener> {
     UnixListener::bind(&path).map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", path.display()))
 }
 
+/// Serve the socket; the master's stop ends this loop and every connection
+/// (a client waiting on a job or streaming events sees the socket close).
 pub async fn serve(master: Arc<Master>, listener: UnixListener) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
                 let master = master.clone();
-                tokio::spawn(async move { handle(master, stream).await });
+                master
+                    .stop
+                    .clone()
+                    .spawn(async move { handle(master, stream).await });
             }
             Err(e) => {
                 tracing::warn!("client socket accept failed: {e}");

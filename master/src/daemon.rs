@@ -1,5 +1,7 @@
 //! The master daemon: builds the shared [`Master`] state, binds its sockets and
-//! runs its tasks until SIGTERM/SIGINT.
+//! runs its tasks until SIGTERM/SIGINT, then stops them ([`crate::stop`]),
+//! commits the job cache and lets the publisher process go. A second signal
+//! during the stop ends the process at once.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -50,7 +52,14 @@ pub struct Master {
     /// The reactor's rules (`reactor:`, changed by `reactor.add`/`delete`).
     pub reactor: crate::reactor::Reactor,
     pub publish_port: u16,
+    /// The stop signal every long-lived task watches.
+    pub stop: crate::stop::Stop,
 }
+
+/// How long a stopping master lets the request handlers already running
+/// finish (a return waits for one batch commit, tens of milliseconds; a
+/// pillar compile may take seconds).
+const HANDLER_GRACE: Duration = Duration::from_secs(5);
 
 /// Paths of the master's own key pair.
 pub fn master_key_paths(config: &MasterConfig) -> (PathBuf, PathBuf) {
@@ -105,35 +114,56 @@ pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
         fileserver: Arc::new(crate::fileserver::FileServer::from_config(&config)),
         reactor: crate::reactor::Reactor::from_config(&config),
         publish_port,
+        stop: crate::stop::Stop::default(),
     });
+    let stop = &master.stop;
     if master.fileserver.has_git() {
         // The first fetch before minions are served; then every interval.
         crate::fileserver::update(&master).await;
-        tokio::spawn(crate::fileserver::periodic_updates(master.clone()));
+        stop.spawn(crate::fileserver::periodic_updates(master.clone()));
     }
     if !crate::git_pillar::remotes(&master.config).is_empty() {
         // Pillar trees from git are in place before the first compile.
         crate::git_pillar::update_async(&master).await;
-        tokio::spawn(crate::git_pillar::periodic_updates(master.clone()));
+        stop.spawn(crate::git_pillar::periodic_updates(master.clone()));
     }
     let listener = crate::client_server::bind(&master)?;
     let ret_endpoint = format!("tcp://{}:{}", config.interface, config.ret_port);
     let ret_port = crate::reqserver::start(master.clone(), &ret_endpoint).await?;
-    tokio::spawn(crate::client_server::serve(master.clone(), listener));
-    tokio::spawn(housekeeping(master.clone()));
+    stop.spawn(crate::client_server::serve(master.clone(), listener));
+    stop.spawn(housekeeping(master.clone()));
     crate::reactor::start(master.clone());
-    tokio::spawn(crate::reactor::presence::run(master.clone()));
-    tokio::spawn(crate::schedule::run(master.clone()));
+    stop.spawn(crate::reactor::presence::run(master.clone()));
+    stop.spawn(crate::schedule::run(master.clone()));
     tracing::info!(publish_port, ret_port, "brine-master ready");
     // Tests and supervisors read this line to learn the bound ports.
     println!("brine-master ready publish_port={publish_port} ret_port={ret_port}");
 
     brine_common::cli::wait_for_shutdown().await;
-    tracing::info!("shutting down");
-    if let Err(e) = master.cache.flush() {
-        tracing::error!("job cache flush failed: {e}");
+    tokio::select! {
+        () = shut_down(&master) => tracing::info!("brine-master stopped"),
+        () = brine_common::cli::wait_for_shutdown() => {
+            tracing::warn!("a second stop signal: stopping at once");
+        }
     }
     Ok(())
+}
+
+/// The graceful stop (see [`crate::stop`]): tasks told to stop, running
+/// request handlers given [`HANDLER_GRACE`], the job cache committed, the
+/// publisher process sent away once it has sent what was queued.
+async fn shut_down(master: &Master) {
+    tracing::info!("brine-master stopping: no new requests; running ones have {HANDLER_GRACE:?}");
+    if !master.stop.stop(HANDLER_GRACE).await {
+        tracing::warn!("request handlers still running after {HANDLER_GRACE:?}: not waited for");
+    }
+    let cache = master.cache.clone();
+    match tokio::task::spawn_blocking(move || cache.flush()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!("job cache flush failed: {e}"),
+        Err(e) => tracing::error!("job cache flush failed: {e}"),
+    }
+    master.publisher.stop().await;
 }
 
 /// Raise the soft open-files limit towards `max_open_files` (the hard limit

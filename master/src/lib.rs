@@ -31,3 +31,4 @@ pub mod reqserver;
 pub mod runners;
 pub mod schedule;
 pub mod sessions;
+pub mod stop;

@@ -5,6 +5,10 @@
 //! sees a gap exactly when it missed something meant for it. The PUB socket
 //! drops silently for slow or absent subscribers (research/deps.md §1); the
 //! window and the minions' catch-up requests are what make that harmless.
+//!
+//! A stopping master calls [`Publisher::stop`]: what is queued is handed to
+//! the publisher process, whose stdin then closes, and the master waits for
+//! it to exit.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -15,6 +19,8 @@ use brine_common::wire::{
     PubEnvelope, Publication, PublishState, Published, TOPIC_BROADCAST, minion_topic,
 };
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::pubproc::PubProcess;
 
@@ -46,6 +52,10 @@ pub struct Publisher {
     state: Mutex<PubState>,
     /// `(topic, payload)` frames for the publisher process.
     out: mpsc::UnboundedSender<(Vec<u8>, Vec<u8>)>,
+    /// Cancelled by [`Publisher::stop`].
+    closing: CancellationToken,
+    /// The task that feeds the publisher process (taken by the stop).
+    forwarder: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Publisher {
@@ -62,9 +72,26 @@ impl Publisher {
         let (out, mut rx) = mpsc::unbounded_channel::<(Vec<u8>, Vec<u8>)>();
         // Pin the port a restarted publisher must bind (the first may have been 0).
         let endpoint = with_port(endpoint, port);
-        tokio::spawn(async move {
-            while let Some((topic, payload)) = rx.recv().await {
+        let closing = CancellationToken::new();
+        let stopping = closing.clone();
+        let forwarder = tokio::spawn(async move {
+            loop {
+                let next = tokio::select! {
+                    // What is queued goes out before the stop is heard.
+                    biased;
+                    next = rx.recv() => next,
+                    () = stopping.cancelled() => {
+                        rx.close();
+                        continue;
+                    }
+                };
+                let Some((topic, payload)) = next else {
+                    break;
+                };
                 if let Err(e) = process.send(&topic, &payload).await {
+                    if stopping.is_cancelled() {
+                        break;
+                    }
                     // The publisher process died: start another, resend once.
                     // Minions catch up on anything lost in between.
                     tracing::error!("the publisher process failed ({e}); restarting it");
@@ -80,6 +107,7 @@ impl Publisher {
                     }
                 }
             }
+            process.close().await;
         });
         let state = PubState {
             run: u64::from_be_bytes(random_bytes()?),
@@ -95,9 +123,27 @@ impl Publisher {
                 master,
                 state: Mutex::new(state),
                 out,
+                closing,
+                forwarder: Mutex::new(Some(forwarder)),
             }),
             port,
         ))
+    }
+
+    /// Hand what is queued to the publisher process, then close its stdin and
+    /// wait for it to exit. Publishing afterwards fails with `Stopped`.
+    pub async fn stop(&self) {
+        self.closing.cancel();
+        let forwarder = self
+            .forwarder
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(forwarder) = forwarder
+            && let Err(e) = forwarder.await
+        {
+            tracing::error!("the publisher task failed: {e}");
+        }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, PubState> {

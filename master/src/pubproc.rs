@@ -6,7 +6,10 @@
 //! open-files limit, and keeps fan-out to thousands of subscribers off the
 //! request server's threads. The master seals and signs; the child only
 //! copies `[topic, payload]` frames from its stdin to the PUB socket. It exits
-//! when its stdin closes, so it never outlives the master, even a SIGKILLed one.
+//! when its stdin closes, so it never outlives the master, even a SIGKILLed one;
+//! it ignores SIGTERM and SIGINT (a service manager or a terminal sends them to
+//! the whole process group), so a stopping master decides when it goes: after
+//! the last publication, by closing its stdin ([`PubProcess::close`]).
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -27,9 +30,12 @@ const FRAME_CAP: usize = 256 * 1024 * 1024;
 /// The flag that makes `brine-master` run as the publisher process.
 pub const CHILD_FLAG: &str = "--publisher";
 
+/// How long a closed publisher process has to exit before it is killed.
+const EXIT_WAIT: Duration = Duration::from_secs(5);
+
 /// The master's handle on its publisher process.
 pub struct PubProcess {
-    _child: Child,
+    child: Child,
     stdin: ChildStdin,
 }
 
@@ -70,13 +76,7 @@ impl PubProcess {
                 })?,
             _ => anyhow::bail!("the publisher process did not start"),
         };
-        Ok((
-            PubProcess {
-                _child: child,
-                stdin,
-            },
-            port,
-        ))
+        Ok((PubProcess { child, stdin }, port))
     }
 
     /// Hand one publication to the child.
@@ -84,6 +84,26 @@ impl PubProcess {
         let frame = encode_frame(topic, payload)?;
         self.stdin.write_all(&frame).await?;
         self.stdin.flush().await
+    }
+
+    /// Close the child's stdin (it sends what it has and exits) and wait
+    /// for it to exit; killed if it has not within [`EXIT_WAIT`].
+    pub async fn close(self) {
+        let PubProcess { mut child, stdin } = self;
+        drop(stdin);
+        match tokio::time::timeout(EXIT_WAIT, child.wait()).await {
+            Ok(Ok(status)) if status.success() => {}
+            Ok(Ok(status)) => tracing::warn!("the publisher process exited with {status}"),
+            Ok(Err(e)) => tracing::warn!("cannot wait for the publisher process: {e}"),
+            Err(_) => {
+                tracing::warn!(
+                    "the publisher process did not exit within {EXIT_WAIT:?}; killing it"
+                );
+                if let Err(e) = child.kill().await {
+                    tracing::warn!("cannot kill the publisher process: {e}");
+                }
+            }
+        }
     }
 }
 
@@ -127,6 +147,13 @@ async fn read_frame<R: AsyncReadExt + Unpin>(r: &mut R) -> std::io::Result<Optio
 
 /// The child's whole life: bind, say so, copy frames until stdin closes.
 pub async fn run_child(endpoint: &str) -> anyhow::Result<()> {
+    // Caught and never read: the signals no longer end this process (see
+    // the module's doc).
+    use tokio::signal::unix::{SignalKind, signal};
+    let _ignored = (
+        signal(SignalKind::terminate())?,
+        signal(SignalKind::interrupt())?,
+    );
     let (mut socket, bound) = bind(endpoint).await?;
     let port = crate::publisher::endpoint_port(&bound);
     println!("publisher ready port={port}");

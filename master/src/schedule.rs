@@ -58,7 +58,8 @@ fn start_run(master: &Arc<Master>, name: &str, job: &JobState) {
     );
     tracing::info!(%jid, schedule = %name, fun = %spec.function, "running scheduled runner");
     running.fetch_add(1, Ordering::SeqCst);
-    tokio::spawn(async move {
+    // A stopping master ends the run at its next await.
+    master.stop.clone().spawn(async move {
         let fun = format!("runner.{}", spec.function);
         let fun_args = spec.fun_args();
         master.bus.fire(Event::new(

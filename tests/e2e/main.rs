@@ -11,6 +11,7 @@ mod core;
 mod event_chain;
 mod fileserver;
 mod gitfs;
+mod master_stop;
 mod mine;
 mod modules_cmd_file;
 mod modules_system;

@@ -11,7 +11,7 @@ use crate::cluster::{Cluster, json_out, wait_for};
 use crate::security::jid_of;
 
 /// The minion's outbox directory (its `cachedir` under its `root_dir`).
-fn outbox_dir(c: &Cluster, id: &str) -> PathBuf {
+pub(crate) fn outbox_dir(c: &Cluster, id: &str) -> PathBuf {
     c.minion_root(id)
         .join("var/cache/brine/minion/return_outbox")
 }

@@ -414,20 +414,14 @@ impl Cluster {
             .iter_mut()
             .find(|m| m.id == id)
             .expect("known minion");
-        let mut child = m.child.take().expect("a running minion");
-        run_ok(Command::new("kill").args(["-s", signal, &child.id().to_string()]));
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = child.try_wait().expect("wait for the minion") {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("minion {id} did not exit within {timeout:?} of SIG{signal}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let child = m.child.take().expect("a running minion");
+        signal_and_wait(child, &format!("minion {id}"), signal, timeout)
+    }
+
+    /// [`Cluster::signal_minion`] for the master.
+    pub fn signal_master(&mut self, signal: &str, timeout: Duration) -> std::process::ExitStatus {
+        let child = self.master.take().expect("a running master");
+        signal_and_wait(child, "the master", signal, timeout)
     }
 
     fn cli(&self, name: &str, conf: &Path, args: &[&str], timeout: Duration) -> Output {
@@ -665,6 +659,28 @@ impl Drop for Cluster {
                 );
             }
         }
+    }
+}
+
+/// Send `signal` to `child` and wait up to `timeout` for it to exit.
+fn signal_and_wait(
+    mut child: Child,
+    name: &str,
+    signal: &str,
+    timeout: Duration,
+) -> std::process::ExitStatus {
+    run_ok(Command::new("kill").args(["-s", signal, &child.id().to_string()]));
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for the process") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{name} did not exit within {timeout:?} of SIG{signal}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

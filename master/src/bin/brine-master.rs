@@ -31,5 +31,9 @@ fn main() -> anyhow::Result<()> {
         .max_blocking_threads(config.worker_threads.max(2) * 4)
         .enable_all()
         .build()?;
-    runtime.block_on(brine_master::daemon::run(config))
+    let result = runtime.block_on(brine_master::daemon::run(config));
+    // After a second stop signal, tasks may still run: they are dropped, and
+    // a blocking one (a git fetch, say) is not waited for long.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
 }

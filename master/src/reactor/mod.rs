@@ -61,17 +61,17 @@ struct Reaction {
     sls: Vec<String>,
 }
 
-/// Start the dispatcher and the worker pool.
+/// Start the dispatcher and the worker pool, until the master stops.
 pub fn start(master: Arc<Master>) {
     let threads = master.config.reactor_worker_threads.max(1);
     let hwm = master.config.reactor_worker_hwm.max(1);
     let (tx, rx) = mpsc::channel(hwm);
     let rx = Arc::new(Mutex::new(rx));
     for _ in 0..threads {
-        tokio::spawn(worker(master.clone(), rx.clone()));
+        master.stop.spawn(worker(master.clone(), rx.clone()));
     }
     let events = master.bus.subscribe();
-    tokio::spawn(dispatch(master, events, tx));
+    master.stop.spawn(dispatch(master.clone(), events, tx));
 }
 
 /// Read the bus and queue every event a rule matches.

@@ -35,8 +35,10 @@ use zeromq::{
 use crate::daemon::Master;
 use crate::sessions::SessionError;
 
-/// Bind the ROUTER on `endpoint` and serve it until the process ends.
-/// Returns the bound port.
+/// Bind the ROUTER on `endpoint` and serve it until the master stops: then
+/// no more requests are read, and the loop ends once the handlers already
+/// running have sent their replies (the stop bounds the wait). Returns the
+/// bound port.
 pub async fn start(master: Arc<Master>, endpoint: &str) -> anyhow::Result<u16> {
     let mut options = SocketOptions::default();
     // research/deps.md §1: a small read buffer keeps the ROUTER fast with many peers.
@@ -53,17 +55,28 @@ pub async fn start(master: Arc<Master>, endpoint: &str) -> anyhow::Result<u16> {
     let (send, mut recv) = socket.split();
     let in_flight = Arc::new(Semaphore::new(MAX_REQUESTS_IN_FLIGHT));
     let intake = auth::AuthIntake::new();
-    tokio::spawn(async move {
+    let stop = master.stop.clone();
+    stop.clone().spawn_to_end(async move {
         loop {
             // A permit before reading: when the master is saturated, requests
             // wait in the sockets (and minions' TCP windows), not in memory.
             // It is also this loop's yield point: the socket's receive is not
             // counted by tokio's cooperative budget, so a loop awaiting only
             // that never gave its worker thread up while a burst was queued.
-            let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            let permit = tokio::select! {
+                biased;
+                () = stop.stopping() => break,
+                permit = in_flight.clone().acquire_owned() => permit,
+            };
+            let Ok(permit) = permit else {
                 return;
             };
-            match recv.recv().await {
+            let received = tokio::select! {
+                biased;
+                () = stop.stopping() => break,
+                received = recv.recv() => received,
+            };
+            match received {
                 Ok(msg) => dispatch(&master, &send, &intake, msg, permit),
                 Err(e) => {
                     tracing::warn!("request channel receive error: {e}");
@@ -71,6 +84,9 @@ pub async fn start(master: Arc<Master>, endpoint: &str) -> anyhow::Result<u16> {
                 }
             }
         }
+        // Every handler holds a permit until its reply is sent.
+        let all = u32::try_from(MAX_REQUESTS_IN_FLIGHT).unwrap_or(u32::MAX);
+        let _ = in_flight.acquire_many(all).await;
     });
     Ok(port)
 }
@@ -160,16 +176,18 @@ fn dispatch_session(
         Ok((minion, req)) => {
             let (master, send, peer) = (master.clone(), send.clone(), peer.clone());
             tokio::spawn(async move {
-                let (body, permit) = match handle_request(&master, &minion, req.body).await {
-                    returns::Acknowledgement::Now(reply) => (reply, Some(permit)),
-                    // Waiting for the job cache's commit is not work: holding
-                    // the permit through it would let the commit rate pace
-                    // every request.
-                    waiting => {
-                        drop(permit);
-                        (waiting.settle().await, None)
-                    }
-                };
+                let (body, permit, _stop_waits) =
+                    match handle_request(&master, &minion, req.body).await {
+                        returns::Acknowledgement::Now(reply) => (reply, Some(permit), None),
+                        // Waiting for the job cache's commit is not work: holding
+                        // the permit through it would let the commit rate pace
+                        // every request. A stopping master still waits for it.
+                        waiting => {
+                            let held = master.stop.hold();
+                            drop(permit);
+                            (waiting.settle().await, None, Some(held))
+                        }
+                    };
                 let reply = SessionReply {
                     req_id: req.req_id,
                     body,
