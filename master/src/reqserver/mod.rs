@@ -57,6 +57,9 @@ pub async fn start(master: Arc<Master>, endpoint: &str) -> anyhow::Result<u16> {
     let intake = auth::AuthIntake::new();
     let stop = master.stop.clone();
     stop.clone().spawn_to_end(async move {
+        // One wait for the stop, not one per request.
+        let stopping = stop.stopping();
+        tokio::pin!(stopping);
         loop {
             // A permit before reading: when the master is saturated, requests
             // wait in the sockets (and minions' TCP windows), not in memory.
@@ -65,7 +68,7 @@ pub async fn start(master: Arc<Master>, endpoint: &str) -> anyhow::Result<u16> {
             // that never gave its worker thread up while a burst was queued.
             let permit = tokio::select! {
                 biased;
-                () = stop.stopping() => break,
+                () = &mut stopping => break,
                 permit = in_flight.clone().acquire_owned() => permit,
             };
             let Ok(permit) = permit else {
@@ -73,7 +76,7 @@ pub async fn start(master: Arc<Master>, endpoint: &str) -> anyhow::Result<u16> {
             };
             let received = tokio::select! {
                 biased;
-                () = stop.stopping() => break,
+                () = &mut stopping => break,
                 received = recv.recv() => received,
             };
             match received {
