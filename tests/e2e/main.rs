@@ -9,6 +9,7 @@ mod beacons;
 mod conformance;
 mod core;
 mod event_chain;
+mod faults;
 mod fileserver;
 mod gitfs;
 mod master_stop;

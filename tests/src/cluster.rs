@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::netns::Netns;
+
 /// Where cargo put the binaries: `target/<profile>`, which holds a test's
 /// `deps/` directory and the bench binaries themselves.
 pub fn bin_dir() -> PathBuf {
@@ -148,6 +150,8 @@ pub struct Builder {
     auto_accept: bool,
     master_conf: String,
     minion_conf: String,
+    netns: Option<Netns>,
+    interface: String,
 }
 
 impl Builder {
@@ -192,9 +196,27 @@ impl Builder {
         self
     }
 
+    /// Run every daemon and CLI of the cluster inside `netns` (the fault
+    /// suite); the cluster deletes it last, after its processes are gone.
+    pub fn netns(mut self, netns: Netns) -> Self {
+        self.netns = Some(netns);
+        self
+    }
+
+    /// The master's `interface` (default 127.0.0.1). The fault suite binds
+    /// 0.0.0.0 inside a namespace holding only a loopback, so each minion
+    /// can reach the master at its own 127.0.0.x and be cut off alone.
+    pub fn interface(mut self, addr: &str) -> Self {
+        self.interface = addr.to_string();
+        self
+    }
+
     pub fn start(self) -> Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut c = Cluster {
+            netns: self.netns,
+            interface: self.interface.clone(),
+            minion_wrapper: Vec::new(),
             log_level: self.log_level.clone(),
             ret_port: free_port(),
             publish_port: free_port(),
@@ -224,11 +246,16 @@ pub struct MinionProc {
 
 pub struct Cluster {
     log_level: String,
+    interface: String,
+    /// A command the minions are started through (`faketime ...`), if any.
+    pub minion_wrapper: Vec<String>,
     pub dir: tempfile::TempDir,
     pub ret_port: u16,
     pub publish_port: u16,
     master: Option<Child>,
     pub minions: Vec<MinionProc>,
+    /// Declared last: dropped after the processes running in it are killed.
+    netns: Option<Netns>,
 }
 
 impl Cluster {
@@ -240,6 +267,21 @@ impl Cluster {
             auto_accept: false,
             master_conf: String::new(),
             minion_conf: String::new(),
+            netns: None,
+            interface: "127.0.0.1".into(),
+        }
+    }
+
+    /// The namespace the cluster runs in, if any.
+    pub fn netns(&self) -> Option<&Netns> {
+        self.netns.as_ref()
+    }
+
+    /// `program`, run inside the cluster's namespace when it has one.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        match &self.netns {
+            Some(ns) => ns.command(program),
+            None => Command::new(program),
         }
     }
 
@@ -258,8 +300,9 @@ impl Cluster {
     fn write_master_config(&self, auto_accept: bool, extra: &str) {
         std::fs::create_dir_all(self.master_dir()).expect("mkdir");
         let text = format!(
-            "root_dir: {root}\ninterface: 127.0.0.1\npublish_port: {pp}\nret_port: {rp}\nauto_accept: {aa}\npresence_timeout: 5\n{extra}",
+            "root_dir: {root}\ninterface: {iface}\npublish_port: {pp}\nret_port: {rp}\nauto_accept: {aa}\npresence_timeout: 5\n{extra}",
             root = self.master_root().display(),
+            iface = self.interface,
             pp = self.publish_port,
             rp = self.ret_port,
             aa = if auto_accept { "True" } else { "False" },
@@ -270,7 +313,8 @@ impl Cluster {
     /// Start (or restart) the master and wait until it says it is ready.
     pub fn start_master(&mut self) {
         let log = std::fs::File::create(self.dir.path().join("master.log")).expect("log");
-        let mut child = Command::new(bin("brine-master"))
+        let mut child = self
+            .command(bin("brine-master"))
             .args(["-c"])
             .arg(self.master_dir())
             .args(["-l", &self.log_level])
@@ -345,6 +389,12 @@ impl Cluster {
     /// [`Cluster::add_minion`] with the minion's `master_port` set to
     /// `master_port` (a proxy in front of the master's request port).
     pub fn add_minion_at(&mut self, id: &str, master_port: u16, extra: &str) {
+        self.add_minion_via(id, "127.0.0.1", master_port, extra);
+    }
+
+    /// [`Cluster::add_minion_at`] with the master reached at `master`: the
+    /// fault suite gives each minion its own 127.0.0.x, to cut it off alone.
+    pub fn add_minion_via(&mut self, id: &str, master: &str, master_port: u16, extra: &str) {
         if self.minions.iter().any(|m| m.id == id) {
             self.stop_minion(id);
             self.minions.retain(|m| m.id != id);
@@ -352,7 +402,7 @@ impl Cluster {
         let conf = self.minion_config_dir(id);
         std::fs::create_dir_all(&conf).expect("mkdir");
         let text = format!(
-            "root_dir: {root}\nid: {id}\nmaster: 127.0.0.1\nmaster_port: {rp}\nacceptance_wait_time: 0.3\nauth_timeout: 2\nmaster_alive_interval: 1\njob_heartbeat_interval: 0.5\n{extra}",
+            "root_dir: {root}\nid: {id}\nmaster: {master}\nmaster_port: {rp}\nacceptance_wait_time: 0.3\nauth_timeout: 2\nmaster_alive_interval: 1\njob_heartbeat_interval: 0.5\n{extra}",
             root = self.minion_root(id).display(),
             rp = master_port,
         );
@@ -372,12 +422,20 @@ impl Cluster {
             .append(true)
             .open(log_path)
             .expect("log");
+        let mut cmd = match self.minion_wrapper.split_first() {
+            Some((wrapper, args)) => {
+                let mut cmd = self.command(wrapper);
+                cmd.args(args).arg(bin("brine-minion"));
+                cmd
+            }
+            None => self.command(bin("brine-minion")),
+        };
         let m = self
             .minions
             .iter_mut()
             .find(|m| m.id == id)
             .expect("known minion");
-        let child = Command::new(bin("brine-minion"))
+        let child = cmd
             .arg("-c")
             .arg(&m.config_dir)
             .args(["-l", &self.log_level])
@@ -426,7 +484,7 @@ impl Cluster {
 
     fn cli(&self, name: &str, conf: &Path, args: &[&str], timeout: Duration) -> Output {
         run_with_timeout(
-            Command::new(bin(name)).arg("-c").arg(conf).args(args),
+            self.command(bin(name)).arg("-c").arg(conf).args(args),
             timeout,
         )
     }
@@ -550,7 +608,8 @@ impl Cluster {
         std::fs::write(conf.join("minion"), text).expect("write swarm config");
         let log = std::fs::File::create(self.dir.path().join(format!("swarm-{prefix}.log")))
             .expect("log");
-        let child = Command::new(bin("brine-swarm"))
+        let child = self
+            .command(bin("brine-swarm"))
             .arg("-c")
             .arg(&conf)
             .args([
@@ -575,7 +634,8 @@ impl Cluster {
     /// listens. It is killed when the returned handle drops.
     pub fn start_api(&self, args: &[&str]) -> ApiProc {
         let log = std::fs::File::create(self.dir.path().join("api.log")).expect("log");
-        let mut child = Command::new(bin("brine-api"))
+        let mut child = self
+            .command(bin("brine-api"))
             .arg("-c")
             .arg(self.master_dir())
             .args(["-l", &self.log_level])
@@ -606,7 +666,8 @@ impl Cluster {
 
     /// Start `brine-run state.event <glob>` and read its lines.
     pub fn events(&self, glob: &str) -> EventStream {
-        let mut child = Command::new(bin("brine-run"))
+        let mut child = self
+            .command(bin("brine-run"))
             .arg("-c")
             .arg(self.master_dir())
             .args(["-l", "info", "state.event", glob])

@@ -1,4 +1,6 @@
 //! brine-tests: the shared cluster builder ([`cluster`]) that the end-to-end
-//! tests in `e2e/` and the benchmarks in `bench/` start real daemons with.
+//! tests in `e2e/` and the benchmarks in `bench/` start real daemons with, and
+//! the fault suite's namespaces and tmpfs ([`netns`]).
 
 pub mod cluster;
+pub mod netns;
