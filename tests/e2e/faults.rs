@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use brine_tests::netns::Netns;
 use serde_json::Value;
 
-use crate::cluster::{Cluster, json_out, stdout, wait_for};
+use crate::cluster::{Cluster, json_out, stderr, stdout, wait_for};
 use crate::security::jid_of;
 
 /// The minions whose return for `jid` is in the job cache.
@@ -270,4 +270,103 @@ fn a_minion_cut_off_for_10_s_runs_each_missed_job_once() {
 #[test]
 fn a_minion_cut_off_for_25_s_runs_each_missed_job_once() {
     partition_one_minion("partition-25s", Duration::from_secs(25));
+}
+
+/// `kill -9` a process by pid (the cluster reaps it later).
+fn kill_9(pid: u32) {
+    crate::cluster::run_ok(std::process::Command::new("kill").args(["-9", &pid.to_string()]));
+}
+
+/// m1 is killed with kill -9 while a job runs. Meanwhile `brine`, waiting
+/// for that job, names the reason m1 did not return ("Job running,
+/// heartbeat lost"). Restarted, m1 does not run the job again (a
+/// publication runs at most once, docs/protocol.md) and nothing is
+/// stored for it: that return is lost, which RELIABILITY.md says.
+#[test]
+fn minion_kill_9_during_a_job_is_named_and_the_job_not_run_twice() {
+    let Some(ns) = Netns::for_scenario("minion-kill-mid-job") else {
+        return;
+    };
+    let mut c = Cluster::builder().netns(ns).minions(1).start().ready();
+    let runs = c.dir.path().join("runs");
+    let events = c.events("*");
+    let pid = c.minion_pid("m1").expect("m1 runs");
+    let line = format!("echo started >> {}; sleep 4", runs.display());
+    let (out, jid) = std::thread::scope(|s| {
+        let waiting = s.spawn(|| c.brine(&["-t", "3", "--out", "txt", "m1", "cmd.run", &line]));
+        let (tag, _) = events.expect("m1's ack", Duration::from_secs(10), |tag, _| {
+            tag.contains("/ack/m1")
+        });
+        kill_9(pid);
+        let out = waiting.join().expect("brine");
+        let jid = tag
+            .split('/')
+            .nth(2)
+            .expect("jid in the ack tag")
+            .to_string();
+        (out, jid)
+    });
+    assert_eq!(
+        stdout(&out).trim(),
+        "m1: Minion did not return. [Job running, heartbeat lost]",
+        "{}",
+        stderr(&out)
+    );
+    c.stop_minion("m1");
+    c.start_minion("m1");
+    c.wait_pingable("m1", &["m1"]);
+    std::thread::sleep(Duration::from_secs(5));
+    let text = std::fs::read_to_string(&runs).unwrap_or_default();
+    assert_eq!(text.lines().count(), 1, "the job ran once, not again");
+    assert!(stored(&c, &jid).is_empty(), "no return for the killed job");
+}
+
+/// m1 is cut off as its job ends, so the return waits in its outbox, being
+/// re-sent; m1 is killed with kill -9 there. Meanwhile `brine` says m1 is
+/// not connected. Healed and restarted, m1 sends the return from its
+/// outbox: stored and fired once.
+#[test]
+fn minion_kill_9_while_sending_its_return_delivers_it_from_the_outbox() {
+    let Some(ns) = Netns::for_scenario("minion-kill-mid-return") else {
+        return;
+    };
+    let mut c = partitionable_cluster(ns, &["m1"]);
+    let events = c.events("*");
+    let jid = jid_of(&c.brine(&["--async", "m1", "test.sleep", "1"]));
+    events.expect("m1's ack", Duration::from_secs(10), |tag, _| {
+        tag.contains(&format!("{jid}/ack/m1"))
+    });
+    c.netns().expect("namespace").cut_off(&own_address(2));
+    wait_for("the return in m1's outbox", Duration::from_secs(10), || {
+        (crate::outbox::outbox_entries(&c, "m1") == 1).then_some(())
+    });
+    c.stop_minion("m1");
+    let out = c.brine(&["-t", "2", "--out", "txt", "m1", "test.ping"]);
+    eprintln!("brine while m1 is down: {}", stdout(&out).trim());
+    c.netns().expect("namespace").heal();
+    c.start_minion("m1");
+    let took = wait_all_stored(
+        &c,
+        std::slice::from_ref(&jid),
+        &["m1".to_string()].into(),
+        Duration::from_secs(30),
+    );
+    eprintln!("minion-kill-mid-return: the return stored {took:?} after the restart");
+    let fired = fired_returns(&events.collect_for(Duration::from_secs(2)), &[jid]);
+    assert_eq!(
+        fired.values().copied().collect::<Vec<_>>(),
+        [1],
+        "fired once"
+    );
+    // Which of the two depends on whether the master's presence timeout
+    // (5 s) has passed since m1 was last heard from.
+    let reason = stdout(&out);
+    assert!(
+        [
+            "m1: Minion did not return. [No response]",
+            "m1: Minion did not return. [Not connected]"
+        ]
+        .contains(&reason.trim()),
+        "{reason}"
+    );
 }

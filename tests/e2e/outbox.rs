@@ -17,7 +17,7 @@ pub(crate) fn outbox_dir(c: &Cluster, id: &str) -> PathBuf {
 }
 
 /// The returns waiting in a minion's outbox.
-fn outbox_entries(c: &Cluster, id: &str) -> usize {
+pub(crate) fn outbox_entries(c: &Cluster, id: &str) -> usize {
     std::fs::read_dir(outbox_dir(c, id)).map_or(0, |dir| {
         dir.filter_map(Result::ok)
             .filter(|e| e.file_name().to_string_lossy().ends_with(".ret"))
