@@ -370,3 +370,54 @@ fn minion_kill_9_while_sending_its_return_delivers_it_from_the_outbox() {
         "{reason}"
     );
 }
+
+const CRASH_SWARM: usize = 200;
+
+/// The master is killed with kill -9 in the middle of a 20-job burst to
+/// 200 minions, then restarted: every job whose jid `brine` printed
+/// completes with all 200 returns.
+#[test]
+fn master_kill_9_during_a_burst_completes_every_printed_job() {
+    let Some(ns) = Netns::for_scenario("master-kill-mid-burst") else {
+        return;
+    };
+    let mut c = Cluster::builder()
+        .netns(ns)
+        .minions(0)
+        .auto_accept(true)
+        .log_level("info")
+        .start();
+    let _swarm = c.start_swarm(CRASH_SWARM, "k-", &[]);
+    wait_swarm_up(&c, "k-*", CRASH_SWARM);
+    let master = c.master_pid().expect("a running master");
+
+    let mut printed = Vec::new();
+    let mut refused = 0;
+    for k in 0..BURST {
+        if k == BURST / 2 {
+            kill_9(master);
+        }
+        let out = c.brine(&["--async", "k-*", "test.ping"]);
+        match stdout(&out)
+            .trim()
+            .strip_prefix("Executed command with job ID: ")
+        {
+            Some(jid) => printed.push(jid.to_string()),
+            None => refused += 1,
+        }
+    }
+    eprintln!(
+        "master-kill-mid-burst: {} jids printed, {refused} publications refused",
+        printed.len()
+    );
+    assert!(refused > 0, "the master was not killed during the burst");
+    c.kill_master();
+    let restarted = Instant::now();
+    c.start_master();
+    let ids = swarm_ids("k-", CRASH_SWARM);
+    let took = wait_all_stored(&c, &printed, &ids, Duration::from_secs(90));
+    eprintln!(
+        "master-kill-mid-burst: every printed job complete {:?} after the restart ({took:?} of waiting)",
+        restarted.elapsed()
+    );
+}
