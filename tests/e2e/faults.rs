@@ -421,3 +421,61 @@ fn master_kill_9_during_a_burst_completes_every_printed_job() {
         restarted.elapsed()
     );
 }
+
+/// libfaketime's preload library (Debian's libfaketime package).
+const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
+/// A minion whose clock is 10 minutes ahead (libfaketime) is refused: the
+/// master allows `AUTH_MAX_SKEW_SECS` (300 s) against replayed auth
+/// requests. The master's log says why, naming the minion, and the minion's
+/// says what to check; the minion is never served.
+#[test]
+fn a_minion_clock_10_minutes_off_is_refused_saying_why() {
+    let Some(ns) = Netns::for_scenario("clock-skew") else {
+        return;
+    };
+    assert!(
+        std::path::Path::new(LIBFAKETIME).exists(),
+        "{LIBFAKETIME} is missing (apt-get install libfaketime; .ci/run does)"
+    );
+    let mut c = Cluster::builder()
+        .netns(ns)
+        .auto_accept(true)
+        .minions(1)
+        .start();
+    c.wait_pingable("m1", &["m1"]);
+    c.minion_wrapper = [
+        "env",
+        &format!("LD_PRELOAD={LIBFAKETIME}"),
+        "FAKETIME=+10m",
+        "FAKETIME_DONT_FAKE_MONOTONIC=1",
+    ]
+    .map(String::from)
+    .to_vec();
+    c.add_minion("skewed", "");
+    let said = wait_for("the master to say why", Duration::from_secs(15), || {
+        let log = c.master_log();
+        log.lines()
+            .find(|l| l.contains("skewed") && l.contains("clock"))
+            .map(str::to_string)
+    });
+    eprintln!("clock-skew: the master says: {said}");
+    let warned = wait_for("the minion to say why", Duration::from_secs(15), || {
+        let log = c.minion_log("skewed");
+        log.lines()
+            .find(|l| l.contains("more than 300 s from its own clock"))
+            .map(str::to_string)
+    });
+    eprintln!("clock-skew: the minion says: {warned}");
+    // Refused before its key is looked at: never listed, never served.
+    let keys = c.keys().to_string();
+    assert!(!keys.contains("skewed"), "{keys}");
+    let out = c.brine(&["-t", "2", "--out", "txt", "skewed", "test.ping"]);
+    eprintln!(
+        "clock-skew: brine says: {} {}",
+        stdout(&out).trim(),
+        stderr(&out).trim()
+    );
+    assert!(!stdout(&out).contains("True"), "{}", stdout(&out));
+    c.wait_pingable("m1", &["m1"]);
+}

@@ -29,9 +29,9 @@ use brine_common::crypto::{Direction, Ephemeral, Identity, PublicKey, random_byt
 use brine_common::frame::{decode, encode};
 use brine_common::ids::MinionId;
 use brine_common::wire::{
-    AuthReply, AuthRequest, AuthStatus, Grant, MasterFrame, MinionFrame, PROTOCOL_VERSION,
-    Publication, Reply, Request, SealedFrame, SignedBlob, TOPIC_BROADCAST, UnknownSessionNotice,
-    minion_topic, session_info,
+    AUTH_MAX_SKEW_SECS, AuthReply, AuthRequest, AuthStatus, Grant, MasterFrame, MinionFrame,
+    PROTOCOL_VERSION, Publication, Reply, Request, SealedFrame, SignedBlob, TOPIC_BROADCAST,
+    UnknownSessionNotice, minion_topic, session_info,
 };
 use bytes::Bytes;
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -251,11 +251,33 @@ enum AuthFailure {
     RetryAfter(Duration),
     /// The transport broke; reconnect.
     Transport,
+    /// The request went out and no answer came within `auth_timeout`.
+    Unanswered,
+}
+
+/// Warn about unanswered auth requests on the 1st, 10th, 20th... in a row:
+/// the reason is worth saying, not every few seconds.
+fn warn_unanswered(in_a_row: u32) -> bool {
+    in_a_row == 1 || in_a_row.is_multiple_of(10)
+}
+
+/// What a minion whose auth requests go unanswered says. The master answers
+/// nothing to a request stamped outside [`AUTH_MAX_SKEW_SECS`] of its clock
+/// (an answer would help replay), so the minion is the one to name it.
+fn unanswered_auth_message(auth_timeout: Duration, now: jiff::Timestamp) -> String {
+    format!(
+        "the master did not answer the auth request within {}s; a master ignores a request \
+         stamped more than {AUTH_MAX_SKEW_SECS} s from its own clock, so check that this host's \
+         clock ({now:.0}) agrees with the master's (an unreachable or overloaded master looks \
+         the same)",
+        auth_timeout.as_secs_f64()
+    )
 }
 
 async fn connection_task(shared: Arc<Shared>, mut outgoing: mpsc::Receiver<Box<Outgoing>>) {
     let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     let mut pending_waits = 0u32;
+    let mut unanswered = 0u32;
     let mut subscription: Option<(u16, tokio::task::JoinHandle<()>)> = None;
     loop {
         let Some((mut send, mut incoming, reader)) = Box::pin(connect_dealer(&shared)).await else {
@@ -278,9 +300,23 @@ async fn connection_task(shared: Arc<Shared>, mut outgoing: mpsc::Receiver<Box<O
                 tokio::time::sleep(backoff.next()).await;
                 continue;
             }
+            Err(AuthFailure::Unanswered) => {
+                reader.abort();
+                unanswered += 1;
+                if warn_unanswered(unanswered) {
+                    let why = unanswered_auth_message(
+                        shared.settings.auth_timeout,
+                        jiff::Timestamp::now(),
+                    );
+                    tracing::warn!(id = %shared.settings.id, attempts = unanswered, "{why}");
+                }
+                tokio::time::sleep(backoff.next()).await;
+                continue;
+            }
         };
         backoff.reset();
         pending_waits = 0;
+        unanswered = 0;
         let catch_up = adopt_grant(&shared, &grant);
         if shared.settings.subscribe {
             let port = shared.settings.publish_port.unwrap_or(grant.publish_port);
@@ -416,7 +452,8 @@ async fn authenticate(
         {
             Ok(Some(MasterFrame::Auth(blob))) => break blob,
             Ok(Some(_)) => continue,
-            Ok(None) | Err(_) => return Err(AuthFailure::Transport),
+            Ok(None) => return Err(AuthFailure::Transport),
+            Err(_) => return Err(AuthFailure::Unanswered),
         }
     };
     let reply = verify_auth_reply(shared, &reply_blob, &nonce)?;

@@ -361,3 +361,39 @@ async fn a_stopped_link_delivers_nothing_more_and_closes_the_channel() {
     let end = tokio::time::timeout(WAIT, h.publications.recv()).await;
     assert!(end.expect("in time").is_none(), "nothing after the stop");
 }
+
+/// An auth request the master leaves unanswered (what it does with one
+/// stamped outside the allowed clock skew) is told apart from a broken
+/// transport, so the connection task can say what to check.
+#[tokio::test]
+async fn an_unanswered_auth_request_is_not_a_broken_transport() {
+    let mut quick = settings();
+    quick.auth_timeout = Duration::from_millis(50);
+    let h = Harness::start_with(quick, (1, 0), state(1, 0));
+    let (to_master, mut sent) = mpsc::unbounded_channel();
+    let mut sink = FakeSink(to_master);
+
+    let (_silent_master, mut incoming) = mpsc::channel(1);
+    let failure = authenticate(&h.link.shared, &mut sink, &mut incoming).await;
+    assert!(matches!(failure, Err(AuthFailure::Unanswered)));
+    assert!(matches!(sent.recv().await, Some(MinionFrame::Auth(_))));
+
+    let (gone, mut incoming) = mpsc::channel(1);
+    drop(gone);
+    let failure = authenticate(&h.link.shared, &mut sink, &mut incoming).await;
+    assert!(matches!(failure, Err(AuthFailure::Transport)));
+}
+
+#[test]
+fn the_unanswered_auth_warning_names_the_clock_skew_and_this_hosts_clock() {
+    let now: jiff::Timestamp = "2026-12-07T10:18:50Z".parse().expect("timestamp");
+    let text = unanswered_auth_message(Duration::from_secs(2), now);
+    assert!(text.contains("within 2s"), "{text}");
+    assert!(
+        text.contains("more than 300 s from its own clock"),
+        "{text}"
+    );
+    assert!(text.contains("(2026-12-07T10:18:50Z)"), "{text}");
+    let warned: Vec<u32> = (1..=30).filter(|n| warn_unanswered(*n)).collect();
+    assert_eq!(warned, [1, 10, 20, 30]);
+}
