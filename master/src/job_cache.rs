@@ -35,7 +35,7 @@ use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -145,6 +145,8 @@ pub enum CacheError {
     Writer(String),
     #[error("job cache commit failed: {0}")]
     Commit(String),
+    #[error("the job cache is being reopened after an I/O error")]
+    Reopening,
 }
 
 /// A write's place in the order the cache accepted writes: once the writer
@@ -374,7 +376,7 @@ impl Overlay {
 
 /// The redb-backed [`JobCache`].
 pub struct RedbJobCache {
-    db: Arc<Database>,
+    db: Arc<Db>,
     overlay: Arc<Mutex<Overlay>>,
     tx: Sender<Msg>,
     writer: Option<JoinHandle<()>>,
@@ -412,10 +414,7 @@ impl RedbJobCache {
             path: path.to_path_buf(),
             source: e,
         };
-        let db = redb::Builder::new()
-            .set_cache_size(CACHE_BYTES)
-            .create(path)
-            .map_err(|e| open_err(e.into()))?;
+        let db = open_database(path).map_err(open_err)?;
         // Returns hold command output and pillar: for the master's user only.
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
             |source| CacheError::Permissions {
@@ -423,9 +422,10 @@ impl RedbJobCache {
                 source,
             },
         )?;
-        create_tables(&db).map_err(open_err)?;
-
-        let db = Arc::new(db);
+        let db = Arc::new(Db {
+            path: path.to_path_buf(),
+            current: RwLock::new(Some(Arc::new(db))),
+        });
         let overlay = Arc::new(Mutex::new(Overlay::default()));
         let commits = Arc::new(AtomicU64::new(0));
         let (tx, rx) = mpsc::channel();
@@ -540,7 +540,7 @@ impl RedbJobCache {
 
     /// The committed value of one key.
     fn db_get(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
+        let txn = self.db.get()?.begin_read().map_err(db_err)?;
         let t = txn.open_table(table.def()).map_err(db_err)?;
         Ok(t.get(key).map_err(db_err)?.map(|v| v.value().to_vec()))
     }
@@ -551,7 +551,7 @@ impl RedbJobCache {
         table: Table,
         bounds: Option<(&str, &str)>,
     ) -> Result<BTreeMap<String, Vec<u8>>, CacheError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
+        let txn = self.db.get()?.begin_read().map_err(db_err)?;
         let t = txn.open_table(table.def()).map_err(db_err)?;
         let iter = match bounds {
             Some((start, end)) => t.range(start..end),
@@ -595,7 +595,7 @@ impl RedbJobCache {
 
     /// Delete jobs and returns with keys below `cutoff` in one transaction.
     fn delete_before(&self, cutoff: &str) -> Result<usize, CacheError> {
-        let txn = self.db.begin_write().map_err(db_err)?;
+        let txn = self.db.get()?.begin_write().map_err(db_err)?;
         let mut dropped = 0;
         {
             let mut jobs = txn.open_table(JOBS).map_err(db_err)?;
@@ -623,6 +623,51 @@ impl Drop for RedbJobCache {
         {
             tracing::error!("the job cache writer thread panicked");
         }
+    }
+}
+
+/// Open (or create) the database file with its tables.
+fn open_database(path: &Path) -> Result<Database, redb::Error> {
+    let db = redb::Builder::new()
+        .set_cache_size(CACHE_BYTES)
+        .create(path)?;
+    create_tables(&db)?;
+    Ok(db)
+}
+
+/// The redb database, which the writer reopens once an I/O error has
+/// poisoned it: after one failed write (a full disk, say) redb refuses every
+/// later transaction with `PreviousIo` until the file is closed and opened
+/// again, so without a reopen the job cache would stay unavailable until the
+/// master restarts, however much space came back (tests/e2e/faults.rs).
+struct Db {
+    path: PathBuf,
+    /// `None` only between closing the poisoned database and opening it again.
+    current: RwLock<Option<Arc<Database>>>,
+}
+
+impl Db {
+    /// The open database, for one transaction.
+    fn get(&self) -> Result<Arc<Database>, CacheError> {
+        let current = self.current.read().unwrap_or_else(|p| p.into_inner());
+        current.clone().ok_or(CacheError::Reopening)
+    }
+
+    /// Close the database and open the file again. The old one must be
+    /// closed first (redb locks the file), so while a reader still holds it
+    /// this does nothing and says so; the writer tries again at its next
+    /// retry.
+    fn reopen(&self) -> Result<(), String> {
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(db) = current.take()
+            && let Err(in_use) = Arc::try_unwrap(db)
+        {
+            *current = Some(in_use);
+            return Err("the database is in use".into());
+        }
+        let db = open_database(&self.path).map_err(|e| e.to_string())?;
+        *current = Some(Arc::new(db));
+        Ok(())
     }
 }
 
@@ -796,7 +841,7 @@ impl JobCache for RedbJobCache {
 
 /// The background writer: batches queued writes into few commits.
 struct Writer {
-    db: Arc<Database>,
+    db: Arc<Db>,
     overlay: Arc<Mutex<Overlay>>,
     commits: Arc<AtomicU64>,
     /// What is committed, for requests waiting to acknowledge their writes.
@@ -919,13 +964,34 @@ impl Writer {
         if self.fail_commits.load(Ordering::Relaxed) {
             return Err("injected commit failure".into());
         }
-        self.try_commit(batch).map_err(|e| e.to_string())?;
+        let db = self.db.get().map_err(|e| e.to_string())?;
+        match self.try_commit(&db, batch) {
+            Ok(()) => {}
+            Err(redb::Error::PreviousIo) => {
+                drop(db);
+                return Err(self.reopen_poisoned());
+            }
+            Err(e) => return Err(e.to_string()),
+        }
         self.commits.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
-    fn try_commit(&self, batch: &[Write]) -> Result<(), redb::Error> {
-        let txn = self.db.begin_write()?;
+    /// The database refuses everything after an earlier I/O error: open it
+    /// again so the next retry can succeed once the cause (a full disk) is
+    /// gone. What to report for this attempt.
+    fn reopen_poisoned(&self) -> String {
+        match self.db.reopen() {
+            Ok(()) => {
+                tracing::warn!("job cache: reopened the database after an I/O error");
+                "an earlier I/O error; the database was reopened for the next try".into()
+            }
+            Err(e) => format!("an earlier I/O error, and reopening the database failed: {e}"),
+        }
+    }
+
+    fn try_commit(&self, db: &Database, batch: &[Write]) -> Result<(), redb::Error> {
+        let txn = db.begin_write()?;
         {
             let mut jobs = txn.open_table(JOBS)?;
             let mut returns = txn.open_table(RETURNS)?;
@@ -1139,6 +1205,29 @@ mod tests {
         assert_eq!(stored(&jid, "m0999"), Some(Ticket::COMMITTED));
         assert_eq!(stored(&jid, "m1000"), None);
         assert_eq!(stored(&jid_at(T0 + 1), "m0001"), None);
+    }
+
+    /// The database poisoned by an I/O error is closed and opened again:
+    /// what was committed is still there and commits work; while a reader
+    /// holds the old one the reopen waits for the next try.
+    #[test]
+    fn a_reopened_database_keeps_what_was_committed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = open(&dir);
+        let jid = jid_at(T0);
+        cache.save_job(&job(&jid)).expect("save");
+        cache.flush().expect("flush");
+
+        let reader = cache.db.get().expect("open");
+        assert_eq!(cache.db.reopen(), Err("the database is in use".to_string()));
+        drop(reader);
+        cache.db.reopen().expect("reopen");
+        assert!(cache.get_job(&jid).expect("read").is_some());
+        cache
+            .add_return(&jid, &minion("web1"), ret(json!(1)))
+            .expect("add");
+        cache.flush().expect("commits after the reopen");
+        assert!(cache.return_on_disk(&jid, &minion("web1")));
     }
 
     /// Once its ticket is committed a return is in the database, not only
@@ -1394,7 +1483,7 @@ mod tests {
             .expect("add");
         cache.flush().expect("flush");
         let bad = jid_at(T0 - 1);
-        let txn = cache.db.begin_write().expect("write");
+        let txn = cache.db.get().expect("open").begin_write().expect("write");
         {
             let mut jobs = txn.open_table(JOBS).expect("jobs");
             jobs.insert(bad.as_str(), &b"\xc1garbage"[..])

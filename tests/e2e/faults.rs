@@ -479,3 +479,110 @@ fn a_minion_clock_10_minutes_off_is_refused_saying_why() {
     assert!(!stdout(&out).contains("True"), "{}", stdout(&out));
     c.wait_pingable("m1", &["m1"]);
 }
+
+/// Fill the file system holding `dir` with a file `dir/filler`; how many
+/// bytes it took.
+fn fill_up(dir: &std::path::Path) -> u64 {
+    use std::io::Write;
+    let mut file = std::fs::File::create(dir.join("filler")).expect("create the filler");
+    let chunk = vec![0u8; 64 * 1024];
+    let mut written = 0u64;
+    while let Ok(n) = file.write(&chunk) {
+        if n == 0 {
+            break;
+        }
+        written += n as u64;
+    }
+    let _ = file.sync_all();
+    written
+}
+
+/// The master's cache directory (the job cache, `jobs.redb`) on a full
+/// tmpfs: the master keeps answering, says what is wrong, stores every
+/// return once space is back, and loses none of them when it is then killed
+/// with kill -9.
+#[test]
+fn a_full_cache_directory_recovers_and_loses_nothing_acknowledged() {
+    let Some(ns) = Netns::for_scenario("cache-full") else {
+        return;
+    };
+    let mut c = Cluster::builder().netns(ns).minions(1).start().ready();
+    let cachedir = c.master_root().join("var/cache/brine/master");
+    let status = c.signal_master("TERM", Duration::from_secs(15));
+    assert_eq!(status.code(), Some(0), "{}", c.master_log());
+    let tmpfs = brine_tests::netns::Tmpfs::mount(&cachedir, "16m");
+    c.start_master();
+    c.wait_pingable("m1", &["m1"]);
+
+    // Jobs whose returns come back once the disk is full.
+    let jids: Vec<String> = (0..5)
+        .map(|_| jid_of(&c.brine(&["--async", "m1", "test.sleep", "2"])))
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let filled = fill_up(&cachedir);
+    eprintln!("cache-full: {filled} bytes filled the cache directory");
+
+    // New jobs, until the job cache's file has to grow and cannot: then a
+    // job is refused, saying why (the ones accepted before must complete).
+    let mut jids = jids;
+    let refusal = (0..200).find_map(|_| {
+        let out = c.brine(&["--async", "m1", "test.ping"]);
+        match stdout(&out)
+            .trim()
+            .strip_prefix("Executed command with job ID: ")
+        {
+            Some(jid) => {
+                jids.push(jid.to_string());
+                None
+            }
+            None => Some(stderr(&out)),
+        }
+    });
+    let refusal = refusal.expect("a job refused on a full disk");
+    assert!(refusal.contains("No space left on device"), "{refusal}");
+    eprintln!(
+        "cache-full: {} jobs accepted, then brine says: {}",
+        jids.len(),
+        refusal.trim()
+    );
+    let said = wait_for(
+        "the master to say the returns cannot be stored",
+        Duration::from_secs(15),
+        || {
+            c.master_log()
+                .lines()
+                .find(|l| l.contains("commit") && l.contains("No space left"))
+                .map(str::to_string)
+        },
+    );
+    eprintln!("cache-full: the master says: {said}");
+    // Still serving what needs no disk: reads of the job cache, keys.
+    assert!(stored(&c, &jids[0]).is_empty() || stored(&c, &jids[0]).contains("m1"));
+    assert!(c.keys()["minions"].to_string().contains("m1"));
+    std::thread::sleep(Duration::from_secs(3));
+    let waiting = crate::outbox::outbox_entries(&c, "m1");
+    eprintln!("cache-full: {waiting} returns wait in m1's outbox");
+
+    std::fs::remove_file(cachedir.join("filler")).expect("free the space");
+    let freed = Instant::now();
+    let m1: BTreeSet<String> = ["m1".to_string()].into();
+    wait_all_stored(&c, &jids, &m1, Duration::from_secs(60));
+    // The master acknowledges a return once it is committed, and the
+    // minion then drops it from its outbox: an empty outbox means every
+    // return is on disk.
+    wait_for(
+        "every return acknowledged (m1's outbox empty)",
+        Duration::from_secs(60),
+        || (crate::outbox::outbox_entries(&c, "m1") == 0).then_some(()),
+    );
+    eprintln!(
+        "cache-full: every return stored and acknowledged {:?} after space came back",
+        freed.elapsed()
+    );
+    c.kill_master();
+    c.start_master();
+    for jid in &jids {
+        assert_eq!(stored(&c, jid), m1, "{jid}'s return survived kill -9");
+    }
+    drop(tmpfs);
+}
