@@ -121,9 +121,10 @@ echo "grain-targeted test.ping (role:r0, 10%): ${gms} ms, $gret/$(( n / 10 )) re
 
 # 20 jobs to everyone at once; each brine waits for all of its returns.
 cpu_before_burst=$(master_cpu)
-# BRINE_SCALE_PERF=<file>: profile the master during the burst (perf record).
+# BRINE_SCALE_PERF=<file>: profile the master during the burst (perf record;
+# BRINE_SCALE_PERF_OPTS="--call-graph dwarf -F 199" for call chains).
 if [[ -n "${BRINE_SCALE_PERF:-}" ]]; then
-  perf record -F 999 -g -p "$master_pid" -o "$BRINE_SCALE_PERF" 2>/dev/null & perf_pid=$!; pids+=("$perf_pid")
+  perf record ${BRINE_SCALE_PERF_OPTS:--F 999 -g} -p "$master_pid" -o "$BRINE_SCALE_PERF" 2>/dev/null & perf_pid=$!; pids+=("$perf_pid")
 fi
 t0=$(now_ms)
 for j in $(seq 20); do

@@ -23,27 +23,33 @@ use crate::keys::{KeyError, KeyState, KeyStore};
 use crate::publisher::Publisher;
 
 /// Auth requests handled at once. Each costs a signature check, a key store
-/// decision on a blocking thread and perhaps a file write.
-const MAX_AUTHS_IN_FLIGHT: usize = 64;
+/// decision on a blocking thread (a new key is flushed to disk, which is
+/// waiting rather than work, hence more than the cores) and a signed reply.
+const MAX_AUTHS_IN_FLIGHT: usize = 128;
 
-/// Auth requests that may wait for their turn beyond those being handled.
-/// A fleet that starts together (or reconnects after a master restart) asks
-/// all at once; answering each in turn takes seconds, while a request dropped
-/// unanswered costs its minion a whole `auth_timeout` before it asks again
-/// (10,000 minions took minutes to authenticate that way). Past this bound
-/// requests are dropped unanswered and counted, so a flood holds at most this
-/// many small (pre-auth capped) messages, and never the permits that accepted
-/// minions' requests need.
-const MAX_AUTHS_WAITING: usize = 4096;
+/// The memory that auth requests waiting for their turn may hold: each is
+/// charged its size plus [`WAITING_AUTH_OVERHEAD`]. A fleet that starts
+/// together (or reconnects after a master restart) asks all at once;
+/// answering each in turn takes seconds, while a request dropped unanswered
+/// costs its minion a whole `auth_timeout` before it asks again (half of a
+/// 10,000-minion swarm waited 20 s that way with room for 4,160). Real auth
+/// requests are about 300 bytes, so this holds some 25,000 of them; past it
+/// requests are dropped unanswered and counted, so a flood of 8 KiB
+/// (`PRE_AUTH_MESSAGE_CAP`) messages holds at most this much, and never the
+/// permits that accepted minions' requests need.
+const WAITING_AUTH_BUDGET: usize = 32 * 1024 * 1024;
+
+/// What a waiting auth request costs beyond its bytes: its task, its peer
+/// identity and its place in the line.
+const WAITING_AUTH_OVERHEAD: usize = 1024;
 
 /// How often refused auth requests are summed up in the log.
 const REFUSAL_REPORT_EVERY: Duration = Duration::from_secs(10);
 
-/// The admission of auth requests: a place in line for at most
-/// [`MAX_AUTHS_WAITING`] + [`MAX_AUTHS_IN_FLIGHT`] of them, a bound on how
-/// many are handled at once, and a count of those refused (the line full, or
-/// the pending keys at `max_pending_keys`), logged as a sum at most every ten
-/// seconds.
+/// The admission of auth requests: a place in line within
+/// [`WAITING_AUTH_BUDGET`], a bound on how many are handled at once, and a
+/// count of those refused (the line full, or the pending keys at
+/// `max_pending_keys`), logged as a sum at most every ten seconds.
 pub(super) struct AuthIntake {
     places: Arc<Semaphore>,
     turns: Arc<Semaphore>,
@@ -56,7 +62,7 @@ pub(super) struct AuthIntake {
 impl AuthIntake {
     pub(super) fn new() -> Arc<Self> {
         Arc::new(AuthIntake {
-            places: Arc::new(Semaphore::new(MAX_AUTHS_WAITING + MAX_AUTHS_IN_FLIGHT)),
+            places: Arc::new(Semaphore::new(WAITING_AUTH_BUDGET)),
             turns: Arc::new(Semaphore::new(MAX_AUTHS_IN_FLIGHT)),
             refused_busy: Default::default(),
             refused_pending_full: Default::default(),
@@ -64,14 +70,20 @@ impl AuthIntake {
         })
     }
 
-    /// A place in line for one more auth request, held until its reply is
-    /// sent, or `None` (counted as a refusal) when the line is full.
-    pub(super) fn admit(&self) -> Option<OwnedSemaphorePermit> {
-        let place = self.places.clone().try_acquire_owned().ok();
-        if place.is_none() {
-            self.refuse(&self.refused_busy);
+    /// A place in line for an auth request of `len` bytes, held until its
+    /// reply is sent, or `None` (counted as a refusal) when the line is full.
+    pub(super) fn admit(&self, len: usize) -> Option<OwnedSemaphorePermit> {
+        let cost = u32::try_from(len.saturating_add(WAITING_AUTH_OVERHEAD)).unwrap_or(u32::MAX);
+        match self.places.clone().try_acquire_many_owned(cost) {
+            Ok(place) => {
+                self.report_refusals_due();
+                Some(place)
+            }
+            Err(_) => {
+                self.refuse(&self.refused_busy);
+                None
+            }
         }
-        place
     }
 
     /// Wait until fewer than [`MAX_AUTHS_IN_FLIGHT`] requests are being
@@ -87,6 +99,17 @@ impl AuthIntake {
 
     fn refuse(&self, counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+        self.report_refusals_due();
+    }
+
+    /// Log the refusals counted since the last report, unless one was logged
+    /// less than [`REFUSAL_REPORT_EVERY`] ago. Also called on admission, so
+    /// the refusals of a burst that has ended are still reported.
+    fn report_refusals_due(&self) {
+        let counted = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        if counted(&self.refused_busy) + counted(&self.refused_pending_full) == 0 {
+            return;
+        }
         let mut last = self.last_report.lock().unwrap_or_else(|p| p.into_inner());
         if last.is_some_and(|t| t.elapsed() < REFUSAL_REPORT_EVERY) {
             return;
@@ -94,13 +117,16 @@ impl AuthIntake {
         *last = Some(Instant::now());
         let take = |c: &AtomicU64| c.swap(0, Ordering::Relaxed);
         let (busy, full) = (take(&self.refused_busy), take(&self.refused_pending_full));
+        if busy + full == 0 {
+            return;
+        }
         tracing::warn!(
             busy,
             pending_full = full,
-            "refused {} auth requests: {busy} with {} already waiting or being handled, \
-             {full} with max_pending_keys reached",
+            "refused {} auth requests: {busy} with the line of waiting requests full \
+             ({} MiB), {full} with max_pending_keys reached",
             busy + full,
-            MAX_AUTHS_WAITING + MAX_AUTHS_IN_FLIGHT
+            WAITING_AUTH_BUDGET >> 20
         );
     }
 }
@@ -334,12 +360,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_intake_queues_a_bounded_number_and_handles_fewer_at_once() {
+    async fn the_intake_queues_within_its_budget_and_handles_fewer_at_once() {
         let intake = AuthIntake::new();
-        let places: Vec<_> = (0..MAX_AUTHS_WAITING + MAX_AUTHS_IN_FLIGHT)
-            .map(|_| intake.admit().expect("a place in line"))
+        let request = 300;
+        let room = WAITING_AUTH_BUDGET / (request + WAITING_AUTH_OVERHEAD);
+        assert!(room > 20_000, "a 20,000-minion fleet fits in line: {room}");
+        let places: Vec<_> = (0..room)
+            .map(|_| intake.admit(request).expect("a place in line"))
             .collect();
-        assert!(intake.admit().is_none(), "one too many");
+        assert!(intake.admit(request).is_none(), "one too many");
         assert_eq!(
             intake.refused_busy.load(Ordering::Relaxed),
             0,
@@ -355,6 +384,20 @@ mod tests {
         let next = tokio::time::timeout(Duration::from_secs(5), intake.turn()).await;
         assert!(matches!(next, Ok(Some(_))), "a finished one makes room");
         drop(places);
-        assert!(intake.admit().is_some(), "places come back");
+        assert!(intake.admit(request).is_some(), "places come back");
+    }
+
+    #[test]
+    fn large_requests_take_more_of_the_line() {
+        let intake = AuthIntake::new();
+        let big = PRE_AUTH_MESSAGE_CAP;
+        let room = WAITING_AUTH_BUDGET / (big + WAITING_AUTH_OVERHEAD);
+        let _places: Vec<_> = (0..room)
+            .map(|_| intake.admit(big).expect("a place in line"))
+            .collect();
+        assert!(
+            intake.admit(big).is_none(),
+            "a flood of large ones is bounded by bytes"
+        );
     }
 }

@@ -135,7 +135,7 @@ fn dispatch(
     };
     match frame {
         MinionFrame::Auth(blob) => {
-            let Some(place) = intake.admit() else {
+            let Some(place) = intake.admit(payload.len()) else {
                 return;
             };
             // A waiting auth request holds its place in the auth line, not
