@@ -269,9 +269,13 @@ fn start_job(
     let handle = tokio::spawn(async move {
         let call = to_call(&publication, link.id());
         let fun_args = fun_args(&publication);
+        let mark = link
+            .outbox()
+            .mark_running(interrupted_return(&publication, &fun_args))
+            .await;
         let outcome = functions.call(ctx.for_job(jid.clone()), call).await;
         if !running.remove(&jid) {
-            return; // killed meanwhile
+            return; // killed meanwhile (dropping the mark removes it)
         }
         let ret = JobReturn {
             jid,
@@ -286,11 +290,28 @@ fn start_job(
                 .then(|| "highstate".to_string()),
         };
         let delivery = link.outbox().persist(Pending::Return(ret)).await;
+        drop(mark);
         drop(unsettled);
         delivery.send(&link).await;
     });
     // If the job already finished, its entry is gone and this does nothing.
     running_jobs.set_abort(&job_jid, handle.abort_handle());
+}
+
+/// What a job whose minion died while it ran returns (sent at the next start).
+pub const INTERRUPTED: &str = "ERROR: the minion stopped (killed or crashed) while this job was running; it was not run again and may have done part of its work";
+
+/// The return the next start sends if the minion dies while `p` runs.
+fn interrupted_return(p: &Publication, fun_args: &[Value]) -> JobReturn {
+    JobReturn {
+        jid: p.jid.clone(),
+        fun: p.fun.clone(),
+        fun_args: fun_args.to_vec(),
+        ret: json!(INTERRUPTED),
+        retcode: 1,
+        success: false,
+        out: None,
+    }
 }
 
 /// The call for a publication, with Salt's `__pub_*` keyword arguments.

@@ -17,6 +17,14 @@
 //! The master stores each return once whatever the number of copies it is
 //! sent, so re-sending one whose acknowledgement was lost is harmless.
 //!
+//! A job that is running has a mark in the same directory (`<jid>.running`)
+//! holding the return to send if the minion dies before the job ends: at the
+//! next start each mark left without a return becomes that error return, so a
+//! minion killed in the middle of a job still tells the master (the job is not
+//! run again: a publication runs at most once). Marks are written without
+//! fsync: they must outlive the process (kill -9), not the host, and two
+//! fsyncs per job would cost more than most jobs.
+//!
 //! File I/O happens on blocking threads only. A minion without a disk outbox
 //! (`brine-call`, the simulated minions of `brine-swarm`) pays nothing.
 
@@ -35,6 +43,7 @@ use crate::link::Link;
 /// The outbox's directory under the minion's `cachedir`.
 pub const OUTBOX_DIR: &str = "return_outbox";
 const SUFFIX: &str = ".ret";
+const RUNNING_SUFFIX: &str = ".running";
 
 /// How long one delivery attempt waits for the master.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -97,6 +106,24 @@ pub struct Delivery {
     entry: Option<(Arc<DiskOutbox>, u64)>,
 }
 
+/// A running job's mark on disk; dropping it (the job ended, or was killed)
+/// removes the mark.
+pub struct RunningMark {
+    mark: Option<(Arc<DiskOutbox>, Jid)>,
+}
+
+impl Drop for RunningMark {
+    fn drop(&mut self) {
+        if let Some((disk, jid)) = self.mark.take() {
+            // Off the async threads; outside a runtime (tests) inline.
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => drop(rt.spawn_blocking(move || disk.unmark_running(&jid))),
+                Err(_) => disk.unmark_running(&jid),
+            }
+        }
+    }
+}
+
 /// The returns a previous run left undelivered, oldest first.
 pub struct Backlog(Vec<(u64, Pending)>);
 
@@ -141,6 +168,24 @@ impl Outbox {
         Delivery {
             item,
             entry: stored.map(|id| (disk, id)),
+        }
+    }
+
+    /// Mark a job as running, with `interrupted`, the return the next start
+    /// sends if the minion dies before the job ends. Nothing without a disk.
+    pub async fn mark_running(&self, interrupted: JobReturn) -> RunningMark {
+        let Some(disk) = &self.disk else {
+            return RunningMark { mark: None };
+        };
+        let jid = interrupted.jid.clone();
+        let written = tokio::task::spawn_blocking({
+            let disk = disk.clone();
+            move || disk.mark_running(&interrupted)
+        })
+        .await
+        .unwrap_or(false);
+        RunningMark {
+            mark: written.then(|| (disk.clone(), jid)),
         }
     }
 
@@ -267,8 +312,13 @@ impl DiskOutbox {
         brine_common::crypto::private_dir(dir).map_err(io)?;
         let mut index = Index::default();
         let mut backlog = Vec::new();
+        let mut marks = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(io)? {
             let path = entry.map_err(io)?.path();
+            if path.to_string_lossy().ends_with(RUNNING_SUFFIX) {
+                marks.push(path);
+                continue;
+            }
             match read_entry(&path) {
                 Some((id, item, bytes)) => {
                     index.insert(id, item.jid().clone(), bytes);
@@ -287,8 +337,59 @@ impl DiskOutbox {
         // Limits lowered since the last run apply to what it left too.
         let evicted = disk.make_room(&mut disk.lock(), 0, 0);
         backlog.retain(|(id, _)| !evicted.contains(id));
+        backlog.extend(disk.interrupted_returns(&marks));
         disk.publish_count(&disk.lock());
         Ok((disk, backlog))
+    }
+
+    /// The jobs the last run died in the middle of: each mark without a
+    /// return in the outbox becomes its error return, stored like any other.
+    /// The marks are removed.
+    fn interrupted_returns(&self, marks: &[PathBuf]) -> Vec<(u64, Pending)> {
+        let mut stored = Vec::new();
+        for path in marks {
+            let interrupted = std::fs::read(path)
+                .ok()
+                .and_then(|bytes| rmp_serde::from_slice::<JobReturn>(&bytes).ok());
+            if let Some(ret) = interrupted {
+                let returned = self.lock().entries.values().any(|e| e.jid == ret.jid);
+                if !returned {
+                    tracing::warn!(jid = %ret.jid, fun = %ret.fun, "the last run died while this job was running; reporting it");
+                    let item = Pending::Return(ret);
+                    if let Some(id) = self.store(&item) {
+                        stored.push((id, item));
+                    }
+                }
+            }
+            discard(path);
+        }
+        stored
+    }
+
+    fn running_path(&self, jid: &Jid) -> PathBuf {
+        self.dir.join(format!("{jid}{RUNNING_SUFFIX}"))
+    }
+
+    /// Write a running job's mark (see the module doc); whether it is on disk.
+    fn mark_running(&self, interrupted: &JobReturn) -> bool {
+        let jid = &interrupted.jid;
+        let Ok(bytes) = rmp_serde::to_vec_named(interrupted) else {
+            return false;
+        };
+        let path = self.running_path(jid);
+        let tmp = self.dir.join(format!(".{jid}{RUNNING_SUFFIX}.tmp"));
+        match std::fs::write(&tmp, &bytes).and_then(|()| std::fs::rename(&tmp, &path)) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(%jid, "cannot mark the job as running in the outbox: {e}");
+                discard(&tmp);
+                false
+            }
+        }
+    }
+
+    fn unmark_running(&self, jid: &Jid) {
+        discard(&self.running_path(jid));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Index> {
@@ -535,6 +636,63 @@ mod tests {
         let (_, backlog) = open(dir.path(), ROOMY);
         assert_eq!(items(&backlog), [ret(1)]);
         assert_eq!(files(dir.path()), 1);
+    }
+
+    fn interrupted(n: u64) -> JobReturn {
+        let Pending::Return(mut ret) = ret(n) else {
+            unreachable!()
+        };
+        ret.ret = json!("interrupted");
+        ret.success = false;
+        ret
+    }
+
+    fn marks(dir: &Path) -> usize {
+        std::fs::read_dir(dir)
+            .expect("dir")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(RUNNING_SUFFIX))
+            .count()
+    }
+
+    /// A job the last run died in the middle of (its mark left on disk)
+    /// is reported at the next start with the mark's error return, once; a
+    /// mark whose return made it to the outbox adds nothing.
+    #[test]
+    fn a_job_the_last_run_died_in_is_reported_at_the_next_start() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (outbox, _) = open(dir.path(), ROOMY);
+        assert!(outbox.mark_running(&interrupted(1)));
+        assert!(outbox.mark_running(&interrupted(2)));
+        outbox.store(&ret(2)).expect("stored"); // job 2 ended, then the crash
+        assert_eq!(marks(dir.path()), 2);
+        drop(outbox);
+
+        let (_, backlog) = open(dir.path(), ROOMY);
+        assert_eq!(items(&backlog), [ret(2), Pending::Return(interrupted(1))]);
+        assert_eq!(marks(dir.path()), 0);
+        let (_, backlog) = open(dir.path(), ROOMY);
+        assert_eq!(backlog.len(), 2, "reported once, then an ordinary entry");
+    }
+
+    /// A job that ends (or is killed) drops its mark: nothing to report.
+    #[tokio::test]
+    async fn a_finished_job_leaves_no_mark() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (outbox, _) = Outbox::open(dir.path(), ROOMY).expect("open");
+        let mark = outbox.mark_running(interrupted(1)).await;
+        assert_eq!(marks(dir.path()), 1);
+        drop(mark);
+        for _ in 0..100 {
+            if marks(dir.path()) == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(marks(dir.path()), 0);
+        drop(outbox);
+        let (_, backlog) = Outbox::open(dir.path(), ROOMY).expect("open");
+        assert!(backlog.is_empty());
     }
 
     /// Only an acknowledgement or a definitive refusal settles a return;
