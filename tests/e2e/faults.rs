@@ -604,3 +604,10 @@ fn a_full_cache_directory_recovers_and_loses_nothing_acknowledged() {
     }
     drop(tmpfs);
 }
+
+/// A 120 s cut: Salt 3008.5's minion, cut off as long, never ran the jobs
+/// published meanwhile (RELIABILITY.md); Brine's catch-up brings them.
+#[test]
+fn a_minion_cut_off_for_120_s_runs_each_missed_job_once() {
+    partition_one_minion("partition-120s", Duration::from_secs(120));
+}
