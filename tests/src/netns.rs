@@ -21,7 +21,7 @@ pub struct Netns {
 
 /// Why the fault suite cannot run here, if it cannot.
 fn missing_prerequisite() -> Option<String> {
-    if !nix_is_root() {
+    if !is_root() {
         return Some("the fault suite needs root (ip netns, iptables, mount)".into());
     }
     for (tool, package) in [("ip", "iproute2"), ("iptables", "iptables")] {
@@ -38,7 +38,7 @@ fn missing_prerequisite() -> Option<String> {
     None
 }
 
-fn nix_is_root() -> bool {
+fn is_root() -> bool {
     // /proc/self/status's Uid line: real, effective, saved, filesystem.
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -71,13 +71,15 @@ impl Netns {
     /// the suite cannot run outside CI. In CI a missing prerequisite fails
     /// the test: a fault suite that silently passes proves nothing.
     pub fn for_scenario(scenario: &str) -> Option<Netns> {
-        if let Some(why) = missing_prerequisite() {
-            let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
-            assert!(!in_ci, "fault scenario {scenario} cannot run in CI: {why}");
-            eprintln!("SKIPPED fault scenario {scenario}: {why}");
-            return None;
+        let ci = std::env::var("CI").ok();
+        match verdict(scenario, missing_prerequisite(), ci.as_deref()) {
+            Verdict::Run => Some(Netns::create()),
+            Verdict::Skip(why) => {
+                eprintln!("{why}");
+                None
+            }
+            Verdict::Fail(why) => panic!("{why}"),
         }
-        Some(Netns::create())
     }
 
     fn create() -> Netns {
@@ -161,6 +163,26 @@ impl Netns {
     }
 }
 
+/// What a scenario does given what is missing and the `CI` variable.
+#[derive(Debug, PartialEq)]
+enum Verdict {
+    Run,
+    Skip(String),
+    Fail(String),
+}
+
+fn verdict(scenario: &str, missing: Option<String>, ci: Option<&str>) -> Verdict {
+    let Some(why) = missing else {
+        return Verdict::Run;
+    };
+    let in_ci = ci.is_some_and(|v| !v.is_empty() && v != "false" && v != "0");
+    if in_ci {
+        Verdict::Fail(format!("fault scenario {scenario} cannot run in CI: {why}"))
+    } else {
+        Verdict::Skip(format!("SKIPPED fault scenario {scenario}: {why}"))
+    }
+}
+
 impl Drop for Netns {
     fn drop(&mut self) {
         let _ = Command::new("ip")
@@ -169,8 +191,8 @@ impl Drop for Netns {
     }
 }
 
-/// A few random bits without a dependency: the kernel's boot-random uuid
-/// source would do, but a time-seeded hash is enough to keep names apart.
+/// A few random bits without a dependency (std's randomly keyed hasher over
+/// the time): enough to keep the names of concurrent scenarios apart.
 fn rand_u32() -> u32 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
@@ -222,5 +244,30 @@ impl Drop for Tmpfs {
     fn drop(&mut self) {
         // Lazily, so a daemon still holding a file open cannot keep it mounted.
         let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fault suite that silently passes proves nothing: in CI a missing
+    /// prerequisite fails the scenario; elsewhere it is skipped, saying why.
+    #[test]
+    fn a_missing_prerequisite_fails_in_ci_and_skips_elsewhere() {
+        let missing = || Some("`iptables` is not installed".to_string());
+        assert_eq!(verdict("loss-10", None, Some("true")), Verdict::Run);
+        assert_eq!(
+            verdict("loss-10", missing(), Some("true")),
+            Verdict::Fail(
+                "fault scenario loss-10 cannot run in CI: `iptables` is not installed".into()
+            )
+        );
+        for not_ci in [None, Some(""), Some("false"), Some("0")] {
+            assert!(matches!(
+                verdict("loss-10", missing(), not_ci),
+                Verdict::Skip(why) if why.contains("iptables")
+            ));
+        }
     }
 }
