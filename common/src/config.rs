@@ -430,6 +430,10 @@ pub struct MinionConfig {
     pub master_port: u16,
     /// Overrides the publish port the master announces.
     pub publish_port: Option<u16>,
+    /// Salt's `source_address`: the local address the minion's connections
+    /// to the master leave from (a host with several, or the fault suite's
+    /// minions, each on its own 127.0.0.x).
+    pub source_address: Option<std::net::IpAddr>,
     pub master_finger: Option<String>,
     /// Seconds between auth attempts while the key is pending.
     pub acceptance_wait_time: f64,
@@ -524,6 +528,7 @@ impl Default for MinionConfig {
             master: "salt".into(),
             master_port: 4506,
             publish_port: None,
+            source_address: None,
             master_finger: None,
             acceptance_wait_time: 10.0,
             acceptance_wait_time_max: 0.0,
@@ -658,5 +663,22 @@ mod tests {
             "config_dir is not a config key: {:?}",
             loaded.warnings
         );
+    }
+
+    /// Salt's `source_address`: an address, or a load error naming the key.
+    #[test]
+    fn minion_source_address_is_an_ip_address() {
+        let dir = tempfile::tempdir().expect("tmp");
+        write(dir.path(), "minion", "source_address: 127.0.0.5\n");
+        let loaded = load::<MinionConfig>(dir.path()).expect("load");
+        assert_eq!(
+            loaded.config.source_address,
+            Some(std::net::IpAddr::from([127, 0, 0, 5]))
+        );
+        write(dir.path(), "minion", "source_address: eth0\n");
+        let err = load::<MinionConfig>(dir.path())
+            .expect_err("not an address")
+            .to_string();
+        assert!(err.contains("source_address"), "{err}");
     }
 }

@@ -74,6 +74,7 @@ pub fn link_settings(config: &MinionConfig, id: MinionId, subscribe: bool) -> Li
         master_host: config.master.clone(),
         master_port: config.master_port,
         publish_port: config.publish_port,
+        source_address: config.source_address,
         master_finger: config.master_finger.clone(),
         acceptance_wait_time: secs(config.acceptance_wait_time),
         acceptance_wait_time_max: secs(config.acceptance_wait_time_max),

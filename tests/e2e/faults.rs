@@ -152,27 +152,22 @@ fn loss_30_percent_loses_and_duplicates_no_return() {
     burst_under_loss("loss-30", 0.30);
 }
 
-/// Minion `id` reaches the master at this address of the namespace's
-/// loopback, so it can be cut off alone.
+/// The address minion k's connections leave from (its `source_address`),
+/// so it can be cut off alone.
 fn own_address(n: u8) -> String {
     format!("127.0.0.{n}")
 }
 
-/// A cluster in its own namespace with a master on 0.0.0.0 (the namespace
-/// holds only a loopback) and minions `ids`, minion k reaching it at
+/// A cluster in its own namespace with minions `ids`, minion k bound to
 /// 127.0.0.(k+2); accepted and answering.
 fn partitionable_cluster(ns: Netns, ids: &[&str]) -> Cluster {
-    let mut c = Cluster::builder()
-        .netns(ns)
-        .interface("0.0.0.0")
-        .minions(0)
-        .start();
+    let mut c = Cluster::builder().netns(ns).minions(0).start();
     for (k, id) in ids.iter().enumerate() {
         let addr = own_address(u8::try_from(k + 2).expect("few minions"));
         // The minion's id in its environment, for the shell jobs of
         // [`publish_marked_jobs`].
         c.minion_wrapper = vec!["env".into(), format!("FAULT_MINION={id}")];
-        c.add_minion_via(id, &addr, c.ret_port, "");
+        c.add_minion(id, &format!("source_address: {addr}\n"));
     }
     c.minion_wrapper.clear();
     c.ready()

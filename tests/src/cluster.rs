@@ -151,7 +151,6 @@ pub struct Builder {
     master_conf: String,
     minion_conf: String,
     netns: Option<Netns>,
-    interface: String,
 }
 
 impl Builder {
@@ -203,19 +202,10 @@ impl Builder {
         self
     }
 
-    /// The master's `interface` (default 127.0.0.1). The fault suite binds
-    /// 0.0.0.0 inside a namespace holding only a loopback, so each minion
-    /// can reach the master at its own 127.0.0.x and be cut off alone.
-    pub fn interface(mut self, addr: &str) -> Self {
-        self.interface = addr.to_string();
-        self
-    }
-
     pub fn start(self) -> Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut c = Cluster {
             netns: self.netns,
-            interface: self.interface.clone(),
             minion_wrapper: Vec::new(),
             log_level: self.log_level.clone(),
             ret_port: free_port(),
@@ -246,7 +236,6 @@ pub struct MinionProc {
 
 pub struct Cluster {
     log_level: String,
-    interface: String,
     /// A command the minions are started through (`faketime ...`), if any.
     pub minion_wrapper: Vec<String>,
     pub dir: tempfile::TempDir,
@@ -268,7 +257,6 @@ impl Cluster {
             master_conf: String::new(),
             minion_conf: String::new(),
             netns: None,
-            interface: "127.0.0.1".into(),
         }
     }
 
@@ -300,9 +288,8 @@ impl Cluster {
     fn write_master_config(&self, auto_accept: bool, extra: &str) {
         std::fs::create_dir_all(self.master_dir()).expect("mkdir");
         let text = format!(
-            "root_dir: {root}\ninterface: {iface}\npublish_port: {pp}\nret_port: {rp}\nauto_accept: {aa}\npresence_timeout: 5\n{extra}",
+            "root_dir: {root}\ninterface: 127.0.0.1\npublish_port: {pp}\nret_port: {rp}\nauto_accept: {aa}\npresence_timeout: 5\n{extra}",
             root = self.master_root().display(),
-            iface = self.interface,
             pp = self.publish_port,
             rp = self.ret_port,
             aa = if auto_accept { "True" } else { "False" },
@@ -389,12 +376,6 @@ impl Cluster {
     /// [`Cluster::add_minion`] with the minion's `master_port` set to
     /// `master_port` (a proxy in front of the master's request port).
     pub fn add_minion_at(&mut self, id: &str, master_port: u16, extra: &str) {
-        self.add_minion_via(id, "127.0.0.1", master_port, extra);
-    }
-
-    /// [`Cluster::add_minion_at`] with the master reached at `master`: the
-    /// fault suite gives each minion its own 127.0.0.x, to cut it off alone.
-    pub fn add_minion_via(&mut self, id: &str, master: &str, master_port: u16, extra: &str) {
         if self.minions.iter().any(|m| m.id == id) {
             self.stop_minion(id);
             self.minions.retain(|m| m.id != id);
@@ -402,7 +383,7 @@ impl Cluster {
         let conf = self.minion_config_dir(id);
         std::fs::create_dir_all(&conf).expect("mkdir");
         let text = format!(
-            "root_dir: {root}\nid: {id}\nmaster: {master}\nmaster_port: {rp}\nacceptance_wait_time: 0.3\nauth_timeout: 2\nmaster_alive_interval: 1\njob_heartbeat_interval: 0.5\n{extra}",
+            "root_dir: {root}\nid: {id}\nmaster: 127.0.0.1\nmaster_port: {rp}\nacceptance_wait_time: 0.3\nauth_timeout: 2\nmaster_alive_interval: 1\njob_heartbeat_interval: 0.5\n{extra}",
             root = self.minion_root(id).display(),
             rp = master_port,
         );

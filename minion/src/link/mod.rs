@@ -58,6 +58,8 @@ pub struct LinkSettings {
     pub master_port: u16,
     /// Overrides the publish port the master announces.
     pub publish_port: Option<u16>,
+    /// The local address both connections leave from (Salt's `source_address`).
+    pub source_address: Option<std::net::IpAddr>,
     pub master_finger: Option<String>,
     pub acceptance_wait_time: Duration,
     pub acceptance_wait_time_max: Duration,
@@ -379,6 +381,9 @@ async fn connect_dealer(
     options.connect_timeout(s.auth_timeout);
     options.read_buffer(READ_BUFFER_MIN, READ_BUFFER_MAX, 2);
     options.max_message_size(s.max_message_size);
+    if let Some(source) = s.source_address {
+        options.source_address(source);
+    }
     let mut dealer = DealerSocket::with_options(options);
     let endpoint = shared.endpoint(s.master_port);
     match tokio::time::timeout(
@@ -686,6 +691,9 @@ async fn subscription_task(shared: Arc<Shared>, port: u16) {
     options.no_connect_timeout();
     options.read_buffer(READ_BUFFER_MIN, READ_BUFFER_MAX, 2);
     options.max_message_size(shared.settings.max_message_size);
+    if let Some(source) = shared.settings.source_address {
+        options.source_address(source);
+    }
     let mut sub = SubSocket::with_options(options);
     let endpoint = shared.endpoint(port);
     let own_topic = minion_topic(&shared.settings.id);

@@ -43,6 +43,7 @@ fn settings() -> LinkSettings {
         master_host: "127.0.0.1".into(),
         master_port: 4506,
         publish_port: None,
+        source_address: None,
         master_finger: None,
         acceptance_wait_time: Duration::from_secs(10),
         acceptance_wait_time_max: Duration::ZERO,

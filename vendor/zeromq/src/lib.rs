@@ -408,6 +408,8 @@ pub struct SocketOptions {
     pub(crate) untrusted_message_size: Option<usize>,
     // BRINE-PATCH: most frames in one message, if limited.
     pub(crate) max_message_frames: Option<usize>,
+    // BRINE-PATCH: the local address outgoing TCP connections bind to, if any.
+    pub(crate) source_address: Option<std::net::IpAddr>,
 }
 
 impl Default for SocketOptions {
@@ -421,6 +423,7 @@ impl Default for SocketOptions {
             max_message_size: None,
             untrusted_message_size: None,
             max_message_frames: None,
+            source_address: None,
         }
     }
 }
@@ -515,6 +518,13 @@ impl SocketOptions {
 
     pub fn peer_identity(&mut self, peer_id: PeerIdentity) -> &mut Self {
         self.peer_id = Some(peer_id);
+        self
+    }
+
+    /// BRINE-PATCH: bind outgoing TCP connections to `addr` (any port)
+    /// before connecting, as Salt's `source_address` does.
+    pub fn source_address(&mut self, addr: std::net::IpAddr) -> &mut Self {
+        self.source_address = Some(addr);
         self
     }
 

@@ -24,6 +24,13 @@ pub(crate) async fn connect(
     port: Port,
     options: Arc<crate::SocketOptions>,
 ) -> ZmqResult<(FramedIo, Endpoint)> {
+    // BRINE-PATCH: bind to the configured source address first, if any.
+    #[cfg(feature = "tokio-runtime")]
+    let raw_socket = match options.source_address {
+        Some(source) => connect_from(source, host, port).await?,
+        None => TcpStream::connect((host.to_string().as_str(), port)).await?,
+    };
+    #[cfg(not(feature = "tokio-runtime"))]
     let raw_socket = TcpStream::connect((host.to_string().as_str(), port)).await?;
     // For some reason set_nodelay doesn't work on windows. See
     // https://github.com/zeromq/zmq.rs/issues/148 for details
@@ -36,6 +43,28 @@ pub(crate) async fn connect(
         make_framed(raw_socket, options),
         Endpoint::from_tcp_addr(peer_addr),
     ))
+}
+
+/// BRINE-PATCH: a connection to `host:port` from `source` (any port), to the
+/// first resolved address of `source`'s family.
+#[cfg(feature = "tokio-runtime")]
+async fn connect_from(source: std::net::IpAddr, host: &Host, port: Port) -> std::io::Result<TcpStream> {
+    let target = tokio::net::lookup_host((host.to_string().as_str(), port))
+        .await?
+        .find(|addr| addr.is_ipv4() == source.is_ipv4())
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::AddrNotAvailable,
+                format!("{host} has no address of the family of source_address {source}"),
+            )
+        })?;
+    let socket = if source.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.bind(std::net::SocketAddr::new(source, 0))?;
+    socket.connect(target).await
 }
 
 pub(crate) async fn begin_accept<T>(
