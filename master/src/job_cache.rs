@@ -253,8 +253,10 @@ pub trait JobCache: Send + Sync {
     /// `keep_jobs_seconds` before `now_micros`. `0` keeps everything, as in
     /// Salt. Returns the number of jobs dropped.
     fn prune(&self, now_micros: i64, keep_jobs_seconds: u64) -> Result<usize, CacheError>;
-    /// Store (or replace) what the master knows about a minion (grains, ...).
-    fn set_minion_data(&self, id: &MinionId, data: Value) -> Result<(), CacheError>;
+    /// Store (or replace) what the master knows about a minion: its record
+    /// (`{"grains": ..., "pillar": ...}`) already encoded as msgpack with
+    /// named fields, the form [`crate::minion_data::MinionData`] keeps it in.
+    fn set_minion_data(&self, id: &MinionId, packed: Vec<u8>) -> Result<(), CacheError>;
     fn minion_data(&self, id: &MinionId) -> Result<Option<Value>, CacheError>;
     /// The data of every minion, by id (for grain targeting).
     fn all_minion_data(&self) -> Result<BTreeMap<String, Value>, CacheError>;
@@ -797,9 +799,8 @@ impl JobCache for RedbJobCache {
         self.delete_before(cutoff.as_str())
     }
 
-    fn set_minion_data(&self, id: &MinionId, data: Value) -> Result<(), CacheError> {
-        let bytes = encode(&data, || format!("data of minion {id}"))?;
-        self.put(Table::MinionData, id.as_str().to_string(), Some(bytes))?;
+    fn set_minion_data(&self, id: &MinionId, packed: Vec<u8>) -> Result<(), CacheError> {
+        self.put(Table::MinionData, id.as_str().to_string(), Some(packed))?;
         Ok(())
     }
 
@@ -1048,6 +1049,11 @@ fn backoff(failures: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A minion data record as the master encodes it.
+    fn packed(data: &Value) -> Vec<u8> {
+        rmp_serde::to_vec_named(data).expect("encode")
+    }
     use serde_json::json;
 
     const T0: i64 = 1_795_304_419_509_933; // 2026-11-21T23:40:19.509933Z
@@ -1385,7 +1391,10 @@ mod tests {
                 .add_return(&jid, &minion("web1"), ret(json!(true)))
                 .expect("add");
             cache
-                .set_minion_data(&minion("web1"), json!({"grains": {"os": "Debian"}}))
+                .set_minion_data(
+                    &minion("web1"),
+                    packed(&json!({"grains": {"os": "Debian"}})),
+                )
                 .expect("data");
             // No flush: dropping the cache (a master shutting down) commits.
         }
@@ -1507,9 +1516,13 @@ mod tests {
         let cache = open(&dir);
         let (a, b) = (minion("web1"), minion("web2"));
         for i in 0..50 {
-            cache.set_minion_data(&a, json!({"n": i})).expect("set");
+            cache
+                .set_minion_data(&a, packed(&json!({"n": i})))
+                .expect("set");
         }
-        cache.set_minion_data(&b, json!({"n": "b"})).expect("set");
+        cache
+            .set_minion_data(&b, packed(&json!({"n": "b"})))
+            .expect("set");
         assert_eq!(cache.minion_data(&a).expect("get"), Some(json!({"n": 49})));
         cache.flush().expect("flush");
         assert_eq!(cache.minion_data(&a).expect("get"), Some(json!({"n": 49})));
