@@ -152,7 +152,7 @@ fn dispatch(
                 match answer {
                     auth::AuthAnswer::Reply { reply, accepted } => {
                         if accepted {
-                            trust_connection(&send, &peer);
+                            trust_connection(&send, &peer).await;
                         }
                         reply_to(&send, peer, &MasterFrame::Auth(reply), place).await;
                     }
@@ -333,10 +333,10 @@ const REPLY_PERMIT_HOLD: Duration = Duration::from_millis(50);
 
 /// The connection of `peer` has authenticated: it may now carry messages
 /// up to `max_message_size`, not only the few KiB of an auth request.
-fn trust_connection(send: &RouterSendHalf, peer: &Bytes) {
+async fn trust_connection(send: &RouterSendHalf, peer: &Bytes) {
     match zeromq::util::PeerIdentity::try_from(peer.clone()) {
         Ok(identity) => {
-            send.trust_peer(&identity);
+            send.trust_peer(&identity).await;
         }
         Err(e) => tracing::debug!("unusable peer identity: {e}"),
     }

@@ -67,13 +67,17 @@ pub(crate) struct GenericSocketBackend {
 
 impl GenericSocketBackend {
     /// BRINE-PATCH: lift `peer_id`'s message cap from the untrusted to the
-    /// trusted size. `false` when the peer is gone.
-    pub(crate) fn trust_peer(&self, peer_id: &PeerIdentity) -> bool {
+    /// trusted size. `false` when the peer is gone. Async: a blocking
+    /// `read_sync` on the runtime's threads waited for a bucket lock that
+    /// `scc` had handed to an async task, which could then not run (every
+    /// worker thread blocked the same way): a stall of the whole process.
+    pub(crate) async fn trust_peer(&self, peer_id: &PeerIdentity) -> bool {
         let trusted = self.socket_options.trusted_message_limit();
         self.peers
-            .read_sync(peer_id, |_, peer| {
+            .read_async(peer_id, |_, peer| {
                 peer.message_limit.store(trusted, Ordering::Relaxed)
             })
+            .await
             .is_some()
     }
 
@@ -114,7 +118,7 @@ impl GenericSocketBackend {
     }
 
     pub(crate) async fn send_round_robin(&self, message: Message) -> ZmqResult<()> {
-        let message = match self
+        let mut message = match self
             .finish_cached_send(self.try_send_cached_single_peer(message, None))
             .await?
         {
@@ -145,9 +149,12 @@ impl GenericSocketBackend {
                     }
                 },
             };
-            let send_result = match self.peers.get_async(&next_peer_id).await {
-                Some(mut peer) => send_to_peer_queue(&mut peer.send_queue, message).await,
-                None => continue,
+            let send_result = match self.send_to_peer_queue_by_id(&next_peer_id, message).await {
+                Ok(sent) => sent,
+                Err(unsent) => {
+                    message = unsent;
+                    continue;
+                }
             };
             return match send_result {
                 Ok(()) => {
@@ -175,9 +182,9 @@ impl GenericSocketBackend {
             SendResolution::Miss(message) => message,
         };
 
-        let send_result = match self.peers.get_async(peer_id).await {
-            Some(mut peer) => send_to_peer_queue(&mut peer.send_queue, message).await,
-            None => return Err(ZmqError::Other("Destination client not found by identity")),
+        let send_result = match self.send_to_peer_queue_by_id(peer_id, message).await {
+            Ok(sent) => sent,
+            Err(_) => return Err(ZmqError::Other("Destination client not found by identity")),
         };
         match send_result {
             Ok(()) => Ok(()),
@@ -186,6 +193,34 @@ impl GenericSocketBackend {
                 Err(e.into())
             }
         }
+    }
+
+    /// BRINE-PATCH: put `message` in `peer_id`'s send queue (`Err` gives it
+    /// back when there is no such peer). A full queue is waited on through a
+    /// clone of its sender after the peer table's entry is released: the
+    /// entry holds a bucket lock of the `scc` map, and holding it across the
+    /// wait blocked every thread that touched the same bucket synchronously
+    /// (`trust_peer`, `peer_disconnected`, a resize); with all of the
+    /// runtime's worker threads blocked, the queue's writer never ran again
+    /// and the whole process stalled. The clone's own slot lets the message
+    /// in at once, so a slow peer's queue grows by at most one message per
+    /// sender waiting on it.
+    async fn send_to_peer_queue_by_id(
+        &self,
+        peer_id: &PeerIdentity,
+        message: Message,
+    ) -> Result<Result<(), mpsc::SendError>, Message> {
+        let (mut queue, message) = {
+            let Some(mut peer) = self.peers.get_async(peer_id).await else {
+                return Err(message);
+            };
+            match peer.send_queue.try_send(message) {
+                Ok(()) => return Ok(Ok(())),
+                Err(error) if error.is_full() => (peer.send_queue.clone(), error.into_inner()),
+                Err(error) => return Ok(Err(error.into_send_error())),
+            }
+        };
+        Ok(queue.send(message).await)
     }
 
     fn try_send_cached_single_peer(
@@ -260,16 +295,6 @@ impl GenericSocketBackend {
     }
 }
 
-async fn send_to_peer_queue(
-    send_queue: &mut mpsc::Sender<Message>,
-    message: Message,
-) -> Result<(), mpsc::SendError> {
-    match send_queue.try_send(message) {
-        Ok(()) => Ok(()),
-        Err(error) if error.is_full() => send_queue.send(error.into_inner()).await,
-        Err(error) => Err(error.into_send_error()),
-    }
-}
 
 impl SocketBackend for GenericSocketBackend {
     fn socket_type(&self) -> SocketType {
