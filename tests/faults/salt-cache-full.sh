@@ -8,25 +8,9 @@
 #   tests/faults/salt-cache-full.sh      # as root; Salt from ../shared/salt-baseline
 set -uo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
-BASELINE="${SALT_BASELINE:-$HERE/../../../shared/salt-baseline}"
-VENV="${SALT_VENV:-$HOME/.cache/brine-salt-baseline/venv}"
-NS=brine-fault-salt-$$
-RUN=$(mktemp -d /tmp/salt-full-XXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  sleep 2
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  ip netns del "$NS" 2>/dev/null
-  umount -l "$RUN/master/cache" 2>/dev/null
-}
-trap cleanup EXIT
-ip netns add "$NS"
-ip -n "$NS" link set lo up
-SALT_RUN_DIR=$RUN bash "$BASELINE/cluster.sh" configs 1 >/dev/null
+. "$HERE/lib.sh"
+salt_fault_start full 1
 mount -t tmpfs -o size=16m,mode=0700 tmpfs "$RUN/master/cache"
-X="ip netns exec $NS"
-SALT="$X $VENV/bin/salt -c $RUN/master/conf"
 lookup() { $X "$VENV/bin/salt-run" -c "$RUN/master/conf" --out=json jobs.lookup_jid "$1" 2>/dev/null | grep -q '"m0001"'; }
 stored() { local n=0 j; for j in "$@"; do lookup "$j" && n=$((n + 1)); done; echo "$n of $#"; }
 $X "$VENV/bin/salt-master" -c "$RUN/master/conf" >"$RUN/master.out" 2>&1 &

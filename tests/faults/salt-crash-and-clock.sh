@@ -10,24 +10,9 @@
 #   tests/faults/salt-crash-and-clock.sh      # as root; Salt from ../shared/salt-baseline
 set -uo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
-BASELINE="${SALT_BASELINE:-$HERE/../../../shared/salt-baseline}"
-VENV="${SALT_VENV:-$HOME/.cache/brine-salt-baseline/venv}"
+. "$HERE/lib.sh"
 LIBFAKETIME=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
-NS=brine-fault-salt-$$
-RUN=$(mktemp -d /tmp/salt-crash-XXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  sleep 2
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  ip netns del "$NS" 2>/dev/null
-}
-trap cleanup EXIT
-ip netns add "$NS"
-ip -n "$NS" link set lo up
-SALT_RUN_DIR=$RUN bash "$BASELINE/cluster.sh" configs 2 >/dev/null
-X="ip netns exec $NS"
-SALT="$X $VENV/bin/salt -c $RUN/master/conf"
+salt_fault_start crash 2
 $X "$VENV/bin/salt-master" -c "$RUN/master/conf" >"$RUN/master.out" 2>&1 &
 PIDS+=($!)
 sleep 3

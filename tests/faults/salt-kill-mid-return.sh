@@ -9,25 +9,10 @@
 #   tests/faults/salt-kill-mid-return.sh      # as root; Salt from ../shared/salt-baseline
 set -uo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
-BASELINE="${SALT_BASELINE:-$HERE/../../../shared/salt-baseline}"
-VENV="${SALT_VENV:-$HOME/.cache/brine-salt-baseline/venv}"
-NS=brine-fault-salt-$$
-RUN=$(mktemp -d /tmp/salt-kill-XXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  sleep 2
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  ip netns del "$NS" 2>/dev/null
-}
-trap cleanup EXIT
-ip netns add "$NS"
-ip -n "$NS" link set lo up
-SALT_RUN_DIR=$RUN bash "$BASELINE/cluster.sh" configs 1 >/dev/null
+. "$HERE/lib.sh"
+salt_fault_start kill 1
 sed -i 's/^interface: 127.0.0.1/interface: 0.0.0.0/' "$RUN/master/conf/master"
 sed -i 's/^master: 127.0.0.1/master: 127.0.0.2/' "$RUN/minions/m0001/conf/minion"
-X="ip netns exec $NS"
-SALT="$X $VENV/bin/salt -c $RUN/master/conf"
 $X "$VENV/bin/salt-master" -c "$RUN/master/conf" >"$RUN/master.out" 2>&1 &
 PIDS+=($!)
 sleep 3

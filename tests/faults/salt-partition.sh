@@ -12,26 +12,12 @@
 set -uo pipefail
 CUT="${1:?usage: salt-partition.sh CUT_SECONDS}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
-BASELINE="${SALT_BASELINE:-$HERE/../../../shared/salt-baseline}"
-VENV="${SALT_VENV:-$HOME/.cache/brine-salt-baseline/venv}"
-NS=brine-fault-salt-$$
-RUN=$(mktemp -d /tmp/salt-partition-XXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  sleep 2
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  ip netns del "$NS" 2>/dev/null
-}
-trap cleanup EXIT
-ip netns add "$NS"
-ip -n "$NS" link set lo up
-SALT_RUN_DIR=$RUN bash "$BASELINE/cluster.sh" configs 2 >/dev/null
+. "$HERE/lib.sh"
+salt_fault_start partition 2
 sed -i 's/^interface: 127.0.0.1/interface: 0.0.0.0/' "$RUN/master/conf/master"
 sed -i 's/^master: 127.0.0.1/master: 127.0.0.2/' "$RUN/minions/m0001/conf/minion"
 sed -i 's/^master: 127.0.0.1/master: 127.0.0.3/' "$RUN/minions/m0002/conf/minion"
 mkdir -p "$RUN/runs"
-X="ip netns exec $NS"
 $X "$VENV/bin/salt-master" -c "$RUN/master/conf" >"$RUN/master.out" 2>&1 &
 PIDS+=($!)
 sleep 3
@@ -39,7 +25,6 @@ for m in m0001 m0002; do
   $X "$VENV/bin/salt-minion" -c "$RUN/minions/$m/conf" >"$RUN/$m.out" 2>&1 &
   PIDS+=($!)
 done
-SALT="$X $VENV/bin/salt -c $RUN/master/conf"
 for _ in $(seq 1 60); do
   n=$($SALT --timeout=5 --out=txt '*' test.ping 2>/dev/null | grep -c ': True$')
   [ "$n" = 2 ] && break
