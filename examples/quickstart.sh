@@ -23,6 +23,8 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 mkdir -p "$work/master" "$work/minion"
 cat > "$work/master/master" <<CONF
 root_dir: $work/root-master
+log_file: $work/root-master/master.log
+log_level_logfile: info
 interface: 127.0.0.1
 publish_port: 0
 ret_port: $port
@@ -32,6 +34,7 @@ file_roots:
 CONF
 cat > "$work/minion/minion" <<CONF
 root_dir: $work/root-minion
+log_file: $work/root-minion/minion.log
 id: quickstart-minion
 master: 127.0.0.1
 master_port: $port
@@ -70,4 +73,6 @@ echo "== brine '*' state.apply (applies the example tree from the master's file 
 "$bin/brine" -c "$work/master" -t 30 '*' state.apply "$pillar"
 echo "== brine '*' state.apply again (nothing left to change)"
 "$bin/brine" -c "$work/master" -t 30 '*' state.apply "$pillar"
+echo "== the master's log file (log_file, Salt's format)"
+tail -n 3 "$work/root-master/master.log"
 echo "== done"

@@ -15,7 +15,7 @@ pub fn return_timeout(flag: Option<f64>, config: &MasterConfig) -> Duration {
 
 /// Load the master config named by `-c` and start logging.
 pub fn master_config(args: &CommonArgs) -> anyhow::Result<MasterConfig> {
-    args.load::<MasterConfig>(|c| &c.log_level)
+    args.load::<MasterConfig>()
 }
 
 /// The `main` of a client CLI (`brine`, `brine-cp`, `brine-run`): load the

@@ -1,12 +1,13 @@
-//! What every binary's command line shares: `-c/--config-dir` and `-l`, and
-//! loading the config with its warnings logged once logging is up.
+//! What every binary's command line shares: `-c/--config-dir` and `-l` (and
+//! the daemons' `--log-file`, `--log-file-level`), and loading the config
+//! with its warnings logged once logging is up.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
 
-use crate::config::{ConfigFile, DEFAULT_CONFIG_DIR, load};
+use crate::config::{ConfigFile, DEFAULT_CONFIG_DIR, Loaded, load};
 use crate::logging;
 use crate::output::{OutputFormat, OutputOptions};
 
@@ -21,26 +22,105 @@ pub struct CommonArgs {
     pub log_level: Option<String>,
 }
 
+/// The log file flags of the daemons (Salt's `--log-file`,
+/// `--log-file-level`), over the config's `log_file` and `log_level_logfile`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct LogFileArgs {
+    /// Log file path (default: the config's log_file)
+    #[arg(long = "log-file", value_name = "LOG_FILE")]
+    pub log_file: Option<PathBuf>,
+
+    /// Log file level (default: the config's log_level_logfile, else its log_level)
+    #[arg(long = "log-file-level", value_name = "LOG_LEVEL_LOGFILE", value_parser = clap::builder::PossibleValuesParser::new(logging::LEVELS))]
+    pub log_file_level: Option<String>,
+}
+
+impl LogFileArgs {
+    /// The log file of a daemon whose config names `config_path`.
+    fn settings<T: ConfigFile>(&self, config: &T, config_path: &Path) -> logging::FileSettings {
+        let keys = config.log_config();
+        logging::FileSettings {
+            path: self
+                .log_file
+                .clone()
+                .unwrap_or_else(|| config_path.to_path_buf()),
+            // Salt's order: the flag, log_level_logfile, the config's
+            // log_level (not -l, which is the console's).
+            level: self
+                .log_file_level
+                .clone()
+                .or_else(|| {
+                    keys.log_level_logfile
+                        .as_ref()
+                        .map(|l| l.as_str().to_string())
+                })
+                .unwrap_or_else(|| config.log_level().to_string()),
+            line: logging::LineFormat {
+                format: keys.log_fmt_logfile.clone(),
+                datefmt: keys.log_datefmt_logfile.clone(),
+            },
+        }
+    }
+}
+
 impl CommonArgs {
-    /// Load the config, start logging at `-l` (or the config's `log_level`)
-    /// and log the config's warnings.
-    pub fn load<T: ConfigFile>(&self, config_log_level: impl Fn(&T) -> &str) -> anyhow::Result<T> {
-        let loaded = load::<T>(&self.config_dir).with_context(|| {
+    /// Load the config, start logging to the console at `-l` (or the
+    /// config's `log_level`) and log the config's warnings: the tools.
+    pub fn load<T: ConfigFile>(&self) -> anyhow::Result<T> {
+        let loaded = self.read::<T>()?;
+        logging::init(self.console_settings(&loaded.config));
+        log_warnings(&loaded.warnings);
+        Ok(loaded.config)
+    }
+
+    /// [`CommonArgs::load`] for a daemon, which also logs to its log file:
+    /// `log_file` picks it from the config (the master's `log_file`,
+    /// brine-api's `api_logfile`), `--log-file` overrides it.
+    pub fn load_daemon<T: ConfigFile>(
+        &self,
+        file_args: &LogFileArgs,
+        log_file: impl Fn(&T) -> &Path,
+    ) -> anyhow::Result<T> {
+        let loaded = self.read::<T>()?;
+        let config = &loaded.config;
+        let mut settings = self.console_settings(config);
+        settings.file = Some(file_args.settings(config, log_file(config)));
+        logging::init(settings);
+        log_warnings(&loaded.warnings);
+        Ok(loaded.config)
+    }
+
+    fn read<T: ConfigFile>(&self) -> anyhow::Result<Loaded<T>> {
+        load::<T>(&self.config_dir).with_context(|| {
             format!(
                 "cannot load the {} config from {}",
                 T::NAME,
                 self.config_dir.display()
             )
-        })?;
-        let level = self
-            .log_level
-            .clone()
-            .unwrap_or_else(|| config_log_level(&loaded.config).to_string());
-        logging::init(&level);
-        for w in &loaded.warnings {
-            tracing::warn!("{w}");
+        })
+    }
+
+    /// The console: `-l`, else the config's `log_level`, in its
+    /// `log_fmt_console`.
+    fn console_settings<T: ConfigFile>(&self, config: &T) -> logging::Settings {
+        let keys = config.log_config();
+        logging::Settings {
+            console_level: self
+                .log_level
+                .clone()
+                .unwrap_or_else(|| config.log_level().to_string()),
+            console: logging::LineFormat {
+                format: keys.log_fmt_console.clone(),
+                datefmt: keys.log_datefmt.clone(),
+            },
+            file: None,
         }
-        Ok(loaded.config)
+    }
+}
+
+fn log_warnings(warnings: &[String]) {
+    for w in warnings {
+        tracing::warn!("{w}");
     }
 }
 
@@ -108,5 +188,41 @@ pub async fn wait_for_shutdown() {
     tokio::select! {
         _ = term.recv() => {}
         _ = int.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::MasterConfig;
+    use crate::logging::LogLevel;
+
+    /// Salt's order for the log file: the flags, then `log_level_logfile`,
+    /// then the config's `log_level` (never `-l`, the console's).
+    #[test]
+    fn log_file_flags_win_over_the_config() {
+        let mut config = MasterConfig {
+            log_level: "error".into(),
+            ..MasterConfig::default()
+        };
+        let none = LogFileArgs::default();
+        let file = none.settings(&config, &config.log_file);
+        assert_eq!(file.path, Path::new("/var/log/brine/master"));
+        assert_eq!(file.level, "error");
+        assert_eq!(
+            file.line.format.as_str(),
+            logging::format::DEFAULT_FMT_LOGFILE
+        );
+
+        config.log.log_level_logfile = LogLevel::parse("info").ok();
+        assert_eq!(none.settings(&config, &config.log_file).level, "info");
+
+        let flags = LogFileArgs {
+            log_file: Some("/tmp/brine.log".into()),
+            log_file_level: Some("debug".into()),
+        };
+        let file = flags.settings(&config, &config.api_logfile);
+        assert_eq!(file.path, Path::new("/tmp/brine.log"));
+        assert_eq!(file.level, "debug");
     }
 }

@@ -3,8 +3,9 @@
 //! `<config dir>/master` (or `minion`) is read first, then `master.d/*.conf` in
 //! name order, each file overriding keys of the ones before (as Salt's default
 //! `default_include` does). Every file is read with the Salt-YAML loader. An
-//! unknown key is a warning; a value of the wrong type is an error naming the
-//! key and the file. Paths (`pki_dir`, `cachedir`, `sock_dir`, ...) are placed
+//! unknown key is a warning, and so is a Salt key Brine accepts but does not
+//! act on (each config's `NO_EFFECT`, with why); a value of the wrong type is
+//! an error naming the key and the file. Paths (`pki_dir`, `cachedir`, `sock_dir`, ...) are placed
 //! under `root_dir`, so a whole installation can live in a temp dir.
 
 use std::collections::HashMap;
@@ -15,6 +16,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use thiserror::Error;
+
+use crate::logging::{DateFormat, LogFormat, LogLevel};
 
 /// Where configuration lives unless `-c` says otherwise.
 pub const DEFAULT_CONFIG_DIR: &str = "/etc/brine";
@@ -56,6 +59,40 @@ pub trait ConfigFile: Serialize + DeserializeOwned + Default {
     /// Remember the directory the config was loaded from (for files that live
     /// beside it, such as the minion's `grains` file).
     fn set_config_dir(&mut self, _dir: &Path) {}
+    /// `log_level`: the console's level unless `-l` says otherwise.
+    fn log_level(&self) -> &str;
+    /// The other log keys.
+    fn log_config(&self) -> &LogConfig;
+    /// Salt's keys this config accepts but nothing acts on, each with why:
+    /// one set in a file is a warning at load (never silently ignored).
+    const NO_EFFECT: &'static [(&'static str, &'static str)] = &[];
+}
+
+/// The log keys the master's and the minion's configs share, with Salt's
+/// defaults (`log_file` and `log_level` are each config's own fields). The
+/// formats are parsed when the config is read, so a bad one is an error
+/// naming its file and key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogConfig {
+    /// The log file's level; unset, the config's `log_level` (Salt's rule).
+    pub log_level_logfile: Option<LogLevel>,
+    pub log_fmt_console: LogFormat,
+    pub log_fmt_logfile: LogFormat,
+    pub log_datefmt: DateFormat,
+    pub log_datefmt_logfile: DateFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            log_level_logfile: None,
+            log_fmt_console: LogFormat::console_default(),
+            log_fmt_logfile: LogFormat::logfile_default(),
+            log_datefmt: DateFormat::console_default(),
+            log_datefmt_logfile: DateFormat::logfile_default(),
+        }
+    }
 }
 
 /// Load `<dir>/<NAME>` and `<dir>/<NAME>.d/*.conf`. Missing files are fine: an
@@ -114,6 +151,9 @@ fn from_merged<T: ConfigFile>(
             continue;
         }
         check_one_key::<T>(key, value, &file)?;
+        if let Some((_, why)) = T::NO_EFFECT.iter().find(|(k, _)| k == key) {
+            warnings.push(format!("{file}: {key}: {why}"));
+        }
     }
     let known_only: Map<String, Value> = merged
         .into_iter()
@@ -200,8 +240,20 @@ pub fn under_root(root_dir: &Path, path: &Path) -> PathBuf {
     root_dir.join(rel)
 }
 
-fn prefix(root_dir: &Path, path: &mut PathBuf) {
-    *path = under_root(root_dir, path);
+pub(crate) fn prefix(root_dir: &Path, path: &mut PathBuf) {
+    // A syslog destination is not a path under the root (Salt leaves it too).
+    if !is_syslog_destination(path) {
+        *path = under_root(root_dir, path);
+    }
+}
+
+/// Salt's `log_file` may name a syslog destination (`udp://host:514`,
+/// `tcp://...`, `file:///dev/log`) instead of a file.
+pub fn is_syslog_destination(path: &Path) -> bool {
+    let text = path.to_string_lossy();
+    ["udp://", "tcp://", "file://"]
+        .iter()
+        .any(|scheme| text.starts_with(scheme))
 }
 
 /// Salt accepts `True`/`False` but also strings for some booleans; we accept
@@ -215,6 +267,10 @@ pub struct MasterConfig {
     pub sock_dir: PathBuf,
     pub log_file: PathBuf,
     pub log_level: String,
+    #[serde(flatten)]
+    pub log: LogConfig,
+    /// `brine-api`'s log file (Salt's `api_logfile`).
+    pub api_logfile: PathBuf,
     pub interface: String,
     pub publish_port: u16,
     pub ret_port: u16,
@@ -331,6 +387,8 @@ impl Default for MasterConfig {
             sock_dir: "/var/run/brine/master".into(),
             log_file: "/var/log/brine/master".into(),
             log_level: "warning".into(),
+            log: LogConfig::default(),
+            api_logfile: "/var/log/brine/api".into(),
             interface: "0.0.0.0".into(),
             publish_port: 4505,
             ret_port: 4506,
@@ -399,6 +457,20 @@ fn base_env(path: &str) -> Map<String, Value> {
 
 impl ConfigFile for MasterConfig {
     const NAME: &'static str = "master";
+    const NO_EFFECT: &'static [(&'static str, &'static str)] = &[
+        (
+            "gather_job_timeout",
+            "brine knows a minion still runs a job from its acknowledgement and \
+             heartbeats, not from a saltutil.find_job round, so `timeout` (seconds \
+             without a word from a minion) alone decides when it gives up; the key \
+             has no effect",
+        ),
+        (
+            "publisher_acl",
+            "the key has no effect yet: the master's client socket is private to \
+             its user and root, so non-root CLI use is refused",
+        ),
+    ];
     fn apply_root_dir(&mut self) {
         let root = self.root_dir.clone();
         for p in [
@@ -406,12 +478,19 @@ impl ConfigFile for MasterConfig {
             &mut self.cachedir,
             &mut self.sock_dir,
             &mut self.log_file,
+            &mut self.api_logfile,
         ] {
             prefix(&root, p);
         }
         if let Some(p) = self.autosign_file.as_mut() {
             prefix(&root, p);
         }
+    }
+    fn log_level(&self) -> &str {
+        &self.log_level
+    }
+    fn log_config(&self) -> &LogConfig {
+        &self.log
     }
 }
 
@@ -426,6 +505,8 @@ pub struct MinionConfig {
     pub sock_dir: PathBuf,
     pub log_file: PathBuf,
     pub log_level: String,
+    #[serde(flatten)]
+    pub log: LogConfig,
     pub master: String,
     pub master_port: u16,
     /// Overrides the publish port the master announces.
@@ -504,7 +585,14 @@ pub struct MinionConfig {
     pub env_order: Vec<String>,
     pub beacons: Value,
     pub schedule: Value,
-    pub startup_states: String,
+    /// The state run the minion makes once it has authenticated at start
+    /// (Salt's key): none, `highstate`, `sls` (of `sls_list`) or `top` (of
+    /// `top_file`).
+    pub startup_states: StartupStates,
+    /// The SLS names `startup_states: sls` applies.
+    pub sls_list: Vec<String>,
+    /// The top file `startup_states: top` applies.
+    pub top_file: String,
     pub multiprocessing: bool,
     pub state_output: String,
     pub color: bool,
@@ -525,6 +613,7 @@ impl Default for MinionConfig {
             sock_dir: "/var/run/brine/minion".into(),
             log_file: "/var/log/brine/minion".into(),
             log_level: "warning".into(),
+            log: LogConfig::default(),
             master: "salt".into(),
             master_port: 4506,
             publish_port: None,
@@ -560,7 +649,9 @@ impl Default for MinionConfig {
             env_order: Vec::new(),
             beacons: Value::Null,
             schedule: Value::Null,
-            startup_states: String::new(),
+            startup_states: StartupStates::None,
+            sls_list: Vec::new(),
+            top_file: String::new(),
             multiprocessing: false,
             state_output: "full".into(),
             color: true,
@@ -570,8 +661,53 @@ impl Default for MinionConfig {
     }
 }
 
+/// Salt's `startup_states`: which state run a starting minion makes. Any
+/// other word is a load error naming the key (Salt would run a highstate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Option<String>", into = "String")]
+pub enum StartupStates {
+    /// `''` (Salt's default): none.
+    None,
+    Highstate,
+    /// `state.sls` of `sls_list`.
+    Sls,
+    /// `state.top` of `top_file`.
+    Top,
+}
+
+impl TryFrom<Option<String>> for StartupStates {
+    type Error = String;
+    fn try_from(word: Option<String>) -> Result<Self, String> {
+        match word.as_deref().unwrap_or("") {
+            "" => Ok(StartupStates::None),
+            "highstate" => Ok(StartupStates::Highstate),
+            "sls" => Ok(StartupStates::Sls),
+            "top" => Ok(StartupStates::Top),
+            other => Err(format!(
+                "'{other}' is not one of '' (none), highstate, sls, top"
+            )),
+        }
+    }
+}
+
+impl From<StartupStates> for String {
+    fn from(states: StartupStates) -> String {
+        match states {
+            StartupStates::None => "",
+            StartupStates::Highstate => "highstate",
+            StartupStates::Sls => "sls",
+            StartupStates::Top => "top",
+        }
+        .to_string()
+    }
+}
+
 impl ConfigFile for MinionConfig {
     const NAME: &'static str = "minion";
+    const NO_EFFECT: &'static [(&'static str, &'static str)] = &[(
+        "multiprocessing",
+        "Brine runs every job as a task of the minion process; the key has no effect",
+    )];
     fn apply_root_dir(&mut self) {
         let root = self.root_dir.clone();
         for p in [
@@ -585,6 +721,12 @@ impl ConfigFile for MinionConfig {
     }
     fn set_config_dir(&mut self, dir: &Path) {
         self.config_dir = dir.to_path_buf();
+    }
+    fn log_level(&self) -> &str {
+        &self.log_level
+    }
+    fn log_config(&self) -> &LogConfig {
+        &self.log
     }
 }
 
@@ -680,5 +822,287 @@ mod tests {
             .expect_err("not an address")
             .to_string();
         assert!(err.contains("source_address"), "{err}");
+    }
+
+    /// `startup_states` takes Salt's words, with `sls_list` and `top_file`;
+    /// another word is an error naming the file and the key.
+    #[test]
+    fn startup_states_takes_salts_words() {
+        let dir = tempfile::tempdir().expect("tmp");
+        write(
+            dir.path(),
+            "minion",
+            "startup_states: sls\nsls_list: [web, db]\ntop_file: salt://other_top.sls\n",
+        );
+        let c = load::<MinionConfig>(dir.path()).expect("load").config;
+        assert_eq!(c.startup_states, StartupStates::Sls);
+        assert_eq!(c.sls_list, ["web", "db"]);
+        assert_eq!(c.top_file, "salt://other_top.sls");
+        write(dir.path(), "minion", "startup_states:\n");
+        let c = load::<MinionConfig>(dir.path()).expect("load").config;
+        assert_eq!(c.startup_states, StartupStates::None);
+        write(dir.path(), "minion", "startup_states: highstate\n");
+        let c = load::<MinionConfig>(dir.path()).expect("load").config;
+        assert_eq!(c.startup_states, StartupStates::Highstate);
+        write(dir.path(), "minion", "startup_states: everything\n");
+        let err = load::<MinionConfig>(dir.path())
+            .expect_err("unknown word")
+            .to_string();
+        assert!(
+            err.contains("minion")
+                && err.contains("'startup_states'")
+                && err.contains("everything"),
+            "{err}"
+        );
+    }
+
+    /// The log keys: Salt's defaults, read from either config, a bad format
+    /// or level an error naming the key and the file.
+    #[test]
+    fn log_keys_have_salt_defaults_and_are_checked() {
+        let dir = tempfile::tempdir().expect("tmp");
+        write(
+            dir.path(),
+            "master",
+            "root_dir: /srv/x\nlog_fmt_logfile: '%(asctime)s %(message)s'\nlog_level_logfile: debug\n",
+        );
+        let loaded = load::<MasterConfig>(dir.path()).expect("load");
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        let log = &loaded.config.log;
+        assert_eq!(log.log_fmt_logfile.as_str(), "%(asctime)s %(message)s");
+        assert_eq!(
+            log.log_level_logfile.as_ref().map(|l| l.as_str()),
+            Some("debug")
+        );
+        assert_eq!(
+            log.log_fmt_console.as_str(),
+            "[%(levelname)-8s] %(message)s"
+        );
+        assert_eq!(log.log_datefmt.as_str(), "%H:%M:%S");
+        assert_eq!(log.log_datefmt_logfile.as_str(), "%Y-%m-%d %H:%M:%S");
+        assert_eq!(
+            loaded.config.log_file,
+            Path::new("/srv/x/var/log/brine/master")
+        );
+        assert_eq!(
+            loaded.config.api_logfile,
+            Path::new("/srv/x/var/log/brine/api")
+        );
+
+        write(
+            dir.path(),
+            "minion.d/log.conf",
+            "log_fmt_console: '[%(levelnme)s] %(message)s'\n",
+        );
+        let err = load::<MinionConfig>(dir.path())
+            .expect_err("unknown placeholder")
+            .to_string();
+        assert!(
+            err.contains("log.conf")
+                && err.contains("'log_fmt_console'")
+                && err.contains("levelnme"),
+            "{err}"
+        );
+        write(dir.path(), "minion.d/log.conf", "log_level_logfile: loud\n");
+        let err = load::<MinionConfig>(dir.path())
+            .expect_err("bad level")
+            .to_string();
+        assert!(
+            err.contains("'log_level_logfile'") && err.contains("loud"),
+            "{err}"
+        );
+        write(dir.path(), "minion.d/log.conf", "log_datefmt: '%H:%!'\n");
+        let err = load::<MinionConfig>(dir.path())
+            .expect_err("bad datefmt")
+            .to_string();
+        assert!(err.contains("'log_datefmt'"), "{err}");
+    }
+
+    /// Keys the daemons and tools read (grep for the field, or for the key
+    /// in `opts` for the pillar compiler and the state compiler). A key
+    /// added to a config must be added here once something reads it, or to
+    /// the config's `NO_EFFECT` list with why: else this test fails.
+    /// The keys both configs have, read by both daemons.
+    const SHARED_KEYS_WITH_EFFECT: &[&str] = &[
+        "root_dir",
+        "pki_dir",
+        "cachedir",
+        "sock_dir",
+        "log_file",
+        "log_level",
+        "log_level_logfile",
+        "log_fmt_console",
+        "log_fmt_logfile",
+        "log_datefmt",
+        "log_datefmt_logfile",
+    ];
+    const MASTER_KEYS_WITH_EFFECT: &[&str] = &[
+        "api_logfile",
+        "interface",
+        "publish_port",
+        "ret_port",
+        "auto_accept",
+        "autosign_file",
+        "max_pending_keys",
+        "keep_jobs_seconds",
+        "timeout",
+        "worker_threads",
+        "max_message_size",
+        "publish_window",
+        "max_open_files",
+        "presence_timeout",
+        "file_roots",
+        "pillar_roots",
+        "nodegroups",
+        "reactor",
+        "schedule",
+        "reactor_worker_threads",
+        "reactor_worker_hwm",
+        "presence_events",
+        "loop_interval",
+        "gitfs_remotes",
+        "gitfs_base",
+        "gitfs_update_interval",
+        "gitfs_root",
+        "gitfs_mountpoint",
+        "gitfs_saltenv",
+        "gitfs_saltenv_whitelist",
+        "gitfs_saltenv_blacklist",
+        "gitfs_ref_types",
+        "gitfs_disable_saltenv_mapping",
+        "gitfs_fallback",
+        "git_pillar_base",
+        "git_pillar_branch",
+        "git_pillar_env",
+        "git_pillar_root",
+        "git_pillar_includes",
+        "git_pillar_update_interval",
+        "ext_pillar",
+        "pillar_source_merging_strategy",
+        "pillar_merge_lists",
+        "pillarenv",
+        "pillar_safe_render_error",
+        "fileserver_backend",
+        "external_auth",
+        "auth.pam.service",
+        "rest_api",
+        "token_expire",
+        "state_output",
+        "color",
+    ];
+    const MINION_KEYS_WITH_EFFECT: &[&str] = &[
+        "id",
+        "master",
+        "master_port",
+        "publish_port",
+        "source_address",
+        "master_finger",
+        "acceptance_wait_time",
+        "acceptance_wait_time_max",
+        "auth_timeout",
+        "master_alive_interval",
+        "job_heartbeat_interval",
+        "job_ack_delay",
+        "return_outbox_max_count",
+        "return_outbox_max_bytes",
+        "graceful_shutdown_timeout",
+        "max_message_size",
+        "grains",
+        "grains_blacklist",
+        "grains_cache",
+        "grains_cache_expiration",
+        "__cli",
+        "file_client",
+        "file_roots",
+        "pillar_roots",
+        "pillar_source_merging_strategy",
+        "pillar_merge_lists",
+        "pillarenv",
+        "pillar_safe_render_error",
+        "state_events",
+        "failhard",
+        "top_file_merging_strategy",
+        "default_top",
+        "env_order",
+        "beacons",
+        "schedule",
+        "startup_states",
+        "sls_list",
+        "top_file",
+        "state_output",
+        "color",
+        "mine_functions",
+        "mine_interval",
+    ];
+
+    /// Every key of a config (its serialised default) is read somewhere or
+    /// warns that it has no effect; none is both.
+    fn check_every_key_has_an_effect_or_warns<T: ConfigFile>(own_keys_with_effect: &[&str]) {
+        let with_effect: Vec<&str> = [SHARED_KEYS_WITH_EFFECT, own_keys_with_effect].concat();
+        let known = known_keys::<T>();
+        for key in &known {
+            let has_effect = with_effect.contains(&key.as_str());
+            let warns = T::NO_EFFECT.iter().any(|(k, _)| k == key);
+            assert!(
+                has_effect != warns,
+                "{} key '{key}': list it as read in this test, or in NO_EFFECT with why (not both)",
+                T::NAME
+            );
+        }
+        for key in with_effect
+            .iter()
+            .chain(T::NO_EFFECT.iter().map(|(k, _)| k))
+        {
+            assert!(
+                known.contains(&key.to_string()),
+                "{} has no key '{key}'",
+                T::NAME
+            );
+        }
+    }
+
+    #[test]
+    fn every_config_key_has_an_effect_or_a_warning() {
+        check_every_key_has_an_effect_or_warns::<MasterConfig>(MASTER_KEYS_WITH_EFFECT);
+        check_every_key_has_an_effect_or_warns::<MinionConfig>(MINION_KEYS_WITH_EFFECT);
+    }
+
+    /// A key without an effect that a file sets is a warning naming the file,
+    /// the key and why; left unset, it says nothing.
+    #[test]
+    fn a_key_without_effect_warns_only_when_set() {
+        let dir = tempfile::tempdir().expect("tmp");
+        write(dir.path(), "minion", "multiprocessing: True\n");
+        let loaded = load::<MinionConfig>(dir.path()).expect("load");
+        assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+        let warning = &loaded.warnings[0];
+        assert!(
+            warning.contains("minion: multiprocessing: ") && warning.contains("no effect"),
+            "{warning}"
+        );
+        write(
+            dir.path(),
+            "master",
+            "gather_job_timeout: 20\npublisher_acl:\n  fred: ['test.*']\n",
+        );
+        let loaded = load::<MasterConfig>(dir.path()).expect("load");
+        let keys: Vec<&str> = ["gather_job_timeout", "publisher_acl"].into();
+        for key in keys {
+            assert!(
+                loaded
+                    .warnings
+                    .iter()
+                    .any(|w| w.contains(&format!("master: {key}: "))),
+                "{key}: {:?}",
+                loaded.warnings
+            );
+        }
+        write(dir.path(), "master", "timeout: 20\n");
+        assert!(
+            load::<MasterConfig>(dir.path())
+                .expect("load")
+                .warnings
+                .is_empty()
+        );
     }
 }

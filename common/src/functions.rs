@@ -198,8 +198,29 @@ enum Handler<C> {
 
 struct Entry<C> {
     doc: &'static str,
-    signature: Signature,
+    signature: LazySignature,
     handler: Handler<C>,
+}
+
+/// A signature parsed on first use: a process builds the registry of every
+/// function (several hundred) and calls a few, so parsing them all up front
+/// was a few per cent of a short `brine-call`.
+struct LazySignature {
+    text: std::borrow::Cow<'static, str>,
+    parsed: std::sync::OnceLock<Signature>,
+}
+
+impl LazySignature {
+    fn new(text: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        LazySignature {
+            text: text.into(),
+            parsed: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn get(&self) -> &Signature {
+        self.parsed.get_or_init(|| Signature::parse(&self.text))
+    }
 }
 
 /// A function's parameters, written like a Python signature:
@@ -327,8 +348,13 @@ impl<C: Send + 'static> Functions<C> {
 
     /// Register `name` (`module.function`) with its parameters (a Python-like
     /// signature, see [`Signature::parse`]) and its doc string.
-    pub fn register<F, Fut>(&mut self, name: &str, signature: &str, doc: &'static str, f: F)
-    where
+    pub fn register<F, Fut>(
+        &mut self,
+        name: &str,
+        signature: impl Into<std::borrow::Cow<'static, str>>,
+        doc: &'static str,
+        f: F,
+    ) where
         F: Fn(C, Call) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<FnOutput, FnError>> + Send + 'static,
     {
@@ -338,15 +364,26 @@ impl<C: Send + 'static> Functions<C> {
 
     /// Register a function whose work blocks (file system, processes): it
     /// never runs on the async runtime's own threads.
-    pub fn register_blocking<F>(&mut self, name: &str, signature: &str, doc: &'static str, f: F)
-    where
+    pub fn register_blocking<F>(
+        &mut self,
+        name: &str,
+        signature: impl Into<std::borrow::Cow<'static, str>>,
+        doc: &'static str,
+        f: F,
+    ) where
         F: Fn(C, Call) -> Result<FnOutput, FnError> + Send + Sync + 'static,
     {
         self.insert(name, signature, doc, Handler::Blocking(Arc::new(f)));
     }
 
-    fn insert(&mut self, name: &str, signature: &str, doc: &'static str, handler: Handler<C>) {
-        let signature = Signature::parse(signature);
+    fn insert(
+        &mut self,
+        name: &str,
+        signature: impl Into<std::borrow::Cow<'static, str>>,
+        doc: &'static str,
+        handler: Handler<C>,
+    ) {
+        let signature = LazySignature::new(signature);
         self.entries.insert(
             name.to_string(),
             Entry {
@@ -358,7 +395,7 @@ impl<C: Send + 'static> Functions<C> {
     }
 
     pub fn signature(&self, name: &str) -> Option<&Signature> {
-        self.entries.get(name).map(|e| &e.signature)
+        self.entries.get(name).map(|e| e.signature.get())
     }
 
     /// Keep only the functions whose name passes `keep`.
@@ -429,13 +466,13 @@ impl<C: Send + 'static> Functions<C> {
         let Some(entry) = self.entries.get(fun) else {
             return Err(failure(format!("'{fun}' is not available.")));
         };
-        if let Err(msg) = entry.signature.check(fun, call) {
+        if let Err(msg) = entry.signature.get().check(fun, call) {
             return Err(failure(format!(
                 "Passed invalid arguments to {fun}: {msg}\n\n{}",
                 entry.doc
             )));
         }
-        let invalid = entry.signature.invalid_kwargs(call);
+        let invalid = entry.signature.get().invalid_kwargs(call);
         if !invalid.is_empty() {
             return Err(failure(format!(
                 "ERROR executing '{fun}': The following keyword arguments are not valid: {}",

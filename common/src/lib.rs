@@ -5,6 +5,7 @@
 //! registry and the outputters. Nothing here talks to the host beyond reading files.
 
 pub mod cli;
+pub mod cli_docs;
 pub mod config;
 pub mod crypto;
 pub mod event;
@@ -13,6 +14,7 @@ pub mod frame;
 pub mod functions;
 pub mod ids;
 pub mod jid;
+pub mod local_time;
 pub mod logging;
 pub mod output;
 pub mod path;

@@ -268,6 +268,11 @@ pub enum Request {
         schedule: String,
         ret: JobReturn,
     },
+    /// The return of a job the minion started on its own, not from a
+    /// publication nor its schedule: the `startup_states` run (Salt sends
+    /// it with jid `req`). The jid is minion-made as a scheduled one's; the
+    /// master records the job for this session's minion only.
+    StandaloneReturn(JobReturn),
     Event {
         tag: String,
         data: Value,

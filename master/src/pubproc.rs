@@ -9,7 +9,11 @@
 //! when its stdin closes, so it never outlives the master, even a SIGKILLed one;
 //! it ignores SIGTERM and SIGINT (a service manager or a terminal sends them to
 //! the whole process group), so a stopping master decides when it goes: after
-//! the last publication, by closing its stdin ([`PubProcess::close`]).
+//! the last publication, by closing its stdin ([`PubProcess::close`]). It
+//! ignores SIGHUP too: a closing terminal sends it to the whole group, and
+//! logrotate's reopen is the master's business. The child keeps no log file
+//! to reopen: it logs to the stderr it shares with the master (the terminal,
+//! or the journal under systemd).
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -153,6 +157,7 @@ pub async fn run_child(endpoint: &str) -> anyhow::Result<()> {
     let _ignored = (
         signal(SignalKind::terminate())?,
         signal(SignalKind::interrupt())?,
+        signal(SignalKind::hangup())?,
     );
     let (mut socket, bound) = bind(endpoint).await?;
     let port = crate::publisher::endpoint_port(&bound);

@@ -9,7 +9,8 @@
 //! already running finish, up to a bound, and then the daemon commits the
 //! job cache and lets the publisher process go (see `daemon::shut_down`).
 //! Nothing acknowledged can be lost either way: a return is acknowledged only
-//! once it is committed.
+//! once it is committed. SIGHUP is not a stop: it reopens the log file
+//! (`brine_common::logging::reopen_on_sighup`, started by `brine-master`).
 
 use std::future::Future;
 use std::time::Duration;

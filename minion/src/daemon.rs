@@ -105,6 +105,12 @@ pub async fn run(config: MinionConfig) -> anyhow::Result<()> {
         let link = link.clone();
         async move { outbox.replay(link, backlog).await }
     });
+    // Not a monitor: a stopping minion lets a startup state run finish.
+    tokio::spawn(crate::startup_states::run(
+        ctx.clone().with_link(link.clone()),
+        functions.clone(),
+        link.clone(),
+    ));
     let monitors = start_monitors(ctx.clone().with_link(link.clone()), functions, link.clone());
     brine_common::cli::wait_for_shutdown().await;
     // No new scheduled job, no more beacon events.
@@ -289,7 +295,7 @@ pub async fn send_minion_data(link: &Link, ctx: &MinionCtx) {
 async fn fire_start_events(link: Link) {
     while !link.wait_connected(Duration::from_secs(3600)).await {}
     let id = link.id().to_string();
-    let now = jiff::Zoned::now();
+    let now = brine_common::local_time::now();
     let message = format!(
         "Minion {id} started at {}",
         now.strftime("%a %b %e %H:%M:%S %Y")

@@ -18,5 +18,6 @@ pub mod modules;
 pub mod outbox;
 pub mod pubstate;
 pub mod schedule;
+pub mod startup_states;
 pub mod state_host;
 pub mod swarm;

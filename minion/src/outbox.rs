@@ -57,12 +57,16 @@ pub enum Pending {
     Return(JobReturn),
     /// The return of a job of the minion's own scheduler.
     ScheduleReturn { schedule: String, ret: JobReturn },
+    /// The return of a job the minion started on its own (`startup_states`).
+    StandaloneReturn(JobReturn),
 }
 
 impl Pending {
     pub fn jid(&self) -> &Jid {
         match self {
-            Pending::Return(ret) | Pending::ScheduleReturn { ret, .. } => &ret.jid,
+            Pending::Return(ret)
+            | Pending::ScheduleReturn { ret, .. }
+            | Pending::StandaloneReturn(ret) => &ret.jid,
         }
     }
 
@@ -73,6 +77,7 @@ impl Pending {
                 schedule: schedule.clone(),
                 ret: ret.clone(),
             },
+            Pending::StandaloneReturn(ret) => Request::StandaloneReturn(ret.clone()),
         }
     }
 }

@@ -168,28 +168,47 @@ fn start_run(
     let unsettled = Unsettled::new(&ctx.running);
     tokio::spawn(async move {
         let call = job_call(&spec, &jid, &name);
-        let outcome = functions.call(ctx.for_job(jid.clone()), call).await;
+        let ret = run_minion_job(&ctx, &functions, jid, call, spec.fun_args()).await;
         running.fetch_sub(1, Ordering::SeqCst);
         if !spec.return_job {
             return;
         }
-        let ret = JobReturn {
-            jid,
-            fun: spec.function.clone(),
-            fun_args: spec.fun_args(),
-            ret: outcome.ret,
-            retcode: outcome.retcode,
-            success: outcome.success,
-            out: None,
-        };
         let pending = Pending::ScheduleReturn {
             schedule: name,
             ret,
         };
-        let delivery = link.outbox().persist(pending).await;
-        drop(unsettled);
-        delivery.send(&link).await;
+        deliver(&link, pending, unsettled).await;
     });
+}
+
+/// Run `call`, a job the minion started by itself (scheduled, or its
+/// startup state run), under `jid`: its return.
+pub async fn run_minion_job(
+    ctx: &MinionCtx,
+    functions: &Functions<MinionCtx>,
+    jid: Jid,
+    call: Call,
+    fun_args: Vec<Value>,
+) -> JobReturn {
+    let fun = call.fun.clone();
+    let outcome = functions.call(ctx.for_job(jid.clone()), call).await;
+    JobReturn {
+        jid,
+        fun,
+        fun_args,
+        ret: outcome.ret,
+        retcode: outcome.retcode,
+        success: outcome.success,
+        out: None,
+    }
+}
+
+/// Put a finished job's return in the outbox (the job is settled then) and
+/// send it until the master acknowledges it.
+pub async fn deliver(link: &Link, pending: Pending, unsettled: Unsettled) {
+    let delivery = link.outbox().persist(pending).await;
+    drop(unsettled);
+    delivery.send(link).await;
 }
 
 /// The call a job makes, with Salt's `__pub_*` bookkeeping.

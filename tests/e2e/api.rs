@@ -475,9 +475,13 @@ fn grain_entries_make_minion_events_visible(api: &ApiProc, ca: &Path, alice: &st
 #[test]
 fn api_refuses_plain_http_off_loopback() {
     let dir = tempfile::tempdir().expect("tempdir");
+    // Its log file in the temp dir, not under /var/log.
     std::fs::write(
         dir.path().join("master"),
-        "rest_api:\n  host: 0.0.0.0\n  disable_ssl: True\n",
+        format!(
+            "api_logfile: {}\nrest_api:\n  host: 0.0.0.0\n  disable_ssl: True\n",
+            dir.path().join("api.log").display()
+        ),
     )
     .expect("config");
     let out = run_with_timeout(

@@ -236,6 +236,40 @@ fn outputs_arguments_and_exit_codes() {
     );
 }
 
+/// What real Salt printed for the same command (tests/e2e/salt-captures),
+/// with its jid and minion id replaced by `jid` and `id`.
+fn salt_capture(name: &str, jid: &str, id: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("e2e/salt-captures")
+        .join(name);
+    let text = std::fs::read_to_string(&path).expect("captured Salt output");
+    let salt_jid = text
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 20)
+        .expect("a jid in the capture");
+    text.replace(salt_jid, jid).replace("m0001", id)
+}
+
+/// The 20-digit jid in `text`.
+fn jid_in(text: &str) -> &str {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 20)
+        .unwrap_or_else(|| panic!("no jid in {text}"))
+}
+
+/// `-v` and `--show-jid` print the job id first, as real Salt 3008.5 does.
+#[test]
+fn verbose_and_show_jid_print_the_job_id_first() {
+    let c = Cluster::builder().minions(1).start().ready();
+    for (flag, capture) in [
+        ("-v", "salt-v-test.ping.out"),
+        ("--show-jid", "salt-show-jid-test.ping.out"),
+    ] {
+        let text = stdout(&c.brine(&[flag, "m1", "test.ping"]));
+        assert_eq!(text, salt_capture(capture, jid_in(&text), "m1"), "{flag}");
+    }
+}
+
 #[test]
 fn a_minion_that_is_down_is_reported_and_slow_jobs_are_waited_for() {
     let mut c = Cluster::builder().minions(2).start().ready();

@@ -16,7 +16,7 @@ const MINIONS: [&str; 3] = ["m1", "m2", "m3"];
 const STOP_BOUND: Duration = Duration::from_secs(12);
 
 /// The publisher process: the master's child started with `--publisher`.
-fn publisher_of(master: u32) -> u32 {
+pub(crate) fn publisher_of(master: u32) -> u32 {
     let children = std::fs::read_dir("/proc")
         .expect("/proc")
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())

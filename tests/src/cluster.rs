@@ -336,6 +336,17 @@ impl Cluster {
             .unwrap_or_default()
     }
 
+    /// The master's `log_file`: its default, under the master's `root_dir`,
+    /// so inside the cluster's temp dir like every path of the cluster.
+    pub fn master_log_file(&self) -> PathBuf {
+        self.master_root().join("var/log/brine/master")
+    }
+
+    /// Minion `id`'s `log_file` (under its `root_dir`).
+    pub fn minion_log_file(&self, id: &str) -> PathBuf {
+        self.minion_root(id).join("var/log/brine/minion")
+    }
+
     pub fn master_pid(&self) -> Option<u32> {
         self.master.as_ref().map(Child::id)
     }
@@ -754,6 +765,12 @@ pub struct ApiProc {
     child: Child,
     /// `https://127.0.0.1:<port>` (or `http://` with `disable_ssl`).
     pub url: String,
+}
+
+impl ApiProc {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for ApiProc {

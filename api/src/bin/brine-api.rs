@@ -14,7 +14,7 @@ use brine_api::settings::Settings;
 use brine_api::tokens::TokenStore;
 use brine_api::{passwords, server, tls};
 use brine_client::Client;
-use brine_common::cli::CommonArgs;
+use brine_common::cli::{CommonArgs, LogFileArgs};
 use brine_common::config::MasterConfig;
 use clap::{Parser, Subcommand};
 
@@ -27,6 +27,8 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(flatten)]
     common: CommonArgs,
+    #[command(flatten)]
+    log: LogFileArgs,
     /// Write a self-signed certificate and key to ssl_crt/ssl_key if they
     /// do not exist yet, then serve
     #[arg(long = "gen-self-signed")]
@@ -43,6 +45,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    brine_common::cli_docs::generate_if_asked::<Cli>();
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::HashPassword) => hash_password(),
@@ -67,7 +70,9 @@ fn hash_password() -> anyhow::Result<()> {
 }
 
 fn serve(cli: &Cli) -> anyhow::Result<()> {
-    let config = brine_client::cli::master_config(&cli.common)?;
+    let config = cli
+        .common
+        .load_daemon::<MasterConfig>(&cli.log, |c| &c.api_logfile)?;
     let settings = Settings::from_master(&config)?;
     let tls = match &settings.tls {
         Some(files) => {
@@ -82,7 +87,11 @@ fn serve(cli: &Cli) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(listen(state, tls))
+    runtime.block_on(async {
+        // SIGHUP reopens the log file (logrotate) and never stops the API.
+        brine_common::logging::reopen_on_sighup()?;
+        listen(state, tls).await
+    })
 }
 
 fn cert_names(settings: &Settings) -> Vec<String> {

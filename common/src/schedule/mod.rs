@@ -198,7 +198,7 @@ fn parse_once(value: &Value, format: Option<&Value>) -> Result<jiff::Timestamp, 
     let civil = jiff::civil::DateTime::strptime(format, text)
         .map_err(|e| format!("Date string could not be parsed: {text}, {format}: {e}"))?;
     civil
-        .to_zoned(jiff::tz::TimeZone::system())
+        .to_zoned(crate::local_time::zone().clone())
         .map(|z| z.timestamp())
         .map_err(|e| format!("Date string could not be placed in local time: {e}"))
 }
@@ -220,7 +220,7 @@ fn parse_cron(expr: &str) -> Result<croner::Cron, String> {
 
 /// When a cron job next runs, after `now` (local time), plus its splay.
 fn next_cron_fire(cron: &croner::Cron, spec: &JobSpec, now: Instant) -> Option<Instant> {
-    let local = jiff::Zoned::now();
+    let local = crate::local_time::now();
     let next = cron.find_next_occurrence(&local, false).ok()?;
     let wait = next.timestamp().duration_since(local.timestamp());
     Some(now + wait.unsigned_abs() + spec.splay_delay())
@@ -229,7 +229,7 @@ fn next_cron_fire(cron: &croner::Cron, spec: &JobSpec, now: Instant) -> Option<I
 /// When a `when` job next runs: the nearest of its times after now, plus
 /// its splay.
 fn next_when_fire(spec: &JobSpec, now: Instant) -> Option<Instant> {
-    let local = jiff::Zoned::now();
+    let local = crate::local_time::now();
     let next = spec
         .when
         .iter()
@@ -349,7 +349,7 @@ pub fn due_jobs(
             .spec
             .range
             .as_ref()
-            .is_some_and(|r| !r.allows(&jiff::Zoned::now()))
+            .is_some_and(|r| !r.allows(&crate::local_time::now()))
         {
             tracing::debug!("schedule job {name}: outside its range, skipping this run");
             continue;

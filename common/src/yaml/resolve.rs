@@ -4,11 +4,8 @@
 //! expressions, tried in the same order. The constructors follow PyYAML's
 //! `SafeConstructor` with Salt's changes (leading zeros of ints are decimal).
 
-use std::sync::LazyLock;
-
 use base64::Engine as _;
 use base64::engine::{GeneralPurpose, GeneralPurposeConfig};
-use regex::Regex;
 use serde_json::Value;
 
 use crate::output::python::float_repr;
@@ -87,44 +84,238 @@ impl Tag {
     }
 }
 
-/// PyYAML's implicit resolvers, in the order PyYAML registers (and tries) them.
-/// Its patterns are written in verbose mode; these are the same with the
-/// layout whitespace removed.
-static IMPLICIT_RESOLVERS: LazyLock<Vec<(Tag, Regex)>> = LazyLock::new(|| {
-    let patterns = [
-        (
-            Tag::Bool,
-            r"^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$",
-        ),
-        (
-            Tag::Float,
-            r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
-        ),
-        (
-            Tag::Int,
-            r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$",
-        ),
-        (Tag::Merge, r"^(?:<<)$"),
-        (Tag::Null, r"^(?:~|null|Null|NULL|)$"),
-        (
-            Tag::Timestamp,
-            r"^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$",
-        ),
-        (Tag::ValueKey, r"^(?:=)$"),
-        (Tag::Yaml, r"^(?:!|&|\*)$"),
-    ];
-    patterns
-        .into_iter()
-        .map(|(tag, pattern)| (tag, Regex::new(pattern).expect("built-in pattern is valid")))
-        .collect()
-});
-
-/// The tag PyYAML gives a plain, untagged scalar with this text.
+/// The tag PyYAML gives a plain, untagged scalar with this text: its implicit
+/// resolvers tried in the order PyYAML registers them (bool, float, int,
+/// merge, null, timestamp, value, yaml). Each resolver is PyYAML's regular
+/// expression written out by hand: compiling the eight expressions was a
+/// tenth of a small `brine-call` run's CPU, and every config and SLS load
+/// pays it. `resolver_patterns` in the tests keeps the expressions and checks
+/// these matchers against them.
 pub(crate) fn resolve_plain(text: &str) -> Tag {
-    IMPLICIT_RESOLVERS
-        .iter()
-        .find(|(_, pattern)| pattern.is_match(text))
-        .map_or(Tag::Str, |(tag, _)| tag.clone())
+    let b = text.as_bytes();
+    if is_bool(text) {
+        Tag::Bool
+    } else if is_float(b) {
+        Tag::Float
+    } else if is_int(b) {
+        Tag::Int
+    } else if text == "<<" {
+        Tag::Merge
+    } else if matches!(text, "~" | "null" | "Null" | "NULL" | "") {
+        Tag::Null
+    } else if is_timestamp(b) {
+        Tag::Timestamp
+    } else if text == "=" {
+        Tag::ValueKey
+    } else if matches!(text, "!" | "&" | "*") {
+        Tag::Yaml
+    } else {
+        Tag::Str
+    }
+}
+
+/// `yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF`
+fn is_bool(text: &str) -> bool {
+    matches!(
+        text,
+        "yes"
+            | "Yes"
+            | "YES"
+            | "no"
+            | "No"
+            | "NO"
+            | "true"
+            | "True"
+            | "TRUE"
+            | "false"
+            | "False"
+            | "FALSE"
+            | "on"
+            | "On"
+            | "ON"
+            | "off"
+            | "Off"
+            | "OFF"
+    )
+}
+
+/// `[-+]?` stripped.
+fn unsigned(b: &[u8]) -> &[u8] {
+    match b.first() {
+        Some(b'-' | b'+') => &b[1..],
+        _ => b,
+    }
+}
+
+/// Every byte of `b` is allowed by `ok`.
+fn all(b: &[u8], ok: impl Fn(u8) -> bool) -> bool {
+    b.iter().all(|&c| ok(c))
+}
+
+fn digit_or_underscore(c: u8) -> bool {
+    c.is_ascii_digit() || c == b'_'
+}
+
+/// `[0-9][0-9_]*`
+fn decimal_digits(b: &[u8]) -> bool {
+    b.first().is_some_and(u8::is_ascii_digit) && all(b, digit_or_underscore)
+}
+
+/// `(?::[0-5]?[0-9])+`: one or more groups, each a colon then one digit or
+/// two with the first at most 5.
+fn sexagesimal_groups(b: &[u8]) -> bool {
+    let Some(rest) = b.strip_prefix(b":") else {
+        return false;
+    };
+    rest.split(|&c| c == b':').all(|group| match group {
+        [d] => d.is_ascii_digit(),
+        [d0, d1] => (b'0'..=b'5').contains(d0) && d1.is_ascii_digit(),
+        _ => false,
+    })
+}
+
+/// `[0-9][0-9_]*(?::[0-5]?[0-9])+`, as a sexagesimal int or a sexagesimal
+/// float's part before its point.
+fn sexagesimal(b: &[u8]) -> bool {
+    let head_len = b.iter().position(|&c| c == b':').unwrap_or(b.len());
+    decimal_digits(&b[..head_len]) && sexagesimal_groups(&b[head_len..])
+}
+
+/// PyYAML's int: `[-+]?0b[0-1_]+ | [-+]?0[0-7_]+ | [-+]?(?:0|[1-9][0-9_]*)
+/// | [-+]?0x[0-9a-fA-F_]+ | [-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+`
+fn is_int(b: &[u8]) -> bool {
+    let n = unsigned(b);
+    match n {
+        [b'0'] => true,
+        [b'0', b'b', rest @ ..]
+            if !rest.is_empty() && all(rest, |c| matches!(c, b'0' | b'1' | b'_')) =>
+        {
+            true
+        }
+        [b'0', b'x', rest @ ..]
+            if !rest.is_empty() && all(rest, |c| c.is_ascii_hexdigit() || c == b'_') =>
+        {
+            true
+        }
+        [b'0', rest @ ..] => !rest.is_empty() && all(rest, |c| matches!(c, b'0'..=b'7' | b'_')),
+        [b'1'..=b'9', rest @ ..] => all(rest, digit_or_underscore) || sexagesimal(n),
+        _ => false,
+    }
+}
+
+/// `[eE][-+][0-9]+`, or nothing.
+fn optional_exponent(b: &[u8]) -> bool {
+    match b {
+        [] => true,
+        [b'e' | b'E', b'-' | b'+', digits @ ..] => {
+            !digits.is_empty() && all(digits, |c| c.is_ascii_digit())
+        }
+        _ => false,
+    }
+}
+
+/// `[0-9_]*` then an optional exponent: what follows a float's point.
+fn fraction_and_exponent(b: &[u8]) -> bool {
+    let digits = b.iter().take_while(|&&c| digit_or_underscore(c)).count();
+    optional_exponent(&b[digits..])
+}
+
+/// PyYAML's float: `[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
+/// | \.[0-9][0-9_]*(?:[eE][-+][0-9]+)? | [-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
+/// | [-+]?\.(?:inf|Inf|INF) | \.(?:nan|NaN|NAN)`
+fn is_float(b: &[u8]) -> bool {
+    if matches!(b, b".nan" | b".NaN" | b".NAN") {
+        return true;
+    }
+    if b.first() == Some(&b'.') {
+        // The second form, without a sign.
+        if b.get(1).is_some_and(u8::is_ascii_digit) && fraction_and_exponent(&b[1..]) {
+            return true;
+        }
+    }
+    let n = unsigned(b);
+    if matches!(n, b".inf" | b".Inf" | b".INF") {
+        return true;
+    }
+    let Some(point) = n.iter().position(|&c| c == b'.') else {
+        return false;
+    };
+    let (whole, after) = (&n[..point], &n[point + 1..]);
+    (decimal_digits(whole) && fraction_and_exponent(after))
+        || (sexagesimal(whole) && all(after, digit_or_underscore))
+}
+
+/// A cursor over a timestamp's bytes.
+struct Cursor<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl Cursor<'_> {
+    /// Take `min` to `max` ASCII digits (greedy; no pattern that uses it can
+    /// need fewer, since a non-digit must follow).
+    fn digits(&mut self, min: usize, max: usize) -> bool {
+        let n = self.b[self.at..]
+            .iter()
+            .take(max)
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        self.at += n;
+        n >= min
+    }
+
+    /// Take `c` if it is next.
+    fn byte(&mut self, c: u8) -> bool {
+        let next = self.b.get(self.at) == Some(&c);
+        self.at += usize::from(next);
+        next
+    }
+
+    /// Take every space or tab next; how many.
+    fn blanks(&mut self) -> usize {
+        let n = self.b[self.at..]
+            .iter()
+            .take_while(|&&c| c == b' ' || c == b'\t')
+            .count();
+        self.at += n;
+        n
+    }
+
+    fn at_end(&self) -> bool {
+        self.at == self.b.len()
+    }
+}
+
+/// PyYAML's timestamp: `[0-9]{4}-[0-9]{2}-[0-9]{2}` or
+/// `[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}
+/// (?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?`
+fn is_timestamp(b: &[u8]) -> bool {
+    let date_only = b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            _ => c.is_ascii_digit(),
+        });
+    date_only || is_date_time(b)
+}
+
+fn is_date_time(b: &[u8]) -> bool {
+    let mut c = Cursor { b, at: 0 };
+    let date = c.digits(4, 4) && c.byte(b'-') && c.digits(1, 2) && c.byte(b'-') && c.digits(1, 2);
+    let separator = c.byte(b'T') || c.byte(b't') || c.blanks() > 0;
+    let time = c.digits(1, 2) && c.byte(b':') && c.digits(2, 2) && c.byte(b':') && c.digits(2, 2);
+    if !(date && separator && time) {
+        return false;
+    }
+    if c.byte(b'.') {
+        c.digits(0, usize::MAX);
+    }
+    if c.at_end() {
+        return true;
+    }
+    c.blanks();
+    let zone = c.byte(b'Z')
+        || ((c.byte(b'-') || c.byte(b'+')) && c.digits(1, 2) && (!c.byte(b':') || c.digits(2, 2)));
+    zone && c.at_end()
 }
 
 /// A constructed scalar, before it becomes a JSON value or a mapping key.
@@ -368,6 +559,119 @@ pub(crate) fn represent_float(f: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// PyYAML's implicit resolvers (yaml/resolver.py) as regular expressions,
+    /// in its order: the reference `resolve_plain`'s matchers are checked
+    /// against. Its patterns are written in verbose mode; these are the same
+    /// with the layout whitespace removed.
+    fn resolver_patterns() -> Vec<(Tag, regex::Regex)> {
+        [
+            (
+                Tag::Bool,
+                r"^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$",
+            ),
+            (
+                Tag::Float,
+                r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+            ),
+            (
+                Tag::Int,
+                r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$",
+            ),
+            (Tag::Merge, r"^(?:<<)$"),
+            (Tag::Null, r"^(?:~|null|Null|NULL|)$"),
+            (
+                Tag::Timestamp,
+                r"^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$",
+            ),
+            (Tag::ValueKey, r"^(?:=)$"),
+            (Tag::Yaml, r"^(?:!|&|\*)$"),
+        ]
+        .into_iter()
+        .map(|(tag, pattern)| (tag, regex::Regex::new(pattern).expect("valid pattern")))
+        .collect()
+    }
+
+    /// Random texts near every resolver's language (the seeds mutated, and
+    /// strings over the bytes the expressions look at) resolve to the same
+    /// tag by hand as by PyYAML's expressions.
+    #[test]
+    fn hand_written_resolvers_agree_with_pyyamls_expressions() {
+        use rand::rngs::StdRng;
+        use rand::{Rng, SeedableRng};
+        let patterns = resolver_patterns();
+        let reference = |text: &str| {
+            patterns
+                .iter()
+                .find(|(_, p)| p.is_match(text))
+                .map_or(Tag::Str, |(tag, _)| tag.clone())
+        };
+        let seeds = [
+            "yes",
+            "Off",
+            "0",
+            "-0644",
+            "+0b1_01",
+            "0x_1F",
+            "1_000",
+            "1:20",
+            "-1:20:59",
+            "1.5",
+            "1.",
+            ".5",
+            "-1.0e+3",
+            "1.0E-30",
+            "-.INF",
+            ".NaN",
+            "1:20.5",
+            "+190:20:30.15",
+            "2001-12-14",
+            "2001-12-14t21:59:43.10-05:00",
+            "2001-12-14 21:59:43.10 Z",
+            "2001-1-4\t\t1:59:43",
+            "2001-12-14T21:59:43+5",
+            "2001-12-14T21:59:43.",
+            "<<",
+            "~",
+            "",
+            "=",
+            "*",
+            "!",
+            "&",
+            "null",
+        ];
+        let alphabet = b"0123456789_-+.:eExXbBTtZ \tinfINFaNyYsoO<~=!&*";
+        let mut rng = StdRng::seed_from_u64(0x5a17);
+        let mut checked = 0;
+        for _ in 0..200_000 {
+            let mut text: Vec<u8> = if rng.random_bool(0.5) {
+                seeds[rng.random_range(0..seeds.len())].as_bytes().to_vec()
+            } else {
+                (0..rng.random_range(0..14))
+                    .map(|_| alphabet[rng.random_range(0..alphabet.len())])
+                    .collect()
+            };
+            for _ in 0..rng.random_range(0..3) {
+                let at = rng.random_range(0..=text.len());
+                let byte = alphabet[rng.random_range(0..alphabet.len())];
+                match rng.random_range(0..3) {
+                    0 => text.insert(at, byte),
+                    1 if at < text.len() => {
+                        text.remove(at);
+                    }
+                    _ if at < text.len() => text[at] = byte,
+                    _ => {}
+                }
+            }
+            let text = String::from_utf8(text).expect("ascii");
+            assert_eq!(resolve_plain(&text), reference(&text), "{text:?}");
+            checked += 1;
+        }
+        for seed in seeds {
+            assert_eq!(resolve_plain(seed), reference(seed), "{seed:?}");
+        }
+        assert_eq!(checked, 200_000);
+    }
 
     #[test]
     fn resolves_plain_scalars_like_pyyaml() {

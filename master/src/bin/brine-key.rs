@@ -76,6 +76,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    brine_common::cli_docs::generate_if_asked::<Cli>();
     let cli = Cli::parse();
     match run(&cli) {
         Ok(code) => ExitCode::from(code),

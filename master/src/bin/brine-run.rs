@@ -36,6 +36,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    brine_common::cli_docs::generate_if_asked::<Cli>();
     let cli = &Cli::parse();
     brine_client::cli::run_client(
         &cli.common,

@@ -66,6 +66,12 @@ struct Cli {
     /// Exit with the highest retcode a minion returned
     #[arg(long = "retcode-passthrough")]
     retcode_passthrough: bool,
+    /// Print the job id before the returns, as Salt's verbose mode does
+    #[arg(short = 'v', long)]
+    verbose: bool,
+    /// Print the job id (`jid: ...`) before the returns
+    #[arg(long = "show-jid")]
+    show_jid: bool,
     /// Which minions: a glob over ids unless one of the target options says otherwise
     target: String,
     /// The function to run, e.g. test.ping
@@ -75,6 +81,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    brine_common::cli_docs::generate_if_asked::<Cli>();
     let cli = &Cli::parse();
     brine_client::cli::run_client(
         &cli.common,
@@ -141,6 +148,7 @@ async fn run_once(cli: &Cli, config: &MasterConfig, target: TargetSpec) -> anyho
         ));
         return Ok(0);
     }
+    announce_jid(cli, published.jid.as_ref());
     let mut printer = Printer::new(cli, config.color, &config.state_output);
     let missing = published
         .wait(timeout(cli, config), |arrived| {
@@ -151,6 +159,17 @@ async fn run_once(cli: &Cli, config: &MasterConfig, target: TargetSpec) -> anyho
         printer.missing(&minion, reason);
     }
     Ok(printer.finish(cli.retcode_passthrough))
+}
+
+/// The job id before the returns, in Salt's words (`LocalClient`'s
+/// `get_cli_event_returns`): `-v` underlines it, `--show-jid` names it.
+fn announce_jid(cli: &Cli, jid: &str) {
+    if cli.verbose {
+        let message = format!("Executing job with jid {jid}");
+        print_line(format_args!("{message}\n{}\n", "-".repeat(message.len())));
+    } else if cli.show_jid {
+        print_line(format_args!("jid: {jid}"));
+    }
 }
 
 /// Prints returns as they arrive (or all at once with `--static`) and works

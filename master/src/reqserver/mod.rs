@@ -152,7 +152,7 @@ fn dispatch(
                 match answer {
                     auth::AuthAnswer::Reply { reply, accepted } => {
                         if accepted {
-                            trust_connection(&send, &peer).await;
+                            trust_connection(&send, &peer);
                         }
                         reply_to(&send, peer, &MasterFrame::Auth(reply), place).await;
                     }
@@ -248,6 +248,11 @@ async fn handle_request(
                 .schedule_return(minion, schedule, ret)
                 .await;
         }
+        Request::StandaloneReturn(ret) => {
+            return returns::ReturnPath::of(master, jobs)
+                .standalone_return(minion, ret)
+                .await;
+        }
         Request::Event { tag, data } => events::fire(&master.bus, minion, tag, data),
         Request::MinionData { grains } => {
             grains::store(&master.minion_data, master.cache.as_ref(), minion, grains)
@@ -333,10 +338,10 @@ const REPLY_PERMIT_HOLD: Duration = Duration::from_millis(50);
 
 /// The connection of `peer` has authenticated: it may now carry messages
 /// up to `max_message_size`, not only the few KiB of an auth request.
-async fn trust_connection(send: &RouterSendHalf, peer: &Bytes) {
+fn trust_connection(send: &RouterSendHalf, peer: &Bytes) {
     match zeromq::util::PeerIdentity::try_from(peer.clone()) {
         Ok(identity) => {
-            send.trust_peer(&identity).await;
+            send.trust_peer(&identity);
         }
         Err(e) => tracing::debug!("unusable peer identity: {e}"),
     }

@@ -271,15 +271,50 @@ impl<'a> ReturnPath<'a> {
         schedule: String,
         ret: JobReturn,
     ) -> Acknowledgement {
-        let jid = ret.jid.clone();
+        let made_by = MinionMade {
+            kind: "scheduled job",
+            user: "schedule",
+            schedule: Some(schedule),
+        };
+        self.minion_made_return(minion, ret, made_by).await
+    }
+
+    /// The return of a job the minion started on its own (`startup_states`;
+    /// Salt sends such a return with jid `req` and the master records it as
+    /// a job of that minion alone). Stored as a scheduled return is, by the
+    /// user Salt's job listing shows for such a job (`root`); the jid is
+    /// the minion's, so a re-sent return is stored once.
+    pub(super) async fn standalone_return(
+        &self,
+        minion: &MinionId,
+        ret: JobReturn,
+    ) -> Acknowledgement {
+        let made_by = MinionMade {
+            kind: "startup job",
+            user: STANDALONE_USER,
+            schedule: None,
+        };
+        self.minion_made_return(minion, ret, made_by).await
+    }
+
+    /// Record a job the minion ran without a publication (for it alone, run
+    /// by `made_by.user`), then its return; see [`Self::schedule_return`].
+    async fn minion_made_return(
+        &self,
+        minion: &MinionId,
+        ret: JobReturn,
+        made_by: MinionMade,
+    ) -> Acknowledgement {
+        let (jid, kind) = (ret.jid.clone(), made_by.kind);
         if !jid.as_str().contains('_') {
             return Acknowledgement::Now(Reply::Refused {
-                reason: format!("scheduled job {jid} needs a minion-made jid"),
+                reason: format!("{kind} {jid} needs a minion-made jid"),
             });
         }
-        let record = scheduled_job_record(minion, &ret);
+        let record = minion_job_record(minion, &ret, made_by.user);
         let (cache, stored) = (self.cache(), ReturnRecord::from_return(&ret));
-        let event = return_event(&ret, minion, "schedule", Some(&schedule), &stored.stamp);
+        let schedule = made_by.schedule.as_deref();
+        let event = return_event(&ret, minion, made_by.user, schedule, &stored.stamp);
         let id = minion.clone();
         let saved = tokio::task::spawn_blocking(move || {
             match cache.get_job(&record.jid)? {
@@ -301,16 +336,30 @@ impl<'a> ReturnPath<'a> {
         .await;
         if let Ok(Ok(Late::NotTargeted)) = saved {
             return Acknowledgement::Now(Reply::Refused {
-                reason: format!("job {jid} is not a scheduled job of {minion}"),
+                reason: format!("job {jid} is not a {kind} of {minion}"),
             });
         }
         self.answer_late(saved, event, &jid, minion)
     }
 }
 
-/// The job record of a scheduled job: for the returning minion only, run
-/// by user `schedule`.
-fn scheduled_job_record(minion: &MinionId, ret: &JobReturn) -> JobRecord {
+/// How a job the minion ran without a publication is recorded.
+struct MinionMade {
+    /// What it is, for refusals.
+    kind: &'static str,
+    /// The job record's user.
+    user: &'static str,
+    /// The scheduled job's name, for the return event.
+    schedule: Option<String>,
+}
+
+/// The user of a job a minion started on its own, as Salt's job listing
+/// shows it (its `req` load has no user).
+const STANDALONE_USER: &str = "root";
+
+/// The job record of a job the minion ran by itself (scheduled, or a
+/// startup state run): for the returning minion only, run by `user`.
+fn minion_job_record(minion: &MinionId, ret: &JobReturn, user: &str) -> JobRecord {
     JobRecord {
         jid: ret.jid.clone(),
         fun: ret.fun.clone(),
@@ -318,7 +367,7 @@ fn scheduled_job_record(minion: &MinionId, ret: &JobReturn) -> JobRecord {
         kwarg: Default::default(),
         tgt: json!(minion),
         tgt_type: TargetType::Glob,
-        user: "schedule".into(),
+        user: user.into(),
         minions: vec![minion.clone()],
     }
 }
@@ -677,6 +726,42 @@ mod tests {
         assert!(refused(&reply).is_some_and(|r| r.contains("not a scheduled job of web2")));
         let reply = path
             .schedule_return(&id("web1"), "nightly".into(), job_return(&jid()))
+            .await
+            .settle()
+            .await;
+        assert!(refused(&reply).is_some_and(|r| r.contains("minion-made jid")));
+    }
+
+    /// A startup state run's return (Salt's jid `req`) is recorded as a job
+    /// of its minion alone, by Salt's listed user `root`, stored once.
+    #[tokio::test]
+    async fn a_standalone_return_is_recorded_as_its_minions_job() {
+        let parts = Parts::new();
+        let mut events = parts.bus.subscribe();
+        let path = parts.path();
+        let own = Jid::parse("20261122063000123456_startup").expect("jid");
+        let reply = path
+            .standalone_return(&id("web1"), job_return(&own))
+            .await
+            .settle()
+            .await;
+        assert!(matches!(reply, Reply::Ok), "{reply:?}");
+        let event = events.try_recv().expect("an event");
+        assert!(event.data().get("schedule").is_none_or(|s| s.is_null()));
+        let job = parts.cache.get_job(&own).expect("read").expect("a job");
+        assert_eq!(
+            (job.user.as_str(), job.minions.as_slice()),
+            ("root", &[id("web1")][..])
+        );
+        let reply = path
+            .standalone_return(&id("web1"), job_return(&own))
+            .await
+            .settle()
+            .await;
+        assert!(matches!(reply, Reply::Ok), "re-sent: {reply:?}");
+        assert_eq!(parts.stored(&own), ["web1"]);
+        let reply = path
+            .standalone_return(&id("web1"), job_return(&jid()))
             .await
             .settle()
             .await;

@@ -41,9 +41,10 @@ fn is_state_run(fun: &str, ret: &serde_json::Value) -> bool {
 }
 
 fn main() -> ExitCode {
+    brine_common::cli_docs::generate_if_asked::<Cli>();
     let cli = Cli::parse();
     let result = (|| {
-        let mut config = cli.common.load::<MinionConfig>(|c| &c.log_level)?;
+        let mut config = cli.common.load::<MinionConfig>()?;
         config.cli = Some("salt-call".into());
         let opts = cli.output.options(config.color, true);
         let config_state_output = config.state_output.clone();

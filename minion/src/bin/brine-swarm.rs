@@ -67,7 +67,7 @@ fn check_open_files(count: usize) -> anyhow::Result<()> {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     check_open_files(cli.count)?;
-    let mut config = cli.common.load::<MinionConfig>(|c| &c.log_level)?;
+    let mut config = cli.common.load::<MinionConfig>()?;
     if let Some(m) = &cli.master {
         config.master = m.clone();
     }

@@ -303,7 +303,7 @@ pub fn locale_info(env: impl Fn(&str) -> Option<String>) -> Value {
             }
         }
     };
-    let timezone = local_zone()
+    let timezone = brine_common::local_time::zone()
         .to_offset_info(jiff::Timestamp::now())
         .abbreviation()
         .to_string();
@@ -313,20 +313,6 @@ pub fn locale_info(env: impl Fn(&str) -> Option<String>) -> Value {
         "detectedencoding": "utf-8",
         "timezone": timezone,
     })
-}
-
-/// The local time zone. Without `TZ`, straight from `/etc/localtime`:
-/// `TimeZone::system()` also names the zone, which walks the whole zoneinfo
-/// directory (40-odd directories read at every start) for an abbreviation
-/// the file itself holds.
-fn local_zone() -> jiff::tz::TimeZone {
-    if std::env::var_os("TZ").is_none()
-        && let Ok(data) = std::fs::read("/etc/localtime")
-        && let Ok(zone) = jiff::tz::TimeZone::tzif("localtime", &data)
-    {
-        return zone;
-    }
-    jiff::tz::TimeZone::system()
 }
 
 fn normalize_encoding(enc: &str) -> String {

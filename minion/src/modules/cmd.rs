@@ -62,48 +62,48 @@ const LOGIN_ENV_TIMEOUT: Duration = Duration::from_secs(30);
 pub fn register(f: &mut Functions<MinionCtx>) {
     let shell = default_shell();
     let sig = |template: &str| template.replace("{shell}", &python::str_repr(&shell));
-    f.register("cmd.run", &sig(RUN_SIG), RUN_DOC, |ctx, call| async move {
+    f.register("cmd.run", sig(RUN_SIG), RUN_DOC, |ctx, call| async move {
         run_fn(&ctx, &call, Kind::Run).await
     });
     f.register(
         "cmd.shell",
-        &sig(SHELL_SIG),
+        sig(SHELL_SIG),
         SHELL_DOC,
         |ctx, call| async move { run_fn(&ctx, &call, Kind::Shell).await },
     );
     f.register(
         "cmd.run_stdout",
-        &sig(STDOUT_SIG),
+        sig(STDOUT_SIG),
         RUN_STDOUT_DOC,
         |ctx, call| async move { run_fn(&ctx, &call, Kind::Stdout).await },
     );
     f.register(
         "cmd.run_stderr",
-        &sig(STDOUT_SIG),
+        sig(STDOUT_SIG),
         RUN_STDERR_DOC,
         |ctx, call| async move { run_fn(&ctx, &call, Kind::Stderr).await },
     );
     f.register(
         "cmd.run_all",
-        &sig(ALL_SIG),
+        sig(ALL_SIG),
         RUN_ALL_DOC,
         |ctx, call| async move { run_fn(&ctx, &call, Kind::All).await },
     );
     f.register(
         "cmd.retcode",
-        &sig(RETCODE_SIG),
+        sig(RETCODE_SIG),
         RETCODE_DOC,
         |ctx, call| async move { run_fn(&ctx, &call, Kind::Retcode).await },
     );
     f.register(
         "cmd.run_bg",
-        &sig(BG_SIG),
+        sig(BG_SIG),
         RUN_BG_DOC,
         |ctx, call| async move { run_fn(&ctx, &call, Kind::Background).await },
     );
     f.register(
         "cmd.script",
-        &sig(SCRIPT_SIG),
+        sig(SCRIPT_SIG),
         SCRIPT_DOC,
         |ctx, call| async move { script_fn(&ctx, &call).await },
     );

@@ -41,9 +41,11 @@ fn reg(
     doc: &'static str,
     handler: fn(&Args) -> FileResult,
 ) {
-    let params = Signature::parse(sig).args;
+    // Parsed at the first call, not at registration (see `Functions`).
+    let params = std::sync::OnceLock::new();
     f.register_blocking(name, sig, doc, move |_, call| {
-        handler(&Args::bind_to(&call, &params)).map(FnOutput::from)
+        let params = params.get_or_init(|| Signature::parse(sig).args);
+        handler(&Args::bind_to(&call, params)).map(FnOutput::from)
     });
 }
 
@@ -1116,7 +1118,9 @@ fn line(args: &Args) -> FileResult {
     let body = edit::edit_line(&old, &spec).map_err(FnError::Execution)?;
     let changed = body.concat() != old;
     if changed && args.bool("backup", false) && !args.bool("dry_run", false) {
-        let stamp = jiff::Zoned::now().strftime("%Y-%m-%d-%H-%M-%S").to_string();
+        let stamp = brine_common::local_time::now()
+            .strftime("%Y-%m-%d-%H-%M-%S")
+            .to_string();
         backup_copy(&path, &format!(".{stamp}"))?;
     }
     let mut diff = String::new();

@@ -142,7 +142,7 @@ type GitFuture =
 fn reg(
     f: &mut Functions<MinionCtx>,
     name: &str,
-    signature: &str,
+    signature: &'static str,
     doc: &'static str,
     run: fn(Git, Call) -> GitFuture,
 ) {

@@ -259,7 +259,7 @@ async fn take_slot(fun: &str, jid: &str, queue: bool) -> Result<Slot, String> {
         {
             let mut active = ACTIVE.lock().unwrap_or_else(|p| p.into_inner());
             if active.is_none() {
-                let now = jiff::Zoned::now();
+                let now = brine_common::local_time::now();
                 *active = Some(Active {
                     fun: fun.to_string(),
                     jid: jid.to_string(),

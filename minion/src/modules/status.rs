@@ -418,7 +418,7 @@ async fn pid(call: &Call) -> Result<FnOutput, FnError> {
 
 /// Salt's `status.time`: the local time formatted with strftime directives.
 fn time_now(format: &str) -> Result<Value, FnError> {
-    let now = jiff::Zoned::now();
+    let now = brine_common::local_time::now();
     let mut text = String::new();
     jiff::fmt::strtime::format(format, &now)
         .map(|t| text.push_str(&t))
@@ -447,7 +447,7 @@ mod tests {
 
     #[test]
     fn time_formats_like_strftime() {
-        let year = jiff::Zoned::now().year().to_string();
+        let year = brine_common::local_time::now().year().to_string();
         assert_eq!(time_now("%Y").expect("time"), Value::String(year));
         let default = time_now("%A, %d. %B %Y %I:%M%p").expect("time");
         assert!(

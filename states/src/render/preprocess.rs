@@ -34,15 +34,21 @@
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
-use regex::{Captures, Regex};
+use regex::bytes::{Captures, Regex};
 
+/// Salt's extension tags. A bytes regex whose "anything but `%`" classes are
+/// bytes (`(?-u:...)`): the same classes over Unicode scalar values compile
+/// into large UTF-8 automata, and compiling this expression was half of the
+/// Jinja stage of a small state run. Every match and capture still starts
+/// and ends at an ASCII delimiter or at Unicode whitespace (`\s` stays
+/// Unicode), so each is whole UTF-8 text.
 static TAGS: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(concat!(
         r"(?s)\{%(?P<l>[-+]?)\s*(?:",
-        r"import_(?P<ikind>yaml|json|text)\s+(?P<src>(?:[^%]|%[^}])+?)\s+as\s+(?P<iname>[A-Za-z_][A-Za-z0-9_]*)",
+        r"import_(?P<ikind>yaml|json|text)\s+(?P<src>(?:(?-u:[^%])|%(?-u:[^}]))+?)\s+as\s+(?P<iname>[A-Za-z_][A-Za-z0-9_]*)",
         r"|load_(?P<lkind>yaml|json|text)\s+as\s+(?P<lname>[A-Za-z_][A-Za-z0-9_]*)",
         r"|(?P<end>endload)",
-        r"|set\s+(?P<sname>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)\s*=\s*(?P<literal>(?:[^%\s]|%[^}])(?:[^%]|%[^}])*?)",
+        r"|set\s+(?P<sname>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)\s*=\s*(?P<literal>(?:(?-u:[^%\s])|%(?-u:[^}]))(?:(?-u:[^%])|%(?-u:[^}]))*?)",
         r")\s*(?P<r>[-+]?)%\}",
     ))
     .ok()
@@ -58,30 +64,34 @@ pub(crate) fn preprocess(source: &str) -> Cow<'_, str> {
         return formatted;
     }
     let mut open_loads: Vec<(String, String)> = Vec::new();
-    match formatted {
-        Cow::Borrowed(text) => {
-            tags.replace_all(text, |c: &Captures<'_>| rewrite(c, &mut open_loads))
-        }
-        Cow::Owned(text) => Cow::Owned(
-            tags.replace_all(&text, |c: &Captures<'_>| rewrite(c, &mut open_loads))
-                .into_owned(),
-        ),
+    let rewritten = tags.replace_all(formatted.as_bytes(), |c: &Captures<'_>| {
+        rewrite(c, &mut open_loads)
+    });
+    match rewritten {
+        Cow::Borrowed(_) => formatted,
+        // Whole UTF-8 text (see `TAGS`); the input stays if that ever failed.
+        Cow::Owned(bytes) => String::from_utf8(bytes).map_or(formatted, Cow::Owned),
     }
 }
 
+/// Capture `name` as text ("" when it did not take part).
 fn group<'a>(c: &'a Captures<'_>, name: &str) -> &'a str {
-    c.name(name).map_or("", |m| m.as_str())
+    c.name(name)
+        .and_then(|m| std::str::from_utf8(m.as_bytes()).ok())
+        .unwrap_or("")
 }
 
 fn rewrite(c: &Captures<'_>, open_loads: &mut Vec<(String, String)>) -> String {
     let (left, right) = (group(c, "l"), group(c, "r"));
     if let Some(kind) = c.name("ikind") {
-        let (kind, src, name) = (kind.as_str(), group(c, "src"), group(c, "iname"));
+        let kind = std::str::from_utf8(kind.as_bytes()).unwrap_or("");
+        let (src, name) = (group(c, "src"), group(c, "iname"));
         return format!("{{%{left} set {name} = __salt_import_{kind}({src}) {right}%}}");
     }
     if let Some(kind) = c.name("lkind") {
         let name = group(c, "lname");
-        open_loads.push((kind.as_str().to_owned(), name.to_owned()));
+        let kind = std::str::from_utf8(kind.as_bytes()).unwrap_or("");
+        open_loads.push((kind.to_owned(), name.to_owned()));
         return format!("{{%{left} set {name} {right}%}}");
     }
     if c.name("end").is_some() {
@@ -92,7 +102,7 @@ fn rewrite(c: &Captures<'_>, open_loads: &mut Vec<(String, String)>) -> String {
                 )
             }
             // An `endload` without `load_*`: leave it for the parser to report.
-            None => c[0].to_owned(),
+            None => String::from_utf8_lossy(&c[0]).into_owned(),
         };
     }
     let (name, literal) = (group(c, "sname"), group(c, "literal"));
@@ -806,6 +816,17 @@ mod tests {
             "{% set x = __salt_import_yaml('a/x.yaml') %}\n{%- set j -%}\n{\"a\": 1}\n{%- endset %}{% set j = __salt_load_json(j) %}\n{% set l = __salt_mutable([]) %}{% set n = __salt_mutable(1) %}"
         );
         assert_eq!(out.lines().count(), source.lines().count());
+    }
+
+    /// The tag expression works on bytes: text outside ASCII, in and
+    /// around the tags (Unicode spaces included), comes through whole.
+    #[test]
+    fn render_preprocess_keeps_text_outside_ascii_whole() {
+        let source = "ü {% import_yaml 'dé/x.yaml' as x %}\u{a0}{% set s = 'ça • 日本'\u{a0}%}{%\u{2003}set t\u{a0}=\u{a0}'€' %} ö";
+        assert_eq!(
+            preprocess(source),
+            "ü {% set x = __salt_import_yaml('dé/x.yaml') %}\u{a0}{% set s = __salt_mutable('ça • 日本') %}{% set t = __salt_mutable('€') %} ö"
+        );
     }
 }
 

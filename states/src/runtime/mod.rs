@@ -789,7 +789,7 @@ fn watch_changes(reqs: &Value) -> Value {
 
 /// Local wall-clock time as Salt prints `start_time`: `HH:MM:SS.ffffff`.
 pub fn now_hms() -> String {
-    let t = jiff::Zoned::now().time();
+    let t = brine_common::local_time::now().time();
     format!(
         "{:02}:{:02}:{:02}.{:06}",
         t.hour(),

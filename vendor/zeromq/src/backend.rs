@@ -53,6 +53,14 @@ enum SendResolution {
 }
 
 pub(crate) struct GenericSocketBackend {
+    /// BRINE-PATCH: the peer table. Every operation on it is synchronous and
+    /// holds no entry across an `.await` (the same rule for the PUB and SUB
+    /// tables). An `scc` map hands a released bucket lock to a waiting async
+    /// task, so mixing `*_async` with `*_sync` operations let every runtime
+    /// worker block in a `*_sync` call on a lock owned by a task that then
+    /// could not run: the master stalled for good (found by the fault suite).
+    /// Synchronous-only, each bucket lock is held for a few instructions by a
+    /// running thread, like a mutex.
     pub(crate) peers: scc::HashMap<PeerIdentity, Peer>,
     fair_queue_inner: Option<Arc<Mutex<QueueInner<ZmqFramedRead, PeerIdentity>>>>,
     pub(crate) round_robin: SegQueue<PeerIdentity>,
@@ -67,17 +75,14 @@ pub(crate) struct GenericSocketBackend {
 
 impl GenericSocketBackend {
     /// BRINE-PATCH: lift `peer_id`'s message cap from the untrusted to the
-    /// trusted size. `false` when the peer is gone. Async: a blocking
-    /// `read_sync` on the runtime's threads waited for a bucket lock that
-    /// `scc` had handed to an async task, which could then not run (every
-    /// worker thread blocked the same way): a stall of the whole process.
-    pub(crate) async fn trust_peer(&self, peer_id: &PeerIdentity) -> bool {
+    /// trusted size. `false` when the peer is gone. Synchronous, as every
+    /// operation on the peer table is (see `peers`).
+    pub(crate) fn trust_peer(&self, peer_id: &PeerIdentity) -> bool {
         let trusted = self.socket_options.trusted_message_limit();
         self.peers
-            .read_async(peer_id, |_, peer| {
+            .read_sync(peer_id, |_, peer| {
                 peer.message_limit.store(trusted, Ordering::Relaxed)
             })
-            .await
             .is_some()
     }
 
@@ -197,21 +202,17 @@ impl GenericSocketBackend {
 
     /// BRINE-PATCH: put `message` in `peer_id`'s send queue (`Err` gives it
     /// back when there is no such peer). A full queue is waited on through a
-    /// clone of its sender after the peer table's entry is released: the
-    /// entry holds a bucket lock of the `scc` map, and holding it across the
-    /// wait blocked every thread that touched the same bucket synchronously
-    /// (`trust_peer`, `peer_disconnected`, a resize); with all of the
-    /// runtime's worker threads blocked, the queue's writer never ran again
-    /// and the whole process stalled. The clone's own slot lets the message
-    /// in at once, so a slow peer's queue grows by at most one message per
-    /// sender waiting on it.
+    /// clone of its sender after the peer table's entry is released (an
+    /// entry holds a bucket lock: see `peers`). The clone's own slot lets the
+    /// message in at once, so a slow peer's queue grows by at most one
+    /// message per sender waiting on it.
     async fn send_to_peer_queue_by_id(
         &self,
         peer_id: &PeerIdentity,
         message: Message,
     ) -> Result<Result<(), mpsc::SendError>, Message> {
         let (mut queue, message) = {
-            let Some(mut peer) = self.peers.get_async(peer_id).await else {
+            let Some(mut peer) = self.peers.get_sync(peer_id) else {
                 return Err(message);
             };
             match peer.send_queue.try_send(message) {
@@ -295,7 +296,6 @@ impl GenericSocketBackend {
     }
 }
 
-
 impl SocketBackend for GenericSocketBackend {
     fn socket_type(&self) -> SocketType {
         self.socket_type
@@ -327,15 +327,13 @@ impl MultiPeerBackend for GenericSocketBackend {
         let message_limit = io.read_half.message_limit();
         let (recv_queue, send_queue) = io.into_parts();
         let (queue_sender, queue_receiver) = mpsc::channel(PEER_SEND_QUEUE_CAPACITY);
-        self.peers
-            .upsert_async(
-                peer_id.clone(),
-                Peer {
-                    send_queue: queue_sender,
-                    message_limit,
-                },
-            )
-            .await;
+        self.peers.upsert_sync(
+            peer_id.clone(),
+            Peer {
+                send_queue: queue_sender,
+                message_limit,
+            },
+        );
         self.refresh_single_peer_cache();
         let writer_backend = self.clone();
         let writer_peer_id = peer_id.clone();
@@ -409,7 +407,13 @@ mod tests {
         let (send_queue, recv_queue) = mpsc::channel(8);
         backend
             .peers
-            .upsert_async(peer_id.clone(), Peer { send_queue, message_limit: Default::default() })
+            .upsert_async(
+                peer_id.clone(),
+                Peer {
+                    send_queue,
+                    message_limit: Default::default(),
+                },
+            )
             .await;
         backend.refresh_single_peer_cache();
         backend.round_robin.push(peer_id.clone());
@@ -493,7 +497,13 @@ mod tests {
             .expect("prefill peer queue");
         backend
             .peers
-            .upsert_async(peer_id.clone(), Peer { send_queue, message_limit: Default::default() })
+            .upsert_async(
+                peer_id.clone(),
+                Peer {
+                    send_queue,
+                    message_limit: Default::default(),
+                },
+            )
             .await;
         backend.refresh_single_peer_cache();
         backend.round_robin.push(peer_id.clone());
@@ -524,7 +534,13 @@ mod tests {
         drop(recv_queue);
         backend
             .peers
-            .upsert_async(peer_id.clone(), Peer { send_queue, message_limit: Default::default() })
+            .upsert_async(
+                peer_id.clone(),
+                Peer {
+                    send_queue,
+                    message_limit: Default::default(),
+                },
+            )
             .await;
         backend.refresh_single_peer_cache();
         backend.round_robin.push(peer_id.clone());

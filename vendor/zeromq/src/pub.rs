@@ -134,12 +134,12 @@ impl PubSocketBackend {
             None => return,
         };
 
-        let mut iter = self.subscribers.begin_async().await;
+        let mut iter = self.subscribers.begin_sync();
         while let Some(subscriber) = iter {
             if subscription_matches(&subscriber.subscriptions, first_frame) {
                 send_to_subscriber(subscriber.send_queue.clone(), &message);
             }
-            iter = subscriber.next_async().await;
+            iter = subscriber.next_sync();
         }
     }
 
@@ -209,17 +209,14 @@ impl MultiPeerBackend for PubSocketBackend {
         // TODO provide handling for recv_queue
         let (queue_sender, queue_receiver) = mpsc::channel(PUB_SEND_QUEUE_CAPACITY);
         let (sender, stop_receiver) = oneshot::channel();
-        let old_subscriber = self
-            .subscribers
-            .upsert_async(
-                peer_id.clone(),
-                Subscriber {
-                    subscriptions: vec![],
-                    send_queue: queue_sender,
-                    _subscription_coro_stop: sender,
-                },
-            )
-            .await;
+        let old_subscriber = self.subscribers.upsert_sync(
+            peer_id.clone(),
+            Subscriber {
+                subscriptions: vec![],
+                send_queue: queue_sender,
+                _subscription_coro_stop: sender,
+            },
+        );
         if old_subscriber.is_none() {
             self.subscriber_count.fetch_add(1, Ordering::Relaxed);
         }

@@ -171,8 +171,8 @@ impl RouterSendHalf {
     /// BRINE-PATCH: the application trusts `peer` (it authenticated): its
     /// messages may now be as large as `SocketOptions::max_message_size`
     /// instead of `untrusted_message_size`. `false` when the peer is gone.
-    pub async fn trust_peer(&self, peer: &PeerIdentity) -> bool {
-        self.inner.backend.trust_peer(peer).await
+    pub fn trust_peer(&self, peer: &PeerIdentity) -> bool {
+        self.inner.backend.trust_peer(peer)
     }
 }
 

@@ -157,10 +157,10 @@ impl SubSocketBackend {
         }
 
         let mut targets = Vec::new();
-        let mut iter = self.peers.begin_async().await;
+        let mut iter = self.peers.begin_sync();
         while let Some(peer) = iter {
             targets.push((peer.key().clone(), peer.send_queue.clone()));
-            iter = peer.next_async().await;
+            iter = peer.next_sync();
         }
 
         let mut dead_peers = Vec::new();
@@ -209,10 +209,10 @@ impl SubSocketBackend {
     /// Reliably send a message to every connected peer using async send.
     async fn broadcast_control_message(&self, message: ZmqMessage) -> ZmqResult<()> {
         let mut targets = Vec::new();
-        let mut iter = self.peers.begin_async().await;
+        let mut iter = self.peers.begin_sync();
         while let Some(peer) = iter {
             targets.push((peer.key().clone(), peer.send_queue.clone()));
-            iter = peer.next_async().await;
+            iter = peer.next_sync();
         }
 
         let mut dead_peers = Vec::new();
@@ -289,14 +289,12 @@ impl MultiPeerBackend for SubSocketBackend {
             }
         }
 
-        self.peers
-            .upsert_async(
-                peer_id.clone(),
-                SubPeer {
-                    send_queue: Arc::new(AsyncMutex::new(Box::pin(send_queue))),
-                },
-            )
-            .await;
+        self.peers.upsert_sync(
+            peer_id.clone(),
+            SubPeer {
+                send_queue: Arc::new(AsyncMutex::new(Box::pin(send_queue))),
+            },
+        );
 
         if let Some(inner) = &self.fair_queue_inner {
             inner.lock().insert(peer_id.clone(), recv_queue);
