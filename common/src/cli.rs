@@ -125,9 +125,9 @@ fn log_warnings(warnings: &[String]) {
 }
 
 /// The output flags `brine`, `brine-run` and `brine-call` share.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct OutputArgs {
-    /// Output format: nested (default; highstate for state runs), json, yaml, txt, raw, quiet
+    /// Output format: nested (default; highstate for state runs), highstate, json, yaml, txt, raw, quiet
     #[arg(long = "out", visible_alias = "output")]
     pub out: Option<OutputFormat>,
 
@@ -146,6 +146,33 @@ pub struct OutputArgs {
     /// Colour the output even when not on a terminal
     #[arg(long = "force-color", visible_alias = "force-colour")]
     pub force_color: bool,
+
+    /// Override the configured state_output: full, terse, mixed, changes or filter (each also with _id)
+    #[arg(
+        long = "state-output",
+        visible_alias = "state_output",
+        value_name = "STATE_OUTPUT"
+    )]
+    pub state_output: Option<String>,
+
+    /// Override the configured state_verbose: True or False
+    #[arg(
+        long = "state-verbose",
+        visible_alias = "state_verbose",
+        value_name = "STATE_VERBOSE",
+        value_parser = parse_python_bool
+    )]
+    pub state_verbose: Option<bool>,
+}
+
+/// `True`/`False` as Salt's command line takes them (any case; also 1/0,
+/// yes/no, on/off).
+fn parse_python_bool(text: &str) -> Result<bool, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(format!("expected True or False, not '{text}'")),
+    }
 }
 
 impl OutputArgs {
@@ -154,10 +181,15 @@ impl OutputArgs {
         self.out.unwrap_or(OutputFormat::Nested)
     }
 
-    /// Whether a return that asks for the `highstate` outputter (a state
-    /// run) gets it: only when no `--out` was given, as in Salt.
+    /// Whether a return is printed with the `highstate` outputter: always
+    /// with `--out=highstate`; a return that asks for it (a state run) only
+    /// when no `--out` was given, as in Salt.
     pub fn wants_highstate(&self, ret_out: Option<&str>) -> bool {
-        self.out.is_none() && ret_out == Some("highstate")
+        match self.out {
+            Some(OutputFormat::Highstate) => true,
+            Some(_) => false,
+            None => ret_out == Some("highstate"),
+        }
     }
 
     /// Salt's rule: colour when the config allows it and stdout is a

@@ -95,6 +95,64 @@ impl Default for LogConfig {
     }
 }
 
+/// How the highstate outputter prints state runs (Salt's keys, read by the
+/// CLIs of both configs: `brine`/`brine-run` the master's, `brine-call` the
+/// minion's). `--state-output` and `--state-verbose` override the first two.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StateOutputConfig {
+    /// `full`, `terse`, `mixed`, `changes` or `filter`, each also with
+    /// `_id` (the ID in place of the name in terse lines).
+    pub state_output: String,
+    /// `False` hides the states that succeeded without changes.
+    pub state_verbose: bool,
+    /// The Started/Duration lines and the total run time.
+    pub state_output_profile: bool,
+    /// Hide the states that succeeded without changes (as `state_verbose:
+    /// False`, whatever `state_verbose` says).
+    pub state_output_diff: bool,
+    /// Success and failure percentages in the summary.
+    pub state_output_pct: bool,
+    /// `filter` mode: the results (`True`, `False`, `None`) not printed.
+    #[serde(deserialize_with = "result_names")]
+    pub state_output_exclude: Vec<String>,
+    /// `filter` mode: the results printed as one terse line.
+    #[serde(deserialize_with = "result_names")]
+    pub state_output_terse: Vec<String>,
+}
+
+impl Default for StateOutputConfig {
+    fn default() -> Self {
+        StateOutputConfig {
+            state_output: "full".into(),
+            state_verbose: true,
+            state_output_profile: true,
+            state_output_diff: false,
+            state_output_pct: false,
+            state_output_exclude: Vec::new(),
+            state_output_terse: Vec::new(),
+        }
+    }
+}
+
+/// `state_output_exclude`/`state_output_terse` as Salt takes them: a
+/// comma-separated string (`True,None`) or a list. Salt compares
+/// `str(result)` with each item, so only strings can match: a YAML boolean
+/// or null in the list never does, and is dropped here.
+fn result_names<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => s.split(',').map(str::to_string).collect(),
+        Value::Array(items) => items
+            .into_iter()
+            .filter_map(|item| match item {
+                Value::String(s) => Some(s),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    })
+}
+
 /// Load `<dir>/<NAME>` and `<dir>/<NAME>.d/*.conf`. Missing files are fine: an
 /// empty config dir gives the defaults.
 pub fn load<T: ConfigFile>(dir: &Path) -> Result<Loaded<T>, ConfigError> {
@@ -374,7 +432,8 @@ pub struct MasterConfig {
     pub rest_api: Map<String, Value>,
     /// Seconds an API login token stays valid (Salt's key).
     pub token_expire: u64,
-    pub state_output: String,
+    #[serde(flatten)]
+    pub state_out: StateOutputConfig,
     pub color: bool,
 }
 
@@ -440,7 +499,7 @@ impl Default for MasterConfig {
             auth_pam_service: "login".into(),
             rest_api: Map::new(),
             token_expire: 43200,
-            state_output: "full".into(),
+            state_out: StateOutputConfig::default(),
             color: true,
         }
     }
@@ -594,7 +653,8 @@ pub struct MinionConfig {
     /// The top file `startup_states: top` applies.
     pub top_file: String,
     pub multiprocessing: bool,
-    pub state_output: String,
+    #[serde(flatten)]
+    pub state_out: StateOutputConfig,
     pub color: bool,
     /// Salt's `mine_functions`: `{name: [args...] | {kwargs} | null}`, an
     /// alias naming its function with a `mine_function:` item.
@@ -653,7 +713,7 @@ impl Default for MinionConfig {
             sls_list: Vec::new(),
             top_file: String::new(),
             multiprocessing: false,
-            state_output: "full".into(),
+            state_out: StateOutputConfig::default(),
             color: true,
             mine_functions: Map::new(),
             mine_interval: 60.0,
@@ -935,6 +995,13 @@ mod tests {
         "log_fmt_logfile",
         "log_datefmt",
         "log_datefmt_logfile",
+        "state_output",
+        "state_verbose",
+        "state_output_profile",
+        "state_output_diff",
+        "state_output_pct",
+        "state_output_exclude",
+        "state_output_terse",
     ];
     const MASTER_KEYS_WITH_EFFECT: &[&str] = &[
         "api_logfile",
@@ -987,7 +1054,6 @@ mod tests {
         "auth.pam.service",
         "rest_api",
         "token_expire",
-        "state_output",
         "color",
     ];
     const MINION_KEYS_WITH_EFFECT: &[&str] = &[
@@ -1029,7 +1095,6 @@ mod tests {
         "startup_states",
         "sls_list",
         "top_file",
-        "state_output",
         "color",
         "mine_functions",
         "mine_interval",
@@ -1104,5 +1169,29 @@ mod tests {
                 .warnings
                 .is_empty()
         );
+    }
+
+    /// The highstate outputter's keys as Salt reads them: a comma-separated
+    /// string or a list of strings for the filter lists (a YAML boolean never
+    /// matches Salt's `str(result)`, so it is dropped), in both configs.
+    #[test]
+    fn state_output_keys_are_read_as_salt_reads_them() {
+        let dir = tempfile::tempdir().expect("tmp");
+        write(
+            dir.path(),
+            "master",
+            "state_output: filter\nstate_verbose: False\nstate_output_exclude: True,None\n\
+             state_output_terse: ['False', True]\nstate_output_pct: True\n",
+        );
+        let master = load::<MasterConfig>(dir.path()).expect("load").config;
+        assert_eq!(master.state_out.state_output, "filter");
+        assert!(!master.state_out.state_verbose);
+        assert!(master.state_out.state_output_pct);
+        assert_eq!(master.state_out.state_output_exclude, ["True", "None"]);
+        assert_eq!(master.state_out.state_output_terse, ["False"]);
+        write(dir.path(), "minion", "state_output: terse\n");
+        let minion = load::<MinionConfig>(dir.path()).expect("load").config;
+        assert_eq!(minion.state_out.state_output, "terse");
+        assert!(minion.state_out.state_verbose && minion.state_out.state_output_profile);
     }
 }

@@ -233,8 +233,22 @@ def _sort_recurse_sets(result):
     result["changes"] = dict(sorted(changes.items()))
 
 
+# The highstate outputter's times, in full (`Started: 01:02:03.456789`,
+# `Duration: 1.234 ms`) and terse (`Started: - 01:02:...`) layouts, and its
+# summary's right-aligned total (`Total run time:  12.345 ms`).
+_TEXT_START_TIME = re.compile(r"(Started: (?:- )?)\d\d:\d\d:\d\d\.\d+")
+_TEXT_DURATION = re.compile(r"(Duration: )\d+(?:\.\d+)? ms")
+_TEXT_TOTAL_TIME = re.compile(r"(Total run time:) +\d+(?:\.\d+)? m?s")
+# cmd.run's `pid` in the nested changes, with or without colour codes.
+_TEXT_PID = re.compile(r"(pid(?:\x1b\[[0-9;]*m)*:\n *(?:\x1b\[[0-9;]*m)*)\d+")
+
+
 def normalise_text(text, roots):
-    return _replace_root(text, roots)
+    text = _replace_root(text, roots)
+    text = _TEXT_START_TIME.sub(r"\g<1>" + PLACEHOLDER_START_TIME, text)
+    text = _TEXT_DURATION.sub(r"\g<1>" + PLACEHOLDER_DURATION, text)
+    text = _TEXT_PID.sub(r"\g<1>" + PLACEHOLDER_PID, text)
+    return _TEXT_TOTAL_TIME.sub(r"\g<1> " + PLACEHOLDER_DURATION, text)
 
 
 def root_aliases(root):
@@ -246,9 +260,12 @@ def root_aliases(root):
 def run_local(binary, conf, line, root):
     """Run one case command with `<binary> --local -c <conf> --out=json -l quiet`
     (salt-call and brine-call take the same flags) in the sandbox; the finished
-    process. Raises subprocess.TimeoutExpired after COMMAND_TIMEOUT."""
-    argv = [binary, "--local", "-c", conf, "--out=json", "-l", "quiet"]
-    argv += command_argv(line, root)
+    process. A command that names its own `--out=...` keeps it (its stdout is
+    then compared as text). Raises subprocess.TimeoutExpired after COMMAND_TIMEOUT."""
+    command = command_argv(line, root)
+    own_out = any(a.startswith("--out=") for a in command)
+    argv = [binary, "--local", "-c", conf] + ([] if own_out else ["--out=json"])
+    argv += ["-l", "quiet"] + command
     env = run_env(root)
     return subprocess.run(
         argv,

@@ -224,6 +224,30 @@ fn states_apply_through_the_master_from_its_file_server() {
         text.contains("Summary for m1") && text.contains("Succeeded: 4"),
         "{text}"
     );
+    // Salt's flags over the master's config: terse lines in colour, and
+    // state_verbose off hides the states that succeeded without changes
+    // (all of them now). tests/conformance's highstate-output cases pin the
+    // exact bytes against Salt's.
+    let terse = stdout(&c.brine(&[
+        "-t",
+        "60",
+        "--force-color",
+        "--state-output=terse",
+        "m1",
+        "state.apply",
+        &p,
+    ]));
+    assert!(terse.starts_with("\x1b[0;32mm1:\x1b[0;0m\n"), "{terse:?}");
+    assert_eq!(
+        terse.matches(" - Result: Clean - Started: ").count(),
+        4,
+        "{terse:?}"
+    );
+    let quiet = stdout(&c.brine(&["-t", "60", "--state-verbose=False", "m1", "state.apply", &p]));
+    assert!(
+        !quiet.contains("ID: ") && quiet.contains("Succeeded: 4"),
+        "{quiet}"
+    );
 
     // The same lowstate through the master's file server and masterless.
     let through_master = json_out(&c.brine(&[

@@ -47,12 +47,18 @@ pub enum OutputFormat {
     Raw,
     /// Prints nothing.
     Quiet,
+    /// Salt's `highstate` outputter, for state runs. It lives in
+    /// `brine_states::output`; the CLIs send every return to it when
+    /// [`crate::cli::OutputArgs::wants_highstate`] says so. Reaching the
+    /// renderers here, it prints as `nested`.
+    Highstate,
 }
 
 impl OutputFormat {
     /// Every format, in the order error messages list them.
-    pub const ALL: [OutputFormat; 6] = [
+    pub const ALL: [OutputFormat; 7] = [
         OutputFormat::Nested,
+        OutputFormat::Highstate,
         OutputFormat::Json,
         OutputFormat::Yaml,
         OutputFormat::Txt,
@@ -69,6 +75,7 @@ impl OutputFormat {
             OutputFormat::Txt => "txt",
             OutputFormat::Raw => "raw",
             OutputFormat::Quiet => "quiet",
+            OutputFormat::Highstate => "highstate",
         }
     }
 }
@@ -81,7 +88,9 @@ impl fmt::Display for OutputFormat {
 
 /// `--out` named an outputter we do not have.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown outputter '{name}'; valid outputters: nested, json, yaml, txt, raw, quiet")]
+#[error(
+    "unknown outputter '{name}'; valid outputters: nested, highstate, json, yaml, txt, raw, quiet"
+)]
 pub struct UnknownOutputFormat {
     /// The name as given.
     pub name: String,
@@ -188,7 +197,9 @@ pub fn render_nested(value: &Value, indent: usize, color: bool) -> String {
 /// return (Salt's runner output applies the outputter to the return itself).
 pub fn render_value(format: OutputFormat, opts: &OutputOptions, value: &Value) -> String {
     let text = match format {
-        OutputFormat::Nested => nested::render_value(value, 0, opts.color),
+        OutputFormat::Nested | OutputFormat::Highstate => {
+            nested::render_value(value, 0, opts.color)
+        }
         OutputFormat::Json => json::render_value(value, opts.indent),
         OutputFormat::Yaml => crate::yaml::dump_block(&sorted_as_python(value)),
         OutputFormat::Txt => strip_esc(&python::to_str(value)).into_owned(),
@@ -207,7 +218,9 @@ fn render(
     retcode: i64,
 ) -> String {
     let text = match format {
-        OutputFormat::Nested => nested::render_top(entries, opts.color, retcode),
+        OutputFormat::Nested | OutputFormat::Highstate => {
+            nested::render_top(entries, opts.color, retcode)
+        }
         OutputFormat::Json => json::render_top(entries, opts.indent),
         OutputFormat::Yaml => render_yaml(entries),
         OutputFormat::Txt => text::render_txt(entries),

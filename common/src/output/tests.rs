@@ -56,7 +56,7 @@ fn unknown_format_lists_valid_names() {
         .expect_err("pprint is not an outputter of ours");
     assert_eq!(
         err.to_string(),
-        "unknown outputter 'pprint'; valid outputters: nested, json, yaml, txt, raw, quiet"
+        "unknown outputter 'pprint'; valid outputters: nested, highstate, json, yaml, txt, raw, quiet"
     );
 }
 

@@ -61,11 +61,11 @@ async fn run(cli: &Cli, config: &brine_common::config::MasterConfig) -> anyhow::
                 Some(by_master)
                     if is_orchestration && cli.output.wants_highstate(Some("highstate")) =>
                 {
-                    let hopts = brine_states::output::HighstateOptions {
-                        color: opts.color,
-                        state_output: config.state_output.clone(),
-                        ..Default::default()
-                    };
+                    let hopts = brine_states::output::HighstateOptions::new(
+                        opts.color,
+                        &config.state_out,
+                        &cli.output,
+                    );
                     print_fmt(format_args!(
                         "{}",
                         brine_states::output::render_highstate_all(by_master, &hopts)

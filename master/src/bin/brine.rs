@@ -149,7 +149,7 @@ async fn run_once(cli: &Cli, config: &MasterConfig, target: TargetSpec) -> anyho
         return Ok(0);
     }
     announce_jid(cli, published.jid.as_ref());
-    let mut printer = Printer::new(cli, config.color, &config.state_output);
+    let mut printer = Printer::new(cli, config);
     let missing = published
         .wait(timeout(cli, config), |arrived| {
             printer.returned(&arrived.minion, &arrived.data)
@@ -176,9 +176,11 @@ fn announce_jid(cli: &Cli, jid: &str) {
 /// out the exit code.
 struct Printer {
     format: OutputFormat,
+    /// `--out=highstate`: every return goes to the highstate outputter.
+    all_highstate: bool,
     /// No `--out` given: state runs get Salt's highstate outputter.
     highstate_ok: bool,
-    state_output: String,
+    highstate: brine_states::output::HighstateOptions,
     opts: OutputOptions,
     collected: Map<String, Value>,
     max_retcode: i64,
@@ -186,12 +188,18 @@ struct Printer {
 }
 
 impl Printer {
-    fn new(cli: &Cli, config_color: bool, state_output: &str) -> Self {
+    fn new(cli: &Cli, config: &MasterConfig) -> Self {
+        let opts = cli.output.options(config.color, cli.static_);
         Printer {
             format: cli.output.format(),
+            all_highstate: cli.output.wants_highstate(None),
             highstate_ok: cli.output.wants_highstate(Some("highstate")),
-            state_output: state_output.to_string(),
-            opts: cli.output.options(config_color, cli.static_),
+            highstate: brine_states::output::HighstateOptions::new(
+                opts.color,
+                &config.state_out,
+                &cli.output,
+            ),
+            opts,
             collected: Map::new(),
             max_retcode: 0,
             any_failed: false,
@@ -209,18 +217,17 @@ impl Printer {
         self.any_failed |= retcode != 0 || !success;
         let is_state_run = data.get("out").and_then(Value::as_str) == Some("highstate");
         if self.highstate_ok && is_state_run && !self.opts.static_ {
-            let opts = brine_states::output::HighstateOptions {
-                color: self.opts.color,
-                state_output: self.state_output.clone(),
-                ..Default::default()
-            };
-            let text = brine_states::output::render_highstate(minion, &ret, &opts);
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(text.as_bytes());
-            let _ = out.flush();
+            self.print_highstate(minion, &ret);
             return;
         }
         self.emit(minion, ret, retcode);
+    }
+
+    fn print_highstate(&self, minion: &str, ret: &Value) {
+        let text = brine_states::output::render_highstate(minion, ret, &self.highstate);
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
     }
 
     fn missing(&mut self, minion: &str, reason: &str) {
@@ -250,6 +257,10 @@ impl Printer {
             self.collected.insert(minion.to_string(), ret);
             return;
         }
+        if self.all_highstate {
+            self.print_highstate(minion, &ret);
+            return;
+        }
         let text = render_minion_with_retcode(self.format, &self.opts, minion, &ret, retcode);
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(text.as_bytes());
@@ -257,7 +268,12 @@ impl Printer {
     }
 
     fn finish(self, passthrough: bool) -> u8 {
-        if self.opts.static_ {
+        if self.opts.static_ && self.all_highstate {
+            print_stdout(&brine_states::output::render_highstate_all(
+                &self.collected,
+                &self.highstate,
+            ));
+        } else if self.opts.static_ {
             print_stdout(&render_all(self.format, &self.opts, &self.collected));
         }
         if self.any_failed {
@@ -402,7 +418,7 @@ mod batch {
         let Some(gathered) = gather(&client, target, timeout).await? else {
             return Ok(no_minions());
         };
-        let mut printer = Printer::new(cli, config.color, &config.state_output);
+        let mut printer = Printer::new(cli, config);
         for down in &gathered.down {
             printer.note(&format!(
                 "Minion {down} did not respond. No job will be sent."

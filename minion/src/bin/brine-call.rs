@@ -47,7 +47,7 @@ fn main() -> ExitCode {
         let mut config = cli.common.load::<MinionConfig>()?;
         config.cli = Some("salt-call".into());
         let opts = cli.output.options(config.color, true);
-        let config_state_output = config.state_output.clone();
+        let state_out = config.state_out.clone();
         let (args, kwargs) = parse_cli_args(&cli.args);
         let call = Call {
             fun: cli.function.clone(),
@@ -66,11 +66,8 @@ fn main() -> ExitCode {
         returns.insert("local".into(), outcome.ret.clone());
         let out = is_state_run(&cli.function, &outcome.ret).then_some("highstate");
         if cli.output.wants_highstate(out) {
-            let hopts = brine_states::output::HighstateOptions {
-                color: opts.color,
-                state_output: config_state_output.clone(),
-                ..Default::default()
-            };
+            let hopts =
+                brine_states::output::HighstateOptions::new(opts.color, &state_out, &cli.output);
             print_stdout(&brine_states::output::render_highstate_all(
                 &returns, &hopts,
             ));

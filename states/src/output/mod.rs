@@ -1,13 +1,19 @@
-//! Salt's `highstate` outputter (`salt/output/highstate.py`): one block per
-//! state in `__run_num__` order (ID, Function, Name when it differs from the
-//! ID, Result, Comment, Started, Duration, Changes as `nested` at column 14),
-//! then the Summary. `state_verbose: False` hides successful states without
-//! changes; `state_output` `terse` prints one line per state, `mixed` one line
-//! unless it failed, `changes` one line unless it failed or changed. A list
-//! return is Salt's "Data failed to compile" block; a string is printed as is.
+//! Salt's `highstate` outputter, as Salt 3008.5's `salt/output/highstate.py`
+//! prints (tests/conformance's `highstate-output*` cases compare the bytes):
+//! one block per state in `__run_num__` order (ID, Function, Name when it
+//! differs from the ID, Result, Comment, Started, Duration, Changes as
+//! `nested` at column 14, warnings), then the Summary. `state_verbose: False`
+//! and `state_output_diff` hide successful states without changes;
+//! `state_output` `terse` prints one line per state, `mixed` one line unless
+//! it failed, `changes` one line unless it failed or changed, `filter` drops
+//! or shortens the results `state_output_exclude`/`state_output_terse` name,
+//! and each with `_id` names terse lines by ID. A list return is Salt's
+//! "Data failed to compile" block; a string is printed as is.
 
 use serde_json::{Map, Value};
 
+use brine_common::cli::OutputArgs;
+use brine_common::config::StateOutputConfig;
 use brine_common::output::python;
 
 /// Salt's colour codes (`salt/utils/color.py`).
@@ -44,19 +50,43 @@ pub struct HighstateOptions {
     pub color: bool,
     /// Show successful states without changes (default true).
     pub state_verbose: bool,
-    /// `full` (default), `terse`, `mixed` or `changes`.
+    /// `full` (default), `terse`, `mixed`, `changes` or `filter`, each also
+    /// with `_id`.
     pub state_output: String,
     /// Print Started/Duration and the total run time (default true).
     pub state_output_profile: bool,
+    /// Hide successful states without changes, whatever `state_verbose` says.
+    pub state_output_diff: bool,
+    /// Success and failure percentages in the summary.
+    pub state_output_pct: bool,
+    /// `filter`: results (`True`, `False`, `None`) not printed.
+    pub state_output_exclude: Vec<String>,
+    /// `filter`: results printed as one terse line.
+    pub state_output_terse: Vec<String>,
 }
 
 impl Default for HighstateOptions {
     fn default() -> Self {
+        HighstateOptions::new(false, &StateOutputConfig::default(), &OutputArgs::default())
+    }
+}
+
+impl HighstateOptions {
+    /// The config's keys, with `--state-output` and `--state-verbose` over
+    /// them; `color` is the CLI's decision (`OutputArgs::options`).
+    pub fn new(color: bool, config: &StateOutputConfig, args: &OutputArgs) -> Self {
         HighstateOptions {
-            color: false,
-            state_verbose: true,
-            state_output: "full".into(),
-            state_output_profile: true,
+            color,
+            state_verbose: args.state_verbose.unwrap_or(config.state_verbose),
+            state_output: args
+                .state_output
+                .clone()
+                .unwrap_or_else(|| config.state_output.clone()),
+            state_output_profile: config.state_output_profile,
+            state_output_diff: config.state_output_diff,
+            state_output_pct: config.state_output_pct,
+            state_output_exclude: config.state_output_exclude.clone(),
+            state_output_terse: config.state_output_terse.clone(),
         }
     }
 }
@@ -104,10 +134,13 @@ fn format_host(host: &str, data: &Value, opts: &HighstateOptions) -> String {
         Value::Object(states) => {
             hcolor = format_states(states, host, opts, c, &mut lines);
         }
-        Value::Number(_) | Value::Bool(_) | Value::Null => {
+        // Python's `isinstance(data, int)`: booleans and integers print;
+        // a float or None prints only the host line.
+        Value::Bool(_) | Value::Number(_) if !data.is_f64() => {
             lines.push(format!("{hcolor}    {}{}", python::to_str(data), c.endc));
             hcolor = c.cyan;
         }
+        Value::Number(_) | Value::Bool(_) | Value::Null => {}
         Value::String(s) => {
             for line in python::splitlines(s) {
                 lines.push(format!("{hcolor}    {line}{}", c.endc));
@@ -137,18 +170,18 @@ fn format_states(
         })
         .collect();
     ordered.sort_by_key(|(_, r)| r.get("__run_num__").and_then(Value::as_u64).unwrap_or(0));
+    let mode = opts.state_output.to_lowercase();
     let mut counts = Counts::default();
     for (tag, ret) in ordered {
         let result = ret.get("result").and_then(Value::as_bool);
-        counts.add(result);
-        let duration = ret.get("duration").and_then(Value::as_f64);
-        counts.durations += duration.unwrap_or(0.0);
+        counts.add(result, ret);
         let changes = ret.get("changes").unwrap_or(&Value::Null);
         let (changed, ctext) = format_changes(changes, opts.color);
         if changed {
             counts.changed += 1;
         }
-        if !opts.state_verbose && result == Some(true) && !changed {
+        let quiet = result == Some(true) && !changed;
+        if quiet && (opts.state_output_diff || !opts.state_verbose) {
             continue;
         }
         let mut tcolor = if changed { c.cyan } else { c.green };
@@ -163,17 +196,33 @@ fn format_states(
             }
             Some(true) => {}
         }
-        let comps: Vec<&str> = tag.split("_|-").collect();
-        let terse = match opts.state_output.to_lowercase().as_str() {
-            "terse" => true,
-            "mixed" => result != Some(false),
-            "changes" => result == Some(true) && !changed,
-            _ => false,
+        let mut comps: Vec<&str> = tag.split("_|-").collect();
+        if mode.ends_with("_id") && comps.len() > 2 {
+            // Terse lines name the state by its ID (Salt's #35137).
+            comps[2] = comps[1];
+        }
+        let result_name = result_text(result);
+        let terse = if mode.starts_with("filter") {
+            if opts.state_output_terse.iter().any(|r| r == result_name) {
+                true
+            } else if opts.state_output_exclude.iter().any(|r| r == result_name) {
+                continue;
+            } else {
+                false
+            }
+        } else {
+            mode.starts_with("terse")
+                || (mode.starts_with("mixed") && result != Some(false))
+                || (mode.starts_with("changes") && quiet)
         };
         if terse {
             lines.push(format_terse(tcolor, &comps, ret, result, opts, c));
         } else {
             lines.extend(format_full(tcolor, &comps, ret, &ctext, opts, c));
+            if let Some(warnings) = ret.get("warnings") {
+                counts.warnings += 1;
+                lines.push(format_warnings(warnings, c));
+            }
         }
     }
     lines.push(counts.summary(host, opts, c));
@@ -192,11 +241,12 @@ fn result_text(result: Option<bool>) -> &'static str {
     }
 }
 
+/// `duration` as Salt prints it: `str()` of the value, then " ms".
 fn duration_text(ret: &Map<String, Value>) -> String {
     match ret.get("duration") {
-        Some(Value::Number(n)) => format!("{} ms", python::number_repr(n)),
-        Some(Value::String(s)) if !s.is_empty() => format!("{s} ms"),
-        _ => String::new(),
+        None => String::new(),
+        Some(Value::String(s)) if s.is_empty() => String::new(),
+        Some(d) => format!("{} ms", python::to_str(d)),
     }
 }
 
@@ -204,6 +254,41 @@ fn start_text(ret: &Map<String, Value>) -> String {
     ret.get("start_time")
         .map(python::to_str)
         .unwrap_or_default()
+}
+
+/// Whether the Started/Duration parts are printed for this state.
+fn shows_profile(ret: &Map<String, Value>, opts: &HighstateOptions) -> bool {
+    opts.state_output_profile && ret.contains_key("start_time")
+}
+
+/// The comment as Salt prints it: `str()` of it, stripped, continuation
+/// lines indented to column 14, then what the result's `data` adds.
+fn comment_text(ret: &Map<String, Value>) -> String {
+    let raw = match ret.get("comment") {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => python::to_str(other),
+        None => String::new(),
+    };
+    let mut comment = raw.trim().replace('\n', &format!("\n{}", " ".repeat(14)));
+    match ret.get("data") {
+        None => {}
+        Some(Value::Array(items)) => {
+            for item in items {
+                comment.push(' ');
+                comment.push_str(&python::to_str(item));
+            }
+        }
+        Some(Value::Object(map)) => {
+            for (key, value) in map {
+                comment.push_str(&format!("\n\t\t{key}: {}", python::to_str(value)));
+            }
+        }
+        Some(other) => {
+            comment.push(' ');
+            comment.push_str(&python::to_str(other));
+        }
+    }
+    comment
 }
 
 /// The full block of one state.
@@ -216,11 +301,6 @@ fn format_full(
     c: &Colors,
 ) -> Vec<String> {
     let e = c.endc;
-    let comment = match ret.get("comment") {
-        Some(Value::String(s)) => s.trim().replace('\n', &format!("\n{}", " ".repeat(14))),
-        Some(other) => python::to_str(other),
-        None => String::new(),
-    };
     let result = result_text(ret.get("result").and_then(Value::as_bool));
     let mut out = vec![
         format!("{tcolor}----------{e}"),
@@ -235,13 +315,33 @@ fn format_full(
         out.push(format!("    {tcolor}    Name: {}{e}", comp(comps, 2)));
     }
     out.push(format!("    {tcolor}  Result: {result}{e}"));
-    out.push(format!("    {tcolor} Comment: {comment}{e}"));
-    if opts.state_output_profile {
+    out.push(format!("    {tcolor} Comment: {}{e}", comment_text(ret)));
+    if shows_profile(ret, opts) {
         out.push(format!("    {tcolor} Started: {}{e}", start_text(ret)));
         out.push(format!("    {tcolor}Duration: {}{e}", duration_text(ret)));
     }
     out.push(format!("{tcolor}     Changes:   {ctext}{e}"));
     out
+}
+
+/// A state's `warnings` list, one per line.
+fn warnings_text(warnings: &Value) -> String {
+    match warnings {
+        Value::Array(items) => items
+            .iter()
+            .map(python::to_str)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        other => python::to_str(other),
+    }
+}
+
+/// A state's `warnings`, wrapped at 80 columns under the block.
+fn format_warnings(warnings: &Value, c: &Colors) -> String {
+    let text = warnings_text(warnings);
+    // textwrap.fill(width=80) with 14-space indents, the first one stripped.
+    let wrapped = python::wrap(&text, 80 - 14).join(&format!("\n{}", " ".repeat(14)));
+    format!("   {} Warnings: {wrapped}{}", c.light_red, c.endc)
 }
 
 /// Salt's one-line form.
@@ -260,15 +360,20 @@ fn format_terse(
         Some(true) if changed => "Changed",
         Some(true) => "Clean",
     };
-    let mut line = format!(
+    let mut line = String::new();
+    if let Some(warnings) = ret.get("warnings") {
+        let text = warnings_text(warnings);
+        line.push_str(&format!("{}Warnings:\n{text}{}", c.light_red, c.endc));
+    }
+    line.push_str(&format!(
         " {tcolor} Name: {} - Function: {}.{} - Result: {word}",
         comp(comps, 2),
         comp(comps, 0),
         comps.last().copied().unwrap_or("")
-    );
-    if opts.state_output_profile {
+    ));
+    if shows_profile(ret, opts) {
         line.push_str(&format!(
-            " Started: - {} Duration: {}",
+            " - Started: {} - Duration: {}",
             start_text(ret),
             duration_text(ret)
         ));
@@ -314,38 +419,42 @@ struct Counts {
     succeeded: usize,
     failed: usize,
     not_run: usize,
+    warnings: usize,
     changed: usize,
-    durations: f64,
+    /// The durations of the states run one after another, summed.
+    serial_ms: f64,
+    /// The longest of the states run in parallel (`parallel: True`).
+    parallel_ms: Option<f64>,
 }
 
 impl Counts {
-    fn add(&mut self, result: Option<bool>) {
+    fn add(&mut self, result: Option<bool>, ret: &Map<String, Value>) {
         match result {
             Some(true) => self.succeeded += 1,
             Some(false) => self.failed += 1,
             None => self.not_run += 1,
         }
+        let ms = ret.get("duration").and_then(duration_ms).unwrap_or(0.0);
+        if ret.contains_key("__parallel__") {
+            self.parallel_ms = Some(self.parallel_ms.map_or(ms, |p| p.max(ms)));
+        } else {
+            self.serial_ms += ms;
+        }
     }
 
     fn summary(&self, host: &str, opts: &HighstateOptions, c: &Colors) -> String {
         let e = c.endc;
-        let present: Vec<usize> = [
-            (self.succeeded, self.succeeded > 0),
-            (self.failed, self.failed > 0),
-            (self.not_run, self.not_run > 0),
-        ]
-        .iter()
-        .filter(|(_, p)| *p)
-        .map(|(n, _)| *n)
-        .collect();
-        let count_len = present
-            .iter()
+        // Only the results that occurred set the width, warnings included.
+        let count_len = [self.succeeded, self.failed, self.not_run, self.warnings]
+            .into_iter()
+            .filter(|n| *n > 0)
             .map(|n| n.to_string().len())
             .max()
             .unwrap_or(0);
         let width = "Succeeded".len() + count_len + 2;
-        let counts =
-            |label: &str, n: usize| format!("{label}: {n:>w$}", w = width - (label.len() + 2));
+        let counts = |label: &str, n: &dyn std::fmt::Display| {
+            format!("{label}: {n:>w$}", w = width - (label.len() + 2))
+        };
         let mut out = vec![format!(
             "{}\nSummary for {host}\n{}{e}",
             c.cyan,
@@ -366,11 +475,30 @@ impl Counts {
         out.push(format!(
             "{}{}{e}{stats}",
             c.green,
-            counts("Succeeded", self.succeeded + self.not_run)
+            counts("Succeeded", &(self.succeeded + self.not_run))
         ));
         let fcolor = if self.failed > 0 { c.red } else { c.cyan };
-        out.push(format!("{fcolor}{}{e}", counts("Failed", self.failed)));
+        out.push(format!("{fcolor}{}{e}", counts("Failed", &self.failed)));
         let total = self.succeeded + self.failed + self.not_run;
+        if opts.state_output_pct && total > 0 {
+            let pct = |n: usize| python::float_repr(round2(n as f64 / total as f64 * 100.0));
+            out.push(format!(
+                "{}{}{e}",
+                c.green,
+                counts("Success %", &pct(self.succeeded + self.not_run))
+            ));
+            out.push(format!(
+                "{fcolor}{}{e}",
+                counts("Failure %", &pct(self.failed))
+            ));
+        }
+        if self.warnings > 0 {
+            out.push(format!(
+                "{}{}{e}",
+                c.light_red,
+                counts("Warnings", &self.warnings)
+            ));
+        }
         out.push(format!(
             "{}{}\nTotal states run: {total:>w$}{e}",
             c.cyan,
@@ -378,10 +506,11 @@ impl Counts {
             w = width - 7
         ));
         if opts.state_output_profile {
-            let (value, unit) = if self.durations > 999.0 {
-                (self.durations / 1000.0, "s")
+            let ms = self.serial_ms + self.parallel_ms.unwrap_or(0.0);
+            let (value, unit) = if ms > 999.0 {
+                (ms / 1000.0, "s")
             } else {
-                (self.durations, "ms")
+                (ms, "ms")
             };
             out.push(format!(
                 "{}Total run time: {:>w$} {unit}{e}",
@@ -392,6 +521,20 @@ impl Counts {
         }
         out.join("\n")
     }
+}
+
+/// A state's `duration` in ms: a number, or a string like "1.5 ms".
+fn duration_ms(d: &Value) -> Option<f64> {
+    match d {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim_end_matches(" ms").trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Python's `round(x, 2)` for the percentages.
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
 }
 
 #[cfg(test)]

@@ -53,7 +53,7 @@ fn output_terse_verbose_and_compile_errors() {
         ..HighstateOptions::default()
     };
     let text = render_highstate("m", &ret, &terse);
-    assert!(text.contains("  Name: a - Function: test.nop - Result: Clean Started: - 01:02:03.000004 Duration: 1.5 ms\n"), "{text}");
+    assert!(text.contains("  Name: a - Function: test.nop - Result: Clean - Started: 01:02:03.000004 - Duration: 1.5 ms\n"), "{text}");
     assert!(
         text.contains("Succeeded: 2 (unchanged=1, changed=1)\n"),
         "{text}"
