@@ -15,7 +15,7 @@ use tokio::net::UnixStream;
 use crate::protocol::{
     CLIENT_FRAME_CAP, ClientReply, ClientRequest, JobRequest, KeyCommand, KeyReply, socket_path,
 };
-use crate::wait::{Arrived, EventSource, JobWaiter, Next};
+use crate::wait::{Arrived, EventSource, JobWaiter, Next, WaitUpdate};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -102,9 +102,25 @@ impl Published {
     /// `on_return` sees each return as it arrives. Gives the minions that
     /// did not return, with the reason to print.
     pub async fn wait(
+        self,
+        timeout: Duration,
+        mut on_return: impl FnMut(Arrived),
+    ) -> Result<Vec<(String, &'static str)>, ClientError> {
+        self.wait_observed(timeout, None, |update| {
+            if let WaitUpdate::Returned(arrived) = update {
+                on_return(arrived);
+            }
+        })
+        .await
+    }
+
+    /// [`Published::wait`] that also reports the job's [`crate::wait::Tally`]
+    /// as it changes and every `tick` (the CLI's progress line).
+    pub async fn wait_observed(
         mut self,
         timeout: Duration,
-        on_return: impl FnMut(Arrived),
+        tick: Option<Duration>,
+        observe: impl FnMut(WaitUpdate<'_>),
     ) -> Result<Vec<(String, &'static str)>, ClientError> {
         let names = |ids: &[MinionId]| ids.iter().map(MinionId::to_string).collect::<Vec<_>>();
         let mut waiter = JobWaiter::new(
@@ -115,7 +131,7 @@ impl Published {
             Instant::now(),
         );
         waiter
-            .drive(&mut self.conn, on_return)
+            .drive_observed(&mut self.conn, tick, observe)
             .await
             .map_err(ClientError::Stream)?;
         Ok(waiter.missing())

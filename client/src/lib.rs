@@ -11,6 +11,7 @@
 
 pub mod cli;
 pub mod connection;
+pub mod progress;
 pub mod protocol;
 pub mod wait;
 

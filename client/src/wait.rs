@@ -9,6 +9,7 @@
 //! runners share it and it is tested without a network.
 
 use std::collections::{BTreeSet, HashMap};
+use std::fmt;
 use std::time::{Duration, Instant};
 
 use brine_common::event::Event;
@@ -28,6 +29,45 @@ pub fn missing_reason(not_connected: bool, acked: bool) -> &'static str {
         (true, false) => "Minion did not return. [Not connected]",
         (false, false) => "Minion did not return. [No response]",
     }
+}
+
+/// Where a job stands, for the CLI's progress line: every minion owed a
+/// return is in exactly one of the last four counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Tally {
+    pub total: usize,
+    pub returned: usize,
+    /// Acknowledged the job (or heart-beat) and has not returned.
+    pub running: usize,
+    /// Had no session with the master when the job was published, and has
+    /// said nothing since.
+    pub not_connected: usize,
+    /// Connected, but has not acknowledged the job yet.
+    pub silent: usize,
+}
+
+impl fmt::Display for Tally {
+    /// `812/1000 returned, 150 running, 38 not connected`, and how many have
+    /// not answered yet when any have not.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}/{} returned, {} running, {} not connected",
+            self.returned, self.total, self.running, self.not_connected
+        )?;
+        if self.silent > 0 {
+            write!(f, ", {} no answer yet", self.silent)?;
+        }
+        Ok(())
+    }
+}
+
+/// What [`JobWaiter::drive_observed`] reports while it waits.
+pub enum WaitUpdate<'a> {
+    /// A minion's return, once per minion.
+    Returned(Arrived),
+    /// The counts after an event, and on each tick while nothing happens.
+    Progress(&'a Tally),
 }
 
 /// A return as it arrived: the minion and the event data (`return`, `retcode`, ...).
@@ -118,6 +158,23 @@ impl JobWaiter {
         self.by_time.last().map(|(t, _)| *t + self.timeout)
     }
 
+    /// How many minions returned, run, are not connected or silent.
+    pub fn tally(&self) -> Tally {
+        let mut tally = Tally {
+            total: self.progress.len(),
+            ..Tally::default()
+        };
+        for (minion, progress) in &self.progress {
+            match progress {
+                Progress::Returned => tally.returned += 1,
+                Progress::Running => tally.running += 1,
+                Progress::Silent if self.not_connected.contains(minion) => tally.not_connected += 1,
+                Progress::Silent => tally.silent += 1,
+            }
+        }
+        tally
+    }
+
     /// The minions that did not return, with the reason to print, by id.
     pub fn missing(&self) -> Vec<(String, &'static str)> {
         let mut missing: Vec<(String, &'static str)> = self
@@ -159,17 +216,41 @@ impl JobWaiter {
         source: &mut impl EventSource,
         mut on_return: impl FnMut(Arrived),
     ) -> Result<(), String> {
+        self.drive_observed(source, None, |update| {
+            if let WaitUpdate::Returned(arrived) = update {
+                on_return(arrived);
+            }
+        })
+        .await
+    }
+
+    /// [`JobWaiter::drive`] that also reports the [`Tally`] after every
+    /// event for this job and, with `tick`, at least that often while
+    /// nothing arrives (the CLI's progress line).
+    pub async fn drive_observed(
+        &mut self,
+        source: &mut impl EventSource,
+        tick: Option<Duration>,
+        mut observe: impl FnMut(WaitUpdate<'_>),
+    ) -> Result<(), String> {
         while !self.done(Instant::now()) {
             let Some(deadline) = self.next_deadline() else {
                 break;
             };
-            match tokio::time::timeout_at(deadline.into(), source.next_event()).await {
+            let wake = tick.map_or(deadline, |t| deadline.min(Instant::now() + t));
+            match tokio::time::timeout_at(wake.into(), source.next_event()).await {
                 Ok(Next::Event(ev)) => {
+                    let before = self.tally();
                     if let Some(arrived) = self.on_event(&ev, Instant::now()) {
-                        on_return(arrived);
+                        observe(WaitUpdate::Returned(arrived));
+                    }
+                    let after = self.tally();
+                    if after != before {
+                        observe(WaitUpdate::Progress(&after));
                     }
                 }
-                Ok(Next::Nothing) | Err(_) => {}
+                Ok(Next::Nothing) => {}
+                Err(_) => observe(WaitUpdate::Progress(&self.tally())),
                 Ok(Next::Closed(None)) => break,
                 Ok(Next::Closed(Some(e))) => return Err(e),
             }
@@ -276,6 +357,33 @@ mod tests {
         assert_eq!(
             missing[2],
             ("c".to_string(), "Minion did not return. [Not connected]")
+        );
+    }
+
+    #[test]
+    fn the_tally_counts_each_minion_once() {
+        let t0 = Instant::now();
+        let mut w = waiter(t0);
+        assert_eq!(
+            w.tally().to_string(),
+            "0/3 returned, 0 running, 1 not connected, 2 no answer yet"
+        );
+        w.on_event(&ev(format!("brine/job/{JID}/ack/a")), t0);
+        w.on_event(&ev(format!("salt/job/{JID}/ret/b")), t0);
+        w.on_event(&ev(format!("brine/job/{JID}/beat/c")), t0);
+        assert_eq!(
+            w.tally().to_string(),
+            "1/3 returned, 2 running, 0 not connected"
+        );
+        w.on_event(&ev(format!("salt/job/{JID}/ret/a")), t0);
+        w.on_event(&ev(format!("salt/job/{JID}/ret/c")), t0);
+        assert_eq!(
+            w.tally(),
+            Tally {
+                total: 3,
+                returned: 3,
+                ..Tally::default()
+            }
         );
     }
 }

@@ -22,6 +22,7 @@ mod orchestrate;
 mod outbox;
 mod peer_table;
 mod pillar;
+mod progress;
 mod reactor;
 mod remote_sources;
 mod rogue;

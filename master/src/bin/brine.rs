@@ -13,7 +13,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use brine_client::cli::TargetArgs;
-use brine_client::wait::Arrived;
+use brine_client::progress::ProgressLine;
+use brine_client::wait::{Arrived, WaitUpdate};
 use brine_client::{Client, JobRequest};
 use brine_common::cli::{CommonArgs, OutputArgs};
 use brine_common::config::MasterConfig;
@@ -151,9 +152,14 @@ async fn run_once(cli: &Cli, config: &MasterConfig, target: TargetSpec) -> anyho
     announce_jid(cli, published.jid.as_ref());
     let mut printer = Printer::new(cli, config);
     let missing = published
-        .wait(timeout(cli, config), |arrived| {
-            printer.returned(&arrived.minion, &arrived.data)
-        })
+        .wait_observed(
+            timeout(cli, config),
+            Some(PROGRESS_TICK),
+            |update| match update {
+                WaitUpdate::Returned(arrived) => printer.returned(&arrived.minion, &arrived.data),
+                WaitUpdate::Progress(tally) => printer.progress(&tally.to_string()),
+            },
+        )
         .await?;
     for (minion, reason) in missing {
         printer.missing(&minion, reason);
@@ -172,8 +178,12 @@ fn announce_jid(cli: &Cli, jid: &str) {
     }
 }
 
+/// How often the progress line is redrawn while nothing arrives.
+const PROGRESS_TICK: Duration = Duration::from_millis(250);
+
 /// Prints returns as they arrive (or all at once with `--static`) and works
-/// out the exit code.
+/// out the exit code. While waiting, a progress line on stderr when it is a
+/// terminal (brine_client::progress), erased before each thing printed.
 struct Printer {
     format: OutputFormat,
     /// `--out=highstate`: every return goes to the highstate outputter.
@@ -185,6 +195,7 @@ struct Printer {
     collected: Map<String, Value>,
     max_retcode: i64,
     any_failed: bool,
+    progress_line: ProgressLine,
 }
 
 impl Printer {
@@ -203,7 +214,13 @@ impl Printer {
             collected: Map::new(),
             max_retcode: 0,
             any_failed: false,
+            progress_line: ProgressLine::on_stderr(),
         }
+    }
+
+    /// Show where the job stands (only on a terminal; see ProgressLine).
+    fn progress(&mut self, text: &str) {
+        self.progress_line.update(text, Instant::now());
     }
 
     fn returned(&mut self, minion: &str, data: &Value) {
@@ -223,7 +240,8 @@ impl Printer {
         self.emit(minion, ret, retcode);
     }
 
-    fn print_highstate(&self, minion: &str, ret: &Value) {
+    fn print_highstate(&mut self, minion: &str, ret: &Value) {
+        self.progress_line.clear();
         let text = brine_states::output::render_highstate(minion, ret, &self.highstate);
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(text.as_bytes());
@@ -237,7 +255,8 @@ impl Printer {
 
     /// A progress line (batch mode): on stdout between returns, as Salt
     /// prints it, or on stderr when stdout is one `--static` document.
-    fn note(&self, line: &str) {
+    fn note(&mut self, line: &str) {
+        self.progress_line.clear();
         if self.opts.static_ {
             eprintln!("{line}");
         } else {
@@ -261,13 +280,15 @@ impl Printer {
             self.print_highstate(minion, &ret);
             return;
         }
+        self.progress_line.clear();
         let text = render_minion_with_retcode(self.format, &self.opts, minion, &ret, retcode);
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(text.as_bytes());
         let _ = out.flush();
     }
 
-    fn finish(self, passthrough: bool) -> u8 {
+    fn finish(mut self, passthrough: bool) -> u8 {
+        self.progress_line.clear();
         if self.opts.static_ && self.all_highstate {
             print_stdout(&brine_states::output::render_highstate_all(
                 &self.collected,
@@ -346,6 +367,7 @@ mod batch {
     /// still holds: pure bookkeeping.
     pub struct Window {
         size: usize,
+        total: usize,
         to_run: VecDeque<String>,
         active: BTreeSet<String>,
         /// Slots freed by finished minions, usable again at these instants.
@@ -357,6 +379,7 @@ mod batch {
         pub fn new(minions: Vec<String>, size: usize, wait: Duration) -> Self {
             Window {
                 size,
+                total: minions.len(),
                 to_run: minions.into(),
                 active: BTreeSet::new(),
                 cooling: Vec::new(),
@@ -384,6 +407,17 @@ mod batch {
 
         pub fn done(&self) -> bool {
             self.to_run.is_empty() && self.active.is_empty()
+        }
+
+        /// The batch's progress line: `3/10 finished, 2 running, 5 waiting`.
+        pub fn tally(&self) -> String {
+            let waiting = self.to_run.len();
+            let running = self.active.len();
+            let finished = self.total - waiting - running;
+            format!(
+                "{finished}/{} finished, {running} running, {waiting} waiting",
+                self.total
+            )
         }
 
         /// When a held slot frees up, if minions are waiting for one.
@@ -464,6 +498,7 @@ mod batch {
                 }
                 None => break,
             }
+            printer.progress(&window.tally());
         }
         Ok(printer.finish(cli.retcode_passthrough))
     }
