@@ -235,13 +235,13 @@ async fn job_one(
 }
 
 fn require_wheel(session: &Session, fun: &str, args: &[Value]) -> ApiResult<()> {
-    let call = crate::perms::CallArgs {
+    let call = brine_common::perms::CallArgs {
         args,
         kwargs: &Map::new(),
     };
     if session
         .perms
-        .allows_master(crate::perms::Form::Wheel, fun, call)
+        .allows_master(brine_common::perms::Form::Wheel, fun, call)
     {
         return Ok(());
     }

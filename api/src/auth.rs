@@ -31,7 +31,7 @@ use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
 use crate::passwords;
-use crate::perms::{Perms, PermsError};
+use brine_common::perms::{Perms, PermsError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthConfigError {
@@ -166,7 +166,7 @@ impl Auth {
             tracing::info!("external_auth: {eauth} user '{user}' has no permissions");
             return Err(denied());
         }
-        Perms::parse(user, &Value::Array(list))
+        Perms::parse("external_auth", user, &Value::Array(list))
             .map(Arc::new)
             .map_err(|e| ApiError::Master(e.to_string()))
     }
@@ -209,7 +209,7 @@ fn entries(
 ) -> Result<Vec<(String, Value)>, AuthConfigError> {
     let mut out = Vec::new();
     for (key, perms) in map.iter().filter(|(k, _)| !k.starts_with('^')) {
-        Perms::parse(key, perms)?;
+        Perms::parse("external_auth", key, perms)?;
         if key.ends_with('%') && backend == "file" {
             tracing::warn!(
                 "external_auth: file: group entry '{key}' never applies (the file eauth has no groups; pam has)"

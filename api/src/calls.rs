@@ -14,9 +14,9 @@ use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::lowstate::{Chunk, Client};
 use crate::master::targeted;
-use crate::perms::{CallArgs, Form, permitted_by_id};
 use crate::tokens::Session;
 use crate::wheel;
+use brine_common::perms::{CallArgs, Form, permitted_by_id};
 
 /// A call that passed the permission check.
 #[derive(Debug)]

@@ -16,7 +16,6 @@ pub mod lowstate;
 pub mod master;
 pub mod pam;
 pub mod passwords;
-pub mod perms;
 pub mod server;
 pub mod settings;
 pub mod tls;

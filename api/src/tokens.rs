@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ring::rand::{SecureRandom, SystemRandom};
 
-use crate::perms::Perms;
+use brine_common::perms::Perms;
 
 /// Who a token belongs to and what they may do.
 #[derive(Debug, Clone)]

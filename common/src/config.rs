@@ -422,7 +422,11 @@ pub struct MasterConfig {
     pub pillar_safe_render_error: bool,
     /// File server backends in lookup order: `roots`, `git` (or `gitfs`).
     pub fileserver_backend: Vec<String>,
+    /// Salt's `publisher_acl`: `{user: [permissions]}` for local users other
+    /// than root and the master's own (master/src/publisher_acl.rs).
     pub publisher_acl: Map<String, Value>,
+    /// `{users: [...], modules: [...]}`: refused to everyone, root included.
+    pub publisher_acl_blacklist: Map<String, Value>,
     pub external_auth: Map<String, Value>,
     /// The PAM service the `pam` eauth logs in through (Salt's key).
     #[serde(rename = "auth.pam.service")]
@@ -495,6 +499,7 @@ impl Default for MasterConfig {
             pillar_safe_render_error: true,
             fileserver_backend: vec!["roots".into()],
             publisher_acl: Map::new(),
+            publisher_acl_blacklist: Map::new(),
             external_auth: Map::new(),
             auth_pam_service: "login".into(),
             rest_api: Map::new(),
@@ -516,20 +521,13 @@ fn base_env(path: &str) -> Map<String, Value> {
 
 impl ConfigFile for MasterConfig {
     const NAME: &'static str = "master";
-    const NO_EFFECT: &'static [(&'static str, &'static str)] = &[
-        (
-            "gather_job_timeout",
-            "brine knows a minion still runs a job from its acknowledgement and \
+    const NO_EFFECT: &'static [(&'static str, &'static str)] = &[(
+        "gather_job_timeout",
+        "brine knows a minion still runs a job from its acknowledgement and \
              heartbeats, not from a saltutil.find_job round, so `timeout` (seconds \
              without a word from a minion) alone decides when it gives up; the key \
              has no effect",
-        ),
-        (
-            "publisher_acl",
-            "the key has no effect yet: the master's client socket is private to \
-             its user and root, so non-root CLI use is refused",
-        ),
-    ];
+    )];
     fn apply_root_dir(&mut self) {
         let root = self.root_dir.clone();
         for p in [
@@ -1050,6 +1048,8 @@ mod tests {
         "pillarenv",
         "pillar_safe_render_error",
         "fileserver_backend",
+        "publisher_acl",
+        "publisher_acl_blacklist",
         "external_auth",
         "auth.pam.service",
         "rest_api",
@@ -1151,17 +1151,8 @@ mod tests {
             "gather_job_timeout: 20\npublisher_acl:\n  fred: ['test.*']\n",
         );
         let loaded = load::<MasterConfig>(dir.path()).expect("load");
-        let keys: Vec<&str> = ["gather_job_timeout", "publisher_acl"].into();
-        for key in keys {
-            assert!(
-                loaded
-                    .warnings
-                    .iter()
-                    .any(|w| w.contains(&format!("master: {key}: "))),
-                "{key}: {:?}",
-                loaded.warnings
-            );
-        }
+        assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+        assert!(loaded.warnings[0].contains("master: gather_job_timeout: "));
         write(dir.path(), "master", "timeout: 20\n");
         assert!(
             load::<MasterConfig>(dir.path())

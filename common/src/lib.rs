@@ -18,6 +18,7 @@ pub mod local_time;
 pub mod logging;
 pub mod output;
 pub mod path;
+pub mod perms;
 pub mod pure_functions;
 pub mod salt_url;
 pub mod schedule;

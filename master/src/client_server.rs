@@ -2,8 +2,11 @@
 //! `brine-cp` and `brine-api` the protocol of `brine_client::protocol`.
 //!
 //! The socket lives in `sock_dir`, which is created mode 0700 so only the
-//! master's user (and root) can publish jobs. Each connection carries one
-//! [`ClientRequest`]; a bad request is answered with an error, never fatal.
+//! master's user (and root) can use it — unless `publisher_acl` names other
+//! users: then the socket is open to every local user and each request is
+//! authorised by the caller's uid from the kernel (crate::publisher_acl).
+//! Each connection carries one [`ClientRequest`]; a bad request is answered
+//! with an error, never fatal.
 
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
@@ -24,30 +27,54 @@ use brine_client::{ClientReply, ClientRequest, JobRequest, REQUEST_CAP, socket_p
 use crate::bus::BusEvent;
 use crate::daemon::Master;
 use crate::jobs::{self, PublishOutcome};
+use crate::publisher_acl::{Caller, PublisherAcl};
 
 pub fn bind(master: &Master) -> anyhow::Result<UnixListener> {
     let dir = &master.config.sock_dir;
+    let shared = !master.config.publisher_acl.is_empty();
+    let (dir_mode, socket_mode) = if shared {
+        (0o755, 0o666)
+    } else {
+        (0o700, 0o600)
+    };
     std::fs::create_dir_all(dir)
         .map_err(|e| anyhow::anyhow!("cannot create sock_dir {}: {e}", dir.display()))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-        .map_err(|e| anyhow::anyhow!("cannot restrict sock_dir {}: {e}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(dir_mode))
+        .map_err(|e| anyhow::anyhow!("cannot set the mode of sock_dir {}: {e}", dir.display()))?;
     let path = socket_path(dir);
     // A socket file left by a master that was killed is stale: replace it.
     let _ = std::fs::remove_file(&path);
-    UnixListener::bind(&path).map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", path.display()))
+    let listener = UnixListener::bind(&path)
+        .map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", path.display()))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(socket_mode))
+        .map_err(|e| anyhow::anyhow!("cannot set the mode of {}: {e}", path.display()))?;
+    Ok(listener)
+}
+
+/// The master's `publisher_acl`; a malformed one admits nobody but root and
+/// the master's user (and says why), rather than stopping the master.
+fn publisher_acl(master: &Master) -> PublisherAcl {
+    let config = &master.config;
+    PublisherAcl::from_config(&config.publisher_acl, &config.publisher_acl_blacklist)
+        .unwrap_or_else(|e| {
+            tracing::error!("{e}; only root and the master's user may publish");
+            PublisherAcl::default()
+        })
 }
 
 /// Serve the socket; the master's stop ends this loop and every connection
 /// (a client waiting on a job or streaming events sees the socket close).
 pub async fn serve(master: Arc<Master>, listener: UnixListener) {
+    let acl = Arc::new(publisher_acl(&master));
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
                 let master = master.clone();
+                let acl = acl.clone();
                 master
                     .stop
                     .clone()
-                    .spawn(async move { handle(master, stream).await });
+                    .spawn(async move { handle(master, &acl, stream).await });
             }
             Err(e) => {
                 tracing::warn!("client socket accept failed: {e}");
@@ -57,9 +84,13 @@ pub async fn serve(master: Arc<Master>, listener: UnixListener) {
     }
 }
 
-async fn handle(master: Arc<Master>, stream: UnixStream) {
+async fn handle(master: Arc<Master>, acl: &PublisherAcl, stream: UnixStream) {
     // Who is asking comes from the kernel (SO_PEERCRED), not from the request.
-    let peer_uid = stream.peer_cred().ok().map(|c| c.uid());
+    let uid = stream.peer_cred().ok().map(|c| c.uid());
+    let caller = Caller {
+        uid,
+        name: uid.map_or_else(|| "unknown".into(), user_name),
+    };
     let (mut read, mut write) = stream.into_split();
     let request: ClientRequest = match read_frame(&mut read, REQUEST_CAP).await {
         Ok(r) => r,
@@ -71,8 +102,20 @@ async fn handle(master: Arc<Master>, stream: UnixStream) {
     };
     let result = match request {
         ClientRequest::Publish { mut job, watch } => {
-            job.user = job_user(peer_uid, std::mem::take(&mut job.user));
-            publish(&master, job, watch, read, &mut write).await
+            job.user = job_user(&caller, std::mem::take(&mut job.user));
+            match acl.authorize(&master, &caller, &mut job) {
+                Ok(()) => publish(&master, job, watch, read, &mut write).await,
+                Err(message) => write_frame(&mut write, &error(message)).await,
+            }
+        }
+        // A user admitted by publisher_acl may publish, nothing else.
+        _ if !caller.is_trusted() => {
+            tracing::warn!("request refused: {} may only publish jobs", caller.name);
+            let message = format!(
+                "permission denied: {} may only publish the jobs publisher_acl permits",
+                caller.name
+            );
+            write_frame(&mut write, &error(message)).await
         }
         ClientRequest::Events { tag_glob } => {
             stream_events(&master, tag_glob, read, &mut write).await
@@ -113,15 +156,11 @@ async fn handle(master: Arc<Master>, stream: UnixStream) {
 /// eauth login, as salt-api does; it could read the master's keys anyway, so
 /// trusting it gives nothing away. Anyone else is recorded as who the kernel
 /// says they are, whatever they claim.
-fn job_user(peer_uid: Option<u32>, claimed: String) -> String {
-    let Some(uid) = peer_uid else {
-        return "unknown".into();
-    };
-    let trusted = uid == 0 || uid == nix::unistd::geteuid().as_raw();
-    if trusted && !claimed.is_empty() {
+fn job_user(caller: &Caller, claimed: String) -> String {
+    if caller.is_trusted() && !claimed.is_empty() {
         claimed
     } else {
-        user_name(uid)
+        caller.name.clone()
     }
 }
 
@@ -285,8 +324,15 @@ mod tests {
     #[test]
     fn the_masters_own_user_may_name_the_job_user() {
         let me = nix::unistd::geteuid().as_raw();
-        assert_eq!(job_user(Some(me), "alice".into()), "alice");
-        assert_eq!(job_user(Some(me), String::new()), user_name(me));
+        assert_eq!(job_user(&caller(Some(me)), "alice".into()), "alice");
+        assert_eq!(job_user(&caller(Some(me)), String::new()), user_name(me));
+    }
+
+    fn caller(uid: Option<u32>) -> Caller {
+        Caller {
+            uid,
+            name: uid.map_or_else(|| "unknown".into(), user_name),
+        }
     }
 
     #[test]
@@ -294,9 +340,9 @@ mod tests {
         let me = nix::unistd::geteuid().as_raw();
         let stranger = if me == 65534 { 65533 } else { 65534 };
         assert_eq!(
-            job_user(Some(stranger), "alice".into()),
+            job_user(&caller(Some(stranger)), "alice".into()),
             user_name(stranger)
         );
-        assert_eq!(job_user(None, "alice".into()), "unknown");
+        assert_eq!(job_user(&caller(None), "alice".into()), "unknown");
     }
 }

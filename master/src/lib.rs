@@ -25,6 +25,7 @@ pub mod mine;
 pub mod minion_data;
 pub mod orchestrate;
 pub mod publisher;
+pub mod publisher_acl;
 pub mod pubproc;
 pub mod reactor;
 pub mod reqserver;

@@ -11,7 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use brine_tests::cluster::{
-    ApiProc, Cluster, bin, free_port, hash_password, run_ok, run_with_timeout, stderr,
+    ApiProc, Cluster, SystemAccount, bin, free_port, hash_password, run_ok, run_with_timeout,
+    stderr,
 };
 use serde_json::{Value, json};
 
@@ -490,20 +491,6 @@ fn api_refuses_plain_http_off_loopback() {
     );
     assert!(!out.status.success());
     assert!(stderr(&out).contains("disable_ssl"), "{}", stderr(&out));
-}
-
-/// Removes the test's system user and group on drop.
-struct SystemAccount {
-    user: String,
-    group: String,
-}
-
-impl Drop for SystemAccount {
-    fn drop(&mut self) {
-        for (cmd, name) in [("userdel", &self.user), ("groupdel", &self.group)] {
-            let _ = Command::new(cmd).arg(name).stderr(Stdio::null()).status();
-        }
-    }
 }
 
 /// The `pam` eauth: a system user logs in through PAM (`login` service)

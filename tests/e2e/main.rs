@@ -23,6 +23,7 @@ mod outbox;
 mod peer_table;
 mod pillar;
 mod progress;
+mod publisher_acl;
 mod reactor;
 mod remote_sources;
 mod rogue;

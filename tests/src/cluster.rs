@@ -837,6 +837,20 @@ impl Drop for EventStream {
     }
 }
 
+/// Removes the test's system user and group on drop.
+pub struct SystemAccount {
+    pub user: String,
+    pub group: String,
+}
+
+impl Drop for SystemAccount {
+    fn drop(&mut self) {
+        for (cmd, name) in [("userdel", &self.user), ("groupdel", &self.group)] {
+            let _ = Command::new(cmd).arg(name).stderr(Stdio::null()).status();
+        }
+    }
+}
+
 /// Run a host command (a test's setup: useradd, chown...) that must succeed.
 pub fn run_ok(cmd: &mut Command) {
     let out = cmd.output().expect("run");

@@ -7,6 +7,12 @@ use super::Fnmatch;
 /// Salt's `expr_match`: `value` equals `expr`, matches it as a glob, or
 /// matches all of it as a regular expression. A pattern that is neither a
 /// valid glob nor a valid regex only matches itself.
+///
+/// The patterns come from the config, and Salt's documented ones use
+/// Python's lookaround (`publisher_acl_blacklist`'s `'^(?!sudo_).*$'`),
+/// which the `regex` crate does not have: such a pattern is matched with
+/// `fancy_regex` (backtracking, bounded by its backtrack limit) instead of
+/// silently matching nothing.
 pub fn expr_match(value: &str, expr: &str) -> bool {
     if value == expr {
         return true;
@@ -14,7 +20,12 @@ pub fn expr_match(value: &str, expr: &str) -> bool {
     if Fnmatch::new(expr).is_ok_and(|glob| glob.is_match(value)) {
         return true;
     }
-    super::compound::target_regex(&format!(r"\A(?:{expr})\z")).is_ok_and(|re| re.is_match(value))
+    let anchored = format!(r"\A(?:{expr})\z");
+    match super::compound::target_regex(&anchored) {
+        Ok(re) => re.is_match(value),
+        Err(_) => fancy_regex::Regex::new(&anchored)
+            .is_ok_and(|re| re.is_match(value).unwrap_or(false)),
+    }
 }
 
 /// Salt's `check_whitelist_blacklist`: refused when any blacklist entry
@@ -45,6 +56,14 @@ mod tests {
             "the regex must match all of it"
         );
         assert!(!expr_match("prod", "dev"));
+    }
+
+    /// Salt's documented blacklist entry needs a lookahead.
+    #[test]
+    fn python_lookaround_patterns_match_as_in_salt() {
+        assert!(expr_match("fred", "^(?!sudo_).*$"));
+        assert!(!expr_match("sudo_fred", "^(?!sudo_).*$"));
+        assert!(!expr_match("x", "(unclosed"), "an invalid pattern matches nothing");
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! external_auth permissions, checked as Salt's `auth_check` and
-//! `spec_check` do (`salt/utils/minions.py`).
+//! Permission lists as Salt's `external_auth` (brine-api) and
+//! `publisher_acl` (the master's local socket) take them, checked as Salt's
+//! `auth_check` and `spec_check` do (`salt/utils/minions.py`).
 //!
 //! A user's entries are:
 //! - `'test.*'`: a function regex allowed on every minion;
@@ -22,14 +23,16 @@
 
 use std::collections::BTreeSet;
 
-use brine_common::target::{Target, TargetType};
-use brine_common::wire::TargetSpec;
+use crate::target::{Target, TargetType};
+use crate::wire::TargetSpec;
 use regex::Regex;
 use serde_json::{Map, Value};
 
 #[derive(Debug, thiserror::Error)]
-#[error("external_auth: {user}: {message}")]
+#[error("{key}: {user}: {message}")]
 pub struct PermsError {
+    /// The config key the list came from (`external_auth`, `publisher_acl`).
+    pub key: &'static str,
     pub user: String,
     pub message: String,
 }
@@ -138,8 +141,10 @@ impl Form {
 }
 
 impl Perms {
-    pub fn parse(user: &str, value: &Value) -> Result<Self, PermsError> {
+    /// `user`'s list under the config key `key` (for the error message).
+    pub fn parse(key: &'static str, user: &str, value: &Value) -> Result<Self, PermsError> {
         let err = |message: String| PermsError {
+            key,
             user: user.to_string(),
             message,
         };
@@ -407,8 +412,11 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    const EA: &str = "external_auth";
+
     fn alice() -> Perms {
         Perms::parse(
+            EA,
             "alice",
             &json!([{"web*": ["test.*", "state.apply"]}, "@runner", {"@wheel": ["key.list_all"]}]),
         )
@@ -466,7 +474,7 @@ mod tests {
         assert!(p.allows_master(Form::Runner, "jobs.list_jobs", CallArgs::none()));
         assert!(p.allows_master(Form::Wheel, "key.list_all", CallArgs::none()));
         assert!(!p.allows_master(Form::Wheel, "key.delete", CallArgs::none()));
-        let jobs_only = Perms::parse("bob", &json!([{"@jobs": ["list_.*"]}])).expect("parse");
+        let jobs_only = Perms::parse(EA, "bob", &json!([{"@jobs": ["list_.*"]}])).expect("parse");
         assert!(jobs_only.allows_master(Form::Runner, "jobs.list_jobs", CallArgs::none()));
         assert!(!jobs_only.allows_master(Form::Runner, "manage.up", CallArgs::none()));
         assert!(!jobs_only.is_master_level());
@@ -486,6 +494,7 @@ mod tests {
     #[test]
     fn argument_constraints_as_salt_checks_them() {
         let p = Perms::parse(
+            EA,
             "carol",
             &json!([{"web*": [
                 {"test.echo": {"args": ["hello.*"]}},
@@ -526,7 +535,7 @@ mod tests {
 
     #[test]
     fn grain_permissions_take_the_minions_the_cache_matches() {
-        let p = Perms::parse("erin", &json!([{"G@role:web": ["test.*"]}])).expect("parse");
+        let p = Perms::parse(EA, "erin", &json!([{"G@role:web": ["test.*"]}])).expect("parse");
         let ng = Map::new();
         assert_eq!(
             p.data_targets("test.ping", CallArgs::none(), &ng),
@@ -543,6 +552,7 @@ mod tests {
     #[test]
     fn runner_arguments_are_constrained_too() {
         let p = Perms::parse(
+            EA,
             "dave",
             &json!([{"@runner": [{"jobs.lookup_jid": {"args": ["2026.*"]}}]}]),
         )
@@ -558,10 +568,10 @@ mod tests {
 
     #[test]
     fn bad_entries_are_errors() {
-        assert!(Perms::parse("x", &json!("test.*")).is_err());
-        assert!(Perms::parse("x", &json!(["test.(("])).is_err());
-        let bad_key = Perms::parse("x", &json!([{"*": [{"test.echo": {"arg": ["x"]}}]}]));
+        assert!(Perms::parse(EA, "x", &json!("test.*")).is_err());
+        assert!(Perms::parse(EA, "x", &json!(["test.(("])).is_err());
+        let bad_key = Perms::parse(EA, "x", &json!([{"*": [{"test.echo": {"arg": ["x"]}}]}]));
         assert!(bad_key.is_err_and(|e| e.to_string().contains("unknown constraint key 'arg'")));
-        assert!(Perms::parse("x", &json!([{"*": [{"test.echo": {"args": "x"}}]}])).is_err());
+        assert!(Perms::parse(EA, "x", &json!([{"*": [{"test.echo": {"args": "x"}}]}])).is_err());
     }
 }
