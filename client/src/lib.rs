@@ -10,6 +10,7 @@
 //! storage, git or ZeroMQ code.
 
 pub mod cli;
+pub mod complete;
 pub mod connection;
 pub mod progress;
 pub mod protocol;

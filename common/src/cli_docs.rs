@@ -3,7 +3,8 @@
 //!
 //! Every binary calls [`generate_if_asked`] first thing in `main`, so
 //! `brine --generate-man DIR` writes `brine.1` (and a page per subcommand)
-//! and `brine --generate-completions bash|zsh|fish` prints the script.
+//! and `brine --generate-completions bash|zsh|fish` prints the script
+//! (`brine`'s with function-name completion added, [`crate::cli_complete`]).
 //! Why a hidden flag in each binary rather than a separate generator: the
 //! `Cli` structs live in the binaries' own files, so a separate tool would
 //! need a second copy of (or a move of) every definition; this way there is
@@ -19,6 +20,8 @@ use std::path::{Path, PathBuf};
 
 use clap::CommandFactory;
 use clap_complete::Shell;
+
+use crate::cli_complete;
 
 /// The hidden flag that writes man pages into a directory.
 pub const GENERATE_MAN: &str = "--generate-man";
@@ -89,10 +92,18 @@ pub fn write_man_pages(cmd: clap::Command, dir: &Path) -> Result<(), DocError> {
     clap_mangen::generate_to(cmd, dir).map_err(write_error)
 }
 
-/// Writes the completion script of `cmd` for `shell` to `out`.
-pub fn write_completions(mut cmd: clap::Command, shell: Shell, out: &mut dyn Write) {
+/// Writes the completion script of `cmd` for `shell` to `out`; `brine`'s
+/// also completes function names ([`crate::cli_complete`]).
+pub fn write_completions(
+    mut cmd: clap::Command,
+    shell: Shell,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     let name = cmd.get_name().to_string();
-    clap_complete::generate(shell, &mut cmd, name, out);
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, name, &mut script);
+    let script = String::from_utf8_lossy(&script).into_owned();
+    out.write_all(cli_complete::with_function_completion(&cmd, shell, script).as_bytes())
 }
 
 /// Carries out a documentation request for the binary whose clap definition
@@ -117,11 +128,12 @@ fn run(cmd: clap::Command, request: DocRequest) -> Result<(), DocError> {
         DocRequest::Man(dir) => write_man_pages(cmd, &dir),
         DocRequest::Completions(shell) => {
             let mut stdout = std::io::stdout().lock();
-            write_completions(cmd, shell, &mut stdout);
-            stdout.flush().map_err(|source| DocError::Write {
-                path: PathBuf::from("<stdout>"),
-                source,
-            })
+            write_completions(cmd, shell, &mut stdout)
+                .and_then(|()| stdout.flush())
+                .map_err(|source| DocError::Write {
+                    path: PathBuf::from("<stdout>"),
+                    source,
+                })
         }
     }
 }
@@ -196,7 +208,7 @@ mod tests {
     #[test]
     fn completions_name_the_flags_and_subcommands() {
         let mut out = Vec::new();
-        write_completions(sample(), Shell::Bash, &mut out);
+        write_completions(sample(), Shell::Bash, &mut out).expect("write");
         let script = String::from_utf8(out).expect("utf-8");
         assert!(script.contains("--timeout"), "{script}");
         assert!(script.contains("serve"), "{script}");

@@ -5,6 +5,7 @@
 //! registry and the outputters. Nothing here talks to the host beyond reading files.
 
 pub mod cli;
+pub mod cli_complete;
 pub mod cli_docs;
 pub mod config;
 pub mod crypto;

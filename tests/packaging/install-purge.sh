@@ -93,6 +93,10 @@ for f in /usr/share/bash-completion/completions/brine /usr/share/zsh/vendor-comp
 done
 grep -q -- '--timeout' /usr/share/bash-completion/completions/brine || fail "brine's bash completion lacks --timeout"
 bash -n /usr/share/bash-completion/completions/brine || fail "brine's bash completion is not valid bash"
+for f in /usr/share/bash-completion/completions/brine /usr/share/zsh/vendor-completions/_brine \
+	/usr/share/fish/vendor_completions.d/brine.fish; do
+	grep -q -- '--complete-functions' "$f" || fail "$f does not complete function names"
+done
 step "completions installed"
 
 # The installed binaries, on configs in the temp dir.
