@@ -82,6 +82,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    brine_client::complete::complete_functions_if_asked();
     brine_common::cli_docs::generate_if_asked::<Cli>();
     let cli = &Cli::parse();
     brine_client::cli::run_client(
