@@ -29,7 +29,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$work"
+  [ -n "${BRINE_SCALE_KEEP:-}" ] && echo "kept $work" >&2 || rm -rf "$work"
 }
 trap cleanup EXIT
 
@@ -128,7 +128,7 @@ if [[ -n "${BRINE_SCALE_PERF:-}" ]]; then
 fi
 t0=$(now_ms)
 for j in $(seq 20); do
-  "$bin/brine" -c "$work/master" -t 30 --out txt '*' test.ping > "$work/burst.$j" 2>/dev/null &
+  "$bin/brine" -c "$work/master" -t 30 --out txt '*' test.ping > "$work/burst.$j" 2> "$work/burst-err.$j" &
 done
 for p in $(jobs -p); do
   [[ " ${pids[*]} " == *" $p "* ]] || wait "$p" 2>/dev/null || true

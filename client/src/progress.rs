@@ -45,6 +45,12 @@ impl ProgressLine {
         }
     }
 
+    /// Whether anything will ever be drawn (stderr is a terminal): waiting
+    /// needs no ticks otherwise.
+    pub fn is_enabled(&self) -> bool {
+        self.out.is_some()
+    }
+
     /// Show `text` in place of the current line, unless it is too early or
     /// too soon after the last redraw.
     pub fn update(&mut self, text: &str, now: Instant) {

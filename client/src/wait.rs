@@ -87,6 +87,9 @@ pub struct JobWaiter {
     /// however many minions a job has.
     by_time: BTreeSet<(Instant, String)>,
     not_connected: BTreeSet<String>,
+    /// The counts, kept as events arrive: a job of 10,000 minions sees
+    /// 20,000 events, so recounting on each would be quadratic.
+    tally: Tally,
 }
 
 impl JobWaiter {
@@ -107,6 +110,42 @@ impl JobWaiter {
             last_heard: expected.iter().map(|m| (m.clone(), now)).collect(),
             by_time: expected.iter().map(|m| (now, m.clone())).collect(),
             not_connected: not_connected.iter().cloned().collect(),
+            tally: Tally::default(),
+        }
+        .counted()
+    }
+
+    /// With the counts of a new waiter (every minion silent or not connected).
+    fn counted(mut self) -> Self {
+        let not_connected = self
+            .progress
+            .keys()
+            .filter(|m| self.not_connected.contains(*m))
+            .count();
+        self.tally = Tally {
+            total: self.progress.len(),
+            not_connected,
+            silent: self.progress.len() - not_connected,
+            ..Tally::default()
+        };
+        self
+    }
+
+    /// Move `minion`'s count from where `previous` had it (`None`: a minion
+    /// not counted yet) to `next`. Call before `not_connected` forgets it.
+    fn recount(&mut self, minion: &str, previous: Option<Progress>, next: Progress) {
+        let t = &mut self.tally;
+        match previous {
+            None => t.total += 1,
+            Some(Progress::Returned) => t.returned -= 1,
+            Some(Progress::Running) => t.running -= 1,
+            Some(Progress::Silent) if self.not_connected.contains(minion) => t.not_connected -= 1,
+            Some(Progress::Silent) => t.silent -= 1,
+        }
+        match next {
+            Progress::Returned => t.returned += 1,
+            Progress::Running => t.running += 1,
+            Progress::Silent => t.silent += 1,
         }
     }
 
@@ -116,8 +155,11 @@ impl JobWaiter {
         match kind {
             "ret" => {
                 // Returns from minions we did not expect are shown too, as Salt does.
-                let first = self.progress.insert(minion.to_string(), Progress::Returned)
-                    != Some(Progress::Returned);
+                let previous = self.progress.insert(minion.to_string(), Progress::Returned);
+                let first = previous != Some(Progress::Returned);
+                if first {
+                    self.recount(minion, previous, Progress::Returned);
+                }
                 if let Some(t) = self.last_heard.remove(minion) {
                     self.by_time.remove(&(t, minion.to_string()));
                 }
@@ -129,12 +171,12 @@ impl JobWaiter {
             "ack" | "beat" => {
                 // A minion the master did not expect (its cached grains were
                 // stale) that says it runs the job is waited for too.
-                let p = self
-                    .progress
-                    .entry(minion.to_string())
-                    .or_insert(Progress::Silent);
-                if *p != Progress::Returned {
-                    *p = Progress::Running;
+                let previous = self.progress.get(minion).copied();
+                if previous != Some(Progress::Returned) {
+                    if previous != Some(Progress::Running) {
+                        self.recount(minion, previous, Progress::Running);
+                    }
+                    self.progress.insert(minion.to_string(), Progress::Running);
                     if let Some(old) = self.last_heard.insert(minion.to_string(), now) {
                         self.by_time.remove(&(old, minion.to_string()));
                     }
@@ -160,19 +202,7 @@ impl JobWaiter {
 
     /// How many minions returned, run, are not connected or silent.
     pub fn tally(&self) -> Tally {
-        let mut tally = Tally {
-            total: self.progress.len(),
-            ..Tally::default()
-        };
-        for (minion, progress) in &self.progress {
-            match progress {
-                Progress::Returned => tally.returned += 1,
-                Progress::Running => tally.running += 1,
-                Progress::Silent if self.not_connected.contains(minion) => tally.not_connected += 1,
-                Progress::Silent => tally.silent += 1,
-            }
-        }
-        tally
+        self.tally
     }
 
     /// The minions that did not return, with the reason to print, by id.
@@ -233,13 +263,32 @@ impl JobWaiter {
         tick: Option<Duration>,
         mut observe: impl FnMut(WaitUpdate<'_>),
     ) -> Result<(), String> {
+        // The event being read survives the ticks: a read cancelled halfway
+        // through a frame would lose its bytes and leave the stream out of
+        // step (the CLI's socket reads frames that way). Only the final
+        // deadline drops it, and the stream with it.
         while !self.done(Instant::now()) {
-            let Some(deadline) = self.next_deadline() else {
+            let mut read = std::pin::pin!(source.next_event());
+            let next = loop {
+                let Some(deadline) = self.next_deadline() else {
+                    break None;
+                };
+                let wake = tick.map_or(deadline, |t| deadline.min(Instant::now() + t));
+                tokio::select! {
+                    next = &mut read => break Some(next),
+                    () = tokio::time::sleep_until(wake.into()) => {
+                        if self.done(Instant::now()) {
+                            break None;
+                        }
+                        observe(WaitUpdate::Progress(&self.tally()));
+                    }
+                }
+            };
+            let Some(next) = next else {
                 break;
             };
-            let wake = tick.map_or(deadline, |t| deadline.min(Instant::now() + t));
-            match tokio::time::timeout_at(wake.into(), source.next_event()).await {
-                Ok(Next::Event(ev)) => {
+            match next {
+                Next::Event(ev) => {
                     let before = self.tally();
                     if let Some(arrived) = self.on_event(&ev, Instant::now()) {
                         observe(WaitUpdate::Returned(arrived));
@@ -249,10 +298,9 @@ impl JobWaiter {
                         observe(WaitUpdate::Progress(&after));
                     }
                 }
-                Ok(Next::Nothing) => {}
-                Err(_) => observe(WaitUpdate::Progress(&self.tally())),
-                Ok(Next::Closed(None)) => break,
-                Ok(Next::Closed(Some(e))) => return Err(e),
+                Next::Nothing => {}
+                Next::Closed(None) => break,
+                Next::Closed(Some(e)) => return Err(e),
             }
         }
         Ok(())
@@ -358,6 +406,111 @@ mod tests {
             missing[2],
             ("c".to_string(), "Minion did not return. [Not connected]")
         );
+    }
+
+    /// A source whose reads take longer than a tick, and that counts the
+    /// reads dropped before they finished.
+    struct SlowSource {
+        events: Vec<Event>,
+        dropped_halfway: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    struct DropGuard(Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>);
+
+    impl Drop for DropGuard {
+        fn drop(&mut self) {
+            if let Some(count) = self.0.take() {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+    }
+
+    impl EventSource for SlowSource {
+        fn next_event(&mut self) -> impl std::future::Future<Output = Next> + Send {
+            let event = (!self.events.is_empty()).then(|| self.events.remove(0));
+            let dropped = self.dropped_halfway.clone();
+            async move {
+                let mut guard = DropGuard(Some(dropped));
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                guard.0 = None;
+                event.map_or(Next::Closed(None), Next::Event)
+            }
+        }
+    }
+
+    /// Ticks (every 5 ms here) never cancel a read in progress: the CLI's
+    /// socket reads would lose half a frame (found by bench/scale.sh: "frame
+    /// of 2175092086 bytes exceeds the cap").
+    #[tokio::test]
+    async fn ticks_never_cancel_a_read_in_progress() {
+        let dropped = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut source = SlowSource {
+            events: vec![
+                ev(format!("brine/job/{JID}/ack/a")),
+                ev(format!("salt/job/{JID}/ret/a")),
+            ],
+            dropped_halfway: dropped.clone(),
+        };
+        let mut w = JobWaiter::new(
+            JID,
+            &["a".to_string()],
+            &[],
+            Duration::from_secs(5),
+            Instant::now(),
+        );
+        let mut ticks = 0;
+        let mut returns = 0;
+        w.drive_observed(&mut source, Some(Duration::from_millis(5)), |u| match u {
+            WaitUpdate::Returned(_) => returns += 1,
+            WaitUpdate::Progress(_) => ticks += 1,
+        })
+        .await
+        .expect("drive");
+        assert_eq!(returns, 1);
+        assert!(ticks > 2, "ticks: {ticks}");
+        assert_eq!(dropped.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    /// The counts kept as events arrive equal a count from scratch, through
+    /// unexpected minions, repeated returns and acks after returns.
+    #[test]
+    fn the_kept_tally_equals_a_recount() {
+        let t0 = Instant::now();
+        let mut w = waiter(t0);
+        let from_scratch = |w: &JobWaiter| {
+            let mut t = Tally {
+                total: w.progress.len(),
+                ..Tally::default()
+            };
+            for (m, p) in &w.progress {
+                match p {
+                    Progress::Returned => t.returned += 1,
+                    Progress::Running => t.running += 1,
+                    Progress::Silent if w.not_connected.contains(m) => t.not_connected += 1,
+                    Progress::Silent => t.silent += 1,
+                }
+            }
+            t
+        };
+        for (kind, minion) in [
+            ("beat", "c"),
+            ("ret", "z"),
+            ("ack", "y"),
+            ("ack", "a"),
+            ("ret", "a"),
+            ("ret", "a"),
+            ("ack", "a"),
+            ("ret", "y"),
+            ("ret", "b"),
+        ] {
+            let tag = if kind == "ret" {
+                format!("salt/job/{JID}/ret/{minion}")
+            } else {
+                format!("brine/job/{JID}/{kind}/{minion}")
+            };
+            w.on_event(&ev(tag), t0);
+            assert_eq!(w.tally(), from_scratch(&w), "after {kind} {minion}");
+        }
     }
 
     #[test]

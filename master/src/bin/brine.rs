@@ -152,10 +152,11 @@ async fn run_once(cli: &Cli, config: &MasterConfig, target: TargetSpec) -> anyho
     }
     announce_jid(cli, published.jid.as_ref());
     let mut printer = Printer::new(cli, config);
+    let tick = printer.progress_line.is_enabled().then_some(PROGRESS_TICK);
     let missing = published
         .wait_observed(
             timeout(cli, config),
-            Some(PROGRESS_TICK),
+            tick,
             |update| match update {
                 WaitUpdate::Returned(arrived) => printer.returned(&arrived.minion, &arrived.data),
                 WaitUpdate::Progress(tally) => printer.progress(&tally.to_string()),
