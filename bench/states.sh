@@ -11,6 +11,10 @@
 #   bench/states.sh 200     # the size Salt's baseline measured
 #   bench/states.sh 1000    # issue 5's targets
 #   BRINE_CALL=/other/build/brine-call bench/states.sh 1000
+#   BENCH_MASTER=1 bench/states.sh 200   # also `master <json>`: the no-change
+#       run through a brine-master and one brine-minion (`brine bench
+#       state.apply`, the tree in the master's file_roots), issue 17's
+#       "through the master" figure; the binaries beside brine-call.
 set -euo pipefail
 
 n=${1:-200}
@@ -27,7 +31,13 @@ else
 fi
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
 mkdir -p "$work/conf" "$work/srv"
 cat > "$work/conf/minion" <<CONF
 root_dir: $work/root
@@ -54,3 +64,35 @@ echo "first $(timer --pre "rm -rf '$work/target' && sync" --expect-lines-re "^Su
 echo "second $(timer --expect-lines-re "^Succeeded: $n\$" --expect-count 1 -- "$brine_call" -c "$work/conf" --local state.apply)"
 echo "compile $(timer -- "$brine_call" -c "$work/conf" --local --out quiet state.show_lowstate)"
 echo "engine $(python3 "$repo/bench/engine_time.py" -n "$runs" -- "$brine_call" -c "$work/conf" --local state.apply)"
+
+[ "${BENCH_MASTER:-0}" = 1 ] || exit 0
+# Through the master: the same tree from the master's file_roots, one minion
+# (id `bench`, so the same target paths), no changes after the warm-up.
+bin=$(dirname "$brine_call")
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+ret_port=$(free_port)
+mkdir -p "$work/master-conf" "$work/minion-conf"
+cat > "$work/master-conf/master" <<CONF
+root_dir: $work/master-root
+interface: 127.0.0.1
+publish_port: 0
+ret_port: $ret_port
+auto_accept: True
+file_roots:
+  base:
+    - $work/srv
+CONF
+cat > "$work/minion-conf/minion" <<CONF
+root_dir: $work/minion-root
+id: bench
+master: 127.0.0.1
+master_port: $ret_port
+acceptance_wait_time: 0.5
+CONF
+"$bin/brine-master" -c "$work/master-conf" > /dev/null 2> "$work/master.log" & pids+=($!)
+"$bin/brine-minion" -c "$work/minion-conf" 2> "$work/minion.log" & pids+=($!)
+for _ in $(seq 100); do
+  "$bin/brine" -c "$work/master-conf" -t 2 --out txt bench test.ping 2>/dev/null | grep -q ': True$' && break
+  sleep 0.2
+done
+echo "master $(timer --expect-lines-re "^Succeeded: $n\$" --expect-count 1 -- "$bin/brine" -c "$work/master-conf" -t 60 bench state.apply)"
