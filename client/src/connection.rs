@@ -10,6 +10,7 @@ use brine_common::frame::{FrameError, read_frame, write_frame};
 use brine_common::ids::{Jid, MinionId};
 use brine_common::target::TargetType;
 use serde_json::{Map, Value};
+use tokio::io::BufReader;
 use tokio::net::UnixStream;
 
 use crate::protocol::{
@@ -41,7 +42,9 @@ pub enum ClientError {
 
 /// A connection to the master that has sent its request.
 pub struct Connection {
-    stream: UnixStream,
+    /// Buffered: a watched job's thousands of events arrive back to back,
+    /// and unbuffered each frame cost two reads (its length, its body).
+    stream: BufReader<UnixStream>,
 }
 
 impl Connection {
@@ -55,7 +58,9 @@ impl Connection {
                     source,
                 })?;
         write_frame(&mut stream, request).await?;
-        Ok(Connection { stream })
+        Ok(Connection {
+            stream: BufReader::with_capacity(64 * 1024, stream),
+        })
     }
 
     /// The next reply, as it came (an `Error` reply included).

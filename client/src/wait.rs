@@ -68,6 +68,9 @@ pub enum WaitUpdate<'a> {
     Returned(Arrived),
     /// The counts after an event, and on each tick while nothing happens.
     Progress(&'a Tally),
+    /// Nothing more has arrived yet: the wait is about to block (a printer
+    /// that buffers its output writes it now).
+    Idle,
 }
 
 /// A return as it arrived: the minion and the event data (`return`, `retcode`, ...).
@@ -269,18 +272,28 @@ impl JobWaiter {
         // deadline drops it, and the stream with it.
         while !self.done(Instant::now()) {
             let mut read = std::pin::pin!(source.next_event());
-            let next = loop {
-                let Some(deadline) = self.next_deadline() else {
-                    break None;
-                };
-                let wake = tick.map_or(deadline, |t| deadline.min(Instant::now() + t));
-                tokio::select! {
-                    next = &mut read => break Some(next),
-                    () = tokio::time::sleep_until(wake.into()) => {
-                        if self.done(Instant::now()) {
+            // Events already waiting are taken without a word; only when the
+            // wait would block does the observer hear it is idle.
+            let ready =
+                std::future::poll_fn(|cx| std::task::Poll::Ready(read.as_mut().poll(cx))).await;
+            let next = match ready {
+                std::task::Poll::Ready(next) => Some(next),
+                std::task::Poll::Pending => {
+                    observe(WaitUpdate::Idle);
+                    loop {
+                        let Some(deadline) = self.next_deadline() else {
                             break None;
+                        };
+                        let wake = tick.map_or(deadline, |t| deadline.min(Instant::now() + t));
+                        tokio::select! {
+                            next = &mut read => break Some(next),
+                            () = tokio::time::sleep_until(wake.into()) => {
+                                if self.done(Instant::now()) {
+                                    break None;
+                                }
+                                observe(WaitUpdate::Progress(&self.tally()));
+                            }
                         }
-                        observe(WaitUpdate::Progress(&self.tally()));
                     }
                 }
             };
@@ -413,6 +426,8 @@ mod tests {
     struct SlowSource {
         events: Vec<Event>,
         dropped_halfway: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        /// How long each read takes; zero: the event is there already.
+        delays: Vec<u64>,
     }
 
     struct DropGuard(Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>);
@@ -428,10 +443,17 @@ mod tests {
     impl EventSource for SlowSource {
         fn next_event(&mut self) -> impl std::future::Future<Output = Next> + Send {
             let event = (!self.events.is_empty()).then(|| self.events.remove(0));
+            let delay = if self.delays.is_empty() {
+                30
+            } else {
+                self.delays.remove(0)
+            };
             let dropped = self.dropped_halfway.clone();
             async move {
                 let mut guard = DropGuard(Some(dropped));
-                tokio::time::sleep(Duration::from_millis(30)).await;
+                if delay > 0 {
+                    tokio::time::sleep(Duration::from_millis(delay)).await;
+                }
                 guard.0 = None;
                 event.map_or(Next::Closed(None), Next::Event)
             }
@@ -450,6 +472,7 @@ mod tests {
                 ev(format!("salt/job/{JID}/ret/a")),
             ],
             dropped_halfway: dropped.clone(),
+            delays: Vec::new(),
         };
         let mut w = JobWaiter::new(
             JID,
@@ -463,12 +486,39 @@ mod tests {
         w.drive_observed(&mut source, Some(Duration::from_millis(5)), |u| match u {
             WaitUpdate::Returned(_) => returns += 1,
             WaitUpdate::Progress(_) => ticks += 1,
+            WaitUpdate::Idle => {}
         })
         .await
         .expect("drive");
         assert_eq!(returns, 1);
         assert!(ticks > 2, "ticks: {ticks}");
         assert_eq!(dropped.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    /// Idle is said only when the wait would block: events already there
+    /// are taken one after the other (the CLI writes its output then).
+    #[tokio::test]
+    async fn idle_is_said_only_before_blocking() {
+        let mut source = SlowSource {
+            events: vec![
+                ev(format!("brine/job/{JID}/ack/a")),
+                ev(format!("salt/job/{JID}/ret/a")),
+                ev(format!("salt/job/{JID}/ret/b")),
+            ],
+            dropped_halfway: Default::default(),
+            delays: vec![0, 0, 20],
+        };
+        let expected = ["a".to_string(), "b".to_string()];
+        let mut w = JobWaiter::new(JID, &expected, &[], Duration::from_secs(5), Instant::now());
+        let mut seen = Vec::new();
+        w.drive_observed(&mut source, None, |u| match u {
+            WaitUpdate::Returned(arrived) => seen.push(arrived.minion),
+            WaitUpdate::Idle => seen.push("idle".into()),
+            WaitUpdate::Progress(_) => {}
+        })
+        .await
+        .expect("drive");
+        assert_eq!(seen, ["a", "idle", "b"]);
     }
 
     /// The counts kept as events arrive equal a count from scratch, through

@@ -154,14 +154,11 @@ async fn run_once(cli: &Cli, config: &MasterConfig, target: TargetSpec) -> anyho
     let mut printer = Printer::new(cli, config);
     let tick = printer.progress_line.is_enabled().then_some(PROGRESS_TICK);
     let missing = published
-        .wait_observed(
-            timeout(cli, config),
-            tick,
-            |update| match update {
-                WaitUpdate::Returned(arrived) => printer.returned(&arrived.minion, &arrived.data),
-                WaitUpdate::Progress(tally) => printer.progress(&tally.to_string()),
-            },
-        )
+        .wait_observed(timeout(cli, config), tick, |update| match update {
+            WaitUpdate::Returned(arrived) => printer.returned(&arrived.minion, &arrived.data),
+            WaitUpdate::Progress(tally) => printer.progress(&tally.to_string()),
+            WaitUpdate::Idle => printer.write_out(),
+        })
         .await?;
     for (minion, reason) in missing {
         printer.missing(&minion, reason);
@@ -198,6 +195,10 @@ struct Printer {
     max_retcode: i64,
     any_failed: bool,
     progress_line: ProgressLine,
+    /// Returns printed but not yet written: written when the wait would
+    /// block (`WaitUpdate::Idle`), so a burst of returns is one write, not
+    /// one per return.
+    unwritten: Vec<u8>,
 }
 
 impl Printer {
@@ -217,12 +218,38 @@ impl Printer {
             max_retcode: 0,
             any_failed: false,
             progress_line: ProgressLine::on_stderr(),
+            unwritten: Vec::new(),
         }
     }
 
-    /// Show where the job stands (only on a terminal; see ProgressLine).
+    /// Queue `text` for stdout; written at the next [`Printer::write_out`]
+    /// (or once a good deal has piled up).
+    fn print(&mut self, text: &str) {
+        self.progress_line.clear();
+        self.unwritten.extend_from_slice(text.as_bytes());
+        if self.unwritten.len() >= 64 * 1024 {
+            self.write_out();
+        }
+    }
+
+    /// Write what was printed to stdout.
+    fn write_out(&mut self) {
+        if self.unwritten.is_empty() {
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(&self.unwritten);
+        let _ = out.flush();
+        self.unwritten.clear();
+    }
+
+    /// Show where the job stands (only on a terminal; see ProgressLine),
+    /// after what was printed.
     fn progress(&mut self, text: &str) {
-        self.progress_line.update(text, Instant::now());
+        if self.progress_line.is_enabled() {
+            self.write_out();
+            self.progress_line.update(text, Instant::now());
+        }
     }
 
     fn returned(&mut self, minion: &str, data: &Value) {
@@ -243,11 +270,8 @@ impl Printer {
     }
 
     fn print_highstate(&mut self, minion: &str, ret: &Value) {
-        self.progress_line.clear();
         let text = brine_states::output::render_highstate(minion, ret, &self.highstate);
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(text.as_bytes());
-        let _ = out.flush();
+        self.print(&text);
     }
 
     fn missing(&mut self, minion: &str, reason: &str) {
@@ -258,13 +282,12 @@ impl Printer {
     /// A progress line (batch mode): on stdout between returns, as Salt
     /// prints it, or on stderr when stdout is one `--static` document.
     fn note(&mut self, line: &str) {
-        self.progress_line.clear();
         if self.opts.static_ {
+            self.progress_line.clear();
             eprintln!("{line}");
         } else {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{line}");
-            let _ = out.flush();
+            self.print(&format!("{line}\n"));
+            self.write_out();
         }
     }
 
@@ -282,14 +305,12 @@ impl Printer {
             self.print_highstate(minion, &ret);
             return;
         }
-        self.progress_line.clear();
         let text = render_minion_with_retcode(self.format, &self.opts, minion, &ret, retcode);
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(text.as_bytes());
-        let _ = out.flush();
+        self.print(&text);
     }
 
     fn finish(mut self, passthrough: bool) -> u8 {
+        self.write_out();
         self.progress_line.clear();
         if self.opts.static_ && self.all_highstate {
             print_stdout(&brine_states::output::render_highstate_all(
@@ -500,6 +521,7 @@ mod batch {
                 }
                 None => break,
             }
+            printer.write_out();
             printer.progress(&window.tally());
         }
         Ok(printer.finish(cli.retcode_passthrough))
