@@ -760,6 +760,18 @@ mod tests {
             .await;
         assert!(matches!(reply, Reply::Ok), "re-sent: {reply:?}");
         assert_eq!(parts.stored(&own), ["web1"]);
+        // Another minion cannot add its return to web1's job by sending
+        // the same jid: the job is web1's alone.
+        let reply = path
+            .standalone_return(&id("web2"), job_return(&own))
+            .await
+            .settle()
+            .await;
+        assert!(
+            refused(&reply).is_some_and(|r| r.contains("is not a startup job of web2")),
+            "{reply:?}"
+        );
+        assert_eq!(parts.stored(&own), ["web1"]);
         let reply = path
             .standalone_return(&id("web1"), job_return(&jid()))
             .await
