@@ -193,10 +193,9 @@ impl Roots {
     /// Every file of `env` (first root wins), with hashes. Symlinks that
     /// leave their root are left out.
     pub fn manifest(&self, env: &SaltEnv) -> Result<Vec<FileEntry>, RootsError> {
-        let per_root = self
-            .dirs(env.as_str())?
-            .iter()
-            .map(|root| Ok::<_, RootsError>(Some(self.root_manifest(env, root))));
+        let walked = Walked::of(self.dirs(env.as_str())?);
+        let per_root = (0..walked.dirs.len())
+            .map(|i| Ok::<_, RootsError>(Some(self.root_manifest(&walked, i))));
         Ok(merge_first_wins(per_root)?.unwrap_or_default())
     }
 
@@ -205,34 +204,26 @@ impl Roots {
     /// a template's file list) needs only the names.
     pub fn paths(&self, env: &SaltEnv) -> Result<Vec<RelPath>, RootsError> {
         let mut paths = BTreeSet::new();
-        for root in self.dirs(env.as_str())? {
-            let Ok(real_root) = root.canonicalize() else {
-                continue;
-            };
-            let servable = walk(&real_root)
-                .into_iter()
-                .filter_map(|rel| RelPath::parse(&rel).ok())
-                // What `manifest` keeps: a path that resolves (confined to
-                // its root, a regular file) to the file `env` serves.
-                .filter(|path| self.resolve(env.as_str(), path).is_ok());
-            paths.extend(servable);
+        let walked = Walked::of(self.dirs(env.as_str())?);
+        for i in 0..walked.dirs.len() {
+            // What `manifest` keeps: a path that resolves (confined to its
+            // root, a regular file) to the file `env` serves.
+            for (path, is_file) in walked.entries(i) {
+                if let Ok(Some(_)) = walked.served_from(i, &path, is_file) {
+                    paths.insert(path);
+                }
+            }
         }
         Ok(paths.into_iter().collect())
     }
 
     /// The files under one root of `env`, each hashed as `env` serves it.
-    fn root_manifest(&self, env: &SaltEnv, root: &Path) -> Vec<FileEntry> {
-        let Ok(real_root) = root.canonicalize() else {
-            return Vec::new();
-        };
+    fn root_manifest(&self, walked: &Walked<'_>, i: usize) -> Vec<FileEntry> {
         let mut entries = Vec::new();
-        for rel in walk(&real_root) {
-            let Ok(path) = RelPath::parse(&rel) else {
-                continue;
-            };
+        for (path, is_file) in walked.entries(i) {
             // A path an earlier root also has resolves to that root's file,
             // already hashed (the cache answers); the merge keeps it.
-            let Ok(real) = self.resolve(env.as_str(), &path) else {
+            let Ok(Some(real)) = walked.served_from(i, &path, is_file) else {
                 continue;
             };
             match self.hash_of(&real) {
@@ -288,15 +279,79 @@ impl Roots {
 /// `path` under one root: its real location if it is a file there, an
 /// error if it leads out of the root.
 fn in_root(root: &Path, path: &RelPath) -> Result<Option<PathBuf>, RootsError> {
-    let (Ok(real), Ok(real_root)) = (root.join(path.as_str()).canonicalize(), root.canonicalize())
-    else {
+    in_known_root(root, root.canonicalize().ok().as_deref(), path)
+}
+
+/// [`in_root`] with the root's real location already known (`None`: the
+/// root does not resolve, so it has nothing).
+fn in_known_root(
+    root: &Path,
+    real_root: Option<&Path>,
+    path: &RelPath,
+) -> Result<Option<PathBuf>, RootsError> {
+    let (Ok(real), Some(real_root)) = (root.join(path.as_str()).canonicalize(), real_root) else {
         return Ok(None);
     };
-    if !real.starts_with(&real_root) {
+    if !real.starts_with(real_root) {
         tracing::warn!(path = %path, root = %root.display(), "refused a path that leaves its file root");
         return Err(RootsError::Escapes(path.to_string()));
     }
     Ok(real.is_file().then_some(real))
+}
+
+/// One listing of an environment's roots: their real locations, taken once
+/// for the whole listing (a root may itself be a symlink a deploy switches),
+/// and what a walk of each found.
+struct Walked<'a> {
+    dirs: &'a [PathBuf],
+    real_roots: Vec<Option<PathBuf>>,
+}
+
+impl<'a> Walked<'a> {
+    fn of(dirs: &'a [PathBuf]) -> Self {
+        Walked {
+            dirs,
+            real_roots: dirs.iter().map(|root| root.canonicalize().ok()).collect(),
+        }
+    }
+
+    /// The paths under root `i`, each with whether it is a regular file
+    /// (not a link).
+    fn entries(&self, i: usize) -> Vec<(RelPath, bool)> {
+        let Some(real_root) = &self.real_roots[i] else {
+            return Vec::new();
+        };
+        walk(real_root)
+            .into_iter()
+            .filter_map(|(rel, is_file)| RelPath::parse(&rel).ok().map(|p| (p, is_file)))
+            .collect()
+    }
+
+    /// The real file `path` (found walking root `i`) is served from, as
+    /// [`Roots::resolve`] answers. A regular file the walk reached through
+    /// the real directories of a real root is its own real path and inside
+    /// that root, so only the roots before it are asked; `realpath`'s
+    /// readlink of every component for every file of a tree (a listing of
+    /// a formula checkout: thousands) is what this saves.
+    fn served_from(
+        &self,
+        i: usize,
+        path: &RelPath,
+        walked_file: bool,
+    ) -> Result<Option<PathBuf>, RootsError> {
+        let ask = |range: std::ops::Range<usize>| {
+            first_found(
+                range.map(|j| in_known_root(&self.dirs[j], self.real_roots[j].as_deref(), path)),
+            )
+        };
+        if let Some(found) = ask(0..i)? {
+            return Ok(Some(found));
+        }
+        match (&self.real_roots[i], walked_file) {
+            (Some(real_root), true) => Ok(Some(real_root.join(path.as_str()))),
+            _ => ask(i..self.dirs.len()),
+        }
+    }
 }
 
 /// Salt's rule wherever several sources serve one environment (the roots of
@@ -334,9 +389,10 @@ pub fn merge_first_wins<E>(
     Ok(served.then(|| merged.into_values().collect()))
 }
 
-/// Relative paths of the regular files under `root` (symlinks followed only
-/// as far as `resolve` allows later).
-fn walk(root: &Path) -> Vec<String> {
+/// Relative paths of what is not a directory under `root` (directories
+/// are descended, links to directories are not), each with whether it is a
+/// regular file: a link is followed only as far as `resolve` allows later.
+fn walk(root: &Path) -> Vec<(String, bool)> {
     let mut out = Vec::new();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
@@ -349,7 +405,7 @@ fn walk(root: &Path) -> Vec<String> {
             let child = rel.join(name);
             match entry.file_type() {
                 Ok(t) if t.is_dir() => stack.push(child),
-                Ok(_) => out.push(child.to_string_lossy().into_owned()),
+                Ok(t) => out.push((child.to_string_lossy().into_owned(), t.is_file())),
                 Err(_) => {}
             }
         }
@@ -465,6 +521,55 @@ mod tests {
         }
         assert!(r.manifest(&env("base")).expect("manifest").is_empty());
         assert!(r.paths(&env("base")).expect("paths").is_empty());
+    }
+
+    /// The listing, which skips `realpath` for plain files, answers for
+    /// every path exactly as `resolve` does: links inside and out of their
+    /// root, a link to a directory, and earlier roots that have the same
+    /// path as a plain file, an escaping link or a directory.
+    #[test]
+    fn the_listing_answers_as_resolve_does_for_each_path() {
+        let a = tempfile::tempdir().expect("a");
+        let b = tempfile::tempdir().expect("b");
+        let outside = tempfile::tempdir().expect("outside");
+        std::fs::write(outside.path().join("secret"), "s").expect("w");
+        let (a, b) = (a.path(), b.path());
+        std::os::unix::fs::symlink(outside.path().join("secret"), a.join("x")).expect("ln");
+        std::fs::write(b.join("x"), "b").expect("w");
+        std::fs::create_dir(a.join("d")).expect("mkdir");
+        std::os::unix::fs::symlink(a.join("d"), a.join("y")).expect("ln");
+        std::fs::write(b.join("y"), "b").expect("w");
+        std::fs::write(a.join("z"), "a").expect("w");
+        std::fs::write(b.join("z"), "b").expect("w");
+        std::os::unix::fs::symlink("z", a.join("inside")).expect("ln");
+        std::fs::create_dir_all(b.join("sub/deeper")).expect("mkdir");
+        std::fs::write(b.join("sub/deeper/f"), "b").expect("w");
+        std::fs::write(b.join("d"), "a file where a has a directory").expect("w");
+        let r = roots(&[a, b]);
+        let listed: Vec<String> = r
+            .paths(&env("base"))
+            .expect("paths")
+            .iter()
+            .map(|p| p.as_str().to_string())
+            .collect();
+        let mut by_resolve = BTreeSet::new();
+        for root in [a, b] {
+            for (rel, _) in walk(&root.canonicalize().expect("real")) {
+                let path = RelPath::parse(&rel).expect("path");
+                if r.resolve("base", &path).is_ok() {
+                    by_resolve.insert(rel);
+                }
+            }
+        }
+        assert_eq!(listed, by_resolve.into_iter().collect::<Vec<_>>());
+        assert_eq!(listed, ["d", "inside", "sub/deeper/f", "y", "z"]);
+        let manifest: Vec<String> = r
+            .manifest(&env("base"))
+            .expect("manifest")
+            .iter()
+            .map(|e| e.path.as_str().to_string())
+            .collect();
+        assert_eq!(manifest, listed);
     }
 
     #[test]
