@@ -23,8 +23,9 @@ pub fn expr_match(value: &str, expr: &str) -> bool {
     let anchored = format!(r"\A(?:{expr})\z");
     match super::compound::target_regex(&anchored) {
         Ok(re) => re.is_match(value),
-        Err(_) => fancy_regex::Regex::new(&anchored)
-            .is_ok_and(|re| re.is_match(value).unwrap_or(false)),
+        Err(_) => {
+            fancy_regex::Regex::new(&anchored).is_ok_and(|re| re.is_match(value).unwrap_or(false))
+        }
     }
 }
 
@@ -63,7 +64,10 @@ mod tests {
     fn python_lookaround_patterns_match_as_in_salt() {
         assert!(expr_match("fred", "^(?!sudo_).*$"));
         assert!(!expr_match("sudo_fred", "^(?!sudo_).*$"));
-        assert!(!expr_match("x", "(unclosed"), "an invalid pattern matches nothing");
+        assert!(
+            !expr_match("x", "(unclosed"),
+            "an invalid pattern matches nothing"
+        );
     }
 
     #[test]
