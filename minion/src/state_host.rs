@@ -20,6 +20,8 @@ use crate::fileclient::FileClient;
 use crate::modules::MinionCtx;
 
 pub struct MinionStateHost {
+    /// Itself, for [`StateHost::shared`]: renders hold the host directly.
+    me: std::sync::Weak<MinionStateHost>,
     ctx: MinionCtx,
     functions: Arc<Functions<MinionCtx>>,
     handle: tokio::runtime::Handle,
@@ -36,17 +38,18 @@ impl MinionStateHost {
         functions: Arc<Functions<MinionCtx>>,
         handle: tokio::runtime::Handle,
         pillar: Map<String, Value>,
-    ) -> Self {
+    ) -> Arc<Self> {
         let opts = crate::modules::config::opts(&ctx);
         let files = FileClient::new(&ctx.config, ctx.link.as_ref());
-        MinionStateHost {
+        Arc::new_cyclic(|me| MinionStateHost {
+            me: me.clone(),
             ctx: ctx.rendering(),
             functions,
             handle,
             pillar,
             opts,
             files,
-        }
+        })
     }
 }
 
@@ -112,5 +115,9 @@ impl StateHost for MinionStateHost {
         self.handle
             .block_on(self.files.environments())
             .unwrap_or_default()
+    }
+
+    fn shared(&self) -> Option<Arc<dyn StateHost>> {
+        self.me.upgrade().map(|host| host as Arc<dyn StateHost>)
     }
 }

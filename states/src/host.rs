@@ -44,4 +44,12 @@ pub trait StateHost: Send + Sync {
 
     /// The environments the file server knows (`base` first).
     fn environments(&self) -> Vec<SaltEnv>;
+
+    /// This host as a shared handle, when it lives in an `Arc`: a render's
+    /// template objects (which must be `'static`) then hold it directly,
+    /// instead of reaching the borrowed host through a helper thread
+    /// (`render::bridge`).
+    fn shared(&self) -> Option<std::sync::Arc<dyn StateHost>> {
+        None
+    }
 }

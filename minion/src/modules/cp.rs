@@ -372,7 +372,7 @@ async fn get_template(ctx: MinionCtx, call: Call) -> Result<FnOutput, FnError> {
             context,
             ..Default::default()
         };
-        brine_states::render::render_template(&host, &text, &tctx).map_err(|e| e.message)
+        brine_states::render::render_template(&*host, &text, &tctx).map_err(|e| e.message)
     })
     .await
     .map_err(|e| FnError::Exception(e.to_string()))?

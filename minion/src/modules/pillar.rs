@@ -146,7 +146,9 @@ async fn compile_locally(
         let host = functions.map(|functions| {
             crate::state_host::MinionStateHost::new(ctx, functions, handle, so_far)
         });
-        let host = host.as_ref().map(|h| h as &dyn brine_pillar::SaltFunctions);
+        let host = host
+            .as_ref()
+            .map(|h| &**h as &dyn brine_pillar::SaltFunctions);
         brine_pillar::compile_on(&roots, &id, &grains, &opts, host).into_map()
     })
     .await

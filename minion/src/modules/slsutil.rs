@@ -528,7 +528,7 @@ async fn renderer(ctx: MinionCtx, call: Call) -> Result<FnOutput, FnError> {
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let host = crate::state_host::MinionStateHost::new(ctx, functions, handle, pillar);
-        render(&host, &text, &pipeline, &saltenv, &name, context)
+        render(&*host, &text, &pipeline, &saltenv, &name, context)
     })
     .await
     .map_err(|e| FnError::Exception(e.to_string()))?

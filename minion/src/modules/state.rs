@@ -318,7 +318,7 @@ fn saltenv_of(call: &Call) -> Option<String> {
 }
 
 /// A host for this call, built on the async side (it captures the runtime handle).
-fn host_for(ctx: &MinionCtx, call: &Call) -> Result<MinionStateHost, FnError> {
+fn host_for(ctx: &MinionCtx, call: &Call) -> Result<Arc<MinionStateHost>, FnError> {
     let functions = ctx
         .registry()
         .ok_or_else(|| FnError::Execution("the function registry is gone".into()))?;
@@ -443,7 +443,7 @@ async fn run_job(ctx: MinionCtx, call: Call, what: What) -> Result<FnOutput, FnE
         let what = match what {
             What::Single(fun, name) => {
                 return Ok(run_single(
-                    &host,
+                    &*host,
                     &modules,
                     &fun,
                     &name,
@@ -453,14 +453,14 @@ async fn run_job(ctx: MinionCtx, call: Call, what: What) -> Result<FnOutput, FnE
             }
             other => other,
         };
-        let low = match compile_what(&host, &what, saltenv.as_deref()) {
+        let low = match compile_what(&*host, &what, saltenv.as_deref()) {
             Ok(Some(low)) => low,
             Ok(None) => return Ok((no_states(), EX_STATE_FAILURE)),
             Err(NotRun::Compile(e)) => return Ok((json!(e.errors), EX_STATE_COMPILER_ERROR)),
             Err(NotRun::Call(e)) => return Err(e),
         };
         Ok(run_low(
-            &host, &modules, &low, test, failhard, &kill, events,
+            &*host, &modules, &low, test, failhard, &kill, events,
         ))
     });
     let (ret, retcode) = job
@@ -592,7 +592,7 @@ async fn show(ctx: MinionCtx, call: Call, what: Show) -> Result<FnOutput, FnErro
     refuse_failed_pillar(&ctx, &call)?;
     let host = host_for(&ctx, &call)?;
     let saltenv = saltenv_of(&call);
-    let job = tokio::task::spawn_blocking(move || show_blocking(&host, &what, saltenv.as_deref()));
+    let job = tokio::task::spawn_blocking(move || show_blocking(&*host, &what, saltenv.as_deref()));
     let result = job
         .await
         .map_err(|e| FnError::Exception(format!("the state compile stopped: {e}")))?;

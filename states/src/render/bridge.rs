@@ -1,14 +1,18 @@
 //! How `'static` template objects reach the borrowed [`StateHost`].
 //!
 //! minijinja requires loaders, functions and objects to be `'static`, but
-//! [`render_sls`](super::render_sls) only borrows its host. The render runs on
-//! the calling thread; a scoped helper thread holds the `&dyn StateHost` and
-//! answers requests sent over a channel by the [`HostBridge`] the template
-//! objects own. The helper ends when the last bridge is dropped, which
-//! happens when the render (and its environment) is done. This is safe code
-//! only, at the price of one thread per render (tens of microseconds).
+//! [`render_sls`](super::render_sls) only borrows its host. A host that
+//! lives in an `Arc` ([`StateHost::shared`], the minion's) is simply held by
+//! the [`HostBridge`]. Any other: the render runs on the calling thread; a
+//! scoped helper thread holds the `&dyn StateHost` and answers requests
+//! sent over a channel by the bridge the template objects own. The helper
+//! ends when the last bridge is dropped, which happens when the render (and
+//! its environment) is done. Both are safe code; the helper costs a thread
+//! per render and two thread switches per call (a formula's compile makes
+//! dozens of renders and hundreds of calls), which is why the minion's host
+//! is shared.
 
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::thread;
 
 use brine_common::ids::{RelPath, SaltEnv};
@@ -16,7 +20,7 @@ use serde_json::{Map, Value};
 
 use crate::host::StateHost;
 
-enum Request {
+pub(crate) enum Request {
     Call {
         fun: String,
         args: Vec<Value>,
@@ -35,9 +39,21 @@ enum Request {
 }
 
 /// A cloneable, `'static` handle on the host for the duration of one render.
-#[derive(Clone, Debug)]
-pub(crate) struct HostBridge {
-    requests: mpsc::Sender<Request>,
+#[derive(Clone)]
+pub(crate) enum HostBridge {
+    /// The host itself.
+    Shared(Arc<dyn StateHost>),
+    /// Requests to the helper thread that borrows it.
+    Helper(mpsc::Sender<Request>),
+}
+
+impl std::fmt::Debug for HostBridge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HostBridge::Shared(_) => "HostBridge::Shared",
+            HostBridge::Helper(_) => "HostBridge::Helper",
+        })
+    }
 }
 
 const GONE: &str = "the state host is no longer available";
@@ -49,6 +65,10 @@ impl HostBridge {
         args: Vec<Value>,
         kwargs: Map<String, Value>,
     ) -> Result<Value, String> {
+        let requests = match self {
+            HostBridge::Shared(host) => return host.call(fun, args, kwargs),
+            HostBridge::Helper(requests) => requests,
+        };
         let (reply, answer) = mpsc::sync_channel(1);
         let request = Request::Call {
             fun: fun.to_owned(),
@@ -56,17 +76,21 @@ impl HostBridge {
             kwargs,
             reply,
         };
-        self.requests.send(request).map_err(|_| GONE.to_owned())?;
+        requests.send(request).map_err(|_| GONE.to_owned())?;
         answer.recv().map_err(|_| GONE.to_owned())?
     }
 
     pub(crate) fn has_function(&self, fun: &str) -> bool {
+        let requests = match self {
+            HostBridge::Shared(host) => return host.has_function(fun),
+            HostBridge::Helper(requests) => requests,
+        };
         let (reply, answer) = mpsc::sync_channel(1);
         let request = Request::HasFunction {
             fun: fun.to_owned(),
             reply,
         };
-        self.requests.send(request).is_ok() && answer.recv().unwrap_or(false)
+        requests.send(request).is_ok() && answer.recv().unwrap_or(false)
     }
 
     pub(crate) fn read_file(
@@ -74,13 +98,17 @@ impl HostBridge {
         saltenv: &SaltEnv,
         path: &RelPath,
     ) -> Result<Option<Vec<u8>>, String> {
+        let requests = match self {
+            HostBridge::Shared(host) => return host.read_file(saltenv, path),
+            HostBridge::Helper(requests) => requests,
+        };
         let (reply, answer) = mpsc::sync_channel(1);
         let request = Request::ReadFile {
             saltenv: saltenv.clone(),
             path: path.clone(),
             reply,
         };
-        self.requests.send(request).map_err(|_| GONE.to_owned())?;
+        requests.send(request).map_err(|_| GONE.to_owned())?;
         answer.recv().map_err(|_| GONE.to_owned())?
     }
 }
@@ -89,10 +117,13 @@ impl HostBridge {
 /// bridge must be dropped before it returns (it is, when it returns owned
 /// plain data).
 pub(crate) fn with_bridge<R>(host: &dyn StateHost, work: impl FnOnce(HostBridge) -> R) -> R {
+    if let Some(shared) = host.shared() {
+        return work(HostBridge::Shared(shared));
+    }
     let (requests, inbox) = mpsc::channel();
     thread::scope(|scope| {
         scope.spawn(move || serve(host, inbox));
-        work(HostBridge { requests })
+        work(HostBridge::Helper(requests))
     })
 }
 
