@@ -1185,4 +1185,42 @@ mod tests {
         assert_eq!(minion.state_out.state_output, "terse");
         assert!(minion.state_out.state_verbose && minion.state_out.state_output_profile);
     }
+
+    /// The commented defaults the packages ship (pkg/config) are real
+    /// config: with every key uncommented, each file loads without an
+    /// error or a warning (every key known, every value of its type).
+    #[test]
+    fn the_shipped_configs_load_with_every_key_uncommented() {
+        let pkg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../pkg/config");
+        let uncomment = |name: &str| -> String {
+            let text = std::fs::read_to_string(pkg.join(name)).expect("shipped config");
+            text.lines()
+                .map(|line| {
+                    // `#key: value` and its indented continuation lines are
+                    // YAML; `# words` is prose.
+                    let yaml = line.strip_prefix('#').filter(|rest| {
+                        rest.starts_with("  ")
+                            || rest.starts_with(|c: char| c.is_ascii_alphabetic())
+                    });
+                    let yaml = yaml.map(|rest| rest.split("  # ").next().unwrap_or(rest));
+                    format!("{}\n", yaml.unwrap_or(""))
+                })
+                .collect()
+        };
+        let dir = tempfile::tempdir().expect("tmp");
+        for name in ["master", "minion"] {
+            write(dir.path(), name, &uncomment(name));
+        }
+        let master = load::<MasterConfig>(dir.path()).expect("master loads");
+        let minion = load::<MinionConfig>(dir.path()).expect("minion loads");
+        let no_effect = |w: &String| w.contains("no effect");
+        let master_warnings: Vec<&String> =
+            master.warnings.iter().filter(|w| !no_effect(w)).collect();
+        let minion_warnings: Vec<&String> =
+            minion.warnings.iter().filter(|w| !no_effect(w)).collect();
+        assert!(master_warnings.is_empty(), "{master_warnings:?}");
+        assert!(minion_warnings.is_empty(), "{minion_warnings:?}");
+        assert_eq!(master.config.publisher_acl.len(), 1);
+        assert!(master.config.state_out.state_verbose);
+    }
 }
