@@ -153,7 +153,7 @@ impl JobWaiter {
     }
 
     /// Take one event; returns the return it carried, if it was one for this job.
-    pub fn on_event(&mut self, event: &Event, now: Instant) -> Option<Arrived> {
+    pub fn on_event(&mut self, event: Event, now: Instant) -> Option<Arrived> {
         let (kind, minion) = parse_job_tag(&event.tag, &self.jid)?;
         match kind {
             "ret" => {
@@ -168,7 +168,7 @@ impl JobWaiter {
                 }
                 first.then(|| Arrived {
                     minion: minion.to_string(),
-                    data: event.data.clone(),
+                    data: event.data,
                 })
             }
             "ack" | "beat" => {
@@ -303,7 +303,7 @@ impl JobWaiter {
             match next {
                 Next::Event(ev) => {
                     let before = self.tally();
-                    if let Some(arrived) = self.on_event(&ev, Instant::now()) {
+                    if let Some(arrived) = self.on_event(ev, Instant::now()) {
                         observe(WaitUpdate::Returned(arrived));
                     }
                     let after = self.tally();
@@ -357,20 +357,20 @@ mod tests {
         let t0 = Instant::now();
         let mut w = waiter(t0);
         assert!(
-            w.on_event(&ev(format!("salt/job/{JID}/ret/a")), t0)
+            w.on_event(ev(format!("salt/job/{JID}/ret/a")), t0)
                 .is_some()
         );
         assert!(
-            w.on_event(&ev(format!("salt/job/{JID}/ret/a")), t0)
+            w.on_event(ev(format!("salt/job/{JID}/ret/a")), t0)
                 .is_none()
         );
         assert!(
-            w.on_event(&ev("salt/job/other/ret/b".to_string()), t0)
+            w.on_event(ev("salt/job/other/ret/b".to_string()), t0)
                 .is_none()
         );
         assert!(!w.done(t0));
-        w.on_event(&ev(format!("salt/job/{JID}/ret/b")), t0);
-        w.on_event(&ev(format!("salt/job/{JID}/ret/c")), t0);
+        w.on_event(ev(format!("salt/job/{JID}/ret/b")), t0);
+        w.on_event(ev(format!("salt/job/{JID}/ret/c")), t0);
         assert!(w.done(t0));
         assert!(w.missing().is_empty());
     }
@@ -379,12 +379,12 @@ mod tests {
     fn an_unexpected_minion_that_acknowledges_is_waited_for() {
         let t0 = Instant::now();
         let mut w = JobWaiter::new(JID, &["a".to_string()], &[], Duration::from_secs(5), t0);
-        w.on_event(&ev(format!("salt/job/{JID}/ret/a")), t0);
+        w.on_event(ev(format!("salt/job/{JID}/ret/a")), t0);
         assert!(w.done(t0));
-        w.on_event(&ev(format!("brine/job/{JID}/ack/z")), t0);
+        w.on_event(ev(format!("brine/job/{JID}/ack/z")), t0);
         assert!(!w.done(t0), "z said it runs the job");
         assert!(
-            w.on_event(&ev(format!("salt/job/{JID}/ret/z")), t0)
+            w.on_event(ev(format!("salt/job/{JID}/ret/z")), t0)
                 .is_some()
         );
         assert!(w.done(t0));
@@ -395,7 +395,7 @@ mod tests {
         let t0 = Instant::now();
         let mut w = waiter(t0);
         let t4 = t0 + Duration::from_secs(4);
-        w.on_event(&ev(format!("brine/job/{JID}/ack/a")), t4);
+        w.on_event(ev(format!("brine/job/{JID}/ack/a")), t4);
         let t6 = t0 + Duration::from_secs(6);
         // b and c were silent for 6 s; a spoke 2 s ago.
         assert!(!w.done(t6));
@@ -558,7 +558,7 @@ mod tests {
             } else {
                 format!("brine/job/{JID}/{kind}/{minion}")
             };
-            w.on_event(&ev(tag), t0);
+            w.on_event(ev(tag), t0);
             assert_eq!(w.tally(), from_scratch(&w), "after {kind} {minion}");
         }
     }
@@ -571,15 +571,15 @@ mod tests {
             w.tally().to_string(),
             "0/3 returned, 0 running, 1 not connected, 2 no answer yet"
         );
-        w.on_event(&ev(format!("brine/job/{JID}/ack/a")), t0);
-        w.on_event(&ev(format!("salt/job/{JID}/ret/b")), t0);
-        w.on_event(&ev(format!("brine/job/{JID}/beat/c")), t0);
+        w.on_event(ev(format!("brine/job/{JID}/ack/a")), t0);
+        w.on_event(ev(format!("salt/job/{JID}/ret/b")), t0);
+        w.on_event(ev(format!("brine/job/{JID}/beat/c")), t0);
         assert_eq!(
             w.tally().to_string(),
             "1/3 returned, 2 running, 0 not connected"
         );
-        w.on_event(&ev(format!("salt/job/{JID}/ret/a")), t0);
-        w.on_event(&ev(format!("salt/job/{JID}/ret/c")), t0);
+        w.on_event(ev(format!("salt/job/{JID}/ret/a")), t0);
+        w.on_event(ev(format!("salt/job/{JID}/ret/c")), t0);
         assert_eq!(
             w.tally(),
             Tally {
