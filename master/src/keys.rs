@@ -783,7 +783,7 @@ fn key_write_error(path: &Path) -> impl FnOnce(brine_common::crypto::CryptoError
     move |e| KeyError::Io {
         action: "write",
         path,
-        source: std::io::Error::other(e.to_string()),
+        source: io_error_of(e),
     }
 }
 
@@ -792,8 +792,18 @@ fn sync_dir(dir: &Path) -> Result<(), KeyError> {
     brine_common::crypto::sync_dir(dir).map_err(|e| KeyError::Io {
         action: "sync",
         path: dir.to_path_buf(),
-        source: std::io::Error::other(e.to_string()),
+        source: io_error_of(e),
     })
+}
+
+/// The I/O error inside a crypto helper's error, kind and all (a full disk
+/// stays `StorageFull`, a refused one `PermissionDenied`); the path is the
+/// [`KeyError`]'s own.
+fn io_error_of(e: brine_common::crypto::CryptoError) -> io::Error {
+    match e {
+        brine_common::crypto::CryptoError::Io { source, .. } => source,
+        other => io::Error::other(other.to_string()),
+    }
 }
 
 #[cfg(test)]
@@ -1349,5 +1359,28 @@ mod tests {
         );
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
         assert_eq!(autosign_patterns(&path), ["*"]);
+    }
+
+    /// A key file that cannot be written reports the system's reason, kind
+    /// and all, naming the path once.
+    #[test]
+    fn a_failed_key_write_keeps_the_io_error_kind() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let missing = dir.path().join("no-such-dir");
+        let e = key_write_error(&missing.join("m1"))(brine_common::crypto::CryptoError::Io {
+            path: missing.join("m1").display().to_string(),
+            source: io::Error::from(io::ErrorKind::StorageFull),
+        });
+        let KeyError::Io { source, .. } = &e else {
+            panic!("{e:?}");
+        };
+        assert_eq!(source.kind(), io::ErrorKind::StorageFull);
+        let text = e.to_string();
+        assert_eq!(text.matches("no-such-dir").count(), 1, "{text}");
+        let sync = sync_dir(&missing).expect_err("no such directory");
+        let KeyError::Io { source, .. } = &sync else {
+            panic!("{sync:?}");
+        };
+        assert_eq!(source.kind(), io::ErrorKind::NotFound);
     }
 }
