@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use brine_tests::netns::Netns;
 use serde_json::Value;
 
-use crate::cluster::{Cluster, json_out, stderr, stdout, wait_for};
+use crate::cluster::{Cluster, json_out, poll_for, stderr, stdout, wait_for};
 use crate::security::jid_of;
 
 /// The minions whose return for `jid` is in the job cache.
@@ -37,18 +37,32 @@ fn wait_all_stored(
 ) -> Duration {
     let started = Instant::now();
     let mut pending: Vec<&String> = jids.iter().collect();
-    wait_for(
-        &format!(
-            "every return of {} jobs from {} minions",
+    let complete = poll_for(timeout, || {
+        pending.retain(|jid| !ids.is_subset(&stored(c, jid)));
+        pending.is_empty().then_some(())
+    });
+    if complete.is_none() {
+        // Which jobs are short, and by whom: what a rare failure needs to
+        // be traced (a job no minion got, or minions that never resent).
+        let short: Vec<String> = pending
+            .iter()
+            .map(|jid| {
+                let have = stored(c, jid);
+                let missing: Vec<&String> = ids.difference(&have).take(5).collect();
+                format!(
+                    "{jid}: {} of {} stored, missing e.g. {missing:?}",
+                    have.len(),
+                    ids.len()
+                )
+            })
+            .collect();
+        panic!(
+            "timed out after {timeout:?} waiting for every return of {} jobs from {} minions; \
+             incomplete: {short:#?}",
             jids.len(),
             ids.len()
-        ),
-        timeout,
-        || {
-            pending.retain(|jid| !ids.is_subset(&stored(c, jid)));
-            pending.is_empty().then_some(())
-        },
-    );
+        );
+    }
     started.elapsed()
 }
 
