@@ -7,6 +7,8 @@
 #
 #   bench/scale.sh 1000
 #   bench/scale.sh 10000
+#   BRINE_SCALE_KEEP=1 bench/scale.sh 10000   # keep the temp dir (each burst
+#       CLI's output and stderr: burst.N, burst-err.N) and print its path
 #
 # The last line is machine-readable: minions=N returned=R ping_ms=T
 set -euo pipefail

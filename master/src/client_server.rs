@@ -87,10 +87,7 @@ pub async fn serve(master: Arc<Master>, listener: UnixListener) {
 async fn handle(master: Arc<Master>, acl: &PublisherAcl, stream: UnixStream) {
     // Who is asking comes from the kernel (SO_PEERCRED), not from the request.
     let uid = stream.peer_cred().ok().map(|c| c.uid());
-    let caller = Caller {
-        uid,
-        name: uid.map_or_else(|| "unknown".into(), user_name),
-    };
+    let caller = Caller::of(uid);
     let (mut read, mut write) = stream.into_split();
     let request: ClientRequest = match read_frame(&mut read, REQUEST_CAP).await {
         Ok(r) => r,
@@ -162,14 +159,6 @@ fn job_user(caller: &Caller, claimed: String) -> String {
     } else {
         caller.name.clone()
     }
-}
-
-fn user_name(uid: u32) -> String {
-    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .unwrap_or_else(|| uid.to_string())
 }
 
 fn error(message: String) -> ClientReply {
@@ -302,6 +291,7 @@ async fn write_event<W: tokio::io::AsyncWrite + Unpin>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::publisher_acl::user_name;
     use serde_json::json;
 
     #[tokio::test]
@@ -324,15 +314,11 @@ mod tests {
     #[test]
     fn the_masters_own_user_may_name_the_job_user() {
         let me = nix::unistd::geteuid().as_raw();
-        assert_eq!(job_user(&caller(Some(me)), "alice".into()), "alice");
-        assert_eq!(job_user(&caller(Some(me)), String::new()), user_name(me));
-    }
-
-    fn caller(uid: Option<u32>) -> Caller {
-        Caller {
-            uid,
-            name: uid.map_or_else(|| "unknown".into(), user_name),
-        }
+        assert_eq!(job_user(&Caller::of(Some(me)), "alice".into()), "alice");
+        assert_eq!(
+            job_user(&Caller::of(Some(me)), String::new()),
+            user_name(me)
+        );
     }
 
     #[test]
@@ -340,9 +326,9 @@ mod tests {
         let me = nix::unistd::geteuid().as_raw();
         let stranger = if me == 65534 { 65533 } else { 65534 };
         assert_eq!(
-            job_user(&caller(Some(stranger)), "alice".into()),
+            job_user(&Caller::of(Some(stranger)), "alice".into()),
             user_name(stranger)
         );
-        assert_eq!(job_user(&caller(None), "alice".into()), "unknown");
+        assert_eq!(job_user(&Caller::of(None), "alice".into()), "unknown");
     }
 }

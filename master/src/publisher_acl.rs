@@ -45,12 +45,29 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The caller the kernel names for a connection (`None`: unknown).
+    pub fn of(uid: Option<u32>) -> Self {
+        Caller {
+            uid,
+            name: uid.map_or_else(|| "unknown".into(), user_name),
+        }
+    }
+
     /// Root and the master's own user may do anything; they could read the
     /// master's keys anyway.
     pub fn is_trusted(&self) -> bool {
         self.uid
             .is_some_and(|uid| uid == 0 || uid == nix::unistd::geteuid().as_raw())
     }
+}
+
+/// A uid's user name, or the uid itself when it has none.
+pub fn user_name(uid: u32) -> String {
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| uid.to_string())
 }
 
 /// The compiled `publisher_acl` and `publisher_acl_blacklist`.
@@ -235,10 +252,7 @@ mod tests {
     #[test]
     fn only_root_and_the_masters_user_are_trusted() {
         let me = nix::unistd::geteuid().as_raw();
-        let caller = |uid| Caller {
-            uid,
-            name: "x".into(),
-        };
+        let caller = Caller::of;
         assert!(caller(Some(0)).is_trusted());
         assert!(caller(Some(me)).is_trusted());
         assert!(!caller(Some(me + 4242)).is_trusted());

@@ -147,14 +147,17 @@ fn publisher_acl_admits_the_users_it_names_for_what_it_permits() {
         );
     }
 
-    // Publishing is all a member may do.
-    let runner = as_user(&c, &shared, &member.user, "brine-run", &["jobs.list_jobs"]);
-    assert!(!runner.status.success(), "{}", stdout(&runner));
-    assert!(
-        stderr(&runner).contains("may only publish"),
-        "{}",
-        stderr(&runner)
-    );
+    // Publishing is all a member may do: no runner, and no event stream
+    // (every job's returns pass there, other users' included).
+    for args in [&["jobs.list_jobs"][..], &["state.event"][..]] {
+        let refused = as_user(&c, &shared, &member.user, "brine-run", args);
+        assert!(!refused.status.success(), "{args:?}: {}", stdout(&refused));
+        assert!(
+            stderr(&refused).contains("may only publish"),
+            "{args:?}: {}",
+            stderr(&refused)
+        );
+    }
 
     // A user the ACL does not name gets nothing.
     let stranger = as_user(&c, &shared, &outsider.user, "brine", &["*", "test.ping"]);
