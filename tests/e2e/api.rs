@@ -11,8 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use brine_tests::cluster::{
-    ApiProc, Cluster, SystemAccount, bin, free_port, hash_password, run_ok, run_with_timeout,
-    stderr,
+    ApiProc, Cluster, SystemAccount, bin, free_port, hash_password, run_with_timeout, stderr,
 };
 use serde_json::{Value, json};
 
@@ -509,18 +508,16 @@ fn api_pam_login_with_group_permissions() {
         return;
     }
     let suffix = format!("{:x}", std::process::id());
-    let account = SystemAccount {
-        user: format!("brinepam{suffix}"),
-        group: format!("brinegrp{suffix}"),
-    };
-    let outsider = SystemAccount {
-        user: format!("brineout{suffix}"),
-        group: format!("brinenone{suffix}"),
-    };
-    run_ok(Command::new("groupadd").arg(&account.group));
-    run_ok(Command::new("useradd").args(["-M", "-G", &account.group, &account.user]));
-    run_ok(Command::new("groupadd").arg(&outsider.group));
-    run_ok(Command::new("useradd").args(["-M", "-g", &outsider.group, &outsider.user]));
+    let account = SystemAccount::create(
+        format!("brinepam{suffix}"),
+        format!("brinegrp{suffix}"),
+        "-G",
+    );
+    let outsider = SystemAccount::create(
+        format!("brineout{suffix}"),
+        format!("brinenone{suffix}"),
+        "-g",
+    );
     for user in [&account.user, &outsider.user] {
         let mut child = Command::new("chpasswd")
             .stdin(Stdio::piped())

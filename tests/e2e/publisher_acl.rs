@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use brine_tests::cluster::{
-    Cluster, SystemAccount, bin, host_lock, run_ok, run_with_timeout, stderr, stdout,
+    Cluster, SystemAccount, bin, host_lock, run_with_timeout, stderr, stdout,
 };
 
 /// The CLIs copied where another user can run them (the build's target
@@ -92,18 +92,16 @@ fn publisher_acl_admits_the_users_it_names_for_what_it_permits() {
     }
     let _host = host_lock();
     let suffix = format!("{:x}", std::process::id());
-    let member = SystemAccount {
-        user: format!("brineacl{suffix}"),
-        group: format!("brineacl{suffix}"),
-    };
-    let outsider = SystemAccount {
-        user: format!("brinenoacl{suffix}"),
-        group: format!("brinenoacl{suffix}"),
-    };
-    for account in [&member, &outsider] {
-        run_ok(Command::new("groupadd").arg(&account.group));
-        run_ok(Command::new("useradd").args(["-M", "-g", &account.group, &account.user]));
-    }
+    let member = SystemAccount::create(
+        format!("brineacl{suffix}"),
+        format!("brineacl{suffix}"),
+        "-g",
+    );
+    let outsider = SystemAccount::create(
+        format!("brinenoacl{suffix}"),
+        format!("brinenoacl{suffix}"),
+        "-g",
+    );
     let c = Cluster::builder()
         .minions(2)
         .master_conf(&format!(

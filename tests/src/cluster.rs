@@ -849,6 +849,18 @@ pub struct SystemAccount {
     pub group: String,
 }
 
+impl SystemAccount {
+    /// Create `group`, then `user` (no home) in it: `membership` is
+    /// useradd's `-g` (its primary group) or `-G` (a supplementary one).
+    /// Whatever was made is removed on drop, even if a step fails.
+    pub fn create(user: String, group: String, membership: &str) -> Self {
+        let account = SystemAccount { user, group };
+        run_ok(Command::new("groupadd").arg(&account.group));
+        run_ok(Command::new("useradd").args(["-M", membership, &account.group, &account.user]));
+        account
+    }
+}
+
 impl Drop for SystemAccount {
     fn drop(&mut self) {
         for (cmd, name) in [("userdel", &self.user), ("groupdel", &self.group)] {
