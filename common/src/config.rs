@@ -347,6 +347,9 @@ pub struct MasterConfig {
     pub max_message_size: usize,
     /// How many recent publications are kept for minions that catch up.
     pub publish_window: usize,
+    /// A starting master publishes again the jobs of the last this many
+    /// seconds that expected minions have not returned for (0: none).
+    pub publish_recovery_seconds: u64,
     /// The open-files limit the master asks for (Salt's key); each minion
     /// costs one socket in the master and one in its publisher process.
     pub max_open_files: u64,
@@ -464,6 +467,7 @@ impl Default for MasterConfig {
             worker_threads: 5,
             max_message_size: 64 * 1024 * 1024,
             publish_window: 1024,
+            publish_recovery_seconds: 600,
             max_open_files: 100_000,
             presence_timeout: 30,
             file_roots: base_env("/srv/salt"),
@@ -1014,6 +1018,7 @@ mod tests {
         "worker_threads",
         "max_message_size",
         "publish_window",
+        "publish_recovery_seconds",
         "max_open_files",
         "presence_timeout",
         "file_roots",

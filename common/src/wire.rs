@@ -403,6 +403,22 @@ pub struct Publication {
     #[serde(default)]
     pub kwarg: Map<String, Value>,
     pub user: String,
+    /// Set when a restarted master publishes a job again (see
+    /// `jobs::publish_unfinished`): only these minions, those it expected
+    /// that had not returned, may run it, and only if the target still
+    /// matches them. `None` in a job's first publication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resent_to: Option<Vec<MinionId>>,
+}
+
+impl Publication {
+    /// Whether the publication is meant for `minion` as far as `resent_to`
+    /// goes (the target is checked on its own).
+    pub fn resent_to_includes(&self, minion: &MinionId) -> bool {
+        self.resent_to
+            .as_ref()
+            .is_none_or(|ids| ids.contains(minion))
+    }
 }
 
 /// A target as published: the expression and its type, on the wire as
@@ -493,7 +509,33 @@ mod tests {
             arg: vec![],
             kwarg: Map::new(),
             user: "root".into(),
+            resent_to: None,
         }
+    }
+
+    #[test]
+    fn a_publication_sent_again_names_whom_it_is_for() {
+        let first = publication();
+        let encoded = rmp_serde::to_vec_named(&first).expect("encode");
+        assert!(
+            !String::from_utf8_lossy(&encoded).contains("resent_to"),
+            "a first publication does not carry the field"
+        );
+        let id = |s: &str| MinionId::parse(s).expect("id");
+        assert!(
+            first.resent_to_includes(&id("m9")),
+            "a first publication is for any target match"
+        );
+        let again = Publication {
+            resent_to: Some(vec![id("m1")]),
+            ..first
+        };
+        let decoded: Publication =
+            rmp_serde::from_slice(&rmp_serde::to_vec_named(&again).expect("encode"))
+                .expect("decode");
+        assert_eq!(decoded, again);
+        assert!(again.resent_to_includes(&id("m1")));
+        assert!(!again.resent_to_includes(&id("m2")));
     }
 
     #[test]

@@ -127,6 +127,12 @@ pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
         crate::git_pillar::update_async(&master).await;
         stop.spawn(crate::git_pillar::periodic_updates(master.clone()));
     }
+    // Into the new run's window before any minion can ask to catch up.
+    match crate::jobs::publish_unfinished(&master).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("{n} unfinished jobs published again"),
+        Err(e) => tracing::error!("cannot publish unfinished jobs again: {e}"),
+    }
     let listener = crate::client_server::bind(&master)?;
     let ret_endpoint = format!("tcp://{}:{}", config.interface, config.ret_port);
     let ret_port = crate::reqserver::start(master.clone(), &ret_endpoint).await?;

@@ -222,6 +222,8 @@ pub trait JobCache: Send + Sync {
     fn get_job(&self, jid: &Jid) -> Result<Option<JobRecord>, CacheError>;
     /// Every job, oldest first.
     fn list_jobs(&self) -> Result<Vec<JobRecord>, CacheError>;
+    /// The jobs whose jid is `since` or later, oldest first.
+    fn jobs_since(&self, since: &Jid) -> Result<Vec<JobRecord>, CacheError>;
     /// Store `minion`'s return for `jid`. Stores nothing (`first: false`)
     /// when that minion already returned for that job (a re-sent or replayed
     /// return): only the first one counts, as in Salt's `local_cache`. Either
@@ -700,6 +702,13 @@ fn decode<T: DeserializeOwned>(bytes: &[u8], table: Table, key: &str) -> Option<
     }
 }
 
+/// The job records of `raw` rows that decode (the others are logged).
+fn decode_jobs(raw: &BTreeMap<String, Vec<u8>>) -> Vec<JobRecord> {
+    raw.iter()
+        .filter_map(|(key, bytes)| decode(bytes, Table::Jobs, key))
+        .collect()
+}
+
 impl JobCache for RedbJobCache {
     fn save_job(&self, job: &JobRecord) -> Result<(), CacheError> {
         let bytes = encode(job, || format!("job {}", job.jid))?;
@@ -714,10 +723,13 @@ impl JobCache for RedbJobCache {
 
     fn list_jobs(&self) -> Result<Vec<JobRecord>, CacheError> {
         let raw = self.range_raw(Table::Jobs, None)?;
-        Ok(raw
-            .iter()
-            .filter_map(|(key, bytes)| decode(bytes, Table::Jobs, key))
-            .collect())
+        Ok(decode_jobs(&raw))
+    }
+
+    fn jobs_since(&self, since: &Jid) -> Result<Vec<JobRecord>, CacheError> {
+        // A jid is 20 digits and maybe `_<suffix>`: `~` sorts after all of them.
+        let raw = self.range_raw(Table::Jobs, Some((since.as_str(), "~")))?;
+        Ok(decode_jobs(&raw))
     }
 
     fn store_return(
@@ -1458,7 +1470,7 @@ mod tests {
     }
 
     #[test]
-    fn list_jobs_is_oldest_first_including_queued_ones() {
+    fn listed_jobs_are_oldest_first_including_queued_ones() {
         let dir = tempfile::tempdir().expect("tempdir");
         let cache = open(&dir);
         let jids: Vec<Jid> = [5, 1, 3]
@@ -1478,6 +1490,17 @@ mod tests {
         assert_eq!(
             listed,
             vec![jids[1].clone(), jids[2].clone(), jids[0].clone()]
+        );
+        let since: Vec<Jid> = cache
+            .jobs_since(&jids[2])
+            .expect("since")
+            .into_iter()
+            .map(|j| j.jid)
+            .collect();
+        assert_eq!(
+            since,
+            vec![jids[2].clone(), jids[0].clone()],
+            "from t0+3 s on"
         );
     }
 

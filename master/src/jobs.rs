@@ -353,6 +353,7 @@ pub async fn publish(
         arg: job.arg,
         kwarg: job.kwarg,
         user: job.user,
+        resent_to: None,
     };
     match target.listed_ids() {
         // A list target goes only to the listed minions' topics.
@@ -371,6 +372,74 @@ pub async fn publish(
         not_connected,
     };
     Ok((outcome, events))
+}
+
+/// Publish again, at start, the recent jobs that expected minions have not
+/// returned for: a master killed while a publication was going out may have
+/// reached only part of the fleet, and its catch-up window did not survive
+/// it. Each such job goes out once more with its own jid, to the accepted
+/// minions it expected whose return is not in the job cache
+/// (`Publication::resent_to`); a minion that ran it already (its return
+/// still on the way, from memory or from its outbox) does not run it again.
+/// Looks back `publish_recovery_seconds`, at most `publish_window` jobs.
+/// Returns how many jobs went out again.
+pub async fn publish_unfinished(master: &Master) -> Result<usize, JobError> {
+    let lookback = master.config.publish_recovery_seconds;
+    if lookback == 0 {
+        return Ok(0);
+    }
+    let micros = i64::try_from(lookback)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1_000_000);
+    let since = brine_common::jid::jid_for_micros(
+        jiff::Timestamp::now()
+            .as_microsecond()
+            .saturating_sub(micros),
+    );
+    let accepted: HashSet<MinionId> = master.keys.list(KeyState::Accepted)?.into_iter().collect();
+    let (cache, cap) = (master.cache.clone(), master.config.publish_window);
+    let unfinished = tokio::task::spawn_blocking(move || {
+        let jobs = cache.jobs_since(&since)?;
+        let recent = &jobs[jobs.len().saturating_sub(cap)..];
+        let mut unfinished = Vec::new();
+        for job in recent {
+            let returned: HashSet<String> = cache.returned_minions(&job.jid)?.into_iter().collect();
+            let missing: Vec<MinionId> = job
+                .minions
+                .iter()
+                .filter(|m| !returned.contains(m.as_str()) && accepted.contains(*m))
+                .cloned()
+                .collect();
+            if !missing.is_empty() {
+                unfinished.push((job.clone(), missing));
+            }
+        }
+        Ok::<_, crate::job_cache::CacheError>(unfinished)
+    })
+    .await
+    .map_err(|e| JobError::Cache(e.to_string()))?
+    .map_err(|e| JobError::Cache(e.to_string()))?;
+    for (job, missing) in &unfinished {
+        tracing::info!(
+            jid = %job.jid,
+            fun = %job.fun,
+            minions = missing.len(),
+            "job published again to the expected minions that have not returned"
+        );
+        master.publisher.broadcast(&Publication {
+            jid: job.jid.clone(),
+            tgt: TargetSpec {
+                tgt: job.tgt.clone(),
+                tgt_type: job.tgt_type,
+            },
+            fun: job.fun.clone(),
+            arg: job.arg.clone(),
+            kwarg: job.kwarg.clone(),
+            user: job.user.clone(),
+            resent_to: Some(missing.clone()),
+        })?;
+    }
+    Ok(unfinished.len())
 }
 
 /// The arguments as Salt's job events list them: the positional ones, then

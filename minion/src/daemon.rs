@@ -18,7 +18,7 @@ use brine_common::config::MinionConfig;
 use brine_common::crypto::Identity;
 use brine_common::event::tags;
 use brine_common::functions::Functions;
-use brine_common::ids::MinionId;
+use brine_common::ids::{Jid, MinionId};
 use brine_common::wire::Request;
 use serde_json::json;
 
@@ -100,7 +100,14 @@ pub async fn run(config: MinionConfig) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let functions = modules::registry();
     let ctx = MinionCtx::new(id, config, &functions);
-    let (link, executor) = start_minion_tasks(ctx.clone(), identity, settings, functions.clone());
+    let already_run = backlog.published_jids();
+    let (link, executor) = start_minion_tasks(
+        ctx.clone(),
+        identity,
+        settings,
+        functions.clone(),
+        already_run,
+    );
     tokio::spawn({
         let link = link.clone();
         async move { outbox.replay(link, backlog).await }
@@ -176,16 +183,18 @@ pub fn start_minion(
     settings: LinkSettings,
     functions: Arc<Functions<MinionCtx>>,
 ) -> Link {
-    start_minion_tasks(ctx, identity, settings, functions).0
+    start_minion_tasks(ctx, identity, settings, functions, Vec::new()).0
 }
 
 /// [`start_minion`], also returning the job executor's task (it ends once
-/// the link stops handing over publications).
+/// the link stops handing over publications). `already_run`: the jobs whose
+/// returns the last run left in the outbox.
 fn start_minion_tasks(
     ctx: MinionCtx,
     identity: Identity,
     settings: LinkSettings,
     functions: Arc<Functions<MinionCtx>>,
+    already_run: Vec<Jid>,
 ) -> (Link, tokio::task::JoinHandle<()>) {
     let heartbeat = secs(ctx.config.job_heartbeat_interval).max(Duration::from_millis(100));
     let (link, publications) = Link::start(settings, identity);
@@ -198,6 +207,7 @@ fn start_minion_tasks(
         ctx,
         publications,
         heartbeat,
+        already_run,
     ));
     tokio::spawn(fire_start_events(link.clone()));
     (link, executor)

@@ -179,38 +179,64 @@ impl RunningJobs {
 }
 
 /// Run publications from `publications` until the channel closes.
+/// `already_run`: jobs a previous run of this minion ran (their returns wait
+/// in the outbox), which a restarted master may publish again.
 pub async fn run(
     link: Link,
     functions: Arc<Functions<MinionCtx>>,
     ctx: MinionCtx,
     mut publications: mpsc::UnboundedReceiver<Box<Publication>>,
     heartbeat: Duration,
+    already_run: Vec<Jid>,
 ) {
     tokio::spawn(heartbeat_task(link.clone(), ctx.running.clone(), heartbeat));
-    let mut seen: VecDeque<Jid> = VecDeque::new();
-    let mut seen_set: HashSet<Jid> = HashSet::new();
+    let mut seen = SeenJids::default();
+    for jid in already_run {
+        seen.first_time(&jid);
+    }
     while let Some(publication) = publications.recv().await {
         let publication = *publication;
         if !matches_me(&publication, link.id(), &ctx) {
             continue;
         }
-        if !seen_set.insert(publication.jid.clone()) {
+        if !seen.first_time(&publication.jid) {
             tracing::debug!(jid = %publication.jid, "already ran this job");
             continue;
         }
-        seen.push_back(publication.jid.clone());
-        if seen.len() > SEEN_JIDS
-            && let Some(old) = seen.pop_front()
-        {
-            seen_set.remove(&old);
-        }
         start_job(&link, &functions, &ctx, publication);
+    }
+}
+
+/// The jids of the last [`SEEN_JIDS`] jobs started, to run each at most once
+/// however many times it is published (catch-up, a restarted master).
+#[derive(Default)]
+struct SeenJids {
+    order: VecDeque<Jid>,
+    set: HashSet<Jid>,
+}
+
+impl SeenJids {
+    /// Remember `jid`; false when it was remembered already.
+    fn first_time(&mut self, jid: &Jid) -> bool {
+        if !self.set.insert(jid.clone()) {
+            return false;
+        }
+        self.order.push_back(jid.clone());
+        if self.order.len() > SEEN_JIDS
+            && let Some(old) = self.order.pop_front()
+        {
+            self.set.remove(&old);
+        }
+        true
     }
 }
 
 /// The minion decides for itself whether a publication is for it: its id,
 /// and for grain, pillar and address targets its own grains and pillar.
 fn matches_me(publication: &Publication, id: &MinionId, ctx: &MinionCtx) -> bool {
+    if !publication.resent_to_includes(id) {
+        return false;
+    }
     let target = match Target::compile(&publication.tgt) {
         Ok(t) => t,
         Err(e) => {
@@ -355,6 +381,19 @@ async fn heartbeat_task(link: Link, running: Arc<RunningJobs>, every: Duration) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_jid_counts_once_until_it_leaves_the_remembered_window() {
+        let jid = |n: usize| Jid::parse(&format!("20261207{n:012}")).expect("jid");
+        let mut seen = SeenJids::default();
+        assert!(seen.first_time(&jid(0)));
+        assert!(!seen.first_time(&jid(0)), "the second time is refused");
+        for n in 1..=SEEN_JIDS {
+            assert!(seen.first_time(&jid(n)));
+        }
+        assert!(seen.first_time(&jid(0)), "the oldest was forgotten");
+        assert!(!seen.first_time(&jid(SEEN_JIDS)));
+    }
 
     /// A stopping minion waits for every started job until its return is in
     /// the outbox (the guard is dropped then), and no longer than asked.

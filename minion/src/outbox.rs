@@ -140,6 +140,19 @@ impl Backlog {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The jobs of the master's publications these returns answer: the
+    /// minion ran them, so it must not run them again if a restarted master
+    /// publishes them once more before the returns are stored.
+    pub fn published_jids(&self) -> Vec<Jid> {
+        self.0
+            .iter()
+            .filter_map(|(_, item)| match item {
+                Pending::Return(ret) => Some(ret.jid.clone()),
+                Pending::ScheduleReturn { .. } | Pending::StandaloneReturn(_) => None,
+            })
+            .collect()
+    }
 }
 
 impl Outbox {
@@ -546,6 +559,29 @@ mod tests {
 
     fn files(dir: &Path) -> usize {
         std::fs::read_dir(dir).expect("dir").count()
+    }
+
+    /// Only returns of the master's publications name jobs the master may
+    /// publish again; a scheduled or standalone job has a jid of its own.
+    #[test]
+    fn the_backlog_names_the_published_jobs_it_answers() {
+        let Pending::Return(own) = ret(2) else {
+            unreachable!()
+        };
+        let backlog = Backlog(vec![
+            (1, ret(1)),
+            (
+                2,
+                Pending::ScheduleReturn {
+                    schedule: "nightly".into(),
+                    ret: own.clone(),
+                },
+            ),
+            (3, Pending::StandaloneReturn(own)),
+            (4, ret(3)),
+        ]);
+        let jids: Vec<Jid> = [ret(1), ret(3)].iter().map(|p| p.jid().clone()).collect();
+        assert_eq!(backlog.published_jids(), jids);
     }
 
     /// What is stored comes back after a "restart", oldest first; what the

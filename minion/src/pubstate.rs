@@ -243,6 +243,7 @@ mod tests {
             arg: vec![],
             kwarg: Default::default(),
             user: "root".into(),
+            resent_to: None,
         })
     }
 

@@ -281,6 +281,69 @@ fn a_minion_cut_off_for_25_s_runs_each_missed_job_once() {
     partition_one_minion("partition-25s", Duration::from_secs(25));
 }
 
+/// m1 is down while jobs are published to everyone and m2 runs them; then
+/// the master is killed with kill -9 and restarted (its catch-up window
+/// gone with it), m2 restarted too, and m1 started. The restarted master
+/// publishes again, to m1 alone, the jobs m1 has not returned for: m1 runs
+/// each exactly once, m2 none a second time, and every return reaches the
+/// job cache. (A minion merely cut off gets such jobs without this: the
+/// dead master's kernel still delivers what its socket had buffered once
+/// the path heals.)
+#[test]
+fn jobs_a_stopped_minion_missed_reach_it_after_a_master_restart() {
+    let Some(ns) = Netns::for_scenario("master-restart-missed") else {
+        return;
+    };
+    let mut c = partitionable_cluster(ns, &["m1", "m2"]);
+    let runs = c.dir.path().join("runs");
+    std::fs::create_dir_all(&runs).expect("mkdir runs");
+    c.stop_minion("m1");
+    let jids = publish_marked_jobs(&c, &runs, 0..3);
+    let m2_only: BTreeSet<String> = ["m2".to_string()].into();
+    wait_all_stored(&c, &jids, &m2_only, Duration::from_secs(10));
+
+    kill_9(c.master_pid().expect("a running master"));
+    c.kill_master();
+    c.stop_minion("m2");
+    c.start_master();
+    for id in ["m2", "m1"] {
+        c.minion_wrapper = vec!["env".into(), format!("FAULT_MINION={id}")];
+        c.start_minion(id);
+    }
+    c.minion_wrapper.clear();
+    let started = Instant::now();
+
+    let both: BTreeSet<String> = ["m1".to_string(), "m2".to_string()].into();
+    let took = wait_all_stored(&c, &jids, &both, Duration::from_secs(60));
+    eprintln!("master-restart-missed: m1's returns stored {took:?} after it started");
+    c.wait_pingable("m2", &["m2"]);
+    let all_once: BTreeMap<usize, usize> = (0..jids.len()).map(|k| (k, 1)).collect();
+    for id in ["m1", "m2"] {
+        assert_eq!(
+            runs_of(&runs, id),
+            all_once,
+            "{id} ran each job exactly once"
+        );
+    }
+    // m2 may be named too: a return of m2's that the killed master had not
+    // committed yet waits in m2's outbox, and the restarted m2 sends it
+    // again instead of running the job a second time.
+    let log = c.master_log();
+    let named: BTreeSet<&String> = jids
+        .iter()
+        .filter(|jid| {
+            log.lines()
+                .any(|l| l.contains("job published again") && l.contains(jid.as_str()))
+        })
+        .collect();
+    assert_eq!(
+        named.len(),
+        jids.len(),
+        "the master names each job it published again ({:?} since m1 started): {log}",
+        started.elapsed()
+    );
+}
+
 /// `kill -9` a process by pid (the cluster reaps it later).
 fn kill_9(pid: u32) {
     crate::cluster::run_ok(std::process::Command::new("kill").args(["-9", &pid.to_string()]));
@@ -348,6 +411,29 @@ fn minion_kill_9_during_a_job_reports_it_from_the_outbox_not_run_twice() {
     assert_eq!(text.lines().count(), 1, "the job ran once, not again");
 }
 
+/// Publish `job` (function and arguments) to m1 (bound to its own address,
+/// see [`partitionable_cluster`]), cut m1 off once it acknowledged the job,
+/// and kill it with kill -9 once the job's return waits in its outbox; the
+/// jid. `events` streams the bus from before the publication.
+fn kill_with_return_in_outbox(
+    c: &mut Cluster,
+    events: &crate::cluster::EventStream,
+    job: &[&str],
+) -> String {
+    let mut args = vec!["--async", "m1"];
+    args.extend_from_slice(job);
+    let jid = jid_of(&c.brine(&args));
+    events.expect("m1's ack", Duration::from_secs(10), |tag, _| {
+        tag.contains(&format!("{jid}/ack/m1"))
+    });
+    c.netns().expect("namespace").cut_off(&own_address(2));
+    wait_for("the return in m1's outbox", Duration::from_secs(10), || {
+        (crate::outbox::outbox_entries(c, "m1") == 1).then_some(())
+    });
+    c.stop_minion("m1");
+    jid
+}
+
 /// m1 is cut off as its job ends, so the return waits in its outbox, being
 /// re-sent; m1 is killed with kill -9 there. Meanwhile `brine` says m1 is
 /// not connected. Healed and restarted, m1 sends the return from its
@@ -359,15 +445,7 @@ fn minion_kill_9_while_sending_its_return_delivers_it_from_the_outbox() {
     };
     let mut c = partitionable_cluster(ns, &["m1"]);
     let events = c.events("*");
-    let jid = jid_of(&c.brine(&["--async", "m1", "test.sleep", "1"]));
-    events.expect("m1's ack", Duration::from_secs(10), |tag, _| {
-        tag.contains(&format!("{jid}/ack/m1"))
-    });
-    c.netns().expect("namespace").cut_off(&own_address(2));
-    wait_for("the return in m1's outbox", Duration::from_secs(10), || {
-        (crate::outbox::outbox_entries(&c, "m1") == 1).then_some(())
-    });
-    c.stop_minion("m1");
+    let jid = kill_with_return_in_outbox(&mut c, &events, &["test.sleep", "1"]);
     let out = c.brine(&["-t", "2", "--out", "txt", "m1", "test.ping"]);
     eprintln!("brine while m1 is down: {}", stdout(&out).trim());
     c.netns().expect("namespace").heal();
@@ -396,6 +474,47 @@ fn minion_kill_9_while_sending_its_return_delivers_it_from_the_outbox() {
         .contains(&reason.trim()),
         "{reason}"
     );
+}
+
+/// m1 runs a job and is cut off as it ends, so the return waits in its
+/// outbox; m1 is killed there, and the master too. The restarted master
+/// publishes the job again to m1 (no return of m1's is stored); m1,
+/// healed and restarted, sends the return from its outbox and does not
+/// run the job a second time.
+#[test]
+fn a_job_whose_return_waits_in_the_outbox_is_not_run_again_for_a_restarted_master() {
+    let Some(ns) = Netns::for_scenario("master-restart-outbox") else {
+        return;
+    };
+    let mut c = partitionable_cluster(ns, &["m1"]);
+    let runs = c.dir.path().join("runs");
+    let events = c.events("*");
+    let line = format!("echo ran >> {}; sleep 1", runs.display());
+    let jid = kill_with_return_in_outbox(&mut c, &events, &["cmd.run", &line]);
+    kill_9(c.master_pid().expect("a running master"));
+    c.kill_master();
+    c.start_master();
+    assert!(
+        c.master_log()
+            .lines()
+            .any(|l| l.contains("job published again") && l.contains(&jid)),
+        "the restarted master publishes the job again: {}",
+        c.master_log()
+    );
+    c.netns().expect("namespace").heal();
+    c.minion_wrapper = vec!["env".into(), "FAULT_MINION=m1".into()];
+    c.start_minion("m1");
+    c.minion_wrapper.clear();
+    wait_all_stored(
+        &c,
+        std::slice::from_ref(&jid),
+        &["m1".to_string()].into(),
+        Duration::from_secs(30),
+    );
+    // Time for the publication to reach m1 and be turned down.
+    c.wait_pingable("m1", &["m1"]);
+    let text = std::fs::read_to_string(&runs).unwrap_or_default();
+    assert_eq!(text.lines().count(), 1, "the job ran once, not again");
 }
 
 const CRASH_SWARM: usize = 200;

@@ -613,5 +613,6 @@ pub fn echo_publication(jid: &Jid, tgt: &str, text: &str) -> Publication {
         arg: vec![json!(text)],
         kwarg: Map::new(),
         user: "root".into(),
+        resent_to: None,
     }
 }

@@ -297,6 +297,7 @@ pub(super) mod tests {
             arg: vec![],
             kwarg: Default::default(),
             user: "root".into(),
+            resent_to: None,
         }
     }
 
