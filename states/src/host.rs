@@ -19,6 +19,23 @@ pub trait StateHost: Send + Sync {
         kwargs: Map<String, Value>,
     ) -> Result<Value, String>;
 
+    /// `file.stats` of an absolute `path` (symlinks followed) without its
+    /// `target` key, `None` when nothing is there: what the file states look
+    /// at first. A host may answer it without resolving the real path.
+    fn path_stats(&self, path: &str) -> Option<Map<String, Value>> {
+        match self.call(
+            "file.stats",
+            vec![Value::String(path.to_string())],
+            Map::new(),
+        ) {
+            Ok(Value::Object(mut stats)) => {
+                stats.remove("target");
+                Some(stats)
+            }
+            _ => None,
+        }
+    }
+
     /// Whether an execution function exists (`salt['mod.fun']` lookups, `sys.list_functions`).
     fn has_function(&self, fun: &str) -> bool;
 

@@ -375,6 +375,43 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, FnError> {
     })
 }
 
+/// The bytes of `path` when it is a regular file (symlinks followed),
+/// `None` when it is missing or something else. One open: the type comes
+/// from the open file, which `O_NONBLOCK` keeps a FIFO from blocking.
+fn read_regular_file(path: &Path) -> Result<Option<Vec<u8>>, FnError> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let unreadable = |e: std::io::Error| {
+        FnError::Execution(format!(
+            "Unable to open file '{}'. Exception: {}",
+            shown(path),
+            os_error(&e, path)
+        ))
+    };
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)
+    {
+        Ok(file) => file,
+        // Missing (or a dangling link) is no file; a file that is there
+        // but cannot be opened is an error.
+        Err(e) if path.is_file() => return Err(unreadable(e)),
+        Err(_) => return Ok(None),
+    };
+    let meta = file.metadata().map_err(unreadable)?;
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    // Through `take`: `File::read_to_end` would ask the size again
+    // (`fstat` and `lseek`), which `meta` has just said.
+    file.take(u64::MAX)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    Ok(Some(bytes))
+}
+
 fn binary_error(path: &Path) -> FnError {
     FnError::Invocation(format!(
         "Cannot perform string replacements on a binary file: {}",
@@ -1317,11 +1354,7 @@ fn random_name() -> String {
 fn manage_contents(args: &Args) -> FileResult {
     let path = path_arg(args, "path")?;
     let new = wanted_bytes(args)?;
-    let old = if path.is_file() {
-        Some(read_bytes(&path)?)
-    } else {
-        None
-    };
+    let old = read_regular_file(&path)?;
     if old.as_deref() == Some(new.as_slice()) {
         return Ok(json!({"changed": false, "diff": ""}));
     }
@@ -1371,6 +1404,35 @@ fn find_fn(args: &Args) -> FileResult {
 mod tests {
     use super::*;
     use brine_common::functions::Call;
+
+    #[test]
+    fn only_a_regular_file_is_read_and_a_fifo_does_not_block() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("file");
+        std::fs::write(&file, "bytes").expect("test setup");
+        assert_eq!(
+            read_regular_file(&file).expect("read"),
+            Some(b"bytes".to_vec())
+        );
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&file, &link).expect("test setup");
+        assert_eq!(
+            read_regular_file(&link).expect("read"),
+            Some(b"bytes".to_vec())
+        );
+        assert_eq!(
+            read_regular_file(&dir.path().join("missing")).expect("read"),
+            None
+        );
+        assert_eq!(
+            read_regular_file(dir.path()).expect("read"),
+            None,
+            "a directory"
+        );
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).expect("test setup");
+        assert_eq!(read_regular_file(&fifo).expect("read"), None, "a FIFO");
+    }
 
     #[test]
     fn mkstemp_makes_a_new_private_file_with_salts_prefix() {

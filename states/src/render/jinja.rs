@@ -101,6 +101,11 @@ fn environment(
     file_options: Option<&Map<String, Json>>,
 ) -> Environment<'static> {
     let mut env = Environment::new();
+    // Salt's render errors name what was undefined (`'dict object' has no
+    // attribute 'x'`); minijinja keeps that only in debug mode, which is
+    // otherwise on in debug builds alone: release builds said "undefined
+    // value" (conformance case err-jinja).
+    env.set_debug(true);
     let base = syntax(&data.opts, job.is_sls);
     env.set_syntax(match file_options {
         Some(options) => apply_options(&base, options),

@@ -252,6 +252,19 @@ pub fn stats(
     hash_type: Option<&str>,
     follow: bool,
 ) -> Result<Map<String, Value>, FnError> {
+    let mut ret = stats_without_target(path, hash_type, follow)?;
+    ret.insert("target".into(), json!(realpath(path).display().to_string()));
+    Ok(ret)
+}
+
+/// [`stats`] without `target`, the real path: resolving it costs a
+/// `readlink` per path component, and what a state decides from a path's
+/// stats (its type, owner and mode) never needs it.
+pub fn stats_without_target(
+    path: &Path,
+    hash_type: Option<&str>,
+    follow: bool,
+) -> Result<Map<String, Value>, FnError> {
     let meta = if follow {
         // A broken symlink still has an owner.
         std::fs::metadata(path).or_else(|_| std::fs::symlink_metadata(path))
@@ -276,7 +289,6 @@ pub fn stats(
         ret.insert("sum".into(), json!(sum));
     }
     ret.insert("type".into(), json!(file_type(&meta.file_type())));
-    ret.insert("target".into(), json!(realpath(path).display().to_string()));
     Ok(ret)
 }
 
@@ -395,6 +407,24 @@ fn is_text_block(block: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stats_without_target_are_stats_less_the_real_path() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("file");
+        std::fs::write(&file, "x").expect("test setup");
+        let mut full = stats(&file, None, true).expect("stats");
+        let lean = stats_without_target(&file, None, true).expect("stats");
+        assert!(!lean.contains_key("target"));
+        assert_eq!(
+            full.remove("target"),
+            Some(json!(realpath(&file).display().to_string()))
+        );
+        full.remove("atime");
+        let mut lean = lean;
+        lean.remove("atime");
+        assert_eq!(full, lean);
+    }
 
     #[test]
     fn realpath_follows_every_link_like_os_path_realpath() {

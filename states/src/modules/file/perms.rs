@@ -37,12 +37,9 @@ pub fn normalize_mode(v: &Value) -> Option<String> {
     Some(format!("{digits:0>4}"))
 }
 
-/// `file.stats` of a path, `None` when it does not exist.
+/// `file.stats` of a path (without `target`), `None` when it does not exist.
 pub fn stats(host: &dyn StateHost, path: &str) -> Option<Map<String, Value>> {
-    match call(host, "file.stats", vec![json!(path)], &[]) {
-        Ok(Value::Object(m)) => Some(m),
-        _ => None,
-    }
+    host.path_stats(path)
 }
 
 /// The changes needed to make `st` match `want`.
