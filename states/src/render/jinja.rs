@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 use brine_common::ids::salt_file;
 use minijinja::syntax::SyntaxConfig;
@@ -21,7 +21,7 @@ use super::bridge::{HostBridge, with_bridge};
 use super::filters::{self, invalid};
 use super::jinja_errors;
 use super::mutable::make_mutable;
-use super::preprocess::preprocess;
+use super::preprocess::preprocessed;
 use super::salt::{HostData, SaltObject};
 use super::snippet;
 use super::values::from_json;
@@ -84,7 +84,7 @@ fn render_with(
         .map(str::to_owned);
     let mut env = environment(bridge, data, job, sources.clone(), file_options.as_ref());
     lock(&sources).insert(job.name.to_owned(), text.to_string());
-    let compiled = preprocess(&text).into_owned();
+    let compiled = preprocessed(&text);
     let result = env
         .add_template_owned(job.name.to_owned(), compiled)
         .and_then(|()| env.get_template(job.name))
@@ -100,28 +100,38 @@ fn environment(
     sources: Sources,
     file_options: Option<&Map<String, Json>>,
 ) -> Environment<'static> {
-    let mut env = Environment::new();
-    // Salt's render errors name what was undefined (`'dict object' has no
-    // attribute 'x'`); minijinja keeps that only in debug mode, which is
-    // otherwise on in debug builds alone: release builds said "undefined
-    // value" (conformance case err-jinja).
-    env.set_debug(true);
+    let mut env = BASE_ENVIRONMENT.clone();
     let base = syntax(&data.opts, job.is_sls);
     env.set_syntax(match file_options {
         Some(options) => apply_options(&base, options),
         None => base,
     });
     env.set_undefined_behavior(undefined_behavior(&data.opts));
+    env.set_loader(loader(bridge.clone(), job.saltenv.to_owned(), sources));
+    add_globals(&mut env, bridge, data, job);
+    env
+}
+
+/// What every render's environment has, whatever the job: the filters,
+/// functions and callbacks. Built once; a render clones it (filters and
+/// functions are shared, not rebuilt) and adds its syntax, loader and
+/// globals. Registering them anew for every SLS file was a tenth of a
+/// formula's render.
+static BASE_ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    // Salt's render errors name what was undefined (`'dict object' has no
+    // attribute 'x'`); minijinja keeps that only in debug mode, which is
+    // otherwise on in debug builds alone: release builds said "undefined
+    // value" (conformance case err-jinja).
+    env.set_debug(true);
     // Salt never auto-escapes; minijinja would for `.json`, `.html`, ... names.
     env.set_auto_escape_callback(|_| AutoEscape::None);
     env.set_unknown_method_callback(super::methods::callback);
     env.set_path_join_callback(|name, parent| Cow::Owned(join_path(name, parent)));
-    env.set_loader(loader(bridge.clone(), job.saltenv.to_owned(), sources));
     filters::register(&mut env);
     add_functions(&mut env);
-    add_globals(&mut env, bridge, data, job);
     env
-}
+});
 
 /// Salt's per-file header (3006.28+): `#jinja2: {"trim_blocks": true}` on
 /// the first line, or on the second after a renderer shebang (`#!jinja|yaml`,
@@ -267,7 +277,7 @@ fn loader(
                 format!("salt://{path} is not UTF-8"),
             )
         })?;
-        let compiled = preprocess(&text).into_owned();
+        let compiled = preprocessed(&text);
         lock(&sources).insert(name.to_owned(), text);
         Ok(Some(compiled))
     }

@@ -32,7 +32,8 @@
 //! inserted (and the `%` replaced by `,`), so line numbers stay the same.
 
 use std::borrow::Cow;
-use std::sync::LazyLock;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use regex::bytes::{Captures, Regex};
 
@@ -53,6 +54,40 @@ static TAGS: LazyLock<Option<Regex>> = LazyLock::new(|| {
     ))
     .ok()
 });
+
+/// How many rewritten templates [`preprocessed`] keeps, and their total
+/// size; past either it starts afresh.
+const REMEMBERED_TEMPLATES: usize = 512;
+const REMEMBERED_BYTES: usize = 16 << 20;
+
+/// Rewritten templates by their source text, for the life of the process.
+#[derive(Default)]
+struct Remembered {
+    by_source: HashMap<String, Arc<str>>,
+    bytes: usize,
+}
+
+/// [`preprocess`]d `source`, remembered by its text: a state run renders
+/// the same imported templates (a formula's `map.jinja`, its defaults)
+/// once for every SLS file that imports them.
+pub(crate) fn preprocessed(source: &str) -> String {
+    static REMEMBERED: LazyLock<Mutex<Remembered>> = LazyLock::new(Mutex::default);
+    let lock = || REMEMBERED.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(done) = lock().by_source.get(source) {
+        return done.to_string();
+    }
+    let done: Arc<str> = Arc::from(preprocess(source));
+    let mut remembered = lock();
+    let size = source.len() + done.len();
+    if remembered.by_source.len() >= REMEMBERED_TEMPLATES
+        || remembered.bytes + size > REMEMBERED_BYTES
+    {
+        *remembered = Remembered::default();
+    }
+    remembered.bytes += size;
+    remembered.by_source.insert(source.to_owned(), done.clone());
+    done.to_string()
+}
 
 /// Rewrites Salt's extension tags in `source` into plain Jinja.
 pub(crate) fn preprocess(source: &str) -> Cow<'_, str> {
@@ -806,6 +841,19 @@ fn has_top_level_comma(tokens: &[Token<'_>], from: usize, to: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_remembered_template_is_the_same_rewrite() {
+        let source = "{% import_yaml 'x.yaml' as d %}{{ '%s' % d }}";
+        let first = preprocessed(source);
+        assert_eq!(first, preprocess(source));
+        assert_eq!(preprocessed(source), first, "from memory");
+        assert_eq!(
+            preprocessed("{{ 1 }}"),
+            "{{ 1 }}",
+            "another text is its own"
+        );
+    }
 
     #[test]
     fn render_preprocess_rewrites_salt_tags_keeping_lines() {
