@@ -95,6 +95,17 @@ impl<'a> Gatherer<'a> {
     /// The SLS names of `saltenv` matching the glob `pattern` (Salt's `fnmatch.filter(avail[env], ..)`).
     fn available(&mut self, saltenv: &str, pattern: &str) -> Vec<String> {
         let host = self.host;
+        // A plain name matches only itself, and when its file is there
+        // that is the answer, without listing the whole environment (a
+        // formula checkout with its `.git` is hundreds of files). When it
+        // is not, the listing decides: it also names `a.b` after a file
+        // called `a.b.sls`.
+        if !pattern.contains(['*', '?', '['])
+            && !self.avail.contains_key(saltenv)
+            && sls_exists(host, saltenv, pattern)
+        {
+            return vec![pattern.to_string()];
+        }
         let names = self
             .avail
             .entry(saltenv.to_string())
@@ -316,6 +327,17 @@ fn find_sls(
         }
     }
     None
+}
+
+/// Whether `saltenv` has the SLS `name` (`a/b.sls` or `a/b/init.sls`): a
+/// file that is there but cannot be read counts, as a listing shows it.
+fn sls_exists(host: &dyn StateHost, saltenv: &str, name: &str) -> bool {
+    let (Ok(saltenv), Ok(name)) = (SaltEnv::parse(saltenv), SlsName::parse(name)) else {
+        return false;
+    };
+    name.candidate_files()
+        .iter()
+        .any(|path| !matches!(host.read_file(&saltenv, path), Ok(None)))
 }
 
 /// Salt's `list_states`: every SLS name of an environment, sorted.

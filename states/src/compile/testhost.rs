@@ -23,6 +23,8 @@ pub struct MemHost {
     /// Options beyond `id`.
     pub opts: Map<String, Value>,
     pub calls: Mutex<Vec<String>>,
+    /// How many times an environment's files were listed.
+    pub listings: std::sync::atomic::AtomicUsize,
 }
 
 impl MemHost {
@@ -81,6 +83,8 @@ impl StateHost for MemHost {
         Err(format!("no cache for {path}"))
     }
     fn list_files(&self, saltenv: &SaltEnv) -> Result<Vec<RelPath>, String> {
+        self.listings
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(self.files.list(saltenv))
     }
     fn environments(&self) -> Vec<SaltEnv> {

@@ -335,6 +335,44 @@ fn top_same_serves_an_environment_without_top_from_default_top() {
 }
 
 #[test]
+fn a_plain_include_that_is_there_needs_no_listing_and_a_missing_one_reads_as_before() {
+    let listings = |host: &MemHost| host.listings.load(std::sync::atomic::Ordering::Relaxed);
+    let files = [
+        ("base/a.sls", "include:\n  - b\n  - c\nx:\n  test.nop\n"),
+        ("base/b.sls", "y:\n  test.nop\n"),
+        ("base/c/init.sls", "z:\n  test.nop\n"),
+    ];
+    let host = MemHost::with_files(&files);
+    let (high, errors) = render_sls(&host, "base", &["a".to_string()]);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(high.keys().collect::<Vec<_>>(), ["x", "y", "z"]);
+    assert_eq!(
+        listings(&host),
+        0,
+        "b.sls and c/init.sls were found directly"
+    );
+
+    let files = [
+        (
+            "base/a.sls",
+            "include:\n  - missing\n  - d.e\nx:\n  test.nop\n",
+        ),
+        // Listed as `d.e`, though `d.e` is looked for as d/e.sls.
+        ("base/d.e.sls", "w:\n  test.nop\n"),
+    ];
+    let host = MemHost::with_files(&files);
+    let (_, errors) = render_sls(&host, "base", &["a".to_string()]);
+    assert_eq!(
+        errors,
+        [
+            "Specified SLS missing in saltenv base is not available on the salt master or through a configured fileserver",
+            "Specified SLS d.e in saltenv base is not available on the salt master or through a configured fileserver",
+        ]
+    );
+    assert_eq!(listings(&host), 1, "the listing decided, once");
+}
+
+#[test]
 fn included_states_carry_the_sls_that_included_them() {
     let files = [
         ("base/a.sls", "include:\n  - b\nx:\n  test.nop\n"),
