@@ -76,9 +76,9 @@ impl StateHost for MinionStateHost {
     }
 
     /// Straight from the file system: no registry call, no real path.
-    fn path_stats(&self, path: &str) -> Option<Map<String, Value>> {
+    fn path_stats(&self, path: &str, owner_names: bool) -> Option<Map<String, Value>> {
         let path = crate::modules::file::meta::absolute(path).ok()?;
-        crate::modules::file::meta::stats_without_target(&path, None, true).ok()
+        crate::modules::file::meta::stats_without_target(&path, None, true, owner_names).ok()
     }
 
     fn has_function(&self, fun: &str) -> bool {

@@ -21,8 +21,9 @@ pub trait StateHost: Send + Sync {
 
     /// `file.stats` of an absolute `path` (symlinks followed) without its
     /// `target` key, `None` when nothing is there: what the file states look
-    /// at first. A host may answer it without resolving the real path.
-    fn path_stats(&self, path: &str) -> Option<Map<String, Value>> {
+    /// at first. Without `owner_names`, also without `user` and `group`. A
+    /// host may answer it without resolving the real path or the names.
+    fn path_stats(&self, path: &str, owner_names: bool) -> Option<Map<String, Value>> {
         match self.call(
             "file.stats",
             vec![Value::String(path.to_string())],
@@ -30,6 +31,10 @@ pub trait StateHost: Send + Sync {
         ) {
             Ok(Value::Object(mut stats)) => {
                 stats.remove("target");
+                if !owner_names {
+                    stats.remove("user");
+                    stats.remove("group");
+                }
                 Some(stats)
             }
             _ => None,

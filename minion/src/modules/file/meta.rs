@@ -252,18 +252,22 @@ pub fn stats(
     hash_type: Option<&str>,
     follow: bool,
 ) -> Result<Map<String, Value>, FnError> {
-    let mut ret = stats_without_target(path, hash_type, follow)?;
+    let mut ret = stats_without_target(path, hash_type, follow, true)?;
     ret.insert("target".into(), json!(realpath(path).display().to_string()));
     Ok(ret)
 }
 
 /// [`stats`] without `target`, the real path: resolving it costs a
 /// `readlink` per path component, and what a state decides from a path's
-/// stats (its type, owner and mode) never needs it.
+/// stats (its type, owner and mode) never needs it. Without `owner_names`,
+/// also without `user` and `group` (each name lookup checks that the
+/// account database is unchanged: two `stat`s), for a caller that compares
+/// no owner.
 pub fn stats_without_target(
     path: &Path,
     hash_type: Option<&str>,
     follow: bool,
+    owner_names: bool,
 ) -> Result<Map<String, Value>, FnError> {
     let meta = if follow {
         // A broken symlink still has an owner.
@@ -277,8 +281,10 @@ pub fn stats_without_target(
     ret.insert("inode".into(), json!(meta.ino()));
     ret.insert("uid".into(), json!(meta.uid()));
     ret.insert("gid".into(), json!(meta.gid()));
-    ret.insert("group".into(), group_name(meta.gid()));
-    ret.insert("user".into(), user_name(meta.uid()));
+    if owner_names {
+        ret.insert("group".into(), group_name(meta.gid()));
+        ret.insert("user".into(), user_name(meta.uid()));
+    }
     ret.insert("atime".into(), time(meta.atime(), meta.atime_nsec()));
     ret.insert("mtime".into(), time(meta.mtime(), meta.mtime_nsec()));
     ret.insert("ctime".into(), time(meta.ctime(), meta.ctime_nsec()));
@@ -414,7 +420,10 @@ mod tests {
         let file = dir.path().join("file");
         std::fs::write(&file, "x").expect("test setup");
         let mut full = stats(&file, None, true).expect("stats");
-        let lean = stats_without_target(&file, None, true).expect("stats");
+        let lean = stats_without_target(&file, None, true, true).expect("stats");
+        let nameless = stats_without_target(&file, None, true, false).expect("stats");
+        assert!(!nameless.contains_key("user") && !nameless.contains_key("group"));
+        assert_eq!(nameless.get("uid"), lean.get("uid"));
         assert!(!lean.contains_key("target"));
         assert_eq!(
             full.remove("target"),

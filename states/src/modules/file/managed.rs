@@ -11,7 +11,7 @@ use brine_common::salt_url;
 use serde_json::{Map, Value, json};
 
 use super::absolute_error;
-use super::perms::{Wanted, enforce, enforce_known, needed, stats};
+use super::perms::{Wanted, enforce, enforce_known, needed, stats, stats_for};
 use crate::lowstate::{StateCall, StateResult};
 use crate::modules::{arg, call, changed, name_of, one, pending, str_of, text, truthy};
 use crate::render::render_file_template;
@@ -41,7 +41,7 @@ pub fn managed(c: &StateCall<'_>) -> StateResult {
             "'source' cannot be used in combination with 'contents', 'contents_pillar', or 'contents_grains'",
         );
     }
-    let current = stats(c.host, name);
+    let current = stats_for(c.host, name, &Wanted::of(c.chunk, "mode"));
     let is_file = current
         .as_ref()
         .is_some_and(|st| st.get("type") == Some(&json!("file")));
@@ -266,7 +266,8 @@ fn would_change(name: &str) -> String {
 
 /// Bring `name` to `body` with the wanted owner and mode.
 pub(super) fn ensure(c: &StateCall<'_>, body: Body) -> StateResult {
-    ensure_from(c, body, stats(c.host, name_of(c)))
+    let want = Wanted::of(c.chunk, "mode");
+    ensure_from(c, body, stats_for(c.host, name_of(c), &want))
 }
 
 /// [`ensure`] with the file's stats already read (`None`: it does not exist).

@@ -39,7 +39,13 @@ pub fn normalize_mode(v: &Value) -> Option<String> {
 
 /// `file.stats` of a path (without `target`), `None` when it does not exist.
 pub fn stats(host: &dyn StateHost, path: &str) -> Option<Map<String, Value>> {
-    host.path_stats(path)
+    host.path_stats(path, true)
+}
+
+/// [`stats`] for comparing with `want` alone: owner names only when `want`
+/// names an owner ([`needed`] reads nothing else of them).
+pub fn stats_for(host: &dyn StateHost, path: &str, want: &Wanted) -> Option<Map<String, Value>> {
+    host.path_stats(path, want.user.is_some() || want.group.is_some())
 }
 
 /// The changes needed to make `st` match `want`.
