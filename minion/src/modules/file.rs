@@ -396,6 +396,7 @@ fn read_regular_file(path: &Path) -> Result<Option<Vec<u8>>, FnError> {
         Ok(file) => file,
         // Missing (or a dangling link) is no file; a file that is there
         // but cannot be opened is an error.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) if path.is_file() => return Err(unreadable(e)),
         Err(_) => return Ok(None),
     };

@@ -269,13 +269,16 @@ pub fn stats_without_target(
     follow: bool,
     owner_names: bool,
 ) -> Result<Map<String, Value>, FnError> {
-    let meta = if follow {
+    let not_found = || FnError::Execution(format!("Path not found: {}", path.display()));
+    // The link itself first: for anything but a symlink (and for a missing
+    // path) that is the answer, in one system call.
+    let own = std::fs::symlink_metadata(path).map_err(|_| not_found())?;
+    let meta = if follow && own.file_type().is_symlink() {
         // A broken symlink still has an owner.
-        std::fs::metadata(path).or_else(|_| std::fs::symlink_metadata(path))
+        std::fs::metadata(path).unwrap_or(own)
     } else {
-        std::fs::symlink_metadata(path)
-    }
-    .map_err(|_| FnError::Execution(format!("Path not found: {}", path.display())))?;
+        own
+    };
     let time = |secs: i64, nsecs: i64| json!(secs as f64 + nsecs as f64 / 1e9);
     let mut ret = Map::new();
     ret.insert("inode".into(), json!(meta.ino()));
@@ -413,6 +416,23 @@ fn is_text_block(block: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stats_follow_links_and_a_broken_link_is_the_link() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("file");
+        std::fs::write(&file, "x").expect("test setup");
+        std::os::unix::fs::symlink(&file, dir.path().join("good")).expect("test setup");
+        std::os::unix::fs::symlink("nowhere", dir.path().join("broken")).expect("test setup");
+        let type_of = |name: &str, follow: bool| {
+            stats(&dir.path().join(name), None, follow).map(|s| s["type"].clone())
+        };
+        assert_eq!(type_of("file", true).expect("file"), json!("file"));
+        assert_eq!(type_of("good", true).expect("good"), json!("file"));
+        assert_eq!(type_of("good", false).expect("good"), json!("link"));
+        assert_eq!(type_of("broken", true).expect("broken"), json!("link"));
+        assert!(type_of("missing", true).is_err());
+    }
 
     #[test]
     fn stats_without_target_are_stats_less_the_real_path() {

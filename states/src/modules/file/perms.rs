@@ -97,7 +97,11 @@ pub fn enforce(
     path: &str,
     want: &Wanted,
 ) -> Result<Map<String, Value>, String> {
-    let Some(st) = stats(host, path) else {
+    if *want == Wanted::default() {
+        // Nothing asked, nothing to look at.
+        return Ok(Map::new());
+    }
+    let Some(st) = stats_for(host, path, want) else {
         return Ok(Map::new());
     };
     enforce_known(host, path, &st, want)
@@ -113,4 +117,28 @@ pub fn enforce_known(
     let changes = needed(st, want);
     apply(host, path, &changes)?;
     Ok(changes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compile::testhost::MemHost;
+
+    fn calls(host: &MemHost) -> Vec<String> {
+        host.calls.lock().expect("calls").clone()
+    }
+
+    #[test]
+    fn nothing_wanted_looks_at_nothing_and_no_owner_wanted_asks_no_names() {
+        let host = MemHost::with_files(&[]);
+        assert_eq!(enforce(&host, "/x", &Wanted::default()), Ok(Map::new()));
+        assert!(calls(&host).is_empty(), "{:?}", calls(&host));
+        let mode_only = Wanted {
+            mode: Some("0644".into()),
+            ..Wanted::default()
+        };
+        // MemHost has no file.stats: the path reads as missing.
+        assert_eq!(enforce(&host, "/x", &mode_only), Ok(Map::new()));
+        assert_eq!(calls(&host), ["file.stats /x"]);
+    }
 }
