@@ -57,14 +57,14 @@ fn main() -> ExitCode {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let outcome = runtime.block_on(brine_minion::call::call(config, cli.local, call))?;
+        let mut outcome = runtime.block_on(brine_minion::call::call(config, cli.local, call))?;
         if let Some(message) = &outcome.call_stderr {
             eprintln!("{message}");
             return anyhow::Ok(outcome);
         }
-        let mut returns = Map::new();
-        returns.insert("local".into(), outcome.ret.clone());
         let out = is_state_run(&cli.function, &outcome.ret).then_some("highstate");
+        let mut returns = Map::new();
+        returns.insert("local".into(), std::mem::take(&mut outcome.ret));
         if cli.output.wants_highstate(out) {
             let hopts =
                 brine_states::output::HighstateOptions::new(opts.color, &state_out, &cli.output);
@@ -74,6 +74,9 @@ fn main() -> ExitCode {
         } else {
             print_stdout(&render_all(cli.output.format(), &opts, &returns));
         }
+        // The process ends next: taking the result apart (a map per state)
+        // would only cost time.
+        std::mem::forget(returns);
         anyhow::Ok(outcome)
     })();
     match result {

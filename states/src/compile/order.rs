@@ -112,8 +112,10 @@ struct Graph {
     /// Edges by source: target -> edge types in insertion order.
     out: Vec<IndexMap<usize, Vec<ReqType>, FastHash>>,
     incoming: Vec<IndexMap<usize, Vec<ReqType>, FastHash>>,
-    /// (module or "id", id or name) -> nodes, as Salt's `nodes_lookup_map`.
-    lookup: IndexMap<(String, String), IndexSet<usize, FastHash>, FastHash>,
+    /// (module or "id", id or name) -> nodes, as Salt's `nodes_lookup_map`;
+    /// built when the first requisite is resolved ([`Graph::lookup`]), so a
+    /// run without requisites never builds it.
+    lookup: Option<IndexMap<(String, String), IndexSet<usize, FastHash>, FastHash>>,
     sls_nodes: IndexMap<String, IndexSet<usize, FastHash>, FastHash>,
     /// Requisites for the runtime: (owner chunk, kind, any, target chunk).
     runtime: Vec<(usize, ReqKind, bool, usize)>,
@@ -219,19 +221,7 @@ impl Graph {
     fn add_chunk(&mut self, chunk: SaltChunk) {
         let index = self.chunks.len();
         let node = self.add_node(gen_tag(&chunk), index);
-        let state = text(chunk.get("state")).into_owned();
-        let (name, id) = (
-            text(chunk.get("name")).into_owned(),
-            text(chunk.get("__id__")).into_owned(),
-        );
-        for key in [
-            (state.clone(), name.clone()),
-            (state, id.clone()),
-            ("id".into(), id),
-            ("id".into(), name),
-        ] {
-            self.lookup.entry(key).or_default().insert(node);
-        }
+        debug_assert_eq!(node, index, "chunks are added before any other node");
         if let Some(sls) = chunk.get("__sls__").and_then(Value::as_str) {
             match self.sls_nodes.get_mut(sls) {
                 Some(nodes) => {
@@ -315,6 +305,33 @@ impl Graph {
     }
 
     /// Salt's `add_dependency`: whether the requisite found a target.
+    /// Salt's `nodes_lookup_map`, built on first use, keys in Salt's order:
+    /// of the chunks' own nodes, which are the first ones, node `i` for
+    /// chunk `i` (every chunk is added before any requisite is resolved;
+    /// the prereq check nodes that resolving adds are not looked up).
+    fn lookup(&mut self) -> &IndexMap<(String, String), IndexSet<usize, FastHash>, FastHash> {
+        let chunks = &self.chunks;
+        self.lookup.get_or_insert_with(|| {
+            let mut lookup: IndexMap<_, IndexSet<usize, FastHash>, FastHash> = IndexMap::default();
+            for (node, chunk) in chunks.iter().enumerate() {
+                let state = text(chunk.get("state")).into_owned();
+                let (name, id) = (
+                    text(chunk.get("name")).into_owned(),
+                    text(chunk.get("__id__")).into_owned(),
+                );
+                for key in [
+                    (state.clone(), name.clone()),
+                    (state, id.clone()),
+                    ("id".into(), id),
+                    ("id".into(), name),
+                ] {
+                    lookup.entry(key).or_default().insert(node);
+                }
+            }
+            lookup
+        })
+    }
+
     fn add_dependency(&mut self, node: usize, kind: ReqType, key: &str, val: &str) -> bool {
         let mut targets: Vec<usize> = Vec::new();
         let found = if key == "sls" {
@@ -330,7 +347,7 @@ impl Graph {
                 !targets.is_empty()
             }
         } else if is_pattern(val) {
-            for ((state, name), nodes) in &self.lookup {
+            for ((state, name), nodes) in self.lookup() {
                 if state == key && fnmatch(name, val) {
                     targets.extend(nodes.iter().copied());
                 }
@@ -338,7 +355,7 @@ impl Graph {
             !targets.is_empty()
         } else {
             let key = (key.to_string(), val.to_string());
-            targets.extend(self.lookup.get(&key).into_iter().flatten().copied());
+            targets.extend(self.lookup().get(&key).into_iter().flatten().copied());
             !targets.is_empty()
         };
         self.add_reqs(node, kind, &targets);
