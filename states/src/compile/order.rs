@@ -103,6 +103,9 @@ struct Node {
     child_min: Option<f64>,
 }
 
+/// (module or "id", id or name) -> the nodes it names.
+type NodesLookup = IndexMap<(String, String), IndexSet<usize, FastHash>, FastHash>;
+
 /// Salt's `DependencyGraph`.
 #[derive(Default)]
 struct Graph {
@@ -115,7 +118,7 @@ struct Graph {
     /// (module or "id", id or name) -> nodes, as Salt's `nodes_lookup_map`;
     /// built when the first requisite is resolved ([`Graph::lookup`]), so a
     /// run without requisites never builds it.
-    lookup: Option<IndexMap<(String, String), IndexSet<usize, FastHash>, FastHash>>,
+    lookup: Option<NodesLookup>,
     sls_nodes: IndexMap<String, IndexSet<usize, FastHash>, FastHash>,
     /// Requisites for the runtime: (owner chunk, kind, any, target chunk).
     runtime: Vec<(usize, ReqKind, bool, usize)>,
@@ -309,10 +312,10 @@ impl Graph {
     /// of the chunks' own nodes, which are the first ones, node `i` for
     /// chunk `i` (every chunk is added before any requisite is resolved;
     /// the prereq check nodes that resolving adds are not looked up).
-    fn lookup(&mut self) -> &IndexMap<(String, String), IndexSet<usize, FastHash>, FastHash> {
+    fn lookup(&mut self) -> &NodesLookup {
         let chunks = &self.chunks;
         self.lookup.get_or_insert_with(|| {
-            let mut lookup: IndexMap<_, IndexSet<usize, FastHash>, FastHash> = IndexMap::default();
+            let mut lookup = NodesLookup::default();
             for (node, chunk) in chunks.iter().enumerate() {
                 let state = text(chunk.get("state")).into_owned();
                 let (name, id) = (
