@@ -284,9 +284,8 @@ impl Constructor<'_> {
         slots: &mut Vec<Slot>,
         queue: &mut VecDeque<usize>,
     ) -> Result<Slot, YamlError> {
-        let mut entries = Vec::new();
-        let mut spellings = HashSet::new();
-        let mut python_keys = HashSet::new();
+        let mut entries: Vec<(String, usize)> = Vec::new();
+        let mut seen = SeenKeys::default();
         for (key_node, value_node) in self.flatten(node)? {
             let key = self.key(node, &key_node)?;
             let value = self.child(&value_node, slots, queue)?;
@@ -297,9 +296,8 @@ impl Constructor<'_> {
                 noted.borrow_mut().push(non_string);
             }
             let spelling = key.map_key();
-            let shown = key.python_str();
-            if !python_keys.insert(PythonKey::of(key)) || !spellings.insert(spelling.clone()) {
-                let message = format!("found conflicting ID '{shown}'");
+            if !seen.first(&spelling, PythonKey::of(&key), &entries) {
+                let message = format!("found conflicting ID '{}'", key.python_str());
                 return Err(self.mapping_error(node, &key_node, message));
             }
             entries.push((spelling, value));
@@ -371,17 +369,53 @@ enum PythonKey {
 }
 
 impl PythonKey {
-    fn of(key: Scalar) -> PythonKey {
+    fn of(key: &Scalar) -> PythonKey {
         match key {
             Scalar::Null => PythonKey::Null,
-            Scalar::Bool(b) => PythonKey::Integral(i128::from(b)),
-            Scalar::Int(i) => PythonKey::Integral(i),
+            Scalar::Bool(b) => PythonKey::Integral(i128::from(*b)),
+            Scalar::Int(i) => PythonKey::Integral(*i),
             Scalar::Float(f) if f.fract() == 0.0 && f.abs() < 1e38 => {
-                PythonKey::Integral(f as i128)
+                PythonKey::Integral(*f as i128)
             }
             Scalar::Float(f) => PythonKey::Fractional(f.to_bits()),
-            Scalar::Str(s) => PythonKey::Str(s),
+            Scalar::Str(s) => PythonKey::Str(s.clone()),
         }
+    }
+}
+
+/// The keys one mapping has had so far, to refuse a duplicate: one Python
+/// calls equal (`1`, `1.0`, `true`) or one spelled the same in our maps
+/// (`1` and `"1"`). Most mappings have a handful of keys, and comparing
+/// with each is cheaper than hashing every key twice; past
+/// [`SeenKeys::LINEAR`] keys the look-up is hashed.
+#[derive(Default)]
+struct SeenKeys {
+    python: Vec<PythonKey>,
+    hashed: Option<(HashSet<String>, HashSet<PythonKey>)>,
+}
+
+impl SeenKeys {
+    const LINEAR: usize = 16;
+
+    /// Remember a key; false when it is a duplicate. `entries` are the
+    /// mapping's entries so far (their spellings are the ones seen).
+    fn first(&mut self, spelling: &str, python: PythonKey, entries: &[(String, usize)]) -> bool {
+        if self.hashed.is_none() {
+            if self.python.contains(&python) || entries.iter().any(|(s, _)| s == spelling) {
+                return false;
+            }
+            if self.python.len() < Self::LINEAR {
+                self.python.push(python);
+                return true;
+            }
+            let spellings = entries.iter().map(|(s, _)| s.clone()).collect();
+            let pythons = self.python.drain(..).collect();
+            self.hashed = Some((spellings, pythons));
+        }
+        let Some((spellings, pythons)) = &mut self.hashed else {
+            return false;
+        };
+        pythons.insert(python) && spellings.insert(spelling.to_owned())
     }
 }
 

@@ -274,6 +274,27 @@ fn duplicate_keys_name_the_key_and_its_position() {
     );
 }
 
+/// Past 16 keys duplicates are found by hashing: the same answers.
+#[test]
+fn duplicate_keys_in_a_large_mapping() {
+    let keys: String = (0..20).map(|i| format!("k{i}: {i}\n")).collect();
+    assert_eq!(load_ok(&keys).as_object().map(|m| m.len()), Some(20));
+    for (late, line) in [
+        ("k3: x\n", 21),
+        ("1.0: x\n2: y\n1: z\n", 23),
+        ("'2': x\n2: y\n", 22),
+    ] {
+        let text = format!("{keys}{late}");
+        let err = load_err(&text);
+        assert!(
+            err.starts_with(&format!(
+                "test.sls:{line}:1: while constructing a mapping, found conflicting ID"
+            )),
+            "{text:?}: {err}"
+        );
+    }
+}
+
 #[test]
 fn merge_keys() {
     assert_loads(&[
