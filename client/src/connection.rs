@@ -32,6 +32,10 @@ pub enum ClientError {
     /// The master answered with an error message.
     #[error("{0}")]
     Master(String),
+    /// `publisher_acl` refused this user the job (Salt's "Authorization
+    /// error occurred." and "Authentication error occurred.").
+    #[error("{0}")]
+    Refused(String),
     /// A reply that does not answer the request sent.
     #[error("unexpected reply from the master: {0:?}")]
     Unexpected(Box<ClientReply>),
@@ -72,6 +76,7 @@ impl Connection {
     async fn next_answer(&mut self) -> Result<ClientReply, ClientError> {
         match self.next().await? {
             ClientReply::Error { message } => Err(ClientError::Master(message)),
+            ClientReply::Refused { message } => Err(ClientError::Refused(message)),
             reply => Ok(reply),
         }
     }

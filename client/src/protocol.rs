@@ -111,6 +111,11 @@ pub enum ClientReply {
     Error {
         message: String,
     },
+    /// `publisher_acl` refused this user the job: Salt's CLI prints the
+    /// message as the command's output, not as an error.
+    Refused {
+        message: String,
+    },
 }
 
 impl ClientReply {

@@ -102,7 +102,7 @@ async fn handle(master: Arc<Master>, acl: &PublisherAcl, stream: UnixStream) {
             job.user = job_user(&caller, std::mem::take(&mut job.user));
             match acl.authorize(&master, &caller, &mut job) {
                 Ok(()) => publish(&master, job, watch, read, &mut write).await,
-                Err(message) => write_frame(&mut write, &error(message)).await,
+                Err(message) => write_frame(&mut write, &ClientReply::Refused { message }).await,
             }
         }
         // A user admitted by publisher_acl may publish, nothing else.

@@ -30,8 +30,10 @@ use serde_json::{Map, Value};
 use crate::daemon::Master;
 use crate::jobs;
 
-/// Salt's reply when a known user may not run the job, word for word.
+/// What Salt's CLI prints when a user may not run the job, word for word.
 pub const AUTHORIZATION_ERROR: &str = "Authorization error occurred.";
+/// What Salt's CLI prints for a user `publisher_acl` does not name.
+pub const AUTHENTICATION_ERROR: &str = "Authentication error occurred.";
 
 /// Functions everyone may publish (Salt's whitelist): the CLI's own
 /// bookkeeping.
@@ -148,10 +150,7 @@ impl PublisherAcl {
                 "publish refused: user {} is not in publisher_acl",
                 caller.name
             );
-            return Err(format!(
-                "Authentication failure of type \"user\" occurred for user {}.",
-                caller.name
-            ));
+            return Err(AUTHENTICATION_ERROR.into());
         }
         let spec = expand_nodegroups(
             &TargetSpec {

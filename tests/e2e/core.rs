@@ -236,13 +236,18 @@ fn outputs_arguments_and_exit_codes() {
     );
 }
 
-/// What real Salt printed for the same command (tests/e2e/salt-captures),
-/// with its jid and minion id replaced by `jid` and `id`.
-fn salt_capture(name: &str, jid: &str, id: &str) -> String {
+/// What real Salt printed, as captured (tests/e2e/salt-captures).
+pub(crate) fn captured(name: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("e2e/salt-captures")
         .join(name);
-    let text = std::fs::read_to_string(&path).expect("captured Salt output");
+    std::fs::read_to_string(&path).expect("captured Salt output")
+}
+
+/// What real Salt printed for the same command (tests/e2e/salt-captures),
+/// with its jid and minion id replaced by `jid` and `id`.
+fn salt_capture(name: &str, jid: &str, id: &str) -> String {
+    let text = captured(name);
     let salt_jid = text
         .split(|c: char| !c.is_ascii_digit())
         .find(|w| w.len() == 20)

@@ -15,12 +15,13 @@ use std::time::{Duration, Instant};
 use brine_client::cli::TargetArgs;
 use brine_client::progress::ProgressLine;
 use brine_client::wait::{Arrived, WaitUpdate};
-use brine_client::{Client, JobRequest};
+use brine_client::{Client, ClientError, JobRequest};
 use brine_common::cli::{CommonArgs, OutputArgs};
 use brine_common::config::MasterConfig;
 use brine_common::functions::parse_cli_args;
 use brine_common::output::{
     OutputFormat, OutputOptions, print_stdout, python, render_all, render_minion_with_retcode,
+    render_value,
 };
 use brine_common::target::{Target, TargetType};
 use brine_common::wire::TargetSpec;
@@ -29,7 +30,8 @@ use serde_json::{Map, Value, json};
 
 const EXIT_CODES: &str = "\
 Exit codes:
-  0  every targeted minion returned and succeeded
+  0  every targeted minion returned and succeeded; also a job publisher_acl
+     refuses (the refusal is printed as the output, as Salt does)
   1  a minion's function failed, or a minion did not return
   2  the target matched no minion (nothing was published), the target is
      malformed, or bad usage;
@@ -102,7 +104,7 @@ async fn run(cli: &Cli, config: &MasterConfig) -> anyhow::Result<u8> {
         eprintln!("ERROR: {e}");
         return Ok(2);
     }
-    match &cli.batch {
+    let result = match &cli.batch {
         Some(size) => match batch::BatchSize::parse(size) {
             Ok(size) => batch::run(cli, config, target, size).await,
             Err(message) => {
@@ -111,7 +113,30 @@ async fn run(cli: &Cli, config: &MasterConfig) -> anyhow::Result<u8> {
             }
         },
         None => run_once(cli, config, target).await,
-    }
+    };
+    refusal_as_output(cli, config, result)
+}
+
+/// A job `publisher_acl` refused is printed as Salt's CLI prints it: the
+/// refusal through the outputter, as the command's output, and exit code 0
+/// (Salt's `_output_ret` of the `AuthorizationError`; measured with Salt
+/// 3008.5: `Authorization error occurred.` on stdout, `--out=json` gives
+/// it quoted, exit code 0).
+fn refusal_as_output(
+    cli: &Cli,
+    config: &MasterConfig,
+    result: anyhow::Result<u8>,
+) -> anyhow::Result<u8> {
+    let Err(error) = result else {
+        return result;
+    };
+    let Some(ClientError::Refused(message)) = error.downcast_ref::<ClientError>() else {
+        return Err(error);
+    };
+    let opts = cli.output.options(config.color, cli.static_);
+    let refusal = Value::String(message.clone());
+    print_stdout(&render_value(cli.output.format(), &opts, &refusal));
+    Ok(0)
 }
 
 fn job_request(target: TargetSpec, fun: &str, args: &[String]) -> JobRequest {
