@@ -110,6 +110,23 @@ fn configurable_test_state(c: &StateCall<'_>) -> StateResult {
     if changes {
         ret.changes = pretend_changes();
     }
+    match c.chunk.arg("warnings") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(one)) => {
+            ret.extra
+                .insert("warnings".into(), Value::Array(vec![json!(one)]));
+        }
+        Some(Value::Array(many)) => {
+            ret.extra
+                .insert("warnings".into(), Value::Array(many.clone()));
+        }
+        Some(_) => {
+            return StateResult::fail(
+                name,
+                "You have specified the state option 'warnings' with invalid arguments. It must be a string or a list of strings",
+            );
+        }
+    }
     if c.test {
         let allow_failure = c.chunk.bool_arg("allow_test_mode_failure", false);
         ret.result = match (allow_failure && !result, changes) {

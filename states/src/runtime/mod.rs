@@ -678,8 +678,10 @@ impl<'a, 's> Runner<'a, 's> {
         num: u64,
     ) -> Value {
         // A module's extra keys come first, as Salt's modules that have any
-        // (`postgres_schema`'s `dbname`) build their result dicts.
+        // (`postgres_schema`'s `dbname`) build their result dicts; but
+        // `warnings` is added to a built result, after Salt's four keys.
         let mut v = r.extra.clone();
+        let warnings = v.shift_remove("warnings");
         if chunk.state == "file" {
             v.insert("changes".into(), Value::Object(r.changes.clone()));
             v.insert("comment".into(), json!(r.comment));
@@ -690,6 +692,9 @@ impl<'a, 's> Runner<'a, 's> {
             v.insert("changes".into(), Value::Object(r.changes.clone()));
             v.insert("result".into(), json!(r.result));
             v.insert("comment".into(), json!(r.comment));
+        }
+        if let Some(warnings) = warnings {
+            v.insert("warnings".into(), warnings);
         }
         if r.skip_watch {
             v.insert("skip_watch".into(), json!(true));
