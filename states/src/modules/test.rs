@@ -1,6 +1,7 @@
 //! Salt's `test` states: fixed outcomes for exercising requisites, output
 //! and test mode (`succeed_with_changes`, `configurable_test_state`, ...).
 
+use brine_common::output::python;
 use serde_json::{Map, Value, json};
 
 use super::{name_of, one, str_of};
@@ -90,7 +91,7 @@ fn random_bool() -> bool {
 
 fn configurable_test_state(c: &StateCall<'_>) -> StateResult {
     let name = name_of(c);
-    let comment = str_of(c.chunk, "comment").unwrap_or_default();
+    let (comment, typed_comment) = given_comment(c.chunk.arg("comment"));
     let Some(changes) = tri_state(c.chunk.arg("changes"), true) else {
         return StateResult::fail(
             name,
@@ -134,11 +135,36 @@ fn configurable_test_state(c: &StateCall<'_>) -> StateResult {
             (false, false) => Some(true),
             (false, true) => None,
         };
-        if comment.is_empty() {
+        // Python's `not comment`: an empty dict or a 0 counts as none.
+        let none_given = typed_comment
+            .as_ref()
+            .map_or(comment.is_empty(), |data| !python::truthy(data));
+        if none_given {
             ret.comment = "This is a test".into();
+            return ret;
         }
     }
+    // A comment that is data stays data in the return, as in Salt.
+    if let Some(typed) = typed_comment {
+        ret.extra.insert("comment".into(), typed);
+    }
     ret
+}
+
+/// `comment` as a state function may give it: text, or a list Salt's
+/// `OutputUnifier` joins into lines, or other data (a dict, a number) that
+/// stays what it is in the return (the second value) while its `str()` is
+/// the text.
+fn given_comment(value: Option<&Value>) -> (String, Option<Value>) {
+    match value {
+        None | Some(Value::Null) => (String::new(), None),
+        Some(Value::String(text)) => (text.clone(), None),
+        Some(Value::Array(lines)) => {
+            let lines: Vec<String> = lines.iter().map(python::to_str).collect();
+            (lines.join("\n"), None)
+        }
+        Some(data) => (python::to_str(data), Some(data.clone())),
+    }
 }
 
 fn show_notification(c: &StateCall<'_>) -> StateResult {

@@ -682,16 +682,20 @@ impl<'a, 's> Runner<'a, 's> {
         // `warnings` is added to a built result, after Salt's four keys.
         let mut v = r.extra.clone();
         let warnings = v.shift_remove("warnings");
+        // A comment that is data (a dict, a number) in place of the text.
+        let comment = v
+            .shift_remove("comment")
+            .unwrap_or_else(|| json!(r.comment));
         if chunk.state == "file" {
             v.insert("changes".into(), Value::Object(r.changes.clone()));
-            v.insert("comment".into(), json!(r.comment));
+            v.insert("comment".into(), comment);
             v.insert("name".into(), json!(r.name));
             v.insert("result".into(), json!(r.result));
         } else {
             v.insert("name".into(), json!(r.name));
             v.insert("changes".into(), Value::Object(r.changes.clone()));
             v.insert("result".into(), json!(r.result));
-            v.insert("comment".into(), json!(r.comment));
+            v.insert("comment".into(), comment);
         }
         if let Some(warnings) = warnings {
             v.insert("warnings".into(), warnings);
