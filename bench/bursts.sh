@@ -6,13 +6,13 @@
 #
 #   bench/bursts.sh 9999
 set -uo pipefail
+. "$(dirname "$0")/lib.sh"
 n=${1:?usage: bench/bursts.sh N}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cargo build --release --bins --manifest-path "$repo/Cargo.toml" >&2
 bin="${CARGO_TARGET_DIR:-$repo/target}/release"
 ulimit -n $(( n + 4096 )) 2>/dev/null || { echo "bench/bursts.sh: cannot raise the open-file limit" >&2; exit 1; }
 work=$(mktemp -d)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 ret=$(free_port); pub=$(free_port)
 mkdir -p $work/master $work/swarm
 printf "root_dir: $work/mr\ninterface: 127.0.0.1\npublish_port: $pub\nret_port: $ret\nauto_accept: True\ntimeout: 10\n" > $work/master/master

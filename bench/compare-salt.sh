@@ -11,6 +11,7 @@
 #
 # Installs Salt from PyPI into a cache venv the first time (salt-baseline/setup.sh).
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 k=${1:-10}
 runs=${BENCH_RUNS:-7}
@@ -24,8 +25,7 @@ timer="python3 $baseline/benchlib.py time -n $runs --expect-lines-re ^\s+True$ -
 work=$(mktemp -d)
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  stop_started
   bash "$baseline/cluster.sh" stop >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -40,7 +40,6 @@ salt_json=$($timer "$venv/bin/salt" -c "$run/master/conf" '*' test.ping)
 bash "$baseline/cluster.sh" stop >&2
 
 echo "== Brine: starting a master with $k minion processes" >&2
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 ret_port=$(free_port)
 mkdir -p "$work/master"
 cat > "$work/master/master" <<CONF

@@ -12,6 +12,7 @@
 #
 # The last line is machine-readable: minions=N returned=R ping_ms=T
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 n=${1:?usage: bench/scale.sh N}
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,13 +30,11 @@ ulimit -n "$need" 2>/dev/null || ulimit -Hn "$need" 2>/dev/null && ulimit -n "$n
 work=$(mktemp -d)
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  stop_started
   [ -n "${BRINE_SCALE_KEEP:-}" ] && echo "kept $work" >&2 || rm -rf "$work"
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 now_ms() { date +%s%3N; }
 # The master's CPU seconds so far (user + system).
 clk=$(getconf CLK_TCK)

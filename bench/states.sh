@@ -16,6 +16,7 @@
 #       state.apply`, the tree in the master's file_roots), issue 17's
 #       "through the master" figure; the binaries beside brine-call.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 n=${1:-200}
 runs=${BENCH_RUNS:-7}
@@ -33,8 +34,7 @@ fi
 work=$(mktemp -d)
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  stop_started
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -69,7 +69,6 @@ echo "engine $(python3 "$repo/bench/engine_time.py" -n "$runs" -- "$brine_call" 
 # Through the master: the same tree from the master's file_roots, one minion
 # (id `bench`, so the same target paths), no changes after the warm-up.
 bin=$(dirname "$brine_call")
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 ret_port=$(free_port)
 mkdir -p "$work/master-conf" "$work/minion-conf"
 cat > "$work/master-conf/master" <<CONF
