@@ -22,7 +22,7 @@ use std::collections::BTreeSet;
 use brine_client::JobRequest;
 use brine_common::perms::{CallArgs, Perms, PermsError};
 use brine_common::target::{
-    TargetType, check_whitelist_blacklist, expand_nodegroups, expr_match, restrict_to_ids,
+    ExprMatcher, TargetType, check_whitelist_blacklist, expand_nodegroups, restrict_to_ids,
 };
 use brine_common::wire::TargetSpec;
 use serde_json::{Map, Value};
@@ -72,12 +72,13 @@ pub fn user_name(uid: u32) -> String {
         .unwrap_or_else(|| uid.to_string())
 }
 
-/// The compiled `publisher_acl` and `publisher_acl_blacklist`.
+/// The compiled `publisher_acl` and `publisher_acl_blacklist` (their
+/// patterns compiled once, not on every publication).
 #[derive(Debug, Default)]
 pub struct PublisherAcl {
-    users: Vec<(String, Perms)>,
-    blacklisted_users: Vec<String>,
-    blacklisted_modules: Vec<String>,
+    users: Vec<(ExprMatcher, Perms)>,
+    blacklisted_users: Vec<ExprMatcher>,
+    blacklisted_modules: Vec<ExprMatcher>,
 }
 
 impl PublisherAcl {
@@ -87,14 +88,17 @@ impl PublisherAcl {
     ) -> Result<Self, PermsError> {
         let users = acl
             .iter()
-            .map(|(user, list)| Ok((user.clone(), Perms::parse("publisher_acl", user, list)?)))
+            .map(|(user, list)| {
+                let perms = Perms::parse("publisher_acl", user, list)?;
+                Ok((ExprMatcher::new(user), perms))
+            })
             .collect::<Result<Vec<_>, PermsError>>()?;
-        let names = |key: &str| -> Vec<String> {
+        let names = |key: &str| -> Vec<ExprMatcher> {
             match blacklist.get(key) {
-                Some(Value::String(s)) => vec![s.clone()],
+                Some(Value::String(s)) => vec![ExprMatcher::new(s)],
                 Some(Value::Array(items)) => items
                     .iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .filter_map(|v| v.as_str().map(ExprMatcher::new))
                     .collect(),
                 _ => Vec::new(),
             }
@@ -120,7 +124,7 @@ impl PublisherAcl {
     fn perms_of(&self, user: &str) -> Vec<&Perms> {
         self.users
             .iter()
-            .filter(|(pattern, _)| expr_match(user, pattern))
+            .filter(|(pattern, _)| pattern.is_match(user))
             .map(|(_, perms)| perms)
             .collect()
     }

@@ -14,37 +14,78 @@ use super::Fnmatch;
 /// `fancy_regex` (backtracking, bounded by its backtrack limit) instead of
 /// silently matching nothing.
 pub fn expr_match(value: &str, expr: &str) -> bool {
-    if value == expr {
-        return true;
-    }
-    if Fnmatch::new(expr).is_ok_and(|glob| glob.is_match(value)) {
-        return true;
-    }
-    let anchored = format!(r"\A(?:{expr})\z");
-    match super::compound::target_regex(&anchored) {
-        Ok(re) => re.is_match(value),
-        Err(_) => {
-            fancy_regex::Regex::new(&anchored).is_ok_and(|re| re.is_match(value).unwrap_or(false))
+    ExprMatcher::new(expr).is_match(value)
+}
+
+/// An `expr_match` expression compiled once, for a list checked on every
+/// request (`publisher_acl`, its blacklist, gitfs' environment lists).
+#[derive(Debug, Clone)]
+pub struct ExprMatcher {
+    expr: String,
+    glob: Option<Fnmatch>,
+    regex: Option<AnyRegex>,
+}
+
+/// A whole-value regex: the `regex` crate's, or `fancy_regex` for what only
+/// a backtracking engine has (lookaround).
+#[derive(Debug, Clone)]
+enum AnyRegex {
+    Plain(regex::Regex),
+    Fancy(Box<fancy_regex::Regex>),
+}
+
+impl ExprMatcher {
+    pub fn new(expr: &str) -> Self {
+        let anchored = format!(r"\A(?:{expr})\z");
+        let regex = match super::compound::target_regex(&anchored) {
+            Ok(re) => Some(AnyRegex::Plain(re)),
+            Err(_) => fancy_regex::Regex::new(&anchored)
+                .ok()
+                .map(|re| AnyRegex::Fancy(Box::new(re))),
+        };
+        ExprMatcher {
+            expr: expr.to_string(),
+            glob: Fnmatch::new(expr).ok(),
+            regex,
         }
+    }
+
+    /// Every entry of a config list, compiled.
+    pub fn all(exprs: &[String]) -> Vec<ExprMatcher> {
+        exprs.iter().map(|expr| ExprMatcher::new(expr)).collect()
+    }
+
+    pub fn is_match(&self, value: &str) -> bool {
+        value == self.expr
+            || self.glob.as_ref().is_some_and(|glob| glob.is_match(value))
+            || match &self.regex {
+                Some(AnyRegex::Plain(re)) => re.is_match(value),
+                Some(AnyRegex::Fancy(re)) => re.is_match(value).unwrap_or(false),
+                None => false,
+            }
     }
 }
 
 /// Salt's `check_whitelist_blacklist`: refused when any blacklist entry
 /// matches; otherwise allowed when the whitelist is empty or any of its
 /// entries matches.
-pub fn check_whitelist_blacklist(value: &str, whitelist: &[String], blacklist: &[String]) -> bool {
-    if blacklist.iter().any(|expr| expr_match(value, expr)) {
+pub fn check_whitelist_blacklist(
+    value: &str,
+    whitelist: &[ExprMatcher],
+    blacklist: &[ExprMatcher],
+) -> bool {
+    if blacklist.iter().any(|expr| expr.is_match(value)) {
         return false;
     }
-    whitelist.is_empty() || whitelist.iter().any(|expr| expr_match(value, expr))
+    whitelist.is_empty() || whitelist.iter().any(|expr| expr.is_match(value))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn list(items: &[&str]) -> Vec<String> {
-        items.iter().map(|s| s.to_string()).collect()
+    fn list(items: &[&str]) -> Vec<ExprMatcher> {
+        items.iter().map(|s| ExprMatcher::new(s)).collect()
     }
 
     #[test]

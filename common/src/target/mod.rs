@@ -39,7 +39,7 @@ pub use compound::CompoundError;
 pub use expr::{DataNeeds, MinionFacts};
 pub use fnmatch::Fnmatch;
 pub use ipcidr::IpMatch;
-pub use listmatch::{check_whitelist_blacklist, expr_match};
+pub use listmatch::{ExprMatcher, check_whitelist_blacklist, expr_match};
 pub use nodegroup::{expand_group, expand_words};
 pub use subdict::{DataPattern, ValueMatch, traverse, traverse_value};
 pub use target_type::TargetType;

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use brine_common::config::MasterConfig;
 use brine_common::fileroots::{FileEntry, first_found, merge_first_wins, sha256_hex, url_id};
 use brine_common::ids::{RelPath, SaltEnv};
-use brine_common::target::check_whitelist_blacklist;
+use brine_common::target::{ExprMatcher, check_whitelist_blacklist};
 use git2::{ErrorCode, ObjectType, Oid, Repository, Tree, TreeWalkMode, TreeWalkResult};
 use serde_json::{Map, Value};
 
@@ -379,9 +379,9 @@ fn valid_name(name: &str) -> Result<String, String> {
 /// The gitfs backend.
 pub struct GitFs {
     remotes: Vec<Remote>,
-    /// `gitfs_saltenv_whitelist` and `gitfs_saltenv_blacklist`.
-    whitelist: Vec<String>,
-    blacklist: Vec<String>,
+    /// `gitfs_saltenv_whitelist` and `gitfs_saltenv_blacklist`, compiled.
+    whitelist: Vec<ExprMatcher>,
+    blacklist: Vec<ExprMatcher>,
     /// (size, SHA-256) by blob id: a blob id names its content, so entries
     /// never go stale.
     hashes: Mutex<HashMap<Oid, (u64, String)>>,
@@ -426,8 +426,8 @@ impl GitFs {
             }
         }
         GitFs {
-            whitelist: config.gitfs_saltenv_whitelist.clone(),
-            blacklist: config.gitfs_saltenv_blacklist.clone(),
+            whitelist: ExprMatcher::all(&config.gitfs_saltenv_whitelist),
+            blacklist: ExprMatcher::all(&config.gitfs_saltenv_blacklist),
             ..GitFs::new(remotes)
         }
     }
@@ -435,8 +435,8 @@ impl GitFs {
     /// With these `gitfs_saltenv_whitelist` and `_blacklist` entries.
     pub fn with_env_lists(self, whitelist: Vec<String>, blacklist: Vec<String>) -> Self {
         GitFs {
-            whitelist,
-            blacklist,
+            whitelist: ExprMatcher::all(&whitelist),
+            blacklist: ExprMatcher::all(&blacklist),
             ..self
         }
     }

@@ -155,7 +155,9 @@ fn check_whitelist_blacklist(
         return Ok(whitelist.is_empty());
     };
     Ok(brine_common::target::check_whitelist_blacklist(
-        text, &whitelist, &blacklist,
+        text,
+        &brine_common::target::ExprMatcher::all(&whitelist),
+        &brine_common::target::ExprMatcher::all(&blacklist),
     ))
 }
 
