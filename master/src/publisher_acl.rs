@@ -20,7 +20,7 @@
 use std::collections::BTreeSet;
 
 use brine_client::JobRequest;
-use brine_common::perms::{CallArgs, Perms, PermsError};
+use brine_common::perms::{CallArgs, Perms, PermsError, permitted_by_id};
 use brine_common::target::{
     ExprMatcher, TargetType, check_whitelist_blacklist, expand_nodegroups, restrict_to_ids,
 };
@@ -165,12 +165,18 @@ impl PublisherAcl {
         )
         .map_err(|e| e.to_string())?;
         let targeted = covered(master, &spec).ok_or_else(|| "bad target".to_string())?;
+        // Whether a permitted target covers the targeted minions: decided on
+        // those minions alone when ids decide it, not on the whole fleet;
+        // a target on grains or pillar needs the master's data cache.
+        let known: Vec<String> = targeted.iter().cloned().collect();
         let permitted = |expr: &str| {
-            let spec = TargetSpec {
-                tgt: Value::String(expr.to_string()),
-                tgt_type: TargetType::Compound,
-            };
-            covered(master, &spec)
+            permitted_by_id(expr, &known, &master.config.nodegroups).or_else(|| {
+                let spec = TargetSpec {
+                    tgt: Value::String(expr.to_string()),
+                    tgt_type: TargetType::Compound,
+                };
+                covered(master, &spec)
+            })
         };
         let call = CallArgs {
             args: &job.arg,
