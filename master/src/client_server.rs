@@ -27,7 +27,7 @@ use brine_client::{ClientReply, ClientRequest, JobRequest, REQUEST_CAP, socket_p
 use crate::bus::BusEvent;
 use crate::daemon::Master;
 use crate::jobs::{self, PublishOutcome};
-use crate::publisher_acl::{Caller, PublisherAcl};
+use crate::publisher_acl::{AclError, Caller, PublisherAcl};
 
 pub fn bind(master: &Master) -> anyhow::Result<UnixListener> {
     let dir = &master.config.sock_dir;
@@ -102,7 +102,7 @@ async fn handle(master: Arc<Master>, acl: &PublisherAcl, stream: UnixStream) {
             job.user = job_user(&caller, std::mem::take(&mut job.user));
             match acl.authorize(&master, &caller, &mut job) {
                 Ok(()) => publish(&master, job, watch, read, &mut write).await,
-                Err(message) => write_frame(&mut write, &ClientReply::Refused { message }).await,
+                Err(refusal) => write_frame(&mut write, &acl_reply(refusal)).await,
             }
         }
         // A user admitted by publisher_acl may publish, nothing else.
@@ -153,6 +153,17 @@ async fn handle(master: Arc<Master>, acl: &PublisherAcl, stream: UnixStream) {
 /// eauth login, as salt-api does; it could read the master's keys anyway, so
 /// trusting it gives nothing away. Anyone else is recorded as who the kernel
 /// says they are, whatever they claim.
+/// The reply to a publication the ACL stopped: a refusal Salt's CLI prints
+/// as output, or an error about the request.
+fn acl_reply(refusal: AclError) -> ClientReply {
+    match refusal {
+        AclError::Refused(words) => ClientReply::Refused {
+            message: words.to_string(),
+        },
+        AclError::Invalid(message) => error(message),
+    }
+}
+
 fn job_user(caller: &Caller, claimed: String) -> String {
     if caller.is_trusted() && !claimed.is_empty() {
         claimed
@@ -293,6 +304,19 @@ mod tests {
     use super::*;
     use crate::publisher_acl::user_name;
     use serde_json::json;
+
+    #[test]
+    fn an_acl_refusal_is_output_and_a_bad_request_an_error() {
+        use crate::publisher_acl::AUTHORIZATION_ERROR;
+        assert!(matches!(
+            acl_reply(AclError::Refused(AUTHORIZATION_ERROR)),
+            ClientReply::Refused { message } if message == AUTHORIZATION_ERROR
+        ));
+        assert!(matches!(
+            acl_reply(AclError::Invalid("bad target".into())),
+            ClientReply::Error { message } if message == "bad target"
+        ));
+    }
 
     #[tokio::test]
     async fn a_bus_event_is_written_as_its_unpacked_event_would_be() {

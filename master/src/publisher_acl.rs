@@ -35,6 +35,16 @@ pub const AUTHORIZATION_ERROR: &str = "Authorization error occurred.";
 /// What Salt's CLI prints for a user `publisher_acl` does not name.
 pub const AUTHENTICATION_ERROR: &str = "Authentication error occurred.";
 
+/// Why a publication does not go out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AclError {
+    /// The ACL says no: Salt's CLI prints these words as the command's
+    /// output ([`AUTHORIZATION_ERROR`], [`AUTHENTICATION_ERROR`]).
+    Refused(&'static str),
+    /// The request itself is wrong (its target): an error like any other.
+    Invalid(String),
+}
+
 /// Functions everyone may publish (Salt's whitelist): the CLI's own
 /// bookkeeping.
 const ALWAYS_ALLOWED: &[&str] = &["saltutil.find_job"];
@@ -136,14 +146,14 @@ impl PublisherAcl {
         master: &Master,
         caller: &Caller,
         job: &mut JobRequest,
-    ) -> Result<(), String> {
+    ) -> Result<(), AclError> {
         if self.blacklisted(&caller.name, &job.fun) {
             tracing::error!(
                 "{} does not have permissions to run {} (publisher_acl_blacklist)",
                 caller.name,
                 job.fun
             );
-            return Err(AUTHORIZATION_ERROR.into());
+            return Err(AclError::Refused(AUTHORIZATION_ERROR));
         }
         if caller.is_trusted() || ALWAYS_ALLOWED.contains(&job.fun.as_str()) {
             return Ok(());
@@ -154,7 +164,7 @@ impl PublisherAcl {
                 "publish refused: user {} is not in publisher_acl",
                 caller.name
             );
-            return Err(AUTHENTICATION_ERROR.into());
+            return Err(AclError::Refused(AUTHENTICATION_ERROR));
         }
         let spec = expand_nodegroups(
             &TargetSpec {
@@ -163,8 +173,9 @@ impl PublisherAcl {
             },
             &master.config.nodegroups,
         )
-        .map_err(|e| e.to_string())?;
-        let targeted = covered(master, &spec).ok_or_else(|| "bad target".to_string())?;
+        .map_err(|e| AclError::Invalid(e.to_string()))?;
+        let targeted =
+            covered(master, &spec).ok_or_else(|| AclError::Invalid("bad target".to_string()))?;
         // Whether a permitted target covers the targeted minions: decided on
         // those minions alone when ids decide it, not on the whole fleet;
         // a target on grains or pillar needs the master's data cache.
@@ -192,10 +203,11 @@ impl PublisherAcl {
                 job.fun,
                 job.tgt
             );
-            return Err(AUTHORIZATION_ERROR.into());
+            return Err(AclError::Refused(AUTHORIZATION_ERROR));
         }
         let ids: Vec<String> = targeted.into_iter().collect();
-        let narrowed = restrict_to_ids(&spec, &ids).map_err(|e| e.to_string())?;
+        let narrowed =
+            restrict_to_ids(&spec, &ids).map_err(|e| AclError::Invalid(e.to_string()))?;
         job.tgt = narrowed.tgt;
         job.tgt_type = narrowed.tgt_type;
         Ok(())
