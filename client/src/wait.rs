@@ -266,57 +266,63 @@ impl JobWaiter {
         tick: Option<Duration>,
         mut observe: impl FnMut(WaitUpdate<'_>),
     ) -> Result<(), String> {
-        // The event being read survives the ticks: a read cancelled halfway
-        // through a frame would lose its bytes and leave the stream out of
-        // step (the CLI's socket reads frames that way). Only the final
-        // deadline drops it, and the stream with it.
         while !self.done(Instant::now()) {
-            let mut read = std::pin::pin!(source.next_event());
-            // Events already waiting are taken without a word; only when the
-            // wait would block does the observer hear it is idle.
-            let ready =
-                std::future::poll_fn(|cx| std::task::Poll::Ready(read.as_mut().poll(cx))).await;
-            let next = match ready {
-                std::task::Poll::Ready(next) => Some(next),
-                std::task::Poll::Pending => {
-                    observe(WaitUpdate::Idle);
-                    loop {
-                        let Some(deadline) = self.next_deadline() else {
-                            break None;
-                        };
-                        let wake = tick.map_or(deadline, |t| deadline.min(Instant::now() + t));
-                        tokio::select! {
-                            next = &mut read => break Some(next),
-                            () = tokio::time::sleep_until(wake.into()) => {
-                                if self.done(Instant::now()) {
-                                    break None;
-                                }
-                                observe(WaitUpdate::Progress(&self.tally()));
-                            }
-                        }
-                    }
-                }
-            };
-            let Some(next) = next else {
+            let Some(next) = self.await_next(source, tick, &mut observe).await else {
                 break;
             };
             match next {
-                Next::Event(ev) => {
-                    let before = self.tally();
-                    if let Some(arrived) = self.on_event(ev, Instant::now()) {
-                        observe(WaitUpdate::Returned(arrived));
-                    }
-                    let after = self.tally();
-                    if after != before {
-                        observe(WaitUpdate::Progress(&after));
-                    }
-                }
+                Next::Event(ev) => self.take_event(ev, &mut observe),
                 Next::Nothing => {}
                 Next::Closed(None) => break,
                 Next::Closed(Some(e)) => return Err(e),
             }
         }
         Ok(())
+    }
+
+    /// The source's next event, or `None` once the wait is over. Events
+    /// already waiting are taken without a word; only when the wait would
+    /// block does the observer hear it is idle, then the tally on each tick.
+    /// The read survives the ticks: a read cancelled halfway through a frame
+    /// would lose its bytes and leave the stream out of step (the CLI's
+    /// socket reads frames that way); only the final deadline drops it.
+    async fn await_next(
+        &self,
+        source: &mut impl EventSource,
+        tick: Option<Duration>,
+        observe: &mut impl FnMut(WaitUpdate<'_>),
+    ) -> Option<Next> {
+        let mut read = std::pin::pin!(source.next_event());
+        let ready = std::future::poll_fn(|cx| std::task::Poll::Ready(read.as_mut().poll(cx))).await;
+        if let std::task::Poll::Ready(next) = ready {
+            return Some(next);
+        }
+        observe(WaitUpdate::Idle);
+        loop {
+            let deadline = self.next_deadline()?;
+            let wake = tick.map_or(deadline, |t| deadline.min(Instant::now() + t));
+            tokio::select! {
+                next = &mut read => return Some(next),
+                () = tokio::time::sleep_until(wake.into()) => {
+                    if self.done(Instant::now()) {
+                        return None;
+                    }
+                    observe(WaitUpdate::Progress(&self.tally()));
+                }
+            }
+        }
+    }
+
+    /// Count an event and tell the observer what it changed.
+    fn take_event(&mut self, event: Event, observe: &mut impl FnMut(WaitUpdate<'_>)) {
+        let before = self.tally();
+        if let Some(arrived) = self.on_event(event, Instant::now()) {
+            observe(WaitUpdate::Returned(arrived));
+        }
+        let after = self.tally();
+        if after != before {
+            observe(WaitUpdate::Progress(&after));
+        }
     }
 }
 
