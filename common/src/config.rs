@@ -314,6 +314,36 @@ pub fn is_syslog_destination(path: &Path) -> bool {
         .any(|scheme| text.starts_with(scheme))
 }
 
+/// Where a master keeps keys, jobs, returns and the minion data cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClusterStore {
+    /// An embedded `redb` file under `cachedir`: one master, no server.
+    Redb,
+    /// A PostgreSQL database several masters share.
+    Postgres,
+}
+
+/// How to reach PostgreSQL: a libpq connection string (`dsn`, key=value or
+/// `postgresql://` URL) or its parts; the password from a pgpass-format
+/// `passfile` (never from the config itself).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PostgresConfig {
+    pub dsn: Option<String>,
+    /// A host name, an IP address, or a directory holding the server's unix
+    /// socket (starts with `/`).
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub dbname: Option<String>,
+    pub user: Option<String>,
+    pub passfile: Option<PathBuf>,
+    /// libpq's words: `disable`, `prefer`, `require`, `verify-full`.
+    pub sslmode: Option<String>,
+    /// The CA certificate (PEM) a `verify-full` server certificate chains to.
+    pub sslrootcert: Option<PathBuf>,
+}
+
 /// Salt accepts `True`/`False` but also strings for some booleans; we accept
 /// only booleans and say so in the type error.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -353,6 +383,11 @@ pub struct MasterConfig {
     /// The open-files limit the master asks for (Salt's key); each minion
     /// costs one socket in the master and one in its publisher process.
     pub max_open_files: u64,
+    /// Where the master keeps what several masters share: `redb` (embedded,
+    /// one master, the default) or `postgres` (the `postgres:` block).
+    pub cluster_store: ClusterStore,
+    /// The PostgreSQL of `cluster_store: postgres`.
+    pub postgres: PostgresConfig,
     /// Seconds without a ping after which a minion counts as disconnected.
     pub presence_timeout: u64,
     pub file_roots: Map<String, Value>,
@@ -469,6 +504,8 @@ impl Default for MasterConfig {
             publish_window: 1024,
             publish_recovery_seconds: 600,
             max_open_files: 100_000,
+            cluster_store: ClusterStore::Redb,
+            postgres: PostgresConfig::default(),
             presence_timeout: 30,
             file_roots: base_env("/srv/salt"),
             pillar_roots: base_env("/srv/pillar"),
@@ -1020,6 +1057,8 @@ mod tests {
         "publish_window",
         "publish_recovery_seconds",
         "max_open_files",
+        "cluster_store",
+        "postgres",
         "presence_timeout",
         "file_roots",
         "pillar_roots",

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use brine_client::{KeyCommand, KeyReply};
-use brine_common::config::MasterConfig;
+use brine_common::config::{ClusterStore, MasterConfig};
 use brine_common::crypto::Identity;
 use brine_common::event::{Event, tags};
 use brine_common::ids::MinionId;
@@ -17,7 +17,8 @@ use brine_common::jid::JidGenerator;
 use serde_json::{Value, json};
 
 use crate::bus::EventBus;
-use crate::job_cache::{JobCache, RedbJobCache};
+use crate::cluster_store;
+use crate::job_cache::{JobCache, PgJobCache, RedbJobCache};
 use crate::key_admin::KeyAct;
 use crate::keys::{KeyError, KeyStore};
 use crate::publisher::Publisher;
@@ -73,6 +74,28 @@ pub fn job_cache_path(config: &MasterConfig) -> PathBuf {
     config.cachedir.join("jobs.redb")
 }
 
+/// The job cache `cluster_store` names: the embedded redb file, or the
+/// shared PostgreSQL (connected, its schema migrated, before anything is served).
+async fn open_job_cache(config: &MasterConfig) -> anyhow::Result<Arc<dyn JobCache>> {
+    match config.cluster_store {
+        ClusterStore::Redb => Ok(Arc::new(
+            RedbJobCache::open(job_cache_path(config)).context("job cache")?,
+        )),
+        ClusterStore::Postgres => {
+            let settings = cluster_store::Settings::from_config(&config.postgres)?;
+            tracing::info!("cluster store: PostgreSQL at {}", settings.target());
+            let cache = tokio::task::spawn_blocking(move || {
+                let cluster = cluster_store::Cluster::open(settings)?;
+                anyhow::Ok(PgJobCache::connect(cluster)?)
+            })
+            .await
+            .context("the cluster store's start")?
+            .context("cluster store")?;
+            Ok(Arc::new(cache))
+        }
+    }
+}
+
 /// Start the master and serve until a termination signal arrives.
 pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
     raise_open_files(config.max_open_files);
@@ -85,8 +108,7 @@ pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
     let identity =
         Arc::new(Identity::load_or_generate(&priv_path, &pub_path).context("master key")?);
     let keys = Arc::new(KeyStore::open(&config.pki_dir).context("key store")?);
-    let cache: Arc<dyn JobCache> =
-        Arc::new(RedbJobCache::open(job_cache_path(&config)).context("job cache")?);
+    let cache = open_job_cache(&config).await?;
 
     let minion_data = Arc::new(
         crate::minion_data::MinionData::load(cache.as_ref()).context("minion data cache")?,

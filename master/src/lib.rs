@@ -5,7 +5,8 @@
 //! ROUTER: a loop that decodes each minion request into the closed request
 //! enum and dispatches it to the module of its kind under `reqserver/` —
 //! auth, session, returns, pillar, files, mine, grains, events, ...), the key
-//! store ([`keys`]), the job cache ([`job_cache`]), the event bus ([`bus`])
+//! store ([`keys`]), the job cache ([`job_cache`], embedded or in the shared
+//! PostgreSQL of [`cluster_store`]), the event bus ([`bus`])
 //! and the local client socket ([`client_server`]) that `brine`, `brine-key`
 //! and `brine-run` use through `brine_client` (the local socket's protocol,
 //! the CLIs' shared pieces and the return waiter, in their own crate so that
@@ -13,6 +14,7 @@
 
 pub mod bus;
 pub mod client_server;
+pub mod cluster_store;
 pub mod daemon;
 pub mod fileserver;
 pub mod functions;

@@ -7,6 +7,7 @@ mod api;
 mod attacks;
 mod beacons;
 mod cli_docs;
+mod cluster_store;
 mod conformance;
 mod core;
 mod event_chain;

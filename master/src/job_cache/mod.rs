@@ -1,8 +1,7 @@
 //! The job cache: published jobs, the returns minions sent for them, and the
-//! minion data cache (grains and the like), behind the [`JobCache`] trait so a
-//! shared external store can replace the embedded one later.
+//! minion data cache (grains and the like), behind the [`JobCache`] trait.
 //!
-//! [`RedbJobCache`] keeps everything in one `redb` file with three tables,
+//! [`BatchedJobCache`] implements it once over a [`Store`] of three tables,
 //! values encoded as msgpack maps (`rmp_serde::to_vec_named`, so fields can be
 //! added later):
 //!
@@ -12,8 +11,10 @@
 //! | `returns`     | `<jid>/<minion>`| [`ReturnRecord`]      |
 //! | `minion_data` | `<minion>`      | any JSON value        |
 //!
-//! Jids sort by time, so both `jobs` and `returns` are ordered oldest first and
-//! pruning is one range deletion.
+//! Two stores exist: [`RedbJobCache`] keeps the tables in one embedded `redb`
+//! file (the default), [`PgJobCache`] in PostgreSQL, shared by several masters
+//! (`cluster_store: postgres`). Jids sort by time, so both `jobs` and `returns`
+//! are ordered oldest first and pruning is one range deletion.
 //!
 //! Writes never wait for the disk. They go to a background writer thread that
 //! commits them in batches (`BATCH_MAX` writes or `BATCH_WINDOW`, whichever
@@ -31,11 +32,10 @@
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -43,12 +43,17 @@ use brine_common::ids::{Jid, MinionId};
 use brine_common::jid::{jid_for_micros, stamp_now};
 use brine_common::target::TargetType;
 use brine_common::wire::JobReturn;
-use redb::{Database, ReadableDatabase, TableDefinition};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use thiserror::Error;
 use tokio::sync::watch;
+
+mod pg_store;
+mod redb_store;
+
+pub use pg_store::{PgJobCache, PgStore};
+pub use redb_store::{RedbJobCache, RedbStore};
 
 /// Commit once this many writes are queued...
 const BATCH_MAX: usize = 4096;
@@ -57,8 +62,6 @@ const BATCH_MAX: usize = 4096;
 /// longer one means fewer commits rewriting the same pages (the writer's CPU
 /// over two 200,000-return bursts: 3.85 s at 256 writes / 5 ms, 3.40 s now).
 const BATCH_WINDOW: Duration = Duration::from_millis(20);
-/// redb's page cache; its default (1 GiB) is more than a master needs.
-const CACHE_BYTES: usize = 64 * 1024 * 1024;
 
 /// A published job, as `jobs.list_job` shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -147,6 +150,8 @@ pub enum CacheError {
     Commit(String),
     #[error("the job cache is being reopened after an I/O error")]
     Reopening,
+    #[error("cluster store: {0}")]
+    Cluster(#[from] crate::cluster_store::ClusterError),
 }
 
 /// A write's place in the order the cache accepted writes: once the writer
@@ -209,10 +214,6 @@ pub async fn committed(
     }
 }
 
-fn db_err(e: impl Into<redb::Error>) -> CacheError {
-    CacheError::Db(e.into())
-}
-
 /// Storage for jobs, their returns and the minion data cache.
 ///
 /// Every method may block on I/O: call them from `spawn_blocking` in async code.
@@ -270,31 +271,55 @@ pub trait JobCache: Send + Sync {
     fn commits(&self) -> watch::Receiver<CommitState>;
 }
 
-type RawTable = TableDefinition<'static, &'static str, &'static [u8]>;
-
-const JOBS: RawTable = TableDefinition::new("jobs");
-const RETURNS: RawTable = TableDefinition::new("returns");
-const MINION_DATA: RawTable = TableDefinition::new("minion_data");
-
+/// The tables every store keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Table {
+pub enum Table {
     Jobs,
     Returns,
     MinionData,
 }
 
-impl Table {
-    fn def(self) -> RawTable {
+/// Which keys of a table a read wants.
+#[derive(Debug, Clone, Copy)]
+pub enum Scan<'a> {
+    /// Every key.
+    All,
+    /// The jobs from this jid on.
+    JobsFrom(&'a Jid),
+    /// The returns of one job: the keys `<jid>/<minion>`.
+    ReturnsOf(&'a Jid),
+}
+
+impl Scan<'_> {
+    /// The scanned keys as a half-open range, `None` for all of them.
+    fn bounds(&self) -> Option<(String, String)> {
         match self {
-            Table::Jobs => JOBS,
-            Table::Returns => RETURNS,
-            Table::MinionData => MINION_DATA,
+            Scan::All => None,
+            // A jid is 20 digits and maybe `_<suffix>`: `~` sorts after all of them.
+            Scan::JobsFrom(jid) => Some((jid.as_str().to_string(), "~".to_string())),
+            Scan::ReturnsOf(jid) => Some(return_range(jid)),
         }
     }
 }
 
+/// Where a [`BatchedJobCache`] keeps its tables: reads of committed data,
+/// and durable commits of the batches its writer thread gathers.
+pub trait Store: Send + Sync + 'static {
+    /// The committed value of one key.
+    fn get(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>, CacheError>;
+    /// The committed entries `scan` selects, by key.
+    fn scan(&self, table: Table, scan: Scan<'_>) -> Result<BTreeMap<String, Vec<u8>>, CacheError>;
+    /// Apply `batch` in one durable transaction; a later write of a key
+    /// replaces an earlier one. The error says why, for the log and for the
+    /// requests waiting on the batch.
+    fn commit(&self, batch: &[Write]) -> Result<(), String>;
+    /// Delete the jobs and returns whose jid sorts below `cutoff`; the
+    /// number of jobs deleted.
+    fn delete_before(&self, cutoff: &str) -> Result<usize, CacheError>;
+}
+
 /// The key of a return: `<jid>/<minion>`. Neither part can contain `/`.
-fn return_key(jid: &Jid, minion: &MinionId) -> String {
+pub fn return_key(jid: &Jid, minion: &MinionId) -> String {
     format!("{}/{}", jid.as_str(), minion.as_str())
 }
 
@@ -306,10 +331,10 @@ fn return_range(jid: &Jid) -> (String, String) {
 
 /// One queued write; `value: None` deletes the key.
 #[derive(Debug, Clone)]
-struct Write {
-    table: Table,
-    key: String,
-    value: Option<Arc<[u8]>>,
+pub struct Write {
+    pub table: Table,
+    pub key: String,
+    pub value: Option<Arc<[u8]>>,
     /// Position in the order writes were accepted (see [`Overlay`]).
     seq: u64,
 }
@@ -349,17 +374,14 @@ impl Overlay {
         self.entries.get(&(table, key.to_string()))
     }
 
-    /// The overlay entries of `table` with keys in `start..end` (all when `None`).
-    fn range(
-        &self,
-        table: Table,
-        bounds: Option<(&str, &str)>,
-    ) -> Vec<(String, Option<Arc<[u8]>>)> {
-        let (start, end) = bounds.unwrap_or(("", ""));
-        let lower = Bound::Included((table, start.to_string()));
-        let upper = match bounds {
-            Some(_) => Bound::Excluded((table, end.to_string())),
-            None => Bound::Unbounded,
+    /// The overlay entries of `table` that `scan` selects.
+    fn range(&self, table: Table, scan: Scan<'_>) -> Vec<(String, Option<Arc<[u8]>>)> {
+        let (lower, upper) = match scan.bounds() {
+            Some((start, end)) => (
+                Bound::Included((table, start)),
+                Bound::Excluded((table, end)),
+            ),
+            None => (Bound::Included((table, String::new())), Bound::Unbounded),
         };
         self.entries
             .range((lower, upper))
@@ -378,9 +400,10 @@ impl Overlay {
     }
 }
 
-/// The redb-backed [`JobCache`].
-pub struct RedbJobCache {
-    db: Arc<Db>,
+/// The [`JobCache`] over a [`Store`]: writes accepted at once into an
+/// overlay that reads consult, committed by a writer thread in batches.
+pub struct BatchedJobCache<S: Store> {
+    store: Arc<S>,
     overlay: Arc<Mutex<Overlay>>,
     tx: Sender<Msg>,
     writer: Option<JoinHandle<()>>,
@@ -391,45 +414,18 @@ pub struct RedbJobCache {
     fail_commits: Arc<std::sync::atomic::AtomicBool>,
 }
 
-impl std::fmt::Debug for RedbJobCache {
+impl<S: Store> std::fmt::Debug for BatchedJobCache<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedbJobCache")
+        f.debug_struct("BatchedJobCache")
             .field("commits", &self.commit_count())
             .finish_non_exhaustive()
     }
 }
 
-impl RedbJobCache {
-    /// Open (or create) the cache file at `path`, creating its directory
-    /// (0700) if needed, and start its writer thread.
-    pub fn open(path: impl AsRef<Path>) -> Result<Self, CacheError> {
-        let path = path.as_ref();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(|source| CacheError::CreateDir {
-                    path: dir.to_path_buf(),
-                    source,
-                })?;
-        }
-        let open_err = |e: redb::Error| CacheError::Open {
-            path: path.to_path_buf(),
-            source: e,
-        };
-        let db = open_database(path).map_err(open_err)?;
-        // Returns hold command output and pillar: for the master's user only.
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
-            |source| CacheError::Permissions {
-                path: path.to_path_buf(),
-                source,
-            },
-        )?;
-        let db = Arc::new(Db {
-            path: path.to_path_buf(),
-            current: RwLock::new(Some(Arc::new(db))),
-        });
+impl<S: Store> BatchedJobCache<S> {
+    /// A cache over `store`, with its writer thread started.
+    pub fn start(store: S) -> Result<Self, CacheError> {
+        let store = Arc::new(store);
         let overlay = Arc::new(Mutex::new(Overlay::default()));
         let commits = Arc::new(AtomicU64::new(0));
         let (tx, rx) = mpsc::channel();
@@ -437,7 +433,7 @@ impl RedbJobCache {
         #[cfg(test)]
         let fail_commits = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let writer = Writer {
-            db: db.clone(),
+            store: store.clone(),
             overlay: overlay.clone(),
             commits: commits.clone(),
             published,
@@ -449,8 +445,8 @@ impl RedbJobCache {
             .name("brine-job-cache".into())
             .spawn(move || writer.run())
             .map_err(|e| CacheError::Writer(format!("cannot start the writer thread: {e}")))?;
-        Ok(RedbJobCache {
-            db,
+        Ok(BatchedJobCache {
+            store,
             overlay,
             tx,
             writer: Some(handle),
@@ -481,7 +477,16 @@ impl RedbJobCache {
     #[cfg(test)]
     pub(crate) fn return_on_disk(&self, jid: &Jid, minion: &MinionId) -> bool {
         let key = return_key(jid, minion);
-        self.db_get(Table::Returns, &key).expect("read").is_some()
+        self.store
+            .get(Table::Returns, &key)
+            .expect("read")
+            .is_some()
+    }
+
+    /// The store under the cache.
+    #[cfg(test)]
+    pub(crate) fn store(&self) -> &S {
+        &self.store
     }
 
     /// How many batches the writer has committed (for tests and benchmarks).
@@ -539,35 +544,7 @@ impl RedbJobCache {
         if let Some(queued) = overlay.queued(table, key) {
             return Ok(queued.value.is_some().then(|| Ticket::of_seq(queued.seq)));
         }
-        Ok(self.db_get(table, key)?.map(|_| Ticket::COMMITTED))
-    }
-
-    /// The committed value of one key.
-    fn db_get(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
-        let txn = self.db.get()?.begin_read().map_err(db_err)?;
-        let t = txn.open_table(table.def()).map_err(db_err)?;
-        Ok(t.get(key).map_err(db_err)?.map(|v| v.value().to_vec()))
-    }
-
-    /// The committed entries of `table` with keys in `start..end` (all when `None`).
-    fn db_range(
-        &self,
-        table: Table,
-        bounds: Option<(&str, &str)>,
-    ) -> Result<BTreeMap<String, Vec<u8>>, CacheError> {
-        let txn = self.db.get()?.begin_read().map_err(db_err)?;
-        let t = txn.open_table(table.def()).map_err(db_err)?;
-        let iter = match bounds {
-            Some((start, end)) => t.range(start..end),
-            None => t.range::<&str>(..),
-        }
-        .map_err(db_err)?;
-        let mut out = BTreeMap::new();
-        for entry in iter {
-            let (k, v) = entry.map_err(db_err)?;
-            out.insert(k.value().to_string(), v.value().to_vec());
-        }
-        Ok(out)
+        Ok(self.store.get(table, key)?.map(|_| Ticket::COMMITTED))
     }
 
     /// The value of one key as a read sees it: overlay first, then the database.
@@ -575,19 +552,19 @@ impl RedbJobCache {
         if let Some(pending) = self.overlay().get(table, key) {
             return Ok(pending.map(|v| v.to_vec()));
         }
-        self.db_get(table, key)
+        self.store.get(table, key)
     }
 
     /// A key range as a read sees it: the database with the overlay on top.
     fn range_raw(
         &self,
         table: Table,
-        bounds: Option<(&str, &str)>,
+        scan: Scan<'_>,
     ) -> Result<BTreeMap<String, Vec<u8>>, CacheError> {
         // Overlay first: a write leaves it only once committed, so anything
         // missing from this snapshot is visible to the read that follows.
-        let pending = self.overlay().range(table, bounds);
-        let mut out = self.db_range(table, bounds)?;
+        let pending = self.overlay().range(table, scan);
+        let mut out = self.store.scan(table, scan)?;
         for (key, value) in pending {
             match value {
                 Some(v) => out.insert(key, v.to_vec()),
@@ -596,29 +573,9 @@ impl RedbJobCache {
         }
         Ok(out)
     }
-
-    /// Delete jobs and returns with keys below `cutoff` in one transaction.
-    fn delete_before(&self, cutoff: &str) -> Result<usize, CacheError> {
-        let txn = self.db.get()?.begin_write().map_err(db_err)?;
-        let mut dropped = 0;
-        {
-            let mut jobs = txn.open_table(JOBS).map_err(db_err)?;
-            for entry in jobs
-                .extract_from_if(..cutoff, |_, _| true)
-                .map_err(db_err)?
-            {
-                entry.map_err(db_err)?;
-                dropped += 1;
-            }
-            let mut returns = txn.open_table(RETURNS).map_err(db_err)?;
-            returns.retain_in(..cutoff, |_, _| false).map_err(db_err)?;
-        }
-        txn.commit().map_err(db_err)?;
-        Ok(dropped)
-    }
 }
 
-impl Drop for RedbJobCache {
+impl<S: Store> Drop for BatchedJobCache<S> {
     fn drop(&mut self) {
         // The writer commits what is queued before it stops.
         let _ = self.tx.send(Msg::Shutdown);
@@ -628,60 +585,6 @@ impl Drop for RedbJobCache {
             tracing::error!("the job cache writer thread panicked");
         }
     }
-}
-
-/// Open (or create) the database file with its tables.
-fn open_database(path: &Path) -> Result<Database, redb::Error> {
-    let db = redb::Builder::new()
-        .set_cache_size(CACHE_BYTES)
-        .create(path)?;
-    create_tables(&db)?;
-    Ok(db)
-}
-
-/// The redb database, which the writer reopens once an I/O error has
-/// poisoned it: after one failed write (a full disk, say) redb refuses every
-/// later transaction with `PreviousIo` until the file is closed and opened
-/// again, so without a reopen the job cache would stay unavailable until the
-/// master restarts, however much space came back (tests/e2e/faults.rs).
-struct Db {
-    path: PathBuf,
-    /// `None` only between closing the poisoned database and opening it again.
-    current: RwLock<Option<Arc<Database>>>,
-}
-
-impl Db {
-    /// The open database, for one transaction.
-    fn get(&self) -> Result<Arc<Database>, CacheError> {
-        let current = self.current.read().unwrap_or_else(|p| p.into_inner());
-        current.clone().ok_or(CacheError::Reopening)
-    }
-
-    /// Close the database and open the file again. The old one must be
-    /// closed first (redb locks the file), so while a reader still holds it
-    /// this does nothing and says so; the writer tries again at its next
-    /// retry.
-    fn reopen(&self) -> Result<(), String> {
-        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(db) = current.take()
-            && let Err(in_use) = Arc::try_unwrap(db)
-        {
-            *current = Some(in_use);
-            return Err("the database is in use".into());
-        }
-        let db = open_database(&self.path).map_err(|e| e.to_string())?;
-        *current = Some(Arc::new(db));
-        Ok(())
-    }
-}
-
-fn create_tables(db: &Database) -> Result<(), redb::Error> {
-    let txn = db.begin_write()?;
-    for table in [JOBS, RETURNS, MINION_DATA] {
-        txn.open_table(table)?;
-    }
-    txn.commit()?;
-    Ok(())
 }
 
 fn encode<T: Serialize>(value: &T, what: impl FnOnce() -> String) -> Result<Vec<u8>, CacheError> {
@@ -709,7 +612,7 @@ fn decode_jobs(raw: &BTreeMap<String, Vec<u8>>) -> Vec<JobRecord> {
         .collect()
 }
 
-impl JobCache for RedbJobCache {
+impl<S: Store> JobCache for BatchedJobCache<S> {
     fn save_job(&self, job: &JobRecord) -> Result<(), CacheError> {
         let bytes = encode(job, || format!("job {}", job.jid))?;
         self.put(Table::Jobs, job.jid.as_str().to_string(), Some(bytes))?;
@@ -722,13 +625,12 @@ impl JobCache for RedbJobCache {
     }
 
     fn list_jobs(&self) -> Result<Vec<JobRecord>, CacheError> {
-        let raw = self.range_raw(Table::Jobs, None)?;
+        let raw = self.range_raw(Table::Jobs, Scan::All)?;
         Ok(decode_jobs(&raw))
     }
 
     fn jobs_since(&self, since: &Jid) -> Result<Vec<JobRecord>, CacheError> {
-        // A jid is 20 digits and maybe `_<suffix>`: `~` sorts after all of them.
-        let raw = self.range_raw(Table::Jobs, Some((since.as_str(), "~")))?;
+        let raw = self.range_raw(Table::Jobs, Scan::JobsFrom(since))?;
         Ok(decode_jobs(&raw))
     }
 
@@ -774,8 +676,8 @@ impl JobCache for RedbJobCache {
     }
 
     fn returned_minions(&self, jid: &Jid) -> Result<Vec<String>, CacheError> {
-        let (start, end) = return_range(jid);
-        let raw = self.range_raw(Table::Returns, Some((&start, &end)))?;
+        let start = return_range(jid).0;
+        let raw = self.range_raw(Table::Returns, Scan::ReturnsOf(jid))?;
         Ok(raw
             .into_keys()
             .filter_map(|key| key.strip_prefix(&start).map(str::to_string))
@@ -783,8 +685,8 @@ impl JobCache for RedbJobCache {
     }
 
     fn returns(&self, jid: &Jid) -> Result<BTreeMap<String, ReturnRecord>, CacheError> {
-        let (start, end) = return_range(jid);
-        let raw = self.range_raw(Table::Returns, Some((&start, &end)))?;
+        let start = return_range(jid).0;
+        let raw = self.range_raw(Table::Returns, Scan::ReturnsOf(jid))?;
         Ok(raw
             .iter()
             .filter_map(|(key, bytes)| {
@@ -808,7 +710,7 @@ impl JobCache for RedbJobCache {
         // Queued writes land first, so a pruned job's returns cannot be
         // committed after the deletion.
         self.flush()?;
-        self.delete_before(cutoff.as_str())
+        self.store.delete_before(cutoff.as_str())
     }
 
     fn set_minion_data(&self, id: &MinionId, packed: Vec<u8>) -> Result<(), CacheError> {
@@ -822,7 +724,7 @@ impl JobCache for RedbJobCache {
     }
 
     fn all_minion_data(&self) -> Result<BTreeMap<String, Value>, CacheError> {
-        let raw = self.range_raw(Table::MinionData, None)?;
+        let raw = self.range_raw(Table::MinionData, Scan::All)?;
         Ok(raw
             .into_iter()
             .filter_map(|(key, bytes)| {
@@ -853,8 +755,8 @@ impl JobCache for RedbJobCache {
 }
 
 /// The background writer: batches queued writes into few commits.
-struct Writer {
-    db: Arc<Db>,
+struct Writer<S: Store> {
+    store: Arc<S>,
     overlay: Arc<Mutex<Overlay>>,
     commits: Arc<AtomicU64>,
     /// What is committed, for requests waiting to acknowledge their writes.
@@ -874,7 +776,7 @@ enum Gathered {
     Shutdown,
 }
 
-impl Writer {
+impl<S: Store> Writer<S> {
     fn run(self) {
         let mut batch: Vec<Write> = Vec::new();
         let mut waiters: Vec<SyncSender<Result<(), String>>> = Vec::new();
@@ -977,55 +879,8 @@ impl Writer {
         if self.fail_commits.load(Ordering::Relaxed) {
             return Err("injected commit failure".into());
         }
-        let db = self.db.get().map_err(|e| e.to_string())?;
-        match self.try_commit(&db, batch) {
-            Ok(()) => {}
-            Err(redb::Error::PreviousIo) => {
-                drop(db);
-                return Err(self.reopen_poisoned());
-            }
-            Err(e) => return Err(e.to_string()),
-        }
+        self.store.commit(batch)?;
         self.commits.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    }
-
-    /// The database refuses everything after an earlier I/O error: open it
-    /// again so the next retry can succeed once the cause (a full disk) is
-    /// gone. What to report for this attempt.
-    fn reopen_poisoned(&self) -> String {
-        match self.db.reopen() {
-            Ok(()) => {
-                tracing::warn!("job cache: reopened the database after an I/O error");
-                "an earlier I/O error; the database was reopened for the next try".into()
-            }
-            Err(e) => format!("an earlier I/O error, and reopening the database failed: {e}"),
-        }
-    }
-
-    fn try_commit(&self, db: &Database, batch: &[Write]) -> Result<(), redb::Error> {
-        let txn = db.begin_write()?;
-        {
-            let mut jobs = txn.open_table(JOBS)?;
-            let mut returns = txn.open_table(RETURNS)?;
-            let mut minion_data = txn.open_table(MINION_DATA)?;
-            for w in batch {
-                let table = match w.table {
-                    Table::Jobs => &mut jobs,
-                    Table::Returns => &mut returns,
-                    Table::MinionData => &mut minion_data,
-                };
-                match &w.value {
-                    Some(v) => {
-                        table.insert(w.key.as_str(), &v[..])?;
-                    }
-                    None => {
-                        table.remove(w.key.as_str())?;
-                    }
-                }
-            }
-        }
-        txn.commit()?;
         Ok(())
     }
 
@@ -1059,7 +914,7 @@ fn backoff(failures: u32) -> Duration {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A minion data record as the master encodes it.
@@ -1068,17 +923,17 @@ mod tests {
     }
     use serde_json::json;
 
-    const T0: i64 = 1_795_304_419_509_933; // 2026-11-21T23:40:19.509933Z
+    pub(crate) const T0: i64 = 1_795_304_419_509_933; // 2026-11-21T23:40:19.509933Z
 
-    fn jid_at(micros: i64) -> Jid {
+    pub(crate) fn jid_at(micros: i64) -> Jid {
         jid_for_micros(micros)
     }
 
-    fn minion(s: &str) -> MinionId {
+    pub(crate) fn minion(s: &str) -> MinionId {
         MinionId::parse(s).expect("id")
     }
 
-    fn job(jid: &Jid) -> JobRecord {
+    pub(crate) fn job(jid: &Jid) -> JobRecord {
         let mut kwarg = Map::new();
         kwarg.insert("test".into(), json!(true));
         JobRecord {
@@ -1096,7 +951,7 @@ mod tests {
         }
     }
 
-    fn ret(value: Value) -> ReturnRecord {
+    pub(crate) fn ret(value: Value) -> ReturnRecord {
         ReturnRecord {
             ret: value,
             retcode: 0,
@@ -1108,7 +963,7 @@ mod tests {
         }
     }
 
-    fn open(dir: &tempfile::TempDir) -> RedbJobCache {
+    pub(crate) fn open(dir: &tempfile::TempDir) -> RedbJobCache {
         RedbJobCache::open(dir.path().join("cache/jobs.redb")).expect("open")
     }
 
@@ -1223,29 +1078,6 @@ mod tests {
         assert_eq!(stored(&jid, "m0999"), Some(Ticket::COMMITTED));
         assert_eq!(stored(&jid, "m1000"), None);
         assert_eq!(stored(&jid_at(T0 + 1), "m0001"), None);
-    }
-
-    /// The database poisoned by an I/O error is closed and opened again:
-    /// what was committed is still there and commits work; while a reader
-    /// holds the old one the reopen waits for the next try.
-    #[test]
-    fn a_reopened_database_keeps_what_was_committed() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let cache = open(&dir);
-        let jid = jid_at(T0);
-        cache.save_job(&job(&jid)).expect("save");
-        cache.flush().expect("flush");
-
-        let reader = cache.db.get().expect("open");
-        assert_eq!(cache.db.reopen(), Err("the database is in use".to_string()));
-        drop(reader);
-        cache.db.reopen().expect("reopen");
-        assert!(cache.get_job(&jid).expect("read").is_some());
-        cache
-            .add_return(&jid, &minion("web1"), ret(json!(1)))
-            .expect("add");
-        cache.flush().expect("commits after the reopen");
-        assert!(cache.return_on_disk(&jid, &minion("web1")));
     }
 
     /// Once its ticket is committed a return is in the database, not only
@@ -1515,18 +1347,21 @@ mod tests {
             .expect("add");
         cache.flush().expect("flush");
         let bad = jid_at(T0 - 1);
-        let txn = cache.db.get().expect("open").begin_write().expect("write");
-        {
-            let mut jobs = txn.open_table(JOBS).expect("jobs");
-            jobs.insert(bad.as_str(), &b"\xc1garbage"[..])
-                .expect("insert");
-            let mut returns = txn.open_table(RETURNS).expect("returns");
-            let key = return_key(&good, &minion("web2"));
-            returns
-                .insert(key.as_str(), &b"\x92\x01"[..])
-                .expect("insert");
-        }
-        txn.commit().expect("commit");
+        let raw = |table, key: String, bytes: &[u8]| Write {
+            table,
+            key,
+            value: Some(Arc::from(bytes)),
+            seq: 0,
+        };
+        let garbage = [
+            raw(Table::Jobs, bad.as_str().to_string(), b"\xc1garbage"),
+            raw(
+                Table::Returns,
+                return_key(&good, &minion("web2")),
+                b"\x92\x01",
+            ),
+        ];
+        cache.store().commit(&garbage).expect("commit");
         assert_eq!(cache.get_job(&bad).expect("get"), None);
         assert_eq!(cache.list_jobs().expect("list"), vec![job(&good)]);
         let returns = cache.returns(&good).expect("returns");

@@ -1,0 +1,241 @@
+//! The cluster store (`cluster_store: postgres`, issue 16) against a real,
+//! throwaway PostgreSQL: the job cache's contract in the shared store, jobs
+//! and returns visible from every master, and the errors a master gives
+//! when its database is missing or newer than it.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use brine_common::ids::{Jid, MinionId};
+use brine_common::target::TargetType;
+use brine_master::cluster_store::{Cluster as Store, Settings};
+use brine_master::job_cache::{JobCache, JobRecord, PgJobCache, ReturnRecord, committed};
+use brine_tests::postgres::Postgres;
+use serde_json::{Map, json};
+
+use crate::cluster::{Cluster, bin, json_out, run_with_timeout, stderr, stdout, wait_for};
+
+/// A job cache in `pg`'s database `dbname`, as a master opens it.
+fn job_cache(pg: &Postgres, dbname: &str) -> PgJobCache {
+    pg.create_database(dbname);
+    let config = serde_json::from_value(json!({
+        "host": pg.socket_dir(),
+        "port": pg.port(),
+        "dbname": dbname,
+        "user": "postgres",
+        "sslmode": "disable",
+    }))
+    .expect("postgres config");
+    let settings = Settings::from_config(&config).expect("settings");
+    PgJobCache::connect(Store::open(settings).expect("connect")).expect("job cache")
+}
+
+/// 2026-12-07T19:00:00Z in microseconds.
+const T0: i64 = 1_796_670_000_000_000;
+
+/// The jid of `n` seconds after [`T0`].
+fn jid(n: i64) -> Jid {
+    brine_common::jid::jid_for_micros(T0 + n * 1_000_000)
+}
+
+fn minion(id: &str) -> MinionId {
+    MinionId::parse(id).expect("id")
+}
+
+fn job(jid: &Jid) -> JobRecord {
+    JobRecord {
+        jid: jid.clone(),
+        fun: "test.ping".into(),
+        arg: vec![],
+        kwarg: Map::new(),
+        tgt: json!("*"),
+        tgt_type: TargetType::Glob,
+        user: "root".into(),
+        minions: vec![minion("web1"), minion("web2")],
+    }
+}
+
+fn ret(value: serde_json::Value) -> ReturnRecord {
+    ReturnRecord {
+        ret: value,
+        retcode: 0,
+        success: true,
+        fun: "test.ping".into(),
+        fun_args: vec![],
+        out: None,
+        stamp: "2026-12-07T19:00:00.000000+00:00".into(),
+    }
+}
+
+/// What one master writes, another reads: jobs, returns (the first copy
+/// counts, on every master), minion data, pruning; and a thousand returns
+/// go in a few transactions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_job_cache_keeps_its_contract_in_postgres() {
+    let pg = Postgres::start();
+    let (a, b) = tokio::task::spawn_blocking({
+        let pg_a = job_cache(&pg, "brine");
+        let pg_b = job_cache(&pg, "brine");
+        move || (Arc::new(pg_a), Arc::new(pg_b))
+    })
+    .await
+    .expect("open");
+    let first = jid(1);
+    a.save_job(&job(&first)).expect("save");
+    assert_eq!(
+        a.get_job(&first).expect("get"),
+        Some(job(&first)),
+        "read back at once"
+    );
+    let added = a
+        .add_return(&first, &minion("web1"), ret(json!(true)))
+        .expect("add");
+    assert!(added.first);
+    committed(a.commits(), added.ticket)
+        .await
+        .expect("committed");
+    // The other master sees the committed job and return.
+    assert_eq!(b.get_job(&first).expect("get"), Some(job(&first)));
+    assert_eq!(b.returned_minions(&first).expect("returned"), ["web1"]);
+    // A second copy of that return, through the other master, changes nothing.
+    let again = b
+        .add_return(&first, &minion("web1"), ret(json!("replayed")))
+        .expect("add");
+    assert!(!again.first, "the stored return is seen as stored");
+    b.store_return(&first, &minion("web1"), ret(json!("raced")))
+        .expect("store");
+    b.flush().expect("flush");
+    assert_eq!(a.returns(&first).expect("returns")["web1"].ret, json!(true));
+
+    // Many returns, few commits; all visible from the other master.
+    let busy = jid(2);
+    a.save_job(&job(&busy)).expect("save");
+    let commits_before = a.commit_count();
+    for i in 0..1000 {
+        a.store_return(&busy, &minion(&format!("m{i:04}")), ret(json!(i)))
+            .expect("store");
+    }
+    a.flush().expect("flush");
+    let commits = a.commit_count() - commits_before;
+    assert!(
+        (1..=50).contains(&commits),
+        "{commits} commits for 1000 returns"
+    );
+    let seen = b.returns(&busy).expect("returns");
+    assert_eq!((seen.len(), &seen["m0042"].ret), (1000, &json!(42)));
+    let listed: Vec<Jid> = b
+        .list_jobs()
+        .expect("list")
+        .into_iter()
+        .map(|j| j.jid)
+        .collect();
+    assert_eq!(listed, [first.clone(), busy.clone()], "oldest first");
+    assert_eq!(b.jobs_since(&busy).expect("since").len(), 1);
+
+    // Minion data: the latest write wins; removal is seen everywhere.
+    let packed = |v: serde_json::Value| rmp_serde::to_vec_named(&v).expect("encode");
+    a.set_minion_data(&minion("web1"), packed(json!({"grains": {"os": "Debian"}})))
+        .expect("set");
+    a.set_minion_data(&minion("web1"), packed(json!({"grains": {"os": "Ubuntu"}})))
+        .expect("set");
+    a.flush().expect("flush");
+    assert_eq!(
+        b.minion_data(&minion("web1")).expect("data"),
+        Some(json!({"grains": {"os": "Ubuntu"}}))
+    );
+    b.remove_minion_data(&minion("web1")).expect("remove");
+    b.flush().expect("flush");
+    assert!(a.all_minion_data().expect("all").is_empty());
+
+    // Pruning by age drops the old jobs and their returns.
+    assert_eq!(a.prune(T0 + 3_600_000_000, 60).expect("prune"), 2);
+    assert!(b.list_jobs().expect("list").is_empty());
+    assert!(b.returns(&busy).expect("returns").is_empty());
+    drop((a, b));
+}
+
+/// Two masters on one PostgreSQL: a job published on the first, to its
+/// minion, and its return are visible from the second (`jobs.lookup_jid`,
+/// `jobs.list_jobs`); neither master keeps a local job cache file.
+#[test]
+fn a_job_and_its_returns_are_visible_from_every_master() {
+    let pg = Postgres::start();
+    let conf = pg.master_conf("brine");
+    let a = Cluster::builder()
+        .minions(1)
+        .master_conf(&conf)
+        .start()
+        .ready();
+    let b = Cluster::builder().master_conf(&conf).start();
+
+    let out = a.brine(&["--async", "m1", "test.echo", "from-a"]);
+    let text = stdout(&out);
+    let jid = text
+        .trim()
+        .strip_prefix("Executed command with job ID: ")
+        .unwrap_or_else(|| panic!("no jid in {text:?} / {}", stderr(&out)))
+        .to_string();
+    let found = wait_for(
+        "the return, seen from master b",
+        Duration::from_secs(20),
+        || {
+            let v = json_out(&b.brine_run(&["--out", "json", "jobs.lookup_jid", &jid]));
+            (v == json!({"m1": "from-a"})).then_some(v)
+        },
+    );
+    assert_eq!(found, json!({"m1": "from-a"}));
+    let jobs = json_out(&b.brine_run(&["--out", "json", "jobs.list_jobs"]));
+    assert_eq!(jobs[&jid]["Function"], json!("test.echo"), "{jobs}");
+    assert_eq!(jobs[&jid]["Target"], json!("m1"), "{jobs}");
+    for c in [&a, &b] {
+        let local = c.master_root().join("var/cache/brine/master/jobs.redb");
+        assert!(!local.exists(), "{} exists", local.display());
+    }
+}
+
+/// A master whose PostgreSQL is not there, or holds a newer schema than it
+/// knows, says so and does not start.
+#[test]
+fn a_master_refuses_to_start_without_its_store_or_with_a_newer_schema() {
+    let pg = Postgres::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let start = |postgres: &str| {
+        let conf = format!(
+            "root_dir: {}\ninterface: 127.0.0.1\npublish_port: {}\nret_port: {}\n{postgres}",
+            dir.path().display(),
+            crate::cluster::free_port(),
+            crate::cluster::free_port()
+        );
+        std::fs::write(dir.path().join("master"), conf).expect("config");
+        let mut cmd = Command::new(bin("brine-master"));
+        cmd.arg("-c").arg(dir.path());
+        run_with_timeout(&mut cmd, Duration::from_secs(60))
+    };
+
+    let nowhere = dir.path().join("no-server-here");
+    let out = start(&format!(
+        "cluster_store: postgres\npostgres:\n  host: {}\n  user: brine\n  dbname: jobs\n  sslmode: disable\n",
+        nowhere.display()
+    ));
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "cannot connect to PostgreSQL at {}:5432/jobs as brine",
+            nowhere.display()
+        )),
+        "{err}"
+    );
+
+    let conf = pg.master_conf("newer");
+    drop(job_cache(&pg, "newer"));
+    pg.sql("newer", "INSERT INTO brine_schema (version) VALUES (99)");
+    let out = start(&conf);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("the cluster store's schema is at version 99, newer than this master's"),
+        "{err}"
+    );
+}
