@@ -20,8 +20,9 @@ use std::time::Duration;
 
 use brine_common::config::PostgresConfig;
 use thiserror::Error;
+use tokio::sync::mpsc;
 use tokio_postgres::config::{Host, SslMode};
-use tokio_postgres::{Client, Config};
+use tokio_postgres::{AsyncMessage, Client, Config, Notification};
 
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -51,6 +52,21 @@ const MIGRATIONS: &[&str] = &[
         id text COLLATE "C" PRIMARY KEY,
         record bytea NOT NULL
     );
+    "#,
+    // 2: minion keys (master/src/keys/postgres.rs): a row per id and state,
+    // Salt's directory names as states; an id is in at most one of
+    // accepted, pending and rejected, a denied key sits beside them.
+    r#"
+    CREATE TABLE brine_keys (
+        id text COLLATE "C" NOT NULL,
+        state text NOT NULL
+            CHECK (state IN ('minions', 'minions_pre', 'minions_rejected', 'minions_denied')),
+        pem text NOT NULL,
+        PRIMARY KEY (id, state)
+    );
+    CREATE UNIQUE INDEX brine_keys_one_state ON brine_keys (id)
+        WHERE state <> 'minions_denied';
+    CREATE INDEX brine_keys_by_state ON brine_keys (state);
     "#,
 ];
 
@@ -386,45 +402,90 @@ impl Cluster {
     /// A new connection; its I/O task runs on the store's runtime. Call from
     /// a future given to [`Cluster::block`] (or spawned on that runtime).
     pub async fn connect(&self) -> Result<Client, ClusterError> {
-        let failed = |reason: String| ClusterError::Connect {
+        self.open_connection(None).await
+    }
+
+    /// A new connection whose notifications (`LISTEN`) arrive on the
+    /// receiver; it closes when the connection ends.
+    pub async fn connect_listening(
+        &self,
+    ) -> Result<(Client, mpsc::UnboundedReceiver<Notification>), ClusterError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let client = self.open_connection(Some(tx)).await?;
+        Ok((client, rx))
+    }
+
+    /// Run `work` on the store's runtime without waiting for it.
+    pub fn spawn(&self, work: impl Future<Output = ()> + Send + 'static) {
+        if let Ok(handle) = self.handle() {
+            handle.spawn(work);
+        }
+    }
+
+    async fn open_connection(
+        &self,
+        notifications: Option<mpsc::UnboundedSender<Notification>>,
+    ) -> Result<Client, ClusterError> {
+        let failed = |e: tokio_postgres::Error| ClusterError::Connect {
             target: self.settings.target.clone(),
-            reason,
+            reason: error_text(&e),
         };
-        let (client, connection) = match &self.settings.tls {
+        let target = self.settings.target.clone();
+        let handle = self.handle()?;
+        let client = match &self.settings.tls {
             None => {
                 let (client, connection) = self
                     .settings
                     .pg
                     .connect(tokio_postgres::NoTls)
                     .await
-                    .map_err(|e| failed(error_text(&e)))?;
-                let connection = Box::pin(connection) as ConnectionTask;
-                (client, connection)
+                    .map_err(failed)?;
+                handle.spawn(drive(connection, notifications, target));
+                client
             }
             Some(tls) => {
                 let make = tokio_postgres_rustls::MakeRustlsConnect::new((**tls).clone());
-                let (client, connection) = self
-                    .settings
-                    .pg
-                    .connect(make)
-                    .await
-                    .map_err(|e| failed(error_text(&e)))?;
-                let connection = Box::pin(connection) as ConnectionTask;
-                (client, connection)
+                let (client, connection) = self.settings.pg.connect(make).await.map_err(failed)?;
+                handle.spawn(drive(connection, notifications, target));
+                client
             }
         };
-        let target = self.settings.target.clone();
-        self.handle()?.spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::warn!("PostgreSQL connection to {target} ended: {e}");
-            }
-        });
         Ok(client)
     }
 }
 
-type ConnectionTask =
-    std::pin::Pin<Box<dyn Future<Output = Result<(), tokio_postgres::Error>> + Send>>;
+/// Drive a connection's I/O until it ends, passing its notifications on
+/// (or dropping them when nobody listens).
+async fn drive<S, T>(
+    mut connection: tokio_postgres::Connection<S, T>,
+    notifications: Option<mpsc::UnboundedSender<Notification>>,
+    target: String,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    loop {
+        match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            Some(Ok(AsyncMessage::Notification(n))) => {
+                if let Some(tx) = &notifications {
+                    let _ = tx.send(n);
+                }
+            }
+            Some(Ok(AsyncMessage::Notice(notice))) => {
+                tracing::debug!("PostgreSQL {target}: {}", notice.message());
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => {
+                tracing::warn!(
+                    "PostgreSQL connection to {target} ended: {}",
+                    error_text(&e)
+                );
+                return;
+            }
+            None => return,
+        }
+    }
+}
 
 impl Drop for Cluster {
     fn drop(&mut self) {
@@ -442,6 +503,18 @@ pub fn error_text(e: &tokio_postgres::Error) -> String {
     match e.source() {
         Some(cause) => format!("{e}: {cause}"),
         None => e.to_string(),
+    }
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Shared")
+    }
+}
+
+impl std::fmt::Debug for Exclusive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Exclusive")
     }
 }
 
@@ -469,6 +542,64 @@ impl Shared {
         let client = Arc::new(self.cluster.connect().await?);
         *slot = Some(client.clone());
         Ok(client)
+    }
+
+    /// Run `work` with the connection and wait for it (see [`Cluster::block`]).
+    pub fn block<R, F, Fut>(self: &Arc<Self>, what: &str, work: F) -> Result<R, ClusterError>
+    where
+        R: Send + 'static,
+        F: FnOnce(Arc<Client>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<R, ClusterError>> + Send,
+    {
+        let shared = self.clone();
+        self.cluster.block(what, async move {
+            let client = shared.client().await?;
+            work(client).await
+        })
+    }
+}
+
+/// One connection that one caller at a time holds, for its transactions;
+/// reopened when it breaks.
+pub struct Exclusive {
+    cluster: Arc<Cluster>,
+    slot: Arc<tokio::sync::Mutex<Option<Client>>>,
+}
+
+/// The connection of an [`Exclusive`], held for one piece of work.
+pub struct Held(tokio::sync::OwnedMutexGuard<Option<Client>>);
+
+impl Held {
+    pub fn client(&mut self) -> Result<&mut Client, ClusterError> {
+        self.0.as_mut().ok_or(ClusterError::Stopped)
+    }
+}
+
+impl Exclusive {
+    pub fn new(cluster: Arc<Cluster>) -> Exclusive {
+        Exclusive {
+            cluster,
+            slot: Arc::new(tokio::sync::Mutex::new(None)),
+        }
+    }
+
+    /// Run `work` holding the connection (connected again if it broke) and
+    /// wait for it (see [`Cluster::block`]).
+    pub fn block<R, F, Fut>(&self, what: &str, work: F) -> Result<R, ClusterError>
+    where
+        R: Send + 'static,
+        F: FnOnce(Held) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<R, ClusterError>> + Send,
+    {
+        let slot = self.slot.clone();
+        let cluster = self.cluster.clone();
+        self.cluster.block(what, async move {
+            let mut held = slot.lock_owned().await;
+            if held.as_ref().is_none_or(|c| c.is_closed()) {
+                *held = Some(cluster.connect().await?);
+            }
+            work(Held(held)).await
+        })
     }
 }
 

@@ -20,7 +20,7 @@ use crate::bus::EventBus;
 use crate::cluster_store;
 use crate::job_cache::{JobCache, PgJobCache, RedbJobCache};
 use crate::key_admin::KeyAct;
-use crate::keys::{KeyError, KeyStore};
+use crate::keys::{KeyChange, KeyError, KeyStore, Keys, PgKeyStore};
 use crate::publisher::Publisher;
 use crate::sessions::Sessions;
 
@@ -28,7 +28,7 @@ use crate::sessions::Sessions;
 pub struct Master {
     pub config: MasterConfig,
     pub identity: Arc<Identity>,
-    pub keys: Arc<KeyStore>,
+    pub keys: Arc<dyn Keys>,
     pub cache: Arc<dyn JobCache>,
     pub bus: EventBus,
     pub publisher: Arc<Publisher>,
@@ -74,25 +74,72 @@ pub fn job_cache_path(config: &MasterConfig) -> PathBuf {
     config.cachedir.join("jobs.redb")
 }
 
-/// The job cache `cluster_store` names: the embedded redb file, or the
-/// shared PostgreSQL (connected, its schema migrated, before anything is served).
-async fn open_job_cache(config: &MasterConfig) -> anyhow::Result<Arc<dyn JobCache>> {
+/// Where the master keeps keys, jobs and returns, as `cluster_store` says.
+struct Stores {
+    keys: Arc<dyn Keys>,
+    cache: Arc<dyn JobCache>,
+    /// The shared key store, whose changes on other masters this one follows.
+    shared_keys: Option<Arc<PgKeyStore>>,
+}
+
+/// The embedded stores (`pki_dir` and the redb file), or the shared
+/// PostgreSQL, connected and its schema migrated before anything is served.
+async fn open_stores(config: &MasterConfig) -> anyhow::Result<Stores> {
     match config.cluster_store {
-        ClusterStore::Redb => Ok(Arc::new(
-            RedbJobCache::open(job_cache_path(config)).context("job cache")?,
-        )),
+        ClusterStore::Redb => Ok(Stores {
+            keys: Arc::new(KeyStore::open(&config.pki_dir).context("key store")?),
+            cache: Arc::new(RedbJobCache::open(job_cache_path(config)).context("job cache")?),
+            shared_keys: None,
+        }),
         ClusterStore::Postgres => {
             let settings = cluster_store::Settings::from_config(&config.postgres)?;
             tracing::info!("cluster store: PostgreSQL at {}", settings.target());
-            let cache = tokio::task::spawn_blocking(move || {
+            let (keys, cache) = tokio::task::spawn_blocking(move || {
                 let cluster = cluster_store::Cluster::open(settings)?;
-                anyhow::Ok(PgJobCache::connect(cluster)?)
+                let cache = PgJobCache::connect(cluster.clone())?;
+                anyhow::Ok((Arc::new(PgKeyStore::new(cluster)), cache))
             })
             .await
             .context("the cluster store's start")?
             .context("cluster store")?;
-            Ok(Arc::new(cache))
+            Ok(Stores {
+                keys: keys.clone(),
+                cache: Arc::new(cache),
+                shared_keys: Some(keys),
+            })
         }
+    }
+}
+
+/// Apply what other masters do to the shared keys as this master's own
+/// commands are applied (sessions ended, the publish key rotated). After a
+/// lost notification connection, end the sessions of every minion whose
+/// key is no longer accepted, since the changes in between are unknown.
+async fn follow_key_changes(master: Arc<Master>, keys: Arc<PgKeyStore>) {
+    let mut changes = keys.listen();
+    while let Some(change) = changes.recv().await {
+        let changed = match change {
+            KeyChange::Changed(id, act) => vec![(id, act)],
+            KeyChange::Missed => {
+                let keys = master.keys.clone();
+                let accepted =
+                    tokio::task::spawn_blocking(move || keys.list(crate::keys::KeyState::Accepted))
+                        .await;
+                let accepted: std::collections::HashSet<MinionId> = match accepted {
+                    Ok(Ok(ids)) => ids.into_iter().collect(),
+                    _ => continue,
+                };
+                master
+                    .sessions
+                    .minions()
+                    .into_iter()
+                    .filter(|id| !accepted.contains(id))
+                    .map(|id| (id, KeyAct::Reject))
+                    .collect()
+            }
+        };
+        tracing::info!("key changes from another master: {changed:?}");
+        master.apply_key_changes(&changed, false);
     }
 }
 
@@ -107,8 +154,11 @@ pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
     let (priv_path, pub_path) = master_key_paths(&config);
     let identity =
         Arc::new(Identity::load_or_generate(&priv_path, &pub_path).context("master key")?);
-    let keys = Arc::new(KeyStore::open(&config.pki_dir).context("key store")?);
-    let cache = open_job_cache(&config).await?;
+    let Stores {
+        keys,
+        cache,
+        shared_keys,
+    } = open_stores(&config).await?;
 
     let minion_data = Arc::new(
         crate::minion_data::MinionData::load(cache.as_ref()).context("minion data cache")?,
@@ -163,6 +213,9 @@ pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
     crate::reactor::start(master.clone());
     stop.spawn(crate::reactor::presence::run(master.clone()));
     stop.spawn(crate::schedule::run(master.clone()));
+    if let Some(shared_keys) = shared_keys {
+        stop.spawn(follow_key_changes(master.clone(), shared_keys));
+    }
     tracing::info!(publish_port, ret_port, "brine-master ready");
     // Tests and supervisors read this line to learn the bound ports.
     println!("brine-master ready publish_port={publish_port} ret_port={ret_port}");
@@ -241,13 +294,25 @@ impl Master {
     /// Run a key command with its side effects: `salt/key` events, and for
     /// removed keys the end of their sessions and a new publish key.
     pub fn key_command(&self, cmd: &KeyCommand) -> Result<KeyReply, KeyError> {
-        let (reply, changes) = crate::key_admin::execute(&self.keys, cmd, &self.identity.public())?;
+        let (reply, changes) =
+            crate::key_admin::execute(self.keys.as_ref(), cmd, &self.identity.public())?;
+        self.apply_key_changes(&changes, true);
+        Ok(reply)
+    }
+
+    /// What key changes mean for this master: a `salt/key` event for its own
+    /// commands (`announce`), and for every master the end of the sessions
+    /// of rejected and deleted keys, what it holds about deleted minions,
+    /// and a new publish key.
+    pub fn apply_key_changes(&self, changes: &[(MinionId, KeyAct)], announce: bool) {
         let mut removed_any = false;
-        for (id, act) in &changes {
-            self.bus.fire(Event::new(
-                tags::KEY,
-                json!({"act": act.as_str(), "id": id, "result": true}),
-            ));
+        for (id, act) in changes {
+            if announce {
+                self.bus.fire(Event::new(
+                    tags::KEY,
+                    json!({"act": act.as_str(), "id": id, "result": true}),
+                ));
+            }
             match act {
                 KeyAct::Accept => self.publisher.mark_accepted(id),
                 KeyAct::Reject => {
@@ -264,7 +329,6 @@ impl Master {
         if removed_any && let Err(e) = self.publisher.rotate_key() {
             tracing::error!("publish key rotation failed: {e}");
         }
-        Ok(reply)
     }
 
     /// What the master holds about a minion whose key was deleted: its

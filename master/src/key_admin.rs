@@ -9,7 +9,9 @@ use brine_common::ids::MinionId;
 use serde_json::{Map, Value};
 
 use crate::daemon::id_list;
-use crate::keys::{KeyError, KeyState, KeyStore};
+#[cfg(test)]
+use crate::keys::KeyStore;
+use crate::keys::{KeyError, KeyState, Keys};
 
 /// The order `salt-key -L --out json` prints the states in.
 pub const LISTING_ORDER: [KeyState; 4] = [
@@ -43,7 +45,7 @@ pub type KeyChanges = Vec<(MinionId, KeyAct)>;
 
 /// Run `cmd`; returns the reply and the ids it changed.
 pub fn execute(
-    keys: &KeyStore,
+    keys: &dyn Keys,
     cmd: &KeyCommand,
     master_pub: &PublicKey,
 ) -> Result<(KeyReply, KeyChanges), KeyError> {

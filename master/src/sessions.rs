@@ -111,6 +111,11 @@ impl Sessions {
         }
     }
 
+    /// Every minion with a session.
+    pub fn minions(&self) -> Vec<MinionId> {
+        self.table().by_minion.keys().cloned().collect()
+    }
+
     /// Drop sessions silent for longer than `idle` (the minion went away).
     pub fn expire(&self, idle: Duration) {
         let mut t = self.table();

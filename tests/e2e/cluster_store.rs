@@ -239,3 +239,190 @@ fn a_master_refuses_to_start_without_its_store_or_with_a_newer_schema() {
         "{err}"
     );
 }
+
+/// Keys live in PostgreSQL: a key accepted on one master lets its minion
+/// in on another, `brine-key -L` is the same everywhere, and a key deleted
+/// on one master ends its minion's session on the master it is connected
+/// to (that minion then asks again and waits as pending).
+#[test]
+fn a_key_accepted_or_deleted_on_one_master_takes_effect_on_all() {
+    let pg = Postgres::start();
+    let conf = pg.master_conf("brine");
+    let mut a = Cluster::builder().master_conf(&conf).start();
+    let mut b = Cluster::builder().master_conf(&conf).start();
+    a.add_minion("m1", "");
+    b.add_minion("m2", "");
+    // Each minion's pending key is seen from the other master and accepted there.
+    b.wait_key_in("minions_pre", "m1");
+    a.wait_key_in("minions_pre", "m2");
+    let out = b.brine_key(&["-a", "m1", "-y"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = a.brine_key(&["-a", "m2", "-y"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    a.wait_pingable("m1", &["m1"]);
+    b.wait_pingable("m2", &["m2"]);
+    assert_eq!(a.keys(), b.keys());
+    assert_eq!(a.keys()["minions"], json!(["m1", "m2"]));
+
+    let events = b.events("salt/auth");
+    let out = a.brine_key(&["-d", "m2", "-y"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Master b ends m2's session; m2 authenticates again and is pending.
+    events.expect(
+        "m2 authenticating again on b",
+        Duration::from_secs(20),
+        |_, data| data["id"] == "m2" && data["act"] == "pend",
+    );
+    b.wait_key_in("minions_pre", "m2");
+    assert!(
+        b.master_log().contains("key changes from another master"),
+        "{}",
+        b.master_log()
+    );
+    let out = b.brine(&["m2", "test.ping"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+}
+
+/// The shared key store follows the `pki_dir` store's rules, row by row:
+/// pending, denied (recorded once), auto-accept, the pending cap, moves
+/// between states keeping one state per id, deletion; and a second store
+/// (another master) hears of the changes the first one makes, not of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shared_key_store_keeps_salts_rules() {
+    use brine_common::crypto::Identity;
+    use brine_master::key_admin::KeyAct;
+    use brine_master::keys::{KeyChange, KeyError, KeyState, Keys, PgKeyStore};
+
+    let pg = Postgres::start();
+    pg.create_database("keys");
+    let open = {
+        let config: brine_common::config::PostgresConfig = serde_json::from_value(json!({
+            "host": pg.socket_dir(), "port": pg.port(), "dbname": "keys",
+            "user": "postgres", "sslmode": "disable",
+        }))
+        .expect("config");
+        move || {
+            let settings = Settings::from_config(&config).expect("settings");
+            PgKeyStore::new(Store::open(settings).expect("connect"))
+        }
+    };
+    let (a, b) = tokio::task::spawn_blocking(move || (open(), open()))
+        .await
+        .expect("open");
+    let mut heard = b.listen();
+    let key = || Identity::generate().expect("key").public();
+    let (web1, other, web2) = (key(), key(), key());
+    let state_of = move |keys: &PgKeyStore, who: &str| {
+        KeyState::ALL
+            .into_iter()
+            .filter(|s| keys.list(*s).expect("list").contains(&minion(who)))
+            .collect::<Vec<_>>()
+    };
+    tokio::task::spawn_blocking(move || {
+        let decide = |k, auto, max| a.decide_auth(&minion("web1"), k, auto, &[], max);
+        let first = decide(&web1, false, 10).expect("auth");
+        assert_eq!((first.state, first.newly_stored), (KeyState::Pending, true));
+        let again = decide(&web1, false, 10).expect("auth");
+        assert_eq!(
+            (again.state, again.newly_stored),
+            (KeyState::Pending, false)
+        );
+        let denied = decide(&other, false, 10).expect("auth");
+        assert_eq!(
+            (denied.state, denied.newly_stored),
+            (KeyState::Denied, true)
+        );
+        let denied = decide(&other, false, 10).expect("auth");
+        assert_eq!(
+            (denied.state, denied.newly_stored),
+            (KeyState::Denied, false)
+        );
+        assert_eq!(state_of(&b, "web1"), [KeyState::Denied, KeyState::Pending]);
+        // The pending cap refuses a new id and writes nothing.
+        let full = a.decide_auth(&minion("web2"), &web2, false, &[], 1);
+        assert!(
+            matches!(full, Err(KeyError::PendingFull { max: 1 })),
+            "{full:?}"
+        );
+        assert!(state_of(&b, "web2").is_empty());
+        // Autosign accepts a new id at once.
+        let auto = a
+            .decide_auth(&minion("web2"), &web2, false, &["web*".to_string()], 1)
+            .expect("auth");
+        assert_eq!((auto.state, auto.auto_accepted), (KeyState::Accepted, true));
+
+        assert_eq!(
+            b.accept("web1", false, false).expect("accept"),
+            [minion("web1")]
+        );
+        assert_eq!(
+            decide(&web1, false, 10).expect("auth").state,
+            KeyState::Accepted
+        );
+        assert_eq!(b.reject("web*", true, false).expect("reject").len(), 2);
+        assert_eq!(
+            decide(&web1, true, 10).expect("auth").state,
+            KeyState::Rejected
+        );
+        // Accepting the denied key replaces the rejected one: one state per id.
+        assert_eq!(
+            b.accept("web1", false, true).expect("accept"),
+            [minion("web1")]
+        );
+        assert_eq!(state_of(&a, "web1"), [KeyState::Accepted]);
+        assert_eq!(
+            decide(&other, false, 10).expect("auth").state,
+            KeyState::Accepted
+        );
+        let fingerprints = a.fingerprints("*").expect("fingerprints");
+        assert_eq!(fingerprints.len(), 2);
+        assert_eq!(fingerprints[0].2, other.fingerprint());
+        assert_eq!(
+            b.delete("web*").expect("delete"),
+            [minion("web1"), minion("web2")]
+        );
+        assert!(a.list(KeyState::Rejected).expect("list").is_empty());
+        assert!(a.stray_files().expect("stray").is_empty());
+        a
+    })
+    .await
+    .expect("the store's rules");
+
+    // Every command above was b's own, which b does not hear; a third
+    // store's commands it does, in order.
+    let c = tokio::task::spawn_blocking({
+        let config: brine_common::config::PostgresConfig = serde_json::from_value(json!({
+            "host": pg.socket_dir(), "port": pg.port(), "dbname": "keys",
+            "user": "postgres", "sslmode": "disable",
+        }))
+        .expect("config");
+        move || {
+            let c = PgKeyStore::new(
+                Store::open(Settings::from_config(&config).expect("s")).expect("c"),
+            );
+            c.decide_auth(&minion("web3"), &key(), false, &[], 10)
+                .expect("pending");
+            c.accept("web3", false, false).expect("accept");
+            c.delete("web3").expect("delete");
+            c
+        }
+    })
+    .await
+    .expect("another master");
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        let change = tokio::time::timeout(Duration::from_secs(10), heard.recv())
+            .await
+            .expect("a change heard within 10 s")
+            .expect("the listener runs");
+        got.push(change);
+    }
+    assert_eq!(
+        got,
+        [
+            KeyChange::Changed(minion("web3"), KeyAct::Accept),
+            KeyChange::Changed(minion("web3"), KeyAct::Delete)
+        ]
+    );
+    drop(c);
+}

@@ -7,14 +7,12 @@
 //! the first copy counts, on every master, as in the embedded store.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::Arc;
 
-use tokio_postgres::Client;
 use tokio_postgres::types::{ToSql, Type};
 
 use super::{BatchedJobCache, CacheError, Scan, Store, Table, Write};
-use crate::cluster_store::{Cluster, ClusterError, Shared};
+use crate::cluster_store::{Cluster, ClusterError, Exclusive, Shared};
 
 /// The job cache in the cluster store.
 pub type PgJobCache = BatchedJobCache<PgStore>;
@@ -24,23 +22,18 @@ impl PgJobCache {
     pub fn connect(cluster: Arc<Cluster>) -> Result<Self, CacheError> {
         BatchedJobCache::start(PgStore {
             reads: Shared::new(cluster.clone()),
-            writer: Arc::new(tokio::sync::Mutex::new(None)),
-            cluster,
+            writer: Exclusive::new(cluster),
         })
     }
 }
 
 pub struct PgStore {
-    cluster: Arc<Cluster>,
     /// Reads share one pipelined connection.
     reads: Arc<Shared>,
     /// Commits and prunes take turns on their own connection, which holds
     /// their transactions.
-    writer: Arc<tokio::sync::Mutex<Option<Client>>>,
+    writer: Exclusive,
 }
-
-/// The writer connection, held for one commit or prune.
-type Writer = tokio::sync::OwnedMutexGuard<Option<Client>>;
 
 /// A SQL table's name and key column.
 fn sql_table(table: Table) -> (&'static str, &'static str) {
@@ -56,55 +49,34 @@ fn split_return_key(key: &str) -> (&str, &str) {
     key.split_once('/').unwrap_or((key, ""))
 }
 
-impl PgStore {
-    /// Run `work` with the writer connection (connected again if it broke).
-    fn with_writer<R, F, Fut>(&self, what: &str, work: F) -> Result<R, ClusterError>
-    where
-        R: Send + 'static,
-        F: FnOnce(Writer) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<R, ClusterError>> + Send,
-    {
-        let writer = self.writer.clone();
-        let cluster = self.cluster.clone();
-        self.cluster.block(what, async move {
-            let mut slot = writer.lock_owned().await;
-            if slot.as_ref().is_none_or(|c| c.is_closed()) {
-                *slot = Some(cluster.connect().await?);
-            }
-            work(slot).await
-        })
-    }
-}
-
 impl Store for PgStore {
     fn get(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
-        let reads = self.reads.clone();
         let key = key.to_string();
-        let found = self.cluster.block("a job cache read", async move {
-            let client = reads.client().await?;
-            let row = if table == Table::Returns {
-                let (jid, minion) = split_return_key(&key);
-                client
-                    .query_typed_opt(
-                        "SELECT record FROM brine_returns WHERE jid = $1 AND minion = $2",
-                        &[(&jid, Type::TEXT), (&minion, Type::TEXT)],
-                    )
-                    .await
-            } else {
-                let (name, column) = sql_table(table);
-                let sql = format!("SELECT record FROM {name} WHERE {column} = $1");
-                client
-                    .query_typed_opt(&sql, &[(&key.as_str(), Type::TEXT)])
-                    .await
-            }
-            .map_err(ClusterError::query("a job cache read"))?;
-            Ok(row.map(|r| r.get::<_, Vec<u8>>(0)))
-        })?;
+        let found = self
+            .reads
+            .block("a job cache read", move |client| async move {
+                let row = if table == Table::Returns {
+                    let (jid, minion) = split_return_key(&key);
+                    client
+                        .query_typed_opt(
+                            "SELECT record FROM brine_returns WHERE jid = $1 AND minion = $2",
+                            &[(&jid, Type::TEXT), (&minion, Type::TEXT)],
+                        )
+                        .await
+                } else {
+                    let (name, column) = sql_table(table);
+                    let sql = format!("SELECT record FROM {name} WHERE {column} = $1");
+                    client
+                        .query_typed_opt(&sql, &[(&key.as_str(), Type::TEXT)])
+                        .await
+                }
+                .map_err(ClusterError::query("a job cache read"))?;
+                Ok(row.map(|r| r.get::<_, Vec<u8>>(0)))
+            })?;
         Ok(found)
     }
 
     fn scan(&self, table: Table, scan: Scan<'_>) -> Result<BTreeMap<String, Vec<u8>>, CacheError> {
-        let reads = self.reads.clone();
         let (name, column) = sql_table(table);
         let key_expr = if table == Table::Returns {
             "jid || '/' || minion"
@@ -118,17 +90,18 @@ impl Store for PgStore {
         };
         let sql = format!("SELECT {key_expr}, record FROM {name} {condition}");
         let param = param.map(str::to_string);
-        let rows = self.cluster.block("a job cache scan", async move {
-            let client = reads.client().await?;
-            let params: Vec<(&(dyn ToSql + Sync), Type)> = match &param {
-                Some(p) => vec![(p, Type::TEXT)],
-                None => Vec::new(),
-            };
-            client
-                .query_typed(&sql, &params)
-                .await
-                .map_err(ClusterError::query("a job cache scan"))
-        })?;
+        let rows = self
+            .reads
+            .block("a job cache scan", move |client| async move {
+                let params: Vec<(&(dyn ToSql + Sync), Type)> = match &param {
+                    Some(p) => vec![(p, Type::TEXT)],
+                    None => Vec::new(),
+                };
+                client
+                    .query_typed(&sql, &params)
+                    .await
+                    .map_err(ClusterError::query("a job cache scan"))
+            })?;
         Ok(rows
             .iter()
             .map(|row| (row.get::<_, String>(0), row.get::<_, Vec<u8>>(1)))
@@ -137,43 +110,46 @@ impl Store for PgStore {
 
     fn commit(&self, batch: &[Write]) -> Result<(), String> {
         let statements = Statements::of(batch);
-        self.with_writer("a job cache commit", move |mut slot| async move {
-            let what = "a job cache commit";
-            let client = slot.as_mut().ok_or(ClusterError::Stopped)?;
-            let txn = client
-                .transaction()
-                .await
-                .map_err(ClusterError::query(what))?;
-            for (sql, params) in statements.sql() {
-                txn.execute_typed(&sql, &borrowed(&params))
+        self.writer
+            .block("a job cache commit", move |mut held| async move {
+                let what = "a job cache commit";
+                let txn = held
+                    .client()?
+                    .transaction()
                     .await
                     .map_err(ClusterError::query(what))?;
-            }
-            txn.commit().await.map_err(ClusterError::query(what))
-        })
-        .map_err(|e| e.to_string())
+                for (sql, params) in statements.sql() {
+                    txn.execute_typed(&sql, &borrowed(&params))
+                        .await
+                        .map_err(ClusterError::query(what))?;
+                }
+                txn.commit().await.map_err(ClusterError::query(what))
+            })
+            .map_err(|e| e.to_string())
     }
 
     fn delete_before(&self, cutoff: &str) -> Result<usize, CacheError> {
         let cutoff = cutoff.to_string();
-        let dropped = self.with_writer("the job cache prune", move |mut slot| async move {
-            let what = "the job cache prune";
-            let client = slot.as_mut().ok_or(ClusterError::Stopped)?;
-            let txn = client
-                .transaction()
-                .await
-                .map_err(ClusterError::query(what))?;
-            let params: [(&(dyn ToSql + Sync), Type); 1] = [(&cutoff, Type::TEXT)];
-            let jobs = txn
-                .execute_typed("DELETE FROM brine_jobs WHERE jid < $1", &params)
-                .await
-                .map_err(ClusterError::query(what))?;
-            txn.execute_typed("DELETE FROM brine_returns WHERE jid < $1", &params)
-                .await
-                .map_err(ClusterError::query(what))?;
-            txn.commit().await.map_err(ClusterError::query(what))?;
-            Ok(usize::try_from(jobs).unwrap_or(usize::MAX))
-        })?;
+        let dropped = self
+            .writer
+            .block("the job cache prune", move |mut held| async move {
+                let what = "the job cache prune";
+                let txn = held
+                    .client()?
+                    .transaction()
+                    .await
+                    .map_err(ClusterError::query(what))?;
+                let params: [(&(dyn ToSql + Sync), Type); 1] = [(&cutoff, Type::TEXT)];
+                let jobs = txn
+                    .execute_typed("DELETE FROM brine_jobs WHERE jid < $1", &params)
+                    .await
+                    .map_err(ClusterError::query(what))?;
+                txn.execute_typed("DELETE FROM brine_returns WHERE jid < $1", &params)
+                    .await
+                    .map_err(ClusterError::query(what))?;
+                txn.commit().await.map_err(ClusterError::query(what))?;
+                Ok(usize::try_from(jobs).unwrap_or(usize::MAX))
+            })?;
         Ok(dropped)
     }
 }

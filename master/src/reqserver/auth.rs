@@ -19,7 +19,7 @@ use super::PRE_AUTH_MESSAGE_CAP;
 use super::session::SessionGrants;
 use crate::bus::EventBus;
 use crate::daemon::Master;
-use crate::keys::{KeyError, KeyState, KeyStore};
+use crate::keys::{KeyError, KeyState, Keys};
 use crate::publisher::Publisher;
 
 /// Auth requests handled at once. Each costs a signature check, a key store
@@ -257,7 +257,7 @@ pub(super) struct AcceptPolicy {
 /// autosign file and write a key.
 #[derive(Clone)]
 pub(super) struct KeyDecider {
-    pub keys: Arc<KeyStore>,
+    pub keys: Arc<dyn Keys>,
     pub policy: AcceptPolicy,
     pub publisher: Arc<Publisher>,
     pub bus: EventBus,

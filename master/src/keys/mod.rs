@@ -28,6 +28,15 @@
 //! `brine-key` commands in one master never interleave a read-decide-write.
 //! The master's own key pair (`master.pem`, `master.pub`) lives in `pki_dir`
 //! itself and is not touched here.
+//!
+//! The [`Keys`] trait is what the master asks of a key store; [`KeyStore`]
+//! is the `pki_dir` one, [`PgKeyStore`] the one several masters share in
+//! the cluster store (`cluster_store: postgres`). Both decide an auth
+//! request with [`verdict`], so the rules above are written once.
+
+mod postgres;
+
+pub use postgres::{KeyChange, PgKeyStore};
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -132,6 +141,8 @@ pub enum KeyError {
     BadPattern { pattern: String, reason: String },
     #[error("{max} keys are pending already (max_pending_keys): refused a new key")]
     PendingFull { max: usize },
+    #[error("key store: {0}")]
+    Cluster(#[from] crate::cluster_store::ClusterError),
 }
 
 fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> KeyError + 'a {
@@ -148,6 +159,135 @@ fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) ->
 enum Decided {
     Known(AuthDecision),
     NewKey(KeyState),
+}
+
+/// What an auth request means, from the id's stored key alone: Salt 3008's
+/// rules (the table of [`KeyStore::decide_auth`]). The store then does what
+/// it says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The id is rejected: refused whatever key it shows.
+    Rejected,
+    /// Another key than the stored accepted or pending one: record it as
+    /// denied and refuse.
+    Mismatch,
+    /// The accepted key, presented again.
+    Accepted,
+    /// The pending key, with auto-accept: accept it now.
+    AcceptPending,
+    /// The pending key, without auto-accept: still pending.
+    StillPending,
+    /// An unknown id (or only a denied key on file): store the key in this
+    /// state, after the `max_pending_keys` check when it is pending.
+    New(KeyState),
+}
+
+/// The [`Verdict`] for a request presenting `presented` for an id whose
+/// state and key are `stored` (rejected > pending > accepted, see
+/// [`KeyStore::lookup`]).
+pub fn verdict(
+    stored: Option<(KeyState, &PublicKey)>,
+    presented: &PublicKey,
+    auto: bool,
+) -> Verdict {
+    match stored {
+        Some((KeyState::Rejected, _)) => Verdict::Rejected,
+        Some((KeyState::Accepted | KeyState::Pending, key)) if key != presented => {
+            Verdict::Mismatch
+        }
+        Some((KeyState::Accepted, _)) => Verdict::Accepted,
+        Some((KeyState::Pending, _)) if auto => Verdict::AcceptPending,
+        Some((KeyState::Pending, _)) => Verdict::StillPending,
+        // `lookup` never answers Denied; it counts as unknown.
+        Some((KeyState::Denied, _)) | None if auto => Verdict::New(KeyState::Accepted),
+        Some((KeyState::Denied, _)) | None => Verdict::New(KeyState::Pending),
+    }
+}
+
+/// The log line of a refused key that differs from the stored one.
+fn log_mismatch(id: &MinionId) {
+    tracing::error!(
+        "authentication attempt from {id} failed: its public key does not match the \
+         stored one; this may be an attempt to compromise the cluster"
+    );
+}
+
+/// What the master asks of a key store: auth decisions, listings and the
+/// `brine-key` commands. Every method may block on I/O.
+pub trait Keys: Send + Sync + std::fmt::Debug {
+    /// Decide an auth request and record what it changes (see
+    /// [`KeyStore::decide_auth`]).
+    fn decide_auth(
+        &self,
+        id: &MinionId,
+        presented: &PublicKey,
+        auto_accept: bool,
+        autosign_patterns: &[String],
+        max_pending: usize,
+    ) -> Result<AuthDecision, KeyError>;
+
+    /// The ids in `state`, sorted case-insensitively.
+    fn list(&self, state: KeyState) -> Result<Vec<MinionId>, KeyError>;
+
+    /// Entries of the store that are not keys, as `<state>/<name>: <why>`.
+    fn stray_files(&self) -> Result<Vec<String>, KeyError>;
+
+    /// Move the ids matching `pattern` from `sources` (in priority order)
+    /// to `target`; the ids moved, sorted.
+    fn move_matching(
+        &self,
+        pattern: &str,
+        sources: &[KeyState],
+        target: KeyState,
+    ) -> Result<Vec<MinionId>, KeyError>;
+
+    /// Delete every key (in any state) whose id matches `pattern`. Returns the
+    /// ids that lost at least one key, sorted.
+    fn delete(&self, pattern: &str) -> Result<Vec<MinionId>, KeyError>;
+
+    /// `(state, id, fingerprint)` of every key whose id matches `pattern`,
+    /// ordered by state then id.
+    fn fingerprints(&self, pattern: &str) -> Result<Vec<(KeyState, MinionId, String)>, KeyError>;
+
+    /// Accept the pending keys whose id matches `pattern`, and the rejected
+    /// and denied ones when asked. Returns the ids accepted, sorted.
+    ///
+    /// When an id matches in several source states, the first of pending,
+    /// rejected, denied wins: accepting a denied key over a pending one takes
+    /// an explicit second command.
+    fn accept(
+        &self,
+        pattern: &str,
+        include_rejected: bool,
+        include_denied: bool,
+    ) -> Result<Vec<MinionId>, KeyError> {
+        let mut sources = vec![KeyState::Pending];
+        if include_rejected {
+            sources.push(KeyState::Rejected);
+        }
+        if include_denied {
+            sources.push(KeyState::Denied);
+        }
+        self.move_matching(pattern, &sources, KeyState::Accepted)
+    }
+
+    /// Reject the pending keys whose id matches `pattern`, and the accepted
+    /// and denied ones when asked. Returns the ids rejected, sorted.
+    fn reject(
+        &self,
+        pattern: &str,
+        include_accepted: bool,
+        include_denied: bool,
+    ) -> Result<Vec<MinionId>, KeyError> {
+        let mut sources = vec![KeyState::Pending];
+        if include_accepted {
+            sources.push(KeyState::Accepted);
+        }
+        if include_denied {
+            sources.push(KeyState::Denied);
+        }
+        self.move_matching(pattern, &sources, KeyState::Rejected)
+    }
 }
 
 /// What the master does with an auth request, and what the key store changed.
@@ -317,36 +457,31 @@ impl KeyStore {
         auto: bool,
         max_pending: usize,
     ) -> Result<Decided, KeyError> {
-        let decision = match self.lookup(id)? {
-            Some((KeyState::Rejected, _)) => AuthDecision::new(KeyState::Rejected, false, false),
-            Some((KeyState::Accepted | KeyState::Pending, stored)) if stored != *presented => {
-                tracing::error!(
-                    "authentication attempt from {id} failed: its public key does not match the \
-                     stored one; this may be an attempt to compromise the cluster"
-                );
+        let stored = self.lookup(id)?;
+        let decision = match verdict(stored.as_ref().map(|(s, k)| (*s, k)), presented, auto) {
+            Verdict::Rejected => AuthDecision::new(KeyState::Rejected, false, false),
+            Verdict::Mismatch => {
+                log_mismatch(id);
                 let written = self.write_denied(id, presented)?;
                 AuthDecision::new(KeyState::Denied, written, false)
             }
-            Some((KeyState::Accepted, _)) => AuthDecision::new(KeyState::Accepted, false, false),
-            Some((KeyState::Pending, _)) if auto => {
+            Verdict::Accepted => AuthDecision::new(KeyState::Accepted, false, false),
+            Verdict::AcceptPending => {
                 self.move_key(id, KeyState::Pending, KeyState::Accepted)?;
                 tracing::info!("pending key of {id} accepted automatically");
                 AuthDecision::new(KeyState::Accepted, true, true)
             }
-            Some((KeyState::Pending, _)) => {
+            Verdict::StillPending => {
                 tracing::info!("key of {id} is pending: accept it with brine-key -a {id}");
                 AuthDecision::new(KeyState::Pending, false, false)
             }
-            // `lookup` never answers Denied; treat it like an unknown id.
-            Some((KeyState::Denied, _)) | None if auto => {
-                return Ok(Decided::NewKey(KeyState::Accepted));
-            }
-            Some((KeyState::Denied, _)) | None => {
+            Verdict::New(KeyState::Pending) => {
                 if self.pending_count(max_pending)? >= max_pending {
                     return Err(KeyError::PendingFull { max: max_pending });
                 }
                 return Ok(Decided::NewKey(KeyState::Pending));
             }
+            Verdict::New(state) => return Ok(Decided::NewKey(state)),
         };
         Ok(Decided::Known(decision))
     }
@@ -419,46 +554,6 @@ impl KeyStore {
             .collect()
     }
 
-    /// Accept the pending keys whose id matches `pattern`, and the rejected
-    /// and denied ones when asked. Returns the ids accepted, sorted.
-    ///
-    /// When an id matches in several source states, the first of pending,
-    /// rejected, denied wins: accepting a denied key over a pending one takes
-    /// an explicit second command.
-    pub fn accept(
-        &self,
-        pattern: &str,
-        include_rejected: bool,
-        include_denied: bool,
-    ) -> Result<Vec<MinionId>, KeyError> {
-        let mut sources = vec![KeyState::Pending];
-        if include_rejected {
-            sources.push(KeyState::Rejected);
-        }
-        if include_denied {
-            sources.push(KeyState::Denied);
-        }
-        self.move_matching(pattern, &sources, KeyState::Accepted)
-    }
-
-    /// Reject the pending keys whose id matches `pattern`, and the accepted
-    /// and denied ones when asked. Returns the ids rejected, sorted.
-    pub fn reject(
-        &self,
-        pattern: &str,
-        include_accepted: bool,
-        include_denied: bool,
-    ) -> Result<Vec<MinionId>, KeyError> {
-        let mut sources = vec![KeyState::Pending];
-        if include_accepted {
-            sources.push(KeyState::Accepted);
-        }
-        if include_denied {
-            sources.push(KeyState::Denied);
-        }
-        self.move_matching(pattern, &sources, KeyState::Rejected)
-    }
-
     /// Delete every key (in any state) whose id matches `pattern`. Returns the
     /// ids that lost at least one key, sorted.
     pub fn delete(&self, pattern: &str) -> Result<Vec<MinionId>, KeyError> {
@@ -508,7 +603,7 @@ impl KeyStore {
     }
 
     /// Move the ids matching `pattern` from `sources` (in priority order) to `target`.
-    fn move_matching(
+    pub fn move_matching(
         &self,
         pattern: &str,
         sources: &[KeyState],
@@ -602,13 +697,59 @@ impl KeyStore {
     }
 }
 
+/// The `pki_dir` store answers as its inherent methods do.
+impl Keys for KeyStore {
+    fn decide_auth(
+        &self,
+        id: &MinionId,
+        presented: &PublicKey,
+        auto_accept: bool,
+        autosign_patterns: &[String],
+        max_pending: usize,
+    ) -> Result<AuthDecision, KeyError> {
+        KeyStore::decide_auth(
+            self,
+            id,
+            presented,
+            auto_accept,
+            autosign_patterns,
+            max_pending,
+        )
+    }
+
+    fn list(&self, state: KeyState) -> Result<Vec<MinionId>, KeyError> {
+        KeyStore::list(self, state)
+    }
+
+    fn stray_files(&self) -> Result<Vec<String>, KeyError> {
+        KeyStore::stray_files(self)
+    }
+
+    fn move_matching(
+        &self,
+        pattern: &str,
+        sources: &[KeyState],
+        target: KeyState,
+    ) -> Result<Vec<MinionId>, KeyError> {
+        KeyStore::move_matching(self, pattern, sources, target)
+    }
+
+    fn delete(&self, pattern: &str) -> Result<Vec<MinionId>, KeyError> {
+        KeyStore::delete(self, pattern)
+    }
+
+    fn fingerprints(&self, pattern: &str) -> Result<Vec<(KeyState, MinionId, String)>, KeyError> {
+        KeyStore::fingerprints(self, pattern)
+    }
+}
+
 /// A `brine-key` glob: Salt's fnmatch, or several separated by commas.
-struct IdPattern {
+pub(crate) struct IdPattern {
     globs: Vec<GlobMatcher>,
 }
 
 impl IdPattern {
-    fn new(pattern: &str) -> Result<Self, KeyError> {
+    pub(crate) fn new(pattern: &str) -> Result<Self, KeyError> {
         let globs = pattern
             .split(',')
             .map(|part| {
@@ -621,7 +762,7 @@ impl IdPattern {
         Ok(IdPattern { globs })
     }
 
-    fn matches(&self, id: &MinionId) -> bool {
+    pub(crate) fn matches(&self, id: &MinionId) -> bool {
         self.globs.iter().any(|g| g.is_match(id.as_str()))
     }
 }
@@ -741,7 +882,7 @@ fn is_temporary_file(name: &str) -> bool {
 
 /// Salt's `sorted_ignorecase`, with the exact name as tie-break so the order
 /// is total.
-fn sort_ids(ids: &mut [MinionId]) {
+pub(crate) fn sort_ids(ids: &mut [MinionId]) {
     ids.sort_by(|a, b| {
         let (la, lb) = (a.as_str().to_lowercase(), b.as_str().to_lowercase());
         la.cmp(&lb).then_with(|| a.cmp(b))
