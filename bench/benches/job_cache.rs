@@ -85,6 +85,7 @@ fn job(jid: &Jid, minions: &[MinionId]) -> JobRecord {
         tgt_type: TargetType::Glob,
         user: "root".into(),
         minions: minions.to_vec(),
+        master: None,
     }
 }
 

@@ -68,6 +68,23 @@ const MIGRATIONS: &[&str] = &[
         WHERE state <> 'minions_denied';
     CREATE INDEX brine_keys_by_state ON brine_keys (state);
     "#,
+    // 3: what masters relay to each other (master/src/peers.rs): the
+    // publications of every master, and which minions each one has.
+    r#"
+    CREATE TABLE brine_publications (
+        seq bigserial PRIMARY KEY,
+        origin bigint NOT NULL,
+        minions text[],
+        publication bytea NOT NULL,
+        created timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE brine_presence (
+        minion text COLLATE "C" NOT NULL,
+        origin bigint NOT NULL,
+        seen timestamptz NOT NULL,
+        PRIMARY KEY (minion, origin)
+    );
+    "#,
 ];
 
 #[derive(Debug, Error)]
@@ -396,6 +413,26 @@ impl Cluster {
                 what: what.to_string(),
             }),
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(ClusterError::Stopped),
+        }
+    }
+
+    /// Run `work` on the store's runtime and await it from async code, at
+    /// most [`REQUEST_TIMEOUT`].
+    pub async fn run<R, F>(&self, what: &str, work: F) -> Result<R, ClusterError>
+    where
+        R: Send + 'static,
+        F: Future<Output = Result<R, ClusterError>> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.handle()?.spawn(async move {
+            let _ = tx.send(work.await);
+        });
+        match tokio::time::timeout(REQUEST_TIMEOUT, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(ClusterError::Stopped),
+            Err(_) => Err(ClusterError::Timeout {
+                what: what.to_string(),
+            }),
         }
     }
 

@@ -55,6 +55,8 @@ pub struct Master {
     pub publish_port: u16,
     /// The stop signal every long-lived task watches.
     pub stop: crate::stop::Stop,
+    /// The other masters of the cluster store (`cluster_store: postgres`).
+    pub peers: Option<Arc<crate::peers::Peers>>,
 }
 
 /// How long a stopping master lets the request handlers already running
@@ -80,6 +82,7 @@ struct Stores {
     cache: Arc<dyn JobCache>,
     /// The shared key store, whose changes on other masters this one follows.
     shared_keys: Option<Arc<PgKeyStore>>,
+    peers: Option<Arc<crate::peers::Peers>>,
 }
 
 /// The embedded stores (`pki_dir` and the redb file), or the shared
@@ -90,14 +93,16 @@ async fn open_stores(config: &MasterConfig) -> anyhow::Result<Stores> {
             keys: Arc::new(KeyStore::open(&config.pki_dir).context("key store")?),
             cache: Arc::new(RedbJobCache::open(job_cache_path(config)).context("job cache")?),
             shared_keys: None,
+            peers: None,
         }),
         ClusterStore::Postgres => {
             let settings = cluster_store::Settings::from_config(&config.postgres)?;
             tracing::info!("cluster store: PostgreSQL at {}", settings.target());
-            let (keys, cache) = tokio::task::spawn_blocking(move || {
+            let (keys, cache, peers) = tokio::task::spawn_blocking(move || {
                 let cluster = cluster_store::Cluster::open(settings)?;
                 let cache = PgJobCache::connect(cluster.clone())?;
-                anyhow::Ok((Arc::new(PgKeyStore::new(cluster)), cache))
+                let peers = crate::peers::Peers::start(cluster.clone());
+                anyhow::Ok((Arc::new(PgKeyStore::new(cluster)), cache, peers))
             })
             .await
             .context("the cluster store's start")?
@@ -106,6 +111,7 @@ async fn open_stores(config: &MasterConfig) -> anyhow::Result<Stores> {
                 keys: keys.clone(),
                 cache: Arc::new(cache),
                 shared_keys: Some(keys),
+                peers: Some(peers),
             })
         }
     }
@@ -158,6 +164,7 @@ pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
         keys,
         cache,
         shared_keys,
+        peers,
     } = open_stores(&config).await?;
 
     let minion_data = Arc::new(
@@ -187,6 +194,7 @@ pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
         reactor: crate::reactor::Reactor::from_config(&config),
         publish_port,
         stop: crate::stop::Stop::default(),
+        peers,
     });
     let stop = &master.stop;
     if master.fileserver.has_git() {
@@ -215,6 +223,10 @@ pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
     stop.spawn(crate::schedule::run(master.clone()));
     if let Some(shared_keys) = shared_keys {
         stop.spawn(follow_key_changes(master.clone(), shared_keys));
+    }
+    if let Some(peers) = master.peers.clone() {
+        stop.spawn(crate::peers::follow(master.clone(), peers.clone()));
+        stop.spawn(crate::peers::report_presence(master.clone(), peers));
     }
     tracing::info!(publish_port, ret_port, "brine-master ready");
     // Tests and supervisors read this line to learn the bound ports.
@@ -286,6 +298,16 @@ async fn housekeeping(master: Arc<Master>) {
 }
 
 impl Master {
+    /// The minions connected to this master or, in a cluster store, to
+    /// another one (as it last reported).
+    pub fn connected_minions(&self) -> std::collections::HashSet<MinionId> {
+        let mut connected = self.sessions.connected(self.presence_window());
+        if let Some(peers) = &self.peers {
+            connected.extend(peers.connected_elsewhere());
+        }
+        connected
+    }
+
     /// A minion that has not spoken for this long counts as disconnected.
     pub fn presence_window(&self) -> Duration {
         Duration::from_secs(self.config.presence_timeout.max(1))

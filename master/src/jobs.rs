@@ -36,6 +36,9 @@ const IN_FLIGHT_CAP: usize = 4096;
 #[derive(Debug)]
 pub struct JobInFlight {
     pub user: String,
+    /// The master that published the job, when it is another master of the
+    /// cluster store: its acknowledgements, heartbeats and returns go there.
+    pub origin: Option<i64>,
     /// The job's target (nodegroups expanded), to judge which minions may
     /// say they are running it.
     target: Target,
@@ -87,6 +90,7 @@ impl JobInFlight {
         let expected = exact.as_ref().map_or(expected, HashSet::len);
         JobInFlight {
             user,
+            origin: None,
             target,
             progress: Mutex::new(Progress::Open {
                 exact,
@@ -261,7 +265,7 @@ pub fn expected_minions(master: &Master, target: &Target) -> Result<Vec<MinionId
             .filter(|id| target.matches_id(id.as_str()))
             .collect());
     }
-    let connected = master.sessions.connected(master.presence_window());
+    let connected = master.connected_minions();
     let needs = target.data_needs();
     Ok(accepted
         .into_iter()
@@ -319,6 +323,7 @@ pub async fn publish(
         tgt_type: tgt.tgt_type,
         user: job.user.clone(),
         minions: minions.to_vec(),
+        master: master.peers.as_ref().map(|p| p.origin()),
     };
     let exact = target
         .is_id_only()
@@ -355,12 +360,21 @@ pub async fn publish(
         user: job.user,
         resent_to: None,
     };
-    match target.listed_ids() {
+    let listed = target.listed_ids().is_some();
+    match listed {
         // A list target goes only to the listed minions' topics.
-        Some(_) => master.publisher.to_minions(&minions, &publication)?,
-        None => master.publisher.broadcast(&publication)?,
+        true => master.publisher.to_minions(&minions, &publication)?,
+        false => master.publisher.broadcast(&publication)?,
     }
-    let connected = master.sessions.connected(master.presence_window());
+    // The other masters publish it to their minions.
+    if let Some(peers) = &master.peers
+        && let Err(e) = peers
+            .announce(&publication, listed.then_some(minions.as_slice()))
+            .await
+    {
+        tracing::error!("job {jid} not relayed to the other masters: {e}");
+    }
+    let connected = master.connected_minions();
     let not_connected = minions
         .iter()
         .filter(|m| !connected.contains(*m))

@@ -26,6 +26,7 @@ pub mod keys;
 pub mod mine;
 pub mod minion_data;
 pub mod orchestrate;
+pub mod peers;
 pub mod publisher;
 pub mod publisher_acl;
 pub mod pubproc;

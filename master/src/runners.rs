@@ -468,11 +468,11 @@ fn str_arg(
     }
 }
 
-/// Minions with a live session (Salt's `manage.present`), sorted.
+/// Minions with a live session, here or on another master of the cluster
+/// store (Salt's `manage.present`), sorted.
 fn present(master: &Master) -> Vec<String> {
     let mut ids: Vec<String> = master
-        .sessions
-        .connected(master.presence_window())
+        .connected_minions()
         .into_iter()
         .map(|m| m.to_string())
         .collect();
@@ -482,7 +482,7 @@ fn present(master: &Master) -> Vec<String> {
 
 /// Accepted minions without a live session (Salt's `manage.not_present`).
 fn not_present(master: &Master) -> Result<Vec<String>, RunnerError> {
-    let connected = master.sessions.connected(master.presence_window());
+    let connected = master.connected_minions();
     let accepted = master
         .keys
         .list(KeyState::Accepted)

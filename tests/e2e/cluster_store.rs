@@ -53,6 +53,7 @@ fn job(jid: &Jid) -> JobRecord {
         tgt_type: TargetType::Glob,
         user: "root".into(),
         minions: vec![minion("web1"), minion("web2")],
+        master: None,
     }
 }
 
@@ -167,7 +168,7 @@ fn a_job_and_its_returns_are_visible_from_every_master() {
         .master_conf(&conf)
         .start()
         .ready();
-    let b = Cluster::builder().master_conf(&conf).start();
+    let b = Cluster::builder().minions(0).master_conf(&conf).start();
 
     let out = a.brine(&["--async", "m1", "test.echo", "from-a"]);
     let text = stdout(&out);
@@ -248,8 +249,8 @@ fn a_master_refuses_to_start_without_its_store_or_with_a_newer_schema() {
 fn a_key_accepted_or_deleted_on_one_master_takes_effect_on_all() {
     let pg = Postgres::start();
     let conf = pg.master_conf("brine");
-    let mut a = Cluster::builder().master_conf(&conf).start();
-    let mut b = Cluster::builder().master_conf(&conf).start();
+    let mut a = Cluster::builder().minions(0).master_conf(&conf).start();
+    let mut b = Cluster::builder().minions(0).master_conf(&conf).start();
     a.add_minion("m1", "");
     b.add_minion("m2", "");
     // Each minion's pending key is seen from the other master and accepted there.
@@ -425,4 +426,52 @@ async fn the_shared_key_store_keeps_salts_rules() {
         ]
     );
     drop(c);
+}
+
+/// A job published on one master reaches a minion connected to another,
+/// and the publishing master's `brine` waits for it and prints its return
+/// (its acknowledgement and return relayed), as do `manage.present` and
+/// `jobs.lookup_jid` on both; a list target too.
+#[test]
+fn a_job_from_one_master_reaches_the_minions_of_another() {
+    let pg = Postgres::start();
+    let conf = pg.master_conf("brine");
+    let mut a = Cluster::builder().minions(0).master_conf(&conf).start();
+    let b = Cluster::builder()
+        .master_conf(&conf)
+        .minions(1)
+        .start()
+        .ready();
+    a.add_minion("m2", "");
+    a.wait_key_in("minions_pre", "m2");
+    let out = a.brine_key(&["-a", "m2", "-y"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    a.wait_pingable("m2", &["m2"]);
+
+    // a sees b's minion as present within a couple of presence reports.
+    wait_for("m1 present from a", Duration::from_secs(20), || {
+        let v = json_out(&a.brine_run(&["--out", "json", "manage.present"]));
+        (v == json!(["m1", "m2"])).then_some(())
+    });
+    let out = a.brine(&["--out", "json", "--static", "*", "test.echo", "relayed"]);
+    assert_eq!(
+        json_out(&out),
+        json!({"m1": "relayed", "m2": "relayed"}),
+        "{}",
+        stderr(&out)
+    );
+    let out = a.brine(&[
+        "--out",
+        "json",
+        "--static",
+        "-L",
+        "m1",
+        "test.echo",
+        "listed",
+    ]);
+    assert_eq!(json_out(&out), json!({"m1": "listed"}), "{}", stderr(&out));
+    // The other way round, with a return too large for one notification.
+    let big = "x".repeat(20_000);
+    let out = b.brine(&["--out", "json", "--static", "m2", "test.echo", &big]);
+    assert_eq!(json_out(&out), json!({"m2": big}), "{}", stderr(&out));
 }

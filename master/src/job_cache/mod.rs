@@ -82,6 +82,11 @@ pub struct JobRecord {
     /// The minions expected to answer, as computed at publish time.
     #[serde(default)]
     pub minions: Vec<MinionId>,
+    /// The master that published it, when several share the cluster store
+    /// (its name among its peers, `peers::Peers::origin`): where the
+    /// other masters send the job's events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master: Option<i64>,
 }
 
 /// One minion's return for one job: the parts of Salt's `_return` load worth
@@ -948,6 +953,7 @@ pub(crate) mod tests {
                 MinionId::parse("web1").expect("id"),
                 MinionId::parse("web2").expect("id"),
             ],
+            master: None,
         }
     }
 

@@ -32,6 +32,8 @@ use zeromq::{
     RouterSendHalf, RouterSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage,
 };
 
+pub(crate) use returns::return_event;
+
 use crate::daemon::Master;
 use crate::sessions::SessionError;
 

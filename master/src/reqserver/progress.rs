@@ -9,9 +9,10 @@ use brine_common::wire::Reply;
 use serde_json::json;
 
 use super::returns::{JobLookup, not_targeted};
-use crate::bus::EventBus;
+use crate::bus::{BusEvent, EventBus};
 use crate::daemon::Master;
 use crate::minion_data::MinionData;
+use crate::peers::Peers;
 
 /// Most jobs one heartbeat may name (a minion runs a handful at once).
 const MAX_HEARTBEAT_JIDS: usize = 256;
@@ -21,6 +22,8 @@ pub(super) struct Progress<'a> {
     pub jobs: JobLookup<'a>,
     pub minion_data: &'a MinionData,
     pub bus: &'a EventBus,
+    /// The other masters of the cluster store, if any.
+    pub peers: Option<&'a Peers>,
 }
 
 impl<'a> Progress<'a> {
@@ -29,19 +32,32 @@ impl<'a> Progress<'a> {
             jobs,
             minion_data: &master.minion_data,
             bus: &master.bus,
+            peers: master.peers.as_deref(),
         }
     }
 
     /// `minion` received job `jid` and will run it.
     pub(super) async fn ack(&self, minion: &MinionId, jid: Jid) -> Reply {
-        if !self.job_is_for(&jid, minion).await {
+        let Some(origin) = self.job_for(&jid, minion).await else {
             return not_targeted(&jid, minion);
-        }
-        self.bus.fire(Event::new(
+        };
+        self.fire(
+            origin,
             tags::job_ack(jid.as_str(), minion.as_str()),
-            json!({"id": minion, "jid": jid}),
-        ));
+            minion,
+            &jid,
+        );
         Reply::Ok
+    }
+
+    /// Fire a progress event here, and send it to the master that published
+    /// the job when that is another one.
+    fn fire(&self, origin: Option<i64>, tag: String, minion: &MinionId, jid: &Jid) {
+        let event = BusEvent::pack(Event::new(tag, json!({"id": minion, "jid": jid})));
+        if let (Some(peers), Some(origin)) = (self.peers, origin) {
+            peers.forward(origin, &event);
+        }
+        self.bus.fire_packed(event);
     }
 
     /// `minion` is still running `jids`; refused (for the first job it is
@@ -49,14 +65,16 @@ impl<'a> Progress<'a> {
     pub(super) async fn heartbeat(&self, minion: &MinionId, jids: Vec<Jid>) -> Reply {
         let mut refused = Vec::new();
         for jid in jids.into_iter().take(MAX_HEARTBEAT_JIDS) {
-            if !self.job_is_for(&jid, minion).await {
+            let Some(origin) = self.job_for(&jid, minion).await else {
                 refused.push(jid);
                 continue;
-            }
-            self.bus.fire(Event::new(
+            };
+            self.fire(
+                origin,
                 tags::job_beat(jid.as_str(), minion.as_str()),
-                json!({"id": minion, "jid": jid}),
-            ));
+                minion,
+                &jid,
+            );
         }
         match refused.as_slice() {
             [] => Reply::Ok,
@@ -68,13 +86,13 @@ impl<'a> Progress<'a> {
     /// (see [`crate::jobs::JobInFlight::is_for`]): acknowledgements and
     /// heartbeats from any other minion are refused, so they cannot hold a
     /// waiting client.
-    async fn job_is_for(&self, jid: &Jid, minion: &MinionId) -> bool {
-        let Ok(job) = self.jobs.find(jid).await else {
-            return false;
-        };
+    /// `Some` with the job's publishing master (when another one).
+    async fn job_for(&self, jid: &Jid, minion: &MinionId) -> Option<Option<i64>> {
+        let job = self.jobs.find(jid).await.ok()?;
         job.is_for(minion.as_str(), |needs| {
             self.minion_data.facts(minion.as_str(), needs)
         })
+        .then_some(job.origin)
     }
 }
 
@@ -120,6 +138,7 @@ mod tests {
             },
             minion_data: &minion_data,
             bus: &bus,
+            peers: None,
         };
 
         assert!(matches!(

@@ -26,6 +26,7 @@ use crate::job_cache::{
     CacheError, CommitState, JobCache, JobRecord, ReturnRecord, Ticket, committed,
 };
 use crate::jobs::{InFlight, JobInFlight, ReturnVerdict};
+use crate::peers::Peers;
 
 /// The longest a reply waits for the job cache's commit before it says the
 /// cache is unavailable (a commit normally lands within tens of
@@ -136,13 +137,17 @@ fn in_flight_from_record(job: JobRecord) -> Result<JobInFlight, String> {
     let exact = target
         .is_id_only()
         .then(|| job.minions.iter().map(MinionId::to_string).collect());
-    Ok(JobInFlight::new(job.user, target, exact, expected))
+    let mut in_flight = JobInFlight::new(job.user, target, exact, expected);
+    in_flight.origin = job.master;
+    Ok(in_flight)
 }
 
 /// The parts of the master that take returns.
 pub(super) struct ReturnPath<'a> {
     pub jobs: JobLookup<'a>,
     pub bus: &'a EventBus,
+    /// The other masters of the cluster store, if any.
+    pub peers: Option<&'a Peers>,
 }
 
 impl<'a> ReturnPath<'a> {
@@ -150,6 +155,7 @@ impl<'a> ReturnPath<'a> {
         ReturnPath {
             jobs,
             bus: &master.bus,
+            peers: master.peers.as_deref(),
         }
     }
 
@@ -179,6 +185,9 @@ impl<'a> ReturnPath<'a> {
         let event = return_event(&ret, minion, &job.user, None, &record.stamp);
         match self.jobs.cache.store_return(&jid, minion, record) {
             Ok(ticket) => {
+                if let (Some(peers), Some(origin)) = (self.peers, job.origin) {
+                    peers.forward(origin, &event);
+                }
                 self.bus.fire_packed(event);
                 Acknowledgement::once_committed(self.jobs.cache.as_ref(), ticket)
             }
@@ -369,6 +378,7 @@ fn minion_job_record(minion: &MinionId, ret: &JobReturn, user: &str) -> JobRecor
         tgt_type: TargetType::Glob,
         user: user.into(),
         minions: vec![minion.clone()],
+        master: None,
     }
 }
 
@@ -497,6 +507,7 @@ mod tests {
             tgt_type: TargetType::List,
             user: "root".into(),
             minions: vec![id("web1")],
+            master: None,
         }
     }
 
@@ -541,6 +552,7 @@ mod tests {
                     cache: &self.cache,
                 },
                 bus: &self.bus,
+                peers: None,
             }
         }
 
@@ -605,6 +617,7 @@ mod tests {
             tgt_type: TargetType::List,
             user: "root".into(),
             minions: vec![id("web1"), id("web2")],
+            master: None,
         };
         parts.cache.save_job(&record).expect("save");
         let stamp = ReturnRecord::from_return(&job_return(&jid()));

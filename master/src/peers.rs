@@ -1,0 +1,592 @@
+//! Masters that share a cluster store (`cluster_store: postgres`) relay to
+//! each other through it, so a job published on any master reaches every
+//! minion whichever master it is connected to, and the client waiting on
+//! the publishing master hears of every minion's progress.
+//!
+//! - Publications: the publishing master adds each one to
+//!   `brine_publications` and notifies `brine_publications`; every other
+//!   master reads the rows after the last one it relayed and publishes them
+//!   to its own minions (a minion connected to several masters runs a jid
+//!   once). A lost notification costs nothing: the next one, or the
+//!   listener's reconnection, reads everything after the last relayed row.
+//! - Job events: a master that takes an acknowledgement, a heartbeat or a
+//!   return for a job another master published sends the event to that
+//!   master (`brine_job_events`, batched every few milliseconds, at most
+//!   [`PAYLOAD_MAX`] bytes per notification). A return too large for that
+//!   goes as a reference, and the publishing master reads it from the
+//!   shared job cache.
+//! - Presence: every master writes which minions it has (`brine_presence`)
+//!   every [`PRESENCE_INTERVAL`] and reads which ones the others have, so
+//!   "connected" means connected to any master.
+//!
+//! Why PostgreSQL rather than links between masters: the masters share it
+//! already, it needs no discovery, no second authenticated channel and no
+//! ports between masters, and a master that was away catches up from the
+//! table. The cost is a round trip through the database per batch.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use brine_common::event::Event;
+use brine_common::ids::{Jid, MinionId};
+use brine_common::wire::{JobReturn, Publication};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::bus::BusEvent;
+use crate::cluster_store::{Cluster, ClusterError, Shared};
+use crate::daemon::Master;
+
+const PUBLICATIONS: &str = "brine_publications";
+const JOB_EVENTS: &str = "brine_job_events";
+/// PostgreSQL refuses notification payloads of 8,000 bytes or more.
+const PAYLOAD_MAX: usize = 7_000;
+/// How long forwarded events gather before they are sent together.
+const BATCH_WINDOW: Duration = Duration::from_millis(5);
+/// How often a master says which minions it has.
+pub const PRESENCE_INTERVAL: Duration = Duration::from_secs(2);
+/// Relayed publications are kept this long (a master that was away longer
+/// relies on `publish_unfinished` and the minions' own catch-up).
+const PUBLICATION_KEEP_SECS: f64 = 600.0;
+/// Most publications relayed per read.
+const RELAY_BATCH: i64 = 1000;
+
+/// What a listening master hears.
+#[derive(Debug)]
+pub enum PeerNote {
+    /// New publications may be waiting, or the listener (re)connected.
+    Publications,
+    /// Job events some master sent (maybe to another master).
+    Events(String),
+}
+
+/// What one event notification carries.
+#[derive(Debug, Serialize, Deserialize)]
+struct EventBatch {
+    /// The master the events are for.
+    to: i64,
+    events: Vec<Relayed>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+enum Relayed {
+    Event {
+        tag: String,
+        data: Value,
+    },
+    /// A return too large to carry: read it from the job cache.
+    Return {
+        ret: (Jid, MinionId),
+    },
+}
+
+struct Forward {
+    to: i64,
+    relayed: Relayed,
+}
+
+/// This master's side of the relay.
+pub struct Peers {
+    cluster: Arc<Cluster>,
+    reads: Arc<Shared>,
+    /// This master's name among its peers, new at every start.
+    origin: i64,
+    forwards: mpsc::UnboundedSender<Forward>,
+    /// The minions other masters had at their last report.
+    elsewhere: Mutex<HashSet<MinionId>>,
+}
+
+impl std::fmt::Debug for Peers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Peers")
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Peers {
+    pub fn start(cluster: Arc<Cluster>) -> Arc<Peers> {
+        let (forwards, pending) = mpsc::unbounded_channel();
+        let reads = Shared::new(cluster.clone());
+        cluster.spawn(send_events(reads.clone(), pending));
+        Arc::new(Peers {
+            reads,
+            origin: rand::random::<i64>() & i64::MAX,
+            forwards,
+            elsewhere: Mutex::default(),
+            cluster,
+        })
+    }
+
+    pub fn origin(&self) -> i64 {
+        self.origin
+    }
+
+    /// Offer a publication to the other masters; `to`: a list target's minions.
+    pub async fn announce(
+        &self,
+        publication: &Publication,
+        to: Option<&[MinionId]>,
+    ) -> Result<(), ClusterError> {
+        let bytes = rmp_serde::to_vec_named(publication).map_err(|e| ClusterError::Config {
+            field: "publication",
+            reason: e.to_string(),
+        })?;
+        let minions: Option<Vec<String>> =
+            to.map(|ids| ids.iter().map(|m| m.to_string()).collect());
+        let (reads, origin) = (self.reads.clone(), self.origin);
+        let what = "a publication's relay";
+        self.cluster
+            .run(what, async move {
+                let client = reads.client().await?;
+                client
+                    .execute(
+                        "WITH p AS (INSERT INTO brine_publications (origin, minions, publication) \
+                         VALUES ($1, $2, $3) RETURNING seq) \
+                         SELECT pg_notify('brine_publications', seq::text) FROM p",
+                        &[&origin, &minions, &bytes],
+                    )
+                    .await
+                    .map_err(ClusterError::query(what))?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// The newest relayed publication's number (where a starting master
+    /// begins: older jobs are `publish_unfinished`'s business).
+    pub async fn last_publication(&self) -> Result<i64, ClusterError> {
+        let reads = self.reads.clone();
+        self.cluster
+            .run("the publication relay", async move {
+                let client = reads.client().await?;
+                let row = client
+                    .query_one("SELECT coalesce(max(seq), 0) FROM brine_publications", &[])
+                    .await
+                    .map_err(ClusterError::query("the publication relay"))?;
+                Ok(row.get::<_, i64>(0))
+            })
+            .await
+    }
+
+    /// The other masters' publications after `seq`, oldest first.
+    async fn publications_after(
+        &self,
+        seq: i64,
+    ) -> Result<Vec<(i64, Option<Vec<MinionId>>, Vec<u8>)>, ClusterError> {
+        let (reads, origin) = (self.reads.clone(), self.origin);
+        let what = "the publication relay";
+        let rows = self
+            .cluster
+            .run(what, async move {
+                let client = reads.client().await?;
+                client
+                    .query(
+                        "SELECT seq, minions, publication FROM brine_publications \
+                         WHERE seq > $1 AND origin <> $2 ORDER BY seq LIMIT $3",
+                        &[&seq, &origin, &RELAY_BATCH],
+                    )
+                    .await
+                    .map_err(ClusterError::query(what))
+            })
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let minions: Option<Vec<String>> = row.get(1);
+                let minions = minions.map(|ids| {
+                    ids.iter()
+                        .filter_map(|id| MinionId::parse(id).ok())
+                        .collect()
+                });
+                (row.get::<_, i64>(0), minions, row.get::<_, Vec<u8>>(2))
+            })
+            .collect())
+    }
+
+    /// Send `event` to the master `to` (nothing when that is this one).
+    pub fn forward(&self, to: i64, event: &BusEvent) {
+        if to == self.origin {
+            return;
+        }
+        let data = event.data();
+        let fits = serde_json::to_string(&data).map_or(0, |s| s.len()) < PAYLOAD_MAX;
+        let relayed = match (fits, return_of(&event.tag, &data)) {
+            (false, Some(ret)) => Relayed::Return { ret },
+            (false, None) => {
+                tracing::warn!("event {} too large to relay to its master", event.tag);
+                return;
+            }
+            (true, _) => Relayed::Event {
+                tag: event.tag.clone(),
+                data,
+            },
+        };
+        let _ = self.forwards.send(Forward { to, relayed });
+    }
+
+    /// Say which minions this master has, and learn which the others have
+    /// (those seen within `window`).
+    pub async fn report_presence(
+        &self,
+        here: Vec<MinionId>,
+        window: Duration,
+    ) -> Result<(), ClusterError> {
+        let (reads, origin) = (self.reads.clone(), self.origin);
+        let here: Vec<String> = here.iter().map(|m| m.to_string()).collect();
+        let window = window.as_secs_f64();
+        let what = "the presence report";
+        let elsewhere = self
+            .cluster
+            .run(what, async move {
+                let client = reads.client().await?;
+                client
+                    .execute(
+                        "INSERT INTO brine_presence (minion, origin, seen) \
+                         SELECT m, $2, now() FROM unnest($1::text[]) AS m \
+                         ON CONFLICT (minion, origin) DO UPDATE SET seen = excluded.seen",
+                        &[&here, &origin],
+                    )
+                    .await
+                    .map_err(ClusterError::query(what))?;
+                client
+                    .query(
+                        "SELECT DISTINCT minion FROM brine_presence \
+                         WHERE origin <> $1 AND seen > now() - make_interval(secs => $2)",
+                        &[&origin, &window],
+                    )
+                    .await
+                    .map_err(ClusterError::query(what))
+            })
+            .await?;
+        let elsewhere = elsewhere
+            .iter()
+            .filter_map(|row| MinionId::parse(row.get::<_, &str>(0)).ok())
+            .collect();
+        *self.elsewhere.lock().unwrap_or_else(|p| p.into_inner()) = elsewhere;
+        Ok(())
+    }
+
+    /// The minions connected to other masters, as last reported.
+    pub fn connected_elsewhere(&self) -> HashSet<MinionId> {
+        self.elsewhere
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Drop relayed publications and presence rows nobody needs any more.
+    pub async fn prune(&self) -> Result<(), ClusterError> {
+        let reads = self.reads.clone();
+        let what = "the relay's pruning";
+        self.cluster
+            .run(what, async move {
+                let client = reads.client().await?;
+                client
+                    .execute(
+                        "DELETE FROM brine_publications \
+                         WHERE created < now() - make_interval(secs => $1)",
+                        &[&PUBLICATION_KEEP_SECS],
+                    )
+                    .await
+                    .map_err(ClusterError::query(what))?;
+                client
+                    .execute(
+                        "DELETE FROM brine_presence WHERE seen < now() - interval '1 hour'",
+                        &[],
+                    )
+                    .await
+                    .map_err(ClusterError::query(what))?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// What the other masters send, until the receiver is dropped.
+    pub fn listen(&self) -> mpsc::UnboundedReceiver<PeerNote> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let cluster = self.cluster.clone();
+        self.cluster.spawn(async move {
+            while !tx.is_closed() {
+                match cluster.connect_listening().await {
+                    Ok((client, mut notes)) => {
+                        let listen = format!("LISTEN {PUBLICATIONS}; LISTEN {JOB_EVENTS}");
+                        if let Err(e) = client.batch_execute(&listen).await {
+                            tracing::warn!("cannot listen to the other masters: {e}");
+                        } else {
+                            // Whatever came while nobody listened is in the table.
+                            let _ = tx.send(PeerNote::Publications);
+                            while let Some(n) = notes.recv().await {
+                                let note = if n.channel() == PUBLICATIONS {
+                                    PeerNote::Publications
+                                } else {
+                                    PeerNote::Events(n.payload().to_string())
+                                };
+                                if tx.send(note).is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!("cannot listen to the other masters: {e}"),
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+        rx
+    }
+}
+
+/// The jid and minion of a `salt/job/<jid>/ret/<id>` event.
+fn return_of(tag: &str, data: &Value) -> Option<(Jid, MinionId)> {
+    if !tag.starts_with("salt/job/") || !tag.contains("/ret/") {
+        return None;
+    }
+    let jid = Jid::parse(data.get("jid")?.as_str()?).ok()?;
+    let minion = MinionId::parse(data.get("id")?.as_str()?).ok()?;
+    Some((jid, minion))
+}
+
+/// Send forwarded events in batches: what arrives within [`BATCH_WINDOW`]
+/// goes together, one notification per master and [`PAYLOAD_MAX`] bytes.
+async fn send_events(reads: Arc<Shared>, mut pending: mpsc::UnboundedReceiver<Forward>) {
+    while let Some(first) = pending.recv().await {
+        let mut batch = vec![first];
+        let deadline = tokio::time::Instant::now() + BATCH_WINDOW;
+        while let Ok(Some(more)) = tokio::time::timeout_at(deadline, pending.recv()).await {
+            batch.push(more);
+        }
+        let payloads = payloads(batch);
+        let client = match reads.client().await {
+            Ok(client) => client,
+            Err(e) => {
+                tracing::warn!("{} job event notifications lost: {e}", payloads.len());
+                continue;
+            }
+        };
+        for payload in payloads {
+            if let Err(e) = client
+                .execute("SELECT pg_notify('brine_job_events', $1)", &[&payload])
+                .await
+            {
+                tracing::warn!("a job event notification was lost: {e}");
+            }
+        }
+    }
+}
+
+/// The notification payloads of `batch`: per master, events packed up to
+/// [`PAYLOAD_MAX`] bytes each.
+fn payloads(batch: Vec<Forward>) -> Vec<String> {
+    let mut by_master: Vec<(i64, Vec<Relayed>)> = Vec::new();
+    for f in batch {
+        match by_master.iter_mut().find(|(to, _)| *to == f.to) {
+            Some((_, events)) => events.push(f.relayed),
+            None => by_master.push((f.to, vec![f.relayed])),
+        }
+    }
+    let mut out = Vec::new();
+    for (to, events) in by_master {
+        let mut current = EventBatch {
+            to,
+            events: Vec::new(),
+        };
+        let mut size = 0;
+        for event in events {
+            let len = serde_json::to_string(&event).map_or(0, |s| s.len()) + 1;
+            if size + len > PAYLOAD_MAX && !current.events.is_empty() {
+                out.extend(serde_json::to_string(&current).ok());
+                current.events.clear();
+                size = 0;
+            }
+            size += len;
+            current.events.push(event);
+        }
+        if !current.events.is_empty() {
+            out.extend(serde_json::to_string(&current).ok());
+        }
+    }
+    out
+}
+
+/// Relay the other masters' publications and fire the job events they send
+/// this master, for as long as the master runs.
+pub async fn follow(master: Arc<Master>, peers: Arc<Peers>) {
+    let mut last = match peers.last_publication().await {
+        Ok(seq) => seq,
+        Err(e) => {
+            tracing::error!("the publication relay cannot start: {e}");
+            0
+        }
+    };
+    let mut notes = peers.listen();
+    while let Some(note) = notes.recv().await {
+        match note {
+            PeerNote::Publications => last = relay_publications(&master, &peers, last).await,
+            PeerNote::Events(payload) => fire_events(&master, &peers, &payload).await,
+        }
+    }
+}
+
+/// Publish here the other masters' publications after `last`; the number
+/// of the last one relayed.
+async fn relay_publications(master: &Master, peers: &Peers, mut last: i64) -> i64 {
+    loop {
+        let rows = match peers.publications_after(last).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!("cannot read the other masters' publications: {e}");
+                return last;
+            }
+        };
+        let full = rows.len() as i64 == RELAY_BATCH;
+        for (seq, minions, bytes) in rows {
+            last = seq;
+            let publication: Publication = match rmp_serde::from_slice(&bytes) {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!("skipping relayed publication {seq}: {e}");
+                    continue;
+                }
+            };
+            tracing::debug!(jid = %publication.jid, "relaying another master's publication");
+            let sent = match &minions {
+                Some(ids) => master.publisher.to_minions(ids, &publication),
+                None => master.publisher.broadcast(&publication),
+            };
+            if let Err(e) = sent {
+                tracing::warn!("cannot relay publication {}: {e}", publication.jid);
+            }
+        }
+        if !full {
+            return last;
+        }
+    }
+}
+
+/// Fire the events of a notification meant for this master.
+async fn fire_events(master: &Master, peers: &Peers, payload: &str) {
+    let batch: EventBatch = match serde_json::from_str(payload) {
+        Ok(batch) => batch,
+        Err(e) => {
+            tracing::warn!("ignoring a job event notification: {e}");
+            return;
+        }
+    };
+    if batch.to != peers.origin {
+        return;
+    }
+    for relayed in batch.events {
+        match relayed {
+            Relayed::Event { tag, data } => master.bus.fire(Event::new(tag, data)),
+            Relayed::Return { ret: (jid, minion) } => match stored_return(master, &jid, &minion)
+                .await
+            {
+                Some(event) => master.bus.fire_packed(event),
+                None => tracing::warn!("the return of {minion} for {jid} is not in the job cache"),
+            },
+        }
+    }
+}
+
+/// The return event of a return another master stored, read from the job
+/// cache (waiting a little for that master's commit).
+async fn stored_return(master: &Master, jid: &Jid, minion: &MinionId) -> Option<BusEvent> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (cache, id) = (master.cache.clone(), jid.clone());
+        let found = tokio::task::spawn_blocking(move || {
+            let user = cache.get_job(&id)?.map(|job| job.user).unwrap_or_default();
+            Ok::<_, crate::job_cache::CacheError>((user, cache.returns(&id)?))
+        })
+        .await;
+        if let Ok(Ok((user, mut returns))) = found
+            && let Some(record) = returns.remove(minion.as_str())
+        {
+            let ret = JobReturn {
+                jid: jid.clone(),
+                fun: record.fun,
+                fun_args: record.fun_args,
+                ret: record.ret,
+                retcode: record.retcode,
+                success: record.success,
+                out: record.out,
+            };
+            return Some(crate::reqserver::return_event(
+                &ret,
+                minion,
+                &user,
+                None,
+                &record.stamp,
+            ));
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Report this master's minions every [`PRESENCE_INTERVAL`], and prune the
+/// relay's tables every minute.
+pub async fn report_presence(master: Arc<Master>, peers: Arc<Peers>) {
+    let mut tick = tokio::time::interval(PRESENCE_INTERVAL);
+    let mut last_prune = Instant::now();
+    loop {
+        tick.tick().await;
+        let window = master.presence_window();
+        let here = master.sessions.connected(window).into_iter().collect();
+        if let Err(e) = peers.report_presence(here, window).await {
+            tracing::warn!("{e}");
+        }
+        if last_prune.elapsed() > Duration::from_secs(60) {
+            last_prune = Instant::now();
+            if let Err(e) = peers.prune().await {
+                tracing::warn!("{e}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(to: i64, n: usize) -> Forward {
+        Forward {
+            to,
+            relayed: Relayed::Event {
+                tag: format!("brine/job/20261207200000000000/ack/m{n}"),
+                data: json!({"id": format!("m{n}"), "jid": "20261207200000000000"}),
+            },
+        }
+    }
+
+    /// Events for one master share notifications up to the size limit;
+    /// each master gets its own.
+    #[test]
+    fn events_are_packed_per_master_under_the_payload_limit() {
+        let batch: Vec<Forward> = (0..500).map(|n| event(1 + (n % 2) as i64, n)).collect();
+        let out = payloads(batch);
+        assert!(out.len() >= 4, "{} payloads", out.len());
+        let mut seen = 0;
+        for payload in &out {
+            assert!(payload.len() < 8000, "{} bytes", payload.len());
+            let batch: EventBatch = serde_json::from_str(payload).expect("decodes");
+            assert!(batch.to == 1 || batch.to == 2);
+            seen += batch.events.len();
+        }
+        assert_eq!(seen, 500);
+    }
+
+    #[test]
+    fn only_return_events_name_a_return() {
+        let data = json!({"jid": "20261207200000000000", "id": "m1"});
+        assert!(return_of("salt/job/20261207200000000000/ret/m1", &data).is_some());
+        assert!(return_of("brine/job/20261207200000000000/ack/m1", &data).is_none());
+    }
+}
