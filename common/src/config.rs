@@ -314,6 +314,102 @@ pub fn is_syslog_destination(path: &Path) -> bool {
         .any(|scheme| text.starts_with(scheme))
 }
 
+/// Salt's `master`: one address, or a list of them (several masters: all
+/// at once, or one at a time with `master_type: failover`). An entry may
+/// name its port (`host:port`, `[v6addr]:port`); `master_port` is the port
+/// of the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Masters(Vec<String>);
+
+impl Masters {
+    pub fn single(address: impl Into<String>) -> Self {
+        Masters(vec![address.into()])
+    }
+
+    /// The entries as written.
+    pub fn entries(&self) -> &[String] {
+        &self.0
+    }
+
+    /// Each master's host and port (`default_port` where none is given).
+    pub fn endpoints(&self, default_port: u16) -> Vec<(String, u16)> {
+        self.0
+            .iter()
+            .map(|entry| split_host_port(entry, default_port))
+            .collect()
+    }
+}
+
+/// `host:port` or `[v6]:port` into its parts; a bare host (an IPv6 address
+/// with its colons too) keeps `default_port`.
+fn split_host_port(entry: &str, default_port: u16) -> (String, u16) {
+    if let Some(rest) = entry.strip_prefix('[')
+        && let Some((host, after)) = rest.split_once(']')
+    {
+        let port = after.strip_prefix(':').and_then(|p| p.parse().ok());
+        return (host.to_string(), port.unwrap_or(default_port));
+    }
+    match entry.split_once(':') {
+        Some((host, port)) if !port.contains(':') => match port.parse() {
+            Ok(port) => (host.to_string(), port),
+            Err(_) => (entry.to_string(), default_port),
+        },
+        _ => (entry.to_string(), default_port),
+    }
+}
+
+impl PartialEq<&str> for Masters {
+    fn eq(&self, other: &&str) -> bool {
+        self.0.len() == 1 && self.0[0] == *other
+    }
+}
+
+impl std::fmt::Display for Masters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.join(", "))
+    }
+}
+
+impl Serialize for Masters {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.as_slice() {
+            [one] => s.serialize_str(one),
+            many => many.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Masters {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            One(String),
+            Many(Vec<String>),
+        }
+        match OneOrMany::deserialize(d) {
+            Ok(OneOrMany::One(one)) => Ok(Masters(vec![one])),
+            Ok(OneOrMany::Many(many)) if many.is_empty() => Err(serde::de::Error::custom(
+                "an empty list: name at least one master",
+            )),
+            Ok(OneOrMany::Many(many)) => Ok(Masters(many)),
+            Err(_) => Err(serde::de::Error::custom(
+                "expected an address or a list of addresses",
+            )),
+        }
+    }
+}
+
+/// Salt's `master_type` values that Brine serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MasterType {
+    /// Every master of `master` at once.
+    Str,
+    /// One master at a time, the next when it is lost.
+    Failover,
+}
+
 /// Where a master keeps keys, jobs, returns and the minion data cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -605,8 +701,13 @@ pub struct MinionConfig {
     pub log_level: String,
     #[serde(flatten)]
     pub log: LogConfig,
-    pub master: String,
+    pub master: Masters,
     pub master_port: u16,
+    /// Salt's `master_type`: `str` (the default: every master in `master`
+    /// at once) or `failover` (one at a time, the next when it is lost).
+    pub master_type: MasterType,
+    /// Try the masters of a failover list in a random order (Salt's key).
+    pub random_master: bool,
     /// Overrides the publish port the master announces.
     pub publish_port: Option<u16>,
     /// Salt's `source_address`: the local address the minion's connections
@@ -713,8 +814,10 @@ impl Default for MinionConfig {
             log_file: "/var/log/brine/minion".into(),
             log_level: "warning".into(),
             log: LogConfig::default(),
-            master: "salt".into(),
+            master: Masters::single("salt"),
             master_port: 4506,
+            master_type: MasterType::Str,
+            random_master: false,
             publish_port: None,
             source_address: None,
             master_finger: None,
@@ -907,6 +1010,53 @@ mod tests {
     }
 
     /// Salt's `source_address`: an address, or a load error naming the key.
+    /// `master` is an address or a list; entries may name their port;
+    /// `master_type` takes Salt's words Brine serves.
+    #[test]
+    fn master_is_one_address_or_a_list_with_ports() {
+        let dir = tempfile::tempdir().expect("tmp");
+        write(
+            dir.path(),
+            "minion",
+            "master:\n  - a.example\n  - b.example:4600\n  - '[::1]:4700'\n  - ::1\nmaster_type: failover\n",
+        );
+        let loaded = load::<MinionConfig>(dir.path()).expect("loads").config;
+        assert_eq!(
+            loaded.master.endpoints(4506),
+            [
+                ("a.example".to_string(), 4506),
+                ("b.example".to_string(), 4600),
+                ("::1".to_string(), 4700),
+                ("::1".to_string(), 4506),
+            ]
+        );
+        assert_eq!(loaded.master_type, MasterType::Failover);
+        assert_eq!(
+            serde_json::to_value(&loaded.master)
+                .expect("json")
+                .as_array()
+                .map(Vec::len),
+            Some(4)
+        );
+        write(dir.path(), "minion", "master: salt.example\n");
+        let one = load::<MinionConfig>(dir.path()).expect("loads").config;
+        assert_eq!(one.master, "salt.example");
+        assert_eq!(
+            serde_json::to_value(&one.master).expect("json"),
+            "salt.example"
+        );
+        for (text, needle) in [
+            ("master: []\n", "an empty list"),
+            ("master_type: func\n", "master_type"),
+        ] {
+            write(dir.path(), "minion", text);
+            let err = load::<MinionConfig>(dir.path())
+                .expect_err(text)
+                .to_string();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+    }
+
     #[test]
     fn minion_source_address_is_an_ip_address() {
         let dir = tempfile::tempdir().expect("tmp");
@@ -1104,6 +1254,8 @@ mod tests {
         "id",
         "master",
         "master_port",
+        "master_type",
+        "random_master",
         "publish_port",
         "source_address",
         "master_finger",

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use brine_common::config::MinionConfig;
+use brine_common::config::{MasterType, MinionConfig};
 use brine_common::crypto::Identity;
 use brine_common::event::tags;
 use brine_common::functions::Functions;
@@ -67,12 +67,23 @@ fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s.max(0.0))
 }
 
+/// The masters of `master:` with their ports, shuffled for a failover list
+/// with `random_master`.
+fn masters_in_order(config: &MinionConfig) -> Vec<(String, u16)> {
+    let mut masters = config.master.endpoints(config.master_port);
+    if config.random_master && config.master_type == MasterType::Failover {
+        use rand::seq::SliceRandom;
+        masters.shuffle(&mut rand::rng());
+    }
+    masters
+}
+
 /// The link settings a minion config describes.
 pub fn link_settings(config: &MinionConfig, id: MinionId, subscribe: bool) -> LinkSettings {
     LinkSettings {
         id,
-        master_host: config.master.clone(),
-        master_port: config.master_port,
+        masters: masters_in_order(config),
+        failover: config.master_type == MasterType::Failover,
         publish_port: config.publish_port,
         source_address: config.source_address,
         master_finger: config.master_finger.clone(),

@@ -87,6 +87,15 @@ impl PositionFile {
         }
     }
 
+    /// The position file of one of several masters the minion follows at
+    /// once (each master's stream has its own position).
+    pub fn for_master(&self, host: &str, port: u16) -> PositionFile {
+        let name = format!("pubstate.{host}_{port}").replace(['/', ':'], "_");
+        PositionFile {
+            path: self.path.as_ref().map(|p| p.with_file_name(name)),
+        }
+    }
+
     pub fn load(&self) -> Option<StreamPosition> {
         let bytes = std::fs::read(self.path.as_ref()?).ok()?;
         rmp_serde::from_slice(&bytes).ok()

@@ -475,3 +475,79 @@ fn a_job_from_one_master_reaches_the_minions_of_another() {
     let out = b.brine(&["--out", "json", "--static", "m2", "test.echo", &big]);
     assert_eq!(json_out(&out), json!({"m2": big}), "{}", stderr(&out));
 }
+
+/// Two masters on one store with one key pair, as Salt's multi-master
+/// wants them (the minions pin the masters' key).
+fn two_masters(pg: &Postgres) -> (Cluster, Cluster) {
+    let conf = pg.master_conf("brine");
+    let a = Cluster::builder().minions(0).master_conf(&conf).start();
+    let read = |name: &str| std::fs::read_to_string(a.pki_dir().join(name)).expect("master key");
+    let b = Cluster::builder()
+        .minions(0)
+        .master_conf(&conf)
+        .master_root_file("/etc/brine/pki/master/master.pem", &read("master.pem"))
+        .master_root_file("/etc/brine/pki/master/master.pub", &read("master.pub"))
+        .start();
+    (a, b)
+}
+
+/// `master:` lines naming both masters.
+fn both(a: &Cluster, b: &Cluster) -> String {
+    format!(
+        "master:\n  - 127.0.0.1:{}\n  - 127.0.0.1:{}\n",
+        a.ret_port(),
+        b.ret_port()
+    )
+}
+
+/// A failover minion talks to the first master; killed with -9, that
+/// master's minion moves to the next one, which then reaches it.
+#[test]
+fn a_failover_minion_moves_to_the_next_master_when_its_master_dies() {
+    let pg = Postgres::start();
+    let (mut a, b) = two_masters(&pg);
+    a.add_minion_of("m1", &both(&a, &b), "master_type: failover\n");
+    a.wait_key_in("minions_pre", "m1");
+    let out = b.brine_key(&["-a", "m1", "-y"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    a.wait_pingable("m1", &["m1"]);
+    assert!(
+        !a.minion_log("m1").contains("failing over"),
+        "{}",
+        a.minion_log("m1")
+    );
+
+    a.kill_master();
+    b.wait_pingable("m1", &["m1"]);
+    let log = a.minion_log("m1");
+    let moved = format!("failing over to the master at 127.0.0.1:{}", b.ret_port());
+    assert!(log.contains(&moved), "{log}");
+}
+
+/// A minion of both masters (no `master_type`): a job from either runs once
+/// although both send it; with one master gone the other still reaches it.
+#[test]
+fn a_minion_of_every_master_runs_a_job_once_and_keeps_the_master_left() {
+    let pg = Postgres::start();
+    let (mut a, mut b) = two_masters(&pg);
+    a.add_minion_of("m1", &both(&a, &b), "");
+    a.wait_key_in("minions_pre", "m1");
+    let out = a.brine_key(&["-a", "m1", "-y"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    a.wait_pingable("m1", &["m1"]);
+    b.wait_pingable("m1", &["m1"]);
+
+    let out = a.brine(&["--out", "json", "--static", "m1", "test.echo", "once"]);
+    assert_eq!(json_out(&out), json!({"m1": "once"}), "{}", stderr(&out));
+    let log = a.minion_log("m1");
+    let ran = log.matches("fun=test.echo").count();
+    assert_eq!(ran, 1, "the job ran {ran} times:\n{log}");
+    assert!(
+        log.contains("already ran this job"),
+        "both masters sent it:\n{log}"
+    );
+
+    b.kill_master();
+    let out = a.brine(&["--out", "json", "--static", "m1", "test.echo", "still"]);
+    assert_eq!(json_out(&out), json!({"m1": "still"}), "{}", stderr(&out));
+}

@@ -287,6 +287,11 @@ impl Cluster {
         self.dir.path().join("master-root")
     }
 
+    /// The master's request port.
+    pub fn ret_port(&self) -> u16 {
+        self.ret_port
+    }
+
     pub fn pki_dir(&self) -> PathBuf {
         self.master_root().join("etc/brine/pki/master")
     }
@@ -393,6 +398,13 @@ impl Cluster {
     /// [`Cluster::add_minion`] with the minion's `master_port` set to
     /// `master_port` (a proxy in front of the master's request port).
     pub fn add_minion_at(&mut self, id: &str, master_port: u16, extra: &str) {
+        let master = format!("master: 127.0.0.1\nmaster_port: {master_port}\n");
+        self.add_minion_of(id, &master, extra);
+    }
+
+    /// [`Cluster::add_minion`] with `master` lines of its own (several
+    /// masters, say) in place of this cluster's master.
+    pub fn add_minion_of(&mut self, id: &str, master: &str, extra: &str) {
         if self.minions.iter().any(|m| m.id == id) {
             self.stop_minion(id);
             self.minions.retain(|m| m.id != id);
@@ -400,9 +412,8 @@ impl Cluster {
         let conf = self.minion_config_dir(id);
         std::fs::create_dir_all(&conf).expect("mkdir");
         let text = format!(
-            "root_dir: {root}\nid: {id}\nmaster: 127.0.0.1\nmaster_port: {rp}\nacceptance_wait_time: 0.3\nauth_timeout: 2\nmaster_alive_interval: 1\njob_heartbeat_interval: 0.5\n{extra}",
+            "root_dir: {root}\nid: {id}\n{master}acceptance_wait_time: 0.3\nauth_timeout: 2\nmaster_alive_interval: 1\njob_heartbeat_interval: 0.5\n{extra}",
             root = self.minion_root(id).display(),
-            rp = master_port,
         );
         std::fs::write(conf.join("minion"), text).expect("write minion config");
         self.minions.push(MinionProc {

@@ -35,7 +35,7 @@ fn main() {
         .expect("runtime");
     runtime.block_on(async {
         let config = MinionConfig {
-            master: "127.0.0.1".into(),
+            master: brine_common::config::Masters::single("127.0.0.1"),
             master_port: c.ret_port,
             acceptance_wait_time: 0.2,
             ..MinionConfig::default()

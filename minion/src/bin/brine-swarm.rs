@@ -69,7 +69,7 @@ fn main() -> anyhow::Result<()> {
     check_open_files(cli.count)?;
     let mut config = cli.common.load::<MinionConfig>()?;
     if let Some(m) = &cli.master {
-        config.master = m.clone();
+        config.master = brine_common::config::Masters::single(m.clone());
     }
     if let Some(p) = cli.master_port {
         config.master_port = p;

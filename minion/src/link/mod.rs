@@ -12,6 +12,12 @@
 //! run) are fetched again through the session ("catch-up"), so a dropped or
 //! missed publication is late, never lost.
 //!
+//! Several masters (`master:` a list): with `master_type: failover` the one
+//! connection moves to the next master whenever the current one cannot be
+//! reached, does not answer, or is lost; otherwise the link keeps one
+//! connection per master, all at once, their publications merged (the
+//! executor runs a jid once) and each request sent through one that is up.
+//!
 //! The tasks only move frames; the decisions are made without sockets, in
 //! [`stream`] (what to deliver, refuse or catch up on), `session` (counters,
 //! replay refusal, reply matching) and `backoff` (how long to wait).
@@ -21,7 +27,7 @@ mod session;
 mod stream;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -54,8 +60,11 @@ const READ_BUFFER_MAX: usize = 8192;
 /// How the link reaches and trusts its master.
 pub struct LinkSettings {
     pub id: MinionId,
-    pub master_host: String,
-    pub master_port: u16,
+    /// Every master's host and request port, in the order to try them.
+    pub masters: Vec<(String, u16)>,
+    /// One master at a time, the next when it is lost (`master_type:
+    /// failover`); otherwise every master at once.
+    pub failover: bool,
     /// Overrides the publish port the master announces.
     pub publish_port: Option<u16>,
     /// The local address both connections leave from (Salt's `source_address`).
@@ -90,20 +99,27 @@ pub enum LinkError {
 /// A handle to the link; cheap to clone.
 #[derive(Clone)]
 pub struct Link {
-    shared: Arc<Shared>,
+    /// One connection, or one per master when connected to all at once.
+    conns: Arc<[Arc<Shared>]>,
+    /// Sessions established over every connection (1 + re-auths).
+    connected: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 struct Shared {
     settings: LinkSettings,
-    identity: Identity,
+    identity: Arc<Identity>,
+    /// The master of `settings.masters` this connection uses now.
+    current: AtomicUsize,
+    /// A session with the current master is up.
+    alive: AtomicBool,
     // Channel items are boxed: a tokio channel allocates its slots in blocks
     // of 32 items, and a swarm holds thousands of these channels.
     outgoing: mpsc::Sender<Box<Outgoing>>,
     tracker: Mutex<Tracker>,
     /// The subscription task asks the connection task to resynchronise.
     resync: Notify,
-    /// Set once the first session exists.
-    connected: tokio::sync::watch::Sender<u64>,
+    /// Counts the sessions established (shared by a link's connections).
+    connected: Arc<tokio::sync::watch::Sender<u64>>,
     /// Where delivered publications go (through the position writer when
     /// the position is on disk); taken away when the minion stops.
     deliveries: Mutex<Option<DeliverySink>>,
@@ -124,40 +140,46 @@ impl Link {
         settings: LinkSettings,
         identity: Identity,
     ) -> (Link, mpsc::UnboundedReceiver<Box<Publication>>) {
-        let (outgoing, outgoing_rx) = mpsc::channel(1024);
         let (pub_tx, pub_rx) = mpsc::unbounded_channel();
-        let mut settings = settings;
-        let saved = settings.position.load();
-        let master_pub = settings
-            .master_pub_path
-            .as_deref()
-            .and_then(|p| PublicKey::load(p).ok());
-        let position = std::mem::replace(&mut settings.position, PositionFile::new(None));
-        let (deliveries, position_writer) = start_delivery(position, pub_tx);
-        let shared = Arc::new(Shared {
-            identity,
-            outgoing,
-            tracker: Mutex::new(Tracker::new(master_pub, saved)),
-            resync: Notify::new(),
-            connected: tokio::sync::watch::Sender::new(0),
-            deliveries: Mutex::new(Some(deliveries)),
-            position_writer: Mutex::new(position_writer),
-            next_req: AtomicU64::new(1),
-            settings,
-        });
-        tokio::spawn(connection_task(shared.clone(), outgoing_rx));
-        (Link { shared }, pub_rx)
+        let identity = Arc::new(identity);
+        let connected = Arc::new(tokio::sync::watch::Sender::new(0));
+        let every_master = !settings.failover && settings.masters.len() > 1;
+        let conns: Vec<Arc<Shared>> = if every_master {
+            settings
+                .per_master()
+                .into_iter()
+                .map(|s| Shared::start(s, identity.clone(), pub_tx.clone(), connected.clone()))
+                .collect()
+        } else {
+            vec![Shared::start(settings, identity, pub_tx, connected.clone())]
+        };
+        (
+            Link {
+                conns: conns.into(),
+                connected,
+            },
+            pub_rx,
+        )
+    }
+
+    /// The connection to send a request through: the first with a session
+    /// up, else the first (its queue waits for a session).
+    fn conn(&self) -> &Arc<Shared> {
+        self.conns
+            .iter()
+            .find(|c| c.alive.load(Ordering::Relaxed))
+            .unwrap_or(&self.conns[0])
     }
 
     pub fn id(&self) -> &MinionId {
-        &self.shared.settings.id
+        &self.conns[0].settings.id
     }
 
     /// Send a request and wait for its reply. Waits through reconnects up to `timeout`.
     pub async fn request(&self, body: Request, timeout: Duration) -> Result<Reply, LinkError> {
         let (tx, rx) = oneshot::channel();
         let send = self
-            .shared
+            .conn()
             .outgoing
             .send(Box::new(Outgoing { body, reply: tx }));
         match tokio::time::timeout(timeout, async {
@@ -173,7 +195,7 @@ impl Link {
 
     /// Wait until the first session is established (or `timeout` passes).
     pub async fn wait_connected(&self, timeout: Duration) -> bool {
-        let mut rx = self.shared.connected.subscribe();
+        let mut rx = self.connected.subscribe();
         tokio::time::timeout(timeout, rx.wait_for(|n| *n > 0))
             .await
             .is_ok()
@@ -181,17 +203,17 @@ impl Link {
 
     /// Changes each time a session is established (the first and every re-auth).
     pub fn session_changes(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.shared.connected.subscribe()
+        self.connected.subscribe()
     }
 
     /// How many sessions this link has established (1 + re-auths).
     pub fn sessions_established(&self) -> u64 {
-        *self.shared.connected.borrow()
+        *self.connected.borrow()
     }
 
     /// Where this minion's returns wait for the master's acknowledgement.
     pub fn outbox(&self) -> &Outbox {
-        &self.shared.settings.outbox
+        &self.conns[0].settings.outbox
     }
 
     /// Deliver no more publications (the minion is stopping): what was
@@ -199,28 +221,109 @@ impl Link {
     /// whose channel then closes; anything later stays unsaved, so a
     /// restarted minion catches up on it.
     pub async fn stop_deliveries(&self) {
-        drop(self.shared.take_deliveries());
-        let writer = self
-            .shared
-            .position_writer
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(writer) = writer
-            && writer.await.is_err()
-        {
-            tracing::warn!("the publish position writer failed");
+        for conn in self.conns.iter() {
+            drop(conn.take_deliveries());
+            let writer = conn
+                .position_writer
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            if let Some(writer) = writer
+                && writer.await.is_err()
+            {
+                tracing::warn!("the publish position writer failed");
+            }
         }
     }
 }
 
+impl LinkSettings {
+    /// One settings per master, for a link connected to all of them: the
+    /// same minion, each with its own publication position.
+    fn per_master(self) -> Vec<LinkSettings> {
+        self.masters
+            .iter()
+            .map(|(host, port)| LinkSettings {
+                id: self.id.clone(),
+                masters: vec![(host.clone(), *port)],
+                failover: false,
+                publish_port: self.publish_port,
+                source_address: self.source_address,
+                master_finger: self.master_finger.clone(),
+                acceptance_wait_time: self.acceptance_wait_time,
+                acceptance_wait_time_max: self.acceptance_wait_time_max,
+                auth_timeout: self.auth_timeout,
+                alive_interval: self.alive_interval,
+                max_message_size: self.max_message_size,
+                master_pub_path: self.master_pub_path.clone(),
+                position: self.position.for_master(host, *port),
+                outbox: self.outbox.clone(),
+                subscribe: self.subscribe,
+                verified: self.verified.clone(),
+            })
+            .collect()
+    }
+}
+
 impl Shared {
+    /// Start one connection's tasks; its publications go to `pub_tx`.
+    fn start(
+        settings: LinkSettings,
+        identity: Arc<Identity>,
+        pub_tx: mpsc::UnboundedSender<Box<Publication>>,
+        connected: Arc<tokio::sync::watch::Sender<u64>>,
+    ) -> Arc<Shared> {
+        let (outgoing, outgoing_rx) = mpsc::channel(1024);
+        let mut settings = settings;
+        let saved = settings.position.load();
+        let master_pub = settings
+            .master_pub_path
+            .as_deref()
+            .and_then(|p| PublicKey::load(p).ok());
+        let position = std::mem::replace(&mut settings.position, PositionFile::new(None));
+        let (deliveries, position_writer) = start_delivery(position, pub_tx);
+        let shared = Arc::new(Shared {
+            identity,
+            current: AtomicUsize::new(0),
+            alive: AtomicBool::new(false),
+            outgoing,
+            tracker: Mutex::new(Tracker::new(master_pub, saved)),
+            resync: Notify::new(),
+            connected,
+            deliveries: Mutex::new(Some(deliveries)),
+            position_writer: Mutex::new(position_writer),
+            next_req: AtomicU64::new(1),
+            settings,
+        });
+        tokio::spawn(connection_task(shared.clone(), outgoing_rx));
+        shared
+    }
+
+    /// The host and request port of the master in use.
+    fn master(&self) -> (&str, u16) {
+        let masters = &self.settings.masters;
+        let (host, port) = &masters[self.current.load(Ordering::Relaxed) % masters.len()];
+        (host, *port)
+    }
+
+    /// With failover, move on to the next master of the list.
+    fn next_master(&self) {
+        let count = self.settings.masters.len();
+        if !self.settings.failover || count < 2 {
+            return;
+        }
+        let next = (self.current.load(Ordering::Relaxed) + 1) % count;
+        self.current.store(next, Ordering::Relaxed);
+        let (host, port) = self.master();
+        tracing::warn!(id = %self.settings.id, "failing over to the master at {host}:{port}");
+    }
+
     fn tracker(&self) -> std::sync::MutexGuard<'_, Tracker> {
         self.tracker.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn endpoint(&self, port: u16) -> String {
-        format!("tcp://{}:{}", self.settings.master_host, port)
+        format!("tcp://{}:{}", self.master().0, port)
     }
 
     /// Hand one step of the stream to the executor (through the position
@@ -280,9 +383,11 @@ async fn connection_task(shared: Arc<Shared>, mut outgoing: mpsc::Receiver<Box<O
     let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     let mut pending_waits = 0u32;
     let mut unanswered = 0u32;
-    let mut subscription: Option<(u16, tokio::task::JoinHandle<()>)> = None;
+    // The subscription's master and publish port.
+    let mut subscription: Option<((usize, u16), tokio::task::JoinHandle<()>)> = None;
     loop {
         let Some((mut send, mut incoming, reader)) = Box::pin(connect_dealer(&shared)).await else {
+            shared.next_master();
             tokio::time::sleep(backoff.next()).await;
             continue;
         };
@@ -299,6 +404,7 @@ async fn connection_task(shared: Arc<Shared>, mut outgoing: mpsc::Receiver<Box<O
             }
             Err(AuthFailure::Transport) => {
                 reader.abort();
+                shared.next_master();
                 tokio::time::sleep(backoff.next()).await;
                 continue;
             }
@@ -312,6 +418,7 @@ async fn connection_task(shared: Arc<Shared>, mut outgoing: mpsc::Receiver<Box<O
                     );
                     tracing::warn!(id = %shared.settings.id, attempts = unanswered, "{why}");
                 }
+                shared.next_master();
                 tokio::time::sleep(backoff.next()).await;
                 continue;
             }
@@ -322,16 +429,21 @@ async fn connection_task(shared: Arc<Shared>, mut outgoing: mpsc::Receiver<Box<O
         let catch_up = adopt_grant(&shared, &grant);
         if shared.settings.subscribe {
             let port = shared.settings.publish_port.unwrap_or(grant.publish_port);
-            if subscription.as_ref().is_none_or(|(p, _)| *p != port) {
-                // A master that came back on another publish port: follow it.
+            let source = (shared.current.load(Ordering::Relaxed), port);
+            if subscription.as_ref().is_none_or(|(s, _)| *s != source) {
+                // Another master, or one that came back on another publish
+                // port: follow it.
                 if let Some((_, old)) = subscription.take() {
                     old.abort();
                 }
-                subscription = Some((port, tokio::spawn(subscription_task(shared.clone(), port))));
+                let task = tokio::spawn(subscription_task(shared.clone(), port));
+                subscription = Some((source, task));
             }
         }
+        shared.alive.store(true, Ordering::Relaxed);
         shared.connected.send_modify(|n| *n += 1);
-        tracing::info!(id = %shared.settings.id, "authenticated with the master");
+        let (host, port) = shared.master();
+        tracing::info!(id = %shared.settings.id, "authenticated with the master at {host}:{port}");
         Box::pin(serve(
             &shared,
             session,
@@ -342,7 +454,9 @@ async fn connection_task(shared: Arc<Shared>, mut outgoing: mpsc::Receiver<Box<O
         ))
         .await;
         reader.abort();
+        shared.alive.store(false, Ordering::Relaxed);
         tracing::warn!(id = %shared.settings.id, "lost the master; reconnecting");
+        shared.next_master();
     }
 }
 
@@ -385,7 +499,7 @@ async fn connect_dealer(
         options.source_address(source);
     }
     let mut dealer = DealerSocket::with_options(options);
-    let endpoint = shared.endpoint(s.master_port);
+    let endpoint = shared.endpoint(shared.master().1);
     match tokio::time::timeout(
         s.auth_timeout + Duration::from_secs(1),
         dealer.connect(&endpoint),

@@ -2,7 +2,7 @@
 //! fake transport: a fake master that opens the minion's requests and seals
 //! its answers, with publish frames handed straight to `on_publication`.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 
 use brine_common::frame::encode;
 use brine_common::ids::MinionId;
@@ -40,8 +40,8 @@ struct Harness {
 fn settings() -> LinkSettings {
     LinkSettings {
         id: MinionId::parse("m1").expect("id"),
-        master_host: "127.0.0.1".into(),
-        master_port: 4506,
+        masters: vec![("127.0.0.1".into(), 4506)],
+        failover: false,
         publish_port: None,
         source_address: None,
         master_finger: None,
@@ -71,13 +71,16 @@ impl Harness {
         let master = FakeMaster::new();
         let (outgoing, mut outgoing_rx) = mpsc::channel(16);
         let (pub_tx, publications) = mpsc::unbounded_channel();
+        let connected = Arc::new(tokio::sync::watch::Sender::new(0));
         let shared = Arc::new(Shared {
             settings,
-            identity: Identity::generate().expect("identity"),
+            identity: Arc::new(Identity::generate().expect("identity")),
+            current: AtomicUsize::new(0),
+            alive: AtomicBool::new(true),
             outgoing,
             tracker: Mutex::new(synced(&master, pos.0, pos.1)),
             resync: Notify::new(),
-            connected: tokio::sync::watch::Sender::new(0),
+            connected: connected.clone(),
             deliveries: Mutex::new(Some(DeliverySink::Direct(pub_tx))),
             position_writer: Mutex::new(None),
             next_req: AtomicU64::new(1),
@@ -102,7 +105,10 @@ impl Harness {
             }
         });
         Harness {
-            link: Link { shared },
+            link: Link {
+                conns: vec![shared].into(),
+                connected,
+            },
             master,
             end,
             from_minion,
@@ -144,7 +150,12 @@ impl Harness {
     fn publish(&self, topic: &str, seq: u64) {
         let blob = self.master.publish((RUN, EPOCH), topic, seq);
         let payload = encode(&blob).expect("encode");
-        on_publication(&self.link.shared, &own_topic(), topic.as_bytes(), &payload);
+        on_publication(
+            &self.link.conns[0],
+            &own_topic(),
+            topic.as_bytes(),
+            &payload,
+        );
     }
 
     async fn delivered(&mut self) -> String {
@@ -375,13 +386,13 @@ async fn an_unanswered_auth_request_is_not_a_broken_transport() {
     let mut sink = FakeSink(to_master);
 
     let (_silent_master, mut incoming) = mpsc::channel(1);
-    let failure = authenticate(&h.link.shared, &mut sink, &mut incoming).await;
+    let failure = authenticate(&h.link.conns[0], &mut sink, &mut incoming).await;
     assert!(matches!(failure, Err(AuthFailure::Unanswered)));
     assert!(matches!(sent.recv().await, Some(MinionFrame::Auth(_))));
 
     let (gone, mut incoming) = mpsc::channel(1);
     drop(gone);
-    let failure = authenticate(&h.link.shared, &mut sink, &mut incoming).await;
+    let failure = authenticate(&h.link.conns[0], &mut sink, &mut incoming).await;
     assert!(matches!(failure, Err(AuthFailure::Transport)));
 }
 
