@@ -32,6 +32,10 @@ type JobWatcher = mpsc::UnboundedSender<Arc<BusEvent>>;
 pub struct BusEvent {
     pub tag: String,
     packed: Box<[u8]>,
+    /// Fired here for another master of the cluster store, which fired it
+    /// first (a job event of a minion connected there): this master's
+    /// clients see it, its reactor does not react to it a second time.
+    pub relayed: bool,
 }
 
 impl BusEvent {
@@ -52,6 +56,7 @@ impl BusEvent {
         BusEvent {
             tag,
             packed: packed.into_boxed_slice(),
+            relayed: false,
         }
     }
 

@@ -50,6 +50,8 @@ pub const PRESENCE_INTERVAL: Duration = Duration::from_secs(2);
 /// Relayed publications are kept this long (a master that was away longer
 /// relies on `publish_unfinished` and the minions' own catch-up).
 const PUBLICATION_KEEP_SECS: f64 = 600.0;
+/// The namespace of the duty locks (two int4 keys: this, the duty's hash).
+const LEADER_LOCK_SPACE: i32 = 0x6c65_6164; // "lead"
 /// Most publications relayed per read.
 const RELAY_BATCH: i64 = 1000;
 
@@ -481,13 +483,22 @@ async fn fire_events(master: &Master, peers: &Peers, payload: &str) {
     }
     for relayed in batch.events {
         match relayed {
-            Relayed::Event { tag, data } => master.bus.fire(Event::new(tag, data)),
-            Relayed::Return { ret: (jid, minion) } => match stored_return(master, &jid, &minion)
-                .await
-            {
-                Some(event) => master.bus.fire_packed(event),
-                None => tracing::warn!("the return of {minion} for {jid} is not in the job cache"),
-            },
+            Relayed::Event { tag, data } => {
+                let mut event = BusEvent::pack(Event::new(tag, data));
+                event.relayed = true;
+                master.bus.fire_packed(event);
+            }
+            Relayed::Return { ret: (jid, minion) } => {
+                match stored_return(master, &jid, &minion).await {
+                    Some(mut event) => {
+                        event.relayed = true;
+                        master.bus.fire_packed(event);
+                    }
+                    None => {
+                        tracing::warn!("the return of {minion} for {jid} is not in the job cache")
+                    }
+                }
+            }
         }
     }
 }
@@ -528,6 +539,63 @@ async fn stored_return(master: &Master, jid: &Jid, minion: &MinionId) -> Option<
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Whether this master holds the cluster-wide lock of `duty`, kept up to
+/// date: the duties only one master may do at a time (the master
+/// schedule). The lock is a session advisory lock, so a master that dies
+/// or loses its connection gives it up at once, and another one, trying
+/// every [`PRESENCE_INTERVAL`], takes it.
+pub fn leadership(peers: &Peers, duty: &str) -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let cluster = peers.cluster.clone();
+    let duty = duty.to_string();
+    peers.cluster.spawn(async move {
+        while !tx.is_closed() {
+            let client = match cluster.connect().await {
+                Ok(client) => client,
+                Err(e) => {
+                    tracing::warn!("cannot seek the lead of {duty}: {e}");
+                    tokio::time::sleep(PRESENCE_INTERVAL).await;
+                    continue;
+                }
+            };
+            loop {
+                // Once taken, the lock stays with the session: only check
+                // that the session is alive (taking it again would stack it).
+                let held = if *tx.borrow() {
+                    client.query_one("SELECT true", &[]).await
+                } else {
+                    client
+                        .query_one(
+                            "SELECT pg_try_advisory_lock($1, hashtext($2))",
+                            &[&LEADER_LOCK_SPACE, &duty],
+                        )
+                        .await
+                }
+                .map(|row| row.get::<_, bool>(0));
+                match held {
+                    Ok(held) => {
+                        if *tx.borrow() != held {
+                            let what = if held { "took" } else { "lost" };
+                            tracing::info!("{what} the lead of {duty}");
+                        }
+                        tx.send_replace(held);
+                    }
+                    Err(e) => {
+                        tracing::warn!("the lead of {duty}: {e}");
+                        tx.send_replace(false);
+                        break;
+                    }
+                }
+                if tx.is_closed() {
+                    return;
+                }
+                tokio::time::sleep(PRESENCE_INTERVAL).await;
+            }
+        }
+    });
+    rx
 }
 
 /// Report this master's minions every [`PRESENCE_INTERVAL`], and prune the

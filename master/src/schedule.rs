@@ -32,6 +32,12 @@ pub async fn run(master: Arc<Master>) {
     }
     let mut jobs: HashMap<String, JobState> = HashMap::new();
     sync_jobs(&mut jobs, &config, Instant::now());
+    // Masters sharing a cluster store run the schedule once: the one that
+    // leads it. The others keep its timing, so a new leader goes on in step.
+    let leads = master
+        .peers
+        .as_ref()
+        .map(|peers| crate::peers::leadership(peers, "schedule"));
     let mut tick = tokio::time::interval(LOOP_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -39,7 +45,11 @@ pub async fn run(master: Arc<Master>) {
         if is_paused(&config) {
             continue;
         }
-        for name in due_jobs(&mut jobs, &HashSet::new(), false, Instant::now()) {
+        let due = due_jobs(&mut jobs, &HashSet::new(), false, Instant::now());
+        if leads.as_ref().is_some_and(|leads| !*leads.borrow()) {
+            continue;
+        }
+        for name in due {
             if let Some(job) = jobs.get(&name) {
                 start_run(&master, &name, job);
             }

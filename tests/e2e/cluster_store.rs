@@ -551,3 +551,44 @@ fn a_minion_of_every_master_runs_a_job_once_and_keeps_the_master_left() {
     let out = a.brine(&["--out", "json", "--static", "m1", "test.echo", "still"]);
     assert_eq!(json_out(&out), json!({"m1": "still"}), "{}", stderr(&out));
 }
+
+/// The master schedule runs on one master of the store at a time: the one
+/// holding its lead; when that master dies, another takes the lead and
+/// runs it.
+#[test]
+fn the_master_schedule_runs_on_one_master_and_moves_when_it_dies() {
+    let pg = Postgres::start();
+    let schedule = "schedule:\n  tick:\n    function: manage.present\n    seconds: 1\n";
+    let conf = format!("{}{schedule}", pg.master_conf("brine"));
+    let mut a = Cluster::builder().minions(0).master_conf(&conf).start();
+    let mut b = Cluster::builder().minions(0).master_conf(&conf).start();
+    let is_tick = |tag: &str, data: &serde_json::Value| {
+        tag.starts_with("salt/run/") && tag.ends_with("/new") && data["schedule"] == "tick"
+    };
+    let (on_a, on_b) = (a.events("salt/run/*"), b.events("salt/run/*"));
+    let ticks = |events: &crate::cluster::EventStream, window| {
+        events
+            .collect_for(window)
+            .iter()
+            .filter(|(tag, data)| is_tick(tag, data))
+            .count()
+    };
+    // Over five seconds one master runs the 1 s job, the other never.
+    let ran_on_a = ticks(&on_a, Duration::from_secs(5));
+    let ran_on_b = ticks(&on_b, Duration::from_millis(200));
+    assert!(
+        (ran_on_a > 0) != (ran_on_b > 0),
+        "runs on a: {ran_on_a}, on b: {ran_on_b}"
+    );
+    let (leader, other) = if ran_on_a > 0 {
+        (&mut a, &on_b)
+    } else {
+        (&mut b, &on_a)
+    };
+    leader.kill_master();
+    other.expect(
+        "the schedule on the other master",
+        Duration::from_secs(20),
+        |t, d| is_tick(t, d),
+    );
+}

@@ -89,6 +89,9 @@ async fn dispatch(
             }
             Err(broadcast::error::RecvError::Closed) => return,
         };
+        if event.relayed {
+            continue;
+        }
         let rules = &master.reactor.rules;
         if event.tag.contains(MANAGE_PREFIX)
             && let Some(reply) = manage(rules, &event.unpack())
