@@ -592,3 +592,72 @@ fn the_master_schedule_runs_on_one_master_and_moves_when_it_dies() {
         |t, d| is_tick(t, d),
     );
 }
+
+/// Three masters, six failover minions spread over them; a burst of 20
+/// jobs from the first master, and the second killed with -9 halfway: its
+/// minions move to the third, and every job whose jid was printed has all
+/// six returns (or the minions missing are named with the reason).
+#[test]
+fn killing_one_of_three_masters_mid_burst_loses_no_return() {
+    let pg = Postgres::start();
+    let (mut a, mut b) = two_masters(&pg);
+    let read = |name: &str| std::fs::read_to_string(a.pki_dir().join(name)).expect("master key");
+    let mut c = Cluster::builder()
+        .minions(0)
+        .master_conf(&pg.master_conf("brine"))
+        .master_root_file("/etc/brine/pki/master/master.pem", &read("master.pem"))
+        .master_root_file("/etc/brine/pki/master/master.pub", &read("master.pub"))
+        .start();
+    let ports = [a.ret_port(), b.ret_port(), c.ret_port()];
+    let ids = ["m1", "m2", "m3", "m4", "m5", "m6"];
+    for (n, id) in ids.iter().enumerate() {
+        // m1, m4 start on a; m2, m5 on b; m3, m6 on c; each fails over to the next.
+        let order: Vec<String> = (0..3)
+            .map(|k| format!("  - 127.0.0.1:{}\n", ports[(n + k) % 3]))
+            .collect();
+        let masters = format!("master:\n{}master_type: failover\n", order.concat());
+        let owner = match n % 3 {
+            0 => &mut a,
+            1 => &mut b,
+            _ => &mut c,
+        };
+        owner.add_minion_of(id, &masters, "");
+    }
+    for id in ids {
+        a.wait_key_in("minions_pre", id);
+    }
+    let out = a.brine_key(&["-A", "-y"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    a.wait_pingable("*", &ids);
+
+    let mut jids = Vec::new();
+    for n in 0..20 {
+        if n == 10 {
+            b.kill_master();
+        }
+        let out = a.brine(&["--async", "*", "test.sleep", "1"]);
+        let text = stdout(&out);
+        if let Some(jid) = text.trim().strip_prefix("Executed command with job ID: ") {
+            jids.push(jid.to_string());
+        }
+    }
+    assert_eq!(jids.len(), 20, "every publication printed its jid");
+    let all: serde_json::Value = ids.iter().map(|id| (id.to_string(), json!(true))).collect();
+    for jid in &jids {
+        let got = wait_for(
+            &format!("the returns of {jid}"),
+            Duration::from_secs(60),
+            || {
+                let v = json_out(&a.brine_run(&["--out", "json", "jobs.lookup_jid", jid]));
+                (v == all).then_some(v)
+            },
+        );
+        assert_eq!(got, all);
+    }
+    // b's minions moved to c.
+    for id in ["m2", "m5"] {
+        let log = b.minion_log(id);
+        let moved = format!("failing over to the master at 127.0.0.1:{}", c.ret_port());
+        assert!(log.contains(&moved), "{id}:\n{log}");
+    }
+}
