@@ -112,6 +112,18 @@ impl MinionData {
         Ok(())
     }
 
+    /// Read `id`'s data again from the cache, where another master of the
+    /// cluster store changed it.
+    pub fn reload(&self, cache: &dyn JobCache, id: &MinionId) -> Result<(), CacheError> {
+        let stored = cache.minion_data(id)?.and_then(|v| encode(&v));
+        let mut by_id = self.write();
+        match stored {
+            Some(packed) => by_id.insert(id.to_string(), packed),
+            None => by_id.remove(id.as_str()),
+        };
+        Ok(())
+    }
+
     /// Forget `id` (its key was deleted).
     pub fn remove(&self, cache: &dyn JobCache, id: &MinionId) -> Result<(), CacheError> {
         cache.remove_minion_data(id)?;

@@ -38,6 +38,7 @@ use tokio::sync::mpsc;
 use crate::bus::BusEvent;
 use crate::cluster_store::{Cluster, ClusterError, Shared};
 use crate::daemon::Master;
+use crate::job_cache::MINION_DATA_CHANNEL;
 
 const PUBLICATIONS: &str = "brine_publications";
 const JOB_EVENTS: &str = "brine_job_events";
@@ -62,6 +63,8 @@ pub enum PeerNote {
     Publications,
     /// Job events some master sent (maybe to another master).
     Events(String),
+    /// A master changed this minion's data (grains, pillar) in the store.
+    MinionData(String),
 }
 
 /// What one event notification carries.
@@ -315,17 +318,21 @@ impl Peers {
             while !tx.is_closed() {
                 match cluster.connect_listening().await {
                     Ok((client, mut notes)) => {
-                        let listen = format!("LISTEN {PUBLICATIONS}; LISTEN {JOB_EVENTS}");
+                        let listen = format!(
+                            "LISTEN {PUBLICATIONS}; LISTEN {JOB_EVENTS}; LISTEN {MINION_DATA_CHANNEL}"
+                        );
                         if let Err(e) = client.batch_execute(&listen).await {
                             tracing::warn!("cannot listen to the other masters: {e}");
                         } else {
                             // Whatever came while nobody listened is in the table.
                             let _ = tx.send(PeerNote::Publications);
                             while let Some(n) = notes.recv().await {
-                                let note = if n.channel() == PUBLICATIONS {
-                                    PeerNote::Publications
-                                } else {
-                                    PeerNote::Events(n.payload().to_string())
+                                let note = match n.channel() {
+                                    PUBLICATIONS => PeerNote::Publications,
+                                    MINION_DATA_CHANNEL => {
+                                        PeerNote::MinionData(n.payload().to_string())
+                                    }
+                                    _ => PeerNote::Events(n.payload().to_string()),
                                 };
                                 if tx.send(note).is_err() {
                                     return;
@@ -429,7 +436,24 @@ pub async fn follow(master: Arc<Master>, peers: Arc<Peers>) {
         match note {
             PeerNote::Publications => last = relay_publications(&master, &peers, last).await,
             PeerNote::Events(payload) => fire_events(&master, &peers, &payload).await,
+            PeerNote::MinionData(id) => reload_minion_data(&master, &id).await,
         }
+    }
+}
+
+/// Read a minion's data again after a master changed it in the store (this
+/// one too: the read is cheap and keeps one path).
+async fn reload_minion_data(master: &Arc<Master>, id: &str) {
+    let Ok(id) = MinionId::parse(id) else {
+        tracing::warn!("ignoring a minion data notification for {id:?}");
+        return;
+    };
+    let master = master.clone();
+    let reloaded =
+        tokio::task::spawn_blocking(move || master.minion_data.reload(master.cache.as_ref(), &id))
+            .await;
+    if let Ok(Err(e)) = reloaded {
+        tracing::warn!("cannot read a minion's data again: {e}");
     }
 }
 

@@ -661,3 +661,29 @@ fn killing_one_of_three_masters_mid_burst_loses_no_return() {
         assert!(log.contains(&moved), "{id}:\n{log}");
     }
 }
+
+/// A master targets by grain the minions of another master: their grains,
+/// reported there, reach it (a minion whose grains do not match is not
+/// waited for, one that does answers).
+#[test]
+fn a_grain_target_on_one_master_sees_the_grains_of_anothers_minions() {
+    let pg = Postgres::start();
+    let conf = pg.master_conf("brine");
+    let a = Cluster::builder().minions(0).master_conf(&conf).start();
+    let mut b = Cluster::builder().minions(0).master_conf(&conf).start();
+    b.add_minion("web1", "grains:\n  role: web\n");
+    b.add_minion("db1", "grains:\n  role: db\n");
+    b.wait_key_in("minions_pre", "web1");
+    b.wait_key_in("minions_pre", "db1");
+    let out = b.brine_key(&["-A", "-y"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    b.wait_pingable("*", &["web1", "db1"]);
+
+    let out = wait_for("web1 matched by grain from a", Duration::from_secs(20), || {
+        let out = a.brine(&["--out", "json", "--static", "-G", "role:web", "test.ping"]);
+        let got: Option<serde_json::Value> = serde_json::from_slice(&out.stdout).ok();
+        (got == Some(json!({"web1": true}))).then_some(out)
+    });
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("db1"), "{}", stdout(&out));
+}

@@ -52,7 +52,7 @@ use tokio::sync::watch;
 mod pg_store;
 mod redb_store;
 
-pub use pg_store::{PgJobCache, PgStore};
+pub use pg_store::{MINION_DATA_CHANNEL, PgJobCache, PgStore};
 pub use redb_store::{RedbJobCache, RedbStore};
 
 /// Commit once this many writes are queued...

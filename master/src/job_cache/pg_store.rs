@@ -14,6 +14,9 @@ use tokio_postgres::types::{ToSql, Type};
 use super::{BatchedJobCache, CacheError, Scan, Store, Table, Write};
 use crate::cluster_store::{Cluster, ClusterError, Exclusive, Shared};
 
+/// The channel on which a commit names the minions whose data it changed.
+pub const MINION_DATA_CHANNEL: &str = "brine_minion_data";
+
 /// The job cache in the cluster store.
 pub type PgJobCache = BatchedJobCache<PgStore>;
 
@@ -218,6 +221,15 @@ impl Statements {
     fn sql(self) -> Vec<(String, Vec<Param>)> {
         let mut out: Vec<(String, Vec<Param>)> = Vec::new();
         let text_array = || Type::TEXT_ARRAY;
+        // The other masters keep the minion data in memory: tell them which
+        // records changed (delivered when the transaction commits).
+        let changed: Vec<String> = self
+            .minion_data
+            .keys
+            .iter()
+            .chain(&self.minion_data.deleted)
+            .cloned()
+            .collect();
         for (table, rows) in [
             (Table::Jobs, self.jobs),
             (Table::MinionData, self.minion_data),
@@ -274,6 +286,14 @@ impl Statements {
                     (Box::new(jids), text_array()),
                     (Box::new(minions), text_array()),
                 ],
+            ));
+        }
+        if !changed.is_empty() {
+            out.push((
+                format!(
+                    "SELECT pg_notify('{MINION_DATA_CHANNEL}', id) FROM unnest($1::text[]) AS id"
+                ),
+                vec![(Box::new(changed), text_array())],
             ));
         }
         out
