@@ -100,8 +100,8 @@ async fn open_stores(config: &MasterConfig) -> anyhow::Result<Stores> {
             tracing::info!("cluster store: PostgreSQL at {}", settings.target());
             let (keys, cache, peers) = tokio::task::spawn_blocking(move || {
                 let cluster = cluster_store::Cluster::open(settings)?;
-                let cache = PgJobCache::connect(cluster.clone())?;
                 let peers = crate::peers::Peers::start(cluster.clone());
+                let cache = PgJobCache::connect(cluster.clone(), peers.origin())?;
                 anyhow::Ok((Arc::new(PgKeyStore::new(cluster)), cache, peers))
             })
             .await

@@ -124,6 +124,14 @@ impl MinionData {
         Ok(())
     }
 
+    /// Read every minion's data again from the cache.
+    pub fn reload_all(&self, cache: &dyn JobCache) -> Result<(), CacheError> {
+        let fresh = Self::load(cache)?;
+        let fresh = fresh.by_id.into_inner().unwrap_or_else(|p| p.into_inner());
+        *self.write() = fresh;
+        Ok(())
+    }
+
     /// Forget `id` (its key was deleted).
     pub fn remove(&self, cache: &dyn JobCache, id: &MinionId) -> Result<(), CacheError> {
         cache.remove_minion_data(id)?;

@@ -432,28 +432,56 @@ pub async fn follow(master: Arc<Master>, peers: Arc<Peers>) {
         }
     };
     let mut notes = peers.listen();
+    // Reloads of minion data run beside the relay, which they must not hold up.
+    let (reload_tx, reload_rx) = mpsc::unbounded_channel();
+    master
+        .stop
+        .spawn(reload_minion_data(master.clone(), reload_rx));
     while let Some(note) = notes.recv().await {
         match note {
             PeerNote::Publications => last = relay_publications(&master, &peers, last).await,
-            PeerNote::Events(payload) => fire_events(&master, &peers, &payload).await,
-            PeerNote::MinionData(id) => reload_minion_data(&master, &id).await,
+            PeerNote::Events(payload) => fire_events(&master, &peers, &payload),
+            PeerNote::MinionData(payload) => {
+                // `<origin> <id>`: this master's own changes are in memory already.
+                match payload.split_once(' ') {
+                    Some((origin, id)) if origin != peers.origin.to_string() => {
+                        let _ = reload_tx.send(id.to_string());
+                    }
+                    Some(_) => {}
+                    None => tracing::warn!("ignoring a minion data notification {payload:?}"),
+                }
+            }
         }
     }
 }
 
-/// Read a minion's data again after a master changed it in the store (this
-/// one too: the read is cheap and keeps one path).
-async fn reload_minion_data(master: &Arc<Master>, id: &str) {
-    let Ok(id) = MinionId::parse(id) else {
-        tracing::warn!("ignoring a minion data notification for {id:?}");
-        return;
-    };
-    let master = master.clone();
-    let reloaded =
-        tokio::task::spawn_blocking(move || master.minion_data.reload(master.cache.as_ref(), &id))
-            .await;
-    if let Ok(Err(e)) = reloaded {
-        tracing::warn!("cannot read a minion's data again: {e}");
+/// Above this many minions changed at once, reading every record is cheaper
+/// than reading each (a fleet authenticating reports all its grains).
+const RELOAD_ALL_ABOVE: usize = 256;
+
+/// Read again the data of the minions another master changed in the store,
+/// as many at a time as have been named meanwhile.
+async fn reload_minion_data(master: Arc<Master>, mut ids: mpsc::UnboundedReceiver<String>) {
+    while let Some(first) = ids.recv().await {
+        let mut batch = HashSet::from([first]);
+        while let Ok(more) = ids.try_recv() {
+            batch.insert(more);
+        }
+        let master = master.clone();
+        let reloaded = tokio::task::spawn_blocking(move || {
+            let (data, cache) = (&master.minion_data, master.cache.as_ref());
+            if batch.len() > RELOAD_ALL_ABOVE {
+                return data.reload_all(cache);
+            }
+            for id in batch.iter().filter_map(|id| MinionId::parse(id).ok()) {
+                data.reload(cache, &id)?;
+            }
+            Ok(())
+        })
+        .await;
+        if let Ok(Err(e)) = reloaded {
+            tracing::warn!("cannot read the minion data another master changed: {e}");
+        }
     }
 }
 
@@ -493,8 +521,9 @@ async fn relay_publications(master: &Master, peers: &Peers, mut last: i64) -> i6
     }
 }
 
-/// Fire the events of a notification meant for this master.
-async fn fire_events(master: &Master, peers: &Peers, payload: &str) {
+/// Fire the events of a notification meant for this master (a return sent
+/// by reference is read from the job cache by a task of its own).
+fn fire_events(master: &Arc<Master>, peers: &Peers, payload: &str) {
     let batch: EventBatch = match serde_json::from_str(payload) {
         Ok(batch) => batch,
         Err(e) => {
@@ -513,15 +542,18 @@ async fn fire_events(master: &Master, peers: &Peers, payload: &str) {
                 master.bus.fire_packed(event);
             }
             Relayed::Return { ret: (jid, minion) } => {
-                match stored_return(master, &jid, &minion).await {
-                    Some(mut event) => {
-                        event.relayed = true;
-                        master.bus.fire_packed(event);
+                let master = master.clone();
+                tokio::spawn(async move {
+                    match stored_return(&master, &jid, &minion).await {
+                        Some(mut event) => {
+                            event.relayed = true;
+                            master.bus.fire_packed(event);
+                        }
+                        None => tracing::warn!(
+                            "the return of {minion} for {jid} is not in the job cache"
+                        ),
                     }
-                    None => {
-                        tracing::warn!("the return of {minion} for {jid} is not in the job cache")
-                    }
-                }
+                });
             }
         }
     }

@@ -28,7 +28,7 @@ fn job_cache(pg: &Postgres, dbname: &str) -> PgJobCache {
     }))
     .expect("postgres config");
     let settings = Settings::from_config(&config).expect("settings");
-    PgJobCache::connect(Store::open(settings).expect("connect")).expect("job cache")
+    PgJobCache::connect(Store::open(settings).expect("connect"), 1).expect("job cache")
 }
 
 /// 2026-12-07T19:00:00Z in microseconds.
@@ -679,11 +679,15 @@ fn a_grain_target_on_one_master_sees_the_grains_of_anothers_minions() {
     assert!(out.status.success(), "{}", stderr(&out));
     b.wait_pingable("*", &["web1", "db1"]);
 
-    let out = wait_for("web1 matched by grain from a", Duration::from_secs(20), || {
-        let out = a.brine(&["--out", "json", "--static", "-G", "role:web", "test.ping"]);
-        let got: Option<serde_json::Value> = serde_json::from_slice(&out.stdout).ok();
-        (got == Some(json!({"web1": true}))).then_some(out)
-    });
+    let out = wait_for(
+        "web1 matched by grain from a",
+        Duration::from_secs(20),
+        || {
+            let out = a.brine(&["--out", "json", "--static", "-G", "role:web", "test.ping"]);
+            let got: Option<serde_json::Value> = serde_json::from_slice(&out.stdout).ok();
+            (got == Some(json!({"web1": true}))).then_some(out)
+        },
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!stdout(&out).contains("db1"), "{}", stdout(&out));
 }

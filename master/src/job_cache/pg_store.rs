@@ -14,7 +14,8 @@ use tokio_postgres::types::{ToSql, Type};
 use super::{BatchedJobCache, CacheError, Scan, Store, Table, Write};
 use crate::cluster_store::{Cluster, ClusterError, Exclusive, Shared};
 
-/// The channel on which a commit names the minions whose data it changed.
+/// The channel on which a commit names the minions whose data it changed
+/// (`<origin> <id>`).
 pub const MINION_DATA_CHANNEL: &str = "brine_minion_data";
 
 /// The job cache in the cluster store.
@@ -22,10 +23,13 @@ pub type PgJobCache = BatchedJobCache<PgStore>;
 
 impl PgJobCache {
     /// The job cache in `cluster`'s database, with its writer thread started.
-    pub fn connect(cluster: Arc<Cluster>) -> Result<Self, CacheError> {
+    /// `origin`: this master's name among its peers, which its
+    /// notifications carry.
+    pub fn connect(cluster: Arc<Cluster>, origin: i64) -> Result<Self, CacheError> {
         BatchedJobCache::start(PgStore {
             reads: Shared::new(cluster.clone()),
             writer: Exclusive::new(cluster),
+            origin,
         })
     }
 }
@@ -36,6 +40,8 @@ pub struct PgStore {
     /// Commits and prunes take turns on their own connection, which holds
     /// their transactions.
     writer: Exclusive,
+    /// This master's name among its peers (see `peers::Peers::origin`).
+    origin: i64,
 }
 
 /// A SQL table's name and key column.
@@ -112,7 +118,7 @@ impl Store for PgStore {
     }
 
     fn commit(&self, batch: &[Write]) -> Result<(), String> {
-        let statements = Statements::of(batch);
+        let statements = Statements::of(batch, self.origin);
         self.writer
             .block("a job cache commit", move |mut held| async move {
                 let what = "a job cache commit";
@@ -161,6 +167,8 @@ impl Store for PgStore {
 /// each table stores and deletes.
 #[derive(Default)]
 struct Statements {
+    /// The committing master, named in the minion data notifications.
+    origin: i64,
     jobs: Rows,
     returns: Rows,
     minion_data: Rows,
@@ -186,14 +194,17 @@ fn borrowed(params: &[Param]) -> Vec<(&(dyn ToSql + Sync), Type)> {
 }
 
 impl Statements {
-    fn of(batch: &[Write]) -> Statements {
+    fn of(batch: &[Write], origin: i64) -> Statements {
         // A later write of a key replaces an earlier one; one statement may
         // not touch a row twice.
         let mut newest: BTreeMap<(Table, &str), Option<&[u8]>> = BTreeMap::new();
         for w in batch {
             newest.insert((w.table, w.key.as_str()), w.value.as_deref());
         }
-        let mut out = Statements::default();
+        let mut out = Statements {
+            origin,
+            ..Statements::default()
+        };
         for ((table, key), value) in newest {
             let rows = match table {
                 Table::Jobs => &mut out.jobs,
@@ -228,7 +239,7 @@ impl Statements {
             .keys
             .iter()
             .chain(&self.minion_data.deleted)
-            .cloned()
+            .map(|id| format!("{} {id}", self.origin))
             .collect();
         for (table, rows) in [
             (Table::Jobs, self.jobs),
