@@ -85,6 +85,13 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (minion, origin)
     );
     "#,
+    // 4: the Salt mine (master/src/mine.rs): each minion's data as JSON.
+    r#"
+    CREATE TABLE brine_mine (
+        minion text COLLATE "C" PRIMARY KEY,
+        data bytea NOT NULL
+    );
+    "#,
 ];
 
 #[derive(Debug, Error)]

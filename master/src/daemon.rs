@@ -83,6 +83,7 @@ struct Stores {
     /// The shared key store, whose changes on other masters this one follows.
     shared_keys: Option<Arc<PgKeyStore>>,
     peers: Option<Arc<crate::peers::Peers>>,
+    mine: crate::mine::MineStore,
 }
 
 /// The embedded stores (`pki_dir` and the redb file), or the shared
@@ -94,15 +95,18 @@ async fn open_stores(config: &MasterConfig) -> anyhow::Result<Stores> {
             cache: Arc::new(RedbJobCache::open(job_cache_path(config)).context("job cache")?),
             shared_keys: None,
             peers: None,
+            mine: crate::mine::MineStore::open(&config.cachedir.join("mine"))
+                .context("mine store")?,
         }),
         ClusterStore::Postgres => {
             let settings = cluster_store::Settings::from_config(&config.postgres)?;
             tracing::info!("cluster store: PostgreSQL at {}", settings.target());
-            let (keys, cache, peers) = tokio::task::spawn_blocking(move || {
+            let (keys, cache, peers, mine) = tokio::task::spawn_blocking(move || {
                 let cluster = cluster_store::Cluster::open(settings)?;
                 let peers = crate::peers::Peers::start(cluster.clone());
                 let cache = PgJobCache::connect(cluster.clone(), peers.origin())?;
-                anyhow::Ok((Arc::new(PgKeyStore::new(cluster)), cache, peers))
+                let mine = crate::mine::MineStore::open_cluster(cluster.clone(), peers.origin())?;
+                anyhow::Ok((Arc::new(PgKeyStore::new(cluster)), cache, peers, mine))
             })
             .await
             .context("the cluster store's start")?
@@ -112,6 +116,7 @@ async fn open_stores(config: &MasterConfig) -> anyhow::Result<Stores> {
                 cache: Arc::new(cache),
                 shared_keys: Some(keys),
                 peers: Some(peers),
+                mine,
             })
         }
     }
@@ -165,6 +170,7 @@ pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
         cache,
         shared_keys,
         peers,
+        mine,
     } = open_stores(&config).await?;
 
     let minion_data = Arc::new(
@@ -184,7 +190,7 @@ pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
         jids: JidGenerator::new(),
         in_flight: Default::default(),
         minion_data,
-        mine: crate::mine::MineStore::open(&config.cachedir.join("mine")).context("mine store")?,
+        mine,
         pillar_roots: Arc::new(brine_common::fileroots::Roots::from_config(
             &config.pillar_roots,
         )),

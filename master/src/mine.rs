@@ -1,6 +1,8 @@
 //! The Salt mine on the master: what each minion's `mine_functions` last
 //! returned, kept in memory and written through to `cachedir/mine/<id>.json`
-//! so it survives a restart.
+//! so it survives a restart, or, for masters sharing a cluster store, to
+//! `brine_mine` there, each change notified so the other masters read it
+//! again ([`MineStore::reload`]).
 //!
 //! Minions store data only as themselves (`Request::MineSend` carries no id);
 //! `mine.get` is answered here by matching the target over the master's
@@ -8,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use brine_common::target::{MinionFacts, Target, TargetType};
 use brine_common::wire::TargetSpec;
@@ -19,8 +21,14 @@ use crate::minion_data::MinionData;
 /// Mine data per minion: `{id: {function_or_alias: data}}`.
 pub struct MineStore {
     by_id: RwLock<HashMap<String, Map<String, Value>>>,
-    /// Where each minion's data is persisted (`None`: memory only).
-    dir: Option<PathBuf>,
+    persist: Persist,
+}
+
+/// Where each minion's mine data is kept besides memory.
+enum Persist {
+    Memory,
+    Files(PathBuf),
+    Cluster(cluster::ClusterMine),
 }
 
 impl MineStore {
@@ -28,7 +36,7 @@ impl MineStore {
     pub fn in_memory() -> Self {
         MineStore {
             by_id: RwLock::default(),
-            dir: None,
+            persist: Persist::Memory,
         }
     }
 
@@ -54,8 +62,38 @@ impl MineStore {
         }
         Ok(MineStore {
             by_id: RwLock::new(by_id),
-            dir: Some(dir.to_path_buf()),
+            persist: Persist::Files(dir.to_path_buf()),
         })
+    }
+
+    /// The store in the cluster store, with everything already there;
+    /// `origin` names this master in the change notifications.
+    pub fn open_cluster(
+        store: Arc<crate::cluster_store::Cluster>,
+        origin: i64,
+    ) -> Result<Self, crate::cluster_store::ClusterError> {
+        let mine = cluster::ClusterMine::start(store, origin);
+        Ok(MineStore {
+            by_id: RwLock::new(mine.load_all()?),
+            persist: Persist::Cluster(mine),
+        })
+    }
+
+    /// Read `id`'s mine again from the cluster store, where another master
+    /// changed it (nothing to do for a store of this master's own).
+    pub async fn reload(&self, id: &str) {
+        let Persist::Cluster(mine) = &self.persist else {
+            return;
+        };
+        match mine.read(id).await {
+            Ok(Some(data)) => {
+                self.write().insert(id.to_string(), data);
+            }
+            Ok(None) => {
+                self.write().remove(id);
+            }
+            Err(e) => tracing::warn!("cannot read the mine of {id} again: {e}"),
+        }
     }
 
     /// Merge `data` into `id`'s mine (replace it all with `clear`).
@@ -162,8 +200,10 @@ impl MineStore {
     }
 
     fn persist(&self, id: &str, mine: &Map<String, Value>) {
-        let Some(dir) = &self.dir else {
-            return;
+        let dir = match &self.persist {
+            Persist::Memory => return,
+            Persist::Cluster(cluster) => return cluster.queue(id, mine),
+            Persist::Files(dir) => dir,
         };
         let path = dir.join(format!("{id}.json"));
         let result = if mine.is_empty() {
@@ -251,6 +291,120 @@ fn write_entry(path: &Path, mine: &Map<String, Value>) -> std::io::Result<()> {
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)
 }
+
+/// The mine in the cluster store: `brine_mine`, a row per minion.
+mod cluster {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use serde_json::{Map, Value};
+    use tokio::sync::mpsc;
+
+    use crate::cluster_store::{Cluster, ClusterError, Shared};
+
+    /// The notification channel (`<origin> <id>`).
+    pub const CHANNEL: &str = "brine_mine";
+
+    /// Writes go, in order, through a task on the store's runtime, so
+    /// storing never waits on the database.
+    pub struct ClusterMine {
+        cluster: Arc<Cluster>,
+        reads: Arc<Shared>,
+        writes: mpsc::UnboundedSender<(String, Option<Vec<u8>>)>,
+    }
+
+    impl ClusterMine {
+        pub fn start(cluster: Arc<Cluster>, origin: i64) -> ClusterMine {
+            let (writes, pending) = mpsc::unbounded_channel();
+            let writer = Shared::new(cluster.clone());
+            cluster.spawn(write_in_order(writer, pending, origin));
+            ClusterMine {
+                reads: Shared::new(cluster.clone()),
+                cluster,
+                writes,
+            }
+        }
+
+        /// Every minion's mine.
+        pub fn load_all(&self) -> Result<HashMap<String, Map<String, Value>>, ClusterError> {
+            let rows = self.reads.block("the mine's load", |client| async move {
+                client
+                    .query("SELECT minion, data FROM brine_mine", &[])
+                    .await
+                    .map_err(ClusterError::query("the mine's load"))
+            })?;
+            Ok(rows
+                .iter()
+                .filter_map(|row| {
+                    let data = serde_json::from_slice(row.get::<_, &[u8]>(1)).ok()?;
+                    Some((row.get::<_, String>(0), data))
+                })
+                .collect())
+        }
+
+        /// One minion's mine.
+        pub async fn read(&self, id: &str) -> Result<Option<Map<String, Value>>, ClusterError> {
+            let (reads, id) = (self.reads.clone(), id.to_string());
+            let row = self
+                .cluster
+                .run("a mine read", async move {
+                    let client = reads.client().await?;
+                    client
+                        .query_opt("SELECT data FROM brine_mine WHERE minion = $1", &[&id])
+                        .await
+                        .map_err(ClusterError::query("a mine read"))
+                })
+                .await?;
+            Ok(row.and_then(|row| serde_json::from_slice(row.get::<_, &[u8]>(0)).ok()))
+        }
+
+        /// Store `id`'s mine (an empty one deletes it) after the writes queued before.
+        pub fn queue(&self, id: &str, mine: &Map<String, Value>) {
+            let data = (!mine.is_empty())
+                .then(|| serde_json::to_vec(mine).ok())
+                .flatten();
+            let _ = self.writes.send((id.to_string(), data));
+        }
+    }
+
+    async fn write_in_order(
+        writer: Arc<Shared>,
+        mut pending: mpsc::UnboundedReceiver<(String, Option<Vec<u8>>)>,
+        origin: i64,
+    ) {
+        while let Some((id, data)) = pending.recv().await {
+            let written = async {
+                let client = writer.client().await?;
+                let what = "a mine write";
+                match &data {
+                    Some(bytes) => client
+                        .execute(
+                            "INSERT INTO brine_mine (minion, data) VALUES ($1, $2) \
+                             ON CONFLICT (minion) DO UPDATE SET data = excluded.data",
+                            &[&id, bytes],
+                        )
+                        .await
+                        .map_err(ClusterError::query(what))?,
+                    None => client
+                        .execute("DELETE FROM brine_mine WHERE minion = $1", &[&id])
+                        .await
+                        .map_err(ClusterError::query(what))?,
+                };
+                let note = format!("{origin} {id}");
+                client
+                    .execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &note])
+                    .await
+                    .map_err(ClusterError::query(what))?;
+                Ok::<(), ClusterError>(())
+            };
+            if let Err(e) = written.await {
+                tracing::warn!("cannot store the mine of {id}: {e}");
+            }
+        }
+    }
+}
+
+pub use cluster::CHANNEL as MINE_CHANNEL;
 
 #[cfg(test)]
 mod tests {

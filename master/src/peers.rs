@@ -39,6 +39,7 @@ use crate::bus::BusEvent;
 use crate::cluster_store::{Cluster, ClusterError, Shared};
 use crate::daemon::Master;
 use crate::job_cache::MINION_DATA_CHANNEL;
+use crate::mine::MINE_CHANNEL;
 
 const PUBLICATIONS: &str = "brine_publications";
 const JOB_EVENTS: &str = "brine_job_events";
@@ -65,6 +66,8 @@ pub enum PeerNote {
     Events(String),
     /// A master changed this minion's data (grains, pillar) in the store.
     MinionData(String),
+    /// A master changed this minion's mine (`<origin> <id>`).
+    Mine(String),
 }
 
 /// What one event notification carries.
@@ -319,7 +322,8 @@ impl Peers {
                 match cluster.connect_listening().await {
                     Ok((client, mut notes)) => {
                         let listen = format!(
-                            "LISTEN {PUBLICATIONS}; LISTEN {JOB_EVENTS}; LISTEN {MINION_DATA_CHANNEL}"
+                            "LISTEN {PUBLICATIONS}; LISTEN {JOB_EVENTS}; \
+                             LISTEN {MINION_DATA_CHANNEL}; LISTEN {MINE_CHANNEL}"
                         );
                         if let Err(e) = client.batch_execute(&listen).await {
                             tracing::warn!("cannot listen to the other masters: {e}");
@@ -332,6 +336,7 @@ impl Peers {
                                     MINION_DATA_CHANNEL => {
                                         PeerNote::MinionData(n.payload().to_string())
                                     }
+                                    MINE_CHANNEL => PeerNote::Mine(n.payload().to_string()),
                                     _ => PeerNote::Events(n.payload().to_string()),
                                 };
                                 if tx.send(note).is_err() {
@@ -442,15 +447,28 @@ pub async fn follow(master: Arc<Master>, peers: Arc<Peers>) {
             PeerNote::Publications => last = relay_publications(&master, &peers, last).await,
             PeerNote::Events(payload) => fire_events(&master, &peers, &payload),
             PeerNote::MinionData(payload) => {
-                // `<origin> <id>`: this master's own changes are in memory already.
-                match payload.split_once(' ') {
-                    Some((origin, id)) if origin != peers.origin.to_string() => {
-                        let _ = reload_tx.send(id.to_string());
-                    }
-                    Some(_) => {}
-                    None => tracing::warn!("ignoring a minion data notification {payload:?}"),
+                if let Some(id) = changed_elsewhere(&peers, &payload) {
+                    let _ = reload_tx.send(id.to_string());
                 }
             }
+            PeerNote::Mine(payload) => {
+                if let Some(id) = changed_elsewhere(&peers, &payload) {
+                    let (master, id) = (master.clone(), id.to_string());
+                    tokio::spawn(async move { master.mine.reload(&id).await });
+                }
+            }
+        }
+    }
+}
+
+/// The id of a change notification (`<origin> <id>`) another master made:
+/// this master's own changes are in its memory already.
+fn changed_elsewhere<'a>(peers: &Peers, payload: &'a str) -> Option<&'a str> {
+    match payload.split_once(' ') {
+        Some((origin, id)) => (origin != peers.origin.to_string()).then_some(id),
+        None => {
+            tracing::warn!("ignoring a change notification {payload:?}");
+            None
         }
     }
 }

@@ -691,3 +691,30 @@ fn a_grain_target_on_one_master_sees_the_grains_of_anothers_minions() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!stdout(&out).contains("db1"), "{}", stdout(&out));
 }
+
+/// The mine is shared: a minion of one master reads the mine data a minion
+/// of another master sent, and a master's `cache.mine` shows it.
+#[test]
+fn a_minion_of_one_master_reads_the_mine_of_anothers_minion() {
+    let pg = Postgres::start();
+    let conf = pg.master_conf("brine");
+    let mut a = Cluster::builder().minions(0).master_conf(&conf).start();
+    let mut b = Cluster::builder().minions(0).master_conf(&conf).start();
+    let mine = "mine_functions:\n  my_id:\n    - mine_function: grains.get\n    - id\n";
+    a.add_minion("m1", mine);
+    b.add_minion("m2", "");
+    a.wait_key_in("minions_pre", "m1");
+    a.wait_key_in("minions_pre", "m2");
+    let out = a.brine_key(&["-A", "-y"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    b.wait_pingable("m2", &["m2"]);
+
+    let got = wait_for("m1's mine from m2", Duration::from_secs(30), || {
+        let out = b.brine(&["--out", "json", "--static", "m2", "mine.get", "m1", "my_id"]);
+        let v: Option<serde_json::Value> = serde_json::from_slice(&out.stdout).ok();
+        v.filter(|v| v["m2"] == json!({"m1": "m1"}))
+    });
+    assert_eq!(got["m2"], json!({"m1": "m1"}));
+    let cached = json_out(&b.brine_run(&["--out", "json", "cache.mine", "m1"]));
+    assert_eq!(cached["m1"]["my_id"], json!("m1"), "{cached}");
+}
