@@ -28,6 +28,12 @@ pub struct StreamPosition {
     pub run: u64,
     pub broadcast: u64,
     pub own: u64,
+    /// When the newest publication delivered was published (its jid, in
+    /// microseconds since the epoch; 0: none yet), whichever master's
+    /// stream it came in: what a minion that joins another master's stream
+    /// ran up to (see `link::stream`).
+    #[serde(default)]
+    pub newest: i64,
 }
 
 /// What a newly seen sequence means.
@@ -235,6 +241,7 @@ mod tests {
             run: 9,
             broadcast: 3,
             own: 1,
+            newest: 0,
         };
         f.save(&pos);
         assert_eq!(PositionFile::new(Some(dir.path())).load(), Some(pos));
@@ -280,6 +287,7 @@ mod tests {
                 run: 1,
                 broadcast: seq,
                 own: 0,
+                newest: 0,
             };
             sink.deliver(pos, vec![publication(seq)]);
         }
@@ -318,6 +326,7 @@ mod tests {
             run: 3,
             broadcast: 5,
             own: 2,
+            newest: 0,
         };
         sink.deliver(pos, vec![publication(5)]);
         assert!(delivered.recv().await.is_some());

@@ -15,6 +15,8 @@ use brine_common::wire::{
     TOPIC_BROADCAST,
 };
 
+use brine_common::jid::jid_micros;
+
 use crate::pubstate::{SeqVerdict, StreamPosition};
 
 /// Publish-stream state shared by the link's two tasks.
@@ -28,7 +30,21 @@ pub(super) struct Tracker {
     pub(super) pos: StreamPosition,
     /// Whether `pos` means anything yet (false for a brand-new minion).
     pub(super) known: bool,
+    /// Publications older than this (jid microseconds) are not delivered
+    /// from the catch-up of a stream the minion joins without a position in
+    /// it: another master's, after a failover. That master's window holds
+    /// jobs from long before, which this minion ran already through its
+    /// former master (or before a restart, when it no longer remembers
+    /// their jids). A job published again to minions that missed it
+    /// (`resent_to`) is kept.
+    floor: i64,
 }
+
+/// How far before the newest publication a minion ran a publication of a
+/// newly joined stream may be and still be delivered: the relay between
+/// masters and their clocks put jobs published at nearly the same time in
+/// different orders on different masters.
+const JOIN_MARGIN_MICROS: i64 = 60_000_000;
 
 /// What to do with one publish frame.
 #[derive(Debug)]
@@ -98,6 +114,7 @@ impl Tracker {
             epoch: 0,
             pos: saved.unwrap_or_default(),
             known: saved.is_some(),
+            floor: 0,
         }
     }
 
@@ -115,15 +132,22 @@ impl Tracker {
                 run: g.run,
                 broadcast,
                 own,
+                newest: self.pos.newest,
             };
             self.known = true;
             self.catch_up_if_behind(g)
         } else if self.pos.run != g.run {
-            // The master restarted: everything of its new run is new to us.
+            // The master restarted, or this is another master's stream: all
+            // of the run is new to us, but what another master's window
+            // holds from well before what we ran last is not.
+            if self.pos.newest > 0 {
+                self.floor = self.pos.newest - JOIN_MARGIN_MICROS;
+            }
             self.pos = StreamPosition {
                 run: g.run,
                 broadcast: 0,
                 own: 0,
+                newest: self.pos.newest,
             };
             Some(catch_up_request(&self.pos))
         } else {
@@ -158,10 +182,29 @@ impl Tracker {
 
     /// The publications of a catch-up answer not delivered yet, in order.
     fn take_caught_up(&mut self, list: Vec<Published>) -> Vec<Publication> {
-        list.into_iter()
+        let taken: Vec<Publication> = list
+            .into_iter()
             .filter(|p| self.pos.advance(p.topic != TOPIC_BROADCAST, p.seq))
             .map(|p| p.publication)
-            .collect()
+            .filter(|p| {
+                let new_enough = jid_micros(&p.jid).is_none_or(|t| t >= self.floor);
+                if !new_enough && p.resent_to.is_none() {
+                    tracing::debug!(jid = %p.jid, "not catching up on a job from before joining this stream");
+                }
+                new_enough || p.resent_to.is_some()
+            })
+            .collect();
+        for p in &taken {
+            self.saw(p);
+        }
+        taken
+    }
+
+    /// Note when `publication` was published, for [`StreamPosition::newest`].
+    fn saw(&mut self, publication: &Publication) {
+        if let Some(t) = jid_micros(&publication.jid) {
+            self.pos.newest = self.pos.newest.max(t);
+        }
     }
 
     /// Check and take in one publish frame: `topic` is its first part,
@@ -205,6 +248,7 @@ impl Tracker {
                 match env.open(key, cap) {
                     Ok(publication) => {
                         self.pos.advance(own, env.seq);
+                        self.saw(&publication);
                         Verdict::Deliver(Box::new(publication))
                     }
                     Err(e) => Verdict::Refuse(Refusal::DoesNotDecrypt(e.to_string())),
@@ -320,6 +364,7 @@ pub(super) mod tests {
             run: RUN,
             broadcast,
             own,
+            newest: 0,
         };
         let mut t = Tracker::new(Some(master.identity.public()), Some(pos));
         assert!(
@@ -369,7 +414,8 @@ pub(super) mod tests {
             StreamPosition {
                 run: RUN,
                 broadcast: 2,
-                own: 1
+                own: 1,
+                newest: jid_micros(&publication(1).jid).expect("a jid's time"),
             }
         );
         // Receiving one again delivers nothing.
@@ -525,7 +571,8 @@ pub(super) mod tests {
             StreamPosition {
                 run: RUN + 1,
                 broadcast: 0,
-                own: 0
+                own: 0,
+                newest: 0,
             }
         );
         // Even when the new run has published nothing yet.
@@ -535,6 +582,59 @@ pub(super) mod tests {
             ..state(0, 0)
         }));
         assert!(same(request, Some(catch_up(RUN + 1, 0, 0))));
+    }
+
+    /// A minion that joins another master's stream (a failover) catches up
+    /// on what that master published since shortly before the newest job it
+    /// ran, not on the older jobs of that master's window; a job published
+    /// again for minions that missed it is kept whatever its age.
+    #[test]
+    fn joining_another_masters_stream_catches_up_on_recent_jobs_only() {
+        let master = FakeMaster::new();
+        let mut t = synced(&master, 5, 0);
+        let ran = master.publish((RUN, EPOCH), TOPIC_BROADCAST, 6);
+        assert!(matches!(
+            judge(&mut t, TOPIC_BROADCAST, &ran),
+            Verdict::Deliver(_)
+        ));
+        let newest = t.pos.newest;
+        assert!(newest > 0, "delivering notes when the job was published");
+        let other_run = PublishState {
+            run: RUN + 1,
+            ..state(4, 0)
+        };
+        assert!(same(
+            t.adopt_grant(&master.grant(other_run)),
+            Some(catch_up(RUN + 1, 0, 0))
+        ));
+        let at = |seq: u64, seconds_before: i64, resent: bool| {
+            let mut p = publication(seq);
+            p.jid = brine_common::jid::jid_for_micros(newest - seconds_before * 1_000_000);
+            if resent {
+                p.resent_to = Some(vec![MinionId::parse("m1").expect("id")]);
+            }
+            Published {
+                topic: TOPIC_BROADCAST.into(),
+                seq,
+                publication: p,
+            }
+        };
+        let window = vec![
+            at(1, 600, false),
+            at(2, 600, true),
+            at(3, 30, false),
+            at(4, -5, false),
+        ];
+        let FollowUp::Deliver(list) = t.on_link_reply(Reply::CatchUp(window)) else {
+            panic!("a catch-up answer delivers");
+        };
+        let funs: Vec<_> = list.into_iter().map(|p| p.fun).collect();
+        assert_eq!(funs, ["test.2", "test.3", "test.4"]);
+        assert_eq!(
+            t.pos.broadcast, 4,
+            "the skipped one is behind the position too"
+        );
+        assert!(t.pos.newest > newest);
     }
 
     #[test]
@@ -552,7 +652,8 @@ pub(super) mod tests {
             StreamPosition {
                 run: RUN,
                 broadcast: 9,
-                own: 4
+                own: 4,
+                newest: 0,
             }
         );
         // A reconnect in the same run only fetches what it missed.
