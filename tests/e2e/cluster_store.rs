@@ -470,6 +470,10 @@ fn a_job_from_one_master_reaches_the_minions_of_another() {
         "listed",
     ]);
     assert_eq!(json_out(&out), json!({"m1": "listed"}), "{}", stderr(&out));
+    // A job that runs longer than the silence `brine` allows: m1's
+    // heartbeats, relayed from b, keep a waiting.
+    let out = a.brine(&["--out", "json", "--static", "-t", "2", "m1", "test.sleep", "5"]);
+    assert_eq!(json_out(&out), json!({"m1": true}), "{}", stderr(&out));
     // The other way round, with a return too large for one notification.
     let big = "x".repeat(20_000);
     let out = b.brine(&["--out", "json", "--static", "m2", "test.echo", &big]);
