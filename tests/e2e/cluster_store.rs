@@ -472,7 +472,16 @@ fn a_job_from_one_master_reaches_the_minions_of_another() {
     assert_eq!(json_out(&out), json!({"m1": "listed"}), "{}", stderr(&out));
     // A job that runs longer than the silence `brine` allows: m1's
     // heartbeats, relayed from b, keep a waiting.
-    let out = a.brine(&["--out", "json", "--static", "-t", "2", "m1", "test.sleep", "5"]);
+    let out = a.brine(&[
+        "--out",
+        "json",
+        "--static",
+        "-t",
+        "2",
+        "m1",
+        "test.sleep",
+        "5",
+    ]);
     assert_eq!(json_out(&out), json!({"m1": true}), "{}", stderr(&out));
     // The other way round, with a return too large for one notification.
     let big = "x".repeat(20_000);
@@ -721,4 +730,74 @@ fn a_minion_of_one_master_reads_the_mine_of_anothers_minion() {
     assert_eq!(got["m2"], json!({"m1": "m1"}));
     let cached = json_out(&b.brine_run(&["--out", "json", "cache.mine", "m1"]));
     assert_eq!(cached["m1"]["my_id"], json!("m1"), "{cached}");
+}
+
+/// `sslmode` against a server with TLS on 127.0.0.1: `require` encrypts,
+/// `verify-full` connects when the server's certificate chains to
+/// `sslrootcert` and names the host, and refuses a server whose
+/// certificate another CA signed.
+#[test]
+fn sslmode_encrypts_and_verify_full_checks_the_servers_certificate() {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let new_ca = || {
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        CertifiedIssuer::self_signed(params, KeyPair::generate().expect("key")).expect("ca")
+    };
+    let ca = new_ca();
+    let server_key = KeyPair::generate().expect("key");
+    let server = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .expect("params")
+        .signed_by(&server_key, &ca)
+        .expect("server cert");
+    let pg = Postgres::start_tls(&server.pem(), &server_key.serialize_pem());
+    let dir = tempfile::tempdir().expect("tmp");
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        path
+    };
+    let right_ca = write("ca.pem", &ca.pem());
+    let wrong_ca = write("other.pem", &new_ca().pem());
+
+    let connect = |sslmode: &str, root: Option<&std::path::Path>| {
+        let mut config = json!({
+            "host": "127.0.0.1", "port": pg.port(), "dbname": "postgres",
+            "user": "postgres", "sslmode": sslmode,
+        });
+        if let Some(root) = root {
+            config["sslrootcert"] = json!(root);
+        }
+        let settings = Settings::from_config(&serde_json::from_value(config).expect("config"))
+            .expect("settings");
+        Store::open(settings).map(|store| {
+            let s = store.clone();
+            store
+                .block("the ssl check", async move {
+                    let client = s.connect().await?;
+                    let row = client
+                        .query_one(
+                            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                            &[],
+                        )
+                        .await
+                        .map_err(brine_master::cluster_store::ClusterError::query("ssl"))?;
+                    Ok(row.get::<_, bool>(0))
+                })
+                .expect("query")
+        })
+    };
+    assert_eq!(connect("require", None).expect("require connects"), true);
+    assert_eq!(
+        connect("verify-full", Some(&right_ca)).expect("verify-full connects"),
+        true
+    );
+    let refused = connect("verify-full", Some(&wrong_ca)).expect_err("another CA's server");
+    assert!(
+        refused
+            .to_string()
+            .contains("cannot connect to PostgreSQL at 127.0.0.1"),
+        "{refused}"
+    );
+    assert_eq!(connect("disable", None).expect("disable connects"), false);
 }

@@ -30,6 +30,16 @@ impl Postgres {
     /// Create a cluster and start it; panics with the server's words when it
     /// cannot.
     pub fn start() -> Postgres {
+        Postgres::start_with(None)
+    }
+
+    /// [`Postgres::start`] also listening on 127.0.0.1 (its [`Postgres::port`])
+    /// with TLS, serving this certificate chain and key (PEM).
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> Postgres {
+        Postgres::start_with(Some((cert_pem, key_pem)))
+    }
+
+    fn start_with(tls: Option<(&str, &str)>) -> Postgres {
         let bin = server_bin_dir();
         let dir = tempfile::Builder::new()
             .prefix("brine-pg")
@@ -67,11 +77,27 @@ impl Postgres {
             ],
         );
         assert!(init.status.success(), "initdb: {}", text(&init));
-        let options = format!(
-            "-k {} -p {} -c listen_addresses='' -c fsync=off -c max_connections=200",
+        let mut options = format!(
+            "-k {} -p {} -c fsync=off -c max_connections=200",
             pg.socket_dir().display(),
             pg.port
         );
+        match tls {
+            None => options.push_str(" -c listen_addresses=''"),
+            Some((cert, key)) => {
+                let (cert_path, key_path) = (
+                    pg.dir.path().join("server.crt"),
+                    pg.dir.path().join("server.key"),
+                );
+                pg.write_private(&cert_path, cert);
+                pg.write_private(&key_path, key);
+                options.push_str(&format!(
+                    " -c listen_addresses=127.0.0.1 -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                    cert_path.display(),
+                    key_path.display()
+                ));
+            }
+        }
         let start = pg.run(
             "pg_ctl",
             &[
@@ -94,6 +120,21 @@ impl Postgres {
             pg.log()
         );
         pg
+    }
+
+    /// Write a file only the server's user may read.
+    fn write_private(&self, path: &Path, text: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(path, text).expect("write");
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        if let Some((uid, gid)) = self.run_as {
+            nix::unistd::chown(
+                path,
+                Some(nix::unistd::Uid::from_raw(uid)),
+                Some(nix::unistd::Gid::from_raw(gid)),
+            )
+            .expect("chown");
+        }
     }
 
     fn data_dir(&self) -> PathBuf {
