@@ -787,10 +787,13 @@ fn sslmode_encrypts_and_verify_full_checks_the_servers_certificate() {
                 .expect("query")
         })
     };
-    assert_eq!(connect("require", None).expect("require connects"), true);
-    assert_eq!(
+    assert!(
+        connect("require", None).expect("require connects"),
+        "require encrypts"
+    );
+    assert!(
         connect("verify-full", Some(&right_ca)).expect("verify-full connects"),
-        true
+        "verify-full encrypts"
     );
     let refused = connect("verify-full", Some(&wrong_ca)).expect_err("another CA's server");
     assert!(
@@ -799,5 +802,8 @@ fn sslmode_encrypts_and_verify_full_checks_the_servers_certificate() {
             .contains("cannot connect to PostgreSQL at 127.0.0.1"),
         "{refused}"
     );
-    assert_eq!(connect("disable", None).expect("disable connects"), false);
+    assert!(
+        !connect("disable", None).expect("disable connects"),
+        "disable stays plain"
+    );
 }
