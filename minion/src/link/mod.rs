@@ -499,6 +499,9 @@ async fn connect_dealer(
         options.source_address(source);
     }
     let mut dealer = DealerSocket::with_options(options);
+    // The socket's events tell at once when the master's end closes (it
+    // stopped, or was killed): sooner than the next unanswered ping.
+    let mut events = dealer.monitor();
     let endpoint = shared.endpoint(shared.master().1);
     match tokio::time::timeout(
         s.auth_timeout + Duration::from_secs(1),
@@ -521,7 +524,22 @@ async fn connect_dealer(
     let cap = s.max_message_size;
     let reader = tokio::spawn(async move {
         loop {
-            let Ok(msg) = recv.recv().await else { return };
+            let closed = async {
+                match futures::StreamExt::next(&mut events).await {
+                    Some(zeromq::SocketEvent::Disconnected(_)) => true,
+                    Some(_) => false,
+                    None => std::future::pending().await,
+                }
+            };
+            let msg = tokio::select! {
+                msg = recv.recv() => msg,
+                // A `false` is another kind of event: the select goes on.
+                true = closed => {
+                    tracing::debug!("the master closed the connection");
+                    return;
+                }
+            };
+            let Ok(msg) = msg else { return };
             let Some(payload) = msg.into_vec().pop() else {
                 continue;
             };
