@@ -342,3 +342,39 @@ async fn fire_start_events(link: Link) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(master_type: MasterType, random_master: bool) -> MinionConfig {
+        let list: Vec<String> = (1..=8).map(|n| format!("m{n}:{}", 4500 + n)).collect();
+        let mut config: MinionConfig =
+            serde_json::from_value(serde_json::json!({ "master": list })).expect("config");
+        config.master_type = master_type;
+        config.random_master = random_master;
+        config
+    }
+
+    /// `random_master` shuffles a failover list (the same masters, some
+    /// order); a list connected to all at once, or without the key, keeps its order.
+    #[test]
+    fn random_master_shuffles_only_a_failover_list() {
+        let listed = config(MasterType::Str, false).master.endpoints(4506);
+        assert_eq!(
+            masters_in_order(&config(MasterType::Failover, false)),
+            listed
+        );
+        assert_eq!(masters_in_order(&config(MasterType::Str, true)), listed);
+        let orders: Vec<Vec<(String, u16)>> = (0..20)
+            .map(|_| masters_in_order(&config(MasterType::Failover, true)))
+            .collect();
+        for order in &orders {
+            let mut sorted = order.clone();
+            sorted.sort();
+            assert_eq!(sorted, listed, "a permutation of the list");
+        }
+        // 20 shuffles of 8 masters all in list order: about 1 in 10^92.
+        assert!(orders.iter().any(|o| *o != listed), "never shuffled");
+    }
+}
