@@ -114,6 +114,8 @@ pub enum ClusterError {
          upgrade this master"
     )]
     SchemaTooNew { found: i32, known: usize },
+    #[error("cannot encode {what} for the cluster store: {reason}")]
+    Encode { what: &'static str, reason: String },
     #[error("cannot start the cluster store's runtime: {0}")]
     Runtime(std::io::Error),
     #[error("the cluster store has stopped")]

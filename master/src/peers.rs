@@ -139,8 +139,8 @@ impl Peers {
         publication: &Publication,
         to: Option<&[MinionId]>,
     ) -> Result<(), ClusterError> {
-        let bytes = rmp_serde::to_vec_named(publication).map_err(|e| ClusterError::Config {
-            field: "publication",
+        let bytes = rmp_serde::to_vec_named(publication).map_err(|e| ClusterError::Encode {
+            what: "a publication",
             reason: e.to_string(),
         })?;
         let minions: Option<Vec<String>> =
