@@ -14,6 +14,9 @@ use crate::ids::Jid;
 #[derive(Debug, Default)]
 pub struct JidGenerator {
     last_micros: Mutex<i64>,
+    /// `_<suffix>` after every jid: what keeps several masters' jids apart
+    /// (Salt's `unique_jid` suffixes the process id the same way).
+    suffix: Option<String>,
 }
 
 impl JidGenerator {
@@ -21,12 +24,25 @@ impl JidGenerator {
         Self::default()
     }
 
+    /// Jids ending in `_<suffix>` (ASCII letters and digits, as a jid's
+    /// suffix must be).
+    pub fn with_suffix(suffix: String) -> Self {
+        JidGenerator {
+            last_micros: Mutex::default(),
+            suffix: Some(suffix),
+        }
+    }
+
     pub fn next(&self) -> Jid {
         let now = Timestamp::now().as_microsecond();
         let mut last = self.last_micros.lock().unwrap_or_else(|p| p.into_inner());
         let micros = if now > *last { now } else { *last + 1 };
         *last = micros;
-        jid_for_micros(micros)
+        let jid = jid_for_micros(micros);
+        match &self.suffix {
+            Some(suffix) => Jid::from_generated(format!("{}_{suffix}", jid.as_str())),
+            None => jid,
+        }
     }
 }
 

@@ -154,11 +154,11 @@ impl Settings {
     pub fn from_config(c: &PostgresConfig) -> Result<Settings, ClusterError> {
         let mut pg = match &c.dsn {
             Some(dsn) => {
-                let parts = [&c.host, &c.dbname, &c.user, &c.sslmode];
+                let parts = [&c.host, &c.dbname, &c.user];
                 if parts.iter().any(|p| p.is_some()) || c.port.is_some() {
                     return Err(ClusterError::Config {
                         field: "dsn",
-                        reason: "give either dsn or host/port/dbname/user/sslmode, not both".into(),
+                        reason: "give either dsn or host/port/dbname/user, not both".into(),
                     });
                 }
                 Config::from_str(dsn).map_err(|e| ClusterError::Config {
@@ -197,7 +197,14 @@ impl Settings {
             pg.connect_timeout(CONNECT_TIMEOUT);
         }
         pg.application_name("brine-master");
-        let sslmode = c.sslmode.as_deref().unwrap_or("prefer");
+        // A dsn's own sslmode holds unless `sslmode` (which may say
+        // verify-full, a word a dsn cannot) is given beside it.
+        let from_dsn = match pg.get_ssl_mode() {
+            SslMode::Disable => "disable",
+            SslMode::Require => "require",
+            _ => "prefer",
+        };
+        let sslmode = c.sslmode.as_deref().unwrap_or(from_dsn);
         let tls = tls_for(sslmode, c.sslrootcert.as_deref(), &mut pg)?;
         if let Some(path) = &c.passfile
             && pg.get_password().is_none()
@@ -413,14 +420,19 @@ impl Cluster {
         F: Future<Output = Result<R, ClusterError>> + Send + 'static,
     {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.handle()?.spawn(async move {
+        let task = self.handle()?.spawn(async move {
             let _ = tx.send(work.await);
         });
         match rx.recv_timeout(REQUEST_TIMEOUT) {
             Ok(result) => result,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(ClusterError::Timeout {
-                what: what.to_string(),
-            }),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                // What the caller is told is what happens: the work stops
+                // (a transaction in it is rolled back as it is dropped).
+                task.abort();
+                Err(ClusterError::Timeout {
+                    what: what.to_string(),
+                })
+            }
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(ClusterError::Stopped),
         }
     }
@@ -433,15 +445,18 @@ impl Cluster {
         F: Future<Output = Result<R, ClusterError>> + Send + 'static,
     {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.handle()?.spawn(async move {
+        let task = self.handle()?.spawn(async move {
             let _ = tx.send(work.await);
         });
         match tokio::time::timeout(REQUEST_TIMEOUT, rx).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(ClusterError::Stopped),
-            Err(_) => Err(ClusterError::Timeout {
-                what: what.to_string(),
-            }),
+            Err(_) => {
+                task.abort();
+                Err(ClusterError::Timeout {
+                    what: what.to_string(),
+                })
+            }
         }
     }
 
@@ -825,6 +840,16 @@ mod tests {
         let e =
             Settings::from_config(&config(r#"{"dsn": "host=x", "user": "y"}"#)).expect_err("both");
         assert!(e.to_string().contains("either dsn or"), "{e}");
+        // The dsn's sslmode holds; `sslmode` beside it overrides it.
+        let s = Settings::from_config(&config(r#"{"dsn": "host=db sslmode=require"}"#))
+            .expect("settings");
+        assert_eq!(s.pg.get_ssl_mode(), SslMode::Require);
+        let s = Settings::from_config(&config(r#"{"dsn": "host=db sslmode=disable"}"#))
+            .expect("settings");
+        assert!(s.tls.is_none());
+        let e = Settings::from_config(&config(r#"{"dsn": "host=db", "sslmode": "verify-full"}"#))
+            .expect_err("verify-full needs a root");
+        assert!(e.to_string().contains("sslrootcert"), "{e}");
         let e = Settings::from_config(&config(r#"{"dsn": "host=x port=notaport"}"#))
             .expect_err("bad dsn");
         assert!(e.to_string().starts_with("postgres: dsn:"), "{e}");

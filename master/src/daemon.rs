@@ -149,7 +149,9 @@ async fn follow_key_changes(master: Arc<Master>, keys: Arc<PgKeyStore>) {
                     .collect()
             }
         };
-        tracing::info!("key changes from another master: {changed:?}");
+        if !changed.is_empty() {
+            tracing::info!("key changes from another master: {changed:?}");
+        }
         master.apply_key_changes(&changed, false);
     }
 }
@@ -187,7 +189,13 @@ pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
         bus: EventBus::new(),
         publisher,
         sessions: Sessions::default(),
-        jids: JidGenerator::new(),
+        // Masters sharing a cluster store keep their jids apart by a suffix.
+        jids: match &peers {
+            Some(peers) => {
+                JidGenerator::with_suffix(peers.origin().rem_euclid(1_000_000).to_string())
+            }
+            None => JidGenerator::new(),
+        },
         in_flight: Default::default(),
         minion_data,
         mine,

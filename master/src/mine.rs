@@ -79,6 +79,18 @@ impl MineStore {
         })
     }
 
+    /// Read every minion's mine again from the cluster store (changes may
+    /// have been missed while its notifications were not heard).
+    pub async fn reload_all(&self) {
+        let Persist::Cluster(mine) = &self.persist else {
+            return;
+        };
+        match mine.read_all().await {
+            Ok(all) => *self.write() = all,
+            Err(e) => tracing::warn!("cannot read the mine again: {e}"),
+        }
+    }
+
     /// Read `id`'s mine again from the cluster store, where another master
     /// changed it (nothing to do for a store of this master's own).
     pub async fn reload(&self, id: &str) {
@@ -305,6 +317,17 @@ mod cluster {
     /// The notification channel (`<origin> <id>`).
     pub const CHANNEL: &str = "brine_mine";
 
+    const ALL: &str = "SELECT minion, data FROM brine_mine";
+
+    fn by_minion(rows: &[tokio_postgres::Row]) -> HashMap<String, Map<String, Value>> {
+        rows.iter()
+            .filter_map(|row| {
+                let data = serde_json::from_slice(row.get::<_, &[u8]>(1)).ok()?;
+                Some((row.get::<_, String>(0), data))
+            })
+            .collect()
+    }
+
     /// Writes go, in order, through a task on the store's runtime, so
     /// storing never waits on the database.
     pub struct ClusterMine {
@@ -325,21 +348,31 @@ mod cluster {
             }
         }
 
-        /// Every minion's mine.
+        /// Every minion's mine (at start, from a blocking thread).
         pub fn load_all(&self) -> Result<HashMap<String, Map<String, Value>>, ClusterError> {
             let rows = self.reads.block("the mine's load", |client| async move {
                 client
-                    .query("SELECT minion, data FROM brine_mine", &[])
+                    .query(ALL, &[])
                     .await
                     .map_err(ClusterError::query("the mine's load"))
             })?;
-            Ok(rows
-                .iter()
-                .filter_map(|row| {
-                    let data = serde_json::from_slice(row.get::<_, &[u8]>(1)).ok()?;
-                    Some((row.get::<_, String>(0), data))
+            Ok(by_minion(&rows))
+        }
+
+        /// Every minion's mine, from async code.
+        pub async fn read_all(&self) -> Result<HashMap<String, Map<String, Value>>, ClusterError> {
+            let reads = self.reads.clone();
+            let rows = self
+                .cluster
+                .run("the mine's load", async move {
+                    let client = reads.client().await?;
+                    client
+                        .query(ALL, &[])
+                        .await
+                        .map_err(ClusterError::query("the mine's load"))
                 })
-                .collect())
+                .await?;
+            Ok(by_minion(&rows))
         }
 
         /// One minion's mine.

@@ -5,10 +5,16 @@
 //!
 //! - Publications: the publishing master adds each one to
 //!   `brine_publications` and notifies `brine_publications`; every other
-//!   master reads the rows after the last one it relayed and publishes them
-//!   to its own minions (a minion connected to several masters runs a jid
-//!   once). A lost notification costs nothing: the next one, or the
-//!   listener's reconnection, reads everything after the last relayed row.
+//!   master reads the rows after the last one it relayed, and the recent
+//!   rows below it it has not relayed (a row's number is taken when its
+//!   insert starts, so with three masters a lower one can commit after a
+//!   higher one), and publishes them to its own minions (a minion connected
+//!   to several masters runs a jid once). A lost notification is made up by
+//!   the next one or by the listener's reconnection, within the 10 minutes
+//!   rows are kept; a failed read is tried again after a second.
+//! - Minion data and the mine: a change is notified with the committing
+//!   master's name; the others read the changed record again, and every
+//!   record after their listener (re)connects.
 //! - Job events: a master that takes an acknowledgement, a heartbeat or a
 //!   return for a job another master published sends the event to that
 //!   master (`brine_job_events`, batched every few milliseconds, at most
@@ -24,7 +30,7 @@
 //! ports between masters, and a master that was away catches up from the
 //! table. The cost is a round trip through the database per batch.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -57,10 +63,17 @@ const LEADER_LOCK_SPACE: i32 = 0x6c65_6164; // "lead"
 /// Most publications relayed per read.
 const RELAY_BATCH: i64 = 1000;
 
+/// A relayed publication as read: its number, a list target's minions,
+/// the encoded publication.
+type RelayedRow = (i64, Option<Vec<MinionId>>, Vec<u8>);
+
 /// What a listening master hears.
 #[derive(Debug)]
 pub enum PeerNote {
-    /// New publications may be waiting, or the listener (re)connected.
+    /// The listener (re)connected: what changed while nobody listened must
+    /// be read again.
+    Connected,
+    /// New publications may be waiting.
     Publications,
     /// Job events some master sent (maybe to another master).
     Events(String),
@@ -181,10 +194,35 @@ impl Peers {
     }
 
     /// The other masters' publications after `seq`, oldest first.
-    async fn publications_after(
+    async fn publications_after(&self, seq: i64) -> Result<Vec<RelayedRow>, ClusterError> {
+        self.publications(
+            "SELECT seq, minions, publication FROM brine_publications \
+             WHERE seq > $1 AND origin <> $2 ORDER BY seq LIMIT $3",
+            seq,
+            RELAY_BATCH,
+        )
+        .await
+    }
+
+    /// The other masters' recent publications numbered up to `last` (and at
+    /// most [`LATE_SPAN`] below it): where one that committed late shows.
+    async fn late_publications(&self, last: i64) -> Result<Vec<RelayedRow>, ClusterError> {
+        self.publications(
+            "SELECT seq, minions, publication FROM brine_publications \
+             WHERE seq <= $1 AND seq > $1 - $3 AND origin <> $2 \
+             AND created > now() - make_interval(secs => 30.0) ORDER BY seq",
+            last,
+            LATE_SPAN,
+        )
+        .await
+    }
+
+    async fn publications(
         &self,
+        sql: &'static str,
         seq: i64,
-    ) -> Result<Vec<(i64, Option<Vec<MinionId>>, Vec<u8>)>, ClusterError> {
+        bound: i64,
+    ) -> Result<Vec<RelayedRow>, ClusterError> {
         let (reads, origin) = (self.reads.clone(), self.origin);
         let what = "the publication relay";
         let rows = self
@@ -192,11 +230,7 @@ impl Peers {
             .run(what, async move {
                 let client = reads.client().await?;
                 client
-                    .query(
-                        "SELECT seq, minions, publication FROM brine_publications \
-                         WHERE seq > $1 AND origin <> $2 ORDER BY seq LIMIT $3",
-                        &[&seq, &origin, &RELAY_BATCH],
-                    )
+                    .query(sql, &[&seq, &origin, &bound])
                     .await
                     .map_err(ClusterError::query(what))
             })
@@ -328,8 +362,7 @@ impl Peers {
                         if let Err(e) = client.batch_execute(&listen).await {
                             tracing::warn!("cannot listen to the other masters: {e}");
                         } else {
-                            // Whatever came while nobody listened is in the table.
-                            let _ = tx.send(PeerNote::Publications);
+                            let _ = tx.send(PeerNote::Connected);
                             while let Some(n) = notes.recv().await {
                                 let note = match n.channel() {
                                     PUBLICATIONS => PeerNote::Publications,
@@ -429,12 +462,9 @@ fn payloads(batch: Vec<Forward>) -> Vec<String> {
 /// Relay the other masters' publications and fire the job events they send
 /// this master, for as long as the master runs.
 pub async fn follow(master: Arc<Master>, peers: Arc<Peers>) {
-    let mut last = match peers.last_publication().await {
-        Ok(seq) => seq,
-        Err(e) => {
-            tracing::error!("the publication relay cannot start: {e}");
-            0
-        }
+    let mut relay = RelayState {
+        last: first_publication(&peers).await,
+        recent: HashMap::new(),
     };
     let mut notes = peers.listen();
     // Reloads of minion data run beside the relay, which they must not hold up.
@@ -442,13 +472,29 @@ pub async fn follow(master: Arc<Master>, peers: Arc<Peers>) {
     master
         .stop
         .spawn(reload_minion_data(master.clone(), reload_rx));
-    while let Some(note) = notes.recv().await {
+    // A relay that failed to read is tried again after this.
+    let mut retry: Option<tokio::time::Instant> = None;
+    loop {
+        let note = tokio::select! {
+            note = notes.recv() => match note {
+                Some(note) => note,
+                None => return,
+            },
+            () = sleep_until_some(retry) => PeerNote::Publications,
+        };
         match note {
-            PeerNote::Publications => last = relay_publications(&master, &peers, last).await,
+            PeerNote::Connected => {
+                // Whatever changed while nobody listened: read it all again.
+                let _ = reload_tx.send(None);
+                let for_mine = master.clone();
+                tokio::spawn(async move { for_mine.mine.reload_all().await });
+                retry = relay_publications(&master, &peers, &mut relay).await;
+            }
+            PeerNote::Publications => retry = relay_publications(&master, &peers, &mut relay).await,
             PeerNote::Events(payload) => fire_events(&master, &peers, &payload),
             PeerNote::MinionData(payload) => {
                 if let Some(id) = changed_elsewhere(&peers, &payload) {
-                    let _ = reload_tx.send(id.to_string());
+                    let _ = reload_tx.send(Some(id.to_string()));
                 }
             }
             PeerNote::Mine(payload) => {
@@ -456,6 +502,28 @@ pub async fn follow(master: Arc<Master>, peers: Arc<Peers>) {
                     let (master, id) = (master.clone(), id.to_string());
                     tokio::spawn(async move { master.mine.reload(&id).await });
                 }
+            }
+        }
+    }
+}
+
+/// Wait until `at`, or for ever.
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The newest publication when this master starts (older jobs are
+/// `publish_unfinished`'s business), asked until the store answers.
+async fn first_publication(peers: &Peers) -> i64 {
+    loop {
+        match peers.last_publication().await {
+            Ok(seq) => return seq,
+            Err(e) => {
+                tracing::warn!("the publication relay waits for the cluster store: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
     }
@@ -479,16 +547,23 @@ const RELOAD_ALL_ABOVE: usize = 256;
 
 /// Read again the data of the minions another master changed in the store,
 /// as many at a time as have been named meanwhile.
-async fn reload_minion_data(master: Arc<Master>, mut ids: mpsc::UnboundedReceiver<String>) {
+/// `None` asks for every record.
+async fn reload_minion_data(master: Arc<Master>, mut ids: mpsc::UnboundedReceiver<Option<String>>) {
     while let Some(first) = ids.recv().await {
-        let mut batch = HashSet::from([first]);
+        let mut every = first.is_none();
+        let mut batch: HashSet<String> = first.into_iter().collect();
         while let Ok(more) = ids.try_recv() {
-            batch.insert(more);
+            match more {
+                Some(id) => {
+                    batch.insert(id);
+                }
+                None => every = true,
+            }
         }
         let master = master.clone();
         let reloaded = tokio::task::spawn_blocking(move || {
             let (data, cache) = (&master.minion_data, master.cache.as_ref());
-            if batch.len() > RELOAD_ALL_ABOVE {
+            if every || batch.len() > RELOAD_ALL_ABOVE {
                 return data.reload_all(cache);
             }
             for id in batch.iter().filter_map(|id| MinionId::parse(id).ok()) {
@@ -503,39 +578,86 @@ async fn reload_minion_data(master: Arc<Master>, mut ids: mpsc::UnboundedReceive
     }
 }
 
-/// Publish here the other masters' publications after `last`; the number
-/// of the last one relayed.
-async fn relay_publications(master: &Master, peers: &Peers, mut last: i64) -> i64 {
+/// Where the relay stands.
+struct RelayState {
+    /// The highest publication number relayed.
+    last: i64,
+    /// The numbers relayed lately, with when: a publication's number is
+    /// handed out when its insert starts, so with three masters one with a
+    /// lower number can commit after a higher one was relayed.
+    recent: HashMap<i64, Instant>,
+}
+
+/// How far below the highest relayed number a publication that committed
+/// late is looked for (during the 30 s after it was added, see
+/// `Peers::late_publications`).
+const LATE_SPAN: i64 = 1000;
+/// How long relayed numbers are remembered (longer than those 30 s).
+const RECENT_KEEP: Duration = Duration::from_secs(90);
+
+/// Publish here the other masters' publications this master has not
+/// relayed: those after `last`, and any below it that committed late. On a
+/// failed read, when to try again.
+async fn relay_publications(
+    master: &Master,
+    peers: &Peers,
+    relay: &mut RelayState,
+) -> Option<tokio::time::Instant> {
+    let retry = || Some(tokio::time::Instant::now() + Duration::from_secs(1));
+    relay.recent.retain(|_, at| at.elapsed() < RECENT_KEEP);
+    match peers.late_publications(relay.last).await {
+        Ok(rows) => {
+            for row in rows {
+                if !relay.recent.contains_key(&row.0) {
+                    relay_one(master, relay, row);
+                }
+            }
+        }
+        Err(e) => {
+            tracing::warn!("cannot read the other masters' publications: {e}");
+            return retry();
+        }
+    }
     loop {
-        let rows = match peers.publications_after(last).await {
+        let rows = match peers.publications_after(relay.last).await {
             Ok(rows) => rows,
             Err(e) => {
                 tracing::warn!("cannot read the other masters' publications: {e}");
-                return last;
+                return retry();
             }
         };
         let full = rows.len() as i64 == RELAY_BATCH;
-        for (seq, minions, bytes) in rows {
-            last = seq;
-            let publication: Publication = match rmp_serde::from_slice(&bytes) {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::warn!("skipping relayed publication {seq}: {e}");
-                    continue;
-                }
-            };
-            tracing::debug!(jid = %publication.jid, "relaying another master's publication");
-            let sent = match &minions {
-                Some(ids) => master.publisher.to_minions(ids, &publication),
-                None => master.publisher.broadcast(&publication),
-            };
-            if let Err(e) = sent {
-                tracing::warn!("cannot relay publication {}: {e}", publication.jid);
-            }
+        for row in rows {
+            relay_one(master, relay, row);
         }
         if !full {
-            return last;
+            return None;
         }
+    }
+}
+
+/// Publish one relayed publication to this master's minions.
+fn relay_one(
+    master: &Master,
+    relay: &mut RelayState,
+    (seq, minions, bytes): (i64, Option<Vec<MinionId>>, Vec<u8>),
+) {
+    relay.last = relay.last.max(seq);
+    relay.recent.insert(seq, Instant::now());
+    let publication: Publication = match rmp_serde::from_slice(&bytes) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!("skipping relayed publication {seq}: {e}");
+            return;
+        }
+    };
+    tracing::debug!(jid = %publication.jid, "relaying another master's publication");
+    let sent = match &minions {
+        Some(ids) => master.publisher.to_minions(ids, &publication),
+        None => master.publisher.broadcast(&publication),
+    };
+    if let Err(e) = sent {
+        tracing::warn!("cannot relay publication {}: {e}", publication.jid);
     }
 }
 
@@ -553,6 +675,17 @@ fn fire_events(master: &Arc<Master>, peers: &Peers, payload: &str) {
         return;
     }
     for relayed in batch.events {
+        // A return taken elsewhere counts here too: a copy the minion sends
+        // again to this master (after a failover) is not a first one.
+        let returned = match &relayed {
+            Relayed::Event { tag, data } => return_of(tag, data),
+            Relayed::Return { ret } => Some(ret.clone()),
+        };
+        if let Some((jid, minion)) = returned
+            && let Some(job) = master.in_flight.get(&jid)
+        {
+            job.record_return(minion.as_str());
+        }
         match relayed {
             Relayed::Event { tag, data } => {
                 let mut event = BusEvent::pack(Event::new(tag, data));

@@ -177,6 +177,9 @@ fn a_job_and_its_returns_are_visible_from_every_master() {
         .strip_prefix("Executed command with job ID: ")
         .unwrap_or_else(|| panic!("no jid in {text:?} / {}", stderr(&out)))
         .to_string();
+    // Jids carry the publishing master's suffix, so two masters never issue the same.
+    let suffix = jid.split_once('_').map(|(_, s)| s.to_string());
+    assert!(suffix.is_some_and(|s| !s.is_empty()), "{jid}");
     let found = wait_for(
         "the return, seen from master b",
         Duration::from_secs(20),

@@ -352,6 +352,9 @@ enum Msg {
     Shutdown,
 }
 
+/// The overlay, locked.
+type Stored<'a> = MutexGuard<'a, Overlay>;
+
 /// Writes accepted but not yet committed, newest per key, for reads to see.
 ///
 /// A write leaves the overlay only after its commit (and only if no newer
@@ -361,6 +364,9 @@ enum Msg {
 struct Overlay {
     entries: BTreeMap<(Table, String), Queued>,
     next_seq: u64,
+    /// Counts the commits that took writes out of the overlay: a store read
+    /// made without the lock is current if none happened meanwhile.
+    commits: u64,
 }
 
 /// The newest accepted write of one key.
@@ -396,6 +402,7 @@ impl Overlay {
     }
 
     fn forget_committed(&mut self, batch: &[Write]) {
+        self.commits += 1;
         for w in batch {
             let key = (w.table, w.key.clone());
             if self.entries.get(&key).is_some_and(|q| q.seq == w.seq) {
@@ -537,19 +544,34 @@ impl<S: Store> BatchedJobCache<S> {
 
     /// Where a stored value of `key` stands: its write's ticket while queued,
     /// [`Ticket::COMMITTED`] once only the database holds it, `None` when
-    /// neither holds it (or the newest write deletes it). Called with the
-    /// overlay locked, so nothing is accepted between the look and what the
-    /// caller does next.
-    fn stored(
-        &self,
-        overlay: &Overlay,
-        table: Table,
-        key: &str,
-    ) -> Result<Option<Ticket>, CacheError> {
-        if let Some(queued) = overlay.queued(table, key) {
-            return Ok(queued.value.is_some().then(|| Ticket::of_seq(queued.seq)));
+    /// neither holds it (or the newest write deletes it). The overlay comes
+    /// back locked with the answer, so nothing is accepted between the look
+    /// and what the caller does next.
+    ///
+    /// The store is read without the overlay's lock (a shared store is a
+    /// network round trip away, and every return takes that lock); the
+    /// answer holds if no commit moved writes from the overlay to the store
+    /// meanwhile, else the look is made again.
+    fn stored(&self, table: Table, key: &str) -> Result<(Stored<'_>, Option<Ticket>), CacheError> {
+        loop {
+            let commits = {
+                let overlay = self.overlay();
+                if let Some(queued) = overlay.queued(table, key) {
+                    let ticket = queued.value.is_some().then(|| Ticket::of_seq(queued.seq));
+                    return Ok((overlay, ticket));
+                }
+                overlay.commits
+            };
+            let in_store = self.store.get(table, key)?.is_some();
+            let overlay = self.overlay();
+            if let Some(queued) = overlay.queued(table, key) {
+                let ticket = queued.value.is_some().then(|| Ticket::of_seq(queued.seq));
+                return Ok((overlay, ticket));
+            }
+            if overlay.commits == commits {
+                return Ok((overlay, in_store.then_some(Ticket::COMMITTED)));
+            }
         }
-        Ok(self.store.get(table, key)?.map(|_| Ticket::COMMITTED))
     }
 
     /// The value of one key as a read sees it: overlay first, then the database.
@@ -658,10 +680,10 @@ impl<S: Store> JobCache for BatchedJobCache<S> {
     ) -> Result<Added, CacheError> {
         let key = return_key(jid, minion);
         let bytes = encode(&ret, || format!("return {key}"))?;
-        // Held across the check and the enqueue, so two copies of one return
+        // Held from the answer to the enqueue, so two copies of one return
         // racing each other cannot both count as the first.
-        let mut overlay = self.overlay();
-        if let Some(ticket) = self.stored(&overlay, Table::Returns, &key)? {
+        let (mut overlay, stored) = self.stored(Table::Returns, &key)?;
+        if let Some(ticket) = stored {
             tracing::debug!("duplicate return from {minion} for {jid} dropped");
             return Ok(Added {
                 first: false,
@@ -677,7 +699,7 @@ impl<S: Store> JobCache for BatchedJobCache<S> {
 
     fn stored_return(&self, jid: &Jid, minion: &MinionId) -> Result<Option<Ticket>, CacheError> {
         let key = return_key(jid, minion);
-        self.stored(&self.overlay(), Table::Returns, &key)
+        Ok(self.stored(Table::Returns, &key)?.1)
     }
 
     fn returned_minions(&self, jid: &Jid) -> Result<Vec<String>, CacheError> {

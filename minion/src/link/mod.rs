@@ -354,6 +354,9 @@ impl Shared {
 enum AuthFailure {
     /// Try again after this long (pending, rejected, untrusted master).
     RetryAfter(Duration),
+    /// The answer is not the trusted master's (another key, a bad
+    /// signature): try again after this long, with failover another master.
+    Untrusted(Duration),
     /// The transport broke; reconnect.
     Transport,
     /// The request went out and no answer came within `auth_timeout`.
@@ -395,8 +398,14 @@ async fn connection_task(shared: Arc<Shared>, mut outgoing: mpsc::Receiver<Box<O
         let auth = Box::pin(authenticate(&shared, &mut send, &mut incoming)).await;
         let (session, grant) = match auth {
             Ok(ok) => ok,
-            Err(AuthFailure::RetryAfter(wait)) => {
+            Err(AuthFailure::RetryAfter(wait) | AuthFailure::Untrusted(wait)) => {
                 reader.abort();
+                // With failover, a master that is not the trusted one makes
+                // way for the next (a pending or refused key stays where it
+                // is: the masters share their keys).
+                if matches!(auth, Err(AuthFailure::Untrusted(_))) {
+                    shared.next_master();
+                }
                 pending_waits += 1;
                 let max = shared.settings.acceptance_wait_time_max;
                 tokio::time::sleep(acceptance_wait(max, pending_waits, wait)).await;
@@ -524,17 +533,19 @@ async fn connect_dealer(
     let cap = s.max_message_size;
     let reader = tokio::spawn(async move {
         loop {
+            // Other events (the connection made, say) are passed over.
             let closed = async {
-                match futures::StreamExt::next(&mut events).await {
-                    Some(zeromq::SocketEvent::Disconnected(_)) => true,
-                    Some(_) => false,
-                    None => std::future::pending().await,
+                loop {
+                    match futures::StreamExt::next(&mut events).await {
+                        Some(zeromq::SocketEvent::Disconnected(_)) => return,
+                        Some(_) => continue,
+                        None => std::future::pending::<()>().await,
+                    }
                 }
             };
             let msg = tokio::select! {
                 msg = recv.recv() => msg,
-                // A `false` is another kind of event: the select goes on.
-                true = closed => {
+                () = closed => {
                     tracing::debug!("the master closed the connection");
                     return;
                 }
@@ -630,7 +641,7 @@ fn verify_auth_reply(
     let s = &shared.settings;
     let refuse = |why: &str| {
         tracing::error!("refusing the master's answer: {why}");
-        AuthFailure::RetryAfter(s.acceptance_wait_time)
+        AuthFailure::Untrusted(s.acceptance_wait_time)
     };
     let unverified: AuthReply =
         decode(&blob.body, s.max_message_size).map_err(|_| AuthFailure::Transport)?;
