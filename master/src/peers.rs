@@ -815,7 +815,14 @@ pub async fn report_presence(master: Arc<Master>, peers: Arc<Peers>) {
         let window = master.presence_window();
         let here = master.sessions.connected(window).into_iter().collect();
         if let Err(e) = peers.report_presence(here, window).await {
+            // What the others had is unknown now: count only this master's
+            // minions as connected rather than ones that may have gone.
             tracing::warn!("{e}");
+            peers
+                .elsewhere
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
         }
         if last_prune.elapsed() > Duration::from_secs(60) {
             last_prune = Instant::now();
