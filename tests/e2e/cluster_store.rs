@@ -810,3 +810,44 @@ fn sslmode_encrypts_and_verify_full_checks_the_servers_certificate() {
         "disable stays plain"
     );
 }
+
+/// `max_pending_keys` holds when masters take new keys at once: 40 new ids
+/// at the same moment through four stores, a cap of 5, and exactly 5
+/// pending afterwards (without the lock that makes them take turns, one run
+/// in a few ended with 6).
+#[test]
+fn the_pending_cap_holds_across_masters_taking_new_keys_at_once() {
+    use brine_common::crypto::Identity;
+    use brine_master::keys::{KeyState, Keys, PgKeyStore};
+
+    let pg = Postgres::start();
+    pg.create_database("cap");
+    let config: brine_common::config::PostgresConfig = serde_json::from_value(json!({
+        "host": pg.socket_dir(), "port": pg.port(), "dbname": "cap",
+        "user": "postgres", "sslmode": "disable",
+    }))
+    .expect("config");
+    let open = || {
+        let settings = Settings::from_config(&config).expect("settings");
+        Arc::new(PgKeyStore::new(Store::open(settings).expect("connect")))
+    };
+    let stores = [open(), open(), open(), open()];
+    let start = Arc::new(std::sync::Barrier::new(40));
+    let threads: Vec<_> = (0..40)
+        .map(|n| {
+            let (store, start) = (stores[n % 4].clone(), start.clone());
+            std::thread::spawn(move || {
+                let key = Identity::generate().expect("key").public();
+                start.wait();
+                store.decide_auth(&minion(&format!("new{n}")), &key, false, &[], 5)
+            })
+        })
+        .collect();
+    let refused = threads
+        .into_iter()
+        .map(|t| t.join().expect("thread"))
+        .filter(|r| r.is_err())
+        .count();
+    assert_eq!(stores[0].list(KeyState::Pending).expect("list").len(), 5);
+    assert_eq!(refused, 35);
+}

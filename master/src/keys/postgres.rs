@@ -11,7 +11,9 @@
 //! Locks: an auth decision that writes takes the id's advisory lock and the
 //! store-wide one shared; a `brine-key` command takes the store-wide one
 //! exclusively. So a command never interleaves with a decision on the same
-//! id, on any master, while decisions on different ids run side by side.
+//! id, on any master, while decisions on different ids run side by side;
+//! only decisions that add a pending key take turns (one more lock), so
+//! `max_pending_keys` holds across masters.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -37,6 +39,8 @@ const CHANNEL: &str = "brine_keys";
 const KEYS_LOCK: i64 = 0x6272_696e_6502;
 /// The namespace of the per-id advisory locks (two int4 keys: this, hash).
 const ID_LOCK_SPACE: i32 = 0x6b65_7973; // "keys"
+/// Taken by a decision that adds a pending key (after the two above).
+const PENDING_LOCK: i64 = 0x6272_696e_6503;
 
 /// A change another master made, as a listening master learns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -501,6 +505,11 @@ async fn write_verdict(
         }
         Verdict::New(state) => {
             if state == KeyState::Pending {
+                // New pending keys take turns across masters, so the count
+                // and the insert cannot pass `max_pending_keys` together.
+                txn.execute("SELECT pg_advisory_xact_lock($1)", &[&PENDING_LOCK])
+                    .await
+                    .map_err(ClusterError::query(what))?;
                 let limit = i64::try_from(max_pending).unwrap_or(i64::MAX);
                 let row = txn
                     .query_one(
