@@ -144,16 +144,7 @@ echo "brine '*' test.ping from master 1: median ${median} ms over 5 runs"
 
 cpu_before=(); for m in 1 2 3; do cpu_before+=("$(cpu_of "${masters[$m]}")"); done
 pg_before=$(pg_cpu)
-t0=$(now_ms)
-for j in $(seq 20); do
-  "$bin/brine" -c "$work/master1" -t 30 --out txt '*' test.ping > "$work/burst.$j" 2> "$work/burst-err.$j" &
-done
-for p in $(jobs -p); do
-  [[ " ${pids[*]} " == *" $p "* ]] || wait "$p" 2>/dev/null || true
-done
-t1=$(now_ms)
-burst_returns=$(cat "$work"/burst.* | grep -c ': True$' || true)
-burst_ms=$(( t1 - t0 ))
+read -r burst_returns burst_ms < <(burst "$bin" "$work/master1" "$work")
 rps=$(( burst_returns * 1000 / (burst_ms > 0 ? burst_ms : 1) ))
 echo "20 jobs x $total minions from master 1: $burst_returns/$(( 20 * total )) returns in ${burst_ms} ms = $rps returns/s"
 for m in 1 2 3; do

@@ -127,17 +127,8 @@ cpu_before_burst=$(master_cpu)
 if [[ -n "${BRINE_SCALE_PERF:-}" ]]; then
   perf record ${BRINE_SCALE_PERF_OPTS:--F 999 -g} -p "$master_pid" -o "$BRINE_SCALE_PERF" 2>/dev/null & perf_pid=$!; pids+=("$perf_pid")
 fi
-t0=$(now_ms)
-for j in $(seq 20); do
-  "$bin/brine" -c "$work/master" -t 30 --out txt '*' test.ping > "$work/burst.$j" 2> "$work/burst-err.$j" &
-done
-for p in $(jobs -p); do
-  [[ " ${pids[*]} " == *" $p "* ]] || wait "$p" 2>/dev/null || true
-done
-t1=$(now_ms)
+read -r burst_returns burst_ms < <(burst "$bin" "$work/master" "$work")
 [[ -n "${perf_pid:-}" ]] && { kill -INT "$perf_pid"; wait "$perf_pid" || true; }
-burst_returns=$(cat "$work"/burst.* | grep -c ': True$' || true)
-burst_ms=$(( t1 - t0 ))
 echo "20 jobs x $n minions: $burst_returns/$(( 20 * n )) returns in ${burst_ms} ms = $(( burst_returns * 1000 / (burst_ms > 0 ? burst_ms : 1) )) returns/s"
 
 cpu=$(master_cpu)
