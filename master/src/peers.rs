@@ -106,7 +106,8 @@ enum Relayed {
 
 struct Forward {
     to: i64,
-    relayed: Relayed,
+    /// The [`Relayed`] event, serialised once (its size decides the batches).
+    json: String,
 }
 
 /// This master's side of the relay.
@@ -255,19 +256,22 @@ impl Peers {
             return;
         }
         let data = event.data();
-        let fits = serde_json::to_string(&data).map_or(0, |s| s.len()) < PAYLOAD_MAX;
-        let relayed = match (fits, return_of(&event.tag, &data)) {
-            (false, Some(ret)) => Relayed::Return { ret },
-            (false, None) => {
-                tracing::warn!("event {} too large to relay to its master", event.tag);
-                return;
-            }
-            (true, _) => Relayed::Event {
-                tag: event.tag.clone(),
-                data,
+        let ret = return_of(&event.tag, &data);
+        let whole = Relayed::Event {
+            tag: event.tag.clone(),
+            data,
+        };
+        let json = match serde_json::to_string(&whole) {
+            Ok(json) if json.len() < PAYLOAD_MAX => json,
+            _ => match ret.map(|ret| serde_json::to_string(&Relayed::Return { ret })) {
+                Some(Ok(json)) => json,
+                _ => {
+                    tracing::warn!("event {} too large to relay to its master", event.tag);
+                    return;
+                }
             },
         };
-        let _ = self.forwards.send(Forward { to, relayed });
+        let _ = self.forwards.send(Forward { to, json });
     }
 
     /// Say which minions this master has, and learn which the others have
@@ -428,32 +432,32 @@ async fn send_events(reads: Arc<Shared>, mut pending: mpsc::UnboundedReceiver<Fo
 /// The notification payloads of `batch`: per master, events packed up to
 /// [`PAYLOAD_MAX`] bytes each.
 fn payloads(batch: Vec<Forward>) -> Vec<String> {
-    let mut by_master: Vec<(i64, Vec<Relayed>)> = Vec::new();
+    let mut by_master: Vec<(i64, Vec<String>)> = Vec::new();
     for f in batch {
         match by_master.iter_mut().find(|(to, _)| *to == f.to) {
-            Some((_, events)) => events.push(f.relayed),
-            None => by_master.push((f.to, vec![f.relayed])),
+            Some((_, events)) => events.push(f.json),
+            None => by_master.push((f.to, vec![f.json])),
         }
     }
+    // An [`EventBatch`] written out by hand around events already in JSON.
+    let wrap =
+        |to: i64, events: &[String]| format!(r#"{{"to":{to},"events":[{}]}}"#, events.join(","));
     let mut out = Vec::new();
     for (to, events) in by_master {
-        let mut current = EventBatch {
-            to,
-            events: Vec::new(),
-        };
+        let mut current: Vec<String> = Vec::new();
         let mut size = 0;
         for event in events {
-            let len = serde_json::to_string(&event).map_or(0, |s| s.len()) + 1;
-            if size + len > PAYLOAD_MAX && !current.events.is_empty() {
-                out.extend(serde_json::to_string(&current).ok());
-                current.events.clear();
+            let len = event.len() + 1;
+            if size + len > PAYLOAD_MAX && !current.is_empty() {
+                out.push(wrap(to, &current));
+                current.clear();
                 size = 0;
             }
             size += len;
-            current.events.push(event);
+            current.push(event);
         }
-        if !current.events.is_empty() {
-            out.extend(serde_json::to_string(&current).ok());
+        if !current.is_empty() {
+            out.push(wrap(to, &current));
         }
     }
     out
@@ -839,12 +843,13 @@ mod tests {
     use serde_json::json;
 
     fn event(to: i64, n: usize) -> Forward {
+        let relayed = Relayed::Event {
+            tag: format!("brine/job/20261207200000000000/ack/m{n}"),
+            data: json!({"id": format!("m{n}"), "jid": "20261207200000000000"}),
+        };
         Forward {
             to,
-            relayed: Relayed::Event {
-                tag: format!("brine/job/20261207200000000000/ack/m{n}"),
-                data: json!({"id": format!("m{n}"), "jid": "20261207200000000000"}),
-            },
+            json: serde_json::to_string(&relayed).expect("json"),
         }
     }
 

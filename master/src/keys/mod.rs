@@ -182,6 +182,33 @@ pub enum Verdict {
     New(KeyState),
 }
 
+/// The verdicts a store must write for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToWrite {
+    Mismatch,
+    AcceptPending,
+    New(KeyState),
+}
+
+impl Verdict {
+    /// The decision of a verdict that writes nothing (Rejected, Accepted,
+    /// StillPending), said as every store says it; otherwise what the
+    /// store has to write.
+    pub fn without_write(self, id: &MinionId) -> Result<AuthDecision, ToWrite> {
+        match self {
+            Verdict::Rejected => Ok(AuthDecision::new(KeyState::Rejected, false, false)),
+            Verdict::Accepted => Ok(AuthDecision::new(KeyState::Accepted, false, false)),
+            Verdict::StillPending => {
+                tracing::info!("key of {id} is pending: accept it with brine-key -a {id}");
+                Ok(AuthDecision::new(KeyState::Pending, false, false))
+            }
+            Verdict::Mismatch => Err(ToWrite::Mismatch),
+            Verdict::AcceptPending => Err(ToWrite::AcceptPending),
+            Verdict::New(state) => Err(ToWrite::New(state)),
+        }
+    }
+}
+
 /// The [`Verdict`] for a request presenting `presented` for an id whose
 /// state and key are `stored` (rejected > pending > accepted, see
 /// [`KeyStore::lookup`]).
@@ -458,30 +485,29 @@ impl KeyStore {
         max_pending: usize,
     ) -> Result<Decided, KeyError> {
         let stored = self.lookup(id)?;
-        let decision = match verdict(stored.as_ref().map(|(s, k)| (*s, k)), presented, auto) {
-            Verdict::Rejected => AuthDecision::new(KeyState::Rejected, false, false),
-            Verdict::Mismatch => {
+        let verdict = verdict(stored.as_ref().map(|(s, k)| (*s, k)), presented, auto);
+        let to_write = match verdict.without_write(id) {
+            Ok(decision) => return Ok(Decided::Known(decision)),
+            Err(to_write) => to_write,
+        };
+        let decision = match to_write {
+            ToWrite::Mismatch => {
                 log_mismatch(id);
                 let written = self.write_denied(id, presented)?;
                 AuthDecision::new(KeyState::Denied, written, false)
             }
-            Verdict::Accepted => AuthDecision::new(KeyState::Accepted, false, false),
-            Verdict::AcceptPending => {
+            ToWrite::AcceptPending => {
                 self.move_key(id, KeyState::Pending, KeyState::Accepted)?;
                 tracing::info!("pending key of {id} accepted automatically");
                 AuthDecision::new(KeyState::Accepted, true, true)
             }
-            Verdict::StillPending => {
-                tracing::info!("key of {id} is pending: accept it with brine-key -a {id}");
-                AuthDecision::new(KeyState::Pending, false, false)
-            }
-            Verdict::New(KeyState::Pending) => {
+            ToWrite::New(KeyState::Pending) => {
                 if self.pending_count(max_pending)? >= max_pending {
                     return Err(KeyError::PendingFull { max: max_pending });
                 }
                 return Ok(Decided::NewKey(KeyState::Pending));
             }
-            Verdict::New(state) => return Ok(Decided::NewKey(state)),
+            ToWrite::New(state) => return Ok(Decided::NewKey(state)),
         };
         Ok(Decided::Known(decision))
     }

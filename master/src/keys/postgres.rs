@@ -27,8 +27,8 @@ use tokio::sync::mpsc;
 use tokio_postgres::Client;
 
 use super::{
-    AuthDecision, IdPattern, KeyError, KeyState, Keys, Verdict, autosign_matches, log_mismatch,
-    sort_ids, verdict,
+    AuthDecision, IdPattern, KeyError, KeyState, Keys, ToWrite, Verdict, autosign_matches,
+    log_mismatch, sort_ids, verdict,
 };
 use crate::cluster_store::{Cluster, ClusterError, Exclusive, Shared};
 use crate::key_admin::KeyAct;
@@ -266,14 +266,10 @@ impl Keys for PgKeyStore {
                     Ok(lookup(&client, &id).await)
                 })??
         };
-        match verdict(stored.as_ref().map(|(s, k)| (*s, k)), presented, auto) {
-            Verdict::Rejected => return Ok(AuthDecision::new(KeyState::Rejected, false, false)),
-            Verdict::Accepted => return Ok(AuthDecision::new(KeyState::Accepted, false, false)),
-            Verdict::StillPending => {
-                tracing::info!("key of {id} is pending: accept it with brine-key -a {id}");
-                return Ok(AuthDecision::new(KeyState::Pending, false, false));
-            }
-            Verdict::Mismatch | Verdict::AcceptPending | Verdict::New(_) => {}
+        if let Ok(decision) =
+            verdict(stored.as_ref().map(|(s, k)| (*s, k)), presented, auto).without_write(id)
+        {
+            return Ok(decision);
         }
         // It writes: decide again under the locks, then write.
         let (id, presented) = (id.clone(), *presented);
@@ -480,11 +476,12 @@ async fn write_verdict(
 ) -> Result<AuthDecision, KeyError> {
     let what = "an auth decision";
     let pem = presented.to_pem();
-    Ok(match verdict {
-        Verdict::Rejected => AuthDecision::new(KeyState::Rejected, false, false),
-        Verdict::Accepted => AuthDecision::new(KeyState::Accepted, false, false),
-        Verdict::StillPending => AuthDecision::new(KeyState::Pending, false, false),
-        Verdict::Mismatch => {
+    let to_write = match verdict.without_write(id) {
+        Ok(decision) => return Ok(decision),
+        Err(to_write) => to_write,
+    };
+    Ok(match to_write {
+        ToWrite::Mismatch => {
             log_mismatch(id);
             // The same refused key presented again writes nothing.
             let written = txn
@@ -498,12 +495,12 @@ async fn write_verdict(
                 .map_err(ClusterError::query(what))?;
             AuthDecision::new(KeyState::Denied, written > 0, false)
         }
-        Verdict::AcceptPending => {
+        ToWrite::AcceptPending => {
             move_row(txn, id, KeyState::Pending, KeyState::Accepted).await?;
             tracing::info!("pending key of {id} accepted automatically");
             AuthDecision::new(KeyState::Accepted, true, true)
         }
-        Verdict::New(state) => {
+        ToWrite::New(state) => {
             if state == KeyState::Pending {
                 // New pending keys take turns across masters, so the count
                 // and the insert cannot pass `max_pending_keys` together.
