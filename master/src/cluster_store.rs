@@ -400,11 +400,6 @@ impl Cluster {
         Ok(cluster)
     }
 
-    /// Where the store is, for messages.
-    pub fn target(&self) -> &str {
-        self.settings.target()
-    }
-
     fn handle(&self) -> Result<&tokio::runtime::Handle, ClusterError> {
         self.runtime
             .as_ref()

@@ -83,8 +83,8 @@ pub enum PeerNote {
     Mine(String),
 }
 
-/// What one event notification carries.
-#[derive(Debug, Serialize, Deserialize)]
+/// What one event notification carries (written by [`payloads`]).
+#[derive(Debug, Deserialize)]
 struct EventBatch {
     /// The master the events are for.
     to: i64,
