@@ -812,3 +812,29 @@ fn dump_block_ascii_escapes_non_ascii_as_pyyaml_without_allow_unicode() {
         "a: café\n"
     );
 }
+
+/// The reader decodes a long text 16 KiB at a time: characters cut by a
+/// chunk's end, values across the cut and an error mark past it come out
+/// as from one piece.
+#[test]
+fn a_long_text_reads_across_chunks() {
+    let mut text = String::new();
+    let mut expected = serde_json::Map::new();
+    let mut i = 0;
+    while text.len() < 50_000 {
+        // Three-byte characters at every offset modulo 3 sooner or later
+        // straddle a 16,384-byte boundary.
+        let value = format!("日本{}é€{}", "x".repeat(i % 7), i);
+        text.push_str(&format!("k{i}: {value}\n"));
+        expected.insert(format!("k{i}"), Value::String(value));
+        i += 1;
+    }
+    assert_eq!(load_ok(&text), Value::Object(expected));
+    let lines = text.lines().count();
+    text.push_str("bad: [\n");
+    let error = pyyaml_err(&text);
+    assert!(
+        error.contains(&format!("line {}", lines + 2)),
+        "an error past the chunks names its line: {error}"
+    );
+}

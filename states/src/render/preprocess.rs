@@ -35,25 +35,220 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
-use regex::bytes::{Captures, Regex};
+/// Salt's extension tags, found where a `{%` opens one and matched by hand
+/// (`salt_tag`). They were a regular expression; compiling it was a tenth of
+/// a formula's render, and the test `salt_tags_match_as_the_expression_did`
+/// keeps the two in step. What the expression was, and so what is matched
+/// (`\s` is Unicode whitespace; `[^%]` is any byte but `%`):
+///
+/// ```text
+/// \{%(?P<l>[-+]?)\s*(?:
+///     import_(?P<ikind>yaml|json|text)\s+(?P<src>(?:[^%]|%[^}])+?)\s+as\s+(?P<iname>NAME)
+///   | load_(?P<lkind>yaml|json|text)\s+as\s+(?P<lname>NAME)
+///   | (?P<end>endload)
+///   | set\s+(?P<sname>NAME(?:\.NAME)?)\s*=\s*(?P<literal>(?:[^%\s]|%[^}])(?:[^%]|%[^}])*?)
+/// )\s*(?P<r>[-+]?)%\}
+/// ```
+///
+/// The lazy `src` and `literal` end at the first place where the rest
+/// matches; since neither can hold a `%}`, looking never goes past the next
+/// one.
+struct SaltTag<'a> {
+    /// The whole tag: from its `{%` to after its `%}`.
+    start: usize,
+    end: usize,
+    /// Whitespace control marks (`-`, `+` or "").
+    left: &'a str,
+    right: &'a str,
+    kind: SaltTagKind<'a>,
+}
 
-/// Salt's extension tags. A bytes regex whose "anything but `%`" classes are
-/// bytes (`(?-u:...)`): the same classes over Unicode scalar values compile
-/// into large UTF-8 automata, and compiling this expression was half of the
-/// Jinja stage of a small state run. Every match and capture still starts
-/// and ends at an ASCII delimiter or at Unicode whitespace (`\s` stays
-/// Unicode), so each is whole UTF-8 text.
-static TAGS: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?s)\{%(?P<l>[-+]?)\s*(?:",
-        r"import_(?P<ikind>yaml|json|text)\s+(?P<src>(?:(?-u:[^%])|%(?-u:[^}]))+?)\s+as\s+(?P<iname>[A-Za-z_][A-Za-z0-9_]*)",
-        r"|load_(?P<lkind>yaml|json|text)\s+as\s+(?P<lname>[A-Za-z_][A-Za-z0-9_]*)",
-        r"|(?P<end>endload)",
-        r"|set\s+(?P<sname>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)\s*=\s*(?P<literal>(?:(?-u:[^%\s])|%(?-u:[^}]))(?:(?-u:[^%])|%(?-u:[^}]))*?)",
-        r")\s*(?P<r>[-+]?)%\}",
-    ))
-    .ok()
-});
+enum SaltTagKind<'a> {
+    Import {
+        kind: &'a str,
+        src: &'a str,
+        name: &'a str,
+    },
+    Load {
+        kind: &'a str,
+        name: &'a str,
+    },
+    EndLoad,
+    Set {
+        name: &'a str,
+        literal: &'a str,
+    },
+}
+
+/// The Salt tag whose `{%` is at `start`, if one is.
+fn salt_tag(s: &str, start: usize) -> Option<SaltTag<'_>> {
+    let b = s.as_bytes();
+    let mut i = start + 2;
+    let left_end = if matches!(b.get(i), Some(b'-' | b'+')) {
+        i + 1
+    } else {
+        i
+    };
+    let left = &s[i..left_end];
+    i = skip_space(s, left_end);
+    let rest = &s[i..];
+    let (kind, tail) = if let Some(after) = rest.strip_prefix("import_") {
+        import_tag(s, i + rest.len() - after.len())?
+    } else if let Some(after) = rest.strip_prefix("load_") {
+        load_tag(s, i + rest.len() - after.len())?
+    } else if rest.starts_with("endload") {
+        (SaltTagKind::EndLoad, i + "endload".len())
+    } else if rest.starts_with("set") {
+        return set_tag(s, start, left, i + "set".len());
+    } else {
+        return None;
+    };
+    let (right, end) = tag_close(s, tail)?;
+    Some(SaltTag {
+        start,
+        end,
+        left,
+        right,
+        kind,
+    })
+}
+
+/// `yaml|json|text\s+SRC\s+as\s+NAME` from `i`, the shortest SRC that
+/// lets the tag close; what follows NAME.
+fn import_tag(s: &str, i: usize) -> Option<(SaltTagKind<'_>, usize)> {
+    let (kind, i) = data_kind(s, i)?;
+    let src_start = required_space(s, i)?;
+    let mut at = src_start;
+    loop {
+        at = lazy_unit_end(s.as_bytes(), at)?;
+        let Some(name_start) = required_space(s, at)
+            .and_then(|j| s[j..].starts_with("as").then_some(j + 2))
+            .and_then(|j| required_space(s, j))
+        else {
+            continue;
+        };
+        let Some(name_end) = name_end(s, name_start) else {
+            continue;
+        };
+        if tag_close(s, name_end).is_some() {
+            let kind = SaltTagKind::Import {
+                kind,
+                src: &s[src_start..at],
+                name: &s[name_start..name_end],
+            };
+            return Some((kind, name_end));
+        }
+    }
+}
+
+/// `yaml|json|text\s+as\s+NAME` from `i`; what follows NAME.
+fn load_tag(s: &str, i: usize) -> Option<(SaltTagKind<'_>, usize)> {
+    let (kind, i) = data_kind(s, i)?;
+    let i = required_space(s, i)?;
+    let i = s[i..].starts_with("as").then_some(i + 2)?;
+    let name_start = required_space(s, i)?;
+    let end = name_end(s, name_start)?;
+    let name = &s[name_start..end];
+    Some((SaltTagKind::Load { kind, name }, end))
+}
+
+/// `\s+NAME(.NAME)?\s*=\s*LITERAL` from `i` up to the close, with the
+/// shortest LITERAL that lets the tag close.
+fn set_tag<'a>(s: &'a str, start: usize, left: &'a str, i: usize) -> Option<SaltTag<'a>> {
+    let b = s.as_bytes();
+    let name_start = required_space(s, i)?;
+    let mut end = name_end(s, name_start)?;
+    if b.get(end) == Some(&b'.') {
+        if let Some(attr_end) = name_end(s, end + 1) {
+            end = attr_end;
+        }
+    }
+    let name = &s[name_start..end];
+    let i = skip_space(s, end);
+    let literal_start = skip_space(s, (b.get(i) == Some(&b'=')).then_some(i + 1)?);
+    // The first unit is no ASCII whitespace (`(?-u:[^%\s])`).
+    let mut at = match b.get(literal_start)? {
+        b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ' => return None,
+        _ => lazy_unit_end(b, literal_start)?,
+    };
+    loop {
+        if let Some((right, tag_end)) = tag_close(s, at) {
+            return Some(SaltTag {
+                start,
+                end: tag_end,
+                left,
+                right,
+                kind: SaltTagKind::Set {
+                    name,
+                    literal: &s[literal_start..at],
+                },
+            });
+        }
+        at = lazy_unit_end(b, at)?;
+    }
+}
+
+/// `yaml`, `json` or `text` at `i`, and what follows.
+fn data_kind(s: &str, i: usize) -> Option<(&str, usize)> {
+    let kind = s.get(i..i + 4)?;
+    matches!(kind, "yaml" | "json" | "text").then_some((kind, i + 4))
+}
+
+/// The end of one unit of a lazy `src`/`literal` starting at `i`: a byte
+/// other than `%`, or `%` and a byte other than `}`; `None` at a `%}` or
+/// the end of the text.
+fn lazy_unit_end(b: &[u8], i: usize) -> Option<usize> {
+    match b.get(i)? {
+        b'%' => b.get(i + 1).filter(|&&next| next != b'}').map(|_| i + 2),
+        _ => Some(i + 1),
+    }
+}
+
+/// `\s*([-+]?)%}` at `i`: the right control mark and the end of the tag.
+fn tag_close(s: &str, i: usize) -> Option<(&str, usize)> {
+    let i = skip_space(s, i);
+    let mark_end = if matches!(s.as_bytes().get(i), Some(b'-' | b'+')) {
+        i + 1
+    } else {
+        i
+    };
+    // `i` may fall inside a character (the units are bytes): compare bytes.
+    (s.as_bytes().get(mark_end..mark_end + 2) == Some(b"%}"))
+        .then(|| (&s[i..mark_end], mark_end + 2))
+}
+
+/// Past the Unicode whitespace at `i` (none when `i` is inside a character).
+fn skip_space(s: &str, mut i: usize) -> usize {
+    while let Some(c) = s.get(i..).and_then(|rest| rest.chars().next()) {
+        if !c.is_whitespace() {
+            break;
+        }
+        i += c.len_utf8();
+    }
+    i
+}
+
+/// Past at least one whitespace character at `i`.
+fn required_space(s: &str, i: usize) -> Option<usize> {
+    let end = skip_space(s, i);
+    (end > i).then_some(end)
+}
+
+/// The end of `[A-Za-z_][A-Za-z0-9_]*` at `i`.
+fn name_end(s: &str, i: usize) -> Option<usize> {
+    let b = s.as_bytes();
+    if !b
+        .get(i)
+        .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+    {
+        return None;
+    }
+    let len = b[i..]
+        .iter()
+        .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+        .count();
+    Some(i + len)
+}
 
 /// How many rewritten templates [`preprocessed`] keeps, and their total
 /// size; past either it starts afresh.
@@ -92,56 +287,67 @@ pub(crate) fn preprocessed(source: &str) -> String {
 /// Rewrites Salt's extension tags in `source` into plain Jinja.
 pub(crate) fn preprocess(source: &str) -> Cow<'_, str> {
     let formatted = rewrite_expressions(source);
-    let Some(tags) = TAGS.as_ref() else {
-        return formatted;
-    };
-    if !formatted.contains("{%") {
-        return formatted;
-    }
-    let mut open_loads: Vec<(String, String)> = Vec::new();
-    let rewritten = tags.replace_all(formatted.as_bytes(), |c: &Captures<'_>| {
-        rewrite(c, &mut open_loads)
-    });
-    match rewritten {
-        Cow::Borrowed(_) => formatted,
-        // Whole UTF-8 text (see `TAGS`); the input stays if that ever failed.
-        Cow::Owned(bytes) => String::from_utf8(bytes).map_or(formatted, Cow::Owned),
+    match rewrite_salt_tags(&formatted) {
+        Some(rewritten) => Cow::Owned(rewritten),
+        None => formatted,
     }
 }
 
-/// Capture `name` as text ("" when it did not take part).
-fn group<'a>(c: &'a Captures<'_>, name: &str) -> &'a str {
-    c.name(name)
-        .and_then(|m| std::str::from_utf8(m.as_bytes()).ok())
-        .unwrap_or("")
-}
-
-fn rewrite(c: &Captures<'_>, open_loads: &mut Vec<(String, String)>) -> String {
-    let (left, right) = (group(c, "l"), group(c, "r"));
-    if let Some(kind) = c.name("ikind") {
-        let kind = std::str::from_utf8(kind.as_bytes()).unwrap_or("");
-        let (src, name) = (group(c, "src"), group(c, "iname"));
-        return format!("{{%{left} set {name} = __salt_import_{kind}({src}) {right}%}}");
-    }
-    if let Some(kind) = c.name("lkind") {
-        let name = group(c, "lname");
-        let kind = std::str::from_utf8(kind.as_bytes()).unwrap_or("");
-        open_loads.push((kind.to_owned(), name.to_owned()));
-        return format!("{{%{left} set {name} {right}%}}");
-    }
-    if c.name("end").is_some() {
-        return match open_loads.pop() {
-            Some((kind, name)) => {
-                format!(
-                    "{{%{left} endset %}}{{% set {name} = __salt_load_{kind}({name}) {right}%}}"
-                )
-            }
-            // An `endload` without `load_*`: leave it for the parser to report.
-            None => String::from_utf8_lossy(&c[0]).into_owned(),
+/// `text` with every Salt tag in plain Jinja; `None` when it has none.
+fn rewrite_salt_tags(text: &str) -> Option<String> {
+    let mut open_loads: Vec<(&str, &str)> = Vec::new();
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut from = 0;
+    while let Some(start) = find_from(text, from, "{%") {
+        let Some(tag) = salt_tag(text, start) else {
+            from = start + 1;
+            continue;
         };
+        out.push_str(&text[copied..start]);
+        rewrite(text, &tag, &mut open_loads, &mut out);
+        copied = tag.end;
+        from = tag.end;
     }
-    let (name, literal) = (group(c, "sname"), group(c, "literal"));
-    format!("{{%{left} set {name} = __salt_mutable({literal}) {right}%}}")
+    if copied == 0 {
+        return None;
+    }
+    out.push_str(&text[copied..]);
+    Some(out)
+}
+
+/// Appends the plain Jinja for `tag` to `out`.
+fn rewrite<'a>(
+    text: &'a str,
+    tag: &SaltTag<'a>,
+    open_loads: &mut Vec<(&'a str, &'a str)>,
+    out: &mut String,
+) {
+    use std::fmt::Write;
+    let (left, right) = (tag.left, tag.right);
+    // Writing to a String cannot fail.
+    let _ = match tag.kind {
+        SaltTagKind::Import { kind, src, name } => write!(
+            out,
+            "{{%{left} set {name} = __salt_import_{kind}({src}) {right}%}}"
+        ),
+        SaltTagKind::Load { kind, name } => {
+            open_loads.push((kind, name));
+            write!(out, "{{%{left} set {name} {right}%}}")
+        }
+        SaltTagKind::EndLoad => match open_loads.pop() {
+            Some((kind, name)) => write!(
+                out,
+                "{{%{left} endset %}}{{% set {name} = __salt_load_{kind}({name}) {right}%}}"
+            ),
+            // An `endload` without `load_*`: left for the parser to report.
+            None => write!(out, "{}", &text[tag.start..tag.end]),
+        },
+        SaltTagKind::Set { name, literal } => write!(
+            out,
+            "{{%{left} set {name} = __salt_mutable({literal}) {right}%}}"
+        ),
+    };
 }
 
 /// Rewrites the expressions of every `{{ }}` and `{% %}` body: `%`
@@ -864,6 +1070,125 @@ mod tests {
             "{% set x = __salt_import_yaml('a/x.yaml') %}\n{%- set j -%}\n{\"a\": 1}\n{%- endset %}{% set j = __salt_load_json(j) %}\n{% set l = __salt_mutable([]) %}{% set n = __salt_mutable(1) %}"
         );
         assert_eq!(out.lines().count(), source.lines().count());
+    }
+
+    /// The regular expression the tags were matched with before
+    /// `salt_tag`, replaced the same way, on every text the tests below
+    /// and the fragments here make: the same rewrite.
+    #[test]
+    fn salt_tags_match_as_the_expression_did() {
+        let expression = regex::bytes::Regex::new(concat!(
+            r"(?s)\{%(?P<l>[-+]?)\s*(?:",
+            r"import_(?P<ikind>yaml|json|text)\s+(?P<src>(?:(?-u:[^%])|%(?-u:[^}]))+?)\s+as\s+(?P<iname>[A-Za-z_][A-Za-z0-9_]*)",
+            r"|load_(?P<lkind>yaml|json|text)\s+as\s+(?P<lname>[A-Za-z_][A-Za-z0-9_]*)",
+            r"|(?P<end>endload)",
+            r"|set\s+(?P<sname>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)\s*=\s*(?P<literal>(?:(?-u:[^%\s])|%(?-u:[^}]))(?:(?-u:[^%])|%(?-u:[^}]))*?)",
+            r")\s*(?P<r>[-+]?)%\}",
+        ))
+        .expect("the old expression compiles");
+        let by_expression = |text: &str| -> String {
+            let mut open: Vec<(String, String)> = Vec::new();
+            let out = expression.replace_all(text.as_bytes(), |c: &regex::bytes::Captures<'_>| {
+                let g = |n: &str| {
+                    c.name(n)
+                        .map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned())
+                        .unwrap_or_default()
+                };
+                let (l, r) = (g("l"), g("r"));
+                if c.name("ikind").is_some() {
+                    let (k, src, name) = (g("ikind"), g("src"), g("iname"));
+                    format!("{{%{l} set {name} = __salt_import_{k}({src}) {r}%}}")
+                } else if c.name("lkind").is_some() {
+                    open.push((g("lkind"), g("lname")));
+                    format!("{{%{l} set {} {r}%}}", g("lname"))
+                } else if c.name("end").is_some() {
+                    match open.pop() {
+                        Some((k, n)) => {
+                            format!("{{%{l} endset %}}{{% set {n} = __salt_load_{k}({n}) {r}%}}")
+                        }
+                        None => String::from_utf8_lossy(&c[0]).into_owned(),
+                    }
+                } else {
+                    format!(
+                        "{{%{l} set {} = __salt_mutable({}) {r}%}}",
+                        g("sname"),
+                        g("literal")
+                    )
+                }
+            });
+            String::from_utf8(out.into_owned()).expect("whole UTF-8")
+        };
+        const FRAGMENTS: &[&str] = &[
+            "{%",
+            "%}",
+            "{%-",
+            "-%}",
+            "+",
+            "-",
+            " ",
+            "  ",
+            "\n",
+            "\t",
+            "\u{a0}",
+            "\u{2003}",
+            "é",
+            "日",
+            "%",
+            "}",
+            "{",
+            "%%",
+            "import_yaml",
+            "import_json",
+            "import_text",
+            "import_xml",
+            "load_yaml",
+            "load_text",
+            "load_",
+            "endload",
+            "endloadx",
+            "set",
+            "settings",
+            "as",
+            "asx",
+            "x",
+            "_y1",
+            "ns.a",
+            "ns.",
+            "1x",
+            "=",
+            "==",
+            "'a.yaml'",
+            "\"b c\"",
+            "[]",
+            "{'k': 1}",
+            "a % b",
+            "tpldir ~ '/x'",
+            "endset",
+        ];
+        // A fixed linear congruential sequence: the same texts every run.
+        let mut state: u64 = 0x5eed;
+        let mut next = |below: usize| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            usize::try_from(state >> 33).unwrap_or(0) % below
+        };
+        let mut texts: Vec<String> = vec![
+            "{% import_yaml 'a/x.yaml' as x %}\n{%- load_json as j -%}\n{\"a\": 1}\n{%- endload %}"
+                .into(),
+            "{% set x = a %% b %}{% set y = 1 %}".into(),
+            "{% set x = %}{% set y =  -%}{%set z=1%}{%- set ns.k = v +%}".into(),
+            "{% import_yaml a as b as c %}{% import_yaml  x  as  y  -%}".into(),
+            "{% endload %}{% load_text as t %}x{% endload %}{% endload %}".into(),
+        ];
+        for _ in 0..20_000 {
+            let len = 1 + next(14);
+            texts.push((0..len).map(|_| FRAGMENTS[next(FRAGMENTS.len())]).collect());
+        }
+        for text in &texts {
+            let out = rewrite_salt_tags(text).unwrap_or_else(|| text.clone());
+            assert_eq!(out, by_expression(text), "for {text:?}");
+        }
     }
 
     /// The tag expression works on bytes: text outside ASCII, in and

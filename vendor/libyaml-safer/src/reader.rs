@@ -52,6 +52,12 @@ fn read_utf8_buffered(
         }
     };
 
+    // BRINE-PATCH: decode at most one raw buffer's worth per call, as libyaml
+    // does (its raw buffer is INPUT_RAW_BUFFER_SIZE bytes). A string input
+    // hands over all its bytes at once, and the port decoded a whole file
+    // into the character queue before the first token. A cut inside a
+    // character is the "incomplete sequence" case below.
+    let available = &available[..available.len().min(crate::INPUT_RAW_BUFFER_SIZE)];
     match core::str::from_utf8(available) {
         Ok(valid) => {
             let used = valid.len();
