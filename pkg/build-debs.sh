@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Debian packages brine-master (brine-master, brine, brine-key,
-# brine-run, brine-cp), brine-minion (brine-minion, brine-call) and
+# brine-run, brine-cp, brine-ssh), brine-minion (brine-minion, brine-call) and
 # brine-api (brine-api) with dpkg-deb from a staged tree, into
 # $CARGO_TARGET_DIR/debian (or --out DIR), and prints their paths.
 #
@@ -139,8 +139,8 @@ CONTROL
 
 build_package brine-master "Brine master: SaltStack-compatible configuration management
  The master daemon and the tools that drive it: brine, brine-key,
- brine-run and brine-cp." "" master /etc/brine/master \
-	brine-master brine brine-key brine-run brine-cp
+ brine-run, brine-cp and brine-ssh." "" master /etc/brine/master \
+	brine-master brine brine-key brine-run brine-cp brine-ssh
 build_package brine-minion "Brine minion: SaltStack-compatible configuration management
  The minion daemon, which runs the master's jobs on this host, and
  brine-call, which runs them locally." "" minion /etc/brine/minion \

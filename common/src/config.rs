@@ -573,6 +573,53 @@ pub struct MasterConfig {
     #[serde(flatten)]
     pub state_out: StateOutputConfig,
     pub color: bool,
+    #[serde(flatten)]
+    pub ssh: SshConfig,
+}
+
+/// What `brine-ssh` reads from the master config: Salt's salt-ssh keys.
+/// A roster entry's own value beats each of these (Salt's rule).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SshConfig {
+    /// The roster; unset, `roster` in the config directory.
+    pub roster_file: Option<PathBuf>,
+    /// Hosts handled at once.
+    pub ssh_max_procs: usize,
+    /// The login user of entries that name none.
+    pub ssh_user: String,
+    /// The port of entries that name none.
+    pub ssh_port: u16,
+    /// The private key of entries that name none; unset, ssh's own choice
+    /// (the user's ssh config, agent and default keys).
+    pub ssh_priv: Option<PathBuf>,
+    /// Seconds ssh waits to connect (`ConnectTimeout`).
+    pub ssh_timeout: u64,
+    /// Run the remote side through `sudo` (non-interactive).
+    pub ssh_sudo: bool,
+    /// The known_hosts file to check host keys against (ssh's own when unset).
+    pub known_hosts_file: Option<PathBuf>,
+    /// More `-o` options for every ssh call (`Key=value` each).
+    pub ssh_options: Vec<String>,
+    /// Values every roster entry starts from.
+    pub roster_defaults: Map<String, Value>,
+}
+
+impl Default for SshConfig {
+    fn default() -> Self {
+        SshConfig {
+            roster_file: None,
+            ssh_max_procs: 25,
+            ssh_user: "root".into(),
+            ssh_port: 22,
+            ssh_priv: None,
+            ssh_timeout: 60,
+            ssh_sudo: false,
+            known_hosts_file: None,
+            ssh_options: Vec::new(),
+            roster_defaults: Map::new(),
+        }
+    }
 }
 
 impl Default for MasterConfig {
@@ -643,6 +690,7 @@ impl Default for MasterConfig {
             token_expire: 43200,
             state_out: StateOutputConfig::default(),
             color: true,
+            ssh: SshConfig::default(),
         }
     }
 }
@@ -1249,6 +1297,16 @@ mod tests {
         "rest_api",
         "token_expire",
         "color",
+        "roster_file",
+        "ssh_max_procs",
+        "ssh_user",
+        "ssh_port",
+        "ssh_priv",
+        "ssh_timeout",
+        "ssh_sudo",
+        "known_hosts_file",
+        "ssh_options",
+        "roster_defaults",
     ];
     const MINION_KEYS_WITH_EFFECT: &[&str] = &[
         "id",

@@ -35,4 +35,5 @@ pub mod reqserver;
 pub mod runners;
 pub mod schedule;
 pub mod sessions;
+pub mod ssh;
 pub mod stop;

@@ -13,11 +13,12 @@ use std::time::{Duration, SystemTime};
 use crate::cluster::{Cluster, bin, run_with_timeout, stderr, stdout};
 
 /// Every binary the packages ship.
-const SHIPPED: [&str; 8] = [
+const SHIPPED: [&str; 9] = [
     "brine",
     "brine-key",
     "brine-run",
     "brine-cp",
+    "brine-ssh",
     "brine-master",
     "brine-minion",
     "brine-call",

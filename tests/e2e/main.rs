@@ -6,6 +6,7 @@ use brine_tests::cluster;
 mod api;
 mod attacks;
 mod beacons;
+mod brine_ssh;
 mod cli_docs;
 mod cluster_store;
 mod conformance;

@@ -66,7 +66,7 @@ for u in "${units[@]}"; do [ -f "$u" ] || fail "$u not installed"; done
 man_ok=false
 if have_or_install man man-db; then
 	man -w brine >/dev/null || fail "man -w brine finds no page"
-	for b in brine brine-key brine-run brine-cp brine-master brine-minion brine-call brine-api; do
+	for b in brine brine-key brine-run brine-cp brine-ssh brine-master brine-minion brine-call brine-api; do
 		man -w "$b" >/dev/null || fail "man -w $b finds no page"
 	done
 	man_ok=true

@@ -6,3 +6,4 @@
 pub mod cluster;
 pub mod netns;
 pub mod postgres;
+pub mod sshd;

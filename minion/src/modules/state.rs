@@ -33,14 +33,7 @@ pub const EX_STATE_COMPILER_ERROR: i32 = 1;
 pub const EX_PILLAR_FAILURE: i32 = 5;
 
 /// The functions whose return is a state run (the CLIs print them with the `highstate` outputter).
-pub const RUN_FUNCTIONS: &[&str] = &[
-    "state.apply",
-    "state.highstate",
-    "state.sls",
-    "state.sls_id",
-    "state.single",
-    "state.test",
-];
+pub use brine_states::output::RUN_FUNCTIONS;
 
 /// The state run in progress in this process, for the conflict message and `state.running`.
 #[derive(Clone)]

@@ -16,6 +16,17 @@ use brine_common::cli::OutputArgs;
 use brine_common::config::StateOutputConfig;
 use brine_common::output::python;
 
+/// The functions whose return is a state run: the CLIs (`brine`,
+/// `brine-call`, `brine-ssh`) print them with the `highstate` outputter.
+pub const RUN_FUNCTIONS: &[&str] = &[
+    "state.apply",
+    "state.highstate",
+    "state.sls",
+    "state.sls_id",
+    "state.single",
+    "state.test",
+];
+
 /// Salt's colour codes (`salt/utils/color.py`).
 struct Colors {
     green: &'static str,

@@ -158,10 +158,10 @@ fn set_tag<'a>(s: &'a str, start: usize, left: &'a str, i: usize) -> Option<Salt
     let b = s.as_bytes();
     let name_start = required_space(s, i)?;
     let mut end = name_end(s, name_start)?;
-    if b.get(end) == Some(&b'.') {
-        if let Some(attr_end) = name_end(s, end + 1) {
-            end = attr_end;
-        }
+    if b.get(end) == Some(&b'.')
+        && let Some(attr_end) = name_end(s, end + 1)
+    {
+        end = attr_end;
     }
     let name = &s[name_start..end];
     let i = skip_space(s, end);

@@ -1,0 +1,252 @@
+//! `brine-ssh`: run a function on roster hosts over SSH, with no minion
+//! there (Salt's `salt-ssh`). The roster names the hosts, the target picks
+//! some, and each runs the function through `brine-call --local`, copied to
+//! it once per version (master/src/ssh).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use brine_client::cli::TargetArgs;
+use brine_common::cli::{CommonArgs, OutputArgs};
+use brine_common::config::MasterConfig;
+use brine_common::output::{print_stdout, render_all, render_minion_with_retcode};
+use brine_common::target::{Target, TargetType};
+use brine_common::wire::TargetSpec;
+use brine_master::ssh::command::Connection;
+use brine_master::ssh::roster::Entry;
+use brine_master::ssh::session::{self, HostReturn, Thin};
+use brine_master::ssh::{self as ssh};
+use clap::Parser;
+use serde_json::{Map, Value};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  every targeted host returned and succeeded
+  1  a host could not be reached, or its function failed
+  2  the target matched no roster entry, the target or roster is malformed,
+     or bad usage";
+
+#[derive(Parser)]
+#[command(name = "brine-ssh", version, about = "Run functions on roster hosts over SSH, without a minion", after_help = EXIT_CODES)]
+struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+    #[command(flatten)]
+    targeting: TargetArgs,
+    /// The roster file (default: `roster_file`, else `roster` in the config directory)
+    #[arg(long = "roster-file")]
+    roster_file: Option<PathBuf>,
+    /// Accept host keys not seen before (they are added to known_hosts)
+    #[arg(short = 'i', long = "ignore-host-keys")]
+    ignore_host_keys: bool,
+    /// Run the arguments as a shell command on the hosts, without brine-call
+    #[arg(short = 'r', long = "raw-shell", visible_alias = "raw")]
+    raw_shell: bool,
+    /// Hosts handled at once (default: `ssh_max_procs`, 25)
+    #[arg(long = "max-procs")]
+    max_procs: Option<usize>,
+    /// Print all returns at once, as one document
+    #[arg(long = "static")]
+    static_: bool,
+    /// The brine-call copied to hosts (default: the one beside brine-ssh)
+    #[arg(long = "thin-binary", value_name = "PATH")]
+    thin_binary: Option<PathBuf>,
+    /// Which roster entries: a glob over ids unless a target option says otherwise
+    target: String,
+    /// The function to run, e.g. test.ping (with -r: the command)
+    function: String,
+    /// Arguments; key=value pairs become keyword arguments (anything after
+    /// the function is an argument, `--help` too)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    brine_common::cli_docs::generate_if_asked::<Cli>();
+    let cli = &Cli::parse();
+    brine_client::cli::run_client(
+        &cli.common,
+        2,
+        |config| async move { run(cli, &config).await },
+    )
+}
+
+async fn run(cli: &Cli, config: &MasterConfig) -> anyhow::Result<u8> {
+    let roster_path = cli
+        .roster_file
+        .clone()
+        .unwrap_or_else(|| ssh::roster_path(config, &cli.common.config_dir));
+    let roster = match ssh::load_roster(config, &roster_path) {
+        Ok(roster) => roster,
+        Err(e) => {
+            eprintln!("ERROR: {e}");
+            return Ok(2);
+        }
+    };
+    let targeted = match targeted(cli, roster) {
+        Ok(targeted) => targeted,
+        Err(message) => {
+            eprintln!("ERROR: {message}");
+            return Ok(2);
+        }
+    };
+    if targeted.is_empty() {
+        eprintln!("No matching targets found in roster.");
+        return Ok(2);
+    }
+    let control_dir = ssh::control_dir()?;
+    let known_hosts = config.ssh.known_hosts_file.clone();
+    let job = Arc::new(Job {
+        control_dir,
+        known_hosts,
+        ignore_host_keys: cli.ignore_host_keys,
+        raw: cli.raw_shell,
+        thin: if cli.raw_shell {
+            None
+        } else {
+            Some(thin(cli)?)
+        },
+        argv: std::iter::once(cli.function.clone())
+            .chain(cli.args.iter().cloned())
+            .collect(),
+    });
+    let max_procs = cli.max_procs.unwrap_or(config.ssh.ssh_max_procs);
+    let mut returns = ssh::run_each(targeted, max_procs, move |entry| {
+        let job = job.clone();
+        async move { job.run(&entry).await }
+    });
+    let mut printer = Printer::new(cli, config);
+    while let Some((id, ret)) = returns.recv().await {
+        printer.returned(&id, ret);
+    }
+    Ok(printer.finish())
+}
+
+/// The roster entries the target picks, in roster order.
+fn targeted(cli: &Cli, roster: Vec<Entry>) -> Result<Vec<Entry>, String> {
+    let tgt_type = cli.targeting.tgt_type();
+    if !matches!(
+        tgt_type,
+        TargetType::Glob | TargetType::Pcre | TargetType::List
+    ) {
+        return Err(format!(
+            "brine-ssh targets roster ids: glob, -E or -L, not {tgt_type}"
+        ));
+    }
+    let spec = TargetSpec {
+        tgt: Value::String(cli.target.clone()),
+        tgt_type,
+    };
+    let target = Target::compile(&spec).map_err(|e| e.to_string())?;
+    Ok(roster
+        .into_iter()
+        .filter(|entry| target.matches_id(&entry.id))
+        .collect())
+}
+
+/// The binary copied to hosts and its hash.
+fn thin(cli: &Cli) -> anyhow::Result<(PathBuf, String)> {
+    let path = match &cli.thin_binary {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()
+            .context("where brine-ssh is installed")?
+            .with_file_name("brine-call"),
+    };
+    Ok(ssh::thin_binary(&path)?)
+}
+
+/// What every host runs.
+struct Job {
+    control_dir: PathBuf,
+    known_hosts: Option<PathBuf>,
+    ignore_host_keys: bool,
+    raw: bool,
+    thin: Option<(PathBuf, String)>,
+    argv: Vec<String>,
+}
+
+impl Job {
+    async fn run(&self, entry: &Entry) -> HostReturn {
+        let connection = Connection {
+            control_dir: &self.control_dir,
+            ignore_host_keys: self.ignore_host_keys,
+            known_hosts_file: self.known_hosts.as_deref(),
+        };
+        match &self.thin {
+            Some((binary, hash)) if !self.raw => {
+                let thin = Thin { binary, hash };
+                session::run_function(&connection, entry, &thin, &self.argv).await
+            }
+            // ssh joins a command's words with spaces for the login shell,
+            // and so does -r: the arguments are shell text by intent.
+            _ => session::run_raw(&connection, entry, &self.argv.join(" ")).await,
+        }
+    }
+}
+
+/// Prints returns as they arrive (or all at once with --static), as `brine` does.
+struct Printer {
+    format: brine_common::output::OutputFormat,
+    opts: brine_common::output::OutputOptions,
+    highstate: brine_states::output::HighstateOptions,
+    /// Whether a state run's return is printed with the highstate outputter.
+    highstate_run: bool,
+    collected: Map<String, Value>,
+    any_failed: bool,
+}
+
+impl Printer {
+    fn new(cli: &Cli, config: &MasterConfig) -> Self {
+        let opts = cli.output.options(config.color, cli.static_);
+        let is_state_run =
+            !cli.raw_shell && brine_states::output::RUN_FUNCTIONS.contains(&cli.function.as_str());
+        Printer {
+            format: cli.output.format(),
+            highstate: brine_states::output::HighstateOptions::new(
+                opts.color,
+                &config.state_out,
+                &cli.output,
+            ),
+            highstate_run: cli
+                .output
+                .wants_highstate(is_state_run.then_some("highstate")),
+            opts,
+            collected: Map::new(),
+            any_failed: false,
+        }
+    }
+
+    fn returned(&mut self, id: &str, ret: HostReturn) {
+        self.any_failed |= !ret.success;
+        if self.opts.static_ {
+            self.collected.insert(id.to_owned(), ret.ret);
+            return;
+        }
+        let text = if self.highstate_run && (ret.ret.is_object() || ret.ret.is_array()) {
+            brine_states::output::render_highstate(id, &ret.ret, &self.highstate)
+        } else {
+            render_minion_with_retcode(self.format, &self.opts, id, &ret.ret, ret.retcode)
+        };
+        print_stdout(&text);
+    }
+
+    fn finish(self) -> u8 {
+        if self.opts.static_ {
+            let text = if self.highstate_run {
+                brine_states::output::render_highstate_all(&self.collected, &self.highstate)
+            } else {
+                render_all(self.format, &self.opts, &self.collected)
+            };
+            print_stdout(&text);
+        }
+        if self.any_failed {
+            eprintln!("ERROR: Minions returned with non-zero exit code");
+            return 1;
+        }
+        0
+    }
+}

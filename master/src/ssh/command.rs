@@ -1,0 +1,231 @@
+//! The ssh command lines and the remote scripts `brine-ssh` runs.
+//!
+//! Nothing here goes through a local shell: ssh gets an argument vector, each
+//! roster value one element of it, the destination after `--`. What runs on
+//! the host is one line of POSIX shell that ssh hands to the login shell;
+//! every value in it (paths, the config, the function's arguments) is
+//! single-quoted by [`quote`], so none is ever read as shell syntax there.
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use super::roster::Entry;
+
+/// Printed by the remote script, alone on a line, on stdout and stderr just
+/// before `brine-call` starts: what comes after it is the function's output,
+/// what comes before it is the login shell's (a motd, a profile's echo).
+pub const DELIMITER: &str = "_brine_ssh_7c1e5b0f4a2d9e86b3c0d1f5a7e2b4c9";
+
+/// The remote script's exit code when `brine-call` is missing or another
+/// version (Salt's shim uses 11 for "deploy").
+pub const EXIT_DEPLOY: i32 = 11;
+
+/// The remote script's exit code when `thin_dir` is not a directory the
+/// login user owns (Salt's 73).
+pub const EXIT_BAD_THIN_DIR: i32 = 73;
+
+/// How every ssh call of one run connects.
+pub struct Connection<'a> {
+    /// Where the multiplexed connections' sockets live (`ControlPath`).
+    pub control_dir: &'a Path,
+    /// `-i`: accept a host key not seen before (ssh adds it to known_hosts).
+    pub ignore_host_keys: bool,
+    pub known_hosts_file: Option<&'a Path>,
+}
+
+impl Connection<'_> {
+    /// `ssh`'s arguments to run `remote` on `entry`'s host.
+    pub fn args(&self, entry: &Entry, remote: &str) -> Vec<OsString> {
+        let mut args: Vec<OsString> = Vec::new();
+        let mut option = |text: String| {
+            args.push("-o".into());
+            args.push(text.into());
+        };
+        // No prompt can be answered: an unknown host key or a password
+        // request fails at once instead of hanging.
+        option("BatchMode=yes".into());
+        option(format!("ConnectTimeout={}", entry.timeout));
+        option("ServerAliveInterval=60".into());
+        option("ServerAliveCountMax=3".into());
+        // One connection per host for the check, the copy and the run, kept
+        // a minute for the next `brine-ssh`.
+        option("ControlMaster=auto".into());
+        option(format!("ControlPath={}/%C", self.control_dir.display()));
+        option("ControlPersist=60".into());
+        if self.ignore_host_keys {
+            option("StrictHostKeyChecking=no".into());
+        }
+        if let Some(file) = self.known_hosts_file {
+            option(format!("UserKnownHostsFile={}", file.display()));
+        }
+        for extra in &entry.ssh_options {
+            option(extra.clone());
+        }
+        args.push("-p".into());
+        args.push(entry.port.to_string().into());
+        args.push("-l".into());
+        args.push(entry.user.clone().into());
+        if let Some(key) = &entry.priv_key {
+            args.push("-i".into());
+            args.push(key.clone().into());
+        }
+        if entry.tty {
+            args.push("-t".into());
+            args.push("-t".into());
+        }
+        args.push("--".into());
+        args.push(entry.host.clone().into());
+        args.push(remote.into());
+        args
+    }
+}
+
+/// `text` as one word of POSIX shell: in single quotes, each `'` as `'\''`.
+pub fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// What the host runs for a function: check that `thin_dir` holds the
+/// `brine-call` of `hash`, write the minion config into `conf_dir` (the
+/// roster id's own directory under `thin_dir`: several ids may share a host
+/// and a login), print the delimiter and hand over to `brine-call --local`;
+/// or exit [`EXIT_DEPLOY`] to ask for the binary.
+pub fn run_script(
+    thin_dir: &str,
+    conf_dir: &str,
+    hash: &str,
+    config: &str,
+    sudo: bool,
+    argv: &[String],
+) -> String {
+    let words: Vec<String> = argv.iter().map(|a| quote(a)).collect();
+    let sudo = if sudo { "sudo -n " } else { "" };
+    format!(
+        "D={d}; C={c}; umask 077; \
+         if [ -x \"$D/brine-call\" ] && [ \"$(cat \"$D/brine-call.sha256\" 2>/dev/null)\" = {hash} ]; then \
+         {owned} \
+         mkdir -p \"$C\" && printf '%s\\n' {config} > \"$C/minion\" && \
+         echo {DELIMITER} && echo {DELIMITER} >&2 && \
+         exec {sudo}\"$D/brine-call\" -c \"$C\" --local --retcode-passthrough --out json -- {words}; \
+         else echo {DELIMITER}; echo deploy; exit {EXIT_DEPLOY}; fi",
+        d = quote(thin_dir),
+        c = quote(conf_dir),
+        owned = owned_check(),
+        hash = quote(hash),
+        config = quote(config),
+        words = words.join(" "),
+    )
+}
+
+/// What the host runs to take the binary on stdin: into `thin_dir` (made
+/// 0700 and checked to be the user's own directory), checked against `hash`,
+/// then moved into place (a part file per process: hosts that share a
+/// `thin_dir` may copy at once).
+pub fn deploy_script(thin_dir: &str, hash: &str) -> String {
+    format!(
+        "D={d}; umask 077; mkdir -p \"$D\" && {owned} \
+         P=\"$D/brine-call.part.$$\"; cat > \"$P\" && \
+         [ \"$(sha256sum \"$P\" | cut -d' ' -f1)\" = {hash} ] && \
+         chmod 700 \"$P\" && mv -f \"$P\" \"$D/brine-call\" && \
+         printf '%s' {hash} > \"$D/brine-call.sha256\" || {{ rm -f \"$P\"; exit 1; }}",
+        d = quote(thin_dir),
+        owned = owned_check(),
+        hash = quote(hash),
+    )
+}
+
+/// Refuses a `thin_dir` that is a link, not a directory, or another user's
+/// (where someone else could swap the binary between the check and the run).
+fn owned_check() -> String {
+    format!(
+        "{{ [ -d \"$D\" ] && [ ! -L \"$D\" ] && [ -O \"$D\" ]; }} || \
+         {{ echo \"ERROR: thin_dir $D is not a directory of this user\" >&2; exit {EXIT_BAD_THIN_DIR}; }};"
+    )
+}
+
+/// The default `thin_dir`: per login user, under `/var/tmp` (Salt's place).
+pub fn default_thin_dir(user: &str) -> String {
+    let user: String = user
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-@".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("/var/tmp/.{user}_brine")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_words_come_back_whole_from_a_shell() {
+        let nasty = [
+            "plain",
+            "a b",
+            "it's",
+            "'; touch /tmp/brine-pwned; '",
+            "$(id)",
+            "`id`",
+            "x\ny",
+            "--help",
+            "*",
+            "\\",
+            "",
+        ];
+        let script = format!(
+            "printf '%s\\0' {}",
+            nasty.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
+        );
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .expect("sh runs");
+        let words: Vec<&[u8]> = out.stdout.split(|b| *b == 0).collect();
+        let expected: Vec<&[u8]> = nasty.iter().map(|w| w.as_bytes()).collect();
+        assert_eq!(&words[..nasty.len()], &expected[..]);
+    }
+
+    #[test]
+    fn every_value_is_one_argument_and_the_host_comes_after_the_options() {
+        let entry = Entry {
+            id: "web1".into(),
+            host: "example.org".into(),
+            port: 2222,
+            user: "o'neil".into(),
+            priv_key: Some("/keys/a key".into()),
+            sudo: false,
+            tty: false,
+            timeout: 7,
+            minion_opts: Default::default(),
+            thin_dir: None,
+            ssh_options: vec!["Compression=yes".into()],
+        };
+        let connection = Connection {
+            control_dir: Path::new("/run/x"),
+            ignore_host_keys: false,
+            known_hosts_file: None,
+        };
+        let args = connection.args(&entry, "echo hi");
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let tail = &args[args.len() - 3..];
+        assert_eq!(tail, ["--", "example.org", "echo hi"]);
+        let at = |flag: &str| args.iter().position(|a| a == flag).expect(flag) + 1;
+        assert_eq!(args[at("-l")], "o'neil");
+        assert_eq!(args[at("-i")], "/keys/a key");
+        assert_eq!(args[at("-p")], "2222");
+        assert!(args.contains(&"ConnectTimeout=7".to_string()));
+        assert!(
+            !args.iter().any(|a| a.contains("StrictHostKeyChecking")),
+            "ssh's own rule unless -i"
+        );
+    }
+}

@@ -1,0 +1,154 @@
+//! `brine-ssh`: Brine on hosts without a minion, over the system OpenSSH
+//! client (DESIGN.md, "Agentless").
+//!
+//! The roster (Salt's flat format, `roster`) names the hosts; a target picks
+//! some by id; each is reached with `ssh` (the user's ssh config, agent and
+//! known_hosts; connections multiplexed), `brine-call` is copied into the
+//! host's `thin_dir` once per version (checked by its SHA-256), and the
+//! function runs there as `brine-call --local`, its JSON return read back
+//! (`session`). At most `--max-procs` hosts are handled at once.
+
+pub mod command;
+pub mod roster;
+pub mod session;
+
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use brine_common::config::MasterConfig;
+use brine_states::render::{SlsSource, render_data};
+use serde_json::Map;
+use tokio::sync::{Semaphore, mpsc};
+
+use crate::fileserver::FileServer;
+use crate::reactor::render::ReactorHost;
+use roster::Entry;
+use session::HostReturn;
+
+/// What went wrong before any host was reached.
+#[derive(Debug, thiserror::Error)]
+pub enum SshError {
+    #[error("cannot read the roster {path}: {source}")]
+    ReadRoster {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot render the roster {path}: {message}")]
+    RenderRoster { path: PathBuf, message: String },
+    #[error("roster {path}: {source}")]
+    Roster {
+        path: PathBuf,
+        source: roster::RosterError,
+    },
+    #[error("brine-call to copy to hosts: {path}: {source}")]
+    Thin {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("ssh's control directory {path}: {problem}")]
+    ControlDir { path: PathBuf, problem: String },
+}
+
+/// The roster file: `roster_file`, else `roster` in the config directory.
+pub fn roster_path(config: &MasterConfig, config_dir: &Path) -> PathBuf {
+    config
+        .ssh
+        .roster_file
+        .clone()
+        .unwrap_or_else(|| config_dir.join("roster"))
+}
+
+/// Reads and renders the roster (Salt renders it as a template: `jinja|yaml`
+/// unless its first line names another pipeline), then checks every entry.
+pub fn load_roster(config: &MasterConfig, path: &Path) -> Result<Vec<Entry>, SshError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SshError::ReadRoster {
+        path: path.to_owned(),
+        source,
+    })?;
+    let host = ReactorHost::new(
+        Arc::new(FileServer::from_config(config)),
+        Arc::default(),
+        Map::new(),
+    );
+    let name = path.display().to_string();
+    let source = SlsSource {
+        saltenv: "base",
+        sls: "",
+        path: &name,
+    };
+    let rendered =
+        render_data(&host, &source, &text, &Map::new()).map_err(|e| SshError::RenderRoster {
+            path: path.to_owned(),
+            message: e.message,
+        })?;
+    roster::entries(&rendered, &config.ssh).map_err(|source| SshError::Roster {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// The `brine-call` copied to hosts (the one installed beside `brine-ssh`)
+/// and its SHA-256.
+pub fn thin_binary(path: &Path) -> Result<(PathBuf, String), SshError> {
+    let error = |source| SshError::Thin {
+        path: path.to_owned(),
+        source,
+    };
+    let path = std::fs::canonicalize(path).map_err(error)?;
+    let hash = brine_common::fileroots::sha256_file(&path).map_err(error)?;
+    Ok((path, hash))
+}
+
+/// The directory of ssh's multiplexing sockets: `/tmp/brine-ssh-<uid>`,
+/// 0700 and this user's (a socket path must stay under ~100 bytes, so not
+/// under a long cachedir). Another user's or a group-writable one is refused:
+/// whoever can write there could put a socket of theirs in our path.
+pub fn control_dir() -> Result<PathBuf, SshError> {
+    let uid = nix::unistd::getuid().as_raw();
+    let path = PathBuf::from(format!("/tmp/brine-ssh-{uid}"));
+    let problem = |problem: String| SshError::ControlDir {
+        path: path.clone(),
+        problem,
+    };
+    match std::fs::DirBuilder::new().mode(0o700).create(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(problem(e.to_string())),
+    }
+    let meta = std::fs::symlink_metadata(&path).map_err(|e| problem(e.to_string()))?;
+    if !meta.is_dir() || meta.uid() != uid || meta.permissions().mode() & 0o077 != 0 {
+        return Err(problem(
+            "not a directory of this user with mode 0700".to_string(),
+        ));
+    }
+    Ok(path)
+}
+
+/// Runs `work` for every entry, at most `max_procs` at once; each result is
+/// sent as soon as it is there.
+pub fn run_each<F, Fut>(
+    entries: Vec<Entry>,
+    max_procs: usize,
+    work: F,
+) -> mpsc::UnboundedReceiver<(String, HostReturn)>
+where
+    F: Fn(Entry) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = HostReturn> + Send + 'static,
+{
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let slots = Arc::new(Semaphore::new(max_procs.max(1)));
+    let work = Arc::new(work);
+    for entry in entries {
+        let (sender, slots, work) = (sender.clone(), slots.clone(), work.clone());
+        tokio::spawn(async move {
+            let Ok(_slot) = slots.acquire_owned().await else {
+                return;
+            };
+            let id = entry.id.clone();
+            let ret = work(entry).await;
+            let _ = sender.send((id, ret));
+        });
+    }
+    receiver
+}

@@ -1,0 +1,224 @@
+//! brine-ssh against a throwaway sshd on 127.0.0.1 (tests/src/sshd.rs):
+//! functions on roster hosts with no minion, the binary copied once, the
+//! arguments and roster values that must never reach a shell or ssh's option
+//! parser, and host keys.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use brine_tests::cluster::{bin, run_with_timeout};
+use brine_tests::sshd::Sshd;
+use serde_json::{Value, json};
+
+const RUN_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// A config directory for brine-ssh and a roster of `ids`, all on `sshd`.
+struct Operator {
+    dir: tempfile::TempDir,
+}
+
+impl Operator {
+    fn new(sshd: &Sshd, ids: &[&str], known_hosts: &Path) -> Operator {
+        let dir = tempfile::Builder::new()
+            .prefix("brine-ssh-")
+            .tempdir()
+            .expect("temp dir");
+        let root = dir.path();
+        std::fs::write(
+            root.join("master"),
+            format!(
+                "root_dir: {root}\nknown_hosts_file: {known}\nssh_user: {user}\nssh_priv: {key}\n",
+                root = root.display(),
+                known = known_hosts.display(),
+                user = sshd.user(),
+                key = sshd.client_key().display(),
+            ),
+        )
+        .expect("master config");
+        let mut roster = String::new();
+        for id in ids {
+            roster.push_str(&format!(
+                "{id}:\n  host: 127.0.0.1\n  port: {port}\n  thin_dir: {thin}\n",
+                port = sshd.port(),
+                thin = root.join("thin").display(),
+            ));
+        }
+        std::fs::write(root.join("roster"), roster).expect("roster");
+        Operator { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        run_with_timeout(
+            Command::new(bin("brine-ssh"))
+                .arg("-c")
+                .arg(self.dir.path())
+                .args(args),
+            RUN_TIMEOUT,
+        )
+    }
+
+    /// `--out json` of a run, one document per host merged, and the exit code.
+    fn json(&self, args: &[&str]) -> (Value, i32) {
+        let mut full = vec!["--out", "json", "--static"];
+        full.extend_from_slice(args);
+        let out = self.run(&full);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let value = serde_json::from_str(&text).unwrap_or_else(|e| {
+            panic!(
+                "brine-ssh {args:?} printed no JSON ({e}): {text}\nstderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (value, out.status.code().unwrap_or(-1))
+    }
+}
+
+#[test]
+fn functions_run_on_roster_hosts_and_the_binary_is_copied_once() {
+    let sshd = Sshd::start();
+    let op = Operator::new(&sshd, &["web1", "web2", "db1"], &sshd.known_hosts());
+    let (ret, code) = op.json(&["web*", "test.ping"]);
+    assert_eq!(
+        ret,
+        json!({"web1": true, "web2": true}),
+        "sshd: {}",
+        sshd.log()
+    );
+    assert_eq!(code, 0);
+    let binary = op.path("thin/brine-call");
+    let copied = std::fs::metadata(&binary)
+        .expect("brine-call copied")
+        .modified()
+        .expect("mtime");
+    let (ret, code) = op.json(&["-L", "web1,db1", "grains.item", "id"]);
+    assert_eq!(ret, json!({"web1": {"id": "web1"}, "db1": {"id": "db1"}}));
+    assert_eq!(code, 0);
+    let again = std::fs::metadata(&binary)
+        .expect("still there")
+        .modified()
+        .expect("mtime");
+    assert_eq!(copied, again, "the same version is not copied again");
+    // A function that fails: its retcode, and brine's exit code 1.
+    let (ret, code) = op.json(&["db1", "cmd.retcode", "exit 4"]);
+    assert_eq!(ret, json!({"db1": 4}));
+    assert_eq!(code, 1);
+    // No roster entry matches.
+    let out = op.run(&["nothing*", "test.ping"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// CVE-2020-16846's lesson: an argument is data on the far side, whatever
+/// it holds. Each goes through `test.arg` back to us unchanged, and none of
+/// the commands inside them ran.
+#[test]
+fn arguments_never_reach_a_shell() {
+    let sshd = Sshd::start();
+    let op = Operator::new(&sshd, &["h1"], &sshd.known_hosts());
+    let marker = op.path("pwned");
+    let m = marker.display();
+    // Words YAML reads as themselves (the CLI parses arguments as YAML, as
+    // Salt does), each with a command inside.
+    let nasty = [
+        format!("x'; touch {m}; 'y"),
+        format!("$(touch {m})"),
+        format!("x`touch {m}`"),
+        format!("x\"; touch {m}; \"y"),
+        format!("x|touch {m}"),
+        "--help".to_owned(),
+    ];
+    let mut args = vec!["h1", "test.arg"];
+    args.extend(nasty.iter().map(String::as_str));
+    let (ret, code) = op.json(&args);
+    assert_eq!(code, 0, "{ret}");
+    assert_eq!(ret["h1"]["args"], json!(nasty), "{ret}");
+    // A line break inside an argument, for the remote script's sake.
+    let broken = format!("a\ntouch {m}");
+    let (_, code) = op.json(&["h1", "test.arg", &broken]);
+    assert_eq!(code, 0);
+    assert!(!marker.exists(), "a command inside an argument ran");
+}
+
+/// Roster values ssh would read as options (a host `-oProxyCommand=...`,
+/// CVE-2021-3197's `ProxyCommand` in any spelling) are refused before ssh
+/// starts, naming the entry.
+#[test]
+fn roster_values_that_would_run_commands_are_refused() {
+    let sshd = Sshd::start();
+    let op = Operator::new(&sshd, &[], &sshd.known_hosts());
+    let marker = op.path("pwned");
+    for (entry, key) in [
+        (
+            format!("h1:\n  host: -oProxyCommand=touch {}\n", marker.display()),
+            "host",
+        ),
+        (
+            format!(
+                "h1:\n  host: 127.0.0.1\n  ssh_options: ['proxycommand touch {}']\n",
+                marker.display()
+            ),
+            "ssh_options",
+        ),
+        (
+            format!(
+                "h1:\n  host: 127.0.0.1\n  port: '22 -oProxyCommand=touch {}'\n",
+                marker.display()
+            ),
+            "port",
+        ),
+        (
+            "h1:\n  host: 127.0.0.1\n  user: '-F/dev/null'\n".to_owned(),
+            "user",
+        ),
+    ] {
+        std::fs::write(op.path("roster"), &entry).expect("roster");
+        let out = op.run(&["h1", "test.ping"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{entry}: {stderr}");
+        assert!(
+            stderr.contains("roster entry \"h1\"") && stderr.contains(&format!("`{key}`")),
+            "{entry}: {stderr}"
+        );
+        assert!(!marker.exists(), "{entry}: a command ran");
+    }
+}
+
+#[test]
+fn an_unknown_host_key_is_refused_unless_ignored() {
+    let sshd = Sshd::start();
+    let empty = tempfile::NamedTempFile::new().expect("known_hosts");
+    let op = Operator::new(&sshd, &["h1"], empty.path());
+    let (ret, code) = op.json(&["h1", "test.ping"]);
+    assert_eq!(code, 1);
+    let message = ret["h1"].as_str().unwrap_or_default();
+    assert!(message.contains("Host key verification failed"), "{ret}");
+    assert!(!op.path("thin").exists(), "nothing reached the host");
+    let (ret, code) = op.json(&["-i", "h1", "test.ping"]);
+    assert_eq!((ret, code), (json!({"h1": true}), 0));
+    // Debian's ssh_config hashes the names it records: ask ssh-keygen.
+    let found = run_with_timeout(
+        Command::new("ssh-keygen")
+            .arg("-F")
+            .arg(format!("[127.0.0.1]:{}", sshd.port()))
+            .arg("-f")
+            .arg(empty.path()),
+        Duration::from_secs(30),
+    );
+    assert!(found.status.success(), "-i records the key in known_hosts");
+}
+
+#[test]
+fn raw_shell_runs_the_command_line() {
+    let sshd = Sshd::start();
+    let op = Operator::new(&sshd, &["h1"], &sshd.known_hosts());
+    let (ret, code) = op.json(&["-r", "h1", "echo hi; echo oops >&2; exit 3"]);
+    assert_eq!(code, 1);
+    assert_eq!(ret["h1"]["stdout"], json!("hi\n"));
+    assert_eq!(ret["h1"]["stderr"], json!("oops"));
+    assert_eq!(ret["h1"]["retcode"], json!(3));
+    assert!(!op.path("thin").exists(), "no binary for a raw command");
+}
