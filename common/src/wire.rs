@@ -347,6 +347,20 @@ pub struct SessionReply {
 /// again later (every other refusal of a return is final).
 pub const CACHE_UNAVAILABLE: &str = "job cache unavailable";
 
+/// What a `brine-call` that `brine-ssh` started (`--ssh-channel`) sends up
+/// the ssh session, one frame each (`crate::frame`), after the delimiter
+/// line: requests a master would answer (files, pillar, its grains first),
+/// each answered with one [`Reply`] frame, and at last its printed output.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ChannelUp {
+    Request(Request),
+    Done { output: String, retcode: i32 },
+}
+
+/// The largest frame either side of an ssh channel reads: a file chunk and
+/// its envelope, or a big return.
+pub const MAX_CHANNEL_FRAME: usize = 256 * 1024 * 1024;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Reply {
     Pong(PublishState),

@@ -13,7 +13,12 @@ use crate::daemon::{link_settings, load_identity, minion_id};
 use crate::link::Link;
 use crate::modules::{self, MinionCtx};
 
-pub async fn call(config: MinionConfig, local: bool, mut call: Call) -> anyhow::Result<Outcome> {
+pub async fn call(
+    config: MinionConfig,
+    local: bool,
+    channel: Option<Arc<crate::channel::Channel>>,
+    mut call: Call,
+) -> anyhow::Result<Outcome> {
     add_pub_kwargs(&mut call);
     let id = minion_id(&config)?;
     let mut link = None;
@@ -34,6 +39,9 @@ pub async fn call(config: MinionConfig, local: bool, mut call: Call) -> anyhow::
     let mut ctx = MinionCtx::new(id, Arc::new(config), &functions);
     if let Some(link) = link {
         ctx = ctx.with_link(link);
+    }
+    if let Some(channel) = channel {
+        ctx = ctx.with_channel(channel);
     }
     Ok(functions.call(ctx, call).await)
 }

@@ -1,5 +1,6 @@
-//! The minion's file client: `salt://` files from the master's file server,
-//! or from the minion's own `file_roots` when `file_client: local`.
+//! The minion's file client: `salt://` files from the master's file server
+//! (or brine-ssh's, through its channel), or from the minion's own
+//! `file_roots` when `file_client: local`.
 //!
 //! Remote files are cached under `cachedir/files/<saltenv>/<path>` and keyed
 //! by hash: a state run asks for an environment's manifest once, and a file
@@ -17,7 +18,7 @@ use brine_common::fileroots::{FileEntry, FileStore, Roots, hex, sha256_file};
 use brine_common::ids::{RelPath, SaltEnv};
 use brine_common::wire::{MAX_FILE_CHUNK, Reply, Request};
 
-use crate::link::Link;
+use crate::upstream::Upstream;
 
 /// How long one file-server request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -25,7 +26,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 pub enum FileClient {
     Local(Roots),
     Remote {
-        link: Link,
+        upstream: Upstream,
         cachedir: PathBuf,
         /// Manifests already fetched by this client (one per environment
         /// per state run, not one request per file).
@@ -35,11 +36,11 @@ pub enum FileClient {
 
 impl FileClient {
     /// Local roots when the config says `file_client: local` or there is no
-    /// master; the master's file server otherwise.
-    pub fn new(config: &MinionConfig, link: Option<&Link>) -> Self {
-        match link {
-            Some(link) if config.file_client != "local" => FileClient::Remote {
-                link: link.clone(),
+    /// master (nor brine-ssh); the master's file server otherwise.
+    pub fn new(config: &MinionConfig, upstream: Option<Upstream>) -> Self {
+        match upstream {
+            Some(upstream) if config.file_client != "local" => FileClient::Remote {
+                upstream,
                 cachedir: config.cachedir.join("files"),
                 manifests: Default::default(),
             },
@@ -50,10 +51,12 @@ impl FileClient {
     pub async fn environments(&self) -> Result<Vec<SaltEnv>, String> {
         match self {
             FileClient::Local(roots) => Ok(roots.environments()),
-            FileClient::Remote { link, .. } => match request(link, Request::FileEnvs).await? {
-                Reply::FileEnvs(envs) => Ok(envs),
-                other => Err(unexpected(&other)),
-            },
+            FileClient::Remote { upstream, .. } => {
+                match request(upstream, Request::FileEnvs).await? {
+                    Reply::FileEnvs(envs) => Ok(envs),
+                    other => Err(unexpected(&other)),
+                }
+            }
         }
     }
 
@@ -66,7 +69,9 @@ impl FileClient {
                 .map(Arc::from)
                 .map_err(|e| e.to_string()),
             FileClient::Remote {
-                link, manifests, ..
+                upstream,
+                manifests,
+                ..
             } => {
                 if let Some(known) = lock(manifests).get(env) {
                     return Ok(Arc::clone(known));
@@ -74,7 +79,7 @@ impl FileClient {
                 let list = Request::FileList {
                     saltenv: env.clone(),
                 };
-                let list: Arc<[FileEntry]> = match request(link, list).await? {
+                let list: Arc<[FileEntry]> = match request(upstream, list).await? {
                     Reply::FileList(list) => list.into(),
                     other => return Err(unexpected(&other)),
                 };
@@ -102,7 +107,9 @@ impl FileClient {
     pub async fn cache_file(&self, env: &SaltEnv, rel: &RelPath) -> Result<PathBuf, String> {
         match self {
             FileClient::Local(roots) => roots.resolve(env.as_str(), rel).map_err(|e| e.to_string()),
-            FileClient::Remote { link, cachedir, .. } => {
+            FileClient::Remote {
+                upstream, cachedir, ..
+            } => {
                 let entry = self
                     .manifest(env)
                     .await?
@@ -114,7 +121,7 @@ impl FileClient {
                 if sha256_file(&dest).is_ok_and(|h| h == entry.hash) {
                     return Ok(dest);
                 }
-                download(link, env, &entry, &dest).await?;
+                download(upstream, env, &entry, &dest).await?;
                 Ok(dest)
             }
         }
@@ -140,12 +147,8 @@ impl FileClient {
     }
 }
 
-async fn request(link: &Link, body: Request) -> Result<Reply, String> {
-    match link
-        .request(body, REQUEST_TIMEOUT)
-        .await
-        .map_err(|e| e.to_string())?
-    {
+async fn request(upstream: &Upstream, body: Request) -> Result<Reply, String> {
+    match upstream.request(body, REQUEST_TIMEOUT).await? {
         Reply::Refused { reason } => Err(reason),
         reply => Ok(reply),
     }
@@ -158,7 +161,7 @@ fn unexpected(reply: &Reply) -> String {
 /// Fetch a file in chunks into a temporary file, check its hash, then put it
 /// in place; a file that changed on the master mid-way is refused.
 async fn download(
-    link: &Link,
+    upstream: &Upstream,
     env: &SaltEnv,
     entry: &FileEntry,
     dest: &PathBuf,
@@ -175,7 +178,7 @@ async fn download(
     let mut offset = 0u64;
     loop {
         let reply = request(
-            link,
+            upstream,
             Request::FileChunk {
                 saltenv: env.clone(),
                 path: entry.path.clone(),

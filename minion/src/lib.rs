@@ -9,6 +9,7 @@
 
 pub mod beacons;
 pub mod call;
+pub mod channel;
 pub mod daemon;
 pub mod executor;
 pub mod fileclient;
@@ -21,3 +22,4 @@ pub mod schedule;
 pub mod startup_states;
 pub mod state_host;
 pub mod swarm;
+pub mod upstream;

@@ -40,7 +40,7 @@ impl MinionStateHost {
         pillar: Map<String, Value>,
     ) -> Arc<Self> {
         let opts = crate::modules::config::opts(&ctx);
-        let files = FileClient::new(&ctx.config, ctx.link.as_ref());
+        let files = FileClient::new(&ctx.config, ctx.upstream());
         Arc::new_cyclic(|me| MinionStateHost {
             me: me.clone(),
             ctx: ctx.rendering(),

@@ -222,3 +222,87 @@ fn raw_shell_runs_the_command_line() {
     assert_eq!(ret["h1"]["retcode"], json!(3));
     assert!(!op.path("thin").exists(), "no binary for a raw command");
 }
+
+/// A state run on a roster host: the SLS files and `salt://` sources come
+/// from the operator's file_roots over the channel (only those the run
+/// reads), the pillar is compiled on the operator's side from the host's
+/// grains, and the result prints as brine prints state runs.
+#[test]
+fn a_state_run_takes_its_tree_and_pillar_from_the_operator() {
+    let sshd = Sshd::start();
+    let op = Operator::new(&sshd, &["web1"], &sshd.known_hosts());
+    let srv = op.path("srv");
+    let target = op.path("target");
+    for (path, text) in [
+        ("salt/top.sls", "base:\n  'web*':\n    - web\n".to_owned()),
+        (
+            "salt/web/init.sls",
+            format!(
+                "motd:\n  file.managed:\n    - name: {}/motd\n    - source: salt://web/motd.j2\n    - template: jinja\n    - makedirs: True\n",
+                target.display()
+            ),
+        ),
+        (
+            "salt/web/motd.j2",
+            "Welcome to {{ grains['id'] }}, {{ pillar['greeting'] }}\n".to_owned(),
+        ),
+        ("salt/unused/secret.txt", "not for web1\n".to_owned()),
+        ("pillar/top.sls", "base:\n  'web1':\n    - web\n".to_owned()),
+        (
+            "pillar/web.sls",
+            "greeting: {{ 'from the ' ~ grains['id'] ~ ' pillar' }}\n".to_owned(),
+        ),
+    ] {
+        let file = srv.join(path);
+        std::fs::create_dir_all(file.parent().expect("dir")).expect("mkdir");
+        std::fs::write(file, text).expect("write");
+    }
+    let mut config = std::fs::read_to_string(op.path("master")).expect("config");
+    config.push_str(&format!(
+        "file_roots:\n  base:\n    - {salt}\npillar_roots:\n  base:\n    - {pillar}\n",
+        salt = srv.join("salt").display(),
+        pillar = srv.join("pillar").display(),
+    ));
+    std::fs::write(op.path("master"), config).expect("config");
+
+    let (ret, code) = op.json(&["web1", "state.apply"]);
+    assert_eq!(code, 0, "{ret}");
+    let states = ret["web1"].as_object().expect("a state run");
+    assert_eq!(states.len(), 1, "{ret}");
+    let motd = std::fs::read_to_string(target.join("motd")).expect("motd written");
+    assert_eq!(motd, "Welcome to web1, from the web1 pillar\n");
+    // The host's file cache holds what the run read, not the whole tree.
+    let cached: Vec<String> = walk(&op.path("thin"))
+        .into_iter()
+        .filter_map(|p| p.to_str().map(str::to_owned))
+        .filter(|p| p.contains("/files/base/"))
+        .collect();
+    assert!(
+        cached.iter().any(|p| p.ends_with("web/motd.j2")),
+        "{cached:?}"
+    );
+    assert!(!cached.iter().any(|p| p.contains("unused")), "{cached:?}");
+    // The highstate outputter by default, as brine prints state runs.
+    let out = op.run(&["web1", "state.apply", "test=True"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Succeeded: 1") && text.contains("ID: motd"),
+        "{text}"
+    );
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
+}

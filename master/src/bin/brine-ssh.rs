@@ -16,6 +16,7 @@ use brine_common::target::{Target, TargetType};
 use brine_common::wire::TargetSpec;
 use brine_master::ssh::command::Connection;
 use brine_master::ssh::roster::Entry;
+use brine_master::ssh::serve::Server;
 use brine_master::ssh::session::{self, HostReturn, Thin};
 use brine_master::ssh::{self as ssh};
 use clap::Parser;
@@ -105,6 +106,7 @@ async fn run(cli: &Cli, config: &MasterConfig) -> anyhow::Result<u8> {
         known_hosts,
         ignore_host_keys: cli.ignore_host_keys,
         raw: cli.raw_shell,
+        server: Server::from_config(config),
         thin: if cli.raw_shell {
             None
         } else {
@@ -165,6 +167,8 @@ struct Job {
     known_hosts: Option<PathBuf>,
     ignore_host_keys: bool,
     raw: bool,
+    /// Answers the hosts' requests for files and pillar.
+    server: Server,
     thin: Option<(PathBuf, String)>,
     argv: Vec<String>,
 }
@@ -179,7 +183,7 @@ impl Job {
         match &self.thin {
             Some((binary, hash)) if !self.raw => {
                 let thin = Thin { binary, hash };
-                session::run_function(&connection, entry, &thin, &self.argv).await
+                session::run_function(&connection, entry, &thin, &self.server, &self.argv).await
             }
             // ssh joins a command's words with spaces for the login shell,
             // and so does -r: the arguments are shell text by intent.

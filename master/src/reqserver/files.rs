@@ -11,12 +11,12 @@ use brine_common::wire::{MAX_FILE_CHUNK, Reply};
 use crate::fileserver::{FileServer, FileServerError};
 
 /// The environments every backend serves.
-pub(super) fn environments(fileserver: &FileServer) -> Reply {
+pub(crate) fn environments(fileserver: &FileServer) -> Reply {
     Reply::FileEnvs(fileserver.environments())
 }
 
 /// Every file of `saltenv`, with its hash.
-pub(super) async fn list(fileserver: &Arc<FileServer>, saltenv: SaltEnv) -> Reply {
+pub(crate) async fn list(fileserver: &Arc<FileServer>, saltenv: SaltEnv) -> Reply {
     let fs = fileserver.clone();
     file_reply(
         tokio::task::spawn_blocking(move || fs.manifest(&saltenv).map(Reply::FileList)).await,
@@ -24,7 +24,7 @@ pub(super) async fn list(fileserver: &Arc<FileServer>, saltenv: SaltEnv) -> Repl
 }
 
 /// At most [`MAX_FILE_CHUNK`] bytes of `path` from `offset`.
-pub(super) async fn chunk(
+pub(crate) async fn chunk(
     fileserver: &Arc<FileServer>,
     saltenv: SaltEnv,
     path: RelPath,

@@ -11,7 +11,7 @@
 
 mod auth;
 mod events;
-mod files;
+pub(crate) mod files;
 mod grains;
 mod mine;
 mod pillar;

@@ -12,9 +12,14 @@ use std::path::Path;
 use super::roster::Entry;
 
 /// Printed by the remote script, alone on a line, on stdout and stderr just
-/// before `brine-call` starts: what comes after it is the function's output,
-/// what comes before it is the login shell's (a motd, a profile's echo).
+/// before `brine-call` starts: what comes after it on stdout is the channel
+/// (frames: requests from `brine-call`, its output at the end), what comes
+/// before it is the login shell's (a motd, a profile's echo).
 pub const DELIMITER: &str = "_brine_ssh_7c1e5b0f4a2d9e86b3c0d1f5a7e2b4c9";
+
+/// Printed alone on a line, with exit code [`EXIT_DEPLOY`], when the host
+/// lacks this `brine-call`.
+pub const DEPLOY_REQUEST: &str = "_brine_ssh_deploy_3f9a6c1d8e2b7f40a5c6d9e1b2f38a70";
 
 /// The remote script's exit code when `brine-call` is missing or another
 /// version (Salt's shim uses 11 for "deploy").
@@ -88,8 +93,9 @@ pub fn quote(text: &str) -> String {
 /// What the host runs for a function: check that `thin_dir` holds the
 /// `brine-call` of `hash`, write the minion config into `conf_dir` (the
 /// roster id's own directory under `thin_dir`: several ids may share a host
-/// and a login), print the delimiter and hand over to `brine-call --local`;
-/// or exit [`EXIT_DEPLOY`] to ask for the binary.
+/// and a login), print the delimiter and hand over to `brine-call --local
+/// --ssh-channel`; or print [`DEPLOY_REQUEST`] and exit [`EXIT_DEPLOY`] to
+/// ask for the binary.
 pub fn run_script(
     thin_dir: &str,
     conf_dir: &str,
@@ -106,8 +112,8 @@ pub fn run_script(
          {owned} \
          mkdir -p \"$C\" && printf '%s\\n' {config} > \"$C/minion\" && \
          echo {DELIMITER} && echo {DELIMITER} >&2 && \
-         exec {sudo}\"$D/brine-call\" -c \"$C\" --local --retcode-passthrough --out json -- {words}; \
-         else echo {DELIMITER}; echo deploy; exit {EXIT_DEPLOY}; fi",
+         exec {sudo}\"$D/brine-call\" -c \"$C\" --local --ssh-channel --retcode-passthrough --out json -- {words}; \
+         else echo {DEPLOY_REQUEST}; exit {EXIT_DEPLOY}; fi",
         d = quote(thin_dir),
         c = quote(conf_dir),
         owned = owned_check(),

@@ -10,6 +10,7 @@
 
 pub mod command;
 pub mod roster;
+pub mod serve;
 pub mod session;
 
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};

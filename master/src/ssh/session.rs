@@ -1,18 +1,22 @@
 //! One function on one roster host: connect with the system `ssh`, run
-//! `brine-call --local` there, copy the binary first when the host lacks
-//! this version of it, and read the JSON it prints.
+//! `brine-call --local --ssh-channel` there, copy the binary first when the
+//! host lacks this version of it, answer what it asks on the channel (files,
+//! pillar: `serve`) and read the JSON it sends at the end.
 
 use std::path::Path;
 use std::process::Stdio;
 
+use brine_common::frame::{FrameError, read_frame, write_frame};
+use brine_common::wire::{ChannelUp, MAX_CHANNEL_FRAME};
 use serde_json::{Map, Value, json};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
 use super::command::{
-    self, Connection, DELIMITER, EXIT_BAD_THIN_DIR, EXIT_DEPLOY, default_thin_dir,
+    self, Connection, DELIMITER, DEPLOY_REQUEST, EXIT_BAD_THIN_DIR, EXIT_DEPLOY, default_thin_dir,
 };
 use super::roster::Entry;
+use super::serve::Server;
 
 /// The `brine-call` copied to hosts.
 pub struct Thin<'a> {
@@ -50,11 +54,12 @@ struct Output {
 }
 
 /// Runs `argv` (the function and its arguments) on `entry` through
-/// `brine-call --local`.
+/// `brine-call --local --ssh-channel`, answering its requests from `server`.
 pub async fn run_function(
     connection: &Connection<'_>,
     entry: &Entry,
     thin: &Thin<'_>,
+    server: &Server,
     argv: &[String],
 ) -> HostReturn {
     let thin_dir = entry
@@ -64,11 +69,11 @@ pub async fn run_function(
     let conf_dir = format!("{thin_dir}/ids/{}", id_dir(&entry.id));
     let config = minion_config(entry, &conf_dir);
     let script = command::run_script(&thin_dir, &conf_dir, thin.hash, &config, entry.sudo, argv);
-    let mut output = match ssh(connection, entry, &script, None).await {
-        Ok(output) => output,
+    let mut conversation = match converse(connection, entry, &script, server).await {
+        Ok(conversation) => conversation,
         Err(reason) => return HostReturn::failed(Value::String(reason), 1),
     };
-    if asks_for_deploy(&output) {
+    if conversation.asks_for_deploy() {
         let deploy = command::deploy_script(&thin_dir, thin.hash);
         let copied = match ssh(connection, entry, &deploy, Some(thin.binary)).await {
             Ok(copied) => copied,
@@ -78,12 +83,146 @@ pub async fn run_function(
             return connection_failure(&copied)
                 .unwrap_or_else(|| shim_failure("copying brine-call failed", &copied));
         }
-        output = match ssh(connection, entry, &script, None).await {
-            Ok(output) => output,
+        conversation = match converse(connection, entry, &script, server).await {
+            Ok(conversation) => conversation,
             Err(reason) => return HostReturn::failed(Value::String(reason), 1),
         };
     }
-    function_return(&output)
+    conversation.into_return()
+}
+
+/// One run of the remote script with its channel.
+struct Conversation {
+    /// What `brine-call` sent at the end, if it got that far.
+    done: Option<(String, i32)>,
+    /// Everything else: the login shell's stdout before the delimiter,
+    /// stderr, ssh's exit code.
+    output: Output,
+}
+
+impl Conversation {
+    fn asks_for_deploy(&self) -> bool {
+        self.done.is_none()
+            && self.output.code == Some(EXIT_DEPLOY)
+            && self
+                .output
+                .stdout
+                .lines()
+                .any(|line| line.trim_end() == DEPLOY_REQUEST)
+    }
+
+    /// `brine-call --out json` printed `{"local": <return>}`; its exit code
+    /// is the function's retcode (`--retcode-passthrough`).
+    fn into_return(self) -> HostReturn {
+        let Some((printed, retcode)) = self.done else {
+            if let Some(failure) = connection_failure(&self.output) {
+                return failure;
+            }
+            return shim_failure("brine-call did not finish", &self.output);
+        };
+        let retcode = i64::from(retcode);
+        match serde_json::from_str::<Value>(printed.trim()) {
+            Ok(Value::Object(mut map)) if map.contains_key("local") => HostReturn {
+                ret: map.remove("local").unwrap_or(Value::Null),
+                retcode,
+                success: retcode == 0,
+            },
+            _ => HostReturn::failed(
+                json!({
+                    "stdout": printed,
+                    "stderr": after_delimiter(&self.output.stderr).unwrap_or(&self.output.stderr).trim(),
+                    "retcode": retcode,
+                    "_error": "Failed to return clean data",
+                }),
+                retcode.max(1),
+            ),
+        }
+    }
+}
+
+/// Starts the remote script and, once it has printed the delimiter,
+/// answers the frames `brine-call` sends until it sends its output.
+async fn converse(
+    connection: &Connection<'_>,
+    entry: &Entry,
+    script: &str,
+    server: &Server,
+) -> Result<Conversation, String> {
+    let mut child = Command::new("ssh")
+        .args(connection.args(entry, script))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot run ssh: {e}"))?;
+    let (Some(mut stdin), Some(stdout), Some(stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        return Err("ssh started without its pipes".into());
+    };
+    let stderr = tokio::spawn(read_all(stderr));
+    let mut reader = BufReader::new(stdout);
+    let (preamble, started) = read_preamble(&mut reader).await;
+    let mut done = None;
+    let mut grains = Map::new();
+    if started {
+        loop {
+            match read_frame::<_, ChannelUp>(&mut reader, MAX_CHANNEL_FRAME).await {
+                Ok(ChannelUp::Request(request)) => {
+                    let reply = server.answer(&entry.id, &mut grains, request).await;
+                    if write_frame(&mut stdin, &reply).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(ChannelUp::Done { output, retcode }) => {
+                    done = Some((output, retcode));
+                    break;
+                }
+                Err(FrameError::Closed) => break,
+                Err(e) => {
+                    tracing::warn!("{}: the channel broke: {e}", entry.id);
+                    break;
+                }
+            }
+        }
+    }
+    drop(stdin);
+    // What is left on stdout after the output frame is nobody's.
+    let _ = read_all(reader).await;
+    let status = child.wait().await.map_err(|e| format!("ssh failed: {e}"))?;
+    let stderr = stderr.await.unwrap_or_default();
+    Ok(Conversation {
+        done,
+        output: Output {
+            stdout: preamble,
+            stderr,
+            code: status.code(),
+        },
+    })
+}
+
+/// The lines before the delimiter, and whether it came.
+async fn read_preamble<R: AsyncBufReadExt + Unpin>(reader: &mut R) -> (String, bool) {
+    let mut preamble = String::new();
+    loop {
+        let mut line = Vec::new();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => return (preamble, false),
+            Ok(_) => {}
+        }
+        let text = String::from_utf8_lossy(&line);
+        if text.trim_end_matches(['\n', '\r']) == DELIMITER {
+            return (preamble, true);
+        }
+        preamble.push_str(&text);
+    }
+}
+
+async fn read_all<R: AsyncRead + Unpin>(mut reader: R) -> String {
+    let mut bytes = Vec::new();
+    let _ = reader.read_to_end(&mut bytes).await;
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// Runs `command` as the login shell's command line on the host (`-r`):
@@ -119,21 +258,15 @@ fn id_dir(id: &str) -> String {
 }
 
 /// The config `brine-call` runs with on the host: everything under the id's
-/// `conf_dir`, the roster's `minion_opts` on top.
+/// `conf_dir`, `salt://` and pillar from brine-ssh, the roster's
+/// `minion_opts` on top.
 fn minion_config(entry: &Entry, conf_dir: &str) -> String {
     let mut config = Map::new();
     config.insert("id".into(), json!(entry.id));
     let thin_dir = conf_dir;
     config.insert("root_dir".into(), json!(format!("{thin_dir}/running_data")));
-    config.insert("file_client".into(), json!("local"));
-    config.insert(
-        "file_roots".into(),
-        json!({"base": [format!("{thin_dir}/running_data/srv/salt")]}),
-    );
-    config.insert(
-        "pillar_roots".into(),
-        json!({"base": [format!("{thin_dir}/running_data/srv/pillar")]}),
-    );
+    // Files and pillar come from brine-ssh, over the channel.
+    config.insert("file_client".into(), json!("remote"));
     config.insert("log_level".into(), json!("quiet"));
     config.insert("log_level_logfile".into(), json!("quiet"));
     config.extend(entry.minion_opts.clone());
@@ -179,12 +312,6 @@ async fn ssh(
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         code: output.status.code(),
     })
-}
-
-/// The remote script's request for the binary.
-fn asks_for_deploy(output: &Output) -> bool {
-    output.code == Some(EXIT_DEPLOY)
-        && after_delimiter(&output.stdout).is_some_and(|rest| rest.trim() == "deploy")
 }
 
 /// What follows the last delimiter line, if there is one.
@@ -233,50 +360,29 @@ fn shim_failure(what: &str, output: &Output) -> HostReturn {
     )
 }
 
-/// `brine-call --out json` printed `{"local": <return>}` after the delimiter;
-/// its exit code is the function's retcode (`--retcode-passthrough`).
-fn function_return(output: &Output) -> HostReturn {
-    if let Some(failure) = connection_failure(output) {
-        return failure;
-    }
-    let Some(printed) = after_delimiter(&output.stdout) else {
-        return shim_failure("the host did not start brine-call", output);
-    };
-    let retcode = i64::from(output.code.unwrap_or(1));
-    match serde_json::from_str::<Value>(printed.trim()) {
-        Ok(Value::Object(mut map)) if map.contains_key("local") => HostReturn {
-            ret: map.remove("local").unwrap_or(Value::Null),
-            retcode,
-            success: retcode == 0,
-        },
-        _ => HostReturn::failed(
-            json!({
-                "stdout": printed,
-                "stderr": after_delimiter(&output.stderr).unwrap_or(&output.stderr).trim(),
-                "retcode": retcode,
-                "_error": "Failed to return clean data",
-            }),
-            retcode.max(1),
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn output(stdout: &str, stderr: &str, code: i32) -> Output {
-        Output {
-            stdout: stdout.into(),
-            stderr: stderr.into(),
-            code: Some(code),
+    fn conversation(
+        done: Option<(&str, i32)>,
+        stdout: &str,
+        stderr: &str,
+        code: i32,
+    ) -> Conversation {
+        Conversation {
+            done: done.map(|(text, code)| (text.to_owned(), code)),
+            output: Output {
+                stdout: stdout.into(),
+                stderr: stderr.into(),
+                code: Some(code),
+            },
         }
     }
 
     #[test]
-    fn the_return_is_what_follows_the_delimiter() {
-        let printed = format!("Welcome!\n{DELIMITER}\n{{\"local\": true}}\n");
-        let ret = function_return(&output(&printed, &format!("{DELIMITER}\n"), 0));
+    fn the_return_is_what_brine_call_sent() {
+        let ret = conversation(Some(("{\"local\": true}", 0)), "Welcome!\n", "", 0).into_return();
         assert_eq!(
             ret,
             HostReturn {
@@ -285,24 +391,32 @@ mod tests {
                 success: true
             }
         );
-        let failed = function_return(&output(&format!("{DELIMITER}\n{{\"local\": \"\"}}"), "", 3));
+        let failed = conversation(Some(("{\"local\": \"\"}", 3)), "", "", 3).into_return();
         assert_eq!((failed.retcode, failed.success), (3, false));
     }
 
     #[test]
     fn ssh_errors_are_returned_as_its_message() {
-        let ret = function_return(&output("", "Host key verification failed.\r\n", 255));
+        let ret = conversation(None, "", "Host key verification failed.\r\n", 255).into_return();
         assert_eq!(ret.ret, json!("Host key verification failed."));
         assert!(!ret.success);
     }
 
     #[test]
-    fn a_deploy_request_is_recognised_only_after_the_delimiter() {
-        assert!(asks_for_deploy(&output(
-            &format!("{DELIMITER}\ndeploy\n"),
-            "",
-            11
-        )));
-        assert!(!asks_for_deploy(&output("deploy\n", "", 11)));
+    fn a_deploy_request_is_its_own_line_and_exit_code() {
+        assert!(conversation(None, &format!("motd\n{DEPLOY_REQUEST}\n"), "", 11).asks_for_deploy());
+        assert!(!conversation(None, "deploy\n", "", 11).asks_for_deploy());
+        assert!(!conversation(None, &format!("{DEPLOY_REQUEST}\n"), "", 1).asks_for_deploy());
+    }
+
+    #[tokio::test]
+    async fn the_preamble_ends_at_the_delimiter() {
+        let text = format!("banner\r\n{DELIMITER}\r\nrest");
+        let mut reader = BufReader::new(text.as_bytes());
+        let (preamble, started) = read_preamble(&mut reader).await;
+        assert_eq!((preamble.as_str(), started), ("banner\r\n", true));
+        let mut rest = String::new();
+        let _ = reader.read_to_string(&mut rest).await;
+        assert_eq!(rest, "rest");
     }
 }

@@ -28,6 +28,10 @@ struct Cli {
     /// Exit with the function's retcode
     #[arg(long = "retcode-passthrough")]
     retcode_passthrough: bool,
+    /// Started by brine-ssh: files and pillar come over stdin/stdout, and so
+    /// goes the output
+    #[arg(long = "ssh-channel", hide = true, requires = "local")]
+    ssh_channel: bool,
     /// The function, e.g. test.ping
     function: String,
     /// Arguments; key=value pairs become keyword arguments
@@ -57,7 +61,15 @@ fn main() -> ExitCode {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let mut outcome = runtime.block_on(brine_minion::call::call(config, cli.local, call))?;
+        let channel = cli
+            .ssh_channel
+            .then(|| std::sync::Arc::new(brine_minion::channel::Channel::stdio()));
+        let mut outcome = runtime.block_on(brine_minion::call::call(
+            config,
+            cli.local,
+            channel.clone(),
+            call,
+        ))?;
         if let Some(message) = &outcome.call_stderr {
             eprintln!("{message}");
             return anyhow::Ok(outcome);
@@ -65,14 +77,21 @@ fn main() -> ExitCode {
         let out = is_state_run(&cli.function, &outcome.ret).then_some("highstate");
         let mut returns = Map::new();
         returns.insert("local".into(), std::mem::take(&mut outcome.ret));
-        if cli.output.wants_highstate(out) {
+        let text = if cli.output.wants_highstate(out) {
             let hopts =
                 brine_states::output::HighstateOptions::new(opts.color, &state_out, &cli.output);
-            print_stdout(&brine_states::output::render_highstate_all(
-                &returns, &hopts,
-            ));
+            brine_states::output::render_highstate_all(&returns, &hopts)
         } else {
-            print_stdout(&render_all(cli.output.format(), &opts, &returns));
+            render_all(cli.output.format(), &opts, &returns)
+        };
+        match &channel {
+            Some(channel) => {
+                let code = exit_code(&cli, &outcome);
+                runtime
+                    .block_on(channel.finish(text, code.into()))
+                    .map_err(anyhow::Error::msg)?;
+            }
+            None => print_stdout(&text),
         }
         // The process ends next: taking the result apart (a map per state)
         // would only cost time.
@@ -80,14 +99,21 @@ fn main() -> ExitCode {
         anyhow::Ok(outcome)
     })();
     match result {
-        Ok(outcome) if outcome.retcode == 0 && outcome.success => ExitCode::SUCCESS,
-        Ok(outcome) if cli.retcode_passthrough && outcome.retcode > 0 => {
-            ExitCode::from(u8::try_from(outcome.retcode.clamp(1, 255)).unwrap_or(1))
-        }
-        Ok(_) => ExitCode::from(1),
+        Ok(outcome) => ExitCode::from(exit_code(&cli, &outcome)),
         Err(e) => {
             eprintln!("ERROR: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// 0 on success; the retcode with --retcode-passthrough; else 1.
+fn exit_code(cli: &Cli, outcome: &brine_common::functions::Outcome) -> u8 {
+    if outcome.retcode == 0 && outcome.success {
+        0
+    } else if cli.retcode_passthrough && outcome.retcode > 0 {
+        u8::try_from(outcome.retcode.clamp(1, 255)).unwrap_or(1)
+    } else {
+        1
     }
 }

@@ -285,7 +285,7 @@ async fn script_fn(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
     }
     let fetched = match salt_url::file_of(&source, &saltenv) {
         Some(file) => {
-            let client = crate::fileclient::FileClient::new(&ctx.config, ctx.link.as_ref());
+            let client = crate::fileclient::FileClient::new(&ctx.config, ctx.upstream());
             let cached = match file {
                 Ok((env, path)) => client.cache_file(&env, &path).await,
                 Err(e) => Err(e.to_string()),

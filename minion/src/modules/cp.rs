@@ -227,7 +227,7 @@ fn is_cached_remote(ctx: &MinionCtx, call: &Call, url: &str) -> Result<FnOutput,
 }
 
 fn client(ctx: &MinionCtx) -> FileClient {
-    FileClient::new(&ctx.config, ctx.link.as_ref())
+    FileClient::new(&ctx.config, ctx.upstream())
 }
 
 fn str_param(call: &Call, index: usize, name: &str) -> Option<String> {

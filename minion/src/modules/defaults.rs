@@ -156,7 +156,7 @@ async fn get(ctx: &MinionCtx, call: &Call) -> Result<FnOutput, FnError> {
 
 /// The formula's defaults file, `None` when it has none (an empty file is `{}`).
 async fn load(ctx: &MinionCtx, formula: &str) -> Result<Option<Value>, FnError> {
-    let client = crate::fileclient::FileClient::new(&ctx.config, ctx.link.as_ref());
+    let client = crate::fileclient::FileClient::new(&ctx.config, ctx.upstream());
     for ext in ["yaml", "json"] {
         let path = format!("{formula}/defaults.{ext}");
         let Ok((env, file)) = salt_file("base", &path) else {

@@ -66,6 +66,8 @@ pub struct MinionCtx {
     pub jid: Option<Jid>,
     /// The link to the master (`None` for `brine-call --local`).
     pub link: Option<crate::link::Link>,
+    /// The channel of the `brine-ssh` that started this `brine-call`.
+    pub channel: Option<Arc<crate::channel::Channel>>,
     /// Beacon configuration, changed at run time by `beacons.*`.
     pub beacons: Arc<crate::beacons::BeaconStore>,
     /// Scheduled jobs, changed at run time by `schedule.*`.
@@ -126,6 +128,7 @@ impl MinionCtx {
             functions: Arc::downgrade(functions),
             jid: None,
             link: None,
+            channel: None,
             mask_pillar: true,
             compiling_pillar: false,
         }
@@ -135,6 +138,24 @@ impl MinionCtx {
         MinionCtx {
             link: Some(link),
             ..self
+        }
+    }
+
+    pub fn with_channel(self, channel: Arc<crate::channel::Channel>) -> Self {
+        MinionCtx {
+            channel: Some(channel),
+            ..self
+        }
+    }
+
+    /// What answers this minion's file and pillar requests: the master's
+    /// link, else brine-ssh's channel.
+    pub fn upstream(&self) -> Option<crate::upstream::Upstream> {
+        use crate::upstream::Upstream;
+        match (&self.link, &self.channel) {
+            (Some(link), _) => Some(Upstream::Link(link.clone())),
+            (None, Some(channel)) => Some(Upstream::Channel(channel.clone())),
+            (None, None) => None,
         }
     }
 

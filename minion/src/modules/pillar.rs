@@ -18,6 +18,7 @@
 
 use std::time::Duration;
 
+use crate::upstream::Upstream;
 use brine_common::functions::{Call, FnError, FnOutput, Functions};
 use brine_common::ids::SaltEnv;
 use brine_common::output::python::truthy;
@@ -101,15 +102,26 @@ pub async fn compile_pillar(
     if is_masterless(ctx) {
         return compile_locally(ctx, saltenv, pillarenv).await;
     }
-    let Some(link) = &ctx.link else {
+    let Some(upstream) = ctx.upstream() else {
         return Err("no connection to the master to fetch the pillar from".into());
     };
+    if let Upstream::Channel(_) = &upstream {
+        // A master knows the grains from the minion's session; brine-ssh
+        // is told them first, and compiles the pillar from them.
+        let grains = Request::MinionData {
+            grains: ctx.grains(),
+        };
+        upstream
+            .request(grains, PILLAR_TIMEOUT)
+            .await
+            .map_err(|e| format!("cannot send the grains to brine-ssh: {e}"))?;
+    }
     let request = Request::Pillar {
         saltenv,
         pillarenv,
         extra: Map::new(),
     };
-    match link.request(request, PILLAR_TIMEOUT).await {
+    match upstream.request(request, PILLAR_TIMEOUT).await {
         Ok(Reply::Pillar(pillar)) => Ok(pillar),
         Ok(Reply::Refused { reason }) => Err(format!("the master refused the pillar: {reason}")),
         Ok(other) => Err(format!("unexpected answer to a pillar request: {other:?}")),

@@ -544,7 +544,7 @@ async fn read_source(
 ) -> Result<(String, String), FnError> {
     let (bytes, name) = match salt_url::file_of(path, saltenv) {
         Some(file) => {
-            let client = crate::fileclient::FileClient::new(&ctx.config, ctx.link.as_ref());
+            let client = crate::fileclient::FileClient::new(&ctx.config, ctx.upstream());
             let (env, file) = file.map_err(|e| FnError::Execution(e.to_string()))?;
             let bytes = client
                 .read_file(&env, &file)

@@ -330,7 +330,7 @@ async fn cache_source(
 ) -> Result<Option<PathBuf>, FnError> {
     if let Some(file) = salt_url::file_of(source, saltenv) {
         let (env, path) = file.map_err(|e| FnError::Execution(e.to_string()))?;
-        let client = FileClient::new(&ctx.config, ctx.link.as_ref());
+        let client = FileClient::new(&ctx.config, ctx.upstream());
         return match client.cache_file(&env, &path).await {
             Ok(p) => Ok(Some(p)),
             Err(e) if e.contains("does not exist") || e.contains("not found") => Ok(None),

@@ -749,7 +749,7 @@ async fn cache_key(ctx: &MinionCtx, key_url: &str, saltenv: &str) -> Result<Path
         let Ok((env, path)) = file else {
             return Err(not_found());
         };
-        let client = crate::fileclient::FileClient::new(&ctx.config, ctx.link.as_ref());
+        let client = crate::fileclient::FileClient::new(&ctx.config, ctx.upstream());
         return client
             .cache_file(&env, &path)
             .await
