@@ -6,21 +6,34 @@
 //!
 //! Requests take turns (a lock around both streams): a state run asks one
 //! thing at a time.
+//!
+//! The channel takes the process's stdin and stdout for itself: file
+//! descriptors 0 and 1 then point at `/dev/null` and at stderr, so that a
+//! command a state runs (which inherits them) can neither read the
+//! channel's frames nor write into them.
+
+use std::os::fd::OwnedFd;
 
 use brine_common::frame::{read_frame, write_frame};
 use brine_common::wire::{ChannelUp, MAX_CHANNEL_FRAME, Reply, Request};
-use tokio::io::{Stdin, Stdout};
+use tokio::fs::File;
 use tokio::sync::Mutex;
 
 pub struct Channel {
-    streams: Mutex<(Stdin, Stdout)>,
+    streams: Mutex<(File, File)>,
 }
 
 impl Channel {
-    pub fn stdio() -> Channel {
-        Channel {
-            streams: Mutex::new((tokio::io::stdin(), tokio::io::stdout())),
-        }
+    /// The channel on this process's stdin and stdout, which are moved out
+    /// of the way of everything else (see the module's comment).
+    pub fn stdio() -> std::io::Result<Channel> {
+        let (input, output) = take_stdio()?;
+        Ok(Channel {
+            streams: Mutex::new((
+                File::from_std(std::fs::File::from(input)),
+                File::from_std(std::fs::File::from(output)),
+            )),
+        })
     }
 
     /// Asks brine-ssh and waits for its answer.
@@ -42,4 +55,16 @@ impl Channel {
             .await
             .map_err(|e| format!("cannot send the result to brine-ssh: {e}"))
     }
+}
+
+/// Copies of fds 0 and 1 for the channel; 0 reopened on `/dev/null`, 1 made
+/// a copy of 2.
+fn take_stdio() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    use nix::unistd::{dup, dup2_stdin, dup2_stdout};
+    let input = dup(std::io::stdin())?;
+    let output = dup(std::io::stdout())?;
+    let null = std::fs::File::open("/dev/null")?;
+    dup2_stdin(&null)?;
+    dup2_stdout(std::io::stderr())?;
+    Ok((input, output))
 }

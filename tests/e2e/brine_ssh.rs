@@ -306,3 +306,19 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     found
 }
+
+/// The channel owns brine-call's stdin and stdout: a command run on the host
+/// that writes to its parent's stdout or reads its stdin (as a careless
+/// package script might) reaches stderr and /dev/null, not the frames.
+#[test]
+fn commands_on_the_host_cannot_write_into_the_channel() {
+    let sshd = Sshd::start();
+    let op = Operator::new(&sshd, &["h1"], &sshd.known_hosts());
+    let (ret, code) = op.json(&[
+        "h1",
+        "cmd.run",
+        "echo junkjunk > /proc/$PPID/fd/1; head -c 8 < /proc/$PPID/fd/0 | wc -c; echo ok",
+    ]);
+    assert_eq!(code, 0, "{ret}");
+    assert_eq!(ret, json!({"h1": "0\nok"}));
+}

@@ -61,9 +61,13 @@ fn main() -> ExitCode {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let channel = cli
-            .ssh_channel
-            .then(|| std::sync::Arc::new(brine_minion::channel::Channel::stdio()));
+        let channel = match cli.ssh_channel {
+            true => Some(std::sync::Arc::new(
+                brine_minion::channel::Channel::stdio()
+                    .map_err(|e| anyhow::anyhow!("cannot take stdin/stdout for brine-ssh: {e}"))?,
+            )),
+            false => None,
+        };
         let mut outcome = runtime.block_on(brine_minion::call::call(
             config,
             cli.local,
