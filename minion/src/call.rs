@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use brine_common::config::MinionConfig;
 use brine_common::functions::{Call, Outcome};
+use brine_common::wire::{Reply, Request};
 
 use crate::daemon::{link_settings, load_identity, minion_id};
 use crate::link::Link;
@@ -41,6 +42,16 @@ pub async fn call(
         ctx = ctx.with_link(link);
     }
     if let Some(channel) = channel {
+        // brine-ssh keeps them for grain targets and compiles the pillar
+        // from them, as a master does with a minion's.
+        let grains = Request::MinionData {
+            grains: ctx.grains(),
+        };
+        match channel.request(grains).await {
+            Ok(Reply::Ok) => {}
+            Ok(other) => anyhow::bail!("brine-ssh refused the grains: {other:?}"),
+            Err(e) => anyhow::bail!(e),
+        }
         ctx = ctx.with_channel(channel);
     }
     Ok(functions.call(ctx, call).await)

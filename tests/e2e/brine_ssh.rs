@@ -322,3 +322,33 @@ fn commands_on_the_host_cannot_write_into_the_channel() {
     assert_eq!(code, 0, "{ret}");
     assert_eq!(ret, json!({"h1": "0\nok"}));
 }
+
+/// Grain targets are decided on the grains each host sent on its last run
+/// (Salt's cache roster); a host never run is left out, with a word.
+#[test]
+fn grain_targets_use_the_grains_hosts_sent_last() {
+    let sshd = Sshd::start();
+    let op = Operator::new(&sshd, &[], &sshd.known_hosts());
+    let mut roster = String::new();
+    for (id, role) in [("web1", "web"), ("db1", "db")] {
+        roster.push_str(&format!(
+            "{id}:\n  host: 127.0.0.1\n  port: {port}\n  thin_dir: {thin}\n  minion_opts:\n    grains:\n      role: {role}\n",
+            port = sshd.port(),
+            thin = op.path("thin").display(),
+        ));
+    }
+    std::fs::write(op.path("roster"), roster).expect("roster");
+    let out = op.run(&["-G", "role:web", "test.ping"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "nothing cached yet: {stderr}");
+    assert!(
+        stderr.contains("no grains cached yet") && stderr.contains("web1"),
+        "{stderr}"
+    );
+    let (ret, code) = op.json(&["*", "test.ping"]);
+    assert_eq!((ret, code), (json!({"web1": true, "db1": true}), 0));
+    let (ret, _) = op.json(&["-G", "role:web", "test.ping"]);
+    assert_eq!(ret, json!({"web1": true}));
+    let (ret, _) = op.json(&["-C", "G@role:db and not web*", "grains.item", "role"]);
+    assert_eq!(ret, json!({"db1": {"role": "db"}}));
+}

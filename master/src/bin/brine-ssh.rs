@@ -12,7 +12,7 @@ use brine_client::cli::TargetArgs;
 use brine_common::cli::{CommonArgs, OutputArgs};
 use brine_common::config::MasterConfig;
 use brine_common::output::{print_stdout, render_all, render_minion_with_retcode};
-use brine_common::target::{Target, TargetType};
+use brine_common::target::{MinionFacts, Target, TargetType};
 use brine_common::wire::TargetSpec;
 use brine_master::ssh::command::Connection;
 use brine_master::ssh::roster::Entry;
@@ -88,7 +88,7 @@ async fn run(cli: &Cli, config: &MasterConfig) -> anyhow::Result<u8> {
             return Ok(2);
         }
     };
-    let targeted = match targeted(cli, roster) {
+    let targeted = match targeted(cli, config, roster) {
         Ok(targeted) => targeted,
         Err(message) => {
             eprintln!("ERROR: {message}");
@@ -128,15 +128,18 @@ async fn run(cli: &Cli, config: &MasterConfig) -> anyhow::Result<u8> {
     Ok(printer.finish())
 }
 
-/// The roster entries the target picks, in roster order.
-fn targeted(cli: &Cli, roster: Vec<Entry>) -> Result<Vec<Entry>, String> {
+/// The roster entries the target picks, in roster order. Ids decide glob,
+/// `-E` and `-L`; grain terms (`-G`, `-P`, `-S`, `-C` with `G@`...) are decided
+/// on the grains each host sent on its last run, and an entry with none
+/// cached is left out, with a word on stderr.
+fn targeted(cli: &Cli, config: &MasterConfig, roster: Vec<Entry>) -> Result<Vec<Entry>, String> {
     let tgt_type = cli.targeting.tgt_type();
-    if !matches!(
+    if matches!(
         tgt_type,
-        TargetType::Glob | TargetType::Pcre | TargetType::List
+        TargetType::Pillar | TargetType::PillarPcre | TargetType::Nodegroup
     ) {
         return Err(format!(
-            "brine-ssh targets roster ids: glob, -E or -L, not {tgt_type}"
+            "brine-ssh targets roster ids and cached grains (glob, -E, -L, -G, -P, -S, -C), not {tgt_type}"
         ));
     }
     let spec = TargetSpec {
@@ -144,10 +147,36 @@ fn targeted(cli: &Cli, roster: Vec<Entry>) -> Result<Vec<Entry>, String> {
         tgt_type,
     };
     let target = Target::compile(&spec).map_err(|e| e.to_string())?;
-    Ok(roster
+    let grains_dir = ssh::grains_dir(config);
+    let mut uncached = Vec::new();
+    let picked = roster
         .into_iter()
-        .filter(|entry| target.matches_id(&entry.id))
-        .collect())
+        .filter(|entry| {
+            let grains = target
+                .needs_minion_data()
+                .then(|| ssh::cached_grains(&grains_dir, &entry.id))
+                .flatten();
+            let facts = MinionFacts {
+                id: &entry.id,
+                grains: grains.as_ref(),
+                pillar: None,
+            };
+            match target.evaluate(&facts) {
+                Some(matched) => matched,
+                None => {
+                    uncached.push(entry.id.clone());
+                    false
+                }
+            }
+        })
+        .collect();
+    if !uncached.is_empty() {
+        eprintln!(
+            "Left out, no grains cached yet (run any function on them once): {}",
+            uncached.join(", ")
+        );
+    }
+    Ok(picked)
 }
 
 /// The binary copied to hosts and its hash.

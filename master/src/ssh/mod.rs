@@ -153,3 +153,62 @@ where
     }
     receiver
 }
+
+/// A roster id as a file name (on the host under `thin_dir/ids`, here in
+/// the grains cache): a hash, since an id may hold any character.
+pub fn id_key(id: &str) -> String {
+    brine_common::fileroots::sha256_hex(id.as_bytes())[..16].to_owned()
+}
+
+/// Where the grains each host last sent are kept, for grain targets.
+pub fn grains_dir(config: &MasterConfig) -> PathBuf {
+    config.cachedir.join("ssh").join("grains")
+}
+
+/// The grains host `id` last sent, if it ever did.
+pub fn cached_grains(dir: &Path, id: &str) -> Option<Map<String, serde_json::Value>> {
+    let text = std::fs::read_to_string(dir.join(format!("{}.json", id_key(id)))).ok()?;
+    let mut saved: Map<String, serde_json::Value> = serde_json::from_str(&text).ok()?;
+    // The id is kept beside the grains: a hash prefix could collide.
+    if saved.get("id").and_then(serde_json::Value::as_str) != Some(id) {
+        return None;
+    }
+    match saved.remove("grains") {
+        Some(serde_json::Value::Object(grains)) => Some(grains),
+        _ => None,
+    }
+}
+
+/// Keeps the grains host `id` sent (written whole or not at all).
+pub fn save_grains(
+    dir: &Path,
+    id: &str,
+    grains: &Map<String, serde_json::Value>,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(format!("{}.json", id_key(id)));
+    let part = dir.join(format!(".{}.{}.part", id_key(id), std::process::id()));
+    let record = serde_json::json!({"id": id, "grains": grains});
+    std::fs::write(&part, record.to_string())?;
+    std::fs::rename(&part, &path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn kept_grains_come_back_for_their_own_id_only() {
+        let dir = tempfile::tempdir().expect("dir");
+        let grains = json!({"os": "Debian", "role": "web"});
+        let grains = grains.as_object().expect("map");
+        save_grains(dir.path(), "web/1", grains).expect("save");
+        assert_eq!(cached_grains(dir.path(), "web/1").as_ref(), Some(grains));
+        assert_eq!(cached_grains(dir.path(), "web2"), None);
+        // A file under web/1's name that says it is someone else's is not used.
+        let path = dir.path().join(format!("{}.json", id_key("web/1")));
+        std::fs::write(&path, json!({"id": "other", "grains": {}}).to_string()).expect("write");
+        assert_eq!(cached_grains(dir.path(), "web/1"), None);
+    }
+}

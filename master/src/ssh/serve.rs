@@ -18,6 +18,8 @@ use crate::reqserver::files;
 
 /// What every host's channel is answered from.
 pub struct Server {
+    /// Where the grains each host sends are kept (`super::grains_dir`).
+    grains_dir: std::path::PathBuf,
     fileserver: Arc<FileServer>,
     pillar_roots: Arc<Roots>,
     pillar_opts: Arc<PillarOpts>,
@@ -27,6 +29,7 @@ pub struct Server {
 impl Server {
     pub fn from_config(config: &MasterConfig) -> Server {
         Server {
+            grains_dir: super::grains_dir(config),
             fileserver: Arc::new(FileServer::from_config(config)),
             pillar_roots: Arc::new(Roots::from_config(&config.pillar_roots)),
             pillar_opts: Arc::new(PillarOpts::from_master(config)),
@@ -52,6 +55,9 @@ impl Server {
                 len,
             } => files::chunk(&self.fileserver, saltenv, path, offset, len).await,
             Request::MinionData { grains: sent } => {
+                if let Err(e) = super::save_grains(&self.grains_dir, id, &sent) {
+                    tracing::warn!("cannot keep the grains of {id}: {e}");
+                }
                 *grains = sent;
                 Reply::Ok
             }

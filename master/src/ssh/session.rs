@@ -66,7 +66,7 @@ pub async fn run_function(
         .thin_dir
         .clone()
         .unwrap_or_else(|| default_thin_dir(&entry.user));
-    let conf_dir = format!("{thin_dir}/ids/{}", id_dir(&entry.id));
+    let conf_dir = format!("{thin_dir}/ids/{}", super::id_key(&entry.id));
     let config = minion_config(entry, &conf_dir);
     let script = command::run_script(&thin_dir, &conf_dir, thin.hash, &config, entry.sudo, argv);
     let mut conversation = match converse(connection, entry, &script, server).await {
@@ -249,12 +249,6 @@ pub async fn run_raw(connection: &Connection<'_>, entry: &Entry, command: &str) 
         retcode,
         success: retcode == 0,
     }
-}
-
-/// The directory of one roster id under `thin_dir`: a hash, since an id may
-/// hold any character.
-fn id_dir(id: &str) -> String {
-    brine_common::fileroots::sha256_hex(id.as_bytes())[..16].to_owned()
 }
 
 /// The config `brine-call` runs with on the host: everything under the id's

@@ -18,7 +18,6 @@
 
 use std::time::Duration;
 
-use crate::upstream::Upstream;
 use brine_common::functions::{Call, FnError, FnOutput, Functions};
 use brine_common::ids::SaltEnv;
 use brine_common::output::python::truthy;
@@ -105,17 +104,8 @@ pub async fn compile_pillar(
     let Some(upstream) = ctx.upstream() else {
         return Err("no connection to the master to fetch the pillar from".into());
     };
-    if let Upstream::Channel(_) = &upstream {
-        // A master knows the grains from the minion's session; brine-ssh
-        // is told them first, and compiles the pillar from them.
-        let grains = Request::MinionData {
-            grains: ctx.grains(),
-        };
-        upstream
-            .request(grains, PILLAR_TIMEOUT)
-            .await
-            .map_err(|e| format!("cannot send the grains to brine-ssh: {e}"))?;
-    }
+    // brine-ssh compiles the pillar from the grains brine-call sent it when
+    // the channel opened (crate::call), as a master from a minion's.
     let request = Request::Pillar {
         saltenv,
         pillarenv,
