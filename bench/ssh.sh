@@ -105,13 +105,6 @@ CONF
 roster "$work/thin-salt" "  set_path: /usr/sbin:/usr/bin:/sbin:/bin
 " > "$work/salt/roster"
 
-# brine-ssh copies the brine-call beside it: a copy of both without debug
-# sections (the release profile keeps line tables: 108 MB, 20 MB without).
-mkdir -p "$work/bin"
-strip --strip-debug -o "$work/bin/brine-call" "$bin/brine-call"
-cp "$bin/brine-ssh" "$work/bin/brine-ssh"
-bin=$work/bin
-
 timer() { python3 "$baseline/benchlib.py" time -n "$runs" "$@"; }
 brine=("$bin/brine-ssh" -c "$work/brine" --max-procs "$procs" --out txt)
 salt=("$salt_ssh" -c "$work/salt" --roster-file "$work/salt/roster" --max-procs "$procs" --out txt)

@@ -95,6 +95,19 @@ fn functions_run_on_roster_hosts_and_the_binary_is_copied_once() {
         .expect("brine-call copied")
         .modified()
         .expect("mtime");
+    // Without its debug sections when binutils' strip is there (it is
+    // wherever Rust links).
+    let has_strip = Command::new("strip")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if has_strip {
+        let size = |p: &Path| std::fs::metadata(p).expect("size").len();
+        assert!(
+            size(&binary) < size(&bin("brine-call")),
+            "the copy is stripped"
+        );
+    }
     let (ret, code) = op.json(&["-L", "web1,db1", "grains.item", "id"]);
     assert_eq!(ret, json!({"web1": {"id": "web1"}, "db1": {"id": "db1"}}));
     assert_eq!(code, 0);

@@ -110,7 +110,7 @@ async fn run(cli: &Cli, config: &MasterConfig) -> anyhow::Result<u8> {
         thin: if cli.raw_shell {
             None
         } else {
-            Some(thin(cli)?)
+            Some(thin(cli, config)?)
         },
         argv: std::iter::once(cli.function.clone())
             .chain(cli.args.iter().cloned())
@@ -180,14 +180,14 @@ fn targeted(cli: &Cli, config: &MasterConfig, roster: Vec<Entry>) -> Result<Vec<
 }
 
 /// The binary copied to hosts and its hash.
-fn thin(cli: &Cli) -> anyhow::Result<(PathBuf, String)> {
+fn thin(cli: &Cli, config: &MasterConfig) -> anyhow::Result<(PathBuf, String)> {
     let path = match &cli.thin_binary {
         Some(path) => path.clone(),
         None => std::env::current_exe()
             .context("where brine-ssh is installed")?
             .with_file_name("brine-call"),
     };
-    Ok(ssh::thin_binary(&path)?)
+    Ok(ssh::thin_binary(&path, &config.cachedir)?)
 }
 
 /// What every host runs.

@@ -89,16 +89,66 @@ pub fn load_roster(config: &MasterConfig, path: &Path) -> Result<Vec<Entry>, Ssh
     })
 }
 
-/// The `brine-call` copied to hosts (the one installed beside `brine-ssh`)
-/// and its SHA-256.
-pub fn thin_binary(path: &Path) -> Result<(PathBuf, String), SshError> {
+/// The `brine-call` copied to hosts and its SHA-256: a copy of `path` (the
+/// one installed beside `brine-ssh`) without debug sections, made once with
+/// binutils' `strip` under `cachedir/ssh/thin` and kept by the source's size
+/// and modification time (a release build is 108 MB with its line tables,
+/// 20 MB without: every host gets a copy); `path` itself where `strip` is
+/// missing or fails.
+pub fn thin_binary(path: &Path, cachedir: &Path) -> Result<(PathBuf, String), SshError> {
     let error = |source| SshError::Thin {
         path: path.to_owned(),
         source,
     };
     let path = std::fs::canonicalize(path).map_err(error)?;
-    let hash = brine_common::fileroots::sha256_file(&path).map_err(error)?;
-    Ok((path, hash))
+    let meta = std::fs::metadata(&path).map_err(error)?;
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let source_key = id_key(&format!("{}\0{}\0{modified}", path.display(), meta.len()));
+    let dir = cachedir.join("ssh").join("thin");
+    let stripped = dir.join(format!("brine-call-{source_key}"));
+    let recorded = dir.join(format!("brine-call-{source_key}.sha256"));
+    if let Ok(hash) = std::fs::read_to_string(&recorded)
+        && stripped.is_file()
+    {
+        return Ok((stripped, hash.trim().to_owned()));
+    }
+    let shipped = match strip_copy(&path, &dir, &stripped) {
+        Ok(()) => stripped,
+        Err(reason) => {
+            tracing::info!("shipping {} as it is: {reason}", path.display());
+            path.clone()
+        }
+    };
+    let hash = brine_common::fileroots::sha256_file(&shipped).map_err(error)?;
+    if shipped != path {
+        let _ = std::fs::write(&recorded, &hash);
+    }
+    Ok((shipped, hash))
+}
+
+/// `strip --strip-debug -o <to> <from>`, into a part file first.
+fn strip_copy(from: &Path, dir: &Path, to: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let part = to.with_extension(format!("part.{}", std::process::id()));
+    let status = std::process::Command::new("strip")
+        .arg("--strip-debug")
+        .arg("-o")
+        .arg(&part)
+        .arg(from)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map_err(|e| format!("strip: {e}"))?;
+    if !status.success() {
+        let _ = std::fs::remove_file(&part);
+        return Err(format!("strip failed ({status})"));
+    }
+    std::fs::rename(&part, to).map_err(|e| format!("{}: {e}", to.display()))
 }
 
 /// The directory of ssh's multiplexing sockets: `/tmp/brine-ssh-<uid>`,
