@@ -12,7 +12,8 @@
 //! command a state runs (which inherits them) can neither read the
 //! channel's frames nor write into them.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use brine_common::frame::{read_frame, write_frame};
 use brine_common::wire::{ChannelUp, MAX_CHANNEL_FRAME, Reply, Request};
@@ -21,6 +22,10 @@ use tokio::sync::Mutex;
 
 pub struct Channel {
     streams: Mutex<(File, File)>,
+    /// Set while a request is under way and left set if it never finished
+    /// (its caller gave up mid-frame): what comes next on the streams
+    /// would not be its answer, so nothing more is asked.
+    broken: AtomicBool,
 }
 
 impl Channel {
@@ -33,19 +38,25 @@ impl Channel {
                 File::from_std(std::fs::File::from(input)),
                 File::from_std(std::fs::File::from(output)),
             )),
+            broken: AtomicBool::new(false),
         })
     }
 
     /// Asks brine-ssh and waits for its answer.
     pub async fn request(&self, body: Request) -> Result<Reply, String> {
         let mut streams = self.streams.lock().await;
+        if self.broken.swap(true, Ordering::SeqCst) {
+            return Err("the channel to brine-ssh broke on an earlier request".into());
+        }
         let (input, output) = &mut *streams;
         write_frame(output, &ChannelUp::Request(body))
             .await
             .map_err(|e| format!("cannot ask brine-ssh: {e}"))?;
-        read_frame(input, MAX_CHANNEL_FRAME)
+        let reply = read_frame(input, MAX_CHANNEL_FRAME)
             .await
-            .map_err(|e| format!("no answer from brine-ssh: {e}"))
+            .map_err(|e| format!("no answer from brine-ssh: {e}"))?;
+        self.broken.store(false, Ordering::SeqCst);
+        Ok(reply)
     }
 
     /// Sends what would have been printed, and the exit code.
@@ -57,12 +68,13 @@ impl Channel {
     }
 }
 
-/// Copies of fds 0 and 1 for the channel; 0 reopened on `/dev/null`, 1 made
-/// a copy of 2.
+/// Copies of fds 0 and 1 for the channel (close-on-exec); 0 reopened on
+/// `/dev/null`, 1 made a copy of 2.
 fn take_stdio() -> std::io::Result<(OwnedFd, OwnedFd)> {
-    use nix::unistd::{dup, dup2_stdin, dup2_stdout};
-    let input = dup(std::io::stdin())?;
-    let output = dup(std::io::stdout())?;
+    use nix::unistd::{dup2_stdin, dup2_stdout};
+    // Close-on-exec copies: a command brine-call runs must not inherit them.
+    let input = std::io::stdin().as_fd().try_clone_to_owned()?;
+    let output = std::io::stdout().as_fd().try_clone_to_owned()?;
     let null = std::fs::File::open("/dev/null")?;
     dup2_stdin(&null)?;
     dup2_stdout(std::io::stderr())?;

@@ -154,8 +154,14 @@ async fn request(upstream: &Upstream, body: Request) -> Result<Reply, String> {
     }
 }
 
+/// Names the kind of answer only: a reply can hold a pillar.
 fn unexpected(reply: &Reply) -> String {
-    format!("unexpected answer from the file server: {reply:?}")
+    let shown = format!("{reply:?}");
+    let kind = shown
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or("another");
+    format!("unexpected answer from the file server: {kind}")
 }
 
 /// Fetch a file in chunks into a temporary file, check its hash, then put it

@@ -365,3 +365,22 @@ fn grain_targets_use_the_grains_hosts_sent_last() {
     let (ret, _) = op.json(&["-C", "G@role:db and not web*", "grains.item", "role"]);
     assert_eq!(ret, json!({"db1": {"role": "db"}}));
 }
+
+/// A command the host leaves running neither inherits the channel (its
+/// descriptors are close-on-exec) nor keeps brine-ssh waiting for it.
+#[test]
+fn a_process_left_running_on_the_host_holds_nothing_up() {
+    let sshd = Sshd::start();
+    let op = Operator::new(&sshd, &["h1"], &sshd.known_hosts());
+    // What a command started by brine-call has open: its own 0, 1 and 2
+    // (cmd.run's pipes and /dev/null) and the directory ls reads.
+    let (ret, code) = op.json(&["h1", "cmd.run", "ls /proc/self/fd | wc -l"]);
+    assert_eq!((ret, code), (json!({"h1": "4"}), 0));
+    // A daemon that closes its own stdio and outlives the run.
+    let (ret, code) = op.json(&[
+        "h1",
+        "cmd.run",
+        "setsid sleep 300 < /dev/null > /dev/null 2>&1 & echo started",
+    ]);
+    assert_eq!((ret, code), (json!({"h1": "started"}), 0));
+}

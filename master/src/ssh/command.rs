@@ -33,7 +33,8 @@ pub const EXIT_BAD_THIN_DIR: i32 = 73;
 pub struct Connection<'a> {
     /// Where the multiplexed connections' sockets live (`ControlPath`).
     pub control_dir: &'a Path,
-    /// `-i`: accept a host key not seen before (ssh adds it to known_hosts).
+    /// `-i`: accept a host key not seen before (ssh adds it to known_hosts);
+    /// a changed key is refused all the same.
     pub ignore_host_keys: bool,
     pub known_hosts_file: Option<&'a Path>,
 }
@@ -49,6 +50,12 @@ impl Connection<'_> {
         // No prompt can be answered: an unknown host key or a password
         // request fails at once instead of hanging.
         option("BatchMode=yes".into());
+        // First on the line, so the user's ssh config cannot turn them on
+        // (ssh keeps an option's first value): a compromised host gets no
+        // agent, no X display and no local command.
+        option("ForwardAgent=no".into());
+        option("ForwardX11=no".into());
+        option("PermitLocalCommand=no".into());
         option(format!("ConnectTimeout={}", entry.timeout));
         option("ServerAliveInterval=60".into());
         option("ServerAliveCountMax=3".into());
@@ -58,7 +65,9 @@ impl Connection<'_> {
         option(format!("ControlPath={}/%C", self.control_dir.display()));
         option("ControlPersist=60".into());
         if self.ignore_host_keys {
-            option("StrictHostKeyChecking=no".into());
+            // A key not seen before is taken and recorded; a changed one is
+            // still refused (Salt's `no` would connect to an impostor).
+            option("StrictHostKeyChecking=accept-new".into());
         }
         if let Some(file) = self.known_hosts_file {
             option(format!("UserKnownHostsFile={}", file.display()));

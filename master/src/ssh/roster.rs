@@ -240,15 +240,19 @@ fn check_line(id: &str, key: &'static str, value: &str) -> Result<(), RosterErro
     Ok(())
 }
 
-/// ssh options that run a command on this machine. Salt filters only
-/// `ProxyCommand`, and only spelt so (CVE-2021-3197); ssh reads option names
-/// in any case.
+/// ssh options that run a program or load code on this machine, or read
+/// more config that could (`Include`). Salt filters only `ProxyCommand`, and
+/// only spelt so (CVE-2021-3197); ssh reads option names in any case.
 const COMMAND_OPTIONS: &[&str] = &[
     "proxycommand",
     "localcommand",
     "permitlocalcommand",
     "knownhostscommand",
     "match",
+    "include",
+    "pkcs11provider",
+    "securitykeyprovider",
+    "xauthlocation",
 ];
 
 /// `Key=value` or `Key value`, not one that runs local commands.
@@ -259,7 +263,11 @@ fn check_ssh_option(id: &str, option: &str) -> Result<(), RosterError> {
         .next()
         .unwrap_or("")
         .to_ascii_lowercase();
-    if name.is_empty() || option.starts_with('-') {
+    // Letters and digits only: ssh would strip quotes around a name
+    // (`"ProxyCommand" x`) and so get past the list below.
+    let plain = name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric());
+    if !plain {
         return Err(RosterError::Field {
             id: id.to_owned(),
             key: "ssh_options",

@@ -18,6 +18,9 @@ use super::command::{
 use super::roster::Entry;
 use super::serve::Server;
 
+/// How long ssh may go on once the conversation is over before it is stopped.
+const AFTER_THE_END: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The `brine-call` copied to hosts.
 pub struct Thin<'a> {
     pub binary: &'a Path,
@@ -62,6 +65,13 @@ pub async fn run_function(
     server: &Server,
     argv: &[String],
 ) -> HostReturn {
+    if entry.tty {
+        // A terminal turns line feeds into CR LF, echoes input and takes
+        // some bytes for keys: the frames would not survive it.
+        let reason = "`tty: True` is for raw commands (-r) only: brine-call talks to brine-ssh \
+                      over the session, which a terminal would mangle";
+        return HostReturn::failed(Value::String(reason.into()), 1);
+    }
     let thin_dir = entry
         .thin_dir
         .clone()
@@ -188,10 +198,26 @@ async fn converse(
         }
     }
     drop(stdin);
-    // What is left on stdout after the output frame is nobody's.
-    let _ = read_all(reader).await;
-    let status = child.wait().await.map_err(|e| format!("ssh failed: {e}"))?;
-    let stderr = stderr.await.unwrap_or_default();
+    // What is left on stdout after the output frame is nobody's. A process
+    // the host left running can hold ssh's output open for ever: a few
+    // seconds, then ssh is stopped.
+    let ended = tokio::time::timeout(AFTER_THE_END, async {
+        let _ = read_all(reader).await;
+        child.wait().await
+    })
+    .await;
+    let status = match ended {
+        Ok(status) => status,
+        Err(_) => {
+            let _ = child.start_kill();
+            child.wait().await
+        }
+    }
+    .map_err(|e| format!("ssh failed: {e}"))?;
+    let stderr = match tokio::time::timeout(AFTER_THE_END, stderr).await {
+        Ok(Ok(text)) => text,
+        _ => String::new(),
+    };
     Ok(Conversation {
         done,
         output: Output {
