@@ -14,7 +14,9 @@ use brine_master::job_cache::{JobCache, JobRecord, PgJobCache, ReturnRecord, com
 use brine_tests::postgres::Postgres;
 use serde_json::{Map, json};
 
-use crate::cluster::{Cluster, bin, json_out, run_with_timeout, stderr, stdout, wait_for};
+use crate::cluster::{
+    Cluster, bin, json_out, run_with_timeout, stderr, stdout, wait_for, wait_for_text,
+};
 
 /// A job cache in `pg`'s database `dbname`, as a master opens it.
 fn job_cache(pg: &Postgres, dbname: &str) -> PgJobCache {
@@ -555,13 +557,17 @@ fn a_minion_of_every_master_runs_a_job_once_and_keeps_the_master_left() {
 
     let out = a.brine(&["--out", "json", "--static", "m1", "test.echo", "once"]);
     assert_eq!(json_out(&out), json!({"m1": "once"}), "{}", stderr(&out));
+    // The other master's copy comes through the store's relay and may land
+    // after the return is printed: wait for it, then count the runs.
+    let sent_twice = wait_for_text(
+        || a.minion_log("m1"),
+        "already ran this job",
+        Duration::from_secs(30),
+    );
     let log = a.minion_log("m1");
     let ran = log.matches("fun=test.echo").count();
     assert_eq!(ran, 1, "the job ran {ran} times:\n{log}");
-    assert!(
-        log.contains("already ran this job"),
-        "both masters sent it:\n{log}"
-    );
+    assert!(sent_twice, "both masters sent it:\n{log}");
 
     b.kill_master();
     let out = a.brine(&["--out", "json", "--static", "m1", "test.echo", "still"]);
