@@ -75,9 +75,11 @@ roster() { # $1: thin_dir prefix, $2: more lines for every entry
   done
 }
 
-mkdir -p "$work/brine"
-cat > "$work/brine/master" <<CONF
-root_dir: $work/brine-root
+# The same master config for both tools, in $work/$1 (root_dir $work/$1-root).
+master_config() {
+  mkdir -p "$work/$1"
+  cat > "$work/$1/master" <<CONF
+root_dir: $work/$1-root
 known_hosts_file: $work/known_hosts
 file_roots:
   base:
@@ -86,19 +88,10 @@ pillar_roots:
   base:
     - $work/srv/pillar
 CONF
+}
+master_config brine
 roster "$work/thin-brine" > "$work/brine/roster"
-
-mkdir -p "$work/salt"
-cat > "$work/salt/master" <<CONF
-root_dir: $work/salt-root
-known_hosts_file: $work/known_hosts
-file_roots:
-  base:
-    - $work/srv/salt
-pillar_roots:
-  base:
-    - $work/srv/pillar
-CONF
+master_config salt
 # salt-ssh's shim cannot start a python3 that is a shell script (a pyenv
 # shim on the login PATH: it runs `exec PATH=... python`); set_path gives it
 # the system's.
