@@ -120,6 +120,14 @@ fn functions_run_on_roster_hosts_and_the_binary_is_copied_once() {
     let (ret, code) = op.json(&["db1", "cmd.retcode", "exit 4"]);
     assert_eq!(ret, json!({"db1": 4}));
     assert_eq!(code, 1);
+    // A call that fails before the function runs: what a minion returns.
+    let (ret, code) = op.json(&["db1", "test.echo"]);
+    let text = ret["db1"].as_str().unwrap_or_default();
+    assert!(
+        text.starts_with("Passed invalid arguments to test.echo"),
+        "{ret}"
+    );
+    assert_eq!(code, 1);
     // No roster entry matches.
     let out = op.run(&["nothing*", "test.ping"]);
     assert_eq!(out.status.code(), Some(2));

@@ -364,10 +364,14 @@ fn connection_failure(output: &Output) -> Option<HostReturn> {
 /// The remote script failed before `brine-call` ran.
 fn shim_failure(what: &str, output: &Output) -> HostReturn {
     let code = output.code.unwrap_or(1);
+    // What the login shell printed before the delimiter is not the error.
+    let stderr = after_delimiter(&output.stderr)
+        .unwrap_or(&output.stderr)
+        .trim();
     let message = if code == EXIT_BAD_THIN_DIR {
-        output.stderr.trim().to_owned()
+        stderr.to_owned()
     } else {
-        format!("ERROR: {what}: {}", output.stderr.trim())
+        format!("ERROR: {what}: {stderr}")
     };
     HostReturn::failed(
         json!({

@@ -74,7 +74,11 @@ fn main() -> ExitCode {
             channel.clone(),
             call,
         ))?;
-        if let Some(message) = &outcome.call_stderr {
+        // salt-call prints a failed call's message alone on stderr; for
+        // brine-ssh the return is what a minion gives its master (`ERROR...`).
+        if let Some(message) = &outcome.call_stderr
+            && channel.is_none()
+        {
             eprintln!("{message}");
             return anyhow::Ok(outcome);
         }
