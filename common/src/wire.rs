@@ -347,6 +347,49 @@ pub struct SessionReply {
 /// again later (every other refusal of a return is final).
 pub const CACHE_UNAVAILABLE: &str = "job cache unavailable";
 
+impl Request {
+    /// The kind of request, for messages (never its contents).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Request::Ping => "Ping",
+            Request::Ack { .. } => "Ack",
+            Request::Heartbeat { .. } => "Heartbeat",
+            Request::Return(_) => "Return",
+            Request::ScheduleReturn { .. } => "ScheduleReturn",
+            Request::StandaloneReturn(_) => "StandaloneReturn",
+            Request::Event { .. } => "Event",
+            Request::GetPublishKey => "GetPublishKey",
+            Request::MinionData { .. } => "MinionData",
+            Request::FileEnvs => "FileEnvs",
+            Request::FileList { .. } => "FileList",
+            Request::FileChunk { .. } => "FileChunk",
+            Request::CatchUp { .. } => "CatchUp",
+            Request::Pillar { .. } => "Pillar",
+            Request::MineSend { .. } => "MineSend",
+            Request::MineDelete { .. } => "MineDelete",
+            Request::MineGet { .. } => "MineGet",
+        }
+    }
+}
+
+impl Reply {
+    /// The kind of answer, for messages (never its contents: a pillar).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Reply::Pong(_) => "Pong",
+            Reply::Ok => "Ok",
+            Reply::PublishKey { .. } => "PublishKey",
+            Reply::CatchUp(_) => "CatchUp",
+            Reply::FileEnvs(_) => "FileEnvs",
+            Reply::FileList(_) => "FileList",
+            Reply::FileChunk { .. } => "FileChunk",
+            Reply::Pillar(_) => "Pillar",
+            Reply::Mine(_) => "Mine",
+            Reply::Refused { .. } => "Refused",
+        }
+    }
+}
+
 /// What a `brine-call` that `brine-ssh` started (`--ssh-channel`) sends up
 /// the ssh session, one frame each (`crate::frame`), after the delimiter
 /// line: requests a master would answer (files, pillar, its grains first),

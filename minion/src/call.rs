@@ -49,7 +49,10 @@ pub async fn call(
         };
         match channel.request(grains).await {
             Ok(Reply::Ok) => {}
-            Ok(other) => anyhow::bail!("brine-ssh refused the grains: {other:?}"),
+            Ok(Reply::Refused { reason }) => {
+                anyhow::bail!("brine-ssh refused the grains: {reason}")
+            }
+            Ok(other) => anyhow::bail!("unexpected answer to the grains: {}", other.kind()),
             Err(e) => anyhow::bail!(e),
         }
         ctx = ctx.with_channel(channel);

@@ -156,12 +156,7 @@ async fn request(upstream: &Upstream, body: Request) -> Result<Reply, String> {
 
 /// Names the kind of answer only: a reply can hold a pillar.
 fn unexpected(reply: &Reply) -> String {
-    let shown = format!("{reply:?}");
-    let kind = shown
-        .split(|c: char| !c.is_alphanumeric())
-        .next()
-        .unwrap_or("another");
-    format!("unexpected answer from the file server: {kind}")
+    format!("unexpected answer from the file server: {}", reply.kind())
 }
 
 /// Fetch a file in chunks into a temporary file, check its hash, then put it

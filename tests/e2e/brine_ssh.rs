@@ -392,3 +392,28 @@ fn a_process_left_running_on_the_host_holds_nothing_up() {
     ]);
     assert_eq!((ret, code), (json!({"h1": "started"}), 0));
 }
+
+/// A thin_dir that is a symbolic link (someone else could point it at a
+/// directory of theirs, or swap what it points at) is refused before
+/// anything is written through it.
+#[test]
+fn a_thin_dir_that_is_a_link_is_refused() {
+    let sshd = Sshd::start();
+    let op = Operator::new(&sshd, &[], &sshd.known_hosts());
+    let elsewhere = op.path("elsewhere");
+    std::fs::create_dir(&elsewhere).expect("dir");
+    std::os::unix::fs::symlink(&elsewhere, op.path("link")).expect("link");
+    let roster = format!(
+        "h1:\n  host: 127.0.0.1\n  port: {}\n  thin_dir: {}\n",
+        sshd.port(),
+        op.path("link").display()
+    );
+    std::fs::write(op.path("roster"), roster).expect("roster");
+    let (ret, code) = op.json(&["h1", "test.ping"]);
+    assert_eq!(code, 1, "{ret}");
+    let stderr = ret["h1"]["stderr"].as_str().unwrap_or_default();
+    assert!(stderr.contains("is not a directory of this user"), "{ret}");
+    assert_eq!(ret["h1"]["retcode"], json!(73), "{ret}");
+    let written: Vec<_> = std::fs::read_dir(&elsewhere).expect("read").collect();
+    assert!(written.is_empty(), "nothing written through the link");
+}

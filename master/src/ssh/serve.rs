@@ -88,18 +88,8 @@ impl Server {
                 }
             }
             other => Reply::Refused {
-                reason: format!("brine-ssh does not answer {}", request_name(&other)),
+                reason: format!("brine-ssh does not answer {}", other.kind()),
             },
         }
     }
-}
-
-/// A request's kind, for a refusal.
-fn request_name(request: &Request) -> String {
-    let shown = format!("{request:?}");
-    shown
-        .split(|c: char| !c.is_alphanumeric())
-        .next()
-        .unwrap_or("this request")
-        .to_owned()
 }
