@@ -101,11 +101,7 @@ impl Identity {
             private_dir(dir).map_err(io_err(dir))?;
         }
         let id = Self::generate()?;
-        write_file(
-            priv_path,
-            pem_encode("PRIVATE KEY", &id.pkcs8).as_bytes(),
-            0o600,
-        )?;
+        write_file(priv_path, id.private_pem().as_bytes(), 0o600)?;
         write_file(pub_path, id.public().to_pem().as_bytes(), 0o644)?;
         Ok(id)
     }
@@ -118,6 +114,12 @@ impl Identity {
         };
         let der = pem_decode("PRIVATE KEY", &text).ok_or_else(bad)?;
         Self::from_pkcs8(der).ok_or_else(bad)
+    }
+
+    /// The key pair as `load` reads it (PKCS#8 PEM): a secret, for a
+    /// file of mode 0600 only.
+    pub fn private_pem(&self) -> String {
+        pem_encode("PRIVATE KEY", &self.pkcs8)
     }
 
     pub fn public(&self) -> PublicKey {

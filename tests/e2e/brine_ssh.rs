@@ -417,3 +417,139 @@ fn a_thin_dir_that_is_a_link_is_refused() {
     let written: Vec<_> = std::fs::read_dir(&elsewhere).expect("read").collect();
     assert!(written.is_empty(), "nothing written through the link");
 }
+
+/// The minions `--bootstrap` started on the test's "hosts", stopped when
+/// the test ends (they run in their own sessions, no child of ours).
+struct BootstrappedMinions {
+    hosts: tempfile::TempDir,
+}
+
+impl BootstrappedMinions {
+    fn dir(&self, id: &str) -> PathBuf {
+        self.hosts.path().join(id)
+    }
+
+    fn pid(&self, id: &str) -> Option<String> {
+        std::fs::read_to_string(self.dir(id).join("etc/brine-minion.pid"))
+            .ok()
+            .map(|p| p.trim().to_owned())
+    }
+}
+
+impl Drop for BootstrappedMinions {
+    fn drop(&mut self) {
+        let Ok(entries) = std::fs::read_dir(self.hosts.path()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if let Ok(pid) = std::fs::read_to_string(entry.path().join("etc/brine-minion.pid")) {
+                let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+            }
+        }
+    }
+}
+
+/// `--bootstrap`: brine-minion installed on each roster host with its key
+/// made here and accepted by the master, so `brine '*' test.ping` answers
+/// at once; a second run finds everything in place and changes nothing; an
+/// id the master holds another key for is refused with nothing installed.
+#[test]
+fn bootstrap_starts_accepted_minions_and_a_second_run_changes_nothing() {
+    let sshd = Sshd::start();
+    let hosts = BootstrappedMinions {
+        hosts: tempfile::tempdir().expect("hosts dir"),
+    };
+    let cluster = brine_tests::cluster::Cluster::builder()
+        .minion_ids(&[])
+        .master_conf(&format!(
+            "known_hosts_file: {}\nssh_user: {}\nssh_priv: {}\n",
+            sshd.known_hosts().display(),
+            sshd.user(),
+            sshd.client_key().display(),
+        ))
+        .start();
+    let mut roster = String::new();
+    for id in ["new1", "new2", "taken"] {
+        let dir = hosts.dir(id);
+        roster.push_str(&format!(
+            "{id}:\n  host: 127.0.0.1\n  port: {port}\n  minion_bin: {dir}/bin/brine-minion\n  \
+             minion_conf_dir: {dir}/etc\n  minion_service: direct\n  \
+             minion_opts:\n    root_dir: {dir}/root\n    acceptance_wait_time: 1\n",
+            port = sshd.port(),
+            dir = dir.display(),
+        ));
+    }
+    std::fs::write(cluster.master_dir().join("roster"), roster).expect("roster");
+    // The master holds a key for `taken` already (another machine's).
+    let other = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n";
+    std::fs::write(cluster.pki_dir().join("minions/taken"), other).expect("taken's key");
+    let bootstrap = || {
+        let out = run_with_timeout(
+            Command::new(bin("brine-ssh"))
+                .arg("-c")
+                .arg(cluster.master_dir())
+                .args(["--out", "json", "--static", "*", "--bootstrap"]),
+            RUN_TIMEOUT,
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let ret: Value = serde_json::from_str(&text).unwrap_or_else(|e| {
+            panic!(
+                "--bootstrap printed no JSON ({e}): {text}\nstderr: {}\nsshd: {}",
+                String::from_utf8_lossy(&out.stderr),
+                sshd.log()
+            )
+        });
+        (ret, out.status.code().unwrap_or(-1))
+    };
+
+    let (first, code) = bootstrap();
+    assert_eq!(code, 1, "taken failed: {first}");
+    for id in ["new1", "new2"] {
+        let ret = &first[id];
+        let said = |step: &str| ret[step].as_str().unwrap_or_default().to_owned();
+        assert!(said("binary").ends_with("installed"), "{ret}");
+        assert!(said("key").starts_with("made here and accepted"), "{ret}");
+        assert!(said("config").starts_with("written"), "{ret}");
+        assert_eq!(said("master_key"), "pinned", "{ret}");
+        assert!(said("service").starts_with("started"), "{ret}");
+        let pem = hosts.dir(id).join("root/etc/brine/pki/minion/minion.pem");
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&pem)
+                .expect("the key is on the host")
+                .permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600, "{}", pem.display());
+    }
+    let refusal = first["taken"].as_str().unwrap_or_default();
+    assert!(refusal.contains("brine-key -d taken"), "{first}");
+    assert!(
+        !hosts.dir("taken").join("bin").exists(),
+        "nothing installed for a refused id"
+    );
+    let keys = cluster.keys();
+    assert_eq!(keys["minions"], json!(["new1", "new2", "taken"]), "{keys}");
+    assert_eq!(keys["minions_pre"], json!([]), "{keys}");
+    cluster.wait_pingable("new*", &["new1", "new2"]);
+
+    let pids = (hosts.pid("new1"), hosts.pid("new2"));
+    let binary = hosts.dir("new1").join("bin/brine-minion");
+    let mtime = || std::fs::metadata(&binary).and_then(|m| m.modified()).ok();
+    let installed_at = mtime();
+    let (second, _) = bootstrap();
+    for id in ["new1", "new2"] {
+        let ret = &second[id];
+        let said = |step: &str| ret[step].as_str().unwrap_or_default().to_owned();
+        assert!(said("binary").ends_with("unchanged"), "{ret}");
+        assert!(said("key").starts_with("accepted already"), "{ret}");
+        assert_eq!(said("config"), "unchanged", "{ret}");
+        assert_eq!(said("master_key"), "unchanged", "{ret}");
+        assert!(said("service").starts_with("running"), "{ret}");
+    }
+    assert_eq!(
+        (hosts.pid("new1"), hosts.pid("new2")),
+        pids,
+        "not restarted"
+    );
+    assert_eq!(mtime(), installed_at, "not copied again");
+    cluster.wait_pingable("new*", &["new1", "new2"]);
+}

@@ -9,11 +9,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use brine_client::{Client, ClientError, KeyCommand, KeyReply};
 use brine_common::cli::CommonArgs;
-use brine_common::config::{ClusterStore, MasterConfig};
+use brine_common::config::MasterConfig;
 use brine_common::crypto::PublicKey;
-use brine_master::cluster_store::{Cluster, Settings};
 use brine_master::key_admin::execute;
-use brine_master::keys::{KeyState, KeyStore, Keys, PgKeyStore};
+use brine_master::keys::KeyState;
 use clap::{ArgGroup, Parser};
 use serde_json::{Map, Value};
 
@@ -199,18 +198,8 @@ fn dispatch(config: &MasterConfig, cmd: &KeyCommand) -> anyhow::Result<KeyReply>
 /// The key store itself: `pki_dir`, or the cluster store's (whose other
 /// masters hear of the change as they would from a master).
 fn offline(config: &MasterConfig, cmd: &KeyCommand) -> anyhow::Result<KeyReply> {
-    let keys: Box<dyn Keys> = match config.cluster_store {
-        ClusterStore::Redb => {
-            tracing::debug!("no master running; working on {}", config.pki_dir.display());
-            Box::new(KeyStore::open(&config.pki_dir).context("key store")?)
-        }
-        ClusterStore::Postgres => {
-            let settings = Settings::from_config(&config.postgres)?;
-            tracing::debug!("no master running; working on {}", settings.target());
-            let cluster = Cluster::open(settings).context("cluster store")?;
-            Box::new(PgKeyStore::new(cluster))
-        }
-    };
+    tracing::debug!("no master running; working on the key store itself");
+    let keys = brine_master::keys::open_configured(config).context("key store")?;
     let (_, pub_path) = brine_master::daemon::master_key_paths(config);
     let master_pub = PublicKey::load(&pub_path).unwrap_or(PublicKey([0; 32]));
     Ok(execute(keys.as_ref(), cmd, &master_pub)?.0)

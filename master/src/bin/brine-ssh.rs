@@ -14,6 +14,7 @@ use brine_common::config::MasterConfig;
 use brine_common::output::{print_stdout, render_all, render_minion_with_retcode};
 use brine_common::target::{MinionFacts, Target, TargetType};
 use brine_common::wire::TargetSpec;
+use brine_master::ssh::bootstrap::{self, Master};
 use brine_master::ssh::command::Connection;
 use brine_master::ssh::roster::Entry;
 use brine_master::ssh::serve::Server;
@@ -56,10 +57,19 @@ struct Cli {
     /// The brine-call copied to hosts (default: the one beside brine-ssh)
     #[arg(long = "thin-binary", value_name = "PATH")]
     thin_binary: Option<PathBuf>,
+    /// Install and start brine-minion on the hosts, its key made here and
+    /// accepted by this master (roster keys minion_bin, minion_conf_dir,
+    /// minion_service, minion_opts); a second run changes nothing
+    #[arg(long = "bootstrap", conflicts_with_all = ["raw_shell", "function"])]
+    bootstrap: bool,
+    /// The brine-minion --bootstrap installs (default: the one beside brine-ssh)
+    #[arg(long = "minion-binary", value_name = "PATH", requires = "bootstrap")]
+    minion_binary: Option<PathBuf>,
     /// Which roster entries: a glob over ids unless a target option says otherwise
     target: String,
     /// The function to run, e.g. test.ping (with -r: the command)
-    function: String,
+    #[arg(required_unless_present = "bootstrap")]
+    function: Option<String>,
     /// Arguments; key=value pairs become keyword arguments (anything after
     /// the function is an argument, `--help` too)
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -101,20 +111,18 @@ async fn run(cli: &Cli, config: &MasterConfig) -> anyhow::Result<u8> {
     }
     let control_dir = ssh::control_dir()?;
     let known_hosts = config.ssh.known_hosts_file.clone();
+    let work = match work(cli, config) {
+        Ok(work) => work,
+        Err(e) => {
+            eprintln!("ERROR: {e:#}");
+            return Ok(2);
+        }
+    };
     let job = Arc::new(Job {
         control_dir,
         known_hosts,
         ignore_host_keys: cli.ignore_host_keys,
-        raw: cli.raw_shell,
-        server: Server::from_config(config),
-        thin: if cli.raw_shell {
-            None
-        } else {
-            Some(thin(cli, config)?)
-        },
-        argv: std::iter::once(cli.function.clone())
-            .chain(cli.args.iter().cloned())
-            .collect(),
+        work,
     });
     let max_procs = cli.max_procs.unwrap_or(config.ssh.ssh_max_procs);
     let mut returns = ssh::run_each(targeted, max_procs, move |entry| {
@@ -179,13 +187,54 @@ fn targeted(cli: &Cli, config: &MasterConfig, roster: Vec<Entry>) -> Result<Vec<
     Ok(picked)
 }
 
-/// The binary copied to hosts and its hash.
-fn thin(cli: &Cli, config: &MasterConfig) -> anyhow::Result<(PathBuf, String)> {
-    let path = match &cli.thin_binary {
+/// What every host is to do.
+enum Work {
+    /// A function through `brine-call`, with the operator's files and pillar.
+    Function {
+        thin: (PathBuf, String),
+        server: Server,
+        argv: Vec<String>,
+    },
+    /// `-r`: a command line for the login shell.
+    Raw { command: String },
+    /// `--bootstrap`: brine-minion installed, keyed and started.
+    Bootstrap {
+        minion: (PathBuf, String),
+        master: Master,
+    },
+}
+
+fn work(cli: &Cli, config: &MasterConfig) -> anyhow::Result<Work> {
+    let words = || cli.function.iter().chain(cli.args.iter()).cloned();
+    if cli.bootstrap {
+        let master = Master::from_config(config).map_err(anyhow::Error::msg)?;
+        let minion = shipped(cli.minion_binary.as_ref(), "brine-minion", config)?;
+        return Ok(Work::Bootstrap { minion, master });
+    }
+    if cli.raw_shell {
+        // ssh joins a command's words with spaces for the login shell, and
+        // so does -r: the arguments are shell text by intent.
+        let command = words().collect::<Vec<_>>().join(" ");
+        return Ok(Work::Raw { command });
+    }
+    Ok(Work::Function {
+        thin: shipped(cli.thin_binary.as_ref(), "brine-call", config)?,
+        server: Server::from_config(config),
+        argv: words().collect(),
+    })
+}
+
+/// A binary copied to hosts (`given`, else `name` beside brine-ssh) and its hash.
+fn shipped(
+    given: Option<&PathBuf>,
+    name: &str,
+    config: &MasterConfig,
+) -> anyhow::Result<(PathBuf, String)> {
+    let path = match given {
         Some(path) => path.clone(),
         None => std::env::current_exe()
             .context("where brine-ssh is installed")?
-            .with_file_name("brine-call"),
+            .with_file_name(name),
     };
     Ok(ssh::thin_binary(&path, &config.cachedir)?)
 }
@@ -195,11 +244,7 @@ struct Job {
     control_dir: PathBuf,
     known_hosts: Option<PathBuf>,
     ignore_host_keys: bool,
-    raw: bool,
-    /// Answers the hosts' requests for files and pillar.
-    server: Server,
-    thin: Option<(PathBuf, String)>,
-    argv: Vec<String>,
+    work: Work,
 }
 
 impl Job {
@@ -209,14 +254,22 @@ impl Job {
             ignore_host_keys: self.ignore_host_keys,
             known_hosts_file: self.known_hosts.as_deref(),
         };
-        match &self.thin {
-            Some((binary, hash)) if !self.raw => {
-                let thin = Thin { binary, hash };
-                session::run_function(&connection, entry, &thin, &self.server, &self.argv).await
+        match &self.work {
+            Work::Function { thin, server, argv } => {
+                let thin = Thin {
+                    binary: &thin.0,
+                    hash: &thin.1,
+                };
+                session::run_function(&connection, entry, &thin, server, argv).await
             }
-            // ssh joins a command's words with spaces for the login shell,
-            // and so does -r: the arguments are shell text by intent.
-            _ => session::run_raw(&connection, entry, &self.argv.join(" ")).await,
+            Work::Raw { command } => session::run_raw(&connection, entry, command).await,
+            Work::Bootstrap { minion, master } => {
+                let minion = Thin {
+                    binary: &minion.0,
+                    hash: &minion.1,
+                };
+                bootstrap::bootstrap(&connection, entry, &minion, master).await
+            }
         }
     }
 }
@@ -235,8 +288,11 @@ struct Printer {
 impl Printer {
     fn new(cli: &Cli, config: &MasterConfig) -> Self {
         let opts = cli.output.options(config.color, cli.static_);
-        let is_state_run =
-            !cli.raw_shell && brine_states::output::RUN_FUNCTIONS.contains(&cli.function.as_str());
+        let is_state_run = !cli.raw_shell
+            && cli
+                .function
+                .as_deref()
+                .is_some_and(|f| brine_states::output::RUN_FUNCTIONS.contains(&f));
         Printer {
             format: cli.output.format(),
             highstate: brine_states::output::HighstateOptions::new(

@@ -256,6 +256,9 @@ pub trait Keys: Send + Sync + std::fmt::Debug {
     /// The ids in `state`, sorted case-insensitively.
     fn list(&self, state: KeyState) -> Result<Vec<MinionId>, KeyError>;
 
+    /// `id`'s state (accepted, pending or rejected) and key, if it has one.
+    fn lookup(&self, id: &MinionId) -> Result<Option<(KeyState, PublicKey)>, KeyError>;
+
     /// Entries of the store that are not keys, as `<state>/<name>: <why>`.
     fn stray_files(&self) -> Result<Vec<String>, KeyError>;
 
@@ -747,6 +750,10 @@ impl Keys for KeyStore {
         KeyStore::list(self, state)
     }
 
+    fn lookup(&self, id: &MinionId) -> Result<Option<(KeyState, PublicKey)>, KeyError> {
+        KeyStore::lookup(self, id)
+    }
+
     fn stray_files(&self) -> Result<Vec<String>, KeyError> {
         KeyStore::stray_files(self)
     }
@@ -767,6 +774,26 @@ impl Keys for KeyStore {
     fn fingerprints(&self, pattern: &str) -> Result<Vec<(KeyState, MinionId, String)>, KeyError> {
         KeyStore::fingerprints(self, pattern)
     }
+}
+
+/// The key store `config` names, for a tool beside the master (`brine-key`
+/// when no master answers, `brine-ssh --bootstrap`): `pki_dir`, or the
+/// cluster store's, whose masters hear of changes as from one of them.
+pub fn open_configured(
+    config: &brine_common::config::MasterConfig,
+) -> Result<std::sync::Arc<dyn Keys>, KeyError> {
+    use crate::cluster_store::{Cluster, Settings};
+    Ok(match config.cluster_store {
+        brine_common::config::ClusterStore::Redb => {
+            tracing::debug!("key store: {}", config.pki_dir.display());
+            std::sync::Arc::new(KeyStore::open(&config.pki_dir)?)
+        }
+        brine_common::config::ClusterStore::Postgres => {
+            let settings = Settings::from_config(&config.postgres)?;
+            tracing::debug!("key store: {}", settings.target());
+            std::sync::Arc::new(PgKeyStore::new(Cluster::open(settings)?))
+        }
+    })
 }
 
 /// A `brine-key` glob: Salt's fnmatch, or several separated by commas.

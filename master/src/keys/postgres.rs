@@ -305,6 +305,13 @@ impl Keys for PgKeyStore {
         })?
     }
 
+    fn lookup(&self, id: &MinionId) -> Result<Option<(KeyState, PublicKey)>, KeyError> {
+        let id = id.clone();
+        self.reads.block("a key lookup", move |client| async move {
+            Ok(lookup(&client, &id).await)
+        })?
+    }
+
     fn list(&self, state: KeyState) -> Result<Vec<MinionId>, KeyError> {
         let name = state.json_name();
         let rows = self

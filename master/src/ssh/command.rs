@@ -220,6 +220,7 @@ mod tests {
             minion_opts: Default::default(),
             thin_dir: None,
             ssh_options: vec!["Compression=yes".into()],
+            install: Default::default(),
         };
         let connection = Connection {
             control_dir: Path::new("/run/x"),

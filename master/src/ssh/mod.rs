@@ -8,6 +8,7 @@
 //! function runs there as `brine-call --local`, its JSON return read back
 //! (`session`). At most `--max-procs` hosts are handled at once.
 
+pub mod bootstrap;
 pub mod command;
 pub mod roster;
 pub mod serve;
@@ -42,7 +43,7 @@ pub enum SshError {
         path: PathBuf,
         source: roster::RosterError,
     },
-    #[error("brine-call to copy to hosts: {path}: {source}")]
+    #[error("the binary to copy to hosts: {path}: {source}")]
     Thin {
         path: PathBuf,
         source: std::io::Error,
@@ -89,8 +90,9 @@ pub fn load_roster(config: &MasterConfig, path: &Path) -> Result<Vec<Entry>, Ssh
     })
 }
 
-/// The `brine-call` copied to hosts and its SHA-256: a copy of `path` (the
-/// one installed beside `brine-ssh`) without debug sections, made once with
+/// A binary copied to hosts (`brine-call`, or `brine-minion` for
+/// `--bootstrap`) and its SHA-256: a copy of `path` (the one installed
+/// beside `brine-ssh`) without debug sections, made once with
 /// binutils' `strip` under `cachedir/ssh/thin` and kept by the source's size
 /// and modification time (a release build is 108 MB with its line tables,
 /// 20 MB without: every host gets a copy); `path` itself where `strip` is
@@ -109,8 +111,11 @@ pub fn thin_binary(path: &Path, cachedir: &Path) -> Result<(PathBuf, String), Ss
         .map_or(0, |d| d.as_nanos());
     let source_key = id_key(&format!("{}\0{}\0{modified}", path.display(), meta.len()));
     let dir = cachedir.join("ssh").join("thin");
-    let stripped = dir.join(format!("brine-call-{source_key}"));
-    let recorded = dir.join(format!("brine-call-{source_key}.sha256"));
+    let name = path
+        .file_name()
+        .map_or_else(|| "binary".into(), |n| n.to_string_lossy());
+    let stripped = dir.join(format!("{name}-{source_key}"));
+    let recorded = dir.join(format!("{name}-{source_key}.sha256"));
     if let Ok(hash) = std::fs::read_to_string(&recorded)
         && stripped.is_file()
     {

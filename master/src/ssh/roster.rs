@@ -51,6 +51,50 @@ pub struct Entry {
     pub thin_dir: Option<String>,
     /// `-o` options (Salt's `ssh_options`), after the config's.
     pub ssh_options: Vec<String>,
+    /// Where `--bootstrap` installs the minion.
+    pub install: Install,
+}
+
+/// Where `--bootstrap` puts the minion on a host (Brine's roster keys
+/// `minion_bin`, `minion_conf_dir`, `minion_service`; Salt has none).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Install {
+    /// The binary's path.
+    pub bin: String,
+    /// The config directory: the config is `<dir>/minion`.
+    pub conf_dir: String,
+    pub service: Service,
+}
+
+impl Default for Install {
+    fn default() -> Self {
+        Install {
+            bin: "/usr/local/bin/brine-minion".into(),
+            conf_dir: "/etc/brine".into(),
+            service: Service::Auto,
+        }
+    }
+}
+
+/// How the installed minion is kept running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// systemd where it runs and the login is root (or sudo), else `Direct`.
+    Auto,
+    /// A unit `brine-minion.service`, enabled.
+    Systemd,
+    /// Started in its own session, its pid in `<conf_dir>/brine-minion.pid`.
+    Direct,
+}
+
+impl Service {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::Auto => "auto",
+            Service::Systemd => "systemd",
+            Service::Direct => "direct",
+        }
+    }
 }
 
 /// Every entry of a rendered roster, in file order.
@@ -96,20 +140,16 @@ fn entry(id: &str, value: &Value, config: &SshConfig) -> Result<Entry, RosterErr
     if let Some(path) = &priv_key {
         check_line(id, "priv", &path.to_string_lossy())?;
     }
-    let thin_dir = field.text("thin_dir")?;
-    if let Some(dir) = &thin_dir {
-        check_line(id, "thin_dir", dir)?;
-        if !dir.starts_with('/') {
-            return Err(field.error("thin_dir", "must be an absolute path"));
-        }
-    }
+    let thin_dir = field.path("thin_dir")?;
     let mut ssh_options = config.ssh_options.clone();
     ssh_options.extend(field.list("ssh_options")?);
     for option in &ssh_options {
         check_ssh_option(id, option)?;
     }
+    let install = field.install()?;
     Ok(Entry {
         id: id.to_owned(),
+        install,
         port: field.port(config.ssh_port)?,
         priv_key,
         sudo: field.flag("sudo")?.unwrap_or(config.ssh_sudo),
@@ -195,6 +235,58 @@ impl Fields<'_> {
                 .collect(),
             Some(other) => Err(self.error(key, format!("must be a list, not {}", kind(other)))),
         }
+    }
+
+    /// An absolute path without control characters.
+    fn path(&self, key: &'static str) -> Result<Option<String>, RosterError> {
+        let Some(path) = self.text(key)? else {
+            return Ok(None);
+        };
+        check_line(self.id, key, &path)?;
+        if !path.starts_with('/') {
+            return Err(self.error(key, "must be an absolute path"));
+        }
+        Ok(Some(path))
+    }
+
+    fn install(&self) -> Result<Install, RosterError> {
+        let default = Install::default();
+        let service = match self.text("minion_service")?.as_deref() {
+            None | Some("auto") => Service::Auto,
+            Some("systemd") => Service::Systemd,
+            Some("direct") => Service::Direct,
+            Some(other) => {
+                return Err(self.error(
+                    "minion_service",
+                    format!("{other:?} is none of auto, systemd, direct"),
+                ));
+            }
+        };
+        Ok(Install {
+            bin: self.plain_path("minion_bin")?.unwrap_or(default.bin),
+            conf_dir: self
+                .plain_path("minion_conf_dir")?
+                .unwrap_or(default.conf_dir),
+            service,
+        })
+    }
+
+    /// An absolute path of letters, digits and `/._+@-` only: it goes into
+    /// a systemd unit's `ExecStart`, where spaces, quotes, `$` and `%` mean
+    /// something.
+    fn plain_path(&self, key: &'static str) -> Result<Option<String>, RosterError> {
+        let path = self.path(key)?;
+        if let Some(path) = &path
+            && !path
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/._+@-".contains(c))
+        {
+            return Err(self.error(
+                key,
+                format!("{path:?} may hold only letters, digits and / . _ + @ -"),
+            ));
+        }
+        Ok(path)
     }
 
     fn mapping(&self, key: &'static str) -> Result<Map<String, Value>, RosterError> {
@@ -357,6 +449,17 @@ mod tests {
                 "ssh_options",
             ),
             (json!({"host": "h", "thin_dir": "relative"}), "thin_dir"),
+            (json!({"host": "h", "minion_bin": "bin/m"}), "minion_bin"),
+            (json!({"host": "h", "minion_bin": "/opt/b m"}), "minion_bin"),
+            (json!({"host": "h", "minion_bin": "/opt/%h"}), "minion_bin"),
+            (
+                json!({"host": "h", "minion_conf_dir": "/e\nx"}),
+                "minion_conf_dir",
+            ),
+            (
+                json!({"host": "h", "minion_service": "upstart"}),
+                "minion_service",
+            ),
         ] {
             match one(value.clone()) {
                 Err(RosterError::Field { key: k, .. }) => assert_eq!(k, key, "{value}"),

@@ -40,7 +40,7 @@ pub struct HostReturn {
 }
 
 impl HostReturn {
-    fn failed(ret: Value, retcode: i64) -> Self {
+    pub(super) fn failed(ret: Value, retcode: i64) -> Self {
         HostReturn {
             ret,
             retcode,
@@ -50,10 +50,17 @@ impl HostReturn {
 }
 
 /// What one ssh call printed.
-struct Output {
-    stdout: String,
-    stderr: String,
-    code: Option<i32>,
+pub(super) struct Output {
+    pub(super) stdout: String,
+    pub(super) stderr: String,
+    pub(super) code: Option<i32>,
+}
+
+/// What an ssh call is fed on stdin.
+pub(super) enum Stdin<'a> {
+    Nothing,
+    File(&'a Path),
+    Bytes(&'a [u8]),
 }
 
 /// Runs `argv` (the function and its arguments) on `entry` through
@@ -85,7 +92,7 @@ pub async fn run_function(
     };
     if conversation.asks_for_deploy() {
         let deploy = command::deploy_script(&thin_dir, thin.hash);
-        let copied = match ssh(connection, entry, &deploy, Some(thin.binary)).await {
+        let copied = match ssh(connection, entry, &deploy, Stdin::File(thin.binary)).await {
             Ok(copied) => copied,
             Err(reason) => return HostReturn::failed(Value::String(reason), 1),
         };
@@ -254,7 +261,7 @@ async fn read_all<R: AsyncRead + Unpin>(mut reader: R) -> String {
 /// Runs `command` as the login shell's command line on the host (`-r`):
 /// Salt's raw return, `stdout`, `stderr` and `retcode`.
 pub async fn run_raw(connection: &Connection<'_>, entry: &Entry, command: &str) -> HostReturn {
-    let output = match ssh(connection, entry, command, None).await {
+    let output = match ssh(connection, entry, command, Stdin::Nothing).await {
         Ok(output) => output,
         Err(reason) => return HostReturn::failed(Value::String(reason), 1),
     };
@@ -294,34 +301,41 @@ fn minion_config(entry: &Entry, conf_dir: &str) -> String {
     Value::Object(config).to_string()
 }
 
-/// Starts `ssh` and collects what it prints; `stdin_file` is fed to it.
-async fn ssh(
+/// Starts `ssh` and collects what it prints, feeding it `stdin`.
+pub(super) async fn ssh(
     connection: &Connection<'_>,
     entry: &Entry,
     remote: &str,
-    stdin_file: Option<&Path>,
+    stdin: Stdin<'_>,
 ) -> Result<Output, String> {
     let mut child = Command::new("ssh")
         .args(connection.args(entry, remote))
-        .stdin(if stdin_file.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
+        .stdin(match stdin {
+            Stdin::Nothing => Stdio::null(),
+            _ => Stdio::piped(),
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("cannot run ssh: {e}"))?;
-    if let (Some(path), Some(mut stdin)) = (stdin_file, child.stdin.take()) {
-        let mut file = tokio::fs::File::open(path)
-            .await
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Some(mut pipe) = child.stdin.take() {
         // A host that hangs up early makes the copy fail; its exit status
         // and stderr say why, below.
-        let _ = tokio::io::copy(&mut file, &mut stdin).await;
-        let _ = stdin.shutdown().await;
-        drop(stdin);
+        match stdin {
+            Stdin::File(path) => {
+                let mut file = tokio::fs::File::open(path)
+                    .await
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                let _ = tokio::io::copy(&mut file, &mut pipe).await;
+            }
+            Stdin::Bytes(bytes) => {
+                let _ = pipe.write_all(bytes).await;
+            }
+            Stdin::Nothing => {}
+        }
+        let _ = pipe.shutdown().await;
+        drop(pipe);
     }
     let output = child
         .wait_with_output()
@@ -335,7 +349,7 @@ async fn ssh(
 }
 
 /// What follows the last delimiter line, if there is one.
-fn after_delimiter(text: &str) -> Option<&str> {
+pub(super) fn after_delimiter(text: &str) -> Option<&str> {
     let mut found = None;
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
@@ -349,7 +363,7 @@ fn after_delimiter(text: &str) -> Option<&str> {
 
 /// ssh itself failed (exit 255: no connection, authentication refused, an
 /// unknown or changed host key): its message is the return, as Salt prints it.
-fn connection_failure(output: &Output) -> Option<HostReturn> {
+pub(super) fn connection_failure(output: &Output) -> Option<HostReturn> {
     (output.code == Some(255) && after_delimiter(&output.stderr).is_none()).then(|| {
         let message = output
             .stderr
@@ -362,7 +376,7 @@ fn connection_failure(output: &Output) -> Option<HostReturn> {
 }
 
 /// The remote script failed before `brine-call` ran.
-fn shim_failure(what: &str, output: &Output) -> HostReturn {
+pub(super) fn shim_failure(what: &str, output: &Output) -> HostReturn {
     let code = output.code.unwrap_or(1);
     // What the login shell printed before the delimiter is not the error.
     let stderr = after_delimiter(&output.stderr)
