@@ -4,6 +4,11 @@
 # brine-api (brine-api) with dpkg-deb from a staged tree, into
 # $CARGO_TARGET_DIR/debian (or --out DIR), and prints their paths.
 #
+# brine-master also carries static builds (musl, no debug sections) of
+# brine-call and brine-minion in /usr/lib/brine/ssh: what brine-ssh copies to
+# hosts, which may have any libc or none of ours. They need the Rust target
+# <arch>-unknown-linux-musl (rustup target add) and musl-gcc (musl-tools).
+#
 #   pkg/build-debs.sh [--profile debug|release] [--out DIR]
 #
 # Each package carries its binaries, its systemd unit (pkg/systemd), its
@@ -38,6 +43,18 @@ esac
 # packages unifies the dependencies' features differently and would rebuild
 # them all in the same target dir.
 (cd "$repo" && cargo build "${cargo_profile[@]}" --workspace --bins)
+
+# The static binaries brine-ssh ships, in a target dir of their own (a
+# package subset built in the main one would rebuild its dependencies).
+musl_target="$(uname -m)-unknown-linux-musl"
+if ! rustup target list --installed 2>/dev/null | grep -qx "$musl_target" || ! command -v musl-gcc >/dev/null; then
+	echo "pkg/build-debs.sh: the static brine-call and brine-minion for brine-ssh need the Rust target" \
+		"$musl_target and musl-gcc: rustup target add $musl_target; apt-get install musl-tools" >&2
+	exit 1
+fi
+static_dir="$CARGO_TARGET_DIR/musl/$musl_target/${bin_dir##*/}"
+(cd "$repo" && CARGO_TARGET_DIR="$CARGO_TARGET_DIR/musl" cargo build "${cargo_profile[@]}" \
+	--target "$musl_target" -p brine-minion --bin brine-call --bin brine-minion)
 
 version="$(sed -n 's/^version = "\(.*\)"/\1/p' "$repo/Cargo.toml" | head -n1)"
 arch="$(dpkg --print-architecture)"
@@ -94,6 +111,13 @@ build_package() {
 	for b in "$@"; do
 		install -m 0755 "$bin_dir/$b" "$root/usr/bin/$b"
 	done
+	if [ "$daemon" = master ]; then
+		mkdir -p "$root/usr/lib/brine/ssh"
+		for b in brine-call brine-minion; do
+			strip --strip-debug -o "$root/usr/lib/brine/ssh/$b" "$static_dir/$b"
+			chmod 0755 "$root/usr/lib/brine/ssh/$b"
+		done
+	fi
 	install -m 0644 "$here/systemd/$name.service" "$root/lib/systemd/system/$name.service"
 	install -m 0644 "$here/logrotate/$name" "$root/etc/logrotate.d/$name"
 	install -m 0644 "$here/config/$config_src" "$root$config_dest"
@@ -139,7 +163,8 @@ CONTROL
 
 build_package brine-master "Brine master: SaltStack-compatible configuration management
  The master daemon and the tools that drive it: brine, brine-key,
- brine-run, brine-cp and brine-ssh." "" master /etc/brine/master \
+ brine-run, brine-cp and brine-ssh (with static builds of brine-call and
+ brine-minion for the hosts it reaches)." "" master /etc/brine/master \
 	brine-master brine brine-key brine-run brine-cp brine-ssh
 build_package brine-minion "Brine minion: SaltStack-compatible configuration management
  The minion daemon, which runs the master's jobs on this host, and

@@ -553,3 +553,33 @@ fn bootstrap_starts_accepted_minions_and_a_second_run_changes_nothing() {
     assert_eq!(mtime(), installed_at, "not copied again");
     cluster.wait_pingable("new*", &["new1", "new2"]);
 }
+
+/// An installed brine-ssh ships the static builds its package carries in
+/// `/usr/lib/brine/ssh` (pkg/build-debs.sh), not a binary beside it: here
+/// an install tree with no brine-call in `bin` still runs functions.
+#[test]
+fn an_installed_brine_ssh_ships_the_packaged_binary() {
+    let sshd = Sshd::start();
+    let op = Operator::new(&sshd, &["h1"], &sshd.known_hosts());
+    let prefix = op.path("usr");
+    let (bin_dir, lib_dir) = (prefix.join("bin"), prefix.join("lib/brine/ssh"));
+    std::fs::create_dir_all(&bin_dir).expect("bin");
+    std::fs::create_dir_all(&lib_dir).expect("lib");
+    // brine-ssh finds its package by its own path: a copy, not a link.
+    std::fs::copy(bin("brine-ssh"), bin_dir.join("brine-ssh")).expect("brine-ssh");
+    std::fs::copy(bin("brine-call"), lib_dir.join("brine-call")).expect("brine-call");
+    let out = run_with_timeout(
+        Command::new(bin_dir.join("brine-ssh"))
+            .arg("-c")
+            .arg(op.path(""))
+            .args(["--out", "json", "h1", "test.ping"]),
+        RUN_TIMEOUT,
+    );
+    let ret: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(
+        ret,
+        json!({"h1": true}),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -63,6 +63,15 @@ units=(/lib/systemd/system/brine-master.service /lib/systemd/system/brine-minion
 	/lib/systemd/system/brine-api.service)
 for u in "${units[@]}"; do [ -f "$u" ] || fail "$u not installed"; done
 
+# What brine-ssh copies to hosts: static, so any x86-64 Linux runs it.
+for b in brine-call brine-minion; do
+	static="/usr/lib/brine/ssh/$b"
+	[ -x "$static" ] || fail "$static not installed"
+	if readelf -l "$static" | grep -q 'INTERP'; then fail "$static is dynamically linked"; fi
+	"$static" --version >/dev/null || fail "$static does not run"
+done
+step "brine-ssh's static brine-call and brine-minion installed"
+
 man_ok=false
 if have_or_install man man-db; then
 	man -w brine >/dev/null || fail "man -w brine finds no page"
@@ -160,7 +169,7 @@ for p in "${packages[@]}"; do
 	fi
 done
 for path in /etc/brine /var/lib/brine /var/log/brine /var/cache/brine /run/brine \
-	/usr/bin/brine /usr/bin/brine-master /usr/bin/brine-minion /usr/bin/brine-api \
+	/usr/bin/brine /usr/bin/brine-master /usr/bin/brine-minion /usr/bin/brine-api /usr/lib/brine \
 	"${units[@]}" /etc/logrotate.d/brine-master /usr/share/man/man1/brine.1.gz \
 	/usr/share/bash-completion/completions/brine; do
 	[ ! -e "$path" ] || fail "$path is left after the purge"

@@ -224,7 +224,10 @@ fn work(cli: &Cli, config: &MasterConfig) -> anyhow::Result<Work> {
     })
 }
 
-/// A binary copied to hosts (`given`, else `name` beside brine-ssh) and its hash.
+/// A binary copied to hosts and its hash: `given`, else the static build the
+/// package ships in `../lib/brine/ssh/` from brine-ssh (runs on any x86-64
+/// Linux), else the one beside brine-ssh (a source build: linked against
+/// this machine's glibc).
 fn shipped(
     given: Option<&PathBuf>,
     name: &str,
@@ -232,10 +235,18 @@ fn shipped(
 ) -> anyhow::Result<(PathBuf, String)> {
     let path = match given {
         Some(path) => path.clone(),
-        None => std::env::current_exe()
-            .context("where brine-ssh is installed")?
-            .with_file_name(name),
+        None => {
+            let exe = std::env::current_exe().context("where brine-ssh is installed")?;
+            let dir = exe.parent().unwrap_or(std::path::Path::new("/"));
+            let packaged = dir.join("../lib/brine/ssh").join(name);
+            if packaged.is_file() {
+                packaged
+            } else {
+                dir.join(name)
+            }
+        }
     };
+    tracing::debug!("shipping {}", path.display());
     Ok(ssh::thin_binary(&path, &config.cachedir)?)
 }
 
