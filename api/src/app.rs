@@ -42,7 +42,8 @@ pub fn router(state: Shared) -> Router {
         "{}/{{*path}}",
         state.settings.webhook_url.trim_end_matches('/')
     );
-    Router::new()
+    let dashboard = state.settings.webui;
+    let api = Router::new()
         .route("/", get(index).post(lowstate))
         .route("/login", post(login))
         .route("/logout", post(logout))
@@ -54,8 +55,13 @@ pub fn router(state: Shared) -> Router {
         .route("/keys/{mid}", get(key_one))
         .route("/events", get(events::stream))
         .route("/stats", get(stats))
-        .route(&hook_route, post(hooks::hook))
-        .with_state(state)
+        .route(&hook_route, post(hooks::hook));
+    let api = if dashboard {
+        api.merge(crate::webui::routes())
+    } else {
+        api
+    };
+    api.with_state(state)
 }
 
 impl FromRequestParts<Shared> for Session {

@@ -107,6 +107,11 @@ impl Auth {
         })
     }
 
+    /// The configured backends' names (`file`, `pam`), in config order.
+    pub fn backend_names(&self) -> Vec<String> {
+        self.backends.iter().map(|(name, _)| name.clone()).collect()
+    }
+
     /// Check a user's password; their permissions on success. Unknown
     /// users of the file backend cost an argon2 verification too, so timing
     /// does not tell which names exist.

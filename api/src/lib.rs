@@ -20,4 +20,5 @@ pub mod server;
 pub mod settings;
 pub mod tls;
 pub mod tokens;
+pub mod webui;
 pub mod wheel;

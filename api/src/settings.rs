@@ -56,6 +56,7 @@ struct RawSettings {
     webhook_disable_auth: bool,
     hooks: Map<String, Value>,
     max_request_body_size: usize,
+    webui: bool,
 }
 
 impl Default for RawSettings {
@@ -70,6 +71,7 @@ impl Default for RawSettings {
             webhook_disable_auth: false,
             hooks: Map::new(),
             max_request_body_size: DEFAULT_BODY_LIMIT,
+            webui: true,
         }
     }
 }
@@ -84,6 +86,8 @@ pub struct Settings {
     pub webhook_disable_auth: bool,
     pub hooks: Vec<(String, HookCheck)>,
     pub body_limit: usize,
+    /// The web dashboard under `/ui` (`webui: False` turns it off).
+    pub webui: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -124,6 +128,7 @@ impl Settings {
             webhook_disable_auth: raw.webhook_disable_auth,
             hooks: parse_hooks(raw.hooks)?,
             body_limit: raw.max_request_body_size,
+            webui: raw.webui,
         })
     }
 

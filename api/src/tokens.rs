@@ -16,6 +16,9 @@ pub struct Session {
     pub user: String,
     pub eauth: String,
     pub perms: Arc<Perms>,
+    /// The web UI's CSRF token: every form that changes something carries
+    /// it, and it is never in a cookie.
+    pub csrf: String,
     /// Unix seconds.
     pub start: f64,
     pub expire: f64,
@@ -36,11 +39,10 @@ impl TokenStore {
 
     /// Start a session; `None` only when the system has no randomness.
     pub fn issue(&self, user: &str, eauth: &str, perms: Arc<Perms>) -> Option<Session> {
-        let mut bytes = [0u8; 20];
-        SystemRandom::new().fill(&mut bytes).ok()?;
-        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let token = random_hex()?;
         let start = now();
         let session = Session {
+            csrf: random_hex()?,
             token: token.clone(),
             user: user.to_string(),
             eauth: eauth.to_string(),
@@ -78,6 +80,13 @@ impl TokenStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// 20 random bytes in hex.
+fn random_hex() -> Option<String> {
+    let mut bytes = [0u8; 20];
+    SystemRandom::new().fill(&mut bytes).ok()?;
+    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn now() -> f64 {

@@ -36,3 +36,4 @@ mod startup_states;
 mod states;
 mod states_sources;
 mod targeting;
+mod webui;

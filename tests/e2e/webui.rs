@@ -1,0 +1,415 @@
+//! The web dashboard in a real browser: headless Chromium driven through
+//! chromedriver (Debian's `chromium` and `chromium-driver`) with the
+//! fantoccini WebDriver client, against brine-api over HTTPS with a
+//! self-signed certificate.
+//!
+//! A failing test saves a screenshot of the page it was on (its path is
+//! printed); with `BRINE_UI_SCREENSHOTS=<dir>` every page the tests visit
+//! is saved there too (how `docs/ui/` is made).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use brine_tests::cluster::{ApiProc, Cluster, free_port, hash_password};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+/// How long a page may take to show what a test waits for.
+const PAGE_WAIT: Duration = Duration::from_secs(30);
+
+/// chromedriver with one headless Chromium session, driven synchronously.
+struct Browser {
+    runtime: tokio::runtime::Runtime,
+    client: Option<Client>,
+    driver: Child,
+    /// The test's name, for the failure screenshot.
+    name: String,
+    base: String,
+}
+
+impl Browser {
+    /// A browser for test `name` on the dashboard at `base` (`https://...`).
+    fn start(name: &str, base: &str) -> Browser {
+        let port = free_port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (Debian's chromium-driver) runs");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let mut caps = serde_json::Map::new();
+        caps.insert("acceptInsecureCerts".into(), json!(true));
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({"args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1280,800", "--no-first-run", "--disable-extensions",
+            ]}),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        let client = runtime.block_on(async {
+            loop {
+                let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+                match ClientBuilder::new(connector)
+                    .capabilities(caps.clone())
+                    .connect(&url)
+                    .await
+                {
+                    Ok(client) => break client,
+                    Err(e) if started.elapsed() > PAGE_WAIT => {
+                        panic!("no WebDriver session from chromedriver: {e}")
+                    }
+                    // chromedriver is still starting.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+        });
+        Browser {
+            runtime,
+            client: Some(client),
+            driver,
+            name: name.to_string(),
+            base: base.to_string(),
+        }
+    }
+
+    fn client(&self) -> &Client {
+        self.client.as_ref().expect("a session")
+    }
+
+    /// Opens `path` of the dashboard.
+    fn open(&self, path: &str) {
+        let url = format!("{}{path}", self.base);
+        self.runtime
+            .block_on(self.client().goto(&url))
+            .unwrap_or_else(|e| panic!("open {url}: {e}"));
+    }
+
+    fn path(&self) -> String {
+        let url = self
+            .runtime
+            .block_on(self.client().current_url())
+            .expect("url");
+        url.path().to_string()
+    }
+
+    /// The first element `css` matches, once it exists.
+    async fn element(&self, css: &str) -> fantoccini::elements::Element {
+        self.client()
+            .wait()
+            .at_most(PAGE_WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no element {css} within {PAGE_WAIT:?}: {e}"))
+    }
+
+    /// Types `text` into the field `css` (cleared first).
+    fn fill(&self, css: &str, text: &str) {
+        self.runtime.block_on(async {
+            let field = self.element(css).await;
+            field.clear().await.expect("clear");
+            field.send_keys(text).await.expect("type");
+        })
+    }
+
+    fn click(&self, css: &str) {
+        self.runtime.block_on(async {
+            let element = self.element(css).await;
+            element
+                .click()
+                .await
+                .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        })
+    }
+
+    /// The text of the first element `css` matches, once it exists.
+    fn text(&self, css: &str) -> String {
+        self.runtime.block_on(async {
+            let element = self.element(css).await;
+            element.text().await.expect("text")
+        })
+    }
+
+    /// Waits until `css`'s text contains `needle`; the last text seen.
+    fn wait_text(&self, css: &str, needle: &str) -> String {
+        let started = Instant::now();
+        loop {
+            let seen = self.runtime.block_on(async {
+                match self.client().find(Locator::Css(css)).await {
+                    Ok(element) => element.text().await.unwrap_or_default(),
+                    Err(_) => String::new(),
+                }
+            });
+            if seen.contains(needle) {
+                return seen;
+            }
+            assert!(
+                started.elapsed() < PAGE_WAIT,
+                "{css} never showed {needle:?}; last: {seen:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// How many elements `css` matches now.
+    fn count(&self, css: &str) -> usize {
+        self.runtime
+            .block_on(self.client().find_all(Locator::Css(css)))
+            .map_or(0, |all| all.len())
+    }
+
+    /// The displayed ids of the rows `css` matches.
+    fn visible_rows(&self, css: &str) -> Vec<String> {
+        self.runtime.block_on(async {
+            let mut ids = Vec::new();
+            for row in self
+                .client()
+                .find_all(Locator::Css(css))
+                .await
+                .unwrap_or_default()
+            {
+                if row.is_displayed().await.unwrap_or(false) {
+                    ids.push(row.attr("data-id").await.ok().flatten().unwrap_or_default());
+                }
+            }
+            ids
+        })
+    }
+
+    /// Waits until the displayed rows of `css` are `expected`.
+    fn wait_rows(&self, css: &str, expected: &[&str]) {
+        let started = Instant::now();
+        loop {
+            let seen = self.visible_rows(css);
+            if seen == expected {
+                return;
+            }
+            assert!(
+                started.elapsed() < PAGE_WAIT,
+                "{css}: rows {seen:?}, never {expected:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// A cookie's attributes as the browser holds them.
+    fn cookie(&self, name: &str) -> Option<fantoccini::cookies::Cookie<'static>> {
+        self.runtime
+            .block_on(self.client().get_named_cookie(name))
+            .ok()
+    }
+
+    /// Saves the page as `<dir>/<file>.png` when screenshots are asked for.
+    fn document(&self, file: &str) {
+        if let Some(dir) = std::env::var_os("BRINE_UI_SCREENSHOTS") {
+            self.screenshot(&Path::new(&dir).join(format!("{file}.png")));
+        }
+    }
+
+    fn screenshot(&self, path: &Path) {
+        if let Ok(png) = self.runtime.block_on(self.client().screenshot()) {
+            let _ = std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")));
+            let _ = std::fs::write(path, png);
+        }
+    }
+
+    /// Signs in as `user`, ending on the overview.
+    fn sign_in(&self, user: &str, password: &str) {
+        self.open("/ui");
+        assert_eq!(
+            self.path(),
+            "/ui/login",
+            "a signed-out visit goes to sign-in"
+        );
+        self.fill("#username", user);
+        self.fill("#password", password);
+        self.click("form button[type=submit]");
+        self.wait_text("h1", "Overview");
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let dir = std::env::var_os("CARGO_TARGET_TMPDIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(std::env::temp_dir)
+                .join("brine-ui-failures");
+            let path = dir.join(format!("{}.png", self.name));
+            self.screenshot(&path);
+            eprintln!("the page at the failure: {}", path.display());
+        }
+        if let Some(client) = self.client.take() {
+            let _ = self.runtime.block_on(client.close());
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// A cluster of m1 and m2 (accepted) and m3 (pending), and its API with
+/// the dashboard; users `admin` (everything) and `viewer` (test.* on m1).
+struct Site {
+    cluster: Cluster,
+    api: ApiProc,
+    _dir: tempfile::TempDir,
+}
+
+fn site() -> Site {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let users = dir.path().join("ui-users");
+    std::fs::write(
+        &users,
+        format!(
+            "admin:{}\nviewer:{}\n",
+            hash_password("admin-pass"),
+            hash_password("viewer-pass")
+        ),
+    )
+    .expect("users");
+    let conf = format!(
+        "rest_api:\n  port: {port}\n  ssl_crt: {dir}/tls/api.crt\n  ssl_key: {dir}/tls/api.key\n\
+         external_auth:\n  file:\n    ^filename: {users}\n    admin:\n      - '.*'\n      - '@wheel'\n      - '@runner'\n    viewer:\n      - 'm1': ['test.*']\n",
+        port = free_port(),
+        dir = dir.path().display(),
+        users = users.display(),
+    );
+    let mut cluster = Cluster::builder()
+        .minion_ids(&["m1", "m2"])
+        .master_conf(&conf)
+        .start()
+        .ready();
+    cluster.add_minion("m3", "");
+    cluster.wait_key_in("minions_pre", "m3");
+    let api = cluster.start_api(&["--gen-self-signed"]);
+    Site {
+        cluster,
+        api,
+        _dir: dir,
+    }
+}
+
+/// Sign in, the overview's figures, the minions table and its live target
+/// filter, accepting a pending key with a confirmation; the session cookie's
+/// attributes; signing out.
+#[test]
+fn an_admin_signs_in_sees_the_minions_and_accepts_a_pending_key() {
+    let site = site();
+    let browser = Browser::start("admin", &site.api.url);
+    browser.open("/ui");
+    browser.document("login");
+    browser.fill("#username", "admin");
+    browser.fill("#password", "wrong");
+    browser.click("form button[type=submit]");
+    assert!(
+        browser
+            .wait_text("[role=alert]", "Sign-in failed")
+            .contains("wrong")
+    );
+    browser.sign_in("admin", "admin-pass");
+    let cookie = browser.cookie("brine_session").expect("the session cookie");
+    assert_eq!(cookie.secure(), Some(true));
+    assert_eq!(cookie.http_only(), Some(true));
+    assert_eq!(format!("{:?}", cookie.same_site()), "Some(Strict)");
+    assert_eq!(browser.text("#minions-up"), "2");
+    assert_eq!(browser.text("#keys-pending"), "1");
+    browser.document("overview");
+
+    browser.open("/ui/minions");
+    assert_eq!(
+        browser.visible_rows("table.minions tbody tr[data-id]"),
+        ["m1", "m2"]
+    );
+    assert!(browser.text("tr[data-id=m1] .state").contains("up"));
+    // The filter box matches as one types.
+    browser.fill("#tgt", "m2");
+    browser.wait_rows("table.minions tbody tr[data-id]", &["m2"]);
+    browser.fill("#tgt", "not m2");
+    browser.wait_rows("table.minions tbody tr[data-id]", &["m1"]);
+    assert_eq!(browser.text("#match-count"), "1 shown");
+    browser.document("minions");
+
+    browser.open("/ui/keys");
+    assert!(browser.text("#keys-minions_pre").contains("m3"));
+    browser.document("keys");
+    browser.click("#keys-minions_pre tr[data-id=m3] button.accept");
+    browser.wait_text("h1", "Accept the key of m3?");
+    browser.document("keys-confirm");
+    browser.click("#confirm");
+    browser.wait_text("[role=status]", "The key of m3 was accepted.");
+    assert!(browser.text("#keys-minions").contains("m3"));
+    assert_eq!(browser.count("#keys-minions_pre"), 0, "no pending key left");
+    site.cluster.wait_pingable("m3", &["m3"]);
+
+    browser.click("header .signout button");
+    browser.wait_text("h1", "Sign in");
+    browser.open("/ui/keys");
+    assert_eq!(browser.path(), "/ui/login", "signed out");
+}
+
+/// A user allowed `test.*` on m1 only sees m1, cannot see the keys, and a
+/// key action posted anyway is refused with nothing changed; a form without
+/// the session's CSRF token is refused too.
+#[test]
+fn a_user_is_refused_what_their_permissions_do_not_allow() {
+    let site = site();
+    let browser = Browser::start("viewer", &site.api.url);
+    browser.sign_in("viewer", "viewer-pass");
+    assert_eq!(browser.text("#minions-up"), "1");
+    assert_eq!(browser.count("#keys-pending"), 0, "no key figures");
+    browser.open("/ui/minions");
+    assert_eq!(
+        browser.visible_rows("table.minions tbody tr[data-id]"),
+        ["m1"]
+    );
+    browser.open("/ui/keys");
+    assert!(
+        browser
+            .wait_text("[role=alert]", "may not list keys")
+            .contains("viewer")
+    );
+    browser.document("refused");
+    // A hand-made form for accepting m3, with and without the CSRF token.
+    let forge = |csrf: &str| {
+        let script = format!(
+            "const f = document.createElement('form'); f.method = 'post'; f.action = '/ui/keys/act';\
+             for (const [k, v] of Object.entries({{csrf: '{csrf}', id: 'm3', state: 'minions_pre', act: 'accept', finger: 'x'}})) {{\
+               const i = document.createElement('input'); i.type = 'hidden'; i.name = k; i.value = v; f.appendChild(i); }}\
+             document.body.appendChild(f); f.submit();"
+        );
+        browser
+            .runtime
+            .block_on(browser.client().execute(&script, Vec::new()))
+            .expect("script");
+    };
+    browser.open("/ui");
+    forge("not-the-token");
+    browser.wait_text("[role=alert]", "not from your session");
+    browser.open("/ui");
+    let csrf = browser
+        .runtime
+        .block_on(async {
+            browser
+                .client()
+                .find(Locator::Css("input[name=csrf]"))
+                .await?
+                .prop("value")
+                .await
+        })
+        .expect("csrf")
+        .unwrap_or_default();
+    forge(&csrf);
+    browser.wait_text("[role=alert]", "may not accept the key of m3");
+    assert_eq!(
+        site.cluster.keys()["minions_pre"],
+        json!(["m3"]),
+        "unchanged"
+    );
+}
