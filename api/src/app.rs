@@ -33,6 +33,8 @@ pub struct AppState {
     pub auth: Auth,
     pub tokens: TokenStore,
     pub started: Instant,
+    /// The web dashboard's jobs in flight.
+    pub ui: crate::webui::UiState,
 }
 
 pub type Shared = Arc<AppState>;

@@ -30,6 +30,12 @@ use crate::error::ApiResult;
 use crate::tokens::Session;
 
 pub async fn stream(State(state): State<Shared>, session: Session) -> ApiResult<Response> {
+    stream_for(state, session).await
+}
+
+/// The events `session` may see as a Server-Sent Events response (also the
+/// web dashboard's live tail).
+pub async fn stream_for(state: Shared, session: Session) -> ApiResult<Response> {
     let conn = state.master.subscribe().await?;
     let events = futures::stream::unfold((conn, state, session, DataView::default()), next_frame);
     let first = futures::stream::once(async { Ok::<_, Infallible>(Bytes::from("retry: 400\n\n")) });

@@ -22,16 +22,7 @@ impl MasterLink {
     /// The ids of every accepted minion.
     pub async fn accepted_minions(&self) -> ApiResult<Vec<String>> {
         let listing = self.keys(KeyCommand::List).await?;
-        Ok(listing
-            .get("minions")
-            .and_then(Value::as_array)
-            .map(|ids| {
-                ids.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default())
+        Ok(listing.get("minions").map(string_list).unwrap_or_default())
     }
 
     /// The accepted minions the master's data cache says `spec` matches.
@@ -89,6 +80,20 @@ impl MasterLink {
     pub async fn subscribe(&self) -> ApiResult<brine_client::Connection> {
         Ok(self.client.subscribe(None).await?)
     }
+}
+
+/// The strings of a JSON list (ids in a listing); anything else is none.
+pub fn string_list(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The minions of `known` a job request would target, for permission checks.

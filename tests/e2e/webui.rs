@@ -274,12 +274,25 @@ fn site() -> Site {
         ),
     )
     .expect("users");
+    let srv = dir.path().join("srv");
+    std::fs::create_dir(&srv).expect("srv");
+    std::fs::write(
+        srv.join("ui.sls"),
+        format!(
+            "greeting:\n  file.managed:\n    - name: {}/greeting\n    - contents: hello\n\
+             broken:\n  test.fail_without_changes:\n    - name: the broken state\n",
+            dir.path().display()
+        ),
+    )
+    .expect("ui.sls");
     let conf = format!(
-        "rest_api:\n  port: {port}\n  ssl_crt: {dir}/tls/api.crt\n  ssl_key: {dir}/tls/api.key\n\
+        "file_roots:\n  base:\n    - {srv}\n\
+         rest_api:\n  port: {port}\n  ssl_crt: {dir}/tls/api.crt\n  ssl_key: {dir}/tls/api.key\n\
          external_auth:\n  file:\n    ^filename: {users}\n    admin:\n      - '.*'\n      - '@wheel'\n      - '@runner'\n    viewer:\n      - 'm1': ['test.*']\n",
         port = free_port(),
         dir = dir.path().display(),
         users = users.display(),
+        srv = srv.display(),
     );
     let mut cluster = Cluster::builder()
         .minion_ids(&["m1", "m2"])
@@ -412,4 +425,101 @@ fn a_user_is_refused_what_their_permissions_do_not_allow() {
         json!(["m3"]),
         "unchanged"
     );
+}
+
+/// The run page: function names completed from the minions, the chosen
+/// function's arguments, `test.ping` with its returns arriving on the job
+/// page, a `state.apply test=True` read in the highstate view with its
+/// failure listed first, the raw JSON switch; then the live event tail and
+/// its tag filter.
+#[test]
+fn a_run_streams_its_returns_and_the_event_tail_is_live() {
+    let site = site();
+    let browser = Browser::start("run", &site.api.url);
+    browser.sign_in("admin", "admin-pass");
+    browser.open("/ui/run");
+    browser.fill("#run-tgt", "m1,m2");
+    browser.runtime.block_on(async {
+        let select = browser.element("#run-tgt-type").await;
+        select.select_by_value("list").await.expect("list");
+    });
+    browser.click("#run-fun");
+    let started = Instant::now();
+    while browser.count("#functions option[value='test.ping']") == 0 {
+        assert!(
+            started.elapsed() < PAGE_WAIT,
+            "no function names to complete"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    browser.fill("#run-fun", "test.echo");
+    browser.click("#run-args");
+    browser.wait_text("#fun-hint", "test.echo(text)");
+    browser.document("run");
+    browser.fill("#run-fun", "test.ping");
+    browser.click("#run-submit");
+    browser.wait_text("#job-status", "All 2 returned.");
+    for id in ["m1", "m2"] {
+        let css = format!("section[data-id={id}]");
+        assert!(
+            browser
+                .text(&format!("{css} .ret-state"))
+                .contains("returned")
+        );
+        assert!(browser.text(&format!("{css} pre.out")).contains("True"));
+    }
+    browser.document("job");
+
+    browser.open("/ui/run");
+    browser.fill("#run-tgt", "m1");
+    browser.fill("#run-fun", "state.apply");
+    browser.fill("#run-args", "ui");
+    browser.click("input[name=test]");
+    browser.click("#run-submit");
+    browser.wait_text("#job-status", "All 1 returned.");
+    let out = browser.text("section[data-id=m1] pre.out");
+    assert!(out.contains("Summary for m1"), "{out}");
+    assert!(out.contains("greeting"), "{out}");
+    assert!(
+        browser
+            .text("section[data-id=m1] .failures")
+            .contains("broken: "),
+        "the failure is listed first"
+    );
+    assert!(
+        browser
+            .text("section[data-id=m1] .ret-state")
+            .contains("failed")
+    );
+    browser.document("job-highstate");
+    browser.click("#raw-switch");
+    assert!(
+        browser
+            .text("section[data-id=m1] pre.raw")
+            .contains("\"__run_num__\"")
+    );
+
+    browser.open("/ui/events");
+    browser.fill("#tag-filter", "brine/ui/*");
+    let fired =
+        site.cluster
+            .brine_run(&["event.send", "brine/ui/hello", "data={\"from\": \"test\"}"]);
+    assert!(
+        fired.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fired.stderr)
+    );
+    browser.wait_text("#events", "brine/ui/hello");
+    // A job's events arrive too, and the filter hides them.
+    site.cluster.brine(&["m1", "test.ping"]);
+    let started = Instant::now();
+    while browser.count("#events li") < 2 {
+        assert!(
+            started.elapsed() < PAGE_WAIT,
+            "the job's events never arrived"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(browser.text("#event-count"), "1 shown");
+    browser.document("events");
 }

@@ -120,6 +120,7 @@ fn app_state(config: &MasterConfig, settings: Settings) -> anyhow::Result<AppSta
         auth: Auth::from_config(&config.external_auth, &config.auth_pam_service)?,
         tokens: TokenStore::new(Duration::from_secs(config.token_expire)),
         started: Instant::now(),
+        ui: brine_api::webui::UiState::new(config),
         settings,
     })
 }

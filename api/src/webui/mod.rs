@@ -11,7 +11,9 @@
 //! them, and each key action is checked against the matching wheel function
 //! (`key.accept`, `key.reject`, `key.delete`) as the REST API checks it.
 
+mod ansi;
 mod pages;
+mod run;
 mod session;
 
 use axum::Router;
@@ -24,6 +26,7 @@ use std::sync::OnceLock;
 
 use crate::app::Shared;
 
+pub use run::UiState;
 pub use session::UiSession;
 
 /// The dashboard's routes (merged into the API's router unless `webui: False`).
@@ -38,6 +41,13 @@ pub fn routes() -> Router<Shared> {
         .route("/ui/keys", get(pages::keys))
         .route("/ui/keys/confirm", post(pages::key_confirm))
         .route("/ui/keys/act", post(pages::key_act))
+        .route("/ui/run", get(run::run_form).post(run::run))
+        .route("/ui/run/functions", get(run::functions))
+        .route("/ui/run/argspec", get(run::argspec))
+        .route("/ui/jobs/{jid}", get(run::job))
+        .route("/ui/jobs/{jid}/stream", get(run::job_stream))
+        .route("/ui/events", get(pages::events))
+        .route("/ui/events/stream", get(pages::events_stream))
         .route("/ui/assets/{name}", get(asset))
 }
 
@@ -54,6 +64,9 @@ fn templates() -> &'static Environment<'static> {
             ("minions.html", include_str!("templates/minions.html")),
             ("keys.html", include_str!("templates/keys.html")),
             ("confirm.html", include_str!("templates/confirm.html")),
+            ("run.html", include_str!("templates/run.html")),
+            ("job.html", include_str!("templates/job.html")),
+            ("events.html", include_str!("templates/events.html")),
         ] {
             // The templates are ours and tested: one that does not parse
             // fails every page test, so it is logged rather than panicking.
@@ -145,6 +158,9 @@ mod tests {
             "minions.html",
             "keys.html",
             "confirm.html",
+            "run.html",
+            "job.html",
+            "events.html",
         ] {
             assert!(templates().get_template(name).is_ok(), "{name}");
         }

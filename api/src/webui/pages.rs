@@ -19,6 +19,7 @@ use super::session::see_other;
 use super::{UiSession, error_page, render, signed_in};
 use crate::app::{AppState, Shared};
 use crate::error::ApiError;
+use crate::master::string_list;
 
 /// What a page shows when the master cannot answer.
 fn master_error(session: &UiSession, e: &ApiError) -> Response {
@@ -39,7 +40,7 @@ fn allows_wheel(session: &UiSession, fun: &str, args: &[Value]) -> bool {
     session.0.perms.allows_master(PermForm::Wheel, fun, call)
 }
 
-fn allows_runner(session: &UiSession, fun: &str) -> bool {
+pub(super) fn allows_runner(session: &UiSession, fun: &str) -> bool {
     session
         .0
         .perms
@@ -75,20 +76,7 @@ async fn present(state: &AppState) -> Result<BTreeSet<String>, ApiError> {
         .master
         .runner("manage.present", Vec::new(), Map::new())
         .await?;
-    Ok(strings(&ids).into_iter().collect())
-}
-
-fn strings(value: &Value) -> Vec<String> {
-    value
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
+    Ok(string_list(&ids).into_iter().collect())
 }
 
 #[derive(Deserialize)]
@@ -136,7 +124,7 @@ async fn overview_figures(state: &AppState, session: &UiSession) -> Result<Figur
         Some(
             listing
                 .get("minions_pre")
-                .map_or(0, |ids| strings(ids).len()),
+                .map_or(0, |ids| string_list(ids).len()),
         )
     } else {
         None
@@ -248,7 +236,7 @@ async fn minion_rows(state: &AppState, session: &UiSession) -> Result<Vec<Minion
                 .unwrap_or_default();
             let addresses = g
                 .and_then(|g| g.get("ipv4"))
-                .map(strings)
+                .map(string_list)
                 .unwrap_or_default()
                 .into_iter()
                 .filter(|a| a != "127.0.0.1")
@@ -548,6 +536,24 @@ pub async fn key_act(
         "/ui/keys?notice={}",
         super::session::urlencode(&notice)
     ))
+}
+
+/// `GET /ui/events`: the live tail (filled by the page's script).
+pub async fn events(session: UiSession) -> Response {
+    render(
+        StatusCode::OK,
+        "events.html",
+        minijinja::context! { ..signed_in(&session, "events") },
+    )
+}
+
+/// `GET /ui/events/stream`: the bus as `GET /events` streams it, within the
+/// user's permissions.
+pub async fn events_stream(State(state): State<Shared>, session: UiSession) -> Response {
+    match crate::events::stream_for(state, session.0).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
 }
 
 #[cfg(test)]
