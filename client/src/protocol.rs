@@ -82,6 +82,13 @@ pub enum KeyCommand {
     Fingerprints {
         pattern: String,
     },
+    /// Accept exactly this key (Ed25519 public key, PEM) as `id`'s: stored
+    /// accepted when the id has no key, moved when it is pending; refused
+    /// when the id holds another key (`brine-ssh --bootstrap`).
+    AcceptKey {
+        id: String,
+        key: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

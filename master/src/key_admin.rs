@@ -96,7 +96,45 @@ pub fn execute(
             }
             (KeyReply::Fingerprints(map), Vec::new())
         }
+        KeyCommand::AcceptKey { id, key } => accept_key(keys, id, key)?,
     })
+}
+
+/// Accepts exactly `key` as `id`'s (see [`KeyCommand::AcceptKey`]); an id
+/// holding another key, or this one rejected, is refused and nothing is
+/// written.
+fn accept_key(keys: &dyn Keys, id: &str, key: &str) -> Result<(KeyReply, KeyChanges), KeyError> {
+    let refused = |why: String| KeyError::Refused(why);
+    let id = MinionId::parse(id).map_err(|e| refused(format!("{id:?}: {e}")))?;
+    let key = PublicKey::from_pem(key)
+        .ok_or_else(|| refused("not an Ed25519 public key in PEM form".into()))?;
+    match keys.lookup(&id)? {
+        Some((KeyState::Accepted, held)) if held == key => {
+            return Ok(changed(KeyState::Accepted, Vec::new(), KeyAct::Accept));
+        }
+        None => {}
+        Some((KeyState::Pending, held)) if held == key => {}
+        Some((state, held)) => {
+            let same = if held == key {
+                "this key"
+            } else {
+                "another key"
+            };
+            return Err(refused(format!(
+                "{id} holds {same} in {} ({})",
+                state.json_name(),
+                held.fingerprint()
+            )));
+        }
+    }
+    let decision = keys.decide_auth(&id, &key, true, &[], usize::MAX)?;
+    if decision.state != KeyState::Accepted {
+        return Err(refused(format!(
+            "another key for {id} arrived meanwhile; its key is {} now",
+            decision.state.json_name()
+        )));
+    }
+    Ok(changed(KeyState::Accepted, vec![id], KeyAct::Accept))
 }
 
 fn changed(state: KeyState, ids: Vec<MinionId>, act: KeyAct) -> (KeyReply, KeyChanges) {
@@ -119,6 +157,58 @@ mod tests {
             .iter()
             .map(|(id, act)| (id.as_str(), *act))
             .collect()
+    }
+
+    /// `AcceptKey` takes exactly the key it names: stored accepted for a new
+    /// id, moved from pending when it is the pending one, nothing for the
+    /// accepted one, refused (nothing written) for an id holding another.
+    #[test]
+    fn accept_key_takes_only_the_key_it_names() {
+        let dir = tempfile::tempdir().expect("dir");
+        let keys = KeyStore::open(dir.path()).expect("store");
+        let master = Identity::generate().expect("key").public();
+        let (mine, other) = (
+            Identity::generate().expect("key").public(),
+            Identity::generate().expect("key").public(),
+        );
+        let accept = |id: &str, key: &PublicKey| {
+            let cmd = KeyCommand::AcceptKey {
+                id: id.into(),
+                key: key.to_pem(),
+            };
+            execute(&keys, &cmd, &master).map(|(_, changes)| changes)
+        };
+        let web1 = MinionId::parse("web1").expect("id");
+        assert_eq!(
+            acts(&accept("web1", &mine).expect("new")),
+            [("web1", KeyAct::Accept)]
+        );
+        assert_eq!(
+            keys.lookup(&web1).expect("lookup"),
+            Some((KeyState::Accepted, mine))
+        );
+        assert!(
+            accept("web1", &mine).expect("again").is_empty(),
+            "nothing to do"
+        );
+        let refused = accept("web1", &other).expect_err("another key");
+        assert!(refused.to_string().contains("another key"), "{refused}");
+        assert_eq!(
+            keys.lookup(&web1).expect("lookup"),
+            Some((KeyState::Accepted, mine))
+        );
+        assert!(
+            keys.list(KeyState::Denied).expect("denied").is_empty(),
+            "nothing written"
+        );
+        let db1 = MinionId::parse("db1").expect("id");
+        keys.decide_auth(&db1, &other, false, &[], 10)
+            .expect("pending");
+        assert_eq!(
+            acts(&accept("db1", &other).expect("pending")),
+            [("db1", KeyAct::Accept)]
+        );
+        assert!(accept("bad id/..", &mine).is_err());
     }
 
     /// Each command says what it did to which id: the master fires `salt/key`

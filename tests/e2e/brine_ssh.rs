@@ -528,6 +528,7 @@ fn bootstrap_starts_accepted_minions_and_a_second_run_changes_nothing() {
     );
     let keys = cluster.keys();
     assert_eq!(keys["minions"], json!(["new1", "new2", "taken"]), "{keys}");
+    assert_eq!(keys["minions_denied"], json!([]), "{keys}");
     assert_eq!(keys["minions_pre"], json!([]), "{keys}");
     cluster.wait_pingable("new*", &["new1", "new2"]);
 
@@ -535,7 +536,21 @@ fn bootstrap_starts_accepted_minions_and_a_second_run_changes_nothing() {
     let binary = hosts.dir("new1").join("bin/brine-minion");
     let mtime = || std::fs::metadata(&binary).and_then(|m| m.modified()).ok();
     let installed_at = mtime();
+    // A roster entry pointing at new1's host under another id: refused, so
+    // new1's key is never accepted as a second minion.
+    let new1 = hosts.dir("new1");
+    let mut roster = std::fs::read_to_string(cluster.master_dir().join("roster")).expect("roster");
+    roster.push_str(&format!(
+        "typo:\n  host: 127.0.0.1\n  port: {port}\n  minion_bin: {dir}/bin/brine-minion\n  \
+         minion_conf_dir: {dir}/etc\n  minion_service: direct\n  \
+         minion_opts:\n    root_dir: {dir}/root\n",
+        port = sshd.port(),
+        dir = new1.display(),
+    ));
+    std::fs::write(cluster.master_dir().join("roster"), roster).expect("roster");
     let (second, _) = bootstrap();
+    let refusal = second["typo"].as_str().unwrap_or_default();
+    assert!(refusal.contains("is minion \"new1\"'s"), "{second}");
     for id in ["new1", "new2"] {
         let ret = &second[id];
         let said = |step: &str| ret[step].as_str().unwrap_or_default().to_owned();
@@ -551,6 +566,7 @@ fn bootstrap_starts_accepted_minions_and_a_second_run_changes_nothing() {
         "not restarted"
     );
     assert_eq!(mtime(), installed_at, "not copied again");
+    assert_eq!(cluster.keys()["minions"], json!(["new1", "new2", "taken"]));
     cluster.wait_pingable("new*", &["new1", "new2"]);
 }
 

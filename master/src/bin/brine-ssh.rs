@@ -111,7 +111,7 @@ async fn run(cli: &Cli, config: &MasterConfig) -> anyhow::Result<u8> {
     }
     let control_dir = ssh::control_dir()?;
     let known_hosts = config.ssh.known_hosts_file.clone();
-    let work = match work(cli, config) {
+    let work = match work(cli, config).await {
         Ok(work) => work,
         Err(e) => {
             eprintln!("ERROR: {e:#}");
@@ -204,10 +204,12 @@ enum Work {
     },
 }
 
-fn work(cli: &Cli, config: &MasterConfig) -> anyhow::Result<Work> {
+async fn work(cli: &Cli, config: &MasterConfig) -> anyhow::Result<Work> {
     let words = || cli.function.iter().chain(cli.args.iter()).cloned();
     if cli.bootstrap {
-        let master = Master::from_config(config).map_err(anyhow::Error::msg)?;
+        let master = Master::from_config(config)
+            .await
+            .map_err(anyhow::Error::msg)?;
         let minion = shipped(cli.minion_binary.as_ref(), "brine-minion", config)?;
         return Ok(Work::Bootstrap { minion, master });
     }
@@ -225,9 +227,9 @@ fn work(cli: &Cli, config: &MasterConfig) -> anyhow::Result<Work> {
 }
 
 /// A binary copied to hosts and its hash: `given`, else the static build the
-/// package ships in `../lib/brine/ssh/` from brine-ssh (runs on any x86-64
-/// Linux), else the one beside brine-ssh (a source build: linked against
-/// this machine's glibc).
+/// package ships in `../lib/brine/ssh/` from brine-ssh (runs on any Linux of
+/// this machine's architecture), else the one beside brine-ssh (a source
+/// build: linked against this machine's glibc).
 fn shipped(
     given: Option<&PathBuf>,
     name: &str,

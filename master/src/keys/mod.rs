@@ -143,6 +143,9 @@ pub enum KeyError {
     PendingFull { max: usize },
     #[error("key store: {0}")]
     Cluster(#[from] crate::cluster_store::ClusterError),
+    /// A request the store's rules do not allow, and why.
+    #[error("{0}")]
+    Refused(String),
 }
 
 fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> KeyError + 'a {

@@ -28,17 +28,18 @@ use brine_common::crypto::{Identity, PublicKey};
 use brine_common::ids::MinionId;
 use serde_json::{Map, Value, json};
 
-use super::command::{Connection, DELIMITER, quote};
+use super::command::{self, Connection, DELIMITER, owned_check, quote};
 use super::roster::{Entry, Install};
 use super::session::{self, HostReturn, Output, Stdin, Thin};
 use crate::keys::{KeyState, Keys};
+use brine_client::KeyCommand;
 
 /// Where a bootstrapped minion's systemd unit goes.
 const UNIT_PATH: &str = "/etc/systemd/system/brine-minion.service";
 
 /// This master, as the new minions are to find and trust it.
 pub struct Master {
-    pub keys: Arc<dyn Keys>,
+    keys: KeyDesk,
     /// Pinned on every host as `minion_master.pub`.
     pub public: PublicKey,
     /// Where minions connect when the roster's `minion_opts` name no
@@ -48,14 +49,35 @@ pub struct Master {
     pub publish_port: u16,
 }
 
+/// Where key decisions are made: the running master (its socket, so its
+/// own lock orders them with minions' auth requests and it sends the
+/// `salt/key` event), else the key store itself, as `brine-key` does.
+enum KeyDesk {
+    Running(brine_client::Client),
+    Store(Arc<dyn Keys>),
+}
+
 impl Master {
-    /// The key store and public key of the master `config` describes.
-    pub fn from_config(config: &MasterConfig) -> Result<Master, String> {
-        let keys = crate::keys::open_configured(config).map_err(|e| format!("key store: {e}"))?;
+    /// The master `config` describes: through its socket when it runs.
+    pub async fn from_config(config: &MasterConfig) -> Result<Master, String> {
         let (_, pub_path) = crate::daemon::master_key_paths(config);
         let public = PublicKey::load(&pub_path).map_err(|e| {
             format!("the master's public key: {e} (brine-master makes it when it first starts)")
         })?;
+        let client = brine_client::Client::new(&config.sock_dir);
+        let probe = KeyCommand::Fingerprints {
+            pattern: "*".into(),
+        };
+        let keys = match client.keys(probe).await {
+            Ok(_) => KeyDesk::Running(client),
+            Err(brine_client::ClientError::Connect { .. }) => {
+                tracing::debug!("no master running: bootstrapping on the key store itself");
+                let store =
+                    crate::keys::open_configured(config).map_err(|e| format!("key store: {e}"))?;
+                KeyDesk::Store(store)
+            }
+            Err(e) => return Err(format!("the master's socket: {e}")),
+        };
         let wildcard = ["", "0.0.0.0", "::", "[::]"].contains(&config.interface.as_str());
         Ok(Master {
             keys,
@@ -64,6 +86,58 @@ impl Master {
             ret_port: config.ret_port,
             publish_port: config.publish_port,
         })
+    }
+
+    /// Runs a key command where decisions are made; its reply's map.
+    async fn keys(&self, cmd: KeyCommand) -> Result<Map<String, Value>, String> {
+        match &self.keys {
+            KeyDesk::Running(client) => client
+                .keys(cmd)
+                .await
+                .map(|reply| reply.into_map())
+                .map_err(|e| e.to_string()),
+            KeyDesk::Store(store) => {
+                let (store, public) = (store.clone(), self.public);
+                tokio::task::spawn_blocking(move || {
+                    crate::key_admin::execute(store.as_ref(), &cmd, &public)
+                        .map(|(reply, _)| reply.into_map())
+                        .map_err(|e| e.to_string())
+                })
+                .await
+                .map_err(|e| e.to_string())?
+            }
+        }
+    }
+
+    /// Every key with its state and fingerprint.
+    async fn all_keys(&self) -> Result<Vec<(KeyState, MinionId, String)>, String> {
+        let listing = self
+            .keys(KeyCommand::Fingerprints {
+                pattern: "*".into(),
+            })
+            .await?;
+        let mut all = Vec::new();
+        for state in KeyState::ALL {
+            let Some(Value::Object(ids)) = listing.get(state.json_name()) else {
+                continue;
+            };
+            for (id, finger) in ids {
+                if let (Ok(id), Some(finger)) = (MinionId::parse(id), finger.as_str()) {
+                    all.push((state, id, finger.to_string()));
+                }
+            }
+        }
+        Ok(all)
+    }
+
+    /// Accepts exactly `public` as `id`'s.
+    async fn accept(&self, id: &str, public: PublicKey) -> Result<(), String> {
+        self.keys(KeyCommand::AcceptKey {
+            id: id.to_string(),
+            key: public.to_pem(),
+        })
+        .await
+        .map(|_| ())
     }
 }
 
@@ -92,7 +166,7 @@ async fn steps(
     master: &Master,
 ) -> Result<Map<String, Value>, HostReturn> {
     let fail = |reason: String| HostReturn::failed(Value::String(reason), 1);
-    let id = MinionId::parse(&entry.id)
+    MinionId::parse(&entry.id)
         .map_err(|e| fail(format!("{:?} cannot be a minion id: {e}", entry.id)))?;
     let config = MinionFiles::new(entry, master).map_err(fail)?;
     let install = &entry.install;
@@ -105,9 +179,12 @@ async fn steps(
     )
     .await?;
     let found = Found::parse(&probe.stdout).map_err(fail)?;
-    let stored = blocking(master.keys.clone(), move |keys| keys.lookup(&id)).await;
-    let stored = stored.map_err(|e| fail(format!("the master's key store: {e}")))?;
-    let key = key_plan(&entry.id, &found, stored).map_err(fail)?;
+    found.check_id(entry).map_err(fail)?;
+    let all = master
+        .all_keys()
+        .await
+        .map_err(|e| fail(format!("the master's keys: {e}")))?;
+    let key = key_plan(&entry.id, &found, &all).map_err(fail)?;
 
     let mut done = Map::new();
     let binary_changed = found.binary.as_deref() != Some(minion.hash);
@@ -143,7 +220,10 @@ async fn steps(
     };
     let key_changed = !matches!(said, "accepted already");
     if key_changed {
-        accept(master, &entry.id, public).await.map_err(fail)?;
+        master
+            .accept(&entry.id, public)
+            .await
+            .map_err(|e| fail(format!("accepting the key: {e}")))?;
     }
     done.insert(
         "key".into(),
@@ -187,7 +267,7 @@ async fn run(
     stdin: Stdin<'_>,
 ) -> Result<Output, HostReturn> {
     let sudo = if entry.sudo { "sudo -n " } else { "" };
-    let remote = format!("{sudo}/bin/sh -c {}", quote(script));
+    let remote = format!("{sudo}{}", command::via_sh(script));
     let output = session::ssh(connection, entry, &remote, stdin)
         .await
         .map_err(|reason| HostReturn::failed(Value::String(reason), 1))?;
@@ -196,32 +276,6 @@ async fn run(
     }
     Err(session::connection_failure(&output)
         .unwrap_or_else(|| session::shim_failure(what, &output)))
-}
-
-/// Runs a key store call off the async threads (the cluster store's blocks).
-async fn blocking<T: Send + 'static>(
-    keys: Arc<dyn Keys>,
-    call: impl FnOnce(&dyn Keys) -> Result<T, crate::keys::KeyError> + Send + 'static,
-) -> Result<T, String> {
-    tokio::task::spawn_blocking(move || call(keys.as_ref()).map_err(|e| e.to_string()))
-        .await
-        .map_err(|e| e.to_string())?
-}
-
-/// Puts `public` among the accepted keys as `id`'s (what an auto-accepted
-/// minion's first auth does), or says what the store holds instead.
-async fn accept(master: &Master, id: &str, public: PublicKey) -> Result<(), String> {
-    let id = MinionId::parse(id).map_err(|e| e.to_string())?;
-    let decision = blocking(master.keys.clone(), move |keys| {
-        keys.decide_auth(&id, &public, true, &[], usize::MAX)
-    })
-    .await?;
-    match decision.state {
-        KeyState::Accepted => Ok(()),
-        other => Err(format!(
-            "the master's key store holds this id as {other} now: the key was not accepted"
-        )),
-    }
 }
 
 /// What the probe found on the host.
@@ -233,9 +287,28 @@ struct Found {
     private_key: bool,
     /// `minion.pub`, when it exists.
     public_key: Option<String>,
+    /// The minion config there, when it exists.
+    config: Option<String>,
 }
 
 impl Found {
+    /// Refuses a host whose minion config names another id: the roster
+    /// entry points at another minion's host (its key must not be accepted
+    /// under this id).
+    fn check_id(&self, entry: &Entry) -> Result<(), String> {
+        let Some(text) = &self.config else {
+            return Ok(());
+        };
+        let config = brine_common::yaml::load(text, "the host's minion config").unwrap_or_default();
+        match config.get("id") {
+            Some(Value::String(id)) if id != &entry.id => Err(format!(
+                "{}/minion on the host is minion {id:?}'s, not {:?}'s: check the roster entry's host",
+                entry.install.conf_dir, entry.id
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// The probe's lines after the delimiter.
     fn parse(stdout: &str) -> Result<Found, String> {
         let Some(report) = session::after_delimiter(stdout) else {
@@ -250,8 +323,12 @@ impl Found {
                 }
                 _ if line == "pem" => found.private_key = true,
                 _ if line == "pub" => {
-                    let text: Vec<&str> = lines.by_ref().take_while(|l| *l != "end").collect();
+                    let text: Vec<&str> = lines.by_ref().take_while(|l| *l != END).collect();
                     found.public_key = Some(text.join("\n"));
+                }
+                _ if line == "config" => {
+                    let text: Vec<&str> = lines.by_ref().take_while(|l| *l != END).collect();
+                    found.config = Some(text.join("\n"));
                 }
                 _ => {}
             }
@@ -276,9 +353,16 @@ enum KeyPlan {
 fn key_plan(
     id: &str,
     found: &Found,
-    stored: Option<(KeyState, PublicKey)>,
+    all: &[(KeyState, MinionId, String)],
 ) -> Result<KeyPlan, String> {
     let host = match &found.public_key {
+        Some(_) if !found.private_key => {
+            return Err(
+                "the host has minion.pub without minion.pem (the minion would make a new \
+                        pair): remove minion.pub to have a new key made"
+                    .into(),
+            );
+        }
         Some(text) => Some(PublicKey::from_pem(text).ok_or_else(|| {
             "the host's minion.pub is not an Ed25519 public key in PEM form".to_string()
         })?),
@@ -291,16 +375,39 @@ fn key_plan(
         }
         None => None,
     };
-    match (host, stored) {
-        (Some(host), Some((KeyState::Accepted, held))) if host == held => Ok(KeyPlan::Keep(host)),
-        (Some(host), Some((KeyState::Pending, held))) if host == held => {
-            Ok(KeyPlan::AcceptHosts(host))
+    if let Some(key) = &host {
+        let finger = key.fingerprint();
+        if let Some((_, other, _)) = all.iter().find(|(state, other, f)| {
+            *f == finger && other.as_str() != id && *state != KeyState::Denied
+        }) {
+            return Err(format!(
+                "the host's key ({finger}) is minion {other}'s here already: \
+                 one key for two ids would let either machine be the other"
+            ));
         }
+    }
+    let stored = all
+        .iter()
+        .find(|(state, other, _)| other.as_str() == id && *state != KeyState::Denied);
+    let same = |finger: &str| host.as_ref().is_some_and(|k| k.fingerprint() == finger);
+    match (host, stored) {
+        (Some(host), Some((KeyState::Accepted, _, f))) if same(f) => Ok(KeyPlan::Keep(host)),
+        (Some(host), Some((KeyState::Pending, _, f))) if same(f) => Ok(KeyPlan::AcceptHosts(host)),
+        (Some(_), Some((KeyState::Rejected, _, f))) if same(f) => Err(format!(
+            "the master rejected this host's key for {id}: accept it with `brine-key -a {id} \
+             --include-rejected`, or delete it with `brine-key -d {id}` to have a new one made"
+        )),
         (Some(host), None) => Ok(KeyPlan::AcceptHosts(host)),
         (None, None) => Identity::generate()
             .map(KeyPlan::Make)
             .map_err(|e| format!("cannot make a key pair: {e}")),
-        (host, Some((state, held))) => {
+        (host, Some((state, _, held))) => {
+            let state = match state {
+                KeyState::Accepted => "an accepted",
+                KeyState::Pending => "a pending",
+                KeyState::Rejected => "a rejected",
+                KeyState::Denied => "a denied",
+            };
             let (on_host, take) = match host {
                 Some(key) => (
                     format!("holds another ({})", key.fingerprint()),
@@ -308,16 +415,9 @@ fn key_plan(
                 ),
                 None => ("has none".to_string(), "a new one"),
             };
-            let state = match state {
-                KeyState::Accepted => "an accepted",
-                KeyState::Pending => "a pending",
-                KeyState::Rejected => "a rejected",
-                KeyState::Denied => "a denied",
-            };
             Err(format!(
-                "the master holds {state} key for {id} ({}) and the host {on_host}: \
-                 delete the master's with `brine-key -d {id}` to take {take}",
-                held.fingerprint()
+                "the master holds {state} key for {id} ({held}) and the host {on_host}: \
+                 delete the master's with `brine-key -d {id}` to take {take}"
             ))
         }
     }
@@ -392,27 +492,34 @@ fn printf_lines(text: &str) -> String {
 /// delimiter.
 fn probe_script(install: &Install, pki_dir: &str) -> String {
     format!(
-        "B={b}; K={k}; echo {DELIMITER}; echo {DELIMITER} >&2; \
+        "B={b}; K={k}; CD={cd}; echo {DELIMITER}; echo {DELIMITER} >&2; \
          if [ -f \"$B\" ]; then echo \"binary $(sha256sum \"$B\" | cut -d' ' -f1)\"; fi; \
          if [ -e \"$K/minion.pem\" ]; then echo pem; fi; \
-         if [ -f \"$K/minion.pub\" ]; then echo pub; cat \"$K/minion.pub\"; echo; echo end; fi",
+         if [ -f \"$K/minion.pub\" ]; then echo pub; cat \"$K/minion.pub\"; echo; echo {END}; fi; \
+         if [ -f \"$CD/minion\" ]; then echo config; cat \"$CD/minion\"; echo; echo {END}; fi",
         b = quote(&install.bin),
         k = quote(pki_dir),
+        cd = quote(&install.conf_dir),
     )
 }
+
+/// Ends a file's text in the probe's report.
+const END: &str = "_brine_ssh_end_6d0f3a9c";
 
 /// Takes the binary on stdin into place (a part file per process, checked
 /// against `hash`, then moved over the old one: a running minion keeps its
 /// copy until it restarts).
 fn install_binary_script(bin: &str, hash: &str) -> String {
     format!(
-        "B={b}; umask 022; echo {DELIMITER} >&2; P=\"$B.part.$$\"; \
-         mkdir -p \"$(dirname \"$B\")\" && cat > \"$P\" && \
+        "B={b}; umask 022; set -C; echo {DELIMITER} >&2; P=\"$B.part.$$\"; \
+         BD=$(dirname \"$B\"); mkdir -p \"$BD\" || exit 1; {owned} \
+         cat > \"$P\" && \
          [ \"$(sha256sum \"$P\" | cut -d' ' -f1)\" = {hash} ] && \
          chmod 755 \"$P\" && mv -f \"$P\" \"$B\" || \
          {{ rm -f \"$P\"; echo \"cannot install $B\" >&2; exit 1; }}",
         b = quote(bin),
         hash = quote(hash),
+        owned = owned_check("\"$BD\""),
     )
 }
 
@@ -421,15 +528,17 @@ fn install_binary_script(bin: &str, hash: &str) -> String {
 /// key that appeared since the probe.
 fn install_key_script(pki_dir: &str, public_pem: &str) -> String {
     format!(
-        "K={k}; umask 077; echo {DELIMITER} >&2; \
+        "K={k}; umask 077; set -C; echo {DELIMITER} >&2; \
          if [ -e \"$K/minion.pem\" ]; then echo \"$K/minion.pem appeared meanwhile: run the bootstrap again\" >&2; exit 1; fi; \
-         mkdir -p \"$K\" && chmod 700 \"$K\" && cat > \"$K/.minion.pem.$$\" && \
+         mkdir -p \"$K\" && chmod 700 \"$K\" || exit 1; {owned} \
+         cat > \"$K/.minion.pem.$$\" && grep -qx -- '-----END PRIVATE KEY-----' \"$K/.minion.pem.$$\" && \
          mv -f \"$K/.minion.pem.$$\" \"$K/minion.pem\" && \
          {public} > \"$K/.minion.pub.$$\" && chmod 644 \"$K/.minion.pub.$$\" && \
          mv -f \"$K/.minion.pub.$$\" \"$K/minion.pub\" || \
          {{ rm -f \"$K/.minion.pem.$$\" \"$K/.minion.pub.$$\"; echo \"cannot write the key into $K\" >&2; exit 1; }}",
         k = quote(pki_dir),
         public = printf_lines(public_pem),
+        owned = owned_check("\"$K\""),
     )
 }
 
@@ -453,7 +562,7 @@ fn configure_script(s: &ConfigureScript<'_>) -> String {
     let service = s.install.service.as_str();
     let vars = format!(
         "B={b}; CD={cd}; K={k}; L={l}; U={u}; R={r}; M={service}; umask 022; \
-         echo {DELIMITER}; echo {DELIMITER} >&2;",
+         set -C; echo {DELIMITER}; echo {DELIMITER} >&2;",
         b = quote(&s.install.bin),
         cd = quote(&s.install.conf_dir),
         k = quote(&s.files.pki_dir),
@@ -462,7 +571,7 @@ fn configure_script(s: &ConfigureScript<'_>) -> String {
         r = if s.restart { "yes" } else { "no" },
     );
     let files = format!(
-        "mkdir -p \"$CD\" \"$K\" && chmod 700 \"$K\" || exit 1; \
+        "mkdir -p \"$CD\" \"$K\" && chmod 700 \"$K\" || exit 1; {owned_cd} {owned_k} \
          if [ \"$(cat \"$CD/minion\" 2>/dev/null)\" = \"$({config})\" ]; then echo 'config unchanged'; \
          else {config} > \"$CD/.minion.$$\" && mv -f \"$CD/.minion.$$\" \"$CD/minion\" || \
          {{ rm -f \"$CD/.minion.$$\"; echo \"cannot write $CD/minion\" >&2; exit 1; }}; \
@@ -471,7 +580,9 @@ fn configure_script(s: &ConfigureScript<'_>) -> String {
          else {master_pub} > \"$K/.minion_master.pub.$$\" && chmod 644 \"$K/.minion_master.pub.$$\" && \
          mv -f \"$K/.minion_master.pub.$$\" \"$K/minion_master.pub\" || \
          {{ rm -f \"$K/.minion_master.pub.$$\"; echo \"cannot write $K/minion_master.pub\" >&2; exit 1; }}; \
-         echo 'master_key pinned'; R=yes; fi;"
+         echo 'master_key pinned'; R=yes; fi;",
+        owned_cd = owned_check("\"$CD\""),
+        owned_k = owned_check("\"$K\""),
     );
     let choose = "if [ \"$M\" = auto ]; then \
          if [ -d /run/systemd/system ] && [ \"$(id -u)\" = 0 ]; then M=systemd; else M=direct; fi; fi;";
@@ -494,7 +605,10 @@ fn systemd_part(install: &Install) -> String {
          if systemctl is-active -q brine-minion.service; then \
          if [ \"$R\" = yes ]; then systemctl restart brine-minion.service || exit 1; echo 'service restarted (systemd)'; \
          else echo 'service running (systemd)'; fi; \
-         else systemctl start brine-minion.service || exit 1; echo 'service started (systemd)'; fi;"
+         else systemctl start brine-minion.service || exit 1; echo 'service started (systemd)'; fi; \
+         sleep 1; systemctl is-active -q brine-minion.service || \
+         {{ echo 'brine-minion stopped at once; the end of its journal:' >&2; \
+         journalctl -u brine-minion.service -n 20 --no-pager >&2; exit 1; }};"
     )
 }
 
@@ -507,9 +621,9 @@ const DIRECT_PART: &str = "PF=\"$CD/brine-minion.pid\"; RB=$(readlink -f \"$B\")
      if ours \"$P\" && [ \"$R\" = no ] && [ \"$E\" = \"$RB\" ]; then echo \"service running (pid $P)\"; \
      else W=started; \
      if ours \"$P\"; then W=restarted; kill \"$P\"; i=0; \
-     while ours \"$P\"; do i=$((i+1)); if [ $i -gt 600 ]; then echo \"brine-minion (pid $P) did not stop within 60 s\" >&2; exit 1; fi; sleep 0.1; done; fi; \
+     while ours \"$P\"; do i=$((i+1)); if [ $i -gt 600 ]; then echo \"brine-minion (pid $P) did not stop within 60 s\" >&2; exit 1; fi; sleep 0.1 2>/dev/null || sleep 1; done; fi; \
      S=; if command -v setsid >/dev/null 2>&1; then S=setsid; fi; cd /; \
-     $S \"$B\" -c \"$CD\" </dev/null >/dev/null 2>&1 & P=$!; echo \"$P\" > \"$PF\"; sleep 1; \
+     $S \"$B\" -c \"$CD\" </dev/null >/dev/null 2>&1 & P=$!; echo \"$P\" >| \"$PF\"; sleep 1; \
      if ours \"$P\"; then echo \"service $W (pid $P)\"; \
      else echo \"brine-minion stopped at once; the end of its log ($L):\" >&2; tail -n 20 \"$L\" >&2; exit 1; fi; fi;";
 
@@ -549,16 +663,19 @@ mod tests {
             binary: None,
             private_key: true,
             public_key: Some(identity.public().to_pem()),
+            config: None,
         }
     }
 
     #[test]
     fn the_probe_report_is_read_after_the_delimiter() {
         let key = Identity::generate().expect("key").public().to_pem();
-        let stdout =
-            format!("motd: binary nonsense\n{DELIMITER}\nbinary abc123\npem\npub\n{key}\nend\n");
+        let stdout = format!(
+            "motd: binary nonsense\n{DELIMITER}\nbinary abc123\npem\npub\n{key}\n{END}\nconfig\nid: web1\n{END}\n"
+        );
         let found = Found::parse(&stdout).expect("parsed");
         assert_eq!(found.binary.as_deref(), Some("abc123"));
+        assert_eq!(found.config.as_deref(), Some("id: web1"));
         assert!(found.private_key);
         assert_eq!(
             found.public_key.as_deref().and_then(PublicKey::from_pem),
@@ -576,37 +693,71 @@ mod tests {
         let host = Identity::generate().expect("key");
         let other = Identity::generate().expect("key").public();
         let mine = host.public();
-        let plan = |found: &Found, stored| key_plan("web1", found, stored);
+        let held = |state, key: PublicKey, id: &str| {
+            vec![(state, MinionId::parse(id).expect("id"), key.fingerprint())]
+        };
+        let plan =
+            |found: &Found, all: Vec<(KeyState, MinionId, String)>| key_plan("web1", found, &all);
         let none = Found::default();
         assert!(matches!(
-            plan(&public_of(&host), Some((KeyState::Accepted, mine))),
+            plan(&public_of(&host), held(KeyState::Accepted, mine, "web1")),
             Ok(KeyPlan::Keep(k)) if k == mine
         ));
         assert!(matches!(
-            plan(&public_of(&host), Some((KeyState::Pending, mine))),
+            plan(&public_of(&host), held(KeyState::Pending, mine, "web1")),
             Ok(KeyPlan::AcceptHosts(k)) if k == mine
         ));
         assert!(matches!(
-            plan(&public_of(&host), None),
+            plan(&public_of(&host), Vec::new()),
             Ok(KeyPlan::AcceptHosts(_))
         ));
-        assert!(matches!(plan(&none, None), Ok(KeyPlan::Make(_))));
+        assert!(matches!(plan(&none, Vec::new()), Ok(KeyPlan::Make(_))));
         for (found, state) in [
             (public_of(&host), KeyState::Accepted),
             (public_of(&host), KeyState::Pending),
             (public_of(&host), KeyState::Rejected),
-            (none, KeyState::Accepted),
+            (Found::default(), KeyState::Accepted),
         ] {
-            let refused = plan(&found, Some((state, other))).err().expect("refused");
+            let refused = plan(&found, held(state, other, "web1"))
+                .err()
+                .expect("refused");
             assert!(refused.contains("brine-key -d web1"), "{refused}");
         }
+        // The host's key is another id's already: never a second id for it.
+        let refused = plan(&public_of(&host), held(KeyState::Accepted, mine, "db1"))
+            .err()
+            .expect("refused");
+        assert!(refused.contains("db1"), "{refused}");
+        // Half a key pair on the host.
+        let no_pem = Found {
+            private_key: false,
+            ..public_of(&host)
+        };
+        assert!(plan(&no_pem, Vec::new()).is_err(), "minion.pub alone");
         let half = Found {
             private_key: true,
             ..Found::default()
         };
+        assert!(plan(&half, Vec::new()).is_err(), "minion.pem alone");
+    }
+
+    #[test]
+    fn a_host_configured_as_another_minion_is_refused() {
+        let mut entry =
+            super::super::roster::entries(&json!({"web1": "10.0.0.1"}), &Default::default())
+                .expect("entry")
+                .remove(0);
+        entry.install.conf_dir = "/etc/brine".into();
+        let found = |config: &str| Found {
+            config: Some(config.into()),
+            ..Found::default()
+        };
+        assert!(found("id: web1\nmaster: m").check_id(&entry).is_ok());
+        assert!(Found::default().check_id(&entry).is_ok());
+        let refused = found("id: db1\n").check_id(&entry).expect_err("refused");
         assert!(
-            plan(&half, None).is_err(),
-            "a private key without its public half"
+            refused.contains("\"db1\"") && refused.contains("/etc/brine/minion"),
+            "{refused}"
         );
     }
 

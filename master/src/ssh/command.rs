@@ -125,7 +125,7 @@ pub fn run_script(
          else echo {DEPLOY_REQUEST}; exit {EXIT_DEPLOY}; fi",
         d = quote(thin_dir),
         c = quote(conf_dir),
-        owned = owned_check(),
+        owned = owned_check("$D"),
         hash = quote(hash),
         config = quote(config),
         words = words.join(" "),
@@ -144,18 +144,31 @@ pub fn deploy_script(thin_dir: &str, hash: &str) -> String {
          chmod 700 \"$P\" && mv -f \"$P\" \"$D/brine-call\" && \
          printf '%s' {hash} > \"$D/brine-call.sha256\" || {{ rm -f \"$P\"; exit 1; }}",
         d = quote(thin_dir),
-        owned = owned_check(),
+        owned = owned_check("$D"),
         hash = quote(hash),
     )
 }
 
-/// Refuses a `thin_dir` that is a link, not a directory, or another user's
-/// (where someone else could swap the binary between the check and the run).
-fn owned_check() -> String {
+/// Refuses a directory (`dir`, a shell word such as `"$D"`) that is a link,
+/// not a directory, another user's or writable by group or others: whoever
+/// could write there could swap a file between its check and its use, or
+/// plant a link where ours is written. Exit [`EXIT_BAD_THIN_DIR`].
+pub fn owned_check(dir: &str) -> String {
     format!(
-        "{{ [ -d \"$D\" ] && [ ! -L \"$D\" ] && [ -O \"$D\" ]; }} || \
-         {{ echo \"ERROR: thin_dir $D is not a directory of this user\" >&2; exit {EXIT_BAD_THIN_DIR}; }};"
+        "{{ [ -d {dir} ] && [ ! -L {dir} ] && [ -O {dir} ] && \
+         case \"$(ls -ld {dir})\" in d????w*|d???????w*) false;; *) true;; esac; }} || \
+         {{ echo \"ERROR: {dir} is not a directory of this user that only it can write to\" >&2; exit {EXIT_BAD_THIN_DIR}; }};"
     )
+}
+
+/// `script` run by `/bin/sh` whatever the login shell (csh, fish, ...):
+/// the login shell gets one line whose only quoted text is base64, which
+/// every shell reads alike, and `sh` decodes and runs the script (stdin is
+/// left to it).
+pub fn via_sh(script: &str) -> String {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(script);
+    format!("/bin/sh -c 'eval \"$(echo {encoded} | base64 -d)\"'")
 }
 
 /// The default `thin_dir`: per login user, under `/var/tmp` (Salt's place).
@@ -204,6 +217,71 @@ mod tests {
         let words: Vec<&[u8]> = out.stdout.split(|b| *b == 0).collect();
         let expected: Vec<&[u8]> = nasty.iter().map(|w| w.as_bytes()).collect();
         assert_eq!(&words[..nasty.len()], &expected[..]);
+    }
+
+    #[test]
+    fn only_a_directory_of_ours_that_no_one_else_can_write_to_passes() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("dir");
+        let check = |path: &Path| {
+            let script = format!(
+                "D={}; {} echo ok",
+                quote(&path.to_string_lossy()),
+                owned_check("\"$D\"")
+            );
+            std::process::Command::new("/bin/sh")
+                .arg("-c")
+                .arg(script)
+                .output()
+                .expect("sh")
+                .status
+                .code()
+        };
+        let mine = dir.path().join("mine");
+        std::fs::create_dir(&mine).expect("mkdir");
+        std::fs::set_permissions(&mine, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        assert_eq!(check(&mine), Some(0));
+        for mode in [0o775, 0o757, 0o777] {
+            std::fs::set_permissions(&mine, std::fs::Permissions::from_mode(mode)).expect("chmod");
+            assert_eq!(check(&mine), Some(EXIT_BAD_THIN_DIR), "mode {mode:o}");
+        }
+        std::fs::set_permissions(&mine, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&mine, &link).expect("link");
+        assert_eq!(check(&link), Some(EXIT_BAD_THIN_DIR), "a link");
+        assert_eq!(check(&dir.path().join("missing")), Some(EXIT_BAD_THIN_DIR));
+    }
+
+    #[test]
+    fn a_script_via_sh_runs_as_written() {
+        let script = "printf '%s|' \"$0\" 'it'\\''s' \"$(echo a b)\"; cat";
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(via_sh(script))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child
+                    .stdin
+                    .take()
+                    .expect("stdin")
+                    .write_all(b"from stdin")?;
+                child.wait_with_output()
+            })
+            .expect("sh runs");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "/bin/sh|it's|a b|from stdin"
+        );
+        assert!(
+            via_sh(script)
+                .trim_start_matches("/bin/sh -c 'eval \"$(echo ")
+                .trim_end_matches(" | base64 -d)\"'")
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+/=".contains(c))
+        );
     }
 
     #[test]

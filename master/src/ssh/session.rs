@@ -85,13 +85,15 @@ pub async fn run_function(
         .unwrap_or_else(|| default_thin_dir(&entry.user));
     let conf_dir = format!("{thin_dir}/ids/{}", super::id_key(&entry.id));
     let config = minion_config(entry, &conf_dir);
-    let script = command::run_script(&thin_dir, &conf_dir, thin.hash, &config, entry.sudo, argv);
+    let script = command::via_sh(&command::run_script(
+        &thin_dir, &conf_dir, thin.hash, &config, entry.sudo, argv,
+    ));
     let mut conversation = match converse(connection, entry, &script, server).await {
         Ok(conversation) => conversation,
         Err(reason) => return HostReturn::failed(Value::String(reason), 1),
     };
     if conversation.asks_for_deploy() {
-        let deploy = command::deploy_script(&thin_dir, thin.hash);
+        let deploy = command::via_sh(&command::deploy_script(&thin_dir, thin.hash));
         let copied = match ssh(connection, entry, &deploy, Stdin::File(thin.binary)).await {
             Ok(copied) => copied,
             Err(reason) => return HostReturn::failed(Value::String(reason), 1),
