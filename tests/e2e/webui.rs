@@ -199,6 +199,19 @@ impl Browser {
         }
     }
 
+    /// Waits until `css` matches exactly `n` elements.
+    fn wait_rows_count(&self, css: &str, n: usize) {
+        let started = Instant::now();
+        while self.count(css) != n {
+            assert!(
+                started.elapsed() < PAGE_WAIT,
+                "{css}: {} elements, never {n}",
+                self.count(css)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// A cookie's attributes as the browser holds them.
     fn cookie(&self, name: &str) -> Option<fantoccini::cookies::Cookie<'static>> {
         self.runtime
@@ -389,6 +402,10 @@ fn a_user_is_refused_what_their_permissions_do_not_allow() {
             .contains("viewer")
     );
     browser.document("refused");
+    // Without jobs.list_jobs, the job history is the user's own runs.
+    browser.open("/ui/jobs");
+    browser.wait_text("main", "these are the jobs you ran here");
+    assert_eq!(browser.count("table.jobs tbody tr[data-jid]"), 0);
     // A hand-made form for accepting m3, with and without the CSRF token.
     let forge = |csrf: &str| {
         let script = format!(
@@ -498,6 +515,30 @@ fn a_run_streams_its_returns_and_the_event_tail_is_live() {
             .text("section[data-id=m1] pre.raw")
             .contains("\"__run_num__\"")
     );
+
+    // The job history, filtered by function; a job's page from it.
+    browser.open("/ui/jobs?since=1h");
+    assert!(
+        browser.count("table.jobs tbody tr[data-jid]") >= 2,
+        "both runs listed"
+    );
+    browser.fill("#f-fun", "state.*");
+    browser.click("form.filter button[type=submit]");
+    browser.wait_rows_count("table.jobs tbody tr[data-jid]", 1);
+    assert!(browser.text("table.jobs tbody").contains("state.apply"));
+    browser.document("jobs");
+    browser.click("table.jobs tbody tr[data-jid] a");
+    browser.wait_text("section[data-id=m1] pre.out", "Summary for m1");
+
+    // A minion's page: its cached grains.
+    browser.open("/ui/minions");
+    browser.click("tr[data-id=m1] a");
+    browser.wait_text("h1", "m1");
+    assert!(
+        browser.text("table.grains").contains("kernel"),
+        "grains shown"
+    );
+    browser.document("minion");
 
     browser.open("/ui/events");
     browser.fill("#tag-filter", "brine/ui/*");

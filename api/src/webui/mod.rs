@@ -12,6 +12,7 @@
 //! (`key.accept`, `key.reject`, `key.delete`) as the REST API checks it.
 
 mod ansi;
+mod history;
 mod pages;
 mod run;
 mod session;
@@ -38,6 +39,8 @@ pub fn routes() -> Router<Shared> {
         .route("/ui/logout", post(session::logout))
         .route("/ui/minions", get(pages::minions))
         .route("/ui/minions/match", get(pages::minions_match))
+        .route("/ui/minions/{id}", get(history::minion))
+        .route("/ui/jobs", get(history::jobs))
         .route("/ui/keys", get(pages::keys))
         .route("/ui/keys/confirm", post(pages::key_confirm))
         .route("/ui/keys/act", post(pages::key_act))
@@ -67,6 +70,8 @@ fn templates() -> &'static Environment<'static> {
             ("run.html", include_str!("templates/run.html")),
             ("job.html", include_str!("templates/job.html")),
             ("events.html", include_str!("templates/events.html")),
+            ("jobs.html", include_str!("templates/jobs.html")),
+            ("minion.html", include_str!("templates/minion.html")),
         ] {
             // The templates are ours and tested: one that does not parse
             // fails every page test, so it is logged rather than panicking.
@@ -161,6 +166,8 @@ mod tests {
             "run.html",
             "job.html",
             "events.html",
+            "jobs.html",
+            "minion.html",
         ] {
             assert!(templates().get_template(name).is_ok(), "{name}");
         }

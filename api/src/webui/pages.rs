@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::master::string_list;
 
 /// What a page shows when the master cannot answer.
-fn master_error(session: &UiSession, e: &ApiError) -> Response {
+pub(super) fn master_error(session: &UiSession, e: &ApiError) -> Response {
     error_page(
         StatusCode::BAD_GATEWAY,
         &format!("The master did not answer: {e}"),
@@ -50,7 +50,10 @@ pub(super) fn allows_runner(session: &UiSession, fun: &str) -> bool {
 /// The accepted minions this user may see: all of them for `@wheel` or
 /// `@runner` users, else those their permissions target by id, nodegroup
 /// or (through the master's data cache) grain, pillar or address.
-async fn visible_minions(state: &AppState, session: &UiSession) -> Result<Vec<String>, ApiError> {
+pub(super) async fn visible_minions(
+    state: &AppState,
+    session: &UiSession,
+) -> Result<Vec<String>, ApiError> {
     let accepted = state.master.accepted_minions().await?;
     let perms = &session.0.perms;
     if perms.is_master_level() {
@@ -71,7 +74,7 @@ async fn visible_minions(state: &AppState, session: &UiSession) -> Result<Vec<St
 }
 
 /// The minions with a live session on the master (`manage.present`).
-async fn present(state: &AppState) -> Result<BTreeSet<String>, ApiError> {
+pub(super) async fn present(state: &AppState) -> Result<BTreeSet<String>, ApiError> {
     let ids = state
         .master
         .runner("manage.present", Vec::new(), Map::new())

@@ -58,10 +58,10 @@ struct Runs {
 
 /// A job run from the dashboard.
 #[derive(Clone, serde::Serialize)]
-struct Record {
-    user: String,
-    fun: String,
-    tgt: String,
+pub(super) struct Record {
+    pub(super) user: String,
+    pub(super) fun: String,
+    pub(super) tgt: String,
     minions: Vec<String>,
 }
 
@@ -88,6 +88,16 @@ impl UiState {
             let old = runs.order.remove(0);
             runs.records.remove(&old);
         }
+    }
+
+    /// The jobs `user` ran here, with their jids.
+    pub(super) fn records_of(&self, user: &str) -> Vec<(String, Record)> {
+        self.lock()
+            .records
+            .iter()
+            .filter(|(_, r)| r.user == user)
+            .map(|(jid, r)| (jid.clone(), r.clone()))
+            .collect()
     }
 
     fn record(&self, jid: &str) -> Option<Record> {
