@@ -564,3 +564,30 @@ fn a_run_streams_its_returns_and_the_event_tail_is_live() {
     assert_eq!(browser.text("#event-count"), "1 shown");
     browser.document("events");
 }
+
+/// `rest_api: {webui: False}` turns the dashboard off: its pages and assets
+/// are not served, the REST API is.
+#[test]
+fn the_dashboard_can_be_turned_off() {
+    let cluster = Cluster::builder()
+        .minion_ids(&[])
+        .master_conf(&format!(
+            "rest_api:\n  port: {}\n  disable_ssl: True\n  webui: False\n",
+            free_port()
+        ))
+        .start();
+    let api = cluster.start_api(&[]);
+    let status = |path: &str| {
+        let out = brine_tests::cluster::run_with_timeout(
+            Command::new("curl")
+                .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+                .arg(format!("{}{path}", api.url)),
+            PAGE_WAIT,
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(status("/"), "200", "the REST API answers");
+    for path in ["/ui", "/ui/login", "/ui/assets/app.js"] {
+        assert_eq!(status(path), "404", "{path}");
+    }
+}
