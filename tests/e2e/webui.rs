@@ -516,6 +516,21 @@ fn a_run_streams_its_returns_and_the_event_tail_is_live() {
             .contains("\"__run_num__\"")
     );
 
+    // The overview counts the failed state from the bus; the minions
+    // table shows each minion's last job.
+    browser.open("/ui");
+    assert!(browser.text("#returns-rate").parse::<f64>().is_ok());
+    browser.wait_text("#failed-states", "1");
+    browser.open("/ui/minions");
+    let last = browser.text("tr[data-id=m1] td:last-child");
+    assert!(
+        last.contains("state.apply") && last.contains("failed"),
+        "{last}"
+    );
+    // m2's last is whichever helper or run reached it last (the run form
+    // asks sys.argspec on `*` when it opens).
+    assert_eq!(browser.count("tr[data-id=m2] td:last-child a"), 1);
+
     // The job history, filtered by function; a job's page from it.
     browser.open("/ui/jobs?since=1h");
     assert!(
@@ -537,6 +552,11 @@ fn a_run_streams_its_returns_and_the_event_tail_is_live() {
     assert!(
         browser.text("table.grains").contains("kernel"),
         "grains shown"
+    );
+    let recent = browser.text("table.recent");
+    assert!(
+        recent.contains("state.apply") && recent.contains("test.ping"),
+        "{recent}"
     );
     browser.document("minion");
 

@@ -90,6 +90,11 @@ fn serve(cli: &Cli) -> anyhow::Result<()> {
     runtime.block_on(async {
         // SIGHUP reopens the log file (logrotate) and never stops the API.
         brine_common::logging::reopen_on_sighup()?;
+        if state.settings.webui {
+            // The dashboard's counts, from the bus while the API runs.
+            let counting = state.clone();
+            tokio::spawn(async move { counting.ui.pulse.feed(counting.master.clone()).await });
+        }
         listen(state, tls).await
     })
 }

@@ -70,7 +70,7 @@ impl JobFilter {
 }
 
 /// `YYYY-MM-DD HH:MM:SS` of a jid (its start time in UTC).
-fn started(jid: &str) -> String {
+pub(super) fn started(jid: &str) -> String {
     let d = jid.as_bytes();
     if d.len() < 14 || !d[..14].iter().all(u8::is_ascii_digit) {
         return String::new();
@@ -217,6 +217,7 @@ pub async fn minion(
             up, pillar_values,
             grains => entries(&grains),
             pillar => entries(&pillar),
+            recent => Serde(state.ui.pulse.recent(&id)),
             id,
             ..signed_in(&session, "minions"),
         },

@@ -14,6 +14,7 @@
 mod ansi;
 mod history;
 mod pages;
+mod pulse;
 mod run;
 mod session;
 

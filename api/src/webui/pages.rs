@@ -102,6 +102,9 @@ pub async fn overview(
                 down => figures.down,
                 pending => figures.pending,
                 jobs_last_hour => figures.jobs_last_hour,
+                returns_per_second => figures.returns_per_second,
+                failed_states => figures.failed_states,
+                counting_since => figures.counting_since,
                 ..signed_in(&session, "overview"),
             },
         ),
@@ -116,6 +119,12 @@ struct Figures {
     pending: Option<usize>,
     /// `None`: the user may not list jobs.
     jobs_last_hour: Option<usize>,
+    /// Fleet-wide counts from the bus, for master-level users only
+    /// (`None` for others): returns per second over the last 5 minutes,
+    /// failed states in the last 24 hours, since when brine-api counts.
+    returns_per_second: Option<String>,
+    failed_states: Option<u64>,
+    counting_since: Option<String>,
 }
 
 async fn overview_figures(state: &AppState, session: &UiSession) -> Result<Figures, ApiError> {
@@ -141,11 +150,26 @@ async fn overview_figures(state: &AppState, session: &UiSession) -> Result<Figur
     } else {
         None
     };
+    let pulse = &state.ui.pulse;
+    let fleet = session.0.perms.is_master_level();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     Ok(Figures {
         up,
         down: visible.len() - up,
         pending,
         jobs_last_hour,
+        returns_per_second: fleet.then(|| format!("{:.2}", pulse.returns_per_second(5, now))),
+        failed_states: fleet.then(|| pulse.failed_states_last_day()),
+        counting_since: fleet
+            .then(|| pulse.since())
+            .flatten()
+            .filter(|since| now.saturating_sub(*since) < 86_400)
+            .map(|since| {
+                let jid = brine_common::jid::jid_for_micros(since as i64 * 1_000_000);
+                super::history::started(jid.as_str())
+            }),
     })
 }
 
@@ -180,6 +204,8 @@ struct MinionRow {
     key: &'static str,
     os: String,
     addresses: Vec<String>,
+    /// The last job it returned while brine-api counted.
+    last_job: Option<super::pulse::Returned>,
 }
 
 pub async fn minions(
@@ -245,6 +271,7 @@ async fn minion_rows(state: &AppState, session: &UiSession) -> Result<Vec<Minion
                 .filter(|a| a != "127.0.0.1")
                 .collect();
             MinionRow {
+                last_job: state.ui.pulse.recent(&id).into_iter().next(),
                 up: present.contains(&id),
                 key: "accepted",
                 os,

@@ -45,6 +45,8 @@ const REMEMBERED: usize = 500;
 pub struct UiState {
     runs: Mutex<Runs>,
     highstate: HighstateOptions,
+    /// Counts from the bus (returns, failed states, each minion's jobs).
+    pub pulse: super::pulse::Pulse,
 }
 
 #[derive(Default)]
@@ -70,6 +72,7 @@ impl UiState {
         UiState {
             runs: Mutex::default(),
             highstate: HighstateOptions::new(true, &config.state_out, &Default::default()),
+            pulse: Default::default(),
         }
     }
 
