@@ -219,8 +219,19 @@ impl Browser {
             .ok()
     }
 
-    /// Saves the page as `<dir>/<file>.png` when screenshots are asked for.
+    /// Checks that every form control on the page has a label, then saves
+    /// the page as `<dir>/<file>.png` when screenshots are asked for.
     fn document(&self, file: &str) {
+        let script = "return Array.from(document.querySelectorAll(\
+            'input:not([type=hidden]), select, textarea, button'))\
+            .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')\
+                && !(e.tagName === 'BUTTON' && e.textContent.trim()))\
+            .map(e => e.id || e.name || e.outerHTML);";
+        let unlabelled = self
+            .runtime
+            .block_on(self.client().execute(script, Vec::new()))
+            .expect("script");
+        assert_eq!(unlabelled, json!([]), "controls without a label on {file}");
         if let Some(dir) = std::env::var_os("BRINE_UI_SCREENSHOTS") {
             self.screenshot(&Path::new(&dir).join(format!("{file}.png")));
         }
@@ -583,6 +594,22 @@ fn a_run_streams_its_returns_and_the_event_tail_is_live() {
     }
     assert_eq!(browser.text("#event-count"), "1 shown");
     browser.document("events");
+
+    // A minion that is gone: the job page says it did not return, and why.
+    let mut cluster = site.cluster;
+    cluster.stop_minion("m2");
+    browser.open("/ui/run");
+    browser.fill("#run-tgt", "m1,m2");
+    browser.runtime.block_on(async {
+        let select = browser.element("#run-tgt-type").await;
+        select.select_by_value("list").await.expect("list");
+    });
+    browser.fill("#run-fun", "test.ping");
+    browser.click("#run-submit");
+    browser.wait_text("#job-status", "1 did not return.");
+    let why = browser.text("section[data-id=m2] .ret-state");
+    assert!(why.starts_with("Minion did not return."), "{why}");
+    assert!(browser.text("section[data-id=m1] pre.out").contains("True"));
 }
 
 /// `rest_api: {webui: False}` turns the dashboard off: its pages and assets
