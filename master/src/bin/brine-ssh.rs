@@ -200,6 +200,8 @@ enum Work {
     /// `--bootstrap`: brine-minion installed, keyed and started.
     Bootstrap {
         minion: (PathBuf, String),
+        /// What the binary is built for, when it is ours (not --minion-binary).
+        arch: Option<&'static str>,
         master: Master,
     },
 }
@@ -211,7 +213,15 @@ async fn work(cli: &Cli, config: &MasterConfig) -> anyhow::Result<Work> {
             .await
             .map_err(anyhow::Error::msg)?;
         let minion = shipped(cli.minion_binary.as_ref(), "brine-minion", config)?;
-        return Ok(Work::Bootstrap { minion, master });
+        let arch = cli
+            .minion_binary
+            .is_none()
+            .then_some(std::env::consts::ARCH);
+        return Ok(Work::Bootstrap {
+            minion,
+            arch,
+            master,
+        });
     }
     if cli.raw_shell {
         // ssh joins a command's words with spaces for the login shell, and
@@ -276,12 +286,16 @@ impl Job {
                 session::run_function(&connection, entry, &thin, server, argv).await
             }
             Work::Raw { command } => session::run_raw(&connection, entry, command).await,
-            Work::Bootstrap { minion, master } => {
+            Work::Bootstrap {
+                minion,
+                arch,
+                master,
+            } => {
                 let minion = Thin {
                     binary: &minion.0,
                     hash: &minion.1,
                 };
-                bootstrap::bootstrap(&connection, entry, &minion, master).await
+                bootstrap::bootstrap(&connection, entry, &minion, *arch, master).await
             }
         }
     }

@@ -143,13 +143,18 @@ impl Master {
 
 /// Installs, configures and starts the minion of `entry`; the return says
 /// what each step did (`binary`, `key`, `config`, `master_key`, `service`).
+///
+/// `minion_arch` is the architecture the shipped binary is built for, when
+/// known (the packaged or installed one: this machine's); a host of another
+/// is refused before anything is copied.
 pub async fn bootstrap(
     connection: &Connection<'_>,
     entry: &Entry,
     minion: &Thin<'_>,
+    minion_arch: Option<&str>,
     master: &Master,
 ) -> HostReturn {
-    match steps(connection, entry, minion, master).await {
+    match steps(connection, entry, minion, minion_arch, master).await {
         Ok(done) => HostReturn {
             ret: Value::Object(done),
             retcode: 0,
@@ -163,6 +168,7 @@ async fn steps(
     connection: &Connection<'_>,
     entry: &Entry,
     minion: &Thin<'_>,
+    minion_arch: Option<&str>,
     master: &Master,
 ) -> Result<Map<String, Value>, HostReturn> {
     let fail = |reason: String| HostReturn::failed(Value::String(reason), 1);
@@ -180,6 +186,14 @@ async fn steps(
     .await?;
     let found = Found::parse(&probe.stdout).map_err(fail)?;
     found.check_id(entry).map_err(fail)?;
+    if let (Some(built_for), Some(host)) = (minion_arch, found.arch.as_deref())
+        && !same_arch(built_for, host)
+    {
+        return Err(fail(format!(
+            "the host is {host} and the brine-minion here is built for {built_for}: \
+             give one built for {host} with --minion-binary"
+        )));
+    }
     let all = master
         .all_keys()
         .await
@@ -258,6 +272,16 @@ async fn steps(
     Ok(done)
 }
 
+/// Whether a binary built for Rust's `built_for` (`std::env::consts::ARCH`)
+/// runs on a host whose `uname -m` is `host`.
+fn same_arch(built_for: &str, host: &str) -> bool {
+    match built_for {
+        "arm" => host.starts_with("arm"),
+        "x86" => matches!(host, "i386" | "i486" | "i586" | "i686"),
+        _ => built_for == host,
+    }
+}
+
 /// Runs `script` with `/bin/sh` on the host; a failure is the host's return.
 async fn run(
     connection: &Connection<'_>,
@@ -289,6 +313,8 @@ struct Found {
     public_key: Option<String>,
     /// The minion config there, when it exists.
     config: Option<String>,
+    /// `uname -m`.
+    arch: Option<String>,
 }
 
 impl Found {
@@ -320,6 +346,9 @@ impl Found {
             match line.split_once(' ') {
                 Some(("binary", hash)) if !hash.trim().is_empty() => {
                     found.binary = Some(hash.trim().to_owned());
+                }
+                Some(("arch", arch)) if !arch.trim().is_empty() => {
+                    found.arch = Some(arch.trim().to_owned());
                 }
                 _ if line == "pem" => found.private_key = true,
                 _ if line == "pub" => {
@@ -493,6 +522,7 @@ fn printf_lines(text: &str) -> String {
 fn probe_script(install: &Install, pki_dir: &str) -> String {
     format!(
         "B={b}; K={k}; CD={cd}; echo {DELIMITER}; echo {DELIMITER} >&2; \
+         echo \"arch $(uname -m)\"; \
          if [ -f \"$B\" ]; then echo \"binary $(sha256sum \"$B\" | cut -d' ' -f1)\"; fi; \
          if [ -e \"$K/minion.pem\" ]; then echo pem; fi; \
          if [ -f \"$K/minion.pub\" ]; then echo pub; cat \"$K/minion.pub\"; echo; echo {END}; fi; \
@@ -664,6 +694,7 @@ mod tests {
             private_key: true,
             public_key: Some(identity.public().to_pem()),
             config: None,
+            arch: None,
         }
     }
 
@@ -671,11 +702,14 @@ mod tests {
     fn the_probe_report_is_read_after_the_delimiter() {
         let key = Identity::generate().expect("key").public().to_pem();
         let stdout = format!(
-            "motd: binary nonsense\n{DELIMITER}\nbinary abc123\npem\npub\n{key}\n{END}\nconfig\nid: web1\n{END}\n"
+            "motd: binary nonsense\n{DELIMITER}\narch aarch64\nbinary abc123\npem\npub\n{key}\n{END}\nconfig\nid: web1\n{END}\n"
         );
         let found = Found::parse(&stdout).expect("parsed");
         assert_eq!(found.binary.as_deref(), Some("abc123"));
         assert_eq!(found.config.as_deref(), Some("id: web1"));
+        assert_eq!(found.arch.as_deref(), Some("aarch64"));
+        assert!(same_arch("x86_64", "x86_64") && same_arch("arm", "armv7l"));
+        assert!(!same_arch("x86_64", "aarch64") && !same_arch("aarch64", "x86_64"));
         assert!(found.private_key);
         assert_eq!(
             found.public_key.as_deref().and_then(PublicKey::from_pem),
