@@ -130,7 +130,11 @@ pub fn thin_binary(path: &Path, cachedir: &Path) -> Result<(PathBuf, String), Ss
     };
     let hash = brine_common::fileroots::sha256_file(&shipped).map_err(error)?;
     if shipped != path {
-        let _ = std::fs::write(&recorded, &hash);
+        // Whole or not at all: a torn record would name a wrong hash, and
+        // every host would be sent the binary again and refuse it.
+        if let Err(e) = brine_common::crypto::write_file(&recorded, hash.as_bytes(), 0o644) {
+            tracing::info!("cannot record {}: {e}", recorded.display());
+        }
     }
     Ok((shipped, hash))
 }
