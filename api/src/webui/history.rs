@@ -86,7 +86,7 @@ pub(super) fn started(jid: &str) -> String {
     )
 }
 
-fn micros_of(jid: &str) -> Option<i64> {
+pub(super) fn micros_of(jid: &str) -> Option<i64> {
     let jid = brine_common::ids::Jid::parse(jid).ok()?;
     brine_common::jid::jid_micros(&jid)
 }
@@ -142,9 +142,7 @@ pub async fn jobs(
             })
             .collect()
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64);
+    let now = super::unix_micros();
     let since = filter.window().map(|secs| now - secs * 1_000_000);
     let mut rows: Vec<JobRow> = rows
         .into_iter()

@@ -55,25 +55,35 @@ pub fn routes() -> Router<Shared> {
         .route("/ui/assets/{name}", get(asset))
 }
 
+/// Every page's template, by name.
+const TEMPLATES: [(&str, &str); 12] = [
+    ("layout.html", include_str!("templates/layout.html")),
+    ("login.html", include_str!("templates/login.html")),
+    ("error.html", include_str!("templates/error.html")),
+    ("overview.html", include_str!("templates/overview.html")),
+    ("minions.html", include_str!("templates/minions.html")),
+    ("keys.html", include_str!("templates/keys.html")),
+    ("confirm.html", include_str!("templates/confirm.html")),
+    ("run.html", include_str!("templates/run.html")),
+    ("job.html", include_str!("templates/job.html")),
+    ("events.html", include_str!("templates/events.html")),
+    ("jobs.html", include_str!("templates/jobs.html")),
+    ("minion.html", include_str!("templates/minion.html")),
+];
+
+/// Microseconds since the epoch (jids, the dashboard's counts).
+fn unix_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
 /// The templates, parsed once.
 fn templates() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
-        for (name, text) in [
-            ("layout.html", include_str!("templates/layout.html")),
-            ("login.html", include_str!("templates/login.html")),
-            ("error.html", include_str!("templates/error.html")),
-            ("overview.html", include_str!("templates/overview.html")),
-            ("minions.html", include_str!("templates/minions.html")),
-            ("keys.html", include_str!("templates/keys.html")),
-            ("confirm.html", include_str!("templates/confirm.html")),
-            ("run.html", include_str!("templates/run.html")),
-            ("job.html", include_str!("templates/job.html")),
-            ("events.html", include_str!("templates/events.html")),
-            ("jobs.html", include_str!("templates/jobs.html")),
-            ("minion.html", include_str!("templates/minion.html")),
-        ] {
+        for (name, text) in TEMPLATES {
             // The templates are ours and tested: one that does not parse
             // fails every page test, so it is logged rather than panicking.
             if let Err(e) = env.add_template(name, text) {
@@ -156,20 +166,7 @@ mod tests {
 
     #[test]
     fn every_template_parses() {
-        for name in [
-            "layout.html",
-            "login.html",
-            "error.html",
-            "overview.html",
-            "minions.html",
-            "keys.html",
-            "confirm.html",
-            "run.html",
-            "job.html",
-            "events.html",
-            "jobs.html",
-            "minion.html",
-        ] {
+        for (name, _) in TEMPLATES {
             assert!(templates().get_template(name).is_ok(), "{name}");
         }
     }

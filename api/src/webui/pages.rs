@@ -152,9 +152,7 @@ async fn overview_figures(state: &AppState, session: &UiSession) -> Result<Figur
     };
     let pulse = &state.ui.pulse;
     let fleet = session.0.perms.is_master_level();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = (super::unix_micros() / 1_000_000) as u64;
     Ok(Figures {
         up,
         down: visible.len() - up,
@@ -176,14 +174,10 @@ async fn overview_figures(state: &AppState, session: &UiSession) -> Result<Figur
 /// How many jobs of a `jobs.list_jobs` listing started in the last `secs`
 /// seconds (a jid is its start time in UTC).
 fn jobs_since(jobs: &Value, secs: i64) -> usize {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64);
-    let since = now - secs * 1_000_000;
+    let since = super::unix_micros() - secs * 1_000_000;
     jobs.as_object().map_or(0, |jobs| {
         jobs.keys()
-            .filter_map(|jid| brine_common::ids::Jid::parse(jid).ok())
-            .filter_map(|jid| brine_common::jid::jid_micros(&jid))
+            .filter_map(|jid| super::history::micros_of(jid))
             .filter(|started| *started >= since)
             .count()
     })
@@ -219,7 +213,7 @@ pub async fn minions(
         Ok(rows) => rows,
         Err(e) => return master_error(&session, &e),
     };
-    let (rows, filter_error) = match matched(&state, &session, &tgt, &tgt_type).await {
+    let (rows, filter_error) = match matched(&state, &tgt, &tgt_type).await {
         Ok(Some(ids)) => (
             rows.into_iter().filter(|r| ids.contains(&r.id)).collect(),
             None,
@@ -283,10 +277,9 @@ async fn minion_rows(state: &AppState, session: &UiSession) -> Result<Vec<Minion
 }
 
 /// The ids a non-empty target matches (`None` for no target), or what is
-/// wrong with it.
+/// wrong with it. Callers keep only the minions the user may see.
 async fn matched(
     state: &AppState,
-    session: &UiSession,
     tgt: &str,
     tgt_type: &str,
 ) -> Result<Option<BTreeSet<String>>, String> {
@@ -298,26 +291,17 @@ async fn matched(
         tgt: Value::String(tgt.to_string()),
         tgt_type,
     };
+    let invalid = |e: brine_common::target::TargetError| format!("That target is not valid: {e}");
     brine_common::target::Target::compile_with_nodegroups(&spec, &state.nodegroups)
-        .map_err(|e| format!("That target is not valid: {e}"))?;
-    let spec = brine_common::target::expand_nodegroups(&spec, &state.nodegroups)
-        .map_err(|e| format!("That target is not valid: {e}"))?;
+        .map_err(invalid)?;
+    let spec =
+        brine_common::target::expand_nodegroups(&spec, &state.nodegroups).map_err(invalid)?;
     let found = state
         .master
         .matching_minions(&spec)
         .await
         .map_err(|e| e.to_string())?;
-    let visible: BTreeSet<String> = visible_minions(state, session)
-        .await
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .collect();
-    Ok(Some(
-        found
-            .into_iter()
-            .filter(|id| visible.contains(id))
-            .collect(),
-    ))
+    Ok(Some(found.into_iter().collect()))
 }
 
 /// `GET /ui/minions/match`: the ids a target matches, for the filter box.
@@ -328,12 +312,16 @@ pub async fn minions_match(
 ) -> Response {
     let tgt = filter.tgt.unwrap_or_default();
     let tgt_type = filter.tgt_type.unwrap_or_else(|| "compound".into());
-    match matched(&state, &session, &tgt, &tgt_type).await {
-        Ok(Some(ids)) => Json(json!({"ids": ids})).into_response(),
-        Ok(None) => match visible_minions(&state, &session).await {
-            Ok(ids) => Json(json!({"ids": ids})).into_response(),
-            Err(e) => Json(json!({"error": e.to_string()})).into_response(),
-        },
+    let visible = match visible_minions(&state, &session).await {
+        Ok(visible) => visible,
+        Err(e) => return Json(json!({"error": e.to_string()})).into_response(),
+    };
+    match matched(&state, &tgt, &tgt_type).await {
+        Ok(Some(ids)) => {
+            let ids: Vec<&String> = visible.iter().filter(|id| ids.contains(*id)).collect();
+            Json(json!({"ids": ids})).into_response()
+        }
+        Ok(None) => Json(json!({"ids": visible})).into_response(),
         Err(message) => Json(json!({"error": message})).into_response(),
     }
 }

@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use brine_client::ClientReply;
 use brine_states::output::RUN_FUNCTIONS;
@@ -47,9 +47,7 @@ pub struct Pulse {
 }
 
 fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    (super::unix_micros() / 1_000_000) as u64
 }
 
 impl Pulse {

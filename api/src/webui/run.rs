@@ -271,6 +271,19 @@ struct Shown {
     failed: bool,
 }
 
+impl Shown {
+    /// A minion whose return has not come (yet).
+    fn waiting(id: &str) -> Shown {
+        Shown {
+            id: id.to_string(),
+            html: None,
+            failures: Vec::new(),
+            raw: String::new(),
+            failed: false,
+        }
+    }
+}
+
 /// One minion's return as the CLI prints it, in HTML, with the failed
 /// states listed first for a state run.
 fn shown(ui: &UiState, id: &str, fun: &str, ret: &Value, retcode: i64) -> Shown {
@@ -349,27 +362,11 @@ pub async fn job(
         for id in &record.minions {
             rows.push(match returns.get(id) {
                 Some(ret) => shown(&state.ui, id, &record.fun, ret, 0),
-                None => Shown {
-                    id: id.clone(),
-                    html: None,
-                    failures: Vec::new(),
-                    raw: String::new(),
-                    failed: false,
-                },
+                None => Shown::waiting(id),
             });
         }
     } else {
-        rows = record
-            .minions
-            .iter()
-            .map(|id| Shown {
-                id: id.clone(),
-                html: None,
-                failures: Vec::new(),
-                raw: String::new(),
-                failed: false,
-            })
-            .collect();
+        rows = record.minions.iter().map(|id| Shown::waiting(id)).collect();
     }
     render(
         StatusCode::OK,
